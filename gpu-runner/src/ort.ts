@@ -1,0 +1,70 @@
+/**
+ * The only module that imports onnxruntime-node. Chooses the CUDA execution provider when the
+ * installed binaries carry it and falls back to CPU with a logged reason.
+ */
+import * as ort from 'onnxruntime-node';
+
+export { ort };
+export type Session = ort.InferenceSession;
+export type Tensor = ort.Tensor;
+
+export type Device = 'cuda' | 'cpu';
+
+export interface SessionOptions {
+  /** Preferred device; "auto" tries CUDA first. */
+  device?: Device | 'auto';
+  /** Directory holding external-data files the graph references (defaults to the model's dir). */
+  externalDataDir?: string;
+  intraOpThreads?: number;
+  log?: (msg: string) => void;
+}
+
+let cudaUnavailableReason: string | undefined;
+
+/** Whether this process can use CUDA (decided once, on the first session that asks for it). */
+export function cudaStatus(): { available: boolean; reason?: string } {
+  return cudaUnavailableReason === undefined ? { available: true } : { available: false, reason: cudaUnavailableReason };
+}
+
+function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
+  const o: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+  if (opts.intraOpThreads) o.intraOpNumThreads = opts.intraOpThreads;
+  return o;
+}
+
+/**
+ * Create a session from a path or bytes. With device "auto" (default) CUDA is tried first; a
+ * failure is logged once and every later session goes straight to CPU.
+ */
+export async function createSession(
+  model: string | Uint8Array,
+  opts: SessionOptions = {},
+): Promise<{ session: Session; device: Device }> {
+  const want = opts.device ?? (process.env.POLYPRUNE_DEVICE as Device | undefined) ?? 'auto';
+  const log = opts.log ?? (() => {});
+  const tryCuda = want === 'cuda' || (want === 'auto' && cudaUnavailableReason === undefined);
+  if (tryCuda) {
+    try {
+      const session = await open(model, { ...baseOptions(opts), executionProviders: ['cuda'] });
+      return { session, device: 'cuda' };
+    } catch (err) {
+      cudaUnavailableReason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      if (want === 'cuda') throw new Error(`CUDA execution provider requested but unavailable: ${cudaUnavailableReason}`);
+      log(`CUDA execution provider unavailable, using CPU (${cudaUnavailableReason})`);
+    }
+  }
+  const session = await open(model, { ...baseOptions(opts), executionProviders: ['cpu'] });
+  return { session, device: 'cpu' };
+}
+
+function open(model: string | Uint8Array, o: ort.InferenceSession.SessionOptions): Promise<Session> {
+  return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
+}
+
+export function int64Tensor(data: BigInt64Array, dims: number[]): Tensor {
+  return new ort.Tensor('int64', data, dims);
+}
+
+export function float32Tensor(data: Float32Array, dims: number[]): Tensor {
+  return new ort.Tensor('float32', data, dims);
+}

@@ -1,0 +1,79 @@
+/**
+ * Offline tokenizer loading: tokenizer.json (+ optional tokenizer_config.json) and config.json
+ * from a model directory. EOS and pad ids come from those files, never from hard-coded guesses.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+
+export interface LoadedTokenizer {
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  eosId: number;
+  eosToken: string;
+  padId: number;
+  bosId: number | undefined;
+  vocabSize: number;
+}
+
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${path.basename(file)}: ${(err as Error).message}`);
+  }
+}
+
+function tokenString(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') {
+    return (v as { content: string }).content;
+  }
+  return undefined;
+}
+
+export async function loadTokenizer(modelDir: string): Promise<LoadedTokenizer> {
+  const tokJson = await readJson(path.join(modelDir, 'tokenizer.json'));
+  if (!tokJson) throw new Error(`tokenizer.json missing in ${modelDir}`);
+  const tokConfig = (await readJson(path.join(modelDir, 'tokenizer_config.json'))) ?? {};
+  const config = (await readJson(path.join(modelDir, 'config.json'))) ?? {};
+  return fromJson(tokJson, tokConfig, config);
+}
+
+export function fromJson(
+  tokJson: Record<string, unknown>,
+  tokConfig: Record<string, unknown>,
+  config: Record<string, unknown>,
+): LoadedTokenizer {
+  const tok = new Tokenizer(tokJson as never, tokConfig as never);
+  const added = (tokJson.added_tokens as { id: number; content: string }[] | undefined) ?? [];
+  const idOf = (t: string | undefined): number | undefined => {
+    if (t === undefined) return undefined;
+    const a = added.find((x) => x.content === t);
+    if (a) return a.id;
+    const id = (tok as unknown as { token_to_id?: (s: string) => number | undefined }).token_to_id?.(t);
+    return typeof id === 'number' ? id : undefined;
+  };
+  const num = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
+
+  const eosId = num(config.eos_token_id) ?? idOf(tokenString(tokConfig.eos_token));
+  if (eosId === undefined) throw new Error('cannot determine EOS: config.json has no eos_token_id and tokenizer has no eos_token');
+  const eosToken = tokenString(tokConfig.eos_token) ?? added.find((a) => a.id === eosId)?.content ?? '';
+  // Many decoder LMs have no pad token; padding positions are masked anyway, so EOS is the usual stand-in.
+  const padId = num(config.pad_token_id) ?? idOf(tokenString(tokConfig.pad_token)) ?? eosId;
+  const bosId = num(config.bos_token_id) ?? idOf(tokenString(tokConfig.bos_token));
+  const vocab = (tokJson.model as { vocab?: Record<string, number> | unknown[] } | undefined)?.vocab;
+  const baseSize = Array.isArray(vocab) ? vocab.length : vocab ? Object.keys(vocab).length : 0;
+  const vocabSize = num(config.vocab_size) ?? Math.max(baseSize, ...added.map((a) => a.id + 1));
+
+  return {
+    encode: (text) => tok.encode(text, { add_special_tokens: false } as never).ids,
+    decode: (ids) => tok.decode(ids, { skip_special_tokens: false } as never),
+    eosId,
+    eosToken,
+    padId,
+    bosId,
+    vocabSize,
+  };
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+export const scopes = ['read', 'write', 'admin', 'runner'] as const;
+export const scope = z.enum(scopes);
+export type Scope = z.infer<typeof scope>;
+
+export const visibility = z.enum(['private', 'public']);
+export type Visibility = z.infer<typeof visibility>;
+
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ example: 'invalid_request' }),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters');
+
+export const paginationQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export function page<T extends z.ZodTypeAny>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
+export const idParam = z.object({ id: z.string().min(1).max(64) });
+export const isoDate = z.string();
+
+/** Query-string booleans: only "true" and "false" are accepted. */
+export const boolQuery = z.enum(['true', 'false']).optional().transform((v) => v === 'true');

@@ -1,0 +1,18 @@
+import type { Principal } from './lib/auth';
+
+/** Bindings named in wrangler.toml, plus secrets from .dev.vars / `wrangler secret put`. */
+export interface Bindings {
+  DB: D1Database;
+  BLOBS: R2Bucket;
+  ADMIN_TOKEN?: string;
+  RATE_LIMIT_PER_MINUTE?: string;
+  LEASE_SECONDS?: string;
+  MAX_ATTEMPTS?: string;
+  CODE_VERSION?: string;
+}
+
+export interface Variables {
+  principal: Principal | null;
+}
+
+export type AppEnv = { Bindings: Bindings; Variables: Variables };

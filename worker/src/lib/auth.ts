@@ -1,0 +1,88 @@
+import { eq, or, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { createMiddleware } from 'hono/factory';
+import type { Scope } from '../../../shared/src/api/common';
+import { tokens } from '../db/schema';
+import type { AppEnv } from '../env';
+import { safeEqual, sha256Hex } from './crypto';
+import { createDb } from './db';
+import { ApiError } from './errors';
+
+export interface Principal {
+  tokenId: string;
+  owner: string;
+  scopes: ReadonlySet<Scope>;
+  rateLimitPerMinute: number | null;
+}
+
+export const ADMIN_OWNER = 'admin';
+
+/** Resolves the bearer token, if any. An unknown or revoked token is a 401 even on public routes. */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header('authorization');
+  if (!header) {
+    c.set('principal', null);
+    return next();
+  }
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!m) throw new ApiError(401, 'unauthorized', 'Authorization header must be "Bearer <token>"');
+  const secret = m[1]!;
+  const admin = c.env.ADMIN_TOKEN;
+  if (admin && admin.length >= 16 && safeEqual(secret, admin)) {
+    c.set('principal', { tokenId: 'admin', owner: ADMIN_OWNER, scopes: new Set(['read', 'write', 'admin', 'runner']), rateLimitPerMinute: null });
+    return next();
+  }
+  const db = createDb(c.env.DB);
+  const row = await db.query.tokens.findFirst({ where: eq(tokens.secretHash, await sha256Hex(secret)) });
+  if (!row || row.revokedAt) throw new ApiError(401, 'unauthorized', 'unknown or revoked token');
+  c.set('principal', { tokenId: row.id, owner: row.owner, scopes: new Set(row.scopes as Scope[]), rateLimitPerMinute: row.rateLimitPerMinute });
+  return next();
+});
+
+/** admin implies every scope; write implies read. */
+export function hasScope(p: Principal | null, s: Scope): boolean {
+  if (!p) return false;
+  if (p.scopes.has('admin')) return true;
+  if (s === 'read') return p.scopes.has('read') || p.scopes.has('write');
+  return p.scopes.has(s);
+}
+
+export function requireScope(p: Principal | null, s: Scope): Principal {
+  if (!p) throw new ApiError(401, 'unauthorized', `this route needs a token with scope "${s}"`);
+  if (!hasScope(p, s)) throw new ApiError(403, 'forbidden', `this token lacks scope "${s}"`);
+  return p;
+}
+
+interface Owned {
+  owner: string;
+  visibility: string;
+}
+
+/** Private resources of others are reported as missing, so ids of private work don't leak. */
+export function canRead(p: Principal | null, r: Owned): boolean {
+  if (r.visibility === 'public') return true;
+  if (!p || !hasScope(p, 'read')) return false;
+  return p.scopes.has('admin') || p.owner === r.owner;
+}
+
+export function assertReadable<T extends Owned>(p: Principal | null, r: T | undefined, what: string): T {
+  if (!r || !canRead(p, r)) throw new ApiError(404, 'not_found', `${what} not found`);
+  return r;
+}
+
+/** Only the owner (or an admin) with write scope may change a resource. */
+export function assertWritable<T extends Owned>(p: Principal | null, r: T | undefined, what: string): T {
+  const principal = requireScope(p, 'write');
+  const found = assertReadable(principal, r, what);
+  if (!principal.scopes.has('admin') && principal.owner !== found.owner) {
+    throw new ApiError(403, 'forbidden', `${what} belongs to another owner`);
+  }
+  return found;
+}
+
+/** SQL filter for list endpoints: public rows, plus the caller's own (everything for admins). */
+export function visibleTo(p: Principal | null, cols: { visibility: SQLiteColumn; owner: SQLiteColumn }): SQL | undefined {
+  if (p?.scopes.has('admin')) return undefined;
+  if (p && hasScope(p, 'read')) return or(eq(cols.visibility, 'public'), eq(cols.owner, p.owner));
+  return eq(cols.visibility, 'public');
+}

@@ -1,0 +1,190 @@
+import { and, asc, desc, eq, lt } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { paginationQuery } from '../../../shared/src/api/common';
+import { completeUploadBody, createModelBody, type ModelInfo, modelFileName, patchModelBody } from '../../../shared/src/api/models';
+import { modelFiles, models, uploadParts, uploads } from '../db/schema';
+import type { AppEnv } from '../env';
+import { assertReadable, assertWritable, requireScope, visibleTo } from '../lib/auth';
+import { assertSha, blobKey, expectedSha, putBlob, readBody, serveBlob } from '../lib/blobs';
+import { newId, sha256Hex, sha256OfStream } from '../lib/crypto';
+import { createDb, type Db, nowIso } from '../lib/db';
+import { ApiError, notFound } from '../lib/errors';
+import { nextCursor } from '../lib/pagination';
+import { parseJson, parseParams, parseQuery } from '../lib/validate';
+
+/** One request body on Workers is capped at 100 MB; larger files go through multipart. */
+export const MAX_SINGLE_PUT = 95 * 1024 * 1024;
+const MAX_PART = 100 * 1024 * 1024;
+const REQUIRED_FILES = ['model.onnx', 'tokenizer.json'];
+
+type ModelRow = typeof models.$inferSelect;
+
+export async function loadModelView(db: Db, m: ModelRow): Promise<ModelInfo> {
+  const files = await db.select().from(modelFiles).where(eq(modelFiles.modelId, m.id)).orderBy(asc(modelFiles.name));
+  const names = new Set(files.map((f) => f.name));
+  return {
+    id: m.id,
+    owner: m.owner,
+    name: m.name,
+    family: m.family as ModelInfo['family'],
+    license: m.license,
+    visibility: m.visibility as ModelInfo['visibility'],
+    files: files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, createdAt: f.createdAt })),
+    complete: REQUIRED_FILES.every((n) => names.has(n)),
+    createdAt: m.createdAt,
+  };
+}
+
+const fileParams = z.object({ id: z.string().max(64), name: modelFileName });
+const uploadParams = fileParams.extend({ uploadId: z.string().max(64) });
+const partParams = uploadParams.extend({ n: z.coerce.number().int().min(1).max(10_000) });
+
+async function findModel(db: Db, id: string) {
+  return db.query.models.findFirst({ where: eq(models.id, id) });
+}
+
+async function recordFile(db: Db, modelId: string, name: string, sha256: string, size: number, r2Key: string) {
+  const row = { modelId, name, sha256, size, r2Key, createdAt: nowIso() };
+  await db
+    .insert(modelFiles)
+    .values(row)
+    .onConflictDoUpdate({ target: [modelFiles.modelId, modelFiles.name], set: { sha256, size, r2Key, createdAt: row.createdAt } });
+  return row;
+}
+
+async function findUpload(db: Db, modelId: string, name: string, uploadId: string) {
+  const u = await db.query.uploads.findFirst({ where: eq(uploads.id, uploadId) });
+  if (!u || u.modelId !== modelId || u.fileName !== name) throw notFound('upload');
+  return u;
+}
+
+export const modelRoutes = new Hono<AppEnv>()
+  .post('/', async (c) => {
+    const p = requireScope(c.get('principal'), 'write');
+    const body = await parseJson(c, createModelBody);
+    const db = createDb(c.env.DB);
+    const row: ModelRow = { id: newId('mdl'), owner: p.owner, name: body.name, family: body.family, license: body.license ?? null, visibility: body.visibility, createdAt: nowIso() };
+    await db.insert(models).values(row);
+    return c.json(await loadModelView(db, row), 201);
+  })
+  .get('/', async (c) => {
+    const q = parseQuery(c, paginationQuery.extend({ owner: z.string().max(64).optional() }));
+    const p = c.get('principal');
+    const db = createDb(c.env.DB);
+    const visible = visibleTo(p, models);
+    const rows = await db
+      .select()
+      .from(models)
+      .where(and(visible, q.owner ? eq(models.owner, q.owner) : undefined, q.cursor ? lt(models.id, q.cursor) : undefined))
+      .orderBy(desc(models.id))
+      .limit(q.limit + 1);
+    const page = nextCursor(rows, q.limit);
+    return c.json({ items: await Promise.all(page.items.map((m) => loadModelView(db, m))), nextCursor: page.nextCursor });
+  })
+  .get('/:id', async (c) => {
+    const db = createDb(c.env.DB);
+    const m = assertReadable(c.get('principal'), await findModel(db, c.req.param('id')), 'model');
+    return c.json(await loadModelView(db, m));
+  })
+  .patch('/:id', async (c) => {
+    const db = createDb(c.env.DB);
+    const m = assertWritable(c.get('principal'), await findModel(db, c.req.param('id')), 'model');
+    const body = await parseJson(c, patchModelBody);
+    const next = { ...m, ...Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) } as ModelRow;
+    await db.update(models).set({ visibility: next.visibility, license: next.license }).where(eq(models.id, m.id));
+    return c.json(await loadModelView(db, next));
+  })
+  .put('/:id/files/:name', async (c) => {
+    const { id, name } = parseParams(c, fileParams);
+    const db = createDb(c.env.DB);
+    const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
+    const expected = expectedSha(c.req.header('x-content-sha256'));
+    const bytes = await readBody(c.req.raw, MAX_SINGLE_PUT);
+    if (bytes.byteLength === 0) throw new ApiError(400, 'empty_body', `file "${name}" is empty`);
+    const sha = await sha256Hex(bytes);
+    assertSha(expected, sha);
+    const key = await putBlob(c.env.BLOBS, sha, bytes, 'application/octet-stream');
+    const f = await recordFile(db, m.id, name, sha, bytes.byteLength, key);
+    return c.json({ name, size: f.size, sha256: sha, createdAt: f.createdAt }, 201);
+  })
+  .get('/:id/files/:name', async (c) => {
+    const { id, name } = parseParams(c, fileParams);
+    const db = createDb(c.env.DB);
+    const m = assertReadable(c.get('principal'), await findModel(db, id), 'model');
+    const f = await db.query.modelFiles.findFirst({ where: and(eq(modelFiles.modelId, m.id), eq(modelFiles.name, name)) });
+    if (!f) throw notFound(`file "${name}"`);
+    return serveBlob(c.env.BLOBS, f.r2Key, c.req.header('range'), name, f.sha256);
+  })
+  .post('/:id/files/:name/uploads', async (c) => {
+    const { id, name } = parseParams(c, fileParams);
+    const db = createDb(c.env.DB);
+    const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
+    const uploadId = newId('upl');
+    const r2Key = `uploads/${uploadId}`;
+    const mp = await c.env.BLOBS.createMultipartUpload(r2Key);
+    await db.insert(uploads).values({ id: uploadId, r2UploadId: mp.uploadId, r2Key, modelId: m.id, fileName: name, owner: m.owner, createdAt: nowIso() });
+    return c.json({ uploadId, modelId: m.id, fileName: name, parts: [] }, 201);
+  })
+  .put('/:id/files/:name/uploads/:uploadId/parts/:n', async (c) => {
+    const { id, name, uploadId, n } = parseParams(c, partParams);
+    const db = createDb(c.env.DB);
+    assertWritable(c.get('principal'), await findModel(db, id), 'model');
+    const u = await findUpload(db, id, name, uploadId);
+    const bytes = await readBody(c.req.raw, MAX_PART);
+    if (bytes.byteLength === 0) throw new ApiError(400, 'empty_body', 'part is empty');
+    const part = await c.env.BLOBS.resumeMultipartUpload(u.r2Key, u.r2UploadId).uploadPart(n, bytes);
+    await db
+      .insert(uploadParts)
+      .values({ uploadId, partNumber: n, etag: part.etag, size: bytes.byteLength })
+      .onConflictDoUpdate({ target: [uploadParts.uploadId, uploadParts.partNumber], set: { etag: part.etag, size: bytes.byteLength } });
+    return c.json({ partNumber: n, size: bytes.byteLength });
+  })
+  .post('/:id/files/:name/uploads/:uploadId/complete', async (c) => {
+    const { id, name, uploadId } = parseParams(c, uploadParams);
+    const db = createDb(c.env.DB);
+    const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
+    const u = await findUpload(db, id, name, uploadId);
+    const body = await parseJson(c, completeUploadBody.optional());
+    const expected = expectedSha(c.req.header('x-content-sha256')) ?? body?.sha256;
+    const parts = await db.select().from(uploadParts).where(eq(uploadParts.uploadId, uploadId)).orderBy(asc(uploadParts.partNumber));
+    if (parts.length === 0) throw new ApiError(409, 'no_parts', 'upload has no parts yet');
+    parts.forEach((p, i) => {
+      if (p.partNumber !== i + 1) throw new ApiError(409, 'missing_part', `part ${i + 1} is missing`);
+    });
+    const mp = c.env.BLOBS.resumeMultipartUpload(u.r2Key, u.r2UploadId);
+    try {
+      await mp.complete(parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag })));
+    } catch (err) {
+      throw new ApiError(409, 'upload_incomplete', `R2 refused to assemble the parts: ${(err as Error).message}`);
+    }
+    const obj = await c.env.BLOBS.get(u.r2Key);
+    if (!obj) throw new ApiError(409, 'upload_incomplete', 'assembled object not found');
+    const sha = await sha256OfStream(obj.body);
+    const cleanup = () => db.batch([db.delete(uploadParts).where(eq(uploadParts.uploadId, uploadId)), db.delete(uploads).where(eq(uploads.id, uploadId))]);
+    if (expected !== undefined && expected !== sha) {
+      await c.env.BLOBS.delete(u.r2Key);
+      await cleanup();
+      assertSha(expected, sha);
+    }
+    // Content addressing: if this content is already stored, keep one copy.
+    let key = u.r2Key;
+    const existing = await c.env.BLOBS.head(blobKey(sha));
+    if (existing) {
+      key = blobKey(sha);
+      await c.env.BLOBS.delete(u.r2Key);
+    }
+    const f = await recordFile(db, m.id, name, sha, obj.size, key);
+    await cleanup();
+    return c.json({ name, size: obj.size, sha256: sha, createdAt: f.createdAt }, 201);
+  })
+  .delete('/:id/files/:name/uploads/:uploadId', async (c) => {
+    const { id, name, uploadId } = parseParams(c, uploadParams);
+    const db = createDb(c.env.DB);
+    assertWritable(c.get('principal'), await findModel(db, id), 'model');
+    const u = await findUpload(db, id, name, uploadId);
+    await c.env.BLOBS.resumeMultipartUpload(u.r2Key, u.r2UploadId).abort().catch(() => undefined);
+    await db.batch([db.delete(uploadParts).where(eq(uploadParts.uploadId, uploadId)), db.delete(uploads).where(eq(uploads.id, uploadId))]);
+    return c.body(null, 204);
+  });
+
