@@ -1,0 +1,89 @@
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, makeToken, sha256 } from './helpers';
+
+let writer: string;
+beforeAll(async () => {
+  writer = await makeToken('corpus-owner', ['write']);
+});
+
+const upload = (body: BodyInit, query: string) => call('POST', `/v1/corpora?${query}`, { token: writer, body });
+const rowCount = async () => (await env.DB.prepare('SELECT COUNT(*) AS n FROM corpora').first<{ n: number }>())!.n;
+
+describe('corpus upload', () => {
+  it('stores normalised JSONL with stats, dropping exact duplicates', async () => {
+    const tsv = 'Bonjour.\tHello.\nMerci beaucoup.\tThank you very much.\nBonjour.\tHello.\n\n  Au revoir.  \tGoodbye.\r\n';
+    const r = await upload(tsv, 'src=fr&tgt=en&name=greetings');
+    expect(r.status).toBe(201);
+    expect(r.body.stats).toMatchObject({ pairsKept: 3, duplicates: 1, skipped: {} });
+    // Mean characters per side, computed by hand: (8+15+10)/3 and (6+20+8)/3.
+    expect(r.body.stats.meanCharsSrc).toBeCloseTo(33 / 3, 10);
+    expect(r.body.stats.meanCharsTgt).toBeCloseTo(34 / 3, 10);
+    const data = await call('GET', `/v1/corpora/${r.body.id}/data`, { token: writer });
+    const text = new TextDecoder().decode(data.bytes);
+    expect(text).toBe(
+      '{"src":"Bonjour.","tgt":"Hello."}\n{"src":"Merci beaucoup.","tgt":"Thank you very much."}\n{"src":"Au revoir.","tgt":"Goodbye."}\n',
+    );
+    expect(r.body.sha256).toBe(await sha256(text));
+    const got = await call('GET', `/v1/corpora/${r.body.id}`, { token: writer });
+    expect(got.body).toMatchObject({ id: r.body.id, owner: 'corpus-owner', src: 'fr', tgt: 'en', visibility: 'private' });
+  });
+
+  it('accepts JSONL and sniffs the format', async () => {
+    const r = await upload('{"src":"Hallo","tgt":"Hello"}\n{"src":"Danke","tgt":"Thanks"}\n', 'src=de&tgt=en');
+    expect(r.status).toBe(201);
+    expect(r.body.stats.pairsKept).toBe(2);
+  });
+
+  const cases: [string, string | Uint8Array, number, string][] = [
+    ['missing tab', 'ok\tfine\nno tab here\n', 2, 'missing_tab'],
+    ['empty side', 'ok\tfine\n\tempty source\n', 2, 'empty_side'],
+    ['control characters', 'ok\tfine\nbell\u0007\tx\n', 2, 'control_chars'],
+    ['a side over 4096 characters', `ok\tfine\nok\tfine2\n${'a'.repeat(4097)}\tx\n`, 3, 'too_long'],
+    ['not UTF-8', new Uint8Array([...new TextEncoder().encode('ok\tfine\n'), 0xff, 0xfe, 0x09, 0x41, 0x0a]), 2, 'invalid_utf8'],
+    ['bad JSON', '{"src":"a","tgt":"b"}\n{"src": oops}\n', 2, 'bad_json'],
+    ['JSON without tgt', '{"src":"a","tgt":"b"}\n{"src":"a"}\n', 2, 'missing_field'],
+    ['extra columns', 'ok\tfine\na\tb\tc\n', 2, 'extra_columns'],
+  ];
+  for (const [name, body, line, reason] of cases) {
+    it(`rejects ${name} with its line number and keeps nothing`, async () => {
+      const before = await rowCount();
+      const r = await upload(body, 'src=fr&tgt=en');
+      expect(r.status).toBe(422);
+      expect(r.body.error.code).toBe('invalid_lines');
+      expect(r.body.error.details.problems[0]).toMatchObject({ line, reason });
+      expect(r.body.error.message).toContain(`line ${line}`);
+      expect(await rowCount()).toBe(before);
+    });
+  }
+
+  it('lists at most 100 problems but counts them all', async () => {
+    const body = Array.from({ length: 150 }, (_, i) => `bad line ${i}`).join('\n');
+    const r = await upload(body, 'src=fr&tgt=en');
+    expect(r.status).toBe(422);
+    expect(r.body.error.details.problems).toHaveLength(100);
+    expect(r.body.error.details.total).toBe(150);
+  });
+
+  it('onError=skip keeps good lines and reports skipped ones by reason', async () => {
+    const r = await upload('a\tb\nno tab\nc\t\n\td\ne\tf\n', 'src=es&tgt=en&onError=skip');
+    expect(r.status).toBe(201);
+    expect(r.body.stats.pairsKept).toBe(2);
+    expect(r.body.stats.skipped).toEqual({ missing_tab: 1, empty_side: 2 });
+    expect(r.body.skippedLines.map((p: { line: number }) => p.line)).toEqual([2, 3, 4]);
+  });
+
+  it('validates language tags and the query', async () => {
+    for (const q of ['src=french&tgt=en', 'src=fr', 'src=fr&tgt=EN', 'src=fr&tgt=en&onError=maybe', 'src=fr&tgt=en&visibility=secret']) {
+      const r = await upload('a\tb\n', q);
+      expect(r.status, q).toBe(400);
+      expect(r.body.error.code).toBe('invalid_request');
+    }
+    expect((await upload('a\tb\n', 'src=pt-BR&tgt=zh-Hant')).status).toBe(201);
+  });
+
+  it('refuses an upload with no usable pair', async () => {
+    expect((await upload('', 'src=fr&tgt=en')).status).toBe(422);
+    expect((await upload('x\n', 'src=fr&tgt=en&onError=skip')).body.error.code).toBe('no_valid_lines');
+  });
+});
