@@ -1,34 +1,46 @@
 import { Hono } from 'hono';
 import { buildOpenApi } from '../../shared/src/api/registry';
 import type { AppEnv, Bindings } from './env';
+import { CODE_VERSION } from './jobs/complete';
+import { requeueExpired } from './jobs/store';
 import { authenticate } from './lib/auth';
-import { ApiError, errorResponse, onError } from './lib/errors';
+import { createDb } from './lib/db';
+import { errorResponse, onError } from './lib/errors';
 import { rateLimit } from './lib/rate-limit';
 import { corpusRoutes } from './routes/corpora';
+import { jobRoutes, sweepRoutes } from './routes/jobs';
+import { leaderboardPages, leaderboardRoutes } from './routes/leaderboards';
 import { modelRoutes } from './routes/models';
+import { runnerRoutes } from './routes/runner';
+import { runRoutes } from './routes/runs';
 import { suiteRoutes } from './routes/suites';
 import { tokenRoutes } from './routes/tokens';
 
-export const CODE_VERSION = '0.1.0';
-
 const v1 = new Hono<AppEnv>()
-  .use(authenticate, rateLimit)
   .get('/health', (c) => c.json({ ok: true, version: c.env.CODE_VERSION ?? CODE_VERSION }))
   .get('/openapi.json', (c) => c.json(buildOpenApi(c.env.CODE_VERSION ?? CODE_VERSION)))
   .route('/tokens', tokenRoutes)
   .route('/models', modelRoutes)
   .route('/corpora', corpusRoutes)
-  .route('/suites', suiteRoutes);
+  .route('/suites', suiteRoutes)
+  .route('/jobs', jobRoutes)
+  .route('/sweeps', sweepRoutes)
+  .route('/runner', runnerRoutes)
+  .route('/runs', runRoutes)
+  .route('/leaderboards', leaderboardRoutes);
 
-const app = new Hono<AppEnv>()
+export const app = new Hono<AppEnv>()
+  .use(authenticate, rateLimit)
   .get('/', (c) => c.redirect('/v1/openapi.json'))
   .route('/v1', v1)
+  .route('/leaderboards', leaderboardPages)
   .notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`))
   .onError(onError);
 
 export default {
   fetch: app.fetch,
-  async scheduled(_event: ScheduledController, _env: Bindings, _ctx: ExecutionContext) {},
+  // Leases of runners that died are also requeued here, not only when another runner asks for work.
+  async scheduled(_event: ScheduledController, env: Bindings, ctx: ExecutionContext) {
+    ctx.waitUntil(requeueExpired(createDb(env.DB)));
+  },
 } satisfies ExportedHandler<Bindings>;
-
-export { app, ApiError };

@@ -6,6 +6,22 @@
 import { z } from 'zod';
 import { errorBody, page, paginationQuery, type Scope } from './common';
 import { corpusInfo, corpusUploadQuery } from './corpora';
+import {
+  artifactInfo,
+  completeBody,
+  createJobBody,
+  createSweepBody,
+  failBody,
+  heartbeatBody,
+  jobInfo,
+  leaderboard,
+  leaderboardQuery,
+  leaseBody,
+  leaseResponse,
+  listJobsQuery,
+  runInfo,
+  sweepInfo,
+} from './jobs';
 import { completeUploadBody, createModelBody, modelFile, modelInfo, multipartUpload, patchModelBody } from './models';
 import { suiteInfo, suiteUploadQuery } from './suites';
 import { createdToken, createTokenBody, tokenInfo } from './tokens';
@@ -55,6 +71,25 @@ export const routes: RouteSpec[] = [
   { method: 'get', path: '/v1/suites', summary: 'List visible suites', tag: 'suites', scope: null, query: paginationQuery, responses: { 200: { description: 'page', schema: page(suiteInfo) } } },
   { method: 'get', path: '/v1/suites/{id}', summary: 'Suite stats', tag: 'suites', scope: null, responses: { 200: { description: 'suite', schema: suiteInfo } } },
   { method: 'get', path: '/v1/suites/{id}/data', summary: 'Normalised JSONL rows', tag: 'suites', scope: null, responses: { 200: { description: 'JSONL', contentType: 'application/x-ndjson' } } },
+
+  { method: 'post', path: '/v1/jobs', summary: 'Create a prune or evaluate job (Idempotency-Key honoured)', tag: 'jobs', scope: 'write', body: createJobBody, responses: { 201: { description: 'queued', schema: jobInfo }, 200: { description: 'replay of an earlier request with the same Idempotency-Key', schema: jobInfo }, 422: e('refers to something missing, invisible or inconsistent') } },
+  { method: 'get', path: '/v1/jobs', summary: 'List jobs (?status=&model=&sweep=)', tag: 'jobs', scope: null, query: listJobsQuery, responses: { 200: { description: 'page', schema: page(jobInfo) } } },
+  { method: 'get', path: '/v1/jobs/{id}', summary: 'Status, progress, attempts, timings, error', tag: 'jobs', scope: null, responses: { 200: { description: 'job', schema: jobInfo } } },
+  { method: 'post', path: '/v1/jobs/{id}/cancel', summary: 'Cancel a queued or running job', tag: 'jobs', scope: 'write', responses: { 200: { description: 'canceled', schema: jobInfo }, 409: e('already finished') } },
+  { method: 'post', path: '/v1/sweeps', summary: 'Expand pairs × sparsities × methods into jobs', tag: 'jobs', scope: 'write', body: createSweepBody, responses: { 201: { description: 'jobs', schema: sweepInfo } } },
+
+  { method: 'post', path: '/v1/runner/lease', summary: 'Claim the oldest queued job (204 when none)', tag: 'runner', scope: 'runner', body: leaseBody, responses: { 200: { description: 'lease', schema: leaseResponse }, 204: { description: 'no work' } } },
+  { method: 'post', path: '/v1/runner/jobs/{id}/heartbeat', summary: 'Extend the lease, report progress', tag: 'runner', scope: 'runner', body: heartbeatBody, responses: { 200: { description: 'extended', schema: z.object({ leaseExpiresAt: z.string() }) }, 409: e('lease lost') } },
+  { method: 'get', path: '/v1/runner/jobs/{id}/inputs/{name}', summary: 'Download an input (X-Lease-Token; Range supported)', tag: 'runner', scope: 'runner', responses: { 200: raw, 206: raw, 409: e('lease lost') } },
+  { method: 'put', path: '/v1/runner/jobs/{id}/artifacts/{name}', summary: 'Upload an artifact (X-Lease-Token)', tag: 'runner', scope: 'runner', bodyContentType: 'application/octet-stream', responses: { 201: { description: 'stored', schema: artifactInfo }, 409: e('lease lost') } },
+  { method: 'post', path: '/v1/runner/jobs/{id}/complete', summary: 'Report results (one D1 batch; idempotent per lease)', tag: 'runner', scope: 'runner', body: completeBody, responses: { 200: { description: 'run recorded', schema: z.object({ runId: z.string(), job: jobInfo }) }, 409: e('lease lost') } },
+  { method: 'post', path: '/v1/runner/jobs/{id}/fail', summary: 'Report a failure (retryable requeues)', tag: 'runner', scope: 'runner', body: failBody, responses: { 200: { description: 'recorded', schema: jobInfo }, 409: e('lease lost') } },
+
+  { method: 'get', path: '/v1/runs', summary: 'List runs (?model=)', tag: 'runs', scope: null, responses: { 200: { description: 'page', schema: page(runInfo) } } },
+  { method: 'get', path: '/v1/runs/{id}', summary: 'Configuration, hashes, per-layer sparsity, scores, artifacts', tag: 'runs', scope: null, responses: { 200: { description: 'run', schema: runInfo } } },
+  { method: 'get', path: '/v1/runs/{id}/artifacts/{name}', summary: 'Download an artifact (masks.bin format: docs/mask-format.md)', tag: 'runs', scope: null, responses: { 200: raw } },
+  { method: 'get', path: '/v1/leaderboards', summary: 'Variants × languages with means and Δ vs dense', tag: 'leaderboards', scope: null, query: leaderboardQuery, responses: { 200: { description: 'leaderboard', schema: leaderboard } } },
+  { method: 'get', path: '/leaderboards/{model}', summary: 'HTML leaderboard page with a per-language chart', tag: 'leaderboards', scope: null, responses: { 200: { description: 'HTML', contentType: 'text/html' } } },
 ];
 
 /** Registers more routes (the jobs/runner/leaderboard modules add theirs). */

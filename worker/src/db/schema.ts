@@ -2,7 +2,7 @@
  * The single D1 schema. Migrations in /migrations are generated from this file by drizzle-kit
  * (`npm run db:generate`) and never edited by hand after they land.
  */
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 const createdAt = () => text('created_at').notNull();
 
@@ -112,4 +112,99 @@ export const suites = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index('suites_owner').on(t.owner)],
+);
+
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    owner: text('owner').notNull(),
+    kind: text('kind').notNull(),
+    status: text('status').notNull(),
+    spec: text('spec', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    modelId: text('model_id').notNull(),
+    sweepId: text('sweep_id'),
+    visibility: text('visibility').notNull(),
+    idempotencyKey: text('idempotency_key'),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull(),
+    leaseToken: text('lease_token'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    runnerId: text('runner_id'),
+    progressStage: text('progress_stage'),
+    progressDone: integer('progress_done'),
+    progressTotal: integer('progress_total'),
+    error: text('error'),
+    runId: text('run_id'),
+    createdAt: createdAt(),
+    startedAt: text('started_at'),
+    finishedAt: text('finished_at'),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [
+    index('jobs_status').on(t.status, t.id),
+    index('jobs_model').on(t.modelId),
+    uniqueIndex('jobs_idempotency').on(t.owner, t.idempotencyKey),
+  ],
+);
+
+export const jobArtifacts = sqliteTable(
+  'job_artifacts',
+  {
+    jobId: text('job_id').notNull(),
+    name: text('name').notNull(),
+    sha256: text('sha256').notNull(),
+    size: integer('size').notNull(),
+    r2Key: text('r2_key').notNull(),
+    leaseToken: text('lease_token').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.name] })],
+);
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    jobId: text('job_id').notNull(),
+    owner: text('owner').notNull(),
+    kind: text('kind').notNull(),
+    visibility: text('visibility').notNull(),
+    modelId: text('model_id').notNull(),
+    modelSha256: text('model_sha256'),
+    corpusSha256: text('corpus_sha256'),
+    variant: text('variant').notNull(),
+    config: text('config', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    codeVersion: text('code_version').notNull(),
+    overallSparsity: real('overall_sparsity'),
+    layers: text('layers', { mode: 'json' }).notNull(),
+    artifacts: text('artifacts', { mode: 'json' }).notNull(),
+    timings: text('timings', { mode: 'json' }).notNull(),
+    extra: text('extra', { mode: 'json' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('runs_job').on(t.jobId), index('runs_model').on(t.modelId)],
+);
+
+export const scores = sqliteTable(
+  'scores',
+  {
+    runId: text('run_id').notNull(),
+    modelId: text('model_id').notNull(),
+    visibility: text('visibility').notNull(),
+    owner: text('owner').notNull(),
+    variant: text('variant').notNull(),
+    method: text('method').notNull(),
+    sparsity: real('sparsity'),
+    pattern: text('pattern'),
+    calibration: text('calibration'),
+    suiteId: text('suite_id').notNull(),
+    format: text('format').notNull(),
+    lang: text('lang').notNull(),
+    scoring: text('scoring').notNull(),
+    metric: text('metric').notNull(),
+    value: real('value').notNull(),
+    n: integer('n').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.suiteId, t.scoring, t.metric] }), index('scores_board').on(t.modelId, t.format, t.scoring, t.metric)],
 );

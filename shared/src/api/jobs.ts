@@ -1,0 +1,231 @@
+import { z } from 'zod';
+import { isoDate, sha256Hex, visibility } from './common';
+
+/** Reference settings of the paper (design §3.1). */
+export const calibrationSpec = z.object({
+  corpusId: z.string().min(1).max(64),
+  dataType: z.enum(['mt', 'mono', 'mt-contrast']).default('mt'),
+  /** Required for dataType "mt-contrast": statistics are divided by this corpus's. */
+  contrastCorpusId: z.string().min(1).max(64).optional(),
+  shots: z.number().int().min(1).max(32).default(4),
+  samples: z.number().int().min(1).max(4096).default(100),
+  maxLength: z.number().int().min(8).max(8192).default(512),
+  maskPadding: z.boolean().default(false),
+  /** "x-en": demonstrations go from the non-English side to English, as the reference. */
+  direction: z.enum(['x-en', 'en-x']).default('x-en'),
+  /** Optional guard: the corpus must hold this pair, e.g. "fr-en". */
+  pair: z.string().regex(/^[A-Za-z0-9-]+-[A-Za-z0-9-]+$/).max(40).optional(),
+});
+export type CalibrationSpec = z.infer<typeof calibrationSpec>;
+
+export const pruneMethod = z.enum(['wanda', 'magnitude', 'random']);
+export const pattern = z.enum(['unstructured', '2:4', '4:8']);
+export const scoringName = z.enum(['paper', 'harness']);
+
+export const pruneJobSpec = z.object({
+  kind: z.literal('prune'),
+  modelId: z.string().min(1).max(64),
+  /** Needed by wanda; magnitude and random ignore activations. */
+  calibration: calibrationSpec.optional(),
+  method: pruneMethod.default('wanda'),
+  /** Ablation: drop the highest-scoring weights instead of the lowest. */
+  dropTop: z.boolean().default(false),
+  /** Magnitude baseline only: one threshold per matrix instead of per output row. */
+  magnitudeScope: z.enum(['row', 'matrix']).default('row'),
+  sparsity: z.number().gt(0).lt(1).default(0.5),
+  pattern: pattern.default('unstructured'),
+  mode: z.enum(['sequential', 'oneshot']).default('sequential'),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  suites: z.array(z.string().min(1).max(64)).max(64).default([]),
+  scoring: z.array(scoringName).min(1).default(['paper']),
+  templateLang: z.string().min(2).max(16).default('en'),
+  visibility: visibility.default('private'),
+});
+
+export const evaluateJobSpec = z.object({
+  kind: z.literal('evaluate'),
+  modelId: z.string().min(1).max(64),
+  /** Evaluate the pruned model of this finished prune run instead of the dense model. */
+  runId: z.string().min(1).max(64).optional(),
+  suites: z.array(z.string().min(1).max(64)).min(1).max(64),
+  scoring: z.array(scoringName).min(1).default(['paper']),
+  templateLang: z.string().min(2).max(16).default('en'),
+  visibility: visibility.default('private'),
+});
+
+export const createJobBody = z.discriminatedUnion('kind', [pruneJobSpec, evaluateJobSpec]);
+export type PruneJobSpec = z.infer<typeof pruneJobSpec>;
+export type EvaluateJobSpec = z.infer<typeof evaluateJobSpec>;
+export type JobSpec = z.infer<typeof createJobBody>;
+
+export const jobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']);
+export type JobStatus = z.infer<typeof jobStatus>;
+
+export const progress = z.object({
+  stage: z.string().min(1).max(64),
+  done: z.number().min(0),
+  total: z.number().min(0),
+});
+
+export const jobInfo = z
+  .object({
+    id: z.string(),
+    owner: z.string(),
+    kind: z.enum(['prune', 'evaluate']),
+    status: jobStatus,
+    spec: z.record(z.string(), z.unknown()),
+    modelId: z.string(),
+    sweepId: z.string().nullable(),
+    attempts: z.number(),
+    maxAttempts: z.number(),
+    progress: progress.nullable(),
+    error: z.string().nullable(),
+    runId: z.string().nullable(),
+    createdAt: isoDate,
+    startedAt: isoDate.nullable(),
+    finishedAt: isoDate.nullable(),
+    updatedAt: isoDate,
+  })
+  .meta({ id: 'Job' });
+export type JobInfo = z.infer<typeof jobInfo>;
+
+export const listJobsQuery = z.object({
+  status: jobStatus.optional(),
+  model: z.string().max(64).optional(),
+  sweep: z.string().max(64).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export const createSweepBody = z.object({
+  modelId: z.string().min(1).max(64),
+  /** One entry per language pair: its corpus (and contrast corpus for mt-contrast). */
+  pairs: z.array(z.object({ corpusId: z.string().min(1).max(64), contrastCorpusId: z.string().min(1).max(64).optional() })).min(1).max(32),
+  sparsities: z.array(z.number().gt(0).lt(1)).min(1).max(16),
+  methods: z
+    .array(z.object({ method: pruneMethod, dataType: z.enum(['mt', 'mono', 'mt-contrast']).default('mt'), dropTop: z.boolean().default(false) }))
+    .min(1)
+    .max(16),
+  /** Everything else of a prune job, applied to every job of the grid. */
+  base: pruneJobSpec.omit({ kind: true, modelId: true, method: true, sparsity: true, dropTop: true }).partial().default({}),
+  includeDense: z.boolean().default(true),
+});
+export const sweepInfo = z.object({ sweepId: z.string(), jobs: z.array(jobInfo) }).meta({ id: 'Sweep' });
+
+// ---- runner protocol -------------------------------------------------------------------------
+
+export const leaseBody = z.object({ runnerId: z.string().min(1).max(100), device: z.string().max(100).optional() });
+
+export const jobInput = z.object({
+  /** Name to fetch with GET /v1/runner/jobs/{id}/inputs/{name} */
+  name: z.string(),
+  /** model | corpus | contrast | suite | base-run */
+  role: z.string(),
+  sha256: sha256Hex,
+  size: z.number(),
+  /** suites: format and language; corpora: src/tgt */
+  meta: z.record(z.string(), z.unknown()).default({}),
+});
+export type JobInput = z.infer<typeof jobInput>;
+
+export const leaseResponse = z
+  .object({ job: jobInfo, leaseToken: z.string(), leaseExpiresAt: isoDate, inputs: z.array(jobInput) })
+  .meta({ id: 'Lease' });
+export type LeaseResponse = z.infer<typeof leaseResponse>;
+
+export const heartbeatBody = z.object({ leaseToken: z.string().min(1).max(200), progress: progress.optional() });
+
+export const layerSparsity = z.object({ id: z.string(), sparsity: z.number().min(0).max(1), dIn: z.number().int(), dOut: z.number().int() });
+
+export const scoreRow = z.object({
+  suiteId: z.string(),
+  format: z.string(),
+  lang: z.string(),
+  scoring: scoringName,
+  /** acc, acc_norm, f1, ppl, chrf */
+  metric: z.string().min(1).max(32),
+  value: z.number().finite(),
+  n: z.number().int().min(0),
+});
+export type ScoreRow = z.infer<typeof scoreRow>;
+
+export const runResult = z.object({
+  overallSparsity: z.number().min(0).max(1).nullable().default(null),
+  layers: z.array(layerSparsity).default([]),
+  scores: z.array(scoreRow).default([]),
+  /** Artifact names previously uploaded for this job with PUT .../artifacts/{name}. */
+  artifacts: z.array(z.string()).default([]),
+  device: z.string().max(100).optional(),
+  codeVersion: z.string().max(100).optional(),
+  timings: z.record(z.string(), z.number()).default({}),
+  /** Paired bootstrap vs dense and anything else worth keeping with the run. */
+  extra: z.record(z.string(), z.unknown()).default({}),
+});
+export type RunResult = z.infer<typeof runResult>;
+
+export const completeBody = z.object({ leaseToken: z.string().min(1).max(200), result: runResult });
+export const failBody = z.object({ leaseToken: z.string().min(1).max(200), error: z.string().min(1).max(4000), retryable: z.boolean().default(false) });
+
+export const artifactName = z
+  .string()
+  .min(1)
+  .max(120)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a plain file name: letters, digits, . _ -');
+
+export const artifactInfo = z.object({ name: z.string(), sha256: sha256Hex, size: z.number() }).meta({ id: 'Artifact' });
+
+// ---- runs and leaderboards -------------------------------------------------------------------
+
+export const runInfo = z
+  .object({
+    id: z.string(),
+    jobId: z.string(),
+    owner: z.string(),
+    kind: z.enum(['prune', 'evaluate']),
+    visibility,
+    modelId: z.string(),
+    modelSha256: z.string().nullable(),
+    corpusSha256: z.string().nullable(),
+    variant: z.string(),
+    config: z.record(z.string(), z.unknown()),
+    codeVersion: z.string(),
+    overallSparsity: z.number().nullable(),
+    layers: z.array(layerSparsity),
+    scores: z.array(scoreRow),
+    artifacts: z.array(artifactInfo),
+    timings: z.record(z.string(), z.number()),
+    extra: z.record(z.string(), z.unknown()),
+    createdAt: isoDate,
+  })
+  .meta({ id: 'Run' });
+export type RunInfo = z.infer<typeof runInfo>;
+
+export const leaderboardQuery = z.object({
+  model: z.string().min(1).max(64),
+  format: z.string().max(32).optional(),
+  suite: z.string().max(64).optional(),
+  scoring: scoringName.default('paper'),
+  metric: z.string().max(32).default('acc'),
+  sort: z.string().max(32).default('mean'),
+  order: z.enum(['asc', 'desc']).default('desc'),
+  method: z.string().max(32).optional(),
+  pair: z.string().max(40).optional(),
+});
+
+export const leaderboardRow = z.object({
+  variant: z.string(),
+  runId: z.string(),
+  method: z.string(),
+  sparsity: z.number().nullable(),
+  pattern: z.string().nullable(),
+  calibration: z.string().nullable(),
+  scores: z.record(z.string(), z.number()),
+  mean: z.number().nullable(),
+  meanNonEnglish: z.number().nullable(),
+  deltaVsDense: z.number().nullable(),
+});
+export const leaderboard = z
+  .object({ model: z.string(), format: z.string().nullable(), scoring: z.string(), metric: z.string(), languages: z.array(z.string()), rows: z.array(leaderboardRow) })
+  .meta({ id: 'Leaderboard' });
+export type Leaderboard = z.infer<typeof leaderboard>;
+export type LeaderboardRow = z.infer<typeof leaderboardRow>;

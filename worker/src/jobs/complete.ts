@@ -1,0 +1,110 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { JobSpec, RunResult } from '../../../shared/src/api/jobs';
+import { corpora, jobArtifacts, modelFiles, runs } from '../db/schema';
+import type { Bindings } from '../env';
+import type { Db } from '../lib/db';
+import { nowIso } from '../lib/db';
+import { ApiError } from '../lib/errors';
+import type { JobRow } from './store';
+import { variantOf, type VariantInfo } from './variant';
+
+export const CODE_VERSION = '0.1.0';
+
+/**
+ * Records a finished job: run, scores and job status in ONE D1 batch (D1's only transaction).
+ * Every insert is guarded by the job update having matched this lease, so a stale runner that
+ * slips past the earlier checks still writes nothing, and a unique index stops a second run.
+ */
+export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: string, result: RunResult, runId: string): Promise<string> {
+  const spec = job.spec as unknown as JobSpec;
+  const known = result.artifacts.length
+    ? await db.select().from(jobArtifacts).where(and(eq(jobArtifacts.jobId, job.id), inArray(jobArtifacts.name, result.artifacts)))
+    : [];
+  const missing = result.artifacts.filter((n) => !known.some((k) => k.name === n));
+  if (missing.length) throw new ApiError(422, 'unknown_artifact', `artifacts not uploaded for this job: ${missing.join(', ')}`, { missing });
+
+  const seen = new Set<string>();
+  for (const sc of result.scores) {
+    const k = `${sc.suiteId}/${sc.scoring}/${sc.metric}`;
+    if (seen.has(k)) throw new ApiError(422, 'duplicate_score', `result lists ${k} twice`);
+    seen.add(k);
+    if (!spec.suites.includes(sc.suiteId)) throw new ApiError(422, 'unknown_suite', `score for suite ${sc.suiteId}, which the job did not ask for`);
+  }
+
+  const onnx = await db.query.modelFiles.findFirst({ where: and(eq(modelFiles.modelId, job.modelId), eq(modelFiles.name, 'model.onnx')) });
+  let corpusSha: string | null = null;
+  let variant: VariantInfo;
+  if (spec.kind === 'evaluate' && spec.runId) {
+    const base = await db.query.runs.findFirst({ where: eq(runs.id, spec.runId) });
+    const cfg = (base?.config ?? {}) as { variantInfo?: VariantInfo };
+    variant = cfg.variantInfo ?? { variant: base?.variant ?? 'pruned', method: 'pruned', sparsity: base?.overallSparsity ?? null, pattern: null, calibration: null };
+    corpusSha = base?.corpusSha256 ?? null;
+  } else {
+    let pair: string | null = null;
+    if (spec.kind === 'prune' && spec.calibration) {
+      const c = await db.query.corpora.findFirst({ where: eq(corpora.id, spec.calibration.corpusId) });
+      pair = c ? `${c.src}-${c.tgt}` : null;
+      corpusSha = c?.sha256 ?? null;
+    }
+    variant = variantOf(spec, pair);
+  }
+
+  const now = nowIso();
+  const codeVersion = result.codeVersion ?? env.CODE_VERSION ?? CODE_VERSION;
+  const artifacts = known.map((k) => ({ name: k.name, sha256: k.sha256, size: k.size }));
+  const d1 = env.DB;
+  const stmts: D1PreparedStatement[] = [
+    d1
+      .prepare(
+        `UPDATE jobs SET status = 'succeeded', run_id = ?1, finished_at = ?2, updated_at = ?2,
+           progress_stage = 'done', progress_done = coalesce(progress_total, 1), progress_total = coalesce(progress_total, 1)
+         WHERE id = ?3 AND lease_token = ?4 AND status = 'running'`,
+      )
+      .bind(runId, now, job.id, leaseToken),
+    d1
+      .prepare(
+        `INSERT INTO runs (id, job_id, owner, kind, visibility, model_id, model_sha256, corpus_sha256, variant, config, code_version,
+           overall_sparsity, layers, artifacts, timings, extra, created_at)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17
+         WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?2 AND run_id = ?1)`,
+      )
+      .bind(
+        runId,
+        job.id,
+        job.owner,
+        job.kind,
+        job.visibility,
+        job.modelId,
+        onnx?.sha256 ?? null,
+        corpusSha,
+        variant.variant,
+        JSON.stringify({ ...spec, variantInfo: variant, device: result.device ?? null }),
+        codeVersion,
+        result.overallSparsity,
+        JSON.stringify(result.layers),
+        JSON.stringify(artifacts),
+        JSON.stringify(result.timings),
+        JSON.stringify(result.extra),
+        now,
+      ),
+  ];
+  for (const s of result.scores) {
+    stmts.push(
+      d1
+        .prepare(
+          `INSERT INTO scores (run_id, model_id, visibility, owner, variant, method, sparsity, pattern, calibration, suite_id, format, lang, scoring, metric, value, n)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+           WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1)`,
+        )
+        .bind(runId, job.modelId, job.visibility, job.owner, variant.variant, variant.method, variant.sparsity, variant.pattern, variant.calibration, s.suiteId, s.format, s.lang, s.scoring, s.metric, s.value, s.n),
+    );
+  }
+  try {
+    await d1.batch(stmts);
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/UNIQUE|PRIMARY KEY/i.test(msg)) throw new ApiError(422, 'duplicate_score', `result repeats a (suite, scoring, metric) or the job already has a run: ${msg}`);
+    throw err;
+  }
+  return runId;
+}

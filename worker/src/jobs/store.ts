@@ -1,0 +1,69 @@
+import { and, eq, lt, sql } from 'drizzle-orm';
+import type { JobInfo } from '../../../shared/src/api/jobs';
+import { jobs } from '../db/schema';
+import type { Bindings } from '../env';
+import type { Db } from '../lib/db';
+import { nowIso } from '../lib/db';
+
+export type JobRow = typeof jobs.$inferSelect;
+
+export const leaseSeconds = (env: Bindings) => Math.max(1, Number(env.LEASE_SECONDS ?? '120'));
+export const maxAttempts = (env: Bindings) => Math.max(1, Number(env.MAX_ATTEMPTS ?? '3'));
+
+export function jobView(r: JobRow): JobInfo {
+  return {
+    id: r.id,
+    owner: r.owner,
+    kind: r.kind as JobInfo['kind'],
+    status: r.status as JobInfo['status'],
+    spec: r.spec,
+    modelId: r.modelId,
+    sweepId: r.sweepId,
+    attempts: r.attempts,
+    maxAttempts: r.maxAttempts,
+    progress: r.progressStage ? { stage: r.progressStage, done: r.progressDone ?? 0, total: r.progressTotal ?? 0 } : null,
+    error: r.error,
+    runId: r.runId,
+    createdAt: r.createdAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+/**
+ * Expired leases go back to the queue until the job has used its attempts; then the job fails
+ * with the reason. Runs on every lease call and from the cron trigger.
+ */
+export async function requeueExpired(db: Db, nowMs = Date.now()) {
+  const now = nowIso();
+  const expired = and(eq(jobs.status, 'running'), lt(jobs.leaseExpiresAt, nowMs));
+  await db.batch([
+    db
+      .update(jobs)
+      .set({ status: 'failed', error: sql`'lease expired on attempt ' || ${jobs.attempts} || ' of ' || ${jobs.maxAttempts} || ' (runner ' || coalesce(${jobs.runnerId}, '?') || ' stopped reporting)'`, leaseToken: null, finishedAt: now, updatedAt: now })
+      .where(and(expired, sql`${jobs.attempts} >= ${jobs.maxAttempts}`)),
+    db
+      .update(jobs)
+      .set({ status: 'queued', leaseToken: null, leaseExpiresAt: null, runnerId: null, error: sql`'lease expired on attempt ' || ${jobs.attempts}`, updatedAt: now })
+      .where(and(expired, sql`${jobs.attempts} < ${jobs.maxAttempts}`)),
+  ]);
+}
+
+/**
+ * Claims the oldest queued job in ONE statement: the sub-select and the update run atomically in
+ * SQLite, and the `status = 'queued'` guard makes a second racing claim match nothing.
+ */
+export async function claimNext(d1: D1Database, runnerId: string, leaseToken: string, expiresAt: number): Promise<string | null> {
+  const now = nowIso();
+  const row = await d1
+    .prepare(
+      `UPDATE jobs SET status = 'running', lease_token = ?1, lease_expires_at = ?2, runner_id = ?3,
+         attempts = attempts + 1, started_at = coalesce(started_at, ?4), updated_at = ?4, error = NULL
+       WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1) AND status = 'queued'
+       RETURNING id`,
+    )
+    .bind(leaseToken, expiresAt, runnerId, now)
+    .first<{ id: string }>();
+  return row?.id ?? null;
+}

@@ -1,0 +1,64 @@
+import { eq, inArray } from 'drizzle-orm';
+import type { JobSpec } from '../../../shared/src/api/jobs';
+import { corpora, modelFiles, models, runs, suites } from '../db/schema';
+import { canRead, type Principal } from '../lib/auth';
+import type { Db } from '../lib/db';
+import { ApiError } from '../lib/errors';
+
+const invalid = (code: string, message: string, details?: unknown) => new ApiError(422, code, message, details);
+
+export interface ResolvedSpec {
+  spec: JobSpec;
+  /** "fr-en" of the calibration corpus, for the variant label */
+  corpusPair: string | null;
+}
+
+/** Everything a job refers to must exist, be visible to the caller and fit together. */
+export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise<ResolvedSpec> {
+  const model = await db.query.models.findFirst({ where: eq(models.id, spec.modelId) });
+  if (!model || !canRead(p, model)) throw invalid('unknown_model', `model ${spec.modelId} not found`);
+  const files = new Set((await db.select({ name: modelFiles.name }).from(modelFiles).where(eq(modelFiles.modelId, model.id))).map((f) => f.name));
+  const missing = ['model.onnx', 'tokenizer.json'].filter((f) => !files.has(f));
+  if (missing.length) throw invalid('incomplete_model', `model ${model.id} is incomplete: missing ${missing.join(', ')}`, { missing });
+
+  if (spec.suites.length) {
+    const found = await db.select().from(suites).where(inArray(suites.id, spec.suites));
+    const visible = new Set(found.filter((s) => canRead(p, s)).map((s) => s.id));
+    const bad = spec.suites.filter((id) => !visible.has(id));
+    if (bad.length) throw invalid('unknown_suite', `suite(s) not found or not visible: ${bad.join(', ')}`, { suites: bad });
+  }
+
+  let corpusPair: string | null = null;
+  if (spec.kind === 'prune') {
+    if (spec.pattern !== 'unstructured') {
+      const [n, m] = spec.pattern.split(':').map(Number) as [number, number];
+      const want = 1 - n / m;
+      if (Math.abs(spec.sparsity - want) > 1e-9) {
+        throw invalid('pattern_sparsity_mismatch', `pattern ${spec.pattern} keeps ${n} of every ${m} weights, so sparsity must be ${want}, not ${spec.sparsity}`);
+      }
+    }
+    if (spec.method === 'wanda' && !spec.calibration) throw invalid('calibration_required', 'method "wanda" needs a calibration corpus (calibration.corpusId)');
+    if (spec.calibration) {
+      const cal = spec.calibration;
+      const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, cal.corpusId) });
+      if (!corpus || !canRead(p, corpus)) throw invalid('unknown_corpus', `corpus ${cal.corpusId} not found`);
+      corpusPair = `${corpus.src}-${corpus.tgt}`;
+      if (cal.pair && cal.pair !== corpusPair) {
+        throw invalid('corpus_pair_mismatch', `corpus ${corpus.id} holds ${corpusPair} pairs, the job asked for ${cal.pair}`);
+      }
+      if (cal.dataType === 'mt-contrast') {
+        if (!cal.contrastCorpusId) throw invalid('contrast_required', 'dataType "mt-contrast" needs calibration.contrastCorpusId');
+        const contrast = await db.query.corpora.findFirst({ where: eq(corpora.id, cal.contrastCorpusId) });
+        if (!contrast || !canRead(p, contrast)) throw invalid('unknown_corpus', `contrast corpus ${cal.contrastCorpusId} not found`);
+      } else if (cal.contrastCorpusId) {
+        throw invalid('unexpected_contrast', `contrastCorpusId is only used with dataType "mt-contrast", not "${cal.dataType}"`);
+      }
+    }
+  } else if (spec.runId) {
+    const run = await db.query.runs.findFirst({ where: eq(runs.id, spec.runId) });
+    if (!run || !canRead(p, run)) throw invalid('unknown_run', `run ${spec.runId} not found`);
+    if (run.kind !== 'prune') throw invalid('not_a_prune_run', `run ${run.id} is an evaluation, not a pruned model`);
+    if (run.modelId !== spec.modelId) throw invalid('run_model_mismatch', `run ${run.id} pruned model ${run.modelId}, not ${spec.modelId}`);
+  }
+  return { spec, corpusPair };
+}

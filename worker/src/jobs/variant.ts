@@ -1,0 +1,27 @@
+import type { JobSpec } from '../../../shared/src/api/jobs';
+
+export interface VariantInfo {
+  variant: string;
+  method: string;
+  sparsity: number | null;
+  pattern: string | null;
+  /** "mt:fr-en" — data type and calibration pair, null when no calibration was used */
+  calibration: string | null;
+}
+
+const pct = (p: number) => `${Math.round(p * 1000) / 10}%`;
+
+/**
+ * A leaderboard row is one variant: the dense model, or method × sparsity × pattern × calibration.
+ * The label is built here once so that every run of the same configuration lands on the same row.
+ */
+export function variantOf(spec: JobSpec, corpusPair: string | null): VariantInfo {
+  if (spec.kind === 'evaluate') return { variant: 'dense', method: 'dense', sparsity: null, pattern: null, calibration: null };
+  const method = `${spec.method}${spec.dropTop ? '+droptop' : ''}${spec.method === 'magnitude' && spec.magnitudeScope === 'matrix' ? '+matrix' : ''}`;
+  const usesCalibration = spec.method === 'wanda' && spec.calibration;
+  const calibration = usesCalibration ? `${spec.calibration!.dataType}:${corpusPair ?? '?'}` : null;
+  const parts = [method, spec.pattern === 'unstructured' ? pct(spec.sparsity) : spec.pattern];
+  if (calibration) parts.push(calibration);
+  if (spec.mode === 'oneshot' && usesCalibration) parts.push('oneshot');
+  return { variant: parts.join(' '), method, sparsity: spec.sparsity, pattern: spec.pattern, calibration };
+}

@@ -1,0 +1,34 @@
+import { and, eq } from 'drizzle-orm';
+import type { Leaderboard } from '../../../shared/src/api/jobs';
+import { runs, scores } from '../db/schema';
+import { type Principal, visibleTo } from '../lib/auth';
+import type { Db } from '../lib/db';
+import { type BoardOptions, buildLeaderboard } from './aggregate';
+
+export async function loadLeaderboard(db: Db, p: Principal | null, o: BoardOptions & { suite?: string }): Promise<Leaderboard> {
+  const rows = await db
+    .select({
+      runId: scores.runId,
+      variant: scores.variant,
+      method: scores.method,
+      sparsity: scores.sparsity,
+      pattern: scores.pattern,
+      calibration: scores.calibration,
+      lang: scores.lang,
+      value: scores.value,
+      createdAt: runs.createdAt,
+    })
+    .from(scores)
+    .innerJoin(runs, eq(runs.id, scores.runId))
+    .where(
+      and(
+        eq(scores.modelId, o.model),
+        eq(scores.scoring, o.scoring),
+        eq(scores.metric, o.metric),
+        o.format ? eq(scores.format, o.format) : undefined,
+        o.suite ? eq(scores.suiteId, o.suite) : undefined,
+        visibleTo(p, scores),
+      ),
+    );
+  return buildLeaderboard(rows, o);
+}

@@ -1,0 +1,157 @@
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { createJobBody, createSweepBody, type JobSpec, listJobsQuery, type PruneJobSpec } from '../../../shared/src/api/jobs';
+import { corpora, jobs } from '../db/schema';
+import type { AppEnv } from '../env';
+import { assertReadable, assertWritable, requireScope, type Principal, visibleTo } from '../lib/auth';
+import { newId } from '../lib/crypto';
+import { createDb, type Db, nowIso } from '../lib/db';
+import { ApiError } from '../lib/errors';
+import { nextCursor } from '../lib/pagination';
+import { parseJson, parseQuery, parseWith } from '../lib/validate';
+import { jobView, type JobRow, maxAttempts } from '../jobs/store';
+import { validateSpec } from '../jobs/validate-spec';
+
+function idempotencyKey(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const k = header.trim();
+  if (k.length < 1 || k.length > 200) throw new ApiError(400, 'invalid_request', 'Idempotency-Key must be 1–200 characters');
+  return k;
+}
+
+function newJobRow(p: Principal, spec: JobSpec, max: number, extra: Partial<JobRow> = {}): JobRow {
+  const now = nowIso();
+  return {
+    id: newId('job'),
+    owner: p.owner,
+    kind: spec.kind,
+    status: 'queued',
+    spec: spec as unknown as Record<string, unknown>,
+    modelId: spec.modelId,
+    sweepId: null,
+    visibility: spec.visibility,
+    idempotencyKey: null,
+    attempts: 0,
+    maxAttempts: max,
+    leaseToken: null,
+    leaseExpiresAt: null,
+    runnerId: null,
+    progressStage: null,
+    progressDone: null,
+    progressTotal: null,
+    error: null,
+    runId: null,
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    updatedAt: now,
+    ...extra,
+  };
+}
+
+async function findByKey(db: Db, owner: string, key: string) {
+  return db.query.jobs.findFirst({ where: and(eq(jobs.owner, owner), eq(jobs.idempotencyKey, key)) });
+}
+
+export const jobRoutes = new Hono<AppEnv>()
+  .post('/', async (c) => {
+    const p = requireScope(c.get('principal'), 'write');
+    const key = idempotencyKey(c.req.header('idempotency-key'));
+    const db = createDb(c.env.DB);
+    if (key) {
+      const prior = await findByKey(db, p.owner, key);
+      if (prior) return c.json(jobView(prior), 200, { 'Idempotent-Replayed': 'true' });
+    }
+    const body = await parseJson(c, createJobBody);
+    const { spec } = await validateSpec(db, p, body);
+    const row = newJobRow(p, spec, maxAttempts(c.env), { idempotencyKey: key });
+    try {
+      await db.insert(jobs).values(row);
+    } catch (err) {
+      // Two retries racing with one key: the unique index lets one insert win; answer with it.
+      const winner = key ? await findByKey(db, p.owner, key) : undefined;
+      if (winner) return c.json(jobView(winner), 200, { 'Idempotent-Replayed': 'true' });
+      throw err;
+    }
+    return c.json(jobView(row), 201);
+  })
+  .get('/', async (c) => {
+    const q = parseQuery(c, listJobsQuery);
+    const p = c.get('principal');
+    const rows = await createDb(c.env.DB)
+      .select()
+      .from(jobs)
+      .where(
+        and(
+          visibleTo(p, jobs),
+          q.status ? eq(jobs.status, q.status) : undefined,
+          q.model ? eq(jobs.modelId, q.model) : undefined,
+          q.sweep ? eq(jobs.sweepId, q.sweep) : undefined,
+          q.cursor ? lt(jobs.id, q.cursor) : undefined,
+        ),
+      )
+      .orderBy(desc(jobs.id))
+      .limit(q.limit + 1);
+    const page = nextCursor(rows, q.limit);
+    return c.json({ items: page.items.map(jobView), nextCursor: page.nextCursor });
+  })
+  .get('/:id', async (c) => {
+    const row = await createDb(c.env.DB).query.jobs.findFirst({ where: eq(jobs.id, c.req.param('id')) });
+    return c.json(jobView(assertReadable(c.get('principal'), row, 'job')));
+  })
+  .post('/:id/cancel', async (c) => {
+    const db = createDb(c.env.DB);
+    const row = assertWritable(c.get('principal'), await db.query.jobs.findFirst({ where: eq(jobs.id, c.req.param('id')) }), 'job');
+    const now = nowIso();
+    // Clearing the lease makes the runner's next heartbeat answer 409, so it stops at once.
+    const [updated] = await db
+      .update(jobs)
+      .set({ status: 'canceled', leaseToken: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
+      .where(and(eq(jobs.id, row.id), inArray(jobs.status, ['queued', 'running'])))
+      .returning();
+    if (!updated) throw new ApiError(409, 'not_cancelable', `job ${row.id} is already ${row.status}`);
+    return c.json(jobView(updated));
+  });
+
+/** A grid of language pairs × sparsities × methods expanded into jobs, created in one batch. */
+export const sweepRoutes = new Hono<AppEnv>().post('/', async (c) => {
+  const p = requireScope(c.get('principal'), 'write');
+  const body = await parseJson(c, createSweepBody);
+  const db = createDb(c.env.DB);
+  const sweepId = newId('swp');
+  const specs: JobSpec[] = [];
+  const base = body.base;
+  if (body.includeDense && base.suites?.length) {
+    specs.push(parseWith(createJobBody, { kind: 'evaluate', modelId: body.modelId, suites: base.suites, scoring: base.scoring, templateLang: base.templateLang, visibility: base.visibility }, 'body'));
+  }
+  for (const pair of body.pairs) {
+    const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, pair.corpusId) });
+    for (const sparsity of body.sparsities) {
+      for (const m of body.methods) {
+        const calibrated = m.method === 'wanda';
+        const spec: Record<string, unknown> = {
+          ...base,
+          kind: 'prune',
+          modelId: body.modelId,
+          method: m.method,
+          dropTop: m.dropTop,
+          sparsity,
+          calibration: calibrated
+            ? { ...(base.calibration ?? {}), corpusId: pair.corpusId, dataType: m.dataType, ...(m.dataType === 'mt-contrast' ? { contrastCorpusId: pair.contrastCorpusId } : {}) }
+            : undefined,
+        };
+        // Magnitude and random ignore the pair, so they would repeat across pairs; keep one.
+        if (!calibrated && specs.some((s) => s.kind === 'prune' && s.method === m.method && s.sparsity === sparsity && s.dropTop === m.dropTop)) continue;
+        if (!corpus && calibrated) throw new ApiError(422, 'unknown_corpus', `corpus ${pair.corpusId} not found`);
+        specs.push(parseWith(createJobBody, spec, 'body'));
+      }
+    }
+  }
+  if (specs.length > 200) throw new ApiError(422, 'sweep_too_large', `the grid expands to ${specs.length} jobs; at most 200 per sweep`);
+  for (const s of specs) await validateSpec(db, p, s);
+  const rows = specs.map((s) => newJobRow(p, s, maxAttempts(c.env), { sweepId }));
+  await db.batch(rows.map((r) => db.insert(jobs).values(r)) as unknown as [never, ...never[]]);
+  return c.json({ sweepId, jobs: rows.map(jobView) }, 201);
+});
+
+export type { PruneJobSpec };

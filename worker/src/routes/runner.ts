@@ -1,0 +1,175 @@
+import { and, eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import {
+  artifactName,
+  completeBody,
+  failBody,
+  heartbeatBody,
+  type JobInput,
+  type JobSpec,
+  leaseBody,
+} from '../../../shared/src/api/jobs';
+import { corpora, jobArtifacts, jobs, modelFiles, runs, suites } from '../db/schema';
+import type { AppEnv } from '../env';
+import { requireScope } from '../lib/auth';
+import { assertSha, expectedSha, putBlob, readBody, serveBlob } from '../lib/blobs';
+import { newId, newSecret, sha256Hex } from '../lib/crypto';
+import { createDb, type Db, nowIso } from '../lib/db';
+import { ApiError, notFound } from '../lib/errors';
+import { parseJson, parseParams } from '../lib/validate';
+import { claimNext, type JobRow, jobView, leaseSeconds, requeueExpired } from '../jobs/store';
+import { writeRun } from '../jobs/complete';
+
+/** Artifacts of one job; pruned models of large LMs need the multipart path of model uploads. */
+const MAX_ARTIFACT = 95 * 1024 * 1024;
+
+const staleLease = (id: string) => new ApiError(409, 'lease_lost', `the lease on job ${id} is no longer yours (expired and re-leased, canceled, or finished)`);
+
+interface Located {
+  input: JobInput;
+  r2Key: string;
+}
+
+/** Everything a runner may download for a job, by name. */
+async function jobInputs(db: Db, job: JobRow): Promise<Located[]> {
+  const spec = job.spec as unknown as JobSpec;
+  const out: Located[] = [];
+  const files = await db.select().from(modelFiles).where(eq(modelFiles.modelId, job.modelId));
+  for (const f of files) out.push({ input: { name: f.name, role: 'model', sha256: f.sha256, size: f.size, meta: {} }, r2Key: f.r2Key });
+  if (spec.kind === 'prune' && spec.calibration) {
+    const add = async (id: string, role: 'corpus' | 'contrast') => {
+      const c = await db.query.corpora.findFirst({ where: eq(corpora.id, id) });
+      if (c) out.push({ input: { name: `${role}.jsonl`, role, sha256: c.sha256, size: c.size, meta: { corpusId: c.id, src: c.src, tgt: c.tgt } }, r2Key: c.r2Key });
+    };
+    await add(spec.calibration.corpusId, 'corpus');
+    if (spec.calibration.contrastCorpusId) await add(spec.calibration.contrastCorpusId, 'contrast');
+  }
+  for (const id of spec.suites) {
+    const s = await db.query.suites.findFirst({ where: eq(suites.id, id) });
+    if (s) out.push({ input: { name: `suite-${s.id}.jsonl`, role: 'suite', sha256: s.sha256, size: s.size, meta: { suiteId: s.id, format: s.format, lang: s.lang } }, r2Key: s.r2Key });
+  }
+  if (spec.kind === 'evaluate' && spec.runId) {
+    const run = await db.query.runs.findFirst({ where: eq(runs.id, spec.runId) });
+    const arts = await db.select().from(jobArtifacts).where(eq(jobArtifacts.jobId, run?.jobId ?? ''));
+    for (const a of arts) {
+      if (a.name.endsWith('.onnx') || a.name.endsWith('.onnx.data') || a.name === 'masks.bin') {
+        out.push({ input: { name: `base-${a.name}`, role: 'base-run', sha256: a.sha256, size: a.size, meta: { runId: run!.id, artifact: a.name } }, r2Key: a.r2Key });
+      }
+    }
+  }
+  return out;
+}
+
+async function leasedJob(db: Db, id: string, token: string | undefined): Promise<JobRow> {
+  if (!token) throw new ApiError(400, 'invalid_request', 'X-Lease-Token header is required');
+  const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
+  if (!job) throw notFound('job');
+  if (job.status !== 'running' || job.leaseToken !== token) throw staleLease(id);
+  return job;
+}
+
+const jobParam = z.object({ id: z.string().min(1).max(64) });
+
+export const runnerRoutes = new Hono<AppEnv>()
+  .use(async (c, next) => {
+    requireScope(c.get('principal'), 'runner');
+    return next();
+  })
+  .post('/lease', async (c) => {
+    const body = await parseJson(c, leaseBody);
+    const db = createDb(c.env.DB);
+    await requeueExpired(db);
+    const token = newSecret();
+    const expires = Date.now() + leaseSeconds(c.env) * 1000;
+    const id = await claimNext(c.env.DB, body.runnerId, token, expires);
+    if (!id) return c.body(null, 204);
+    const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
+    const inputs = (await jobInputs(db, job)).map((l) => l.input);
+    return c.json({ job: jobView(job), leaseToken: token, leaseExpiresAt: new Date(expires).toISOString(), inputs });
+  })
+  .post('/jobs/:id/heartbeat', async (c) => {
+    const { id } = parseParams(c, jobParam);
+    const body = await parseJson(c, heartbeatBody);
+    const db = createDb(c.env.DB);
+    const expires = Date.now() + leaseSeconds(c.env) * 1000;
+    const progress = body.progress ? { progressStage: body.progress.stage, progressDone: Math.round(body.progress.done), progressTotal: Math.round(body.progress.total) } : {};
+    const [row] = await db
+      .update(jobs)
+      .set({ leaseExpiresAt: expires, updatedAt: nowIso(), ...progress })
+      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, body.leaseToken), eq(jobs.status, 'running')))
+      .returning({ id: jobs.id });
+    if (!row) throw staleLease(id);
+    return c.json({ leaseExpiresAt: new Date(expires).toISOString() });
+  })
+  .get('/jobs/:id/inputs/:name', async (c) => {
+    const { id, name } = parseParams(c, jobParam.extend({ name: z.string().min(1).max(200) }));
+    const db = createDb(c.env.DB);
+    const job = await leasedJob(db, id, c.req.header('x-lease-token'));
+    const found = (await jobInputs(db, job)).find((l) => l.input.name === name);
+    if (!found) throw notFound(`input "${name}"`);
+    return serveBlob(c.env.BLOBS, found.r2Key, c.req.header('range'), name, found.input.sha256);
+  })
+  .put('/jobs/:id/artifacts/:name', async (c) => {
+    const { id, name } = parseParams(c, jobParam.extend({ name: artifactName }));
+    const db = createDb(c.env.DB);
+    const token = c.req.header('x-lease-token');
+    await leasedJob(db, id, token);
+    const expected = expectedSha(c.req.header('x-content-sha256'));
+    const bytes = await readBody(c.req.raw, MAX_ARTIFACT);
+    const sha = await sha256Hex(bytes);
+    assertSha(expected, sha);
+    const key = await putBlob(c.env.BLOBS, sha, bytes, 'application/octet-stream');
+    // Re-check after the (possibly long) upload: a lease lost meanwhile must not record anything.
+    await leasedJob(db, id, token);
+    const row = { jobId: id, name, sha256: sha, size: bytes.byteLength, r2Key: key, leaseToken: token!, createdAt: nowIso() };
+    await db
+      .insert(jobArtifacts)
+      .values(row)
+      .onConflictDoUpdate({ target: [jobArtifacts.jobId, jobArtifacts.name], set: { sha256: sha, size: row.size, r2Key: key, leaseToken: row.leaseToken, createdAt: row.createdAt } });
+    return c.json({ name, sha256: sha, size: row.size }, 201);
+  })
+  .post('/jobs/:id/complete', async (c) => {
+    const { id } = parseParams(c, jobParam);
+    const body = await parseJson(c, completeBody);
+    const db = createDb(c.env.DB);
+    const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
+    if (!job) throw notFound('job');
+    if (job.leaseToken !== body.leaseToken) throw staleLease(id);
+    // The same lease completing twice (a retried request) gets the first answer.
+    if (job.status === 'succeeded' && job.runId) return c.json({ runId: job.runId, job: jobView(job) });
+    if (job.status !== 'running') throw staleLease(id);
+    const runId = await writeRun(c.env, db, job, body.leaseToken, body.result, newId('run'));
+    const after = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
+    if (after.runId !== runId) {
+      if (after.status === 'succeeded' && after.leaseToken === body.leaseToken && after.runId) return c.json({ runId: after.runId, job: jobView(after) });
+      throw staleLease(id);
+    }
+    return c.json({ runId, job: jobView(after) });
+  })
+  .post('/jobs/:id/fail', async (c) => {
+    const { id } = parseParams(c, jobParam);
+    const body = await parseJson(c, failBody);
+    const db = createDb(c.env.DB);
+    const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
+    if (!job) throw notFound('job');
+    if (job.leaseToken !== body.leaseToken) throw staleLease(id);
+    if (job.status !== 'running') {
+      // Idempotent: the same lease reporting the same failure again sees the recorded outcome.
+      if ((job.status === 'failed' || job.status === 'queued') && job.error === body.error) return c.json(jobView(job));
+      throw staleLease(id);
+    }
+    const retry = body.retryable && job.attempts < job.maxAttempts;
+    const now = nowIso();
+    const [row] = await db
+      .update(jobs)
+      .set(
+        retry
+          ? { status: 'queued', error: body.error, leaseExpiresAt: null, runnerId: null, updatedAt: now }
+          : { status: 'failed', error: body.error, leaseExpiresAt: null, finishedAt: now, updatedAt: now },
+      )
+      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, body.leaseToken), eq(jobs.status, 'running')))
+      .returning();
+    if (!row) throw staleLease(id);
+    return c.json(jobView(row));
+  });

@@ -1,0 +1,66 @@
+import { and, desc, eq, lt } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { artifactName, type RunInfo } from '../../../shared/src/api/jobs';
+import { jobArtifacts, runs, scores } from '../db/schema';
+import type { AppEnv } from '../env';
+import { assertReadable, visibleTo } from '../lib/auth';
+import { serveBlob } from '../lib/blobs';
+import { createDb, type Db } from '../lib/db';
+import { notFound } from '../lib/errors';
+import { nextCursor } from '../lib/pagination';
+import { parseParams, parseQuery } from '../lib/validate';
+
+type RunRow = typeof runs.$inferSelect;
+
+async function runView(db: Db, r: RunRow): Promise<RunInfo> {
+  const rows = await db.select().from(scores).where(eq(scores.runId, r.id));
+  return {
+    id: r.id,
+    jobId: r.jobId,
+    owner: r.owner,
+    kind: r.kind as RunInfo['kind'],
+    visibility: r.visibility as RunInfo['visibility'],
+    modelId: r.modelId,
+    modelSha256: r.modelSha256,
+    corpusSha256: r.corpusSha256,
+    variant: r.variant,
+    config: r.config,
+    codeVersion: r.codeVersion,
+    overallSparsity: r.overallSparsity,
+    layers: r.layers as RunInfo['layers'],
+    scores: rows.map((s) => ({ suiteId: s.suiteId, format: s.format, lang: s.lang, scoring: s.scoring as 'paper' | 'harness', metric: s.metric, value: s.value, n: s.n })),
+    artifacts: r.artifacts as RunInfo['artifacts'],
+    timings: r.timings as RunInfo['timings'],
+    extra: r.extra as RunInfo['extra'],
+    createdAt: r.createdAt,
+  };
+}
+
+export const runRoutes = new Hono<AppEnv>()
+  .get('/', async (c) => {
+    const q = parseQuery(c, z.object({ model: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().max(200).optional() }));
+    const db = createDb(c.env.DB);
+    const rows = await db
+      .select()
+      .from(runs)
+      .where(and(visibleTo(c.get('principal'), runs), q.model ? eq(runs.modelId, q.model) : undefined, q.cursor ? lt(runs.id, q.cursor) : undefined))
+      .orderBy(desc(runs.id))
+      .limit(q.limit + 1);
+    const page = nextCursor(rows, q.limit);
+    return c.json({ items: await Promise.all(page.items.map((r) => runView(db, r))), nextCursor: page.nextCursor });
+  })
+  .get('/:id', async (c) => {
+    const db = createDb(c.env.DB);
+    const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, c.req.param('id')) }), 'run');
+    return c.json(await runView(db, r));
+  })
+  .get('/:id/artifacts/:name', async (c) => {
+    const { id, name } = parseParams(c, z.object({ id: z.string().max(64), name: artifactName }));
+    const db = createDb(c.env.DB);
+    const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, id) }), 'run');
+    if (!(r.artifacts as { name: string }[]).some((a) => a.name === name)) throw notFound(`artifact "${name}"`);
+    const a = await db.query.jobArtifacts.findFirst({ where: and(eq(jobArtifacts.jobId, r.jobId), eq(jobArtifacts.name, name)) });
+    if (!a) throw notFound(`artifact "${name}"`);
+    return serveBlob(c.env.BLOBS, a.r2Key, c.req.header('range'), name, a.sha256);
+  });
