@@ -15,6 +15,7 @@ interface Fixtures {
   corpus: string;
   suite: string;
   tokenId: () => Promise<string>;
+  job: () => Promise<string>;
 }
 
 interface Row {
@@ -46,6 +47,14 @@ const matrix: Row[] = [
   { name: 'upload suite', method: 'POST', path: () => '/v1/suites?format=ppl&lang=fr', body: () => 'Une phrase.\n', expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 201 } },
   { name: 'get private suite', method: 'GET', path: (f) => `/v1/suites/${f.suite}`, expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 } },
   { name: 'get private suite data', method: 'GET', path: (f) => `/v1/suites/${f.suite}/data`, expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 } },
+  { name: 'create job', method: 'POST', path: () => '/v1/jobs', json: () => ({ kind: 'evaluate', modelId: fixtures.model, suites: [fixtures.suite] }), expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 422 } },
+  { name: 'get private job', method: 'GET', path: (f) => f.job(), expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 } },
+  { name: 'cancel job', method: 'POST', path: async (f) => `${await f.job()}/cancel`, expect: { anon: 401, read: 403, write: 200, runner: 403, admin: 200, other: 404 } },
+  { name: 'list jobs', method: 'GET', path: () => '/v1/jobs', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
+  { name: 'heartbeat without a lease', method: 'POST', path: async (f) => `/v1/runner/jobs/${(await f.job()).split('/').pop()}/heartbeat`, json: () => ({ leaseToken: 'pp_nope' }), expect: { anon: 401, read: 403, write: 403, runner: 409, admin: 409, other: 403 } },
+  { name: 'list runs', method: 'GET', path: () => '/v1/runs', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
+  { name: 'leaderboard of a private model', method: 'GET', path: (f) => `/v1/leaderboards?model=${f.model}`, expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 } },
+  { name: 'leaderboard page of a public model', method: 'GET', path: (f) => `/leaderboards/${f.publicModel}`, expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
   { name: 'openapi', method: 'GET', path: () => '/v1/openapi.json', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
 ];
 
@@ -60,11 +69,13 @@ beforeAll(async () => {
   const w = tokens.write;
   const model = (await call('POST', '/v1/models', { token: w, json: { name: 'private', family: 'xglm' } })).body.id;
   await call('PUT', `/v1/models/${model}/files/tokenizer.json`, { token: w, body: '{}' });
+  await call('PUT', `/v1/models/${model}/files/model.onnx`, { token: w, body: 'onnx' });
   const publicModel = (await call('POST', '/v1/models', { token: w, json: { name: 'public', family: 'xglm', visibility: 'public' } })).body.id;
   const corpus = (await call('POST', '/v1/corpora?src=de&tgt=en', { token: w, body: 'x\ty\n' })).body.id;
   const suite = (await call('POST', '/v1/suites?format=ppl&lang=de', { token: w, body: 'Ein Satz.\n' })).body.id;
   const tokenId = async () => (await call('POST', '/v1/tokens', { token: ADMIN, json: { owner: 'victim', scopes: ['read'] } })).body.id;
-  fixtures = { model, publicModel, corpus, suite, tokenId };
+  const job = async () => `/v1/jobs/${(await call('POST', '/v1/jobs', { token: w, json: { kind: 'evaluate', modelId: model, suites: [suite] } })).body.id}`;
+  fixtures = { model, publicModel, corpus, suite, tokenId, job };
 });
 
 describe('authorization matrix', () => {

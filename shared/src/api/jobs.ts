@@ -107,7 +107,11 @@ export const createSweepBody = z.object({
     .min(1)
     .max(16),
   /** Everything else of a prune job, applied to every job of the grid. */
-  base: pruneJobSpec.omit({ kind: true, modelId: true, method: true, sparsity: true, dropTop: true }).partial().default({}),
+  base: pruneJobSpec
+    .omit({ kind: true, modelId: true, method: true, sparsity: true, dropTop: true, calibration: true })
+    .partial()
+    .extend({ calibration: calibrationSpec.omit({ corpusId: true, contrastCorpusId: true, dataType: true, pair: true }).partial().optional() })
+    .default({}),
   includeDense: z.boolean().default(true),
 });
 export const sweepInfo = z.object({ sweepId: z.string(), jobs: z.array(jobInfo) }).meta({ id: 'Sweep' });

@@ -1,0 +1,45 @@
+import { ADMIN, call, makeToken } from './helpers';
+
+export interface World {
+  owner: string;
+  writer: string;
+  runner: string;
+  model: string;
+  corpusFr: string;
+  corpusDe: string;
+  suites: { fr: string; de: string; en: string };
+}
+
+/** A complete model, two corpora and three suites of one owner, made through the API. */
+export async function makeWorld(owner: string, visibility: 'private' | 'public' = 'private'): Promise<World> {
+  const writer = await makeToken(owner, ['write']);
+  const runner = await makeToken(`${owner}-runner`, ['runner']);
+  const model = (await call('POST', '/v1/models', { token: writer, json: { name: `${owner}-lm`, family: 'xglm', visibility } })).body.id;
+  await call('PUT', `/v1/models/${model}/files/model.onnx`, { token: writer, body: 'onnx-bytes' });
+  await call('PUT', `/v1/models/${model}/files/tokenizer.json`, { token: writer, body: '{"model":{}}' });
+  const corpusFr = (await call('POST', `/v1/corpora?src=fr&tgt=en&visibility=${visibility}`, { token: writer, body: 'Bonjour\tHello\nMerci\tThanks\n' })).body.id;
+  const corpusDe = (await call('POST', `/v1/corpora?src=de&tgt=en&visibility=${visibility}`, { token: writer, body: 'Hallo\tHello\n' })).body.id;
+  const suite = async (lang: string) =>
+    (await call('POST', `/v1/suites?format=xnli&lang=${lang}&visibility=${visibility}`, { token: writer, body: JSON.stringify({ premise: `p-${lang}`, hypothesis: 'h', label: 0 }) })).body.id;
+  return { owner, writer, runner, model, corpusFr, corpusDe, suites: { fr: await suite('fr'), de: await suite('de'), en: await suite('en') } };
+}
+
+export function pruneSpec(w: World, extra: Record<string, unknown> = {}) {
+  return { kind: 'prune', modelId: w.model, calibration: { corpusId: w.corpusFr }, suites: [w.suites.fr, w.suites.de, w.suites.en], ...extra };
+}
+
+export async function lease(runnerToken: string, runnerId = 'r1') {
+  return call('POST', '/v1/runner/lease', { token: runnerToken, json: { runnerId } });
+}
+
+/** Leases until the given job is handed out (other files' jobs never share this storage). */
+export async function leaseJob(runnerToken: string, jobId: string) {
+  for (let i = 0; i < 50; i++) {
+    const r = await lease(runnerToken);
+    if (r.status === 204) break;
+    if (r.body.job.id === jobId) return r.body as { leaseToken: string; job: { id: string }; inputs: { name: string; role: string; sha256: string }[] };
+  }
+  throw new Error(`job ${jobId} was not leased`);
+}
+
+export { ADMIN };

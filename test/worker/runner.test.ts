@@ -1,0 +1,164 @@
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, sha256 } from './helpers';
+import { lease, leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
+
+let w: World;
+beforeAll(async () => {
+  w = await makeWorld('runner-owner');
+});
+
+async function newJob(extra: Record<string, unknown> = {}) {
+  const r = await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, extra) });
+  expect(r.status).toBe(201);
+  return r.body.id as string;
+}
+
+async function drainQueue() {
+  while ((await lease(w.runner, 'drain')).status === 200) {}
+}
+
+const result = (suiteIds: string[], value = 0.5) => ({
+  overallSparsity: 0.5,
+  layers: [{ id: 'block0.q', sparsity: 0.5, dIn: 4, dOut: 4 }],
+  scores: suiteIds.map((s) => ({ suiteId: s, format: 'xnli', lang: 'fr', scoring: 'paper', metric: 'acc', value, n: 10 })),
+  artifacts: [],
+});
+
+describe('runner protocol', () => {
+  it('hands each queued job to exactly one of many concurrent lease calls', async () => {
+    await drainQueue();
+    const ids = [await newJob(), await newJob(), await newJob()];
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => lease(w.runner, `racer-${i}`)));
+    const got = answers.filter((a) => a.status === 200).map((a) => a.body.job.id);
+    expect(got.sort()).toEqual([...ids].sort());
+    expect(answers.filter((a) => a.status === 204)).toHaveLength(7);
+    expect(new Set(answers.filter((a) => a.status === 200).map((a) => a.body.leaseToken)).size).toBe(3);
+  });
+
+  it('leases the oldest job first and lists its inputs with hashes', async () => {
+    await drainQueue();
+    const first = await newJob();
+    await newJob();
+    const l = await lease(w.runner);
+    expect(l.body.job.id).toBe(first);
+    expect(l.body.job.status).toBe('running');
+    expect(l.body.job.attempts).toBe(1);
+    const roles = l.body.inputs.map((i: { role: string }) => i.role).sort();
+    expect(roles).toEqual(['corpus', 'model', 'model', 'suite', 'suite', 'suite']);
+    const corpus = l.body.inputs.find((i: { role: string }) => i.role === 'corpus');
+    const data = await call('GET', `/v1/runner/jobs/${first}/inputs/${corpus.name}`, { token: w.runner, headers: { 'x-lease-token': l.body.leaseToken } });
+    expect(data.status).toBe(200);
+    expect(await sha256(data.bytes)).toBe(corpus.sha256);
+    const part = await call('GET', `/v1/runner/jobs/${first}/inputs/model.onnx`, { token: w.runner, headers: { 'x-lease-token': l.body.leaseToken, range: 'bytes=0-3' } });
+    expect(part.status).toBe(206);
+    expect(new TextDecoder().decode(part.bytes)).toBe('onnx');
+  });
+
+  it('extends the lease and records progress with heartbeats', async () => {
+    const id = await newJob();
+    const l = await leaseJob(w.runner, id);
+    const hb = await call('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: w.runner, json: { leaseToken: l.leaseToken, progress: { stage: 'calibrate', done: 3, total: 10 } } });
+    expect(hb.status).toBe(200);
+    const job = await call('GET', `/v1/jobs/${id}`, { token: w.writer });
+    expect(job.body.progress).toEqual({ stage: 'calibrate', done: 3, total: 10 });
+  });
+
+  it('requeues an expired lease, and fails the job with the reason after maxAttempts', async () => {
+    await drainQueue();
+    const id = await newJob();
+    const expire = () => env.DB.prepare('UPDATE jobs SET lease_expires_at = 0 WHERE id = ?').bind(id).run();
+    const l1 = await leaseJob(w.runner, id);
+    await expire();
+    const l2 = await leaseJob(w.runner, id);
+    expect(l2.leaseToken).not.toBe(l1.leaseToken);
+    // The first runner lost its lease: every runner route says 409 and writes nothing.
+    const stale = { token: w.runner, json: { leaseToken: l1.leaseToken } };
+    expect((await call('POST', `/v1/runner/jobs/${id}/heartbeat`, stale)).status).toBe(409);
+    expect((await call('GET', `/v1/runner/jobs/${id}/inputs/model.onnx`, { token: w.runner, headers: { 'x-lease-token': l1.leaseToken } })).status).toBe(409);
+    expect((await call('PUT', `/v1/runner/jobs/${id}/artifacts/masks.bin`, { token: w.runner, body: 'x', headers: { 'x-lease-token': l1.leaseToken } })).status).toBe(409);
+    expect((await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l1.leaseToken, result: result([]) } })).status).toBe(409);
+    expect((await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: { leaseToken: l1.leaseToken, error: 'x' } })).status).toBe(409);
+    expect((await env.DB.prepare('SELECT COUNT(*) AS n FROM job_artifacts WHERE job_id = ?').bind(id).first<{ n: number }>())!.n).toBe(0);
+
+    await expire();
+    await leaseJob(w.runner, id); // attempt 3 of 3
+    await expire();
+    await lease(w.runner); // any lease call runs the requeue pass first
+    const job = await call('GET', `/v1/jobs/${id}`, { token: w.writer });
+    expect(job.body.status).toBe('failed');
+    expect(job.body.attempts).toBe(3);
+    expect(job.body.error).toMatch(/lease expired on attempt 3 of 3/);
+  });
+
+  it('records artifacts and a run once, even when complete is sent twice', async () => {
+    const id = await newJob();
+    const l = await leaseJob(w.runner, id);
+    const mask = new Uint8Array([0b10101010, 0b01010101]);
+    const put = await call('PUT', `/v1/runner/jobs/${id}/artifacts/masks.bin`, { token: w.runner, body: mask, headers: { 'x-lease-token': l.leaseToken } });
+    expect(put.status).toBe(201);
+    expect(put.body.sha256).toBe(await sha256(mask));
+    const body = { leaseToken: l.leaseToken, result: { ...result([w.suites.fr]), artifacts: ['masks.bin'] } };
+    const a = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: body });
+    const b = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: body });
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(b.body.runId).toBe(a.body.runId);
+    const runs = await env.DB.prepare('SELECT COUNT(*) AS n FROM runs WHERE job_id = ?').bind(id).first<{ n: number }>();
+    expect(runs!.n).toBe(1);
+    const scores = await env.DB.prepare('SELECT COUNT(*) AS n FROM scores WHERE run_id = ?').bind(a.body.runId).first<{ n: number }>();
+    expect(scores!.n).toBe(1);
+    const run = await call('GET', `/v1/runs/${a.body.runId}`, { token: w.writer });
+    expect(run.body).toMatchObject({ jobId: id, variant: 'wanda 50% mt:fr-en', overallSparsity: 0.5, kind: 'prune' });
+    expect(run.body.config).toMatchObject({ method: 'wanda', sparsity: 0.5 });
+    expect(run.body.modelSha256).toBe(await sha256('onnx-bytes'));
+    expect(run.body.artifacts).toEqual([{ name: 'masks.bin', sha256: await sha256(mask), size: 2 }]);
+    const dl = await call('GET', `/v1/runs/${a.body.runId}/artifacts/masks.bin`, { token: w.writer });
+    expect(dl.bytes).toEqual(mask);
+    const job = await call('GET', `/v1/jobs/${id}`, { token: w.writer });
+    expect(job.body).toMatchObject({ status: 'succeeded', runId: a.body.runId });
+  });
+
+  it('refuses results that name unknown artifacts or suites, writing nothing', async () => {
+    const id = await newJob();
+    const l = await leaseJob(w.runner, id);
+    const bad1 = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { ...result([]), artifacts: ['nope.bin'] } } });
+    expect(bad1.status).toBe(422);
+    const bad2 = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: result(['sui_other']) } });
+    expect(bad2.status).toBe(422);
+    const bad3 = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores: 'many' } } });
+    expect(bad3.status).toBe(400);
+    expect((await env.DB.prepare('SELECT COUNT(*) AS n FROM runs WHERE job_id = ?').bind(id).first<{ n: number }>())!.n).toBe(0);
+    expect((await call('GET', `/v1/jobs/${id}`, { token: w.writer })).body.status).toBe('running');
+  });
+
+  it('cancel while running makes the next heartbeat 409', async () => {
+    const id = await newJob();
+    const l = await leaseJob(w.runner, id);
+    expect((await call('POST', `/v1/jobs/${id}/cancel`, { token: w.writer })).status).toBe(200);
+    const hb = await call('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: w.runner, json: { leaseToken: l.leaseToken } });
+    expect(hb.status).toBe(409);
+    expect(hb.body.error.code).toBe('lease_lost');
+    expect((await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: result([]) } })).status).toBe(409);
+  });
+
+  it('fail: retryable requeues (idempotently), non-retryable fails', async () => {
+    await drainQueue();
+    const id = await newJob();
+    const l = await leaseJob(w.runner, id);
+    const body = { leaseToken: l.leaseToken, error: 'SIGTERM during calibrate', retryable: true };
+    const f1 = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: body });
+    const f2 = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: body });
+    expect(f1.body.status).toBe('queued');
+    expect(f2.status).toBe(200);
+    expect(f2.body.status).toBe('queued');
+    const l2 = await leaseJob(w.runner, id);
+    const f3 = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: { leaseToken: l2.leaseToken, error: 'model graph not understood' } });
+    expect(f3.body).toMatchObject({ status: 'failed', error: 'model graph not understood', attempts: 2 });
+  });
+
+  it('needs the runner scope', async () => {
+    expect((await call('POST', '/v1/runner/lease', { token: w.writer, json: { runnerId: 'x' } })).status).toBe(403);
+    expect((await call('POST', '/v1/runner/lease', { json: { runnerId: 'x' } })).status).toBe(401);
+  });
+});
