@@ -1,0 +1,249 @@
+/**
+ * Masks from scores (design §3.4). Scores and masks use the canonical [dIn, dOut] layout
+ * (index i*dOut + o); the paper's "row" — one output neuron — is column o here.
+ *
+ * Order of pruning, shared by every pattern: weights are dropped in ascending (score, input index)
+ * order, i.e. among equal scores the LOWER input index is dropped first. This is what a stable
+ * ascending sort of each row (the reference's torch.sort(stable=True) + first k) gives, so ties never
+ * depend on the selection algorithm. `dropTop` drops in descending score order instead, and keeps the
+ * same tie rule (lower index dropped first among equal scores).
+ *
+ * How many: a row of dIn inputs at sparsity p loses exactly ⌊dIn·p⌋ weights, computed as
+ * Math.floor(dIn * p) in double precision — the reference's int(d_in * ratio), float quirks included.
+ */
+import type { LayerMask } from '../types.js';
+import { assertNoNaN, kthSmallest, RadixSelector, toOrderedKeys } from './select.js';
+
+export type MaskPattern =
+  /** Per output neuron: drop ⌊dIn·p⌋ of its dIn weights (Wanda). */
+  | { kind: 'unstructured'; sparsity: number }
+  /** One threshold for the whole matrix (the classic magnitude baseline): drop ⌊dIn·dOut·p⌋. */
+  | { kind: 'unstructured-matrix'; sparsity: number }
+  /** In each group of m consecutive inputs of an output neuron keep the n best (2:4, 4:8). */
+  | { kind: 'nm'; n: number; m: number };
+
+export interface MaskSpec {
+  pattern: MaskPattern;
+  /** Ablation: drop the highest-scoring weights instead of the lowest. */
+  dropTop?: boolean;
+}
+
+export interface LayerShape {
+  dIn: number;
+  dOut: number;
+}
+
+/** Columns gathered together so that reading scores walks memory contiguously. */
+const TILE = 16;
+
+function checkShape(scores: Float32Array, dIn: number, dOut: number): void {
+  if (!Number.isInteger(dIn) || !Number.isInteger(dOut) || dIn < 1 || dOut < 1) {
+    throw new Error(`invalid layer shape [${dIn}, ${dOut}]`);
+  }
+  if (scores.length !== dIn * dOut) throw new Error(`scores have ${scores.length} values, expected ${dIn}·${dOut}`);
+  assertNoNaN(scores);
+}
+
+function checkSparsity(p: number): void {
+  if (!(p >= 0 && p <= 1)) throw new Error(`sparsity must be in [0, 1], got ${p}`);
+}
+
+/** Weights an output neuron with dIn inputs loses at sparsity p. */
+export function prunedPerRow(dIn: number, sparsity: number): number {
+  checkSparsity(sparsity);
+  return Math.floor(dIn * sparsity);
+}
+
+/**
+ * Per-output-neuron mask (Wanda): in each column o, drop the ⌊dIn·p⌋ lowest scores (highest with
+ * dropTop). Finds the k-th order statistic by radix selection on the float bits (RadixSelector),
+ * drops everything strictly below it, then the remaining count among the values equal to it in
+ * input-index order — exact stable-sort semantics in O(dIn) per neuron instead of O(dIn log dIn).
+ */
+export function selectRowMask(scores: Float32Array, shape: LayerShape, sparsity: number, dropTop = false): Uint8Array {
+  const { dIn, dOut } = shape;
+  checkShape(scores, dIn, dOut);
+  const k = prunedPerRow(dIn, sparsity);
+  const keep = new Uint8Array(dIn * dOut).fill(1);
+  if (k === 0) return keep;
+  if (k === dIn) return keep.fill(0);
+  // Negating turns "drop the highest" into "drop the lowest" and leaves the index tie rule intact;
+  // "+ 0" turns -0 into +0 so that equal scores get equal keys.
+  const sign = dropTop ? -1 : 1;
+  const tile = new Float32Array(TILE * dIn);
+  const tileKeys = new Uint32Array(tile.buffer);
+  const tileKeep = new Uint8Array(TILE * dIn);
+  const selector = new RadixSelector(dIn);
+  for (let o0 = 0; o0 < dOut; o0 += TILE) {
+    const width = Math.min(TILE, dOut - o0);
+    for (let i = 0; i < dIn; i++) {
+      const src = i * dOut + o0;
+      for (let c = 0; c < width; c++) tile[c * dIn + i] = sign * scores[src + c]! + 0;
+    }
+    for (let c = 0; c < width; c++) {
+      const keys = tileKeys.subarray(c * dIn, (c + 1) * dIn);
+      toOrderedKeys(keys);
+      const t = selector.select(keys, k - 1);
+      const base = c * dIn;
+      // Drop every key ≤ t without a data-dependent branch (half the keys go, unpredictably), then
+      // give back the highest-index ties beyond the k−below that must go: the stable tie rule.
+      for (let i = 0; i < dIn; i++) tileKeep[base + i] = +(keys[i]! > t);
+      let restore = selector.equal - (k - selector.below);
+      for (let i = dIn - 1; restore > 0; i--) {
+        if (keys[i] === t) {
+          tileKeep[base + i] = 1;
+          restore--;
+        }
+      }
+    }
+    for (let i = 0; i < dIn; i++) {
+      const dst = i * dOut + o0;
+      for (let c = 0; c < width; c++) keep[dst + c] = tileKeep[c * dIn + i]!;
+    }
+  }
+  return keep;
+}
+
+/**
+ * N:M mask: for each output neuron and each group of m consecutive inputs [g·m, g·m+m), keep the n
+ * best and drop the m−n others (lowest first, lower index first among ties). n counts KEPT weights,
+ * the NVIDIA sparse-tensor-core convention (2:4 = at most 2 non-zeros in every 4). dIn must be a
+ * multiple of m: a partial last group has no defined N:M meaning and would not run on sparse kernels.
+ */
+export function selectNmMask(scores: Float32Array, shape: LayerShape, n: number, m: number, dropTop = false): Uint8Array {
+  const { dIn, dOut } = shape;
+  checkShape(scores, dIn, dOut);
+  if (!Number.isInteger(n) || !Number.isInteger(m) || m < 1 || n < 0 || n > m) {
+    throw new Error(`N:M pattern needs integers 0 ≤ n ≤ m, m ≥ 1; got ${n}:${m}`);
+  }
+  if (dIn % m !== 0) throw new Error(`N:M ${n}:${m} needs dIn divisible by ${m}, got dIn=${dIn}`);
+  const keep = new Uint8Array(dIn * dOut).fill(1);
+  const drop = m - n;
+  if (drop === 0) return keep;
+  const sign = dropTop ? -1 : 1;
+  const vals = new Float32Array(m);
+  const gone = new Uint8Array(m);
+  for (let i0 = 0; i0 < dIn; i0 += m) {
+    // o innermost: each of the m input rows is read contiguously across neurons.
+    for (let o = 0; o < dOut; o++) {
+      for (let r = 0; r < m; r++) {
+        vals[r] = sign * scores[(i0 + r) * dOut + o]!;
+        gone[r] = 0;
+      }
+      // m ≤ 8 in practice: repeated minimum (strict <, scanning upward) is the stable choice.
+      for (let d = 0; d < drop; d++) {
+        let best = -1;
+        for (let r = 0; r < m; r++) {
+          if (gone[r] === 0 && (best < 0 || vals[r]! < vals[best]!)) best = r;
+        }
+        gone[best] = 1;
+        keep[(i0 + best) * dOut + o] = 0;
+      }
+    }
+  }
+  return keep;
+}
+
+/**
+ * One threshold for the whole matrix: drop the ⌊dIn·dOut·p⌋ lowest scores. Ties at the threshold are
+ * dropped in PyTorch row-major order (output neuron, then input index) so the result does not depend
+ * on how the weight is stored. (Wanda's magnitude code prunes `score <= sorted[k]`, which removes at
+ * least one weight too many; polyprune removes exactly k.)
+ */
+export function selectMatrixMask(scores: Float32Array, shape: LayerShape, sparsity: number, dropTop = false): Uint8Array {
+  const { dIn, dOut } = shape;
+  checkShape(scores, dIn, dOut);
+  checkSparsity(sparsity);
+  const total = dIn * dOut;
+  const k = Math.floor(total * sparsity);
+  const keep = new Uint8Array(total).fill(1);
+  if (k === 0) return keep;
+  if (k === total) return keep.fill(0);
+  const sign = dropTop ? -1 : 1;
+  const work = new Float32Array(total);
+  for (let x = 0; x < total; x++) work[x] = sign * scores[x]!;
+  const t = kthSmallest(work, k - 1);
+  let below = 0;
+  let equal = 0;
+  for (let x = 0; x < total; x++) {
+    const v = sign * scores[x]!;
+    if (v < t) {
+      below++;
+      keep[x] = 0;
+    } else if (v === t) equal++;
+  }
+  const ties = k - below;
+  if (ties === 0) return keep;
+  // Tie positions as PyTorch flat indices o·dIn + i; only sorted when some ties must survive.
+  const keys = new Float64Array(equal);
+  let e = 0;
+  for (let x = 0; x < total; x++) {
+    if (sign * scores[x]! === t) keys[e++] = (x % dOut) * dIn + Math.floor(x / dOut);
+  }
+  if (ties < equal) keys.sort();
+  for (let q = 0; q < ties; q++) {
+    const key = keys[q]!;
+    const o = Math.floor(key / dIn);
+    const i = key - o * dIn;
+    keep[i * dOut + o] = 0;
+  }
+  return keep;
+}
+
+/** Mask of one layer for a pattern (the function the pruning pipeline calls). */
+export function selectMask(id: string, scores: Float32Array, shape: LayerShape, spec: MaskSpec): LayerMask {
+  const { pattern } = spec;
+  const dropTop = spec.dropTop ?? false;
+  let keep: Uint8Array;
+  switch (pattern.kind) {
+    case 'unstructured':
+      keep = selectRowMask(scores, shape, pattern.sparsity, dropTop);
+      break;
+    case 'unstructured-matrix':
+      keep = selectMatrixMask(scores, shape, pattern.sparsity, dropTop);
+      break;
+    case 'nm':
+      keep = selectNmMask(scores, shape, pattern.n, pattern.m, dropTop);
+      break;
+  }
+  return { id, dIn: shape.dIn, dOut: shape.dOut, keep };
+}
+
+export interface LayerSparsity {
+  id: string;
+  dIn: number;
+  dOut: number;
+  total: number;
+  pruned: number;
+  /** pruned / total */
+  sparsity: number;
+}
+
+export interface SparsityReport {
+  layers: LayerSparsity[];
+  total: number;
+  pruned: number;
+  /** Over all prunable weights (weighted by layer size), not the mean of the layers' sparsities. */
+  sparsity: number;
+}
+
+export function countPruned(mask: LayerMask): number {
+  let pruned = 0;
+  for (let x = 0; x < mask.keep.length; x++) if (mask.keep[x] === 0) pruned++;
+  return pruned;
+}
+
+export function sparsityReport(masks: Iterable<LayerMask>): SparsityReport {
+  const layers: LayerSparsity[] = [];
+  let total = 0;
+  let pruned = 0;
+  for (const mask of masks) {
+    const n = mask.dIn * mask.dOut;
+    if (mask.keep.length !== n) throw new Error(`mask ${mask.id} has ${mask.keep.length} entries, expected ${n}`);
+    const p = countPruned(mask);
+    layers.push({ id: mask.id, dIn: mask.dIn, dOut: mask.dOut, total: n, pruned: p, sparsity: p / n });
+    total += n;
+    pruned += p;
+  }
+  return { layers, total, pruned, sparsity: total === 0 ? 0 : pruned / total };
+}

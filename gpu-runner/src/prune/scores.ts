@@ -1,0 +1,126 @@
+/**
+ * Pruning scores (design §3.3), one per weight, in the canonical [dIn, dOut] layout of DenseWeight:
+ * score[i*dOut + o] belongs to W[i, o]. Higher means more important; masks drop the lowest.
+ *
+ * Each score is computed in double precision and rounded once to float32 when stored: float32 halves
+ * the memory of the largest layers, and the masks' tie rule is defined on the stored values.
+ */
+import type { DenseWeight } from '../types.js';
+
+export type ScoreMethod = 'magnitude' | 'wanda' | 'mt-contrast' | 'random';
+
+/**
+ * Floor applied to the contrast statistic before its square root in `mt-contrast`. A channel that is
+ * exactly zero on the contrast corpus (dead on code, say) would divide by zero; with the floor it gets
+ * a very large finite score, i.e. it is kept, which is the intent (active on translation only). The
+ * value is far below any real statistic (sums of squared activations over hundreds of tokens).
+ */
+export const CONTRAST_EPSILON = 1e-12;
+
+function checkStats(name: string, s: Float64Array, dIn: number): void {
+  if (s.length !== dIn) throw new Error(`${name} has ${s.length} channels, the weight has dIn=${dIn}`);
+  for (let j = 0; j < dIn; j++) {
+    const v = s[j]!;
+    if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`${name}[${j}] = ${v}: statistics must be finite and ≥ 0`);
+  }
+}
+
+function checkWeight(w: DenseWeight): void {
+  if (w.data.length !== w.dIn * w.dOut) {
+    throw new Error(`weight data has ${w.data.length} values, expected dIn·dOut = ${w.dIn}·${w.dOut}`);
+  }
+}
+
+/** Scales each input row i of |W| by factor[i] (the shared shape of wanda and mt-contrast). */
+function scaleRows(w: DenseWeight, factor: Float64Array): Float32Array {
+  const { dIn, dOut, data } = w;
+  const out = new Float32Array(dIn * dOut);
+  for (let i = 0; i < dIn; i++) {
+    const f = factor[i]!;
+    const base = i * dOut;
+    for (let o = 0; o < dOut; o++) out[base + o] = Math.abs(data[base + o]!) * f;
+  }
+  return out;
+}
+
+/** |W_ij|. */
+export function scoreMagnitude(w: DenseWeight): Float32Array {
+  checkWeight(w);
+  const out = new Float32Array(w.data.length);
+  for (let k = 0; k < out.length; k++) out[k] = Math.abs(w.data[k]!);
+  return out;
+}
+
+/** Wanda: |W_ij|·√s_j with s_j the input channel's statistic (LayerStats.sqNorm). */
+export function scoreWanda(w: DenseWeight, sqNorm: Float64Array): Float32Array {
+  checkWeight(w);
+  checkStats('sqNorm', sqNorm, w.dIn);
+  const factor = new Float64Array(w.dIn);
+  for (let j = 0; j < w.dIn; j++) factor[j] = Math.sqrt(sqNorm[j]!);
+  return scaleRows(w, factor);
+}
+
+/** mt-contrast: |W_ij|·s^mt_j/√max(s^contrast_j, ε) — translation statistics over contrast statistics. */
+export function scoreMtContrast(
+  w: DenseWeight,
+  mtSqNorm: Float64Array,
+  contrastSqNorm: Float64Array,
+  epsilon = CONTRAST_EPSILON,
+): Float32Array {
+  checkWeight(w);
+  checkStats('mtSqNorm', mtSqNorm, w.dIn);
+  checkStats('contrastSqNorm', contrastSqNorm, w.dIn);
+  if (!(epsilon > 0)) throw new Error(`epsilon must be > 0, got ${epsilon}`);
+  const factor = new Float64Array(w.dIn);
+  for (let j = 0; j < w.dIn; j++) factor[j] = mtSqNorm[j]! / Math.sqrt(Math.max(contrastSqNorm[j]!, epsilon));
+  return scaleRows(w, factor);
+}
+
+/**
+ * mulberry32: a 32-bit state PRNG, tiny and fast, with good enough equidistribution for a random
+ * baseline. Returns floats in [0, 1) with 32 bits of randomness; same seed → same sequence on every
+ * platform (only 32-bit integer arithmetic).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Random baseline: uniform scores drawn in flat [dIn, dOut] order from mulberry32(seed). The weight's
+ * values are ignored, so the mask depends only on (shape, seed).
+ */
+export function scoreRandom(shape: { dIn: number; dOut: number }, seed: number): Float32Array {
+  if (!Number.isInteger(seed)) throw new Error(`random seed must be an integer, got ${seed}`);
+  const next = mulberry32(seed);
+  const out = new Float32Array(shape.dIn * shape.dOut);
+  for (let k = 0; k < out.length; k++) out[k] = next();
+  return out;
+}
+
+/** What each method needs besides the weight. */
+export type ScoreInputs =
+  | { method: 'magnitude' }
+  | { method: 'wanda'; sqNorm: Float64Array }
+  | { method: 'mt-contrast'; mtSqNorm: Float64Array; contrastSqNorm: Float64Array; epsilon?: number }
+  | { method: 'random'; seed: number };
+
+export function computeScores(w: DenseWeight, inputs: ScoreInputs): Float32Array {
+  switch (inputs.method) {
+    case 'magnitude':
+      return scoreMagnitude(w);
+    case 'wanda':
+      return scoreWanda(w, inputs.sqNorm);
+    case 'mt-contrast':
+      return scoreMtContrast(w, inputs.mtSqNorm, inputs.contrastSqNorm, inputs.epsilon);
+    case 'random':
+      checkWeight(w);
+      return scoreRandom(w, inputs.seed);
+  }
+}
