@@ -1,0 +1,88 @@
+/**
+ * Paired bootstrap of Δ accuracy (candidate − dense) over the same examples, so a leaderboard can
+ * tell a real gain from resampling noise. Both systems are resampled with the same indices (paired);
+ * the PRNG is seeded so a result is reproducible from its recorded seed.
+ */
+
+/** mulberry32: small, fast, good enough for resampling indices; seed is a 32-bit integer. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface BootstrapOptions {
+  resamples?: number;
+  seed?: number;
+  /** two-sided confidence level of the interval */
+  confidence?: number;
+}
+
+export interface BootstrapResult {
+  /** observed accuracy(candidate) − accuracy(dense) */
+  delta: number;
+  ciLow: number;
+  ciHigh: number;
+  confidence: number;
+  /**
+   * two-sided p-value for "no difference": the share of resampled Δ that lie at least |Δ| away from
+   * the observed Δ (the bootstrap distribution shifted to the null), with the +1 correction so it is never 0
+   */
+  pValue: number;
+  resamples: number;
+  seed: number;
+  n: number;
+}
+
+/** Percentile by linear interpolation between order statistics of a sorted array. */
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/** `candidate[i]`/`dense[i]` are 1 when each system got example i right. */
+export function pairedBootstrap(candidate: Uint8Array, dense: Uint8Array, opts: BootstrapOptions = {}): BootstrapResult {
+  const n = candidate.length;
+  if (dense.length !== n) throw new Error(`paired bootstrap needs the same examples: ${n} vs ${dense.length}`);
+  const resamples = opts.resamples ?? 1000;
+  const seed = opts.seed ?? 0;
+  const confidence = opts.confidence ?? 0.95;
+  // per-example difference in {-1, 0, 1}: resampling Δ only needs these
+  const diff = new Int8Array(n);
+  let observed = 0;
+  for (let i = 0; i < n; i++) {
+    diff[i] = candidate[i]! - dense[i]!;
+    observed += diff[i]!;
+  }
+  const delta = n ? observed / n : 0;
+  const rand = seededRandom(seed);
+  const deltas = new Float64Array(resamples);
+  let extreme = 0;
+  for (let r = 0; r < resamples; r++) {
+    let s = 0;
+    for (let k = 0; k < n; k++) s += diff[Math.floor(rand() * n)]!;
+    const d = n ? s / n : 0;
+    deltas[r] = d;
+    if (Math.abs(d - delta) >= Math.abs(delta) - 1e-12) extreme++;
+  }
+  deltas.sort();
+  const tail = (1 - confidence) / 2;
+  return {
+    delta,
+    ciLow: percentile(deltas, tail),
+    ciHigh: percentile(deltas, 1 - tail),
+    confidence,
+    pValue: (extreme + 1) / (resamples + 1),
+    resamples,
+    seed,
+    n,
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * One forward pass of a decoder LM over a right-padded batch, optionally continuing a KV cache.
+ * A cache may contain padding slots (marked invalid, masked out) only when the graph takes
+ * position_ids: graphs without that input derive positions from the past length, which padding
+ * would shift, so for them every cache row must be fully valid (equal-length sequences).
+ */
+import { int64Tensor, ort, type Tensor } from '../ort.js';
+import type { EvalModel } from './model.js';
+
+/** Past key/values for a batch: one tensor per past input name, all with past length `length`. */
+export interface KvCache {
+  length: number;
+  tensors: Map<string, Tensor>;
+  /** valid[b * length + j] = 1 when slot j of row b holds a real token; absent: all valid */
+  valid?: Uint8Array;
+}
+
+export interface ForwardOutput {
+  logits: Float32Array;
+  batch: number;
+  /** padded length of this run (logits are [batch, runLength, vocab]) */
+  runLength: number;
+  vocab: number;
+  /** present key/values keyed by the past input name they feed next time (only when requested) */
+  present?: Map<string, Tensor>;
+  /** the attention mask used ([batch, past + runLength]): the validity of the present's slots */
+  mask: Uint8Array;
+}
+
+function emptyPast(model: EvalModel, batch: number): Map<string, Tensor> {
+  const past = model.io.past!;
+  const dims = past.shape.map((d) => (d === -1 ? batch * past.rowsPerSequence : d === -2 ? 0 : d));
+  const m = new Map<string, Tensor>();
+  for (const l of past.layers) {
+    for (const name of [l.pastKey, l.pastValue]) {
+      m.set(name, past.elementType === 'float32' ? new ort.Tensor('float32', new Float32Array(0), dims) : new ort.Tensor('float16', new Uint16Array(0), dims));
+    }
+  }
+  return m;
+}
+
+/**
+ * Runs `rows` (token ids, right-padded with the tokenizer's pad id) after an optional cache.
+ * `wantPresent` asks for the updated cache (only honoured when the graph has one).
+ */
+export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCache, wantPresent = false): Promise<ForwardOutput> {
+  const batch = rows.length;
+  let runLength = 0;
+  for (const r of rows) runLength = Math.max(runLength, r.length);
+  if (batch === 0 || runLength === 0) throw new Error('forward needs at least one non-empty row');
+  const pastLength = cache?.length ?? 0;
+  const total = pastLength + runLength;
+  const valid = cache?.valid;
+  if (valid && valid.length !== batch * pastLength) throw new Error(`cache validity has ${valid.length} slots, expected ${batch} × ${pastLength}`);
+  if (valid && !model.io.hasPositionIds && valid.includes(0)) {
+    throw new Error('a padded KV cache needs a graph with position_ids (positions would shift otherwise)');
+  }
+  const ids = new BigInt64Array(batch * runLength).fill(BigInt(model.tokenizer.padId));
+  const mask = new Uint8Array(batch * total);
+  const positions = new BigInt64Array(batch * runLength);
+  for (let b = 0; b < batch; b++) {
+    const r = rows[b]!;
+    let seen = 0;
+    for (let j = 0; j < pastLength; j++) {
+      const v = valid ? valid[b * pastLength + j]! : 1;
+      mask[b * total + j] = v;
+      seen += v;
+    }
+    for (let j = 0; j < r.length; j++) {
+      ids[b * runLength + j] = BigInt(r[j]!);
+      mask[b * total + pastLength + j] = 1;
+    }
+    // a token's position counts the real tokens before it; pads get positions too (masked, never
+    // read) but stay within the row's own range
+    for (let j = 0; j < runLength; j++) positions[b * runLength + j] = BigInt(seen + Math.min(j, Math.max(r.length - 1, 0)));
+  }
+  const feeds: Record<string, Tensor> = {
+    input_ids: int64Tensor(ids, [batch, runLength]),
+    attention_mask: int64Tensor(BigInt64Array.from(mask, (v) => BigInt(v)), [batch, total]),
+  };
+  if (model.io.hasPositionIds) feeds.position_ids = int64Tensor(positions, [batch, runLength]);
+  if (model.io.useCacheBranch) feeds[model.io.useCacheBranch] = new ort.Tensor('bool', new Uint8Array([pastLength > 0 ? 1 : 0]), [1]);
+  const fetches = [model.io.logits];
+  if (model.io.past) {
+    const past = cache?.tensors ?? emptyPast(model, batch);
+    for (const [name, t] of past) feeds[name] = t;
+    if (wantPresent) for (const l of model.io.past.layers) fetches.push(l.presentKey, l.presentValue);
+  } else if (cache) {
+    throw new Error('a KV cache was passed but the graph has no past_key_values inputs');
+  }
+  const out = await model.session.run(feeds, fetches);
+  const logitsT = out[model.io.logits]!;
+  if (logitsT.type !== 'float32') throw new Error(`logits must be float32, got ${logitsT.type}`);
+  const dims = logitsT.dims;
+  if (dims.length !== 3 || dims[0] !== batch || dims[1] !== runLength) {
+    throw new Error(`logits shape ${JSON.stringify(dims)} does not match batch ${batch} × ${runLength} × vocab`);
+  }
+  const result: ForwardOutput = { logits: logitsT.data as Float32Array, batch, runLength, vocab: dims[2]!, mask };
+  if (wantPresent && model.io.past) {
+    result.present = new Map();
+    for (const l of model.io.past.layers) {
+      result.present.set(l.pastKey, out[l.presentKey]!);
+      result.present.set(l.pastValue, out[l.presentValue]!);
+    }
+  }
+  return result;
+}
+
+/**
+ * Builds a cache for a new batch by picking sequences (by index) out of a run's present tensors.
+ * Works for any cache layout whose dim 0 is batch (or batch×heads): each sequence owns a
+ * contiguous block of 1/batch of the tensor.
+ */
+export function gatherCache(present: Map<string, Tensor>, sourceBatch: number, pick: number[], length: number, sourceValid?: Uint8Array): KvCache {
+  const tensors = new Map<string, Tensor>();
+  let valid: Uint8Array | undefined;
+  if (sourceValid) {
+    valid = new Uint8Array(pick.length * length);
+    pick.forEach((src, i) => valid!.set(sourceValid.subarray(src * length, (src + 1) * length), i * length));
+  }
+  for (const [name, t] of present) {
+    const data = t.data as Float32Array | Uint16Array;
+    const block = data.length / sourceBatch;
+    const out = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(block * pick.length);
+    for (let i = 0; i < pick.length; i++) out.set(data.subarray(pick[i]! * block, (pick[i]! + 1) * block), i * block);
+    const dims = [...t.dims];
+    dims[0] = (dims[0]! / sourceBatch) * pick.length;
+    tensors.set(name, new ort.Tensor(t.type as 'float32', out as Float32Array, dims));
+  }
+  return valid ? { length, tensors, valid } : { length, tensors };
+}

@@ -1,0 +1,109 @@
+/**
+ * The evaluation engine's entry point: one suite (rows of one format, one language) against one model,
+ * returning a JSON-serialisable result that names its scoring and keeps per-example predictions for
+ * the paired bootstrap against the dense model.
+ */
+import { suiteRowSchemas, type MtRow, type PplRow, type SuiteFormat } from '../../../shared/src/suites.js';
+import type { ScoreStats } from './batching.js';
+import { pairedBootstrap, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
+import type { EvalModel } from './model.js';
+import { evaluateMultipleChoice, type McPrediction, type MultipleChoiceOptions } from './multipleChoice.js';
+import { evaluatePerplexity, type PerplexityOptions, type TextScore } from './perplexity.js';
+import type { Scoring } from './scoring.js';
+import type { McFormat } from './templates.js';
+import { evaluateTranslation, type DecodeStats, type TranslationOptions, type TranslationPrediction } from './translate.js';
+
+export interface EvaluateOptions extends MultipleChoiceOptions, PerplexityOptions, TranslationOptions {
+  /** mt suites: target language (default English: the paper evaluates X→En) */
+  tgtLang?: string;
+}
+
+export type ResultScoring = Scoring | 'perplexity' | 'chrf';
+
+export interface SuiteResult {
+  format: SuiteFormat;
+  lang: string;
+  scoring: ResultScoring;
+  metrics: Record<string, number>;
+  n: number;
+  predictions: McPrediction[] | TextScore[] | TranslationPrediction[];
+  /** work done: forward tokens, batches, tokens saved by dedupe / prefix sharing */
+  stats: ScoreStats | DecodeStats;
+  /** template language (multiple choice) or target language (mt) */
+  templateLang?: string;
+  tgtLang?: string;
+}
+
+function parseRows(format: SuiteFormat, rows: unknown[]): unknown[] {
+  const schema = suiteRowSchemas[format];
+  return rows.map((row, i) => {
+    const r = schema.safeParse(row);
+    if (!r.success) throw new Error(`${format} row ${i} is invalid: ${r.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; ')}`);
+    return r.data;
+  });
+}
+
+export async function evaluateSuite(
+  model: EvalModel,
+  rows: unknown[],
+  format: SuiteFormat,
+  lang: string,
+  opts: EvaluateOptions = {},
+): Promise<SuiteResult> {
+  const parsed = parseRows(format, rows);
+  if (format === 'ppl') {
+    const r = await evaluatePerplexity(model, (parsed as PplRow[]).map((x) => x.text), opts);
+    return { format, lang, scoring: 'perplexity', metrics: { ...r.metrics }, n: parsed.length, predictions: r.perText, stats: r.stats };
+  }
+  if (format === 'mt') {
+    const tgtLang = opts.tgtLang ?? 'en';
+    const r = await evaluateTranslation(model, parsed as MtRow[], lang, tgtLang, opts);
+    return { format, lang, tgtLang, scoring: 'chrf', metrics: { ...r.metrics }, n: r.metrics.n, predictions: r.predictions, stats: r.stats };
+  }
+  const templateLang = opts.templateLang ?? 'en';
+  const r = await evaluateMultipleChoice(model, parsed, format as McFormat, { ...opts, templateLang });
+  return {
+    format,
+    lang,
+    templateLang,
+    scoring: r.scoring,
+    metrics: { ...r.metrics },
+    n: r.metrics.n,
+    predictions: r.predictions,
+    stats: r.stats,
+  };
+}
+
+/**
+ * Paired bootstrap of a candidate's accuracy against the dense model's on the same suite
+ * (predictions matched by row index; `norm` compares acc_norm of harness results).
+ */
+export function compareToDense(candidate: SuiteResult, dense: SuiteResult, opts: BootstrapOptions & { norm?: boolean } = {}): BootstrapResult {
+  if (candidate.format !== dense.format || candidate.lang !== dense.lang || candidate.scoring !== dense.scoring) {
+    throw new Error(`results differ in format/lang/scoring: ${candidate.format}/${candidate.lang}/${candidate.scoring} vs ${dense.format}/${dense.lang}/${dense.scoring}`);
+  }
+  const pick = (p: McPrediction) => (opts.norm ? p.correctNorm : p.correct);
+  const denseByIndex = new Map((dense.predictions as McPrediction[]).map((p) => [p.index, p]));
+  const cand = candidate.predictions as McPrediction[];
+  const a = new Uint8Array(cand.length);
+  const b = new Uint8Array(cand.length);
+  cand.forEach((p, i) => {
+    const d = denseByIndex.get(p.index);
+    if (!d || pick(p) === undefined || pick(d) === undefined) throw new Error(`no comparable dense prediction for row ${p.index}`);
+    a[i] = pick(p) ? 1 : 0;
+    b[i] = pick(d) ? 1 : 0;
+  });
+  if (denseByIndex.size !== cand.length) throw new Error(`dense has ${denseByIndex.size} predictions, candidate ${cand.length}`);
+  return pairedBootstrap(a, b, opts);
+}
+
+export { describeGraph, openEvalModel, contextLengthOf, type EvalModel, type GraphIO } from './model.js';
+export { scoreRequests, planBatches, commonPrefixLength, type ScoreRequest, type ScoreStats, type BatchOptions } from './batching.js';
+export { pairedBootstrap, seededRandom, type BootstrapResult, type BootstrapOptions } from './bootstrap.js';
+export { chrfStats, chrfFromStats, sentenceChrf, corpusChrf } from './chrf.js';
+export { accuracy, macroF1, confusionMatrix } from './metrics.js';
+export { evaluatePerplexity, slidingWindows } from './perplexity.js';
+export { evaluateMultipleChoice } from './multipleChoice.js';
+export { renderExample, firstWords, templateLanguages, type McFormat, type RenderedExample } from './templates.js';
+export { encodeChoices, choiceScores, scorings, type Scoring } from './scoring.js';
+export { evaluateTranslation, greedyDecode, translationPromptText, translationPromptTokens } from './translate.js';

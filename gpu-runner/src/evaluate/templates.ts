@@ -1,0 +1,144 @@
+/**
+ * Prompt templates per suite format. Each example becomes a context shared by its choices and one
+ * continuation per choice; the full prompt is context + continuation. The split only matters for
+ * `harness` scoring (which scores the continuation given the context); `paper` scores the whole prompt.
+ * XNLI and MARC follow the reference paper's templates; PAWS-X, XCOPA and XStoryCloze follow their
+ * lm-evaluation-harness tasks. Template language defaults to English, as in the reference.
+ */
+import type { McRow, MarcRow, PawsxRow, SuiteFormat, XcopaRow, XnliRow, XstoryclozeRow } from '../../../shared/src/suites.js';
+
+export type McFormat = Exclude<SuiteFormat, 'ppl' | 'mt'>;
+
+export interface RenderedExample {
+  context: string;
+  continuations: string[];
+  label: number;
+}
+
+interface Words {
+  xnli: { right: string; yes: string; also: string; no: string };
+  marc: { itIs: string; negative: string; positive: string };
+  pawsx: { right: string; yes: string; no: string };
+  xcopa: { because: string; therefore: string };
+}
+
+const english: Words = {
+  xnli: { right: 'right?', yes: 'Yes', also: 'Also', no: 'No' },
+  marc: { itIs: 'It is', negative: 'negative', positive: 'positive' },
+  pawsx: { right: 'right?', yes: 'Yes', no: 'No' },
+  xcopa: { because: 'because', therefore: 'therefore' },
+};
+
+/**
+ * Localised template words; a language missing here (or a format missing for it) falls back to English.
+ * XNLI/PAWS-X words are the ones lm-evaluation-harness uses for those languages.
+ */
+const localized: Record<string, Partial<Words>> = {
+  en: english,
+  fr: {
+    xnli: { right: 'correct?', yes: 'Oui', also: 'Aussi', no: 'Non' },
+    marc: { itIs: "C'est", negative: 'négatif', positive: 'positif' },
+    pawsx: { right: "n'est-ce pas?", yes: 'Oui', no: 'Non' },
+  },
+  de: {
+    xnli: { right: 'richtig?', yes: 'Ja', also: 'Auch', no: 'Nein' },
+    marc: { itIs: 'Es ist', negative: 'negativ', positive: 'positiv' },
+    pawsx: { right: 'richtig?', yes: 'Ja', no: 'Nein' },
+  },
+  es: {
+    xnli: { right: 'correcto?', yes: 'Sí', also: 'Asi que', no: 'No' },
+    marc: { itIs: 'Es', negative: 'negativo', positive: 'positivo' },
+    pawsx: { right: 'verdad?', yes: 'Sí', no: 'No' },
+  },
+  ru: {
+    xnli: { right: 'правильно?', yes: 'Да', also: 'Так', no: 'Нет' },
+    marc: { itIs: 'Это', negative: 'отрицательно', positive: 'положительно' },
+  },
+  it: { xcopa: { because: 'perché', therefore: 'quindi' } },
+  id: { xcopa: { because: 'karena', therefore: 'maka' } },
+};
+
+/** Template languages with at least one localised format. */
+export const templateLanguages = Object.keys(localized);
+
+function words<K extends keyof Words>(lang: string, kind: K): Words[K] {
+  const primary = lang.split('-')[0]!.toLowerCase();
+  return localized[primary]?.[kind] ?? english[kind];
+}
+
+/** MARC keeps the first 128 whitespace-separated words of a review (the reference truncation). */
+export function firstWords(text: string, n = 128): string {
+  return text.trim().split(/\s+/).slice(0, n).join(' ');
+}
+
+function stripFinalPunct(s: string): string {
+  // the harness drops the premise's last character (its full stop) before the connector
+  const t = s.trim();
+  return /[.!?。]$/.test(t) ? t.slice(0, -1) : t;
+}
+
+function lowerFirst(s: string): string {
+  return s.length ? s[0]!.toLowerCase() + s.slice(1) : s;
+}
+
+/**
+ * Renders one row; null when the format drops it (MARC 3-star reviews).
+ * `templateLang` picks the template words (default English).
+ */
+export function renderExample(format: McFormat, row: unknown, templateLang = 'en'): RenderedExample | null {
+  switch (format) {
+    case 'xnli': {
+      const r = row as XnliRow;
+      const w = words(templateLang, 'xnli');
+      return {
+        context: `${r.premise} , ${w.right}`,
+        continuations: [w.yes, w.also, w.no].map((a) => ` ${a} , ${r.hypothesis}`),
+        label: r.label,
+      };
+    }
+    case 'marc': {
+      const r = row as MarcRow;
+      if (r.stars === 3) return null;
+      const w = words(templateLang, 'marc');
+      return {
+        context: `${firstWords(r.text)} ${w.itIs}`,
+        continuations: [` ${w.negative}`, ` ${w.positive}`],
+        label: r.stars <= 2 ? 0 : 1,
+      };
+    }
+    case 'pawsx': {
+      // harness: empty context, each choice is the whole "s1, right? No|Yes, s2"; label 1 = paraphrase = Yes
+      const r = row as PawsxRow;
+      const w = words(templateLang, 'pawsx');
+      return {
+        context: '',
+        continuations: [w.no, w.yes].map((a) => `${r.sentence1}, ${w.right} ${a}, ${r.sentence2}`),
+        label: r.label,
+      };
+    }
+    case 'xcopa': {
+      const r = row as XcopaRow;
+      const w = words(templateLang, 'xcopa');
+      return {
+        context: `${stripFinalPunct(r.premise)} ${r.question === 'cause' ? w.because : w.therefore}`,
+        continuations: [r.choice1, r.choice2].map((c) => ` ${lowerFirst(c)}`),
+        label: r.label,
+      };
+    }
+    case 'xstorycloze': {
+      const r = row as XstoryclozeRow;
+      return { context: r.sentences.join(' '), continuations: r.endings.map((e) => ` ${e}`), label: r.label };
+    }
+    case 'mc': {
+      const r = row as McRow;
+      return { context: r.context, continuations: r.choices.map((c) => ` ${c}`), label: r.label };
+    }
+  }
+}
+
+/** Number of classes of a format (macro-F1 averages over them); generic mc uses the widest row. */
+export function classCount(format: McFormat, examples: RenderedExample[]): number {
+  if (format === 'xnli') return 3;
+  if (format === 'mc') return Math.max(0, ...examples.map((e) => e.continuations.length));
+  return 2;
+}

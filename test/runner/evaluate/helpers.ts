@@ -1,0 +1,22 @@
+import { createSession } from '../../../gpu-runner/src/ort.js';
+import { describeGraph, type EvalModel } from '../../../gpu-runner/src/evaluate/model.js';
+import { buildTinyModel, byteTokenizer, tinySpec, type TinyModelSpec, type TinyVariant } from './tinyModel.js';
+
+export const variants: TinyVariant[] = ['plain', 'positionIds', 'pastKv', 'pastKvPositionIds'];
+
+export async function tinyEvalModel(variant: TinyVariant, extra: Partial<TinyModelSpec> = {}, contextLength = 512): Promise<EvalModel> {
+  const spec = tinySpec(variant, extra);
+  const { session } = await createSession(buildTinyModel(spec), { device: 'cpu', intraOpThreads: 1 });
+  return { session, tokenizer: byteTokenizer(), io: describeGraph(session), contextLength: Math.min(contextLength, spec.maxPositions) };
+}
+
+export const xnliRows = [
+  { premise: 'The cat sat on the mat all afternoon.', hypothesis: 'A cat was resting.', label: 0 },
+  { premise: 'He bought bread at the market.', hypothesis: 'He went shopping yesterday.', label: 1 },
+  { premise: 'The museum is closed on Mondays.', hypothesis: 'The museum opens every day.', label: 2 },
+  { premise: 'Rain fell.', hypothesis: 'It was wet.', label: 0 },
+  { premise: 'She plays the violin in an orchestra that tours Europe every summer.', hypothesis: 'She is a musician.', label: 0 },
+  { premise: 'The bridge was built in 1890.', hypothesis: 'The bridge is new.', label: 2 },
+  // the same row twice: dedupe must not change its scores
+  { premise: 'Rain fell.', hypothesis: 'It was wet.', label: 0 },
+];
