@@ -1,0 +1,51 @@
+/**
+ * Prunable weights held in JS in their stored layout and element type, wrapped as onnxruntime
+ * feeds sharing that memory, so zeroing a masked entry changes what the next run sees.
+ */
+import { float32Tensor, ort, type Tensor } from '../ort.js';
+import { zeroMaskedStored } from '../onnx/apply-mask.js';
+import { DataType, dimsOf } from '../onnx/proto.js';
+import { bytesToFloat32, readTensorBytes, type OnnxModel } from '../onnx/read.js';
+import type { LayerMask, PrunableLinear } from '../types.js';
+
+export interface FeedWeight {
+  data: Float32Array | Uint16Array;
+  tensor: Tensor;
+}
+
+export async function loadFeedWeights(model: OnnxModel, linears: PrunableLinear[]): Promise<Map<string, FeedWeight>> {
+  const out = new Map<string, FeedWeight>();
+  for (const l of linears) {
+    if (out.has(l.weightName)) continue;
+    const t = model.initializers.get(l.weightName)!;
+    const bytes = await readTensorBytes(model, t);
+    const dims = dimsOf(t);
+    if (t.dataType === DataType.FLOAT16) {
+      const data = new Uint16Array(bytes.byteLength / 2);
+      new Uint8Array(data.buffer).set(bytes);
+      out.set(l.weightName, { data, tensor: new ort.Tensor('float16', data, dims) });
+    } else {
+      const data = bytesToFloat32(bytes, 'float32');
+      out.set(l.weightName, { data, tensor: float32Tensor(data, dims) });
+    }
+  }
+  return out;
+}
+
+/** Zeroes the masked entries of a block's feed weights; returns the masks in linear order. */
+export function applyBlockMasks(weights: Map<string, FeedWeight>, linears: PrunableLinear[], block: number, masks: LayerMask[]): LayerMask[] {
+  const out: LayerMask[] = [];
+  for (const l of linears) {
+    const m = masks.find((x) => x.id === l.id);
+    if (!m) throw new Error(`maskBlock(${block}) returned no mask for ${l.id}`);
+    zeroMaskedStored(weights.get(l.weightName)!.data, l, m);
+    out.push(m);
+  }
+  return out;
+}
+
+export function feedsOf(weights: Map<string, FeedWeight>): Record<string, Tensor> {
+  const feeds: Record<string, Tensor> = {};
+  for (const [name, w] of weights) feeds[name] = w.tensor;
+  return feeds;
+}

@@ -1,0 +1,42 @@
+/**
+ * Per-tensor Float64 accumulators for a set of linears (q/k/v share one input tensor, so one
+ * accumulator serves several layers) and their conversion to LayerStats.
+ */
+import type { Tensor } from '../ort.js';
+import type { ActivationStats, PrunableLinear } from '../types.js';
+import { accumulateSquares, asFloat32 } from './accumulate.js';
+import type { ModelBatch } from './batches.js';
+
+export interface Accumulator {
+  tensor: string;
+  sum: Float64Array;
+  tokens: number;
+}
+
+export function accumulatorsFor(linears: PrunableLinear[]): Map<string, Accumulator> {
+  const acc = new Map<string, Accumulator>();
+  for (const l of linears) {
+    const a = acc.get(l.inputName);
+    if (a && a.sum.length !== l.dIn) throw new Error(`linears reading ${l.inputName} disagree on its width (${a.sum.length} vs ${l.dIn})`);
+    if (!a) acc.set(l.inputName, { tensor: l.inputName, sum: new Float64Array(l.dIn), tokens: 0 });
+  }
+  return acc;
+}
+
+export function addBatch(acc: Map<string, Accumulator>, out: Record<string, Tensor>, batch: ModelBatch, maskPadding: boolean): void {
+  for (const a of acc.values()) {
+    const t = out[a.tensor];
+    if (!t) throw new Error(`run did not return ${a.tensor}`);
+    a.tokens += accumulateSquares(a.sum, asFloat32(t.data), maskPadding ? batch.attentionMask : undefined);
+  }
+}
+
+/** s_j = Σ / samples, one LayerStats per linear (own copy, so layers never alias). */
+export function finalize(linears: PrunableLinear[], acc: Map<string, Accumulator>, samples: number, into: ActivationStats): void {
+  for (const l of linears) {
+    const a = acc.get(l.inputName)!;
+    const sqNorm = new Float64Array(a.sum.length);
+    for (let j = 0; j < sqNorm.length; j++) sqNorm[j] = a.sum[j]! / samples;
+    into.set(l.id, { id: l.id, sqNorm, samples, tokens: a.tokens });
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Sequential (Wanda-exact) statistics: block b is calibrated on what blocks < b compute after they
+ * were pruned.
+ *
+ * blockwise (default): as the reference implementation does, the residual stream entering block b
+ * is kept per batch; block b alone (cut out of the graph, its weights as inputs) is run once with
+ * dense weights to collect its statistics and, after `maskBlock`, once more with the masked weights
+ * to produce the stream for block b+1. About two forward passes in all.
+ *
+ * whole-graph (fallback, for graphs whose blocks cannot be cut apart): one session with every
+ * prunable weight as an input; block b's run feeds the masked weights of blocks < b and fetches
+ * only block b's inputs. Up to one forward pass per block.
+ */
+import type { Tensor } from '../ort.js';
+import type { BlockOutput } from '../onnx/structure.js';
+import { extractSubgraph } from '../onnx/subgraph.js';
+import { exposeTensors, weightsToInputs } from '../onnx/surgery.js';
+import { openSession, type OpenSession } from '../onnx/session.js';
+import type { OnnxModel } from '../onnx/read.js';
+import type { SessionOptions } from '../ort.js';
+import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../types.js';
+import type { ModelBatch } from './batches.js';
+import { tokenFeeds } from './feeds.js';
+import { applyBlockMasks, feedsOf, loadFeedWeights } from './feed-weights.js';
+import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
+
+export type MaskBlockFn = (block: number, stats: ActivationStats) => LayerMask[] | Promise<LayerMask[]>;
+
+export interface SequentialInput {
+  model: OnnxModel;
+  linears: PrunableLinear[];
+  batches: ModelBatch[];
+  samples: number;
+  maskPadding: boolean;
+  elemType: number;
+  maskBlock: MaskBlockFn;
+  progress: ProgressFn;
+  session?: SessionOptions;
+}
+
+export interface SequentialOutput {
+  stats: ActivationStats;
+  masks: LayerMask[];
+  runs: number;
+  device: string;
+}
+
+function blocksOf(linears: PrunableLinear[]): number {
+  return Math.max(...linears.map((l) => l.block)) + 1;
+}
+
+/**
+ * The subgraph for block b: its linear inputs and output from the previous block's output (or the
+ * token inputs for b = 0). Fails when the cut still reaches another block's linears, i.e. the
+ * blocks are not separable at the residual stream.
+ */
+export function blockSubgraph(x: SequentialInput, outputs: BlockOutput[], b: number) {
+  const own = x.linears.filter((l) => l.block === b);
+  const withInputs = weightsToInputs(x.model.proto, [...new Set(own.map((l) => l.weightName))]);
+  const cut = b > 0 ? [{ name: outputs[b - 1]!.name, elemType: x.elemType }] : [];
+  const fetch = [...new Set([...own.map((l) => l.inputName), outputs[b]!.name])].map((name) => ({ name, elemType: x.elemType }));
+  const sub = extractSubgraph(withInputs, cut, fetch);
+  const others = new Set(x.linears.filter((l) => l.block !== b).map((l) => l.nodeName));
+  const leak = sub.nodes.find((n) => others.has(n.name ?? ''));
+  if (leak) throw new Error(`block ${b} is not separable at ${cut[0]?.name ?? 'the token inputs'}: it still needs ${leak.name}`);
+  return sub.proto;
+}
+
+export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutput[]): Promise<SequentialOutput> {
+  const blocks = blocksOf(x.linears);
+  const stats: ActivationStats = new Map();
+  const masks: LayerMask[] = [];
+  // Validate every cut before any forward pass, so a fallback costs nothing.
+  const protos = Array.from({ length: blocks }, (_, b) => blockSubgraph(x, outputs, b));
+  let stream: Tensor[] = [];
+  let runs = 0;
+  let device = 'cpu';
+  for (let b = 0; b < blocks; b++) {
+    const own = x.linears.filter((l) => l.block === b);
+    const weights = await loadFeedWeights(x.model, own);
+    const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
+    let open: OpenSession | undefined = await openSession(protos[b]!, x.model.dir, x.session);
+    device = open.device;
+    try {
+      const feedsFor = (k: number) => ({
+        ...tokenFeeds(open!.session.inputNames, x.batches[k]!, skip),
+        ...feedsOf(weights),
+        ...(b > 0 ? { [outputs[b - 1]!.name]: stream[k]! } : {}),
+      });
+      const acc = accumulatorsFor(own);
+      for (let k = 0; k < x.batches.length; k++) {
+        addBatch(acc, await open.session.run(feedsFor(k), [...acc.keys()]), x.batches[k]!, x.maskPadding);
+        runs++;
+      }
+      finalize(own, acc, x.samples, stats);
+      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats)));
+      if (b + 1 < blocks) {
+        const next: Tensor[] = [];
+        for (let k = 0; k < x.batches.length; k++) {
+          next.push((await open.session.run(feedsFor(k), [outputs[b]!.name]))[outputs[b]!.name]!);
+          runs++;
+        }
+        stream = next;
+      }
+    } finally {
+      await open.release();
+      open = undefined;
+    }
+    x.progress('calibrate', b + 1, blocks);
+  }
+  return { stats, masks, runs, device };
+}
+
+export async function sequentialWholeGraph(x: SequentialInput): Promise<SequentialOutput> {
+  const weights = await loadFeedWeights(x.model, x.linears);
+  const proto = exposeTensors(weightsToInputs(x.model.proto, [...weights.keys()]), [...new Set(x.linears.map((l) => l.inputName))], x.elemType);
+  const open = await openSession(proto, x.model.dir, x.session);
+  const blocks = blocksOf(x.linears);
+  const stats: ActivationStats = new Map();
+  const masks: LayerMask[] = [];
+  let runs = 0;
+  try {
+    for (let b = 0; b < blocks; b++) {
+      const own = x.linears.filter((l) => l.block === b);
+      const acc = accumulatorsFor(own);
+      for (const batch of x.batches) {
+        const feeds = { ...tokenFeeds(open.session.inputNames, batch, new Set(weights.keys())), ...feedsOf(weights) };
+        addBatch(acc, await open.session.run(feeds, [...acc.keys()]), batch, x.maskPadding);
+        runs++;
+      }
+      finalize(own, acc, x.samples, stats);
+      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats)));
+      x.progress('calibrate', b + 1, blocks);
+    }
+  } finally {
+    await open.release();
+  }
+  return { stats, masks, runs, device: open.device };
+}

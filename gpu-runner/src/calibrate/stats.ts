@@ -1,0 +1,122 @@
+/**
+ * Activation statistics with onnxruntime (design §3.2): the linears' input tensors are exposed as
+ * graph outputs and s_j = mean over samples of Σ_tokens x_j² is accumulated per layer in Float64.
+ *
+ * oneshot: one dense pass captures every layer's input (statistics reusable for any sparsity).
+ * sequential: Wanda-exact, see sequential.ts.
+ */
+import { DataType } from '../onnx/proto.js';
+import type { OnnxModel } from '../onnx/read.js';
+import { openSession } from '../onnx/session.js';
+import { findBlockOutputs } from '../onnx/structure.js';
+import { exposeTensors } from '../onnx/surgery.js';
+import { initializerBytes } from '../onnx/write.js';
+import type { SessionOptions } from '../ort.js';
+import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../types.js';
+import { asFloat32 } from './accumulate.js';
+import { chooseBatchSize, makeBatches, splitSamples, type CalibrationSample, type TokenizedCalibration } from './batches.js';
+import { tokenFeeds } from './feeds.js';
+import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
+import { sequentialBlockwise, sequentialWholeGraph, type MaskBlockFn, type SequentialInput } from './sequential.js';
+
+export type StatsMode = 'oneshot' | 'sequential';
+
+export interface CollectOptions {
+  mode: StatsMode;
+  /** false (reference behaviour): pad positions count; true: they are dropped. */
+  maskPadding?: boolean;
+  /** Overrides the batch size chosen from model size and free memory. */
+  batchSize?: number;
+  /** sequential only: masks for block b's linears, given the statistics collected so far. */
+  maskBlock?: MaskBlockFn;
+  /** sequential only: 'auto' (default) runs block by block and falls back to 'whole-graph' when blocks cannot be cut apart. */
+  strategy?: 'auto' | 'blockwise' | 'whole-graph';
+  /** oneshot only: residual-stream tensors to hand to `onBlockOutput` per batch (design §3.5). */
+  blockOutputs?: Array<{ block: number; name: string }>;
+  onBlockOutput?: (block: number, x: Float32Array, dims: number[], attentionMask: BigInt64Array) => void;
+  onProgress?: ProgressFn;
+  session?: SessionOptions;
+  log?: (msg: string) => void;
+}
+
+export interface CollectResult {
+  stats: ActivationStats;
+  /** sequential: the masks `maskBlock` returned, in block order. */
+  masks: LayerMask[];
+  batchSize: number;
+  device: string;
+  /** onnxruntime runs made. */
+  runs: number;
+  /** sequential: the strategy used. */
+  strategy?: 'blockwise' | 'whole-graph';
+  seconds: number;
+}
+
+export async function collectStats(
+  model: OnnxModel,
+  linears: PrunableLinear[],
+  calibration: TokenizedCalibration | CalibrationSample[],
+  opts: CollectOptions,
+): Promise<CollectResult> {
+  const samples = Array.isArray(calibration) ? calibration : splitSamples(calibration);
+  if (linears.length === 0) throw new Error('no prunable linears to calibrate');
+  if (opts.mode === 'sequential' && !opts.maskBlock) throw new Error('sequential statistics need a maskBlock callback');
+  const started = performance.now();
+  const log = opts.log ?? (() => {});
+  const progress = opts.onProgress ?? (() => {});
+  const maskPadding = opts.maskPadding ?? false;
+  const seqLen = samples[0]?.inputIds.length ?? 0;
+  // Blockwise sequential mode keeps the residual stream of every sample between blocks.
+  const streamBytes = opts.mode === 'sequential' ? samples.length * seqLen * linears[0]!.dIn * 4 : 0;
+  const choice = chooseBatchSize({
+    weightBytes: initializerBytes(model) + streamBytes,
+    seqLen,
+    capturedWidth: [...accumulatorsFor(linears).values()].reduce((s, a) => s + a.sum.length, 0),
+    hidden: linears[0]!.dIn,
+    samples: samples.length,
+  });
+  const batchSize = opts.batchSize ?? choice.batchSize;
+  log(`calibration batch size ${batchSize} (${(choice.perSampleBytes / 2 ** 20).toFixed(1)} MiB/sample, budget ${(choice.budgetBytes / 2 ** 30).toFixed(2)} GiB)`);
+  const batches = makeBatches(samples, batchSize);
+  // Activations have the weights' element type (fp16 exports compute in fp16).
+  const elemType = model.initializers.get(linears[0]!.weightName)?.dataType ?? DataType.FLOAT;
+  const seconds = () => (performance.now() - started) / 1000;
+
+  if (opts.mode === 'sequential') {
+    const input: SequentialInput = { model, linears, batches, samples: samples.length, maskPadding, elemType, maskBlock: opts.maskBlock!, progress, session: opts.session };
+    const strategy = opts.strategy ?? 'auto';
+    if (strategy !== 'whole-graph') {
+      try {
+        const outputs = findBlockOutputs(model, linears);
+        const r = await sequentialBlockwise(input, outputs);
+        return { ...r, batchSize, strategy: 'blockwise', seconds: seconds() };
+      } catch (err) {
+        if (strategy === 'blockwise' || !/not separable|residual Add|no fc2\/down/.test((err as Error).message)) throw err;
+        log(`sequential calibration falls back to whole-graph runs: ${(err as Error).message}`);
+      }
+    }
+    const r = await sequentialWholeGraph(input);
+    return { ...r, batchSize, strategy: 'whole-graph', seconds: seconds() };
+  }
+
+  const extra = [...new Set([...linears.map((l) => l.inputName), ...(opts.blockOutputs ?? []).map((b) => b.name)])];
+  const open = await openSession(exposeTensors(model.proto, extra, elemType), model.dir, opts.session);
+  log(`calibrating on ${open.device}`);
+  const stats: ActivationStats = new Map();
+  try {
+    const acc = accumulatorsFor(linears);
+    for (const [k, batch] of batches.entries()) {
+      const out = await open.session.run(tokenFeeds(open.session.inputNames, batch, new Set()), extra);
+      addBatch(acc, out, batch, maskPadding);
+      for (const bo of opts.blockOutputs ?? []) {
+        const t = out[bo.name]!;
+        opts.onBlockOutput?.(bo.block, asFloat32(t.data), [...t.dims], batch.attentionMask);
+      }
+      progress('calibrate', k + 1, batches.length);
+    }
+    finalize(linears, acc, samples.length, stats);
+  } finally {
+    await open.release();
+  }
+  return { stats, masks: [], batchSize, device: open.device, runs: batches.length, seconds: seconds() };
+}

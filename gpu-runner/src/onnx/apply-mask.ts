@@ -1,0 +1,69 @@
+/**
+ * Zeroing pruned weights in the layout and element type the model stores them in, and writing
+ * the pruned model. Masks are in the canonical [dIn, dOut] layout (types.LayerMask); a weight
+ * stored transposed ([dOut, dIn]: Gemm transB=1 or a Transpose in front) is indexed accordingly.
+ */
+import type { LayerMask, PrunableLinear } from '../types.js';
+import { bytesPerElement, weightDType } from './proto.js';
+import type { OnnxModel } from './read.js';
+import { saveModel, type SaveOptions, type SavedModel } from './write.js';
+
+function checkShape(linear: PrunableLinear, mask: LayerMask, length: number): void {
+  if (mask.dIn !== linear.dIn || mask.dOut !== linear.dOut || mask.keep.length !== length || length !== linear.dIn * linear.dOut) {
+    throw new Error(`mask ${mask.id} is ${mask.dIn}x${mask.dOut} (${mask.keep.length}), linear ${linear.id} is ${linear.dIn}x${linear.dOut} (${length} stored)`);
+  }
+}
+
+/** Zeroes, in place, the masked entries of a weight in stored layout (fp32 values or fp16 halves). */
+export function zeroMaskedStored(data: Float32Array | Uint16Array, linear: PrunableLinear, mask: LayerMask): void {
+  checkShape(linear, mask, data.length);
+  const { dIn, dOut } = linear;
+  const keep = mask.keep;
+  if (!linear.storedTransposed) {
+    for (let k = 0; k < keep.length; k++) if (keep[k] === 0) data[k] = 0;
+    return;
+  }
+  for (let i = 0; i < dIn; i++) {
+    const row = i * dOut;
+    for (let o = 0; o < dOut; o++) if (keep[row + o] === 0) data[o * dIn + i] = 0;
+  }
+}
+
+/** Stored little-endian bytes with the masked entries zeroed (a copy; fp16 zero is 0x0000 too). */
+export function zeroMaskedBytes(bytes: Uint8Array, dataType: number, linear: PrunableLinear, mask: LayerMask): Uint8Array {
+  const dtype = weightDType(dataType);
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  const n = bytes.byteLength / bytesPerElement(dtype);
+  const view = dtype === 'float32' ? new Float32Array(copy.buffer, 0, n) : new Uint16Array(copy.buffer, 0, n);
+  zeroMaskedStored(view, linear, mask);
+  return copy;
+}
+
+/**
+ * Writes the model with every masked weight zeroed, streaming tensor by tensor. Each weight name
+ * must be masked by at most one linear's mask.
+ */
+export async function writePrunedModel(
+  model: OnnxModel,
+  linears: PrunableLinear[],
+  masks: LayerMask[],
+  outPath: string,
+  opts: Omit<SaveOptions, 'transform'> = {},
+): Promise<SavedModel> {
+  const byWeight = new Map<string, { linear: PrunableLinear; mask: LayerMask }>();
+  const byId = new Map(linears.map((l) => [l.id, l]));
+  for (const mask of masks) {
+    const linear = byId.get(mask.id);
+    if (!linear) throw new Error(`mask ${mask.id} names no prunable linear of this model`);
+    if (byWeight.has(linear.weightName)) throw new Error(`weight ${linear.weightName} is masked twice`);
+    byWeight.set(linear.weightName, { linear, mask });
+  }
+  return saveModel(model, outPath, {
+    ...opts,
+    transform: (t, bytes) => {
+      const m = byWeight.get(t.name ?? '');
+      return m ? zeroMaskedBytes(bytes, t.dataType!, m.linear, m.mask) : undefined;
+    },
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * IEEE 754 half <-> single conversion over typed arrays. fp16 weights are widened to fp32 for all
+ * math and narrowed back (round to nearest even) only when a model is written.
+ */
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+function floatToHalf(x: number): number {
+  f32[0] = x;
+  const bits = u32[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half (or zero): shift the implicit bit in and round to nearest even.
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = 1 << (shift - 1);
+    const rest = mant & ((1 << shift) - 1);
+    let v = mant >>> shift;
+    if (rest > half || (rest === half && v & 1)) v++;
+    return sign | v;
+  }
+  let v = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && v & 1)) v++; // a carry into the exponent is correct rounding
+  return sign | v;
+}
+
+// A 64K-entry table makes widening a plain indexed copy.
+let table: Float32Array | undefined;
+function halfTable(): Float32Array {
+  if (!table) {
+    table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) table[h] = halfToFloat(h);
+  }
+  return table;
+}
+
+export function fp16ToFp32(src: Uint16Array, out = new Float32Array(src.length)): Float32Array {
+  const t = halfTable();
+  for (let i = 0; i < src.length; i++) out[i] = t[src[i]!]!;
+  return out;
+}
+
+export function fp32ToFp16(src: Float32Array, out = new Uint16Array(src.length)): Uint16Array {
+  for (let i = 0; i < src.length; i++) out[i] = floatToHalf(src[i]!);
+  return out;
+}

@@ -1,0 +1,184 @@
+/**
+ * Writing a model. Small models are written with inline raw_data; large ones (or ones that came
+ * with external data) get an external data file written tensor by tensor, so peak memory stays
+ * at one tensor plus the graph.
+ */
+import { open, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { bytesPerElement, dimsOf, onnx, weightDType, type GraphMessage, type ModelProto, type TensorMessage, type TensorProto } from './proto.js';
+import { externalRef, hasExternalData, isExternal, isFloatWeight, readTensorBytes, type OnnxModel } from './read.js';
+
+/** protobuf refuses messages over 2 GB; stay clear of it with the inline form. */
+const INLINE_LIMIT_BYTES = 1 << 30;
+/** Tensors smaller than this stay inline even in external mode (as onnx's own save does). */
+const EXTERNAL_MIN_BYTES = 1024;
+
+export interface SaveOptions {
+  /** true: external data file; false: inline; 'auto' (default): external when the source used it or the weights exceed 1 GiB. */
+  externalData?: boolean | 'auto';
+  /** File name of the external data file, next to the model (default "<model file>.data"). */
+  dataFileName?: string;
+  /**
+   * Called with each float initializer's bytes; return replacement bytes of the same length (e.g.
+   * with pruned weights zeroed) or undefined to keep them.
+   */
+  transform?: (t: TensorProto, bytes: Uint8Array) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+}
+
+export interface SavedModel {
+  modelPath: string;
+  dataPath: string | undefined;
+  weightBytes: number;
+}
+
+export function initializerBytes(model: OnnxModel): number {
+  let total = 0;
+  for (const t of model.initializers.values()) {
+    if (!isFloatWeight(t)) continue;
+    total += dimsOf(t).reduce((a, b) => a * b, 1) * bytesPerElement(weightDType(t.dataType));
+  }
+  return total;
+}
+
+/** A copy of `t` without its data fields, to be refilled. */
+function header(t: TensorProto): TensorMessage {
+  const { rawData: _r, floatData: _f, int32Data: _i, externalData: _e, dataLocation: _l, ...rest } = t as TensorMessage;
+  return onnx.TensorProto.create({ ...rest });
+}
+
+export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOptions = {}): Promise<SavedModel> {
+  // Weights may be read lazily from the source file(s): never overwrite one while reading it.
+  const sources = new Set([...model.initializers.values()].filter(isExternal).map((t) => path.resolve(model.dir, externalRef(t).location)));
+  const mode = opts.externalData ?? 'auto';
+  const external = mode === 'auto' ? hasExternalData(model) || initializerBytes(model) > INLINE_LIMIT_BYTES : mode;
+  const dataFileName = opts.dataFileName ?? `${path.basename(outPath)}.data`;
+  const dataPath = external ? path.join(path.dirname(outPath), dataFileName) : undefined;
+  for (const target of [outPath, dataPath]) {
+    if (target && sources.has(path.resolve(target))) throw new Error(`cannot write ${target}: the model's weights are read from it`);
+  }
+  const readFinal = async (t: TensorProto): Promise<Uint8Array> => {
+    const bytes = await readTensorBytes(model, t);
+    const replaced = opts.transform ? await opts.transform(t, bytes) : undefined;
+    if (!replaced) return bytes;
+    if (replaced.byteLength !== bytes.byteLength) throw new Error(`transform changed the size of ${t.name}`);
+    return replaced;
+  };
+  for (const t of model.proto.graph!.initializer ?? []) {
+    if (!isFloatWeight(t) && isExternal(t)) throw new Error(`initializer ${t.name}: external non-float tensors are not supported`);
+  }
+  const weightBytes = initializerBytes(model);
+  if (!dataPath) {
+    await writeInlineStreaming(model.proto, outPath, readFinal);
+    return { modelPath: outPath, dataPath, weightBytes };
+  }
+  const fh = await open(dataPath, 'w');
+  const written: TensorProto[] = [];
+  let offset = 0;
+  try {
+    for (const t of model.proto.graph!.initializer ?? []) {
+      // Non-float tensors (shapes, indices) are copied as they are.
+      if (!isFloatWeight(t)) {
+        written.push(t);
+        continue;
+      }
+      const bytes = await readFinal(t);
+      const out = header(t);
+      if (bytes.byteLength >= EXTERNAL_MIN_BYTES) {
+        // 64-byte alignment keeps memory-mapped reads of the file aligned for every element type.
+        offset += (64 - (offset % 64)) % 64;
+        await writeAll(fh, bytes, offset);
+        out.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+        out.externalData = [
+          onnx.StringStringEntryProto.create({ key: 'location', value: dataFileName }),
+          onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
+          onnx.StringStringEntryProto.create({ key: 'length', value: String(bytes.byteLength) }),
+        ];
+        offset += bytes.byteLength;
+      } else {
+        out.rawData = bytes;
+      }
+      written.push(out);
+    }
+  } finally {
+    await fh.close();
+  }
+  await writeFile(outPath, onnx.ModelProto.encode(withInitializers(model.proto, written)).finish());
+  return { modelPath: outPath, dataPath, weightBytes };
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array, at: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done, at + done);
+    done += bytesWritten;
+  }
+}
+
+function varint(n: number): Uint8Array {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return Uint8Array.from(out);
+}
+
+// Protobuf tags (field number << 3 | wire type 2) of the length-delimited fields written by hand.
+const TAG_MODEL_GRAPH = 0x3a; // ModelProto.graph = 7
+const TAG_GRAPH_INITIALIZER = 0x2a; // GraphProto.initializer = 5
+const TAG_TENSOR_RAW_DATA = 0x4a; // TensorProto.raw_data = 9
+
+/**
+ * Writes an inline model without ever holding all its weights: protobuf fields may come in any
+ * order and a message may be written as concatenated pieces, so the file is the model without its
+ * graph, then the graph's length and its non-initializer fields, then each initializer as
+ * (header fields ++ raw_data) read one at a time. Sizes are known beforehand from the dims.
+ */
+async function writeInlineStreaming(proto: ModelProto, outPath: string, read: (t: TensorProto) => Promise<Uint8Array>): Promise<void> {
+  const g = proto.graph!;
+  const inits = g.initializer ?? [];
+  const pieces = inits.map((t) => {
+    if (!isFloatWeight(t)) return { t, head: onnx.TensorProto.encode(t).finish(), raw: 0 };
+    const raw = dimsOf(t).reduce((a, b) => a * b, 1) * bytesPerElement(weightDType(t.dataType));
+    return { t, head: onnx.TensorProto.encode(header(t)).finish(), raw };
+  });
+  const tensorLen = (p: (typeof pieces)[number]) => p.head.length + (p.raw > 0 ? 1 + varint(p.raw).length + p.raw : 0);
+  const { graph: _g, ...rest } = proto;
+  const modelRest = onnx.ModelProto.encode(onnx.ModelProto.create({ ...rest })).finish();
+  const graphRest = onnx.GraphProto.encode(onnx.GraphProto.create({ ...(g as GraphMessage), initializer: [] })).finish();
+  let graphLen = graphRest.length;
+  for (const p of pieces) graphLen += 1 + varint(tensorLen(p)).length + tensorLen(p);
+  const fh = await open(outPath, 'w');
+  try {
+    let at = 0;
+    const put = async (b: Uint8Array) => {
+      await writeAll(fh, b, at);
+      at += b.byteLength;
+    };
+    await put(modelRest);
+    await put(Uint8Array.of(TAG_MODEL_GRAPH));
+    await put(varint(graphLen));
+    await put(graphRest);
+    for (const p of pieces) {
+      await put(Uint8Array.of(TAG_GRAPH_INITIALIZER));
+      await put(varint(tensorLen(p)));
+      await put(p.head);
+      if (p.raw > 0) {
+        const bytes = isFloatWeight(p.t) ? await read(p.t) : new Uint8Array(0);
+        if (bytes.byteLength !== p.raw) throw new Error(`initializer ${p.t.name}: ${bytes.byteLength} bytes read, ${p.raw} expected`);
+        await put(Uint8Array.of(TAG_TENSOR_RAW_DATA));
+        await put(varint(p.raw));
+        await put(bytes);
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A shallow copy of a model whose graph has the given initializers. */
+export function withInitializers(proto: ModelProto, initializer: TensorProto[]): ModelProto {
+  const graph = onnx.GraphProto.create({ ...(proto.graph as GraphMessage), initializer });
+  return onnx.ModelProto.create({ ...proto, graph });
+}

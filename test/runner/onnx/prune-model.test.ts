@@ -1,0 +1,113 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writePrunedModel, zeroMaskedStored } from '../../../gpu-runner/src/onnx/apply-mask.js';
+import { findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
+import { weightsToInputs } from '../../../gpu-runner/src/onnx/surgery.js';
+import { loadModel, readTensorBytes, readWeight, type OnnxModel } from '../../../gpu-runner/src/onnx/read.js';
+import { ort, type Tensor } from '../../../gpu-runner/src/ort.js';
+import type { LayerMask, PrunableLinear } from '../../../gpu-runner/src/types.js';
+import { referenceForward } from '../helpers/reference-forward.js';
+import { rng } from '../helpers/graph-builder.js';
+import { fixture, maxAbsDiff, runPlain, tiny, tokenRows } from '../helpers/tiny.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function randomMasks(linears: PrunableLinear[], seed: number): LayerMask[] {
+  const r = rng(seed);
+  return linears.map((l) => ({ id: l.id, dIn: l.dIn, dOut: l.dOut, keep: Uint8Array.from({ length: l.dIn * l.dOut }, () => (r() < 0.5 ? 1 : 0)) }));
+}
+
+/** The dense graph with every prunable weight turned into an input and fed masked by a plain loop. */
+async function denseWithMaskedFeeds(model: OnnxModel, linears: PrunableLinear[], masks: LayerMask[], ids: number[][], mask: number[][]) {
+  const feeds: Record<string, Tensor> = {};
+  for (const l of linears) {
+    const m = masks.find((x) => x.id === l.id)!;
+    const t = model.initializers.get(l.weightName)!;
+    const bytes = await readTensorBytes(model, t);
+    const fp16 = t.dataType === 10;
+    const stored = fp16 ? new Uint16Array(bytes.slice().buffer) : new Float32Array(bytes.slice().buffer);
+    for (let i = 0; i < l.dIn; i++)
+      for (let o = 0; o < l.dOut; o++) if (!m.keep[i * l.dOut + o]) stored[l.storedTransposed ? o * l.dIn + i : i * l.dOut + o] = 0;
+    const dims = (await readWeight(model, l.weightName)).dims;
+    feeds[l.weightName] = new ort.Tensor(fp16 ? 'float16' : 'float32', stored, dims);
+  }
+  return runPlain(weightsToInputs(model.proto, linears.map((l) => l.weightName)), ids, mask, feeds, undefined, model.dir);
+}
+
+describe('zeroMaskedStored', () => {
+  it('zeroes W[i,o] at o*dIn+i when stored transposed', () => {
+    const l = { id: 'x', block: 0, role: 'q', nodeName: '', weightName: '', inputName: '', dIn: 3, dOut: 2, storedTransposed: true } as PrunableLinear;
+    const data = Float32Array.of(1, 2, 3, 4, 5, 6); // [dOut=2][dIn=3]
+    const keep = Uint8Array.of(1, 0, 1, 1, 0, 1); // canonical [dIn=3][dOut=2]: drops (0,1) and (2,0)
+    zeroMaskedStored(data, l, { id: 'x', dIn: 3, dOut: 2, keep });
+    expect(Array.from(data)).toEqual([1, 2, 0, 0, 5, 6]);
+    expect(() => zeroMaskedStored(data, l, { id: 'x', dIn: 2, dOut: 3, keep })).toThrow(/mask x is 2x3/);
+  });
+});
+
+describe('writePrunedModel', () => {
+  for (const [family, linear, dtype] of [
+    ['xglm', 'matmul', 'float32'],
+    ['gpt2', 'gemm', 'float32'],
+    ['llama', 'transpose', 'float32'],
+    ['bloom', 'matmul', 'float16'],
+    ['llama', 'gemm', 'float16'],
+  ] as const) {
+    it(`${family} ${linear} ${dtype}: outputs equal the dense graph fed masked weights`, async () => {
+      const { model, params } = tiny({ family, linear, dtype });
+      const linears = findPrunableLinears(model).linears;
+      const masks = randomMasks(linears, 3);
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-prune-'));
+      dirs.push(dir);
+      const file = path.join(dir, 'pruned.onnx');
+      await writePrunedModel(model, linears, masks, file);
+      const { ids, mask } = tokenRows([4, 3], 4, params.vocab);
+      const pruned = await runPlain(file, ids, mask);
+      const fed = await denseWithMaskedFeeds(model, linears, masks, ids, mask);
+      expect(Array.from(pruned.logits!.data as Float32Array)).toEqual(Array.from(fed.logits!.data as Float32Array));
+      // The zeros are where the masks say, and only there.
+      const back = await loadModel(file);
+      for (const l of linears) {
+        const w = (await readWeight(back, l.weightName)).data;
+        const orig = (await readWeight(model, l.weightName)).data;
+        const m = masks.find((x) => x.id === l.id)!;
+        for (let i = 0; i < l.dIn; i++)
+          for (let o = 0; o < l.dOut; o++) {
+            const k = l.storedTransposed ? o * l.dIn + i : i * l.dOut + o;
+            expect(w[k]).toBe(m.keep[i * l.dOut + o] ? orig[k] : 0);
+          }
+      }
+      if (dtype === 'float32') {
+        const keep = new Map(masks.map((m) => [m.id, m.keep]));
+        const ref = referenceForward(params, ids, mask, keep);
+        expect(maxAbsDiff(pruned.logits!.data as Float32Array, ref.logits.flatMap((x) => Array.from(x)))).toBeLessThan(1e-4);
+      }
+    });
+  }
+
+  it.skipIf(!fixture('llama-extdata'))('external-data fixture: pruned model written with external data, same outputs as masked feeds', async () => {
+    const model = await loadModel(fixture('llama-extdata')!);
+    const linears = findPrunableLinears(model).linears;
+    const masks = randomMasks(linears, 9);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-prune-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'model.onnx');
+    const saved = await writePrunedModel(model, linears, masks, file);
+    expect(saved.dataPath).toBeDefined();
+    const { ids, mask } = tokenRows([6, 4], 6, 200);
+    const pruned = await runPlain(file, ids, mask);
+    const fed = await denseWithMaskedFeeds(model, linears, masks, ids, mask);
+    expect(maxAbsDiff(pruned.logits!.data as Float32Array, fed.logits!.data as Float32Array)).toBe(0);
+  });
+
+  it('rejects masks for unknown layers', async () => {
+    const { model } = tiny({ family: 'gpt2' });
+    const linears = findPrunableLinears(model).linears;
+    await expect(writePrunedModel(model, linears, [{ id: 'block9.q', dIn: 1, dOut: 1, keep: new Uint8Array(1) }], '/tmp/never.onnx')).rejects.toThrow(/mask block9\.q names no prunable linear/);
+  });
+});

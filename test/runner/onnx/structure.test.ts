@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { findBlockOutputs, findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
+import { exposeTensors } from '../../../gpu-runner/src/onnx/surgery.js';
+import { loadModel, modelFromProto } from '../../../gpu-runner/src/onnx/read.js';
+import { indexGraph } from '../../../gpu-runner/src/onnx/structure.js';
+import { buildModel, type Family } from '../helpers/graph-builder.js';
+import { referenceForward } from '../helpers/reference-forward.js';
+import { fixture, maxAbsDiff, runPlain, tiny, tokenRows } from '../helpers/tiny.js';
+
+const ROLES: Record<Family, string[]> = {
+  xglm: ['q', 'k', 'v', 'o', 'fc1', 'fc2'],
+  bloom: ['qkv', 'o', 'fc1', 'fc2'],
+  gpt2: ['qkv', 'o', 'fc1', 'fc2'],
+  llama: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
+};
+
+describe('findPrunableLinears on family-shaped graphs', () => {
+  for (const family of ['xglm', 'bloom', 'gpt2', 'llama'] as const) {
+    for (const linear of ['matmul', 'transpose', 'gemm'] as const) {
+      for (const tiedHead of [false, true]) {
+        it(`${family}, ${linear} linears, ${tiedHead ? 'tied' : 'separate'} head`, () => {
+          const { model, params } = tiny({ family, linear, tiedHead, blocks: 3 });
+          const st = findPrunableLinears(model);
+          expect(st.family).toBe(family);
+          expect(st.blocks).toBe(3);
+          const expected = [0, 1, 2].flatMap((b) => ROLES[family].map((r) => `block${b}.${r}`));
+          expect(st.linears.map((l) => l.id)).toEqual(expected);
+          for (const l of st.linears) {
+            const p = params.blocks[l.block]!.linears.get(l.role)!;
+            expect([l.dIn, l.dOut]).toEqual([p.dIn, p.dOut]);
+            expect(l.storedTransposed).toBe(linear !== 'matmul');
+            // The weight the linear names holds exactly the parameters of that role (stored layout).
+            const t = model.initializers.get(l.weightName)!;
+            const stored = new Float32Array(new Uint8Array(t.rawData!).buffer);
+            const canonical = l.storedTransposed ? Float32Array.from(p.w, (_, k) => stored[(k % p.dOut) * p.dIn + Math.floor(k / p.dOut)]!) : stored;
+            expect(Array.from(canonical)).toEqual(Array.from(p.w));
+          }
+          // Never the embedding or the head.
+          const names = new Set(st.linears.map((l) => l.weightName));
+          expect([...names].some((n) => n.includes('embed') || n.includes('wte') || n.includes('word_embeddings'))).toBe(false);
+          expect(st.linears.some((l) => l.nodeName.startsWith('/lm_head'))).toBe(false);
+        });
+      }
+    }
+  }
+
+  it('takes roles from initializer names when node names are missing', () => {
+    const { proto } = buildModel({ family: 'llama', namedWeights: true, blocks: 2 });
+    for (const n of proto.graph!.node!) n.name = '';
+    const st = findPrunableLinears(modelFromProto(proto));
+    expect(st.linears.map((l) => l.id)).toEqual([0, 1].flatMap((b) => ROLES.llama.map((r) => `block${b}.${r}`)));
+  });
+
+  it('honours an explicit family and rejects an unknown one', () => {
+    const { model } = tiny({ family: 'gpt2' });
+    expect(findPrunableLinears(model, { family: 'mgpt' }).family).toBe('gpt2');
+    expect(() => findPrunableLinears(model, { family: 'mamba' })).toThrow(/unknown model family "mamba".*xglm, bloom, gpt2, llama/);
+  });
+});
+
+describe('structure errors name what was expected and found', () => {
+  it('a graph without recognisable names', () => {
+    const { proto } = buildModel({ family: 'xglm' });
+    for (const n of proto.graph!.node!) n.name = `node${Math.random()}`;
+    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/no decoder-block linears recognised: expected .*layers\.N\.self_attn\.q_proj.*found \d+ MatMul\/Gemm/);
+  });
+
+  it('an unknown module inside a block', () => {
+    const { proto } = buildModel({ family: 'xglm' });
+    const n = proto.graph!.node!.find((x) => x.name === '/model/layers.1/fc1/MatMul')!;
+    n.name = '/model/layers.1/adapter/MatMul';
+    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/xglm block 1: linear \/model\/layers\.1\/adapter\/MatMul has module path "adapter\.MatMul"; expected one of .*fc1/);
+  });
+
+  it('a block missing one of its linears', () => {
+    const { proto } = buildModel({ family: 'bloom' });
+    // Turn block 2's dense_4h_to_h into a MatMul of two activations: no longer a linear.
+    const n = proto.graph!.node!.find((x) => x.name === '/transformer/h.2/mlp/dense_4h_to_h/MatMul')!;
+    n.input = [n.input![0]!, n.input![0]!];
+    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/bloom block 2: expected linears qkv\/o\/fc1\/fc2, found qkv\/o\/fc1/);
+  });
+
+  it('a gap in the block numbering', () => {
+    const { proto } = buildModel({ family: 'gpt2', blocks: 3 });
+    for (const n of proto.graph!.node!) n.name = n.name!.replace('/h.1/', '/h.3/');
+    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/blocks 0\.\.3 expected, block 1 has no linears/);
+  });
+});
+
+describe('findBlockOutputs', () => {
+  for (const family of ['xglm', 'bloom', 'gpt2', 'llama'] as const) {
+    it(`${family}: the tensors equal the residual stream after each block`, async () => {
+      const { model, params } = tiny({ family, linear: family === 'gpt2' ? 'gemm' : 'matmul', blocks: 3 });
+      const outs = findBlockOutputs(model, findPrunableLinears(model).linears);
+      expect(outs.map((o) => o.block)).toEqual([0, 1, 2]);
+      const { ids, mask } = tokenRows([4, 2], 4, params.vocab);
+      const got = await runPlain(exposeTensors(model.proto, outs.map((o) => o.name)), ids, mask, {}, outs.map((o) => o.name));
+      const ref = referenceForward(params, ids, mask);
+      for (const o of outs) {
+        const flat = ref.blockOutputs[o.block]!.flatMap((x) => Array.from(x));
+        expect(maxAbsDiff(got[o.name]!.data as Float32Array, flat)).toBeLessThan(1e-4);
+      }
+    });
+  }
+});
+
+describe('fixture exports (torch.onnx)', () => {
+  const cases: Array<[string, string, number, boolean]> = [
+    ['xglm', 'xglm', 6, false],
+    ['bloom', 'bloom', 4, false],
+    ['gpt2', 'gpt2', 4, false],
+    ['gpt2-matmul', 'gpt2', 4, false],
+    ['llama', 'llama', 7, false],
+    ['llama-extdata', 'llama', 7, false],
+    ['gemm', 'xglm', 6, true],
+  ];
+  for (const [dir, family, perBlock, transposed] of cases) {
+    const file = fixture(dir);
+    it.skipIf(!file)(`${dir}: ${family} linears and block outputs`, async () => {
+      const model = await loadModel(file!);
+
+      const st = findPrunableLinears(model);
+      expect(st.family).toBe(family);
+      expect(findPrunableLinears(model, { family }).linears).toEqual(st.linears);
+      expect(st.linears.length).toBe(st.blocks * perBlock);
+      expect(st.linears.every((l) => l.storedTransposed === transposed)).toBe(true);
+      const index = indexGraph(model);
+      const outs = findBlockOutputs(model, st.linears);
+      // Every block output but the last flows into the next block, and is produced by an Add.
+      for (const o of outs) {
+        expect(index.producer.get(o.name)?.opType).toBe('Add');
+        if (o.block + 1 < st.blocks) {
+          const next = (index.consumers.get(o.name) ?? []).map((n) => n.name ?? '');
+          expect(next.some((n) => n.includes(`.${o.block + 1}/`))).toBe(true);
+        }
+      }
+      // The head is not among the linears: its weight is [hidden, vocab] or the embedding.
+      const vocab = Number((await import('node:fs')).readFileSync(file!.replace('model.onnx', 'config.json'), 'utf8').match(/"vocab_size":\s*(\d+)/)![1]);
+      expect(st.linears.some((l) => l.dOut === vocab || l.dIn === vocab)).toBe(false);
+    });
+  }
+});
+

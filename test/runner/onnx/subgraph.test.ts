@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { extractSubgraph } from '../../../gpu-runner/src/onnx/subgraph.js';
+import { findBlockOutputs, findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
+import { createSession, float32Tensor } from '../../../gpu-runner/src/ort.js';
+import { onnx } from '../../../gpu-runner/src/onnx/proto.js';
+import { referenceForward } from '../helpers/reference-forward.js';
+import { maxAbsDiff, runPlain, tiny, tokenRows } from '../helpers/tiny.js';
+
+describe('extractSubgraph', () => {
+  it('runs one block from the previous block output alone', async () => {
+    const { model, params } = tiny({ family: 'llama', blocks: 3 });
+    const linears = findPrunableLinears(model).linears;
+    const outs = findBlockOutputs(model, linears);
+    const sub = extractSubgraph(model.proto, [{ name: outs[0]!.name, elemType: 1 }], [{ name: outs[1]!.name, elemType: 1 }]);
+    expect(sub.nodes.every((n) => n.name!.includes('layers.1/'))).toBe(true);
+    expect(sub.proto.graph!.input!.map((i) => i.name)).toEqual([outs[0]!.name]); // token inputs unused here
+    expect(sub.proto.graph!.initializer!.every((t) => !t.name!.includes('embed'))).toBe(true);
+    const { ids, mask } = tokenRows([3, 2], 3, params.vocab);
+    const ref = referenceForward(params, ids, mask);
+    const x0 = Float32Array.from(ref.blockOutputs[0]!.flatMap((v) => Array.from(v)));
+    const { session } = await createSession(onnx.ModelProto.encode(sub.proto).finish(), { device: 'cpu' });
+    const out = await session.run({ [outs[0]!.name]: float32Tensor(x0, [2, 3, params.hidden]) });
+    await session.release();
+    expect(maxAbsDiff(out[outs[1]!.name]!.data as Float32Array, ref.blockOutputs[1]!.flatMap((v) => Array.from(v)))).toBeLessThan(1e-4);
+    // Without a cut the same output needs everything up from the tokens.
+    const full = extractSubgraph(model.proto, [], [{ name: outs[1]!.name, elemType: 1 }]);
+    expect(full.proto.graph!.input!.map((i) => i.name).sort()).toEqual(['attention_mask', 'input_ids']);
+    const viaTokens = await runPlain(full.proto, ids, mask);
+    expect(maxAbsDiff(viaTokens[outs[1]!.name]!.data as Float32Array, ref.blockOutputs[1]!.flatMap((v) => Array.from(v)))).toBeLessThan(1e-4);
+  });
+
+  it('names an output nothing produces', () => {
+    const { model } = tiny({ family: 'gpt2' });
+    expect(() => extractSubgraph(model.proto, [], [{ name: 'nope', elemType: 1 }])).toThrow(/no node produces nope/);
+  });
+});
