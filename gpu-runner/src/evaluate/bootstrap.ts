@@ -1,20 +1,12 @@
+import { mulberry32 } from '../random.js';
+
 /**
  * Paired bootstrap of Δ accuracy (candidate − dense) over the same examples, so a leaderboard can
  * tell a real gain from resampling noise. Both systems are resampled with the same indices (paired);
  * the PRNG is seeded so a result is reproducible from its recorded seed.
  */
 
-/** mulberry32: small, fast, good enough for resampling indices; seed is a 32-bit integer. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom = mulberry32;
 
 export interface BootstrapOptions {
   resamples?: number;

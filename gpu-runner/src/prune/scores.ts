@@ -6,6 +6,9 @@
  * the memory of the largest layers, and the masks' tie rule is defined on the stored values.
  */
 import type { DenseWeight } from '../types.js';
+import { mulberry32 } from '../random.js';
+
+export { mulberry32 };
 
 export type ScoreMethod = 'magnitude' | 'wanda' | 'mt-contrast' | 'random';
 
@@ -76,21 +79,6 @@ export function scoreMtContrast(
   return scaleRows(w, factor);
 }
 
-/**
- * mulberry32: a 32-bit state PRNG, tiny and fast, with good enough equidistribution for a random
- * baseline. Returns floats in [0, 1) with 32 bits of randomness; same seed → same sequence on every
- * platform (only 32-bit integer arithmetic).
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Random baseline: uniform scores drawn in flat [dIn, dOut] order from mulberry32(seed). The weight's

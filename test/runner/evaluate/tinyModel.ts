@@ -9,6 +9,7 @@
  */
 import onnxProto from 'onnx-proto';
 import type { LoadedTokenizer } from '../../../gpu-runner/src/tokenize/index.js';
+import { mulberry32 } from '../../../gpu-runner/src/random.js';
 
 const { onnx } = onnxProto;
 const F = onnx.TensorProto.DataType.FLOAT;
@@ -27,16 +28,7 @@ export interface TinyModelSpec {
   scale?: number;
 }
 
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 export function buildTinyModel(spec: TinyModelSpec): Uint8Array {
   const { vocab, dModel: d, heads: H, layers: L, maxPositions } = spec;

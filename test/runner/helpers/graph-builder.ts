@@ -11,6 +11,7 @@
 import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../../../gpu-runner/src/onnx/proto.js';
 import { fp16ToFp32, fp32ToFp16 } from '../../../gpu-runner/src/onnx/fp16.js';
 import type { LinearRole } from '../../../gpu-runner/src/types.js';
+import { mulberry32 } from '../../../gpu-runner/src/random.js';
 
 export type Family = 'xglm' | 'bloom' | 'gpt2' | 'llama';
 
@@ -76,16 +77,7 @@ const MODULES: Record<Family, { prefix: string; embed: string; roles: Array<[Lin
   },
 };
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 function dims(role: LinearRole, h: number, f: number): [number, number] {
   if (role === 'qkv') return [h, 3 * h];
