@@ -13,6 +13,11 @@ export interface LoadedTokenizer {
   eosToken: string;
   padId: number;
   bosId: number | undefined;
+  /**
+   * Special tokens the tokenizer's post-processor puts before every text (XGLM `</s>`, LLaMA `<s>`,
+   * none for GPT-2/BLOOM): the reference tokenizes with them, so calibration samples start with them.
+   */
+  prefixIds: number[];
   vocabSize: number;
 }
 
@@ -67,13 +72,20 @@ export function fromJson(
   const baseSize = Array.isArray(vocab) ? vocab.length : vocab ? Object.keys(vocab).length : 0;
   const vocabSize = num(config.vocab_size) ?? Math.max(baseSize, ...added.map((a) => a.id + 1));
 
+  const plain = (text: string) => tok.encode(text, { add_special_tokens: false } as never).ids as number[];
+  const withSpecial = tok.encode('a', { add_special_tokens: true } as never).ids as number[];
+  const bare = plain('a');
+  const at = withSpecial.findIndex((_, i) => bare.every((id, k) => withSpecial[i + k] === id));
+  const prefixIds = at > 0 ? withSpecial.slice(0, at) : [];
+
   return {
-    encode: (text) => tok.encode(text, { add_special_tokens: false } as never).ids,
+    encode: plain,
     decode: (ids) => tok.decode(ids, { skip_special_tokens: false } as never),
     eosId,
     eosToken,
     padId,
     bosId,
+    prefixIds,
     vocabSize,
   };
 }
