@@ -167,6 +167,7 @@ export function byteTokenizer(): LoadedTokenizer {
     eosToken: '</s>',
     padId: 0,
     bosId: 2,
+    prefixIds: [],
     vocabSize: 259,
   };
 }
