@@ -1,0 +1,175 @@
+/**
+ * Typed client of the user-facing API (models, corpora, suites, jobs, runs, leaderboards), shared
+ * by the CLI, the demo and the end-to-end tests. Retries and error shapes come from the runner's
+ * Http helper so both sides behave the same on a flaky network.
+ */
+import { createHash } from 'node:crypto';
+import { open, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { CorpusInfo } from '../shared/src/api/corpora';
+import type { JobInfo, Leaderboard, RunInfo } from '../shared/src/api/jobs';
+import type { ModelInfo } from '../shared/src/api/models';
+import type { SuiteInfo } from '../shared/src/api/suites';
+import { Http, type HttpOptions } from '../gpu-runner/src/service/http';
+
+export type { CorpusInfo, JobInfo, Leaderboard, ModelInfo, RunInfo, SuiteInfo };
+
+/** Files above this go through the multipart upload (one Workers request body is capped at 100 MB). */
+export const SINGLE_PUT_LIMIT = 90 * 1024 * 1024;
+/** R2 multipart parts other than the last must be equal-sized and at least 5 MiB. */
+export const PART_SIZE = 64 * 1024 * 1024;
+
+const enc = encodeURIComponent;
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export class PolypruneApi {
+  readonly http: Http;
+
+  constructor(opts: HttpOptions) {
+    this.http = new Http(opts);
+  }
+
+  get baseUrl() {
+    return this.http.baseUrl;
+  }
+
+  health() {
+    return this.http.json<{ ok: boolean; version: string }>('/v1/health');
+  }
+
+  createModel(body: { name: string; family: string; license?: string; visibility?: 'private' | 'public' }) {
+    return this.http.json<ModelInfo>('/v1/models', { method: 'POST', body });
+  }
+
+  getModel(id: string) {
+    return this.http.json<ModelInfo>(`/v1/models/${enc(id)}`);
+  }
+
+  listModels() {
+    return this.http.json<Page<ModelInfo>>('/v1/models');
+  }
+
+  /** Uploads one model file, switching to multipart above SINGLE_PUT_LIMIT; returns its sha256. */
+  async uploadModelFile(modelId: string, file: string, opts: { name?: string; onBytes?: (done: number, total: number) => void; partSize?: number; singleLimit?: number } = {}) {
+    const name = opts.name ?? path.basename(file);
+    const size = (await stat(file)).size;
+    const sha = await sha256File(file);
+    const base = `/v1/models/${enc(modelId)}/files/${enc(name)}`;
+    if (size <= (opts.singleLimit ?? SINGLE_PUT_LIMIT)) {
+      const bytes = new Uint8Array(await readFile(file));
+      const r = await this.http.json<{ name: string; size: number; sha256: string }>(base, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': sha } });
+      opts.onBytes?.(size, size);
+      return r;
+    }
+    const up = await this.http.json<{ uploadId: string }>(`${base}/uploads`, { method: 'POST', body: {} });
+    const partSize = opts.partSize ?? PART_SIZE;
+    const fh = await open(file, 'r');
+    try {
+      let n = 0;
+      for (let offset = 0; offset < size; offset += partSize) {
+        n++;
+        const len = Math.min(partSize, size - offset);
+        const buf = new Uint8Array(len);
+        await fh.read(buf, 0, len, offset);
+        // A part is idempotent by number, so retrying one after a dropped connection is safe.
+        await this.http.send(`${base}/uploads/${enc(up.uploadId)}/parts/${n}`, { method: 'PUT', body: buf, headers: { 'content-type': 'application/octet-stream' } });
+        opts.onBytes?.(offset + len, size);
+      }
+    } catch (err) {
+      await this.http.send(`${base}/uploads/${enc(up.uploadId)}`, { method: 'DELETE', accept: [404] }).catch(() => undefined);
+      throw err;
+    } finally {
+      await fh.close();
+    }
+    return this.http.json<{ name: string; size: number; sha256: string }>(`${base}/uploads/${enc(up.uploadId)}/complete`, { method: 'POST', body: { sha256: sha } });
+  }
+
+  uploadCorpus(data: Uint8Array, q: { src: string; tgt: string; name?: string; format?: 'tsv' | 'jsonl'; visibility?: string; onError?: 'reject' | 'skip' }) {
+    return this.http.json<CorpusInfo>('/v1/corpora', { method: 'POST', body: data, query: q, headers: { 'content-type': 'application/octet-stream' } });
+  }
+
+  listCorpora() {
+    return this.http.json<Page<CorpusInfo>>('/v1/corpora');
+  }
+
+  uploadSuite(data: Uint8Array, q: { format: string; lang: string; name?: string; visibility?: string; onError?: 'reject' | 'skip' }) {
+    return this.http.json<SuiteInfo>('/v1/suites', { method: 'POST', body: data, query: q, headers: { 'content-type': 'application/octet-stream' } });
+  }
+
+  listSuites() {
+    return this.http.json<Page<SuiteInfo>>('/v1/suites');
+  }
+
+  createJob(spec: Record<string, unknown>, idempotencyKey?: string) {
+    return this.http.json<JobInfo>('/v1/jobs', { method: 'POST', body: spec, headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {} });
+  }
+
+  createSweep(body: Record<string, unknown>) {
+    return this.http.json<{ sweepId: string; jobs: JobInfo[] }>('/v1/sweeps', { method: 'POST', body });
+  }
+
+  getJob(id: string) {
+    return this.http.json<JobInfo>(`/v1/jobs/${enc(id)}`);
+  }
+
+  listJobs(q: { status?: string; model?: string; sweep?: string; limit?: number; cursor?: string } = {}) {
+    return this.http.json<Page<JobInfo>>('/v1/jobs', { query: q });
+  }
+
+  cancelJob(id: string) {
+    return this.http.json<JobInfo>(`/v1/jobs/${enc(id)}/cancel`, { method: 'POST' });
+  }
+
+  getRun(id: string) {
+    return this.http.json<RunInfo>(`/v1/runs/${enc(id)}`);
+  }
+
+  listRuns(q: { model?: string; limit?: number; cursor?: string } = {}) {
+    return this.http.json<Page<RunInfo>>('/v1/runs', { query: q });
+  }
+
+  async runArtifact(runId: string, name: string): Promise<Uint8Array> {
+    const res = await this.http.send(`/v1/runs/${enc(runId)}/artifacts/${enc(name)}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  leaderboard(q: { model: string; format?: string; suite?: string; scoring?: string; metric?: string; method?: string; pair?: string }) {
+    return this.http.json<Leaderboard>('/v1/leaderboards', { query: q });
+  }
+
+  leaderboardPageUrl(modelId: string, q: Record<string, string> = {}) {
+    const u = new URL(`${this.baseUrl}/leaderboards/${enc(modelId)}`);
+    for (const [k, v] of Object.entries(q)) u.searchParams.set(k, v);
+    return u.toString();
+  }
+
+  /** Polls a job until it ends; `onUpdate` sees every poll (progress bars). */
+  async waitForJob(id: string, o: { intervalMs?: number; timeoutMs?: number; onUpdate?: (j: JobInfo) => void; signal?: AbortSignal } = {}): Promise<JobInfo> {
+    const deadline = Date.now() + (o.timeoutMs ?? Infinity);
+    for (;;) {
+      const j = await this.getJob(id);
+      o.onUpdate?.(j);
+      if (isFinal(j.status)) return j;
+      if (Date.now() > deadline) throw new Error(`job ${id} still ${j.status} after ${o.timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, o.intervalMs ?? 1000));
+      o.signal?.throwIfAborted();
+    }
+  }
+}
+
+export const isFinal = (s: string) => s === 'succeeded' || s === 'failed' || s === 'canceled';
+
+export async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await open(file, 'r');
+  try {
+    for await (const chunk of fh.createReadStream()) h.update(chunk as Buffer);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+  return h.digest('hex');
+}

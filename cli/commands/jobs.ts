@@ -1,0 +1,219 @@
+import type { Command } from 'commander';
+import { isFinal, type JobInfo, type PolypruneApi } from '../api';
+import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../context';
+import { multiBar } from '../progress';
+import { renderTable } from '../table';
+
+interface CalibrationFlags {
+  corpus?: string;
+  dataType: string;
+  contrast?: string;
+  samples?: number;
+  shots?: number;
+  maxLength?: number;
+  maskPadding?: boolean;
+  direction?: string;
+}
+
+function calibration(o: CalibrationFlags) {
+  if (!o.corpus) return undefined;
+  return {
+    corpusId: o.corpus,
+    dataType: o.dataType,
+    ...(o.contrast ? { contrastCorpusId: o.contrast } : {}),
+    ...(o.samples !== undefined ? { samples: o.samples } : {}),
+    ...(o.shots !== undefined ? { shots: o.shots } : {}),
+    ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
+    ...(o.maskPadding ? { maskPadding: true } : {}),
+    ...(o.direction ? { direction: o.direction } : {}),
+  };
+}
+
+const calibrationOptions = (c: Command) =>
+  c
+    .option('--samples <n>', 'calibration samples (reference 100)', num('--samples'))
+    .option('--shots <n>', 'demonstrations per sample (reference 4)', num('--shots'))
+    .option('--max-length <n>', 'tokens per sample (reference 512)', num('--max-length'))
+    .option('--mask-padding', 'drop pad positions from the statistics')
+    .option('--direction <dir>', 'x-en | en-x')
+    .option('--mode <mode>', 'sequential (Wanda-exact) | oneshot')
+    .option('--pattern <pattern>', 'unstructured | 2:4 | 4:8')
+    .option('--suite <id>', 'suite to evaluate on (repeatable)', collect, [])
+    .option('--scoring <name>', 'paper | harness (repeatable)', collect, [])
+    .option('--template-lang <lang>', 'language of the prompt templates')
+    .option('--public', 'runs and scores visible to everyone', false);
+
+function common(o: { mode?: string; pattern?: string; suite: string[]; scoring: string[]; templateLang?: string; public: boolean }) {
+  return {
+    ...(o.mode ? { mode: o.mode } : {}),
+    ...(o.pattern ? { pattern: o.pattern } : {}),
+    suites: o.suite,
+    ...(o.scoring.length ? { scoring: o.scoring } : {}),
+    ...(o.templateLang ? { templateLang: o.templateLang } : {}),
+    visibility: o.public ? 'public' : 'private',
+  };
+}
+
+export function registerJobs(program: Command) {
+  calibrationOptions(
+    program
+      .command('prune')
+      .description('queue a prune job (calibrate → score → mask → evaluate)')
+      .requiredOption('--model <id>')
+      .option('--method <method>', 'wanda | magnitude | random', 'wanda')
+      .option('--sparsity <p>', 'fraction of weights to drop', num('--sparsity'), 0.5)
+      .option('--corpus <id>', 'calibration corpus (wanda)')
+      .option('--data-type <type>', 'mt | mono | mt-contrast', 'mt')
+      .option('--contrast <id>', 'contrast corpus for mt-contrast')
+      .option('--drop-top', 'ablation: drop the highest-scoring weights')
+      .option('--seed <n>', 'random seed', num('--seed'))
+      .option('--idempotency-key <key>', 'repeat-safe creation')
+      .option('--watch', 'follow the job until it ends'),
+  ).action(async (o, cmd: Command) => {
+    if (o.method === 'wanda' && !o.corpus) throw new UsageError('wanda needs --corpus <id>');
+    const api = await apiFor(cmd);
+    const spec = {
+      kind: 'prune',
+      modelId: o.model,
+      method: o.method,
+      sparsity: o.sparsity,
+      ...(o.method === 'wanda' ? { calibration: calibration(o) } : {}),
+      ...(o.dropTop ? { dropTop: true } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...common(o),
+    };
+    const job = await api.createJob(spec, o.idempotencyKey);
+    if (!o.watch) return emit(cmd, job, () => `job ${job.id} ${job.status}`);
+    process.exitCode = await watchJobs(api, [job.id], cmd);
+  });
+
+  calibrationOptions(
+    program
+      .command('evaluate')
+      .description('queue an evaluation of the dense model, or of a pruned run with --run')
+      .requiredOption('--model <id>')
+      .option('--run <id>', 'pruned run to evaluate')
+      .option('--watch', 'follow the job until it ends'),
+  ).action(async (o, cmd: Command) => {
+    if (!o.suite.length) throw new UsageError('evaluate needs at least one --suite <id>');
+    const api = await apiFor(cmd);
+    const { mode: _m, pattern: _p, ...rest } = common(o);
+    const job = await api.createJob({ kind: 'evaluate', modelId: o.model, ...(o.run ? { runId: o.run } : {}), ...rest });
+    if (!o.watch) return emit(cmd, job, () => `job ${job.id} ${job.status}`);
+    process.exitCode = await watchJobs(api, [job.id], cmd);
+  });
+
+  calibrationOptions(
+    program
+      .command('sweep')
+      .description('queue a grid: language pairs × sparsities × methods (+ the dense evaluation)')
+      .requiredOption('--model <id>')
+      .option('--pair <corpus[:contrast]>', 'calibration corpus of one language pair (repeatable)', collect, [])
+      .option('--sparsity <p>', 'sparsity (repeatable)', (v: string, prev: number[] = []) => [...prev, num('--sparsity')(v)], [] as number[])
+      .option('--method <method[:dataType]>', 'e.g. wanda:mt, wanda:mono, magnitude, random (repeatable)', collect, [])
+      .option('--no-dense', 'skip the dense evaluation')
+      .option('--watch', 'follow the jobs until they end'),
+  ).action(async (o, cmd: Command) => {
+    if (!o.pair.length) throw new UsageError('sweep needs at least one --pair <corpusId>');
+    const methods = (o.method.length ? o.method : ['wanda:mt', 'wanda:mono', 'magnitude', 'random']).map((m: string) => {
+      const [method, dataType] = m.split(':');
+      return { method, ...(dataType ? { dataType } : {}) };
+    });
+    const api = await apiFor(cmd);
+    const cal = calibration({ ...o, corpus: 'x' }) as Record<string, unknown>;
+    const { corpusId: _c, dataType: _d, ...calBase } = cal;
+    const sweep = await api.createSweep({
+      modelId: o.model,
+      pairs: o.pair.map((p: string) => {
+        const [corpusId, contrastCorpusId] = p.split(':');
+        return { corpusId, ...(contrastCorpusId ? { contrastCorpusId } : {}) };
+      }),
+      sparsities: o.sparsity.length ? o.sparsity : [0.5],
+      methods,
+      base: { ...common(o), calibration: calBase },
+      includeDense: o.dense,
+    });
+    if (!o.watch) return emit(cmd, sweep, () => `sweep ${sweep.sweepId}: ${sweep.jobs.length} jobs\n${jobTable(sweep.jobs)}`);
+    process.exitCode = await watchJobs(api, sweep.jobs.map((j) => j.id), cmd);
+  });
+
+  const jobs = program.command('jobs').description('queued, running and finished jobs');
+  jobs
+    .command('watch')
+    .description('live progress of jobs until they end (exit 1 when one did not succeed)')
+    .argument('<jobIds...>')
+    .action(async (ids: string[], _o, cmd: Command) => {
+      process.exitCode = await watchJobs(await apiFor(cmd), ids, cmd);
+    });
+  jobs
+    .command('list')
+    .option('--status <status>')
+    .option('--model <id>')
+    .option('--sweep <id>')
+    .option('--limit <n>', 'page size', num('--limit'))
+    .action(async (o, cmd: Command) => {
+      const page = await (await apiFor(cmd)).listJobs(o);
+      emit(cmd, page, () => jobTable(page.items));
+    });
+  jobs
+    .command('get')
+    .argument('<jobId>')
+    .action(async (id: string, _o, cmd: Command) => emit(cmd, await (await apiFor(cmd)).getJob(id)));
+  jobs
+    .command('cancel')
+    .argument('<jobId>')
+    .action(async (id: string, _o, cmd: Command) => {
+      const j = await (await apiFor(cmd)).cancelJob(id);
+      emit(cmd, j, () => `job ${j.id} ${j.status}`);
+    });
+}
+
+function label(j: JobInfo): string {
+  const s = j.spec as { kind?: string; method?: string; sparsity?: number; calibration?: { dataType?: string } };
+  if (s.kind === 'evaluate') return 'evaluate';
+  return `${s.method ?? 'prune'} ${s.sparsity ?? ''}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}`;
+}
+
+export function jobTable(items: JobInfo[]): string {
+  return renderTable(
+    ['id', 'what', 'status', 'progress', 'attempts', 'run'],
+    items.map((j) => [j.id, label(j), j.status, j.progress ? `${j.progress.stage} ${j.progress.done}/${j.progress.total}` : '', `${j.attempts}/${j.maxAttempts}`, j.runId ?? '']),
+  );
+}
+
+/** Follows jobs to their end with one progress bar each (plain lines without a TTY or with --json). */
+export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, intervalMs = 1000): Promise<number> {
+  const json = !!globals(cmd).json;
+  const live = !json && process.stderr.isTTY;
+  const bars = live ? multiBar() : null;
+  const byId = new Map<string, ReturnType<NonNullable<typeof bars>['create']>>();
+  const last = new Map<string, string>();
+  let jobs: JobInfo[] = [];
+  try {
+    for (;;) {
+      jobs = await Promise.all(ids.map((id) => api.getJob(id)));
+      for (const j of jobs) {
+        const payload = { job: `${j.id} ${label(j)}`.padEnd(38), status: j.status.padEnd(9), stage: j.progress?.stage ?? '' };
+        const total = Math.max(1, j.progress?.total ?? 1);
+        const done = isFinal(j.status) && j.status === 'succeeded' ? total : Math.min(total, j.progress?.done ?? 0);
+        if (bars) {
+          const b = byId.get(j.id) ?? bars.create(total, done, payload);
+          byId.set(j.id, b);
+          b.setTotal(total);
+          b.update(done, payload);
+        } else if (!json) {
+          const line = `${j.id} ${j.status} ${j.progress ? `${j.progress.stage} ${j.progress.done}/${j.progress.total}` : ''}`.trim();
+          if (last.get(j.id) !== line) process.stderr.write(`${line}\n`);
+          last.set(j.id, line);
+        }
+      }
+      if (jobs.every((j) => isFinal(j.status))) break;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  } finally {
+    bars?.stop();
+  }
+  const failed = jobs.filter((j) => j.status !== 'succeeded');
+  emit(cmd, jobs, () => `${jobTable(jobs)}${failed.length ? `\n\n${failed.map((j) => `${j.id} ${j.status}: ${j.error ?? ''}`).join('\n')}` : ''}`);
+  return failed.length ? EXIT.api : EXIT.ok;
+}

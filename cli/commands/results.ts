@@ -1,0 +1,58 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { apiFor, emit } from '../context';
+import { renderLeaderboard, renderTable } from '../table';
+
+export function registerResults(program: Command) {
+  program
+    .command('leaderboard')
+    .description('one row per variant, one column per language')
+    .requiredOption('--model <id>')
+    .option('--format <format>', 'suite format, e.g. mc, xnli, ppl, mt')
+    .option('--metric <metric>', 'acc | acc_norm | f1 | ppl | chrf', 'acc')
+    .option('--scoring <scoring>', 'paper | harness', 'paper')
+    .option('--method <method>')
+    .option('--pair <pair>', 'calibration pair, e.g. fr-en')
+    .action(async (o: { model: string; format?: string; metric: string; scoring: string; method?: string; pair?: string }, cmd: Command) => {
+      const api = await apiFor(cmd);
+      const board = await api.leaderboard(o);
+      emit(cmd, board, () => `${renderLeaderboard(board)}\n\n${api.leaderboardPageUrl(o.model, o.format ? { format: o.format } : {})}`);
+    });
+
+  const runs = program.command('runs').description('results of finished jobs');
+  runs
+    .command('get')
+    .argument('<runId>')
+    .action(async (id: string, _o, cmd: Command) => {
+      const run = await (await apiFor(cmd)).getRun(id);
+      emit(cmd, run, () =>
+        [
+          `run ${run.id} (${run.variant}) of job ${run.jobId}; sparsity ${run.overallSparsity ?? '–'}`,
+          renderTable(['suite', 'lang', 'scoring', 'metric', 'value', 'n'], run.scores.map((s) => [s.suiteId, s.lang, s.scoring, s.metric, s.value.toFixed(4), String(s.n)])),
+          `artifacts: ${run.artifacts.map((a) => a.name).join(', ') || 'none'}`,
+        ].join('\n'),
+      );
+    });
+  runs
+    .command('download')
+    .description('save artifacts of a run (all unless --artifact is given)')
+    .argument('<runId>')
+    .option('--artifact <name...>', 'only these artifacts')
+    .option('--out <dir>', 'target directory', '.')
+    .action(async (id: string, o: { artifact?: string[]; out: string }, cmd: Command) => {
+      const api = await apiFor(cmd);
+      const run = await api.getRun(id);
+      const names = o.artifact ?? run.artifacts.map((a) => a.name);
+      const dir = path.resolve(o.out);
+      await mkdir(dir, { recursive: true });
+      const saved: Array<{ name: string; file: string; size: number }> = [];
+      for (const name of names) {
+        const bytes = await api.runArtifact(id, name);
+        const file = path.join(dir, name);
+        await writeFile(file, bytes);
+        saved.push({ name, file, size: bytes.byteLength });
+      }
+      emit(cmd, saved, () => saved.map((s) => `${s.file}  ${s.size} B`).join('\n'));
+    });
+}

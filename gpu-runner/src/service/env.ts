@@ -1,0 +1,54 @@
+/** The only place the runner reads process.env. */
+import os from 'node:os';
+import path from 'node:path';
+
+export interface RunnerEnv {
+  /** Base URL of the API, e.g. http://127.0.0.1:8787 */
+  api: string;
+  token: string;
+  /** Cache of inputs and per-job scratch space. */
+  workdir: string;
+  /** "auto" tries CUDA and falls back to CPU. */
+  device: 'auto' | 'cuda' | 'cpu';
+  runnerId: string;
+  /** Seconds to wait between lease attempts when the queue is empty. */
+  pollSeconds: number;
+  /** Bytes of cached inputs to keep (0: unlimited). */
+  cacheMaxBytes: number;
+  /** Leave after this many jobs (0: never); tests and one-shot batch runs use it. */
+  maxJobs: number;
+  /**
+   * Pause after every step, in ms. Only for fault tests: it makes "kill the runner mid-job" land
+   * mid-job deterministically on models that finish in a second.
+   */
+  stepDelayMs: number;
+}
+
+export class EnvError extends Error {}
+
+export function readRunnerEnv(env: NodeJS.ProcessEnv = process.env): RunnerEnv {
+  const api = env.POLYPRUNE_API;
+  const token = env.POLYPRUNE_RUNNER_TOKEN;
+  const missing = [!api && 'POLYPRUNE_API', !token && 'POLYPRUNE_RUNNER_TOKEN'].filter(Boolean);
+  if (missing.length) throw new EnvError(`missing environment: ${missing.join(', ')} (the API base URL and a token with scope "runner")`);
+  const device = (env.POLYPRUNE_DEVICE ?? 'auto').toLowerCase();
+  if (device !== 'auto' && device !== 'cuda' && device !== 'cpu') throw new EnvError(`POLYPRUNE_DEVICE must be auto, cuda or cpu, got "${device}"`);
+  const num = (name: string, fallback: number) => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new EnvError(`${name} must be a non-negative number, got "${v}"`);
+    return n;
+  };
+  return {
+    api: api!.replace(/\/+$/, ''),
+    token: token!,
+    workdir: path.resolve(env.POLYPRUNE_WORKDIR ?? path.join(os.homedir(), '.cache', 'polyprune-runner')),
+    device,
+    runnerId: env.POLYPRUNE_RUNNER_ID ?? `${os.hostname()}-${process.pid}`,
+    pollSeconds: num('POLYPRUNE_POLL_SECONDS', 2),
+    cacheMaxBytes: num('POLYPRUNE_CACHE_MAX_BYTES', 0),
+    maxJobs: num('POLYPRUNE_MAX_JOBS', 0),
+    stepDelayMs: num('POLYPRUNE_STEP_DELAY_MS', 0),
+  };
+}

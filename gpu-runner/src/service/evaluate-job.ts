@@ -1,0 +1,67 @@
+/**
+ * An evaluate job: the dense model, or the pruned model of a finished prune run. The pruned model is
+ * rebuilt from the run's packed masks and the dense model when the masks are there (works for models
+ * too large to be stored as one artifact); otherwise the run's uploaded pruned graph is used.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { evaluateJobSpec } from '../../../shared/src/api/jobs';
+import { writePrunedModel } from '../onnx/apply-mask';
+import { loadModel } from '../onnx/read';
+import { findPrunableLinears } from '../onnx/structure';
+import type { Device } from '../ort';
+import { sparsityReport } from '../prune/masks';
+import { unpackMasks } from '../prune/pack';
+import { assertEverySuiteScored, linkCompanions } from './prune-job';
+import type { RunResult } from './protocol';
+import { evaluateSuites } from './suites';
+import type { JobContext } from './worker-loop';
+
+export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
+  const spec = evaluateJobSpec.parse(ctx.spec);
+  const timings: Record<string, number> = {};
+  const modelDir = path.join(ctx.dir, 'model');
+  const t0 = performance.now();
+  await ctx.step('download', async () => {
+    await ctx.inputsOfRole('model', modelDir);
+    for (const i of ctx.inputs.filter((x) => x.role === 'suite')) await ctx.input(i.name);
+  });
+  timings.download = (performance.now() - t0) / 1000;
+
+  let evalDir = modelDir;
+  let overallSparsity: number | null = null;
+  let layers: RunResult['layers'] = [];
+  const extra: Record<string, unknown> = {};
+  if (spec.runId) {
+    const base = ctx.inputs.filter((i) => i.role === 'base-run');
+    evalDir = path.join(ctx.dir, 'pruned');
+    const masksInput = base.find((i) => i.name === 'base-masks.bin');
+    if (masksInput) {
+      const t1 = performance.now();
+      await ctx.step('rebuild-pruned-model', async () => {
+        const { masks } = unpackMasks(new Uint8Array(await readFile(await ctx.input(masksInput.name))));
+        const model = await loadModel(path.join(modelDir, 'model.onnx'));
+        const { linears } = findPrunableLinears(model);
+        await mkdir(evalDir, { recursive: true });
+        await writePrunedModel(model, linears, masks, path.join(evalDir, 'model.onnx'));
+        const report = sparsityReport(masks);
+        overallSparsity = report.sparsity;
+        layers = report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut }));
+      });
+      timings.rebuild = (performance.now() - t1) / 1000;
+      extra.prunedFrom = 'masks';
+    } else if (base.some((i) => i.name === 'base-model.onnx')) {
+      // The graph names its external data file without the "base-" prefix the API adds.
+      await ctx.step('download-pruned', () => ctx.inputsOfRole('base-run', evalDir, (n) => n.replace(/^base-/, '')));
+      extra.prunedFrom = 'model artifact';
+    } else {
+      throw new Error(`run ${spec.runId} has neither masks.bin nor a pruned model.onnx to evaluate`);
+    }
+    await linkCompanions(ctx, evalDir);
+    extra.baseRunId = spec.runId;
+  }
+  const evaluation = await evaluateSuites(ctx, evalDir, { scoring: spec.scoring, templateLang: spec.templateLang, device: ctx.device as Device | 'auto' });
+  timings.evaluate = evaluation.seconds;
+  assertEverySuiteScored(spec.suites, evaluation.scores.map((s) => s.suiteId));
+  return { overallSparsity, layers, scores: evaluation.scores, artifacts: [], device: String(ctx.device), timings, extra: { ...extra, evaluation: evaluation.summaries } };
+}

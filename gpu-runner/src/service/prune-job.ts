@@ -1,0 +1,242 @@
+/**
+ * A prune job, composed from the engine (design §3): model → calibration text → activation
+ * statistics → scores → masks → pruned model, packed masks, statistics and LMF report as artifacts →
+ * evaluation of the pruned model on the job's suites.
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pruneJobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
+import { ResidualAccumulator, buildLmfReport, type LmfInput } from '../analyze/lmf';
+import { collectStats, type CollectOptions } from '../calibrate/stats';
+import { encodeStats } from '../calibrate/stats-file';
+import { writePrunedModel } from '../onnx/apply-mask';
+import { readWeight, loadModel, type OnnxModel } from '../onnx/read';
+import { findBlockOutputs, findPrunableLinears } from '../onnx/structure';
+import type { Device } from '../ort';
+import { selectMask, sparsityReport, type MaskPattern } from '../prune/masks';
+import { packMasks } from '../prune/pack';
+import { computeScores, type ScoreInputs } from '../prune/scores';
+import { loadTokenizer, type LoadedTokenizer } from '../tokenize/index';
+import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types';
+import { calibrationSet, loadCorpus, type CorpusData } from './calibration';
+import type { RunResult } from './protocol';
+import { evaluateSuites } from './suites';
+import type { JobContext } from './worker-loop';
+
+/** The API caps one artifact upload; a larger pruned model is rebuilt from the masks instead. */
+export const MAX_ARTIFACT_BYTES = 95 * 1024 * 1024;
+/** The LMF report is an analysis, not the method: a few samples give stable top-k sets. */
+const LMF_SAMPLES = 16;
+
+export function maskPattern(spec: PruneJobSpec): MaskPattern {
+  if (spec.pattern === '2:4') return { kind: 'nm', n: 2, m: 4 };
+  if (spec.pattern === '4:8') return { kind: 'nm', n: 4, m: 8 };
+  if (spec.method === 'magnitude' && spec.magnitudeScope === 'matrix') return { kind: 'unstructured-matrix', sparsity: spec.sparsity };
+  return { kind: 'unstructured', sparsity: spec.sparsity };
+}
+
+/** The weight in the canonical [dIn, dOut] layout whatever layout the graph stores it in. */
+export async function canonicalWeight(model: OnnxModel, l: PrunableLinear): Promise<DenseWeight> {
+  const w = await readWeight(model, l.weightName);
+  if (w.data.length !== l.dIn * l.dOut) throw new Error(`${l.id}: weight ${l.weightName} has ${w.data.length} values, expected ${l.dIn}x${l.dOut}`);
+  if (!l.storedTransposed) return { dIn: l.dIn, dOut: l.dOut, data: w.data };
+  const data = new Float32Array(l.dIn * l.dOut);
+  for (let o = 0; o < l.dOut; o++) {
+    const row = o * l.dIn;
+    for (let i = 0; i < l.dIn; i++) data[i * l.dOut + o] = w.data[row + i]!;
+  }
+  return { dIn: l.dIn, dOut: l.dOut, data };
+}
+
+interface Statistics {
+  main?: ActivationStats;
+  contrast?: ActivationStats;
+}
+
+function scoreInputs(spec: PruneJobSpec, l: PrunableLinear, index: number, st: Statistics): ScoreInputs {
+  if (spec.method === 'magnitude') return { method: 'magnitude' };
+  // A different stream per layer, reproducible from the job's seed.
+  if (spec.method === 'random') return { method: 'random', seed: (spec.seed + index * 7919) % 2 ** 31 };
+  const main = st.main?.get(l.id);
+  if (!main) throw new Error(`no activation statistics for ${l.id}`);
+  if (spec.calibration?.dataType === 'mt-contrast') {
+    const c = st.contrast?.get(l.id);
+    if (!c) throw new Error(`no contrast statistics for ${l.id}`);
+    return { method: 'mt-contrast', mtSqNorm: main.sqNorm, contrastSqNorm: c.sqNorm };
+  }
+  return { method: 'wanda', sqNorm: main.sqNorm };
+}
+
+async function maskOf(model: OnnxModel, spec: PruneJobSpec, l: PrunableLinear, index: number, st: Statistics): Promise<LayerMask> {
+  const w = await canonicalWeight(model, l);
+  const scores = computeScores(w, scoreInputs(spec, l, index, st));
+  return selectMask(l.id, scores, { dIn: l.dIn, dOut: l.dOut }, { pattern: maskPattern(spec), dropTop: spec.dropTop });
+}
+
+/** Residual-stream magnitudes for translation vs monolingual demonstrations of the job's pair. */
+async function lmfReport(ctx: JobContext, model: OnnxModel, linears: PrunableLinear[], blocks: number, corpus: CorpusData, spec: PruneJobSpec, tok: LoadedTokenizer, session: CollectOptions['session']) {
+  let outputs;
+  try {
+    outputs = findBlockOutputs(model, linears);
+  } catch (err) {
+    ctx.log(`no LMF report: ${(err as Error).message}`);
+    return null;
+  }
+  const cal = spec.calibration!;
+  const samples = Math.min(cal.samples, LMF_SAMPLES);
+  const series = async (kind: 'mt' | 'mono') => {
+    const set = calibrationSet(corpus, kind, cal, tok, samples);
+    let acc: ResidualAccumulator | undefined;
+    await collectStats(model, linears, set.tokens, {
+      mode: 'oneshot',
+      maskPadding: true,
+      blockOutputs: outputs,
+      onBlockOutput: (block, x, dims, mask) => {
+        acc ??= new ResidualAccumulator(blocks, dims[dims.length - 1]!);
+        acc.accumulateResidual(block, x, mask);
+      },
+      onProgress: (_s, done, total) => ctx.progress(`lmf ${kind}`, done, total),
+      session,
+    });
+    return acc!;
+  };
+  const input: LmfInput = { pair: `${corpus.srcLang}-${corpus.tgtLang}`, translation: await series('mt'), monolingual: await series('mono') };
+  return buildLmfReport([input], { ratio: 0.3 });
+}
+
+export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
+  const spec = pruneJobSpec.parse(ctx.spec);
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const out = await ctx.step(name, fn);
+    timings[name] = Math.round((performance.now() - t0) / 10) / 100;
+    return out;
+  };
+  const device = ctx.device as Device | 'auto';
+  const session = { device, log: ctx.log };
+  const modelDir = path.join(ctx.dir, 'model');
+  const outDir = path.join(ctx.dir, 'pruned');
+
+  await timed('download', async () => {
+    await ctx.inputsOfRole('model', modelDir);
+    for (const i of ctx.inputs.filter((x) => x.role !== 'model')) await ctx.input(i.name);
+  });
+  const model = await timed('load', () => loadModel(path.join(modelDir, 'model.onnx')));
+  const { family, blocks, linears } = findPrunableLinears(model);
+  const tok = await loadTokenizer(modelDir);
+  ctx.log(`${family}: ${blocks} blocks, ${linears.length} prunable linears; ${spec.method} at ${spec.sparsity} (${spec.pattern})`);
+
+  const st: Statistics = {};
+  let masks: LayerMask[] = [];
+  const extra: Record<string, unknown> = { family, blocks, linears: linears.length };
+  let statsDevice: string | undefined;
+  let corpus: CorpusData | undefined;
+
+  if (spec.method === 'wanda') {
+    const cal = spec.calibration;
+    if (!cal) throw new Error('wanda needs calibration (corpusId, dataType, shots, samples, maxLength)');
+    corpus = await loadCorpus(ctx, 'corpus');
+    const set = calibrationSet(corpus, cal.dataType === 'mono' ? 'mono' : 'mt', cal, tok);
+    extra.calibration = { pair: `${corpus.srcLang}-${corpus.tgtLang}`, dataType: cal.dataType, samples: cal.samples, shots: cal.shots, maxLength: cal.maxLength, direction: cal.direction, wrapped: set.wrapped, corpusPairs: corpus.pairs.length };
+    if (cal.dataType === 'mt-contrast') {
+      const contrast = await loadCorpus(ctx, 'contrast');
+      const cset = calibrationSet(contrast, contrast.srcLang === contrast.tgtLang ? 'mono' : 'mt', cal, tok);
+      st.contrast = (
+        await timed('calibrate-contrast', () =>
+          collectStats(model, linears, cset.tokens, { mode: 'oneshot', maskPadding: cal.maskPadding, session, onProgress: (_s, d, t) => ctx.progress('calibrate contrast', d, t) }),
+        )
+      ).stats;
+    }
+    const sequential = spec.mode === 'sequential';
+    const r = await timed('calibrate', () =>
+      collectStats(model, linears, set.tokens, {
+        mode: spec.mode,
+        maskPadding: cal.maskPadding,
+        session,
+        log: ctx.log,
+        onProgress: (_s, d, t) => ctx.progress(sequential ? 'calibrate+mask' : 'calibrate', d, t),
+        // Sequential (Wanda-exact): block b's masks are chosen before block b+1 is calibrated.
+        maskBlock: sequential
+          ? (b, stats) => {
+              st.main = stats;
+              return Promise.all(linears.map((l, i) => [l, i] as const).filter(([l]) => l.block === b).map(([l, i]) => maskOf(model, spec, l, i, st)));
+            }
+          : undefined,
+      }),
+    );
+    st.main = r.stats;
+    statsDevice = r.device;
+    extra.calibrationRuns = r.runs;
+    extra.calibrationBatchSize = r.batchSize;
+    if (sequential) masks = r.masks;
+  }
+  if (masks.length === 0) {
+    masks = await timed('masks', async () => {
+      const out: LayerMask[] = [];
+      for (const [i, l] of linears.entries()) {
+        out.push(await maskOf(model, spec, l, i, st));
+        ctx.progress('masks', i + 1, linears.length);
+      }
+      return out;
+    });
+  }
+  const report = sparsityReport(masks);
+  ctx.log(`masks: overall sparsity ${report.sparsity.toFixed(4)}`);
+
+  const artifacts: string[] = [];
+  const upload = async (name: string, data: Uint8Array | { path: string }) => {
+    await ctx.upload(name, data);
+    artifacts.push(name);
+  };
+  const meta = { method: spec.method, sparsity: spec.sparsity, pattern: spec.pattern, dropTop: spec.dropTop, modelSha256: ctx.inputs.find((i) => i.name === 'model.onnx')?.sha256 };
+  await timed('upload-masks', async () => {
+    await upload('masks.bin', packMasks(masks, meta));
+    if (st.main) await upload('stats.bin', encodeStats(st.main, { ...meta, calibration: spec.calibration }));
+    if (st.contrast) await upload('contrast-stats.bin', encodeStats(st.contrast, { ...meta, role: 'contrast' }));
+  });
+
+  if (corpus && spec.calibration) {
+    const lmf = await timed('lmf', () => lmfReport(ctx, model, linears, blocks, corpus!, spec, tok, session));
+    if (lmf) await ctx.step('upload-lmf', () => upload('lmf.json', new TextEncoder().encode(JSON.stringify(lmf))));
+  }
+
+  await mkdir(outDir, { recursive: true });
+  const saved = await timed('write-model', () => writePrunedModel(model, linears, masks, path.join(outDir, 'model.onnx')));
+  await linkCompanions(ctx, outDir);
+  const files = [saved.modelPath, ...(saved.dataPath ? [saved.dataPath] : [])];
+  const bytes = (await Promise.all(files.map((f) => stat(f)))).reduce((a, s) => a + s.size, 0);
+  if (bytes <= MAX_ARTIFACT_BYTES) {
+    await timed('upload-model', async () => {
+      for (const f of files) await upload(path.basename(f), new Uint8Array(await readFile(f)));
+    });
+  } else {
+    extra.prunedModel = `not uploaded (${bytes} bytes > ${MAX_ARTIFACT_BYTES}); rebuilt from masks.bin and the dense model when evaluated`;
+  }
+
+  const evaluation = await evaluateSuites(ctx, outDir, { scoring: spec.scoring, templateLang: spec.templateLang, device });
+  timings.evaluate = Math.round(evaluation.seconds * 100) / 100;
+  assertEverySuiteScored(spec.suites, evaluation.scores.map((s) => s.suiteId));
+
+  return {
+    overallSparsity: report.sparsity,
+    layers: report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut })),
+    scores: evaluation.scores,
+    artifacts,
+    device: statsDevice ?? String(ctx.device),
+    timings,
+    extra: { ...extra, evaluation: evaluation.summaries },
+  };
+}
+
+/** The tokenizer and config travel with a pruned graph so that its directory is a complete model. */
+export async function linkCompanions(ctx: JobContext, dir: string): Promise<void> {
+  for (const i of ctx.inputs) if (i.role === 'model' && /\.(json|txt|model)$/.test(i.name)) await ctx.place(i.name, path.join(dir, i.name));
+}
+
+/** A result without a score for a requested suite is partial: fail rather than report it. */
+export function assertEverySuiteScored(requested: string[], scored: string[]): void {
+  const have = new Set(scored);
+  const missing = requested.filter((s) => !have.has(s));
+  if (missing.length) throw new Error(`no scores for suites ${missing.join(', ')}; refusing to report a partial result`);
+}

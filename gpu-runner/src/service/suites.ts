@@ -1,0 +1,95 @@
+/**
+ * Evaluating a job's suites with one model and turning the engine's results into the API's score
+ * rows (metric names as the leaderboard knows them: acc, acc_norm, f1, f1_norm, ppl, bpb, chrf).
+ */
+import { readFile } from 'node:fs/promises';
+import type { SuiteFormat } from '../../../shared/src/suites';
+import { evaluateSuite, openEvalModel, type SuiteResult } from '../evaluate/index';
+import type { Device } from '../ort';
+import type { ScoreRow } from './protocol';
+import type { JobContext } from './worker-loop';
+
+type ScoringName = 'paper' | 'harness';
+
+export async function readJsonl(file: string): Promise<unknown[]> {
+  const text = await readFile(file, 'utf8');
+  const rows: unknown[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      rows.push(JSON.parse(line));
+    } catch (err) {
+      throw new Error(`${file} line ${i + 1} is not JSON: ${(err as Error).message}`);
+    }
+  });
+  return rows;
+}
+
+/** Score rows of one engine result; format-independent metrics are reported under `scoring`. */
+export function scoreRows(suiteId: string, r: SuiteResult, scoring: ScoringName): ScoreRow[] {
+  const base = { suiteId, format: r.format, lang: r.lang, scoring, n: r.n };
+  const m = r.metrics;
+  const rows: ScoreRow[] = [];
+  const add = (metric: string, v: number | undefined) => {
+    if (v !== undefined && Number.isFinite(v)) rows.push({ ...base, metric, value: v });
+  };
+  if (r.scoring === 'perplexity') {
+    add('ppl', m.perplexity);
+    add('bpb', m.bitsPerByte);
+  } else if (r.scoring === 'chrf') {
+    add('chrf', m.chrf);
+  } else {
+    add('acc', m.accuracy);
+    add('f1', m.macroF1);
+    add('acc_norm', m.accNorm);
+    add('f1_norm', m.macroF1Norm);
+  }
+  return rows;
+}
+
+export interface SuiteRun {
+  scores: ScoreRow[];
+  /** Per suite and scoring: the engine's summary (without per-example predictions). */
+  summaries: Array<{ suiteId: string; format: string; lang: string; scoring: string; metrics: Record<string, number>; n: number; seconds: number }>;
+  seconds: number;
+}
+
+/**
+ * Evaluates every suite input of the job with the model in `modelDir` (model.onnx, tokenizer.json,
+ * config.json side by side). Perplexity and translation do not depend on the scoring, so they are
+ * computed once and reported under the job's first scoring.
+ */
+export async function evaluateSuites(ctx: JobContext, modelDir: string, opts: { scoring: ScoringName[]; templateLang: string; device: Device | 'auto' }): Promise<SuiteRun> {
+  const started = performance.now();
+  const suites = ctx.inputs.filter((i) => i.role === 'suite');
+  const out: SuiteRun = { scores: [], summaries: [], seconds: 0 };
+  if (suites.length === 0) return out;
+  const model = await ctx.step('open-model', () => openEvalModel(modelDir, { device: opts.device, log: ctx.log }));
+  try {
+    for (const [k, s] of suites.entries()) {
+      const suiteId = String(s.meta.suiteId ?? s.name);
+      const format = String(s.meta.format) as SuiteFormat;
+      const lang = String(s.meta.lang);
+      const rows = await readJsonl(await ctx.input(s.name));
+      const scorings: ScoringName[] = format === 'ppl' || format === 'mt' ? [opts.scoring[0]!] : opts.scoring;
+      for (const scoring of scorings) {
+        const stage = `evaluate ${format}.${lang} ${scoring} (${k + 1}/${suites.length})`;
+        const t0 = performance.now();
+        const r = await ctx.step(stage, () =>
+          evaluateSuite(model, rows, format, lang, {
+            scoring,
+            templateLang: opts.templateLang,
+            onProgress: (_stage, done, total) => ctx.progress(stage, done, total),
+            stage,
+          }),
+        );
+        out.scores.push(...scoreRows(suiteId, r, scoring));
+        out.summaries.push({ suiteId, format, lang, scoring, metrics: r.metrics, n: r.n, seconds: (performance.now() - t0) / 1000 });
+      }
+    }
+  } finally {
+    await model.session.release().catch(() => undefined);
+  }
+  out.seconds = (performance.now() - started) / 1000;
+  return out;
+}

@@ -1,0 +1,50 @@
+/** The CLI's pure parts: where configuration comes from, and how a leaderboard prints. */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configPath, loadConfig, saveConfig } from '../../../cli/config';
+import { renderLeaderboard, renderTable } from '../../../cli/table';
+
+describe('CLI config', () => {
+  it('lives under XDG_CONFIG_HOME, round-trips, and is readable by its owner only', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-cfg-'));
+    try {
+      const file = configPath({ XDG_CONFIG_HOME: dir });
+      expect(file).toBe(path.join(dir, 'polyprune', 'config.json'));
+      expect(await loadConfig(file)).toEqual({});
+      await saveConfig({ url: 'http://127.0.0.1:8787', token: 'pp_secret' }, file);
+      expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ url: 'http://127.0.0.1:8787', token: 'pp_secret' });
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('renderTable', () => {
+  it('pads columns to their widest cell and right-aligns numbers', () => {
+    expect(renderTable(['a', 'num'], [['xx', '1.5'], ['y', '10.25']], ['left', 'right'])).toBe(['a     num', '--  -----', 'xx    1.5', 'y   10.25'].join('\n'));
+  });
+});
+
+describe('renderLeaderboard', () => {
+  it('prints accuracies as percentages with the delta against dense', () => {
+    const text = renderLeaderboard({
+      model: 'm',
+      format: 'mc',
+      scoring: 'paper',
+      metric: 'acc',
+      languages: ['en', 'fr'],
+      rows: [
+        { variant: 'dense', runId: 'r1', method: 'dense', sparsity: null, pattern: null, calibration: null, scores: { en: 0.9, fr: 0.8 }, mean: 0.85, meanNonEnglish: 0.8, deltaVsDense: null },
+        { variant: 'wanda 50% mt:fr-en', runId: 'r2', method: 'wanda', sparsity: 0.5, pattern: 'unstructured', calibration: 'mt:fr-en', scores: { en: 0.85 }, mean: 0.85, meanNonEnglish: null, deltaVsDense: -0.0125 },
+      ],
+    });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('mc · acc % · scoring paper');
+    expect(lines[3]).toMatch(/^dense\s+90\.0\s+80\.0\s+85\.0\s+80\.0$/);
+    // A language without a score shows a dash rather than 0.
+    expect(lines[4]).toMatch(/^wanda 50% mt:fr-en\s+85\.0\s+–\s+85\.0\s+–\s+-1\.3$/);
+  });
+});

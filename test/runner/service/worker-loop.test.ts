@@ -1,0 +1,140 @@
+/**
+ * The lease loop against a real loopback HTTP server that plays the API's runner protocol:
+ * what gets reported (complete / fail / nothing) for each way a job can end.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RunnerClient } from '../../../gpu-runner/src/service/client';
+import type { RunResult } from '../../../gpu-runner/src/service/protocol';
+import { type JobHandler, RetryableError, Runner } from '../../../gpu-runner/src/service/worker-loop';
+import { json, startServer, type TestServer } from './server';
+
+const job = {
+  id: 'job_1',
+  owner: 'admin',
+  kind: 'evaluate',
+  status: 'running',
+  spec: { kind: 'evaluate', modelId: 'mdl_1', suites: ['s1'] },
+  modelId: 'mdl_1',
+  sweepId: null,
+  attempts: 1,
+  maxAttempts: 3,
+  progress: null,
+  error: null,
+  runId: null,
+  createdAt: '2026-01-01T00:00:00Z',
+  startedAt: null,
+  finishedAt: null,
+  updatedAt: '2026-01-01T00:00:00Z',
+};
+const result: RunResult = { overallSparsity: null, layers: [], scores: [], artifacts: [], timings: {}, extra: {} };
+
+let srv: TestServer;
+let tmp: string;
+/** Set per test: whether heartbeats answer 409. */
+let leaseLost = false;
+let leased = false;
+
+beforeAll(async () => {
+  srv = await startServer();
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'pp-loop-'));
+  srv.handle((req, res) => {
+    const url = req.url!;
+    if (url === '/v1/runner/lease') {
+      if (leased) return res.writeHead(204).end();
+      leased = true;
+      // A 1.5 s lease: heartbeats every 500 ms.
+      return json(res, 200, { job, leaseToken: 'lt', leaseExpiresAt: new Date(Date.now() + 1500).toISOString(), inputs: [] });
+    }
+    if (url.endsWith('/heartbeat')) return leaseLost ? json(res, 409, { error: { code: 'lease_lost', message: 'canceled' } }) : json(res, 200, { leaseExpiresAt: new Date().toISOString() });
+    if (url.endsWith('/complete')) return json(res, 200, { runId: 'run_1' });
+    if (url.endsWith('/fail')) return json(res, 200, job);
+    res.writeHead(404).end();
+  });
+});
+afterAll(async () => {
+  await srv.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+afterEach(() => {
+  srv.requests.length = 0;
+  leaseLost = false;
+  leased = false;
+});
+
+function runner(handler: JobHandler) {
+  const client = new RunnerClient({ baseUrl: srv.url, token: 't', retry: { retries: 1, baseMs: 5, maxMs: 5 } });
+  return new Runner({ client, handler, workdir: tmp, runnerId: 'r', device: 'cpu', pollMs: 20, maxJobs: 1, log: () => {} });
+}
+const calls = (suffix: string) => srv.requests.filter((r) => r.url.endsWith(suffix)).map((r) => JSON.parse(r.body.toString()));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('Runner', () => {
+  it('reports the handler result with complete, and progress with heartbeats', async () => {
+    await runner(async (ctx) => {
+      ctx.progress('evaluate', 1, 2);
+      await sleep(700);
+      return result;
+    }).run();
+    expect(calls('/complete')).toEqual([{ leaseToken: 'lt', result }]);
+    expect(calls('/fail')).toEqual([]);
+    expect(calls('/heartbeat').some((b) => b.progress?.stage === 'evaluate' && b.progress.done === 1)).toBe(true);
+  });
+
+  it('fails a job whose handler throws; retryable only for retryable errors', async () => {
+    await runner(async () => {
+      throw new Error('model.onnx has no logits output');
+    }).run();
+    expect(calls('/fail')).toEqual([{ leaseToken: 'lt', error: 'model.onnx has no logits output', retryable: false }]);
+    srv.requests.length = 0;
+    leased = false;
+    await runner(async () => {
+      throw new RetryableError('disk full');
+    }).run();
+    expect(calls('/fail')).toEqual([{ leaseToken: 'lt', error: 'RetryableError: disk full', retryable: true }]);
+    expect(calls('/complete')).toEqual([]);
+  });
+
+  it('never reports a malformed (partial) result as complete', async () => {
+    await runner(async () => ({ ...result, overallSparsity: 7 }) as RunResult).run();
+    expect(calls('/complete')).toEqual([]);
+    expect(calls('/fail')).toHaveLength(1);
+  });
+
+  it('stops a job at its next progress report once the lease is lost, and reports nothing', async () => {
+    let reached = 0;
+    leaseLost = true;
+    await runner(async (ctx) => {
+      for (let i = 0; i < 100; i++) {
+        await sleep(50);
+        ctx.progress('calibrate', i, 100);
+        reached = i;
+      }
+      return result;
+    }).run();
+    expect(reached).toBeLessThan(99);
+    expect(calls('/complete')).toEqual([]);
+    expect(calls('/fail')).toEqual([]);
+  });
+
+  it('on stop finishes the current step, then hands the job back as retryable', async () => {
+    const steps: string[] = [];
+    const r = runner(async (ctx) => {
+      await ctx.step('calibrate', async () => {
+        r.requestStop();
+        await sleep(100);
+        steps.push('calibrate');
+      });
+      await ctx.step('evaluate', async () => steps.push('evaluate'));
+      return result;
+    });
+    await r.run();
+    expect(steps).toEqual(['calibrate']);
+    const fails = calls('/fail');
+    expect(fails).toHaveLength(1);
+    expect(fails[0].retryable).toBe(true);
+    expect(fails[0].error).toMatch(/shutting down/);
+  });
+});
