@@ -183,8 +183,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--extra", type=int, default=12000, help="composed pairs from augment.py (0: none)")
-    ap.add_argument("--p-mt", type=float, default=0.75, help="share of translation-demonstration segments")
-    ap.add_argument("--max-shots", type=int, default=3)
+    ap.add_argument("--p-mt", type=float, default=0.6, help="share of translation-demonstration segments")
+    ap.add_argument("--max-shots", type=int, default=5)
     ap.add_argument("--feature-spread", type=float, default=1.0,
                     help="sigma of the log-normal channel scales moved into the LayerNorms before export (0: off)")
     a = ap.parse_args()
@@ -263,24 +263,25 @@ def main():
             tot, cnt = line_nll(model, val)
             vppl = math.exp(tot / cnt)
             vmt = val_mt_nll()
-            if vmt < best[0]:
-                best = (vmt, {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
+            if vppl < best[0]:  # checkpoint choice: validation perplexity
+                best = (vppl, {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
             print(f"step {step} {time.time() - t0:.0f}s lr {lr:.2e} train loss {sum(losses[-50:]) / 50:.3f} "
                   f"val ppl {vppl:.2f} val X->en target nll {vmt:.3f}", flush=True)
     train_loss = sum(losses[-50:]) / min(50, len(losses))
-    vmt = val_mt_nll()
-    if vmt < best[0]:
-        best = (vmt, None, step)
+    tot, cnt = line_nll(model, val)
+    if math.exp(tot / cnt) < best[0]:
+        best = (math.exp(tot / cnt), None, step)
     if best[1] is not None:
         model.load_state_dict(best[1])
     tot, cnt = line_nll(model, val)
+    vmt = val_mt_nll()
     model.eval()
     minutes = (time.time() - t0) / 60
 
     # held-out perplexity (mono.<lang>.txt lines, each after a leading </s>, EOS included)
     report = {"steps": step, "best_step": best[2], "train_minutes": round(minutes, 1),
               "final_train_loss": round(train_loss, 3), "val_ppl": round(math.exp(tot / cnt), 2),
-              "val_mt_target_nll": round(best[0], 3), "heldout_ppl": {}}
+              "val_mt_target_nll": round(vmt, 3), "heldout_ppl": {}}
     all_tot, all_cnt = 0.0, 0
     for lang in LANGS:
         lines = [l.strip() for l in open(os.path.join("demo/data", f"mono.{lang}.txt"), encoding="utf-8") if l.strip()]
