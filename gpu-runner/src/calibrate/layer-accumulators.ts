@@ -4,6 +4,7 @@
  */
 import type { Tensor } from '../ort.js';
 import type { ActivationStats, PrunableLinear } from '../types.js';
+import { sqSumName } from '../onnx/square-sums.js';
 import { accumulateSquares, asFloat32 } from './accumulate.js';
 import type { ModelBatch } from './batches.js';
 
@@ -28,6 +29,23 @@ export function addBatch(acc: Map<string, Accumulator>, out: Record<string, Tens
     const t = out[a.tensor];
     if (!t) throw new Error(`run did not return ${a.tensor}`);
     a.tokens += accumulateSquares(a.sum, asFloat32(t.data), maskPadding ? batch.attentionMask : undefined);
+  }
+}
+
+/** Adds the graph-computed Σ_tokens x_j² vectors (see onnx/square-sums.ts) of one batch. */
+export function addSquareSums(acc: Map<string, Accumulator>, out: Record<string, Tensor>, batch: ModelBatch, maskPadding: boolean): void {
+  let rows = batch.size * batch.seqLen;
+  if (maskPadding) {
+    rows = 0;
+    for (const m of batch.attentionMask) if (m !== 0n) rows++;
+  }
+  for (const a of acc.values()) {
+    const t = out[sqSumName(a.tensor)];
+    if (!t) throw new Error(`run did not return the square sums of ${a.tensor}`);
+    const v = t.data as Float32Array;
+    if (v.length !== a.sum.length) throw new Error(`square sums of ${a.tensor} have ${v.length} values, expected ${a.sum.length}`);
+    for (let j = 0; j < v.length; j++) a.sum[j] += v[j]!;
+    a.tokens += rows;
   }
 }
 

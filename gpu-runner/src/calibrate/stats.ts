@@ -9,6 +9,7 @@ import { DataType } from '../onnx/proto.js';
 import type { OnnxModel } from '../onnx/read.js';
 import { openSession } from '../onnx/session.js';
 import { findBlockOutputs } from '../onnx/structure.js';
+import { addSquareSumOutputs, sqSumName } from '../onnx/square-sums.js';
 import { exposeTensors } from '../onnx/surgery.js';
 import { initializerBytes } from '../onnx/write.js';
 import type { SessionOptions } from '../ort.js';
@@ -16,7 +17,7 @@ import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../
 import { asFloat32 } from './accumulate.js';
 import { chooseBatchSize, makeBatches, splitSamples, type CalibrationSample, type TokenizedCalibration } from './batches.js';
 import { tokenFeeds } from './feeds.js';
-import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
+import { accumulatorsFor, addBatch, addSquareSums, finalize } from './layer-accumulators.js';
 import { sequentialBlockwise, sequentialWholeGraph, type MaskBlockFn, type SequentialInput } from './sequential.js';
 
 export type StatsMode = 'oneshot' | 'sequential';
@@ -34,6 +35,8 @@ export interface CollectOptions {
   /** oneshot only: residual-stream tensors to hand to `onBlockOutput` per batch (design §3.5). */
   blockOutputs?: Array<{ block: number; name: string }>;
   onBlockOutput?: (block: number, x: Float32Array, dims: number[], attentionMask: BigInt64Array) => void;
+  /** oneshot only: capture whole activations and square them in JS instead of inside the graph (a cross-check; slower). */
+  activationsInJs?: boolean;
   onProgress?: ProgressFn;
   session?: SessionOptions;
   log?: (msg: string) => void;
@@ -99,15 +102,22 @@ export async function collectStats(
     return { ...r, batchSize, strategy: 'whole-graph', seconds: seconds() };
   }
 
-  const extra = [...new Set([...linears.map((l) => l.inputName), ...(opts.blockOutputs ?? []).map((b) => b.name)])];
-  const open = await openSession(exposeTensors(model.proto, extra, elemType), model.dir, opts.session);
-  log(`calibrating on ${open.device}`);
+  const acc = accumulatorsFor(linears);
+  const maskInput = (model.proto.graph!.input ?? []).find((i) => i.name === 'attention_mask')?.name ?? undefined;
+  // Square sums are computed inside the graph unless full activations are wanted anyway (LMF
+  // report) or padding must be dropped in a graph without an attention-mask input.
+  const inGraph = !opts.blockOutputs?.length && !opts.activationsInJs && (!maskPadding || maskInput !== undefined);
+  const captured = [...acc.values()].map((a) => ({ name: a.tensor, width: a.sum.length }));
+  const extra = inGraph ? captured.map((c) => sqSumName(c.name)) : [...new Set([...linears.map((l) => l.inputName), ...(opts.blockOutputs ?? []).map((b) => b.name)])];
+  const graph = inGraph ? addSquareSumOutputs(model.proto, captured, maskPadding ? maskInput : undefined) : exposeTensors(model.proto, extra, elemType);
+  const open = await openSession(graph, model.dir, opts.session);
+  log(`calibrating on ${open.device}${inGraph ? ' (square sums in the graph)' : ''}`);
   const stats: ActivationStats = new Map();
   try {
-    const acc = accumulatorsFor(linears);
     for (const [k, batch] of batches.entries()) {
       const out = await open.session.run(tokenFeeds(open.session.inputNames, batch, new Set()), extra);
-      addBatch(acc, out, batch, maskPadding);
+      if (inGraph) addSquareSums(acc, out, batch, maskPadding);
+      else addBatch(acc, out, batch, maskPadding);
       for (const bo of opts.blockOutputs ?? []) {
         const t = out[bo.name]!;
         opts.onBlockOutput?.(bo.block, asFloat32(t.data), [...t.dims], batch.attentionMask);

@@ -284,3 +284,23 @@ describe('statistics artifact', () => {
     expect(() => decodeStats(new Uint8Array(16))).toThrow(/expected magic PPSTATS1/);
   });
 });
+
+describe('square sums computed inside the graph', () => {
+  for (const dir of ['gpt2', 'bloom', 'llama']) {
+    it.skipIf(!fixture(dir))(`${dir}: equal the JS path over captured activations, with and without padding`, async () => {
+      const model = await loadModel(fixture(dir)!);
+      const linears = findPrunableLinears(model).linears;
+      const { ids, mask } = tokenRows([8, 3, 6, 8], 8, 7);
+      const samples = toSamples(ids, mask);
+      for (const maskPadding of [false, true]) {
+        const inGraph = await collectStats(model, linears, samples, { mode: 'oneshot', maskPadding, batchSize: 3 });
+        const inJs = await collectStats(model, linears, samples, { mode: 'oneshot', maskPadding, batchSize: 3, activationsInJs: true });
+        for (const l of linears) {
+          expect(maxRelDiff(inGraph.stats.get(l.id)!.sqNorm, inJs.stats.get(l.id)!.sqNorm), `${l.id} maskPadding=${maskPadding}`).toBeLessThan(1e-5);
+          expect(inGraph.stats.get(l.id)!.tokens).toBe(inJs.stats.get(l.id)!.tokens);
+        }
+        expect(inGraph.stats.get(linears[0]!.id)!.tokens).toBe(maskPadding ? 8 + 3 + 6 + 8 : 4 * 8);
+      }
+    });
+  }
+});
