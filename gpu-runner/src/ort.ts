@@ -2,6 +2,9 @@
  * The only module that imports onnxruntime-node. Chooses the CUDA execution provider when the
  * installed binaries carry it and falls back to CPU with a logged reason.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 export { ort };
@@ -21,7 +24,26 @@ export interface SessionOptions {
   log?: (msg: string) => void;
 }
 
-let cudaUnavailableReason: string | undefined;
+let cudaUnavailableReason: string | undefined = cudaProviderMissing();
+
+/**
+ * The CUDA execution provider ships as a separate shared library that onnxruntime-node's install
+ * script downloads; without it, asking for CUDA only makes the runtime print an error. Checking
+ * for the file first keeps CPU-only installs quiet.
+ */
+function cudaProviderMissing(): string | undefined {
+  if (process.platform !== 'linux' && process.platform !== 'win32') return `no CUDA execution provider on ${process.platform}`;
+  try {
+    const bin = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin');
+    const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+    for (const napi of readdirSync(bin)) {
+      if (existsSync(path.join(bin, napi, process.platform, process.arch, lib))) return undefined;
+    }
+    return 'onnxruntime-node is installed without its CUDA execution provider (install without ONNXRUNTIME_NODE_INSTALL=skip on a GPU host)';
+  } catch {
+    return undefined; // unknown layout: let the runtime decide
+  }
+}
 
 /** Whether this process can use CUDA (decided once, on the first session that asks for it). */
 export function cudaStatus(): { available: boolean; reason?: string } {
@@ -45,9 +67,10 @@ export async function createSession(
   model: string | Uint8Array,
   opts: SessionOptions = {},
 ): Promise<{ session: Session; device: Device }> {
-  const want = opts.device ?? (process.env.POLYPRUNE_DEVICE as Device | undefined) ?? 'auto';
+  const want = opts.device ?? 'auto';
   const log = opts.log ?? (() => {});
   const tryCuda = want === 'cuda' || (want === 'auto' && cudaUnavailableReason === undefined);
+  if (want === 'cuda' && cudaUnavailableReason) throw new Error(`CUDA execution provider requested but unavailable: ${cudaUnavailableReason}`);
   if (tryCuda) {
     try {
       const session = await open(model, { ...baseOptions(opts), executionProviders: ['cuda'] });
@@ -55,12 +78,17 @@ export async function createSession(
     } catch (err) {
       cudaUnavailableReason = err instanceof Error ? err.message.split('\n')[0] : String(err);
       if (want === 'cuda') throw new Error(`CUDA execution provider requested but unavailable: ${cudaUnavailableReason}`);
-      log(`CUDA execution provider unavailable, using CPU (${cudaUnavailableReason})`);
     }
+  }
+  if (want === 'auto' && !fallbackLogged) {
+    fallbackLogged = true;
+    log(`using the CPU execution provider: ${cudaUnavailableReason}`);
   }
   const session = await open(model, { ...baseOptions(opts), executionProviders: ['cpu'] });
   return { session, device: 'cpu' };
 }
+
+let fallbackLogged = false;
 
 function open(model: string | Uint8Array, o: ort.InferenceSession.SessionOptions): Promise<Session> {
   return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
