@@ -88,6 +88,19 @@ describe('prune + evaluate through the API', () => {
     expect(wandaRow!.scores.fr).toBeCloseTo(acc.find((x) => x.lang === 'fr')!.value, 9);
     expect(wandaRow!.deltaVsDense).toBeCloseTo(wandaRow!.mean! - denseRow!.mean!, 9);
 
+    // The runner bootstrapped the pruned model against dense on the same rows: its Δ is exactly
+    // the difference of the two runs' accuracies, and the p-values reach the leaderboard.
+    const denseRun = await t.api.getRun(denseRow!.runId);
+    for (const x of acc) {
+      const delta = run.scores.find((r) => r.suiteId === x.suiteId && r.metric === 'acc_delta')!;
+      const denseAcc = denseRun.scores.find((r) => r.suiteId === x.suiteId && r.metric === 'acc')!;
+      expect(delta.value).toBeCloseTo(x.value - denseAcc.value, 9);
+      const p = run.scores.find((r) => r.suiteId === x.suiteId && r.metric === 'acc_delta_p')!.value;
+      expect(p).toBeGreaterThan(0);
+      expect(p).toBeLessThanOrEqual(1);
+      expect(wandaRow!.pValues[x.lang]).toBe(p);
+    }
+
     const page = await fetch(t.api.leaderboardPageUrl(s.modelId), { headers: { authorization: `Bearer ${t.stack.adminToken}` } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain(wandaRow!.variant);

@@ -214,7 +214,7 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     extra.prunedModel = `not uploaded (${bytes} bytes > ${MAX_ARTIFACT_BYTES}); rebuilt from masks.bin and the dense model when evaluated`;
   }
 
-  const evaluation = await evaluateSuites(ctx, outDir, { scoring: spec.scoring, templateLang: spec.templateLang, device });
+  const evaluation = await evaluateSuites(ctx, outDir, { scoring: spec.scoring, templateLang: spec.templateLang, device, denseDir: modelDir });
   timings.evaluate = Math.round(evaluation.seconds * 100) / 100;
   assertEverySuiteScored(spec.suites, evaluation.scores.map((s) => s.suiteId));
 

@@ -4,7 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { SuiteFormat } from '../../../shared/src/suites';
-import { evaluateSuite, openEvalModel, type SuiteResult } from '../evaluate/index';
+import { compareToDense, evaluateSuite, openEvalModel, type EvalModel, type SuiteResult } from '../evaluate/index';
+import { multipleChoiceFormats } from '../../../shared/src/suites';
 import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
 import type { JobContext } from './worker-loop';
@@ -59,12 +60,33 @@ export interface SuiteRun {
  * config.json side by side). Perplexity and translation do not depend on the scoring, so they are
  * computed once and reported under the job's first scoring.
  */
-export async function evaluateSuites(ctx: JobContext, modelDir: string, opts: { scoring: ScoringName[]; templateLang: string; device: Device | 'auto' }): Promise<SuiteRun> {
+/**
+ * Paired bootstrap of a pruned model's accuracy against the dense model's on the same rows,
+ * reported as extra metrics next to acc: `acc_delta` with its 95% interval and p-value, so a
+ * leaderboard can say which differences are real.
+ */
+export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: SuiteResult, scoring: ScoringName): ScoreRow[] {
+  const base = { suiteId, format: pruned.format, lang: pruned.lang, scoring, n: pruned.n };
+  const b = compareToDense(pruned, dense, { seed: 0, resamples: 1000 });
+  return [
+    { ...base, metric: 'acc_delta', value: b.delta },
+    { ...base, metric: 'acc_delta_lo', value: b.ciLow },
+    { ...base, metric: 'acc_delta_hi', value: b.ciHigh },
+    { ...base, metric: 'acc_delta_p', value: b.pValue },
+  ];
+}
+
+export async function evaluateSuites(
+  ctx: JobContext,
+  modelDir: string,
+  opts: { scoring: ScoringName[]; templateLang: string; device: Device | 'auto'; denseDir?: string },
+): Promise<SuiteRun> {
   const started = performance.now();
   const suites = ctx.inputs.filter((i) => i.role === 'suite');
   const out: SuiteRun = { scores: [], summaries: [], seconds: 0 };
   if (suites.length === 0) return out;
   const model = await ctx.step('open-model', () => openEvalModel(modelDir, { device: opts.device, log: ctx.log }));
+  let dense: EvalModel | undefined;
   try {
     for (const [k, s] of suites.entries()) {
       const suiteId = String(s.meta.suiteId ?? s.name);
@@ -84,11 +106,20 @@ export async function evaluateSuites(ctx: JobContext, modelDir: string, opts: { 
           }),
         );
         out.scores.push(...scoreRows(suiteId, r, scoring));
+        if (opts.denseDir && multipleChoiceFormats.includes(format)) {
+          dense ??= await ctx.step('open-dense-model', () => openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log }));
+          const denseStage = `evaluate dense ${format}.${lang} ${scoring} (bootstrap)`;
+          const d = await ctx.step(denseStage, () =>
+            evaluateSuite(dense!, rows, format, lang, { scoring, templateLang: opts.templateLang, onProgress: (_s, done, total) => ctx.progress(denseStage, done, total), stage: denseStage }),
+          );
+          out.scores.push(...bootstrapRows(suiteId, r, d, scoring));
+        }
         out.summaries.push({ suiteId, format, lang, scoring, metrics: r.metrics, n: r.n, seconds: (performance.now() - t0) / 1000 });
       }
     }
   } finally {
     await model.session.release().catch(() => undefined);
+    await dense?.session.release().catch(() => undefined);
   }
   out.seconds = (performance.now() - started) / 1000;
   return out;

@@ -227,6 +227,8 @@ export const leaderboardRow = z.object({
   mean: z.number().nullable(),
   meanNonEnglish: z.number().nullable(),
   deltaVsDense: z.number().nullable(),
+  /** Per language: p-value of the paired bootstrap of this variant's accuracy against dense (acc only). */
+  pValues: z.record(z.string(), z.number()),
 });
 export const leaderboard = z
   .object({ model: z.string(), format: z.string().nullable(), scoring: z.string(), metric: z.string(), languages: z.array(z.string()), rows: z.array(leaderboardRow) })

@@ -37,8 +37,8 @@ describe('renderLeaderboard', () => {
       metric: 'acc',
       languages: ['en', 'fr'],
       rows: [
-        { variant: 'dense', runId: 'r1', method: 'dense', sparsity: null, pattern: null, calibration: null, scores: { en: 0.9, fr: 0.8 }, mean: 0.85, meanNonEnglish: 0.8, deltaVsDense: null },
-        { variant: 'wanda 50% mt:fr-en', runId: 'r2', method: 'wanda', sparsity: 0.5, pattern: 'unstructured', calibration: 'mt:fr-en', scores: { en: 0.85 }, mean: 0.85, meanNonEnglish: null, deltaVsDense: -0.0125 },
+        { variant: 'dense', runId: 'r1', method: 'dense', sparsity: null, pattern: null, calibration: null, scores: { en: 0.9, fr: 0.8 }, mean: 0.85, meanNonEnglish: 0.8, deltaVsDense: null, pValues: {} },
+        { variant: 'wanda 50% mt:fr-en', runId: 'r2', method: 'wanda', sparsity: 0.5, pattern: 'unstructured', calibration: 'mt:fr-en', scores: { en: 0.85 }, mean: 0.85, meanNonEnglish: null, deltaVsDense: -0.0125, pValues: {} },
       ],
     });
     const lines = text.split('\n');

@@ -31,7 +31,7 @@ const isEnglish = (lang: string) => lang === 'en' || lang.startsWith('en-');
  * One row per variant, one column per language. When a variant was run more than once the
  * newest run counts (a rerun after a fix replaces, it does not average).
  */
-export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions): Leaderboard {
+export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions, pValues: { runId: string; lang: string; value: number }[] = []): Leaderboard {
   const newest = new Map<string, ScoreRecord>();
   const runOfVariant = new Map<string, ScoreRecord>();
   for (const r of records) {
@@ -62,6 +62,7 @@ export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions): Leade
       mean: mean(vals),
       meanNonEnglish: mean(nonEn),
       deltaVsDense: null,
+      pValues: Object.fromEntries(pValues.filter((p) => p.runId === head.runId && p.lang in scores).map((p) => [p.lang, p.value])),
     };
   });
   const dense = rows.find((r) => r.variant === 'dense');

@@ -30,5 +30,22 @@ export async function loadLeaderboard(db: Db, p: Principal | null, o: BoardOptio
         visibleTo(p, scores),
       ),
     );
-  return buildLeaderboard(rows, o);
+  // Accuracy rows come with the paired bootstrap against dense (metric acc_delta_p), when the runner computed it.
+  const pValues =
+    o.metric === 'acc'
+      ? await db
+          .select({ runId: scores.runId, lang: scores.lang, value: scores.value })
+          .from(scores)
+          .where(
+            and(
+              eq(scores.modelId, o.model),
+              eq(scores.scoring, o.scoring),
+              eq(scores.metric, 'acc_delta_p'),
+              o.format ? eq(scores.format, o.format) : undefined,
+              o.suite ? eq(scores.suiteId, o.suite) : undefined,
+              visibleTo(p, scores),
+            ),
+          )
+      : [];
+  return buildLeaderboard(rows, o, pValues);
 }

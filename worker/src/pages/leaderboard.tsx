@@ -60,6 +60,7 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
         tr.dense { background: #f4f6fb; font-weight: 600; }
         .pos { color: #1a7f37; } .neg { color: #c62828; }
         nav a { margin-right: .8rem; }
+        td.sig { font-weight: 600; } .note { color: #555; font-size: .85rem; }
       `}</style>
     </head>
     <body>
@@ -91,9 +92,16 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
               <td>
                 <a href={`/v1/runs/${r.runId}`}>{r.variant}</a>
               </td>
-              {board.languages.map((l) => (
-                <td>{fmt(r.scores[l])}</td>
-              ))}
+              {board.languages.map((l) => {
+                const pv = r.pValues[l];
+                const significant = pv !== undefined && pv < 0.05;
+                return (
+                  <td class={significant ? 'sig' : ''} title={pv === undefined ? undefined : `paired bootstrap vs dense: p = ${pv.toFixed(3)}`}>
+                    {fmt(r.scores[l])}
+                    {significant ? '*' : ''}
+                  </td>
+                );
+              })}
               <td>{fmt(r.mean)}</td>
               <td>{fmt(r.meanNonEnglish)}</td>
               <td class={r.deltaVsDense == null ? '' : r.deltaVsDense >= 0 ? 'pos' : 'neg'}>{r.deltaVsDense == null ? '—' : `${r.deltaVsDense >= 0 ? '+' : ''}${fmt(r.deltaVsDense)}`}</td>
@@ -101,6 +109,7 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
           ))}
         </tbody>
       </table>
+      <p class="note">* the difference from dense in that language is significant (paired bootstrap, 1,000 resamples, p &lt; 0.05).</p>
       <Chart board={board} />
     </body>
   </html>
