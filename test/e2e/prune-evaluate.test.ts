@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeStats } from '../../gpu-runner/src/calibrate/stats-file';
 import { unpackMasks } from '../../gpu-runner/src/prune/pack';
 import { modelDir, pruneSpec, seed, type Seeded, startTestStack, type TestStack, waitJob } from './helpers';
 
@@ -104,6 +105,29 @@ describe('prune + evaluate through the API', () => {
     const page = await fetch(t.api.leaderboardPageUrl(s.modelId), { headers: { authorization: `Bearer ${t.stack.adminToken}` } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain(wandaRow!.variant);
+  });
+
+  it('reuses oneshot statistics for a new sparsity: same stats, no forward pass, nested masks', async () => {
+    const first = await t.api.createJob(pruneSpec(s, { mode: 'oneshot', sparsity: 0.4 }));
+    const a = await waitJob(t.api, first.id, (j) => j.status !== 'queued' && j.status !== 'running');
+    expect(a.status, a.error ?? '').toBe('succeeded');
+    const second = await t.api.createJob(pruneSpec(s, { mode: 'oneshot', sparsity: 0.6 }));
+    const b = await waitJob(t.api, second.id, (j) => j.status !== 'queued' && j.status !== 'running');
+    expect(b.status, b.error ?? '').toBe('succeeded');
+    const [ra, rb] = [await t.api.getRun(a.runId!), await t.api.getRun(b.runId!)];
+    expect(rb.extra.statsReusedFrom).toBe(ra.id);
+    expect(rb.extra.calibrationRuns).toBeUndefined();
+    const sa = decodeStats(await t.api.runArtifact(ra.id, 'stats.bin')).stats;
+    const sb = decodeStats(await t.api.runArtifact(rb.id, 'stats.bin')).stats;
+    expect([...sb.keys()]).toEqual([...sa.keys()]);
+    for (const [id, l] of sa) expect(Array.from(sb.get(id)!.sqNorm)).toEqual(Array.from(l.sqNorm));
+    // Same scores, higher sparsity: every weight pruned at 40% is pruned at 60% too.
+    const ma = unpackMasks(await t.api.runArtifact(ra.id, 'masks.bin')).masks;
+    const mb = new Map(unpackMasks(await t.api.runArtifact(rb.id, 'masks.bin')).masks.map((m) => [m.id, m]));
+    for (const m of ma) {
+      const keepB = mb.get(m.id)!.keep;
+      for (let i = 0; i < m.keep.length; i++) if (m.keep[i] === 0) expect(keepB[i]).toBe(0);
+    }
   });
 
   it('uploads a model file in multipart parts and stores the same bytes', async () => {

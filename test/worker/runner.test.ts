@@ -162,3 +162,33 @@ describe('runner protocol', () => {
     expect((await call('POST', '/v1/runner/lease', { json: { runnerId: 'x' } })).status).toBe(401);
   });
 });
+
+describe('statistics reuse (design §3.2)', () => {
+  it('offers the stats of an earlier oneshot run with the same calibration, and only then', async () => {
+    const w2 = await makeWorld('stats-owner');
+    const spec = (extra: Record<string, unknown>) => ({ ...pruneSpec(w2, { mode: 'oneshot' }), ...extra });
+    const first = (await call('POST', '/v1/jobs', { token: w2.writer, json: spec({ sparsity: 0.5 }) })).body.id;
+    const l = await leaseJob(w2.runner, first);
+    expect(l.inputs.some((i) => i.role === 'stats')).toBe(false);
+    const stats = new Uint8Array([1, 2, 3, 4]);
+    await call('PUT', `/v1/runner/jobs/${first}/artifacts/stats.bin`, { token: w2.runner, body: stats, headers: { 'x-lease-token': l.leaseToken } });
+    const done = await call('POST', `/v1/runner/jobs/${first}/complete`, { token: w2.runner, json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'] } } });
+    expect(done.status).toBe(200);
+
+    const offered = async (extra: Record<string, unknown>) => {
+      const id = (await call('POST', '/v1/jobs', { token: w2.writer, json: spec(extra) })).body.id;
+      const lease = await leaseJob(w2.runner, id);
+      await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w2.runner, json: { leaseToken: lease.leaseToken, error: 'test done' } });
+      return lease.inputs.filter((i) => i.role === 'stats');
+    };
+    const same = await offered({ sparsity: 0.7, method: 'wanda' });
+    expect(same).toHaveLength(1);
+    expect(same[0]).toMatchObject({ name: 'prior-stats.bin', sha256: await sha256(stats), meta: { runId: done.body.runId, artifact: 'stats.bin' } });
+    expect(await offered({ sparsity: 0.7, mode: 'sequential' })).toEqual([]);
+    expect(await offered({ sparsity: 0.7, calibration: { corpusId: w2.corpusFr, samples: 64 } })).toEqual([]);
+    expect(await offered({ sparsity: 0.7, calibration: { corpusId: w2.corpusDe } })).toEqual([]);
+    // New model bytes invalidate old statistics.
+    await call('PUT', `/v1/models/${w2.model}/files/model.onnx`, { token: w2.writer, body: 'retrained-onnx' });
+    expect(await offered({ sparsity: 0.7 })).toEqual([]);
+  });
+});

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pruneJobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
 import { ResidualAccumulator, buildLmfReport, type LmfInput } from '../analyze/lmf';
 import { collectStats, type CollectOptions } from '../calibrate/stats';
-import { encodeStats } from '../calibrate/stats-file';
+import { decodeStats, encodeStats } from '../calibrate/stats-file';
 import { writePrunedModel } from '../onnx/apply-mask';
 import { readWeight, loadModel, type OnnxModel } from '../onnx/read';
 import { findBlockOutputs, findPrunableLinears } from '../onnx/structure';
@@ -71,6 +71,15 @@ async function maskOf(model: OnnxModel, spec: PruneJobSpec, l: PrunableLinear, i
   const w = await canonicalWeight(model, l);
   const scores = computeScores(w, scoreInputs(spec, l, index, st));
   return selectMask(l.id, scores, { dIn: l.dIn, dOut: l.dOut }, { pattern: maskPattern(spec), dropTop: spec.dropTop });
+}
+
+/** Statistics of an earlier oneshot run the API offered with the lease (role "stats"), if any. */
+async function priorStats(ctx: JobContext): Promise<{ runId: string; main: ActivationStats; contrast?: ActivationStats } | undefined> {
+  const main = ctx.inputs.find((i) => i.role === 'stats' && i.meta.artifact === 'stats.bin');
+  if (!main) return undefined;
+  const load = async (name: string) => decodeStats(new Uint8Array(await readFile(await ctx.input(name)))).stats;
+  const contrast = ctx.inputs.find((i) => i.role === 'stats' && i.meta.artifact === 'contrast-stats.bin');
+  return { runId: String(main.meta.runId), main: await load(main.name), ...(contrast ? { contrast: await load(contrast.name) } : {}) };
 }
 
 /** Residual-stream magnitudes for translation vs monolingual demonstrations of the job's pair. */
@@ -139,7 +148,15 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     corpus = await loadCorpus(ctx, 'corpus');
     const set = calibrationSet(corpus, cal.dataType === 'mono' ? 'mono' : 'mt', cal, tok);
     extra.calibration = { pair: `${corpus.srcLang}-${corpus.tgtLang}`, dataType: cal.dataType, samples: cal.samples, shots: cal.shots, maxLength: cal.maxLength, direction: cal.direction, wrapped: set.wrapped, corpusPairs: corpus.pairs.length };
-    if (cal.dataType === 'mt-contrast') {
+    const prior = spec.mode === 'oneshot' ? await priorStats(ctx) : undefined;
+    if (prior) {
+      // Same model bytes, corpus and calibration options as an earlier oneshot run: no forward pass.
+      st.main = prior.main;
+      st.contrast = prior.contrast;
+      extra.statsReusedFrom = prior.runId;
+      ctx.log(`reusing activation statistics of run ${prior.runId}`);
+    }
+    if (cal.dataType === 'mt-contrast' && !prior) {
       const contrast = await loadCorpus(ctx, 'contrast');
       const cset = calibrationSet(contrast, contrast.srcLang === contrast.tgtLang ? 'mono' : 'mt', cal, tok);
       st.contrast = (
@@ -149,7 +166,7 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
       ).stats;
     }
     const sequential = spec.mode === 'sequential';
-    const r = await timed('calibrate', () =>
+    const r = prior ? undefined : await timed('calibrate', () =>
       collectStats(model, linears, set.tokens, {
         mode: spec.mode,
         maskPadding: cal.maskPadding,
@@ -165,11 +182,13 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
           : undefined,
       }),
     );
-    st.main = r.stats;
-    statsDevice = r.device;
-    extra.calibrationRuns = r.runs;
-    extra.calibrationBatchSize = r.batchSize;
-    if (sequential) masks = r.masks;
+    if (r) {
+      st.main = r.stats;
+      statsDevice = r.device;
+      extra.calibrationRuns = r.runs;
+      extra.calibrationBatchSize = r.batchSize;
+      if (sequential) masks = r.masks;
+    }
   }
   if (masks.length === 0) {
     masks = await timed('masks', async () => {

@@ -20,6 +20,7 @@ import { ApiError, notFound } from '../lib/errors';
 import { parseJson, parseParams } from '../lib/validate';
 import { claimNext, type JobRow, jobView, leaseSeconds, requeueExpired } from '../jobs/store';
 import { writeRun } from '../jobs/complete';
+import { findReusableStats } from '../jobs/reuse-stats';
 
 /** Artifacts of one job; pruned models of large LMs need the multipart path of model uploads. */
 const MAX_ARTIFACT = 95 * 1024 * 1024;
@@ -48,6 +49,10 @@ async function jobInputs(db: Db, job: JobRow): Promise<Located[]> {
   for (const id of spec.suites) {
     const s = await db.query.suites.findFirst({ where: eq(suites.id, id) });
     if (s) out.push({ input: { name: `suite-${s.id}.jsonl`, role: 'suite', sha256: s.sha256, size: s.size, meta: { suiteId: s.id, format: s.format, lang: s.lang } }, r2Key: s.r2Key });
+  }
+  const prior = await findReusableStats(db, { modelId: job.modelId, spec });
+  for (const a of prior?.artifacts ?? []) {
+    out.push({ input: { name: `prior-${a.name}`, role: 'stats', sha256: a.sha256, size: a.size, meta: { runId: prior!.runId, artifact: a.name } }, r2Key: a.r2Key });
   }
   if (spec.kind === 'evaluate' && spec.runId) {
     const run = await db.query.runs.findFirst({ where: eq(runs.id, spec.runId) });

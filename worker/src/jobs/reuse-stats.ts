@@ -1,0 +1,40 @@
+import { and, desc, eq } from 'drizzle-orm';
+import type { CalibrationSpec, JobSpec } from '../../../shared/src/api/jobs';
+import { jobArtifacts, modelFiles, runs } from '../db/schema';
+import type { Db } from '../lib/db';
+
+/** Everything that determines oneshot statistics; method, sparsity and pattern do not. */
+const statsKey = (c: CalibrationSpec) =>
+  JSON.stringify([c.corpusId, c.dataType, c.contrastCorpusId ?? null, c.shots, c.samples, c.maxLength, c.maskPadding, c.direction]);
+
+export interface ReusableStats {
+  runId: string;
+  artifacts: { name: string; sha256: string; size: number; r2Key: string }[];
+}
+
+/**
+ * Design §3.2: in oneshot mode a new sparsity or method on the same (model, corpus, options) needs
+ * no new forward pass. Finds the newest run whose statistics fit this job, on the same model bytes.
+ */
+export async function findReusableStats(db: Db, job: { modelId: string; spec: JobSpec }): Promise<ReusableStats | null> {
+  const spec = job.spec;
+  if (spec.kind !== 'prune' || spec.mode !== 'oneshot' || !spec.calibration) return null;
+  const onnx = await db.query.modelFiles.findFirst({ where: and(eq(modelFiles.modelId, job.modelId), eq(modelFiles.name, 'model.onnx')) });
+  if (!onnx) return null;
+  const key = statsKey(spec.calibration);
+  const candidates = await db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.modelId, job.modelId), eq(runs.kind, 'prune'), eq(runs.modelSha256, onnx.sha256)))
+    .orderBy(desc(runs.createdAt))
+    .limit(50);
+  for (const r of candidates) {
+    const cfg = r.config as { mode?: string; calibration?: CalibrationSpec };
+    if (cfg.mode !== 'oneshot' || !cfg.calibration || statsKey(cfg.calibration) !== key) continue;
+    const wanted = ['stats.bin', ...(spec.calibration.dataType === 'mt-contrast' ? ['contrast-stats.bin'] : [])];
+    const arts = await db.select().from(jobArtifacts).where(eq(jobArtifacts.jobId, r.jobId));
+    const found = wanted.map((n) => arts.find((a) => a.name === n));
+    if (found.every(Boolean)) return { runId: r.id, artifacts: found.map((a) => ({ name: a!.name, sha256: a!.sha256, size: a!.size, r2Key: a!.r2Key })) };
+  }
+  return null;
+}
