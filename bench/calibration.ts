@@ -130,7 +130,9 @@ async function benchOne(label: string, file: string): Promise<void> {
   });
   console.log(`  plain forward         ${plain.toFixed(3)} s`);
   console.log(`  oneshot statistics    ${one.seconds.toFixed(3)} s   ratio ${(one.seconds / plain).toFixed(2)} (goal ≤ 1.15)`);
-  console.log(`  sequential statistics ${seq.seconds.toFixed(3)} s   ratio ${(seq.seconds / plain).toFixed(2)} (goal ≤ 2.5), ${seq.strategy}, ${seq.runs} runs, excluding ${seq.maskSeconds.toFixed(3)} s of mask selection`);
+  console.log(
+    `  sequential statistics ${seq.seconds.toFixed(3)} s   ratio ${(seq.seconds / plain).toFixed(2)} (goal ≤ 2.5), ${seq.strategy}, ${seq.runs} runs, excluding ${seq.maskSeconds.toFixed(3)} s of mask selection`,
+  );
 }
 
 /**

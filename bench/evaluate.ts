@@ -15,7 +15,10 @@ const words = 'the a cat dog house river city market teacher walked quickly slow
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 4294967296;
+  };
 }
 
 /** XNLI-like rows: premises of 8–30 words, hypotheses of 4–10, a few repeated rows. */
@@ -45,7 +48,12 @@ async function plainForward(session: Session, prompts: number[][], batch = 32): 
     const len = Math.max(...rows.map((r) => r.length));
     const ids = new BigInt64Array(rows.length * len);
     const mask = new BigInt64Array(rows.length * len);
-    rows.forEach((r, b) => r.forEach((t, j) => ((ids[b * len + j] = BigInt(t)), (mask[b * len + j] = 1n))));
+    rows.forEach((r, b) => {
+      r.forEach((t, j) => {
+        ids[b * len + j] = BigInt(t);
+        mask[b * len + j] = 1n;
+      });
+    });
     await session.run({ input_ids: int64Tensor(ids, [rows.length, len]), attention_mask: int64Tensor(mask, [rows.length, len]) });
     tokens += rows.reduce((s, r) => s + r.length, 0);
   }

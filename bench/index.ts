@@ -1,4 +1,3 @@
-
 /**
  * `npm run bench`: every benchmark in one process, each printing ratios measured side by side in
  * the same run (no absolute timings are compared across machines). Pick some with

@@ -33,13 +33,7 @@ function gaussianish(n: number, seed: number): Float32Array {
  * The same mask as selectRowMask with the threshold taken by `threshold` from a scratch copy of the
  * neuron's scores: a full sort, or quickselect.
  */
-function thresholdRowMask(
-  scores: Float32Array,
-  dIn: number,
-  dOut: number,
-  p: number,
-  threshold: (scratch: Float32Array, k: number) => number,
-): Uint8Array {
+function thresholdRowMask(scores: Float32Array, dIn: number, dOut: number, p: number, threshold: (scratch: Float32Array, k: number) => number): Uint8Array {
   const k = Math.floor(dIn * p);
   const keep = new Uint8Array(dIn * dOut).fill(1);
   const row = new Float32Array(dIn);

@@ -54,14 +54,22 @@ export class PolypruneApi {
   }
 
   /** Uploads one model file, switching to multipart above SINGLE_PUT_LIMIT; returns its sha256. */
-  async uploadModelFile(modelId: string, file: string, opts: { name?: string; onBytes?: (done: number, total: number) => void; partSize?: number; singleLimit?: number } = {}) {
+  async uploadModelFile(
+    modelId: string,
+    file: string,
+    opts: { name?: string; onBytes?: (done: number, total: number) => void; partSize?: number; singleLimit?: number } = {},
+  ) {
     const name = opts.name ?? path.basename(file);
     const size = (await stat(file)).size;
     const sha = await sha256File(file);
     const base = `/v1/models/${enc(modelId)}/files/${enc(name)}`;
     if (size <= (opts.singleLimit ?? SINGLE_PUT_LIMIT)) {
       const bytes = new Uint8Array(await readFile(file));
-      const r = await this.http.json<{ name: string; size: number; sha256: string }>(base, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': sha } });
+      const r = await this.http.json<{ name: string; size: number; sha256: string }>(base, {
+        method: 'PUT',
+        body: bytes,
+        headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': sha },
+      });
       opts.onBytes?.(size, size);
       return r;
     }
@@ -76,7 +84,11 @@ export class PolypruneApi {
         const buf = new Uint8Array(len);
         await fh.read(buf, 0, len, offset);
         // A part is idempotent by number, so retrying one after a dropped connection is safe.
-        await this.http.send(`${base}/uploads/${enc(up.uploadId)}/parts/${n}`, { method: 'PUT', body: buf, headers: { 'content-type': 'application/octet-stream' } });
+        await this.http.send(`${base}/uploads/${enc(up.uploadId)}/parts/${n}`, {
+          method: 'PUT',
+          body: buf,
+          headers: { 'content-type': 'application/octet-stream' },
+        });
         opts.onBytes?.(offset + len, size);
       }
     } catch (err) {
@@ -85,7 +97,10 @@ export class PolypruneApi {
     } finally {
       await fh.close();
     }
-    return this.http.json<{ name: string; size: number; sha256: string }>(`${base}/uploads/${enc(up.uploadId)}/complete`, { method: 'POST', body: { sha256: sha } });
+    return this.http.json<{ name: string; size: number; sha256: string }>(`${base}/uploads/${enc(up.uploadId)}/complete`, {
+      method: 'POST',
+      body: { sha256: sha },
+    });
   }
 
   uploadCorpus(data: Uint8Array, q: { src: string; tgt: string; name?: string; format?: 'tsv' | 'jsonl'; visibility?: string; onError?: 'reject' | 'skip' }) {

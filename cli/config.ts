@@ -31,7 +31,10 @@ export async function saveConfig(cfg: CliConfig, file = configPath()): Promise<v
   await writeFile(file, `${JSON.stringify(cfg, null, 2)}\n`, { mode: 0o600 });
 }
 
-export async function resolveConfig(flags: { url?: string; token?: string }, env: NodeJS.ProcessEnv = process.env): Promise<Required<CliConfig> | { url: string; token: undefined }> {
+export async function resolveConfig(
+  flags: { url?: string; token?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Required<CliConfig> | { url: string; token: undefined }> {
   const file = await loadConfig();
   const url = flags.url ?? env.POLYPRUNE_URL ?? file.url ?? 'http://127.0.0.1:8787';
   const token = flags.token ?? env.POLYPRUNE_TOKEN ?? file.token;

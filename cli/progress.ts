@@ -24,7 +24,14 @@ export function bar(label: string) {
 
 export function multiBar() {
   return new cliProgress.MultiBar(
-    { format: '{job} {status} [{bar}] {stage} {value}/{total}', barsize: 20, stream: process.stderr, hideCursor: true, clearOnComplete: false, forceRedraw: true },
+    {
+      format: '{job} {status} [{bar}] {stage} {value}/{total}',
+      barsize: 20,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: false,
+      forceRedraw: true,
+    },
     cliProgress.Presets.shades_classic,
   );
 }

@@ -45,11 +45,16 @@ const started = Date.now();
 const say = (s: string) => console.log(`[demo ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${s}`);
 const modelDir = path.resolve(args['model-dir'] ?? path.join(repoRoot, 'demo/model'));
 const dataDir = path.join(repoRoot, 'demo/data');
-const pairs = args.pairs!.split(',').map((p) => p.trim()).filter(Boolean);
+const pairs = args
+  .pairs!.split(',')
+  .map((p) => p.trim())
+  .filter(Boolean);
 const langs = ['en', ...pairs.map((p) => p.split('-')[0]!)];
 
 function lines(file: string, n: number): Uint8Array {
-  const all = readFileSync(path.join(dataDir, file), 'utf8').split('\n').filter((l) => l.trim());
+  const all = readFileSync(path.join(dataDir, file), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
   return new TextEncoder().encode(`${all.slice(0, n).join('\n')}\n`);
 }
 
@@ -61,7 +66,12 @@ async function connect(): Promise<{ api: PolypruneApi; stack?: Stack }> {
   const url = `http://127.0.0.1:${args.port}`;
   const { adminToken } = await ensureDevVars();
   const api = new PolypruneApi({ baseUrl: url, token: args.token ?? adminToken, retry: { retries: 0 } });
-  if (await api.health().then(() => true, () => false)) {
+  if (
+    await api.health().then(
+      () => true,
+      () => false,
+    )
+  ) {
     say(`using the stack at ${url}`);
     return { api: new PolypruneApi({ baseUrl: url, token: args.token ?? adminToken }) };
   }
@@ -92,7 +102,17 @@ async function upload(api: PolypruneApi) {
     suites.push((await api.uploadSuite(lines(`mono.${l}.txt`, rows), { format: 'ppl', lang: l, name: `demo ppl ${l}`, visibility: 'public' })).id);
   }
   if (!args['skip-mt']) {
-    for (const p of pairs) suites.push((await api.uploadSuite(lines(`suite.mt.${p}.jsonl`, Number(args['mt-rows'])), { format: 'mt', lang: p.split('-')[0]!, name: `demo mt ${p}`, visibility: 'public' })).id);
+    for (const p of pairs)
+      suites.push(
+        (
+          await api.uploadSuite(lines(`suite.mt.${p}.jsonl`, Number(args['mt-rows'])), {
+            format: 'mt',
+            lang: p.split('-')[0]!,
+            name: `demo mt ${p}`,
+            visibility: 'public',
+          })
+        ).id,
+      );
   }
   say(`${corpora.length} corpora and ${suites.length} suites uploaded`);
   return { modelId: model.id, corpora, suites };
@@ -139,12 +159,7 @@ async function main() {
       modelId: seeded.modelId,
       pairs: seeded.corpora,
       sparsities: [Number(args.sparsity)],
-      methods: [
-        { method: 'wanda', dataType: 'mt' },
-        { method: 'wanda', dataType: 'mono' },
-        { method: 'magnitude' },
-        { method: 'random' },
-      ],
+      methods: [{ method: 'wanda', dataType: 'mt' }, { method: 'wanda', dataType: 'mono' }, { method: 'magnitude' }, { method: 'random' }],
       base: {
         suites: seeded.suites,
         mode: args.mode,
@@ -158,11 +173,7 @@ async function main() {
     const jobs = await watch(api, sweep.sweepId, sweep.jobs.length);
     const failed = jobs.filter((j) => j.status !== 'succeeded');
     sweepJobs = [];
-    for (const metric of [
-      { format: 'mc', metric: 'acc' },
-      { format: 'ppl', metric: 'ppl' },
-      ...(args['skip-mt'] ? [] : [{ format: 'mt', metric: 'chrf' }]),
-    ]) {
+    for (const metric of [{ format: 'mc', metric: 'acc' }, { format: 'ppl', metric: 'ppl' }, ...(args['skip-mt'] ? [] : [{ format: 'mt', metric: 'chrf' }])]) {
       const board = await api.leaderboard({ model: seeded.modelId, ...metric });
       console.log(`\n${renderLeaderboard(board)}`);
     }

@@ -21,11 +21,20 @@ export function registerData(program: Command) {
     .option('--name <name>')
     .option('--public', 'visible to everyone', false)
     .option('--skip-bad-lines', 'keep the good lines instead of rejecting the file', false)
-    .action(async (file: string, o: { src: string; tgt: string; format?: 'tsv' | 'jsonl'; name?: string; public: boolean; skipBadLines: boolean }, cmd: Command) => {
-      const api = await apiFor(cmd);
-      const c = await api.uploadCorpus(await read(file), { src: o.src, tgt: o.tgt, format: o.format, name: o.name, visibility: o.public ? 'public' : 'private', onError: o.skipBadLines ? 'skip' : 'reject' });
-      emit(cmd, c, () => `corpus ${c.id}: ${c.stats.pairsKept} pairs (${c.src}→${c.tgt}), ${c.stats.duplicates} duplicates dropped`);
-    });
+    .action(
+      async (file: string, o: { src: string; tgt: string; format?: 'tsv' | 'jsonl'; name?: string; public: boolean; skipBadLines: boolean }, cmd: Command) => {
+        const api = await apiFor(cmd);
+        const c = await api.uploadCorpus(await read(file), {
+          src: o.src,
+          tgt: o.tgt,
+          format: o.format,
+          name: o.name,
+          visibility: o.public ? 'public' : 'private',
+          onError: o.skipBadLines ? 'skip' : 'reject',
+        });
+        emit(cmd, c, () => `corpus ${c.id}: ${c.stats.pairsKept} pairs (${c.src}→${c.tgt}), ${c.stats.duplicates} duplicates dropped`);
+      },
+    );
 
   program
     .command('suites')
@@ -40,7 +49,13 @@ export function registerData(program: Command) {
     .option('--skip-bad-lines', 'keep the good lines instead of rejecting the file', false)
     .action(async (file: string, o: { format: string; lang: string; name?: string; public: boolean; skipBadLines: boolean }, cmd: Command) => {
       const api = await apiFor(cmd);
-      const s = await api.uploadSuite(await read(file), { format: o.format, lang: o.lang, name: o.name, visibility: o.public ? 'public' : 'private', onError: o.skipBadLines ? 'skip' : 'reject' });
+      const s = await api.uploadSuite(await read(file), {
+        format: o.format,
+        lang: o.lang,
+        name: o.name,
+        visibility: o.public ? 'public' : 'private',
+        onError: o.skipBadLines ? 'skip' : 'reject',
+      });
       emit(cmd, s, () => `suite ${s.id}: ${s.stats.rowsKept} ${s.format} rows (${s.lang})`);
     });
 }

@@ -134,7 +134,11 @@ export function registerJobs(program: Command) {
       includeDense: o.dense,
     });
     if (!o.watch) return emit(cmd, sweep, () => `sweep ${sweep.sweepId}: ${sweep.jobs.length} jobs\n${jobTable(sweep.jobs)}`);
-    process.exitCode = await watchJobs(api, sweep.jobs.map((j) => j.id), cmd);
+    process.exitCode = await watchJobs(
+      api,
+      sweep.jobs.map((j) => j.id),
+      cmd,
+    );
   });
 
   const jobs = program.command('jobs').description('queued, running and finished jobs');
@@ -177,7 +181,14 @@ function label(j: JobInfo): string {
 export function jobTable(items: JobInfo[]): string {
   return renderTable(
     ['id', 'what', 'status', 'progress', 'attempts', 'run'],
-    items.map((j) => [j.id, label(j), j.status, j.progress ? `${j.progress.stage} ${j.progress.done}/${j.progress.total}` : '', `${j.attempts}/${j.maxAttempts}`, j.runId ?? '']),
+    items.map((j) => [
+      j.id,
+      label(j),
+      j.status,
+      j.progress ? `${j.progress.stage} ${j.progress.done}/${j.progress.total}` : '',
+      `${j.attempts}/${j.maxAttempts}`,
+      j.runId ?? '',
+    ]),
   );
 }
 

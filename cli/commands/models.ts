@@ -39,16 +39,24 @@ export function registerModels(program: Command) {
       const out: Array<{ name: string; size: number; sha256: string }> = [];
       for (const f of files) out.push(await uploadOne(api, modelId, f, cmd, o.name));
       const m = await api.getModel(modelId);
-      emit(cmd, { uploaded: out, model: m }, () => `${out.map((u) => `${u.name}  ${u.size} B  sha256 ${u.sha256}`).join('\n')}\nmodel ${m.id} ${m.complete ? 'is complete' : 'still needs model.onnx and tokenizer.json'}`);
+      emit(
+        cmd,
+        { uploaded: out, model: m },
+        () =>
+          `${out.map((u) => `${u.name}  ${u.size} B  sha256 ${u.sha256}`).join('\n')}\nmodel ${m.id} ${m.complete ? 'is complete' : 'still needs model.onnx and tokenizer.json'}`,
+      );
     });
 
-  models
-    .command('list')
-    .action(async (_o, cmd: Command) => {
-      const api = await apiFor(cmd);
-      const page = await api.listModels();
-      emit(cmd, page, () => renderTable(['id', 'name', 'family', 'visibility', 'complete'], page.items.map((m) => [m.id, m.name, m.family, m.visibility, m.complete ? 'yes' : 'no'])));
-    });
+  models.command('list').action(async (_o, cmd: Command) => {
+    const api = await apiFor(cmd);
+    const page = await api.listModels();
+    emit(cmd, page, () =>
+      renderTable(
+        ['id', 'name', 'family', 'visibility', 'complete'],
+        page.items.map((m) => [m.id, m.name, m.family, m.visibility, m.complete ? 'yes' : 'no']),
+      ),
+    );
+  });
 
   models
     .command('get')

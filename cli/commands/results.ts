@@ -29,7 +29,10 @@ export function registerResults(program: Command) {
       emit(cmd, run, () =>
         [
           `run ${run.id} (${run.variant}) of job ${run.jobId}; sparsity ${run.overallSparsity ?? '–'}`,
-          renderTable(['suite', 'lang', 'scoring', 'metric', 'value', 'n'], run.scores.map((s) => [s.suiteId, s.lang, s.scoring, s.metric, s.value.toFixed(4), String(s.n)])),
+          renderTable(
+            ['suite', 'lang', 'scoring', 'metric', 'value', 'n'],
+            run.scores.map((s) => [s.suiteId, s.lang, s.scoring, s.metric, s.value.toFixed(4), String(s.n)]),
+          ),
           `artifacts: ${run.artifacts.map((a) => a.name).join(', ') || 'none'}`,
         ].join('\n'),
       );

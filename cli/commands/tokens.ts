@@ -12,7 +12,10 @@ export function registerTokens(program: Command) {
     .option('--name <name>')
     .action(async (o: { owner: string; scope: string[]; name?: string }, cmd: Command) => {
       const api = await apiFor(cmd);
-      const t = await api.http.json<{ id: string; secret: string; scopes: string[] }>('/v1/tokens', { method: 'POST', body: { owner: o.owner, scopes: o.scope, ...(o.name ? { name: o.name } : {}) } });
+      const t = await api.http.json<{ id: string; secret: string; scopes: string[] }>('/v1/tokens', {
+        method: 'POST',
+        body: { owner: o.owner, scopes: o.scope, ...(o.name ? { name: o.name } : {}) },
+      });
       emit(cmd, t, () => `token ${t.id} (${t.scopes.join(', ')}):\n${t.secret}\n(shown once; store it now)`);
     });
 }

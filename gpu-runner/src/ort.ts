@@ -63,10 +63,7 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
  * Create a session from a path or bytes. With device "auto" (default) CUDA is tried first; a
  * failure is logged once and every later session goes straight to CPU.
  */
-export async function createSession(
-  model: string | Uint8Array,
-  opts: SessionOptions = {},
-): Promise<{ session: Session; device: Device }> {
+export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<{ session: Session; device: Device }> {
   const want = opts.device ?? 'auto';
   const log = opts.log ?? (() => {});
   const tryCuda = want === 'cuda' || (want === 'auto' && cudaUnavailableReason === undefined);

@@ -194,7 +194,11 @@ export async function waitForHealth(url: string, timeoutMs: number, child?: Chil
 }
 
 /** Creates an API token with the admin token; returns the secret (shown once). */
-export async function createToken(url: string, adminToken: string, body: { owner: string; scopes: string[]; name?: string; rateLimitPerMinute?: number }): Promise<string> {
+export async function createToken(
+  url: string,
+  adminToken: string,
+  body: { owner: string; scopes: string[]; name?: string; rateLimitPerMinute?: number },
+): Promise<string> {
   const res = await fetch(`${url}/v1/tokens`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
@@ -233,7 +237,12 @@ export function startRunner(o: RunnerProcessOptions): RunnerProcess {
     ...(o.runnerId ? { POLYPRUNE_RUNNER_ID: o.runnerId } : {}),
     ...o.env,
   };
-  const child = spawn(bin('tsx'), [path.join(repoRoot, 'gpu-runner/src/service/main.ts')], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(bin('tsx'), [path.join(repoRoot, 'gpu-runner/src/service/main.ts')], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   const onData = (d: Buffer) => {
     const s = d.toString();
@@ -281,11 +290,24 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   await applyMigrations(o.persistTo);
   log(`starting wrangler dev on 127.0.0.1:${o.port}…`);
   let worker = await startWorker({ port: o.port, persistTo: o.persistTo, vars, log: o.log });
-  const runnerToken = await createToken(worker.url, adminToken, { owner: 'runner', name: `local runner ${new Date().toISOString()}`, scopes: ['runner'], rateLimitPerMinute: 100_000 });
+  const runnerToken = await createToken(worker.url, adminToken, {
+    owner: 'runner',
+    name: `local runner ${new Date().toISOString()}`,
+    scopes: ['runner'],
+    rateLimitPerMinute: 100_000,
+  });
   const workdir = o.runnerWorkdir ?? path.join(repoRoot, '.polyprune', 'runner');
   const runners: RunnerProcess[] = [];
   const addRunner = (extra: Partial<RunnerProcessOptions> = {}) => {
-    const r = startRunner({ api: worker.url, token: runnerToken, workdir, runnerId: `local-${runners.length + 1}`, log: o.runnerLog, env: o.runnerEnv, ...extra });
+    const r = startRunner({
+      api: worker.url,
+      token: runnerToken,
+      workdir,
+      runnerId: `local-${runners.length + 1}`,
+      log: o.runnerLog,
+      env: o.runnerEnv,
+      ...extra,
+    });
     runners.push(r);
     return r;
   };

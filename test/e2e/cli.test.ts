@@ -51,7 +51,27 @@ describe('polyprune CLI', () => {
     const suite = await json(['suites', 'upload', path.join(repoRoot, 'demo/data/suite.mc.fr.jsonl'), '--format', 'mc', '--lang', 'fr']);
 
     // Exit code last: on failure the job's own error (in the JSON) says more than the code.
-    const watched = await cli(['--json', 'prune', '--model', model.id, '--corpus', corpus.id, '--sparsity', '0.5', '--samples', '4', '--shots', '2', '--max-length', '48', '--mode', 'oneshot', '--suite', suite.id, '--watch']);
+    const watched = await cli([
+      '--json',
+      'prune',
+      '--model',
+      model.id,
+      '--corpus',
+      corpus.id,
+      '--sparsity',
+      '0.5',
+      '--samples',
+      '4',
+      '--shots',
+      '2',
+      '--max-length',
+      '48',
+      '--mode',
+      'oneshot',
+      '--suite',
+      suite.id,
+      '--watch',
+    ]);
     const jobs = JSON.parse(watched.stdout || '[]');
     expect(jobs).toHaveLength(1);
     expect(jobs[0].status, jobs[0].error).toBe('succeeded');

@@ -105,7 +105,7 @@ export function pruneSpec(s: Seeded, extra: Record<string, unknown> = {}) {
 /** Polls until `pred` holds for the job, failing with its last state after `timeoutMs`. */
 export async function waitJob(api: PolypruneApi, id: string, pred: (j: Awaited<ReturnType<PolypruneApi['getJob']>>) => boolean, timeoutMs = 240_000) {
   const deadline = Date.now() + timeoutMs;
-  let last;
+  let last: Awaited<ReturnType<PolypruneApi['getJob']>> | undefined;
   while (Date.now() < deadline) {
     last = await api.getJob(id);
     if (pred(last)) return last;

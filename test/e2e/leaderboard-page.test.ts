@@ -46,7 +46,9 @@ beforeAll(async () => {
   const corpus = (await api('POST', '/v1/corpora?src=fr&tgt=en&visibility=public', writer, undefined, 'Bonjour\tHello\n')).id;
   const suites: Record<string, string> = {};
   for (const lang of ['de', 'en', 'fr']) {
-    suites[lang] = (await api('POST', `/v1/suites?format=xnli&lang=${lang}&visibility=public`, writer, undefined, '{"premise":"p","hypothesis":"h","label":1}')).id;
+    suites[lang] = (
+      await api('POST', `/v1/suites?format=xnli&lang=${lang}&visibility=public`, writer, undefined, '{"premise":"p","hypothesis":"h","label":1}')
+    ).id;
   }
   const specs: Record<string, unknown> = {
     dense: { kind: 'evaluate', modelId, suites: Object.values(suites), visibility: 'public' },
@@ -57,7 +59,15 @@ beforeAll(async () => {
     const job = await api('POST', '/v1/jobs', writer, spec);
     const lease = await api('POST', '/v1/runner/lease', runner, { runnerId: 'page' });
     expect(lease.job.id).toBe(job.id);
-    const scores = Object.entries(seeded[name]!).map(([lang, value]) => ({ suiteId: suites[lang], format: 'xnli', lang, scoring: 'paper', metric: 'acc', value, n: 50 }));
+    const scores = Object.entries(seeded[name]!).map(([lang, value]) => ({
+      suiteId: suites[lang],
+      format: 'xnli',
+      lang,
+      scoring: 'paper',
+      metric: 'acc',
+      value,
+      n: 50,
+    }));
     await api('POST', `/v1/runner/jobs/${job.id}/complete`, runner, { leaseToken: lease.leaseToken, result: { scores } });
   }
   browser = await chromium.launch({

@@ -49,7 +49,16 @@ afterAll(async () => {
 
 describe('README examples', () => {
   it('has examples for every resource', () => {
-    expect(blocks.map((b) => b.title)).toEqual(expect.arrayContaining(['Tokens (admin)', 'Models', 'Corpora (bilingual sentence pairs)', 'Suites (evaluation data)', 'Jobs and sweeps', 'Runs and leaderboards']));
+    expect(blocks.map((b) => b.title)).toEqual(
+      expect.arrayContaining([
+        'Tokens (admin)',
+        'Models',
+        'Corpora (bilingual sentence pairs)',
+        'Suites (evaluation data)',
+        'Jobs and sweeps',
+        'Runs and leaderboards',
+      ]),
+    );
   });
 
   it('run as written against wrangler dev', async () => {
@@ -70,7 +79,10 @@ describe('README examples', () => {
     const lines = stdout.split('\n');
     expect(stderr).not.toMatch(/command not found|No such file|syntax error/);
     // `json` prints "undefined" when a field is missing: no example may hit that.
-    expect(lines.filter((l) => l.trim() === 'undefined'), stdout).toEqual([]);
+    expect(
+      lines.filter((l) => l.trim() === 'undefined'),
+      stdout,
+    ).toEqual([]);
     expect(stdout).toContain('"openapi":"3.1.0"');
     expect(lines).toContain('true'); // model complete
     expect(lines).toContain('206'); // range request

@@ -49,7 +49,12 @@ async function perplexity(dir: string): Promise<number> {
   let nll = 0;
   let tokens = 0;
   for (const lang of langs) {
-    const r = await evaluateSuite(m, (await lines(`mono.${lang}.txt`)).map((text) => ({ text })), 'ppl', lang);
+    const r = await evaluateSuite(
+      m,
+      (await lines(`mono.${lang}.txt`)).map((text) => ({ text })),
+      'ppl',
+      lang,
+    );
     const n = r.n;
     nll += Math.log(r.metrics.perplexity!) * n;
     tokens += n;
@@ -69,7 +74,11 @@ afterAll(async () => {
 describe('demo model', () => {
   it('is an XGLM-shaped export whose every block is found', () => {
     expect(findPrunableLinears(model).family).toBe('xglm');
-    expect(linears.map((l) => l.role).sort()).toEqual(Array.from({ length: 4 }, () => ['fc1', 'fc2', 'k', 'o', 'q', 'v']).flat().sort());
+    expect(linears.map((l) => l.role).sort()).toEqual(
+      Array.from({ length: 4 }, () => ['fc1', 'fc2', 'k', 'o', 'q', 'v'])
+        .flat()
+        .sort(),
+    );
   });
 
   it('beats chance (1/3) on every language’s multiple-choice suite', async () => {
@@ -90,8 +99,16 @@ describe('demo model', () => {
       const shots = (await lines(`corpus.${src}-en.tsv`)).slice(0, 4).map((l) => ({ src: l.split('\t')[0]!, tgt: l.split('\t')[1]! }));
       const r = await evaluateSuite(m, rows, 'mt', src, { shots, maxNewTokens: 24 });
       model += r.metrics.chrf!;
-      copy += corpusChrf(rows.map((x) => x.src), rows.map((x) => x.tgt));
-      expect(corpusChrf(rows.map(() => ''), rows.map((x) => x.tgt))).toBe(0);
+      copy += corpusChrf(
+        rows.map((x) => x.src),
+        rows.map((x) => x.tgt),
+      );
+      expect(
+        corpusChrf(
+          rows.map(() => ''),
+          rows.map((x) => x.tgt),
+        ),
+      ).toBe(0);
     }
     expect(model / pairs.length).toBeGreaterThan(copy / pairs.length + 3);
   });

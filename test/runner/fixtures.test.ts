@@ -18,8 +18,15 @@ describe('family fixtures', () => {
       const dir = join(root, name);
       const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
       for (const key of [
-        'model_type', 'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads',
-        'eos_token_id', 'bos_token_id', 'pad_token_id', 'max_position_embeddings',
+        'model_type',
+        'vocab_size',
+        'hidden_size',
+        'num_hidden_layers',
+        'num_attention_heads',
+        'eos_token_id',
+        'bos_token_id',
+        'pad_token_id',
+        'max_position_embeddings',
       ]) {
         expect(config[key], key).toBeDefined();
       }
@@ -80,7 +87,10 @@ describe('demo model', () => {
       expect(session.outputNames).toEqual(['logits']);
       const out = await session.run({
         input_ids: int64(ids, [1, ids.length]),
-        attention_mask: int64(ids.map(() => 1), [1, ids.length]),
+        attention_mask: int64(
+          ids.map(() => 1),
+          [1, ids.length],
+        ),
       });
       expect(out.logits!.dims).toEqual([1, ids.length, config.vocab_size]);
       expect((out.logits!.data as Float32Array).every((v) => Number.isFinite(v))).toBe(true);

@@ -14,7 +14,10 @@ describe('tokenizer loading (offline, from tokenizer.json + config.json)', () =>
       expect(ids.length).toBeGreaterThan(3);
       expect(ids.every((i) => Number.isInteger(i) && i >= 0 && i < tok.vocabSize)).toBe(true);
       expect(tok.decode(ids).replace(/^ /, '')).toBe(text);
-      const config = (await import(path.join(fixtures, family, 'config.json'), { with: { type: 'json' } })).default as { eos_token_id: number; pad_token_id?: number };
+      const config = (await import(path.join(fixtures, family, 'config.json'), { with: { type: 'json' } })).default as {
+        eos_token_id: number;
+        pad_token_id?: number;
+      };
       expect(tok.eosId).toBe(config.eos_token_id);
       expect(tok.padId).toBe(config.pad_token_id ?? config.eos_token_id);
       // The EOS token string, written inside text, encodes to the EOS id (calibration relies on it).

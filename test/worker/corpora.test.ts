@@ -21,9 +21,7 @@ describe('corpus upload', () => {
     expect(r.body.stats.meanCharsTgt).toBeCloseTo(34 / 3, 10);
     const data = await call('GET', `/v1/corpora/${r.body.id}/data`, { token: writer });
     const text = new TextDecoder().decode(data.bytes);
-    expect(text).toBe(
-      '{"src":"Bonjour.","tgt":"Hello."}\n{"src":"Merci beaucoup.","tgt":"Thank you very much."}\n{"src":"Au revoir.","tgt":"Goodbye."}\n',
-    );
+    expect(text).toBe('{"src":"Bonjour.","tgt":"Hello."}\n{"src":"Merci beaucoup.","tgt":"Thank you very much."}\n{"src":"Au revoir.","tgt":"Goodbye."}\n');
     expect(r.body.sha256).toBe(await sha256(text));
     const got = await call('GET', `/v1/corpora/${r.body.id}`, { token: writer });
     expect(got.body).toMatchObject({ id: r.body.id, owner: 'corpus-owner', src: 'fr', tgt: 'en', visibility: 'private' });

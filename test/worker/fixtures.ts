@@ -17,10 +17,16 @@ export async function makeWorld(owner: string, visibility: 'private' | 'public' 
   const model = (await call('POST', '/v1/models', { token: writer, json: { name: `${owner}-lm`, family: 'xglm', visibility } })).body.id;
   await call('PUT', `/v1/models/${model}/files/model.onnx`, { token: writer, body: 'onnx-bytes' });
   await call('PUT', `/v1/models/${model}/files/tokenizer.json`, { token: writer, body: '{"model":{}}' });
-  const corpusFr = (await call('POST', `/v1/corpora?src=fr&tgt=en&visibility=${visibility}`, { token: writer, body: 'Bonjour\tHello\nMerci\tThanks\n' })).body.id;
+  const corpusFr = (await call('POST', `/v1/corpora?src=fr&tgt=en&visibility=${visibility}`, { token: writer, body: 'Bonjour\tHello\nMerci\tThanks\n' })).body
+    .id;
   const corpusDe = (await call('POST', `/v1/corpora?src=de&tgt=en&visibility=${visibility}`, { token: writer, body: 'Hallo\tHello\n' })).body.id;
   const suite = async (lang: string) =>
-    (await call('POST', `/v1/suites?format=xnli&lang=${lang}&visibility=${visibility}`, { token: writer, body: JSON.stringify({ premise: `p-${lang}`, hypothesis: 'h', label: 0 }) })).body.id;
+    (
+      await call('POST', `/v1/suites?format=xnli&lang=${lang}&visibility=${visibility}`, {
+        token: writer,
+        body: JSON.stringify({ premise: `p-${lang}`, hypothesis: 'h', label: 0 }),
+      })
+    ).body.id;
   return { owner, writer, runner, model, corpusFr, corpusDe, suites: { fr: await suite('fr'), de: await suite('de'), en: await suite('en') } };
 }
 

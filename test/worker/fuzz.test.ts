@@ -13,7 +13,34 @@ function rng(seed: number) {
   };
 }
 
-const fragments = ['\t', '\n', '\r\n', '{', '}', '"src"', '"tgt"', ':', ',', '[', ']', 'null', '1e999', '-1', '"label"', '\u0000', '\u0007', 'é', '日本', '\uFFFD', '"', '\\', ' ', 'true', '"choices"', '"text"'];
+const fragments = [
+  '\t',
+  '\n',
+  '\r\n',
+  '{',
+  '}',
+  '"src"',
+  '"tgt"',
+  ':',
+  ',',
+  '[',
+  ']',
+  'null',
+  '1e999',
+  '-1',
+  '"label"',
+  '\u0000',
+  '\u0007',
+  'é',
+  '日本',
+  '\uFFFD',
+  '"',
+  '\\',
+  ' ',
+  'true',
+  '"choices"',
+  '"text"',
+];
 
 function randomBody(r: () => number): Uint8Array {
   const kind = Math.floor(r() * 3);

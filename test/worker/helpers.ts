@@ -40,8 +40,7 @@ export async function makeToken(owner: string, scopes: string[], extra: Record<s
 }
 
 export function expectErrorShape(r: CallResult) {
-  const ok =
-    typeof r.body === 'object' && r.body !== null && typeof r.body.error?.code === 'string' && typeof r.body.error?.message === 'string';
+  const ok = typeof r.body === 'object' && r.body !== null && typeof r.body.error?.code === 'string' && typeof r.body.error?.message === 'string';
   if (!ok) throw new Error(`expected a JSON error body, got ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
 }
 

@@ -95,9 +95,19 @@ describe('significance against dense', () => {
     const w = await makeWorld('board-sig', 'public');
     const job = (await call('POST', '/v1/jobs', { token: w.writer, json: { ...pruneSpec(w), visibility: 'public' } })).body;
     const l = await leaseJob(w.runner, job.id);
-    const row = (lang: 'fr' | 'de', metric: string, value: number) => ({ suiteId: w.suites[lang], format: 'xnli', lang, scoring: 'paper', metric, value, n: 100 });
+    const row = (lang: 'fr' | 'de', metric: string, value: number) => ({
+      suiteId: w.suites[lang],
+      format: 'xnli',
+      lang,
+      scoring: 'paper',
+      metric,
+      value,
+      n: 100,
+    });
     const scores = [row('fr', 'acc', 0.5), row('fr', 'acc_delta_p', 0.01), row('de', 'acc', 0.6), row('de', 'acc_delta_p', 0.4)];
-    expect((await call('POST', `/v1/runner/jobs/${job.id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores } } })).status).toBe(200);
+    expect((await call('POST', `/v1/runner/jobs/${job.id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores } } })).status).toBe(
+      200,
+    );
     const board = await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli`);
     expect(board.body.rows[0].pValues).toEqual({ fr: 0.01, de: 0.4 });
     expect((await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli&metric=f1`)).body.rows).toEqual([]);

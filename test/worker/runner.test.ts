@@ -50,7 +50,10 @@ describe('runner protocol', () => {
     const data = await call('GET', `/v1/runner/jobs/${first}/inputs/${corpus.name}`, { token: w.runner, headers: { 'x-lease-token': l.body.leaseToken } });
     expect(data.status).toBe(200);
     expect(await sha256(data.bytes)).toBe(corpus.sha256);
-    const part = await call('GET', `/v1/runner/jobs/${first}/inputs/model.onnx`, { token: w.runner, headers: { 'x-lease-token': l.body.leaseToken, range: 'bytes=0-3' } });
+    const part = await call('GET', `/v1/runner/jobs/${first}/inputs/model.onnx`, {
+      token: w.runner,
+      headers: { 'x-lease-token': l.body.leaseToken, range: 'bytes=0-3' },
+    });
     expect(part.status).toBe(206);
     expect(new TextDecoder().decode(part.bytes)).toBe('onnx');
   });
@@ -58,7 +61,10 @@ describe('runner protocol', () => {
   it('extends the lease and records progress with heartbeats', async () => {
     const id = await newJob();
     const l = await leaseJob(w.runner, id);
-    const hb = await call('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: w.runner, json: { leaseToken: l.leaseToken, progress: { stage: 'calibrate', done: 3, total: 10 } } });
+    const hb = await call('POST', `/v1/runner/jobs/${id}/heartbeat`, {
+      token: w.runner,
+      json: { leaseToken: l.leaseToken, progress: { stage: 'calibrate', done: 3, total: 10 } },
+    });
     expect(hb.status).toBe(200);
     const job = await call('GET', `/v1/jobs/${id}`, { token: w.writer });
     expect(job.body.progress).toEqual({ stage: 'calibrate', done: 3, total: 10 });
@@ -76,8 +82,12 @@ describe('runner protocol', () => {
     const stale = { token: w.runner, json: { leaseToken: l1.leaseToken } };
     expect((await call('POST', `/v1/runner/jobs/${id}/heartbeat`, stale)).status).toBe(409);
     expect((await call('GET', `/v1/runner/jobs/${id}/inputs/model.onnx`, { token: w.runner, headers: { 'x-lease-token': l1.leaseToken } })).status).toBe(409);
-    expect((await call('PUT', `/v1/runner/jobs/${id}/artifacts/masks.bin`, { token: w.runner, body: 'x', headers: { 'x-lease-token': l1.leaseToken } })).status).toBe(409);
-    expect((await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l1.leaseToken, result: result([]) } })).status).toBe(409);
+    expect(
+      (await call('PUT', `/v1/runner/jobs/${id}/artifacts/masks.bin`, { token: w.runner, body: 'x', headers: { 'x-lease-token': l1.leaseToken } })).status,
+    ).toBe(409);
+    expect((await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l1.leaseToken, result: result([]) } })).status).toBe(
+      409,
+    );
     expect((await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: { leaseToken: l1.leaseToken, error: 'x' } })).status).toBe(409);
     expect((await env.DB.prepare('SELECT COUNT(*) AS n FROM job_artifacts WHERE job_id = ?').bind(id).first<{ n: number }>())!.n).toBe(0);
 
@@ -122,7 +132,10 @@ describe('runner protocol', () => {
   it('refuses results that name unknown artifacts or suites, writing nothing', async () => {
     const id = await newJob();
     const l = await leaseJob(w.runner, id);
-    const bad1 = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { ...result([]), artifacts: ['nope.bin'] } } });
+    const bad1 = await call('POST', `/v1/runner/jobs/${id}/complete`, {
+      token: w.runner,
+      json: { leaseToken: l.leaseToken, result: { ...result([]), artifacts: ['nope.bin'] } },
+    });
     expect(bad1.status).toBe(422);
     const bad2 = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: result(['sui_other']) } });
     expect(bad2.status).toBe(422);
@@ -139,7 +152,9 @@ describe('runner protocol', () => {
     const hb = await call('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: w.runner, json: { leaseToken: l.leaseToken } });
     expect(hb.status).toBe(409);
     expect(hb.body.error.code).toBe('lease_lost');
-    expect((await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: result([]) } })).status).toBe(409);
+    expect((await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: result([]) } })).status).toBe(
+      409,
+    );
   });
 
   it('fail: retryable requeues (idempotently), non-retryable fails', async () => {
@@ -172,7 +187,10 @@ describe('statistics reuse (design §3.2)', () => {
     expect(l.inputs.some((i) => i.role === 'stats')).toBe(false);
     const stats = new Uint8Array([1, 2, 3, 4]);
     await call('PUT', `/v1/runner/jobs/${first}/artifacts/stats.bin`, { token: w2.runner, body: stats, headers: { 'x-lease-token': l.leaseToken } });
-    const done = await call('POST', `/v1/runner/jobs/${first}/complete`, { token: w2.runner, json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'] } } });
+    const done = await call('POST', `/v1/runner/jobs/${first}/complete`, {
+      token: w2.runner,
+      json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'] } },
+    });
     expect(done.status).toBe(200);
 
     const offered = async (extra: Record<string, unknown>) => {

@@ -206,8 +206,7 @@ function seriesReport(acc: ResidualAccumulator, k: number, label: string, withMa
 function overlapMatrices(series: LmfBlock[][], blocks: number): LmfOverlapBlock[] {
   const out: LmfOverlapBlock[] = [];
   for (let b = 0; b < blocks; b++) {
-    const m = (pick: (x: LmfBlock) => number[]) =>
-      series.map((p) => series.map((q) => jaccard(pick(p[b]!), pick(q[b]!))));
+    const m = (pick: (x: LmfBlock) => number[]) => series.map((p) => series.map((q) => jaccard(pick(p[b]!), pick(q[b]!))));
     out.push({ block: b, top: m((x) => x.top), bottom: m((x) => x.bottom) });
   }
   return out;
@@ -251,8 +250,18 @@ export function buildLmfReport(inputs: readonly LmfInput[], opts: LmfOptions): L
     pairs,
     overlap: {
       labels: pairs.map((p) => p.pair),
-      translation: overlapMatrices(pairs.map((p) => p.translation), blocks),
-      ...(allMono ? { monolingual: overlapMatrices(pairs.map((p) => p.monolingual!), blocks) } : {}),
+      translation: overlapMatrices(
+        pairs.map((p) => p.translation),
+        blocks,
+      ),
+      ...(allMono
+        ? {
+            monolingual: overlapMatrices(
+              pairs.map((p) => p.monolingual!),
+              blocks,
+            ),
+          }
+        : {}),
     },
   };
 }

@@ -79,14 +79,26 @@ export async function collectStats(
     samples: samples.length,
   });
   const batchSize = opts.batchSize ?? choice.batchSize;
-  log(`calibration batch size ${batchSize} (${(choice.perSampleBytes / 2 ** 20).toFixed(1)} MiB/sample, budget ${(choice.budgetBytes / 2 ** 30).toFixed(2)} GiB)`);
+  log(
+    `calibration batch size ${batchSize} (${(choice.perSampleBytes / 2 ** 20).toFixed(1)} MiB/sample, budget ${(choice.budgetBytes / 2 ** 30).toFixed(2)} GiB)`,
+  );
   const batches = makeBatches(samples, batchSize);
   // Activations have the weights' element type (fp16 exports compute in fp16).
   const elemType = model.initializers.get(linears[0]!.weightName)?.dataType ?? DataType.FLOAT;
   const seconds = () => (performance.now() - started) / 1000;
 
   if (opts.mode === 'sequential') {
-    const input: SequentialInput = { model, linears, batches, samples: samples.length, maskPadding, elemType, maskBlock: opts.maskBlock!, progress, session: opts.session };
+    const input: SequentialInput = {
+      model,
+      linears,
+      batches,
+      samples: samples.length,
+      maskPadding,
+      elemType,
+      maskBlock: opts.maskBlock!,
+      progress,
+      session: opts.session,
+    };
     const strategy = opts.strategy ?? 'auto';
     if (strategy !== 'whole-graph') {
       try {
@@ -108,7 +120,9 @@ export async function collectStats(
   // report) or padding must be dropped in a graph without an attention-mask input.
   const inGraph = !opts.blockOutputs?.length && !opts.activationsInJs && (!maskPadding || maskInput !== undefined);
   const captured = [...acc.values()].map((a) => ({ name: a.tensor, width: a.sum.length }));
-  const extra = inGraph ? captured.map((c) => sqSumName(c.name)) : [...new Set([...linears.map((l) => l.inputName), ...(opts.blockOutputs ?? []).map((b) => b.name)])];
+  const extra = inGraph
+    ? captured.map((c) => sqSumName(c.name))
+    : [...new Set([...linears.map((l) => l.inputName), ...(opts.blockOutputs ?? []).map((b) => b.name)])];
   const graph = inGraph ? addSquareSumOutputs(model.proto, captured, maskPadding ? maskInput : undefined) : exposeTensors(model.proto, extra, elemType);
   const open = await openSession(graph, model.dir, opts.session);
   log(`calibrating on ${open.device}${inGraph ? ' (square sums in the graph)' : ''}`);

@@ -93,8 +93,7 @@ export function buildDemonstrations(corpus: DemoCorpus, kind: DemoKind, opts: De
   const need = requiredPairs(shots, samples);
   if (n < need && (opts.onShortCorpus ?? 'error') === 'error') {
     throw new Error(
-      `corpus too small: ${samples} samples of ${shots} shots need ${need} pairs, found ${n} ` +
-        `(lower samples/shots, or set onShortCorpus: 'wrap')`,
+      `corpus too small: ${samples} samples of ${shots} shots need ${need} pairs, found ${n} ` + `(lower samples/shots, or set onShortCorpus: 'wrap')`,
     );
   }
   const srcName = corpus.srcName ?? languageName(corpus.srcLang);

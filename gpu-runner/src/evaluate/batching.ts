@@ -168,7 +168,11 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
   } else {
     uniq.forEach((_, i) => rest.push(i));
   }
-  const fullBatches = planBatches(rest.map((i) => uniq[i]!.tokens.length), maxTokens, maxSize).map((b) => b.map((k) => rest[k]!));
+  const fullBatches = planBatches(
+    rest.map((i) => uniq[i]!.tokens.length),
+    maxTokens,
+    maxSize,
+  ).map((b) => b.map((k) => rest[k]!));
 
   // Shared groups: graphs with position_ids take right-padded prefixes (the padding is masked and
   // positions are fed); other graphs get buckets of exactly equal prefix length.
@@ -247,7 +251,13 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
     const plan = contPlans[b]!;
     for (const cb of plan.batches) {
       const items = cb.map((k) => plan.items[k]!);
-      const cache = gatherCache(pre.present!, rows.length, items.map((it) => it.row), pre.runLength, padPrefixes ? pre.mask : undefined);
+      const cache = gatherCache(
+        pre.present!,
+        rows.length,
+        items.map((it) => it.row),
+        pre.runLength,
+        padPrefixes ? pre.mask : undefined,
+      );
       const contRows = items.map((it) => uniq[it.req]!.tokens.subarray(it.prefix));
       const out = await forward(model, contRows, cache);
       stats.forwardTokens += contRows.reduce((n, r) => n + r.length, 0);

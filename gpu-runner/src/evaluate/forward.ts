@@ -76,7 +76,10 @@ export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCa
   }
   const feeds: Record<string, Tensor> = {
     input_ids: int64Tensor(ids, [batch, runLength]),
-    attention_mask: int64Tensor(BigInt64Array.from(mask, (v) => BigInt(v)), [batch, total]),
+    attention_mask: int64Tensor(
+      BigInt64Array.from(mask, (v) => BigInt(v)),
+      [batch, total],
+    ),
   };
   if (model.io.hasPositionIds) feeds.position_ids = int64Tensor(positions, [batch, runLength]);
   if (model.io.useCacheBranch) feeds[model.io.useCacheBranch] = new ort.Tensor('bool', new Uint8Array([pastLength > 0 ? 1 : 0]), [1]);

@@ -43,16 +43,14 @@ function parseRows(format: SuiteFormat, rows: unknown[]): unknown[] {
   });
 }
 
-export async function evaluateSuite(
-  model: EvalModel,
-  rows: unknown[],
-  format: SuiteFormat,
-  lang: string,
-  opts: EvaluateOptions = {},
-): Promise<SuiteResult> {
+export async function evaluateSuite(model: EvalModel, rows: unknown[], format: SuiteFormat, lang: string, opts: EvaluateOptions = {}): Promise<SuiteResult> {
   const parsed = parseRows(format, rows);
   if (format === 'ppl') {
-    const r = await evaluatePerplexity(model, (parsed as PplRow[]).map((x) => x.text), opts);
+    const r = await evaluatePerplexity(
+      model,
+      (parsed as PplRow[]).map((x) => x.text),
+      opts,
+    );
     return { format, lang, scoring: 'perplexity', metrics: { ...r.metrics }, n: parsed.length, predictions: r.perText, stats: r.stats };
   }
   if (format === 'mt') {
@@ -80,7 +78,9 @@ export async function evaluateSuite(
  */
 export function compareToDense(candidate: SuiteResult, dense: SuiteResult, opts: BootstrapOptions & { norm?: boolean } = {}): BootstrapResult {
   if (candidate.format !== dense.format || candidate.lang !== dense.lang || candidate.scoring !== dense.scoring) {
-    throw new Error(`results differ in format/lang/scoring: ${candidate.format}/${candidate.lang}/${candidate.scoring} vs ${dense.format}/${dense.lang}/${dense.scoring}`);
+    throw new Error(
+      `results differ in format/lang/scoring: ${candidate.format}/${candidate.lang}/${candidate.scoring} vs ${dense.format}/${dense.lang}/${dense.scoring}`,
+    );
   }
   const pick = (p: McPrediction) => (opts.norm ? p.correctNorm : p.correct);
   const denseByIndex = new Map((dense.predictions as McPrediction[]).map((p) => [p.index, p]));

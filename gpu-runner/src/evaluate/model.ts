@@ -47,9 +47,7 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : u
 
 /** Context length from config.json; BLOOM (ALiBi) declares none, hence the fallback. */
 export function contextLengthOf(config: Config, fallback = 2048): number {
-  return (
-    num(config.max_position_embeddings) ?? num(config.n_positions) ?? num(config.n_ctx) ?? num(config.seq_length) ?? fallback
-  );
+  return num(config.max_position_embeddings) ?? num(config.n_positions) ?? num(config.n_ctx) ?? num(config.seq_length) ?? fallback;
 }
 
 function configHeads(config: Config): number | undefined {
@@ -84,11 +82,13 @@ export function describeGraph(session: Session, config: Config = {}): GraphIO {
     else Object.assign(entry, { pastValue: name, presentValue: present });
     byLayer.set(Number(layer), entry);
   }
-  const layers = [...byLayer.keys()].sort((a, b) => a - b).map((l) => {
-    const e = byLayer.get(l)!;
-    if (!e.pastKey || !e.pastValue) throw new Error(`layer ${l} has only one of past key/value`);
-    return e as KvPair;
-  });
+  const layers = [...byLayer.keys()]
+    .sort((a, b) => a - b)
+    .map((l) => {
+      const e = byLayer.get(l)!;
+      if (!e.pastKey || !e.pastValue) throw new Error(`layer ${l} has only one of past key/value`);
+      return e as KvPair;
+    });
 
   const meta = session.inputMetadata.find((m) => m.name === layers[0]!.pastKey);
   if (!meta || !meta.isTensor) throw new Error(`no tensor metadata for ${layers[0]!.pastKey}`);

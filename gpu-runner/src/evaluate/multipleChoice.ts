@@ -69,7 +69,10 @@ export async function evaluateMultipleChoice(
     }
     return p;
   });
-  const classes = classCount(format, kept.map((k) => k.ex));
+  const classes = classCount(
+    format,
+    kept.map((k) => k.ex),
+  );
   const gold = predictions.map((p) => p.label);
   const pred = predictions.map((p) => p.pred);
   const metrics: McMetrics = {

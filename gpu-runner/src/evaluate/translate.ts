@@ -71,7 +71,11 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
       for (let i = 0; i < idx.length; i += per) batches.push(idx.slice(i, i + per));
     }
   } else {
-    batches = planBatches(prompts.map((p) => p.length + maxNew), maxTokens, maxSize);
+    batches = planBatches(
+      prompts.map((p) => p.length + maxNew),
+      maxTokens,
+      maxSize,
+    );
   }
 
   for (let b = 0; b < batches.length; b++) {
@@ -99,7 +103,12 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
             ? { length: cacheLen, tensors: out.present!, ...(valid ? { valid } : {}) }
             : gatherCache(out.present!, active.length, keep, cacheLen, valid);
         active = keep.map((row) => active[row]!);
-        out = await forward(model, keep.map((row) => Int32Array.of(next[row]!)), cache, true);
+        out = await forward(
+          model,
+          keep.map((row) => Int32Array.of(next[row]!)),
+          cache,
+          true,
+        );
         stats.forwardTokens += keep.length;
         last = keep.map(() => 0);
       }
@@ -171,6 +180,9 @@ export async function evaluateTranslation(
     const hypothesis = cleanHypothesis(model.tokenizer.decode(Array.from(outputs[i]!)), srcName);
     return { index: i + offset, hypothesis, reference: r.tgt, chrf: sentenceChrf(hypothesis, r.tgt) };
   });
-  const chrf = corpusChrf(predictions.map((p) => p.hypothesis), predictions.map((p) => p.reference));
+  const chrf = corpusChrf(
+    predictions.map((p) => p.hypothesis),
+    predictions.map((p) => p.reference),
+  );
   return { metrics: { chrf, n: predictions.length, shots: shots.length }, predictions, stats };
 }

@@ -10,7 +10,9 @@ import { saveModel, type SaveOptions, type SavedModel } from './write.js';
 
 function checkShape(linear: PrunableLinear, mask: LayerMask, length: number): void {
   if (mask.dIn !== linear.dIn || mask.dOut !== linear.dOut || mask.keep.length !== length || length !== linear.dIn * linear.dOut) {
-    throw new Error(`mask ${mask.id} is ${mask.dIn}x${mask.dOut} (${mask.keep.length}), linear ${linear.id} is ${linear.dIn}x${linear.dOut} (${length} stored)`);
+    throw new Error(
+      `mask ${mask.id} is ${mask.dIn}x${mask.dOut} (${mask.keep.length}), linear ${linear.id} is ${linear.dIn}x${linear.dOut} (${length} stored)`,
+    );
   }
 }
 

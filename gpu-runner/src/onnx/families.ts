@@ -75,7 +75,10 @@ export const FAMILIES: FamilyLayout[] = [
 
 /** "/model/layers.0/self_attn/q_proj/MatMul" -> "model.layers.0.self_attn.q_proj.MatMul" */
 export function normaliseName(name: string): string {
-  return name.replace(/[/:]+/g, '.').replace(/\.{2,}/g, '.').replace(/^\.|\.$/g, '');
+  return name
+    .replace(/[/:]+/g, '.')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^\.|\.$/g, '');
 }
 
 export interface NameMatch {

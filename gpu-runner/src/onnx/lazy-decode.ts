@@ -201,7 +201,10 @@ export async function decodeModelLazily(file: string, opts: LazyDecodeOptions): 
     const proto = onnx.ModelProto.decode(modelRest.join());
     proto.graph = onnx.GraphProto.decode(graphRest.join());
     proto.graph.initializer = initializers;
-    return { proto, lazy: initializers.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL && t.externalData?.[0]?.value === opts.selfName).length };
+    return {
+      proto,
+      lazy: initializers.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL && t.externalData?.[0]?.value === opts.selfName).length,
+    };
   } finally {
     await fh.close();
   }

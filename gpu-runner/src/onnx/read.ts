@@ -10,17 +10,7 @@
 import { open } from 'node:fs/promises';
 import { decodeModelLazily } from './lazy-decode.js';
 import path from 'node:path';
-import {
-  DataType,
-  bytesPerElement,
-  dimsOf,
-  onnx,
-  toNumber,
-  weightDType,
-  type ModelProto,
-  type TensorProto,
-  type WeightDType,
-} from './proto.js';
+import { DataType, bytesPerElement, dimsOf, onnx, toNumber, weightDType, type ModelProto, type TensorProto, type WeightDType } from './proto.js';
 import { fp16ToFp32 } from './fp16.js';
 
 export interface OnnxModel {

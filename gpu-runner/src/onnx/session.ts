@@ -55,7 +55,9 @@ export async function openSession(proto: ModelProto, dir: string, opts: SessionO
   try {
     await writeFile(beside, bytes, { flag: 'wx' });
   } catch (err) {
-    throw new Error(`cannot open a modified graph of the model in ${dir}: its data files cannot be hard-linked and the folder is not writable (${(err as Error).message})`);
+    throw new Error(
+      `cannot open a modified graph of the model in ${dir}: its data files cannot be hard-linked and the folder is not writable (${(err as Error).message})`,
+    );
   }
   try {
     return await open(beside);

@@ -88,7 +88,11 @@ interface Classified {
   role: LinearRole;
 }
 
-type Classification = { kind: 'linear'; block: number; role: LinearRole } | { kind: 'outside' } | { kind: 'ignore' } | { kind: 'unknown'; block: number; rest: string };
+type Classification =
+  | { kind: 'linear'; block: number; role: LinearRole }
+  | { kind: 'outside' }
+  | { kind: 'ignore' }
+  | { kind: 'unknown'; block: number; rest: string };
 
 function classify(layout: FamilyLayout, cand: LinearCandidate): Classification {
   let unknown: Classification | undefined;
@@ -169,7 +173,9 @@ export function findPrunableLinears(model: OnnxModel, opts: { family?: string } 
   for (const f of found) {
     const list = byBlock.get(f.block) ?? [];
     if (list.some((x) => x.role === f.role)) {
-      throw new Error(`${layout.family} block ${f.block}: two linears have role ${f.role} (${list.find((x) => x.role === f.role)!.cand.nodeName}, ${f.cand.nodeName})`);
+      throw new Error(
+        `${layout.family} block ${f.block}: two linears have role ${f.role} (${list.find((x) => x.role === f.role)!.cand.nodeName}, ${f.cand.nodeName})`,
+      );
     }
     list.push(f);
     byBlock.set(f.block, list);

@@ -64,12 +64,7 @@ export function scoreWanda(w: DenseWeight, sqNorm: Float64Array): Float32Array {
 }
 
 /** mt-contrast: |W_ij|·s^mt_j/√max(s^contrast_j, ε) — translation statistics over contrast statistics. */
-export function scoreMtContrast(
-  w: DenseWeight,
-  mtSqNorm: Float64Array,
-  contrastSqNorm: Float64Array,
-  epsilon = CONTRAST_EPSILON,
-): Float32Array {
+export function scoreMtContrast(w: DenseWeight, mtSqNorm: Float64Array, contrastSqNorm: Float64Array, epsilon = CONTRAST_EPSILON): Float32Array {
   checkWeight(w);
   checkStats('mtSqNorm', mtSqNorm, w.dIn);
   checkStats('contrastSqNorm', contrastSqNorm, w.dIn);
@@ -78,7 +73,6 @@ export function scoreMtContrast(
   for (let j = 0; j < w.dIn; j++) factor[j] = mtSqNorm[j]! / Math.sqrt(Math.max(contrastSqNorm[j]!, epsilon));
   return scaleRows(w, factor);
 }
-
 
 /**
  * Random baseline: uniform scores drawn in flat [dIn, dOut] order from mulberry32(seed). The weight's

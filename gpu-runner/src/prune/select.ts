@@ -73,7 +73,7 @@ export function kthSmallest(a: Float32Array, k: number, length = a.length): numb
 export function assertNoNaN(scores: Float32Array, what = 'scores'): void {
   for (let k = 0; k < scores.length; k++) {
     const v = scores[k]!;
-    if (v !== v) throw new Error(`${what}[${k}] is NaN (a NaN weight or statistic upstream)`);
+    if (Number.isNaN(v)) throw new Error(`${what}[${k}] is NaN (a NaN weight or statistic upstream)`);
   }
 }
 

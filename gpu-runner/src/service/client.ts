@@ -87,7 +87,9 @@ export class RunnerClient {
    * with a Range request from the bytes already written rather than starting over.
    */
   async downloadInput(jobId: string, leaseToken: string, name: string, dest: string, o: DownloadOptions = {}): Promise<{ sha256: string; size: number }> {
-    return this.leased(jobId, () => this.download(`/v1/runner/jobs/${enc(jobId)}/inputs/${enc(name)}`, dest, { ...o, headers: { 'x-lease-token': leaseToken } }));
+    return this.leased(jobId, () =>
+      this.download(`/v1/runner/jobs/${enc(jobId)}/inputs/${enc(name)}`, dest, { ...o, headers: { 'x-lease-token': leaseToken } }),
+    );
   }
 
   /** Generic resumable, verified download of an API path to a file. */

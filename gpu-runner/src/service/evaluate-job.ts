@@ -60,8 +60,24 @@ export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
     await linkCompanions(ctx, evalDir);
     extra.baseRunId = spec.runId;
   }
-  const evaluation = await evaluateSuites(ctx, evalDir, { scoring: spec.scoring, templateLang: spec.templateLang, device: ctx.device as Device | 'auto', denseDir: spec.runId ? modelDir : undefined });
+  const evaluation = await evaluateSuites(ctx, evalDir, {
+    scoring: spec.scoring,
+    templateLang: spec.templateLang,
+    device: ctx.device as Device | 'auto',
+    denseDir: spec.runId ? modelDir : undefined,
+  });
   timings.evaluate = evaluation.seconds;
-  assertEverySuiteScored(spec.suites, evaluation.scores.map((s) => s.suiteId));
-  return { overallSparsity, layers, scores: evaluation.scores, artifacts: [], device: String(ctx.device), timings, extra: { ...extra, evaluation: evaluation.summaries } };
+  assertEverySuiteScored(
+    spec.suites,
+    evaluation.scores.map((s) => s.suiteId),
+  );
+  return {
+    overallSparsity,
+    layers,
+    scores: evaluation.scores,
+    artifacts: [],
+    device: String(ctx.device),
+    timings,
+    extra: { ...extra, evaluation: evaluation.summaries },
+  };
 }

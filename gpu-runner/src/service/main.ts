@@ -9,7 +9,7 @@ import { runPipeline } from './pipeline';
 import { Runner } from './worker-loop';
 
 async function main(): Promise<number> {
-  let env;
+  let env: ReturnType<typeof readRunnerEnv>;
   try {
     env = readRunnerEnv();
   } catch (err) {

@@ -1,6 +1,6 @@
 /** The runner's view of the API contract: schemas and types from shared/, re-exported once. */
 import type { z } from 'zod';
-import { artifactInfo, jobInput, leaseResponse, progress, runResult } from '../../../shared/src/api/jobs';
+import { type artifactInfo, type jobInput, leaseResponse, type progress, runResult } from '../../../shared/src/api/jobs';
 
 export { leaseResponse, runResult };
 export type {

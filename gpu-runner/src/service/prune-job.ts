@@ -83,8 +83,17 @@ async function priorStats(ctx: JobContext): Promise<{ runId: string; main: Activ
 }
 
 /** Residual-stream magnitudes for translation vs monolingual demonstrations of the job's pair. */
-async function lmfReport(ctx: JobContext, model: OnnxModel, linears: PrunableLinear[], blocks: number, corpus: CorpusData, spec: PruneJobSpec, tok: LoadedTokenizer, session: CollectOptions['session']) {
-  let outputs;
+async function lmfReport(
+  ctx: JobContext,
+  model: OnnxModel,
+  linears: PrunableLinear[],
+  blocks: number,
+  corpus: CorpusData,
+  spec: PruneJobSpec,
+  tok: LoadedTokenizer,
+  session: CollectOptions['session'],
+) {
+  let outputs: ReturnType<typeof findBlockOutputs>;
   try {
     outputs = findBlockOutputs(model, linears);
   } catch (err) {
@@ -147,7 +156,16 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     if (!cal) throw new Error('wanda needs calibration (corpusId, dataType, shots, samples, maxLength)');
     corpus = await loadCorpus(ctx, 'corpus');
     const set = calibrationSet(corpus, cal.dataType === 'mono' ? 'mono' : 'mt', cal, tok);
-    extra.calibration = { pair: `${corpus.srcLang}-${corpus.tgtLang}`, dataType: cal.dataType, samples: cal.samples, shots: cal.shots, maxLength: cal.maxLength, direction: cal.direction, wrapped: set.wrapped, corpusPairs: corpus.pairs.length };
+    extra.calibration = {
+      pair: `${corpus.srcLang}-${corpus.tgtLang}`,
+      dataType: cal.dataType,
+      samples: cal.samples,
+      shots: cal.shots,
+      maxLength: cal.maxLength,
+      direction: cal.direction,
+      wrapped: set.wrapped,
+      corpusPairs: corpus.pairs.length,
+    };
     const prior = spec.mode === 'oneshot' ? await priorStats(ctx) : undefined;
     if (prior) {
       // Same model bytes, corpus and calibration options as an earlier oneshot run: no forward pass.
@@ -161,27 +179,39 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
       const cset = calibrationSet(contrast, contrast.srcLang === contrast.tgtLang ? 'mono' : 'mt', cal, tok);
       st.contrast = (
         await timed('calibrate-contrast', () =>
-          collectStats(model, linears, cset.tokens, { mode: 'oneshot', maskPadding: cal.maskPadding, session, onProgress: (_s, d, t) => ctx.progress('calibrate contrast', d, t) }),
+          collectStats(model, linears, cset.tokens, {
+            mode: 'oneshot',
+            maskPadding: cal.maskPadding,
+            session,
+            onProgress: (_s, d, t) => ctx.progress('calibrate contrast', d, t),
+          }),
         )
       ).stats;
     }
     const sequential = spec.mode === 'sequential';
-    const r = prior ? undefined : await timed('calibrate', () =>
-      collectStats(model, linears, set.tokens, {
-        mode: spec.mode,
-        maskPadding: cal.maskPadding,
-        session,
-        log: ctx.log,
-        onProgress: (_s, d, t) => ctx.progress(sequential ? 'calibrate+mask' : 'calibrate', d, t),
-        // Sequential (Wanda-exact): block b's masks are chosen before block b+1 is calibrated.
-        maskBlock: sequential
-          ? (b, stats) => {
-              st.main = stats;
-              return Promise.all(linears.map((l, i) => [l, i] as const).filter(([l]) => l.block === b).map(([l, i]) => maskOf(model, spec, l, i, st)));
-            }
-          : undefined,
-      }),
-    );
+    const r = prior
+      ? undefined
+      : await timed('calibrate', () =>
+          collectStats(model, linears, set.tokens, {
+            mode: spec.mode,
+            maskPadding: cal.maskPadding,
+            session,
+            log: ctx.log,
+            onProgress: (_s, d, t) => ctx.progress(sequential ? 'calibrate+mask' : 'calibrate', d, t),
+            // Sequential (Wanda-exact): block b's masks are chosen before block b+1 is calibrated.
+            maskBlock: sequential
+              ? (b, stats) => {
+                  st.main = stats;
+                  return Promise.all(
+                    linears
+                      .map((l, i) => [l, i] as const)
+                      .filter(([l]) => l.block === b)
+                      .map(([l, i]) => maskOf(model, spec, l, i, st)),
+                  );
+                }
+              : undefined,
+          }),
+        );
     if (r) {
       st.main = r.stats;
       statsDevice = r.device;
@@ -208,7 +238,13 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     await ctx.upload(name, data);
     artifacts.push(name);
   };
-  const meta = { method: spec.method, sparsity: spec.sparsity, pattern: spec.pattern, dropTop: spec.dropTop, modelSha256: ctx.inputs.find((i) => i.name === 'model.onnx')?.sha256 };
+  const meta = {
+    method: spec.method,
+    sparsity: spec.sparsity,
+    pattern: spec.pattern,
+    dropTop: spec.dropTop,
+    modelSha256: ctx.inputs.find((i) => i.name === 'model.onnx')?.sha256,
+  };
   await timed('upload-masks', async () => {
     await upload('masks.bin', packMasks(masks, meta));
     if (st.main) await upload('stats.bin', encodeStats(st.main, { ...meta, calibration: spec.calibration }));
@@ -235,7 +271,10 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
 
   const evaluation = await evaluateSuites(ctx, outDir, { scoring: spec.scoring, templateLang: spec.templateLang, device, denseDir: modelDir });
   timings.evaluate = Math.round(evaluation.seconds * 100) / 100;
-  assertEverySuiteScored(spec.suites, evaluation.scores.map((s) => s.suiteId));
+  assertEverySuiteScored(
+    spec.suites,
+    evaluation.scores.map((s) => s.suiteId),
+  );
 
   return {
     overallSparsity: report.sparsity,

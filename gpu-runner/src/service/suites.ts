@@ -110,7 +110,12 @@ export async function evaluateSuites(
           dense ??= await ctx.step('open-dense-model', () => openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log }));
           const denseStage = `evaluate dense ${format}.${lang} ${scoring} (bootstrap)`;
           const d = await ctx.step(denseStage, () =>
-            evaluateSuite(dense!, rows, format, lang, { scoring, templateLang: opts.templateLang, onProgress: (_s, done, total) => ctx.progress(denseStage, done, total), stage: denseStage }),
+            evaluateSuite(dense!, rows, format, lang, {
+              scoring,
+              templateLang: opts.templateLang,
+              onProgress: (_s, done, total) => ctx.progress(denseStage, done, total),
+              stage: denseStage,
+            }),
           );
           out.scores.push(...bootstrapRows(suiteId, r, d, scoring));
         }

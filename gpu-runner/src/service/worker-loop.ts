@@ -222,7 +222,9 @@ export class Runner {
         const inp = lease.inputs.find((i) => i.name === name);
         if (!inp) throw new Error(`job ${job.id} has no input named "${name}" (has: ${lease.inputs.map((i) => i.name).join(', ')})`);
         const entry = await guard(
-          this.cache.get(inp.sha256, inp.size, (tmp) => client.downloadInput(job.id, leaseToken, inp.name, tmp, { sha256: inp.sha256, size: inp.size, signal: abort.signal })),
+          this.cache.get(inp.sha256, inp.size, (tmp) =>
+            client.downloadInput(job.id, leaseToken, inp.name, tmp, { sha256: inp.sha256, size: inp.size, signal: abort.signal }),
+          ),
         );
         return entry.path;
       },

@@ -46,11 +46,7 @@ export async function loadTokenizer(modelDir: string): Promise<LoadedTokenizer> 
   return fromJson(tokJson, tokConfig, config);
 }
 
-export function fromJson(
-  tokJson: Record<string, unknown>,
-  tokConfig: Record<string, unknown>,
-  config: Record<string, unknown>,
-): LoadedTokenizer {
+export function fromJson(tokJson: Record<string, unknown>, tokConfig: Record<string, unknown>, config: Record<string, unknown>): LoadedTokenizer {
   const tok = new Tokenizer(tokJson as never, tokConfig as never);
   const added = (tokJson.added_tokens as { id: number; content: string }[] | undefined) ?? [];
   const idOf = (t: string | undefined): number | undefined => {

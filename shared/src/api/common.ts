@@ -32,4 +32,7 @@ export const idParam = z.object({ id: z.string().min(1).max(64) });
 export const isoDate = z.string();
 
 /** Query-string booleans: only "true" and "false" are accepted. */
-export const boolQuery = z.enum(['true', 'false']).optional().transform((v) => v === 'true');
+export const boolQuery = z
+  .enum(['true', 'false'])
+  .optional()
+  .transform((v) => v === 'true');

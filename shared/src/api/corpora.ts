@@ -1,11 +1,9 @@
 import { z } from 'zod';
 import { isoDate, sha256Hex, visibility } from './common';
 
-export const bcp47Tag = z
-  .string()
-  .regex(/^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?(?:-(?:[a-zA-Z0-9]{5,8}|\d[a-zA-Z0-9]{3}))*$/, {
-    message: 'expected a BCP-47 language tag such as "fr", "pt-BR" or "zh-Hant"',
-  });
+export const bcp47Tag = z.string().regex(/^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?(?:-(?:[a-zA-Z0-9]{5,8}|\d[a-zA-Z0-9]{3}))*$/, {
+  message: 'expected a BCP-47 language tag such as "fr", "pt-BR" or "zh-Hant"',
+});
 
 export const uploadQuery = z.object({
   name: z.string().trim().min(1).max(200).optional(),

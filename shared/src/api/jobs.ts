@@ -14,7 +14,11 @@ export const calibrationSpec = z.object({
   /** "x-en": demonstrations go from the non-English side to English, as the reference. */
   direction: z.enum(['x-en', 'en-x']).default('x-en'),
   /** Optional guard: the corpus must hold this pair, e.g. "fr-en". */
-  pair: z.string().regex(/^[A-Za-z0-9-]+-[A-Za-z0-9-]+$/).max(40).optional(),
+  pair: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+-[A-Za-z0-9-]+$/)
+    .max(40)
+    .optional(),
 });
 export type CalibrationSpec = z.infer<typeof calibrationSpec>;
 
@@ -35,7 +39,12 @@ export const pruneJobSpec = z.object({
   sparsity: z.number().gt(0).lt(1).default(0.5),
   pattern: pattern.default('unstructured'),
   mode: z.enum(['sequential', 'oneshot']).default('sequential'),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
   suites: z.array(z.string().min(1).max(64)).max(64).default([]),
   scoring: z.array(scoringName).min(1).default(['paper']),
   templateLang: z.string().min(2).max(16).default('en'),
@@ -100,7 +109,10 @@ export const listJobsQuery = z.object({
 export const createSweepBody = z.object({
   modelId: z.string().min(1).max(64),
   /** One entry per language pair: its corpus (and contrast corpus for mt-contrast). */
-  pairs: z.array(z.object({ corpusId: z.string().min(1).max(64), contrastCorpusId: z.string().min(1).max(64).optional() })).min(1).max(32),
+  pairs: z
+    .array(z.object({ corpusId: z.string().min(1).max(64), contrastCorpusId: z.string().min(1).max(64).optional() }))
+    .min(1)
+    .max(32),
   sparsities: z.array(z.number().gt(0).lt(1)).min(1).max(16),
   methods: z
     .array(z.object({ method: pruneMethod, dataType: z.enum(['mt', 'mono', 'mt-contrast']).default('mt'), dropTop: z.boolean().default(false) }))
@@ -132,9 +144,7 @@ export const jobInput = z.object({
 });
 export type JobInput = z.infer<typeof jobInput>;
 
-export const leaseResponse = z
-  .object({ job: jobInfo, leaseToken: z.string(), leaseExpiresAt: isoDate, inputs: z.array(jobInput) })
-  .meta({ id: 'Lease' });
+export const leaseResponse = z.object({ job: jobInfo, leaseToken: z.string(), leaseExpiresAt: isoDate, inputs: z.array(jobInput) }).meta({ id: 'Lease' });
 export type LeaseResponse = z.infer<typeof leaseResponse>;
 
 export const heartbeatBody = z.object({ leaseToken: z.string().min(1).max(200), progress: progress.optional() });
@@ -231,7 +241,14 @@ export const leaderboardRow = z.object({
   pValues: z.record(z.string(), z.number()),
 });
 export const leaderboard = z
-  .object({ model: z.string(), format: z.string().nullable(), scoring: z.string(), metric: z.string(), languages: z.array(z.string()), rows: z.array(leaderboardRow) })
+  .object({
+    model: z.string(),
+    format: z.string().nullable(),
+    scoring: z.string(),
+    metric: z.string(),
+    languages: z.array(z.string()),
+    rows: z.array(leaderboardRow),
+  })
   .meta({ id: 'Leaderboard' });
 export type Leaderboard = z.infer<typeof leaderboard>;
 export type LeaderboardRow = z.infer<typeof leaderboardRow>;

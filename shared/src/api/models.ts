@@ -17,9 +17,7 @@ export const modelFileName = z
   .max(200)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a plain file name: letters, digits, . _ - (no slashes)');
 
-export const modelFile = z
-  .object({ name: z.string(), size: z.number(), sha256: sha256Hex, createdAt: isoDate })
-  .meta({ id: 'ModelFile' });
+export const modelFile = z.object({ name: z.string(), size: z.number(), sha256: sha256Hex, createdAt: isoDate }).meta({ id: 'ModelFile' });
 
 export const modelInfo = z
   .object({

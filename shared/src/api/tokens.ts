@@ -2,7 +2,12 @@ import { z } from 'zod';
 import { isoDate, scope } from './common';
 
 export const createTokenBody = z.object({
-  owner: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits, _ . @ - only'),
+  owner: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits, _ . @ - only'),
   name: z.string().trim().min(1).max(100).optional(),
   scopes: z.array(scope).min(1).max(4),
   /** Overrides the deployment's default requests-per-minute for this token. */

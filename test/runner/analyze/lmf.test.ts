@@ -151,7 +151,10 @@ describe('buildLmfReport', () => {
       const o = report.overlap.translation[b]!;
       expect(o.block).toBe(b);
       // {2,7} vs {2,4}: one shared of three
-      expect(o.top).toEqual([[1, 1 / 3], [1 / 3, 1]]);
+      expect(o.top).toEqual([
+        [1, 1 / 3],
+        [1 / 3, 1],
+      ]);
       const plainJ = (a: number[], c: number[]) => a.filter((x) => c.includes(x)).length / new Set([...a, ...c]).size;
       expect(o.bottom[0]![1]).toBe(plainJ(frBottom, zhBottom));
       // translation fr {2,7} vs monolingual fr {2, quietest other}: top sets share dim 2
@@ -173,7 +176,13 @@ describe('buildLmfReport', () => {
     expect(() => buildLmfReport([{ pair: 'a', translation: accs['fr-en']! }], { k: 11 })).toThrow(/k must/);
     expect(() => buildLmfReport([{ pair: 'a', translation: accs['fr-en']! }], { k: 1, ratio: 0.1 })).toThrow(/exactly one/);
     expect(() =>
-      buildLmfReport([{ pair: 'a', translation: accs['fr-en']! }, { pair: 'b', translation: new ResidualAccumulator(2, dim) }], { k: 1 }),
+      buildLmfReport(
+        [
+          { pair: 'a', translation: accs['fr-en']! },
+          { pair: 'b', translation: new ResidualAccumulator(2, dim) },
+        ],
+        { k: 1 },
+      ),
     ).toThrow(/expected \[3, 10\]/);
     expect(() => buildLmfReport([{ pair: 'a', translation: new ResidualAccumulator(3, dim) }], { k: 1 })).toThrow(/no tokens/);
   });

@@ -30,7 +30,9 @@ describe('batching', () => {
     const b = makeBatches(toSamples(ids, mask), 2);
     expect(b.map((x) => x.size)).toEqual([2, 1]);
     expect(Array.from(b[0]!.inputIds).map(Number)).toEqual([...ids[0]!, ...ids[1]!]);
-    expect(() => makeBatches([...toSamples(ids, mask), { inputIds: new BigInt64Array(2), attentionMask: new BigInt64Array(2) }], 2)).toThrow(/sample 3 has length 2\/2, expected 3/);
+    expect(() => makeBatches([...toSamples(ids, mask), { inputIds: new BigInt64Array(2), attentionMask: new BigInt64Array(2) }], 2)).toThrow(
+      /sample 3 has length 2\/2, expected 3/,
+    );
   });
 
   it('chooses smaller batches with less free memory, never below 1 nor above the sample count', () => {
@@ -56,7 +58,12 @@ describe('collectStats oneshot equals the plain forward pass', () => {
         const linears = findPrunableLinears(model).linears;
         const { ids, mask } = tokenRows([6, 4, 2, 6, 1], 6, params.vocab);
         const progress: number[] = [];
-        const res = await collectStats(model, linears, toSamples(ids, mask), { mode: 'oneshot', maskPadding, batchSize: 2, onProgress: (_s, d) => progress.push(d) });
+        const res = await collectStats(model, linears, toSamples(ids, mask), {
+          mode: 'oneshot',
+          maskPadding,
+          batchSize: 2,
+          onProgress: (_s, d) => progress.push(d),
+        });
         expect(res.batchSize).toBe(2);
         expect(res.runs).toBe(3);
         expect(progress).toEqual([1, 2, 3]);
@@ -74,7 +81,12 @@ describe('collectStats oneshot equals the plain forward pass', () => {
     const { model, params } = tiny({ family: 'bloom' });
     const linears = findPrunableLinears(model).linears;
     const { ids, mask } = tokenRows([4, 2, 3], 4, params.vocab);
-    const whole = { samples: 3, maxLength: 4, inputIds: BigInt64Array.from(ids.flat().map(BigInt)), attentionMask: BigInt64Array.from(mask.flat().map(BigInt)) };
+    const whole = {
+      samples: 3,
+      maxLength: 4,
+      inputIds: BigInt64Array.from(ids.flat().map(BigInt)),
+      attentionMask: BigInt64Array.from(mask.flat().map(BigInt)),
+    };
     const a = await collectStats(model, linears, whole, { mode: 'oneshot', batchSize: 2 });
     const b = await collectStats(model, linears, toSamples(ids, mask), { mode: 'oneshot', batchSize: 3 });
     for (const l of linears) expect(maxRelDiff(a.stats.get(l.id)!.sqNorm, b.stats.get(l.id)!.sqNorm)).toBeLessThan(1e-6);
@@ -85,7 +97,8 @@ describe('collectStats oneshot equals the plain forward pass', () => {
     const linears = findPrunableLinears(model).linears;
     const short = tokenRows([3, 2], 3, params.vocab);
     const long = tokenRows([3, 2], 6, params.vocab); // same real tokens, more padding
-    const run = async (rows: typeof short, maskPadding: boolean) => (await collectStats(model, linears, toSamples(rows.ids, rows.mask), { mode: 'oneshot', maskPadding })).stats;
+    const run = async (rows: typeof short, maskPadding: boolean) =>
+      (await collectStats(model, linears, toSamples(rows.ids, rows.mask), { mode: 'oneshot', maskPadding })).stats;
     const [a, b] = [await run(short, true), await run(long, true)];
     expect(maxRelDiff(a.get('block1.fc1')!.sqNorm, b.get('block1.fc1')!.sqNorm)).toBeLessThan(1e-6);
     const [c, d] = [await run(short, false), await run(long, false)];
@@ -107,7 +120,14 @@ describe('collectStats oneshot equals the plain forward pass', () => {
       },
     });
     const ref = referenceForward(params, ids, mask);
-    for (const o of outs) expect(maxRelDiff(seen.get(o.block)!, ref.blockOutputs[o.block]!.flatMap((v) => Array.from(v)), 0.1)).toBeLessThan(1e-4);
+    for (const o of outs)
+      expect(
+        maxRelDiff(
+          seen.get(o.block)!,
+          ref.blockOutputs[o.block]!.flatMap((v) => Array.from(v)),
+          0.1,
+        ),
+      ).toBeLessThan(1e-4);
   });
 });
 
@@ -115,7 +135,9 @@ describe('collectStats oneshot equals the plain forward pass', () => {
 function plainHalfMask(l: { id: string; dIn: number; dOut: number }, w: Float32Array, s: Float64Array): LayerMask {
   const keep = new Uint8Array(l.dIn * l.dOut).fill(1);
   for (let o = 0; o < l.dOut; o++) {
-    const order = Array.from({ length: l.dIn }, (_, i) => i).sort((a, b) => Math.abs(w[a * l.dOut + o]!) * Math.sqrt(s[a]!) - Math.abs(w[b * l.dOut + o]!) * Math.sqrt(s[b]!) || a - b);
+    const order = Array.from({ length: l.dIn }, (_, i) => i).sort(
+      (a, b) => Math.abs(w[a * l.dOut + o]!) * Math.sqrt(s[a]!) - Math.abs(w[b * l.dOut + o]!) * Math.sqrt(s[b]!) || a - b,
+    );
     for (const i of order.slice(0, Math.floor(l.dIn / 2))) keep[i * l.dOut + o] = 0;
   }
   return { id: l.id, dIn: l.dIn, dOut: l.dOut, keep };
@@ -126,7 +148,9 @@ async function maskBlockFor(model: OnnxModel, linears: PrunableLinear[]) {
     const masks: LayerMask[] = [];
     for (const l of linears.filter((x) => x.block === b)) {
       const w = await readWeight(model, l.weightName);
-      const canon = l.storedTransposed ? Float32Array.from({ length: l.dIn * l.dOut }, (_, k) => w.data[(k % l.dOut) * l.dIn + Math.floor(k / l.dOut)]!) : w.data;
+      const canon = l.storedTransposed
+        ? Float32Array.from({ length: l.dIn * l.dOut }, (_, k) => w.data[(k % l.dOut) * l.dIn + Math.floor(k / l.dOut)]!)
+        : w.data;
       masks.push(plainHalfMask(l, canon, stats.get(l.id)!.sqNorm));
     }
     return masks;
@@ -183,7 +207,11 @@ describe('collectStats sequential (Wanda-exact)', () => {
     const { model, params } = tiny({ family: 'llama', blocks: 2 });
     const linears = findPrunableLinears(model).linears;
     const { ids, mask } = tokenRows([5, 2], 5, params.vocab);
-    const seq = await collectStats(model, linears, toSamples(ids, mask), { mode: 'sequential', maskPadding: true, maskBlock: await maskBlockFor(model, linears) });
+    const seq = await collectStats(model, linears, toSamples(ids, mask), {
+      mode: 'sequential',
+      maskPadding: true,
+      maskBlock: await maskBlockFor(model, linears),
+    });
     expectStatsClose(seq.stats, referenceSequential(params, ids, mask, true));
   });
 
@@ -197,7 +225,11 @@ describe('collectStats sequential (Wanda-exact)', () => {
     const linears = findPrunableLinears(model).linears;
     const { ids, mask } = tokenRows([4, 3], 4, params.vocab);
     const logs: string[] = [];
-    const seq = await collectStats(model, linears, toSamples(ids, mask), { mode: 'sequential', maskBlock: await maskBlockFor(model, linears), log: (m) => logs.push(m) });
+    const seq = await collectStats(model, linears, toSamples(ids, mask), {
+      mode: 'sequential',
+      maskBlock: await maskBlockFor(model, linears),
+      log: (m) => logs.push(m),
+    });
     expect(seq.strategy).toBe('whole-graph');
     expect(logs.some((m) => /falls back to whole-graph runs: block 0: expected a residual Add/.test(m))).toBe(true);
     expectStatsClose(seq.stats, referenceSequential(params, ids, mask, false));
@@ -222,7 +254,9 @@ describe('collectStats sequential (Wanda-exact)', () => {
     const linears = findPrunableLinears(model).linears;
     const { ids, mask } = tokenRows([3], 3, params.vocab);
     await expect(collectStats(model, linears, toSamples(ids, mask), { mode: 'sequential' })).rejects.toThrow(/need a maskBlock callback/);
-    await expect(collectStats(model, linears, toSamples(ids, mask), { mode: 'sequential', maskBlock: () => [] })).rejects.toThrow(/maskBlock\(0\) returned no mask for block0\.qkv/);
+    await expect(collectStats(model, linears, toSamples(ids, mask), { mode: 'sequential', maskBlock: () => [] })).rejects.toThrow(
+      /maskBlock\(0\) returned no mask for block0\.qkv/,
+    );
   });
 });
 
@@ -249,7 +283,12 @@ describe('fixture exports', () => {
       const seq = await collectStats(model, linears, samples, { mode: 'sequential', maskPadding: true, maskBlock: await maskBlockFor(model, linears) });
       expect(seq.strategy).toBe('blockwise');
       // Cutting the real export (attention masks, rotary tables) block by block changes nothing.
-      const whole = await collectStats(model, linears, samples, { mode: 'sequential', strategy: 'whole-graph', maskPadding: true, maskBlock: await maskBlockFor(model, linears) });
+      const whole = await collectStats(model, linears, samples, {
+        mode: 'sequential',
+        strategy: 'whole-graph',
+        maskPadding: true,
+        maskBlock: await maskBlockFor(model, linears),
+      });
       for (const l of linears) expect(maxRelDiff(seq.stats.get(l.id)!.sqNorm, whole.stats.get(l.id)!.sqNorm), l.id).toBeLessThan(1e-5);
       for (const l of linears.filter((x) => x.block === 0)) expect(maxRelDiff(seq.stats.get(l.id)!.sqNorm, one.stats.get(l.id)!.sqNorm)).toBeLessThan(1e-5);
       const later = linears.filter((x) => x.block > 0);

@@ -42,10 +42,7 @@ describe('buildCalibrationText', () => {
 
   it('mono: "{Name}: {s}{EOS}" only, same pair indexing', () => {
     const { texts } = buildCalibrationText(corpus, { ...base, dataType: 'mono', shots: 3, samples: 2 });
-    expect(texts).toEqual([
-      'French: Bonjour.</s>French: Le chat dort.</s>French: Il pleut.</s>',
-      'French: Oui.</s>French: Non.</s>French: Au revoir.</s>',
-    ]);
+    expect(texts).toEqual(['French: Bonjour.</s>French: Le chat dort.</s>French: Il pleut.</s>', 'French: Oui.</s>French: Non.</s>French: Au revoir.</s>']);
     const rev = buildCalibrationText(corpus, { ...base, dataType: 'mono', shots: 1, samples: 1, direction: 'reverse' });
     expect(rev.texts).toEqual(['English: Hello.</s>']);
   });
@@ -78,9 +75,7 @@ describe('buildCalibrationText', () => {
   it('needs samples·(shots+1)−1 pairs: errors by default, wraps on request', () => {
     expect(requiredPairs(4, 100)).toBe(499);
     expect(requiredPairs(2, 3)).toBe(8);
-    expect(() => buildCalibrationText(corpus, { ...base, dataType: 'mt', shots: 2, samples: 4 })).toThrow(
-      /need 11 pairs, found 8/,
-    );
+    expect(() => buildCalibrationText(corpus, { ...base, dataType: 'mt', shots: 2, samples: 4 })).toThrow(/need 11 pairs, found 8/);
     const { texts } = buildCalibrationText(corpus, { ...base, dataType: 'mono', shots: 2, samples: 4, onShortCorpus: 'wrap' });
     // sample 3 starts at pair 9 → 9 mod 8 = 1, then 2
     expect(texts[3]).toBe('French: Le chat dort.</s>French: Il pleut.</s>');
@@ -147,11 +142,31 @@ describe('tokenizeCalibration', () => {
 
 describe('with a real tokenizer.json (@huggingface/tokenizers)', () => {
   const vocab: Record<string, number> = {
-    '[UNK]': 0, '<s>': 1, '</s>': 2, '<pad>': 3, French: 4, English: 5, ':': 6, Bonjour: 7, Hello: 8, '.': 9,
-    Le: 10, chat: 11, dort: 12, The: 13, cat: 14, sleeps: 15,
+    '[UNK]': 0,
+    '<s>': 1,
+    '</s>': 2,
+    '<pad>': 3,
+    French: 4,
+    English: 5,
+    ':': 6,
+    Bonjour: 7,
+    Hello: 8,
+    '.': 9,
+    Le: 10,
+    chat: 11,
+    dort: 12,
+    The: 13,
+    cat: 14,
+    sleeps: 15,
   };
   const special = (id: number, content: string) => ({
-    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
   });
   const tokenizerJson = (eosAdded: boolean) => ({
     version: '1.0',

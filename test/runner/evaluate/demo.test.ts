@@ -15,13 +15,18 @@ const repo = path.resolve(import.meta.dirname, '../../..');
 const modelDir = path.join(repo, 'demo/model');
 const data = path.join(repo, 'demo/data');
 const configFile = path.join(modelDir, 'config.json');
-const report = existsSync(path.join(modelDir, 'model.onnx')) && existsSync(configFile)
-  ? (JSON.parse(readFileSync(configFile, 'utf8')).polyprune_training as
-      | { heldout_ppl: Record<string, number>; chrf_4shot: Record<string, { model: number; n: number }> }
-      | undefined)
-  : undefined;
+const report =
+  existsSync(path.join(modelDir, 'model.onnx')) && existsSync(configFile)
+    ? (JSON.parse(readFileSync(configFile, 'utf8')).polyprune_training as
+        | { heldout_ppl: Record<string, number>; chrf_4shot: Record<string, { model: number; n: number }> }
+        | undefined)
+    : undefined;
 
-const lines = (f: string) => readFileSync(path.join(data, f), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l);
+const lines = (f: string) =>
+  readFileSync(path.join(data, f), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l);
 
 describe.skipIf(!report)('demo model vs its trainer (skipped when demo/model has no training report)', () => {
   it('held-out perplexity per language matches the torch computation', async () => {
@@ -39,11 +44,15 @@ describe.skipIf(!report)('demo model vs its trainer (skipped when demo/model has
     const model = await openEvalModel(modelDir, { device: 'cpu', intraOpThreads: 1 });
     for (const [pair, want] of Object.entries(report!.chrf_4shot)) {
       const src = pair.split('-')[0]!;
-      const shots = lines(`corpus.${pair}.tsv`).slice(0, 4).map((l) => {
-        const [s, t] = l.split('\t');
-        return { src: s!, tgt: t! };
-      });
-      const rows = lines(`suite.mt.${pair}.jsonl`).slice(0, want.n).map((l) => JSON.parse(l) as { src: string; tgt: string });
+      const shots = lines(`corpus.${pair}.tsv`)
+        .slice(0, 4)
+        .map((l) => {
+          const [s, t] = l.split('\t');
+          return { src: s!, tgt: t! };
+        });
+      const rows = lines(`suite.mt.${pair}.jsonl`)
+        .slice(0, want.n)
+        .map((l) => JSON.parse(l) as { src: string; tgt: string });
       const r = await evaluateSuite(model, rows, 'mt', src, { shots, maxNewTokens: 24 });
       const mean = (r.predictions as TranslationPrediction[]).reduce((s, p) => s + p.chrf, 0) / rows.length;
       expect(Math.abs(mean - want.model)).toBeLessThanOrEqual(0.05 + 1e-9);

@@ -8,12 +8,14 @@ describe('graph description', () => {
   it('finds past/present pairs and the cache layout from the session', async () => {
     const kv = await tinyEvalModel('pastKvPositionIds');
     expect(kv.io.hasPositionIds).toBe(true);
-    expect(kv.io.past!.layers).toEqual([0, 1].map((l) => ({
-      pastKey: `past_key_values.${l}.key`,
-      pastValue: `past_key_values.${l}.value`,
-      presentKey: `present.${l}.key`,
-      presentValue: `present.${l}.value`,
-    })));
+    expect(kv.io.past!.layers).toEqual(
+      [0, 1].map((l) => ({
+        pastKey: `past_key_values.${l}.key`,
+        pastValue: `past_key_values.${l}.value`,
+        presentKey: `present.${l}.key`,
+        presentValue: `present.${l}.value`,
+      })),
+    );
     // batch and past length are symbolic; heads (2) and head size (8) are fixed
     expect(kv.io.past!.shape).toEqual([-1, 2, -2, 8]);
     const plain = await tinyEvalModel('plain');

@@ -14,7 +14,13 @@ const texts = [
 
 describe('sliding windows', () => {
   it('score every position after the first exactly once', () => {
-    for (const [n, L, stride] of [[10, 4, 2], [10, 4, 3], [9, 9, 4], [100, 16, 1], [2, 5, 2]] as const) {
+    for (const [n, L, stride] of [
+      [10, 4, 2],
+      [10, 4, 3],
+      [9, 9, 4],
+      [100, 16, 1],
+      [2, 5, 2],
+    ] as const) {
       const seen = new Uint8Array(n);
       for (const w of slidingWindows(n, L, stride)) {
         expect(w.end - w.begin).toBeLessThanOrEqual(L);
@@ -23,7 +29,12 @@ describe('sliding windows', () => {
       }
       expect(Array.from(seen)).toEqual(Array.from({ length: n }, (_, p) => (p === 0 ? 0 : 1)));
     }
-    expect(slidingWindows(10, 4, 2).map((w) => [w.begin, w.end, w.scoreFrom])).toEqual([[0, 4, 1], [2, 6, 2], [4, 8, 2], [6, 10, 2]]);
+    expect(slidingWindows(10, 4, 2).map((w) => [w.begin, w.end, w.scoreFrom])).toEqual([
+      [0, 4, 1],
+      [2, 6, 2],
+      [4, 8, 2],
+      [6, 10, 2],
+    ]);
   });
 
   it('refuse a stride that leaves no context', () => {
@@ -50,9 +61,19 @@ async function plainNll(session: Parameters<typeof plainTokenLogProbs>[0], ids: 
 
 describe.each(['plain', 'pastKv'] as const)('perplexity on the %s graph', (variant) => {
   it('equals the plain computation, windowed and not', async () => {
-    for (const [L, stride] of [[512, 256], [48, 20], [48, 47]] as const) {
+    for (const [L, stride] of [
+      [512, 256],
+      [48, 20],
+      [48, 47],
+    ] as const) {
       const model = await tinyEvalModel(variant, {}, L);
-      const r = await evaluateSuite(model, texts.map((text) => ({ text })), 'ppl', 'en', { stride, maxBatchSize: 2 });
+      const r = await evaluateSuite(
+        model,
+        texts.map((text) => ({ text })),
+        'ppl',
+        'en',
+        { stride, maxBatchSize: 2 },
+      );
       let nll = 0;
       let tokens = 0;
       for (let i = 0; i < texts.length; i++) {

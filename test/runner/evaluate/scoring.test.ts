@@ -56,9 +56,18 @@ describe.each(variants)('multiple choice on the %s graph', (variant) => {
       const ref = await plainXnli(model.session, row.premise, row.hypothesis);
       const pp = (paper.predictions as McPrediction[])[i]!;
       const hp = (harness.predictions as McPrediction[])[i]!;
-      expectClose(pp.scores, ref.map((r) => r.paper));
-      expectClose(hp.scores, ref.map((r) => r.harness));
-      expectClose(hp.scoresNorm!, ref.map((r) => r.norm));
+      expectClose(
+        pp.scores,
+        ref.map((r) => r.paper),
+      );
+      expectClose(
+        hp.scores,
+        ref.map((r) => r.harness),
+      );
+      expectClose(
+        hp.scoresNorm!,
+        ref.map((r) => r.norm),
+      );
       expect(pp.label).toBe(row.label);
       expect(pp.pred).toBe(ref.map((r) => r.paper).indexOf(Math.max(...ref.map((r) => r.paper))));
     }
@@ -135,7 +144,10 @@ describe('other formats', () => {
     expect(preds.map((p) => p.index)).toEqual([0, 2, 3, 4]);
     expect(preds.map((p) => p.label)).toEqual([0, 1, 0, 1]);
     const truncated = Array.from({ length: 128 }, (_, i) => word(i)).join(' ');
-    for (const [k, text] of [[0, rows[0]!.text], [1, truncated]] as const) {
+    for (const [k, text] of [
+      [0, rows[0]!.text],
+      [1, truncated],
+    ] as const) {
       const context = `${text} It is`;
       const want: number[] = [];
       for (const cont of [' negative', ' positive']) {

@@ -81,19 +81,18 @@ export function buildTinyModel(spec: TinyModelSpec): Uint8Array {
   x = node('Add', [x, pos]);
 
   // mask bias [B,1,S,T]: causal (key j allowed when j <= i + P) times padding
-  const ones = node('ConstantOfShape', [node('Concat', [S1, T1], [ai('axis', 0)])], [
-    { name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: { dims: [1], dataType: F, floatData: [1] } },
-  ]);
+  const ones = node(
+    'ConstantOfShape',
+    [node('Concat', [S1, T1], [ai('axis', 0)])],
+    [{ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: { dims: [1], dataType: F, floatData: [1] } }],
+  );
   const causal = node('Trilu', [ones, P], [ai('upper', 0)]);
   const pad = node('Unsqueeze', [node('Cast', ['attention_mask'], [ai('to', F)]), constI64('ax12', [1, 2])]);
   const allowed = node('Mul', [pad, causal]);
   const bias = node('Mul', [node('Sub', [allowed, fOne]), negBig]);
 
   const outputs: onnxProto.onnx.IValueInfoProto[] = [];
-  const inputs: onnxProto.onnx.IValueInfoProto[] = [
-    vi('input_ids', I64, ['batch', 'seq']),
-    vi('attention_mask', I64, ['batch', 'total']),
-  ];
+  const inputs: onnxProto.onnx.IValueInfoProto[] = [vi('input_ids', I64, ['batch', 'seq']), vi('attention_mask', I64, ['batch', 'total'])];
   if (spec.positionIds) inputs.push(vi('position_ids', I64, ['batch', 'seq']));
 
   for (let l = 0; l < L; l++) {

@@ -22,7 +22,15 @@ describe('translation prompt', () => {
       'French: Bonjour.</s>English: Hello.</s>French: Merci beaucoup.</s>English: Thank you very much.</s>French: Il pleut.</s>English:',
     );
     const ids = Array.from(translationPromptTokens(tok, pairs.slice(0, 1), 'Il pleut.', 'French', 'English'));
-    expect(ids).toEqual([...tok.encode('French: Bonjour.'), 1, ...tok.encode('English: Hello.'), 1, ...tok.encode('French: Il pleut.'), 1, ...tok.encode('English:')]);
+    expect(ids).toEqual([
+      ...tok.encode('French: Bonjour.'),
+      1,
+      ...tok.encode('English: Hello.'),
+      1,
+      ...tok.encode('French: Il pleut.'),
+      1,
+      ...tok.encode('English:'),
+    ]);
     expect(tok.decode(ids)).toBe(translationPromptText(pairs.slice(0, 1), 'Il pleut.', 'French', 'English', '</s>'));
   });
 });
@@ -68,7 +76,13 @@ describe('translation suite', () => {
     expect(r.metrics.shots).toBe(2);
     const preds = r.predictions as TranslationPrediction[];
     expect(preds.map((p) => p.index)).toEqual([2, 3, 4, 5]);
-    expect(r.metrics.chrf).toBeCloseTo(corpusChrf(preds.map((p) => p.hypothesis), pairs.slice(2).map((p) => p.tgt)), 12);
+    expect(r.metrics.chrf).toBeCloseTo(
+      corpusChrf(
+        preds.map((p) => p.hypothesis),
+        pairs.slice(2).map((p) => p.tgt),
+      ),
+      12,
+    );
     // the hypothesis is what plain greedy decoding of the calibration-format prompt produces
     const prompt = Array.from(translationPromptTokens(tok, pairs.slice(0, 2), pairs[2]!.src, 'French', 'English'));
     const ids = await plainGreedy(model.session, prompt, 8, tok.eosId);

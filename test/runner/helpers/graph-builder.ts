@@ -54,25 +54,50 @@ const MODULES: Record<Family, { prefix: string; embed: string; roles: Array<[Lin
   xglm: {
     prefix: 'model/layers',
     embed: 'model.embed_tokens.weight',
-    roles: [['q', 'self_attn/q_proj'], ['k', 'self_attn/k_proj'], ['v', 'self_attn/v_proj'], ['o', 'self_attn/out_proj'], ['fc1', 'fc1'], ['fc2', 'fc2']],
+    roles: [
+      ['q', 'self_attn/q_proj'],
+      ['k', 'self_attn/k_proj'],
+      ['v', 'self_attn/v_proj'],
+      ['o', 'self_attn/out_proj'],
+      ['fc1', 'fc1'],
+      ['fc2', 'fc2'],
+    ],
     ln: ['self_attn_layer_norm', 'final_layer_norm'],
   },
   bloom: {
     prefix: 'transformer/h',
     embed: 'transformer.word_embeddings.weight',
-    roles: [['qkv', 'self_attention/query_key_value'], ['o', 'self_attention/dense'], ['fc1', 'mlp/dense_h_to_4h'], ['fc2', 'mlp/dense_4h_to_h']],
+    roles: [
+      ['qkv', 'self_attention/query_key_value'],
+      ['o', 'self_attention/dense'],
+      ['fc1', 'mlp/dense_h_to_4h'],
+      ['fc2', 'mlp/dense_4h_to_h'],
+    ],
     ln: ['input_layernorm', 'post_attention_layernorm'],
   },
   gpt2: {
     prefix: 'transformer/h',
     embed: 'transformer.wte.weight',
-    roles: [['qkv', 'attn/c_attn'], ['o', 'attn/c_proj'], ['fc1', 'mlp/c_fc'], ['fc2', 'mlp/c_proj']],
+    roles: [
+      ['qkv', 'attn/c_attn'],
+      ['o', 'attn/c_proj'],
+      ['fc1', 'mlp/c_fc'],
+      ['fc2', 'mlp/c_proj'],
+    ],
     ln: ['ln_1', 'ln_2'],
   },
   llama: {
     prefix: 'model/layers',
     embed: 'model.embed_tokens.weight',
-    roles: [['q', 'self_attn/q_proj'], ['k', 'self_attn/k_proj'], ['v', 'self_attn/v_proj'], ['o', 'self_attn/o_proj'], ['gate', 'mlp/gate_proj'], ['up', 'mlp/up_proj'], ['down', 'mlp/down_proj']],
+    roles: [
+      ['q', 'self_attn/q_proj'],
+      ['k', 'self_attn/k_proj'],
+      ['v', 'self_attn/v_proj'],
+      ['o', 'self_attn/o_proj'],
+      ['gate', 'mlp/gate_proj'],
+      ['up', 'mlp/up_proj'],
+      ['down', 'mlp/down_proj'],
+    ],
     ln: ['input_layernorm', 'post_attention_layernorm'],
   },
 };
@@ -148,7 +173,12 @@ export function buildModel(spec: TinySpec, params = makeParams(spec)): { proto: 
   const intA = (name: string, i: number) => onnx.AttributeProto.create({ name, i, type: onnx.AttributeProto.AttributeType.INT });
   const floatA = (name: string, f: number) => onnx.AttributeProto.create({ name, f, type: onnx.AttributeProto.AttributeType.FLOAT });
   const ln = (scope: string, x: string, p: [Float32Array, Float32Array]) =>
-    node('LayerNormalization', `/${scope}/LayerNormalization`, [x, init(`${scope.replace(/\//g, '.')}.weight`, p[0], [h]), init(`${scope.replace(/\//g, '.')}.bias`, p[1], [h])], [intA('axis', -1), floatA('epsilon', 1e-5)])[0]!;
+    node(
+      'LayerNormalization',
+      `/${scope}/LayerNormalization`,
+      [x, init(`${scope.replace(/\//g, '.')}.weight`, p[0], [h]), init(`${scope.replace(/\//g, '.')}.bias`, p[1], [h])],
+      [intA('axis', -1), floatA('epsilon', 1e-5)],
+    )[0]!;
 
   const linear = (scope: string, x: string, p: LinearParams): string => {
     const wname = spec.namedWeights ? `${scope.replace(/\//g, '.')}.weight` : `onnx::MatMul_${100 + counter++}`;
@@ -168,7 +198,12 @@ export function buildModel(spec: TinySpec, params = makeParams(spec)): { proto: 
     }
     if (mode === 'transpose') {
       const w = init(wname, transpose(p.w, p.dIn, p.dOut), [p.dOut, p.dIn]);
-      const wt = node('Transpose', `/${scope}/Transpose`, [w], [onnx.AttributeProto.create({ name: 'perm', ints: [1, 0], type: onnx.AttributeProto.AttributeType.INTS })])[0]!;
+      const wt = node(
+        'Transpose',
+        `/${scope}/Transpose`,
+        [w],
+        [onnx.AttributeProto.create({ name: 'perm', ints: [1, 0], type: onnx.AttributeProto.AttributeType.INTS })],
+      )[0]!;
       y = node('MatMul', `/${scope}/MatMul`, [x, wt])[0]!;
     } else {
       y = node('MatMul', `/${scope}/MatMul`, [x, init(wname, p.w, [p.dIn, p.dOut])])[0]!;
@@ -216,9 +251,17 @@ export function buildModel(spec: TinySpec, params = makeParams(spec)): { proto: 
   const xf = ln(`${top}/norm`, x, params.lnf);
   let logits: string;
   if (params.head) {
-    logits = node('MatMul', '/lm_head/MatMul', [xf, init(spec.namedWeights ? 'lm_head.weight' : `onnx::MatMul_${100 + counter++}`, params.head, [h, params.vocab])])[0]!;
+    logits = node('MatMul', '/lm_head/MatMul', [
+      xf,
+      init(spec.namedWeights ? 'lm_head.weight' : `onnx::MatMul_${100 + counter++}`, params.head, [h, params.vocab]),
+    ])[0]!;
   } else {
-    const t = node('Transpose', '/lm_head/Transpose', [embedName], [onnx.AttributeProto.create({ name: 'perm', ints: [1, 0], type: onnx.AttributeProto.AttributeType.INTS })])[0]!;
+    const t = node(
+      'Transpose',
+      '/lm_head/Transpose',
+      [embedName],
+      [onnx.AttributeProto.create({ name: 'perm', ints: [1, 0], type: onnx.AttributeProto.AttributeType.INTS })],
+    )[0]!;
     logits = node('MatMul', '/lm_head/MatMul', [xf, t])[0]!;
   }
   nodes.push(onnx.NodeProto.create({ opType: 'Identity', name: '/logits/Identity', input: [logits], output: ['logits'] }));

@@ -68,9 +68,15 @@ export function referenceForward(params: TinyParams, ids: number[][], mask: numb
         if (blk.linears.has('gate')) {
           const g = lin('gate', h2).map((z) => Math.max(0, z));
           const u = lin('up', h2);
-          m = lin('down', Float64Array.from(g, (gv, j) => gv * u[j]!));
+          m = lin(
+            'down',
+            Float64Array.from(g, (gv, j) => gv * u[j]!),
+          );
         } else {
-          m = lin('fc2', lin('fc1', h2).map((z) => Math.max(0, z)));
+          m = lin(
+            'fc2',
+            lin('fc1', h2).map((z) => Math.max(0, z)),
+          );
         }
         x = Float64Array.from(x1, (xv, j) => xv + m[j]!);
         blockOutputs[b]!.push(x);

@@ -128,7 +128,11 @@ describe('writing models', () => {
       onnx.TensorProto.create({ name: 'big', dims: [30, 100], dataType: 1, rawData: new Uint8Array(big.buffer.slice(0)) }),
       onnx.TensorProto.create({ name: 'half', dims: [64, 64], dataType: 10, rawData: new Uint8Array(half.buffer.slice(0)) }),
     ];
-    const proto = onnx.ModelProto.create({ irVersion: 8, producerName: 'x', graph: onnx.GraphProto.create({ name: 'g', initializer: inits, node: [onnx.NodeProto.create({ opType: 'Identity', input: ['big'], output: ['y'] })] }) });
+    const proto = onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: 'x',
+      graph: onnx.GraphProto.create({ name: 'g', initializer: inits, node: [onnx.NodeProto.create({ opType: 'Identity', input: ['big'], output: ['y'] })] }),
+    });
     const file = path.join(await tmp(), 'forms.onnx');
     await (await import('node:fs/promises')).writeFile(file, onnx.ModelProto.encode(proto).finish());
     const m = await loadModel(file);
@@ -163,7 +167,9 @@ describe('writing models', () => {
       expect(ref.offset % 64).toBe(0);
       // The bytes at (offset, length) are exactly the original tensor.
       const orig = (await readWeight(model, t.name!)).data;
-      expect(Array.from(new Float32Array(data.buffer.slice(data.byteOffset + ref.offset, data.byteOffset + ref.offset + ref.length)))).toEqual(Array.from(orig));
+      expect(Array.from(new Float32Array(data.buffer.slice(data.byteOffset + ref.offset, data.byteOffset + ref.offset + ref.length)))).toEqual(
+        Array.from(orig),
+      );
       expect(Array.from((await readWeight(back, t.name!)).data)).toEqual(Array.from(orig));
     }
     expect((await stat(file)).size).toBeLessThan(saved.weightBytes / 4);

@@ -36,7 +36,17 @@ async function denseWithMaskedFeeds(model: OnnxModel, linears: PrunableLinear[],
     const dims = (await readWeight(model, l.weightName)).dims;
     feeds[l.weightName] = new ort.Tensor(fp16 ? 'float16' : 'float32', stored, dims);
   }
-  return runPlain(weightsToInputs(model.proto, linears.map((l) => l.weightName)), ids, mask, feeds, undefined, model.dir);
+  return runPlain(
+    weightsToInputs(
+      model.proto,
+      linears.map((l) => l.weightName),
+    ),
+    ids,
+    mask,
+    feeds,
+    undefined,
+    model.dir,
+  );
 }
 
 describe('zeroMaskedStored', () => {
@@ -85,7 +95,12 @@ describe('writePrunedModel', () => {
       if (dtype === 'float32') {
         const keep = new Map(masks.map((m) => [m.id, m.keep]));
         const ref = referenceForward(params, ids, mask, keep);
-        expect(maxAbsDiff(pruned.logits!.data as Float32Array, ref.logits.flatMap((x) => Array.from(x)))).toBeLessThan(1e-4);
+        expect(
+          maxAbsDiff(
+            pruned.logits!.data as Float32Array,
+            ref.logits.flatMap((x) => Array.from(x)),
+          ),
+        ).toBeLessThan(1e-4);
       }
     });
   }
@@ -108,6 +123,8 @@ describe('writePrunedModel', () => {
   it('rejects masks for unknown layers', async () => {
     const { model } = tiny({ family: 'gpt2' });
     const linears = findPrunableLinears(model).linears;
-    await expect(writePrunedModel(model, linears, [{ id: 'block9.q', dIn: 1, dOut: 1, keep: new Uint8Array(1) }], '/tmp/never.onnx')).rejects.toThrow(/mask block9\.q names no prunable linear/);
+    await expect(writePrunedModel(model, linears, [{ id: 'block9.q', dIn: 1, dOut: 1, keep: new Uint8Array(1) }], '/tmp/never.onnx')).rejects.toThrow(
+      /mask block9\.q names no prunable linear/,
+    );
   });
 });

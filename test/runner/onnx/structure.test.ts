@@ -62,14 +62,18 @@ describe('structure errors name what was expected and found', () => {
   it('a graph without recognisable names', () => {
     const { proto } = buildModel({ family: 'xglm' });
     for (const n of proto.graph!.node!) n.name = `node${Math.random()}`;
-    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/no decoder-block linears recognised: expected .*layers\.N\.self_attn\.q_proj.*found \d+ MatMul\/Gemm/);
+    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(
+      /no decoder-block linears recognised: expected .*layers\.N\.self_attn\.q_proj.*found \d+ MatMul\/Gemm/,
+    );
   });
 
   it('an unknown module inside a block', () => {
     const { proto } = buildModel({ family: 'xglm' });
     const n = proto.graph!.node!.find((x) => x.name === '/model/layers.1/fc1/MatMul')!;
     n.name = '/model/layers.1/adapter/MatMul';
-    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/xglm block 1: linear \/model\/layers\.1\/adapter\/MatMul has module path "adapter\.MatMul"; expected one of .*fc1/);
+    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(
+      /xglm block 1: linear \/model\/layers\.1\/adapter\/MatMul has module path "adapter\.MatMul"; expected one of .*fc1/,
+    );
   });
 
   it('a block missing one of its linears', () => {
@@ -94,7 +98,16 @@ describe('findBlockOutputs', () => {
       const outs = findBlockOutputs(model, findPrunableLinears(model).linears);
       expect(outs.map((o) => o.block)).toEqual([0, 1, 2]);
       const { ids, mask } = tokenRows([4, 2], 4, params.vocab);
-      const got = await runPlain(exposeTensors(model.proto, outs.map((o) => o.name)), ids, mask, {}, outs.map((o) => o.name));
+      const got = await runPlain(
+        exposeTensors(
+          model.proto,
+          outs.map((o) => o.name),
+        ),
+        ids,
+        mask,
+        {},
+        outs.map((o) => o.name),
+      );
       const ref = referenceForward(params, ids, mask);
       for (const o of outs) {
         const flat = ref.blockOutputs[o.block]!.flatMap((x) => Array.from(x));
@@ -140,4 +153,3 @@ describe('fixture exports (torch.onnx)', () => {
     });
   }
 });
-

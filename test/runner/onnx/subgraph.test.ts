@@ -21,12 +21,22 @@ describe('extractSubgraph', () => {
     const { session } = await createSession(onnx.ModelProto.encode(sub.proto).finish(), { device: 'cpu' });
     const out = await session.run({ [outs[0]!.name]: float32Tensor(x0, [2, 3, params.hidden]) });
     await session.release();
-    expect(maxAbsDiff(out[outs[1]!.name]!.data as Float32Array, ref.blockOutputs[1]!.flatMap((v) => Array.from(v)))).toBeLessThan(1e-4);
+    expect(
+      maxAbsDiff(
+        out[outs[1]!.name]!.data as Float32Array,
+        ref.blockOutputs[1]!.flatMap((v) => Array.from(v)),
+      ),
+    ).toBeLessThan(1e-4);
     // Without a cut the same output needs everything up from the tokens.
     const full = extractSubgraph(model.proto, [], [{ name: outs[1]!.name, elemType: 1 }]);
     expect(full.proto.graph!.input!.map((i) => i.name).sort()).toEqual(['attention_mask', 'input_ids']);
     const viaTokens = await runPlain(full.proto, ids, mask);
-    expect(maxAbsDiff(viaTokens[outs[1]!.name]!.data as Float32Array, ref.blockOutputs[1]!.flatMap((v) => Array.from(v)))).toBeLessThan(1e-4);
+    expect(
+      maxAbsDiff(
+        viaTokens[outs[1]!.name]!.data as Float32Array,
+        ref.blockOutputs[1]!.flatMap((v) => Array.from(v)),
+      ),
+    ).toBeLessThan(1e-4);
   });
 
   it('names an output nothing produces', () => {

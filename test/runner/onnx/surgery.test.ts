@@ -58,9 +58,19 @@ describe('weightsToInputs', () => {
     const { ids, mask } = tokenRows([4, 2], 4, params.vocab);
     const out = await runPlain(proto, ids, mask, feeds);
     const ref = referenceForward(params, ids, mask, keep);
-    expect(maxAbsDiff(out.logits!.data as Float32Array, ref.logits.flatMap((x) => Array.from(x)))).toBeLessThan(1e-4);
+    expect(
+      maxAbsDiff(
+        out.logits!.data as Float32Array,
+        ref.logits.flatMap((x) => Array.from(x)),
+      ),
+    ).toBeLessThan(1e-4);
     const dense = referenceForward(params, ids, mask);
-    expect(maxAbsDiff(out.logits!.data as Float32Array, dense.logits.flatMap((x) => Array.from(x)))).toBeGreaterThan(1e-3);
+    expect(
+      maxAbsDiff(
+        out.logits!.data as Float32Array,
+        dense.logits.flatMap((x) => Array.from(x)),
+      ),
+    ).toBeGreaterThan(1e-3);
   });
 
   it('names the weights it cannot find', () => {

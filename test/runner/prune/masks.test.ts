@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  countPruned,
-  prunedPerRow,
-  selectMask,
-  selectMatrixMask,
-  selectNmMask,
-  selectRowMask,
-  sparsityReport,
-} from '../../../gpu-runner/src/prune/masks.js';
+import { countPruned, prunedPerRow, selectMask, selectMatrixMask, selectNmMask, selectRowMask, sparsityReport } from '../../../gpu-runner/src/prune/masks.js';
 import { kthSmallest, RadixSelector, toOrderedKeys } from '../../../gpu-runner/src/prune/select.js';
 import { firstDiff, lcg, makeScores, refMatrixMask, refNmMask, refRowMask, type ScoreKind } from './reference.js';
 
@@ -69,7 +61,13 @@ describe('RadixSelector', () => {
 });
 
 describe('selectRowMask (per output neuron, stable ties)', () => {
-  const shapes: [number, number][] = [[1, 3], [7, 5], [37, 17], [64, 3], [300, 20]];
+  const shapes: [number, number][] = [
+    [1, 3],
+    [7, 5],
+    [37, 17],
+    [64, 3],
+    [300, 20],
+  ];
   for (const kind of kinds) {
     for (const [dIn, dOut] of shapes) {
       it(`${kind} [${dIn}, ${dOut}] equals a full stable sort per row, both directions`, () => {
@@ -113,7 +111,12 @@ describe('selectRowMask (per output neuron, stable ties)', () => {
 });
 
 describe('selectNmMask', () => {
-  for (const [n, m] of [[2, 4], [4, 8], [1, 4], [3, 8]] as const) {
+  for (const [n, m] of [
+    [2, 4],
+    [4, 8],
+    [1, 4],
+    [3, 8],
+  ] as const) {
     for (const kind of kinds) {
       it(`${n}:${m} ${kind} equals the per-group reference and every group keeps exactly ${n}`, () => {
         const dIn = m * 9;
@@ -142,7 +145,11 @@ describe('selectNmMask', () => {
 
 describe('selectMatrixMask (one threshold per matrix)', () => {
   for (const kind of kinds) {
-    for (const [dIn, dOut] of [[5, 7], [33, 9], [128, 16]] as const) {
+    for (const [dIn, dOut] of [
+      [5, 7],
+      [33, 9],
+      [128, 16],
+    ] as const) {
       it(`${kind} [${dIn}, ${dOut}] equals a full sort of the matrix with PyTorch-order ties`, () => {
         const scores = makeScores(dIn, dOut, kind, dIn + dOut);
         for (const p of [0, 0.2, 0.5, 0.77, 1]) {

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  packedByteLength,
-  packLayerMask,
-  packMasks,
-  readMaskFile,
-  unpackLayerMask,
-  unpackMasks,
-  writeMaskFile,
-} from '../../../gpu-runner/src/prune/pack.js';
+import { packedByteLength, packLayerMask, packMasks, readMaskFile, unpackLayerMask, unpackMasks, writeMaskFile } from '../../../gpu-runner/src/prune/pack.js';
 import type { LayerMask } from '../../../gpu-runner/src/types.js';
 import { lcg } from './reference.js';
 
@@ -41,7 +33,15 @@ describe('layer bitsets', () => {
     expect([...packLayerMask({ id: 'a', dIn: 3, dOut: 4, keep }).bits]).toEqual([0x00, 0x02]);
   });
 
-  for (const [dIn, dOut] of [[1, 1], [3, 5], [7, 9], [13, 17], [8, 8], [64, 3], [129, 31]] as const) {
+  for (const [dIn, dOut] of [
+    [1, 1],
+    [3, 5],
+    [7, 9],
+    [13, 17],
+    [8, 8],
+    [64, 3],
+    [129, 31],
+  ] as const) {
     it(`round-trips [${dIn}, ${dOut}] and matches the plain packer, padding bits zero`, () => {
       const mask = randomMask('x', dIn, dOut, dIn * 7 + dOut);
       const packed = packLayerMask(mask);

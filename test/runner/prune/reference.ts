@@ -22,14 +22,30 @@ export function makeScores(dIn: number, dOut: number, kind: ScoreKind, seed: num
     for (let o = 0; o < dOut; o++) {
       let v: number;
       switch (kind) {
-        case 'continuous': v = r() * 10; break;
-        case 'ties': v = Math.floor(r() * 4); break;
-        case 'constant': v = 1.5; break;
-        case 'ascending': v = i + o * 0.5; break;
-        case 'descending': v = dIn - i; break;
-        case 'zeros-and-ties': v = r() < 0.6 ? 0 : Math.floor(r() * 3) * 0.25; break;
+        case 'continuous':
+          v = r() * 10;
+          break;
+        case 'ties':
+          v = Math.floor(r() * 4);
+          break;
+        case 'constant':
+          v = 1.5;
+          break;
+        case 'ascending':
+          v = i + o * 0.5;
+          break;
+        case 'descending':
+          v = dIn - i;
+          break;
+        case 'zeros-and-ties':
+          v = r() < 0.6 ? 0 : Math.floor(r() * 3) * 0.25;
+          break;
         // Not produced by the score functions, but masks accept any non-NaN float: signs, ±0, ±∞.
-        case 'signed': { const u = r(); v = u < 0.1 ? -0 : u < 0.2 ? 0 : u < 0.25 ? -Infinity : u < 0.3 ? Infinity : (r() - 0.5) * 1e3; break; }
+        case 'signed': {
+          const u = r();
+          v = u < 0.1 ? -0 : u < 0.2 ? 0 : u < 0.25 ? -Infinity : u < 0.3 ? Infinity : (r() - 0.5) * 1e3;
+          break;
+        }
       }
       out[i * dOut + o] = v;
     }

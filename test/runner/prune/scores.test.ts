@@ -38,20 +38,31 @@ describe('scores', () => {
   const sC = stats(24, 7).map((v, j) => (j % 4 === 1 ? 0 : v));
 
   it('magnitude is |W|', () => {
-    expect(firstDiff(scoreMagnitude(w), refScores(w, (a) => a))).toBe(-1);
+    expect(
+      firstDiff(
+        scoreMagnitude(w),
+        refScores(w, (a) => a),
+      ),
+    ).toBe(-1);
   });
 
   it('wanda is |W_ij|·√s_j, with the statistic indexed by the input channel', () => {
-    expect(firstDiff(scoreWanda(w, sMt), refScores(w, (a, i) => a * Math.sqrt(sMt[i]!)))).toBe(-1);
+    expect(
+      firstDiff(
+        scoreWanda(w, sMt),
+        refScores(w, (a, i) => a * Math.sqrt(sMt[i]!)),
+      ),
+    ).toBe(-1);
     // Scaling one input channel's statistic changes exactly that channel's scores.
     const s2 = sMt.slice();
     s2[4] = 4 * (s2[4]! + 1);
     const a = scoreWanda(w, sMt);
     const b = scoreWanda(w, s2);
-    for (let i = 0; i < w.dIn; i++) for (let o = 0; o < w.dOut; o++) {
-      const x = i * w.dOut + o;
-      if (i !== 4) expect(b[x]).toBe(a[x]);
-    }
+    for (let i = 0; i < w.dIn; i++)
+      for (let o = 0; o < w.dOut; o++) {
+        const x = i * w.dOut + o;
+        if (i !== 4) expect(b[x]).toBe(a[x]);
+      }
   });
 
   it('mt-contrast is |W_ij|·s^mt_j/√s^contrast_j with ε guarding zero contrast', () => {
@@ -108,10 +119,7 @@ describe('masks for every score method (scores → mask vs plain reference)', ()
   const inputs: Record<string, [ScoreInputs, (a: number, i: number) => number]> = {
     magnitude: [{ method: 'magnitude' }, (a) => a],
     wanda: [{ method: 'wanda', sqNorm: sMt }, (a, i) => a * Math.sqrt(sMt[i]!)],
-    'mt-contrast': [
-      { method: 'mt-contrast', mtSqNorm: sMt, contrastSqNorm: sC },
-      (a, i) => a * (sMt[i]! / Math.sqrt(Math.max(sC[i]!, CONTRAST_EPSILON))),
-    ],
+    'mt-contrast': [{ method: 'mt-contrast', mtSqNorm: sMt, contrastSqNorm: sC }, (a, i) => a * (sMt[i]! / Math.sqrt(Math.max(sC[i]!, CONTRAST_EPSILON)))],
   };
   for (const [name, [inp, f]] of Object.entries(inputs)) {
     it(`${name}: unstructured and N:M, both directions`, () => {
@@ -122,7 +130,10 @@ describe('masks for every score method (scores → mask vs plain reference)', ()
           const m = selectMask('l', scores, { dIn, dOut }, { pattern: { kind: 'unstructured', sparsity: p }, dropTop });
           expect(firstDiff(m.keep, refRowMask(ref, dIn, dOut, p, dropTop))).toBe(-1);
         }
-        for (const [n, mm] of [[2, 4], [4, 8]] as const) {
+        for (const [n, mm] of [
+          [2, 4],
+          [4, 8],
+        ] as const) {
           const m = selectMask('l', scores, { dIn, dOut }, { pattern: { kind: 'nm', n, m: mm }, dropTop });
           expect(firstDiff(m.keep, refNmMask(ref, dIn, dOut, n, mm, dropTop))).toBe(-1);
         }

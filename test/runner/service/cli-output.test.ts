@@ -24,7 +24,16 @@ describe('CLI config', () => {
 
 describe('renderTable', () => {
   it('pads columns to their widest cell and right-aligns numbers', () => {
-    expect(renderTable(['a', 'num'], [['xx', '1.5'], ['y', '10.25']], ['left', 'right'])).toBe(['a     num', '--  -----', 'xx    1.5', 'y   10.25'].join('\n'));
+    expect(
+      renderTable(
+        ['a', 'num'],
+        [
+          ['xx', '1.5'],
+          ['y', '10.25'],
+        ],
+        ['left', 'right'],
+      ),
+    ).toBe(['a     num', '--  -----', 'xx    1.5', 'y   10.25'].join('\n'));
   });
 });
 
@@ -37,8 +46,32 @@ describe('renderLeaderboard', () => {
       metric: 'acc',
       languages: ['en', 'fr'],
       rows: [
-        { variant: 'dense', runId: 'r1', method: 'dense', sparsity: null, pattern: null, calibration: null, scores: { en: 0.9, fr: 0.8 }, mean: 0.85, meanNonEnglish: 0.8, deltaVsDense: null, pValues: {} },
-        { variant: 'wanda 50% mt:fr-en', runId: 'r2', method: 'wanda', sparsity: 0.5, pattern: 'unstructured', calibration: 'mt:fr-en', scores: { en: 0.85 }, mean: 0.85, meanNonEnglish: null, deltaVsDense: -0.0125, pValues: {} },
+        {
+          variant: 'dense',
+          runId: 'r1',
+          method: 'dense',
+          sparsity: null,
+          pattern: null,
+          calibration: null,
+          scores: { en: 0.9, fr: 0.8 },
+          mean: 0.85,
+          meanNonEnglish: 0.8,
+          deltaVsDense: null,
+          pValues: {},
+        },
+        {
+          variant: 'wanda 50% mt:fr-en',
+          runId: 'r2',
+          method: 'wanda',
+          sparsity: 0.5,
+          pattern: 'unstructured',
+          calibration: 'mt:fr-en',
+          scores: { en: 0.85 },
+          mean: 0.85,
+          meanNonEnglish: null,
+          deltaVsDense: -0.0125,
+          pValues: {},
+        },
       ],
     });
     const lines = text.split('\n');

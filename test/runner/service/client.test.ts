@@ -124,7 +124,9 @@ describe('RunnerClient downloads and uploads', () => {
       const range = /bytes=(\d+)-/.exec(req.headers.range ?? '');
       if (range) {
         const from = Number(range[1]);
-        res.writeHead(206, { 'content-length': blob.length - from, 'content-range': `bytes ${from}-${blob.length - 1}/${blob.length}` }).end(blob.subarray(from));
+        res
+          .writeHead(206, { 'content-length': blob.length - from, 'content-range': `bytes ${from}-${blob.length - 1}/${blob.length}` })
+          .end(blob.subarray(from));
         return;
       }
       res.writeHead(200, { 'content-length': blob.length });

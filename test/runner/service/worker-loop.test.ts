@@ -48,7 +48,8 @@ beforeAll(async () => {
       // A 1.5 s lease: heartbeats every 500 ms.
       return json(res, 200, { job, leaseToken: 'lt', leaseExpiresAt: new Date(Date.now() + 1500).toISOString(), inputs: [] });
     }
-    if (url.endsWith('/heartbeat')) return leaseLost ? json(res, 409, { error: { code: 'lease_lost', message: 'canceled' } }) : json(res, 200, { leaseExpiresAt: new Date().toISOString() });
+    if (url.endsWith('/heartbeat'))
+      return leaseLost ? json(res, 409, { error: { code: 'lease_lost', message: 'canceled' } }) : json(res, 200, { leaseExpiresAt: new Date().toISOString() });
     if (url.endsWith('/complete')) return json(res, 200, { runId: 'run_1' });
     if (url.endsWith('/fail')) return json(res, 200, job);
     res.writeHead(404).end();

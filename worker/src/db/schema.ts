@@ -141,11 +141,7 @@ export const jobs = sqliteTable(
     finishedAt: text('finished_at'),
     updatedAt: text('updated_at').notNull(),
   },
-  (t) => [
-    index('jobs_status').on(t.status, t.id),
-    index('jobs_model').on(t.modelId),
-    uniqueIndex('jobs_idempotency').on(t.owner, t.idempotencyKey),
-  ],
+  (t) => [index('jobs_status').on(t.status, t.id), index('jobs_model').on(t.modelId), uniqueIndex('jobs_idempotency').on(t.owner, t.idempotencyKey)],
 );
 
 export const jobArtifacts = sqliteTable(

@@ -37,7 +37,10 @@ function plainRow(format: SuiteFormat, line: Line): Record<string, unknown> | Li
   // mt: src<TAB>tgt
   const cols = line.text.split('\t');
   if (cols.length !== 2) return { line: line.number, reason: 'missing_tab', message: 'expected a JSON object or "source<TAB>target"' };
-  for (const [i, name] of [[0, 'src'], [1, 'tgt']] as const) {
+  for (const [i, name] of [
+    [0, 'src'],
+    [1, 'tgt'],
+  ] as const) {
     const f = checkField(cols[i], name, line.number);
     if ('problem' in f) return f.problem;
   }

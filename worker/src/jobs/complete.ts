@@ -18,7 +18,10 @@ export const CODE_VERSION = '0.1.0';
 export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: string, result: RunResult, runId: string): Promise<string> {
   const spec = job.spec as unknown as JobSpec;
   const known = result.artifacts.length
-    ? await db.select().from(jobArtifacts).where(and(eq(jobArtifacts.jobId, job.id), inArray(jobArtifacts.name, result.artifacts)))
+    ? await db
+        .select()
+        .from(jobArtifacts)
+        .where(and(eq(jobArtifacts.jobId, job.id), inArray(jobArtifacts.name, result.artifacts)))
     : [];
   const missing = result.artifacts.filter((n) => !known.some((k) => k.name === n));
   if (missing.length) throw new ApiError(422, 'unknown_artifact', `artifacts not uploaded for this job: ${missing.join(', ')}`, { missing });
@@ -37,7 +40,13 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
   if (spec.kind === 'evaluate' && spec.runId) {
     const base = await db.query.runs.findFirst({ where: eq(runs.id, spec.runId) });
     const cfg = (base?.config ?? {}) as { variantInfo?: VariantInfo };
-    variant = cfg.variantInfo ?? { variant: base?.variant ?? 'pruned', method: 'pruned', sparsity: base?.overallSparsity ?? null, pattern: null, calibration: null };
+    variant = cfg.variantInfo ?? {
+      variant: base?.variant ?? 'pruned',
+      method: 'pruned',
+      sparsity: base?.overallSparsity ?? null,
+      pattern: null,
+      calibration: null,
+    };
     corpusSha = base?.corpusSha256 ?? null;
   } else {
     let pair: string | null = null;
@@ -96,14 +105,32 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
            SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
            WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1)`,
         )
-        .bind(runId, job.modelId, job.visibility, job.owner, variant.variant, variant.method, variant.sparsity, variant.pattern, variant.calibration, s.suiteId, s.format, s.lang, s.scoring, s.metric, s.value, s.n),
+        .bind(
+          runId,
+          job.modelId,
+          job.visibility,
+          job.owner,
+          variant.variant,
+          variant.method,
+          variant.sparsity,
+          variant.pattern,
+          variant.calibration,
+          s.suiteId,
+          s.format,
+          s.lang,
+          s.scoring,
+          s.metric,
+          s.value,
+          s.n,
+        ),
     );
   }
   try {
     await d1.batch(stmts);
   } catch (err) {
     const msg = (err as Error).message;
-    if (/UNIQUE|PRIMARY KEY/i.test(msg)) throw new ApiError(422, 'duplicate_score', `result repeats a (suite, scoring, metric) or the job already has a run: ${msg}`);
+    if (/UNIQUE|PRIMARY KEY/i.test(msg))
+      throw new ApiError(422, 'duplicate_score', `result repeats a (suite, scoring, metric) or the job already has a run: ${msg}`);
     throw err;
   }
   return runId;

@@ -41,11 +41,24 @@ export async function requeueExpired(db: Db, nowMs = Date.now()) {
   await db.batch([
     db
       .update(jobs)
-      .set({ status: 'failed', error: sql`'lease expired on attempt ' || ${jobs.attempts} || ' of ' || ${jobs.maxAttempts} || ' (runner ' || coalesce(${jobs.runnerId}, '?') || ' stopped reporting)'`, leaseToken: null, finishedAt: now, updatedAt: now })
+      .set({
+        status: 'failed',
+        error: sql`'lease expired on attempt ' || ${jobs.attempts} || ' of ' || ${jobs.maxAttempts} || ' (runner ' || coalesce(${jobs.runnerId}, '?') || ' stopped reporting)'`,
+        leaseToken: null,
+        finishedAt: now,
+        updatedAt: now,
+      })
       .where(and(expired, sql`${jobs.attempts} >= ${jobs.maxAttempts}`)),
     db
       .update(jobs)
-      .set({ status: 'queued', leaseToken: null, leaseExpiresAt: null, runnerId: null, error: sql`'lease expired on attempt ' || ${jobs.attempts}`, updatedAt: now })
+      .set({
+        status: 'queued',
+        leaseToken: null,
+        leaseExpiresAt: null,
+        runnerId: null,
+        error: sql`'lease expired on attempt ' || ${jobs.attempts}`,
+        updatedAt: now,
+      })
       .where(and(expired, sql`${jobs.attempts} < ${jobs.maxAttempts}`)),
   ]);
 }

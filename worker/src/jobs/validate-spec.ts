@@ -34,7 +34,10 @@ export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise
       const [n, m] = spec.pattern.split(':').map(Number) as [number, number];
       const want = 1 - n / m;
       if (Math.abs(spec.sparsity - want) > 1e-9) {
-        throw invalid('pattern_sparsity_mismatch', `pattern ${spec.pattern} keeps ${n} of every ${m} weights, so sparsity must be ${want}, not ${spec.sparsity}`);
+        throw invalid(
+          'pattern_sparsity_mismatch',
+          `pattern ${spec.pattern} keeps ${n} of every ${m} weights, so sparsity must be ${want}, not ${spec.sparsity}`,
+        );
       }
     }
     if (spec.method === 'wanda' && !spec.calibration) throw invalid('calibration_required', 'method "wanda" needs a calibration corpus (calibration.corpusId)');

@@ -50,7 +50,9 @@ export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions, pValue
       if (s) scores[lang] = s.value;
     }
     const vals = Object.values(scores);
-    const nonEn = Object.entries(scores).filter(([l]) => !isEnglish(l)).map(([, v]) => v);
+    const nonEn = Object.entries(scores)
+      .filter(([l]) => !isEnglish(l))
+      .map(([, v]) => v);
     return {
       variant: head.variant,
       runId: head.runId,
@@ -70,7 +72,15 @@ export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions, pValue
   if (o.method) rows = rows.filter((r) => r.method === o.method || r.method.startsWith(`${o.method}+`) || r.variant === 'dense');
   if (o.pair) rows = rows.filter((r) => r.calibration === null || r.calibration.endsWith(`:${o.pair}`));
   const key = (r: LeaderboardRow): number | null =>
-    o.sort === 'mean' ? r.mean : o.sort === 'meanNonEnglish' ? r.meanNonEnglish : o.sort === 'delta' ? r.deltaVsDense : o.sort === 'sparsity' ? r.sparsity : (r.scores[o.sort] ?? null);
+    o.sort === 'mean'
+      ? r.mean
+      : o.sort === 'meanNonEnglish'
+        ? r.meanNonEnglish
+        : o.sort === 'delta'
+          ? r.deltaVsDense
+          : o.sort === 'sparsity'
+            ? r.sparsity
+            : (r.scores[o.sort] ?? null);
   const dir = o.order === 'asc' ? 1 : -1;
   rows.sort((a, b) => {
     const ka = key(a);

@@ -12,12 +12,20 @@ export const MAX_DATASET_BYTES = 50 * 1024 * 1024;
 export function enforceLinePolicy(problems: LineProblem[], kept: number, onError: 'reject' | 'skip', what: string) {
   if (problems.length > 0 && onError === 'reject') {
     const first = problems[0]!;
-    throw new ApiError(422, 'invalid_lines', `${problems.length} invalid line(s); first at line ${first.line}: ${first.message}. Fix them or pass ?onError=skip`, {
+    throw new ApiError(
+      422,
+      'invalid_lines',
+      `${problems.length} invalid line(s); first at line ${first.line}: ${first.message}. Fix them or pass ?onError=skip`,
+      {
+        problems: problems.slice(0, MAX_PROBLEMS_LISTED),
+        total: problems.length,
+      },
+    );
+  }
+  if (kept === 0) {
+    throw new ApiError(422, 'no_valid_lines', `the upload contains no valid ${what}`, {
       problems: problems.slice(0, MAX_PROBLEMS_LISTED),
       total: problems.length,
     });
-  }
-  if (kept === 0) {
-    throw new ApiError(422, 'no_valid_lines', `the upload contains no valid ${what}`, { problems: problems.slice(0, MAX_PROBLEMS_LISTED), total: problems.length });
   }
 }

@@ -26,9 +26,22 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   c.header('X-RateLimit-Remaining', String(Math.max(0, limit - count)));
   if (count > limit) {
     const retryAfter = (window + 1) * 60 - nowSec;
-    throw new ApiError(429, 'rate_limited', `rate limit of ${limit} requests per minute exceeded`, { limit, retryAfterSeconds: retryAfter }, { 'Retry-After': String(retryAfter) });
+    throw new ApiError(
+      429,
+      'rate_limited',
+      `rate limit of ${limit} requests per minute exceeded`,
+      { limit, retryAfterSeconds: retryAfter },
+      { 'Retry-After': String(retryAfter) },
+    );
   }
   // Old windows are useless; prune them now and then rather than with a cron.
-  if (count === 1 && Math.random() < 0.05) c.executionCtx.waitUntil(db.delete(rateLimits).where(sql`${rateLimits.window} < ${window - 1}`).run().then(() => undefined));
+  if (count === 1 && Math.random() < 0.05)
+    c.executionCtx.waitUntil(
+      db
+        .delete(rateLimits)
+        .where(sql`${rateLimits.window} < ${window - 1}`)
+        .run()
+        .then(() => undefined),
+    );
   return next();
 });

@@ -17,11 +17,22 @@ const Chart: FC<{ board: Leaderboard }> = ({ board }) => {
   const plotH = 180;
   const barW = (groupW - 20) / rows.length;
   return (
-    <svg id="chart" role="img" aria-label={`${board.metric} per language`} width={width} height={height + 20 * rows.length} viewBox={`0 0 ${width} ${height + 20 * rows.length}`}>
+    <svg
+      id="chart"
+      role="img"
+      aria-label={`${board.metric} per language`}
+      width={width}
+      height={height + 20 * rows.length}
+      viewBox={`0 0 ${width} ${height + 20 * rows.length}`}
+    >
       <line x1="50" y1={10} x2="50" y2={10 + plotH} stroke="#333" />
       <line x1="50" y1={10 + plotH} x2={width} y2={10 + plotH} stroke="#333" />
-      <text x="45" y="15" text-anchor="end" font-size="10">{fmt(max, 2)}</text>
-      <text x="45" y={10 + plotH} text-anchor="end" font-size="10">0</text>
+      <text x="45" y="15" text-anchor="end" font-size="10">
+        {fmt(max, 2)}
+      </text>
+      <text x="45" y={10 + plotH} text-anchor="end" font-size="10">
+        0
+      </text>
       {langs.map((lang, li) => (
         <g>
           {rows.map((r, ri) => {
@@ -34,13 +45,17 @@ const Chart: FC<{ board: Leaderboard }> = ({ board }) => {
               </rect>
             );
           })}
-          <text x={60 + li * groupW + (groupW - 20) / 2} y={plotH + 28} text-anchor="middle" font-size="12">{lang}</text>
+          <text x={60 + li * groupW + (groupW - 20) / 2} y={plotH + 28} text-anchor="middle" font-size="12">
+            {lang}
+          </text>
         </g>
       ))}
       {rows.map((r, ri) => (
         <g>
           <rect x="60" y={height + 20 * ri} width="12" height="12" fill={palette[ri]} />
-          <text x="78" y={height + 20 * ri + 10} font-size="12">{r.variant}</text>
+          <text x="78" y={height + 20 * ri + 10} font-size="12">
+            {r.variant}
+          </text>
         </g>
       ))}
     </svg>
@@ -67,7 +82,9 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
       <h1>{modelName}</h1>
       <p>
         {board.format ?? 'all suites'} · scoring <b>{board.scoring}</b> · metric <b>{board.metric}</b> · {board.rows.length} variants ·{' '}
-        <a href={`/v1/leaderboards?model=${board.model}&scoring=${board.scoring}&metric=${board.metric}${board.format ? `&format=${board.format}` : ''}`}>JSON</a>
+        <a href={`/v1/leaderboards?model=${board.model}&scoring=${board.scoring}&metric=${board.metric}${board.format ? `&format=${board.format}` : ''}`}>
+          JSON
+        </a>
       </p>
       <nav>
         {formats.map((f) => (
@@ -104,7 +121,9 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
               })}
               <td>{fmt(r.mean)}</td>
               <td>{fmt(r.meanNonEnglish)}</td>
-              <td class={r.deltaVsDense == null ? '' : r.deltaVsDense >= 0 ? 'pos' : 'neg'}>{r.deltaVsDense == null ? '—' : `${r.deltaVsDense >= 0 ? '+' : ''}${fmt(r.deltaVsDense)}`}</td>
+              <td class={r.deltaVsDense == null ? '' : r.deltaVsDense >= 0 ? 'pos' : 'neg'}>
+                {r.deltaVsDense == null ? '—' : `${r.deltaVsDense >= 0 ? '+' : ''}${fmt(r.deltaVsDense)}`}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -122,7 +122,13 @@ export const sweepRoutes = new Hono<AppEnv>().post('/', async (c) => {
   const specs: JobSpec[] = [];
   const base = body.base;
   if (body.includeDense && base.suites?.length) {
-    specs.push(parseWith(createJobBody, { kind: 'evaluate', modelId: body.modelId, suites: base.suites, scoring: base.scoring, templateLang: base.templateLang, visibility: base.visibility }, 'body'));
+    specs.push(
+      parseWith(
+        createJobBody,
+        { kind: 'evaluate', modelId: body.modelId, suites: base.suites, scoring: base.scoring, templateLang: base.templateLang, visibility: base.visibility },
+        'body',
+      ),
+    );
   }
   for (const pair of body.pairs) {
     const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, pair.corpusId) });
@@ -137,7 +143,12 @@ export const sweepRoutes = new Hono<AppEnv>().post('/', async (c) => {
           dropTop: m.dropTop,
           sparsity,
           calibration: calibrated
-            ? { ...(base.calibration ?? {}), corpusId: pair.corpusId, dataType: m.dataType, ...(m.dataType === 'mt-contrast' ? { contrastCorpusId: pair.contrastCorpusId } : {}) }
+            ? {
+                ...(base.calibration ?? {}),
+                corpusId: pair.corpusId,
+                dataType: m.dataType,
+                ...(m.dataType === 'mt-contrast' ? { contrastCorpusId: pair.contrastCorpusId } : {}),
+              }
             : undefined,
         };
         // Magnitude and random ignore the pair, so they would repeat across pairs; keep one.

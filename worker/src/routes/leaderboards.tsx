@@ -27,7 +27,16 @@ export const leaderboardPages = new Hono<AppEnv>().get('/:model', async (c) => {
   const db = createDb(c.env.DB);
   const p = c.get('principal');
   const model = assertReadable(p, await db.query.models.findFirst({ where: eq(models.id, c.req.param('model')) }), 'model');
-  const formats = [...new Set((await db.selectDistinct({ f: scores.format }).from(scores).where(and(eq(scores.modelId, model.id), visibleTo(p, scores)))).map((r) => r.f))].sort();
+  const formats = [
+    ...new Set(
+      (
+        await db
+          .selectDistinct({ f: scores.format })
+          .from(scores)
+          .where(and(eq(scores.modelId, model.id), visibleTo(p, scores)))
+      ).map((r) => r.f),
+    ),
+  ].sort();
   const format = q.format ?? formats[0] ?? null;
   const order = c.req.query('order') ? q.order : defaultOrder(q.metric);
   const board = await loadLeaderboard(db, p, { ...q, model: model.id, format, order });

@@ -64,7 +64,15 @@ export const modelRoutes = new Hono<AppEnv>()
     const p = requireScope(c.get('principal'), 'write');
     const body = await parseJson(c, createModelBody);
     const db = createDb(c.env.DB);
-    const row: ModelRow = { id: newId('mdl'), owner: p.owner, name: body.name, family: body.family, license: body.license ?? null, visibility: body.visibility, createdAt: nowIso() };
+    const row: ModelRow = {
+      id: newId('mdl'),
+      owner: p.owner,
+      name: body.name,
+      family: body.family,
+      license: body.license ?? null,
+      visibility: body.visibility,
+      createdAt: nowIso(),
+    };
     await db.insert(models).values(row);
     return c.json(await loadModelView(db, row), 201);
   })
@@ -183,8 +191,9 @@ export const modelRoutes = new Hono<AppEnv>()
     const db = createDb(c.env.DB);
     assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const u = await findUpload(db, id, name, uploadId);
-    await c.env.BLOBS.resumeMultipartUpload(u.r2Key, u.r2UploadId).abort().catch(() => undefined);
+    await c.env.BLOBS.resumeMultipartUpload(u.r2Key, u.r2UploadId)
+      .abort()
+      .catch(() => undefined);
     await db.batch([db.delete(uploadParts).where(eq(uploadParts.uploadId, uploadId)), db.delete(uploads).where(eq(uploads.id, uploadId))]);
     return c.body(null, 204);
   });
-

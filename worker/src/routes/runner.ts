@@ -1,15 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import {
-  artifactName,
-  completeBody,
-  failBody,
-  heartbeatBody,
-  type JobInput,
-  type JobSpec,
-  leaseBody,
-} from '../../../shared/src/api/jobs';
+import { artifactName, completeBody, failBody, heartbeatBody, type JobInput, type JobSpec, leaseBody } from '../../../shared/src/api/jobs';
 import { corpora, jobArtifacts, jobs, modelFiles, runs, suites } from '../db/schema';
 import type { AppEnv } from '../env';
 import { requireScope } from '../lib/auth';
@@ -41,25 +33,39 @@ async function jobInputs(db: Db, job: JobRow): Promise<Located[]> {
   if (spec.kind === 'prune' && spec.calibration) {
     const add = async (id: string, role: 'corpus' | 'contrast') => {
       const c = await db.query.corpora.findFirst({ where: eq(corpora.id, id) });
-      if (c) out.push({ input: { name: `${role}.jsonl`, role, sha256: c.sha256, size: c.size, meta: { corpusId: c.id, src: c.src, tgt: c.tgt } }, r2Key: c.r2Key });
+      if (c)
+        out.push({ input: { name: `${role}.jsonl`, role, sha256: c.sha256, size: c.size, meta: { corpusId: c.id, src: c.src, tgt: c.tgt } }, r2Key: c.r2Key });
     };
     await add(spec.calibration.corpusId, 'corpus');
     if (spec.calibration.contrastCorpusId) await add(spec.calibration.contrastCorpusId, 'contrast');
   }
   for (const id of spec.suites) {
     const s = await db.query.suites.findFirst({ where: eq(suites.id, id) });
-    if (s) out.push({ input: { name: `suite-${s.id}.jsonl`, role: 'suite', sha256: s.sha256, size: s.size, meta: { suiteId: s.id, format: s.format, lang: s.lang } }, r2Key: s.r2Key });
+    if (s)
+      out.push({
+        input: { name: `suite-${s.id}.jsonl`, role: 'suite', sha256: s.sha256, size: s.size, meta: { suiteId: s.id, format: s.format, lang: s.lang } },
+        r2Key: s.r2Key,
+      });
   }
   const prior = await findReusableStats(db, { modelId: job.modelId, spec });
   for (const a of prior?.artifacts ?? []) {
-    out.push({ input: { name: `prior-${a.name}`, role: 'stats', sha256: a.sha256, size: a.size, meta: { runId: prior!.runId, artifact: a.name } }, r2Key: a.r2Key });
+    out.push({
+      input: { name: `prior-${a.name}`, role: 'stats', sha256: a.sha256, size: a.size, meta: { runId: prior!.runId, artifact: a.name } },
+      r2Key: a.r2Key,
+    });
   }
   if (spec.kind === 'evaluate' && spec.runId) {
     const run = await db.query.runs.findFirst({ where: eq(runs.id, spec.runId) });
-    const arts = await db.select().from(jobArtifacts).where(eq(jobArtifacts.jobId, run?.jobId ?? ''));
+    const arts = await db
+      .select()
+      .from(jobArtifacts)
+      .where(eq(jobArtifacts.jobId, run?.jobId ?? ''));
     for (const a of arts) {
       if (a.name.endsWith('.onnx') || a.name.endsWith('.onnx.data') || a.name === 'masks.bin') {
-        out.push({ input: { name: `base-${a.name}`, role: 'base-run', sha256: a.sha256, size: a.size, meta: { runId: run!.id, artifact: a.name } }, r2Key: a.r2Key });
+        out.push({
+          input: { name: `base-${a.name}`, role: 'base-run', sha256: a.sha256, size: a.size, meta: { runId: run!.id, artifact: a.name } },
+          r2Key: a.r2Key,
+        });
       }
     }
   }
@@ -98,7 +104,9 @@ export const runnerRoutes = new Hono<AppEnv>()
     const body = await parseJson(c, heartbeatBody);
     const db = createDb(c.env.DB);
     const expires = Date.now() + leaseSeconds(c.env) * 1000;
-    const progress = body.progress ? { progressStage: body.progress.stage, progressDone: Math.round(body.progress.done), progressTotal: Math.round(body.progress.total) } : {};
+    const progress = body.progress
+      ? { progressStage: body.progress.stage, progressDone: Math.round(body.progress.done), progressTotal: Math.round(body.progress.total) }
+      : {};
     const [row] = await db
       .update(jobs)
       .set({ leaseExpiresAt: expires, updatedAt: nowIso(), ...progress })
@@ -131,7 +139,10 @@ export const runnerRoutes = new Hono<AppEnv>()
     await db
       .insert(jobArtifacts)
       .values(row)
-      .onConflictDoUpdate({ target: [jobArtifacts.jobId, jobArtifacts.name], set: { sha256: sha, size: row.size, r2Key: key, leaseToken: row.leaseToken, createdAt: row.createdAt } });
+      .onConflictDoUpdate({
+        target: [jobArtifacts.jobId, jobArtifacts.name],
+        set: { sha256: sha, size: row.size, r2Key: key, leaseToken: row.leaseToken, createdAt: row.createdAt },
+      });
     return c.json({ name, sha256: sha, size: row.size }, 201);
   })
   .post('/jobs/:id/complete', async (c) => {

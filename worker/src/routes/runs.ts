@@ -29,7 +29,15 @@ async function runView(db: Db, r: RunRow): Promise<RunInfo> {
     codeVersion: r.codeVersion,
     overallSparsity: r.overallSparsity,
     layers: r.layers as RunInfo['layers'],
-    scores: rows.map((s) => ({ suiteId: s.suiteId, format: s.format, lang: s.lang, scoring: s.scoring as 'paper' | 'harness', metric: s.metric, value: s.value, n: s.n })),
+    scores: rows.map((s) => ({
+      suiteId: s.suiteId,
+      format: s.format,
+      lang: s.lang,
+      scoring: s.scoring as 'paper' | 'harness',
+      metric: s.metric,
+      value: s.value,
+      n: s.n,
+    })),
     artifacts: r.artifacts as RunInfo['artifacts'],
     timings: r.timings as RunInfo['timings'],
     extra: r.extra as RunInfo['extra'],
@@ -39,7 +47,10 @@ async function runView(db: Db, r: RunRow): Promise<RunInfo> {
 
 export const runRoutes = new Hono<AppEnv>()
   .get('/', async (c) => {
-    const q = parseQuery(c, z.object({ model: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().max(200).optional() }));
+    const q = parseQuery(
+      c,
+      z.object({ model: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().max(200).optional() }),
+    );
     const db = createDb(c.env.DB);
     const rows = await db
       .select()

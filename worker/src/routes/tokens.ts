@@ -48,7 +48,12 @@ export const tokenRoutes = new Hono<AppEnv>()
     const q = parseQuery(c, paginationQuery.extend({ includeRevoked: boolQuery }));
     const db = createDb(c.env.DB);
     const conds = [q.cursor ? lt(tokens.id, q.cursor) : undefined, q.includeRevoked ? undefined : isNull(tokens.revokedAt)];
-    const rows = await db.select().from(tokens).where(and(...conds)).orderBy(desc(tokens.id)).limit(q.limit + 1);
+    const rows = await db
+      .select()
+      .from(tokens)
+      .where(and(...conds))
+      .orderBy(desc(tokens.id))
+      .limit(q.limit + 1);
     const p = nextCursor(rows, q.limit);
     return c.json({ items: p.items.map(view), nextCursor: p.nextCursor });
   })
