@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArtifactInfoT, LeaseResponse, ProgressT, RunResult } from './protocol';
@@ -45,11 +45,19 @@ export interface DownloadOptions {
 
 const lost = (jobId: string, e: ApiError) => new LeaseLostError(jobId, `lease on ${jobId} lost: ${e.message}`);
 
+/** Above this an artifact goes up in parts: one Workers request body is capped at 100 MB. */
+export const SINGLE_PUT_LIMIT = 95 * 1024 * 1024;
+const PART_BYTES = 64 * 1024 * 1024;
+
 export class RunnerClient {
   readonly http: Http;
+  readonly singlePutLimit: number;
+  readonly partBytes: number;
 
-  constructor(opts: HttpOptions) {
+  constructor(opts: HttpOptions & { singlePutLimit?: number; partBytes?: number }) {
     this.http = new Http(opts);
+    this.singlePutLimit = opts.singlePutLimit ?? SINGLE_PUT_LIMIT;
+    this.partBytes = opts.partBytes ?? PART_BYTES;
   }
 
   /** A leased job, or null when the queue is empty (204). */
@@ -144,6 +152,8 @@ export class RunnerClient {
 
   /** Uploads bytes or a file (read fully: artifacts are capped at 95 MB by the API). */
   async uploadArtifact(jobId: string, leaseToken: string, name: string, data: Uint8Array | { path: string }, signal?: AbortSignal): Promise<ArtifactInfoT> {
+    if (!(data instanceof Uint8Array) && (await stat(data.path)).size > this.singlePutLimit)
+      return this.uploadInParts(jobId, leaseToken, name, data.path, signal);
     const bytes = data instanceof Uint8Array ? data : await readAll(data.path);
     const sha = createHash('sha256').update(bytes).digest('hex');
     const info = await this.leased(jobId, () =>
@@ -155,6 +165,39 @@ export class RunnerClient {
       }),
     );
     return info;
+  }
+
+  /** Multipart upload read from disk one part at a time (never the whole file in memory), hashed on the way. */
+  private async uploadInParts(jobId: string, leaseToken: string, name: string, file: string, signal?: AbortSignal): Promise<ArtifactInfoT> {
+    const base = `/v1/runner/jobs/${enc(jobId)}/artifacts/${enc(name)}/uploads`;
+    const headers = { 'x-lease-token': leaseToken };
+    const { uploadId } = await this.leased(jobId, () => this.http.json<{ uploadId: string }>(base, { method: 'POST', headers, signal }));
+    const hash = createHash('sha256');
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.alloc(this.partBytes);
+      for (let n = 1; ; n++) {
+        const { bytesRead } = await fh.read(buf, 0, this.partBytes, null);
+        if (bytesRead === 0) break;
+        const part = new Uint8Array(buf.subarray(0, bytesRead));
+        hash.update(part);
+        await this.leased(jobId, () =>
+          this.http.json(`${base}/${enc(uploadId)}/parts/${n}`, {
+            method: 'PUT',
+            body: part,
+            headers: { ...headers, 'content-type': 'application/octet-stream' },
+            signal,
+          }),
+        );
+        if (bytesRead < this.partBytes) break;
+      }
+    } finally {
+      await fh.close();
+    }
+    const sha = hash.digest('hex');
+    return this.leased(jobId, () =>
+      this.http.json<ArtifactInfoT>(`${base}/${enc(uploadId)}/complete`, { method: 'POST', headers: { ...headers, 'x-content-sha256': sha }, signal }),
+    );
   }
 
   complete(jobId: string, leaseToken: string, result: RunResult): Promise<{ runId: string }> {

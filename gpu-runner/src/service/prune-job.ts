@@ -3,7 +3,7 @@
  * statistics → scores → masks → pruned model, packed masks, statistics and LMF report as artifacts →
  * evaluation of the pruned model on the job's suites.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pruneJobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
 import { ResidualAccumulator, buildLmfReport, type LmfInput } from '../analyze/lmf';
@@ -23,8 +23,6 @@ import type { RunResult } from './protocol';
 import { evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
 
-/** The API caps one artifact upload; a larger pruned model is rebuilt from the masks instead. */
-export const MAX_ARTIFACT_BYTES = 95 * 1024 * 1024;
 /** The LMF report is an analysis, not the method: a few samples give stable top-k sets. */
 const LMF_SAMPLES = 16;
 
@@ -260,14 +258,10 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
   const saved = await timed('write-model', () => writePrunedModel(model, linears, masks, path.join(outDir, 'model.onnx')));
   await linkCompanions(ctx, outDir);
   const files = [saved.modelPath, ...(saved.dataPath ? [saved.dataPath] : [])];
-  const bytes = (await Promise.all(files.map((f) => stat(f)))).reduce((a, s) => a + s.size, 0);
-  if (bytes <= MAX_ARTIFACT_BYTES) {
-    await timed('upload-model', async () => {
-      for (const f of files) await upload(path.basename(f), new Uint8Array(await readFile(f)));
-    });
-  } else {
-    extra.prunedModel = `not uploaded (${bytes} bytes > ${MAX_ARTIFACT_BYTES}); rebuilt from masks.bin and the dense model when evaluated`;
-  }
+  // Large files (an external-data file of a real LM) go up in parts, read from disk part by part.
+  await timed('upload-model', async () => {
+    for (const f of files) await upload(path.basename(f), { path: f });
+  });
 
   const evaluation = await evaluateSuites(ctx, outDir, { scoring: spec.scoring, templateLang: spec.templateLang, device, denseDir: modelDir });
   timings.evaluate = Math.round(evaluation.seconds * 100) / 100;

@@ -204,3 +204,14 @@ export const scores = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.runId, t.suiteId, t.scoring, t.metric] }), index('scores_board').on(t.modelId, t.format, t.scoring, t.metric)],
 );
+
+/** Multipart uploads of runner artifacts (pruned models of real LMs exceed one request body). */
+export const artifactUploads = sqliteTable('artifact_uploads', {
+  id: text('id').primaryKey(),
+  jobId: text('job_id').notNull(),
+  name: text('name').notNull(),
+  r2UploadId: text('r2_upload_id').notNull(),
+  r2Key: text('r2_key').notNull(),
+  leaseToken: text('lease_token').notNull(),
+  createdAt: createdAt(),
+});

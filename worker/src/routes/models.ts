@@ -6,8 +6,9 @@ import { completeUploadBody, createModelBody, type ModelInfo, modelFileName, pat
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, assertWritable, requireScope, visibleTo } from '../lib/auth';
-import { assertSha, blobKey, expectedSha, putBlob, readBody, serveBlob } from '../lib/blobs';
-import { newId, sha256Hex, sha256OfStream } from '../lib/crypto';
+import { assertSha, expectedSha, putBlob, readBody, serveBlob } from '../lib/blobs';
+import { newId, sha256Hex } from '../lib/crypto';
+import { assemble, storePart } from '../lib/multipart';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
@@ -15,7 +16,6 @@ import { parseJson, parseParams, parseQuery } from '../lib/validate';
 
 /** One request body on Workers is capped at 100 MB; larger files go through multipart. */
 export const MAX_SINGLE_PUT = 95 * 1024 * 1024;
-const MAX_PART = 100 * 1024 * 1024;
 const REQUIRED_FILES = ['model.onnx', 'tokenizer.json'];
 
 type ModelRow = typeof models.$inferSelect;
@@ -139,14 +139,7 @@ export const modelRoutes = new Hono<AppEnv>()
     const db = createDb(c.env.DB);
     assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const u = await findUpload(db, id, name, uploadId);
-    const bytes = await readBody(c.req.raw, MAX_PART);
-    if (bytes.byteLength === 0) throw new ApiError(400, 'empty_body', 'part is empty');
-    const part = await c.env.BLOBS.resumeMultipartUpload(u.r2Key, u.r2UploadId).uploadPart(n, bytes);
-    await db
-      .insert(uploadParts)
-      .values({ uploadId, partNumber: n, etag: part.etag, size: bytes.byteLength })
-      .onConflictDoUpdate({ target: [uploadParts.uploadId, uploadParts.partNumber], set: { etag: part.etag, size: bytes.byteLength } });
-    return c.json({ partNumber: n, size: bytes.byteLength });
+    return c.json(await storePart(c.env.BLOBS, db, { id: uploadId, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, n, c.req.raw));
   })
   .post('/:id/files/:name/uploads/:uploadId/complete', async (c) => {
     const { id, name, uploadId } = parseParams(c, uploadParams);
@@ -155,36 +148,12 @@ export const modelRoutes = new Hono<AppEnv>()
     const u = await findUpload(db, id, name, uploadId);
     const body = await parseJson(c, completeUploadBody.optional());
     const expected = expectedSha(c.req.header('x-content-sha256')) ?? body?.sha256;
-    const parts = await db.select().from(uploadParts).where(eq(uploadParts.uploadId, uploadId)).orderBy(asc(uploadParts.partNumber));
-    if (parts.length === 0) throw new ApiError(409, 'no_parts', 'upload has no parts yet');
-    parts.forEach((p, i) => {
-      if (p.partNumber !== i + 1) throw new ApiError(409, 'missing_part', `part ${i + 1} is missing`);
-    });
-    const mp = c.env.BLOBS.resumeMultipartUpload(u.r2Key, u.r2UploadId);
-    try {
-      await mp.complete(parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag })));
-    } catch (err) {
-      throw new ApiError(409, 'upload_incomplete', `R2 refused to assemble the parts: ${(err as Error).message}`);
-    }
-    const obj = await c.env.BLOBS.get(u.r2Key);
-    if (!obj) throw new ApiError(409, 'upload_incomplete', 'assembled object not found');
-    const sha = await sha256OfStream(obj.body);
-    const cleanup = () => db.batch([db.delete(uploadParts).where(eq(uploadParts.uploadId, uploadId)), db.delete(uploads).where(eq(uploads.id, uploadId))]);
-    if (expected !== undefined && expected !== sha) {
-      await c.env.BLOBS.delete(u.r2Key);
-      await cleanup();
-      assertSha(expected, sha);
-    }
-    // Content addressing: if this content is already stored, keep one copy.
-    let key = u.r2Key;
-    const existing = await c.env.BLOBS.head(blobKey(sha));
-    if (existing) {
-      key = blobKey(sha);
-      await c.env.BLOBS.delete(u.r2Key);
-    }
-    const f = await recordFile(db, m.id, name, sha, obj.size, key);
-    await cleanup();
-    return c.json({ name, size: obj.size, sha256: sha, createdAt: f.createdAt }, 201);
+    const done = await assemble(c.env.BLOBS, db, { id: uploadId, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, expected, () =>
+      db.delete(uploads).where(eq(uploads.id, uploadId)),
+    );
+    const f = await recordFile(db, m.id, name, done.sha256, done.size, done.key);
+    await done.cleanup();
+    return c.json({ name, size: done.size, sha256: done.sha256, createdAt: f.createdAt }, 201);
   })
   .delete('/:id/files/:name/uploads/:uploadId', async (c) => {
     const { id, name, uploadId } = parseParams(c, uploadParams);

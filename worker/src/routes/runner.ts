@@ -2,13 +2,14 @@ import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { artifactName, completeBody, failBody, heartbeatBody, type JobInput, type JobSpec, leaseBody } from '../../../shared/src/api/jobs';
-import { corpora, jobArtifacts, jobs, modelFiles, runs, suites } from '../db/schema';
+import { artifactUploads, corpora, jobArtifacts, jobs, modelFiles, runs, suites } from '../db/schema';
 import type { AppEnv } from '../env';
 import { requireScope } from '../lib/auth';
 import { assertSha, expectedSha, putBlob, readBody, serveBlob } from '../lib/blobs';
 import { newId, newSecret, sha256Hex } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
+import { assemble, storePart } from '../lib/multipart';
 import { parseJson, parseParams } from '../lib/validate';
 import { claimNext, type JobRow, jobView, leaseSeconds, requeueExpired } from '../jobs/store';
 import { writeRun } from '../jobs/complete';
@@ -81,6 +82,16 @@ async function leasedJob(db: Db, id: string, token: string | undefined): Promise
 }
 
 const jobParam = z.object({ id: z.string().min(1).max(64) });
+const artifactUploadParams = jobParam.extend({ name: artifactName, uploadId: z.string().min(1).max(64) });
+
+/** An artifact upload of this job, under the caller's (current) lease. */
+async function artifactUpload(db: Db, jobId: string, name: string, uploadId: string, token: string | undefined) {
+  await leasedJob(db, jobId, token);
+  const u = await db.query.artifactUploads.findFirst({ where: eq(artifactUploads.id, uploadId) });
+  if (!u || u.jobId !== jobId || u.name !== name) throw notFound('upload');
+  if (u.leaseToken !== token) throw staleLease(jobId);
+  return u;
+}
 
 export const runnerRoutes = new Hono<AppEnv>()
   .use(async (c, next) => {
@@ -144,6 +155,45 @@ export const runnerRoutes = new Hono<AppEnv>()
         set: { sha256: sha, size: row.size, r2Key: key, leaseToken: row.leaseToken, createdAt: row.createdAt },
       });
     return c.json({ name, sha256: sha, size: row.size }, 201);
+  })
+  // Large artifacts (a pruned model of a real LM) go through R2 multipart, like model uploads.
+  .post('/jobs/:id/artifacts/:name/uploads', async (c) => {
+    const { id, name } = parseParams(c, jobParam.extend({ name: artifactName }));
+    const db = createDb(c.env.DB);
+    const token = c.req.header('x-lease-token');
+    await leasedJob(db, id, token);
+    const uploadId = newId('aup');
+    const r2Key = `artifact-uploads/${uploadId}`;
+    const mp = await c.env.BLOBS.createMultipartUpload(r2Key);
+    await db.insert(artifactUploads).values({ id: uploadId, jobId: id, name, r2UploadId: mp.uploadId, r2Key, leaseToken: token!, createdAt: nowIso() });
+    return c.json({ uploadId }, 201);
+  })
+  .put('/jobs/:id/artifacts/:name/uploads/:uploadId/parts/:n', async (c) => {
+    const { id, name, uploadId, n } = parseParams(c, artifactUploadParams.extend({ n: z.coerce.number().int().min(1).max(10_000) }));
+    const db = createDb(c.env.DB);
+    const u = await artifactUpload(db, id, name, uploadId, c.req.header('x-lease-token'));
+    return c.json(await storePart(c.env.BLOBS, db, { id: u.id, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, n, c.req.raw));
+  })
+  .post('/jobs/:id/artifacts/:name/uploads/:uploadId/complete', async (c) => {
+    const { id, name, uploadId } = parseParams(c, artifactUploadParams);
+    const db = createDb(c.env.DB);
+    const token = c.req.header('x-lease-token');
+    const u = await artifactUpload(db, id, name, uploadId, token);
+    const expected = expectedSha(c.req.header('x-content-sha256'));
+    const done = await assemble(c.env.BLOBS, db, { id: u.id, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, expected, () =>
+      db.delete(artifactUploads).where(eq(artifactUploads.id, uploadId)),
+    );
+    await leasedJob(db, id, token);
+    const row = { jobId: id, name, sha256: done.sha256, size: done.size, r2Key: done.key, leaseToken: token!, createdAt: nowIso() };
+    await db
+      .insert(jobArtifacts)
+      .values(row)
+      .onConflictDoUpdate({
+        target: [jobArtifacts.jobId, jobArtifacts.name],
+        set: { sha256: row.sha256, size: row.size, r2Key: row.r2Key, leaseToken: row.leaseToken, createdAt: row.createdAt },
+      });
+    await done.cleanup();
+    return c.json({ name, sha256: done.sha256, size: done.size }, 201);
   })
   .post('/jobs/:id/complete', async (c) => {
     const { id } = parseParams(c, jobParam);
