@@ -169,6 +169,33 @@ const matrix: Row[] = [
     path: (f) => `/leaderboards/${f.publicModel}`,
     expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 },
   },
+  { name: 'list suites', method: 'GET', path: () => '/v1/suites', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
+  {
+    name: 'create sweep',
+    method: 'POST',
+    path: () => '/v1/sweeps',
+    json: () => ({
+      modelId: fixtures.model,
+      pairs: [{ corpusId: fixtures.corpus }],
+      sparsities: [0.5],
+      methods: [{ method: 'magnitude' }],
+      base: { suites: [fixtures.suite] },
+    }),
+    expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 422 },
+  },
+  {
+    name: 'start artifact upload without a lease',
+    method: 'POST',
+    path: async (f) => `/v1/runner/jobs/${(await f.job()).split('/').pop()}/artifacts/model.onnx.data/uploads`,
+    expect: { anon: 401, read: 403, write: 403, runner: 400, admin: 400, other: 403 },
+  },
+  {
+    name: 'input without a lease',
+    method: 'GET',
+    path: async (f) => `/v1/runner/jobs/${(await f.job()).split('/').pop()}/inputs/model.onnx`,
+    expect: { anon: 401, read: 403, write: 403, runner: 400, admin: 400, other: 403 },
+  },
+  { name: 'unknown run', method: 'GET', path: () => '/v1/runs/run_missing', expect: { anon: 404, read: 404, write: 404, runner: 404, admin: 404, other: 404 } },
   { name: 'openapi', method: 'GET', path: () => '/v1/openapi.json', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
 ];
 
