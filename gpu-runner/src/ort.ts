@@ -88,6 +88,7 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
 let fallbackLogged = false;
 
 function open(model: string | Uint8Array, o: ort.InferenceSession.SessionOptions): Promise<Session> {
+  // Two calls because create's overloads take a path or bytes, not their union.
   return typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o);
 }
 

@@ -6,6 +6,15 @@ import type { Db } from '../lib/db';
 import { type BoardOptions, buildLeaderboard } from './aggregate';
 
 export async function loadLeaderboard(db: Db, p: Principal | null, o: BoardOptions & { suite?: string }): Promise<Leaderboard> {
+  const scoresOf = (metric: string) =>
+    and(
+      eq(scores.modelId, o.model),
+      eq(scores.scoring, o.scoring),
+      eq(scores.metric, metric),
+      o.format ? eq(scores.format, o.format) : undefined,
+      o.suite ? eq(scores.suiteId, o.suite) : undefined,
+      visibleTo(p, scores),
+    );
   const rows = await db
     .select({
       runId: scores.runId,
@@ -20,32 +29,9 @@ export async function loadLeaderboard(db: Db, p: Principal | null, o: BoardOptio
     })
     .from(scores)
     .innerJoin(runs, eq(runs.id, scores.runId))
-    .where(
-      and(
-        eq(scores.modelId, o.model),
-        eq(scores.scoring, o.scoring),
-        eq(scores.metric, o.metric),
-        o.format ? eq(scores.format, o.format) : undefined,
-        o.suite ? eq(scores.suiteId, o.suite) : undefined,
-        visibleTo(p, scores),
-      ),
-    );
+    .where(scoresOf(o.metric));
   // Accuracy rows come with the paired bootstrap against dense (metric acc_delta_p), when the runner computed it.
   const pValues =
-    o.metric === 'acc'
-      ? await db
-          .select({ runId: scores.runId, lang: scores.lang, value: scores.value })
-          .from(scores)
-          .where(
-            and(
-              eq(scores.modelId, o.model),
-              eq(scores.scoring, o.scoring),
-              eq(scores.metric, 'acc_delta_p'),
-              o.format ? eq(scores.format, o.format) : undefined,
-              o.suite ? eq(scores.suiteId, o.suite) : undefined,
-              visibleTo(p, scores),
-            ),
-          )
-      : [];
+    o.metric === 'acc' ? await db.select({ runId: scores.runId, lang: scores.lang, value: scores.value }).from(scores).where(scoresOf('acc_delta_p')) : [];
   return buildLeaderboard(rows, o, pValues);
 }

@@ -1,3 +1,4 @@
+import { sha256Hex } from './crypto';
 import { ApiError } from './errors';
 
 /** Content address of a blob in R2. */
@@ -23,6 +24,13 @@ export async function putBlob(bucket: R2Bucket, sha256: string, bytes: Uint8Arra
     await bucket.put(key, bytes, { httpMetadata: { contentType }, sha256 });
   }
   return key;
+}
+
+/** Hashes a request body, checks it against X-Content-SHA256 (nothing stored on a mismatch) and stores it content-addressed. */
+export async function storeBytes(bucket: R2Bucket, bytes: Uint8Array, expected: string | undefined): Promise<{ sha256: string; size: number; key: string }> {
+  const sha256 = await sha256Hex(bytes);
+  assertSha(expected, sha256);
+  return { sha256, size: bytes.byteLength, key: await putBlob(bucket, sha256, bytes, 'application/octet-stream') };
 }
 
 /** Serves an R2 object with Range support (runners resume large downloads). */

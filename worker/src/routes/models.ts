@@ -6,8 +6,8 @@ import { completeUploadBody, createModelBody, type ModelInfo, modelFileName, pat
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, assertWritable, requireScope, visibleTo } from '../lib/auth';
-import { assertSha, expectedSha, putBlob, readBody, serveBlob } from '../lib/blobs';
-import { newId, sha256Hex } from '../lib/crypto';
+import { expectedSha, readBody, serveBlob, storeBytes } from '../lib/blobs';
+import { newId } from '../lib/crypto';
 import { assemble, storePart } from '../lib/multipart';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
@@ -110,11 +110,9 @@ export const modelRoutes = new Hono<AppEnv>()
     const expected = expectedSha(c.req.header('x-content-sha256'));
     const bytes = await readBody(c.req.raw, MAX_SINGLE_PUT);
     if (bytes.byteLength === 0) throw new ApiError(400, 'empty_body', `file "${name}" is empty`);
-    const sha = await sha256Hex(bytes);
-    assertSha(expected, sha);
-    const key = await putBlob(c.env.BLOBS, sha, bytes, 'application/octet-stream');
-    const f = await recordFile(db, m.id, name, sha, bytes.byteLength, key);
-    return c.json({ name, size: f.size, sha256: sha, createdAt: f.createdAt }, 201);
+    const blob = await storeBytes(c.env.BLOBS, bytes, expected);
+    const f = await recordFile(db, m.id, name, blob.sha256, blob.size, blob.key);
+    return c.json({ name, size: f.size, sha256: blob.sha256, createdAt: f.createdAt }, 201);
   })
   .get('/:id/files/:name', async (c) => {
     const { id, name } = parseParams(c, fileParams);

@@ -5,8 +5,8 @@ import { artifactName, completeBody, failBody, heartbeatBody, type JobInput, typ
 import { artifactUploads, corpora, jobArtifacts, jobs, modelFiles, runs, suites } from '../db/schema';
 import type { AppEnv } from '../env';
 import { requireScope } from '../lib/auth';
-import { assertSha, expectedSha, putBlob, readBody, serveBlob } from '../lib/blobs';
-import { newId, newSecret, sha256Hex } from '../lib/crypto';
+import { expectedSha, readBody, serveBlob, storeBytes } from '../lib/blobs';
+import { newId, newSecret } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { assemble, storePart } from '../lib/multipart';
@@ -26,7 +26,7 @@ interface Located {
 }
 
 /** Everything a runner may download for a job, by name. */
-async function jobInputs(db: Db, job: JobRow): Promise<Located[]> {
+async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]> {
   const spec = job.spec as unknown as JobSpec;
   const out: Located[] = [];
   const files = await db.select().from(modelFiles).where(eq(modelFiles.modelId, job.modelId));
@@ -48,7 +48,8 @@ async function jobInputs(db: Db, job: JobRow): Promise<Located[]> {
         r2Key: s.r2Key,
       });
   }
-  const prior = await findReusableStats(db, { modelId: job.modelId, spec });
+  // Searching earlier runs is the costly part; a download of another input skips it.
+  const prior = only === undefined || only.startsWith('prior-') ? await findReusableStats(db, { modelId: job.modelId, spec }) : null;
   for (const a of prior?.artifacts ?? []) {
     out.push({
       input: { name: `prior-${a.name}`, role: 'stats', sha256: a.sha256, size: a.size, meta: { runId: prior!.runId, artifact: a.name } },
@@ -83,6 +84,22 @@ async function leasedJob(db: Db, id: string, token: string | undefined): Promise
 
 const jobParam = z.object({ id: z.string().min(1).max(64) });
 const artifactUploadParams = jobParam.extend({ name: artifactName, uploadId: z.string().min(1).max(64) });
+
+/**
+ * Records an uploaded artifact, re-checking the lease first: the upload may have taken long, and a
+ * lease lost meanwhile must not record anything.
+ */
+async function recordArtifact(db: Db, jobId: string, name: string, blob: { sha256: string; size: number; key: string }, leaseToken: string) {
+  await leasedJob(db, jobId, leaseToken);
+  const row = { jobId, name, sha256: blob.sha256, size: blob.size, r2Key: blob.key, leaseToken, createdAt: nowIso() };
+  await db
+    .insert(jobArtifacts)
+    .values(row)
+    .onConflictDoUpdate({
+      target: [jobArtifacts.jobId, jobArtifacts.name],
+      set: { sha256: row.sha256, size: row.size, r2Key: row.r2Key, leaseToken, createdAt: row.createdAt },
+    });
+}
 
 /** An artifact upload of this job, under the caller's (current) lease. */
 async function artifactUpload(db: Db, jobId: string, name: string, uploadId: string, token: string | undefined) {
@@ -130,7 +147,7 @@ export const runnerRoutes = new Hono<AppEnv>()
     const { id, name } = parseParams(c, jobParam.extend({ name: z.string().min(1).max(200) }));
     const db = createDb(c.env.DB);
     const job = await leasedJob(db, id, c.req.header('x-lease-token'));
-    const found = (await jobInputs(db, job)).find((l) => l.input.name === name);
+    const found = (await jobInputs(db, job, name)).find((l) => l.input.name === name);
     if (!found) throw notFound(`input "${name}"`);
     return serveBlob(c.env.BLOBS, found.r2Key, c.req.header('range'), name, found.input.sha256);
   })
@@ -140,21 +157,9 @@ export const runnerRoutes = new Hono<AppEnv>()
     const token = c.req.header('x-lease-token');
     await leasedJob(db, id, token);
     const expected = expectedSha(c.req.header('x-content-sha256'));
-    const bytes = await readBody(c.req.raw, MAX_ARTIFACT);
-    const sha = await sha256Hex(bytes);
-    assertSha(expected, sha);
-    const key = await putBlob(c.env.BLOBS, sha, bytes, 'application/octet-stream');
-    // Re-check after the (possibly long) upload: a lease lost meanwhile must not record anything.
-    await leasedJob(db, id, token);
-    const row = { jobId: id, name, sha256: sha, size: bytes.byteLength, r2Key: key, leaseToken: token!, createdAt: nowIso() };
-    await db
-      .insert(jobArtifacts)
-      .values(row)
-      .onConflictDoUpdate({
-        target: [jobArtifacts.jobId, jobArtifacts.name],
-        set: { sha256: sha, size: row.size, r2Key: key, leaseToken: row.leaseToken, createdAt: row.createdAt },
-      });
-    return c.json({ name, sha256: sha, size: row.size }, 201);
+    const blob = await storeBytes(c.env.BLOBS, await readBody(c.req.raw, MAX_ARTIFACT), expected);
+    await recordArtifact(db, id, name, blob, token!);
+    return c.json({ name, sha256: blob.sha256, size: blob.size }, 201);
   })
   // Large artifacts (a pruned model of a real LM) go through R2 multipart, like model uploads.
   .post('/jobs/:id/artifacts/:name/uploads', async (c) => {
@@ -183,15 +188,7 @@ export const runnerRoutes = new Hono<AppEnv>()
     const done = await assemble(c.env.BLOBS, db, { id: u.id, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, expected, () =>
       db.delete(artifactUploads).where(eq(artifactUploads.id, uploadId)),
     );
-    await leasedJob(db, id, token);
-    const row = { jobId: id, name, sha256: done.sha256, size: done.size, r2Key: done.key, leaseToken: token!, createdAt: nowIso() };
-    await db
-      .insert(jobArtifacts)
-      .values(row)
-      .onConflictDoUpdate({
-        target: [jobArtifacts.jobId, jobArtifacts.name],
-        set: { sha256: row.sha256, size: row.size, r2Key: row.r2Key, leaseToken: row.leaseToken, createdAt: row.createdAt },
-      });
+    await recordArtifact(db, id, name, done, token!);
     await done.cleanup();
     return c.json({ name, sha256: done.sha256, size: done.size }, 201);
   })
