@@ -5,6 +5,7 @@
  * and the forward tokens saved by prefix sharing (KV graph) or dedupe (graph without a cache).
  * Models are built in memory (same weights with and without a KV cache) so the bench needs no fixtures.
  */
+import { NO_CACHE, probeCache } from '../gpu-runner/src/evaluate/cache-probe.js';
 import { describeGraph, evaluateSuite, type EvalModel, type ScoreStats } from '../gpu-runner/src/evaluate/index.js';
 import { createSession, int64Tensor, type Session } from '../gpu-runner/src/ort.js';
 import { buildTinyModel, byteTokenizer, type TinyModelSpec } from '../test/runner/evaluate/tinyModel.js';
@@ -37,7 +38,9 @@ function xnliSuite(n: number) {
 async function open(spec: TinyModelSpec): Promise<EvalModel> {
   // one intra-op thread: the machine is shared, and a single thread is the least disturbed by neighbours
   const { session } = await createSession(buildTinyModel(spec), { device: 'cpu', intraOpThreads: 1 });
-  return { session, tokenizer: byteTokenizer(), io: describeGraph(session), contextLength: spec.maxPositions };
+  const model: EvalModel = { session, tokenizer: byteTokenizer(), io: describeGraph(session), contextLength: spec.maxPositions, cache: NO_CACHE };
+  model.cache = await probeCache(model);
+  return model;
 }
 
 /** The baseline: every prompt through the graph once, fixed batches, no sorting, no scoring. */

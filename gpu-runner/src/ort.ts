@@ -99,3 +99,14 @@ export function int64Tensor(data: BigInt64Array, dims: number[]): Tensor {
 export function float32Tensor(data: Float32Array, dims: number[]): Tensor {
   return new ort.Tensor('float32', data, dims);
 }
+
+/** An integer token tensor in the element type the graph declares (int32 for ORT-optimized exports). */
+export function intTensor(type: 'int64' | 'int32', data: BigInt64Array, dims: number[]): Tensor {
+  return type === 'int64' ? new ort.Tensor('int64', data, dims) : new ort.Tensor('int32', Int32Array.from(data, (v) => Number(v)), dims);
+}
+
+/** A float tensor of zeros (a cache of past length 0 has no elements at all). */
+export function zeroTensor(type: 'float32' | 'float16', dims: number[]): Tensor {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return type === 'float32' ? new ort.Tensor('float32', new Float32Array(n), dims) : new ort.Tensor('float16', new Uint16Array(n), dims);
+}

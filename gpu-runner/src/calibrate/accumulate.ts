@@ -2,7 +2,7 @@
  * The statistic Wanda needs per input channel j of a linear: Σ over tokens of x_j², accumulated in
  * Float64 across batches, later divided by the number of samples.
  */
-import { fp16ToFp32 } from '../onnx/fp16.js';
+export { asFloat32 } from '../onnx/fp16.js';
 
 /**
  * Adds Σ_t x[t, j]² into `acc` for a captured activation whose rows are the batch's tokens in
@@ -25,11 +25,4 @@ export function accumulateSquares(acc: Float64Array, x: Float32Array, mask?: Big
     used++;
   }
   return used;
-}
-
-/** onnxruntime hands float16 outputs back as raw halves. */
-export function asFloat32(data: unknown): Float32Array {
-  if (data instanceof Float32Array) return data;
-  if (data instanceof Uint16Array) return fp16ToFp32(data);
-  throw new Error(`expected a float32 or float16 activation, got ${Object.prototype.toString.call(data)}`);
 }

@@ -2,11 +2,12 @@
  * Turns "score these token sequences" into as few, as dense forward passes as the graph allows:
  * - sequences are sorted by length and cut into batches under a token budget (little padding);
  * - identical sequences run once (for every graph);
- * - when the graph has a KV cache, each group's shared prefix (an example's context across its
- *   choices) runs once and the choices continue from its cache.
- * Graphs with a position_ids input take right-padded prefix batches (padding masked, positions fed);
- * for graphs without it, prefix batches hold prefixes of exactly equal length so caches never contain
- * padding — such graphs derive positions from the past length, which padding would shift.
+ * - when the graph's KV cache continues multi-token steps correctly (measured: cache-probe.ts), each
+ *   group's shared prefix (an example's context across its choices) runs once and the choices
+ *   continue from its cache.
+ * Graphs whose cache also continues correctly after padding (position_ids and a mask fed) take
+ * right-padded prefix batches; for the others, prefix batches hold prefixes of exactly equal length
+ * so caches never contain padding — such graphs derive positions from the past length.
  */
 import type { ProgressFn } from '../types.js';
 import { forward, gatherCache } from './forward.js';
@@ -148,7 +149,7 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
   // Shared-prefix groups (KV graphs only); everything else is recomputed in full.
   const shared: SharedGroup[] = [];
   const rest: number[] = [];
-  if (model.io.past && opts.sharePrefix !== false) {
+  if (model.cache.prefix && opts.sharePrefix !== false) {
     const groups = new Map<number, number[]>();
     uniq.forEach((u, i) => {
       if (u.group === undefined) rest.push(i);
@@ -174,9 +175,9 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
     maxSize,
   ).map((b) => b.map((k) => rest[k]!));
 
-  // Shared groups: graphs with position_ids take right-padded prefixes (the padding is masked and
-  // positions are fed); other graphs get buckets of exactly equal prefix length.
-  const padPrefixes = model.io.hasPositionIds;
+  // Shared groups: graphs whose cache was measured to continue correctly after padding (position_ids
+  // and a mask fed) take right-padded prefixes; other graphs get buckets of exactly equal prefix length.
+  const padPrefixes = model.cache.padded;
   const prefixBatches: SharedGroup[][] = [];
   const buckets = new Map<number, SharedGroup[]>();
   for (const g of shared) {
@@ -257,6 +258,7 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
         items.map((it) => it.row),
         pre.runLength,
         padPrefixes ? pre.mask : undefined,
+        model.io.past!.batchAxis,
       );
       const contRows = items.map((it) => uniq[it.req]!.tokens.subarray(it.prefix));
       const out = await forward(model, contRows, cache);

@@ -1,10 +1,14 @@
 /**
  * One forward pass of a decoder LM over a right-padded batch, optionally continuing a KV cache.
  * A cache may contain padding slots (marked invalid, masked out) only when the graph takes
- * position_ids: graphs without that input derive positions from the past length, which padding
- * would shift, so for them every cache row must be fully valid (equal-length sequences).
+ * position_ids and an attention mask: other graphs derive positions from the past length, which
+ * padding would shift, so for them every cache row must be fully valid (equal-length sequences).
+ * Right padding of the fed rows needs no mask: a causal model's real positions never see the pads
+ * after them. fp16 logits are widened to fp32.
  */
-import { int64Tensor, ort, type Tensor } from '../ort.js';
+import { asFloat32 } from '../onnx/fp16.js';
+import { cacheDims } from '../onnx/graph-io.js';
+import { intTensor, ort, zeroTensor, type Tensor } from '../ort.js';
 import type { EvalModel } from './model.js';
 
 /** Past key/values for a batch: one tensor per past input name, all with past length `length`. */
@@ -29,13 +33,8 @@ export interface ForwardOutput {
 
 function emptyPast(model: EvalModel, batch: number): Map<string, Tensor> {
   const past = model.io.past!;
-  const dims = past.shape.map((d) => (d === -1 ? batch * past.rowsPerSequence : d === -2 ? 0 : d));
   const m = new Map<string, Tensor>();
-  for (const l of past.layers) {
-    for (const name of [l.pastKey, l.pastValue]) {
-      m.set(name, past.elementType === 'float32' ? new ort.Tensor('float32', new Float32Array(0), dims) : new ort.Tensor('float16', new Uint16Array(0), dims));
-    }
-  }
+  for (const e of past.entries) m.set(e.past, zeroTensor(past.elementType, cacheDims(past, e, batch, 0)));
   return m;
 }
 
@@ -52,8 +51,8 @@ export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCa
   const total = pastLength + runLength;
   const valid = cache?.valid;
   if (valid && valid.length !== batch * pastLength) throw new Error(`cache validity has ${valid.length} slots, expected ${batch} × ${pastLength}`);
-  if (valid && !model.io.hasPositionIds && valid.includes(0)) {
-    throw new Error('a padded KV cache needs a graph with position_ids (positions would shift otherwise)');
+  if (valid && (!model.io.hasPositionIds || !model.io.mask) && valid.includes(0)) {
+    throw new Error('a padded KV cache needs a graph with position_ids and attention_mask (positions would shift otherwise)');
   }
   const ids = new BigInt64Array(batch * runLength).fill(BigInt(model.tokenizer.padId));
   const mask = new Uint8Array(batch * total);
@@ -74,47 +73,50 @@ export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCa
     // read) but stay within the row's own range
     for (let j = 0; j < runLength; j++) positions[b * runLength + j] = BigInt(seen + Math.min(j, Math.max(r.length - 1, 0)));
   }
-  const feeds: Record<string, Tensor> = {
-    input_ids: int64Tensor(ids, [batch, runLength]),
-    attention_mask: int64Tensor(
-      BigInt64Array.from(mask, (v) => BigInt(v)),
-      [batch, total],
-    ),
-  };
-  if (model.io.hasPositionIds) feeds.position_ids = int64Tensor(positions, [batch, runLength]);
+  const io = model.io;
+  const feeds: Record<string, Tensor> = { [io.ids.name]: intTensor(io.ids.type, ids, [batch, runLength]) };
+  if (io.mask) feeds[io.mask.name] = intTensor(io.mask.type, BigInt64Array.from(mask, (v) => BigInt(v)), [batch, total]);
+  if (io.positions) feeds[io.positions.name] = intTensor(io.positions.type, positions, [batch, runLength]);
+  if (io.tokenTypes) feeds[io.tokenTypes.name] = intTensor(io.tokenTypes.type, new BigInt64Array(batch * runLength), [batch, runLength]);
   if (model.io.useCacheBranch) feeds[model.io.useCacheBranch] = new ort.Tensor('bool', new Uint8Array([pastLength > 0 ? 1 : 0]), [1]);
-  const fetches = [model.io.logits];
+  if (!io.logits) throw new Error(`the graph has no logits output (outputs: ${io.outputs.join(', ')})`);
+  const fetches = [io.logits];
   if (model.io.past) {
     const past = cache?.tensors ?? emptyPast(model, batch);
     for (const [name, t] of past) feeds[name] = t;
-    if (wantPresent) for (const l of model.io.past.layers) fetches.push(l.presentKey, l.presentValue);
+    if (wantPresent) for (const e of model.io.past.entries) fetches.push(e.present);
   } else if (cache) {
     throw new Error('a KV cache was passed but the graph has no past_key_values inputs');
   }
   const out = await model.session.run(feeds, fetches);
-  const logitsT = out[model.io.logits]!;
-  if (logitsT.type !== 'float32') throw new Error(`logits must be float32, got ${logitsT.type}`);
+  const logitsT = out[io.logits]!;
+  if (logitsT.type !== 'float32' && logitsT.type !== 'float16') throw new Error(`logits are ${logitsT.type}; expected float32 or float16`);
   const dims = logitsT.dims;
   if (dims.length !== 3 || dims[0] !== batch || dims[1] !== runLength) {
     throw new Error(`logits shape ${JSON.stringify(dims)} does not match batch ${batch} × ${runLength} × vocab`);
   }
-  const result: ForwardOutput = { logits: logitsT.data as Float32Array, batch, runLength, vocab: dims[2]!, mask };
+  const result: ForwardOutput = { logits: asFloat32(logitsT.data), batch, runLength, vocab: dims[2]!, mask };
   if (wantPresent && model.io.past) {
     result.present = new Map();
-    for (const l of model.io.past.layers) {
-      result.present.set(l.pastKey, out[l.presentKey]!);
-      result.present.set(l.pastValue, out[l.presentValue]!);
-    }
+    for (const e of model.io.past.entries) result.present.set(e.past, out[e.present]!);
   }
   return result;
 }
 
 /**
  * Builds a cache for a new batch by picking sequences (by index) out of a run's present tensors.
- * Works for any cache layout whose dim 0 is batch (or batch×heads): each sequence owns a
- * contiguous block of 1/batch of the tensor.
+ * Works for any cache layout whose batch dim is `batchAxis` (0, or 1 for stacked `[2, batch, …]`
+ * caches), with batch or batch×heads rows: within each slice before that axis, each sequence owns
+ * a contiguous block of 1/batch of it.
  */
-export function gatherCache(present: Map<string, Tensor>, sourceBatch: number, pick: number[], length: number, sourceValid?: Uint8Array): KvCache {
+export function gatherCache(
+  present: Map<string, Tensor>,
+  sourceBatch: number,
+  pick: number[],
+  length: number,
+  sourceValid?: Uint8Array,
+  batchAxis = 0,
+): KvCache {
   const tensors = new Map<string, Tensor>();
   let valid: Uint8Array | undefined;
   if (sourceValid) {
@@ -123,11 +125,18 @@ export function gatherCache(present: Map<string, Tensor>, sourceBatch: number, p
   }
   for (const [name, t] of present) {
     const data = t.data as Float32Array | Uint16Array;
-    const block = data.length / sourceBatch;
-    const out = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(block * pick.length);
-    for (let i = 0; i < pick.length; i++) out.set(data.subarray(pick[i]! * block, (pick[i]! + 1) * block), i * block);
+    const outer = t.dims.slice(0, batchAxis).reduce((a, b) => a * b, 1);
+    const slice = data.length / outer;
+    const block = slice / sourceBatch;
+    const out = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(outer * block * pick.length);
+    for (let s = 0; s < outer; s++) {
+      for (let i = 0; i < pick.length; i++) {
+        const from = s * slice + pick[i]! * block;
+        out.set(data.subarray(from, from + block), (s * pick.length + i) * block);
+      }
+    }
     const dims = [...t.dims];
-    dims[0] = (dims[0]! / sourceBatch) * pick.length;
+    dims[batchAxis] = (dims[batchAxis]! / sourceBatch) * pick.length;
     tensors.set(name, new ort.Tensor(t.type as 'float32', out as Float32Array, dims));
   }
   return valid ? { length, tensors, valid } : { length, tensors };

@@ -47,7 +47,7 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
   const maxNew = opts.maxNewTokens ?? 64;
   const stop = new Set(opts.stopIds ?? [model.tokenizer.eosId]);
   const outputs: number[][] = prompts.map(() => []);
-  const stats: DecodeStats = { forwardTokens: 0, steps: 0, usedCache: !!model.io.past };
+  const stats: DecodeStats = { forwardTokens: 0, steps: 0, usedCache: model.cache.step };
   const maxTokens = opts.maxBatchTokens ?? 4096;
   const maxSize = opts.maxBatchSize ?? 32;
   const stage = opts.stage ?? 'translate';
@@ -56,9 +56,9 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
 
   // graphs with position_ids can continue a padded cache, so prompts of any length share a batch;
   // others decode equal-length prompts in lockstep so their caches never hold padding
-  const padded = !!model.io.past && model.io.hasPositionIds;
+  const padded = model.cache.step && model.cache.padded;
   let batches: number[][];
-  if (model.io.past && !padded) {
+  if (model.cache.step && !padded) {
     const byLen = new Map<number, number[]>();
     prompts.forEach((p, i) => {
       const same = byLen.get(p.length);
@@ -80,7 +80,7 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
 
   for (let b = 0; b < batches.length; b++) {
     let active = batches[b]!;
-    if (model.io.past) {
+    if (model.cache.step) {
       const first = active.map((i) => prompts[i]!);
       let out = await forward(model, first, undefined, true);
       stats.forwardTokens += first.reduce((n, r) => n + r.length, 0);
@@ -101,7 +101,7 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
         const cache: KvCache =
           keep.length === active.length
             ? { length: cacheLen, tensors: out.present!, ...(valid ? { valid } : {}) }
-            : gatherCache(out.present!, active.length, keep, cacheLen, valid);
+            : gatherCache(out.present!, active.length, keep, cacheLen, valid, model.io.past!.batchAxis);
         active = keep.map((row) => active[row]!);
         out = await forward(
           model,

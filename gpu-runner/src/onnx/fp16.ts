@@ -61,3 +61,17 @@ export function fp32ToFp16(src: Float32Array, out = new Uint16Array(src.length))
   for (let i = 0; i < src.length; i++) out[i] = floatToHalf(src[i]!);
   return out;
 }
+
+/** A native Float16Array where the runtime has one (Node 24+), for which onnxruntime hands fp16 tensors over as one. */
+const NativeFloat16 = (globalThis as { Float16Array?: new (...args: never[]) => ArrayLike<number> }).Float16Array;
+
+/**
+ * Tensor data as fp32: float32 as it is, float16 from raw halves (Uint16Array) or a native
+ * Float16Array, whichever this Node hands over.
+ */
+export function asFloat32(data: unknown): Float32Array {
+  if (data instanceof Float32Array) return data;
+  if (data instanceof Uint16Array) return fp16ToFp32(data);
+  if (NativeFloat16 && data instanceof NativeFloat16) return Float32Array.from(data);
+  throw new Error(`expected float32 or float16 data, got ${Object.prototype.toString.call(data)}`);
+}

@@ -1,10 +1,11 @@
 /**
- * Offline tokenizer loading: tokenizer.json (+ optional tokenizer_config.json) and config.json
- * from a model directory. EOS and pad ids come from those files, never from hard-coded guesses.
+ * Offline tokenizer loading: tokenizer.json plus whichever side files (model/side-files.ts) the
+ * export came with. EOS and pad ids come from those files, never from hard-coded guesses.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
+import { readSideFiles } from '../model/side-files.js';
 
 export interface LoadedTokenizer {
   encode(text: string): number[];
@@ -21,15 +22,6 @@ export interface LoadedTokenizer {
   vocabSize: number;
 }
 
-async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${path.basename(file)}: ${(err as Error).message}`);
-  }
-}
-
 function tokenString(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') {
@@ -39,11 +31,17 @@ function tokenString(v: unknown): string | undefined {
 }
 
 export async function loadTokenizer(modelDir: string): Promise<LoadedTokenizer> {
-  const tokJson = await readJson(path.join(modelDir, 'tokenizer.json'));
-  if (!tokJson) throw new Error(`tokenizer.json missing in ${modelDir}`);
-  const tokConfig = (await readJson(path.join(modelDir, 'tokenizer_config.json'))) ?? {};
-  const config = (await readJson(path.join(modelDir, 'config.json'))) ?? {};
-  return fromJson(tokJson, tokConfig, config);
+  let tokJson: Record<string, unknown>;
+  try {
+    tokJson = JSON.parse(await readFile(path.join(modelDir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('tokenizer.json is missing: upload the tokenizer.json that came with the export');
+    throw new Error(`tokenizer.json cannot be read: ${(err as Error).message}`);
+  }
+  // EOS/pad may be defined in config.json, generation_config.json, genai_config.json,
+  // tokenizer_config.json or special_tokens_map.json: read them all.
+  const side = await readSideFiles(modelDir);
+  return fromJson(tokJson, side.tokenizerConfig, side.config);
 }
 
 export function fromJson(tokJson: Record<string, unknown>, tokConfig: Record<string, unknown>, config: Record<string, unknown>): LoadedTokenizer {
@@ -59,7 +57,7 @@ export function fromJson(tokJson: Record<string, unknown>, tokConfig: Record<str
   const num = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
 
   const eosId = num(config.eos_token_id) ?? idOf(tokenString(tokConfig.eos_token));
-  if (eosId === undefined) throw new Error('cannot determine EOS: config.json has no eos_token_id and tokenizer has no eos_token');
+  if (eosId === undefined) throw new Error('cannot determine EOS: none of config.json, generation_config.json, genai_config.json has eos_token_id and tokenizer_config.json/special_tokens_map.json name no eos_token: upload the side file that defines it');
   const eosToken = tokenString(tokConfig.eos_token) ?? added.find((a) => a.id === eosId)?.content ?? '';
   // Many decoder LMs have no pad token; padding positions are masked anyway, so EOS is the usual stand-in.
   const padId = num(config.pad_token_id) ?? idOf(tokenString(tokConfig.pad_token)) ?? eosId;

@@ -1,4 +1,5 @@
 import { createSession } from '../../../gpu-runner/src/ort.js';
+import { probeCache } from '../../../gpu-runner/src/evaluate/cache-probe.js';
 import { describeGraph, type EvalModel } from '../../../gpu-runner/src/evaluate/model.js';
 import { buildTinyModel, byteTokenizer, tinySpec, type TinyModelSpec, type TinyVariant } from './tinyModel.js';
 
@@ -7,7 +8,15 @@ export const variants: TinyVariant[] = ['plain', 'positionIds', 'pastKv', 'pastK
 export async function tinyEvalModel(variant: TinyVariant, extra: Partial<TinyModelSpec> = {}, contextLength = 512): Promise<EvalModel> {
   const spec = tinySpec(variant, extra);
   const { session } = await createSession(buildTinyModel(spec), { device: 'cpu', intraOpThreads: 1 });
-  return { session, tokenizer: byteTokenizer(), io: describeGraph(session), contextLength: Math.min(contextLength, spec.maxPositions) };
+  const model: EvalModel = {
+    session,
+    tokenizer: byteTokenizer(),
+    io: describeGraph(session),
+    contextLength: Math.min(contextLength, spec.maxPositions),
+    cache: { prefix: false, step: false, padded: false },
+  };
+  model.cache = await probeCache(model);
+  return model;
 }
 
 export const xnliRows = [

@@ -8,18 +8,27 @@ describe('graph description', () => {
   it('finds past/present pairs and the cache layout from the session', async () => {
     const kv = await tinyEvalModel('pastKvPositionIds');
     expect(kv.io.hasPositionIds).toBe(true);
-    expect(kv.io.past!.layers).toEqual(
-      [0, 1].map((l) => ({
-        pastKey: `past_key_values.${l}.key`,
-        pastValue: `past_key_values.${l}.value`,
-        presentKey: `present.${l}.key`,
-        presentValue: `present.${l}.value`,
-      })),
-    );
     // batch and past length are symbolic; heads (2) and head size (8) are fixed
-    expect(kv.io.past!.shape).toEqual([-1, 2, -2, 8]);
+    expect(kv.io.past!.entries).toEqual(
+      [0, 1].flatMap((l) =>
+        ['key', 'value'].map((k) => ({ past: `past_key_values.${l}.${k}`, present: `present.${l}.${k}`, shape: [-1, 2, -2, 8] })),
+      ),
+    );
+    expect(kv.io.past!.batchAxis).toBe(0);
+    expect(kv.io.past!.layers).toBe(2);
+    // a graph with position_ids continues padded caches correctly: the probe turns every ability on
+    expect(kv.cache).toEqual({ prefix: true, step: true, padded: true });
+    const noPositions = await tinyEvalModel('pastKv');
+    expect(noPositions.cache).toMatchObject({ prefix: true, step: true, padded: false });
     const plain = await tinyEvalModel('plain');
-    expect(plain.io).toEqual({ logits: 'logits', hasPositionIds: false });
+    expect(plain.io).toEqual({
+      ids: { name: 'input_ids', type: 'int64' },
+      mask: { name: 'attention_mask', type: 'int64' },
+      logits: 'logits',
+      outputs: ['logits'],
+      hasPositionIds: false,
+    });
+    expect(plain.cache).toEqual({ prefix: false, step: false, padded: false });
   });
 
   it('reads the context length from any of the config names', () => {
