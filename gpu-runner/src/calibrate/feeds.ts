@@ -1,9 +1,11 @@
 /**
- * The token feeds a decoder export expects, built from a calibration batch. Exports differ in
- * which of input_ids / attention_mask / position_ids they take; anything else is an error rather
- * than a guess.
+ * The feeds a decoder export expects for one calibration batch, built from the session's declared
+ * inputs: token ids, mask and positions in the integer type the graph declares, an empty cache
+ * (past length 0) in the declared layout for graphs exported with past key/values, and
+ * `use_cache_branch = false` for optimum's merged decoders. Anything else is an error, not a guess.
  */
-import { int64Tensor, type Tensor } from '../ort.js';
+import { cacheShape, parsePast, type ModelConfig } from '../onnx/graph-io.js';
+import { intTensor, ort, zeroTensor, type Session, type Tensor } from '../ort.js';
 import type { ModelBatch } from './batches.js';
 
 /** position_ids as HF computes them from the mask: cumulative count of real tokens, minus one. */
@@ -20,16 +22,35 @@ export function positionIds(batch: ModelBatch): BigInt64Array {
   return out;
 }
 
-export function tokenFeeds(inputNames: readonly string[], batch: ModelBatch, skip: Set<string>): Record<string, Tensor> {
+const intType = (name: string, type: string): 'int64' | 'int32' => {
+  if (type === 'int64' || type === 'int32') return type;
+  throw new Error(`graph input "${name}" is ${type}; expected int64 or int32`);
+};
+
+export function tokenFeeds(session: Session, batch: ModelBatch, skip: Set<string>, config: ModelConfig = {}): Record<string, Tensor> {
   const dims = [batch.size, batch.seqLen];
   const feeds: Record<string, Tensor> = {};
-  for (const name of inputNames) {
+  for (const meta of session.inputMetadata) {
+    const name = meta.name;
     if (skip.has(name)) continue;
-    if (name === 'input_ids') feeds[name] = int64Tensor(batch.inputIds, dims);
-    else if (name === 'attention_mask') feeds[name] = int64Tensor(batch.attentionMask, dims);
-    else if (name === 'position_ids') feeds[name] = int64Tensor(positionIds(batch), dims);
-    else if (name === 'token_type_ids') feeds[name] = int64Tensor(new BigInt64Array(batch.size * batch.seqLen), dims);
-    else throw new Error(`model input "${name}" not understood: expected input_ids, attention_mask, position_ids (a decoder export without past key values)`);
+    const type = meta.isTensor ? meta.type : 'unknown';
+    if (name === 'input_ids') feeds[name] = intTensor(intType(name, type), batch.inputIds, dims);
+    else if (name === 'attention_mask') feeds[name] = intTensor(intType(name, type), batch.attentionMask, dims);
+    else if (name === 'position_ids') feeds[name] = intTensor(intType(name, type), positionIds(batch), dims);
+    else if (name === 'token_type_ids') feeds[name] = intTensor(intType(name, type), new BigInt64Array(batch.size * batch.seqLen), dims);
+    else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
+    else if (parsePast(name) && meta.isTensor) {
+      if (type !== 'float32' && type !== 'float16') throw new Error(`cache input ${name} is ${type}; expected float32 or float16`);
+      const s = cacheShape(name, meta.shape, config, parsePast(name)!.kind === 'stacked');
+      feeds[name] = zeroTensor(
+        type,
+        s.shape.map((d) => (d === -1 ? batch.size * s.rowsPerSequence : d === -2 ? 0 : d)),
+      );
+    } else {
+      throw new Error(
+        `model input "${name}" not understood: expected input_ids, attention_mask, position_ids, token_type_ids, use_cache_branch or past key/value caches`,
+      );
+    }
   }
   return feeds;
 }

@@ -11,6 +11,7 @@
  * prunable weight as an input; block b's run feeds the masked weights of blocks < b and fetches
  * only block b's inputs. Up to one forward pass per block.
  */
+import type { ModelConfig } from '../onnx/graph-io.js';
 import type { Tensor } from '../ort.js';
 import type { BlockOutput } from '../onnx/structure.js';
 import { extractSubgraph } from '../onnx/subgraph.js';
@@ -36,6 +37,7 @@ export interface SequentialInput {
   maskBlock: MaskBlockFn;
   progress: ProgressFn;
   session?: SessionOptions;
+  config: ModelConfig;
 }
 
 export interface SequentialOutput {
@@ -83,7 +85,7 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
     device = open.device;
     try {
       const feedsFor = (k: number) => ({
-        ...tokenFeeds(open!.session.inputNames, x.batches[k]!, skip),
+        ...tokenFeeds(open!.session, x.batches[k]!, skip, x.config),
         ...feedsOf(weights),
         ...(b > 0 ? { [outputs[b - 1]!.name]: stream[k]! } : {}),
       });
@@ -124,7 +126,7 @@ export async function sequentialWholeGraph(x: SequentialInput): Promise<Sequenti
       const own = x.linears.filter((l) => l.block === b);
       const acc = accumulatorsFor(own);
       for (const batch of x.batches) {
-        const feeds = { ...tokenFeeds(open.session.inputNames, batch, new Set(weights.keys())), ...feedsOf(weights) };
+        const feeds = { ...tokenFeeds(open.session, batch, new Set(weights.keys()), x.config), ...feedsOf(weights) };
         addBatch(acc, await open.session.run(feeds, [...acc.keys()]), batch, x.maskPadding);
         runs++;
       }

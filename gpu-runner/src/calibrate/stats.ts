@@ -5,6 +5,7 @@
  * oneshot: one dense pass captures every layer's input (statistics reusable for any sparsity).
  * sequential: Wanda-exact, see sequential.ts.
  */
+import type { ModelConfig } from '../onnx/graph-io.js';
 import { DataType } from '../onnx/proto.js';
 import type { OnnxModel } from '../onnx/read.js';
 import { openSession } from '../onnx/session.js';
@@ -39,6 +40,8 @@ export interface CollectOptions {
   activationsInJs?: boolean;
   onProgress?: ProgressFn;
   session?: SessionOptions;
+  /** the model's side files (head counts resolve symbolic cache dims) */
+  config?: ModelConfig;
   log?: (msg: string) => void;
 }
 
@@ -98,6 +101,7 @@ export async function collectStats(
       maskBlock: opts.maskBlock!,
       progress,
       session: opts.session,
+      config: opts.config ?? {},
     };
     const strategy = opts.strategy ?? 'auto';
     if (strategy !== 'whole-graph') {
@@ -129,7 +133,7 @@ export async function collectStats(
   const stats: ActivationStats = new Map();
   try {
     for (const [k, batch] of batches.entries()) {
-      const out = await open.session.run(tokenFeeds(open.session.inputNames, batch, new Set()), extra);
+      const out = await open.session.run(tokenFeeds(open.session, batch, new Set(), opts.config), extra);
       if (inGraph) addSquareSums(acc, out, batch, maskPadding);
       else addBatch(acc, out, batch, maskPadding);
       for (const bo of opts.blockOutputs ?? []) {

@@ -6,7 +6,10 @@
 import type { LinearRole } from '../types.js';
 
 export interface FamilyLayout {
+  /** The family a registered model names (xglm, bloom, gpt2, llama). */
   family: string;
+  /** This naming scheme, when a family has several (exporters name modules differently). */
+  layout: string;
   /** Path segment(s) that precede the block index: "layers" matches "...layers.3...". */
   blockPrefix: string;
   /** Module path inside a block -> role. */
@@ -20,6 +23,7 @@ export interface FamilyLayout {
 export const FAMILIES: FamilyLayout[] = [
   {
     family: 'xglm',
+    layout: 'xglm',
     blockPrefix: 'layers',
     roles: [
       ['self_attn.q_proj', 'q'],
@@ -34,6 +38,7 @@ export const FAMILIES: FamilyLayout[] = [
   },
   {
     family: 'bloom',
+    layout: 'bloom',
     blockPrefix: 'h',
     roles: [
       ['self_attention.query_key_value', 'qkv'],
@@ -46,6 +51,7 @@ export const FAMILIES: FamilyLayout[] = [
   },
   {
     family: 'gpt2',
+    layout: 'gpt2',
     blockPrefix: 'h',
     roles: [
       ['attn.c_attn', 'qkv'],
@@ -58,6 +64,7 @@ export const FAMILIES: FamilyLayout[] = [
   },
   {
     family: 'llama',
+    layout: 'llama',
     blockPrefix: 'layers',
     roles: [
       ['self_attn.q_proj', 'q'],
@@ -70,6 +77,27 @@ export const FAMILIES: FamilyLayout[] = [
     ],
     ignore: ['self_attn.rotary_emb', 'rotary_emb'],
     blockShapes: [['q', 'k', 'v', 'o', 'gate', 'up', 'down']],
+  },
+  {
+    // onnxruntime-genai model builder: `/model/layers.N/attn/qkv_proj/MatMul` (fused) or q/k/v_proj.
+    family: 'llama',
+    layout: 'llama-genai',
+    blockPrefix: 'layers',
+    roles: [
+      ['attn.q_proj', 'q'],
+      ['attn.k_proj', 'k'],
+      ['attn.v_proj', 'v'],
+      ['attn.qkv_proj', 'qkv'],
+      ['attn.o_proj', 'o'],
+      ['mlp.gate_proj', 'gate'],
+      ['mlp.up_proj', 'up'],
+      ['mlp.down_proj', 'down'],
+    ],
+    ignore: ['attn.rotary_emb', 'attn.rotary'],
+    blockShapes: [
+      ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
+      ['qkv', 'o', 'gate', 'up', 'down'],
+    ],
   },
 ];
 
@@ -108,8 +136,19 @@ export function matchRole(layout: FamilyLayout, rest: string): LinearRole | 'ign
   return undefined;
 }
 
-export function familyByName(name: string): FamilyLayout | undefined {
+/** The family a registered name stands for (mGPT is GPT-2's architecture, OPT names modules as XGLM). */
+export function canonicalFamily(name: string): string {
   const n = name.toLowerCase();
   const alias: Record<string, string> = { mgpt: 'gpt2', opt: 'xglm', mistral: 'llama', qwen2: 'llama' };
-  return FAMILIES.find((f) => f.family === (alias[n] ?? n));
+  return alias[n] ?? n;
+}
+
+/** The naming layouts of a family, in table order. */
+export function layoutsOf(family: string): FamilyLayout[] {
+  const f = canonicalFamily(family);
+  return FAMILIES.filter((l) => l.family === f);
+}
+
+export function familyByName(name: string): FamilyLayout | undefined {
+  return layoutsOf(name)[0];
 }

@@ -76,7 +76,7 @@ interface PastName {
   presents: string[];
 }
 
-function parsePast(name: string): PastName | undefined {
+export function parsePast(name: string): PastName | undefined {
   let m = PAST_KV.exec(name);
   if (m) {
     const [, l, k] = m;
@@ -100,7 +100,7 @@ function tokenInput(session: Session, name: string): TokenInput {
 }
 
 /** Resolves a cache input's declared shape into a template (see CacheEntry.shape). */
-function cacheShape(name: string, dims: ReadonlyArray<number | string>, config: ModelConfig, stacked: boolean) {
+export function cacheShape(name: string, dims: ReadonlyArray<number | string>, config: ModelConfig, stacked: boolean) {
   let batchAxis = -1;
   let rowsPerSequence = 1;
   let pastAxis = -1;

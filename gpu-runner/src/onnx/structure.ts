@@ -4,14 +4,15 @@
  * (torch.onnx names weights "onnx::MatMul_95"), then from initializer names, via the family table.
  */
 import type { LinearRole, PrunableLinear } from '../types.js';
-import { FAMILIES, familyByName, matchBlock, matchRole, type FamilyLayout } from './families.js';
+import { FAMILIES, canonicalFamily, matchBlock, matchRole, type FamilyLayout } from './families.js';
+import { TOPOLOGY_ROLE_ORDER, linearsByTopology } from './topology.js';
 import { dimsOf, intAttr, toNumber, type NodeProto, type TensorProto } from './proto.js';
 import { isFloatWeight, type OnnxModel } from './read.js';
 
-/** A MatMul/Gemm whose weight is a 2-D float initializer (before any naming is applied). */
+/** A MatMul/Gemm (or fused attention) whose weight is a 2-D float initializer (before any naming is applied). */
 export interface LinearCandidate {
   nodeName: string;
-  op: 'MatMul' | 'Gemm';
+  op: 'MatMul' | 'Gemm' | 'Attention';
   weightName: string;
   inputName: string;
   outputName: string;
@@ -52,6 +53,24 @@ function weight2d(model: OnnxModel, name: string | undefined): TensorProto | und
   return t && isFloatWeight(t) && dimsOf(t).length === 2 ? t : undefined;
 }
 
+/** The initializer behind a weight input, through a 2-D Transpose and/or a Cast (fp16 weights in fp32 graphs). */
+function weightSource(model: OnnxModel, index: GraphIndex, input: string): { t: TensorProto; transposed: boolean } | undefined {
+  let transposed = false;
+  let name = input;
+  for (let hop = 0; hop < 3; hop++) {
+    const direct = weight2d(model, name);
+    if (direct) return { t: direct, transposed };
+    const p = index.producer.get(name);
+    if (p?.opType === 'Transpose' && !transposed && transposeIs2dSwap(p)) transposed = true;
+    else if (p?.opType !== 'Cast') return undefined;
+    name = p.input?.[0] ?? '';
+  }
+  return undefined;
+}
+
+/** Fused attention ops whose input 1 is the packed q/k/v weight [hidden, 3·hidden] applied to input 0. */
+const FUSED_QKV = new Set(['Attention']);
+
 export function findLinearCandidates(model: OnnxModel, index = indexGraph(model)): LinearCandidate[] {
   const out: LinearCandidate[] = [];
   for (const node of model.proto.graph!.node ?? []) {
@@ -59,30 +78,28 @@ export function findLinearCandidates(model: OnnxModel, index = indexGraph(model)
     if (!x || !b) continue;
     const base = { nodeName: node.name ?? '', inputName: x, outputName: node.output?.[0] ?? '' };
     if (node.opType === 'MatMul') {
-      const direct = weight2d(model, b);
-      if (direct) {
-        const [dIn, dOut] = dimsOf(direct) as [number, number];
-        out.push({ ...base, op: 'MatMul', weightName: b, dIn, dOut, storedTransposed: false });
-        continue;
-      }
-      const tr = index.producer.get(b);
-      const src = tr?.opType === 'Transpose' && transposeIs2dSwap(tr) ? weight2d(model, tr.input?.[0]) : undefined;
-      if (src) {
-        const [dOut, dIn] = dimsOf(src) as [number, number];
-        out.push({ ...base, op: 'MatMul', weightName: src.name!, dIn, dOut, storedTransposed: true });
-      }
+      const src = weightSource(model, index, b);
+      if (!src) continue;
+      const [r, c] = dimsOf(src.t) as [number, number];
+      const [dIn, dOut] = src.transposed ? [c, r] : [r, c];
+      out.push({ ...base, op: 'MatMul', weightName: src.t.name!, dIn, dOut, storedTransposed: src.transposed });
     } else if (node.opType === 'Gemm') {
       const w = weight2d(model, b);
       if (!w || intAttr(node, 'transA', 0) !== 0) continue;
       const transB = intAttr(node, 'transB', 0) === 1;
       const [r, c] = dimsOf(w) as [number, number];
       out.push({ ...base, op: 'Gemm', weightName: b, dIn: transB ? c : r, dOut: transB ? r : c, storedTransposed: transB });
+    } else if (FUSED_QKV.has(node.opType ?? '') && node.domain === 'com.microsoft') {
+      const w = weight2d(model, b);
+      if (!w) continue;
+      const [dIn, dOut] = dimsOf(w) as [number, number];
+      out.push({ ...base, op: 'Attention', weightName: b, dIn, dOut, storedTransposed: false });
     }
   }
   return out;
 }
 
-interface Classified {
+export interface Classified {
   cand: LinearCandidate;
   block: number;
   role: LinearRole;
@@ -111,53 +128,39 @@ function expectedPaths(layout: FamilyLayout): string {
   return layout.roles.map(([p]) => `${layout.blockPrefix}.N.${p}`).join(', ');
 }
 
-function pickFamily(cands: LinearCandidate[], family: string | undefined): FamilyLayout {
-  if (family) {
-    const f = familyByName(family);
-    if (!f) throw new Error(`unknown model family "${family}": expected one of ${FAMILIES.map((x) => x.family).join(', ')}`);
-    return f;
-  }
+/** The naming layout that recognises the most linears; the registered family breaks ties. */
+function bestLayout(cands: LinearCandidate[], hint: string | undefined): FamilyLayout | undefined {
   let best: FamilyLayout | undefined;
   let bestCount = 0;
   for (const f of FAMILIES) {
     const n = cands.filter((c) => classify(f, c).kind === 'linear').length;
-    if (n > bestCount) {
+    if (n > bestCount || (n === bestCount && n > 0 && f.family === hint && best?.family !== hint)) {
       best = f;
       bestCount = n;
     }
   }
-  if (!best) {
-    const seen = cands.slice(0, 6).map((c) => `${c.nodeName || '(unnamed)'} [weight ${c.weightName}]`);
-    throw new Error(
-      `no decoder-block linears recognised: expected node or weight names like ` +
-        FAMILIES.map((f) => `${f.family}: ${expectedPaths(f)}`).join('; ') +
-        `; found ${cands.length} MatMul/Gemm with weights${seen.length ? `: ${seen.join(', ')}` : ''}`,
-    );
-  }
   return best;
+}
+
+/** How the linears were found, recorded with every run. */
+export interface Discovery {
+  method: 'names' | 'topology';
+  /** the naming layout used (names only) */
+  layout?: string;
+  /** why names were not used, or how they disagree with the registered family */
+  note?: string;
 }
 
 export interface LinearStructure {
   family: string;
   blocks: number;
   linears: PrunableLinear[];
+  discovery: Discovery;
 }
 
-/**
- * The prunable linears of a decoder, ordered by block then by the family's role order. Embeddings
- * and the LM head (tied or not) are outside the blocks and never returned.
- */
-export function findPrunableLinears(model: OnnxModel, opts: { family?: string } = {}): LinearStructure {
-  const index = indexGraph(model);
-  const cands = findLinearCandidates(model, index);
-  const layout = pickFamily(cands, opts.family);
-  // A weight that is also gathered from is an embedding table (a tied head reuses it): never pruned.
-  const gathered = new Set<string>();
-  for (const node of model.proto.graph!.node ?? []) if (node.opType === 'Gather' && node.input?.[0]) gathered.add(node.input[0]);
-
+function byNames(layout: FamilyLayout, cands: LinearCandidate[]): PrunableLinear[] {
   const found: Classified[] = [];
   for (const cand of cands) {
-    if (gathered.has(cand.weightName)) continue;
     const c = classify(layout, cand);
     if (c.kind === 'unknown') {
       throw new Error(
@@ -181,8 +184,7 @@ export function findPrunableLinears(model: OnnxModel, opts: { family?: string } 
     byBlock.set(f.block, list);
   }
   const blocks = Math.max(...byBlock.keys()) + 1;
-  const roleOrder = layout.roles.map(([, r]) => r);
-  const linears: PrunableLinear[] = [];
+  const ordered: Classified[] = [];
   for (let b = 0; b < blocks; b++) {
     const list = byBlock.get(b);
     if (!list) throw new Error(`${layout.family}: blocks 0..${blocks - 1} expected, block ${b} has no linears`);
@@ -193,22 +195,79 @@ export function findPrunableLinears(model: OnnxModel, opts: { family?: string } 
         `${layout.family} block ${b}: expected linears ${layout.blockShapes.map((s) => s.join('/')).join(' or ')}, found ${list.map((x) => x.role).join('/')}`,
       );
     }
-    list.sort((x, y) => roleOrder.indexOf(x.role) - roleOrder.indexOf(y.role));
-    for (const { cand, role } of list) {
-      linears.push({
-        id: `block${b}.${role}`,
-        block: b,
-        role,
-        nodeName: cand.nodeName,
-        weightName: cand.weightName,
-        inputName: cand.inputName,
-        dIn: cand.dIn,
-        dOut: cand.dOut,
-        storedTransposed: cand.storedTransposed,
-      });
+    ordered.push(...list);
+  }
+  return toLinears(
+    ordered,
+    layout.roles.map(([, r]) => r),
+  );
+}
+
+/** Orders classified candidates by block, then by `roleOrder`, as PrunableLinears. */
+export function toLinears(found: Classified[], roleOrder: LinearRole[]): PrunableLinear[] {
+  const sorted = [...found].sort((x, y) => x.block - y.block || roleOrder.indexOf(x.role) - roleOrder.indexOf(y.role));
+  return sorted.map(({ cand, block, role }) => ({
+    id: `block${block}.${role}`,
+    block,
+    role,
+    nodeName: cand.nodeName,
+    weightName: cand.weightName,
+    inputName: cand.inputName,
+    dIn: cand.dIn,
+    dOut: cand.dOut,
+    storedTransposed: cand.storedTransposed,
+  }));
+}
+
+/**
+ * The prunable linears of a decoder, ordered by block then by role. Embeddings and the LM head
+ * (tied or not) are outside the blocks and never returned. Node and weight names are tried first
+ * (family table); when they are anonymous or do not fit, the graph's topology decides
+ * (topology.ts). `family` (the model's registered family) is a hint: it breaks ties between naming
+ * layouts, and a disagreement with the names is reported in `discovery.note`, not overridden.
+ */
+export function findPrunableLinears(model: OnnxModel, opts: { family?: string } = {}): LinearStructure {
+  const index = indexGraph(model);
+  let hint: string | undefined;
+  if (opts.family && canonicalFamily(opts.family) !== 'other') {
+    hint = canonicalFamily(opts.family);
+    if (!FAMILIES.some((f) => f.family === hint)) {
+      throw new Error(`unknown model family "${opts.family}": expected one of ${[...new Set(FAMILIES.map((x) => x.family))].join(', ')}`);
     }
   }
-  return { family: layout.family, blocks, linears };
+  // A weight that is also gathered from is an embedding table (a tied head reuses it): never pruned.
+  const gathered = new Set<string>();
+  for (const node of model.proto.graph!.node ?? []) if (node.opType === 'Gather' && node.input?.[0]) gathered.add(node.input[0]);
+  const cands = findLinearCandidates(model, index).filter((c) => !gathered.has(c.weightName));
+
+  let nameError: string;
+  const layout = bestLayout(cands, hint);
+  if (layout) {
+    try {
+      const linears = byNames(layout, cands);
+      const discovery: Discovery = { method: 'names', layout: layout.layout };
+      if (hint && hint !== layout.family) {
+        discovery.note = `registered as ${opts.family}, but the node/weight names are ${layout.family}'s (${layout.layout} layout): the names were used`;
+      }
+      return { family: layout.family, blocks: linears.at(-1)!.block + 1, linears, discovery };
+    } catch (err) {
+      nameError = (err as Error).message;
+    }
+  } else {
+    const seen = cands.slice(0, 6).map((c) => `${c.nodeName || '(unnamed)'} [weight ${c.weightName}]`);
+    nameError =
+      `no decoder-block linears recognised: expected node or weight names like ` +
+      FAMILIES.map((f) => `${f.layout}: ${expectedPaths(f)}`).join('; ') +
+      `; found ${cands.length} MatMul/Gemm with weights${seen.length ? `: ${seen.join(', ')}` : ''}`;
+  }
+  try {
+    const t = linearsByTopology(model, index, cands);
+    const linears = toLinears(t.found, TOPOLOGY_ROLE_ORDER);
+    const note = `names did not identify the linears (${nameError}); found by the graph's topology`;
+    return { family: hint ?? t.family, blocks: linears.at(-1)!.block + 1, linears, discovery: { method: 'topology', note } };
+  } catch (err) {
+    throw new Error(`${nameError}; the graph's topology did not resolve the blocks either: ${(err as Error).message}`);
+  }
 }
 
 /** The residual-stream tensor after one decoder block. */

@@ -58,36 +58,74 @@ describe('findPrunableLinears on family-shaped graphs', () => {
   });
 });
 
-describe('structure errors name what was expected and found', () => {
-  it('a graph without recognisable names', () => {
-    const { proto } = buildModel({ family: 'xglm' });
-    for (const n of proto.graph!.node!) n.name = `node${Math.random()}`;
-    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(
-      /no decoder-block linears recognised: expected .*layers\.N\.self_attn\.q_proj.*found \d+ MatMul\/Gemm/,
-    );
-  });
+describe('topology decides where names do not', () => {
+  const strip = (l: { weightName: string; role: string; block: number; dIn: number; dOut: number }) => `${l.block}:${l.role}:${l.weightName}:${l.dIn}x${l.dOut}`;
+  for (const family of ['xglm', 'bloom', 'gpt2', 'llama'] as const) {
+    for (const linear of ['matmul', 'gemm'] as const) {
+      it(`${family} (${linear}) with anonymous node and weight names gives the same linears as the names`, () => {
+        const { proto } = buildModel({ family, linear, blocks: 3 });
+        const named = findPrunableLinears(modelFromProto(proto));
+        expect(named.discovery).toEqual({ method: 'names', layout: family });
+        // As research exports name them: numeric nodes, numeric initializers.
+        let k = 0;
+        for (const n of proto.graph!.node!) n.name = String(200 + k++);
+        const rename = new Map(proto.graph!.initializer!.map((t, j) => [t.name!, String(1000 + j)]));
+        for (const t of proto.graph!.initializer!) t.name = rename.get(t.name!)!;
+        for (const n of proto.graph!.node!) n.input = n.input!.map((i) => rename.get(i) ?? i);
+        const anon = findPrunableLinears(modelFromProto(proto));
+        expect(anon.discovery.method).toBe('topology');
+        expect(anon.discovery.note).toMatch(/no decoder-block linears recognised/);
+        // Roles agree except that topology cannot tell BLOOM's fused qkv from GPT-2's.
+        expect(anon.linears.map(strip)).toEqual(named.linears.map((l) => strip({ ...l, weightName: rename.get(l.weightName)! })));
+        expect(anon.family).toBe(family === 'bloom' ? 'gpt2' : family);
+        // The registered family is the label when one is given.
+        expect(findPrunableLinears(modelFromProto(proto), { family }).family).toBe(family);
+      });
+    }
+  }
 
-  it('an unknown module inside a block', () => {
+  it('an unknown module inside a named block falls back to topology and says why', () => {
     const { proto } = buildModel({ family: 'xglm' });
+    const reference = findPrunableLinears(modelFromProto(proto)).linears;
     const n = proto.graph!.node!.find((x) => x.name === '/model/layers.1/fc1/MatMul')!;
     n.name = '/model/layers.1/adapter/MatMul';
-    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(
-      /xglm block 1: linear \/model\/layers\.1\/adapter\/MatMul has module path "adapter\.MatMul"; expected one of .*fc1/,
-    );
+    const st = findPrunableLinears(modelFromProto(proto));
+    expect(st.discovery.method).toBe('topology');
+    expect(st.discovery.note).toMatch(/xglm block 1: linear \/model\/layers\.1\/adapter\/MatMul has module path "adapter\.MatMul"; expected one of .*fc1/);
+    expect(st.linears.map((l) => l.weightName)).toEqual(reference.map((l) => l.weightName));
   });
 
-  it('a block missing one of its linears', () => {
+  it('a gap in the block numbering is resolved by topology', () => {
+    const { proto } = buildModel({ family: 'gpt2', blocks: 3 });
+    for (const n of proto.graph!.node!) n.name = n.name!.replace('/h.1/', '/h.3/');
+    const st = findPrunableLinears(modelFromProto(proto));
+    expect(st.discovery.note).toMatch(/blocks 0\.\.3 expected, block 1 has no linears/);
+    expect(st.blocks).toBe(3);
+  });
+
+  it('a registered family that disagrees with the names is reported, not overridden', () => {
+    const { proto } = buildModel({ family: 'llama' });
+    const st = findPrunableLinears(modelFromProto(proto), { family: 'bloom' });
+    expect(st.family).toBe('llama');
+    expect(st.discovery.note).toMatch(/registered as bloom, but the node\/weight names are llama's/);
+  });
+});
+
+describe('structure errors name what was expected and found', () => {
+  it('a block missing one of its linears (names and topology both fail)', () => {
     const { proto } = buildModel({ family: 'bloom' });
     // Turn block 2's dense_4h_to_h into a MatMul of two activations: no longer a linear.
     const n = proto.graph!.node!.find((x) => x.name === '/transformer/h.2/mlp/dense_4h_to_h/MatMul')!;
     n.input = [n.input![0]!, n.input![0]!];
-    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/bloom block 2: expected linears qkv\/o\/fc1\/fc2, found qkv\/o\/fc1/);
+    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(
+      /bloom block 2: expected linears qkv\/o\/fc1\/fc2, found qkv\/o\/fc1; the graph's topology did not resolve the blocks either: .*not a multiple of the 4/,
+    );
   });
 
-  it('a gap in the block numbering', () => {
-    const { proto } = buildModel({ family: 'gpt2', blocks: 3 });
-    for (const n of proto.graph!.node!) n.name = n.name!.replace('/h.1/', '/h.3/');
-    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/blocks 0\.\.3 expected, block 1 has no linears/);
+  it('a graph with no linears at all', () => {
+    const { proto } = buildModel({ family: 'xglm' });
+    proto.graph!.node = proto.graph!.node!.filter((x) => x.opType !== 'MatMul' && x.opType !== 'Gemm');
+    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/no decoder-block linears recognised: expected .*layers\.N\.self_attn\.q_proj.*found 0 MatMul\/Gemm/);
   });
 });
 
