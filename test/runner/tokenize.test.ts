@@ -45,6 +45,6 @@ describe('tokenizer loading (offline, from tokenizer.json + config.json)', () =>
   });
 
   it('names the missing file', async () => {
-    await expect(loadTokenizer('/nonexistent-dir')).rejects.toThrow(/tokenizer\.json missing/);
+    await expect(loadTokenizer('/nonexistent-dir')).rejects.toThrow(/tokenizer\.json is missing: upload the tokenizer\.json that came with the export/);
   });
 });

@@ -61,11 +61,19 @@ export async function writePrunedModel(
     if (byWeight.has(linear.weightName)) throw new Error(`weight ${linear.weightName} is masked twice`);
     byWeight.set(linear.weightName, { linear, mask });
   }
-  return saveModel(model, outPath, {
+  const applied = new Set<string>();
+  const saved = await saveModel(model, outPath, {
     ...opts,
     transform: (t, bytes) => {
       const m = byWeight.get(t.name ?? '');
-      return m ? zeroMaskedBytes(bytes, t.dataType!, m.linear, m.mask) : undefined;
+      if (!m) return undefined;
+      applied.add(t.name!);
+      return zeroMaskedBytes(bytes, t.dataType!, m.linear, m.mask);
     },
   });
+  // A weight that is not a main-graph initializer of this model (e.g. one local to a subgraph) would
+  // silently stay dense.
+  const missed = [...byWeight.keys()].filter((w) => !applied.has(w));
+  if (missed.length) throw new Error(`masks for ${missed.length} weight(s) (${missed.slice(0, 3).join(', ')}) found no initializer of the graph to apply to`);
+  return saved;
 }

@@ -16,7 +16,7 @@ const EXTERNAL_MIN_BYTES = 1024;
 export interface SaveOptions {
   /** true: external data file; false: inline; 'auto' (default): external when the source used it or the weights exceed 1 GiB. */
   externalData?: boolean | 'auto';
-  /** File name of the external data file, next to the model (default "<model file>.data"). */
+  /** File name of the external data file, next to the model (default: the one the source recorded, else "<model file>.data"). */
   dataFileName?: string;
   /**
    * Called with each float initializer's bytes; return replacement bytes of the same length (e.g.
@@ -51,7 +51,10 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
   const sources = new Set([...model.initializers.values()].filter(isExternal).map((t) => path.resolve(model.dir, externalRef(t).location)));
   const mode = opts.externalData ?? 'auto';
   const external = mode === 'auto' ? hasExternalData(model) || initializerBytes(model) > INLINE_LIMIT_BYTES : mode;
-  const dataFileName = opts.dataFileName ?? `${path.basename(outPath)}.data`;
+  // A pruned model keeps the external-data file name its graph recorded (model.onnx_data,
+  // decoder_model_merged.onnx_data, model.onnx.data): users and loaders expect it.
+  const recorded = new Set([...model.initializers.values()].filter(isExternal).map((t) => externalRef(t).location).filter((l) => l !== model.selfFile));
+  const dataFileName = opts.dataFileName ?? (recorded.size === 1 ? [...recorded][0]! : `${path.basename(outPath)}.data`);
   const dataPath = external ? path.join(path.dirname(outPath), dataFileName) : undefined;
   for (const target of [outPath, dataPath]) {
     if (target && sources.has(path.resolve(target))) throw new Error(`cannot write ${target}: the model's weights are read from it`);

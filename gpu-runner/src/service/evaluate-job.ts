@@ -6,13 +6,12 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { evaluateJobSpec } from '../../../shared/src/api/jobs';
+import { discoverStructure, preflight } from '../model/preflight';
 import { writePrunedModel } from '../onnx/apply-mask';
-import { loadModel } from '../onnx/read';
-import { findPrunableLinears } from '../onnx/structure';
 import type { Device } from '../ort';
 import { sparsityReport } from '../prune/masks';
 import { unpackMasks } from '../prune/pack';
-import { assertEverySuiteScored, linkCompanions } from './prune-job';
+import { assertEverySuiteScored, graphInput, linkCompanions } from './prune-job';
 import type { RunResult } from './protocol';
 import { evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
@@ -27,6 +26,12 @@ export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
     for (const i of ctx.inputs.filter((x) => x.role === 'suite')) await ctx.input(i.name);
   });
   timings.download = (performance.now() - t0) / 1000;
+  const graph = graphInput(ctx);
+  // Refusals (quantized graph, missing data file, no logits, tokenizer beyond the vocabulary) come
+  // before any compute, as for prune jobs.
+  const checked = await ctx.step('preflight', () =>
+    preflight({ dir: modelDir, graphFile: graph.name, scoring: true, modelId: spec.modelId }),
+  );
 
   let evalDir = modelDir;
   let overallSparsity: number | null = null;
@@ -40,22 +45,21 @@ export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
       const t1 = performance.now();
       await ctx.step('rebuild-pruned-model', async () => {
         const { masks } = unpackMasks(new Uint8Array(await readFile(await ctx.input(masksInput.name))));
-        const model = await loadModel(path.join(modelDir, 'model.onnx'));
-        const { linears } = findPrunableLinears(model);
         await mkdir(evalDir, { recursive: true });
-        await writePrunedModel(model, linears, masks, path.join(evalDir, 'model.onnx'));
+        const { structure } = discoverStructure(checked.model, graph.name, graph.family);
+        await writePrunedModel(checked.model, structure.linears, masks, path.join(evalDir, graph.name));
         const report = sparsityReport(masks);
         overallSparsity = report.sparsity;
         layers = report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut }));
       });
       timings.rebuild = (performance.now() - t1) / 1000;
       extra.prunedFrom = 'masks';
-    } else if (base.some((i) => i.name === 'base-model.onnx')) {
+    } else if (base.some((i) => i.name === `base-${graph.name}`)) {
       // The graph names its external data file without the "base-" prefix the API adds.
       await ctx.step('download-pruned', () => ctx.inputsOfRole('base-run', evalDir, (n) => n.replace(/^base-/, '')));
       extra.prunedFrom = 'model artifact';
     } else {
-      throw new Error(`run ${spec.runId} has neither masks.bin nor a pruned model.onnx to evaluate`);
+      throw new Error(`run ${spec.runId} has neither masks.bin nor a pruned ${graph.name} to evaluate`);
     }
     await linkCompanions(ctx, evalDir);
     extra.baseRunId = spec.runId;
@@ -65,6 +69,7 @@ export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
     templateLang: spec.templateLang,
     device: ctx.device as Device | 'auto',
     denseDir: spec.runId ? modelDir : undefined,
+    graphFile: graph.name,
   });
   timings.evaluate = evaluation.seconds;
   assertEverySuiteScored(

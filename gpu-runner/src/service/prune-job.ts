@@ -9,9 +9,11 @@ import { pruneJobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
 import { ResidualAccumulator, buildLmfReport, type LmfInput } from '../analyze/lmf';
 import { collectStats, type CollectOptions } from '../calibrate/stats';
 import { decodeStats, encodeStats } from '../calibrate/stats-file';
+import { discoverStructure, preflight } from '../model/preflight';
+import type { ModelConfig } from '../onnx/graph-io';
 import { writePrunedModel } from '../onnx/apply-mask';
-import { readWeight, loadModel, type OnnxModel } from '../onnx/read';
-import { findBlockOutputs, findPrunableLinears } from '../onnx/structure';
+import { readWeight, type OnnxModel } from '../onnx/read';
+import { findBlockOutputs } from '../onnx/structure';
 import type { Device } from '../ort';
 import { selectMask, sparsityReport, type MaskPattern } from '../prune/masks';
 import { packMasks } from '../prune/pack';
@@ -90,6 +92,7 @@ async function lmfReport(
   spec: PruneJobSpec,
   tok: LoadedTokenizer,
   session: CollectOptions['session'],
+  config: ModelConfig,
 ) {
   let outputs: ReturnType<typeof findBlockOutputs>;
   try {
@@ -113,6 +116,7 @@ async function lmfReport(
       },
       onProgress: (_s, done, total) => ctx.progress(`lmf ${kind}`, done, total),
       session,
+      config,
     });
     return acc!;
   };
@@ -138,14 +142,25 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     await ctx.inputsOfRole('model', modelDir);
     for (const i of ctx.inputs.filter((x) => x.role !== 'model')) await ctx.input(i.name);
   });
-  const model = await timed('load', () => loadModel(path.join(modelDir, 'model.onnx')));
-  const { family, blocks, linears } = findPrunableLinears(model);
-  const tok = await loadTokenizer(modelDir);
-  ctx.log(`${family}: ${blocks} blocks, ${linears.length} prunable linears; ${spec.method} at ${spec.sparsity} (${spec.pattern})`);
+  const graph = graphInput(ctx);
+  // Everything that can refuse the model is checked before any compute.
+  const { checked, prunable } = await timed('preflight', async () => {
+    const checked = await preflight({ dir: modelDir, graphFile: graph.name, scoring: spec.suites.length > 0, modelId: spec.modelId });
+    return { checked, prunable: discoverStructure(checked.model, graph.name, graph.family) };
+  });
+  const { family, blocks, linears, discovery } = prunable.structure;
+  // Calibration and masks run on the working graph; the masks are written into the graph as uploaded.
+  const uploaded = checked.model;
+  const model = prunable.working.model;
+  const config = checked.side.config;
+  const tok = checked.tokenizer;
+  for (const note of prunable.working.notes) ctx.log(`graph: ${note}`);
+  if (discovery.note) ctx.log(`structure: ${discovery.note}`);
+  ctx.log(`${family}: ${blocks} blocks, ${linears.length} prunable linears (by ${discovery.method}); ${spec.method} at ${spec.sparsity} (${spec.pattern})`);
 
   const st: Statistics = {};
   let masks: LayerMask[] = [];
-  const extra: Record<string, unknown> = { family, blocks, linears: linears.length };
+  const extra: Record<string, unknown> = { family, blocks, linears: linears.length, discovery, graph: { file: graph.name, notes: prunable.working.notes } };
   let statsDevice: string | undefined;
   let corpus: CorpusData | undefined;
 
@@ -181,6 +196,7 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
             mode: 'oneshot',
             maskPadding: cal.maskPadding,
             session,
+            config,
             onProgress: (_s, d, t) => ctx.progress('calibrate contrast', d, t),
           }),
         )
@@ -194,6 +210,7 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
             mode: spec.mode,
             maskPadding: cal.maskPadding,
             session,
+            config,
             log: ctx.log,
             onProgress: (_s, d, t) => ctx.progress(sequential ? 'calibrate+mask' : 'calibrate', d, t),
             // Sequential (Wanda-exact): block b's masks are chosen before block b+1 is calibrated.
@@ -241,7 +258,7 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     sparsity: spec.sparsity,
     pattern: spec.pattern,
     dropTop: spec.dropTop,
-    modelSha256: ctx.inputs.find((i) => i.name === 'model.onnx')?.sha256,
+    modelSha256: graph.sha256,
   };
   await timed('upload-masks', async () => {
     await upload('masks.bin', packMasks(masks, meta));
@@ -250,12 +267,13 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
   });
 
   if (corpus && spec.calibration) {
-    const lmf = await timed('lmf', () => lmfReport(ctx, model, linears, blocks, corpus!, spec, tok, session));
+    const lmf = await timed('lmf', () => lmfReport(ctx, model, linears, blocks, corpus!, spec, tok, session, config));
     if (lmf) await ctx.step('upload-lmf', () => upload('lmf.json', new TextEncoder().encode(JSON.stringify(lmf))));
   }
 
   await mkdir(outDir, { recursive: true });
-  const saved = await timed('write-model', () => writePrunedModel(model, linears, masks, path.join(outDir, 'model.onnx')));
+  // Same file name, external-data name, dtype and cache I/O as the upload.
+  const saved = await timed('write-model', () => writePrunedModel(uploaded, linears, masks, path.join(outDir, graph.name)));
   await linkCompanions(ctx, outDir);
   const files = [saved.modelPath, ...(saved.dataPath ? [saved.dataPath] : [])];
   // Large files (an external-data file of a real LM) go up in parts, read from disk part by part.
@@ -263,7 +281,13 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     for (const f of files) await upload(path.basename(f), { path: f });
   });
 
-  const evaluation = await evaluateSuites(ctx, outDir, { scoring: spec.scoring, templateLang: spec.templateLang, device, denseDir: modelDir });
+  const evaluation = await evaluateSuites(ctx, outDir, {
+    scoring: spec.scoring,
+    templateLang: spec.templateLang,
+    device,
+    denseDir: modelDir,
+    graphFile: graph.name,
+  });
   timings.evaluate = Math.round(evaluation.seconds * 100) / 100;
   assertEverySuiteScored(
     spec.suites,
@@ -279,6 +303,14 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     timings,
     extra: { ...extra, evaluation: evaluation.summaries },
   };
+}
+
+/** The model's graph file as the lease marks it (meta.graph), with its registered family; model.onnx before that existed. */
+export function graphInput(ctx: JobContext): { name: string; sha256?: string; family?: string } {
+  const models = ctx.inputs.filter((i) => i.role === 'model');
+  const g = models.find((i) => i.meta.graph === true) ?? models.find((i) => i.name === 'model.onnx');
+  if (!g) throw new Error(`the job's model has no graph file among ${models.map((i) => i.name).join(', ') || 'no files'}`);
+  return { name: g.name, sha256: g.sha256, family: typeof g.meta.family === 'string' ? g.meta.family : undefined };
 }
 
 /** The tokenizer and config travel with a pruned graph so that its directory is a complete model. */

@@ -56,7 +56,7 @@ export interface SuiteRun {
 }
 
 /**
- * Evaluates every suite input of the job with the model in `modelDir` (model.onnx, tokenizer.json,
+ * Evaluates every suite input of the job with the model in `modelDir` (its graph file, tokenizer.json,
  * config.json side by side). Perplexity and translation do not depend on the scoring, so they are
  * computed once and reported under the job's first scoring.
  */
@@ -79,13 +79,13 @@ export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: Suite
 export async function evaluateSuites(
   ctx: JobContext,
   modelDir: string,
-  opts: { scoring: ScoringName[]; templateLang: string; device: Device | 'auto'; denseDir?: string },
+  opts: { scoring: ScoringName[]; templateLang: string; device: Device | 'auto'; denseDir?: string; graphFile?: string },
 ): Promise<SuiteRun> {
   const started = performance.now();
   const suites = ctx.inputs.filter((i) => i.role === 'suite');
   const out: SuiteRun = { scores: [], summaries: [], seconds: 0 };
   if (suites.length === 0) return out;
-  const model = await ctx.step('open-model', () => openEvalModel(modelDir, { device: opts.device, log: ctx.log }));
+  const model = await ctx.step('open-model', () => openEvalModel(modelDir, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
   let dense: EvalModel | undefined;
   try {
     for (const [k, s] of suites.entries()) {
@@ -107,7 +107,7 @@ export async function evaluateSuites(
         );
         out.scores.push(...scoreRows(suiteId, r, scoring));
         if (opts.denseDir && multipleChoiceFormats.includes(format)) {
-          dense ??= await ctx.step('open-dense-model', () => openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log }));
+          dense ??= await ctx.step('open-dense-model', () => openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
           const denseStage = `evaluate dense ${format}.${lang} ${scoring} (bootstrap)`;
           const d = await ctx.step(denseStage, () =>
             evaluateSuite(dense!, rows, format, lang, {

@@ -19,7 +19,10 @@ export interface LoadedTokenizer {
    * none for GPT-2/BLOOM): the reference tokenizes with them, so calibration samples start with them.
    */
   prefixIds: number[];
+  /** the model's vocabulary (config), else the tokenizer's */
   vocabSize: number;
+  /** ids the tokenizer itself can produce (its vocabulary and added tokens), whatever the config says */
+  tokenCount: number;
 }
 
 function tokenString(v: unknown): string | undefined {
@@ -64,7 +67,8 @@ export function fromJson(tokJson: Record<string, unknown>, tokConfig: Record<str
   const bosId = num(config.bos_token_id) ?? idOf(tokenString(tokConfig.bos_token));
   const vocab = (tokJson.model as { vocab?: Record<string, number> | unknown[] } | undefined)?.vocab;
   const baseSize = Array.isArray(vocab) ? vocab.length : vocab ? Object.keys(vocab).length : 0;
-  const vocabSize = num(config.vocab_size) ?? Math.max(baseSize, ...added.map((a) => a.id + 1));
+  const tokenCount = Math.max(baseSize, ...added.map((a) => a.id + 1));
+  const vocabSize = num(config.vocab_size) ?? tokenCount;
 
   const plain = (text: string) => tok.encode(text, { add_special_tokens: false } as never).ids as number[];
   const withSpecial = tok.encode('a', { add_special_tokens: true } as never).ids as number[];
@@ -81,5 +85,6 @@ export function fromJson(tokJson: Record<string, unknown>, tokConfig: Record<str
     bosId,
     prefixIds,
     vocabSize,
+    tokenCount,
   };
 }

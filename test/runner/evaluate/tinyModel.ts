@@ -168,6 +168,7 @@ export function byteTokenizer(): LoadedTokenizer {
     bosId: 2,
     prefixIds: [],
     vocabSize: 259,
+    tokenCount: 259,
   };
 }
 
