@@ -71,7 +71,7 @@ export async function probeCache(model: EvalModel, log: (msg: string) => void = 
   };
   const stepFail = await continues(seq.length - 1, seq.length);
   const prefixFail = stepFail ? stepFail : await continues(3, seq.length);
-  let paddedFail: string | null = 'the graph takes no position_ids and attention_mask';
+  let paddedFail: string | null = 'the graph does not take both position_ids and attention_mask';
   if (!prefixFail && model.io.hasPositionIds && model.io.mask) {
     try {
       // Two prefixes of different lengths share one right-padded batch, then continue to the end.

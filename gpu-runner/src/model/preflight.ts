@@ -85,10 +85,21 @@ export async function checkExternalData(model: OnnxModel, graphFile: string, mod
   }
 }
 
-/** Rows of the token embedding (the table input_ids are gathered from), if it can be found. */
+/** Rows of the token embedding: the 2-D table that input_ids (through casts/reshapes) are gathered from. */
 export function embeddingRows(model: OnnxModel): number | undefined {
+  const producer = new Map<string, NodeProto>();
+  for (const n of model.proto.graph!.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
+  const fromIds = (t: string) => {
+    for (let hop = 0; hop < 6; hop++) {
+      if (t === 'input_ids') return true;
+      const p = producer.get(t);
+      if (!p || !['Cast', 'Reshape', 'Identity', 'Unsqueeze', 'Squeeze', 'Flatten'].includes(p.opType ?? '')) return false;
+      t = p.input?.[0] ?? '';
+    }
+    return false;
+  };
   for (const n of model.proto.graph!.node ?? []) {
-    if (n.opType !== 'Gather' || !n.input?.[1] || !n.input[0]) continue;
+    if (n.opType !== 'Gather' || !n.input?.[0] || !n.input[1] || !fromIds(n.input[1])) continue;
     const t = model.initializers.get(n.input[0]);
     if (t && dimsOf(t).length === 2) return dimsOf(t)[0];
   }

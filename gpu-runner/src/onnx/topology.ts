@@ -50,6 +50,48 @@ function feedsSigmoid(index: GraphIndex, tensor: string): boolean {
   return (index.consumers.get(tensor) ?? []).some((n: NodeProto) => n.opType === 'Sigmoid' || n.opType === 'Silu' || n.opType === 'Swish');
 }
 
+const FUSED_ATTENTION = new Set(['MultiHeadAttention', 'GroupQueryAttention', 'Attention']);
+
+/** The first attention node a linear's output reaches: a MatMul of two activations, or a fused attention op. */
+function attentionUse(model: OnnxModel, index: GraphIndex, tensor: string): { node: NodeProto; slot: number } | undefined {
+  let frontier = [tensor];
+  for (let hop = 0; hop < 12 && frontier.length; hop++) {
+    const next: string[] = [];
+    for (const t of frontier) {
+      for (const n of index.consumers.get(t) ?? []) {
+        const slot = (n.input ?? []).indexOf(t);
+        if (FUSED_ATTENTION.has(n.opType ?? '')) return { node: n, slot };
+        if (n.opType === 'MatMul' && !(n.input ?? []).some((i) => model.initializers.has(i))) return { node: n, slot };
+        next.push(...(n.output ?? []));
+      }
+    }
+    frontier = next;
+  }
+  return undefined;
+}
+
+/**
+ * q, k, v of one block in that order, read off where their outputs go: into a fused attention op
+ * as inputs 0/1/2, or q and k into the same score MatMul (q as A, k as B) and v elsewhere. Node
+ * order when the graph says nothing clearer.
+ */
+function qkvOrder(model: OnnxModel, index: GraphIndex, group: LinearCandidate[]): LinearCandidate[] {
+  const uses = group.map((c) => attentionUse(model, index, c.outputName));
+  if (uses.every((u) => u && FUSED_ATTENTION.has(u.node.opType ?? '') && u.node === uses[0]!.node)) {
+    return [...group].sort((a, b) => uses[group.indexOf(a)]!.slot - uses[group.indexOf(b)]!.slot);
+  }
+  for (let i = 0; i < 3; i++) {
+    for (let j = i + 1; j < 3; j++) {
+      const [ui, uj] = [uses[i], uses[j]];
+      if (!ui || !uj || ui.node !== uj.node || ui.node.opType !== 'MatMul') continue;
+      const v = group[3 - i - j]!;
+      const [q, k] = ui.slot <= uj.slot ? [group[i]!, group[j]!] : [group[j]!, group[i]!];
+      return [q, k, v];
+    }
+  }
+  return group;
+}
+
 export function linearsByTopology(model: OnnxModel, index: GraphIndex, cands: LinearCandidate[]): { family: string; found: Classified[] } {
   const order = new Map((model.proto.graph!.node ?? []).map((n, k) => [n, k]));
   const pos = (c: LinearCandidate) => order.get(index.producer.get(c.outputName)!) ?? 0;
@@ -86,7 +128,7 @@ export function linearsByTopology(model: OnnxModel, index: GraphIndex, cands: Li
       throw new Error(`${where}: expected one MLP output linear ${mlpIn[0]!.dOut}→${hidden}, found ${widths(mlpOut)}`);
     }
     if (attnIn.length === 1) found.push({ cand: attnIn[0]!, block: b, role: 'qkv' });
-    else if (attnIn.length === 3) attnIn.forEach((c, k) => found.push({ cand: c, block: b, role: (['q', 'k', 'v'] as const)[k]! }));
+    else if (attnIn.length === 3) qkvOrder(model, index, attnIn).forEach((c, k) => found.push({ cand: c, block: b, role: (['q', 'k', 'v'] as const)[k]! }));
     else throw new Error(`${where}: ${attnIn.length} linears read the attention input; expected q/k/v or one fused qkv`);
     found.push({ cand: o[0]!, block: b, role: 'o' });
     if (mlpIn.length === 1) {
