@@ -55,14 +55,21 @@ export async function probeCache(model: EvalModel, log: (msg: string) => void = 
   const full = await forward(model, [seq]);
   const reference = (pos: number) => logSoftmaxAt(full, 0, pos);
 
-  /** Runs seq[0:cut] then seq[cut:end] from its cache; null when they agree with the full pass. */
+  /**
+   * Runs seq[0:cut] then seq[cut:end] from its cache, two rows at once as the engine batches them
+   * (some caches accept a step for one sequence only); null when they agree with the full pass.
+   */
   const continues = async (cut: number, end: number): Promise<string | null> => {
     try {
-      const pre = await forward(model, [seq.subarray(0, cut)], undefined, true);
-      const out = await forward(model, [seq.subarray(cut, end)], { length: cut, tensors: pre.present! });
-      for (let p = cut; p < end; p++) {
-        const d = maxDiff(logSoftmaxAt(out, 0, p - cut), reference(p));
-        if (!(d <= tol)) return `logits after the cache differ from a full pass by ${d.toExponential(2)}`;
+      const head = seq.subarray(0, cut);
+      const tail = seq.subarray(cut, end);
+      const pre = await forward(model, [head, head], undefined, true);
+      const out = await forward(model, [tail, tail], { length: cut, tensors: pre.present! });
+      for (const row of [0, 1]) {
+        for (let p = cut; p < end; p++) {
+          const d = maxDiff(logSoftmaxAt(out, row, p - cut), reference(p));
+          if (!(d <= tol)) return `logits after the cache differ from a full pass by ${d.toExponential(2)}`;
+        }
       }
       return null;
     } catch (err) {
