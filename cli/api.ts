@@ -49,6 +49,11 @@ export class PolypruneApi {
     return this.http.json<ModelInfo>(`/v1/models/${enc(id)}`);
   }
 
+  /** graph: an uploaded *.onnx to use as the graph; null: choose by name again. */
+  patchModel(id: string, body: { visibility?: 'private' | 'public'; license?: string; graph?: string | null }) {
+    return this.http.json<ModelInfo>(`/v1/models/${enc(id)}`, { method: 'PATCH', body });
+  }
+
   listModels() {
     return this.http.json<Page<ModelInfo>>('/v1/models');
   }

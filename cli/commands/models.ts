@@ -1,10 +1,53 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { SINGLE_PUT_LIMIT } from '../api';
+import { type ModelInfo, SINGLE_PUT_LIMIT } from '../api';
 import { apiFor, emit, UsageError } from '../context';
 import { bar } from '../progress';
 import { renderTable } from '../table';
+import { isGraphName } from '../../shared/src/model-files';
+
+const STORABLE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Never part of an export: OS and VCS droppings, editor backups. */
+const isJunk = (name: string) => name.startsWith('.') || name.endsWith('~') || ['Thumbs.db', 'desktop.ini'].includes(name);
+
+/** Every regular file of an export folder as it is (symlinks followed: the Hugging Face cache links to blobs). */
+async function folderFiles(dir: string): Promise<string[]> {
+  if (!existsSync(dir) || !(await stat(dir)).isDirectory()) throw new UsageError(`not a directory: ${dir}`);
+  const out: string[] = [];
+  for (const name of (await readdir(dir)).sort()) {
+    if (isJunk(name)) continue;
+    const full = path.join(dir, name);
+    if ((await stat(full)).isFile()) out.push(full);
+  }
+  if (!out.length) throw new UsageError(`no files in ${dir}`);
+  return out;
+}
+
+/** Files from --upload/arguments and --dir, checked before anything is sent; graphs first, so a bad one fails before GBs of weights go up. */
+async function filesToUpload(files: string[], dirs: string[]): Promise<string[]> {
+  for (const f of files) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  const all = [...files];
+  for (const d of dirs) all.push(...(await folderFiles(d)));
+  const seen = new Map<string, string>();
+  for (const f of all) {
+    const name = path.basename(f);
+    if (!STORABLE.test(name)) throw new UsageError(`cannot store "${name}": a file name of letters, digits, . _ - is needed`);
+    const prior = seen.get(name);
+    if (prior && realpathSync(prior) !== realpathSync(f)) throw new UsageError(`two files named ${name}: ${prior} and ${f}`);
+    seen.set(name, f);
+  }
+  return [...seen.values()].sort((a, b) => Number(isGraphName(b)) - Number(isGraphName(a)));
+}
+
+/** graph, missing and problems of a model, for people. */
+export function modelStatusText(m: ModelInfo): string {
+  const lines = [`model ${m.id}: graph ${m.graph ?? '(none)'}, ${m.complete ? 'complete' : 'incomplete'}`];
+  if (m.missing.length) lines.push(`missing: ${m.missing.join(', ')}`, ...m.hints.map((h) => `  ${h}`));
+  if (m.problems.length) lines.push('problems:', ...m.problems.map((p) => `  - ${p}`));
+  return lines.join('\n');
+}
 
 export function registerModels(program: Command) {
   const models = program.command('models').description('ONNX decoder models');
@@ -16,35 +59,49 @@ export function registerModels(program: Command) {
     .requiredOption('--family <family>', 'xglm | bloom | gpt2 | mgpt | llama | other')
     .option('--license <license>')
     .option('--public', 'visible to everyone', false)
-    .option('--upload <files...>', 'files to upload right away (model.onnx, its .data file, tokenizer.json, config.json)')
-    .action(async (o: { name: string; family: string; license?: string; public: boolean; upload?: string[] }, cmd: Command) => {
+    .option('--upload <files...>', 'files to upload right away (the graph, its external data, tokenizer.json, config.json, …)')
+    .option('--dir <dirs...>', 'upload every file of an export folder as it is (e.g. the onnx/ folder and the one with tokenizer.json)')
+    .action(async (o: { name: string; family: string; license?: string; public: boolean; upload?: string[]; dir?: string[] }, cmd: Command) => {
       const api = await apiFor(cmd);
-      for (const f of o.upload ?? []) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+      const files = await filesToUpload(o.upload ?? [], o.dir ?? []);
       const m = await api.createModel({ name: o.name, family: o.family, license: o.license, visibility: o.public ? 'public' : 'private' });
-      for (const f of o.upload ?? []) await uploadOne(api, m.id, f, cmd);
-      const after = o.upload?.length ? await api.getModel(m.id) : m;
-      emit(cmd, after, () => `model ${after.id} created${after.files.length ? ` with ${after.files.map((x) => x.name).join(', ')}` : ''}`);
+      for (const f of files) await uploadOne(api, m.id, f, cmd);
+      const after = files.length ? await api.getModel(m.id) : m;
+      emit(
+        cmd,
+        after,
+        () => `model ${after.id} created${after.files.length ? ` with ${after.files.map((x) => x.name).join(', ')}` : ''}\n${modelStatusText(after)}`,
+      );
     });
 
   models
     .command('upload')
-    .description(`upload files of a model (multipart above ${SINGLE_PUT_LIMIT / 2 ** 20} MB)`)
+    .description(`upload files of a model under their own names (multipart above ${SINGLE_PUT_LIMIT / 2 ** 20} MB)`)
     .argument('<modelId>')
-    .argument('<files...>')
+    .argument('[files...]')
+    .option('--dir <dirs...>', 'upload every file of these export folders')
     .option('--name <name>', 'store a single file under this name')
-    .action(async (modelId: string, files: string[], o: { name?: string }, cmd: Command) => {
-      for (const f of files) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
-      if (o.name && files.length > 1) throw new UsageError('--name works with one file only');
+    .action(async (modelId: string, given: string[], o: { name?: string; dir?: string[] }, cmd: Command) => {
+      if (!given.length && !o.dir?.length) throw new UsageError('name files to upload, or --dir <folder>');
+      if (o.name && (given.length !== 1 || o.dir?.length)) throw new UsageError('--name works with one file only');
+      const files = o.name ? given : await filesToUpload(given, o.dir ?? []);
+      if (o.name && !existsSync(files[0]!)) throw new UsageError(`no such file: ${files[0]}`);
       const api = await apiFor(cmd);
       const out: Array<{ name: string; size: number; sha256: string }> = [];
       for (const f of files) out.push(await uploadOne(api, modelId, f, cmd, o.name));
       const m = await api.getModel(modelId);
-      emit(
-        cmd,
-        { uploaded: out, model: m },
-        () =>
-          `${out.map((u) => `${u.name}  ${u.size} B  sha256 ${u.sha256}`).join('\n')}\nmodel ${m.id} ${m.complete ? 'is complete' : 'still needs model.onnx and tokenizer.json'}`,
-      );
+      emit(cmd, { uploaded: out, model: m }, () => `${out.map((u) => `${u.name}  ${u.size} B  sha256 ${u.sha256}`).join('\n')}\n${modelStatusText(m)}`);
+    });
+
+  models
+    .command('graph')
+    .description('choose the graph among the uploaded *.onnx files ("auto": by name again)')
+    .argument('<modelId>')
+    .argument('<file>')
+    .action(async (id: string, file: string, _o, cmd: Command) => {
+      const api = await apiFor(cmd);
+      const m = await api.patchModel(id, { graph: file === 'auto' ? null : file });
+      emit(cmd, m, () => modelStatusText(m));
     });
 
   models.command('list').action(async (_o, cmd: Command) => {
@@ -52,8 +109,8 @@ export function registerModels(program: Command) {
     const page = await api.listModels();
     emit(cmd, page, () =>
       renderTable(
-        ['id', 'name', 'family', 'visibility', 'complete'],
-        page.items.map((m) => [m.id, m.name, m.family, m.visibility, m.complete ? 'yes' : 'no']),
+        ['id', 'name', 'family', 'visibility', 'graph', 'complete'],
+        page.items.map((m) => [m.id, m.name, m.family, m.visibility, m.graph ?? '-', m.complete ? (m.problems.length ? 'yes (problems)' : 'yes') : 'no']),
       ),
     );
   });

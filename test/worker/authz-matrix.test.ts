@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, call, makeToken } from './helpers';
+import { tinyOnnx } from './onnx-writer';
 
 /**
  * Every route × caller → expected status, from one table. Callers: "read"/"write"/"runner" are
@@ -210,7 +211,7 @@ beforeAll(async () => {
   const w = tokens.write;
   const model = (await call('POST', '/v1/models', { token: w, json: { name: 'private', family: 'xglm' } })).body.id;
   await call('PUT', `/v1/models/${model}/files/tokenizer.json`, { token: w, body: '{}' });
-  await call('PUT', `/v1/models/${model}/files/model.onnx`, { token: w, body: 'onnx' });
+  await call('PUT', `/v1/models/${model}/files/model.onnx`, { token: w, body: tinyOnnx() });
   const publicModel = (await call('POST', '/v1/models', { token: w, json: { name: 'public', family: 'xglm', visibility: 'public' } })).body.id;
   const corpus = (await call('POST', '/v1/corpora?src=de&tgt=en', { token: w, body: 'x\ty\n' })).body.id;
   const suite = (await call('POST', '/v1/suites?format=ppl&lang=de', { token: w, body: 'Ein Satz.\n' })).body.id;

@@ -1,4 +1,5 @@
 import { ADMIN, call, makeToken } from './helpers';
+import { tinyOnnx } from './onnx-writer';
 
 export interface World {
   owner: string;
@@ -15,7 +16,7 @@ export async function makeWorld(owner: string, visibility: 'private' | 'public' 
   const writer = await makeToken(owner, ['write']);
   const runner = await makeToken(`${owner}-runner`, ['runner']);
   const model = (await call('POST', '/v1/models', { token: writer, json: { name: `${owner}-lm`, family: 'xglm', visibility } })).body.id;
-  await call('PUT', `/v1/models/${model}/files/model.onnx`, { token: writer, body: 'onnx-bytes' });
+  await call('PUT', `/v1/models/${model}/files/model.onnx`, { token: writer, body: tinyOnnx() });
   await call('PUT', `/v1/models/${model}/files/tokenizer.json`, { token: writer, body: '{"model":{}}' });
   const corpusFr = (await call('POST', `/v1/corpora?src=fr&tgt=en&visibility=${visibility}`, { token: writer, body: 'Bonjour\tHello\nMerci\tThanks\n' })).body
     .id;

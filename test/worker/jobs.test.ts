@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, makeToken } from './helpers';
 import { makeWorld, pruneSpec, type World } from './fixtures';
+import { tinyOnnx } from './onnx-writer';
 
 let w: World;
 beforeAll(async () => {
@@ -51,7 +52,7 @@ describe('POST /v1/jobs', () => {
 
   it('rejects an incomplete model', async () => {
     const m = (await call('POST', '/v1/models', { token: w.writer, json: { name: 'half', family: 'bloom' } })).body.id;
-    await call('PUT', `/v1/models/${m}/files/model.onnx`, { token: w.writer, body: 'x' });
+    await call('PUT', `/v1/models/${m}/files/model.onnx`, { token: w.writer, body: tinyOnnx() });
     const r = await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { modelId: m }) });
     expect(r.status).toBe(422);
     expect(r.body.error).toMatchObject({ code: 'incomplete_model', details: { missing: ['tokenizer.json'] } });

@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, sha256 } from './helpers';
 import { lease, leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
+import { graph, model, tensor, tinyOnnx } from './onnx-writer';
 
 let w: World;
 beforeAll(async () => {
@@ -55,7 +56,7 @@ describe('runner protocol', () => {
       headers: { 'x-lease-token': l.body.leaseToken, range: 'bytes=0-3' },
     });
     expect(part.status).toBe(206);
-    expect(new TextDecoder().decode(part.bytes)).toBe('onnx');
+    expect(part.bytes).toEqual(tinyOnnx().subarray(0, 4));
   });
 
   it('extends the lease and records progress with heartbeats', async () => {
@@ -121,7 +122,7 @@ describe('runner protocol', () => {
     const run = await call('GET', `/v1/runs/${a.body.runId}`, { token: w.writer });
     expect(run.body).toMatchObject({ jobId: id, variant: 'wanda 50% mt:fr-en', overallSparsity: 0.5, kind: 'prune' });
     expect(run.body.config).toMatchObject({ method: 'wanda', sparsity: 0.5 });
-    expect(run.body.modelSha256).toBe(await sha256('onnx-bytes'));
+    expect(run.body.modelSha256).toBe(await sha256(tinyOnnx()));
     expect(run.body.artifacts).toEqual([{ name: 'masks.bin', sha256: await sha256(mask), size: 2 }]);
     const dl = await call('GET', `/v1/runs/${a.body.runId}/artifacts/masks.bin`, { token: w.writer });
     expect(dl.bytes).toEqual(mask);
@@ -205,8 +206,12 @@ describe('statistics reuse (design §3.2)', () => {
     expect(await offered({ sparsity: 0.7, mode: 'sequential' })).toEqual([]);
     expect(await offered({ sparsity: 0.7, calibration: { corpusId: w2.corpusFr, samples: 64 } })).toEqual([]);
     expect(await offered({ sparsity: 0.7, calibration: { corpusId: w2.corpusDe } })).toEqual([]);
-    // New model bytes invalidate old statistics.
-    await call('PUT', `/v1/models/${w2.model}/files/model.onnx`, { token: w2.writer, body: 'retrained-onnx' });
+    // Any model file uploaded since (a new tokenizer, external weights) invalidates old statistics…
+    await call('PUT', `/v1/models/${w2.model}/files/tokenizer.json`, { token: w2.writer, body: '{"model":{"vocab":{}}}' });
+    expect(await offered({ sparsity: 0.7 })).toEqual([]);
+    // …and so do new graph bytes.
+    const retrained = model(graph({ initializers: [tensor('w', { raw: new Uint8Array(16).fill(1) })] }));
+    await call('PUT', `/v1/models/${w2.model}/files/model.onnx`, { token: w2.writer, body: retrained });
     expect(await offered({ sparsity: 0.7 })).toEqual([]);
   });
 });

@@ -42,7 +42,7 @@ function* allNodes(g: GraphProto): Generator<NodeProto> {
 }
 
 const uploadHint = (modelId: string | undefined, file: string) =>
-  modelId ? `PUT /v1/models/${modelId}/files/${file} (or npx polyprune models upload ${modelId} --upload ${file})` : `upload ${file} next to the graph`;
+  modelId ? `npx polyprune models upload ${modelId} ${file} (or PUT /v1/models/${modelId}/files/${file})` : `upload ${file} next to the graph`;
 
 /** Refuses quantized graphs and search wrappers, naming the op and what to upload instead. */
 export function checkOps(model: OnnxModel, graphFile: string): void {

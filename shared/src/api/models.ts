@@ -10,7 +10,8 @@ export const createModelBody = z.object({
   visibility: visibility.default('private'),
 });
 
-// model.onnx, its external data (any name the graph references), tokenizer files, config.json.
+// The export's files under their own names: the graph (*.onnx), its external data (any name the
+// graph references), tokenizer and config files.
 export const modelFileName = z
   .string()
   .min(1)
@@ -28,12 +29,31 @@ export const modelInfo = z
     license: z.string().nullable(),
     visibility,
     files: z.array(modelFile),
-    complete: z.boolean().meta({ description: 'true once model.onnx and tokenizer.json are uploaded' }),
+    graph: z.string().nullable().meta({
+      description:
+        "the graph file: the owner's choice (PATCH graph), else decoder_model_merged.onnx, model.onnx, decoder_model.onnx, else the single other *.onnx",
+    }),
+    missing: z.array(z.string()).meta({
+      description: 'files still needed: external-data files the graph names, tokenizer.json, and "*.onnx" while there is no graph',
+    }),
+    hints: z.array(z.string()).meta({ description: 'one line per missing file: what it is and the command that uploads it' }),
+    problems: z.array(z.string()).meta({
+      description: 'why the model cannot be pruned as uploaded (quantized weights, a search wrapper, no first-step graph); jobs are refused while any remain',
+    }),
+    complete: z.boolean().meta({ description: 'true once there is a graph and nothing is missing' }),
     createdAt: isoDate,
   })
   .meta({ id: 'Model' });
 
-export const patchModelBody = z.object({ visibility: visibility.optional(), license: z.string().max(100).optional() });
+export const patchModelBody = z.object({
+  visibility: visibility.optional(),
+  license: z.string().max(100).optional(),
+  /** an uploaded *.onnx file to use as the graph; null goes back to choosing by name */
+  graph: modelFileName
+    .refine((n) => n.toLowerCase().endsWith('.onnx'), 'a *.onnx file')
+    .nullable()
+    .optional(),
+});
 
 export const multipartUpload = z
   .object({ uploadId: z.string(), modelId: z.string(), fileName: z.string(), parts: z.array(z.object({ partNumber: z.number(), size: z.number() })) })

@@ -110,20 +110,24 @@ export const routes: RouteSpec[] = [
   {
     method: 'patch',
     path: '/v1/models/{id}',
-    summary: 'Change visibility or license',
+    summary: 'Change visibility, license or the graph file (among uploaded *.onnx)',
     tag: 'models',
     scope: 'write',
     body: patchModelBody,
-    responses: { 200: { description: 'model', schema: modelInfo } },
+    responses: { 200: { description: 'model', schema: modelInfo }, 422: e('graph: unknown_file (not uploaded) or unusable_graph') },
   },
   {
     method: 'put',
     path: '/v1/models/{id}/files/{name}',
-    summary: 'Upload a file (≤ 95 MB; X-Content-SHA256 optional)',
+    summary: 'Upload a file (≤ 95 MB; X-Content-SHA256 optional); a *.onnx file is scanned for its external data and ops',
     tag: 'models',
     scope: 'write',
     bodyContentType: 'application/octet-stream',
-    responses: { 201: { description: 'stored', schema: modelFile }, 413: e('too large: use multipart'), 422: e('hash mismatch') },
+    responses: {
+      201: { description: 'stored', schema: modelFile },
+      413: e('too large: use multipart'),
+      422: e('hash_mismatch, or invalid_onnx: a *.onnx file that is not an ONNX model'),
+    },
   },
   {
     method: 'get',
@@ -157,7 +161,11 @@ export const routes: RouteSpec[] = [
     tag: 'models',
     scope: 'write',
     body: completeUploadBody,
-    responses: { 201: { description: 'stored', schema: modelFile }, 409: e('missing parts'), 422: e('hash mismatch') },
+    responses: {
+      201: { description: 'stored', schema: modelFile },
+      409: e('missing parts'),
+      422: e('hash_mismatch, or invalid_onnx: a *.onnx file that is not an ONNX model'),
+    },
   },
   {
     method: 'delete',
@@ -250,7 +258,7 @@ export const routes: RouteSpec[] = [
     responses: {
       201: { description: 'queued', schema: jobInfo },
       200: { description: 'replay of an earlier request with the same Idempotency-Key', schema: jobInfo },
-      422: e('refers to something missing, invisible or inconsistent'),
+      422: e('refers to something missing, invisible or inconsistent; incomplete_model / unsupported_model name the files or ops and the fix'),
     },
   },
   {

@@ -36,7 +36,7 @@ export interface Layout {
   scorable: boolean;
 }
 
-export const LAYOUTS: Layout[] = [
+export const LAYOUTS: Layout[] = ([
   { dir: 'optimum-llama-merged', graph: 'decoder_model_merged.onnx', data: 'decoder_model_merged.onnx_data', family: 'llama', discovery: 'names', perBlock: 7, fp16: false, scorable: true },
   { dir: 'optimum-gpt2', graph: 'model.onnx', family: 'gpt2', discovery: 'names', perBlock: 4, fp16: false, scorable: true },
   { dir: 'optimum-bloom-fp16', graph: 'model_fp16.onnx', family: 'bloom', discovery: 'names', perBlock: 4, fp16: true, scorable: true },
@@ -45,7 +45,7 @@ export const LAYOUTS: Layout[] = [
   { dir: 'genai-llama-fp16', graph: 'model.onnx', data: 'model.onnx.data', family: 'llama', discovery: 'names', perBlock: 5, fp16: true, scorable: true },
   { dir: 'genai-llama-fp32-mha', graph: 'model.onnx', data: 'model.onnx.data', family: 'llama', discovery: 'names', perBlock: 7, fp16: false, scorable: true },
   { dir: 'ort-fused-gpt2', graph: 'model.onnx', family: 'gpt2', discovery: 'names', perBlock: 4, fp16: false, scorable: true },
-].filter((l) => existsSync(path.join(REAL, l.dir, l.graph)));
+] satisfies Layout[]).filter((l) => existsSync(path.join(REAL, l.dir, l.graph)));
 
 export interface Opened {
   uploaded: OnnxModel;

@@ -44,7 +44,7 @@ describe('refused before any compute, with the reason and the fix', () => {
 
   it('an external-data file that was not uploaded: named, with the upload command', async () => {
     expect(await refusal(path.join(REFUSE, 'missing-data'), 'model.onnx')).toBe(
-      'model.onnx keeps its weights in model.onnx_data, which was not uploaded: PUT /v1/models/mdl_1/files/model.onnx_data (or npx polyprune models upload mdl_1 --upload model.onnx_data)',
+      'model.onnx keeps its weights in model.onnx_data, which was not uploaded: npx polyprune models upload mdl_1 model.onnx_data (or PUT /v1/models/mdl_1/files/model.onnx_data)',
     );
   });
 
@@ -64,7 +64,7 @@ describe('refused before any compute, with the reason and the fix', () => {
 
   it('a graph file that is not there, or not ONNX', async () => {
     expect(await refusal(path.join(REAL, 'optimum-gpt2'), 'decoder_model_merged.onnx')).toMatch(
-      /^the model has no graph file decoder_model_merged\.onnx: PUT \/v1\/models\/mdl_1\/files\/decoder_model_merged\.onnx/,
+      /^the model has no graph file decoder_model_merged\.onnx: npx polyprune models upload mdl_1 decoder_model_merged\.onnx/,
     );
     expect(await refusal(path.join(REAL, 'optimum-gpt2'), 'tokenizer.json')).toMatch(/^tokenizer\.json is not a readable ONNX model \(.*\): upload the \.onnx file as the exporter wrote it$/);
   });

@@ -3,6 +3,7 @@
  * (`npm run db:generate`) and never edited by hand after they land.
  */
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { GraphInfo } from '../../../shared/src/model-files';
 
 const createdAt = () => text('created_at').notNull();
 
@@ -37,6 +38,8 @@ export const models = sqliteTable(
     family: text('family').notNull(),
     license: text('license'),
     visibility: text('visibility').notNull(),
+    /** the owner's choice of graph file (PATCH graph); null: chosen by name precedence */
+    graph: text('graph'),
     createdAt: createdAt(),
   },
   (t) => [index('models_owner').on(t.owner)],
@@ -50,6 +53,8 @@ export const modelFiles = sqliteTable(
     sha256: text('sha256').notNull(),
     size: integer('size').notNull(),
     r2Key: text('r2_key').notNull(),
+    /** *.onnx files: what the graph refers to, scanned at upload; null for other files */
+    graphInfo: text('graph_info', { mode: 'json' }).$type<GraphInfo>(),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.modelId, t.name] })],

@@ -1,6 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { JobSpec, RunResult } from '../../../shared/src/api/jobs';
-import { corpora, jobArtifacts, modelFiles, runs } from '../db/schema';
+import { corpora, jobArtifacts, models, runs } from '../db/schema';
+import { loadModelStatus } from '../ingest/model-status';
 import type { Bindings } from '../env';
 import type { Db } from '../lib/db';
 import { nowIso } from '../lib/db';
@@ -34,7 +35,9 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
     if (!spec.suites.includes(sc.suiteId)) throw new ApiError(422, 'unknown_suite', `score for suite ${sc.suiteId}, which the job did not ask for`);
   }
 
-  const onnx = await db.query.modelFiles.findFirst({ where: and(eq(modelFiles.modelId, job.modelId), eq(modelFiles.name, 'model.onnx')) });
+  // The run records the bytes of the graph file it ran, whatever the export named it.
+  const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
+  const onnx = model ? (await loadModelStatus(db, model)).graphFile : null;
   let corpusSha: string | null = null;
   let variant: VariantInfo;
   if (spec.kind === 'evaluate' && spec.runId) {

@@ -1,6 +1,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import type { CalibrationSpec, JobSpec } from '../../../shared/src/api/jobs';
-import { jobArtifacts, modelFiles, runs } from '../db/schema';
+import { jobArtifacts, models, runs } from '../db/schema';
+import { loadModelStatus } from '../ingest/model-status';
 import type { Db } from '../lib/db';
 
 /** Everything that determines oneshot statistics; method, sparsity and pattern do not. */
@@ -19,8 +20,17 @@ export interface ReusableStats {
 export async function findReusableStats(db: Db, job: { modelId: string; spec: JobSpec }): Promise<ReusableStats | null> {
   const spec = job.spec;
   if (spec.kind !== 'prune' || spec.mode !== 'oneshot' || !spec.calibration) return null;
-  const onnx = await db.query.modelFiles.findFirst({ where: and(eq(modelFiles.modelId, job.modelId), eq(modelFiles.name, 'model.onnx')) });
+  const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
+  if (!model) return null;
+  const { graphFile: onnx, files } = await loadModelStatus(db, model);
   if (!onnx) return null;
+  // The graph's sha does not cover its external weights nor the tokenizer: a run older than any
+  // model file's (re)upload may have seen other bytes.
+  const lastUpload =
+    files
+      .map((f) => f.createdAt)
+      .sort()
+      .at(-1) ?? '';
   const key = statsKey(spec.calibration);
   const candidates = await db
     .select()
@@ -30,6 +40,7 @@ export async function findReusableStats(db: Db, job: { modelId: string; spec: Jo
     .limit(50);
   for (const r of candidates) {
     const cfg = r.config as { mode?: string; calibration?: CalibrationSpec };
+    if (r.createdAt < lastUpload) continue;
     if (cfg.mode !== 'oneshot' || !cfg.calibration || statsKey(cfg.calibration) !== key) continue;
     const wanted = ['stats.bin', ...(spec.calibration.dataType === 'mt-contrast' ? ['contrast-stats.bin'] : [])];
     const arts = await db.select().from(jobArtifacts).where(eq(jobArtifacts.jobId, r.jobId));

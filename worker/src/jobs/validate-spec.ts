@@ -1,6 +1,7 @@
 import { eq, inArray } from 'drizzle-orm';
 import type { JobSpec } from '../../../shared/src/api/jobs';
-import { corpora, modelFiles, models, runs, suites } from '../db/schema';
+import { corpora, models, runs, suites } from '../db/schema';
+import { loadModelStatus } from '../ingest/model-status';
 import { canRead, type Principal } from '../lib/auth';
 import type { Db } from '../lib/db';
 import { ApiError } from '../lib/errors';
@@ -17,9 +18,15 @@ export interface ResolvedSpec {
 export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise<ResolvedSpec> {
   const model = await db.query.models.findFirst({ where: eq(models.id, spec.modelId) });
   if (!model || !canRead(p, model)) throw invalid('unknown_model', `model ${spec.modelId} not found`);
-  const files = new Set((await db.select({ name: modelFiles.name }).from(modelFiles).where(eq(modelFiles.modelId, model.id))).map((f) => f.name));
-  const missing = ['model.onnx', 'tokenizer.json'].filter((f) => !files.has(f));
-  if (missing.length) throw invalid('incomplete_model', `model ${model.id} is incomplete: missing ${missing.join(', ')}`, { missing });
+  // Refused here, before any job row exists: a runner would only fail later, with less to say.
+  const st = await loadModelStatus(db, model);
+  const { missing, hints, problems } = st;
+  if (missing.length) {
+    throw invalid('incomplete_model', `model ${model.id} is incomplete: missing ${missing.join(', ')}. ${hints.join('; ')}`, { missing, hints, problems });
+  }
+  if (problems.length || !st.graph) {
+    throw invalid('unsupported_model', `model ${model.id} cannot be pruned or evaluated as uploaded: ${problems.join('; ')}`, { problems });
+  }
 
   if (spec.suites.length) {
     const found = await db.select().from(suites).where(inArray(suites.id, spec.suites));

@@ -26,10 +26,19 @@ export async function putBlob(bucket: R2Bucket, sha256: string, bytes: Uint8Arra
   return key;
 }
 
-/** Hashes a request body, checks it against X-Content-SHA256 (nothing stored on a mismatch) and stores it content-addressed. */
-export async function storeBytes(bucket: R2Bucket, bytes: Uint8Array, expected: string | undefined): Promise<{ sha256: string; size: number; key: string }> {
+/**
+ * Hashes a request body, checks it against X-Content-SHA256 (nothing stored on a mismatch) and stores it content-addressed.
+ * `inspect` may refuse the content (by throwing) after the hash check — a corrupted transfer is reported as such — and before anything is stored.
+ */
+export async function storeBytes(
+  bucket: R2Bucket,
+  bytes: Uint8Array,
+  expected: string | undefined,
+  inspect?: (bytes: Uint8Array) => Promise<void>,
+): Promise<{ sha256: string; size: number; key: string }> {
   const sha256 = await sha256Hex(bytes);
   assertSha(expected, sha256);
+  await inspect?.(bytes);
   return { sha256, size: bytes.byteLength, key: await putBlob(bucket, sha256, bytes, 'application/octet-stream') };
 }
 

@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { paginationQuery } from '../../../shared/src/api/common';
 import { completeUploadBody, createModelBody, type ModelInfo, modelFileName, patchModelBody } from '../../../shared/src/api/models';
+import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '../../../shared/src/model-files';
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, assertWritable, requireScope, visibleTo } from '../lib/auth';
@@ -13,16 +14,17 @@ import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
 import { parseJson, parseParams, parseQuery } from '../lib/validate';
+import { loadModelStatus } from '../ingest/model-status';
+import { type ByteSource, bytesSource, InvalidOnnx, r2Source, scanOnnx } from '../ingest/onnx-refs';
 
 /** One request body on Workers is capped at 100 MB; larger files go through multipart. */
 export const MAX_SINGLE_PUT = 95 * 1024 * 1024;
-const REQUIRED_FILES = ['model.onnx', 'tokenizer.json'];
 
 type ModelRow = typeof models.$inferSelect;
 
 export async function loadModelView(db: Db, m: ModelRow): Promise<ModelInfo> {
-  const files = await db.select().from(modelFiles).where(eq(modelFiles.modelId, m.id)).orderBy(asc(modelFiles.name));
-  const names = new Set(files.map((f) => f.name));
+  const st = await loadModelStatus(db, m);
+  const files = st.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     id: m.id,
     owner: m.owner,
@@ -31,7 +33,11 @@ export async function loadModelView(db: Db, m: ModelRow): Promise<ModelInfo> {
     license: m.license,
     visibility: m.visibility as ModelInfo['visibility'],
     files: files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, createdAt: f.createdAt })),
-    complete: REQUIRED_FILES.every((n) => names.has(n)),
+    graph: st.graph,
+    missing: st.missing,
+    hints: st.hints,
+    problems: st.problems,
+    complete: st.complete,
     createdAt: m.createdAt,
   };
 }
@@ -44,13 +50,23 @@ async function findModel(db: Db, id: string) {
   return db.query.models.findFirst({ where: eq(models.id, id) });
 }
 
-async function recordFile(db: Db, modelId: string, name: string, sha256: string, size: number, r2Key: string) {
-  const row = { modelId, name, sha256, size, r2Key, createdAt: nowIso() };
+async function recordFile(db: Db, modelId: string, name: string, sha256: string, size: number, r2Key: string, graphInfo: GraphInfo | null) {
+  const row = { modelId, name, sha256, size, r2Key, graphInfo, createdAt: nowIso() };
   await db
     .insert(modelFiles)
     .values(row)
-    .onConflictDoUpdate({ target: [modelFiles.modelId, modelFiles.name], set: { sha256, size, r2Key, createdAt: row.createdAt } });
+    .onConflictDoUpdate({ target: [modelFiles.modelId, modelFiles.name], set: { sha256, size, r2Key, graphInfo, createdAt: row.createdAt } });
   return row;
+}
+
+/** Scans an uploaded *.onnx file for what it refers to; anything unreadable is refused with the reason. */
+async function scanGraph(name: string, src: ByteSource): Promise<GraphInfo> {
+  try {
+    return await scanOnnx(src);
+  } catch (err) {
+    if (err instanceof InvalidOnnx) throw new ApiError(422, 'invalid_onnx', `${name} is not an ONNX model: ${err.message}`);
+    throw err;
+  }
 }
 
 async function findUpload(db: Db, modelId: string, name: string, uploadId: string) {
@@ -71,6 +87,7 @@ export const modelRoutes = new Hono<AppEnv>()
       family: body.family,
       license: body.license ?? null,
       visibility: body.visibility,
+      graph: null,
       createdAt: nowIso(),
     };
     await db.insert(models).values(row);
@@ -99,8 +116,14 @@ export const modelRoutes = new Hono<AppEnv>()
     const db = createDb(c.env.DB);
     const m = assertWritable(c.get('principal'), await findModel(db, c.req.param('id')), 'model');
     const body = await parseJson(c, patchModelBody);
+    if (body.graph) {
+      const f = await db.query.modelFiles.findFirst({ where: and(eq(modelFiles.modelId, m.id), eq(modelFiles.name, body.graph)) });
+      if (!f) throw new ApiError(422, 'unknown_file', `${body.graph} is not uploaded to model ${m.id}: upload it first, then choose it as the graph`);
+      if (body.graph === WITH_PAST_ONLY)
+        throw new ApiError(422, 'unusable_graph', `${WITH_PAST_ONLY} cannot run the first step (it needs a past key/value cache)`);
+    }
     const next = { ...m, ...Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) } as ModelRow;
-    await db.update(models).set({ visibility: next.visibility, license: next.license }).where(eq(models.id, m.id));
+    await db.update(models).set({ visibility: next.visibility, license: next.license, graph: next.graph }).where(eq(models.id, m.id));
     return c.json(await loadModelView(db, next));
   })
   .put('/:id/files/:name', async (c) => {
@@ -110,8 +133,11 @@ export const modelRoutes = new Hono<AppEnv>()
     const expected = expectedSha(c.req.header('x-content-sha256'));
     const bytes = await readBody(c.req.raw, MAX_SINGLE_PUT);
     if (bytes.byteLength === 0) throw new ApiError(400, 'empty_body', `file "${name}" is empty`);
-    const blob = await storeBytes(c.env.BLOBS, bytes, expected);
-    const f = await recordFile(db, m.id, name, blob.sha256, blob.size, blob.key);
+    let graphInfo: GraphInfo | null = null;
+    const blob = await storeBytes(c.env.BLOBS, bytes, expected, async (b) => {
+      if (isGraphName(name)) graphInfo = await scanGraph(name, bytesSource(b));
+    });
+    const f = await recordFile(db, m.id, name, blob.sha256, blob.size, blob.key, graphInfo);
     return c.json({ name, size: f.size, sha256: blob.sha256, createdAt: f.createdAt }, 201);
   })
   .get('/:id/files/:name', async (c) => {
@@ -149,7 +175,17 @@ export const modelRoutes = new Hono<AppEnv>()
     const done = await assemble(c.env.BLOBS, db, { id: uploadId, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, expected, () =>
       db.delete(uploads).where(eq(uploads.id, uploadId)),
     );
-    const f = await recordFile(db, m.id, name, done.sha256, done.size, done.key);
+    let graphInfo: GraphInfo | null = null;
+    if (isGraphName(name)) {
+      // Range reads in ~1 MiB windows: an assembled graph may hold GBs of inline weights, never read here.
+      graphInfo = await scanGraph(name, r2Source(c.env.BLOBS, done.key, done.size)).catch(async (err) => {
+        // Keep a content-addressed blob (other files may share it); drop this upload's own object.
+        if (done.key === u.r2Key) await c.env.BLOBS.delete(done.key);
+        await done.cleanup();
+        throw err;
+      });
+    }
+    const f = await recordFile(db, m.id, name, done.sha256, done.size, done.key, graphInfo);
     await done.cleanup();
     return c.json({ name, size: done.size, sha256: done.sha256, createdAt: f.createdAt }, 201);
   })

@@ -2,7 +2,8 @@ import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { artifactName, completeBody, failBody, heartbeatBody, type JobInput, type JobSpec, leaseBody } from '../../../shared/src/api/jobs';
-import { artifactUploads, corpora, jobArtifacts, jobs, modelFiles, runs, suites } from '../db/schema';
+import { artifactUploads, corpora, jobArtifacts, jobs, models, runs, suites } from '../db/schema';
+import { loadModelStatus } from '../ingest/model-status';
 import type { AppEnv } from '../env';
 import { requireScope } from '../lib/auth';
 import { expectedSha, readBody, serveBlob, storeBytes } from '../lib/blobs';
@@ -29,8 +30,13 @@ interface Located {
 async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]> {
   const spec = job.spec as unknown as JobSpec;
   const out: Located[] = [];
-  const files = await db.select().from(modelFiles).where(eq(modelFiles.modelId, job.modelId));
-  for (const f of files) out.push({ input: { name: f.name, role: 'model', sha256: f.sha256, size: f.size, meta: {} }, r2Key: f.r2Key });
+  // Model files keep their uploaded names; the graph is marked, with the family as a structure hint.
+  const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
+  const st = model ? await loadModelStatus(db, model) : { files: [], graph: null, graphFile: null };
+  for (const f of st.files) {
+    const meta: Record<string, unknown> = f.name === st.graph ? { graph: true, family: model!.family, externalData: f.graphInfo?.externalData ?? [] } : {};
+    out.push({ input: { name: f.name, role: 'model', sha256: f.sha256, size: f.size, meta }, r2Key: f.r2Key });
+  }
   if (spec.kind === 'prune' && spec.calibration) {
     const add = async (id: string, role: 'corpus' | 'contrast') => {
       const c = await db.query.corpora.findFirst({ where: eq(corpora.id, id) });
@@ -63,7 +69,8 @@ async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]>
       .from(jobArtifacts)
       .where(eq(jobArtifacts.jobId, run?.jobId ?? ''));
     for (const a of arts) {
-      if (a.name.endsWith('.onnx') || a.name.endsWith('.onnx.data') || a.name === 'masks.bin') {
+      // A pruned model keeps the uploaded layout: foo.onnx with foo.onnx.data or foo.onnx_data.
+      if (/\.onnx(\.data|_data)?$/.test(a.name) || a.name === 'masks.bin') {
         out.push({
           input: { name: `base-${a.name}`, role: 'base-run', sha256: a.sha256, size: a.size, meta: { runId: run!.id, artifact: a.name } },
           r2Key: a.r2Key,
