@@ -102,7 +102,13 @@ export function float32Tensor(data: Float32Array, dims: number[]): Tensor {
 
 /** An integer token tensor in the element type the graph declares (int32 for ORT-optimized exports). */
 export function intTensor(type: 'int64' | 'int32', data: BigInt64Array, dims: number[]): Tensor {
-  return type === 'int64' ? new ort.Tensor('int64', data, dims) : new ort.Tensor('int32', Int32Array.from(data, (v) => Number(v)), dims);
+  return type === 'int64'
+    ? new ort.Tensor('int64', data, dims)
+    : new ort.Tensor(
+        'int32',
+        Int32Array.from(data, (v) => Number(v)),
+        dims,
+      );
 }
 
 /** A float tensor of zeros (a cache of past length 0 has no elements at all). */

@@ -66,7 +66,12 @@ describe('real exports, uploaded unchanged, through the API', () => {
         const done = await waitJob(t.api, j.id, finished);
         expect(done.status, `${j.id}: ${done.error ?? ''}`).toBe('succeeded');
         const run = await t.api.getRun(done.runId!);
-        expect(run.scores.filter((s) => s.metric === 'acc').map((s) => s.lang).sort()).toEqual(['en', 'fr']);
+        expect(
+          run.scores
+            .filter((s) => s.metric === 'acc')
+            .map((s) => s.lang)
+            .sort(),
+        ).toEqual(['en', 'fr']);
         if (j.kind === 'prune') {
           expect(run.overallSparsity).toBeGreaterThan(0.45);
           // The pruned model is stored under the uploaded names (graph and external data).

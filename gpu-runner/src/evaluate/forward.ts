@@ -75,7 +75,12 @@ export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCa
   }
   const io = model.io;
   const feeds: Record<string, Tensor> = { [io.ids.name]: intTensor(io.ids.type, ids, [batch, runLength]) };
-  if (io.mask) feeds[io.mask.name] = intTensor(io.mask.type, BigInt64Array.from(mask, (v) => BigInt(v)), [batch, total]);
+  if (io.mask)
+    feeds[io.mask.name] = intTensor(
+      io.mask.type,
+      BigInt64Array.from(mask, (v) => BigInt(v)),
+      [batch, total],
+    );
   if (io.positions) feeds[io.positions.name] = intTensor(io.positions.type, positions, [batch, runLength]);
   if (io.tokenTypes) feeds[io.tokenTypes.name] = intTensor(io.tokenTypes.type, new BigInt64Array(batch * runLength), [batch, runLength]);
   if (model.io.useCacheBranch) feeds[model.io.useCacheBranch] = new ort.Tensor('bool', new Uint8Array([pastLength > 0 ? 1 : 0]), [1]);

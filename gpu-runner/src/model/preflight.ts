@@ -71,7 +71,7 @@ export async function checkExternalData(model: OnnxModel, graphFile: string, mod
     if (path.isAbsolute(ref.location) || ref.location.split(/[\\/]/).includes('..')) {
       throw new UnsupportedModel(`${graphFile} names external data "${ref.location}" outside its folder: re-export with the data file next to the graph`);
     }
-    const end = ref.offset + (ref.length >= 0 ? ref.length : 0);
+    const end = ref.offset + Math.max(ref.length, 0);
     need.set(ref.location, Math.max(need.get(ref.location) ?? 0, end));
   }
   for (const [file, end] of need) {
@@ -81,7 +81,8 @@ export async function checkExternalData(model: OnnxModel, graphFile: string, mod
     } catch {
       throw new UnsupportedModel(`${graphFile} keeps its weights in ${file}, which was not uploaded: ${uploadHint(modelId, file)}`);
     }
-    if (size < end) throw new UnsupportedModel(`${file} has ${size} bytes but ${graphFile} reads up to byte ${end}: the upload is truncated — upload ${file} again`);
+    if (size < end)
+      throw new UnsupportedModel(`${file} has ${size} bytes but ${graphFile} reads up to byte ${end}: the upload is truncated — upload ${file} again`);
   }
 }
 
@@ -150,7 +151,9 @@ export async function preflight(o: PreflightOptions): Promise<CheckedModel> {
   try {
     model = await loadModel(file);
   } catch (err) {
-    throw new UnsupportedModel(`${o.graphFile} is not a readable ONNX model (${(err as Error).message.replace(/^cannot read ONNX model [^:]+: /, '')}): upload the .onnx file as the exporter wrote it`);
+    throw new UnsupportedModel(
+      `${o.graphFile} is not a readable ONNX model (${(err as Error).message.replace(/^cannot read ONNX model [^:]+: /, '')}): upload the .onnx file as the exporter wrote it`,
+    );
   }
   checkOps(model, o.graphFile);
   await checkExternalData(model, o.graphFile, o.modelId);

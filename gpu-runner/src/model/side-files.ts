@@ -83,7 +83,8 @@ export function mergeSideFiles(files: Partial<Record<(typeof SIDE_FILES)[number]
   }
   const tokenizerConfig: Json = { ...(files['special_tokens_map.json'] ?? {}), ...(files['tokenizer_config.json'] ?? {}) };
   // A null in tokenizer_config.json (e.g. "pad_token": null) must not hide special_tokens_map.json's value.
-  for (const [k, v] of Object.entries(files['tokenizer_config.json'] ?? {})) if (v === null && files['special_tokens_map.json']?.[k] !== undefined) tokenizerConfig[k] = files['special_tokens_map.json'][k];
+  for (const [k, v] of Object.entries(files['tokenizer_config.json'] ?? {}))
+    if (v === null && files['special_tokens_map.json']?.[k] !== undefined) tokenizerConfig[k] = files['special_tokens_map.json'][k];
   return { config, tokenizerConfig, found: SIDE_FILES.filter((f) => files[f] !== undefined) };
 }
 

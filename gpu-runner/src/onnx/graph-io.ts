@@ -94,7 +94,7 @@ export function parsePast(name: string): PastName | undefined {
 
 function tokenInput(session: Session, name: string): TokenInput {
   const meta = session.inputMetadata.find((m) => m.name === name);
-  const type = meta && meta.isTensor ? meta.type : 'int64';
+  const type = meta?.isTensor ? meta.type : 'int64';
   if (type !== 'int64' && type !== 'int32') throw new Error(`graph input "${name}" is ${type}; expected int64 or int32`);
   return { name, type };
 }
@@ -175,7 +175,7 @@ export function describeGraph(session: Session, config: ModelConfig = {}): Graph
     const present = p.presents.find((n) => outputs.includes(n));
     if (!present) throw new Error(`graph has cache input ${p.name} but no matching present output (tried ${p.presents.join(', ')})`);
     const meta = session.inputMetadata.find((m) => m.name === p.name);
-    if (!meta || !meta.isTensor) throw new Error(`no tensor metadata for cache input ${p.name}`);
+    if (!meta?.isTensor) throw new Error(`no tensor metadata for cache input ${p.name}`);
     if (meta.type !== 'float32' && meta.type !== 'float16') {
       throw new Error(`cache input ${p.name} is ${meta.type}; expected float32 or float16`);
     }

@@ -112,7 +112,9 @@ function cacheBranchIfs(g: GraphProto): NodeProto[] {
     for (let k = 0; k < 8 && identityOf.has(t); k++) t = identityOf.get(t)!;
     return t;
   };
-  return (g.node ?? []).filter((n) => n.opType === 'If' && isOnnxDomain(n.domain) && root(n.input?.[0] ?? '') === 'use_cache_branch' && inputs.has('use_cache_branch'));
+  return (g.node ?? []).filter(
+    (n) => n.opType === 'If' && isOnnxDomain(n.domain) && root(n.input?.[0] ?? '') === 'use_cache_branch' && inputs.has('use_cache_branch'),
+  );
 }
 
 function renameIn(g: GraphProto, rename: Map<string, string>): GraphProto {
@@ -124,7 +126,11 @@ function renameIn(g: GraphProto, rename: Map<string, string>): GraphProto {
       output: (n.output ?? []).map(r),
       attribute: (n.attribute ?? []).map((a) =>
         a.g || a.graphs?.length
-          ? onnx.AttributeProto.create({ ...(a as Attribute), ...(a.g ? { g: renameIn(a.g, rename) } : {}), graphs: (a.graphs ?? []).map((x) => renameIn(x, rename)) })
+          ? onnx.AttributeProto.create({
+              ...(a as Attribute),
+              ...(a.g ? { g: renameIn(a.g, rename) } : {}),
+              graphs: (a.graphs ?? []).map((x) => renameIn(x, rename)),
+            })
           : a,
       ),
     }),
@@ -205,7 +211,14 @@ export function unfuseSkipNorms(g: GraphProto): { graph: GraphProto; unfused: nu
     const eps = (n.attribute ?? []).find((a) => a.name === 'epsilon');
     const attribute = [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }), ...(eps ? [eps] : [])];
     nodes.push(
-      onnx.NodeProto.create({ opType: spec.norm, domain: '', name: `${name}/pp_norm`, input: [sumName, gamma!, ...(beta ? [beta] : [])], output: [out!], attribute }),
+      onnx.NodeProto.create({
+        opType: spec.norm,
+        domain: '',
+        name: `${name}/pp_norm`,
+        input: [sumName, gamma!, ...(beta ? [beta] : [])],
+        output: [out!],
+        attribute,
+      }),
     );
     unfused++;
   }

@@ -112,7 +112,9 @@ export function linearsByTopology(model: OnnxModel, index: GraphIndex, cands: Li
     }
   }
   if (groups.length % 4 !== 0) {
-    throw new Error(`${inner.length} linears form ${groups.length} groups of shared inputs, not a multiple of the 4 per decoder block (attention in, o, MLP in, MLP out)`);
+    throw new Error(
+      `${inner.length} linears form ${groups.length} groups of shared inputs, not a multiple of the 4 per decoder block (attention in, o, MLP in, MLP out)`,
+    );
   }
   const hidden = groups[0]![0]!.dIn;
   const found: Classified[] = [];

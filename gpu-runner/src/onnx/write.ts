@@ -53,7 +53,12 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
   const external = mode === 'auto' ? hasExternalData(model) || initializerBytes(model) > INLINE_LIMIT_BYTES : mode;
   // A pruned model keeps the external-data file name its graph recorded (model.onnx_data,
   // decoder_model_merged.onnx_data, model.onnx.data): users and loaders expect it.
-  const recorded = new Set([...model.initializers.values()].filter(isExternal).map((t) => externalRef(t).location).filter((l) => l !== model.selfFile));
+  const recorded = new Set(
+    [...model.initializers.values()]
+      .filter(isExternal)
+      .map((t) => externalRef(t).location)
+      .filter((l) => l !== model.selfFile),
+  );
   const dataFileName = opts.dataFileName ?? (recorded.size === 1 ? [...recorded][0]! : `${path.basename(outPath)}.data`);
   const dataPath = external ? path.join(path.dirname(outPath), dataFileName) : undefined;
   for (const target of [outPath, dataPath]) {

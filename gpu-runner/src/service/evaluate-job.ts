@@ -29,9 +29,7 @@ export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
   const graph = graphInput(ctx);
   // Refusals (quantized graph, missing data file, no logits, tokenizer beyond the vocabulary) come
   // before any compute, as for prune jobs.
-  const checked = await ctx.step('preflight', () =>
-    preflight({ dir: modelDir, graphFile: graph.name, scoring: true, modelId: spec.modelId }),
-  );
+  const checked = await ctx.step('preflight', () => preflight({ dir: modelDir, graphFile: graph.name, scoring: true, modelId: spec.modelId }));
 
   let evalDir = modelDir;
   let overallSparsity: number | null = null;

@@ -18,7 +18,7 @@ import type { Device } from '../ort';
 import { selectMask, sparsityReport, type MaskPattern } from '../prune/masks';
 import { packMasks } from '../prune/pack';
 import { computeScores, type ScoreInputs } from '../prune/scores';
-import { loadTokenizer, type LoadedTokenizer } from '../tokenize/index';
+import type { LoadedTokenizer } from '../tokenize/index';
 import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types';
 import { calibrationSet, loadCorpus, type CorpusData } from './calibration';
 import type { RunResult } from './protocol';

@@ -60,7 +60,10 @@ export function fromJson(tokJson: Record<string, unknown>, tokConfig: Record<str
   const num = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined);
 
   const eosId = num(config.eos_token_id) ?? idOf(tokenString(tokConfig.eos_token));
-  if (eosId === undefined) throw new Error('cannot determine EOS: none of config.json, generation_config.json, genai_config.json has eos_token_id and tokenizer_config.json/special_tokens_map.json name no eos_token: upload the side file that defines it');
+  if (eosId === undefined)
+    throw new Error(
+      'cannot determine EOS: none of config.json, generation_config.json, genai_config.json has eos_token_id and tokenizer_config.json/special_tokens_map.json name no eos_token: upload the side file that defines it',
+    );
   const eosToken = tokenString(tokConfig.eos_token) ?? added.find((a) => a.id === eosId)?.content ?? '';
   // Many decoder LMs have no pad token; padding positions are masked anyway, so EOS is the usual stand-in.
   const padId = num(config.pad_token_id) ?? idOf(tokenString(tokConfig.pad_token)) ?? eosId;

@@ -10,9 +10,7 @@ describe('graph description', () => {
     expect(kv.io.hasPositionIds).toBe(true);
     // batch and past length are symbolic; heads (2) and head size (8) are fixed
     expect(kv.io.past!.entries).toEqual(
-      [0, 1].flatMap((l) =>
-        ['key', 'value'].map((k) => ({ past: `past_key_values.${l}.${k}`, present: `present.${l}.${k}`, shape: [-1, 2, -2, 8] })),
-      ),
+      [0, 1].flatMap((l) => ['key', 'value'].map((k) => ({ past: `past_key_values.${l}.${k}`, present: `present.${l}.${k}`, shape: [-1, 2, -2, 8] }))),
     );
     expect(kv.io.past!.batchAxis).toBe(0);
     expect(kv.io.past!.layers).toBe(2);

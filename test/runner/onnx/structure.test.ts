@@ -59,7 +59,8 @@ describe('findPrunableLinears on family-shaped graphs', () => {
 });
 
 describe('topology decides where names do not', () => {
-  const strip = (l: { weightName: string; role: string; block: number; dIn: number; dOut: number }) => `${l.block}:${l.role}:${l.weightName}:${l.dIn}x${l.dOut}`;
+  const strip = (l: { weightName: string; role: string; block: number; dIn: number; dOut: number }) =>
+    `${l.block}:${l.role}:${l.weightName}:${l.dIn}x${l.dOut}`;
   for (const family of ['xglm', 'bloom', 'gpt2', 'llama'] as const) {
     for (const linear of ['matmul', 'gemm'] as const) {
       it(`${family} (${linear}) with anonymous node and weight names gives the same linears as the names`, () => {
@@ -125,7 +126,9 @@ describe('structure errors name what was expected and found', () => {
   it('a graph with no linears at all', () => {
     const { proto } = buildModel({ family: 'xglm' });
     proto.graph!.node = proto.graph!.node!.filter((x) => x.opType !== 'MatMul' && x.opType !== 'Gemm');
-    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(/no decoder-block linears recognised: expected .*layers\.N\.self_attn\.q_proj.*found 0 MatMul\/Gemm/);
+    expect(() => findPrunableLinears(modelFromProto(proto))).toThrow(
+      /no decoder-block linears recognised: expected .*layers\.N\.self_attn\.q_proj.*found 0 MatMul\/Gemm/,
+    );
   });
 });
 

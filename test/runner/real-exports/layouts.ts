@@ -36,16 +36,36 @@ export interface Layout {
   scorable: boolean;
 }
 
-export const LAYOUTS: Layout[] = ([
-  { dir: 'optimum-llama-merged', graph: 'decoder_model_merged.onnx', data: 'decoder_model_merged.onnx_data', family: 'llama', discovery: 'names', perBlock: 7, fp16: false, scorable: true },
-  { dir: 'optimum-gpt2', graph: 'model.onnx', family: 'gpt2', discovery: 'names', perBlock: 4, fp16: false, scorable: true },
-  { dir: 'optimum-bloom-fp16', graph: 'model_fp16.onnx', family: 'bloom', discovery: 'names', perBlock: 4, fp16: true, scorable: true },
-  { dir: 'torch-plain', graph: 'model.onnx', family: 'gpt2', discovery: 'topology', perBlock: 4, fp16: false, scorable: true },
-  { dir: 'torch-last-state', graph: 'model.onnx', family: 'xglm', discovery: 'topology', perBlock: 6, fp16: false, scorable: false },
-  { dir: 'genai-llama-fp16', graph: 'model.onnx', data: 'model.onnx.data', family: 'llama', discovery: 'names', perBlock: 5, fp16: true, scorable: true },
-  { dir: 'genai-llama-fp32-mha', graph: 'model.onnx', data: 'model.onnx.data', family: 'llama', discovery: 'names', perBlock: 7, fp16: false, scorable: true },
-  { dir: 'ort-fused-gpt2', graph: 'model.onnx', family: 'gpt2', discovery: 'names', perBlock: 4, fp16: false, scorable: true },
-] satisfies Layout[]).filter((l) => existsSync(path.join(REAL, l.dir, l.graph)));
+export const LAYOUTS: Layout[] = (
+  [
+    {
+      dir: 'optimum-llama-merged',
+      graph: 'decoder_model_merged.onnx',
+      data: 'decoder_model_merged.onnx_data',
+      family: 'llama',
+      discovery: 'names',
+      perBlock: 7,
+      fp16: false,
+      scorable: true,
+    },
+    { dir: 'optimum-gpt2', graph: 'model.onnx', family: 'gpt2', discovery: 'names', perBlock: 4, fp16: false, scorable: true },
+    { dir: 'optimum-bloom-fp16', graph: 'model_fp16.onnx', family: 'bloom', discovery: 'names', perBlock: 4, fp16: true, scorable: true },
+    { dir: 'torch-plain', graph: 'model.onnx', family: 'gpt2', discovery: 'topology', perBlock: 4, fp16: false, scorable: true },
+    { dir: 'torch-last-state', graph: 'model.onnx', family: 'xglm', discovery: 'topology', perBlock: 6, fp16: false, scorable: false },
+    { dir: 'genai-llama-fp16', graph: 'model.onnx', data: 'model.onnx.data', family: 'llama', discovery: 'names', perBlock: 5, fp16: true, scorable: true },
+    {
+      dir: 'genai-llama-fp32-mha',
+      graph: 'model.onnx',
+      data: 'model.onnx.data',
+      family: 'llama',
+      discovery: 'names',
+      perBlock: 7,
+      fp16: false,
+      scorable: true,
+    },
+    { dir: 'ort-fused-gpt2', graph: 'model.onnx', family: 'gpt2', discovery: 'names', perBlock: 4, fp16: false, scorable: true },
+  ] satisfies Layout[]
+).filter((l) => existsSync(path.join(REAL, l.dir, l.graph)));
 
 export interface Opened {
   uploaded: OnnxModel;

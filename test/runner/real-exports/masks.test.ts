@@ -12,7 +12,13 @@ import { LAYOUTS, REAL, REFERENCE, agreement, masksFor, open, type Method } from
 
 const CASES: Array<{ name: string; method: Method; mode: 'oneshot' | 'sequential'; pattern: MaskPattern; padded?: boolean }> = [
   { name: 'wanda oneshot 50%', method: 'wanda', mode: 'oneshot', pattern: { kind: 'unstructured', sparsity: 0.5 } },
-  { name: 'wanda oneshot 50%, unpadded samples, every position counted', method: 'wanda', mode: 'oneshot', pattern: { kind: 'unstructured', sparsity: 0.5 }, padded: false },
+  {
+    name: 'wanda oneshot 50%, unpadded samples, every position counted',
+    method: 'wanda',
+    mode: 'oneshot',
+    pattern: { kind: 'unstructured', sparsity: 0.5 },
+    padded: false,
+  },
   { name: 'wanda sequential 50%', method: 'wanda', mode: 'sequential', pattern: { kind: 'unstructured', sparsity: 0.5 } },
   { name: 'wanda oneshot 2:4', method: 'wanda', mode: 'oneshot', pattern: { kind: 'nm', n: 2, m: 4 } },
   { name: 'magnitude 50%', method: 'magnitude', mode: 'oneshot', pattern: { kind: 'unstructured', sparsity: 0.5 } },

@@ -58,7 +58,8 @@ describe.each(LAYOUTS)('$dir: the pruned model', (layout) => {
     for (const f of ['tokenizer.json']) expect(existsSync(path.join(REAL, layout.dir, f))).toBe(true);
     const { copyFile } = await import('node:fs/promises');
     for (const f of await readdir(path.join(REAL, layout.dir))) if (f.endsWith('.json')) await copyFile(path.join(REAL, layout.dir, f), path.join(out, f));
-    for (const f of await readdir(path.join(REFERENCE, layout.dir))) if (f.endsWith('.json')) await copyFile(path.join(REFERENCE, layout.dir, f), path.join(refOut, f));
+    for (const f of await readdir(path.join(REFERENCE, layout.dir)))
+      if (f.endsWith('.json')) await copyFile(path.join(REFERENCE, layout.dir, f), path.join(refOut, f));
     const a = await openEvalModel(out, { device: 'cpu', graphFile: layout.graph });
     const b = await openEvalModel(refOut, { device: 'cpu' });
     const text = ['French: Le chat dort sur le canapé.</s>English: The cat sleeps.', 'The weather is nice today.'];

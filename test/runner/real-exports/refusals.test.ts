@@ -33,7 +33,9 @@ describe('refused before any compute, with the reason and the fix', () => {
   });
 
   it('ORT dynamic quantization (MatMulInteger / DequantizeLinear)', async () => {
-    expect(await refusal(path.join(REFUSE, 'qdq'), 'model.onnx')).toMatch(/^model\.onnx is quantized \((DynamicQuantizeLinear|MatMulInteger|DequantizeLinear) at node .*upload the fp32 or fp16 export/);
+    expect(await refusal(path.join(REFUSE, 'qdq'), 'model.onnx')).toMatch(
+      /^model\.onnx is quantized \((DynamicQuantizeLinear|MatMulInteger|DequantizeLinear) at node .*upload the fp32 or fp16 export/,
+    );
   });
 
   it('a BeamSearch wrapper', async () => {
@@ -56,7 +58,9 @@ describe('refused before any compute, with the reason and the fix', () => {
 
   it('a graph without logits: prunable, not scorable', async () => {
     const dir = path.join(REAL, 'torch-last-state');
-    expect(await refusal(dir, 'model.onnx', true)).toMatch(/^model\.onnx: the graph ends at last_state, present_0, present_1, not at logits \(no LM head\): it can be pruned but not scored/);
+    expect(await refusal(dir, 'model.onnx', true)).toMatch(
+      /^model\.onnx: the graph ends at last_state, present_0, present_1, not at logits \(no LM head\): it can be pruned but not scored/,
+    );
     // Without suites the same graph is accepted and its linears found.
     const checked = await preflight({ dir, graphFile: 'model.onnx', scoring: false });
     expect(discoverStructure(checked.model, 'model.onnx').structure.linears).toHaveLength(12);
@@ -66,6 +70,8 @@ describe('refused before any compute, with the reason and the fix', () => {
     expect(await refusal(path.join(REAL, 'optimum-gpt2'), 'decoder_model_merged.onnx')).toMatch(
       /^the model has no graph file decoder_model_merged\.onnx: npx polyprune models upload mdl_1 decoder_model_merged\.onnx/,
     );
-    expect(await refusal(path.join(REAL, 'optimum-gpt2'), 'tokenizer.json')).toMatch(/^tokenizer\.json is not a readable ONNX model \(.*\): upload the \.onnx file as the exporter wrote it$/);
+    expect(await refusal(path.join(REAL, 'optimum-gpt2'), 'tokenizer.json')).toMatch(
+      /^tokenizer\.json is not a readable ONNX model \(.*\): upload the \.onnx file as the exporter wrote it$/,
+    );
   });
 });
