@@ -76,7 +76,7 @@ export const QUANTIZED_OPS = [
 ] as const;
 
 /** onnxruntime's generation loops: the decoder sits inside as a subgraph polyprune does not step. */
-export const SEARCH_WRAPPERS = ['BeamSearch', 'GreedySearch', 'Sampling'] as const;
+export const SEARCH_WRAPPERS = ['BeamSearch', 'GreedySearch', 'Sampling', 'WhisperBeamSearch'] as const;
 
 const opType = (op: string) => op.slice(op.lastIndexOf(':') + 1);
 

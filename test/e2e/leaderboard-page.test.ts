@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
@@ -23,7 +23,7 @@ const seeded: Record<string, Record<string, number>> = {
   magnitude: { de: 0.4, en: 0.47, fr: 0.41 },
 };
 
-async function api(method: string, p: string, token: string, body?: unknown, raw?: string) {
+async function api(method: string, p: string, token: string, body?: unknown, raw?: string | Uint8Array) {
   const res = await fetch(`${worker.url}${p}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -41,7 +41,8 @@ beforeAll(async () => {
   const writer = await createToken(worker.url, ADMIN, { owner: 'page', scopes: ['write'] });
   const runner = await createToken(worker.url, ADMIN, { owner: 'page-runner', scopes: ['runner'] });
   modelId = (await api('POST', '/v1/models', writer, { name: 'page-model', family: 'xglm', visibility: 'public' })).id;
-  await api('PUT', `/v1/models/${modelId}/files/model.onnx`, writer, undefined, 'onnx');
+  // A real graph: *.onnx uploads are scanned and anything else is refused.
+  await api('PUT', `/v1/models/${modelId}/files/model.onnx`, writer, undefined, await readFile(path.join(repoRoot, 'test/fixtures/models/xglm/model.onnx')));
   await api('PUT', `/v1/models/${modelId}/files/tokenizer.json`, writer, undefined, '{}');
   const corpus = (await api('POST', '/v1/corpora?src=fr&tgt=en&visibility=public', writer, undefined, 'Bonjour\tHello\n')).id;
   const suites: Record<string, string> = {};

@@ -5,9 +5,10 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { QUANTIZED_OPS, SEARCH_WRAPPERS } from '../../../shared/src/model-files.js';
 import { parsePast } from '../onnx/graph-io.js';
 import { workingGraph, type WorkingGraph } from '../onnx/normalize.js';
-import { dimsOf, type GraphProto, type NodeProto } from '../onnx/proto.js';
+import { DataType, dimsOf, type GraphProto, type NodeProto } from '../onnx/proto.js';
 import { externalRef, isExternal, loadModel, type OnnxModel } from '../onnx/read.js';
 import { findPrunableLinears, type LinearStructure } from '../onnx/structure.js';
 import { loadTokenizer, type LoadedTokenizer } from '../tokenize/index.js';
@@ -18,21 +19,9 @@ export class UnsupportedModel extends Error {
   override name = 'unsupported model';
 }
 
-const QUANTIZED = new Set([
-  'MatMulNBits',
-  'MatMulInteger',
-  'MatMulIntegerToFloat',
-  'DynamicQuantizeMatMul',
-  'QLinearMatMul',
-  'QGemm',
-  'DequantizeLinear',
-  'QuantizeLinear',
-  'DynamicQuantizeLinear',
-  'GatherBlockQuantized',
-  'MatMulBnb4',
-  'MatMulFpQ4',
-]);
-const SEARCH_WRAPPERS = new Set(['BeamSearch', 'GreedySearch', 'Sampling', 'WhisperBeamSearch']);
+// The same op lists the API checks at upload (shared/src/model-files.ts).
+const QUANTIZED = new Set<string>(QUANTIZED_OPS);
+const WRAPPERS = new Set<string>(SEARCH_WRAPPERS);
 
 function* allNodes(g: GraphProto): Generator<NodeProto> {
   for (const n of g.node ?? []) {
@@ -53,11 +42,22 @@ export function checkOps(model: OnnxModel, graphFile: string): void {
         `${graphFile} is quantized (${n.domain ? `${n.domain}.` : ''}${op} at node ${n.name || '(unnamed)'}): polyprune prunes fp32 or fp16 weights — upload the fp32 or fp16 export instead (optimum-cli export onnx without quantization, e.g. decoder_model_merged.onnx rather than *_quantized/*_q4/*_int8; or the model builder with -p fp32 or -p fp16)`,
       );
     }
-    if (SEARCH_WRAPPERS.has(op)) {
+    if (WRAPPERS.has(op)) {
       throw new UnsupportedModel(
         `${graphFile} wraps its decoder in ${n.domain ? `${n.domain}.` : ''}${op} (node ${n.name || '(unnamed)'}): the decoder's weights sit inside the search loop — upload the plain decoder export instead (optimum-cli export onnx --task text-generation-with-past, or the decoder graph before onnxruntime's convert_generation.py)`,
       );
     }
+  }
+}
+
+/** bfloat16 has no typed array in onnxruntime-node: such weights or logits cannot be read or fed. */
+export function checkDtypes(model: OnnxModel, graphFile: string): void {
+  const bf16 = [...model.initializers.values()].find((t) => t.dataType === DataType.BFLOAT16 && dimsOf(t).length === 2);
+  const logits = (model.proto.graph!.output ?? []).find((o) => o.type?.tensorType?.elemType === DataType.BFLOAT16);
+  if (bf16 || logits) {
+    throw new UnsupportedModel(
+      `${graphFile} stores ${bf16 ? `weights (e.g. ${bf16.name})` : `its output ${logits!.name}`} as bfloat16, which onnxruntime-node cannot read: export it in fp16 or fp32 (optimum-cli --dtype fp16, or the model builder with -p fp16)`,
+    );
   }
 }
 
@@ -156,6 +156,7 @@ export async function preflight(o: PreflightOptions): Promise<CheckedModel> {
     );
   }
   checkOps(model, o.graphFile);
+  checkDtypes(model, o.graphFile);
   await checkExternalData(model, o.graphFile, o.modelId);
   let tokenizer: LoadedTokenizer;
   try {

@@ -66,6 +66,21 @@ describe('refused before any compute, with the reason and the fix', () => {
     expect(discoverStructure(checked.model, 'model.onnx').structure.linears).toHaveLength(12);
   });
 
+  it('bfloat16 weights or logits (onnxruntime-node has no bfloat16 tensors)', async () => {
+    const { copyFile, mkdtemp, readFile, writeFile } = await import('node:fs/promises');
+    const { DataType, onnx } = await import('../../../gpu-runner/src/onnx/proto.js');
+    const src = path.join(REAL, 'optimum-gpt2');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-bf16-'));
+    for (const f of ['tokenizer.json', 'config.json']) await copyFile(path.join(src, f), path.join(dir, f));
+    // Declare the logits bfloat16, as a bf16 export would.
+    const proto = onnx.ModelProto.decode(await readFile(path.join(src, 'model.onnx')));
+    for (const o of proto.graph!.output!) if (o.name === 'logits') o.type!.tensorType!.elemType = DataType.BFLOAT16;
+    await writeFile(path.join(dir, 'model.onnx'), onnx.ModelProto.encode(proto).finish());
+    expect(await refusal(dir, 'model.onnx')).toMatch(
+      /^model\.onnx stores its output logits as bfloat16, which onnxruntime-node cannot read: export it in fp16 or fp32/,
+    );
+  });
+
   it('a graph file that is not there, or not ONNX', async () => {
     expect(await refusal(path.join(REAL, 'optimum-gpt2'), 'decoder_model_merged.onnx')).toMatch(
       /^the model has no graph file decoder_model_merged\.onnx: npx polyprune models upload mdl_1 decoder_model_merged\.onnx/,
