@@ -117,7 +117,7 @@ export class RunnerClient {
       if (res.status === 200) total = Number(res.headers.get('content-length') ?? total);
       try {
         const out = createWriteStream(dest, { flags: written > 0 ? 'a' : 'w' });
-        const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+        const body = Readable.fromWeb(res.body as unknown as import('node:stream/web').ReadableStream);
         body.on('data', (chunk: Buffer) => {
           hash.update(chunk);
           written += chunk.byteLength;
