@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { halvesOf } from './onnx/fp16.js';
 
 export { ort };
 export type Session = ort.InferenceSession;
@@ -111,8 +112,30 @@ export function intTensor(type: 'int64' | 'int32', data: BigInt64Array, dims: nu
       );
 }
 
+/**
+ * An fp16 tensor over raw halves, sharing their memory (writing to `halves` changes what the next
+ * run sees). Where the runtime has a native Float16Array, onnxruntime-common turns Uint16Array
+ * data into one, and onnxruntime-node 1.30's binding reads a Float16Array feed as 0 bytes ("not
+ * enough space: expected N, got 0"); the tensor's `data` stays the halves, so every Node feeds
+ * the same bytes. The only way fp16 tensors are made here.
+ */
+export function float16Tensor(halves: Uint16Array, dims: readonly number[]): Tensor {
+  const t = new ort.Tensor('float16', halves, dims);
+  if (!(t.data instanceof Uint16Array)) Object.defineProperty(t, 'data', { value: halves, enumerable: true });
+  return t;
+}
+
+/**
+ * A tensor onnxruntime handed over, ready to be fed to a run: fp16 outputs (a native Float16Array
+ * on Node 24+) re-wrapped over their halves without a copy; anything else as it is.
+ */
+export function feedable(t: Tensor): Tensor {
+  if (t.type !== 'float16' || t.data instanceof Uint16Array) return t;
+  return float16Tensor(halvesOf(t.data), t.dims);
+}
+
 /** A float tensor of zeros (a cache of past length 0 has no elements at all). */
 export function zeroTensor(type: 'float32' | 'float16', dims: number[]): Tensor {
   const n = dims.reduce((a, b) => a * b, 1);
-  return type === 'float32' ? new ort.Tensor('float32', new Float32Array(n), dims) : new ort.Tensor('float16', new Uint16Array(n), dims);
+  return type === 'float32' ? float32Tensor(new Float32Array(n), dims) : float16Tensor(new Uint16Array(n), dims);
 }

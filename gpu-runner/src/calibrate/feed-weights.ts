@@ -1,8 +1,8 @@
 /**
- * Prunable weights held in JS in their stored layout and element type, wrapped as onnxruntime
- * feeds sharing that memory, so zeroing a masked entry changes what the next run sees.
+ * Prunable weights held in JS in their stored layout and element type (fp16 as raw halves), wrapped
+ * as onnxruntime feeds sharing that memory, so zeroing a masked entry changes what the next run sees.
  */
-import { float32Tensor, ort, type Tensor } from '../ort.js';
+import { float16Tensor, float32Tensor, type Tensor } from '../ort.js';
 import { zeroMaskedStored } from '../onnx/apply-mask.js';
 import { DataType, dimsOf } from '../onnx/proto.js';
 import { bytesToFloat32, readTensorBytes, type OnnxModel } from '../onnx/read.js';
@@ -23,7 +23,7 @@ export async function loadFeedWeights(model: OnnxModel, linears: PrunableLinear[
     if (t.dataType === DataType.FLOAT16) {
       const data = new Uint16Array(bytes.byteLength / 2);
       new Uint8Array(data.buffer).set(bytes);
-      out.set(l.weightName, { data, tensor: new ort.Tensor('float16', data, dims) });
+      out.set(l.weightName, { data, tensor: float16Tensor(data, dims) });
     } else {
       const data = bytesToFloat32(bytes, 'float32');
       out.set(l.weightName, { data, tensor: float32Tensor(data, dims) });

@@ -12,7 +12,7 @@
  * only block b's inputs. Up to one forward pass per block.
  */
 import type { ModelConfig } from '../onnx/graph-io.js';
-import type { Tensor } from '../ort.js';
+import { feedable, type Tensor } from '../ort.js';
 import type { BlockOutput } from '../onnx/structure.js';
 import { extractSubgraph } from '../onnx/subgraph.js';
 import { exposeTensors, weightsToInputs } from '../onnx/surgery.js';
@@ -99,7 +99,8 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
       if (b + 1 < blocks) {
         const next: Tensor[] = [];
         for (let k = 0; k < x.batches.length; k++) {
-          next.push((await open.session.run(feedsFor(k), [outputs[b]!.name]))[outputs[b]!.name]!);
+          // The block output is fed to the next block: fp16 outputs must be re-wrapped (see feedable).
+          next.push(feedable((await open.session.run(feedsFor(k), [outputs[b]!.name]))[outputs[b]!.name]!));
           runs++;
         }
         stream = next;

@@ -6,9 +6,9 @@
  * Right padding of the fed rows needs no mask: a causal model's real positions never see the pads
  * after them. fp16 logits are widened to fp32.
  */
-import { asFloat32 } from '../onnx/fp16.js';
+import { asFloat32, halvesOf } from '../onnx/fp16.js';
 import { cacheDims } from '../onnx/graph-io.js';
-import { intTensor, ort, zeroTensor, type Tensor } from '../ort.js';
+import { feedable, float16Tensor, float32Tensor, intTensor, ort, zeroTensor, type Tensor } from '../ort.js';
 import type { EvalModel } from './model.js';
 
 /** Past key/values for a batch: one tensor per past input name, all with past length `length`. */
@@ -88,7 +88,8 @@ export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCa
   const fetches = [io.logits];
   if (model.io.past) {
     const past = cache?.tensors ?? emptyPast(model, batch);
-    for (const [name, t] of past) feeds[name] = t;
+    // A cache is often a run's present tensors as onnxruntime handed them over (fp16: see feedable).
+    for (const [name, t] of past) feeds[name] = feedable(t);
     if (wantPresent) for (const e of model.io.past.entries) fetches.push(e.present);
   } else if (cache) {
     throw new Error('a KV cache was passed but the graph has no past_key_values inputs');
@@ -129,11 +130,13 @@ export function gatherCache(
     pick.forEach((src, i) => valid!.set(sourceValid.subarray(src * length, (src + 1) * length), i * length));
   }
   for (const [name, t] of present) {
-    const data = t.data as Float32Array | Uint16Array;
+    if (t.type !== 'float32' && t.type !== 'float16') throw new Error(`cache ${name} is ${t.type}; expected float32 or float16`);
+    // fp16 caches are copied as raw halves, whatever typed array this Node hands them over as.
+    const data: Float32Array | Uint16Array = t.type === 'float16' ? halvesOf(t.data) : (t.data as Float32Array);
     const outer = t.dims.slice(0, batchAxis).reduce((a, b) => a * b, 1);
     const slice = data.length / outer;
     const block = slice / sourceBatch;
-    const out = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(outer * block * pick.length);
+    const out = t.type === 'float16' ? new Uint16Array(outer * block * pick.length) : new Float32Array(outer * block * pick.length);
     for (let s = 0; s < outer; s++) {
       for (let i = 0; i < pick.length; i++) {
         const from = s * slice + pick[i]! * block;
@@ -142,7 +145,7 @@ export function gatherCache(
     }
     const dims = [...t.dims];
     dims[batchAxis] = (dims[batchAxis]! / sourceBatch) * pick.length;
-    tensors.set(name, new ort.Tensor(t.type as 'float32', out as Float32Array, dims));
+    tensors.set(name, out instanceof Uint16Array ? float16Tensor(out, dims) : float32Tensor(out, dims));
   }
   return valid ? { length, tensors, valid } : { length, tensors };
 }

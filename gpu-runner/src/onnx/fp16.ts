@@ -62,16 +62,38 @@ export function fp32ToFp16(src: Float32Array, out = new Uint16Array(src.length))
   return out;
 }
 
-/** A native Float16Array where the runtime has one (Node 24+), for which onnxruntime hands fp16 tensors over as one. */
-const NativeFloat16 = (globalThis as { Float16Array?: new (...args: never[]) => ArrayLike<number> }).Float16Array;
+/**
+ * fp16 tensor data comes in two shapes: raw halves in a Uint16Array (Node 20/22), or a native
+ * Float16Array (Node 24+), which onnxruntime-common uses for every float16 tensor where it exists,
+ * outputs included. Everything that reads or makes fp16 data goes through the helpers below (and
+ * `float16Tensor` / `feedable` in ort.ts for tensors), so the engine sees the same bits on both.
+ */
+const NativeFloat16 = (globalThis as { Float16Array?: new (...args: never[]) => ArrayLike<number> & ArrayBufferView }).Float16Array;
+
+/** Whether this runtime has a native Float16Array (onnxruntime then hands fp16 tensors over as one). */
+export const hasNativeFloat16Array = NativeFloat16 !== undefined;
+
+/** Whether `data` is fp16 tensor data: raw halves or a native Float16Array. */
+export function isFloat16Data(data: unknown): data is Uint16Array | (ArrayLike<number> & ArrayBufferView) {
+  return data instanceof Uint16Array || (NativeFloat16 !== undefined && data instanceof NativeFloat16);
+}
+
+/**
+ * The raw halves of fp16 tensor data, sharing its memory (no copy): a Uint16Array as it is, a
+ * native Float16Array viewed as Uint16Array. Writing to the result changes the tensor.
+ */
+export function halvesOf(data: unknown): Uint16Array {
+  if (data instanceof Uint16Array) return data;
+  if (NativeFloat16 && data instanceof NativeFloat16) return new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+  throw new Error(`expected float16 data, got ${Object.prototype.toString.call(data)}`);
+}
 
 /**
  * Tensor data as fp32: float32 as it is, float16 from raw halves (Uint16Array) or a native
- * Float16Array, whichever this Node hands over.
+ * Float16Array, whichever this Node hands over (both widened through the same table).
  */
 export function asFloat32(data: unknown): Float32Array {
   if (data instanceof Float32Array) return data;
-  if (data instanceof Uint16Array) return fp16ToFp32(data);
-  if (NativeFloat16 && data instanceof NativeFloat16) return Float32Array.from(data);
+  if (isFloat16Data(data)) return fp16ToFp32(halvesOf(data));
   throw new Error(`expected float32 or float16 data, got ${Object.prototype.toString.call(data)}`);
 }

@@ -3,6 +3,7 @@
  * batch 1, no cache reuse, log-softmax in plain loops over JS numbers. Shares no code with
  * gpu-runner/src/evaluate.
  */
+import { asFloat32 } from '../../../gpu-runner/src/onnx/fp16.js';
 import { int64Tensor, ort, type Session, type Tensor } from '../../../gpu-runner/src/ort.js';
 
 /** Logits of one sequence as rows of plain numbers. */
@@ -21,7 +22,7 @@ export async function plainLogits(session: Session, tokens: number[]): Promise<n
     feeds[m.name] = new ort.Tensor('float32', new Float32Array(0), dims);
   }
   const out = await session.run(feeds);
-  const data = out.logits!.data as Float32Array;
+  const data = asFloat32(out.logits!.data);
   const vocab = out.logits!.dims[2]!;
   const rows: number[][] = [];
   for (let t = 0; t < n; t++) rows.push(Array.from(data.slice(t * vocab, (t + 1) * vocab)));

@@ -6,7 +6,8 @@ import { writePrunedModel, zeroMaskedStored } from '../../../gpu-runner/src/onnx
 import { findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
 import { weightsToInputs } from '../../../gpu-runner/src/onnx/surgery.js';
 import { loadModel, readTensorBytes, readWeight, type OnnxModel } from '../../../gpu-runner/src/onnx/read.js';
-import { ort, type Tensor } from '../../../gpu-runner/src/ort.js';
+import { halvesOf } from '../../../gpu-runner/src/onnx/fp16.js';
+import { float16Tensor, float32Tensor, type Tensor } from '../../../gpu-runner/src/ort.js';
 import type { LayerMask, PrunableLinear } from '../../../gpu-runner/src/types.js';
 import { referenceForward } from '../helpers/reference-forward.js';
 import { rng } from '../helpers/graph-builder.js';
@@ -22,6 +23,9 @@ function randomMasks(linears: PrunableLinear[], seed: number): LayerMask[] {
   return linears.map((l) => ({ id: l.id, dIn: l.dIn, dOut: l.dOut, keep: Uint8Array.from({ length: l.dIn * l.dOut }, () => (r() < 0.5 ? 1 : 0)) }));
 }
 
+/** Logits as stored: fp32 values or raw fp16 halves (whatever typed array this Node hands fp16 over as). */
+const stored = (t: Tensor) => Array.from(t.type === 'float16' ? halvesOf(t.data) : (t.data as Float32Array));
+
 /** The dense graph with every prunable weight turned into an input and fed masked by a plain loop. */
 async function denseWithMaskedFeeds(model: OnnxModel, linears: PrunableLinear[], masks: LayerMask[], ids: number[][], mask: number[][]) {
   const feeds: Record<string, Tensor> = {};
@@ -34,7 +38,7 @@ async function denseWithMaskedFeeds(model: OnnxModel, linears: PrunableLinear[],
     for (let i = 0; i < l.dIn; i++)
       for (let o = 0; o < l.dOut; o++) if (!m.keep[i * l.dOut + o]) stored[l.storedTransposed ? o * l.dIn + i : i * l.dOut + o] = 0;
     const dims = (await readWeight(model, l.weightName)).dims;
-    feeds[l.weightName] = new ort.Tensor(fp16 ? 'float16' : 'float32', stored, dims);
+    feeds[l.weightName] = stored instanceof Uint16Array ? float16Tensor(stored, dims) : float32Tensor(stored, dims);
   }
   return runPlain(
     weightsToInputs(
@@ -79,7 +83,7 @@ describe('writePrunedModel', () => {
       const { ids, mask } = tokenRows([4, 3], 4, params.vocab);
       const pruned = await runPlain(file, ids, mask);
       const fed = await denseWithMaskedFeeds(model, linears, masks, ids, mask);
-      expect(Array.from(pruned.logits!.data as Float32Array)).toEqual(Array.from(fed.logits!.data as Float32Array));
+      expect(stored(pruned.logits!)).toEqual(stored(fed.logits!));
       // The zeros are where the masks say, and only there.
       const back = await loadModel(file);
       for (const l of linears) {
