@@ -54,14 +54,24 @@ function fromHalf(h) {
   if (exp === 31) return man ? Number.NaN : sign * Number.POSITIVE_INFINITY;
   return sign * (1 + man / 1024) * 2 ** (exp - 15);
 }
-const asF32 = (t) => (t.type === 'float16' ? Float32Array.from(t.data, fromHalf) : Float32Array.from(t.data));
+// fp16 tensor data is raw halves (Uint16Array) on Node 20/22 and a native Float16Array on Node 24+,
+// which onnxruntime-node 1.30 reads as 0 bytes when fed: read halves, and feed fp16 as halves
+// (as gpu-runner/src/onnx/fp16.ts halvesOf and gpu-runner/src/ort.ts float16Tensor/feedable do).
+const halvesOf = (d) => (d instanceof Uint16Array ? d : new Uint16Array(d.buffer, d.byteOffset, d.byteLength / 2));
+function float16Tensor(halves, dims) {
+  const t = new ort.Tensor('float16', halves, dims);
+  if (!(t.data instanceof Uint16Array)) Object.defineProperty(t, 'data', { value: halves, enumerable: true });
+  return t;
+}
+const feedable = (t) => (t.type === 'float16' ? float16Tensor(halvesOf(t.data), t.dims) : t);
+const asF32 = (t) => (t.type === 'float16' ? Float32Array.from(halvesOf(t.data), fromHalf) : Float32Array.from(t.data));
 
 // ---- tensors --------------------------------------------------------------------------------------
 const i64 = (rows) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
 const i32 = (rows) => new ort.Tensor('int32', Int32Array.from(rows.flat()), [rows.length, rows[0].length]);
 const ints = (dt, rows) => (dt === 'int32' ? i32(rows) : i64(rows));
 const zeros = (dt, dims) =>
-  dt === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
+  dt === 'float16' ? float16Tensor(new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
 
 // logits [B, S, V] -> value at (b, s, v)
 function maxDiff(a, aS, aOff, b, bS, bOff, count, rows = [0, 1], skip = () => false) {
@@ -100,10 +110,10 @@ function feeds(fx, tokens, mask, pastLen, past) {
   const [h, d] = fx.kv;
   for (let i = 0; i < fx.L; i++) {
     if (fx.cache === 'genai') {
-      f[`past_key_values.${i}.key`] = past ? past[`present.${i}.key`] : zeros(fx.io, [B, h, 0, d]);
-      f[`past_key_values.${i}.value`] = past ? past[`present.${i}.value`] : zeros(fx.io, [B, h, 0, d]);
+      f[`past_key_values.${i}.key`] = past ? feedable(past[`present.${i}.key`]) : zeros(fx.io, [B, h, 0, d]);
+      f[`past_key_values.${i}.value`] = past ? feedable(past[`present.${i}.value`]) : zeros(fx.io, [B, h, 0, d]);
     } else {
-      f[`past_${i}`] = past ? past[`present_${i}`] : zeros(fx.io, [2, B, h, 0, d]);
+      f[`past_${i}`] = past ? feedable(past[`present_${i}`]) : zeros(fx.io, [2, B, h, 0, d]);
     }
   }
   return f;

@@ -73,14 +73,23 @@ function f16ToF32(h) {
   if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
-const floats = (t) => (t.type === 'float16' ? Array.from(t.data, f16ToF32) : Array.from(t.data));
+// fp16 tensor data is raw halves (Uint16Array) on Node 20/22 and a native Float16Array on Node 24+,
+// which onnxruntime-node 1.30 reads as 0 bytes when fed: read halves, and feed fp16 as halves
+// (as gpu-runner/src/onnx/fp16.ts halvesOf and gpu-runner/src/ort.ts float16Tensor/feedable do).
+const halvesOf = (d) => (d instanceof Uint16Array ? d : new Uint16Array(d.buffer, d.byteOffset, d.byteLength / 2));
+function float16Tensor(halves, dims) {
+  const t = new ort.Tensor('float16', halves, dims);
+  if (!(t.data instanceof Uint16Array)) Object.defineProperty(t, 'data', { value: halves, enumerable: true });
+  return t;
+}
+const feedable = (t) => (t.type === 'float16' ? float16Tensor(halvesOf(t.data), t.dims) : t);
+const floats = (t) => (t.type === 'float16' ? Array.from(halvesOf(t.data), f16ToF32) : Array.from(t.data));
 
 function emptyCache(c, name) {
   const dims = c.cache === 'split' ? [B, c.heads, 0, c.hd]
     : c.cache === 'stacked' ? [2, B, c.heads, 0, c.hd]
       : name.endsWith('.key') ? [B * c.heads, c.hd, 0] : [B * c.heads, 0, c.hd];
-  const data = c.dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0);
-  return new ort.Tensor(c.dtype, data, dims);
+  return c.dtype === 'float16' ? float16Tensor(new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
 }
 
 const pastName = (present) => present.replace(/^present\./, 'past_key_values.').replace(/^present_/, 'past_');
@@ -161,7 +170,7 @@ for (const c of CASES) {
     past = {};
     const shapes = [];
     for (const name of c.outputs.slice(1)) {
-      past[pastName(name)] = res[name];
+      past[pastName(name)] = feedable(res[name]);
       shapes.push(`${name}[${res[name].dims}]`);
     }
     const t = pastLen + s;
