@@ -15,6 +15,7 @@ if (unknown.length) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`);
   process.exit(2);
 }
+console.log(`bench on node ${process.version}`);
 for (const name of wanted.length ? wanted : Object.keys(suites)) {
   console.log(`\n=== bench: ${name} ===`);
   const t0 = performance.now();

@@ -15,7 +15,7 @@ import { EXIT, UsageError } from './context';
 export function buildProgram(): Command {
   const program = new Command('polyprune')
     .description('Prune multilingual decoder LMs for language pairs and rank the results')
-    .version('0.1.0')
+    .version(`0.1.0 (node ${process.version})`)
     .option('--url <url>', 'API base URL (default: POLYPRUNE_URL, the login file, or http://127.0.0.1:8787)')
     .option('--token <token>', 'API token (default: POLYPRUNE_TOKEN or the login file)')
     .option('--json', 'machine-readable output on stdout')

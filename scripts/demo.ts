@@ -58,6 +58,8 @@ function lines(file: string, n: number): Uint8Array {
   return new TextEncoder().encode(`${all.slice(0, n).join('\n')}\n`);
 }
 
+say(`node ${process.version}`);
+
 async function connect(): Promise<{ api: PolypruneApi; stack?: Stack }> {
   if (args.url) {
     if (!args.token) throw new Error('--url needs --token (a token with write scope)');

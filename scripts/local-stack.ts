@@ -28,6 +28,7 @@ for (const v of values.var ?? []) {
 }
 
 const say = (s: string) => console.log(`[polyprune] ${s}`);
+say(`node ${process.version}`);
 const stack = await startStack({
   port: Number(values.port),
   persistTo: values['persist-to'],

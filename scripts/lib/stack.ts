@@ -17,11 +17,19 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = (name: string) => path.join(repoRoot, 'node_modules', '.bin', name);
 
+/**
+ * The pinned Node (devDependency "node") when it is installed, else this process's. npm scripts
+ * already find it first on PATH; children get it first on theirs too, so wrangler's and tsx's
+ * `#!/usr/bin/env node` run on it however this script was started.
+ */
+const nodeBin = existsSync(bin('node')) ? bin('node') : process.execPath;
+const pinnedPath = (env: NodeJS.ProcessEnv): string => [path.join(repoRoot, 'node_modules', '.bin'), env.PATH ?? ''].join(path.delimiter);
+
 export type Log = (line: string) => void;
 
 /** Environment every wrangler call gets: no telemetry, no calls home for request.cf data. */
 export function wranglerEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' };
+  return { ...process.env, PATH: pinnedPath(process.env), WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' };
 }
 
 /** The admin token from `.dev.vars`, creating the file with a random token when it is missing. */
@@ -237,7 +245,9 @@ export function startRunner(o: RunnerProcessOptions): RunnerProcess {
     ...(o.runnerId ? { POLYPRUNE_RUNNER_ID: o.runnerId } : {}),
     ...o.env,
   };
-  const child = spawn(bin('tsx'), [path.join(repoRoot, 'gpu-runner/src/service/main.ts')], {
+  env.PATH = pinnedPath(env);
+  // One process, as in the runner image: Node with tsx's loader (the tsx CLI would add a parent).
+  const child = spawn(nodeBin, ['--import', 'tsx', path.join(repoRoot, 'gpu-runner/src/service/main.ts')], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

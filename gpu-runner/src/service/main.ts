@@ -51,7 +51,7 @@ async function main(): Promise<number> {
       runner.requestStop();
     });
   }
-  log(`polling ${env.api} (device ${env.device}, workdir ${env.workdir})`);
+  log(`polling ${env.api} (node ${process.version}, device ${env.device}, workdir ${env.workdir})`);
   await runner.run();
   return 0;
 }
