@@ -7,6 +7,9 @@
 import path from 'node:path';
 import { configHeads, describeGraph, type GraphIO, type ModelConfig } from '../onnx/graph-io.js';
 import { readSideFiles } from '../model/side-files.js';
+import { fuseTransposedHead } from '../onnx/normalize.js';
+import { loadModel } from '../onnx/read.js';
+import { openSession } from '../onnx/session.js';
 import { createSession, type Session, type SessionOptions } from '../ort.js';
 import { loadTokenizer, type LoadedTokenizer } from '../tokenize/index.js';
 import { probeCache, type CacheAbilities } from './cache-probe.js';
@@ -30,6 +33,17 @@ export function contextLengthOf(config: ModelConfig, fallback = 2048): number {
   return num(config.max_position_embeddings) ?? num(config.n_positions) ?? num(config.n_ctx) ?? num(config.seq_length) ?? fallback;
 }
 
+/**
+ * A session on the graph file; a tied head exported as MatMul(Transpose(embedding)) is read through
+ * FusedMatMul instead, so onnxruntime does not fold a transposed copy of the embedding into memory.
+ */
+async function openGraph(file: string, opts: SessionOptions): Promise<Session> {
+  const model = await loadModel(file);
+  const fused = fuseTransposedHead(model.proto);
+  if (!fused.rewritten) return (await createSession(file, opts)).session;
+  return (await openSession(fused.proto, model.dir, opts)).session;
+}
+
 export interface OpenOptions extends SessionOptions {
   /** context length to use when the side files name none */
   defaultContextLength?: number;
@@ -43,7 +57,7 @@ export interface OpenOptions extends SessionOptions {
 export async function openEvalModel(modelDir: string, opts: OpenOptions = {}): Promise<EvalModel> {
   const side = await readSideFiles(modelDir);
   const tokenizer = await loadTokenizer(modelDir);
-  const { session } = await createSession(path.join(modelDir, opts.graphFile ?? 'model.onnx'), opts);
+  const session = await openGraph(path.join(modelDir, opts.graphFile ?? 'model.onnx'), opts);
   let io: GraphIO;
   try {
     io = describeGraph(session, side.config);

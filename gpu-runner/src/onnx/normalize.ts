@@ -225,6 +225,49 @@ export function unfuseSkipNorms(g: GraphProto): { graph: GraphProto; unfused: nu
   return { graph: onnx.GraphProto.create({ ...(g as GraphMessage), node: nodes }), unfused };
 }
 
+/**
+ * A tied LM head exported as MatMul(x, Transpose(embedding)) (optimum re-ties heads this way) makes
+ * onnxruntime constant-fold a transposed copy of the whole embedding at session start: +1 GB for a
+ * 256k-vocabulary model. com.microsoft.FusedMatMul with transB=1 reads the embedding as it is. Only
+ * for float32 (the CPU kernel's type) and a Transpose nothing else reads.
+ */
+export function fuseTransposedHead(proto: ModelProto): { proto: ModelProto; rewritten: number } {
+  const g = proto.graph!;
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const producer = new Map<string, NodeProto>();
+  const uses = new Map<string, number>();
+  for (const n of g.node ?? []) {
+    for (const o of n.output ?? []) producer.set(o, n);
+    for (const i of n.input ?? []) uses.set(i, (uses.get(i) ?? 0) + 1);
+  }
+  for (const o of g.output ?? []) uses.set(o.name ?? '', (uses.get(o.name ?? '') ?? 0) + 1);
+  const drop = new Set<NodeProto>();
+  let rewritten = 0;
+  const node = (g.node ?? []).map((n) => {
+    if (n.opType !== 'MatMul' || !isOnnxDomain(n.domain)) return n;
+    const t = producer.get(n.input?.[1] ?? '');
+    const perm = t?.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
+    const w = inits.get(t?.input?.[0] ?? '');
+    if (!t || t.opType !== 'Transpose' || (perm && !(perm.length === 2 && perm[0] === 1 && perm[1] === 0))) return n;
+    if (!w || w.dataType !== onnx.TensorProto.DataType.FLOAT || (w.dims ?? []).length !== 2 || uses.get(t.output![0]!) !== 1) return n;
+    drop.add(t);
+    rewritten++;
+    return onnx.NodeProto.create({
+      opType: 'FusedMatMul',
+      domain: 'com.microsoft',
+      name: n.name ? `${n.name}/pp_fused` : undefined,
+      input: [n.input![0]!, w.name!],
+      output: n.output,
+      attribute: [onnx.AttributeProto.create({ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 })],
+    });
+  });
+  if (!rewritten) return { proto, rewritten };
+  const opsetImport = [...(proto.opsetImport ?? [])];
+  if (!opsetImport.some((o) => o.domain === 'com.microsoft')) opsetImport.push(onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }));
+  const graph = onnx.GraphProto.create({ ...(g as GraphMessage), node: node.filter((n) => !drop.has(n)) });
+  return { proto: onnx.ModelProto.create({ ...proto, opsetImport, graph }), rewritten };
+}
+
 export interface WorkingGraph {
   model: OnnxModel;
   /** what was changed, for the job log */
@@ -243,7 +286,9 @@ export function workingGraph(model: OnnxModel): WorkingGraph {
   const sorted = sortNodes(b);
   if (sorted.some((n, k) => n !== before[k])) notes.push('sorted the nodes topologically');
   g = onnx.GraphProto.create({ ...(b as GraphMessage), node: sorted });
-  const proto: ModelProto = onnx.ModelProto.create({ ...model.proto, graph: g });
+  const fused = fuseTransposedHead(onnx.ModelProto.create({ ...model.proto, graph: g }));
+  if (fused.rewritten) notes.push('tied head read through FusedMatMul(transB) instead of a transposed copy');
+  const proto: ModelProto = fused.proto;
   const working = modelFromProto(proto, model.dir);
   if (model.selfFile) working.selfFile = model.selfFile;
   return { model: working, notes };

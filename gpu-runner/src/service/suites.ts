@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { SuiteFormat } from '../../../shared/src/suites';
-import { compareToDense, evaluateSuite, openEvalModel, type EvalModel, type SuiteResult } from '../evaluate/index';
+import { compareToDense, evaluateSuite, openEvalModel, type SuiteResult } from '../evaluate/index';
 import { multipleChoiceFormats } from '../../../shared/src/suites';
 import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
@@ -85,8 +85,10 @@ export async function evaluateSuites(
   const suites = ctx.inputs.filter((i) => i.role === 'suite');
   const out: SuiteRun = { scores: [], summaries: [], seconds: 0 };
   if (suites.length === 0) return out;
+  // The bootstrap's dense pass comes after the pruned model's session is released: one model in
+  // memory at a time (a 2 GB model would otherwise need twice its size).
+  const bootstrap: Array<{ suiteId: string; rows: unknown[]; format: SuiteFormat; lang: string; scoring: ScoringName; pruned: SuiteResult }> = [];
   const model = await ctx.step('open-model', () => openEvalModel(modelDir, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
-  let dense: EvalModel | undefined;
   try {
     for (const [k, s] of suites.entries()) {
       const suiteId = String(s.meta.suiteId ?? s.name);
@@ -106,25 +108,31 @@ export async function evaluateSuites(
           }),
         );
         out.scores.push(...scoreRows(suiteId, r, scoring));
-        if (opts.denseDir && multipleChoiceFormats.includes(format)) {
-          dense ??= await ctx.step('open-dense-model', () => openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
-          const denseStage = `evaluate dense ${format}.${lang} ${scoring} (bootstrap)`;
-          const d = await ctx.step(denseStage, () =>
-            evaluateSuite(dense!, rows, format, lang, {
-              scoring,
-              templateLang: opts.templateLang,
-              onProgress: (_s, done, total) => ctx.progress(denseStage, done, total),
-              stage: denseStage,
-            }),
-          );
-          out.scores.push(...bootstrapRows(suiteId, r, d, scoring));
-        }
+        if (opts.denseDir && multipleChoiceFormats.includes(format)) bootstrap.push({ suiteId, rows, format, lang, scoring, pruned: r });
         out.summaries.push({ suiteId, format, lang, scoring, metrics: r.metrics, n: r.n, seconds: (performance.now() - t0) / 1000 });
       }
     }
   } finally {
     await model.session.release().catch(() => undefined);
-    await dense?.session.release().catch(() => undefined);
+  }
+  if (bootstrap.length && opts.denseDir) {
+    const dense = await ctx.step('open-dense-model', () => openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
+    try {
+      for (const b of bootstrap) {
+        const stage = `evaluate dense ${b.format}.${b.lang} ${b.scoring} (bootstrap)`;
+        const d = await ctx.step(stage, () =>
+          evaluateSuite(dense, b.rows, b.format, b.lang, {
+            scoring: b.scoring,
+            templateLang: opts.templateLang,
+            onProgress: (_s, done, total) => ctx.progress(stage, done, total),
+            stage,
+          }),
+        );
+        out.scores.push(...bootstrapRows(b.suiteId, b.pruned, d, b.scoring));
+      }
+    } finally {
+      await dense.session.release().catch(() => undefined);
+    }
   }
   out.seconds = (performance.now() - started) / 1000;
   return out;

@@ -31,6 +31,8 @@ describe('what the working graph changed, per exporter', () => {
     ['genai-llama-fp16', 'model.onnx', /split 4 fused residual-add \+ norm node\(s\)/],
     ['ort-fused-gpt2', 'model.onnx', /split 4 fused residual-add \+ norm node\(s\)/],
     ['torch-plain', 'model.onnx', /sorted the nodes topologically/],
+    // optimum re-ties GPT-2's head as MatMul(Transpose(wte)): read through FusedMatMul, no transposed copy
+    ['optimum-gpt2', 'model.onnx', /tied head read through FusedMatMul\(transB\) instead of a transposed copy/],
   ])('%s', async (dir, graph, note) => {
     const o = await open(path.join(REAL, dir), graph);
     expect(o.notes.join('; ')).toMatch(note);
