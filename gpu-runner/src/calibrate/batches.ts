@@ -82,7 +82,7 @@ export interface BatchSizeChoice {
 }
 
 /**
- * Half of the free memory, less the weights, divided by what one sample costs: its captured
+ * The activation budget (below) divided by what one sample costs: its captured
  * activations twice (onnxruntime's output and our widened copy) plus attention scores, which
  * scale with seqLen² and roughly hidden/64 heads.
  */
@@ -90,7 +90,10 @@ export function chooseBatchSize(x: BatchSizeInput): BatchSizeChoice {
   const free = x.freeBytes ?? os.freemem();
   const heads = Math.max(1, Math.round(x.hidden / 64));
   const perSampleBytes = x.seqLen * x.capturedWidth * 4 * 2 + x.seqLen * x.seqLen * heads * 4 * 2 + x.seqLen * x.hidden * 4 * 8;
-  const budgetBytes = Math.max(0, free * 0.5 - x.weightBytes);
+  // Activations get at most a third of the model's size (but 256 MiB at least), and never more
+  // than half the free memory left beside the weights: peak memory stays near 1.3× the model
+  // whatever the machine, instead of growing into whatever happens to be free.
+  const budgetBytes = Math.max(0, Math.min(free * 0.5 - x.weightBytes, Math.max(256 * 2 ** 20, x.weightBytes / 3)));
   const batchSize = Math.max(1, Math.min(64, x.samples, Math.floor(budgetBytes / perSampleBytes)));
   return { batchSize, perSampleBytes, budgetBytes };
 }

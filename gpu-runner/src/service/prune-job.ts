@@ -7,7 +7,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pruneJobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
 import { ResidualAccumulator, buildLmfReport, type LmfInput } from '../analyze/lmf';
+import { collectResidualStream } from '../calibrate/residual';
 import { collectStats, type CollectOptions } from '../calibrate/stats';
+import { DataType } from '../onnx/proto';
 import { decodeStats, encodeStats } from '../calibrate/stats-file';
 import { discoverStructure, preflight } from '../model/preflight';
 import type { ModelConfig } from '../onnx/graph-io';
@@ -103,21 +105,20 @@ async function lmfReport(
   }
   const cal = spec.calibration!;
   const samples = Math.min(cal.samples, LMF_SAMPLES);
+  const elemType = model.initializers.get(linears[0]!.weightName)?.dataType ?? DataType.FLOAT;
   const series = async (kind: 'mt' | 'mono') => {
     const set = calibrationSet(corpus, kind, cal, tok, samples);
     let acc: ResidualAccumulator | undefined;
-    await collectStats(model, linears, set.tokens, {
-      mode: 'oneshot',
-      maskPadding: true,
-      blockOutputs: outputs,
-      onBlockOutput: (block, x, dims, mask) => {
+    await collectResidualStream(
+      model,
+      outputs,
+      set.tokens,
+      (block, x, dims, mask) => {
         acc ??= new ResidualAccumulator(blocks, dims[dims.length - 1]!);
         acc.accumulateResidual(block, x, mask);
       },
-      onProgress: (_s, done, total) => ctx.progress(`lmf ${kind}`, done, total),
-      session,
-      config,
-    });
+      { session, config, elemType, hidden: linears[0]!.dIn, onProgress: (_s, done, total) => ctx.progress(`lmf ${kind}`, done, total) },
+    );
     return acc!;
   };
   const input: LmfInput = { pair: `${corpus.srcLang}-${corpus.tgtLang}`, translation: await series('mt'), monolingual: await series('mono') };

@@ -35,13 +35,18 @@ describe('batching', () => {
     );
   });
 
-  it('chooses smaller batches with less free memory, never below 1 nor above the sample count', () => {
+  it('budgets activations by model size and free memory, never below 1 nor above the sample count', () => {
     const base = { weightBytes: 1e9, seqLen: 512, capturedWidth: 4 * 4096, hidden: 4096, samples: 100 };
-    const big = chooseBatchSize({ ...base, freeBytes: 64e9 }).batchSize;
-    const small = chooseBatchSize({ ...base, freeBytes: 8e9 }).batchSize;
+    // Plenty of free memory: activations get a third of the model's size, not the machine.
+    expect(chooseBatchSize({ ...base, freeBytes: 64e9 }).budgetBytes).toBeCloseTo(1e9 / 3, 0);
+    expect(chooseBatchSize({ ...base, freeBytes: 640e9 }).budgetBytes).toBeCloseTo(1e9 / 3, 0);
+    // Little free memory: half of it beside the weights.
+    expect(chooseBatchSize({ ...base, freeBytes: 2.4e9 }).budgetBytes).toBeCloseTo(0.2e9, 0);
+    const big = chooseBatchSize({ ...base, weightBytes: 30e9, freeBytes: 640e9 }).batchSize;
+    const small = chooseBatchSize({ ...base, weightBytes: 30e9, freeBytes: 64e9 }).batchSize;
     expect(big).toBeGreaterThan(small);
     expect(chooseBatchSize({ ...base, freeBytes: 1e9 }).batchSize).toBe(1);
-    expect(chooseBatchSize({ ...base, samples: 3, freeBytes: 1e12 }).batchSize).toBe(3);
+    expect(chooseBatchSize({ ...base, weightBytes: 30e9, samples: 3, freeBytes: 1e12 }).batchSize).toBe(3);
   });
 });
 
