@@ -52,7 +52,9 @@ function commonModel(runs: readonly AnalysisRunInput[]): string | null {
     const s = r.modelSha256 ?? fromMasks;
     if (!s) continue;
     if (sha && s !== sha) {
-      throw new Error(`runs ${first!.runId} and ${r.runId} pruned different model bytes (graph sha256 ${sha.slice(0, 12)}… vs ${s.slice(0, 12)}…); masks compare only on the same model`);
+      throw new Error(
+        `runs ${first!.runId} and ${r.runId} pruned different model bytes (graph sha256 ${sha.slice(0, 12)}… vs ${s.slice(0, 12)}…); masks compare only on the same model`,
+      );
     }
     sha ??= s;
     first ??= r;
@@ -71,7 +73,8 @@ function commonLayers(runs: readonly AnalysisRunInput[]) {
     for (const l of base) {
       const t = theirs.get(l.id);
       if (!t) throw new Error(`run ${r.runId} has no mask for layer ${l.id} (run ${runs[0]!.runId} has)`);
-      if (t.dIn !== l.dIn || t.dOut !== l.dOut) throw new Error(`layer ${l.id} is [${l.dOut}×${l.dIn}] in run ${runs[0]!.runId} but [${t.dOut}×${t.dIn}] in run ${r.runId}`);
+      if (t.dIn !== l.dIn || t.dOut !== l.dOut)
+        throw new Error(`layer ${l.id} is [${l.dOut}×${l.dIn}] in run ${runs[0]!.runId} but [${t.dOut}×${t.dIn}] in run ${r.runId}`);
     }
   }
   return base;
@@ -97,7 +100,11 @@ function planLmf(runs: readonly AnalysisRunInput[], topK: number | undefined): {
   }
   const { blocks, dim } = reports[0]!.report;
   const odd = reports.find((x) => x.report.blocks !== blocks || x.report.dim !== dim);
-  if (odd) return { plan: null, note: `LMF reports disagree in shape: ${reports[0]!.runId} has ${blocks}×${dim}, ${odd.runId} ${odd.report.blocks}×${odd.report.dim}` };
+  if (odd)
+    return {
+      plan: null,
+      note: `LMF reports disagree in shape: ${reports[0]!.runId} has ${blocks}×${dim}, ${odd.runId} ${odd.report.blocks}×${odd.report.dim}`,
+    };
   const k = Math.min(topK ?? Number.POSITIVE_INFINITY, ...reports.map((x) => x.report.k));
   return { plan: { k, reports, blocks, dim }, note: null };
 }

@@ -41,7 +41,13 @@ function runMasks(seed: number): RunMasks {
 
 async function maskFile(name: string, masks: RunMasks, modelSha256 = 'a'.repeat(64)): Promise<MaskFileReader> {
   const file = path.join(tmp, name);
-  await writeFile(file, writeMaskFile(Object.entries(masks).map(([id, keep]) => packPlain(id, keep)), { modelSha256 }));
+  await writeFile(
+    file,
+    writeMaskFile(
+      Object.entries(masks).map(([id, keep]) => packPlain(id, keep)),
+      { modelSha256 },
+    ),
+  );
   const r = await openMaskFile(file);
   readers.push(r);
   return r;
@@ -99,11 +105,7 @@ describe('analyzeMasks', () => {
     const masks = [runMasks(1), runMasks(2), runMasks(1)];
     // Run 2 differs from run 0 in one layer only.
     masks[2]!['block1.fc2'] = randomRows(FFN, DIM, FFN / 2, 99);
-    const fr = report(
-      'fr-en',
-      [loud([0, 1, 2]), loud([3, 4, 5])],
-      3,
-    );
+    const fr = report('fr-en', [loud([0, 1, 2]), loud([3, 4, 5])], 3);
     const de = report('de-en', [loud([0, 1, 9]), loud([3, 10, 11])], 3);
     const runs: AnalysisRunInput[] = [
       { runId: 'run_a', label: 'mt:fr-en', variant: 'wanda 50% mt:fr-en', modelSha256: 'a'.repeat(64), masks: await maskFile('a.bin', masks[0]!), lmf: fr },
@@ -165,8 +167,22 @@ describe('analyzeMasks', () => {
 
   it('takes the first lmfTopK dimensions of each top list', async () => {
     const runs: AnalysisRunInput[] = [
-      { runId: 'r1', label: 'a', variant: 'a', modelSha256: null, masks: await maskFile('k1.bin', runMasks(3)), lmf: report('fr-en', [loud([0, 1, 2]), loud([0, 1, 2])], 3) },
-      { runId: 'r2', label: 'b', variant: 'b', modelSha256: null, masks: await maskFile('k2.bin', runMasks(4)), lmf: report('de-en', [loud([0, 5, 1]), loud([0, 5, 1])], 3) },
+      {
+        runId: 'r1',
+        label: 'a',
+        variant: 'a',
+        modelSha256: null,
+        masks: await maskFile('k1.bin', runMasks(3)),
+        lmf: report('fr-en', [loud([0, 1, 2]), loud([0, 1, 2])], 3),
+      },
+      {
+        runId: 'r2',
+        label: 'b',
+        variant: 'b',
+        modelSha256: null,
+        masks: await maskFile('k2.bin', runMasks(4)),
+        lmf: report('de-en', [loud([0, 5, 1]), loud([0, 5, 1])], 3),
+      },
     ];
     const a = await analyzeMasks(runs, { lmfTopK: 1 });
     expect(a.lmf!.k).toBe(1);

@@ -31,4 +31,3 @@ export function randomRows(dIn: number, dOut: number, pruned: number, seed: numb
     return Array.from({ length: dIn }, (_, i) => !drop.has(i));
   });
 }
-

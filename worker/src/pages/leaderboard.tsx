@@ -62,7 +62,12 @@ const Chart: FC<{ board: Leaderboard }> = ({ board }) => {
   );
 };
 
-export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; formats: string[] }> = ({ board, modelName, formats }) => (
+export const LeaderboardPage: FC<{
+  board: Leaderboard;
+  modelName: string;
+  formats: string[];
+  analyses?: { id: string; variant: string; createdAt: string }[];
+}> = ({ board, modelName, formats, analyses = [] }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -107,7 +112,10 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
           {board.rows.map((r) => (
             <tr class={r.variant === 'dense' ? 'dense' : ''}>
               <td>
-                <a href={`/v1/runs/${r.runId}`}>{r.variant}</a>
+                <a href={`/v1/runs/${r.runId}`}>{r.variant}</a>{' '}
+                <a class="page" href={`/runs/${r.runId}`} title="run page: LMF report, artifacts">
+                  ↗
+                </a>
               </td>
               {board.languages.map((l) => {
                 const pv = r.pValues[l];
@@ -130,6 +138,18 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
       </table>
       <p class="note">* the difference from dense in that language is significant (paired bootstrap, 1,000 resamples, p &lt; 0.05).</p>
       <Chart board={board} />
+      {analyses.length ? (
+        <section id="analyses">
+          <h2>Mask analyses</h2>
+          <ul>
+            {analyses.map((a) => (
+              <li>
+                <a href={`/runs/${a.id}`}>{a.variant}</a> <span class="note">{a.createdAt}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
     </body>
   </html>
 );
