@@ -299,7 +299,11 @@ describe('sweeps with analyze: true', () => {
     const [failed, ...ok] = wanda;
     for (const j of ok) {
       const token = leases.get(j.id)!;
-      await call('PUT', `/v1/runner/jobs/${j.id}/artifacts/masks.bin`, { token: w.runner, body: new Uint8Array([9, j.id.length]), headers: { 'x-lease-token': token } });
+      await call('PUT', `/v1/runner/jobs/${j.id}/artifacts/masks.bin`, {
+        token: w.runner,
+        body: new Uint8Array([9, j.id.length]),
+        headers: { 'x-lease-token': token },
+      });
       const done = await call('POST', `/v1/runner/jobs/${j.id}/complete`, {
         token: w.runner,
         json: { leaseToken: token, result: { overallSparsity: 0.5, layers: LAYERS, artifacts: ['masks.bin'] } },
@@ -326,7 +330,14 @@ describe('sweeps with analyze: true', () => {
     await drainQueue();
     const r = await call('POST', '/v1/sweeps', {
       token: w.writer,
-      json: { modelId: w.model, pairs: [{ corpusId: w.corpusFr }, { corpusId: w.corpusDe }], sparsities: [0.6], methods: [{ method: 'wanda' }], includeDense: false, analyze: true },
+      json: {
+        modelId: w.model,
+        pairs: [{ corpusId: w.corpusFr }, { corpusId: w.corpusDe }],
+        sparsities: [0.6],
+        methods: [{ method: 'wanda' }],
+        includeDense: false,
+        analyze: true,
+      },
     });
     const [first, second, analysis] = r.body.jobs as { id: string }[];
     // Both prune jobs running (in whichever order the queue hands them out), then one ends each way.
@@ -341,7 +352,10 @@ describe('sweeps with analyze: true', () => {
       token: w.runner,
       json: { leaseToken: tokens.get(first!.id), result: { layers: LAYERS, artifacts: ['masks.bin'] } },
     });
-    await call('POST', `/v1/runner/jobs/${second!.id}/fail`, { token: w.runner, json: { leaseToken: tokens.get(second!.id), error: 'model graph not understood' } });
+    await call('POST', `/v1/runner/jobs/${second!.id}/fail`, {
+      token: w.runner,
+      json: { leaseToken: tokens.get(second!.id), error: 'model graph not understood' },
+    });
     expect((await lease(w.runner)).status).toBe(204);
     const job = await call('GET', `/v1/jobs/${analysis!.id}`, { token: w.writer });
     expect(job.body.status).toBe('failed');
@@ -362,7 +376,14 @@ describe('sweeps with analyze: true', () => {
     const other = await makeToken('sweep-peeker', ['read']);
     const r = await call('POST', '/v1/sweeps', {
       token: w.writer,
-      json: { modelId: w.model, pairs: [{ corpusId: w.corpusFr }, { corpusId: w.corpusDe }], sparsities: [0.7], methods: [{ method: 'wanda' }], includeDense: false, analyze: true },
+      json: {
+        modelId: w.model,
+        pairs: [{ corpusId: w.corpusFr }, { corpusId: w.corpusDe }],
+        sparsities: [0.7],
+        methods: [{ method: 'wanda' }],
+        includeDense: false,
+        analyze: true,
+      },
     });
     expect((await call('GET', `/v1/sweeps/${r.body.sweepId}`, { token: other })).status).toBe(404);
     expect((await call('GET', `/sweeps/${r.body.sweepId}`, { token: other })).status).toBe(404);
