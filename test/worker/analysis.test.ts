@@ -274,7 +274,11 @@ describe('sweeps with analyze: true', () => {
       },
     });
     expect(r.status).toBe(201);
-    const jobs = r.body.jobs as { id: string; kind: string; spec: { method?: string; jobs?: string[]; visibility?: string } }[];
+    const jobs = r.body.jobs as {
+      id: string;
+      kind: string;
+      spec: { method?: string; jobs?: string[]; visibility?: string; calibration?: { corpusId?: string; dataType?: string } };
+    }[];
     const analyses = jobs.filter((j) => j.kind === 'analyze');
     const wanda = jobs.filter((j) => j.spec.method === 'wanda');
     expect(jobs).toHaveLength(4 + 1 + 1);
