@@ -21,7 +21,7 @@ const LayerTable: FC<{ a: MaskAnalysis; pair: number | null }> = ({ a, pair }) =
           <th>Jaccard</th>
           <th>chance</th>
           <th>rows identical</th>
-          <th>differing weights</th>
+          <th>weights differing</th>
           <th>in LMF channels</th>
           <th>expected if even</th>
         </tr>

@@ -81,6 +81,7 @@ export const LeaderboardPage: FC<{
         .pos { color: #1a7f37; } .neg { color: #c62828; }
         nav a { margin-right: .8rem; }
         td.sig { font-weight: 600; } .note { color: #555; font-size: .85rem; }
+        a.page { margin-left: .4rem; text-decoration: none; } a.page::after { content: '↗'; }
       `}</style>
     </head>
     <body>
@@ -112,10 +113,8 @@ export const LeaderboardPage: FC<{
           {board.rows.map((r) => (
             <tr class={r.variant === 'dense' ? 'dense' : ''}>
               <td>
-                <a href={`/v1/runs/${r.runId}`}>{r.variant}</a>{' '}
-                <a class="page" href={`/runs/${r.runId}`} title="run page: LMF report, artifacts">
-                  ↗
-                </a>
+                <a href={`/v1/runs/${r.runId}`}>{r.variant}</a>
+                <a class="page" href={`/runs/${r.runId}`} title="run page: LMF report, artifacts" aria-label="run page" />
               </td>
               {board.languages.map((l) => {
                 const pv = r.pValues[l];
