@@ -56,7 +56,8 @@ export function renderAnalysis(a: AnalysisSummary): string {
   const labels = a.runs.map((r) => r.label);
   const off = (m: (number | null)[][]) => m.flatMap((row, i) => row.filter((v, j): v is number => i !== j && v !== null));
   const chance = off(a.matrices.jaccardChance);
-  const chanceText = chance.length ? `chance ${cell(Math.min(...chance))}–${cell(Math.max(...chance))}` : 'chance –';
+  const range = (xs: number[]) => (cell(Math.min(...xs)) === cell(Math.max(...xs)) ? cell(xs[0]) : `${cell(Math.min(...xs))}–${cell(Math.max(...xs))}`);
+  const chanceText = chance.length ? `chance ${range(chance)}` : 'chance –';
   const parts = [
     `mask overlap of ${a.runs.length} runs over ${a.layers} layers: Jaccard of the pruned weights (${chanceText})`,
     renderMatrix(labels, a.matrices.jaccard),
@@ -68,7 +69,7 @@ export function renderAnalysis(a: AnalysisSummary): string {
     const expected = off(a.matrices.lmfExpectedShare);
     parts.push(
       '',
-      `share of the differing weights in large-magnitude input channels (${cell(Math.min(...expected))}–${cell(Math.max(...expected))} if spread evenly)`,
+      `share of the differing weights in large-magnitude input channels (${range(expected)} if spread evenly)`,
       renderMatrix(labels, a.matrices.lmfShare),
     );
   }
