@@ -374,6 +374,25 @@ describe('sweeps with analyze: true', () => {
     });
     expect(r.status).toBe(422);
     expect(r.body.error.code).toBe('nothing_to_analyze');
+    // 17 pairs × (mt, mono) = 34 masks of one method and sparsity: more than one analysis compares.
+    const pairs = [];
+    for (let i = 0; i < 17; i++) pairs.push({ corpusId: (await call('POST', '/v1/corpora?src=fr&tgt=en', { token: w.writer, body: `a${i}\tb\n` })).body.id });
+    const big = await call('POST', '/v1/sweeps', {
+      token: w.writer,
+      json: {
+        modelId: w.model,
+        pairs,
+        sparsities: [0.5],
+        methods: [{ method: 'wanda' }, { method: 'wanda', dataType: 'mono' }],
+        includeDense: false,
+        analyze: true,
+      },
+    });
+    expect(big.status).toBe(422);
+    expect(big.body.error).toMatchObject({
+      code: 'analysis_too_large',
+      message: expect.stringMatching(/compare 34 prune jobs of wanda at 0.5; .* at most 32/),
+    });
   });
 
   it('keeps a private sweep private', async () => {

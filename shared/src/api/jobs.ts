@@ -63,6 +63,8 @@ export const evaluateJobSpec = z.object({
 });
 
 const id = z.string().min(1).max(64);
+/** Pairs grow as N²: 32 runs are 496 pairs, each with figures for every layer. */
+export const MAX_ANALYSIS_RUNS = 32;
 
 /**
  * Compares the masks of finished prune runs of the same model bytes (shared/src/api/analysis.ts).
@@ -73,8 +75,8 @@ export const analyzeJobSpec = z
   .object({
     kind: z.literal('analyze'),
     modelId: id,
-    runs: z.array(id).min(2).max(32).optional(),
-    jobs: z.array(id).min(2).max(200).optional(),
+    runs: z.array(id).min(2).max(MAX_ANALYSIS_RUNS).optional(),
+    jobs: z.array(id).min(2).max(MAX_ANALYSIS_RUNS).optional(),
     /** LMF channels: the first k of each report's top list instead of the report's whole top-k set */
     lmfTopK: z.number().int().min(1).max(65536).optional(),
     visibility: visibility.default('private'),

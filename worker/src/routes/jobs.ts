@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { createJobBody, createSweepBody, type JobSpec, listJobsQuery, type PruneJobSpec } from '../../../shared/src/api/jobs';
+import { createJobBody, createSweepBody, type JobSpec, listJobsQuery, MAX_ANALYSIS_RUNS, type PruneJobSpec } from '../../../shared/src/api/jobs';
 import { corpora, jobs } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, assertWritable, requireScope, type Principal, visibleTo } from '../lib/auth';
@@ -193,6 +193,15 @@ function analysisRows(p: Principal, rows: JobRow[], visibility: PruneJobSpec['vi
     const s = r.spec as unknown as PruneJobSpec;
     const key = JSON.stringify([variantOf(s, null).method, s.sparsity, s.pattern]);
     groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const big = [...groups.values()].find((g) => g.length > MAX_ANALYSIS_RUNS);
+  if (big) {
+    const s = big[0]!.spec as unknown as PruneJobSpec;
+    throw new ApiError(
+      422,
+      'analysis_too_large',
+      `analyze: true would compare ${big.length} prune jobs of ${variantOf(s, null).method} at ${s.sparsity}; one analysis compares at most ${MAX_ANALYSIS_RUNS} (fewer pairs or data types per sweep)`,
+    );
   }
   const out = [...groups.values()]
     .filter((g) => g.length >= 2)
