@@ -44,7 +44,8 @@ const LmfChart: FC<{ report: LmfReportView }> = ({ report }) => {
   const max = Math.max(1e-9, ...groups.flatMap((g) => g.bars.map((x) => x.value)));
   const groupW = 64;
   const plotH = 180;
-  const width = 70 + groups.length * groupW;
+  // Wide enough for the legend when there are few blocks.
+  const width = Math.max(70 + groups.length * groupW, 520);
   return (
     <svg
       id="lmf-chart"
