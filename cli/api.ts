@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { MaskAnalysis } from '../shared/src/api/analysis';
 import type { CorpusInfo } from '../shared/src/api/corpora';
 import type { JobInfo, Leaderboard, RunInfo } from '../shared/src/api/jobs';
 import type { ModelInfo } from '../shared/src/api/models';
@@ -148,8 +149,17 @@ export class PolypruneApi {
     return this.http.json<RunInfo>(`/v1/runs/${enc(id)}`);
   }
 
-  listRuns(q: { model?: string; limit?: number; cursor?: string } = {}) {
+  listRuns(q: { model?: string; kind?: 'prune' | 'evaluate' | 'analyze'; limit?: number; cursor?: string } = {}) {
     return this.http.json<Page<RunInfo>>('/v1/runs', { query: q });
+  }
+
+  /** The whole analysis of an analyze run (the run record has its summary in extra.analysis). */
+  analysis(runId: string) {
+    return this.http.json<MaskAnalysis>(`/v1/runs/${enc(runId)}/analysis`);
+  }
+
+  getSweep(id: string) {
+    return this.http.json<{ sweepId: string; jobs: JobInfo[] }>(`/v1/sweeps/${enc(id)}`);
   }
 
   async runArtifact(runId: string, name: string): Promise<Uint8Array> {
@@ -159,6 +169,10 @@ export class PolypruneApi {
 
   leaderboard(q: { model: string; format?: string; suite?: string; scoring?: string; metric?: string; method?: string; pair?: string }) {
     return this.http.json<Leaderboard>('/v1/leaderboards', { query: q });
+  }
+
+  pageUrl(kind: 'runs' | 'sweeps', id: string) {
+    return `${this.baseUrl}/${kind}/${enc(id)}`;
   }
 
   leaderboardPageUrl(modelId: string, q: Record<string, string> = {}) {

@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ApiError, UnreachableError } from '../gpu-runner/src/service/http';
+import { registerAnalyze } from './commands/analyze';
 import { registerData } from './commands/data';
 import { registerJobs } from './commands/jobs';
 import { registerLogin } from './commands/login';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerModels(program);
   registerData(program);
   registerJobs(program);
+  registerAnalyze(program);
   registerResults(program);
   registerTokens(program);
   // Subcommands inherit exitOverride only when set on each of them.

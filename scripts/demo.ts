@@ -2,7 +2,8 @@
  * `npm run demo`: the paper's experiment in miniature on the embedded demo model. Uploads the model,
  * the calibration corpora and the suites, runs one sweep — dense evaluation and, per language pair,
  * Wanda calibrated on translation demonstrations, Wanda on monolingual text, plus magnitude and
- * random pruning, all at 50% — watches it, and prints the leaderboards.
+ * random pruning, all at 50%, and an analysis comparing the Wanda masks of every pair — watches it,
+ * and prints the leaderboards and the pair-by-pair mask overlap matrix.
  *
  *   npm run demo -- [--url URL --token TOKEN] [--pairs fr-en,de-en,es-en,ru-en] [--samples N]
  *                   [--skip-mt] [--mt-rows 16] [--suite-rows 48] [--port 8787] [--model-dir demo/model]
@@ -17,7 +18,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PolypruneApi, type JobInfo } from '../cli/api';
-import { renderLeaderboard } from '../cli/table';
+import { renderAnalysis, renderLeaderboard } from '../cli/table';
+import type { AnalysisSummary } from '../shared/src/api/analysis';
 import { ensureDevVars, repoRoot, startStack, type Stack } from './lib/stack';
 
 const { values: args } = parseArgs({
@@ -122,6 +124,7 @@ async function upload(api: PolypruneApi) {
 
 const describeJob = (j: JobInfo) => {
   const s = j.spec as { kind: string; method?: string; calibration?: { dataType?: string; corpusId?: string } };
+  if (s.kind === 'analyze') return 'mask analysis';
   return s.kind === 'evaluate' ? 'dense' : `${s.method}${s.calibration ? ` ${s.calibration.dataType}` : ''}`;
 };
 
@@ -169,6 +172,8 @@ async function main() {
         calibration: { samples: Number(args.samples), shots: Number(args.shots), maxLength: Number(args['max-length']) },
       },
       includeDense: true,
+      // One analyze job compares the Wanda masks (mt and mono, every pair) once they are all done.
+      analyze: true,
     });
     say(`sweep ${sweep.sweepId}: ${sweep.jobs.length} jobs queued`);
     sweepJobs = sweep.jobs.map((j) => j.id);
@@ -179,7 +184,14 @@ async function main() {
       const board = await api.leaderboard({ model: seeded.modelId, ...metric });
       console.log(`\n${renderLeaderboard(board)}`);
     }
+    const analysisJob = jobs.find((j) => j.kind === 'analyze');
+    if (analysisJob?.runId) {
+      const run = await api.getRun(analysisJob.runId);
+      console.log(`\n${renderAnalysis(run.extra.analysis as AnalysisSummary)}`);
+      console.log(`\nAnalysis page: ${api.pageUrl('runs', run.id)}`);
+    }
     console.log(`\nLeaderboard page: ${api.leaderboardPageUrl(seeded.modelId)}`);
+    console.log(`Sweep page: ${api.pageUrl('sweeps', sweep.sweepId)}`);
     say(`finished in ${((Date.now() - started) / 1000).toFixed(0)} s${failed.length ? `; ${failed.length} job(s) did not succeed` : ''}`);
     // A stack this demo started stays up in a terminal so that the page can be opened; scripts
     // (no TTY) and --exit get their prompt back.

@@ -112,6 +112,7 @@ export function registerJobs(program: Command) {
       .option('--sparsity <p>', 'sparsity (repeatable)', (v: string, prev: number[] = []) => [...prev, num('--sparsity')(v)], [] as number[])
       .option('--method <method[:dataType]>', 'e.g. wanda:mt, wanda:mono, magnitude, random (repeatable)', collect, [])
       .option('--no-dense', 'skip the dense evaluation')
+      .option('--analyze', 'also compare the masks of each method and sparsity across pairs once the prune jobs end')
       .option('--watch', 'follow the jobs until they end'),
   ).action(async (o, cmd: Command) => {
     if (!o.pair.length) throw new UsageError('sweep needs at least one --pair <corpusId>');
@@ -132,8 +133,10 @@ export function registerJobs(program: Command) {
       methods,
       base: { ...common(o), calibration: calBase },
       includeDense: o.dense,
+      ...(o.analyze ? { analyze: true } : {}),
     });
-    if (!o.watch) return emit(cmd, sweep, () => `sweep ${sweep.sweepId}: ${sweep.jobs.length} jobs\n${jobTable(sweep.jobs)}`);
+    if (!o.watch)
+      return emit(cmd, sweep, () => `sweep ${sweep.sweepId}: ${sweep.jobs.length} jobs\n${jobTable(sweep.jobs)}\n${api.pageUrl('sweeps', sweep.sweepId)}`);
     process.exitCode = await watchJobs(
       api,
       sweep.jobs.map((j) => j.id),
@@ -173,8 +176,9 @@ export function registerJobs(program: Command) {
 }
 
 function label(j: JobInfo): string {
-  const s = j.spec as { kind?: string; method?: string; sparsity?: number; calibration?: { dataType?: string } };
+  const s = j.spec as { kind?: string; method?: string; sparsity?: number; calibration?: { dataType?: string }; runs?: string[]; jobs?: string[] };
   if (s.kind === 'evaluate') return 'evaluate';
+  if (s.kind === 'analyze') return `analyze ${(s.runs ?? s.jobs ?? []).length} ${s.runs ? 'runs' : 'jobs'}`;
   return `${s.method ?? 'prune'} ${s.sparsity ?? ''}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}`;
 }
 
@@ -193,7 +197,7 @@ export function jobTable(items: JobInfo[]): string {
 }
 
 /** Follows jobs to their end with one progress bar each (plain lines without a TTY or with --json). */
-export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, intervalMs = 1000): Promise<number> {
+export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, intervalMs = 1000, o: { quiet?: boolean } = {}): Promise<number> {
   const json = !!globals(cmd).json;
   const live = !json && process.stderr.isTTY;
   const bars = live ? multiBar() : null;
@@ -225,6 +229,8 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
     bars?.stop();
   }
   const failed = jobs.filter((j) => j.status !== 'succeeded');
-  emit(cmd, jobs, () => `${jobTable(jobs)}${failed.length ? `\n\n${failed.map((j) => `${j.id} ${j.status}: ${j.error ?? ''}`).join('\n')}` : ''}`);
+  // quiet: the caller prints its own result on stdout.
+  if (!o.quiet)
+    emit(cmd, jobs, () => `${jobTable(jobs)}${failed.length ? `\n\n${failed.map((j) => `${j.id} ${j.status}: ${j.error ?? ''}`).join('\n')}` : ''}`);
   return failed.length ? EXIT.api : EXIT.ok;
 }

@@ -1,8 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { apiFor, emit } from '../context';
-import { renderLeaderboard, renderTable } from '../table';
+import { apiFor, emit, num } from '../context';
+import type { AnalysisSummary } from '../../shared/src/api/analysis';
+import { renderAnalysis, renderLeaderboard, renderTable } from '../table';
 
 export function registerResults(program: Command) {
   program
@@ -26,6 +27,8 @@ export function registerResults(program: Command) {
     .argument('<runId>')
     .action(async (id: string, _o, cmd: Command) => {
       const run = await (await apiFor(cmd)).getRun(id);
+      if (run.kind === 'analyze')
+        return emit(cmd, run, () => `run ${run.id} (${run.variant}) of job ${run.jobId}\n${renderAnalysis(run.extra.analysis as AnalysisSummary)}`);
       emit(cmd, run, () =>
         [
           `run ${run.id} (${run.variant}) of job ${run.jobId}; sparsity ${run.overallSparsity ?? '–'}`,
@@ -35,6 +38,20 @@ export function registerResults(program: Command) {
           ),
           `artifacts: ${run.artifacts.map((a) => a.name).join(', ') || 'none'}`,
         ].join('\n'),
+      );
+    });
+  runs
+    .command('list')
+    .option('--model <id>')
+    .option('--kind <kind>', 'prune | evaluate | analyze')
+    .option('--limit <n>', 'page size', num('--limit'))
+    .action(async (o: { model?: string; kind?: 'prune' | 'evaluate' | 'analyze'; limit?: number }, cmd: Command) => {
+      const page = await (await apiFor(cmd)).listRuns(o);
+      emit(cmd, page, () =>
+        renderTable(
+          ['id', 'kind', 'variant', 'sparsity', 'created'],
+          page.items.map((r) => [r.id, r.kind, r.variant, r.overallSparsity === null ? '' : r.overallSparsity.toFixed(4), r.createdAt]),
+        ),
       );
     });
   runs

@@ -1,16 +1,16 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyMigrations, createToken, freePort, repoRoot, startWorker, type WorkerProcess } from '../../scripts/lib/stack';
+import { launchChromium } from './browser';
 
 /**
  * The leaderboard page as a person sees it: a real `wrangler dev`, results reported through the
  * runner protocol, and the page opened in headless Chromium (Debian's, never a downloaded one).
  */
 const ADMIN = 'pp_admin_e2e_page_0123456789abcdef';
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let worker: WorkerProcess;
 let state: string;
@@ -71,10 +71,7 @@ beforeAll(async () => {
     }));
     await api('POST', `/v1/runner/jobs/${job.id}/complete`, runner, { leaseToken: lease.leaseToken, result: { scores } });
   }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

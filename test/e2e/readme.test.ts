@@ -92,6 +92,7 @@ describe('README examples', () => {
     expect(stdout).toMatch(/xnli row: "label"/);
     expect(lines).toContain('queued');
     expect(lines).toContain('4'); // sweep: 2 sparsities × (wanda, magnitude)
+    expect(lines).toContain('analyze'); // sweep with analyze: true
     expect(stdout).toContain('not_cancelable');
     const afterRuns = stdout.slice(stdout.indexOf('---runs---'));
     expect(afterRuns).toMatch(/\["fr"\]/);

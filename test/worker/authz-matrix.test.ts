@@ -17,6 +17,7 @@ interface Fixtures {
   suite: string;
   tokenId: () => Promise<string>;
   job: () => Promise<string>;
+  sweep: () => Promise<string>;
 }
 
 interface Row {
@@ -197,6 +198,30 @@ const matrix: Row[] = [
     expect: { anon: 401, read: 403, write: 403, runner: 400, admin: 400, other: 403 },
   },
   { name: 'unknown run', method: 'GET', path: () => '/v1/runs/run_missing', expect: { anon: 404, read: 404, write: 404, runner: 404, admin: 404, other: 404 } },
+  {
+    name: 'analysis of an unknown run',
+    method: 'GET',
+    path: () => '/v1/runs/run_missing/analysis',
+    expect: { anon: 404, read: 404, write: 404, runner: 404, admin: 404, other: 404 },
+  },
+  {
+    name: 'run page of an unknown run',
+    method: 'GET',
+    path: () => '/runs/run_missing',
+    expect: { anon: 404, read: 404, write: 404, runner: 404, admin: 404, other: 404 },
+  },
+  {
+    name: 'get private sweep',
+    method: 'GET',
+    path: async (f) => `/v1/sweeps/${await f.sweep()}`,
+    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
+  },
+  {
+    name: 'page of a private sweep',
+    method: 'GET',
+    path: async (f) => `/sweeps/${await f.sweep()}`,
+    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
+  },
   { name: 'openapi', method: 'GET', path: () => '/v1/openapi.json', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
 ];
 
@@ -217,7 +242,14 @@ beforeAll(async () => {
   const suite = (await call('POST', '/v1/suites?format=ppl&lang=de', { token: w, body: 'Ein Satz.\n' })).body.id;
   const tokenId = async () => (await call('POST', '/v1/tokens', { token: ADMIN, json: { owner: 'victim', scopes: ['read'] } })).body.id;
   const job = async () => `/v1/jobs/${(await call('POST', '/v1/jobs', { token: w, json: { kind: 'evaluate', modelId: model, suites: [suite] } })).body.id}`;
-  fixtures = { model, publicModel, corpus, suite, tokenId, job };
+  const sweep = async () =>
+    (
+      await call('POST', '/v1/sweeps', {
+        token: w,
+        json: { modelId: model, pairs: [{ corpusId: corpus }], sparsities: [0.5], methods: [{ method: 'magnitude' }], includeDense: false },
+      })
+    ).body.sweepId;
+  fixtures = { model, publicModel, corpus, suite, tokenId, job, sweep };
 });
 
 describe('authorization matrix', () => {

@@ -12,8 +12,10 @@ import { jobRoutes, sweepRoutes } from './routes/jobs';
 import { leaderboardPages, leaderboardRoutes } from './routes/leaderboards';
 import { modelRoutes } from './routes/models';
 import { runnerRoutes } from './routes/runner';
+import { runPages } from './routes/run-pages';
 import { runRoutes } from './routes/runs';
 import { suiteRoutes } from './routes/suites';
+import { sweepPages } from './routes/sweep-pages';
 import { tokenRoutes } from './routes/tokens';
 
 const v1 = new Hono<AppEnv>()
@@ -34,6 +36,8 @@ export const app = new Hono<AppEnv>()
   .get('/', (c) => c.redirect('/v1/openapi.json'))
   .route('/v1', v1)
   .route('/leaderboards', leaderboardPages)
+  .route('/runs', runPages)
+  .route('/sweeps', sweepPages)
   .notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`))
   .onError(onError);
 

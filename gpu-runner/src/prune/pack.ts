@@ -145,14 +145,18 @@ function fail(msg: string): never {
   throw new Error(`invalid mask file: ${msg}`);
 }
 
-/** Parses and checks a container: magic, header fields, bounds, byte lengths and 1-bit counts. */
-export function readMaskFile(bytes: Uint8Array): MaskFile {
-  if (bytes.length < PREFIX || MAGIC.some((m, k) => bytes[k] !== m)) fail('missing "PPMK" magic');
-  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
-  if (PREFIX + headerLength > bytes.length) fail(`header length ${headerLength} exceeds the file (${bytes.length} bytes)`);
+/**
+ * Parses and checks the magic and JSON header. `head` holds at least the first 8 + H bytes of a file
+ * of `fileLength` bytes; layer bounds are checked against the file length.
+ */
+export function parseMaskHeader(head: Uint8Array, fileLength: number): { header: MaskFileHeader; payload: number } {
+  if (head.length < PREFIX || MAGIC.some((m, k) => head[k] !== m)) fail('missing "PPMK" magic');
+  const headerLength = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(4, true);
+  if (PREFIX + headerLength > fileLength) fail(`header length ${headerLength} exceeds the file (${fileLength} bytes)`);
+  if (PREFIX + headerLength > head.length) fail(`header of ${headerLength} bytes not read whole`);
   let header: MaskFileHeader;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(PREFIX, PREFIX + headerLength)));
+    header = JSON.parse(new TextDecoder().decode(head.subarray(PREFIX, PREFIX + headerLength)));
   } catch (err) {
     fail(`header is not JSON (${(err as Error).message})`);
   }
@@ -161,19 +165,29 @@ export function readMaskFile(bytes: Uint8Array): MaskFile {
   if (header.bitOrder !== 'lsb-first' || header.order !== 'dOut-major') fail('unsupported bitOrder/order');
   if (!Array.isArray(header.layers)) fail('header.layers is not an array');
   const payload = PREFIX + headerLength;
-  const layers = header.layers.map((l): PackedMask => {
+  for (const l of header.layers) {
     const dimsOk = [l.dIn, l.dOut, l.offset, l.byteLength].every((v) => Number.isInteger(v) && v >= 0);
     if (typeof l.id !== 'string' || !dimsOk) fail(`bad layer entry ${JSON.stringify(l)}`);
     if (l.byteLength !== packedByteLength(l.dIn, l.dOut)) fail(`layer ${l.id}: byteLength ${l.byteLength} ≠ ⌈${l.dIn}·${l.dOut}/8⌉`);
-    const start = payload + l.offset;
-    if (start + l.byteLength > bytes.length) fail(`layer ${l.id} runs past the end of the file`);
-    const bits = bytes.subarray(start, start + l.byteLength);
-    const used = (l.dIn * l.dOut) % 8;
-    if (used !== 0 && bits[bits.length - 1]! >>> used !== 0) fail(`layer ${l.id}: padding bits are not zero`);
-    if (popcount(bits) !== l.kept) fail(`layer ${l.id}: ${popcount(bits)} kept weights, header says ${l.kept}`);
-    return { id: l.id, dIn: l.dIn, dOut: l.dOut, bits };
-  });
-  if (new Set(layers.map((l) => l.id)).size !== layers.length) fail('duplicate layer ids');
+    if (payload + l.offset + l.byteLength > fileLength) fail(`layer ${l.id} runs past the end of the file`);
+  }
+  if (new Set(header.layers.map((l) => l.id)).size !== header.layers.length) fail('duplicate layer ids');
+  return { header, payload };
+}
+
+/** One layer's bits checked against its header entry: zero padding bits and the 1-bit count. */
+export function checkedLayer(l: MaskFileLayer, bits: Uint8Array): PackedMask {
+  if (bits.length !== l.byteLength) fail(`layer ${l.id}: ${bits.length} bytes read, header says ${l.byteLength}`);
+  const used = (l.dIn * l.dOut) % 8;
+  if (used !== 0 && bits[bits.length - 1]! >>> used !== 0) fail(`layer ${l.id}: padding bits are not zero`);
+  if (popcount(bits) !== l.kept) fail(`layer ${l.id}: ${popcount(bits)} kept weights, header says ${l.kept}`);
+  return { id: l.id, dIn: l.dIn, dOut: l.dOut, bits };
+}
+
+/** Parses and checks a container: magic, header fields, bounds, byte lengths and 1-bit counts. */
+export function readMaskFile(bytes: Uint8Array): MaskFile {
+  const { header, payload } = parseMaskHeader(bytes, bytes.length);
+  const layers = header.layers.map((l) => checkedLayer(l, bytes.subarray(payload + l.offset, payload + l.offset + l.byteLength)));
   return { header, layers };
 }
 

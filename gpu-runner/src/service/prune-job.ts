@@ -6,7 +6,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pruneJobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
-import { ResidualAccumulator, buildLmfReport, type LmfInput } from '../analyze/lmf';
+import type { LmfStatus } from '../../../shared/src/api/analysis';
+import { ResidualAccumulator, buildLmfReport, type LmfInput, type LmfReport } from '../analyze/lmf';
 import { collectResidualStream } from '../calibrate/residual';
 import { collectStats, type CollectOptions } from '../calibrate/stats';
 import { DataType } from '../onnx/proto';
@@ -84,6 +85,20 @@ async function priorStats(ctx: JobContext): Promise<{ runId: string; main: Activ
   return { runId: String(main.meta.runId), main: await load(main.name), ...(contrast ? { contrast: await load(contrast.name) } : {}) };
 }
 
+/**
+ * Why the residual stream of a graph cannot be tapped, in words a user can act on. A fused
+ * residual-add + norm whose mean/inv-std outputs the graph uses is left fused (onnx/normalize.ts),
+ * and then no block ends at a plain Add.
+ */
+export function residualTapProblem(model: OnnxModel, err: Error): string {
+  const fused = (model.proto.graph!.node ?? []).filter((n) => /^Skip(Simplified)?LayerNormalization$/.test(n.opType ?? ''));
+  if (fused.length) {
+    const ops = [...new Set(fused.map((n) => n.opType))].join(', ');
+    return `no LMF report: the residual stream runs through ${fused.length} fused residual-add + norm node(s) (${ops}) that stay fused because their mean/inv-std outputs are used, so no block output can be tapped (${err.message})`;
+  }
+  return `no LMF report: the residual stream of this graph cannot be tapped (${err.message})`;
+}
+
 /** Residual-stream magnitudes for translation vs monolingual demonstrations of the job's pair. */
 async function lmfReport(
   ctx: JobContext,
@@ -95,13 +110,12 @@ async function lmfReport(
   tok: LoadedTokenizer,
   session: CollectOptions['session'],
   config: ModelConfig,
-) {
+): Promise<{ report: LmfReport } | { reason: string }> {
   let outputs: ReturnType<typeof findBlockOutputs>;
   try {
     outputs = findBlockOutputs(model, linears);
   } catch (err) {
-    ctx.log(`no LMF report: ${(err as Error).message}`);
-    return null;
+    return { reason: residualTapProblem(model, err as Error) };
   }
   const cal = spec.calibration!;
   const samples = Math.min(cal.samples, LMF_SAMPLES);
@@ -122,7 +136,7 @@ async function lmfReport(
     return acc!;
   };
   const input: LmfInput = { pair: `${corpus.srcLang}-${corpus.tgtLang}`, translation: await series('mt'), monolingual: await series('mono') };
-  return buildLmfReport([input], { ratio: 0.3 });
+  return { report: buildLmfReport([input], { ratio: 0.3 }) };
 }
 
 export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
@@ -267,10 +281,19 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     if (st.contrast) await upload('contrast-stats.bin', encodeStats(st.contrast, { ...meta, role: 'contrast' }));
   });
 
+  // The run says whether it has an LMF report and, when not, why (the page shows it).
+  let lmf: LmfStatus = { status: 'not-applicable', reason: `no LMF report: method ${spec.method} uses no calibration text to compare translation with` };
   if (corpus && spec.calibration) {
-    const lmf = await timed('lmf', () => lmfReport(ctx, model, linears, blocks, corpus!, spec, tok, session, config));
-    if (lmf) await ctx.step('upload-lmf', () => upload('lmf.json', new TextEncoder().encode(JSON.stringify(lmf))));
+    const r = await timed('lmf', () => lmfReport(ctx, model, linears, blocks, corpus!, spec, tok, session, config));
+    if ('report' in r) {
+      await ctx.step('upload-lmf', () => upload('lmf.json', new TextEncoder().encode(JSON.stringify(r.report))));
+      lmf = { status: 'available', pair: r.report.pairs[0]!.pair, k: r.report.k, blocks: r.report.blocks, dim: r.report.dim };
+    } else {
+      ctx.log(r.reason);
+      lmf = { status: 'unavailable', reason: r.reason };
+    }
   }
+  extra.lmf = lmf;
 
   await mkdir(outDir, { recursive: true });
   // Same file name, external-data name, dtype and cache I/O as the upload.

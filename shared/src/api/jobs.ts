@@ -62,10 +62,34 @@ export const evaluateJobSpec = z.object({
   visibility: visibility.default('private'),
 });
 
-export const createJobBody = z.discriminatedUnion('kind', [pruneJobSpec, evaluateJobSpec]);
+const id = z.string().min(1).max(64);
+/** Pairs grow as N²: 32 runs are 496 pairs, each with figures for every layer. */
+export const MAX_ANALYSIS_RUNS = 32;
+
+/**
+ * Compares the masks of finished prune runs of the same model bytes (shared/src/api/analysis.ts).
+ * `jobs` instead of `runs`: the runs those prune jobs produce, compared once every one of them has
+ * ended (what a sweep with `analyze: true` queues); the job is not leased before.
+ */
+export const analyzeJobSpec = z
+  .object({
+    kind: z.literal('analyze'),
+    modelId: id,
+    runs: z.array(id).min(2).max(MAX_ANALYSIS_RUNS).optional(),
+    jobs: z.array(id).min(2).max(MAX_ANALYSIS_RUNS).optional(),
+    /** LMF channels: the first k of each report's top list instead of the report's whole top-k set */
+    lmfTopK: z.number().int().min(1).max(65536).optional(),
+    visibility: visibility.default('private'),
+  })
+  .refine((s) => (s.runs === undefined) !== (s.jobs === undefined), { message: 'give either runs (finished prune runs) or jobs (prune jobs), not both' });
+
+export const createJobBody = z.discriminatedUnion('kind', [pruneJobSpec, evaluateJobSpec, analyzeJobSpec]);
 export type PruneJobSpec = z.infer<typeof pruneJobSpec>;
 export type EvaluateJobSpec = z.infer<typeof evaluateJobSpec>;
+export type AnalyzeJobSpec = z.infer<typeof analyzeJobSpec>;
 export type JobSpec = z.infer<typeof createJobBody>;
+
+export const jobKind = z.enum(['prune', 'evaluate', 'analyze']);
 
 export const jobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']);
 export type JobStatus = z.infer<typeof jobStatus>;
@@ -80,7 +104,7 @@ export const jobInfo = z
   .object({
     id: z.string(),
     owner: z.string(),
-    kind: z.enum(['prune', 'evaluate']),
+    kind: jobKind,
     status: jobStatus,
     spec: z.record(z.string(), z.unknown()),
     modelId: z.string(),
@@ -125,6 +149,8 @@ export const createSweepBody = z.object({
     .extend({ calibration: calibrationSpec.omit({ corpusId: true, contrastCorpusId: true, dataType: true, pair: true }).partial().optional() })
     .default({}),
   includeDense: z.boolean().default(true),
+  /** Also queue one analyze job per (method, sparsity) with two or more prune jobs; it runs once they have ended. */
+  analyze: z.boolean().default(false),
 });
 export const sweepInfo = z.object({ sweepId: z.string(), jobs: z.array(jobInfo) }).meta({ id: 'Sweep' });
 
@@ -135,11 +161,11 @@ export const leaseBody = z.object({ runnerId: z.string().min(1).max(100), device
 export const jobInput = z.object({
   /** Name to fetch with GET /v1/runner/jobs/{id}/inputs/{name} */
   name: z.string(),
-  /** model | corpus | contrast | suite | base-run */
+  /** model | corpus | contrast | suite | base-run | stats | masks | lmf (analyze: one masks input per run, an lmf input where the run has a report) */
   role: z.string(),
   sha256: sha256Hex,
   size: z.number(),
-  /** suites: format and language; corpora: src/tgt */
+  /** suites: format and language; corpora: src/tgt; masks/lmf: runId, label, variant, modelSha256 */
   meta: z.record(z.string(), z.unknown()).default({}),
 });
 export type JobInput = z.infer<typeof jobInput>;
@@ -195,7 +221,7 @@ export const runInfo = z
     id: z.string(),
     jobId: z.string(),
     owner: z.string(),
-    kind: z.enum(['prune', 'evaluate']),
+    kind: jobKind,
     visibility,
     modelId: z.string(),
     modelSha256: z.string().nullable(),
@@ -213,6 +239,13 @@ export const runInfo = z
   })
   .meta({ id: 'Run' });
 export type RunInfo = z.infer<typeof runInfo>;
+
+export const listRunsQuery = z.object({
+  model: z.string().max(64).optional(),
+  kind: jobKind.optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(200).optional(),
+});
 
 export const leaderboardQuery = z.object({
   model: z.string().min(1).max(64),

@@ -4,6 +4,7 @@
  * document cannot drift from the schemas the handlers validate with.
  */
 import { z } from 'zod';
+import { maskAnalysis } from './analysis';
 import { errorBody, page, paginationQuery, type Scope } from './common';
 import { corpusInfo, corpusUploadQuery } from './corpora';
 import {
@@ -19,6 +20,7 @@ import {
   leaseBody,
   leaseResponse,
   listJobsQuery,
+  listRunsQuery,
   runInfo,
   sweepInfo,
 } from './jobs';
@@ -251,14 +253,16 @@ export const routes: RouteSpec[] = [
   {
     method: 'post',
     path: '/v1/jobs',
-    summary: 'Create a prune or evaluate job (Idempotency-Key honoured)',
+    summary: 'Create a prune, evaluate or analyze job (Idempotency-Key honoured); analyze compares the masks of finished prune runs',
     tag: 'jobs',
     scope: 'write',
     body: createJobBody,
     responses: {
       201: { description: 'queued', schema: jobInfo },
       200: { description: 'replay of an earlier request with the same Idempotency-Key', schema: jobInfo },
-      422: e('refers to something missing, invisible or inconsistent; incomplete_model / unsupported_model name the files or ops and the fix'),
+      422: e(
+        'refers to something missing, invisible or inconsistent; incomplete_model / unsupported_model name the files or ops and the fix; analyze: unknown_run, not_a_prune_run, different_model_bytes, different_layers, no_masks',
+      ),
     },
   },
   {
@@ -289,11 +293,27 @@ export const routes: RouteSpec[] = [
   {
     method: 'post',
     path: '/v1/sweeps',
-    summary: 'Expand pairs × sparsities × methods into jobs',
+    summary: 'Expand pairs × sparsities × methods into jobs (analyze: true adds one analyze job per method and sparsity)',
     tag: 'jobs',
     scope: 'write',
     body: createSweepBody,
-    responses: { 201: { description: 'jobs', schema: sweepInfo } },
+    responses: { 201: { description: 'jobs', schema: sweepInfo }, 422: e('nothing_to_analyze, sweep_too_large, or a job refused') },
+  },
+  {
+    method: 'get',
+    path: '/v1/sweeps/{id}',
+    summary: 'The jobs of a sweep, its analyze jobs included',
+    tag: 'jobs',
+    scope: null,
+    responses: { 200: { description: 'sweep', schema: sweepInfo }, 404: e('no visible job of this sweep') },
+  },
+  {
+    method: 'get',
+    path: '/sweeps/{id}',
+    summary: 'HTML page of a sweep: its jobs, runs and analyses',
+    tag: 'jobs',
+    scope: null,
+    responses: { 200: { description: 'HTML', contentType: 'text/html' } },
   },
 
   {
@@ -378,9 +398,10 @@ export const routes: RouteSpec[] = [
   {
     method: 'get',
     path: '/v1/runs',
-    summary: 'List runs (?model=)',
+    summary: 'List runs (?model=&kind=)',
     tag: 'runs',
     scope: null,
+    query: listRunsQuery,
     responses: { 200: { description: 'page', schema: page(runInfo) } },
   },
   {
@@ -398,6 +419,22 @@ export const routes: RouteSpec[] = [
     tag: 'runs',
     scope: null,
     responses: { 200: raw },
+  },
+  {
+    method: 'get',
+    path: '/v1/runs/{id}/analysis',
+    summary: 'The mask analysis of an analyze run (matrices, per layer, LMF overlap across pairs)',
+    tag: 'runs',
+    scope: null,
+    responses: { 200: { description: 'analysis', schema: maskAnalysis }, 404: e('unknown run, or not an analysis') },
+  },
+  {
+    method: 'get',
+    path: '/runs/{id}',
+    summary: 'HTML page of a run: LMF chart (mt vs mono per block) or the analysis heatmaps',
+    tag: 'runs',
+    scope: null,
+    responses: { 200: { description: 'HTML', contentType: 'text/html' } },
   },
   {
     method: 'get',

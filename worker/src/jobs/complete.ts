@@ -1,11 +1,13 @@
 import { and, eq, inArray } from 'drizzle-orm';
-import type { JobSpec, RunResult } from '../../../shared/src/api/jobs';
+import { analysisSummary } from '../../../shared/src/api/analysis';
+import type { AnalyzeJobSpec, EvaluateJobSpec, JobSpec, PruneJobSpec, RunResult } from '../../../shared/src/api/jobs';
 import { corpora, jobArtifacts, models, runs } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { Bindings } from '../env';
 import type { Db } from '../lib/db';
 import { nowIso } from '../lib/db';
 import { ApiError } from '../lib/errors';
+import { resolveAnalysisRuns } from './analysis-runs';
 import type { JobRow } from './store';
 import { variantOf, type VariantInfo } from './variant';
 
@@ -27,39 +29,8 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
   const missing = result.artifacts.filter((n) => !known.some((k) => k.name === n));
   if (missing.length) throw new ApiError(422, 'unknown_artifact', `artifacts not uploaded for this job: ${missing.join(', ')}`, { missing });
 
-  const seen = new Set<string>();
-  for (const sc of result.scores) {
-    const k = `${sc.suiteId}/${sc.scoring}/${sc.metric}`;
-    if (seen.has(k)) throw new ApiError(422, 'duplicate_score', `result lists ${k} twice`);
-    seen.add(k);
-    if (!spec.suites.includes(sc.suiteId)) throw new ApiError(422, 'unknown_suite', `score for suite ${sc.suiteId}, which the job did not ask for`);
-  }
-
-  // The run records the bytes of the graph file it ran, whatever the export named it.
-  const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
-  const onnx = model ? (await loadModelStatus(db, model)).graphFile : null;
-  let corpusSha: string | null = null;
-  let variant: VariantInfo;
-  if (spec.kind === 'evaluate' && spec.runId) {
-    const base = await db.query.runs.findFirst({ where: eq(runs.id, spec.runId) });
-    const cfg = (base?.config ?? {}) as { variantInfo?: VariantInfo };
-    variant = cfg.variantInfo ?? {
-      variant: base?.variant ?? 'pruned',
-      method: 'pruned',
-      sparsity: base?.overallSparsity ?? null,
-      pattern: null,
-      calibration: null,
-    };
-    corpusSha = base?.corpusSha256 ?? null;
-  } else {
-    let pair: string | null = null;
-    if (spec.kind === 'prune' && spec.calibration) {
-      const c = await db.query.corpora.findFirst({ where: eq(corpora.id, spec.calibration.corpusId) });
-      pair = c ? `${c.src}-${c.tgt}` : null;
-      corpusSha = c?.sha256 ?? null;
-    }
-    variant = variantOf(spec, pair);
-  }
+  const described = spec.kind === 'analyze' ? await describeAnalysis(db, spec, result) : await describeScored(db, job, spec, result);
+  const { variant, corpusSha } = described;
 
   const now = nowIso();
   const codeVersion = result.codeVersion ?? env.CODE_VERSION ?? CODE_VERSION;
@@ -87,10 +58,10 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
         job.kind,
         job.visibility,
         job.modelId,
-        onnx?.sha256 ?? null,
+        described.modelSha,
         corpusSha,
         variant.variant,
-        JSON.stringify({ ...spec, variantInfo: variant, device: result.device ?? null }),
+        JSON.stringify(described.config),
         codeVersion,
         result.overallSparsity,
         JSON.stringify(result.layers),
@@ -137,4 +108,77 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
     throw err;
   }
   return runId;
+}
+
+/** A prune or evaluate run: scores only for suites the job asked for, once each; the graph file's bytes. */
+async function describeScored(db: Db, job: JobRow, spec: PruneJobSpec | EvaluateJobSpec, result: RunResult): Promise<Described> {
+  const seen = new Set<string>();
+  for (const sc of result.scores) {
+    const k = `${sc.suiteId}/${sc.scoring}/${sc.metric}`;
+    if (seen.has(k)) throw new ApiError(422, 'duplicate_score', `result lists ${k} twice`);
+    seen.add(k);
+    if (!spec.suites.includes(sc.suiteId)) throw new ApiError(422, 'unknown_suite', `score for suite ${sc.suiteId}, which the job did not ask for`);
+  }
+
+  // The run records the bytes of the graph file it ran, whatever the export named it.
+  const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
+  const onnx = model ? (await loadModelStatus(db, model)).graphFile : null;
+  let corpusSha: string | null = null;
+  let variant: VariantInfo;
+  if (spec.kind === 'evaluate' && spec.runId) {
+    const base = await db.query.runs.findFirst({ where: eq(runs.id, spec.runId) });
+    const cfg = (base?.config ?? {}) as { variantInfo?: VariantInfo };
+    variant = cfg.variantInfo ?? {
+      variant: base?.variant ?? 'pruned',
+      method: 'pruned',
+      sparsity: base?.overallSparsity ?? null,
+      pattern: null,
+      calibration: null,
+    };
+    corpusSha = base?.corpusSha256 ?? null;
+  } else {
+    let pair: string | null = null;
+    if (spec.kind === 'prune' && spec.calibration) {
+      const c = await db.query.corpora.findFirst({ where: eq(corpora.id, spec.calibration.corpusId) });
+      pair = c ? `${c.src}-${c.tgt}` : null;
+      corpusSha = c?.sha256 ?? null;
+    }
+    variant = variantOf(spec, pair);
+  }
+  return { modelSha: onnx?.sha256 ?? null, corpusSha, variant, config: { ...spec, variantInfo: variant, device: result.device ?? null } };
+}
+
+interface Described {
+  modelSha: string | null;
+  corpusSha: string | null;
+  variant: VariantInfo;
+  config: Record<string, unknown>;
+}
+
+/**
+ * An analysis run: analysis.json stored, a summary of the contract's shape over exactly the runs the
+ * job compares (as the lease listed them), no scores. Recorded with the compared runs' model bytes.
+ */
+async function describeAnalysis(db: Db, spec: AnalyzeJobSpec, result: RunResult): Promise<Described> {
+  if (result.scores.length) throw new ApiError(422, 'unexpected_scores', 'an analysis reports no scores');
+  if (!result.artifacts.includes('analysis.json')) throw new ApiError(422, 'missing_artifact', 'an analysis result must list its analysis.json artifact');
+  const parsed = analysisSummary.safeParse(result.extra.analysis);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new ApiError(422, 'invalid_analysis', `extra.analysis: ${first?.path.join('.') || '(root)'}: ${first?.message}`, parsed.error.issues.slice(0, 10));
+  }
+  const { runs: compared } = await resolveAnalysisRuns(db, spec);
+  const want = compared.map((r) => r.id);
+  const got = parsed.data.runs.map((r) => r.runId);
+  if (got.length !== want.length || got.some((id) => !want.includes(id))) {
+    throw new ApiError(422, 'analysis_runs_mismatch', `the analysis covers runs ${got.join(', ')}, the job compares ${want.join(', ')}`);
+  }
+  const n = want.length;
+  const variant: VariantInfo = { variant: `analysis of ${n} runs`, method: 'analyze', sparsity: null, pattern: null, calibration: null };
+  return {
+    modelSha: compared[0]?.modelSha256 ?? null,
+    corpusSha: null,
+    variant,
+    config: { ...spec, runs: want, labels: parsed.data.runs.map((r) => r.label), variantInfo: variant },
+  };
 }

@@ -65,7 +65,9 @@ export async function requeueExpired(db: Db, nowMs = Date.now()) {
 
 /**
  * Claims the oldest queued job in ONE statement: the sub-select and the update run atomically in
- * SQLite, and the `status = 'queued'` guard makes a second racing claim match nothing.
+ * SQLite, and the `status = 'queued'` guard makes a second racing claim match nothing. A job that
+ * names jobs it waits for (an analysis: `spec.jobs`) is not ready while any of them is queued or
+ * running.
  */
 export async function claimNext(d1: D1Database, runnerId: string, leaseToken: string, expiresAt: number): Promise<string | null> {
   const now = nowIso();
@@ -73,7 +75,12 @@ export async function claimNext(d1: D1Database, runnerId: string, leaseToken: st
     .prepare(
       `UPDATE jobs SET status = 'running', lease_token = ?1, lease_expires_at = ?2, runner_id = ?3,
          attempts = attempts + 1, started_at = coalesce(started_at, ?4), updated_at = ?4, error = NULL
-       WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY id LIMIT 1) AND status = 'queued'
+       WHERE id = (
+         SELECT j.id FROM jobs j WHERE j.status = 'queued'
+           AND NOT EXISTS (
+             SELECT 1 FROM json_each(j.spec, '$.jobs') w JOIN jobs d ON d.id = w.value WHERE d.status IN ('queued', 'running'))
+         ORDER BY j.id LIMIT 1)
+         AND status = 'queued'
        RETURNING id`,
     )
     .bind(leaseToken, expiresAt, runnerId, now)

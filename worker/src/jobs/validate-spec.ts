@@ -1,10 +1,11 @@
 import { eq, inArray } from 'drizzle-orm';
-import type { JobSpec } from '../../../shared/src/api/jobs';
-import { corpora, models, runs, suites } from '../db/schema';
+import type { AnalyzeJobSpec, JobSpec } from '../../../shared/src/api/jobs';
+import { corpora, jobs, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import { canRead, type Principal } from '../lib/auth';
 import type { Db } from '../lib/db';
 import { ApiError } from '../lib/errors';
+import { comparableProblem, resolveAnalysisRuns } from './analysis-runs';
 
 const invalid = (code: string, message: string, details?: unknown) => new ApiError(422, code, message, details);
 
@@ -18,6 +19,11 @@ export interface ResolvedSpec {
 export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise<ResolvedSpec> {
   const model = await db.query.models.findFirst({ where: eq(models.id, spec.modelId) });
   if (!model || !canRead(p, model)) throw invalid('unknown_model', `model ${spec.modelId} not found`);
+  // An analysis reads stored masks only: the model's files need not be complete any more.
+  if (spec.kind === 'analyze') {
+    await validateAnalysis(db, p, spec);
+    return { spec, corpusPair: null };
+  }
   // Refused here, before any job row exists: a runner would only fail later, with less to say.
   const st = await loadModelStatus(db, model);
   const { missing, hints, problems } = st;
@@ -71,4 +77,26 @@ export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise
     if (run.modelId !== spec.modelId) throw invalid('run_model_mismatch', `run ${run.id} pruned model ${run.modelId}, not ${spec.modelId}`);
   }
   return { spec, corpusPair };
+}
+
+/** The runs (or prune jobs) an analysis names exist, are visible to the caller and can be compared. */
+async function validateAnalysis(db: Db, p: Principal, spec: AnalyzeJobSpec): Promise<void> {
+  const ids = spec.runs ?? spec.jobs ?? [];
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (twice.length) throw invalid('duplicate_reference', `${spec.runs ? 'runs' : 'jobs'} lists ${[...new Set(twice)].join(', ')} more than once`);
+  if (spec.runs) {
+    const found = await resolveAnalysisRuns(db, spec);
+    const unknown = spec.runs.filter((id) => !found.runs.some((r) => r.id === id && canRead(p, r)));
+    if (unknown.length) throw invalid('unknown_run', `run(s) not found or not visible: ${unknown.join(', ')}`, { runs: unknown });
+    const problem = await comparableProblem(db, spec.modelId, found);
+    if (problem) throw invalid(problem.code, problem.message, problem.details);
+    return;
+  }
+  const rows = await db.select().from(jobs).where(inArray(jobs.id, ids));
+  const unknown = ids.filter((id) => !rows.some((j) => j.id === id && canRead(p, j)));
+  if (unknown.length) throw invalid('unknown_job', `job(s) not found or not visible: ${unknown.join(', ')}`, { jobs: unknown });
+  const notPrune = rows.find((j) => j.kind !== 'prune');
+  if (notPrune) throw invalid('not_a_prune_job', `job ${notPrune.id} is a ${notPrune.kind} job; an analysis compares the masks of prune jobs`);
+  const other = rows.find((j) => j.modelId !== spec.modelId);
+  if (other) throw invalid('job_model_mismatch', `job ${other.id} prunes model ${other.modelId}, not ${spec.modelId}`);
 }

@@ -1,4 +1,4 @@
-import type { JobSpec } from '../../../shared/src/api/jobs';
+import type { EvaluateJobSpec, PruneJobSpec } from '../../../shared/src/api/jobs';
 
 export interface VariantInfo {
   variant: string;
@@ -15,7 +15,7 @@ const pct = (p: number) => `${Math.round(p * 1000) / 10}%`;
  * A leaderboard row is one variant: the dense model, or method × sparsity × pattern × calibration.
  * The label is built here once so that every run of the same configuration lands on the same row.
  */
-export function variantOf(spec: JobSpec, corpusPair: string | null): VariantInfo {
+export function variantOf(spec: PruneJobSpec | EvaluateJobSpec, corpusPair: string | null): VariantInfo {
   if (spec.kind === 'evaluate') return { variant: 'dense', method: 'dense', sparsity: null, pattern: null, calibration: null };
   const method = `${spec.method}${spec.dropTop ? '+droptop' : ''}${spec.method === 'magnitude' && spec.magnitudeScope === 'matrix' ? '+matrix' : ''}`;
   const usesCalibration = spec.method === 'wanda' && spec.calibration;

@@ -62,7 +62,12 @@ const Chart: FC<{ board: Leaderboard }> = ({ board }) => {
   );
 };
 
-export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; formats: string[] }> = ({ board, modelName, formats }) => (
+export const LeaderboardPage: FC<{
+  board: Leaderboard;
+  modelName: string;
+  formats: string[];
+  analyses?: { id: string; variant: string; createdAt: string }[];
+}> = ({ board, modelName, formats, analyses = [] }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -76,6 +81,7 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
         .pos { color: #1a7f37; } .neg { color: #c62828; }
         nav a { margin-right: .8rem; }
         td.sig { font-weight: 600; } .note { color: #555; font-size: .85rem; }
+        a.page { margin-left: .4rem; text-decoration: none; } a.page::after { content: '↗'; }
       `}</style>
     </head>
     <body>
@@ -108,6 +114,8 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
             <tr class={r.variant === 'dense' ? 'dense' : ''}>
               <td>
                 <a href={`/v1/runs/${r.runId}`}>{r.variant}</a>
+                {/* biome-ignore lint/a11y/useAnchorContent: named by aria-label; the glyph comes from CSS so that the cell's text stays the variant */}
+                <a class="page" href={`/runs/${r.runId}`} title="run page: LMF report, artifacts" aria-label="run page" />
               </td>
               {board.languages.map((l) => {
                 const pv = r.pValues[l];
@@ -130,6 +138,18 @@ export const LeaderboardPage: FC<{ board: Leaderboard; modelName: string; format
       </table>
       <p class="note">* the difference from dense in that language is significant (paired bootstrap, 1,000 resamples, p &lt; 0.05).</p>
       <Chart board={board} />
+      {analyses.length ? (
+        <section id="analyses">
+          <h2>Mask analyses</h2>
+          <ul>
+            {analyses.map((a) => (
+              <li>
+                <a href={`/runs/${a.id}`}>{a.variant}</a> <span class="note">{a.createdAt}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
     </body>
   </html>
 );

@@ -1,16 +1,18 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { createJobBody, createSweepBody, type JobSpec, listJobsQuery, type PruneJobSpec } from '../../../shared/src/api/jobs';
+import { createJobBody, createSweepBody, type JobSpec, listJobsQuery, MAX_ANALYSIS_RUNS, type PruneJobSpec } from '../../../shared/src/api/jobs';
 import { corpora, jobs } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, assertWritable, requireScope, type Principal, visibleTo } from '../lib/auth';
 import { newId } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
-import { ApiError } from '../lib/errors';
+import { ApiError, notFound } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
-import { parseJson, parseQuery, parseWith } from '../lib/validate';
+import { parseJson, parseParams, parseQuery, parseWith } from '../lib/validate';
 import { jobView, type JobRow, maxAttempts } from '../jobs/store';
 import { validateSpec } from '../jobs/validate-spec';
+import { variantOf } from '../jobs/variant';
+import { idParam } from '../../../shared/src/api/common';
 
 function idempotencyKey(header: string | undefined): string | null {
   if (header === undefined) return null;
@@ -114,55 +116,106 @@ export const jobRoutes = new Hono<AppEnv>()
   });
 
 /** A grid of language pairs × sparsities × methods expanded into jobs, created in one batch. */
-export const sweepRoutes = new Hono<AppEnv>().post('/', async (c) => {
-  const p = requireScope(c.get('principal'), 'write');
-  const body = await parseJson(c, createSweepBody);
-  const db = createDb(c.env.DB);
-  const sweepId = newId('swp');
-  const specs: JobSpec[] = [];
-  const base = body.base;
-  if (body.includeDense && base.suites?.length) {
-    specs.push(
-      parseWith(
-        createJobBody,
-        { kind: 'evaluate', modelId: body.modelId, suites: base.suites, scoring: base.scoring, templateLang: base.templateLang, visibility: base.visibility },
-        'body',
-      ),
-    );
-  }
-  for (const pair of body.pairs) {
-    const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, pair.corpusId) });
-    for (const sparsity of body.sparsities) {
-      for (const m of body.methods) {
-        const calibrated = m.method === 'wanda';
-        const spec: Record<string, unknown> = {
-          ...base,
-          kind: 'prune',
-          modelId: body.modelId,
-          method: m.method,
-          dropTop: m.dropTop,
-          sparsity,
-          calibration: calibrated
-            ? {
-                ...(base.calibration ?? {}),
-                corpusId: pair.corpusId,
-                dataType: m.dataType,
-                ...(m.dataType === 'mt-contrast' ? { contrastCorpusId: pair.contrastCorpusId } : {}),
-              }
-            : undefined,
-        };
-        // Magnitude and random ignore the pair, so they would repeat across pairs; keep one.
-        if (!calibrated && specs.some((s) => s.kind === 'prune' && s.method === m.method && s.sparsity === sparsity && s.dropTop === m.dropTop)) continue;
-        if (!corpus && calibrated) throw new ApiError(422, 'unknown_corpus', `corpus ${pair.corpusId} not found`);
-        specs.push(parseWith(createJobBody, spec, 'body'));
+export const sweepRoutes = new Hono<AppEnv>()
+  .post('/', async (c) => {
+    const p = requireScope(c.get('principal'), 'write');
+    const body = await parseJson(c, createSweepBody);
+    const db = createDb(c.env.DB);
+    const sweepId = newId('swp');
+    const specs: JobSpec[] = [];
+    const base = body.base;
+    if (body.includeDense && base.suites?.length) {
+      specs.push(
+        parseWith(
+          createJobBody,
+          { kind: 'evaluate', modelId: body.modelId, suites: base.suites, scoring: base.scoring, templateLang: base.templateLang, visibility: base.visibility },
+          'body',
+        ),
+      );
+    }
+    for (const pair of body.pairs) {
+      const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, pair.corpusId) });
+      for (const sparsity of body.sparsities) {
+        for (const m of body.methods) {
+          const calibrated = m.method === 'wanda';
+          const spec: Record<string, unknown> = {
+            ...base,
+            kind: 'prune',
+            modelId: body.modelId,
+            method: m.method,
+            dropTop: m.dropTop,
+            sparsity,
+            calibration: calibrated
+              ? {
+                  ...(base.calibration ?? {}),
+                  corpusId: pair.corpusId,
+                  dataType: m.dataType,
+                  ...(m.dataType === 'mt-contrast' ? { contrastCorpusId: pair.contrastCorpusId } : {}),
+                }
+              : undefined,
+          };
+          // Magnitude and random ignore the pair, so they would repeat across pairs; keep one.
+          if (!calibrated && specs.some((s) => s.kind === 'prune' && s.method === m.method && s.sparsity === sparsity && s.dropTop === m.dropTop)) continue;
+          if (!corpus && calibrated) throw new ApiError(422, 'unknown_corpus', `corpus ${pair.corpusId} not found`);
+          specs.push(parseWith(createJobBody, spec, 'body'));
+        }
       }
     }
+    const tooLarge = (n: number) => new ApiError(422, 'sweep_too_large', `the grid expands to ${n} jobs; at most 200 per sweep`);
+    if (specs.length > 200) throw tooLarge(specs.length);
+    for (const s of specs) await validateSpec(db, p, s);
+    const rows = specs.map((s) => newJobRow(p, s, maxAttempts(c.env), { sweepId }));
+    if (body.analyze) rows.push(...analysisRows(p, rows, base.visibility, maxAttempts(c.env), sweepId));
+    if (rows.length > 200) throw tooLarge(rows.length);
+    await db.batch(rows.map((r) => db.insert(jobs).values(r)) as unknown as [never, ...never[]]);
+    return c.json({ sweepId, jobs: rows.map(jobView) }, 201);
+  })
+  .get('/:id', async (c) => {
+    const { id } = parseParams(c, idParam);
+    const rows = await createDb(c.env.DB)
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.sweepId, id), visibleTo(c.get('principal'), jobs)))
+      .orderBy(asc(jobs.id))
+      .limit(500);
+    if (!rows.length) throw notFound('sweep');
+    return c.json({ sweepId: id, jobs: rows.map(jobView) });
+  });
+
+/**
+ * `analyze: true`: one analyze job per (method, sparsity, pattern) with two or more prune jobs —
+ * e.g. every pair's mt and mono masks of wanda at 50%. Each waits for its prune jobs to end.
+ */
+function analysisRows(p: Principal, rows: JobRow[], visibility: PruneJobSpec['visibility'] | undefined, max: number, sweepId: string): JobRow[] {
+  const groups = new Map<string, JobRow[]>();
+  for (const r of rows) {
+    if (r.kind !== 'prune') continue;
+    const s = r.spec as unknown as PruneJobSpec;
+    const key = JSON.stringify([variantOf(s, null).method, s.sparsity, s.pattern]);
+    groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  if (specs.length > 200) throw new ApiError(422, 'sweep_too_large', `the grid expands to ${specs.length} jobs; at most 200 per sweep`);
-  for (const s of specs) await validateSpec(db, p, s);
-  const rows = specs.map((s) => newJobRow(p, s, maxAttempts(c.env), { sweepId }));
-  await db.batch(rows.map((r) => db.insert(jobs).values(r)) as unknown as [never, ...never[]]);
-  return c.json({ sweepId, jobs: rows.map(jobView) }, 201);
-});
+  const big = [...groups.values()].find((g) => g.length > MAX_ANALYSIS_RUNS);
+  if (big) {
+    const s = big[0]!.spec as unknown as PruneJobSpec;
+    throw new ApiError(
+      422,
+      'analysis_too_large',
+      `analyze: true would compare ${big.length} prune jobs of ${variantOf(s, null).method} at ${s.sparsity}; one analysis compares at most ${MAX_ANALYSIS_RUNS} (fewer pairs or data types per sweep)`,
+    );
+  }
+  const out = [...groups.values()]
+    .filter((g) => g.length >= 2)
+    .map((g) =>
+      newJobRow(p, parseWith(createJobBody, { kind: 'analyze', modelId: g[0]!.modelId, jobs: g.map((r) => r.id), visibility }, 'body'), max, { sweepId }),
+    );
+  if (!out.length) {
+    throw new ApiError(
+      422,
+      'nothing_to_analyze',
+      'analyze: true compares the masks of two or more prune jobs of the same method and sparsity; this grid has none (add a second pair, or wanda with mt and mono)',
+    );
+  }
+  return out;
+}
 
 export type { PruneJobSpec };

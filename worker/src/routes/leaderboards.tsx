@@ -1,8 +1,8 @@
-import { and, eq } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { leaderboardQuery } from '../../../shared/src/api/jobs';
-import { models, scores } from '../db/schema';
+import { models, runs, scores } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, visibleTo } from '../lib/auth';
 import { createDb } from '../lib/db';
@@ -40,5 +40,11 @@ export const leaderboardPages = new Hono<AppEnv>().get('/:model', async (c) => {
   const format = q.format ?? formats[0] ?? null;
   const order = c.req.query('order') ? q.order : defaultOrder(q.metric);
   const board = await loadLeaderboard(db, p, { ...q, model: model.id, format, order });
-  return c.html(<LeaderboardPage board={board} modelName={model.name} formats={formats} />);
+  const analyses = await db
+    .select({ id: runs.id, variant: runs.variant, createdAt: runs.createdAt })
+    .from(runs)
+    .where(and(eq(runs.modelId, model.id), eq(runs.kind, 'analyze'), visibleTo(p, runs)))
+    .orderBy(desc(runs.id))
+    .limit(20);
+  return c.html(<LeaderboardPage board={board} modelName={model.name} formats={formats} analyses={analyses} />);
 });

@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { artifactName, completeBody, failBody, heartbeatBody, type JobInput, type JobSpec, leaseBody } from '../../../shared/src/api/jobs';
+import { type AnalyzeJobSpec, artifactName, completeBody, failBody, heartbeatBody, type JobInput, type JobSpec, leaseBody } from '../../../shared/src/api/jobs';
 import { artifactUploads, corpora, jobArtifacts, jobs, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { AppEnv } from '../env';
@@ -14,6 +14,7 @@ import { assemble, storePart } from '../lib/multipart';
 import { parseJson, parseParams } from '../lib/validate';
 import { claimNext, type JobRow, jobView, leaseSeconds, requeueExpired } from '../jobs/store';
 import { writeRun } from '../jobs/complete';
+import { analysisInputs, comparableProblem, resolveAnalysisRuns } from '../jobs/analysis-runs';
 import { findReusableStats } from '../jobs/reuse-stats';
 
 /** Artifacts of one job; pruned models of large LMs need the multipart path of model uploads. */
@@ -29,6 +30,8 @@ interface Located {
 /** Everything a runner may download for a job, by name. */
 async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]> {
   const spec = job.spec as unknown as JobSpec;
+  // An analysis reads stored masks and LMF reports, never the model.
+  if (spec.kind === 'analyze') return analysisInputs(db, spec);
   const out: Located[] = [];
   // Model files keep their uploaded names; the graph is marked, with the family as a structure hint.
   const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
@@ -117,6 +120,19 @@ async function artifactUpload(db: Db, jobId: string, name: string, uploadId: str
   return u;
 }
 
+/** Fails a just-leased analysis whose runs cannot be compared; true when it did. */
+async function refuseAnalysis(db: Db, job: JobRow, token: string): Promise<boolean> {
+  const spec = job.spec as unknown as AnalyzeJobSpec;
+  const problem = await comparableProblem(db, job.modelId, await resolveAnalysisRuns(db, spec));
+  if (!problem) return false;
+  const now = nowIso();
+  await db
+    .update(jobs)
+    .set({ status: 'failed', error: `${problem.code}: ${problem.message}`, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
+    .where(and(eq(jobs.id, job.id), eq(jobs.leaseToken, token), eq(jobs.status, 'running')));
+  return true;
+}
+
 export const runnerRoutes = new Hono<AppEnv>()
   .use(async (c, next) => {
     requireScope(c.get('principal'), 'runner');
@@ -126,13 +142,19 @@ export const runnerRoutes = new Hono<AppEnv>()
     const body = await parseJson(c, leaseBody);
     const db = createDb(c.env.DB);
     await requeueExpired(db);
-    const token = newSecret();
-    const expires = Date.now() + leaseSeconds(c.env) * 1000;
-    const id = await claimNext(c.env.DB, body.runnerId, token, expires);
-    if (!id) return c.body(null, 204);
-    const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
-    const inputs = (await jobInputs(db, job)).map((l) => l.input);
-    return c.json({ job: jobView(job), leaseToken: token, leaseExpiresAt: new Date(expires).toISOString(), inputs });
+    // An analysis whose runs cannot be compared (its prune jobs failed, a model file changed between
+    // them) fails here with the reason, and the next job is offered instead.
+    for (let tries = 0; tries < 20; tries++) {
+      const token = newSecret();
+      const expires = Date.now() + leaseSeconds(c.env) * 1000;
+      const id = await claimNext(c.env.DB, body.runnerId, token, expires);
+      if (!id) return c.body(null, 204);
+      const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
+      if (job.kind === 'analyze' && (await refuseAnalysis(db, job, token))) continue;
+      const inputs = (await jobInputs(db, job)).map((l) => l.input);
+      return c.json({ job: jobView(job), leaseToken: token, leaseExpiresAt: new Date(expires).toISOString(), inputs });
+    }
+    return c.body(null, 204);
   })
   .post('/jobs/:id/heartbeat', async (c) => {
     const { id } = parseParams(c, jobParam);

@@ -1,19 +1,21 @@
 import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { artifactName, type RunInfo } from '../../../shared/src/api/jobs';
-import { jobArtifacts, runs, scores } from '../db/schema';
+import { idParam } from '../../../shared/src/api/common';
+import { artifactName, listRunsQuery, type RunInfo } from '../../../shared/src/api/jobs';
+import { runs, scores } from '../db/schema';
+import { runArtifactRow } from '../jobs/run-artifact';
 import type { AppEnv } from '../env';
 import { assertReadable, visibleTo } from '../lib/auth';
 import { serveBlob } from '../lib/blobs';
 import { createDb, type Db } from '../lib/db';
-import { notFound } from '../lib/errors';
+import { ApiError, notFound } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
 import { parseParams, parseQuery } from '../lib/validate';
 
 type RunRow = typeof runs.$inferSelect;
 
-async function runView(db: Db, r: RunRow): Promise<RunInfo> {
+export async function runView(db: Db, r: RunRow): Promise<RunInfo> {
   const rows = await db.select().from(scores).where(eq(scores.runId, r.id));
   return {
     id: r.id,
@@ -47,15 +49,19 @@ async function runView(db: Db, r: RunRow): Promise<RunInfo> {
 
 export const runRoutes = new Hono<AppEnv>()
   .get('/', async (c) => {
-    const q = parseQuery(
-      c,
-      z.object({ model: z.string().max(64).optional(), limit: z.coerce.number().int().min(1).max(200).default(50), cursor: z.string().max(200).optional() }),
-    );
+    const q = parseQuery(c, listRunsQuery);
     const db = createDb(c.env.DB);
     const rows = await db
       .select()
       .from(runs)
-      .where(and(visibleTo(c.get('principal'), runs), q.model ? eq(runs.modelId, q.model) : undefined, q.cursor ? lt(runs.id, q.cursor) : undefined))
+      .where(
+        and(
+          visibleTo(c.get('principal'), runs),
+          q.model ? eq(runs.modelId, q.model) : undefined,
+          q.kind ? eq(runs.kind, q.kind) : undefined,
+          q.cursor ? lt(runs.id, q.cursor) : undefined,
+        ),
+      )
       .orderBy(desc(runs.id))
       .limit(q.limit + 1);
     const page = nextCursor(rows, q.limit);
@@ -70,8 +76,18 @@ export const runRoutes = new Hono<AppEnv>()
     const { id, name } = parseParams(c, z.object({ id: z.string().max(64), name: artifactName }));
     const db = createDb(c.env.DB);
     const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, id) }), 'run');
-    if (!(r.artifacts as { name: string }[]).some((a) => a.name === name)) throw notFound(`artifact "${name}"`);
-    const a = await db.query.jobArtifacts.findFirst({ where: and(eq(jobArtifacts.jobId, r.jobId), eq(jobArtifacts.name, name)) });
+    const a = await runArtifactRow(db, r, name);
     if (!a) throw notFound(`artifact "${name}"`);
     return serveBlob(c.env.BLOBS, a.r2Key, c.req.header('range'), name, a.sha256);
+  })
+  // The whole analysis of an analyze run (the record keeps its summary in extra.analysis).
+  .get('/:id/analysis', async (c) => {
+    const { id } = parseParams(c, idParam);
+    const db = createDb(c.env.DB);
+    const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, id) }), 'run');
+    if (r.kind !== 'analyze') throw new ApiError(404, 'not_found', `run ${r.id} is a ${r.kind} run, not an analysis (analyses: GET /v1/runs?kind=analyze)`);
+    const a = await runArtifactRow(db, r, 'analysis.json');
+    const obj = a ? await c.env.BLOBS.get(a.r2Key) : null;
+    if (!obj) throw notFound(`analysis of run ${r.id}`);
+    return new Response(obj.body, { headers: { 'content-type': 'application/json; charset=utf-8', etag: `"${a!.sha256}"` } });
   });

@@ -1,0 +1,60 @@
+/**
+ * A JobContext over local files: what the lease loop hands a job handler, with inputs read from disk
+ * instead of downloaded and uploads kept in memory. The handler and the engine under it are the
+ * real ones.
+ */
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { JobInputT, JobSpec } from '../../../gpu-runner/src/service/protocol';
+import type { JobContext } from '../../../gpu-runner/src/service/worker-loop';
+
+export interface LocalInput extends Omit<JobInputT, 'sha256' | 'size'> {
+  file: string;
+}
+
+export interface LocalJob {
+  ctx: JobContext;
+  uploads: Map<string, Uint8Array>;
+  logs: string[];
+}
+
+export function localContext(spec: Record<string, unknown>, inputs: LocalInput[], dir: string): LocalJob {
+  const uploads = new Map<string, Uint8Array>();
+  const logs: string[] = [];
+  const byName = new Map(inputs.map((i) => [i.name, i]));
+  const listed: JobInputT[] = inputs.map((i) => ({ name: i.name, role: i.role, meta: i.meta, sha256: '0'.repeat(64), size: 0 }));
+  const input = async (name: string) => {
+    const i = byName.get(name);
+    if (!i) throw new Error(`no input ${name}`);
+    return i.file;
+  };
+  const place = async (name: string, dest: string) => {
+    await mkdir(path.dirname(dest), { recursive: true });
+    await copyFile(await input(name), dest);
+  };
+  const ctx: JobContext = {
+    job: { id: 'job_local', kind: String(spec.kind) } as JobContext['job'],
+    spec: spec as unknown as JobSpec,
+    leaseToken: 'local',
+    inputs: listed,
+    dir,
+    signal: new AbortController().signal,
+    device: 'cpu',
+    log: (m) => logs.push(m),
+    progress: () => undefined,
+    step: async (_name, fn) => fn(),
+    input,
+    place,
+    inputsOfRole: async (role, target, rename = (n) => n) => {
+      const list = listed.filter((i) => i.role === role);
+      for (const i of list) await place(i.name, path.join(target, rename(i.name)));
+      return list;
+    },
+    upload: async (name, data) => {
+      const bytes = data instanceof Uint8Array ? data : new Uint8Array(await (await import('node:fs/promises')).readFile(data.path));
+      uploads.set(name, bytes);
+      return { name, sha256: '0'.repeat(64), size: bytes.length };
+    },
+  };
+  return { ctx, uploads, logs };
+}
