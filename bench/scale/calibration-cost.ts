@@ -42,8 +42,12 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
   const config = checked.side.config;
   const vocab = checked.tokenizer.vocabSize;
   let seed = 7;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return 4 + (seed % (vocab - 4));
+  };
   const samples: CalibrationSample[] = Array.from({ length: cal.samples }, () => ({
-    inputIds: BigInt64Array.from({ length: cal.maxLength }, () => BigInt(4 + ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % (vocab - 4)))),
+    inputIds: BigInt64Array.from({ length: cal.maxLength }, () => BigInt(next())),
     attentionMask: new BigInt64Array(cal.maxLength).fill(1n),
   }));
   const session = { device: 'cpu' as const };
@@ -63,7 +67,12 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
     });
   const mask = async (l: (typeof structure.linears)[number], stats: Map<string, { sqNorm: Float64Array }>) => {
     const w = await canonicalWeight(model, l);
-    return selectMask(l.id, computeScores(w, { method: 'wanda', sqNorm: stats.get(l.id)!.sqNorm }), { dIn: l.dIn, dOut: l.dOut }, { pattern: { kind: 'unstructured', sparsity: 0.5 } });
+    return selectMask(
+      l.id,
+      computeScores(w, { method: 'wanda', sqNorm: stats.get(l.id)!.sqNorm }),
+      { dIn: l.dIn, dOut: l.dOut },
+      { pattern: { kind: 'unstructured', sparsity: 0.5 } },
+    );
   };
   const fw: number[] = [];
   const one: number[] = [];

@@ -127,7 +127,14 @@ export async function writeDecoder(s: DecoderSpec, dir: string): Promise<number>
     return name;
   };
   const scalar = (name: string, v: number) => {
-    inits.push(onnx.TensorProto.create({ name, dims: [], dataType: F, rawData: s.dtype === 'float32' ? new Uint8Array(Float32Array.of(v).buffer) : new Uint8Array(fp32ToFp16(Float32Array.of(v)).buffer) }));
+    inits.push(
+      onnx.TensorProto.create({
+        name,
+        dims: [],
+        dataType: F,
+        rawData: s.dtype === 'float32' ? new Uint8Array(Float32Array.of(v).buffer) : new Uint8Array(fp32ToFp16(Float32Array.of(v)).buffer),
+      }),
+    );
     return name;
   };
   const op = (opType: string, name: string, inputs: string[], attrs: ReturnType<typeof intA>[] = [], outputs = [`${name}_output_0`]) => {
@@ -135,7 +142,10 @@ export async function writeDecoder(s: DecoderSpec, dir: string): Promise<number>
     return outputs[0]!;
   };
 
-  const L = s.family === 'bloom' ? { prefix: '/transformer/h', embed: 'transformer.word_embeddings.weight' } : { prefix: '/model/layers', embed: 'model.embed_tokens.weight' };
+  const L =
+    s.family === 'bloom'
+      ? { prefix: '/transformer/h', embed: 'transformer.word_embeddings.weight' }
+      : { prefix: '/model/layers', embed: 'model.embed_tokens.weight' };
   const linear = async (module: string, x: string, dIn: number, dOut: number, bias: boolean) => {
     const w = await external(`onnx::MatMul_${anon++}`, [dIn, dOut]);
     const y = op('MatMul', `${module}/MatMul`, [x, w]);
@@ -165,10 +175,23 @@ export async function writeDecoder(s: DecoderSpec, dir: string): Promise<number>
   const total = op('Add', '/model/total_len', [pastLen, seqLen]);
   const zero = i64('/model/zero', [0]);
   const oneStep = i64('/model/one', [1]);
-  const qpos = op('Range', '/model/qpos', [op('Squeeze', '/model/past_s', [pastLen]), op('Squeeze', '/model/total_s', [total]), op('Squeeze', '/model/one_s', [oneStep])]);
-  const kpos = op('Range', '/model/kpos', [op('Squeeze', '/model/zero_s', [zero]), op('Squeeze', '/model/total_s2', [total]), op('Squeeze', '/model/one_s2', [oneStep])]);
+  const qpos = op('Range', '/model/qpos', [
+    op('Squeeze', '/model/past_s', [pastLen]),
+    op('Squeeze', '/model/total_s', [total]),
+    op('Squeeze', '/model/one_s', [oneStep]),
+  ]);
+  const kpos = op('Range', '/model/kpos', [
+    op('Squeeze', '/model/zero_s', [zero]),
+    op('Squeeze', '/model/total_s2', [total]),
+    op('Squeeze', '/model/one_s2', [oneStep]),
+  ]);
   const allowed = op('LessOrEqual', '/model/causal', [op('Unsqueeze', '/model/kpos_row', [kpos, zero]), op('Unsqueeze', '/model/qpos_col', [qpos, oneStep])]);
-  const padOk = op('Cast', '/model/mask_bool', [op('Unsqueeze', '/model/mask_4d', ['attention_mask', i64('/model/axes12', [1, 2])])], [intA('to', onnx.TensorProto.DataType.BOOL)]);
+  const padOk = op(
+    'Cast',
+    '/model/mask_bool',
+    [op('Unsqueeze', '/model/mask_4d', ['attention_mask', i64('/model/axes12', [1, 2])])],
+    [intA('to', onnx.TensorProto.DataType.BOOL)],
+  );
   const both = op('And', '/model/mask_and', [allowed, padOk]);
   const maskAdd = op('Where', '/model/mask_add', [both, scalar('/model/mask_zero', 0), scalar('/model/mask_neg', s.dtype === 'float32' ? -1e9 : -6e4)]);
 
@@ -199,7 +222,8 @@ export async function writeDecoder(s: DecoderSpec, dir: string): Promise<number>
       k = await linear(`${p}/${a}/k_proj`, h, s.hidden, s.kvHeads * hd, bias);
       v = await linear(`${p}/${a}/v_proj`, h, s.hidden, s.kvHeads * hd, bias);
     }
-    const heads = (t: string, shape: string, n: string) => op('Transpose', `${p}/attn/${n}_t`, [op('Reshape', `${p}/attn/${n}_r`, [t, shape])], [intsA('perm', [0, 2, 1, 3])]);
+    const heads = (t: string, shape: string, n: string) =>
+      op('Transpose', `${p}/attn/${n}_t`, [op('Reshape', `${p}/attn/${n}_r`, [t, shape])], [intsA('perm', [0, 2, 1, 3])]);
     const qh = heads(q, shapeQ, 'q');
     const kNew = heads(k, shapeKv, 'k');
     const vNew = heads(v, shapeKv, 'v');
@@ -217,16 +241,27 @@ export async function writeDecoder(s: DecoderSpec, dir: string): Promise<number>
       const rep = s.heads / s.kvHeads;
       const expand = (t: string, n: string) => {
         const u = op('Unsqueeze', `${p}/attn/${n}_u`, [t, i64(`${p}/attn/${n}_ax`, [2])]);
-        const shape = op('Concat', `${p}/attn/${n}_shape`, [op('Shape', `${p}/attn/${n}_s`, [u], [intA('end', 2)]), i64(`${p}/attn/${n}_rep`, [rep]), op('Shape', `${p}/attn/${n}_s2`, [u], [intA('start', 3)])], [intA('axis', 0)]);
+        const shape = op(
+          'Concat',
+          `${p}/attn/${n}_shape`,
+          [op('Shape', `${p}/attn/${n}_s`, [u], [intA('end', 2)]), i64(`${p}/attn/${n}_rep`, [rep]), op('Shape', `${p}/attn/${n}_s2`, [u], [intA('start', 3)])],
+          [intA('axis', 0)],
+        );
         const e = op('Expand', `${p}/attn/${n}_e`, [u, shape]);
         return op('Reshape', `${p}/attn/${n}_m`, [e, i64(`${p}/attn/${n}_merge`, [0, s.heads, -1, hd])]);
       };
       kAll = expand(presentK, 'k');
       vAll = expand(presentV, 'v');
     }
-    const scores = op('Mul', `${p}/attn/scale`, [op('MatMul', `${p}/attn/MatMul`, [qh, op('Transpose', `${p}/attn/k_T`, [kAll], [intsA('perm', [0, 1, 3, 2])])]), scalar(`${p}/attn/inv_sqrt`, 1 / Math.sqrt(hd))]);
+    const scores = op('Mul', `${p}/attn/scale`, [
+      op('MatMul', `${p}/attn/MatMul`, [qh, op('Transpose', `${p}/attn/k_T`, [kAll], [intsA('perm', [0, 1, 3, 2])])]),
+      scalar(`${p}/attn/inv_sqrt`, 1 / Math.sqrt(hd)),
+    ]);
     const probs = op('Softmax', `${p}/attn/Softmax`, [op('Add', `${p}/attn/masked`, [scores, maskAdd])], [intA('axis', -1)]);
-    const ctx = op('Reshape', `${p}/attn/ctx`, [op('Transpose', `${p}/attn/ctx_t`, [op('MatMul', `${p}/attn/MatMul_1`, [probs, vAll])], [intsA('perm', [0, 2, 1, 3])]), shapeOut]);
+    const ctx = op('Reshape', `${p}/attn/ctx`, [
+      op('Transpose', `${p}/attn/ctx_t`, [op('MatMul', `${p}/attn/MatMul_1`, [probs, vAll])], [intsA('perm', [0, 2, 1, 3])]),
+      shapeOut,
+    ]);
     const oName = s.family === 'bloom' ? 'self_attention/dense' : s.family === 'llama' ? 'self_attn/o_proj' : 'self_attn/out_proj';
     x = op('Add', `${p}/residual_attn`, [x, await linear(`${p}/${oName}`, ctx, s.hidden, s.hidden, bias)]);
     const mlpNorm = s.family === 'xglm' ? 'final_layer_norm' : 'post_attention_layernorm';
@@ -248,7 +283,10 @@ export async function writeDecoder(s: DecoderSpec, dir: string): Promise<number>
   const finalNorm = s.family === 'bloom' ? '/transformer/ln_f' : s.family === 'llama' ? '/model/norm' : '/model/layer_norm';
   const hFinal = await norm(finalNorm, x);
   // Tied head (XGLM, BLOOM) as optimum re-ties it: MatMul on a Transpose of the embedding; LLaMA's own head.
-  const headW = s.family === 'llama' ? await external(`onnx::MatMul_${anon++}`, [s.hidden, s.vocab]) : op('Transpose', '/lm_head/Transpose', [embed], [intsA('perm', [1, 0])]);
+  const headW =
+    s.family === 'llama'
+      ? await external(`onnx::MatMul_${anon++}`, [s.hidden, s.vocab])
+      : op('Transpose', '/lm_head/Transpose', [embed], [intsA('perm', [1, 0])]);
   op('MatMul', '/lm_head/MatMul', [hFinal, headW], [], ['logits']);
   await fh.close();
 

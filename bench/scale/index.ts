@@ -82,9 +82,17 @@ function modelBytes(dir: string): number {
 
 /** 30 XNLI-shaped rows (premise, hypothesis, label). */
 function xnliRows(): string {
-  const premises = ['The museum is closed on Mondays', 'She plays the violin in an orchestra', 'The bridge was built in 1890', 'Rain fell all night over the village', 'He bought bread at the market'];
+  const premises = [
+    'The museum is closed on Mondays',
+    'She plays the violin in an orchestra',
+    'The bridge was built in 1890',
+    'Rain fell all night over the village',
+    'He bought bread at the market',
+  ];
   const hyps = ['It opens every day', 'She is a musician', 'The bridge is new', 'The streets were wet', 'He went shopping'];
-  return Array.from({ length: 30 }, (_, i) => JSON.stringify({ premise: `${premises[i % 5]} (${i}).`, hypothesis: `${hyps[(i * 3) % 5]}.`, label: i % 3 })).join('\n');
+  return Array.from({ length: 30 }, (_, i) =>
+    JSON.stringify({ premise: `${premises[i % 5]} (${i}).`, hypothesis: `${hyps[(i * 3) % 5]}.`, label: i % 3 }),
+  ).join('\n');
 }
 
 interface JobFigures {
@@ -141,11 +149,22 @@ export async function run(): Promise<void> {
 
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'polyprune-scale-'));
   const workdir = path.join(tmp, 'runner');
-  const stack = await startStack({ port: await freePort(), persistTo: path.join(tmp, 'state'), adminToken: newAdminToken(), runners: 1, runnerWorkdir: workdir, vars: { RATE_LIMIT_PER_MINUTE: '100000', LEASE_SECONDS: '600' } });
+  const stack = await startStack({
+    port: await freePort(),
+    persistTo: path.join(tmp, 'state'),
+    adminToken: newAdminToken(),
+    runners: 1,
+    runnerWorkdir: workdir,
+    vars: { RATE_LIMIT_PER_MINUTE: '100000', LEASE_SECONDS: '600' },
+  });
   const api = new PolypruneApi({ baseUrl: stack.url, token: stack.adminToken, retry: { retries: 2 } });
   const rows: Array<{ spec: DecoderSpec; bytes: number; uploadMBs: number; jobs: JobFigures[]; cost?: CalibrationCost; buildSeconds?: number }> = [];
   try {
-    const corpus = await api.uploadCorpus(new Uint8Array(await readFile(path.join(ROOT, 'demo/data/corpus.fr-en.tsv'))), { src: 'fr', tgt: 'en', format: 'tsv' });
+    const corpus = await api.uploadCorpus(new Uint8Array(await readFile(path.join(ROOT, 'demo/data/corpus.fr-en.tsv'))), {
+      src: 'fr',
+      tgt: 'en',
+      format: 'tsv',
+    });
     const suite = await api.uploadSuite(new TextEncoder().encode(`${xnliRows()}\n`), { format: 'xnli', lang: 'en' });
     for (const m of models) {
       console.log(`\n${m.spec.name}: ${(m.bytes / GiB).toFixed(2)} GiB`);
@@ -161,9 +180,17 @@ export async function run(): Promise<void> {
         ['oneshot', [suite.id]],
         ['sequential', []],
       ] as const) {
-        const fig = await runJob(api, stack, workdir, { kind: 'prune', modelId: model.id, method: 'wanda', sparsity: 0.5, mode, calibration: cal, suites }, mode);
+        const fig = await runJob(
+          api,
+          stack,
+          workdir,
+          { kind: 'prune', modelId: model.id, method: 'wanda', sparsity: 0.5, mode, calibration: cal, suites },
+          mode,
+        );
         if (mode === 'oneshot' && fig.timings.download) fig.downloadMBs = mb(m.bytes) / fig.timings.download;
-        console.log(`  ${mode}: ${fig.status}${fig.error ? ` (${fig.error})` : ''} in ${fmt(fig.wall, 0)} s; peak RSS ${fmt(fig.peakRss / m.bytes)} × model; disk ${fmt(fig.peakDisk / m.bytes)} × model`);
+        console.log(
+          `  ${mode}: ${fig.status}${fig.error ? ` (${fig.error})` : ''} in ${fmt(fig.wall, 0)} s; peak RSS ${fmt(fig.peakRss / m.bytes)} × model; disk ${fmt(fig.peakDisk / m.bytes)} × model`,
+        );
         jobs.push(fig);
       }
       rows.push({ spec: m.spec, bytes: m.bytes, uploadMBs, jobs, buildSeconds: m.buildSeconds });
@@ -184,7 +211,9 @@ export async function run(): Promise<void> {
 }
 
 function printTables(rows: Array<{ spec: DecoderSpec; bytes: number; uploadMBs: number; jobs: JobFigures[]; cost?: CalibrationCost }>): void {
-  console.log('\n| model | params | size GiB | upload MB/s | download MB/s | oneshot / forward | sequential / forward | peak RSS ÷ size (oneshot job) | peak RSS ÷ size (sequential job) | disk ÷ size |');
+  console.log(
+    '\n| model | params | size GiB | upload MB/s | download MB/s | oneshot / forward | sequential / forward | peak RSS ÷ size (oneshot job) | peak RSS ÷ size (sequential job) | disk ÷ size |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const [o, s] = r.jobs;

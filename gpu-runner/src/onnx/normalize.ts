@@ -248,7 +248,7 @@ export function fuseTransposedHead(proto: ModelProto): { proto: ModelProto; rewr
     const t = producer.get(n.input?.[1] ?? '');
     const perm = t?.attribute?.find((a) => a.name === 'perm')?.ints?.map(Number);
     const w = inits.get(t?.input?.[0] ?? '');
-    if (!t || t.opType !== 'Transpose' || (perm && !(perm.length === 2 && perm[0] === 1 && perm[1] === 0))) return n;
+    if (t?.opType !== 'Transpose' || (perm && !(perm.length === 2 && perm[0] === 1 && perm[1] === 0))) return n;
     if (!w || w.dataType !== onnx.TensorProto.DataType.FLOAT || (w.dims ?? []).length !== 2 || uses.get(t.output![0]!) !== 1) return n;
     drop.add(t);
     rewritten++;
