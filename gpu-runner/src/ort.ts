@@ -51,12 +51,24 @@ export function cudaStatus(): { available: boolean; reason?: string } {
   return cudaUnavailableReason === undefined ? { available: true } : { available: false, reason: cudaUnavailableReason };
 }
 
+/**
+ * Process-wide session defaults, set once by the runner service from its environment.
+ * prepack: onnxruntime's CPU MatMul repacks every constant weight into its own layout, a second
+ * copy next to the (memory-mapped) external data: about +0.5× the model in anonymous memory on a
+ * 2 GB model (bench/scale). Off trades some GEMM speed for that memory.
+ */
+const defaults: { prepack: boolean } = { prepack: true };
+export function configureSessions(d: Partial<typeof defaults>): void {
+  Object.assign(defaults, d);
+}
+
 function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
   // The CPU arena keeps freed activation buffers for reuse; with weights already resident that
   // pushes peak memory while pruning from ~1.5x to ~2x the model (bench/calibration.ts), for no
   // measurable speed-up here.
   const o: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', enableCpuMemArena: opts.cpuArena ?? false };
   if (opts.intraOpThreads) o.intraOpNumThreads = opts.intraOpThreads;
+  if (!defaults.prepack) o.extra = { session: { disable_prepacking: '1' } };
   return o;
 }
 

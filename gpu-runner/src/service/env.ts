@@ -22,6 +22,8 @@ export interface RunnerEnv {
    * mid-job deterministically on models that finish in a second.
    */
   stepDelayMs: number;
+  /** onnxruntime may keep prepacked copies of the weights (POLYPRUNE_PREPACK, default 1) */
+  prepack: boolean;
 }
 
 export class EnvError extends Error {}
@@ -50,5 +52,7 @@ export function readRunnerEnv(env: NodeJS.ProcessEnv = process.env): RunnerEnv {
     cacheMaxBytes: num('POLYPRUNE_CACHE_MAX_BYTES', 0),
     maxJobs: num('POLYPRUNE_MAX_JOBS', 0),
     stepDelayMs: num('POLYPRUNE_STEP_DELAY_MS', 0),
+    // 0: no prepacked weight copies in onnxruntime (less memory, slower GEMMs); see ort.ts.
+    prepack: num('POLYPRUNE_PREPACK', 1) !== 0,
   };
 }

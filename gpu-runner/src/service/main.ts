@@ -3,6 +3,7 @@
  * from the environment (env.ts). SIGTERM/SIGINT: finish the current step, hand the job back as a
  * retryable failure, exit 0; a second signal interrupts the step as well.
  */
+import { configureSessions } from '../ort';
 import { RunnerClient } from './client';
 import { EnvError, readRunnerEnv } from './env';
 import { runPipeline } from './pipeline';
@@ -19,6 +20,7 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+  configureSessions({ prepack: env.prepack });
   const log = (m: string) => console.error(`[runner ${env.runnerId} ${new Date().toISOString()}] ${m}`);
   const client = new RunnerClient({
     baseUrl: env.api,
