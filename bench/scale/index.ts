@@ -12,7 +12,8 @@
  *
  * Flags: `--models xglm-564M,llama-1.1B-fp16` (subset), `--reps N` (default 2), `--full` (the
  * paper's 100 × 512 calibration instead of 8 × 128), `--small` (same pipeline on 2-layer models of
- * the same widths and vocabularies: a smoke run in a few minutes). Models are cached in bench/out/scale.
+ * the same widths and vocabularies: a smoke run in a few minutes), `--cost-only` (only the in-process
+ * calibration cost, no stack). Models are cached in bench/out/scale.
  */
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -147,6 +148,31 @@ export async function run(): Promise<void> {
   const models: Array<{ spec: DecoderSpec; dir: string; bytes: number; buildSeconds?: number }> = [];
   for (const spec of specs) models.push({ spec, ...(await ensureModel(spec)) });
 
+  const rows: Array<{ spec: DecoderSpec; bytes: number; uploadMBs: number; jobs: JobFigures[]; cost?: CalibrationCost; buildSeconds?: number }> = [];
+  if (has('cost-only')) {
+    for (const m of models) rows.push({ spec: m.spec, bytes: m.bytes, uploadMBs: Number.NaN, jobs: [] });
+  } else await endToEnd(models, calibration, rows);
+  // In-process calibration cost once the stack is gone (nothing else holds a model in memory).
+  for (const r of rows) {
+    const m = models.find((x) => x.spec === r.spec)!;
+    process.stdout.write(`\ncalibration cost, ${r.spec.name}… `);
+    r.cost = await measureCalibration(m.dir, calibration, reps);
+    console.log(`oneshot ${fmt(r.cost.oneshot.median)}×, sequential ${fmt(r.cost.sequential.median)}× a forward pass`);
+  }
+  printTables(rows);
+  writeFileSync(
+    path.join(OUT, `last-run${has('cost-only') ? '-cost' : ''}.json`),
+    JSON.stringify({ date: new Date().toISOString(), calibration, reps, rows }, null, 2),
+  );
+}
+
+type Row = { spec: DecoderSpec; bytes: number; uploadMBs: number; jobs: JobFigures[]; cost?: CalibrationCost; buildSeconds?: number };
+
+async function endToEnd(
+  models: Array<{ spec: DecoderSpec; dir: string; bytes: number; buildSeconds?: number }>,
+  calibration: { samples: number; maxLength: number },
+  rows: Row[],
+): Promise<void> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'polyprune-scale-'));
   const workdir = path.join(tmp, 'runner');
   const stack = await startStack({
@@ -158,7 +184,6 @@ export async function run(): Promise<void> {
     vars: { RATE_LIMIT_PER_MINUTE: '100000', LEASE_SECONDS: '600' },
   });
   const api = new PolypruneApi({ baseUrl: stack.url, token: stack.adminToken, retry: { retries: 2 } });
-  const rows: Array<{ spec: DecoderSpec; bytes: number; uploadMBs: number; jobs: JobFigures[]; cost?: CalibrationCost; buildSeconds?: number }> = [];
   try {
     const corpus = await api.uploadCorpus(new Uint8Array(await readFile(path.join(ROOT, 'demo/data/corpus.fr-en.tsv'))), {
       src: 'fr',
@@ -199,15 +224,6 @@ export async function run(): Promise<void> {
     await stack.stop();
     await rm(tmp, { recursive: true, force: true });
   }
-  // In-process calibration cost once the stack is gone (nothing else holds a model in memory).
-  for (const r of rows) {
-    const m = models.find((x) => x.spec === r.spec)!;
-    process.stdout.write(`\ncalibration cost, ${r.spec.name}… `);
-    r.cost = await measureCalibration(m.dir, calibration, reps);
-    console.log('done');
-  }
-  printTables(rows);
-  writeFileSync(path.join(OUT, 'last-run.json'), JSON.stringify({ date: new Date().toISOString(), calibration, reps, rows }, null, 2));
 }
 
 function printTables(rows: Array<{ spec: DecoderSpec; bytes: number; uploadMBs: number; jobs: JobFigures[]; cost?: CalibrationCost }>): void {
