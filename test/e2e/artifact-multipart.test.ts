@@ -35,17 +35,25 @@ describe('multipart artifact upload', () => {
 
     const info = await client.uploadArtifact(job.id, lease.leaseToken, 'model.onnx.data', { path: file });
     expect(info).toMatchObject({ name: 'model.onnx.data', size: bytes.length, sha256: sha });
+    // Bytes in memory over the limit (a 1 B-parameter model's masks.bin) go up in parts too.
+    const fromMemory = await client.uploadArtifact(job.id, lease.leaseToken, 'masks.bin', bytes);
+    expect(fromMemory).toMatchObject({ name: 'masks.bin', size: bytes.length, sha256: sha });
     const done = await client.complete(job.id, lease.leaseToken, {
       overallSparsity: null,
       layers: [],
       scores: [],
-      artifacts: ['model.onnx.data'],
+      artifacts: ['model.onnx.data', 'masks.bin'],
       timings: {},
       extra: {},
     });
     const back = await t.api.runArtifact(done.runId, 'model.onnx.data');
     expect(back.length).toBe(bytes.length);
     expect(createHash('sha256').update(back).digest('hex')).toBe(sha);
+    expect(
+      createHash('sha256')
+        .update(await t.api.runArtifact(done.runId, 'masks.bin'))
+        .digest('hex'),
+    ).toBe(sha);
 
     // The job is finished: its lease no longer admits uploads, in parts or not.
     await expect(client.uploadArtifact(job.id, lease.leaseToken, 'late.bin', { path: file })).rejects.toBeInstanceOf(LeaseLostError);

@@ -152,8 +152,10 @@ export class RunnerClient {
 
   /** Uploads bytes or a file (read fully: artifacts are capped at 95 MB by the API). */
   async uploadArtifact(jobId: string, leaseToken: string, name: string, data: Uint8Array | { path: string }, signal?: AbortSignal): Promise<ArtifactInfoT> {
+    // Over the single-request limit (a 1 B-parameter model's masks.bin is ~120 MB): in parts.
+    if (data instanceof Uint8Array && data.byteLength > this.singlePutLimit) return this.uploadInParts(jobId, leaseToken, name, bytesSource(data), signal);
     if (!(data instanceof Uint8Array) && (await stat(data.path)).size > this.singlePutLimit)
-      return this.uploadInParts(jobId, leaseToken, name, data.path, signal);
+      return this.uploadInParts(jobId, leaseToken, name, await fileSource(data.path), signal);
     const bytes = data instanceof Uint8Array ? data : await readAll(data.path);
     const sha = createHash('sha256').update(bytes).digest('hex');
     const info = await this.leased(jobId, () =>
@@ -167,17 +169,16 @@ export class RunnerClient {
     return info;
   }
 
-  /** Multipart upload read from disk one part at a time (never the whole file in memory), hashed on the way. */
-  private async uploadInParts(jobId: string, leaseToken: string, name: string, file: string, signal?: AbortSignal): Promise<ArtifactInfoT> {
+  /** Multipart upload read one part at a time (a file is never held whole in memory), hashed on the way. */
+  private async uploadInParts(jobId: string, leaseToken: string, name: string, source: PartSource, signal?: AbortSignal): Promise<ArtifactInfoT> {
     const base = `/v1/runner/jobs/${enc(jobId)}/artifacts/${enc(name)}/uploads`;
     const headers = { 'x-lease-token': leaseToken };
     const { uploadId } = await this.leased(jobId, () => this.http.json<{ uploadId: string }>(base, { method: 'POST', headers, signal }));
     const hash = createHash('sha256');
-    const fh = await open(file, 'r');
     try {
       const buf = Buffer.alloc(this.partBytes);
       for (let n = 1; ; n++) {
-        const { bytesRead } = await fh.read(buf, 0, this.partBytes, null);
+        const bytesRead = await source.read(buf);
         if (bytesRead === 0) break;
         const part = new Uint8Array(buf.subarray(0, bytesRead));
         hash.update(part);
@@ -192,7 +193,7 @@ export class RunnerClient {
         if (bytesRead < this.partBytes) break;
       }
     } finally {
-      await fh.close();
+      await source.close();
     }
     const sha = hash.digest('hex');
     return this.leased(jobId, () =>
@@ -212,6 +213,30 @@ export class RunnerClient {
 }
 
 const enc = encodeURIComponent;
+
+/** Sequential reads into a part buffer; returns the bytes read (0 at the end). */
+interface PartSource {
+  read(buf: Buffer): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function fileSource(file: string): Promise<PartSource> {
+  const fh = await open(file, 'r');
+  return { read: async (buf) => (await fh.read(buf, 0, buf.length, null)).bytesRead, close: () => fh.close() };
+}
+
+function bytesSource(bytes: Uint8Array): PartSource {
+  let at = 0;
+  return {
+    read: async (buf) => {
+      const n = Math.min(buf.length, bytes.byteLength - at);
+      buf.set(bytes.subarray(at, at + n));
+      at += n;
+      return n;
+    },
+    close: async () => {},
+  };
+}
 
 async function readAll(path: string): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
