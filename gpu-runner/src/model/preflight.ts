@@ -6,11 +6,11 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { QUANTIZED_OPS, SEARCH_WRAPPERS } from '../../../shared/src/model-files.js';
-import { parsePast } from '../onnx/graph-io.js';
+import { TOKEN_INPUTS, parsePast } from '../onnx/graph-io.js';
 import { workingGraph, type WorkingGraph } from '../onnx/normalize.js';
 import { DataType, dimsOf, type GraphProto, type NodeProto } from '../onnx/proto.js';
 import { externalRef, isExternal, loadModel, type OnnxModel } from '../onnx/read.js';
-import { findPrunableLinears, type LinearStructure } from '../onnx/structure.js';
+import { findPrunableLinears, indexGraph, type LinearStructure } from '../onnx/structure.js';
 import { loadTokenizer, type LoadedTokenizer } from '../tokenize/index.js';
 import { readSideFiles, type SideInfo } from './side-files.js';
 
@@ -88,8 +88,7 @@ export async function checkExternalData(model: OnnxModel, graphFile: string, mod
 
 /** Rows of the token embedding: the 2-D table that input_ids (through casts/reshapes) are gathered from. */
 export function embeddingRows(model: OnnxModel): number | undefined {
-  const producer = new Map<string, NodeProto>();
-  for (const n of model.proto.graph!.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
+  const { producer } = indexGraph(model);
   const fromIds = (t: string) => {
     for (let hop = 0; hop < 6; hop++) {
       if (t === 'input_ids') return true;
@@ -115,10 +114,9 @@ export function whyNotScorable(model: OnnxModel): string | undefined {
   if (!outputs.some((o) => o === 'logits' || /logits|scores/i.test(o))) {
     return `the graph ends at ${outputs.join(', ')}, not at logits (no LM head): it can be pruned but not scored — submit the job without suites, or export the model with its LM head (e.g. optimum-cli export onnx --task text-generation-with-past)`;
   }
-  const known = new Set(['input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'use_cache_branch']);
   const inputs = (g.input ?? []).map((i) => i.name ?? '').filter((n) => !inits.has(n));
   if (!inputs.includes('input_ids')) return `the graph has no input_ids input (inputs: ${inputs.join(', ')}): only token-id decoder exports can be scored`;
-  const odd = inputs.filter((n) => !known.has(n) && !parsePast(n));
+  const odd = inputs.filter((n) => !TOKEN_INPUTS.has(n) && !parsePast(n));
   if (odd.length) {
     return `the graph takes input(s) ${odd.join(', ')} that polyprune cannot feed: expected input_ids, attention_mask, position_ids, token_type_ids, use_cache_branch and past key/value caches`;
   }

@@ -14,6 +14,9 @@ import type { Session } from '../ort.js';
 
 export type IntType = 'int64' | 'int32';
 
+/** Non-cache inputs a decoder export may take (everything else must be a past key/value cache). */
+export const TOKEN_INPUTS: ReadonlySet<string> = new Set(['input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'use_cache_branch']);
+
 export interface TokenInput {
   name: string;
   type: IntType;
@@ -154,10 +157,9 @@ export function describeGraph(session: Session, config: ModelConfig = {}): Graph
   if (inputs.has('token_type_ids')) io.tokenTypes = tokenInput(session, 'token_type_ids');
   if (inputs.has('use_cache_branch')) io.useCacheBranch = 'use_cache_branch';
 
-  const known = new Set(['input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'use_cache_branch']);
   const past: Array<PastName & { name: string }> = [];
   for (const name of session.inputNames) {
-    if (known.has(name)) continue;
+    if (TOKEN_INPUTS.has(name)) continue;
     const p = parsePast(name);
     if (!p) {
       throw new Error(

@@ -1,9 +1,11 @@
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import type { JobInfo } from '../../../shared/src/api/jobs';
 import { jobs } from '../db/schema';
 import type { Bindings } from '../env';
+import { type Principal, visibleTo } from '../lib/auth';
 import type { Db } from '../lib/db';
 import { nowIso } from '../lib/db';
+import { notFound } from '../lib/errors';
 
 export type JobRow = typeof jobs.$inferSelect;
 
@@ -86,4 +88,16 @@ export async function claimNext(d1: D1Database, runnerId: string, leaseToken: st
     .bind(leaseToken, expiresAt, runnerId, now)
     .first<{ id: string }>();
   return row?.id ?? null;
+}
+
+/** The jobs of a sweep the caller may see (404 when none: a sweep is only its jobs). */
+export async function sweepJobs(db: Db, p: Principal | null, sweepId: string): Promise<JobRow[]> {
+  const rows = await db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.sweepId, sweepId), visibleTo(p, jobs)))
+    .orderBy(asc(jobs.id))
+    .limit(500);
+  if (!rows.length) throw notFound('sweep');
+  return rows;
 }

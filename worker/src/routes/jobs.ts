@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { createJobBody, createSweepBody, type JobSpec, listJobsQuery, MAX_ANALYSIS_RUNS, type PruneJobSpec } from '../../../shared/src/api/jobs';
 import { corpora, jobs } from '../db/schema';
@@ -6,10 +6,10 @@ import type { AppEnv } from '../env';
 import { assertReadable, assertWritable, requireScope, type Principal, visibleTo } from '../lib/auth';
 import { newId } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
-import { ApiError, notFound } from '../lib/errors';
+import { ApiError } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
 import { parseJson, parseParams, parseQuery, parseWith } from '../lib/validate';
-import { jobView, type JobRow, maxAttempts } from '../jobs/store';
+import { jobView, type JobRow, maxAttempts, sweepJobs } from '../jobs/store';
 import { validateSpec } from '../jobs/validate-spec';
 import { variantOf } from '../jobs/variant';
 import { idParam } from '../../../shared/src/api/common';
@@ -172,13 +172,7 @@ export const sweepRoutes = new Hono<AppEnv>()
   })
   .get('/:id', async (c) => {
     const { id } = parseParams(c, idParam);
-    const rows = await createDb(c.env.DB)
-      .select()
-      .from(jobs)
-      .where(and(eq(jobs.sweepId, id), visibleTo(c.get('principal'), jobs)))
-      .orderBy(asc(jobs.id))
-      .limit(500);
-    if (!rows.length) throw notFound('sweep');
+    const rows = await sweepJobs(createDb(c.env.DB), c.get('principal'), id);
     return c.json({ sweepId: id, jobs: rows.map(jobView) });
   });
 

@@ -1,25 +1,17 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
 import type { PruneJobSpec } from '../../../shared/src/api/jobs';
-import { corpora, jobs } from '../db/schema';
+import { corpora } from '../db/schema';
 import type { AppEnv } from '../env';
-import { jobView } from '../jobs/store';
-import { visibleTo } from '../lib/auth';
+import { jobView, sweepJobs } from '../jobs/store';
 import { createDb } from '../lib/db';
-import { notFound } from '../lib/errors';
 import { SweepPage } from '../pages/sweep';
 
 /** Server-rendered page of a sweep: its jobs, their runs, and the analyses it queued. */
 export const sweepPages = new Hono<AppEnv>().get('/:id', async (c) => {
   const db = createDb(c.env.DB);
   const id = c.req.param('id');
-  const rows = await db
-    .select()
-    .from(jobs)
-    .where(and(eq(jobs.sweepId, id), visibleTo(c.get('principal'), jobs)))
-    .orderBy(asc(jobs.id))
-    .limit(500);
-  if (!rows.length) throw notFound('sweep');
+  const rows = await sweepJobs(db, c.get('principal'), id);
   const corpusIds = [...new Set(rows.map((r) => (r.spec as unknown as PruneJobSpec).calibration?.corpusId).filter((x): x is string => !!x))];
   const found = corpusIds.length
     ? await db.select({ id: corpora.id, src: corpora.src, tgt: corpora.tgt }).from(corpora).where(inArray(corpora.id, corpusIds))
