@@ -1,4 +1,5 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth';
 
 export const MAX_PROBLEMS_LISTED = 100;
 export const MAX_SIDE_CHARS = 4096;
@@ -58,6 +59,9 @@ export function checkField(value: unknown, field: string, line: number): { value
 }
 
 export function parseJsonLine(line: Line): { value: unknown } | { problem: LineProblem } {
+  if (nestsDeeperThan(line.text)) {
+    return { problem: { line: line.number, reason: 'too_deep', message: `JSON nests deeper than ${MAX_JSON_DEPTH} levels` } };
+  }
   try {
     const value: unknown = JSON.parse(line.text);
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
