@@ -1,6 +1,7 @@
+import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, expectErrorShape } from './helpers';
-import { makeWorld, pruneSpec, type World } from './fixtures';
+import { call, expectErrorShape, makeToken } from './helpers';
+import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 
 let w: World;
 beforeAll(async () => {
@@ -64,5 +65,89 @@ describe('JSON body size', () => {
     });
     const r = await call('POST', '/v1/models', { token: w.writer, body: stream, headers: { 'content-type': 'application/json' } });
     expect(r.status).toBe(413);
+  });
+});
+
+describe('statistics reuse and privacy', () => {
+  it('offers only statistics of runs the job owner may read; a public job never names a private run', async () => {
+    const pub = await makeWorld('stats-pub', 'public');
+    const other = await makeWorld('stats-other');
+    const spec = (extra: Record<string, unknown>) => ({ ...pruneSpec(pub, { mode: 'oneshot' }), ...extra });
+    const first = (await call('POST', '/v1/jobs', { token: pub.writer, json: spec({ sparsity: 0.5, visibility: 'private' }) })).body.id;
+    const l = await leaseJob(pub.runner, first);
+    await call('PUT', `/v1/runner/jobs/${first}/artifacts/stats.bin`, {
+      token: pub.runner,
+      body: new Uint8Array([1, 2]),
+      headers: { 'x-lease-token': l.leaseToken },
+    });
+    const done = await call('POST', `/v1/runner/jobs/${first}/complete`, {
+      token: pub.runner,
+      json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'] } },
+    });
+    expect(done.status).toBe(200);
+
+    const offered = async (writer: string, runner: string, extra: Record<string, unknown>) => {
+      const r = await call('POST', '/v1/jobs', { token: writer, json: spec(extra) });
+      expect(r.status).toBe(201);
+      const lease = await leaseJob(runner, r.body.id);
+      await call('POST', `/v1/runner/jobs/${r.body.id}/fail`, { token: runner, json: { leaseToken: lease.leaseToken, error: 'test done' } });
+      return lease.inputs.filter((i) => i.role === 'stats').map((i) => (i as unknown as { meta: { runId: string } }).meta.runId);
+    };
+    // The owner's own private job may reuse its private run…
+    expect(await offered(pub.writer, pub.runner, { sparsity: 0.6, visibility: 'private' })).toEqual([done.body.runId]);
+    // …another owner's job may not, nor may the owner's public job.
+    expect(await offered(other.writer, other.runner, { sparsity: 0.6, visibility: 'private' })).toEqual([]);
+    expect(await offered(pub.writer, pub.runner, { sparsity: 0.6, visibility: 'public' })).toEqual([]);
+  });
+});
+
+describe('complete and artifacts of an expired lease', () => {
+  it('counts only artifacts written under the completing lease', async () => {
+    const id = (await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { sparsity: 0.2 }) })).body.id;
+    const a = await leaseJob(w.runner, id);
+    const put = await call('PUT', `/v1/runner/jobs/${id}/artifacts/stats.bin`, {
+      token: w.runner,
+      body: new Uint8Array([9]),
+      headers: { 'x-lease-token': a.leaseToken },
+    });
+    expect(put.status).toBe(201);
+    await env.DB.prepare('UPDATE jobs SET lease_expires_at = 0 WHERE id = ?').bind(id).run();
+    const b = await leaseJob(w.runner, id);
+    expect(b.leaseToken).not.toBe(a.leaseToken);
+    const stale = await call('POST', `/v1/runner/jobs/${id}/complete`, {
+      token: w.runner,
+      json: { leaseToken: b.leaseToken, result: { artifacts: ['stats.bin'] } },
+    });
+    expect(stale.status).toBe(422);
+    expect(stale.body.error.code).toBe('unknown_artifact');
+    // Uploaded again under the new lease, it counts.
+    await call('PUT', `/v1/runner/jobs/${id}/artifacts/stats.bin`, { token: w.runner, body: new Uint8Array([9]), headers: { 'x-lease-token': b.leaseToken } });
+    const ok = await call('POST', `/v1/runner/jobs/${id}/complete`, {
+      token: w.runner,
+      json: { leaseToken: b.leaseToken, result: { artifacts: ['stats.bin'] } },
+    });
+    expect(ok.status).toBe(200);
+  });
+});
+
+describe('lease token binding', () => {
+  it('only the runner token that took a lease may use its lease token', async () => {
+    const id = (await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { sparsity: 0.25 }) })).body.id;
+    const l = await leaseJob(w.runner, id);
+    const thief = await makeToken('hard-thief', ['runner']);
+    const hb = await call('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: thief, json: { leaseToken: l.leaseToken } });
+    expect(hb.status).toBe(409);
+    const put = await call('PUT', `/v1/runner/jobs/${id}/artifacts/x.bin`, {
+      token: thief,
+      body: new Uint8Array([1]),
+      headers: { 'x-lease-token': l.leaseToken },
+    });
+    expect(put.status).toBe(409);
+    const fail = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: thief, json: { leaseToken: l.leaseToken, error: 'stolen' } });
+    expect(fail.status).toBe(409);
+    const done = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: thief, json: { leaseToken: l.leaseToken, result: { artifacts: [] } } });
+    expect(done.status).toBe(409);
+    const own = await call('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: w.runner, json: { leaseToken: l.leaseToken } });
+    expect(own.status).toBe(200);
   });
 });
