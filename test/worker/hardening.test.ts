@@ -151,3 +151,52 @@ describe('lease token binding', () => {
     expect(own.status).toBe(200);
   });
 });
+
+describe('bounded validation of large uploads', () => {
+  const badLines = (n: number) => Array.from({ length: n }, (_, i) => `{"premise":"p${i}","hypothesis":"h","label":7}`).join('\n');
+
+  it('a rejected upload stops at the 100th bad line and says where', async () => {
+    const body = badLines(120_000); // ~5 MB of bad lines
+    expect(body.length).toBeGreaterThan(5_000_000);
+    const r = await call('POST', '/v1/suites?format=xnli&lang=fr', { token: w.writer, body });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('invalid_lines');
+    expect(r.body.error.details).toMatchObject({ total: 100, stoppedAtLine: 100 });
+    expect(r.body.error.details.problems).toHaveLength(100);
+    expect(r.body.error.message).toContain('at least 100');
+  });
+
+  it('a skipped upload is hopeless past 10000 bad lines', async () => {
+    const good = JSON.stringify({ premise: 'p', hypothesis: 'h', label: 0 });
+    const r = await call('POST', '/v1/suites?format=xnli&lang=fr&onError=skip', { token: w.writer, body: `${good}\n${badLines(120_000)}` });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('too_many_invalid_lines');
+    expect(r.body.error.details).toMatchObject({ total: 10_001, stoppedAtLine: 10_002 });
+  });
+
+  it('a line over the byte cap is a problem with its number, not parsed', async () => {
+    const good = JSON.stringify({ premise: 'p', hypothesis: 'h', label: 0 });
+    const long = JSON.stringify({ premise: 'x'.repeat(300 * 1024), hypothesis: 'h', label: 0 });
+    const r = await call('POST', '/v1/corpora?src=fr&tgt=en&onError=skip', { token: w.writer, body: `a\tb\n${'y'.repeat(300 * 1024)}\tz\nc\td\n` });
+    expect(r.status).toBe(201);
+    expect(r.body.stats).toMatchObject({ pairsKept: 2, skipped: { too_long: 1 } });
+    expect(r.body.skippedLines).toEqual([expect.objectContaining({ line: 2, reason: 'too_long' })]);
+    const s = await call('POST', '/v1/suites?format=xnli&lang=fr', { token: w.writer, body: `${good}\n${long}\n` });
+    expect(s.status).toBe(422);
+    expect(s.body.error.details.problems[0]).toMatchObject({ line: 2, reason: 'too_long' });
+  });
+
+  it('plain-text and JSON ppl lines share one length limit', async () => {
+    const text = 'mot '.repeat(1500).trim(); // 5999 characters: over the old plain-text limit, under the row limit
+    const plain = await call('POST', '/v1/suites?format=ppl&lang=fr', { token: w.writer, body: `${text}\n` });
+    const json = await call('POST', '/v1/suites?format=ppl&lang=fr', { token: w.writer, body: `${JSON.stringify({ text })}\n` });
+    expect(json.status).toBe(201);
+    expect(plain.status).toBe(201);
+    expect(plain.body.sha256).toBe(json.body.sha256);
+    const over = 'x'.repeat(20_001);
+    const plainOver = await call('POST', '/v1/suites?format=ppl&lang=fr', { token: w.writer, body: `${over}\n` });
+    const jsonOver = await call('POST', '/v1/suites?format=ppl&lang=fr', { token: w.writer, body: `${JSON.stringify({ text: over })}\n` });
+    expect(plainOver.body.error.details.problems[0].reason).toBe('too_long');
+    expect(jsonOver.body.error.details.problems[0].reason).toBe('too_long');
+  });
+});
