@@ -1,5 +1,7 @@
+import { limits } from './api/limits';
+
 /** Deepest nesting of arrays and objects any JSON we accept may have; recursion over user data stops here. */
-export const MAX_JSON_DEPTH = 32;
+export const MAX_JSON_DEPTH = limits.jsonDepth;
 
 /**
  * True when the JSON text nests arrays/objects deeper than `max`. One pass over the characters,

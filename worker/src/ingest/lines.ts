@@ -1,8 +1,9 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
+import { limits } from '../../../shared/src/api/limits';
 import { ApiError } from '../lib/errors';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth';
 
-export const MAX_PROBLEMS_LISTED = 100;
+export const MAX_PROBLEMS_LISTED = limits.problemsListed;
 export const MAX_SIDE_CHARS = 4096;
 
 export interface Line {
@@ -12,11 +13,11 @@ export interface Line {
 }
 
 /** Bytes of one line; a longer line is reported without being decoded or parsed. */
-export const MAX_LINE_BYTES = 256 * 1024;
+export const MAX_LINE_BYTES = limits.lineBytes;
 /** Lines of one upload (blank ones included); past it the upload is refused. */
-export const MAX_LINES = 1_000_000;
+export const MAX_LINES = limits.datasetLines;
 /** With onError=skip, an upload with more bad lines than this is hopeless: validation stops there. */
-export const MAX_BAD_LINES = 10_000;
+export const MAX_BAD_LINES = limits.badLinesSkipped;
 
 /**
  * Problems of one upload, counted as they come; only the first MAX_PROBLEMS_LISTED are kept.

@@ -1,8 +1,9 @@
+import { limits } from '../../../shared/src/api/limits';
 import { ApiError } from './errors';
 import { MAX_BAD_LINES, type Problems } from '../ingest/lines';
 
 /** Corpora and suites share one upload limit; larger data belongs in several uploads. */
-export const MAX_DATASET_BYTES = 50 * 1024 * 1024;
+export const MAX_DATASET_BYTES = limits.datasetBytes;
 
 /**
  * Default policy rejects the whole upload when any line is bad (listing the first 100 problems;

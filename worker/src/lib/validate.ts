@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth';
+import { limits } from '../../../shared/src/api/limits';
 import { readBody } from './blobs';
 import { ApiError } from './errors';
 
@@ -29,7 +30,7 @@ export function parseParams<S extends z.ZodType>(c: Context, schema: S): z.outpu
 }
 
 /** JSON request bodies are small (a job spec, a runner's result); anything larger is refused unread. */
-export const MAX_JSON_BYTES = 1024 * 1024;
+export const MAX_JSON_BYTES = limits.jsonBodyBytes;
 
 /**
  * Reads a JSON body under the size cap: a body that isn't JSON is a 400 naming the problem, one

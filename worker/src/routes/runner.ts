@@ -2,6 +2,7 @@ import { and, eq, isNull, or } from 'drizzle-orm';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { type AnalyzeJobSpec, artifactName, completeBody, failBody, heartbeatBody, type JobInput, type JobSpec, leaseBody } from '../../../shared/src/api/jobs';
+import { limits } from '../../../shared/src/api/limits';
 import { artifactUploads, corpora, jobArtifacts, jobs, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { AppEnv } from '../env';
@@ -18,7 +19,7 @@ import { analysisInputs, comparableProblem, resolveAnalysisRuns } from '../jobs/
 import { findReusableStats } from '../jobs/reuse-stats';
 
 /** Artifacts of one job; pruned models of large LMs need the multipart path of model uploads. */
-const MAX_ARTIFACT = 95 * 1024 * 1024;
+const MAX_ARTIFACT = limits.singlePutBytes;
 
 const staleLease = (id: string) => new ApiError(409, 'lease_lost', `the lease on job ${id} is no longer yours (expired and re-leased, canceled, or finished)`);
 
