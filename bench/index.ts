@@ -9,10 +9,12 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   evaluate: () => import('./evaluate'),
   // Not in the default set: builds ~7 GB of models and runs them end to end (tens of minutes).
   scale: () => import('./scale/index'),
+  // Not in the default set: starts wrangler dev and loads it for ~40 s.
+  api: () => import('./api'),
 };
 
 // Flags that take a value (`--models a,b`, `--reps 3`): their values are not benchmark names.
-const VALUE_FLAGS = new Set(['--models', '--reps']);
+const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--connections']);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 const unknown = wanted.filter((w) => !(w in suites));
@@ -21,7 +23,7 @@ if (unknown.length) {
   process.exit(2);
 }
 console.log(`bench on node ${process.version}`);
-for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => s !== 'scale')) {
+for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => s !== 'scale' && s !== 'api')) {
   console.log(`\n=== bench: ${name} ===`);
   const t0 = performance.now();
   await (await suites[name]!()).run();

@@ -55,12 +55,16 @@ describe('corpus upload', () => {
     });
   }
 
-  it('lists at most 100 problems but counts them all', async () => {
+  it('lists at most 100 problems; a rejected upload stops there, a skipped one counts them all', async () => {
     const body = Array.from({ length: 150 }, (_, i) => `bad line ${i}`).join('\n');
     const r = await upload(body, 'src=fr&tgt=en');
     expect(r.status).toBe(422);
     expect(r.body.error.details.problems).toHaveLength(100);
-    expect(r.body.error.details.total).toBe(150);
+    expect(r.body.error.details).toMatchObject({ total: 100, stoppedAtLine: 100 });
+    const s = await upload(body, 'src=fr&tgt=en&onError=skip');
+    expect(s.body.error.code).toBe('no_valid_lines');
+    expect(s.body.error.details.problems).toHaveLength(100);
+    expect(s.body.error.details.total).toBe(150);
   });
 
   it('onError=skip keeps good lines and reports skipped ones by reason', async () => {

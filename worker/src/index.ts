@@ -1,12 +1,13 @@
 import { Hono } from 'hono';
-import { buildOpenApi } from '../../shared/src/api/registry';
+import { openApiDocument } from '../../shared/src/api/registry';
 import type { AppEnv, Bindings } from './env';
 import { CODE_VERSION } from './jobs/complete';
 import { requeueExpired } from './jobs/store';
 import { authenticate } from './lib/auth';
 import { createDb } from './lib/db';
 import { errorResponse, onError } from './lib/errors';
-import { rateLimit } from './lib/rate-limit';
+import { abortAbandonedUploads } from './lib/abandoned-uploads';
+import { pruneRateLimits, rateLimit } from './lib/rate-limit';
 import { corpusRoutes } from './routes/corpora';
 import { jobRoutes, sweepRoutes } from './routes/jobs';
 import { leaderboardPages, leaderboardRoutes } from './routes/leaderboards';
@@ -20,7 +21,7 @@ import { tokenRoutes } from './routes/tokens';
 
 const v1 = new Hono<AppEnv>()
   .get('/health', (c) => c.json({ ok: true, version: c.env.CODE_VERSION ?? CODE_VERSION }))
-  .get('/openapi.json', (c) => c.json(buildOpenApi(c.env.CODE_VERSION ?? CODE_VERSION)))
+  .get('/openapi.json', (c) => c.json(openApiDocument(c.env.CODE_VERSION ?? CODE_VERSION)))
   .route('/tokens', tokenRoutes)
   .route('/models', modelRoutes)
   .route('/corpora', corpusRoutes)
@@ -43,8 +44,10 @@ export const app = new Hono<AppEnv>()
 
 export default {
   fetch: app.fetch,
-  // Leases of runners that died are also requeued here, not only when another runner asks for work.
+  // Leases of runners that died are also requeued here, not only when another runner asks for work;
+  // multipart uploads left unfinished are aborted (their R2 parts freed) and old rate windows dropped.
   async scheduled(_event: ScheduledController, env: Bindings, ctx: ExecutionContext) {
-    ctx.waitUntil(requeueExpired(createDb(env.DB)));
+    const db = createDb(env.DB);
+    ctx.waitUntil(Promise.all([requeueExpired(db), abortAbandonedUploads(db, env.BLOBS), pruneRateLimits(db)]).then(() => undefined));
   },
 } satisfies ExportedHandler<Bindings>;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { maskAnalysis } from './analysis';
+import { limits } from './limits';
 import { errorBody, page, paginationQuery, type Scope } from './common';
 import { corpusInfo, corpusUploadQuery } from './corpora';
 import {
@@ -39,6 +40,7 @@ export interface RouteSpec {
   query?: z.ZodObject;
   body?: z.ZodType;
   bodyContentType?: string;
+  description?: string;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
 }
 
@@ -182,11 +184,16 @@ export const routes: RouteSpec[] = [
     method: 'post',
     path: '/v1/corpora',
     summary: 'Upload bilingual sentence pairs (TSV or JSONL body)',
+    description: `≤ ${limits.datasetBytes / 1048576} MiB, ≤ ${limits.datasetLines} lines of ≤ ${limits.lineBytes / 1024} KiB; a rejected upload lists its first ${limits.problemsListed} bad lines and stops there, onError=skip stops past ${limits.badLinesSkipped} bad lines`,
     tag: 'corpora',
     scope: 'write',
     query: corpusUploadQuery,
     bodyContentType: 'text/plain',
-    responses: { 201: { description: 'stored', schema: corpusInfo }, 422: e('invalid lines, with line numbers') },
+    responses: {
+      201: { description: 'stored', schema: corpusInfo },
+      413: e('payload_too_large or too_many_lines'),
+      422: e('invalid_lines, too_many_invalid_lines or no_valid_lines, with line numbers'),
+    },
   },
   {
     method: 'get',
@@ -218,11 +225,16 @@ export const routes: RouteSpec[] = [
     method: 'post',
     path: '/v1/suites',
     summary: 'Upload an evaluation suite (JSONL; ppl/mt also plain text/TSV)',
+    description: `≤ ${limits.datasetBytes / 1048576} MiB, ≤ ${limits.datasetLines} lines of ≤ ${limits.lineBytes / 1024} KiB; a rejected upload lists its first ${limits.problemsListed} bad lines and stops there, onError=skip stops past ${limits.badLinesSkipped} bad lines`,
     tag: 'suites',
     scope: 'write',
     query: suiteUploadQuery,
     bodyContentType: 'text/plain',
-    responses: { 201: { description: 'stored', schema: suiteInfo }, 422: e('invalid rows, with line numbers') },
+    responses: {
+      201: { description: 'stored', schema: suiteInfo },
+      413: e('payload_too_large or too_many_lines'),
+      422: e('invalid_lines, too_many_invalid_lines or no_valid_lines, with line numbers'),
+    },
   },
   {
     method: 'get',
@@ -261,7 +273,7 @@ export const routes: RouteSpec[] = [
       201: { description: 'queued', schema: jobInfo },
       200: { description: 'replay of an earlier request with the same Idempotency-Key', schema: jobInfo },
       422: e(
-        'refers to something missing, invisible or inconsistent; incomplete_model / unsupported_model name the files or ops and the fix; analyze: unknown_run, not_a_prune_run, different_model_bytes, different_layers, no_masks',
+        'idempotency_key_reused: the key was first sent with another body; or the spec refers to something missing, invisible or inconsistent; incomplete_model / unsupported_model name the files or ops and the fix; analyze: unknown_run, not_a_prune_run, different_model_bytes, different_layers, no_masks',
       ),
     },
   },
@@ -383,7 +395,11 @@ export const routes: RouteSpec[] = [
     tag: 'runner',
     scope: 'runner',
     body: completeBody,
-    responses: { 200: { description: 'run recorded', schema: z.object({ runId: z.string(), job: jobInfo }) }, 409: e('lease lost') },
+    responses: {
+      200: { description: 'run recorded', schema: z.object({ runId: z.string(), job: jobInfo }) },
+      409: e('lease lost'),
+      422: e('unknown_artifact (not uploaded under this lease), unknown_suite, duplicate_score, invalid_analysis'),
+    },
   },
   {
     method: 'post',
@@ -464,6 +480,18 @@ function jsonSchema(s: z.ZodType) {
   return z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 }
 
+const built = new Map<string, unknown>();
+
+/** The document for a version, built once per isolate: it only depends on the route table. */
+export function openApiDocument(version: string) {
+  let doc = built.get(version);
+  if (!doc) {
+    doc = buildOpenApi(version);
+    built.set(version, doc);
+  }
+  return doc;
+}
+
 export function buildOpenApi(version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
@@ -485,14 +513,23 @@ export function buildOpenApi(version: string) {
             : {}),
       };
     }
-    if (r.scope) {
-      responses['401'] = { description: 'missing or unknown token', content: { 'application/json': { schema: jsonSchema(errorBody) } } };
-      responses['403'] = { description: `token lacks scope "${r.scope}"`, content: { 'application/json': { schema: jsonSchema(errorBody) } } };
-    }
-    responses['429'] = { description: 'rate limited (Retry-After)' };
+    // Statuses every route of a kind can answer, whatever its own table says.
+    const err = (description: string) => ({ description, content: { 'application/json': { schema: jsonSchema(errorBody) } } });
+    const pathParams = params.some((p) => (p as { in: string }).in === 'path');
+    const hasBody = r.body !== undefined || r.bodyContentType !== undefined;
+    if (pathParams || r.query || hasBody) responses['400'] ??= err('invalid_request: a path parameter, query or body is malformed');
+    responses['401'] ??= err(r.scope ? 'missing, malformed or unknown token' : 'malformed or unknown token (anonymous calls need none)');
+    if (r.scope) responses['403'] ??= err(`token lacks scope "${r.scope}"`);
+    if (pathParams) responses['404'] ??= err('unknown, or not visible to this token');
+    if (r.path.startsWith('/v1/runner/jobs/'))
+      responses['409'] ??= err('lease_lost: the lease expired, was re-leased or canceled, or belongs to another runner token');
+    if (hasBody) responses['413'] ??= err(`payload_too_large${r.body ? ` (JSON bodies ≤ ${limits.jsonBodyBytes} bytes)` : ''}`);
+    if (r.responses[206]) responses['416'] ??= err('range outside the object');
+    responses['429'] = { description: 'rate limited (Retry-After, RateLimit-Reset)', content: { 'application/json': { schema: jsonSchema(errorBody) } } };
     paths[r.path] ??= {};
     paths[r.path]![r.method] = {
       summary: r.summary,
+      ...(r.description ? { description: r.description } : {}),
       tags: [r.tag],
       ...(r.scope ? { security: [{ bearer: [] }], 'x-scope': r.scope } : {}),
       parameters: params,
@@ -506,7 +543,7 @@ export function buildOpenApi(version: string) {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'polyprune', version, description: 'Prune multilingual LMs for language pairs and rank the results.' },
+    info: { title: 'polyprune', version, description: 'Prune multilingual LMs for language pairs and rank the results.', 'x-limits': limits },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     paths,
   };

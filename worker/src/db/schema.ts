@@ -131,9 +131,13 @@ export const jobs = sqliteTable(
     sweepId: text('sweep_id'),
     visibility: text('visibility').notNull(),
     idempotencyKey: text('idempotency_key'),
+    /** sha256 of the canonical JSON body sent with the Idempotency-Key; a replay must match it */
+    idempotencySha: text('idempotency_sha'),
     attempts: integer('attempts').notNull().default(0),
     maxAttempts: integer('max_attempts').notNull(),
     leaseToken: text('lease_token'),
+    /** the runner token (tokens.id) that took the lease; only it may use the lease token */
+    leaseHolder: text('lease_holder'),
     leaseExpiresAt: integer('lease_expires_at'),
     runnerId: text('runner_id'),
     progressStage: text('progress_stage'),

@@ -1,5 +1,5 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
-import { checkField, countByReason, type Line, parseJsonLine, splitLines } from './lines';
+import { checkField, type Line, parseJsonLine, type Problems } from './lines';
 
 export interface Pair {
   src: string;
@@ -8,10 +8,12 @@ export interface Pair {
 
 export interface ParsedCorpus {
   pairs: Pair[];
-  problems: LineProblem[];
+  problems: Problems;
   duplicates: number;
   lines: number;
   format: 'tsv' | 'jsonl';
+  /** the line validation stopped at, when the upload was hopeless before its end */
+  stoppedAt: number | null;
 }
 
 function parseTsvLine(line: Line): Pair | LineProblem {
@@ -30,34 +32,42 @@ function pairFrom(obj: Record<string, unknown>, line: number): Pair | LineProble
   return { src: src.value, tgt: tgt.value };
 }
 
-/** Validates a TSV or JSONL corpus; exact duplicate pairs (after NFC + trim) are dropped and counted. */
-export function parseCorpus(bytes: Uint8Array, format?: 'tsv' | 'jsonl'): ParsedCorpus {
-  const { lines, problems, total } = splitLines(bytes);
-  const fmt = format ?? (lines[0]?.text.trimStart().startsWith('{') ? 'jsonl' : 'tsv');
+/**
+ * Validates a TSV or JSONL corpus as it streams in; exact duplicate pairs (after NFC + trim) are
+ * dropped and counted. Stops reading once the upload is hopeless (see Problems).
+ */
+export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, format: 'tsv' | 'jsonl' | undefined, problems: Problems): Promise<ParsedCorpus> {
+  let fmt = format;
   const seen = new Set<string>();
   const pairs: Pair[] = [];
   let duplicates = 0;
-  for (const line of lines) {
+  let last = 0;
+  for await (const line of lines) {
     let r: Pair | LineProblem;
-    if (fmt === 'tsv') r = parseTsvLine(line);
+    if ('reason' in line) {
+      last = line.line;
+      r = line;
+    } else {
+      last = line.number;
+      fmt ??= line.text.trimStart().startsWith('{') ? 'jsonl' : 'tsv';
+      if (fmt === 'tsv') r = parseTsvLine(line);
+      else {
+        const j = parseJsonLine(line);
+        r = 'problem' in j ? j.problem : pairFrom(j.value as Record<string, unknown>, line.number);
+      }
+    }
+    if ('reason' in r) problems.add(r);
     else {
-      const j = parseJsonLine(line);
-      r = 'problem' in j ? j.problem : pairFrom(j.value as Record<string, unknown>, line.number);
+      const key = `${r.src}\u0000${r.tgt}`;
+      if (seen.has(key)) duplicates++;
+      else {
+        seen.add(key);
+        pairs.push(r);
+      }
     }
-    if ('reason' in r) {
-      problems.push(r);
-      continue;
-    }
-    const key = `${r.src}\u0000${r.tgt}`;
-    if (seen.has(key)) {
-      duplicates++;
-      continue;
-    }
-    seen.add(key);
-    pairs.push(r);
+    if (problems.hopeless) return { pairs, problems, duplicates, lines: last, format: fmt ?? 'tsv', stoppedAt: last };
   }
-  problems.sort((a, b) => a.line - b.line);
-  return { pairs, problems, duplicates, lines: total, format: fmt };
+  return { pairs, problems, duplicates, lines: last, format: fmt ?? 'tsv', stoppedAt: null };
 }
 
 export function corpusStats(p: ParsedCorpus) {
@@ -72,7 +82,7 @@ export function corpusStats(p: ParsedCorpus) {
     lines: p.lines,
     pairsKept: n,
     duplicates: p.duplicates,
-    skipped: countByReason(p.problems),
+    skipped: p.problems.byReason,
     meanCharsSrc: n ? s / n : 0,
     meanCharsTgt: n ? t / n : 0,
   };

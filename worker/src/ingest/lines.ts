@@ -1,6 +1,9 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
+import { limits } from '../../../shared/src/api/limits';
+import { ApiError } from '../lib/errors';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth';
 
-export const MAX_PROBLEMS_LISTED = 100;
+export const MAX_PROBLEMS_LISTED = limits.problemsListed;
 export const MAX_SIDE_CHARS = 4096;
 
 export interface Line {
@@ -9,35 +12,111 @@ export interface Line {
   text: string;
 }
 
+/** Bytes of one line; a longer line is reported without being decoded or parsed. */
+export const MAX_LINE_BYTES = limits.lineBytes;
+/** Lines of one upload (blank ones included); past it the upload is refused. */
+export const MAX_LINES = limits.datasetLines;
+/** With onError=skip, an upload with more bad lines than this is hopeless: validation stops there. */
+export const MAX_BAD_LINES = limits.badLinesSkipped;
+
 /**
- * Splits raw bytes into lines, decoding each one strictly so that a line that is not UTF-8 is
- * reported with its own number instead of poisoning the whole upload. Blank lines are skipped.
+ * Problems of one upload, counted as they come; only the first MAX_PROBLEMS_LISTED are kept.
+ * `hopeless` says when reading on cannot change the answer: the first 100 problems of a rejected
+ * upload are all it reports, and a skipped upload past MAX_BAD_LINES is refused anyway.
  */
-export function splitLines(bytes: Uint8Array): { lines: Line[]; problems: LineProblem[]; total: number } {
+export class Problems {
+  readonly listed: LineProblem[] = [];
+  readonly byReason: Record<string, number> = {};
+  total = 0;
+  constructor(readonly onError: 'reject' | 'skip') {}
+  add(p: LineProblem) {
+    this.total++;
+    this.byReason[p.reason] = (this.byReason[p.reason] ?? 0) + 1;
+    if (this.listed.length < MAX_PROBLEMS_LISTED) this.listed.push(p);
+  }
+  get hopeless(): boolean {
+    return this.onError === 'reject' ? this.total >= MAX_PROBLEMS_LISTED : this.total > MAX_BAD_LINES;
+  }
+}
+
+const tooLarge = (maxBytes: number) => new ApiError(413, 'payload_too_large', `body exceeds the limit of ${maxBytes} bytes`);
+
+/**
+ * Reads a request body as lines while it arrives, decoding each one strictly so that a line that
+ * is not UTF-8 is reported with its own number. Blank lines are skipped; a line over MAX_LINE_BYTES
+ * is a problem, never decoded. Work per request is bounded by the byte and line caps; the consumer
+ * stops early (and the stream is canceled) by returning from its loop.
+ */
+export async function* streamLines(req: Request, maxBytes: number): AsyncGenerator<Line | LineProblem> {
+  const len = req.headers.get('content-length');
+  if (len !== null && Number(len) > maxBytes) throw new ApiError(413, 'payload_too_large', `body of ${len} bytes exceeds the limit of ${maxBytes}`);
+  if (!req.body) return;
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-  const lines: Line[] = [];
-  const problems: LineProblem[] = [];
-  let start = 0;
+  const reader = req.body.getReader();
+  let carry: Uint8Array[] = [];
+  let carried = 0;
+  let overlong = false;
   let number = 0;
-  // A UTF-8 BOM on the first line is tolerated.
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
-  while (start < bytes.length) {
-    let end = bytes.indexOf(0x0a, start);
-    if (end === -1) end = bytes.length;
+  let total = 0;
+  const finish = (bytes: Uint8Array): Line | LineProblem | null => {
     number++;
-    let stop = end;
-    if (stop > start && bytes[stop - 1] === 0x0d) stop--;
-    if (stop > start) {
-      try {
-        const text = decoder.decode(bytes.subarray(start, stop));
-        if (text.trim() !== '') lines.push({ number, text });
-      } catch {
-        problems.push({ line: number, reason: 'invalid_utf8', message: 'line is not valid UTF-8' });
+    if (number > MAX_LINES) throw new ApiError(413, 'too_many_lines', `more than ${MAX_LINES} lines; split the data into several uploads`);
+    if (overlong || bytes.byteLength > MAX_LINE_BYTES) return { line: number, reason: 'too_long', message: `line is longer than ${MAX_LINE_BYTES} bytes` };
+    let stop = bytes.length;
+    if (stop > 0 && bytes[stop - 1] === 0x0d) stop--;
+    // A UTF-8 BOM on the first line is tolerated.
+    const start = number === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+    if (stop <= start) return null;
+    try {
+      const text = decoder.decode(bytes.subarray(start, stop));
+      return text.trim() === '' ? null : { number, text };
+    } catch {
+      return { line: number, reason: 'invalid_utf8', message: 'line is not valid UTF-8' };
+    }
+  };
+  const joined = (tail: Uint8Array): Uint8Array => {
+    if (!carry.length) return tail;
+    const out = new Uint8Array(carried + tail.byteLength);
+    let off = 0;
+    for (const c of [...carry, tail]) {
+      out.set(c, off);
+      off += c.byteLength;
+    }
+    return out;
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      let from = 0;
+      for (;;) {
+        const nl = value.indexOf(0x0a, from);
+        if (nl === -1) break;
+        const r = finish(overlong ? new Uint8Array(0) : joined(value.subarray(from, nl)));
+        carry = [];
+        carried = 0;
+        overlong = false;
+        from = nl + 1;
+        if (r) yield r;
+      }
+      if (from < value.byteLength && !overlong) {
+        carried += value.byteLength - from;
+        if (carried > MAX_LINE_BYTES) {
+          overlong = true;
+          carry = [];
+          carried = 0;
+        } else carry.push(value.slice(from));
       }
     }
-    start = end + 1;
+    if (carried > 0 || overlong) {
+      const r = finish(joined(new Uint8Array(0)));
+      if (r) yield r;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
   }
-  return { lines, problems, total: number };
 }
 
 // C0/C1 control characters other than tab; DEL too.
@@ -58,6 +137,9 @@ export function checkField(value: unknown, field: string, line: number): { value
 }
 
 export function parseJsonLine(line: Line): { value: unknown } | { problem: LineProblem } {
+  if (nestsDeeperThan(line.text)) {
+    return { problem: { line: line.number, reason: 'too_deep', message: `JSON nests deeper than ${MAX_JSON_DEPTH} levels` } };
+  }
   try {
     const value: unknown = JSON.parse(line.text);
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -67,10 +149,4 @@ export function parseJsonLine(line: Line): { value: unknown } | { problem: LineP
   } catch (err) {
     return { problem: { line: line.number, reason: 'bad_json', message: `invalid JSON: ${(err as Error).message}` } };
   }
-}
-
-export function countByReason(problems: LineProblem[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const p of problems) out[p.reason] = (out[p.reason] ?? 0) + 1;
-  return out;
 }

@@ -1,17 +1,19 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
 import { type SuiteFormat, suiteRowSchemas } from '../../../shared/src/suites';
-import { checkField, type Line, MAX_SIDE_CHARS, parseJsonLine, splitLines } from './lines';
+import { type Line, parseJsonLine, type Problems } from './lines';
 
 export interface ParsedSuite {
   rows: unknown[];
-  problems: LineProblem[];
   duplicates: number;
   lines: number;
+  /** the line validation stopped at, when the upload was hopeless before its end */
+  stoppedAt: number | null;
 }
 
 // Control characters are rejected in every text field, whatever the format.
 const controlChars = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
+/** Values reaching here were depth-checked (parseJsonLine), so the recursion is bounded. */
 function textProblem(value: unknown, path: string, line: number): LineProblem | undefined {
   if (typeof value === 'string') {
     if (controlChars.test(value)) return { line, reason: 'control_chars', message: `"${path}" contains control characters` };
@@ -29,76 +31,74 @@ function textProblem(value: unknown, path: string, line: number): LineProblem | 
   return undefined;
 }
 
-function plainRow(format: SuiteFormat, line: Line): Record<string, unknown> | LineProblem {
-  if (format === 'ppl') {
-    const f = checkField(line.text, 'text', line.number);
-    return 'problem' in f ? f.problem : { text: f.value };
-  }
-  // mt: src<TAB>tgt
+/**
+ * Plain-text rows become the same objects as their JSON form and go through the same schema, so
+ * both spellings of a row share one set of limits.
+ */
+function plainRow(format: 'ppl' | 'mt', line: Line): Record<string, unknown> | LineProblem {
+  if (format === 'ppl') return { text: line.text.normalize('NFC') };
   const cols = line.text.split('\t');
   if (cols.length !== 2) return { line: line.number, reason: 'missing_tab', message: 'expected a JSON object or "source<TAB>target"' };
-  for (const [i, name] of [
-    [0, 'src'],
-    [1, 'tgt'],
-  ] as const) {
-    const f = checkField(cols[i], name, line.number);
-    if ('problem' in f) return f.problem;
-  }
-  return { src: cols[0]!.normalize('NFC').trim(), tgt: cols[1]!.normalize('NFC').trim() };
+  return { src: cols[0]!.normalize('NFC'), tgt: cols[1]!.normalize('NFC') };
 }
 
-/** Validates suite rows for one format, one problem per bad line with its number. */
-export function parseSuite(bytes: Uint8Array, format: SuiteFormat): ParsedSuite {
-  const { lines, problems, total } = splitLines(bytes);
+/**
+ * Validates suite rows for one format as they stream in, one problem per bad line with its number;
+ * stops reading once the upload is hopeless (see Problems).
+ */
+export async function parseSuite(lines: AsyncIterable<Line | LineProblem>, format: SuiteFormat, problems: Problems): Promise<ParsedSuite> {
   const schema = suiteRowSchemas[format];
   const rows: unknown[] = [];
   const seen = new Set<string>();
   let duplicates = 0;
-  for (const line of lines) {
-    let candidate: unknown;
-    const isJson = line.text.trimStart().startsWith('{');
-    if (!isJson && (format === 'ppl' || format === 'mt')) {
-      const r = plainRow(format, line);
-      if ('reason' in r) {
-        problems.push(r as LineProblem);
-        continue;
-      }
-      candidate = r;
+  let last = 0;
+  const bad = (p: LineProblem) => problems.add(p);
+  for await (const line of lines) {
+    if ('reason' in line) {
+      last = line.line;
+      bad(line);
     } else {
-      const j = parseJsonLine(line);
-      if ('problem' in j) {
-        problems.push(j.problem);
-        continue;
+      last = line.number;
+      const row = checkRow(format, schema, line);
+      if ('reason' in row) bad(row as LineProblem);
+      else {
+        const key = JSON.stringify(row.data);
+        if (seen.has(key)) duplicates++;
+        else {
+          seen.add(key);
+          rows.push(row.data);
+        }
       }
-      candidate = j.value;
     }
-    const ctl = textProblem(candidate, '', line.number);
-    if (ctl) {
-      problems.push(ctl);
-      continue;
-    }
-    const parsed = schema.safeParse(candidate);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const field = issue.path.join('.') || 'row';
-      const tooLong = issue.code === 'too_big' && issue.origin === 'string';
-      problems.push({
-        line: line.number,
-        reason: tooLong ? 'too_long' : issue.code === 'too_small' && issue.origin === 'string' ? 'empty_field' : 'invalid_row',
-        message: `${format} row: "${field}": ${issue.message}`,
-      });
-      continue;
-    }
-    const key = JSON.stringify(parsed.data);
-    if (seen.has(key)) {
-      duplicates++;
-      continue;
-    }
-    seen.add(key);
-    rows.push(parsed.data);
+    if (problems.hopeless) return { rows, duplicates, lines: last, stoppedAt: last };
   }
-  problems.sort((a, b) => a.line - b.line);
-  return { rows, problems, duplicates, lines: total };
+  return { rows, duplicates, lines: last, stoppedAt: null };
 }
 
-export { MAX_SIDE_CHARS };
+function checkRow(format: SuiteFormat, schema: (typeof suiteRowSchemas)[SuiteFormat], line: Line): { data: unknown } | LineProblem {
+  let candidate: unknown;
+  const isJson = line.text.trimStart().startsWith('{');
+  if (!isJson && (format === 'ppl' || format === 'mt')) {
+    const r = plainRow(format, line);
+    if ('reason' in r) return r as LineProblem;
+    candidate = r;
+  } else {
+    const j = parseJsonLine(line);
+    if ('problem' in j) return j.problem;
+    candidate = j.value;
+  }
+  const ctl = textProblem(candidate, '', line.number);
+  if (ctl) return ctl;
+  const parsed = schema.safeParse(candidate);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || 'row';
+    const tooLong = issue.code === 'too_big' && issue.origin === 'string';
+    return {
+      line: line.number,
+      reason: tooLong ? 'too_long' : issue.code === 'too_small' && issue.origin === 'string' ? 'empty_field' : 'invalid_row',
+      message: `${format} row: "${field}": ${issue.message}`,
+    };
+  }
+  return { data: parsed.data };
+}

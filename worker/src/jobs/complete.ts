@@ -24,10 +24,11 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
     ? await db
         .select()
         .from(jobArtifacts)
-        .where(and(eq(jobArtifacts.jobId, job.id), inArray(jobArtifacts.name, result.artifacts)))
+        // An artifact from an earlier, expired lease may be partial or from other inputs: it must be uploaded again.
+        .where(and(eq(jobArtifacts.jobId, job.id), eq(jobArtifacts.leaseToken, leaseToken), inArray(jobArtifacts.name, result.artifacts)))
     : [];
   const missing = result.artifacts.filter((n) => !known.some((k) => k.name === n));
-  if (missing.length) throw new ApiError(422, 'unknown_artifact', `artifacts not uploaded for this job: ${missing.join(', ')}`, { missing });
+  if (missing.length) throw new ApiError(422, 'unknown_artifact', `artifacts not uploaded under this lease: ${missing.join(', ')}`, { missing });
 
   const described = spec.kind === 'analyze' ? await describeAnalysis(db, spec, result) : await describeScored(db, job, spec, result);
   const { variant, corpusSha } = described;

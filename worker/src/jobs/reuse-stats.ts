@@ -1,7 +1,8 @@
-import { and, desc, eq } from 'drizzle-orm';
+import { and, desc, eq, or, type SQL } from 'drizzle-orm';
 import type { CalibrationSpec, JobSpec } from '../../../shared/src/api/jobs';
 import { jobArtifacts, models, runs } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
+import { ADMIN_OWNER } from '../lib/auth';
 import type { Db } from '../lib/db';
 
 /** Everything that determines oneshot statistics; method, sparsity and pattern do not. */
@@ -15,9 +16,11 @@ export interface ReusableStats {
 
 /**
  * Design §3.2: in oneshot mode a new sparsity or method on the same (model, corpus, options) needs
- * no new forward pass. Finds the newest run whose statistics fit this job, on the same model bytes.
+ * no new forward pass. Finds the newest run whose statistics fit this job, on the same model bytes,
+ * among the runs the job's owner may read. A public job only reuses public runs: its inputs name
+ * the run, and a public record must not point at private work.
  */
-export async function findReusableStats(db: Db, job: { modelId: string; spec: JobSpec }): Promise<ReusableStats | null> {
+export async function findReusableStats(db: Db, job: { modelId: string; spec: JobSpec; owner: string; visibility: string }): Promise<ReusableStats | null> {
   const spec = job.spec;
   if (spec.kind !== 'prune' || spec.mode !== 'oneshot' || !spec.calibration) return null;
   const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
@@ -35,7 +38,7 @@ export async function findReusableStats(db: Db, job: { modelId: string; spec: Jo
   const candidates = await db
     .select()
     .from(runs)
-    .where(and(eq(runs.modelId, job.modelId), eq(runs.kind, 'prune'), eq(runs.modelSha256, onnx.sha256)))
+    .where(and(eq(runs.modelId, job.modelId), eq(runs.kind, 'prune'), eq(runs.modelSha256, onnx.sha256), readableRuns(job)))
     .orderBy(desc(runs.createdAt))
     .limit(50);
   for (const r of candidates) {
@@ -48,4 +51,10 @@ export async function findReusableStats(db: Db, job: { modelId: string; spec: Jo
     if (found.every(Boolean)) return { runId: r.id, artifacts: found.map((a) => ({ name: a!.name, sha256: a!.sha256, size: a!.size, r2Key: a!.r2Key })) };
   }
   return null;
+}
+
+function readableRuns(job: { owner: string; visibility: string }): SQL | undefined {
+  if (job.visibility === 'public') return eq(runs.visibility, 'public');
+  if (job.owner === ADMIN_OWNER) return undefined;
+  return or(eq(runs.visibility, 'public'), eq(runs.owner, job.owner));
 }

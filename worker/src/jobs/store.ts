@@ -71,11 +71,12 @@ export async function requeueExpired(db: Db, nowMs = Date.now()) {
  * names jobs it waits for (an analysis: `spec.jobs`) is not ready while any of them is queued or
  * running.
  */
-export async function claimNext(d1: D1Database, runnerId: string, leaseToken: string, expiresAt: number): Promise<string | null> {
+/** `holder`: id of the runner token asking; the lease token is only good with that token. */
+export async function claimNext(d1: D1Database, runnerId: string, leaseToken: string, expiresAt: number, holder: string): Promise<string | null> {
   const now = nowIso();
   const row = await d1
     .prepare(
-      `UPDATE jobs SET status = 'running', lease_token = ?1, lease_expires_at = ?2, runner_id = ?3,
+      `UPDATE jobs SET status = 'running', lease_token = ?1, lease_expires_at = ?2, runner_id = ?3, lease_holder = ?5,
          attempts = attempts + 1, started_at = coalesce(started_at, ?4), updated_at = ?4, error = NULL
        WHERE id = (
          SELECT j.id FROM jobs j WHERE j.status = 'queued'
@@ -85,7 +86,7 @@ export async function claimNext(d1: D1Database, runnerId: string, leaseToken: st
          AND status = 'queued'
        RETURNING id`,
     )
-    .bind(leaseToken, expiresAt, runnerId, now)
+    .bind(leaseToken, expiresAt, runnerId, now, holder)
     .first<{ id: string }>();
   return row?.id ?? null;
 }

@@ -7,6 +7,7 @@ import type { AppEnv } from '../env';
 import { safeEqual, sha256Hex } from './crypto';
 import { createDb } from './db';
 import { ApiError } from './errors';
+import { defaultLimit, ipKey, limitRequest } from './rate-limit';
 
 export interface Principal {
   tokenId: string;
@@ -25,7 +26,12 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     return next();
   }
   const m = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!m) throw new ApiError(401, 'unauthorized', 'Authorization header must be "Bearer <token>"');
+  // Guessing tokens costs the caller's IP its rate limit like any anonymous request.
+  const refuse = async (message: string) => {
+    await limitRequest(c, ipKey(c), defaultLimit(c));
+    return new ApiError(401, 'unauthorized', message);
+  };
+  if (!m) throw await refuse('Authorization header must be "Bearer <token>"');
   const secret = m[1]!;
   const admin = c.env.ADMIN_TOKEN;
   if (admin && admin.length >= 16 && safeEqual(secret, admin)) {
@@ -34,7 +40,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   }
   const db = createDb(c.env.DB);
   const row = await db.query.tokens.findFirst({ where: eq(tokens.secretHash, await sha256Hex(secret)) });
-  if (!row || row.revokedAt) throw new ApiError(401, 'unauthorized', 'unknown or revoked token');
+  if (!row || row.revokedAt) throw await refuse('unknown or revoked token');
   c.set('principal', { tokenId: row.id, owner: row.owner, scopes: new Set(row.scopes as Scope[]), rateLimitPerMinute: row.rateLimitPerMinute });
   return next();
 });

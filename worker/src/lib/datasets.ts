@@ -1,31 +1,30 @@
+import { limits } from '../../../shared/src/api/limits';
 import { ApiError } from './errors';
-import type { LineProblem } from '../../../shared/src/api/corpora';
-import { MAX_PROBLEMS_LISTED } from '../ingest/lines';
+import { MAX_BAD_LINES, type Problems } from '../ingest/lines';
 
 /** Corpora and suites share one upload limit; larger data belongs in several uploads. */
-export const MAX_DATASET_BYTES = 50 * 1024 * 1024;
+export const MAX_DATASET_BYTES = limits.datasetBytes;
 
 /**
- * Default policy rejects the whole upload when any line is bad (listing the first 100 problems);
- * `onError=skip` keeps the good lines. Either way an upload with nothing usable is refused.
+ * Default policy rejects the whole upload when any line is bad (listing the first 100 problems;
+ * validation stops at the 100th); `onError=skip` keeps the good lines, up to MAX_BAD_LINES bad
+ * ones. Either way an upload with nothing usable is refused.
  */
-export function enforceLinePolicy(problems: LineProblem[], kept: number, onError: 'reject' | 'skip', what: string) {
-  if (problems.length > 0 && onError === 'reject') {
-    const first = problems[0]!;
+export function enforceLinePolicy(problems: Problems, kept: number, stoppedAt: number | null, what: string) {
+  const details = { problems: problems.listed, total: problems.total, ...(stoppedAt !== null ? { stoppedAtLine: stoppedAt } : {}) };
+  const stopped = stoppedAt !== null ? ` (validation stopped at line ${stoppedAt})` : '';
+  if (problems.total > 0 && problems.onError === 'reject') {
+    const first = problems.listed[0]!;
+    const count = stoppedAt !== null ? `at least ${problems.total}` : String(problems.total);
     throw new ApiError(
       422,
       'invalid_lines',
-      `${problems.length} invalid line(s); first at line ${first.line}: ${first.message}. Fix them or pass ?onError=skip`,
-      {
-        problems: problems.slice(0, MAX_PROBLEMS_LISTED),
-        total: problems.length,
-      },
+      `${count} invalid line(s); first at line ${first.line}: ${first.message}${stopped}. Fix them or pass ?onError=skip`,
+      details,
     );
   }
-  if (kept === 0) {
-    throw new ApiError(422, 'no_valid_lines', `the upload contains no valid ${what}`, {
-      problems: problems.slice(0, MAX_PROBLEMS_LISTED),
-      total: problems.length,
-    });
+  if (stoppedAt !== null) {
+    throw new ApiError(422, 'too_many_invalid_lines', `more than ${MAX_BAD_LINES} invalid lines${stopped}; first at line ${problems.listed[0]!.line}`, details);
   }
+  if (kept === 0) throw new ApiError(422, 'no_valid_lines', `the upload contains no valid ${what}`, details);
 }

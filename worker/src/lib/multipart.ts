@@ -1,4 +1,5 @@
 import { asc, eq } from 'drizzle-orm';
+import { limits } from '../../../shared/src/api/limits';
 import { uploadParts } from '../db/schema';
 import { assertSha, blobKey, readBody } from './blobs';
 import { sha256OfStream } from './crypto';
@@ -6,7 +7,7 @@ import type { Db } from './db';
 import { ApiError } from './errors';
 
 /** One request body on Workers is capped at 100 MB, so no single part may be larger. */
-export const MAX_PART = 100 * 1024 * 1024;
+export const MAX_PART = limits.partBytes;
 
 export interface OpenUpload {
   /** our id (upload_parts.upload_id) */

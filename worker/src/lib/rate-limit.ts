@@ -1,47 +1,95 @@
 import { sql } from 'drizzle-orm';
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { rateLimits } from '../db/schema';
 import type { AppEnv } from '../env';
+import type { Db } from './db';
 import { createDb } from './db';
 import { ApiError } from './errors';
 
+/** Pending counts are written to D1 at least this often (per key and isolate) while requests come. */
+export const FLUSH_MS = 5_000;
+/** Keys held per isolate; past it, slots of earlier windows are dropped. */
+const MAX_SLOTS = 10_000;
+
+interface Slot {
+  window: number;
+  /** the window's count in D1 as of our last write (other isolates' requests included) */
+  shared: number;
+  /** requests counted here and not yet written to D1 */
+  pending: number;
+  flushedAt: number;
+}
+
+const slots = new Map<string, Slot>();
+
 /**
- * Fixed one-minute windows per token (per client IP for anonymous callers), counted in D1 with
- * one upsert so concurrent isolates agree on the count.
+ * Write to D1 once per this many requests of a key: a generous limit tolerates the counts other
+ * isolates have not written yet; a small one is checked against D1 on every request.
  */
-export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
-  const p = c.get('principal');
-  const limit = p?.rateLimitPerMinute ?? Number(c.env.RATE_LIMIT_PER_MINUTE ?? '600');
-  const key = p ? `token:${p.tokenId}` : `ip:${c.req.header('cf-connecting-ip') ?? 'local'}`;
-  const nowSec = Math.floor(Date.now() / 1000);
-  const window = Math.floor(nowSec / 60);
-  const db = createDb(c.env.DB);
-  const [row] = await db
-    .insert(rateLimits)
-    .values({ key, window, count: 1 })
-    .onConflictDoUpdate({ target: [rateLimits.key, rateLimits.window], set: { count: sql`${rateLimits.count} + 1` } })
-    .returning({ count: rateLimits.count });
-  const count = row?.count ?? 1;
+export const flushEvery = (limit: number) => Math.min(32, Math.max(1, Math.floor(limit / 20)));
+
+/**
+ * Fixed one-minute windows per token (per client IP for anonymous callers and unknown tokens).
+ * Each isolate counts in memory and adds its count to the shared one in D1 every few requests or
+ * seconds, so a request does not cost a D1 write; across isolates the limit holds to within the
+ * counts not yet written. (The Workers Rate Limiting binding has one fixed limit per binding and
+ * no remaining count, and tokens here carry their own limits and RateLimit headers.)
+ */
+export async function consume(db: Db, key: string, limit: number, nowMs = Date.now()) {
+  const window = Math.floor(nowMs / 60_000);
+  let slot = slots.get(key);
+  if (!slot || slot.window !== window) {
+    if (slots.size >= MAX_SLOTS) for (const [k, s] of slots) if (s.window !== window) slots.delete(k);
+    slot = { window, shared: 0, pending: 0, flushedAt: nowMs };
+    slots.set(key, slot);
+  }
+  slot.pending++;
+  if (slot.pending >= flushEvery(limit) || nowMs - slot.flushedAt >= FLUSH_MS) {
+    const add = slot.pending;
+    slot.pending = 0;
+    slot.flushedAt = nowMs;
+    const [row] = await db
+      .insert(rateLimits)
+      .values({ key, window, count: add })
+      .onConflictDoUpdate({ target: [rateLimits.key, rateLimits.window], set: { count: sql`${rateLimits.count} + ${add}` } })
+      .returning({ count: rateLimits.count });
+    slot.shared = Math.max(slot.shared + add, row?.count ?? 0);
+  }
+  const count = slot.shared + slot.pending;
+  return { count, resetSeconds: (window + 1) * 60 - Math.floor(nowMs / 1000) };
+}
+
+export const defaultLimit = (c: Context<AppEnv>) => Number(c.env.RATE_LIMIT_PER_MINUTE ?? '600');
+export const ipKey = (c: Context<AppEnv>) => `ip:${c.req.header('cf-connecting-ip') ?? 'local'}`;
+
+/** Counts one request against `key`; sets the RateLimit headers and throws 429 past the limit. */
+export async function limitRequest(c: Context<AppEnv>, key: string, limit: number) {
+  const { count, resetSeconds } = await consume(createDb(c.env.DB), key, limit);
+  const remaining = String(Math.max(0, limit - count));
+  c.header('RateLimit-Limit', String(limit));
+  c.header('RateLimit-Remaining', remaining);
+  c.header('RateLimit-Reset', String(resetSeconds));
   c.header('X-RateLimit-Limit', String(limit));
-  c.header('X-RateLimit-Remaining', String(Math.max(0, limit - count)));
+  c.header('X-RateLimit-Remaining', remaining);
   if (count > limit) {
-    const retryAfter = (window + 1) * 60 - nowSec;
     throw new ApiError(
       429,
       'rate_limited',
       `rate limit of ${limit} requests per minute exceeded`,
-      { limit, retryAfterSeconds: retryAfter },
-      { 'Retry-After': String(retryAfter) },
+      { limit, retryAfterSeconds: resetSeconds },
+      { 'Retry-After': String(resetSeconds), 'RateLimit-Limit': String(limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': String(resetSeconds) },
     );
   }
-  // Old windows are useless; prune them now and then rather than with a cron.
-  if (count === 1 && Math.random() < 0.05)
-    c.executionCtx.waitUntil(
-      db
-        .delete(rateLimits)
-        .where(sql`${rateLimits.window} < ${window - 1}`)
-        .run()
-        .then(() => undefined),
-    );
+}
+
+export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
+  const p = c.get('principal');
+  await limitRequest(c, p ? `token:${p.tokenId}` : ipKey(c), p?.rateLimitPerMinute ?? defaultLimit(c));
   return next();
 });
+
+/** Windows before the previous one are useless; the cron drops them. */
+export async function pruneRateLimits(db: Db, nowMs = Date.now()) {
+  await db.delete(rateLimits).where(sql`${rateLimits.window} < ${Math.floor(nowMs / 60_000) - 1}`);
+}

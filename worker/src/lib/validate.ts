@@ -1,5 +1,8 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth';
+import { limits } from '../../../shared/src/api/limits';
+import { readBody } from './blobs';
 import { ApiError } from './errors';
 
 function problems(error: z.ZodError) {
@@ -26,17 +29,24 @@ export function parseParams<S extends z.ZodType>(c: Context, schema: S): z.outpu
   return parseWith(schema, c.req.param(), 'path');
 }
 
-/** JSON bodies: a body that isn't JSON is a 400 naming the problem, not an exception. */
-export async function parseJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
-  const text = await c.req.text();
-  let value: unknown;
-  if (text.trim() === '') value = undefined;
-  else {
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw new ApiError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
-    }
+/** JSON request bodies are small (a job spec, a runner's result); anything larger is refused unread. */
+export const MAX_JSON_BYTES = limits.jsonBodyBytes;
+
+/**
+ * Reads a JSON body under the size cap: a body that isn't JSON is a 400 naming the problem, one
+ * nested deeper than MAX_JSON_DEPTH a 400 before anything walks it, an empty body `undefined`.
+ */
+export async function readJson(c: Context): Promise<unknown> {
+  const text = new TextDecoder().decode(await readBody(c.req.raw, MAX_JSON_BYTES));
+  if (text.trim() === '') return undefined;
+  if (nestsDeeperThan(text)) throw new ApiError(400, 'invalid_json', `request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, 'invalid_json', `request body is not valid JSON: ${(err as Error).message}`);
   }
-  return parseWith(schema, value, 'body');
+}
+
+export async function parseJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  return parseWith(schema, await readJson(c), 'body');
 }

@@ -6,7 +6,8 @@ import { bcp47Tag, type CorpusInfo, corpusUploadQuery } from '../../../shared/sr
 import { corpora } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, requireScope, visibleTo } from '../lib/auth';
-import { putBlob, readBody, serveBlob } from '../lib/blobs';
+import { putBlob, serveBlob } from '../lib/blobs';
+import { Problems, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
 import { enforceLinePolicy, MAX_DATASET_BYTES } from '../lib/datasets';
 import { createDb, nowIso } from '../lib/db';
@@ -33,9 +34,9 @@ export const corpusRoutes = new Hono<AppEnv>()
   .post('/', async (c) => {
     const p = requireScope(c.get('principal'), 'write');
     const q = parseQuery(c, corpusUploadQuery);
-    const bytes = await readBody(c.req.raw, MAX_DATASET_BYTES);
-    const parsed = parseCorpus(bytes, q.format);
-    enforceLinePolicy(parsed.problems, parsed.pairs.length, q.onError, 'sentence pairs');
+    const problems = new Problems(q.onError);
+    const parsed = await parseCorpus(streamLines(c.req.raw, MAX_DATASET_BYTES), q.format, problems);
+    enforceLinePolicy(problems, parsed.pairs.length, parsed.stoppedAt, 'sentence pairs');
     const data = toJsonl(parsed.pairs);
     const sha = await sha256Hex(data);
     // Blob first, then the row: a failure in between leaves only an unreferenced blob, never a row without data.
@@ -51,7 +52,7 @@ export const corpusRoutes = new Hono<AppEnv>()
       size: data.byteLength,
       r2Key: key,
       stats: corpusStats(parsed),
-      skippedLines: parsed.problems.length ? parsed.problems.slice(0, 100) : null,
+      skippedLines: problems.listed.length ? problems.listed : null,
       createdAt: nowIso(),
     };
     await createDb(c.env.DB).insert(corpora).values(row);

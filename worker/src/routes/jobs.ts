@@ -4,11 +4,12 @@ import { createJobBody, createSweepBody, type JobSpec, listJobsQuery, MAX_ANALYS
 import { corpora, jobs } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, assertWritable, requireScope, type Principal, visibleTo } from '../lib/auth';
-import { newId } from '../lib/crypto';
+import { newId, sha256Hex } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
-import { parseJson, parseParams, parseQuery, parseWith } from '../lib/validate';
+import { canonicalJson } from '../lib/canonical-json';
+import { parseJson, parseParams, parseQuery, parseWith, readJson } from '../lib/validate';
 import { jobView, type JobRow, maxAttempts, sweepJobs } from '../jobs/store';
 import { validateSpec } from '../jobs/validate-spec';
 import { variantOf } from '../jobs/variant';
@@ -33,9 +34,11 @@ function newJobRow(p: Principal, spec: JobSpec, max: number, extra: Partial<JobR
     sweepId: null,
     visibility: spec.visibility,
     idempotencyKey: null,
+    idempotencySha: null,
     attempts: 0,
     maxAttempts: max,
     leaseToken: null,
+    leaseHolder: null,
     leaseExpiresAt: null,
     runnerId: null,
     progressStage: null,
@@ -55,24 +58,50 @@ async function findByKey(db: Db, owner: string, key: string) {
   return db.query.jobs.findFirst({ where: and(eq(jobs.owner, owner), eq(jobs.idempotencyKey, key)) });
 }
 
+/**
+ * A retry with the same key and the same body (after key order and whitespace) replays the first
+ * job; another body under a used key is a 422, as in the IETF Idempotency-Key draft.
+ */
+function replay(prior: JobRow, sha: string) {
+  if (prior.idempotencySha !== null && prior.idempotencySha !== sha) {
+    throw new ApiError(
+      422,
+      'idempotency_key_reused',
+      `Idempotency-Key was first used with another request body (job ${prior.id}); use a new key for a new request`,
+    );
+  }
+  return prior;
+}
+
 export const jobRoutes = new Hono<AppEnv>()
   .post('/', async (c) => {
     const p = requireScope(c.get('principal'), 'write');
     const key = idempotencyKey(c.req.header('idempotency-key'));
     const db = createDb(c.env.DB);
+    let value: unknown;
+    let bodyError: unknown;
+    try {
+      value = await readJson(c);
+    } catch (err) {
+      // A body that is not JSON cannot be the body a used key was first sent with.
+      if (!(err instanceof ApiError) || err.status !== 400) throw err;
+      bodyError = err;
+    }
+    const sha = await sha256Hex(bodyError ? `invalid:${crypto.randomUUID()}` : canonicalJson(value));
     if (key) {
       const prior = await findByKey(db, p.owner, key);
-      if (prior) return c.json(jobView(prior), 200, { 'Idempotent-Replayed': 'true' });
+      if (prior) return c.json(jobView(replay(prior, sha)), 200, { 'Idempotent-Replayed': 'true' });
     }
-    const body = await parseJson(c, createJobBody);
+    if (bodyError) throw bodyError;
+    const body = parseWith(createJobBody, value, 'body');
     const { spec } = await validateSpec(db, p, body);
-    const row = newJobRow(p, spec, maxAttempts(c.env), { idempotencyKey: key });
+    const row = newJobRow(p, spec, maxAttempts(c.env), { idempotencyKey: key, idempotencySha: key ? sha : null });
     try {
       await db.insert(jobs).values(row);
     } catch (err) {
       // Two retries racing with one key: the unique index lets one insert win; answer with it.
       const winner = key ? await findByKey(db, p.owner, key) : undefined;
-      if (winner) return c.json(jobView(winner), 200, { 'Idempotent-Replayed': 'true' });
+      if (winner) return c.json(jobView(replay(winner, sha)), 200, { 'Idempotent-Replayed': 'true' });
       throw err;
     }
     return c.json(jobView(row), 201);

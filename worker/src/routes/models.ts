@@ -1,9 +1,10 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { paginationQuery } from '../../../shared/src/api/common';
 import { completeUploadBody, createModelBody, type ModelInfo, modelFileName, patchModelBody } from '../../../shared/src/api/models';
 import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '../../../shared/src/model-files';
+import { limits } from '../../../shared/src/api/limits';
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, assertWritable, requireScope, visibleTo } from '../lib/auth';
@@ -14,16 +15,20 @@ import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
 import { parseJson, parseParams, parseQuery } from '../lib/validate';
-import { loadModelStatus } from '../ingest/model-status';
+import { loadModelStatus, modelStatus } from '../ingest/model-status';
 import { type ByteSource, bytesSource, InvalidOnnx, r2Source, scanOnnx } from '../ingest/onnx-refs';
 
 /** One request body on Workers is capped at 100 MB; larger files go through multipart. */
-export const MAX_SINGLE_PUT = 95 * 1024 * 1024;
+export const MAX_SINGLE_PUT = limits.singlePutBytes;
 
 type ModelRow = typeof models.$inferSelect;
+type FileRow = typeof modelFiles.$inferSelect;
 
 export async function loadModelView(db: Db, m: ModelRow): Promise<ModelInfo> {
-  const st = await loadModelStatus(db, m);
+  return modelView(m, await loadModelStatus(db, m));
+}
+
+function modelView(m: ModelRow, st: ReturnType<typeof modelStatus> & { files: FileRow[] }): ModelInfo {
   const files = st.files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     id: m.id,
@@ -105,7 +110,23 @@ export const modelRoutes = new Hono<AppEnv>()
       .orderBy(desc(models.id))
       .limit(q.limit + 1);
     const page = nextCursor(rows, q.limit);
-    return c.json({ items: await Promise.all(page.items.map((m) => loadModelView(db, m))), nextCursor: page.nextCursor });
+    // One query for the files of the whole page, not one per model.
+    const files = page.items.length
+      ? await db
+          .select()
+          .from(modelFiles)
+          .where(
+            inArray(
+              modelFiles.modelId,
+              page.items.map((m) => m.id),
+            ),
+          )
+      : [];
+    const items = page.items.map((m) => {
+      const own = files.filter((f) => f.modelId === m.id);
+      return modelView(m, { ...modelStatus(m, own), files: own });
+    });
+    return c.json({ items, nextCursor: page.nextCursor });
   })
   .get('/:id', async (c) => {
     const db = createDb(c.env.DB);

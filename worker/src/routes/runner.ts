@@ -1,7 +1,8 @@
-import { and, eq } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { and, eq, isNull, or } from 'drizzle-orm';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { type AnalyzeJobSpec, artifactName, completeBody, failBody, heartbeatBody, type JobInput, type JobSpec, leaseBody } from '../../../shared/src/api/jobs';
+import { limits } from '../../../shared/src/api/limits';
 import { artifactUploads, corpora, jobArtifacts, jobs, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { AppEnv } from '../env';
@@ -18,7 +19,7 @@ import { analysisInputs, comparableProblem, resolveAnalysisRuns } from '../jobs/
 import { findReusableStats } from '../jobs/reuse-stats';
 
 /** Artifacts of one job; pruned models of large LMs need the multipart path of model uploads. */
-const MAX_ARTIFACT = 95 * 1024 * 1024;
+const MAX_ARTIFACT = limits.singlePutBytes;
 
 const staleLease = (id: string) => new ApiError(409, 'lease_lost', `the lease on job ${id} is no longer yours (expired and re-leased, canceled, or finished)`);
 
@@ -58,7 +59,10 @@ async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]>
       });
   }
   // Searching earlier runs is the costly part; a download of another input skips it.
-  const prior = only === undefined || only.startsWith('prior-') ? await findReusableStats(db, { modelId: job.modelId, spec }) : null;
+  const prior =
+    only === undefined || only.startsWith('prior-')
+      ? await findReusableStats(db, { modelId: job.modelId, spec, owner: job.owner, visibility: job.visibility })
+      : null;
   for (const a of prior?.artifacts ?? []) {
     out.push({
       input: { name: `prior-${a.name}`, role: 'stats', sha256: a.sha256, size: a.size, meta: { runId: prior!.runId, artifact: a.name } },
@@ -84,11 +88,17 @@ async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]>
   return out;
 }
 
-async function leasedJob(db: Db, id: string, token: string | undefined): Promise<JobRow> {
+/** A lease token is good only with the runner token that took it (rows leased before that rule: any). */
+const holds = (job: JobRow, leaseToken: string, holder: string) => job.leaseToken === leaseToken && (job.leaseHolder === null || job.leaseHolder === holder);
+
+/** The runner token's id, to which its leases are bound. */
+const holderOf = (c: Context<AppEnv>) => c.get('principal')!.tokenId;
+
+async function leasedJob(db: Db, id: string, token: string | undefined, holder: string): Promise<JobRow> {
   if (!token) throw new ApiError(400, 'invalid_request', 'X-Lease-Token header is required');
   const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
   if (!job) throw notFound('job');
-  if (job.status !== 'running' || job.leaseToken !== token) throw staleLease(id);
+  if (job.status !== 'running' || !holds(job, token, holder)) throw staleLease(id);
   return job;
 }
 
@@ -99,8 +109,8 @@ const artifactUploadParams = jobParam.extend({ name: artifactName, uploadId: z.s
  * Records an uploaded artifact, re-checking the lease first: the upload may have taken long, and a
  * lease lost meanwhile must not record anything.
  */
-async function recordArtifact(db: Db, jobId: string, name: string, blob: { sha256: string; size: number; key: string }, leaseToken: string) {
-  await leasedJob(db, jobId, leaseToken);
+async function recordArtifact(db: Db, jobId: string, name: string, blob: { sha256: string; size: number; key: string }, leaseToken: string, holder: string) {
+  await leasedJob(db, jobId, leaseToken, holder);
   const row = { jobId, name, sha256: blob.sha256, size: blob.size, r2Key: blob.key, leaseToken, createdAt: nowIso() };
   await db
     .insert(jobArtifacts)
@@ -112,8 +122,8 @@ async function recordArtifact(db: Db, jobId: string, name: string, blob: { sha25
 }
 
 /** An artifact upload of this job, under the caller's (current) lease. */
-async function artifactUpload(db: Db, jobId: string, name: string, uploadId: string, token: string | undefined) {
-  await leasedJob(db, jobId, token);
+async function artifactUpload(db: Db, jobId: string, name: string, uploadId: string, token: string | undefined, holder: string) {
+  await leasedJob(db, jobId, token, holder);
   const u = await db.query.artifactUploads.findFirst({ where: eq(artifactUploads.id, uploadId) });
   if (!u || u.jobId !== jobId || u.name !== name) throw notFound('upload');
   if (u.leaseToken !== token) throw staleLease(jobId);
@@ -147,7 +157,7 @@ export const runnerRoutes = new Hono<AppEnv>()
     for (let tries = 0; tries < 20; tries++) {
       const token = newSecret();
       const expires = Date.now() + leaseSeconds(c.env) * 1000;
-      const id = await claimNext(c.env.DB, body.runnerId, token, expires);
+      const id = await claimNext(c.env.DB, body.runnerId, token, expires, holderOf(c));
       if (!id) return c.body(null, 204);
       const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
       if (job.kind === 'analyze' && (await refuseAnalysis(db, job, token))) continue;
@@ -167,7 +177,9 @@ export const runnerRoutes = new Hono<AppEnv>()
     const [row] = await db
       .update(jobs)
       .set({ leaseExpiresAt: expires, updatedAt: nowIso(), ...progress })
-      .where(and(eq(jobs.id, id), eq(jobs.leaseToken, body.leaseToken), eq(jobs.status, 'running')))
+      .where(
+        and(eq(jobs.id, id), eq(jobs.leaseToken, body.leaseToken), eq(jobs.status, 'running'), or(isNull(jobs.leaseHolder), eq(jobs.leaseHolder, holderOf(c)))),
+      )
       .returning({ id: jobs.id });
     if (!row) throw staleLease(id);
     return c.json({ leaseExpiresAt: new Date(expires).toISOString() });
@@ -175,7 +187,7 @@ export const runnerRoutes = new Hono<AppEnv>()
   .get('/jobs/:id/inputs/:name', async (c) => {
     const { id, name } = parseParams(c, jobParam.extend({ name: z.string().min(1).max(200) }));
     const db = createDb(c.env.DB);
-    const job = await leasedJob(db, id, c.req.header('x-lease-token'));
+    const job = await leasedJob(db, id, c.req.header('x-lease-token'), holderOf(c));
     const found = (await jobInputs(db, job, name)).find((l) => l.input.name === name);
     if (!found) throw notFound(`input "${name}"`);
     return serveBlob(c.env.BLOBS, found.r2Key, c.req.header('range'), name, found.input.sha256);
@@ -184,10 +196,10 @@ export const runnerRoutes = new Hono<AppEnv>()
     const { id, name } = parseParams(c, jobParam.extend({ name: artifactName }));
     const db = createDb(c.env.DB);
     const token = c.req.header('x-lease-token');
-    await leasedJob(db, id, token);
+    await leasedJob(db, id, token, holderOf(c));
     const expected = expectedSha(c.req.header('x-content-sha256'));
     const blob = await storeBytes(c.env.BLOBS, await readBody(c.req.raw, MAX_ARTIFACT), expected);
-    await recordArtifact(db, id, name, blob, token!);
+    await recordArtifact(db, id, name, blob, token!, holderOf(c));
     return c.json({ name, sha256: blob.sha256, size: blob.size }, 201);
   })
   // Large artifacts (a pruned model of a real LM) go through R2 multipart, like model uploads.
@@ -195,7 +207,7 @@ export const runnerRoutes = new Hono<AppEnv>()
     const { id, name } = parseParams(c, jobParam.extend({ name: artifactName }));
     const db = createDb(c.env.DB);
     const token = c.req.header('x-lease-token');
-    await leasedJob(db, id, token);
+    await leasedJob(db, id, token, holderOf(c));
     const uploadId = newId('aup');
     const r2Key = `artifact-uploads/${uploadId}`;
     const mp = await c.env.BLOBS.createMultipartUpload(r2Key);
@@ -205,19 +217,19 @@ export const runnerRoutes = new Hono<AppEnv>()
   .put('/jobs/:id/artifacts/:name/uploads/:uploadId/parts/:n', async (c) => {
     const { id, name, uploadId, n } = parseParams(c, artifactUploadParams.extend({ n: z.coerce.number().int().min(1).max(10_000) }));
     const db = createDb(c.env.DB);
-    const u = await artifactUpload(db, id, name, uploadId, c.req.header('x-lease-token'));
+    const u = await artifactUpload(db, id, name, uploadId, c.req.header('x-lease-token'), holderOf(c));
     return c.json(await storePart(c.env.BLOBS, db, { id: u.id, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, n, c.req.raw));
   })
   .post('/jobs/:id/artifacts/:name/uploads/:uploadId/complete', async (c) => {
     const { id, name, uploadId } = parseParams(c, artifactUploadParams);
     const db = createDb(c.env.DB);
     const token = c.req.header('x-lease-token');
-    const u = await artifactUpload(db, id, name, uploadId, token);
+    const u = await artifactUpload(db, id, name, uploadId, token, holderOf(c));
     const expected = expectedSha(c.req.header('x-content-sha256'));
     const done = await assemble(c.env.BLOBS, db, { id: u.id, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, expected, () =>
       db.delete(artifactUploads).where(eq(artifactUploads.id, uploadId)),
     );
-    await recordArtifact(db, id, name, done, token!);
+    await recordArtifact(db, id, name, done, token!, holderOf(c));
     await done.cleanup();
     return c.json({ name, sha256: done.sha256, size: done.size }, 201);
   })
@@ -227,7 +239,7 @@ export const runnerRoutes = new Hono<AppEnv>()
     const db = createDb(c.env.DB);
     const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
     if (!job) throw notFound('job');
-    if (job.leaseToken !== body.leaseToken) throw staleLease(id);
+    if (!holds(job, body.leaseToken, holderOf(c))) throw staleLease(id);
     // The same lease completing twice (a retried request) gets the first answer.
     if (job.status === 'succeeded' && job.runId) return c.json({ runId: job.runId, job: jobView(job) });
     if (job.status !== 'running') throw staleLease(id);
@@ -245,7 +257,7 @@ export const runnerRoutes = new Hono<AppEnv>()
     const db = createDb(c.env.DB);
     const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
     if (!job) throw notFound('job');
-    if (job.leaseToken !== body.leaseToken) throw staleLease(id);
+    if (!holds(job, body.leaseToken, holderOf(c))) throw staleLease(id);
     if (job.status !== 'running') {
       // Idempotent: the same lease reporting the same failure again sees the recorded outcome.
       if ((job.status === 'failed' || job.status === 'queued') && job.error === body.error) return c.json(jobView(job));

@@ -8,14 +8,14 @@ import type { SuiteFormat } from '../../../shared/src/suites';
 import { suites } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, requireScope, visibleTo } from '../lib/auth';
-import { putBlob, readBody, serveBlob } from '../lib/blobs';
+import { putBlob, serveBlob } from '../lib/blobs';
+import { Problems, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
 import { enforceLinePolicy, MAX_DATASET_BYTES } from '../lib/datasets';
 import { createDb, nowIso } from '../lib/db';
 import { nextCursor } from '../lib/pagination';
 import { parseQuery } from '../lib/validate';
 import { toJsonl } from '../ingest/corpus';
-import { countByReason } from '../ingest/lines';
 import { parseSuite } from '../ingest/suite';
 
 type Row = typeof suites.$inferSelect;
@@ -37,9 +37,9 @@ export const suiteRoutes = new Hono<AppEnv>()
   .post('/', async (c) => {
     const p = requireScope(c.get('principal'), 'write');
     const q = parseQuery(c, suiteUploadQuery);
-    const bytes = await readBody(c.req.raw, MAX_DATASET_BYTES);
-    const parsed = parseSuite(bytes, q.format as SuiteFormat);
-    enforceLinePolicy(parsed.problems, parsed.rows.length, q.onError, `${q.format} rows`);
+    const problems = new Problems(q.onError);
+    const parsed = await parseSuite(streamLines(c.req.raw, MAX_DATASET_BYTES), q.format as SuiteFormat, problems);
+    enforceLinePolicy(problems, parsed.rows.length, parsed.stoppedAt, `${q.format} rows`);
     const data = toJsonl(parsed.rows);
     const sha = await sha256Hex(data);
     const key = await putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson');
@@ -53,8 +53,8 @@ export const suiteRoutes = new Hono<AppEnv>()
       sha256: sha,
       size: data.byteLength,
       r2Key: key,
-      stats: { lines: parsed.lines, rowsKept: parsed.rows.length, duplicates: parsed.duplicates, skipped: countByReason(parsed.problems) },
-      skippedLines: parsed.problems.length ? parsed.problems.slice(0, 100) : null,
+      stats: { lines: parsed.lines, rowsKept: parsed.rows.length, duplicates: parsed.duplicates, skipped: problems.byReason },
+      skippedLines: problems.listed.length ? problems.listed : null,
       createdAt: nowIso(),
     };
     await createDb(c.env.DB).insert(suites).values(row);

@@ -1,0 +1,2 @@
+ALTER TABLE `jobs` ADD `idempotency_sha` text;--> statement-breakpoint
+ALTER TABLE `jobs` ADD `lease_holder` text;

@@ -1,0 +1,26 @@
+/**
+ * Every size and count limit of the API in one place: the worker enforces these values and the
+ * OpenAPI document states them (info["x-limits"] and the routes' descriptions).
+ */
+export const limits = {
+  /** JSON request bodies (jobs, sweeps, tokens, runner reports) */
+  jsonBodyBytes: 1024 * 1024,
+  /** nesting of arrays/objects in a JSON body or a JSONL line */
+  jsonDepth: 32,
+  /** one corpus or suite upload */
+  datasetBytes: 50 * 1024 * 1024,
+  /** one line of a corpus or suite */
+  lineBytes: 256 * 1024,
+  /** lines of one corpus or suite upload */
+  datasetLines: 1_000_000,
+  /** problems listed in an answer; a rejected upload stops validating at the last */
+  problemsListed: 100,
+  /** bad lines an onError=skip upload may have before validation stops */
+  badLinesSkipped: 10_000,
+  /** one model file or runner artifact in a single PUT; larger ones use multipart */
+  singlePutBytes: 95 * 1024 * 1024,
+  /** one multipart part (R2 wants ≥ 5 MiB for all but the last) */
+  partBytes: 100 * 1024 * 1024,
+  /** a multipart upload not completed in this time is aborted by the cron */
+  uploadTtlHours: 24,
+} as const;
