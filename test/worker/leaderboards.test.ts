@@ -337,16 +337,16 @@ describe('significance and method summary', () => {
 
     // Method summary on the public world: Δ vs dense per method over its cells, own pair (fr for fr-en) vs others.
     const m = (await call('GET', `/v1/leaderboards/methods?model=${pub.model}&format=xnli`)).body;
-    const wanda = m.methods.find((x: { method: string }) => x.method === 'wanda mt');
+    const wanda = m.methods.find((x: { method: string }) => x.method === 'wanda mt 50%');
     const d = (v: string, l: 'fr' | 'de' | 'en') => seeded[v]![l] - seeded.dense![l];
     expect(wanda.all.mean).toBeCloseTo((d('wanda 50% mt:fr-en', 'fr') + d('wanda 50% mt:fr-en', 'de') + d('wanda 50% mt:fr-en', 'en')) / 3, 12);
     expect(wanda.all).toEqual(bootstrapMean((['de', 'en', 'fr'] as const).map((l) => d('wanda 50% mt:fr-en', l))));
     expect(wanda.ownPair.n).toBe(1);
     expect(wanda.ownPair.mean).toBeCloseTo(d('wanda 50% mt:fr-en', 'fr'), 12);
     expect(wanda.otherLanguages.n).toBe(2);
-    const mag = m.methods.find((x: { method: string }) => x.method === 'magnitude');
+    const mag = m.methods.find((x: { method: string }) => x.method === 'magnitude 50%');
     expect(mag.ownPair).toBeNull();
-    const c = m.contrasts.find((x: { a: string; b: string }) => x.a === 'magnitude' && x.b === 'wanda mt');
+    const c = m.contrasts.find((x: { a: string; b: string }) => x.a === 'magnitude 50%' && x.b === 'wanda mt 50%');
     expect(c.delta.n).toBe(3);
     expect(c.delta.mean).toBeCloseTo((0.41 - 0.58 + 0.39 - 0.5 + 0.52 - 0.66) / 3, 12);
   });

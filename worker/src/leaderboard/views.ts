@@ -81,12 +81,15 @@ export function buildMethodSummary(
       (!o.lang || o.lang.includes(c.lang)) &&
       (o.sparsity === undefined || (c.sparsity !== null && Math.abs(c.sparsity - o.sparsity) < 1e-9)),
   );
+  // Without a chosen sparsity, each sparsity is its own entry: averaging 50% with 70% says nothing.
+  const labelOf = (c: ScoreRecord) =>
+    o.sparsity === undefined && c.sparsity !== null ? `${methodLabel(c)} ${Math.round(c.sparsity * 1000) / 10}%` : methodLabel(c);
   const byMethod = new Map<string, { delta: number; own: boolean | null }[]>();
   for (const c of pruned) {
     const d = denseOf(c);
     if (!d) continue;
     const pair = pairOf(c.calibration);
-    const m = methodLabel(c);
+    const m = labelOf(c);
     byMethod.set(m, [...(byMethod.get(m) ?? []), { delta: c.value - d.value, own: pair ? ownLanguages(pair).includes(c.lang) : null }]);
   }
   const methods = [...byMethod.entries()]
@@ -100,12 +103,12 @@ export function buildMethodSummary(
   // Matching key: a method without calibration (magnitude) matches every pair of a calibrated one.
   const match = (c: ScoreRecord, withPair: boolean) =>
     [c.modelId, c.sparsity, c.pattern, c.suiteId, c.scoring, withPair ? pairOf(c.calibration) : ''].join('\u0000');
-  const labels = [...new Set(pruned.map(methodLabel))].sort();
+  const labels = [...new Set(pruned.map(labelOf))].sort();
   const contrasts: MethodSummary['contrasts'] = [];
   for (const [i, a] of labels.entries()) {
     for (const b of labels.slice(i + 1)) {
-      const as = pruned.filter((c) => methodLabel(c) === a);
-      const bs = pruned.filter((c) => methodLabel(c) === b);
+      const as = pruned.filter((c) => labelOf(c) === a);
+      const bs = pruned.filter((c) => labelOf(c) === b);
       const aPaired = as.some((c) => c.calibration);
       const bPaired = bs.some((c) => c.calibration);
       const withPair = aPaired && bPaired;
