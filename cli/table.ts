@@ -156,3 +156,19 @@ export function renderAnalysis(a: AnalysisSummary): string {
   if (a.lmfNote) parts.push('', a.lmfNote);
   return parts.join('\n');
 }
+
+/**
+ * One line per format saying what the data shows and what it does not: Wanda calibrated on
+ * translation vs monolingual text, mean over pairs, with its interval and whether it is significant.
+ */
+export function methodVerdict(m: MethodSummary): string {
+  const c = m.contrasts.find((x) => x.a.startsWith('wanda mono') && x.b.startsWith('wanda mt')) ?? m.contrasts[0];
+  const fmtName = m.format ?? 'all formats';
+  if (!c) return `${fmtName}: no two methods share (pair, sparsity, suite) cells to compare`;
+  // "mt vs mono" reads as mt − mono: flip the contrast the summary gives as mono − mt.
+  const flip = c.a.startsWith('wanda mono') && c.b.startsWith('wanda mt');
+  const d = flip ? { ...c.delta, mean: -c.delta.mean, lo: -c.delta.hi, hi: -c.delta.lo } : c.delta;
+  const [a, b] = flip ? [c.b, c.a] : [c.a, c.b];
+  const better = m.metric === 'ppl' ? 'lower is better' : 'higher is better';
+  return `${fmtName}: ${a} vs ${b}, mean over pairs: ${describeInterval(d, m.metric)} (${better})`;
+}

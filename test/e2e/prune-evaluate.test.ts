@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStats } from '../../gpu-runner/src/calibrate/stats-file';
 import { unpackMasks } from '../../gpu-runner/src/prune/pack';
+import { decodeSamples } from '../../gpu-runner/src/service/samples';
 import { modelDir, pruneSpec, seed, type Seeded, startTestStack, type TestStack, waitJob } from './helpers';
 
 describe('prune + evaluate through the API', () => {
@@ -101,6 +102,25 @@ describe('prune + evaluate through the API', () => {
       expect(p).toBeGreaterThan(0);
       expect(p).toBeLessThanOrEqual(1);
       expect(wandaRow!.cells[x.suiteId]!.p).toBe(p);
+    }
+
+    // The dense run kept its per-row results; accuracy recomputed from them is the reported one.
+    expect(denseRun.artifacts.map((a) => a.name)).toContain('samples.jsonl.gz');
+    const { header, rows } = decodeSamples(await t.api.runArtifact(denseRun.id, 'samples.jsonl.gz'));
+    expect(header.dense).toBe(true);
+    for (const x of acc) {
+      const r = rows.get(`${x.suiteId}/paper`)!;
+      expect(r).toHaveLength(12);
+      for (const p of r) expect(p.logLikelihoods!.length).toBe(p.tokens!.length);
+      const denseAcc = denseRun.scores.find((q) => q.suiteId === x.suiteId && q.metric === 'acc')!.value;
+      expect(r.filter((p) => p.correct).length / r.length).toBeCloseTo(denseAcc, 12);
+    }
+    // The evaluation of the pruned run bootstrapped against stored dense rows, scoring dense not once,
+    // and got the prune job's figures exactly.
+    expect(rerun.extra.bootstrapDense).toEqual({ reused: acc.length, scored: 0 });
+    for (const x of acc) {
+      const p = (r: typeof run) => r.scores.find((q) => q.suiteId === x.suiteId && q.metric === 'acc_delta_p')!.value;
+      expect(p(rerun)).toBe(p(run));
     }
 
     const page = await fetch(t.api.leaderboardPageUrl(s.modelId), { headers: { authorization: `Bearer ${t.stack.adminToken}` } });
