@@ -93,7 +93,7 @@ export function renderSparsity(v: SparsityView): string {
 
 /** "−0.4 [−0.9, 0.1], not significant at n = 48", in the metric's unit. */
 export function describeInterval(x: Interval, metric: string): string {
-  const sig = x.p < 0.05 ? `significant (p = ${x.p.toFixed(3)})` : 'not significant';
+  const sig = x.p < 0.05 ? `significant (p ${x.p < 0.001 ? '< 0.001' : `= ${x.p.toFixed(3)}`})` : 'not significant';
   return `Δ ${signed(x.mean, metric).trim()} ${metric === 'ppl' || metric === 'chrf' ? `${metric} ` : 'pt '}[${signed(x.lo, metric).trim()}, ${signed(x.hi, metric).trim()}], ${sig} at n = ${x.n}`;
 }
 
