@@ -8,12 +8,26 @@ import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { MaskAnalysis } from '../shared/src/api/analysis';
 import type { CorpusInfo } from '../shared/src/api/corpora';
-import type { JobInfo, Leaderboard, RunInfo } from '../shared/src/api/jobs';
+import type { JobInfo, RunInfo } from '../shared/src/api/jobs';
+import type { Leaderboard, MethodSummary, SparsityView } from '../shared/src/api/leaderboards';
 import type { ModelInfo } from '../shared/src/api/models';
 import type { SuiteInfo } from '../shared/src/api/suites';
 import { Http, type HttpOptions } from '../gpu-runner/src/service/http';
 
-export type { CorpusInfo, JobInfo, Leaderboard, ModelInfo, RunInfo, SuiteInfo };
+export type { CorpusInfo, JobInfo, Leaderboard, MethodSummary, ModelInfo, RunInfo, SparsityView, SuiteInfo };
+
+/** Query of the leaderboard views; `model` left out ranks every visible model (the board view only). */
+export interface BoardQuery {
+  model?: string;
+  format?: string;
+  suite?: string;
+  lang?: string;
+  scoring?: string;
+  metric?: string;
+  sparsity?: number;
+  method?: string;
+  pair?: string;
+}
 
 /** Files above this go through the multipart upload (one Workers request body is capped at 100 MB). */
 export const SINGLE_PUT_LIMIT = 90 * 1024 * 1024;
@@ -21,6 +35,8 @@ export const SINGLE_PUT_LIMIT = 90 * 1024 * 1024;
 export const PART_SIZE = 64 * 1024 * 1024;
 
 const enc = encodeURIComponent;
+/** Query values as strings, without the ones left out. */
+const strip = (q: object) => Object.fromEntries(Object.entries(q).flatMap(([k, v]) => (v === undefined || v === null || v === '' ? [] : [[k, String(v)]])));
 
 export interface Page<T> {
   items: T[];
@@ -167,8 +183,20 @@ export class PolypruneApi {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  leaderboard(q: { model: string; format?: string; suite?: string; scoring?: string; metric?: string; method?: string; pair?: string }) {
-    return this.http.json<Leaderboard>('/v1/leaderboards', { query: q });
+  leaderboard(q: BoardQuery) {
+    return this.http.json<Leaderboard>('/v1/leaderboards', { query: strip(q) });
+  }
+
+  sparsityView(q: BoardQuery & { model: string }) {
+    return this.http.json<SparsityView>('/v1/leaderboards/sparsity', { query: strip(q) });
+  }
+
+  methodSummary(q: BoardQuery) {
+    return this.http.json<MethodSummary>('/v1/leaderboards/methods', { query: strip(q) });
+  }
+
+  getCorpus(id: string) {
+    return this.http.json<CorpusInfo>(`/v1/corpora/${enc(id)}`);
   }
 
   pageUrl(kind: 'runs' | 'sweeps', id: string) {
@@ -177,6 +205,12 @@ export class PolypruneApi {
 
   leaderboardPageUrl(modelId: string, q: Record<string, string> = {}) {
     const u = new URL(`${this.baseUrl}/leaderboards/${enc(modelId)}`);
+    for (const [k, v] of Object.entries(q)) u.searchParams.set(k, v);
+    return u.toString();
+  }
+
+  acrossModelsPageUrl(q: Record<string, string> = {}) {
+    const u = new URL(`${this.baseUrl}/leaderboards`);
     for (const [k, v] of Object.entries(q)) u.searchParams.set(k, v);
     return u.toString();
   }

@@ -1,6 +1,7 @@
 /** Plain-text tables for terminals (leaderboards, job lists); no colours, so output pipes cleanly. */
 import type { AnalysisSummary } from '../shared/src/api/analysis';
-import type { Leaderboard } from './api';
+import type { Interval } from '../shared/src/stats';
+import type { Leaderboard, MethodSummary, SparsityView } from './api';
 
 export function renderTable(header: string[], rows: string[][], align: Array<'left' | 'right'> = []): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
@@ -25,19 +26,91 @@ const signed = (v: number | null | undefined, metric: string) => {
   return v > 0 ? `+${s}` : v < 0 ? `-${s}` : ` ${s}`;
 };
 
-/** One row per variant, one column per language; accuracies as percentages. */
+const unitOf = (metric: string) => (metric === 'ppl' || metric === 'chrf' || metric === 'bpb' ? metric : `${metric} %`);
+
+/**
+ * One row per (model,) variant, one column per suite (language, suite name, n); accuracies as
+ * percentages; dense on top; `*` marks a cell whose difference from dense is significant (p < 0.05).
+ */
 export function renderLeaderboard(b: Leaderboard): string {
-  const unit = b.metric === 'ppl' || b.metric === 'chrf' ? b.metric : `${b.metric} %`;
-  const header = ['variant', ...b.languages, 'mean', 'mean non-en', 'Δ dense'];
+  const across = b.model === null;
+  const nOf = (suiteId: string) => Math.max(0, ...b.rows.map((r) => r.cells[suiteId]?.n ?? 0));
+  const header = [
+    ...(across ? ['model'] : []),
+    'variant',
+    ...b.columns.map((c) => `${c.lang} ${c.suite} n=${nOf(c.suiteId)}`),
+    'mean',
+    'mean non-en',
+    'Δ dense',
+  ];
   const rows = b.rows.map((r) => [
+    ...(across ? [r.modelName] : []),
     r.variant,
-    ...b.languages.map((l) => fmt(r.scores[l], b.metric)),
+    ...b.columns.map((c) => {
+      const x = r.cells[c.suiteId];
+      if (!x) return '–';
+      return `${fmt(x.value, b.metric)}${x.p !== null && x.p < 0.05 ? '*' : ' '}`;
+    }),
     fmt(r.mean, b.metric),
     fmt(r.meanNonEnglish, b.metric),
-    r.variant === 'dense' ? '' : signed(r.deltaVsDense, b.metric),
+    r.dense ? '' : r.deltaVsDense === null && r.note ? 'no dense' : signed(r.deltaVsDense, b.metric),
   ]);
-  const title = `${b.format ?? 'all formats'} · ${unit} · scoring ${b.scoring}`;
-  return `${title}\n${renderTable(header, rows, ['left', ...b.languages.map(() => 'right' as const), 'right', 'right', 'right'])}`;
+  const chance = b.columns.filter((c) => c.chance !== null);
+  const title = `${across ? 'all models · ' : ''}${b.format ?? 'all formats'} · ${unitOf(b.metric)}${b.lowerIsBetter ? ' (lower is better)' : ''} · scoring ${b.scoring}`;
+  const notes = [
+    '* differs from dense on the same rows (paired bootstrap, p < 0.05)',
+    ...(chance.length ? [`chance: ${[...new Set(chance.map((c) => fmt(c.chance, b.metric)))].join(', ')}`] : []),
+    ...(b.note ? [b.note] : []),
+  ];
+  const align = [
+    ...(across ? ['left' as const] : []),
+    'left' as const,
+    ...b.columns.map(() => 'right' as const),
+    'right' as const,
+    'right' as const,
+    'right' as const,
+  ];
+  return `${title}\n${renderTable(header, rows, align)}\n${notes.join('\n')}`;
+}
+
+/** Metric vs sparsity: one line per method and suite, one column per sparsity, dense first. */
+export function renderSparsity(v: SparsityView): string {
+  const sparsities = [...new Set(v.series.flatMap((s) => s.points.map((p) => p.sparsity)))].sort((a, b) => a - b);
+  const header = ['method', 'lang', 'suite', 'dense', ...sparsities.map((s) => `${Math.round(s * 1000) / 10}%`)];
+  const suiteName = (id: string) => v.columns.find((c) => c.suiteId === id)?.suite ?? id;
+  const rows = v.series.map((s) => [
+    s.key,
+    s.lang,
+    suiteName(s.suiteId),
+    fmt(v.dense[s.suiteId]?.value, v.metric),
+    ...sparsities.map((x) => {
+      const p = s.points.find((q) => Math.abs(q.sparsity - x) < 1e-9);
+      return p ? `${fmt(p.value, v.metric)}${p.p !== null && p.p < 0.05 ? '*' : ' '}` : '–';
+    }),
+  ]);
+  return `${v.format ?? 'all formats'} · ${unitOf(v.metric)} vs sparsity · scoring ${v.scoring}\n${renderTable(header, rows, ['left', 'left', 'left', 'right', ...sparsities.map(() => 'right' as const)])}`;
+}
+
+/** "−0.4 [−0.9, 0.1], not significant at n = 48", in the metric's unit. */
+export function describeInterval(x: Interval, metric: string): string {
+  const sig = x.p < 0.05 ? `significant (p ${x.p < 0.001 ? '< 0.001' : `= ${x.p.toFixed(3)}`})` : 'not significant';
+  return `Δ ${signed(x.mean, metric).trim()} ${metric === 'ppl' || metric === 'chrf' ? `${metric} ` : 'pt '}[${signed(x.lo, metric).trim()}, ${signed(x.hi, metric).trim()}], ${sig} at n = ${x.n}`;
+}
+
+/** Δ vs dense per method over pairs (own pair vs others) and the method-vs-method contrasts. */
+export function renderMethods(m: MethodSummary): string {
+  const iv = (x: Interval | null) =>
+    x ? `${signed(x.mean, m.metric)} [${signed(x.lo, m.metric)}, ${signed(x.hi, m.metric)}] n=${x.n}${x.p < 0.05 ? '*' : ''}` : '–';
+  const table = renderTable(
+    ['method', 'Δ dense, all', 'own pair', 'other languages'],
+    m.methods.map((x) => [x.method, iv(x.all), iv(x.ownPair), iv(x.otherLanguages)]),
+  );
+  const contrasts = m.contrasts.map((c) => `${c.a} vs ${c.b}, mean over pairs: ${describeInterval(c.delta, m.metric)}`);
+  return [
+    `${m.format ?? 'all formats'} · ${unitOf(m.metric)} · Δ vs dense per method${m.sparsity === null ? '' : ` at ${m.sparsity}`}`,
+    table,
+    ...contrasts,
+  ].join('\n');
 }
 
 const cell = (v: number | null | undefined, digits = 3) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
@@ -82,4 +155,20 @@ export function renderAnalysis(a: AnalysisSummary): string {
   }
   if (a.lmfNote) parts.push('', a.lmfNote);
   return parts.join('\n');
+}
+
+/**
+ * One line per format saying what the data shows and what it does not: Wanda calibrated on
+ * translation vs monolingual text, mean over pairs, with its interval and whether it is significant.
+ */
+export function methodVerdict(m: MethodSummary): string {
+  const c = m.contrasts.find((x) => x.a.startsWith('wanda mono') && x.b.startsWith('wanda mt')) ?? m.contrasts[0];
+  const fmtName = m.format ?? 'all formats';
+  if (!c) return `${fmtName}: no two methods share (pair, sparsity, suite) cells to compare`;
+  // "mt vs mono" reads as mt − mono: flip the contrast the summary gives as mono − mt.
+  const flip = c.a.startsWith('wanda mono') && c.b.startsWith('wanda mt');
+  const d = flip ? { ...c.delta, mean: -c.delta.mean, lo: -c.delta.hi, hi: -c.delta.lo } : c.delta;
+  const [a, b] = flip ? [c.b, c.a] : [c.a, c.b];
+  const better = m.metric === 'ppl' ? 'lower is better' : 'higher is better';
+  return `${fmtName}: ${a} vs ${b}, mean over pairs: ${describeInterval(d, m.metric)} (${better})`;
 }

@@ -18,7 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PolypruneApi, type JobInfo } from '../cli/api';
-import { renderAnalysis, renderLeaderboard } from '../cli/table';
+import { methodVerdict, renderAnalysis, renderLeaderboard } from '../cli/table';
 import type { AnalysisSummary } from '../shared/src/api/analysis';
 import { ensureDevVars, repoRoot, startStack, type Stack } from './lib/stack';
 
@@ -180,10 +180,15 @@ async function main() {
     const jobs = await watch(api, sweep.sweepId, sweep.jobs.length);
     const failed = jobs.filter((j) => j.status !== 'succeeded');
     sweepJobs = [];
-    for (const metric of [{ format: 'mc', metric: 'acc' }, { format: 'ppl', metric: 'ppl' }, ...(args['skip-mt'] ? [] : [{ format: 'mt', metric: 'chrf' }])]) {
-      const board = await api.leaderboard({ model: seeded.modelId, ...metric });
+    const formats = ['mc', 'ppl', ...(args['skip-mt'] ? [] : ['mt'])];
+    // Each format's own metric (acc, ppl, chrf) is the server's default.
+    for (const format of formats) {
+      const board = await api.leaderboard({ model: seeded.modelId, format });
       console.log(`\n${renderLeaderboard(board)}`);
     }
+    // What the data does and does not show, one line per format, so that noise is not read as a result.
+    console.log('\nmethods compared on the same (pair, sparsity, suite) cells:');
+    for (const format of formats) console.log(`  ${methodVerdict(await api.methodSummary({ model: seeded.modelId, format }))}`);
     const analysisJob = jobs.find((j) => j.kind === 'analyze');
     if (analysisJob?.runId) {
       const run = await api.getRun(analysisJob.runId);

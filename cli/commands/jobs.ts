@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { isFinal, type JobInfo, type PolypruneApi } from '../api';
 import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../context';
 import { multiBar } from '../progress';
+import { defaultMetric } from '../../shared/src/api/leaderboards';
 import { renderTable } from '../table';
 
 interface CalibrationFlags {
@@ -85,6 +86,8 @@ export function registerJobs(program: Command) {
     const job = await api.createJob(spec, o.idempotencyKey);
     if (!o.watch) return emit(cmd, job, () => `job ${job.id} ${job.status}`);
     process.exitCode = await watchJobs(api, [job.id], cmd);
+    const done = await api.getJob(job.id);
+    if (done.runId && !globals(cmd).json) process.stdout.write(`\n${await runReport(api, done.runId)}\n`);
   });
 
   calibrationOptions(
@@ -159,8 +162,10 @@ export function registerJobs(program: Command) {
     .option('--sweep <id>')
     .option('--limit <n>', 'page size', num('--limit'))
     .action(async (o, cmd: Command) => {
-      const page = await (await apiFor(cmd)).listJobs(o);
-      emit(cmd, page, () => jobTable(page.items));
+      const api = await apiFor(cmd);
+      const page = await api.listJobs(o);
+      const pairs = globals(cmd).json ? new Map<string, string>() : await pairsOf(api, page.items);
+      emit(cmd, page, () => jobTable(page.items, pairs));
     });
   jobs
     .command('get')
@@ -175,25 +180,76 @@ export function registerJobs(program: Command) {
     });
 }
 
-function label(j: JobInfo): string {
-  const s = j.spec as { kind?: string; method?: string; sparsity?: number; calibration?: { dataType?: string }; runs?: string[]; jobs?: string[] };
+type Pairs = Map<string, string>;
+
+function label(j: JobInfo, pairs: Pairs = new Map()): string {
+  const s = j.spec as {
+    kind?: string;
+    method?: string;
+    sparsity?: number;
+    calibration?: { dataType?: string; corpusId?: string; pair?: string };
+    runs?: string[];
+    jobs?: string[];
+  };
   if (s.kind === 'evaluate') return 'evaluate';
   if (s.kind === 'analyze') return `analyze ${(s.runs ?? s.jobs ?? []).length} ${s.runs ? 'runs' : 'jobs'}`;
-  return `${s.method ?? 'prune'} ${s.sparsity ?? ''}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}`;
+  const pair = s.calibration ? (s.calibration.pair ?? pairs.get(s.calibration.corpusId ?? '') ?? s.calibration.corpusId) : null;
+  return `${s.method ?? 'prune'} ${s.sparsity ?? ''}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}${pair ? ` ${pair}` : ''}`;
 }
 
-export function jobTable(items: JobInfo[]): string {
+/** The language pair of each calibration corpus the jobs use (one lookup per corpus; unreadable ones keep their id). */
+export async function pairsOf(api: PolypruneApi, items: JobInfo[]): Promise<Pairs> {
+  const ids = new Set(items.flatMap((j) => ((j.spec as { calibration?: { corpusId?: string } }).calibration?.corpusId ?? []) as string[] | string));
+  const pairs: Pairs = new Map();
+  for (const id of ids) {
+    const c = await api.getCorpus(id).catch(() => null);
+    if (c) pairs.set(id, `${c.src}-${c.tgt}`);
+  }
+  return pairs;
+}
+
+export function jobTable(items: JobInfo[], pairs: Pairs = new Map()): string {
   return renderTable(
     ['id', 'what', 'status', 'progress', 'attempts', 'run'],
     items.map((j) => [
       j.id,
-      label(j),
+      label(j, pairs),
       j.status,
       j.progress ? `${j.progress.stage} ${j.progress.done}/${j.progress.total}` : '',
       `${j.attempts}/${j.maxAttempts}`,
       j.runId ?? '',
     ]),
   );
+}
+
+/** A finished run's scores with Δ vs dense on the same suite rows, its interval and p-value, as the leaderboard has them. */
+export async function runReport(api: PolypruneApi, runId: string): Promise<string> {
+  const run = await api.getRun(runId);
+  const rows: string[][] = [];
+  const seen = new Set<string>();
+  for (const sc of run.scores) {
+    const metric = defaultMetric(sc.format);
+    const key = `${sc.format}/${sc.scoring}`;
+    if (sc.metric !== metric || seen.has(key)) continue;
+    seen.add(key);
+    const board = await api.leaderboard({ model: run.modelId, format: sc.format, scoring: sc.scoring, metric });
+    const row = board.rows.find((r) => r.variant === run.variant);
+    for (const col of board.columns) {
+      const c = row?.cells[col.suiteId];
+      if (!c || c.runId !== run.id) continue;
+      const f = (v: number | null) => (v === null ? '–' : v.toFixed(metric === 'acc' ? 4 : 2));
+      rows.push([
+        `${col.lang} ${col.suite}`,
+        `${metric} ${sc.scoring}`,
+        f(c.value),
+        String(c.n),
+        c.delta === null ? 'no dense on these rows' : `${c.delta >= 0 ? '+' : ''}${f(c.delta)}`,
+        c.deltaLo === null || c.deltaHi === null ? '' : `[${f(c.deltaLo)}, ${f(c.deltaHi)}]`,
+        c.p === null ? '' : `${c.p.toFixed(3)}${c.p < 0.05 ? ' *' : ''}`,
+      ]);
+    }
+  }
+  return `run ${run.id} (${run.variant})\n${renderTable(['suite', 'metric', 'value', 'n', 'Δ vs dense', '95% interval', 'p'], rows, ['left', 'left', 'right', 'right', 'right', 'right', 'right'])}`;
 }
 
 /** Follows jobs to their end with one progress bar each (plain lines without a TTY or with --json). */
@@ -204,11 +260,13 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
   const byId = new Map<string, ReturnType<NonNullable<typeof bars>['create']>>();
   const last = new Map<string, string>();
   let jobs: JobInfo[] = [];
+  let pairs: Pairs | null = null;
   try {
     for (;;) {
       jobs = await Promise.all(ids.map((id) => api.getJob(id)));
+      pairs ??= json ? new Map() : await pairsOf(api, jobs);
       for (const j of jobs) {
-        const payload = { job: `${j.id} ${label(j)}`.padEnd(38), status: j.status.padEnd(9), stage: j.progress?.stage ?? '' };
+        const payload = { job: `${j.id} ${label(j, pairs)}`.padEnd(44), status: j.status.padEnd(9), stage: j.progress?.stage ?? '' };
         const total = Math.max(1, j.progress?.total ?? 1);
         const done = isFinal(j.status) && j.status === 'succeeded' ? total : Math.min(total, j.progress?.done ?? 0);
         if (bars) {
@@ -231,6 +289,10 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
   const failed = jobs.filter((j) => j.status !== 'succeeded');
   // quiet: the caller prints its own result on stdout.
   if (!o.quiet)
-    emit(cmd, jobs, () => `${jobTable(jobs)}${failed.length ? `\n\n${failed.map((j) => `${j.id} ${j.status}: ${j.error ?? ''}`).join('\n')}` : ''}`);
+    emit(
+      cmd,
+      jobs,
+      () => `${jobTable(jobs, pairs ?? new Map())}${failed.length ? `\n\n${failed.map((j) => `${j.id} ${j.status}: ${j.error ?? ''}`).join('\n')}` : ''}`,
+    );
   return failed.length ? EXIT.api : EXIT.ok;
 }

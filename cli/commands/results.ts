@@ -3,22 +3,42 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { apiFor, emit, num } from '../context';
 import type { AnalysisSummary } from '../../shared/src/api/analysis';
-import { renderAnalysis, renderLeaderboard, renderTable } from '../table';
+import type { BoardQuery } from '../api';
+import { UsageError } from '../context';
+import { renderAnalysis, renderLeaderboard, renderMethods, renderSparsity, renderTable } from '../table';
 
 export function registerResults(program: Command) {
   program
     .command('leaderboard')
-    .description('one row per variant, one column per language')
-    .requiredOption('--model <id>')
+    .description('variants × suites with n, Δ vs dense and significance; without --model every visible model; --view sparsity | methods for the other views')
+    .option('--model <id>', 'one model (required for --view sparsity)')
     .option('--format <format>', 'suite format, e.g. mc, xnli, ppl, mt')
-    .option('--metric <metric>', 'acc | acc_norm | f1 | ppl | chrf', 'acc')
+    .option('--suite <id>', 'one suite (split) only')
+    .option('--lang <codes>', 'language(s), comma-separated')
+    .option('--metric <metric>', 'acc | acc_norm | f1 | ppl | chrf (default: the format’s own: ppl for ppl, chrf for mt, else acc)')
     .option('--scoring <scoring>', 'paper | harness', 'paper')
+    .option('--sparsity <p>', 'pruned rows of this sparsity only', num('--sparsity'))
     .option('--method <method>')
     .option('--pair <pair>', 'calibration pair, e.g. fr-en')
-    .action(async (o: { model: string; format?: string; metric: string; scoring: string; method?: string; pair?: string }, cmd: Command) => {
+    .option('--view <view>', 'board | sparsity | methods', 'board')
+    .action(async (o: BoardQuery & { view: string }, cmd: Command) => {
       const api = await apiFor(cmd);
-      const board = await api.leaderboard(o);
-      emit(cmd, board, () => `${renderLeaderboard(board)}\n\n${api.leaderboardPageUrl(o.model, o.format ? { format: o.format } : {})}`);
+      const { view, ...q } = o;
+      if (view === 'sparsity') {
+        if (!q.model) throw new UsageError('--view sparsity needs --model <id>');
+        const v = await api.sparsityView({ ...q, model: q.model });
+        return emit(cmd, v, () => renderSparsity(v));
+      }
+      if (view === 'methods') {
+        const m = await api.methodSummary(q);
+        return emit(cmd, m, () => renderMethods(m));
+      }
+      if (view !== 'board') throw new UsageError(`--view must be board, sparsity or methods, not ${view}`);
+      const board = await api.leaderboard(q);
+      const page = q.model
+        ? api.leaderboardPageUrl(q.model, q.format ? { format: q.format } : {})
+        : api.acrossModelsPageUrl(q.format ? { format: q.format } : {});
+      emit(cmd, board, () => `${renderLeaderboard(board)}\n\n${page}`);
     });
 
   const runs = program.command('runs').description('results of finished jobs');

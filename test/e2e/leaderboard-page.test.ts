@@ -21,6 +21,7 @@ const seeded: Record<string, Record<string, number>> = {
   dense: { de: 0.52, en: 0.61, fr: 0.55 },
   wanda: { de: 0.49, en: 0.58, fr: 0.53 },
   magnitude: { de: 0.4, en: 0.47, fr: 0.41 },
+  wanda70: { de: 0.38, en: 0.45, fr: 0.44 },
 };
 
 async function api(method: string, p: string, token: string, body?: unknown, raw?: string | Uint8Array) {
@@ -55,6 +56,7 @@ beforeAll(async () => {
     dense: { kind: 'evaluate', modelId, suites: Object.values(suites), visibility: 'public' },
     wanda: { kind: 'prune', modelId, calibration: { corpusId: corpus }, suites: Object.values(suites), visibility: 'public' },
     magnitude: { kind: 'prune', modelId, method: 'magnitude', suites: Object.values(suites), visibility: 'public' },
+    wanda70: { kind: 'prune', modelId, calibration: { corpusId: corpus }, sparsity: 0.7, suites: Object.values(suites), visibility: 'public' },
   };
   for (const [name, spec] of Object.entries(specs)) {
     const job = await api('POST', '/v1/jobs', writer, spec);
@@ -85,17 +87,33 @@ describe('leaderboard page in Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
     const res = await page.goto(`${worker.url}/leaderboards/${modelId}`);
     expect(res?.status()).toBe(200);
-    const headers = await page.locator('#leaderboard thead th').allTextContents();
+    // Header cells: the language, then the suite's name and the chance level in smaller print.
+    const headers = await page.locator('#leaderboard thead th').evaluateAll((ths) => ths.map((th) => th.firstChild?.textContent));
     expect(headers).toEqual(['variant', 'de', 'en', 'fr', 'mean', 'mean non-En', 'Δ vs dense']);
-    const rows = await page.locator('#leaderboard tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
-    expect(rows.map((r) => r[0])).toEqual(['dense', 'wanda 50% mt:fr-en', 'magnitude 50%']);
+    expect(await page.locator('#leaderboard thead th small.suite').allTextContents()).toEqual(['xnli-de', 'xnli-en', 'xnli-fr']);
+    const rows = await page
+      .locator('#leaderboard tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.firstChild?.textContent ?? td.textContent)));
+    const variants = await page.locator('#leaderboard tbody tr td.l > a:first-of-type').allTextContents();
+    expect(variants).toEqual(['dense', 'wanda 50% mt:fr-en', 'magnitude 50%', 'wanda 70% mt:fr-en']);
     const dense = rows[0]!;
     expect(Number(dense[4])).toBeCloseTo((0.52 + 0.61 + 0.55) / 3, 3);
-    // Bars: 3 variants × 3 languages, each taller for a higher score within a language group.
+    // Every cell says how many rows it rests on; hovering gives the interval and Δ vs dense.
+    expect(await page.locator('#leaderboard tbody small.n').count()).toBe(12);
+    expect(await page.locator('#leaderboard tbody td[title]').first().getAttribute('title')).toMatch(/^n = 50 · 95% interval/);
+    // Bars: 4 variants × 3 languages, each taller for a higher score within a language group.
     const bars = page.locator('#chart rect.bar');
-    expect(await bars.count()).toBe(9);
+    expect(await bars.count()).toBe(12);
     const heights = await bars.evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('height'))));
     expect(heights[0]! > heights[2]!).toBe(true); // de: dense 0.52 > magnitude 0.40
+    // The scale starts near the smallest value, not at 0: the shortest bar is much shorter than the tallest.
+    expect(Math.min(...heights) / Math.max(...heights)).toBeLessThan(0.5);
+    // Metric vs sparsity: one line per method and suite, wanda with its two sparsities, dense dashed.
+    const lines = page.locator('#sparsity-charts polyline.series');
+    expect(await lines.count()).toBe(6);
+    const points = await lines.evaluateAll((ls) => ls.map((l) => (l.getAttribute('points') ?? '').split(' ').length));
+    expect(points.sort()).toEqual([1, 1, 1, 2, 2, 2]);
+    expect(await page.locator('#sparsity-charts line.dense').count()).toBe(3);
     const box = await page.locator('#chart').boundingBox();
     expect(box!.width).toBeGreaterThan(200);
     await mkdir(path.join(repoRoot, 'test/artifacts'), { recursive: true });
@@ -104,5 +122,24 @@ describe('leaderboard page in Chromium', () => {
     expect(href).toMatch(/^\/v1\/runs\/run_/);
     const run = await page.request.get(`${worker.url}${href}`);
     expect(run.status()).toBe(200);
+  });
+
+  it('ranks models against each other on the across-models page, filtered by language and sparsity', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    const res = await page.goto(`${worker.url}/leaderboards?format=xnli`);
+    expect(res?.status()).toBe(200);
+    await page.fill('#filters input[name=lang]', 'fr');
+    await page.fill('#filters input[name=sparsity]', '0.5');
+    await Promise.all([page.waitForURL(/lang=fr/), page.click('#filters button[type=submit]')]);
+    const models = await page.locator('#leaderboard tbody tr td:first-child').allTextContents();
+    expect(models).toEqual(['page-model', 'page-model', 'page-model']);
+    const variants = await page
+      .locator('#leaderboard tbody tr td.l > a:first-of-type')
+      .evaluateAll((as) => as.map((a) => a.textContent).filter((t) => t !== 'page-model'));
+    expect(variants).toEqual(['dense', 'wanda 50% mt:fr-en', 'magnitude 50%']);
+    expect(await page.locator('#leaderboard thead th small.suite').allTextContents()).toEqual(['xnli-fr']);
+    const csv = await page.request.get(`${worker.url}/v1/leaderboards?format=xnli&lang=fr&sparsity=0.5`, { headers: { accept: 'text/csv' } });
+    expect((await csv.text()).trim().split('\r\n')).toHaveLength(4);
+    await page.screenshot({ path: path.join(repoRoot, 'test/artifacts/leaderboard-across-models.png'), fullPage: true });
   });
 });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeStats } from '../../gpu-runner/src/calibrate/stats-file';
 import { unpackMasks } from '../../gpu-runner/src/prune/pack';
+import { decodeSamples } from '../../gpu-runner/src/service/samples';
 import { modelDir, pruneSpec, seed, type Seeded, startTestStack, type TestStack, waitJob } from './helpers';
 
 describe('prune + evaluate through the API', () => {
@@ -86,7 +87,8 @@ describe('prune + evaluate through the API', () => {
     expect(wandaRow).toBeDefined();
     expect(wandaRow!.sparsity).toBe(0.5);
     expect(wandaRow!.calibration).toBe('mt:fr-en');
-    expect(wandaRow!.scores.fr).toBeCloseTo(acc.find((x) => x.lang === 'fr')!.value, 9);
+    const frAcc = acc.find((x) => x.lang === 'fr')!;
+    expect(wandaRow!.cells[frAcc.suiteId]!.value).toBeCloseTo(frAcc.value, 9);
     expect(wandaRow!.deltaVsDense).toBeCloseTo(wandaRow!.mean! - denseRow!.mean!, 9);
 
     // The runner bootstrapped the pruned model against dense on the same rows: its Δ is exactly
@@ -99,7 +101,26 @@ describe('prune + evaluate through the API', () => {
       const p = run.scores.find((r) => r.suiteId === x.suiteId && r.metric === 'acc_delta_p')!.value;
       expect(p).toBeGreaterThan(0);
       expect(p).toBeLessThanOrEqual(1);
-      expect(wandaRow!.pValues[x.lang]).toBe(p);
+      expect(wandaRow!.cells[x.suiteId]!.p).toBe(p);
+    }
+
+    // The dense run kept its per-row results; accuracy recomputed from them is the reported one.
+    expect(denseRun.artifacts.map((a) => a.name)).toContain('samples.jsonl.gz');
+    const { header, rows } = decodeSamples(await t.api.runArtifact(denseRun.id, 'samples.jsonl.gz'));
+    expect(header.dense).toBe(true);
+    for (const x of acc) {
+      const r = rows.get(`${x.suiteId}/paper`)!;
+      expect(r).toHaveLength(12);
+      for (const p of r) expect(p.logLikelihoods!.length).toBe(p.tokens!.length);
+      const denseAcc = denseRun.scores.find((q) => q.suiteId === x.suiteId && q.metric === 'acc')!.value;
+      expect(r.filter((p) => p.correct).length / r.length).toBeCloseTo(denseAcc, 12);
+    }
+    // The evaluation of the pruned run bootstrapped against stored dense rows, scoring dense not once,
+    // and got the prune job's figures exactly.
+    expect(rerun.extra.bootstrapDense).toEqual({ reused: acc.length, scored: 0 });
+    for (const x of acc) {
+      const p = (r: typeof run) => r.scores.find((q) => q.suiteId === x.suiteId && q.metric === 'acc_delta_p')!.value;
+      expect(p(rerun)).toBe(p(run));
     }
 
     const page = await fetch(t.api.leaderboardPageUrl(s.modelId), { headers: { authorization: `Bearer ${t.stack.adminToken}` } });

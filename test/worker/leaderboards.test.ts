@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { bootstrapMean, wilson } from '../../shared/src/stats';
 import { call } from './helpers';
 import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 
@@ -11,50 +12,80 @@ const seeded: Record<string, Record<'fr' | 'de' | 'en', number>> = {
   'wanda 50% mt:fr-en': { fr: 0.58, de: 0.5, en: 0.66 },
   'magnitude 50%': { fr: 0.41, de: 0.39, en: 0.52 },
 };
+const N = 100;
 
-async function runJob(w: World, spec: unknown, values: Record<string, number>) {
+type Score = { suiteId: string; format: string; lang: string; scoring: string; metric: string; value: number; n: number };
+
+async function complete(w: World, spec: unknown, scores: Score[]) {
   const job = (await call('POST', '/v1/jobs', { token: w.writer, json: spec })).body;
+  expect(job.id, JSON.stringify(job)).toBeDefined();
   const l = await leaseJob(w.runner, job.id);
-  const scores = (['fr', 'de', 'en'] as const).flatMap((lang) => [
-    { suiteId: w.suites[lang], format: 'xnli', lang, scoring: 'paper', metric: 'acc', value: values[lang], n: 100 },
-    { suiteId: w.suites[lang], format: 'xnli', lang, scoring: 'harness', metric: 'acc', value: 1 - values[lang]!, n: 100 },
-  ]);
   const r = await call('POST', `/v1/runner/jobs/${job.id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores } } });
-  expect(r.status).toBe(200);
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
   return r.body.runId as string;
 }
+
+async function runJob(w: World, spec: unknown, values: Record<string, number>) {
+  const scores = (['fr', 'de', 'en'] as const).flatMap((lang) => [
+    { suiteId: w.suites[lang], format: 'xnli', lang, scoring: 'paper', metric: 'acc', value: values[lang]!, n: N },
+    { suiteId: w.suites[lang], format: 'xnli', lang, scoring: 'harness', metric: 'acc', value: 1 - values[lang]!, n: N },
+  ]);
+  return complete(w, spec, scores);
+}
+
+async function suite(w: World, format: string, lang: string, body: string, name?: string) {
+  const r = await call('POST', `/v1/suites?format=${format}&lang=${lang}&visibility=public${name ? `&name=${name}` : ''}`, { token: w.writer, body });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return r.body.id as string;
+}
+
+const suitesOf = (w: World) => [w.suites.fr, w.suites.de, w.suites.en];
+const row = (b: { rows: { variant: string }[] }, variant: string) => b.rows.find((x) => x.variant === variant) as any;
 
 beforeAll(async () => {
   pub = await makeWorld('board-public', 'public');
   priv = await makeWorld('board-private');
-  const suites = (w: World) => [w.suites.fr, w.suites.de, w.suites.en];
-  await runJob(pub, { kind: 'evaluate', modelId: pub.model, suites: suites(pub), visibility: 'public' }, seeded.dense!);
+  await runJob(pub, { kind: 'evaluate', modelId: pub.model, suites: suitesOf(pub), visibility: 'public' }, seeded.dense!);
   await runJob(pub, { ...pruneSpec(pub), visibility: 'public' }, seeded['wanda 50% mt:fr-en']!);
-  await runJob(pub, { kind: 'prune', modelId: pub.model, method: 'magnitude', suites: suites(pub), visibility: 'public' }, seeded['magnitude 50%']!);
+  await runJob(pub, { kind: 'prune', modelId: pub.model, method: 'magnitude', suites: suitesOf(pub), visibility: 'public' }, seeded['magnitude 50%']!);
   // A private run on the same public model must not show to anonymous callers.
-  const privRunnerSpec = { kind: 'prune', modelId: pub.model, method: 'random', suites: suites(pub), visibility: 'private' };
-  await runJob(pub, privRunnerSpec, { fr: 0.34, de: 0.33, en: 0.35 });
+  await runJob(pub, { kind: 'prune', modelId: pub.model, method: 'random', suites: suitesOf(pub), visibility: 'private' }, { fr: 0.34, de: 0.33, en: 0.35 });
 });
 
 describe('leaderboards', () => {
-  it('aggregates per variant and language exactly as an independent computation', async () => {
+  it('aggregates per variant and suite exactly as an independent computation, dense pinned, with n and intervals', async () => {
     const r = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&scoring=paper&metric=acc`);
     expect(r.status).toBe(200);
     expect(r.body.languages).toEqual(['de', 'en', 'fr']);
+    expect(r.body.columns.map((c: { suiteId: string }) => c.suiteId)).toEqual([pub.suites.de, pub.suites.en, pub.suites.fr]);
+    expect(r.body.columns[0].chance).toBeCloseTo(1 / 3, 12);
     const denseMean = (0.6 + 0.55 + 0.7) / 3;
     for (const [variant, v] of Object.entries(seeded)) {
-      const row = r.body.rows.find((x: { variant: string }) => x.variant === variant);
-      expect(row, variant).toBeDefined();
-      expect(row.scores).toEqual({ fr: v.fr, de: v.de, en: v.en });
+      const x = row(r.body, variant);
+      expect(x, variant).toBeDefined();
+      for (const lang of ['fr', 'de', 'en'] as const) {
+        const c = x.cells[pub.suites[lang]];
+        expect(c.value).toBe(v[lang]);
+        expect(c.n).toBe(N);
+        // Wilson interval, computed here from its textbook formula
+        const z = 1.959964;
+        const p = v[lang];
+        const centre = (p + (z * z) / (2 * N)) / (1 + (z * z) / N);
+        const half = (z / (1 + (z * z) / N)) * Math.sqrt((p * (1 - p)) / N + (z * z) / (4 * N * N));
+        expect(c.lo).toBeCloseTo(centre - half, 12);
+        expect(c.hi).toBeCloseTo(centre + half, 12);
+        expect(c.delta).toBeCloseTo(variant === 'dense' ? 0 : p - seeded.dense![lang], 12);
+      }
       const mean = (v.fr + v.de + v.en) / 3;
-      expect(row.mean).toBeCloseTo(mean, 12);
-      expect(row.meanNonEnglish).toBeCloseTo((v.fr + v.de) / 2, 12);
-      expect(row.deltaVsDense).toBeCloseTo(mean - denseMean, 12);
+      expect(x.mean).toBeCloseTo(mean, 12);
+      expect(x.meanNonEnglish).toBeCloseTo((v.fr + v.de) / 2, 12);
+      if (variant === 'dense') expect(x.deltaVsDense).toBeNull();
+      else expect(x.deltaVsDense).toBeCloseTo(mean - denseMean, 12);
     }
-    // Anonymous callers see public results only.
     expect(r.body.rows.map((x: { variant: string }) => x.variant)).not.toContain('random 50%');
-    // Sorted by mean, best first.
-    const means = r.body.rows.map((x: { mean: number }) => x.mean);
+    // Dense pinned on top, the rest by mean, best first.
+    expect(r.body.rows[0].variant).toBe('dense');
+    const means = r.body.rows.slice(1).map((x: { mean: number }) => x.mean);
     expect(means).toEqual([...means].sort((a, b) => b - a));
   });
 
@@ -63,39 +94,221 @@ describe('leaderboards', () => {
     expect(mine.body.rows.map((x: { variant: string }) => x.variant)).toContain('random 50%');
     const other = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli`, { token: priv.writer });
     expect(other.body.rows.map((x: { variant: string }) => x.variant)).not.toContain('random 50%');
-    const byFr = await call('GET', `/v1/leaderboards?model=${pub.model}&sort=fr&order=asc`);
-    const fr = byFr.body.rows.map((x: { scores: { fr: number } }) => x.scores.fr);
+    const byFr = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&sort=fr&order=asc`);
+    const fr = byFr.body.rows.slice(1).map((x: { cells: Record<string, { value: number }> }) => x.cells[pub.suites.fr]!.value);
     expect(fr).toEqual([...fr].sort((a, b) => a - b));
-    const harness = await call('GET', `/v1/leaderboards?model=${pub.model}&scoring=harness`);
-    expect(harness.body.rows.find((x: { variant: string }) => x.variant === 'dense').scores.fr).toBeCloseTo(0.4, 12);
-    const onlyWanda = await call('GET', `/v1/leaderboards?model=${pub.model}&method=wanda`);
+    const harness = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&scoring=harness`);
+    expect(row(harness.body, 'dense').cells[pub.suites.fr].value).toBeCloseTo(0.4, 12);
+    const onlyWanda = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&method=wanda`);
     expect(onlyWanda.body.rows.map((x: { variant: string }) => x.variant).sort()).toEqual(['dense', 'wanda 50% mt:fr-en']);
+    const onlyDe = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&lang=de`);
+    expect(onlyDe.body.languages).toEqual(['de']);
+    expect(row(onlyDe.body, 'magnitude 50%').mean).toBeCloseTo(0.39, 12);
   });
 
   it('hides leaderboards of private models and validates the query', async () => {
     expect((await call('GET', `/v1/leaderboards?model=${priv.model}`)).status).toBe(404);
-    expect((await call('GET', '/v1/leaderboards')).status).toBe(400);
     expect((await call('GET', `/v1/leaderboards?model=${pub.model}&scoring=vibes`)).status).toBe(400);
+    expect((await call('GET', `/v1/leaderboards?model=${pub.model}&lang=fr;de`)).status).toBe(400);
+    expect((await call('GET', `/v1/leaderboards?model=${pub.model}&as=pdf`)).status).toBe(400);
+    expect((await call('GET', '/v1/leaderboards/sparsity')).status).toBe(400);
   });
 
-  it('renders an HTML page with the table and an SVG chart', async () => {
+  it('renders an HTML page with the table, n per cell, hover intervals and an SVG chart', async () => {
     const r = await call('GET', `/leaderboards/${pub.model}`);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toContain('text/html');
     const html = r.body as string;
     expect(html).toContain('<table id="leaderboard">');
     expect(html).toContain('wanda 50% mt:fr-en');
-    expect((html.match(/<rect class="bar"/g) ?? []).length).toBe(9); // 3 public variants × 3 languages
+    expect((html.match(/<rect class="bar"/g) ?? []).length).toBe(9); // 3 public variants × 3 suites
+    expect((html.match(/<small class="n">n=100<\/small>/g) ?? []).length).toBe(9);
+    expect(html).toContain('chance 0.333');
+    expect(html).toMatch(/title="n = 100 · 95% interval \[0\.\d{3}, 0\.\d{3}\] · Δ vs dense −0\.020/);
     expect((await call('GET', '/leaderboards/mdl_nope')).status).toBe(404);
   });
 });
 
-describe('significance against dense', () => {
-  it('attaches the bootstrap p-values a runner reported to the accuracy cells of its variant', async () => {
+describe('Δ vs dense compares the same suite rows', () => {
+  it('keeps Δ on the suite the pruned model was scored on after a later dense run on another split, and says when there is no dense', async () => {
+    const w = await makeWorld('board-split', 'public');
+    const test = await suite(w, 'xnli', 'fr', JSON.stringify({ premise: 'a', hypothesis: 'b', label: 1 }), 'xnli-fr-test');
+    const val = await suite(w, 'xnli', 'fr', JSON.stringify({ premise: 'c', hypothesis: 'd', label: 2 }), 'xnli-fr-val');
+    const sc = (suiteId: string, value: number, metric = 'acc', n = 200) => ({ suiteId, format: 'xnli', lang: 'fr', scoring: 'paper', metric, value, n });
+    await complete(w, { kind: 'evaluate', modelId: w.model, suites: [test], visibility: 'public' }, [sc(test, 0.6)]);
+    await complete(w, { ...pruneSpec(w), suites: [test], visibility: 'public' }, [sc(test, 0.55), sc(test, 0.02, 'acc_delta_p')]);
+    // The later dense evaluation on the easier validation split must not become the pruned row's reference.
+    await complete(w, { kind: 'evaluate', modelId: w.model, suites: [val], visibility: 'public' }, [sc(val, 0.4, 'acc', 50)]);
+    // A pruned run on a suite without any dense result.
+    const only = await suite(w, 'xnli', 'de', JSON.stringify({ premise: 'e', hypothesis: 'f', label: 0 }), 'xnli-de-test');
+    await complete(w, { kind: 'prune', modelId: w.model, method: 'magnitude', suites: [only], visibility: 'public' }, [{ ...sc(only, 0.45), lang: 'de' }]);
+
+    const b = (await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli`)).body;
+    expect(b.columns.map((c: { suite: string }) => c.suite)).toEqual(['xnli-de-test', 'xnli-fr-test', 'xnli-fr-val']);
+    const wanda = row(b, 'wanda 50% mt:fr-en');
+    expect(wanda.cells[test].delta).toBeCloseTo(0.55 - 0.6, 12);
+    expect(wanda.cells[test].p).toBe(0.02);
+    expect(wanda.cells[test].denseRunId).toBe(row(b, 'dense').cells[test].runId);
+    expect(wanda.deltaVsDense).toBeCloseTo(-0.05, 12);
+    expect(wanda.cells[val]).toBeUndefined();
+    const dense = row(b, 'dense');
+    expect(dense.cells[test].value).toBe(0.6);
+    expect(dense.cells[val].value).toBe(0.4);
+    expect(dense.cells[val].n).toBe(50);
+
+    const mag = row(b, 'magnitude 50%');
+    expect(mag.cells[only].delta).toBeNull();
+    expect(mag.cells[only].denseRunId).toBeNull();
+    expect(mag.deltaVsDense).toBeNull();
+    expect(mag.note).toMatch(/no dense/);
+    const html = (await call('GET', `/leaderboards/${w.model}?format=xnli`)).body as string;
+    expect(html).toContain('no dense run on this suite');
+    expect(html).toContain('xnli-fr-val');
+
+    // Restricting to one suite gives the same Δ.
+    const one = (await call('GET', `/v1/leaderboards?model=${w.model}&suite=${test}`)).body;
+    expect(row(one, 'wanda 50% mt:fr-en').deltaVsDense).toBeCloseTo(-0.05, 12);
+  });
+});
+
+describe('formats', () => {
+  let w: World;
+  let ppl: string;
+  let mt: string;
+  let mc: string;
+  beforeAll(async () => {
+    w = await makeWorld('board-formats', 'public');
+    ppl = await suite(w, 'ppl', 'fr', 'Un texte.\nUn autre.\n');
+    mt = await suite(w, 'mt', 'fr', JSON.stringify({ src: 'Bonjour', tgt: 'Hello' }));
+    mc = await suite(w, 'mc', 'fr', JSON.stringify({ context: 'c', choices: ['a', 'b', 'c', 'd'], label: 0 }));
+    const s = (suiteId: string, format: string, metric: string, value: number) => ({ suiteId, format, lang: 'fr', scoring: 'paper', metric, value, n: 40 });
+    const all = [w.suites.fr, ppl, mt, mc];
+    await complete(w, { kind: 'evaluate', modelId: w.model, suites: all, visibility: 'public' }, [
+      s(w.suites.fr, 'xnli', 'acc', 0.5),
+      s(ppl, 'ppl', 'ppl', 20),
+      s(mt, 'mt', 'chrf', 40),
+      s(mc, 'mc', 'acc', 0.3),
+    ]);
+    await complete(w, { ...pruneSpec(w), suites: all, visibility: 'public' }, [
+      s(w.suites.fr, 'xnli', 'acc', 0.45),
+      s(ppl, 'ppl', 'ppl', 25),
+      s(mt, 'mt', 'chrf', 35),
+      s(mc, 'mc', 'acc', 0.28),
+    ]);
+  });
+
+  it('picks each format’s own metric and order when none is named', async () => {
+    const p = (await call('GET', `/v1/leaderboards?model=${w.model}&format=ppl`)).body;
+    expect(p.metric).toBe('ppl');
+    expect(p.lowerIsBetter).toBe(true);
+    expect(row(p, 'wanda 50% mt:fr-en').deltaVsDense).toBeCloseTo(5, 12);
+    const m = (await call('GET', `/v1/leaderboards?model=${w.model}&format=mt`)).body;
+    expect(m.metric).toBe('chrf');
+    expect(row(m, 'dense').cells[mt].value).toBe(40);
+    expect(row(m, 'dense').cells[mt].lo).toBeNull(); // no interval is invented for chrF
+    const html = (await call('GET', `/leaderboards/${w.model}?format=ppl`)).body as string;
+    expect(html).toContain('metric <b>ppl</b>');
+    expect(html).toContain('href="?format=mt&amp;scoring=paper&amp;metric=chrf"');
+    expect(html).toContain('href="?format=xnli&amp;scoring=paper&amp;metric=acc"');
+    expect(html).toContain('<rect class="bar"');
+    expect((await call('GET', `/leaderboards/${w.model}?format=mt`)).body).toContain('40.000');
+  });
+
+  it('never averages across formats in a query without format', async () => {
+    const b = (await call('GET', `/v1/leaderboards?model=${w.model}`)).body;
+    expect(b.metric).toBe('acc');
+    expect(b.columns.map((c: { format: string }) => c.format).sort()).toEqual(['mc', 'xnli']);
+    expect(row(b, 'dense').mean).toBeNull();
+    expect(row(b, 'wanda 50% mt:fr-en').deltaVsDense).toBeNull();
+    expect(b.note).toMatch(/formats mc, xnli/);
+    expect(b.columns.find((c: { format: string }) => c.format === 'mc').chance).toBeNull();
+  });
+});
+
+describe('across models', () => {
+  it('ranks every visible (model, variant) of a format, language and sparsity', async () => {
+    const a = await makeWorld('board-across-a', 'public');
+    const b = await makeWorld('board-across-b', 'public');
+    const hidden = await makeWorld('board-across-hidden');
+    const sw = async (w: World) => suite(w, 'xnli', 'sw', JSON.stringify({ premise: 'p', hypothesis: 'h', label: 0 }));
+    const put = async (w: World, suiteId: string, spec: Record<string, unknown>, value: number, vis = 'public') =>
+      complete(w, { ...spec, suites: [suiteId], visibility: vis }, [{ suiteId, format: 'xnli', lang: 'sw', scoring: 'paper', metric: 'acc', value, n: 300 }]);
+    const sa = await sw(a);
+    const sb = await sw(b);
+    await put(a, sa, { kind: 'evaluate', modelId: a.model }, 0.52);
+    await put(a, sa, { kind: 'prune', modelId: a.model, method: 'magnitude', sparsity: 0.5 }, 0.41);
+    await put(a, sa, { kind: 'prune', modelId: a.model, method: 'magnitude', sparsity: 0.7 }, 0.35);
+    await put(b, sb, { kind: 'evaluate', modelId: b.model }, 0.5);
+    await put(b, sb, { kind: 'prune', modelId: b.model, method: 'magnitude', sparsity: 0.5 }, 0.47);
+    const sh = await suite(hidden, 'xnli', 'sw', JSON.stringify({ premise: 'p', hypothesis: 'h', label: 0 }));
+    await put(hidden, sh, { kind: 'prune', modelId: hidden.model, method: 'magnitude', sparsity: 0.5 }, 0.9, 'private');
+
+    const r = await call('GET', '/v1/leaderboards?format=xnli&lang=sw&sparsity=0.5');
+    expect(r.status).toBe(200);
+    expect(r.body.model).toBeNull();
+    const mine = r.body.rows.filter((x: { model: string }) => x.model === a.model || x.model === b.model);
+    expect(r.body.rows.some((x: { model: string }) => x.model === hidden.model)).toBe(false);
+    const pruned = mine.filter((x: { dense: boolean }) => !x.dense);
+    expect(pruned.map((x: { modelName: string; variant: string }) => `${x.modelName} ${x.variant}`)).toEqual([
+      'board-across-b-lm magnitude 50%',
+      'board-across-a-lm magnitude 50%',
+    ]);
+    expect(pruned[0].deltaVsDense).toBeCloseTo(0.47 - 0.5, 12);
+    expect(pruned[1].deltaVsDense).toBeCloseTo(0.41 - 0.52, 12);
+    expect(r.body.rows.slice(0, r.body.rows.filter((x: { dense: boolean }) => x.dense).length).every((x: { dense: boolean }) => x.dense)).toBe(true);
+
+    const page = await call('GET', '/leaderboards?format=xnli&lang=sw&sparsity=0.5');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('board-across-b-lm');
+    expect(page.body).toContain('<form id="filters"');
+
+    // Across sparsities for model a: one series, points at 0.5 and 0.7, dense alongside.
+    const sp = (await call('GET', `/v1/leaderboards/sparsity?model=${a.model}&format=xnli`)).body;
+    expect(sp.metric).toBe('acc');
+    expect(sp.dense[sa].value).toBe(0.52);
+    expect(sp.series).toHaveLength(1);
+    expect(sp.series[0].key).toBe('magnitude');
+    expect(sp.series[0].points.map((p: { sparsity: number; value: number; delta: number }) => [p.sparsity, p.value, Number(p.delta.toFixed(12))])).toEqual([
+      [0.5, 0.41, Number((0.41 - 0.52).toFixed(12))],
+      [0.7, 0.35, Number((0.35 - 0.52).toFixed(12))],
+    ]);
+    const html = (await call('GET', `/leaderboards/${a.model}`)).body as string;
+    expect((html.match(/<polyline class="series"/g) ?? []).length).toBe(1);
+  });
+});
+
+describe('exports', () => {
+  it('gives the same query as CSV (one line per cell) and as a LaTeX table', async () => {
+    const viaParam = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&as=csv`);
+    expect(viaParam.status).toBe(200);
+    expect(viaParam.headers.get('content-type')).toContain('text/csv');
+    const viaAccept = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli`, { headers: { accept: 'text/csv' } });
+    expect(viaAccept.body).toBe(viaParam.body);
+    const lines = (viaParam.body as string).trim().split('\r\n');
+    const header = lines[0]!.split(',');
+    expect(header).toContain('delta_vs_dense');
+    expect(lines).toHaveLength(1 + 9);
+    const at = (name: string) => header.indexOf(name);
+    const magFr = lines.map((l) => l.split(',')).find((f) => f[at('variant')] === 'magnitude 50%' && f[at('lang')] === 'fr')!;
+    expect(Number(magFr[at('value')])).toBe(0.41);
+    expect(Number(magFr[at('n')])).toBe(N);
+    expect(Number(magFr[at('delta_vs_dense')])).toBeCloseTo(0.41 - 0.6, 12);
+    expect(Number(magFr[at('lo')])).toBeCloseTo(wilson(0.41, N)[0], 12);
+
+    const tex = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&as=latex`);
+    expect(tex.headers.get('content-type')).toContain('latex');
+    const t = tex.body as string;
+    expect(t).toContain('\\begin{tabular}{lrrrrr}');
+    expect(t).toContain('magnitude 50\\% & 39.0 & 52.0 & 41.0 & 44.0 & $-$17.7 \\\\');
+    expect(t.indexOf('dense &')).toBeLessThan(t.indexOf('magnitude'));
+    expect(t).toContain('\\end{tabular}');
+  });
+});
+
+describe('significance and method summary', () => {
+  it('attaches the bootstrap a runner reported to the cells of its variant, and summarises methods over pairs', async () => {
     const w = await makeWorld('board-sig', 'public');
-    const job = (await call('POST', '/v1/jobs', { token: w.writer, json: { ...pruneSpec(w), visibility: 'public' } })).body;
-    const l = await leaseJob(w.runner, job.id);
-    const row = (lang: 'fr' | 'de', metric: string, value: number) => ({
+    const r = (lang: 'fr' | 'de', metric: string, value: number) => ({
       suiteId: w.suites[lang],
       format: 'xnli',
       lang,
@@ -104,15 +317,37 @@ describe('significance against dense', () => {
       value,
       n: 100,
     });
-    const scores = [row('fr', 'acc', 0.5), row('fr', 'acc_delta_p', 0.01), row('de', 'acc', 0.6), row('de', 'acc_delta_p', 0.4)];
-    expect((await call('POST', `/v1/runner/jobs/${job.id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores } } })).status).toBe(
-      200,
-    );
-    const board = await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli`);
-    expect(board.body.rows[0].pValues).toEqual({ fr: 0.01, de: 0.4 });
+    await complete(w, { ...pruneSpec(w), visibility: 'public' }, [
+      r('fr', 'acc', 0.5),
+      r('fr', 'acc_delta', -0.1),
+      r('fr', 'acc_delta_lo', -0.18),
+      r('fr', 'acc_delta_hi', -0.02),
+      r('fr', 'acc_delta_p', 0.01),
+      r('de', 'acc', 0.6),
+      r('de', 'acc_delta_p', 0.4),
+    ]);
+    const board = (await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli`)).body;
+    const cells = board.rows[0].cells;
+    expect(cells[w.suites.fr]).toMatchObject({ p: 0.01, delta: -0.1, deltaLo: -0.18, deltaHi: -0.02, denseRunId: null });
+    expect(cells[w.suites.de]).toMatchObject({ p: 0.4, delta: null });
     expect((await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli&metric=f1`)).body.rows).toEqual([]);
     const html = (await call('GET', `/leaderboards/${w.model}`)).body as string;
-    expect(html).toMatch(/<td class="sig" title="paired bootstrap vs dense: p = 0.010">0.500\*<\/td>/);
-    expect(html).toMatch(/<td class="" title="paired bootstrap vs dense: p = 0.400">0.600<\/td>/);
+    expect(html).toMatch(/<td class="sig" title="[^"]*p = 0\.010">0\.500\*<small class="n">n=100<\/small><\/td>/);
+    expect(html).toMatch(/<td class="" title="[^"]*no dense run on this suite · paired bootstrap p = 0\.400">0\.600<small/);
+
+    // Method summary on the public world: Δ vs dense per method over its cells, own pair (fr for fr-en) vs others.
+    const m = (await call('GET', `/v1/leaderboards/methods?model=${pub.model}&format=xnli`)).body;
+    const wanda = m.methods.find((x: { method: string }) => x.method === 'wanda mt 50%');
+    const d = (v: string, l: 'fr' | 'de' | 'en') => seeded[v]![l] - seeded.dense![l];
+    expect(wanda.all.mean).toBeCloseTo((d('wanda 50% mt:fr-en', 'fr') + d('wanda 50% mt:fr-en', 'de') + d('wanda 50% mt:fr-en', 'en')) / 3, 12);
+    expect(wanda.all).toEqual(bootstrapMean((['de', 'en', 'fr'] as const).map((l) => d('wanda 50% mt:fr-en', l))));
+    expect(wanda.ownPair.n).toBe(1);
+    expect(wanda.ownPair.mean).toBeCloseTo(d('wanda 50% mt:fr-en', 'fr'), 12);
+    expect(wanda.otherLanguages.n).toBe(2);
+    const mag = m.methods.find((x: { method: string }) => x.method === 'magnitude 50%');
+    expect(mag.ownPair).toBeNull();
+    const c = m.contrasts.find((x: { a: string; b: string }) => x.a === 'magnitude 50%' && x.b === 'wanda mt 50%');
+    expect(c.delta.n).toBe(3);
+    expect(c.delta.mean).toBeCloseTo((0.41 - 0.58 + 0.39 - 0.5 + 0.52 - 0.66) / 3, 12);
   });
 });

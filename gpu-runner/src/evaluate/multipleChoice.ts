@@ -22,6 +22,9 @@ export interface McPrediction {
   pred: number;
   correct: boolean;
   scores: number[];
+  /** per choice: summed log-likelihood of the continuation and the number of tokens it spans (logged samples) */
+  logLikelihoods?: number[];
+  tokens?: number[];
   /** harness only: acc_norm's choice and scores */
   predNorm?: number;
   correctNorm?: boolean;
@@ -61,7 +64,15 @@ export async function evaluateMultipleChoice(
     const lp = choices.map(() => logprobs[r++]!);
     const s = choiceScores(choices, lp, scoring);
     const pred = argmax(s.scores);
-    const p: McPrediction = { index, label: ex.label, pred, correct: pred === ex.label, scores: s.scores };
+    const p: McPrediction = {
+      index,
+      label: ex.label,
+      pred,
+      correct: pred === ex.label,
+      scores: s.scores,
+      logLikelihoods: lp.map((x) => x.reduce((a, b) => a + b, 0)),
+      tokens: lp.map((x) => x.length),
+    };
     if (s.scoresNorm) {
       p.predNorm = argmax(s.scoresNorm);
       p.correctNorm = p.predNorm === ex.label;

@@ -78,9 +78,9 @@ export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
     overallSparsity,
     layers,
     scores: evaluation.scores,
-    artifacts: [],
+    artifacts: evaluation.artifacts,
     device: String(ctx.device),
     timings,
-    extra: { ...extra, evaluation: evaluation.summaries },
+    extra: { ...extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored } },
   };
 }

@@ -322,10 +322,10 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
     overallSparsity: report.sparsity,
     layers: report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut })),
     scores: evaluation.scores,
-    artifacts,
+    artifacts: [...artifacts, ...evaluation.artifacts],
     device: statsDevice ?? String(ctx.device),
     timings,
-    extra: { ...extra, evaluation: evaluation.summaries },
+    extra: { ...extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored } },
   };
 }
 

@@ -5,9 +5,11 @@
 import { readFile } from 'node:fs/promises';
 import type { SuiteFormat } from '../../../shared/src/suites';
 import { compareToDense, evaluateSuite, openEvalModel, type SuiteResult } from '../evaluate/index';
+import type { McPrediction } from '../evaluate/multipleChoice';
 import { multipleChoiceFormats } from '../../../shared/src/suites';
 import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
+import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader } from './samples';
 import type { JobContext } from './worker-loop';
 
 type ScoringName = 'paper' | 'harness';
@@ -50,6 +52,11 @@ export function scoreRows(suiteId: string, r: SuiteResult, scoring: ScoringName)
 
 export interface SuiteRun {
   scores: ScoreRow[];
+  /** artifacts uploaded: samples.jsonl.gz (this model's rows), dense-samples.jsonl.gz (dense rows scored for the bootstrap) */
+  artifacts: string[];
+  /** bootstrap inputs: how many (suite, scoring) dense results came from stored samples, and how many were scored here */
+  denseReused: number;
+  denseScored: number;
   /** Per suite and scoring: the engine's summary (without per-example predictions). */
   summaries: Array<{ suiteId: string; format: string; lang: string; scoring: string; metrics: Record<string, number>; n: number; seconds: number }>;
   seconds: number;
@@ -83,8 +90,16 @@ export async function evaluateSuites(
 ): Promise<SuiteRun> {
   const started = performance.now();
   const suites = ctx.inputs.filter((i) => i.role === 'suite');
-  const out: SuiteRun = { scores: [], summaries: [], seconds: 0 };
+  const out: SuiteRun = { scores: [], artifacts: [], denseReused: 0, denseScored: 0, summaries: [], seconds: 0 };
   if (suites.length === 0) return out;
+  const graph = ctx.inputs.find((i) => i.role === 'model' && i.meta.graph === true) ?? ctx.inputs.find((i) => i.name === 'model.onnx');
+  const header = (dense: boolean): SamplesHeader => ({
+    modelSha256: graph?.sha256 ?? null,
+    dense,
+    templateLang: opts.templateLang,
+    suites: Object.fromEntries(suites.map((s) => [String(s.meta.suiteId ?? s.name), s.sha256])),
+  });
+  const own: SampleSet[] = [];
   // The bootstrap's dense pass comes after the pruned model's session is released: one model in
   // memory at a time (a 2 GB model would otherwise need twice its size).
   const bootstrap: Array<{ suiteId: string; rows: unknown[]; format: SuiteFormat; lang: string; scoring: ScoringName; pruned: SuiteResult }> = [];
@@ -108,6 +123,7 @@ export async function evaluateSuites(
           }),
         );
         out.scores.push(...scoreRows(suiteId, r, scoring));
+        own.push({ suiteId, scoring, result: r });
         if (opts.denseDir && multipleChoiceFormats.includes(format)) bootstrap.push({ suiteId, rows, format, lang, scoring, pruned: r });
         out.summaries.push({ suiteId, format, lang, scoring, metrics: r.metrics, n: r.n, seconds: (performance.now() - t0) / 1000 });
       }
@@ -115,25 +131,69 @@ export async function evaluateSuites(
   } finally {
     await model.session.release().catch(() => undefined);
   }
+  const name = 'samples.jsonl.gz';
+  await ctx.step('upload-samples', () => ctx.upload(name, encodeSamples(header(!opts.denseDir), own)));
+  out.artifacts.push(name);
   if (bootstrap.length && opts.denseDir) {
-    const dense = await ctx.step('open-dense-model', () => openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
-    try {
-      for (const b of bootstrap) {
-        const stage = `evaluate dense ${b.format}.${b.lang} ${b.scoring} (bootstrap)`;
-        const d = await ctx.step(stage, () =>
-          evaluateSuite(dense, b.rows, b.format, b.lang, {
-            scoring: b.scoring,
-            templateLang: opts.templateLang,
-            onProgress: (_s, done, total) => ctx.progress(stage, done, total),
-            stage,
-          }),
-        );
-        out.scores.push(...bootstrapRows(b.suiteId, b.pruned, d, b.scoring));
+    const stored = await storedDenseRows(ctx, header(true));
+    const scored: SampleSet[] = [];
+    const missing = bootstrap.filter((b) => {
+      const rows = stored.get(`${b.suiteId}/${b.scoring}`);
+      if (!rows) return true;
+      const dense: SuiteResult = { ...b.pruned, predictions: rows, metrics: {}, n: rows.length };
+      out.scores.push(...bootstrapRows(b.suiteId, b.pruned, dense, b.scoring));
+      scored.push({ suiteId: b.suiteId, scoring: b.scoring, result: dense });
+      out.denseReused++;
+      return false;
+    });
+    if (missing.length) {
+      const dense = await ctx.step('open-dense-model', () => openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
+      try {
+        for (const b of missing) {
+          const stage = `evaluate dense ${b.format}.${b.lang} ${b.scoring} (bootstrap)`;
+          const d = await ctx.step(stage, () =>
+            evaluateSuite(dense, b.rows, b.format, b.lang, {
+              scoring: b.scoring,
+              templateLang: opts.templateLang,
+              onProgress: (_s, done, total) => ctx.progress(stage, done, total),
+              stage,
+            }),
+          );
+          out.scores.push(...bootstrapRows(b.suiteId, b.pruned, d, b.scoring));
+          scored.push({ suiteId: b.suiteId, scoring: b.scoring, result: d });
+          out.denseScored++;
+        }
+      } finally {
+        await dense.session.release().catch(() => undefined);
       }
-    } finally {
-      await dense.session.release().catch(() => undefined);
+      // Stored once, with the reused rows too so that one file covers the job: the next job on these
+      // model bytes and suites reads it instead of scoring dense again.
+      await ctx.step('upload-dense-samples', () => ctx.upload('dense-samples.jsonl.gz', encodeSamples(header(true), scored)));
+      out.artifacts.push('dense-samples.jsonl.gz');
     }
   }
   out.seconds = (performance.now() - started) / 1000;
+  return out;
+}
+
+/**
+ * Dense per-row results the lease offered (role dense-samples), keyed `${suiteId}/${scoring}`; only
+ * those scored with the same model bytes, template language and suite bytes count, whatever the
+ * server thought: anything else would pair rows that are not the same rows.
+ */
+async function storedDenseRows(ctx: JobContext, want: SamplesHeader): Promise<Map<string, McPrediction[]>> {
+  const out = new Map<string, McPrediction[]>();
+  for (const input of ctx.inputs.filter((i) => i.role === 'dense-samples')) {
+    try {
+      const { header, rows } = decodeSamples(new Uint8Array(await readFile(await ctx.input(input.name))));
+      if (!header.dense || !want.modelSha256 || header.modelSha256 !== want.modelSha256 || header.templateLang !== want.templateLang) continue;
+      for (const [k, list] of rows) {
+        const suiteId = k.slice(0, k.lastIndexOf('/'));
+        if (want.suites[suiteId] && header.suites[suiteId] === want.suites[suiteId] && !out.has(k)) out.set(k, list);
+      }
+    } catch (err) {
+      ctx.log(`ignoring dense samples ${input.name}: ${(err as Error).message}`);
+    }
+  }
   return out;
 }

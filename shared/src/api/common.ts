@@ -36,3 +36,6 @@ export const boolQuery = z
   .enum(['true', 'false'])
   .optional()
   .transform((v) => v === 'true');
+
+/** How multiple-choice suites are scored: the paper's or lm-evaluation-harness's way. */
+export const scoringName = z.enum(['paper', 'harness']);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { isoDate, sha256Hex, visibility } from './common';
+import { isoDate, scoringName, sha256Hex, visibility } from './common';
+
+export { scoringName };
 
 /** Reference settings of the paper (design §3.1). */
 export const calibrationSpec = z.object({
@@ -24,7 +26,6 @@ export type CalibrationSpec = z.infer<typeof calibrationSpec>;
 
 export const pruneMethod = z.enum(['wanda', 'magnitude', 'random']);
 export const pattern = z.enum(['unstructured', '2:4', '4:8']);
-export const scoringName = z.enum(['paper', 'harness']);
 
 export const pruneJobSpec = z.object({
   kind: z.literal('prune'),
@@ -247,41 +248,4 @@ export const listRunsQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
-export const leaderboardQuery = z.object({
-  model: z.string().min(1).max(64),
-  format: z.string().max(32).optional(),
-  suite: z.string().max(64).optional(),
-  scoring: scoringName.default('paper'),
-  metric: z.string().max(32).default('acc'),
-  sort: z.string().max(32).default('mean'),
-  order: z.enum(['asc', 'desc']).default('desc'),
-  method: z.string().max(32).optional(),
-  pair: z.string().max(40).optional(),
-});
-
-export const leaderboardRow = z.object({
-  variant: z.string(),
-  runId: z.string(),
-  method: z.string(),
-  sparsity: z.number().nullable(),
-  pattern: z.string().nullable(),
-  calibration: z.string().nullable(),
-  scores: z.record(z.string(), z.number()),
-  mean: z.number().nullable(),
-  meanNonEnglish: z.number().nullable(),
-  deltaVsDense: z.number().nullable(),
-  /** Per language: p-value of the paired bootstrap of this variant's accuracy against dense (acc only). */
-  pValues: z.record(z.string(), z.number()),
-});
-export const leaderboard = z
-  .object({
-    model: z.string(),
-    format: z.string().nullable(),
-    scoring: z.string(),
-    metric: z.string(),
-    languages: z.array(z.string()),
-    rows: z.array(leaderboardRow),
-  })
-  .meta({ id: 'Leaderboard' });
-export type Leaderboard = z.infer<typeof leaderboard>;
-export type LeaderboardRow = z.infer<typeof leaderboardRow>;
+export * from './leaderboards';

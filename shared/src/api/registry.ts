@@ -16,8 +16,6 @@ import {
   failBody,
   heartbeatBody,
   jobInfo,
-  leaderboard,
-  leaderboardQuery,
   leaseBody,
   leaseResponse,
   listJobsQuery,
@@ -25,6 +23,7 @@ import {
   runInfo,
   sweepInfo,
 } from './jobs';
+import { leaderboard, leaderboardQuery, methodSummary, sparsityQuery, sparsityView } from './leaderboards';
 import { completeUploadBody, createModelBody, modelFile, modelInfo, multipartUpload, patchModelBody } from './models';
 import { suiteInfo, suiteUploadQuery } from './suites';
 import { createdToken, createTokenBody, tokenInfo } from './tokens';
@@ -455,16 +454,43 @@ export const routes: RouteSpec[] = [
   {
     method: 'get',
     path: '/v1/leaderboards',
-    summary: 'Variants × languages with means and Δ vs dense',
+    summary:
+      'Variants × suites: each cell with n, 95% interval, Δ vs dense on the same suite rows and p-value; without `model`, every visible model ranked together. `as=csv|latex` (or Accept: text/csv) exports it',
     tag: 'leaderboards',
     scope: null,
     query: leaderboardQuery,
-    responses: { 200: { description: 'leaderboard', schema: leaderboard } },
+    responses: { 200: { description: 'leaderboard (or CSV / LaTeX)', schema: leaderboard } },
+  },
+  {
+    method: 'get',
+    path: '/v1/leaderboards/sparsity',
+    summary: 'Metric vs sparsity per method, calibration and suite of one model (the paper figures), with dense per suite',
+    tag: 'leaderboards',
+    scope: null,
+    query: sparsityQuery,
+    responses: { 200: { description: 'series', schema: sparsityView } },
+  },
+  {
+    method: 'get',
+    path: '/v1/leaderboards/methods',
+    summary: 'Δ vs dense per method over language pairs (own pair vs other languages) and method-vs-method contrasts, with bootstrap intervals',
+    tag: 'leaderboards',
+    scope: null,
+    query: leaderboardQuery.omit({ as: true, sort: true, order: true }),
+    responses: { 200: { description: 'method summary', schema: methodSummary } },
+  },
+  {
+    method: 'get',
+    path: '/leaderboards',
+    summary: 'HTML leaderboard across models with filters (format, language, sparsity, scoring, metric)',
+    tag: 'leaderboards',
+    scope: null,
+    responses: { 200: { description: 'HTML', contentType: 'text/html' } },
   },
   {
     method: 'get',
     path: '/leaderboards/{model}',
-    summary: 'HTML leaderboard page with a per-language chart',
+    summary: 'HTML leaderboard page of one model: table, per-suite chart, metric vs sparsity, method summary',
     tag: 'leaderboards',
     scope: null,
     responses: { 200: { description: 'HTML', contentType: 'text/html' } },

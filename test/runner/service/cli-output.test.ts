@@ -38,46 +38,66 @@ describe('renderTable', () => {
 });
 
 describe('renderLeaderboard', () => {
-  it('prints accuracies as percentages with the delta against dense', () => {
+  const cell = (value: number, p: number | null = null) => ({
+    value,
+    n: 200,
+    lo: null,
+    hi: null,
+    delta: null,
+    deltaLo: null,
+    deltaHi: null,
+    p,
+    denseRunId: null,
+    runId: 'r',
+  });
+  const base = { model: 'm', modelName: 'lm', runId: 'r1', pattern: null, note: null };
+  it('prints accuracies as percentages with n per suite, Δ against dense and significance marks', () => {
     const text = renderLeaderboard({
       model: 'm',
       format: 'mc',
       scoring: 'paper',
       metric: 'acc',
+      lowerIsBetter: false,
       languages: ['en', 'fr'],
+      columns: [
+        { suiteId: 's-en', suite: 'mc-en', format: 'mc', lang: 'en', chance: null },
+        { suiteId: 's-fr', suite: 'mc-fr', format: 'mc', lang: 'fr', chance: null },
+      ],
+      note: null,
       rows: [
         {
+          ...base,
           variant: 'dense',
-          runId: 'r1',
           method: 'dense',
           sparsity: null,
-          pattern: null,
           calibration: null,
-          scores: { en: 0.9, fr: 0.8 },
+          dense: true,
+          cells: { 's-en': cell(0.9), 's-fr': cell(0.8) },
           mean: 0.85,
           meanNonEnglish: 0.8,
           deltaVsDense: null,
-          pValues: {},
         },
         {
+          ...base,
           variant: 'wanda 50% mt:fr-en',
-          runId: 'r2',
           method: 'wanda',
           sparsity: 0.5,
           pattern: 'unstructured',
           calibration: 'mt:fr-en',
-          scores: { en: 0.85 },
+          dense: false,
+          cells: { 's-en': cell(0.85, 0.01) },
           mean: 0.85,
           meanNonEnglish: null,
           deltaVsDense: -0.0125,
-          pValues: {},
         },
       ],
     });
     const lines = text.split('\n');
     expect(lines[0]).toBe('mc · acc % · scoring paper');
+    expect(lines[1]).toMatch(/^variant\s+en mc-en n=200\s+fr mc-fr n=200\s+mean/);
     expect(lines[3]).toMatch(/^dense\s+90\.0\s+80\.0\s+85\.0\s+80\.0$/);
-    // A language without a score shows a dash rather than 0.
-    expect(lines[4]).toMatch(/^wanda 50% mt:fr-en\s+85\.0\s+–\s+85\.0\s+–\s+-1\.3$/);
+    // A suite without a score shows a dash rather than 0; a significant cell carries a star.
+    expect(lines[4]).toMatch(/^wanda 50% mt:fr-en\s+85\.0\*\s+–\s+85\.0\s+–\s+-1\.3$/);
+    expect(lines[5]).toMatch(/^\* differs from dense/);
   });
 });

@@ -1,94 +1,186 @@
-import type { Leaderboard, LeaderboardRow } from '../../../shared/src/api/jobs';
+import {
+  chanceLevel,
+  type Leaderboard,
+  type LeaderboardCell,
+  type LeaderboardColumn,
+  type LeaderboardRow,
+  lowerIsBetter,
+} from '../../../shared/src/api/leaderboards';
+import { wilson } from '../../../shared/src/stats';
 
+/** One stored score with what the board needs of its run. */
 export interface ScoreRecord {
   runId: string;
+  modelId: string;
+  modelName: string;
   variant: string;
   method: string;
   sparsity: number | null;
   pattern: string | null;
   calibration: string | null;
+  suiteId: string;
+  suiteName: string;
+  format: string;
   lang: string;
+  scoring: string;
+  metric: string;
   value: number;
-  /** ISO time of the run; the newest run of a variant wins. */
+  n: number;
+  /** ISO time of the run; the newest run of a cell wins (a rerun after a fix replaces, it does not average). */
   createdAt: string;
 }
 
 export interface BoardOptions {
-  model: string;
+  model: string | null;
   format: string | null;
   scoring: string;
   metric: string;
   sort: string;
   order: 'asc' | 'desc';
+  lang?: string[];
+  sparsity?: number;
   method?: string;
   pair?: string;
 }
 
+/** Metrics the runner reports next to `metric` for the same suite rows (paired bootstrap vs dense, interval). */
+export const companionMetrics = (metric: string) => [
+  `${metric}_delta`,
+  `${metric}_delta_lo`,
+  `${metric}_delta_hi`,
+  `${metric}_delta_p`,
+  `${metric}_lo`,
+  `${metric}_hi`,
+];
+
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-const isEnglish = (lang: string) => lang === 'en' || lang.startsWith('en-');
+export const isEnglish = (lang: string) => lang === 'en' || lang.startsWith('en-');
+const newer = (a: ScoreRecord, b: ScoreRecord) => a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.runId > b.runId);
+const SEP = '\u0000';
+const cellKey = (r: { modelId: string; variant: string; suiteId: string; scoring: string }) => [r.modelId, r.variant, r.suiteId, r.scoring].join(SEP);
 
 /**
- * One row per variant, one column per language. When a variant was run more than once the
- * newest run counts (a rerun after a fix replaces, it does not average).
+ * The newest value per cell — (model, variant, suite, scoring) for one metric — and, per model and
+ * suite, the dense cell it is compared with. Dense on another suite (another split, a subset) is never
+ * a reference: its rows are not the rows the pruned model was scored on.
  */
-export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions, pValues: { runId: string; lang: string; value: number }[] = []): Leaderboard {
-  const newest = new Map<string, ScoreRecord>();
-  const runOfVariant = new Map<string, ScoreRecord>();
+export function newestCells(records: ScoreRecord[], metric: string) {
+  const cells = new Map<string, ScoreRecord>();
   for (const r of records) {
-    const prev = runOfVariant.get(r.variant);
-    if (!prev || r.createdAt > prev.createdAt || (r.createdAt === prev.createdAt && r.runId > prev.runId)) runOfVariant.set(r.variant, r);
+    if (r.metric !== metric) continue;
+    const k = cellKey(r);
+    const prev = cells.get(k);
+    if (!prev || newer(r, prev)) cells.set(k, r);
   }
-  for (const r of records) {
-    if (runOfVariant.get(r.variant)!.runId !== r.runId) continue;
-    newest.set(`${r.variant}\u0000${r.lang}`, r);
+  const dense = new Map<string, ScoreRecord>();
+  for (const c of cells.values()) if (c.variant === 'dense') dense.set([c.modelId, c.suiteId, c.scoring].join(SEP), c);
+  const denseOf = (c: ScoreRecord) => (c.variant === 'dense' ? undefined : dense.get([c.modelId, c.suiteId, c.scoring].join(SEP)));
+  return { cells: [...cells.values()], denseOf };
+}
+
+export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions): Leaderboard {
+  const companions = new Map<string, number>();
+  for (const r of records) if (r.metric !== o.metric) companions.set([r.runId, r.suiteId, r.scoring, r.metric].join(SEP), r.value);
+  const companion = (c: ScoreRecord, m: string) => companions.get([c.runId, c.suiteId, c.scoring, m].join(SEP)) ?? null;
+
+  let { cells, denseOf } = newestCells(records, o.metric);
+  if (o.lang) cells = cells.filter((c) => o.lang!.includes(c.lang));
+  const columnsById = new Map<string, LeaderboardColumn>();
+  for (const c of cells)
+    columnsById.set(c.suiteId, { suiteId: c.suiteId, suite: c.suiteName, format: c.format, lang: c.lang, chance: chanceLevel(c.format, o.metric) });
+  const columns = [...columnsById.values()].sort(
+    (a, b) => a.lang.localeCompare(b.lang) || a.suite.localeCompare(b.suite) || a.suiteId.localeCompare(b.suiteId),
+  );
+  const formats = new Set(columns.map((c) => c.format));
+  const mixed = formats.size > 1;
+
+  const byRow = new Map<string, ScoreRecord[]>();
+  for (const c of cells) {
+    const k = c.modelId + SEP + c.variant;
+    byRow.set(k, [...(byRow.get(k) ?? []), c]);
   }
-  const languages = [...new Set(records.map((r) => r.lang))].sort();
-  let rows: LeaderboardRow[] = [...runOfVariant.values()].map((head) => {
-    const scores: Record<string, number> = {};
-    for (const lang of languages) {
-      const s = newest.get(`${head.variant}\u0000${lang}`);
-      if (s) scores[lang] = s.value;
+  const boundedAcc = o.metric === 'acc' || o.metric === 'acc_norm' || o.metric === 'f1' || o.metric === 'f1_norm';
+  let rows: LeaderboardRow[] = [...byRow.values()].map((rc) => {
+    const head = rc.reduce((a, b) => (newer(b, a) ? b : a));
+    const out: Record<string, LeaderboardCell> = {};
+    const deltas: number[] = [];
+    for (const c of rc) {
+      const d = denseOf(c);
+      // Dense on this suite's rows, else the runner's own paired comparison on the same rows; never dense on other rows.
+      const delta = d ? c.value - d.value : companion(c, `${o.metric}_delta`);
+      if (delta !== null) deltas.push(delta);
+      const [wLo, wHi] = boundedAcc && c.n > 0 ? wilson(c.value, c.n) : [null, null];
+      out[c.suiteId] = {
+        value: c.value,
+        n: c.n,
+        lo: companion(c, `${o.metric}_lo`) ?? wLo,
+        hi: companion(c, `${o.metric}_hi`) ?? wHi,
+        delta,
+        // The runner's paired bootstrap ran against the dense model on exactly this suite's rows.
+        deltaLo: companion(c, `${o.metric}_delta_lo`),
+        deltaHi: companion(c, `${o.metric}_delta_hi`),
+        p: companion(c, `${o.metric}_delta_p`),
+        denseRunId: d?.runId ?? null,
+        runId: c.runId,
+      };
     }
-    const vals = Object.values(scores);
-    const nonEn = Object.entries(scores)
-      .filter(([l]) => !isEnglish(l))
-      .map(([, v]) => v);
+    const isDense = head.variant === 'dense';
+    const noDense = !isDense && deltas.length === 0;
     return {
+      model: head.modelId,
+      modelName: head.modelName,
       variant: head.variant,
       runId: head.runId,
       method: head.method,
       sparsity: head.sparsity,
       pattern: head.pattern,
       calibration: head.calibration,
-      scores,
-      mean: mean(vals),
-      meanNonEnglish: mean(nonEn),
-      deltaVsDense: null,
-      pValues: Object.fromEntries(pValues.filter((p) => p.runId === head.runId && p.lang in scores).map((p) => [p.lang, p.value])),
+      dense: isDense,
+      cells: out,
+      mean: mixed ? null : mean(rc.map((c) => c.value)),
+      meanNonEnglish: mixed ? null : mean(rc.filter((c) => !isEnglish(c.lang)).map((c) => c.value)),
+      deltaVsDense: isDense ? null : mixed ? null : mean(deltas),
+      note: noDense
+        ? 'no dense result on these suites: nothing to compare with'
+        : !isDense && deltas.length < rc.length
+          ? `Δ over the ${deltas.length} of ${rc.length} suites with a dense result`
+          : null,
     };
   });
-  const dense = rows.find((r) => r.variant === 'dense');
-  if (dense?.mean != null) for (const r of rows) r.deltaVsDense = r.mean == null ? null : r.mean - dense.mean;
-  if (o.method) rows = rows.filter((r) => r.method === o.method || r.method.startsWith(`${o.method}+`) || r.variant === 'dense');
+  if (o.method) rows = rows.filter((r) => r.dense || r.method === o.method || r.method.startsWith(`${o.method}+`));
   if (o.pair) rows = rows.filter((r) => r.calibration === null || r.calibration.endsWith(`:${o.pair}`));
-  const key = (r: LeaderboardRow): number | null =>
-    o.sort === 'mean'
-      ? r.mean
-      : o.sort === 'meanNonEnglish'
-        ? r.meanNonEnglish
-        : o.sort === 'delta'
-          ? r.deltaVsDense
-          : o.sort === 'sparsity'
-            ? r.sparsity
-            : (r.scores[o.sort] ?? null);
+  if (o.sparsity !== undefined) rows = rows.filter((r) => r.dense || (r.sparsity !== null && Math.abs(r.sparsity - o.sparsity!) < 1e-9));
+
+  const firstOfLang = (lang: string) => columns.find((c) => c.lang === lang)?.suiteId;
+  const key = (r: LeaderboardRow): number | null => {
+    if (o.sort === 'mean') return r.mean;
+    if (o.sort === 'meanNonEnglish') return r.meanNonEnglish;
+    if (o.sort === 'delta') return r.deltaVsDense;
+    if (o.sort === 'sparsity') return r.sparsity;
+    const col = columnsById.has(o.sort) ? o.sort : firstOfLang(o.sort);
+    return col ? (r.cells[col]?.value ?? null) : null;
+  };
   const dir = o.order === 'asc' ? 1 : -1;
+  const label = (r: LeaderboardRow) => `${r.modelName}${SEP}${r.variant}`;
+  // Dense rows are pinned on top: every other row is read against them.
   rows.sort((a, b) => {
+    if (a.dense !== b.dense) return a.dense ? -1 : 1;
     const ka = key(a);
     const kb = key(b);
-    if (ka === null && kb === null) return a.variant.localeCompare(b.variant);
+    if (ka === null && kb === null) return label(a).localeCompare(label(b));
     if (ka === null) return 1; // missing values sink regardless of direction
     if (kb === null) return -1;
-    return ka === kb ? a.variant.localeCompare(b.variant) : (ka - kb) * dir;
+    return ka === kb ? label(a).localeCompare(label(b)) : (ka - kb) * dir;
   });
-  return { model: o.model, format: o.format, scoring: o.scoring, metric: o.metric, languages, rows };
+  return {
+    model: o.model,
+    format: o.format,
+    scoring: o.scoring,
+    metric: o.metric,
+    lowerIsBetter: lowerIsBetter(o.metric),
+    columns,
+    languages: [...new Set(columns.map((c) => c.lang))].sort(),
+    rows,
+    note: mixed ? `columns span formats ${[...formats].sort().join(', ')}: no means across formats; pick one with format=` : null,
+  };
 }

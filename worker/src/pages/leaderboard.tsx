@@ -1,64 +1,60 @@
 import type { FC } from 'hono/jsx';
-import type { Leaderboard } from '../../../shared/src/api/jobs';
+import { defaultMetric, type Leaderboard, type MethodSummary, type SparsityView } from '../../../shared/src/api/leaderboards';
+import { BoardNotes, BoardTable, boardCss } from './board-table';
+import { BarChart, colourOf, SparsityChart } from './charts';
 
-const palette = ['#4c78a8', '#f58518', '#54a24b', '#e45756', '#72b7b2', '#b279a2', '#ff9da6', '#9d755d', '#bab0ac', '#eeca3b'];
-const fmt = (v: number | null | undefined, digits = 3) => (v == null ? '—' : v.toFixed(digits));
+const fmt = (v: number, digits = 3) => v.toFixed(digits);
+const qs = (o: Record<string, string | number | null | undefined>) =>
+  Object.entries(o)
+    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+    .join('&');
 
-/** Grouped bars: one group per language, one bar per variant — the comparison the paper's tables make. */
-const Chart: FC<{ board: Leaderboard }> = ({ board }) => {
-  const langs = board.languages;
-  const rows = board.rows.slice(0, palette.length);
-  if (!langs.length || !rows.length) return <p>No scores yet.</p>;
-  const values = rows.flatMap((r) => Object.values(r.scores));
-  const max = Math.max(...values, 1e-9);
-  const groupW = Math.max(60, rows.length * 14 + 20);
-  const width = 60 + langs.length * groupW;
-  const height = 240;
-  const plotH = 180;
-  const barW = (groupW - 20) / rows.length;
+const Exports: FC<{ query: string }> = ({ query }) => (
+  <span class="exports">
+    <a href={`/v1/leaderboards?${query}`}>JSON</a> · <a href={`/v1/leaderboards?${query}&as=csv`}>CSV</a> ·{' '}
+    <a href={`/v1/leaderboards?${query}&as=latex`}>LaTeX</a>
+  </span>
+);
+
+const Methods: FC<{ summary: MethodSummary }> = ({ summary }) => {
+  if (!summary.methods.length) return null;
+  const iv = (x: { mean: number; lo: number; hi: number; p: number; n: number } | null) =>
+    x ? `${x.mean >= 0 ? '+' : '−'}${fmt(Math.abs(x.mean))} [${fmt(x.lo)}, ${fmt(x.hi)}] n=${x.n}${x.p < 0.05 ? ' *' : ''}` : '—';
   return (
-    <svg
-      id="chart"
-      role="img"
-      aria-label={`${board.metric} per language`}
-      width={width}
-      height={height + 20 * rows.length}
-      viewBox={`0 0 ${width} ${height + 20 * rows.length}`}
-    >
-      <line x1="50" y1={10} x2="50" y2={10 + plotH} stroke="#333" />
-      <line x1="50" y1={10 + plotH} x2={width} y2={10 + plotH} stroke="#333" />
-      <text x="45" y="15" text-anchor="end" font-size="10">
-        {fmt(max, 2)}
-      </text>
-      <text x="45" y={10 + plotH} text-anchor="end" font-size="10">
-        0
-      </text>
-      {langs.map((lang, li) => (
-        <g>
-          {rows.map((r, ri) => {
-            const v = r.scores[lang];
-            if (v == null) return null;
-            const h = (Math.max(v, 0) / max) * plotH;
-            return (
-              <rect class="bar" x={60 + li * groupW + ri * barW} y={10 + plotH - h} width={barW - 2} height={h} fill={palette[ri]}>
-                <title>{`${r.variant} · ${lang}: ${fmt(v)}`}</title>
-              </rect>
-            );
-          })}
-          <text x={60 + li * groupW + (groupW - 20) / 2} y={plotH + 28} text-anchor="middle" font-size="12">
-            {lang}
-          </text>
-        </g>
-      ))}
-      {rows.map((r, ri) => (
-        <g>
-          <rect x="60" y={height + 20 * ri} width="12" height="12" fill={palette[ri]} />
-          <text x="78" y={height + 20 * ri + 10} font-size="12">
-            {r.variant}
-          </text>
-        </g>
-      ))}
-    </svg>
+    <section id="methods">
+      <h2>Methods: Δ vs dense over language pairs</h2>
+      <table>
+        <thead>
+          <tr>
+            <th class="l">method</th>
+            <th>all cells</th>
+            <th>own pair (calibrated on X→en, evaluated in X)</th>
+            <th>other languages</th>
+          </tr>
+        </thead>
+        <tbody>
+          {summary.methods.map((m) => (
+            <tr>
+              <td class="l">{m.method}</td>
+              <td>{iv(m.all)}</td>
+              <td>{iv(m.ownPair)}</td>
+              <td>{iv(m.otherLanguages)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {summary.contrasts.length ? (
+        <ul>
+          {summary.contrasts.map((c) => (
+            <li>
+              {c.a} vs {c.b}: Δ {iv(c.delta)} {c.delta.p < 0.05 ? '(significant)' : `(not significant, p = ${fmt(c.delta.p)})`}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <p class="note">mean of the per-cell differences with a 95% bootstrap interval over cells; * p &lt; 0.05.</p>
+    </section>
   );
 };
 
@@ -66,90 +62,127 @@ export const LeaderboardPage: FC<{
   board: Leaderboard;
   modelName: string;
   formats: string[];
+  /** every variant of the model across formats, sorted: colours stay put across tabs */
+  variants: string[];
+  sparsity: SparsityView;
+  methods: MethodSummary;
   analyses?: { id: string; variant: string; createdAt: string }[];
-}> = ({ board, modelName, formats, analyses = [] }) => (
-  <html lang="en">
-    <head>
-      <meta charset="utf-8" />
-      <title>{`polyprune · ${modelName} · ${board.format ?? 'all suites'}`}</title>
-      <style>{`
-        body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
-        table { border-collapse: collapse; margin: 1rem 0; }
-        th, td { padding: .35rem .7rem; border-bottom: 1px solid #ddd; text-align: right; }
-        th:first-child, td:first-child { text-align: left; }
-        tr.dense { background: #f4f6fb; font-weight: 600; }
-        .pos { color: #1a7f37; } .neg { color: #c62828; }
-        nav a { margin-right: .8rem; }
-        td.sig { font-weight: 600; } .note { color: #555; font-size: .85rem; }
-        a.page { margin-left: .4rem; text-decoration: none; } a.page::after { content: '↗'; }
-      `}</style>
-    </head>
-    <body>
-      <h1>{modelName}</h1>
-      <p>
-        {board.format ?? 'all suites'} · scoring <b>{board.scoring}</b> · metric <b>{board.metric}</b> · {board.rows.length} variants ·{' '}
-        <a href={`/v1/leaderboards?model=${board.model}&scoring=${board.scoring}&metric=${board.metric}${board.format ? `&format=${board.format}` : ''}`}>
-          JSON
-        </a>
-      </p>
-      <nav>
-        {formats.map((f) => (
-          <a href={`?format=${f}&scoring=${board.scoring}&metric=${board.metric}`}>{f}</a>
-        ))}
-      </nav>
-      <table id="leaderboard">
-        <thead>
-          <tr>
-            <th>variant</th>
-            {board.languages.map((l) => (
-              <th>{l}</th>
-            ))}
-            <th>mean</th>
-            <th>mean non-En</th>
-            <th>Δ vs dense</th>
-          </tr>
-        </thead>
-        <tbody>
-          {board.rows.map((r) => (
-            <tr class={r.variant === 'dense' ? 'dense' : ''}>
-              <td>
-                <a href={`/v1/runs/${r.runId}`}>{r.variant}</a>
-                {/* biome-ignore lint/a11y/useAnchorContent: named by aria-label; the glyph comes from CSS so that the cell's text stays the variant */}
-                <a class="page" href={`/runs/${r.runId}`} title="run page: LMF report, artifacts" aria-label="run page" />
-              </td>
-              {board.languages.map((l) => {
-                const pv = r.pValues[l];
-                const significant = pv !== undefined && pv < 0.05;
-                return (
-                  <td class={significant ? 'sig' : ''} title={pv === undefined ? undefined : `paired bootstrap vs dense: p = ${pv.toFixed(3)}`}>
-                    {fmt(r.scores[l])}
-                    {significant ? '*' : ''}
-                  </td>
-                );
-              })}
-              <td>{fmt(r.mean)}</td>
-              <td>{fmt(r.meanNonEnglish)}</td>
-              <td class={r.deltaVsDense == null ? '' : r.deltaVsDense >= 0 ? 'pos' : 'neg'}>
-                {r.deltaVsDense == null ? '—' : `${r.deltaVsDense >= 0 ? '+' : ''}${fmt(r.deltaVsDense)}`}
-              </td>
-            </tr>
+}> = ({ board, modelName, formats, variants, sparsity, methods, analyses = [] }) => {
+  const colours = board.rows.map((r) => colourOf(variants, r.variant));
+  const query = qs({ model: board.model, format: board.format, scoring: board.scoring, metric: board.metric });
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <title>{`polyprune · ${modelName} · ${board.format ?? 'all suites'}`}</title>
+        <style>{boardCss}</style>
+      </head>
+      <body>
+        <h1>{modelName}</h1>
+        <p>
+          {board.format ?? 'all suites'} · scoring <b>{board.scoring}</b> · metric <b>{board.metric}</b> · {board.rows.length} variants ·{' '}
+          <Exports query={query} /> · <a href={`/leaderboards?${qs({ format: board.format, scoring: board.scoring, metric: board.metric })}`}>across models</a>
+        </p>
+        <nav>
+          {formats.map((f) => (
+            <a class={f === board.format ? 'on' : ''} href={`?${qs({ format: f, scoring: board.scoring, metric: defaultMetric(f) })}`}>
+              {f}
+            </a>
           ))}
-        </tbody>
-      </table>
-      <p class="note">* the difference from dense in that language is significant (paired bootstrap, 1,000 resamples, p &lt; 0.05).</p>
-      <Chart board={board} />
-      {analyses.length ? (
-        <section id="analyses">
-          <h2>Mask analyses</h2>
-          <ul>
-            {analyses.map((a) => (
-              <li>
-                <a href={`/runs/${a.id}`}>{a.variant}</a> <span class="note">{a.createdAt}</span>
-              </li>
-            ))}
-          </ul>
+        </nav>
+        <BoardTable board={board} colours={colours} />
+        <BoardNotes board={board} />
+        <BarChart board={board} colours={colours} />
+        <section id="sparsity">
+          <h2>{board.metric} vs sparsity</h2>
+          <p class="note">
+            <a href={`/v1/leaderboards/sparsity?${query}`}>JSON</a> · dashed: dense; dotted: chance.
+          </p>
+          <SparsityChart view={sparsity} />
         </section>
-      ) : null}
-    </body>
-  </html>
-);
+        <Methods summary={methods} />
+        {analyses.length ? (
+          <section id="analyses">
+            <h2>Mask analyses</h2>
+            <ul>
+              {analyses.map((a) => (
+                <li>
+                  <a href={`/runs/${a.id}`}>{a.variant}</a> <span class="note">{a.createdAt}</span>
+                </li>
+              ))}
+            </ul>
+          </section>
+        ) : null}
+      </body>
+    </html>
+  );
+};
+
+/** Every visible (model, variant) on one suite format, with filters: "which pruned 50% model is best for Swahili XNLI". */
+export const AcrossModelsPage: FC<{
+  board: Leaderboard;
+  formats: string[];
+  filters: { format: string | null; lang?: string; sparsity?: number; scoring: string; metric: string; suite?: string };
+}> = ({ board, formats, filters }) => {
+  const labels = [...new Set(board.rows.map((r) => `${r.modelName} · ${r.variant}`))].sort();
+  const colours = board.rows.map((r) => colourOf(labels, `${r.modelName} · ${r.variant}`));
+  const query = qs({
+    format: filters.format,
+    suite: filters.suite,
+    lang: filters.lang,
+    scoring: filters.scoring,
+    metric: filters.metric,
+    sparsity: filters.sparsity,
+  });
+  return (
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <title>{`polyprune · leaderboard across models · ${board.format ?? 'all suites'}`}</title>
+        <style>{boardCss}</style>
+      </head>
+      <body>
+        <h1>Across models</h1>
+        <nav>
+          {formats.map((f) => (
+            <a class={f === board.format ? 'on' : ''} href={`?${qs({ format: f, lang: filters.lang, sparsity: filters.sparsity, scoring: filters.scoring })}`}>
+              {f}
+            </a>
+          ))}
+        </nav>
+        <form id="filters" method="get">
+          <input type="hidden" name="format" value={filters.format ?? ''} />
+          <label>
+            language(s) <input name="lang" value={filters.lang ?? ''} placeholder="sw or fr,de" size={10} />
+          </label>
+          <label>
+            sparsity <input name="sparsity" value={filters.sparsity ?? ''} placeholder="0.5" size={5} />
+          </label>
+          <label>
+            suite <input name="suite" value={filters.suite ?? ''} placeholder="suite id" size={12} />
+          </label>
+          <label>
+            scoring{' '}
+            <select name="scoring">
+              {['paper', 'harness'].map((s) => (
+                <option value={s} selected={s === filters.scoring}>
+                  {s}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            metric <input name="metric" value={filters.metric} size={8} />
+          </label>
+          <button type="submit">show</button>
+        </form>
+        <p>
+          {board.format ?? 'all suites'} · scoring <b>{board.scoring}</b> · metric <b>{board.metric}</b> · {board.rows.length} rows · <Exports query={query} />
+        </p>
+        <BoardTable board={board} colours={colours} />
+        <BoardNotes board={board} />
+        <BarChart board={board} colours={colours} />
+      </body>
+    </html>
+  );
+};

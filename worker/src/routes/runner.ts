@@ -17,6 +17,7 @@ import { claimNext, type JobRow, jobView, leaseSeconds, requeueExpired } from '.
 import { writeRun } from '../jobs/complete';
 import { analysisInputs, comparableProblem, resolveAnalysisRuns } from '../jobs/analysis-runs';
 import { findReusableStats } from '../jobs/reuse-stats';
+import { findDenseSamples } from '../jobs/dense-samples';
 
 /** Artifacts of one job; pruned models of large LMs need the multipart path of model uploads. */
 const MAX_ARTIFACT = limits.singlePutBytes;
@@ -67,6 +68,13 @@ async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]>
     out.push({
       input: { name: `prior-${a.name}`, role: 'stats', sha256: a.sha256, size: a.size, meta: { runId: prior!.runId, artifact: a.name } },
       r2Key: a.r2Key,
+    });
+  }
+  const dense = only === undefined || only.startsWith('dense-samples-') ? await findDenseSamples(db, { modelId: job.modelId, spec }) : [];
+  for (const d of dense) {
+    out.push({
+      input: { name: `dense-samples-${d.runId}.jsonl.gz`, role: 'dense-samples', sha256: d.sha256, size: d.size, meta: { runId: d.runId, artifact: d.name } },
+      r2Key: d.r2Key,
     });
   }
   if (spec.kind === 'evaluate' && spec.runId) {

@@ -1,0 +1,128 @@
+/** The paper's other two views over the same cells: metric vs sparsity, and Δ vs dense per method. */
+import { chanceLevel, type LeaderboardColumn, type MethodSummary, type SparsityView } from '../../../shared/src/api/leaderboards';
+import { bootstrapMean } from '../../../shared/src/stats';
+import { isEnglish, newestCells, type ScoreRecord } from './aggregate';
+
+const columnOf = (c: ScoreRecord, metric: string): LeaderboardColumn => ({
+  suiteId: c.suiteId,
+  suite: c.suiteName,
+  format: c.format,
+  lang: c.lang,
+  chance: chanceLevel(c.format, metric),
+});
+
+/** "wanda mt" from method wanda and calibration "mt:fr-en"; baselines without calibration keep their name. */
+export const methodLabel = (c: { method: string; calibration: string | null }) => (c.calibration ? `${c.method} ${c.calibration.split(':')[0]}` : c.method);
+/** "fr-en" → fr: the language a pair's calibration data is about (the non-English side). */
+const pairOf = (calibration: string | null) => calibration?.split(':')[1] ?? null;
+const ownLanguages = (pair: string) => pair.split('-').filter((l) => !isEnglish(l));
+
+export function buildSparsityView(
+  records: ScoreRecord[],
+  o: { model: string; format: string | null; scoring: string; metric: string; lang?: string[]; method?: string },
+): SparsityView {
+  const { cells, denseOf } = newestCells(records, o.metric);
+  const pValue = new Map(records.filter((r) => r.metric === `${o.metric}_delta_p`).map((r) => [`${r.runId}/${r.suiteId}/${r.scoring}`, r.value]));
+  const kept = cells.filter((c) => !o.lang || o.lang.includes(c.lang));
+  const columns = new Map<string, LeaderboardColumn>();
+  const dense: SparsityView['dense'] = {};
+  const series = new Map<string, SparsityView['series'][number]>();
+  for (const c of kept) {
+    columns.set(c.suiteId, columnOf(c, o.metric));
+    if (c.variant === 'dense') {
+      dense[c.suiteId] = { value: c.value, n: c.n, runId: c.runId };
+      continue;
+    }
+    if (c.sparsity === null) continue;
+    if (o.method && c.method !== o.method && !c.method.startsWith(`${o.method}+`)) continue;
+    const key = [c.method, c.pattern && c.pattern !== 'unstructured' ? c.pattern : null, c.calibration].filter(Boolean).join(' ');
+    const id = `${key}\u0000${c.suiteId}`;
+    const s = series.get(id) ?? { key, method: c.method, calibration: c.calibration, pattern: c.pattern, suiteId: c.suiteId, lang: c.lang, points: [] };
+    const d = denseOf(c);
+    // Variants differing only in a suffix (oneshot) share a key: the newer run of a sparsity wins.
+    const at = s.points.findIndex((p) => Math.abs(p.sparsity - c.sparsity!) < 1e-9);
+    const point = {
+      sparsity: c.sparsity,
+      value: c.value,
+      n: c.n,
+      delta: d ? c.value - d.value : null,
+      p: d ? (pValue.get(`${c.runId}/${c.suiteId}/${c.scoring}`) ?? null) : null,
+      runId: c.runId,
+    };
+    if (at < 0) s.points.push(point);
+    else if (c.runId > s.points[at]!.runId) s.points[at] = point;
+    series.set(id, s);
+  }
+  for (const s of series.values()) s.points.sort((a, b) => a.sparsity - b.sparsity);
+  return {
+    model: o.model,
+    format: o.format,
+    scoring: o.scoring,
+    metric: o.metric,
+    columns: [...columns.values()].sort((a, b) => a.lang.localeCompare(b.lang) || a.suite.localeCompare(b.suite)),
+    dense,
+    series: [...series.values()].sort((a, b) => a.key.localeCompare(b.key) || a.lang.localeCompare(b.lang)),
+  };
+}
+
+/**
+ * Δ vs dense per method over every (calibration pair, suite) cell, with a bootstrap interval over
+ * those cells; split into the pair's own language (calibrated on fr-en, evaluated in fr) and the
+ * others; and each pair of methods compared on the cells both have (same pair, sparsity, pattern, suite).
+ */
+export function buildMethodSummary(
+  records: ScoreRecord[],
+  o: { model: string | null; format: string | null; scoring: string; metric: string; sparsity?: number; lang?: string[] },
+): MethodSummary {
+  const { cells, denseOf } = newestCells(records, o.metric);
+  const pruned = cells.filter(
+    (c) =>
+      c.variant !== 'dense' &&
+      (!o.lang || o.lang.includes(c.lang)) &&
+      (o.sparsity === undefined || (c.sparsity !== null && Math.abs(c.sparsity - o.sparsity) < 1e-9)),
+  );
+  // Without a chosen sparsity, each sparsity is its own entry: averaging 50% with 70% says nothing.
+  const labelOf = (c: ScoreRecord) =>
+    o.sparsity === undefined && c.sparsity !== null ? `${methodLabel(c)} ${Math.round(c.sparsity * 1000) / 10}%` : methodLabel(c);
+  const byMethod = new Map<string, { delta: number; own: boolean | null }[]>();
+  for (const c of pruned) {
+    const d = denseOf(c);
+    if (!d) continue;
+    const pair = pairOf(c.calibration);
+    const m = labelOf(c);
+    byMethod.set(m, [...(byMethod.get(m) ?? []), { delta: c.value - d.value, own: pair ? ownLanguages(pair).includes(c.lang) : null }]);
+  }
+  const methods = [...byMethod.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([method, xs]) => ({
+      method,
+      all: bootstrapMean(xs.map((x) => x.delta)),
+      ownPair: bootstrapMean(xs.filter((x) => x.own === true).map((x) => x.delta)),
+      otherLanguages: bootstrapMean(xs.filter((x) => x.own === false).map((x) => x.delta)),
+    }));
+  // Matching key: a method without calibration (magnitude) matches every pair of a calibrated one.
+  const match = (c: ScoreRecord, withPair: boolean) =>
+    [c.modelId, c.sparsity, c.pattern, c.suiteId, c.scoring, withPair ? pairOf(c.calibration) : ''].join('\u0000');
+  const labels = [...new Set(pruned.map(labelOf))].sort();
+  const contrasts: MethodSummary['contrasts'] = [];
+  for (const [i, a] of labels.entries()) {
+    for (const b of labels.slice(i + 1)) {
+      const as = pruned.filter((c) => labelOf(c) === a);
+      const bs = pruned.filter((c) => labelOf(c) === b);
+      const aPaired = as.some((c) => c.calibration);
+      const bPaired = bs.some((c) => c.calibration);
+      const withPair = aPaired && bPaired;
+      // Walk the side with more cells per key (the calibrated one) so that no cell is dropped.
+      const walkB = bPaired && !aPaired;
+      const other = new Map((walkB ? as : bs).map((c) => [match(c, withPair), c]));
+      const diffs = (walkB ? bs : as).flatMap((c) => {
+        const o2 = other.get(match(c, withPair));
+        if (!o2) return [];
+        return [walkB ? o2.value - c.value : c.value - o2.value];
+      });
+      const delta = bootstrapMean(diffs);
+      if (delta) contrasts.push({ a, b, delta });
+    }
+  }
+  return { model: o.model, format: o.format, scoring: o.scoring, metric: o.metric, sparsity: o.sparsity ?? null, methods, contrasts };
+}

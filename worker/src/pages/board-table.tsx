@@ -1,0 +1,92 @@
+import type { FC } from 'hono/jsx';
+import type { Leaderboard, LeaderboardCell } from '../../../shared/src/api/leaderboards';
+
+const fmt = (v: number | null | undefined, digits = 3) => (v == null ? '—' : v.toFixed(digits));
+const signed = (v: number) => `${v >= 0 ? '+' : '−'}${fmt(Math.abs(v))}`;
+
+export const boardCss = `
+  body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+  table { border-collapse: collapse; margin: 1rem 0; }
+  th, td { padding: .35rem .7rem; border-bottom: 1px solid #ddd; text-align: right; vertical-align: top; }
+  th.l, td.l { text-align: left; }
+  th small, td small { display: block; color: #666; font-weight: normal; font-size: .75rem; }
+  tr.dense { background: #f4f6fb; font-weight: 600; }
+  .pos { color: #1a7f37; } .neg { color: #c62828; }
+  nav a { margin-right: .8rem; } nav a.on { font-weight: 700; text-decoration: none; }
+  td.sig { font-weight: 700; } .note { color: #555; font-size: .85rem; }
+  a.page { margin-left: .4rem; text-decoration: none; } a.page::after { content: '↗'; }
+  form label { margin-right: .8rem; } .sw { display: inline-block; width: .7rem; height: .7rem; margin-right: .3rem; }
+`;
+
+/** What a cell's hover says: the interval of the value, and the comparison with dense on the same rows. */
+export function cellTitle(c: LeaderboardCell): string {
+  const parts = [`n = ${c.n}`];
+  if (c.lo !== null && c.hi !== null) parts.push(`95% interval [${fmt(c.lo)}, ${fmt(c.hi)}]`);
+  if (c.delta === null) parts.push('no dense run on this suite');
+  else parts.push(`Δ vs dense ${signed(c.delta)}${c.deltaLo !== null && c.deltaHi !== null ? ` [${fmt(c.deltaLo)}, ${fmt(c.deltaHi)}]` : ''}`);
+  if (c.p !== null) parts.push(`paired bootstrap p = ${fmt(c.p)}`);
+  return parts.join(' · ');
+}
+
+/** Variants × suites; dense pinned on top; each cell with its n; significant cells marked. */
+export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ board, colours }) => (
+  <table id="leaderboard">
+    <thead>
+      <tr>
+        {board.model === null ? <th class="l">model</th> : null}
+        <th class="l">variant</th>
+        {board.columns.map((c) => (
+          <th title={`suite ${c.suiteId}, format ${c.format}`}>
+            {c.lang}
+            <small class="suite">{c.suite}</small>
+            {c.chance !== null ? <small class="chance">chance {fmt(c.chance)}</small> : null}
+          </th>
+        ))}
+        <th>mean</th>
+        <th>mean non-En</th>
+        <th>Δ vs dense</th>
+      </tr>
+    </thead>
+    <tbody>
+      {board.rows.map((r, i) => (
+        <tr class={r.dense ? 'dense' : ''}>
+          {board.model === null ? (
+            <td class="l">
+              <a href={`/leaderboards/${r.model}?format=${board.format ?? ''}`}>{r.modelName}</a>
+            </td>
+          ) : null}
+          <td class="l">
+            <span class="sw" style={`background:${colours[i]}`} />
+            <a href={`/v1/runs/${r.runId}`}>{r.variant}</a>
+            {/* biome-ignore lint/a11y/useAnchorContent: named by aria-label; the glyph comes from CSS so that the cell's text stays the variant */}
+            <a class="page" href={`/runs/${r.runId}`} title="run page: LMF report, artifacts" aria-label="run page" />
+          </td>
+          {board.columns.map((col) => {
+            const c = r.cells[col.suiteId];
+            if (!c) return <td>—</td>;
+            const significant = c.p !== null && c.p < 0.05;
+            return (
+              <td class={significant ? 'sig' : ''} title={cellTitle(c)}>
+                {fmt(c.value)}
+                {significant ? '*' : ''}
+                <small class="n">n={c.n}</small>
+              </td>
+            );
+          })}
+          <td>{fmt(r.mean)}</td>
+          <td>{fmt(r.meanNonEnglish)}</td>
+          <td class={r.deltaVsDense == null ? '' : r.deltaVsDense >= 0 !== board.lowerIsBetter ? 'pos' : 'neg'} title={r.note ?? undefined}>
+            {r.dense ? '' : r.deltaVsDense == null ? (r.note ? 'no dense' : '—') : signed(r.deltaVsDense)}
+          </td>
+        </tr>
+      ))}
+    </tbody>
+  </table>
+);
+
+export const BoardNotes: FC<{ board: Leaderboard }> = ({ board }) => (
+  <p class="note">
+    n: rows of the suite. Hover a cell for its 95% interval, Δ vs dense on the same suite rows and the p-value. * the difference from dense is significant
+    (paired bootstrap, 1,000 resamples, p &lt; 0.05).{board.lowerIsBetter ? ` Lower ${board.metric} is better.` : ''} {board.note ?? ''}
+  </p>
+);
