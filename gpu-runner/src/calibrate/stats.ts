@@ -29,6 +29,8 @@ export interface CollectOptions {
   maskPadding?: boolean;
   /** Overrides the batch size chosen from model size and free memory. */
   batchSize?: number;
+  /** The memory this runner may use; the batch size stays within it. */
+  memoryLimitBytes?: number;
   /** sequential only: masks for block b's linears, given the statistics collected so far. */
   maskBlock?: MaskBlockFn;
   /** sequential only: 'auto' (default) runs block by block and falls back to 'whole-graph' when blocks cannot be cut apart. */
@@ -80,6 +82,7 @@ export async function collectStats(
     capturedWidth: [...accumulatorsFor(linears).values()].reduce((s, a) => s + a.sum.length, 0),
     hidden: linears[0]!.dIn,
     samples: samples.length,
+    limitBytes: opts.memoryLimitBytes,
   });
   const batchSize = opts.batchSize ?? choice.batchSize;
   log(
@@ -140,7 +143,8 @@ export async function collectStats(
         const t = out[bo.name]!;
         opts.onBlockOutput?.(bo.block, asFloat32(t.data), [...t.dims], batch.attentionMask);
       }
-      progress('calibrate', k + 1, batches.length);
+      // In samples, not batches: the unit a user chose (and an ETA that moves evenly).
+      progress('calibrate', Math.min((k + 1) * batchSize, samples.length), samples.length);
     }
     finalize(linears, acc, samples.length, stats);
   } finally {

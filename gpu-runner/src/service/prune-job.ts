@@ -25,6 +25,7 @@ import type { LoadedTokenizer } from '../tokenize/index';
 import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types';
 import { calibrationSet, loadCorpus, type CorpusData } from './calibration';
 import type { RunResult } from './protocol';
+import { checkMemory, jobMemoryNeed } from './memory-check';
 import { evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
 
@@ -131,7 +132,14 @@ async function lmfReport(
         acc ??= new ResidualAccumulator(blocks, dims[dims.length - 1]!);
         acc.accumulateResidual(block, x, mask);
       },
-      { session, config, elemType, hidden: linears[0]!.dIn, onProgress: (_s, done, total) => ctx.progress(`lmf ${kind}`, done, total) },
+      {
+        session,
+        config,
+        elemType,
+        hidden: linears[0]!.dIn,
+        memoryLimitBytes: ctx.memoryLimit?.bytes,
+        onProgress: (_s, done, total) => ctx.progress(`lmf ${kind}`, done, total),
+      },
     );
     return acc!;
   };
@@ -150,6 +158,7 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
   };
   const device = ctx.device as Device | 'auto';
   const session = { device, log: ctx.log };
+  const memoryLimitBytes = ctx.memoryLimit?.bytes;
   const modelDir = path.join(ctx.dir, 'model');
   const outDir = path.join(ctx.dir, 'pruned');
 
@@ -161,7 +170,9 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
   // Everything that can refuse the model is checked before any compute.
   const { checked, prunable } = await timed('preflight', async () => {
     const checked = await preflight({ dir: modelDir, graphFile: graph.name, scoring: spec.suites.length > 0, modelId: spec.modelId });
-    return { checked, prunable: discoverStructure(checked.model, graph.name, graph.family) };
+    const prunable = discoverStructure(checked.model, graph.name, graph.family);
+    checkMemory(ctx, `pruning ${graph.name}`, jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1));
+    return { checked, prunable };
   });
   const { family, blocks, linears, discovery } = prunable.structure;
   // Calibration and masks run on the working graph; the masks are written into the graph as uploaded.
@@ -210,6 +221,7 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
           collectStats(model, linears, cset.tokens, {
             mode: 'oneshot',
             maskPadding: cal.maskPadding,
+            memoryLimitBytes,
             session,
             config,
             onProgress: (_s, d, t) => ctx.progress('calibrate contrast', d, t),
@@ -224,6 +236,7 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
           collectStats(model, linears, set.tokens, {
             mode: spec.mode,
             maskPadding: cal.maskPadding,
+            memoryLimitBytes,
             session,
             config,
             log: ctx.log,

@@ -9,10 +9,12 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { MemoryLimit } from '../model/memory';
 import { InputCache } from './cache';
 import { IntegrityError, LeaseLostError, type RunnerClient } from './client';
 import { ApiError, sleep, UnreachableError } from './http';
-import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, RunResult } from './protocol';
+import { etaSeconds, type StageOrigin } from './eta';
+import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, ProgressT, RunResult } from './protocol';
 import { runResult } from './protocol';
 
 /** Thrown at a step boundary once shutdown was requested. */
@@ -38,6 +40,8 @@ export interface JobContext {
   /** Aborted when the lease is lost or shutdown is forced. */
   signal: AbortSignal;
   device: string;
+  /** The memory this job may use; a model that cannot fit is refused before it is loaded. */
+  memoryLimit?: MemoryLimit;
   log: (msg: string) => void;
   /**
    * Records progress for the next heartbeat. Throws (LeaseLostError) when the lease is gone, so an
@@ -71,6 +75,7 @@ export interface RunnerOptions {
   heartbeatMs?: number;
   /** See RunnerEnv.stepDelayMs (fault tests only). */
   stepDelayMs?: number;
+  memoryLimit?: MemoryLimit;
 }
 
 export type JobOutcome = 'succeeded' | 'failed' | 'requeued' | 'lease-lost';
@@ -147,7 +152,8 @@ export class Runner {
     await mkdir(dir, { recursive: true });
     this.log(`job ${job.id} (${job.kind}, attempt ${job.attempts}/${job.maxAttempts}) leased`);
 
-    let progress = { stage: 'leased', done: 0, total: 1 };
+    let progress: ProgressT = { stage: 'leased', done: 0, total: 1 };
+    let origin: StageOrigin = { stage: 'leased', at: Date.now(), done: 0 };
     let lostErr: LeaseLostError | null = null;
     const markLost = (err: LeaseLostError) => {
       lostErr ??= err;
@@ -200,18 +206,22 @@ export class Runner {
       dir,
       signal: abort.signal,
       device: this.o.device,
+      memoryLimit: this.o.memoryLimit,
       log: (m) => this.log(`job ${job.id}: ${m}`),
       progress: (stage, done, total) => {
         throwIfAborted();
         const changedStage = stage !== progress.stage;
-        progress = { stage, done, total };
+        const now = Date.now();
+        if (stage !== origin.stage) origin = { stage, at: now, done };
+        const eta = etaSeconds(origin, now, done, total);
+        progress = { stage, done, total, ...(eta === undefined ? {} : { etaSeconds: eta }) };
         // A new stage is worth telling at once (watchers see it move); counts ride the timer.
         if (changedStage) void beat();
       },
       step: async (name, fn) => {
         throwIfAborted();
         if (this.stopping) throw new ShutdownError();
-        progress = { ...progress, stage: name };
+        progress = { stage: name, done: progress.done, total: progress.total };
         const out = await fn();
         if (this.o.stepDelayMs) await sleep(this.o.stepDelayMs, abort.signal);
         throwIfAborted();

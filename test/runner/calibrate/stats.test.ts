@@ -62,16 +62,21 @@ describe('collectStats oneshot equals the plain forward pass', () => {
         const { model, params } = tiny({ family, linear: family === 'gpt2' ? 'gemm' : 'matmul', blocks: 3 });
         const linears = findPrunableLinears(model).linears;
         const { ids, mask } = tokenRows([6, 4, 2, 6, 1], 6, params.vocab);
-        const progress: number[] = [];
+        const progress: Array<[number, number]> = [];
         const res = await collectStats(model, linears, toSamples(ids, mask), {
           mode: 'oneshot',
           maskPadding,
           batchSize: 2,
-          onProgress: (_s, d) => progress.push(d),
+          onProgress: (_s, d, t) => progress.push([d, t]),
         });
         expect(res.batchSize).toBe(2);
         expect(res.runs).toBe(3);
-        expect(progress).toEqual([1, 2, 3]);
+        // samples done of 5, one report per batch
+        expect(progress).toEqual([
+          [2, 5],
+          [4, 5],
+          [5, 5],
+        ]);
         const ref = referenceForward(params, ids, mask);
         expectStatsClose(res.stats, new Map(linears.map((l) => [l.id, referenceStats(ref, l.id, mask, maskPadding)])));
         for (const s of res.stats.values()) {
