@@ -9,7 +9,7 @@ import type { ModelConfig } from '../onnx/graph-io.js';
 import { DataType } from '../onnx/proto.js';
 import type { OnnxModel } from '../onnx/read.js';
 import { openSession } from '../onnx/session.js';
-import { findBlockOutputs } from '../onnx/structure.js';
+import { BlocksNotSeparable, findBlockOutputs } from '../onnx/structure.js';
 import { addSquareSumOutputs, sqSumName } from '../onnx/square-sums.js';
 import { exposeTensors } from '../onnx/surgery.js';
 import { initializerBytes } from '../onnx/write.js';
@@ -113,7 +113,7 @@ export async function collectStats(
         const r = await sequentialBlockwise(input, outputs);
         return { ...r, batchSize, strategy: 'blockwise', seconds: seconds() };
       } catch (err) {
-        if (strategy === 'blockwise' || !/not separable|residual Add|no fc2\/down/.test((err as Error).message)) throw err;
+        if (strategy === 'blockwise' || !(err instanceof BlocksNotSeparable)) throw err;
         log(`sequential calibration falls back to whole-graph runs: ${(err as Error).message}`);
       }
     }
