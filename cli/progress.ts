@@ -25,7 +25,7 @@ export function bar(label: string) {
 export function multiBar() {
   return new cliProgress.MultiBar(
     {
-      format: '{job} {status} [{bar}] {stage} {value}/{total}',
+      format: '{job} {status} [{bar}] {stage} {value}/{total} {eta}',
       barsize: 20,
       stream: process.stderr,
       hideCursor: true,
@@ -34,4 +34,26 @@ export function multiBar() {
     },
     cliProgress.Presets.shades_classic,
   );
+}
+
+/** "1h02m", "4m05s", "12s". */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+type Progress = { stage: string; done: number; total: number; etaSeconds?: number } | null;
+
+/** The time left in the stage, once the runner can tell ("" before and after). */
+export function etaText(p: Progress): string {
+  return p?.etaSeconds !== undefined && p.done < p.total ? `~${duration(p.etaSeconds)} left` : '';
+}
+
+/** A job's progress in one line: stage, count and the time left. */
+export function progressText(p: Progress): string {
+  if (!p) return '';
+  const eta = etaText(p);
+  return `${p.stage} ${p.done}/${p.total}${eta ? `, ${eta}` : ''}`;
 }

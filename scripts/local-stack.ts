@@ -5,7 +5,7 @@
  *   npm start -- [--port 8787] [--persist-to DIR] [--runners N] [--var NAME:VALUE]...
  */
 import { parseArgs } from 'node:util';
-import { startStack } from './lib/stack';
+import { killGroup, startStack } from './lib/stack';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +31,8 @@ const say = (s: string) => console.log(`[polyprune] ${s}`);
 say(`node ${process.version}`);
 const stack = await startStack({
   port: Number(values.port),
+  // `--var ADMIN_TOKEN:…` replaces the token of .dev.vars for the worker and the runner token alike.
+  adminToken: vars.ADMIN_TOKEN,
   persistTo: values['persist-to'],
   runners: Number(values.runners),
   vars,
@@ -51,18 +53,35 @@ console.log(`
   Ctrl-C stops everything.
 `);
 
-let stopping = false;
+// Ctrl-C reaches this process twice (from the terminal and relayed by npm), and never the runners:
+// they run in process groups of their own, so that they hear only what is decided here.
+// First signal: each runner finishes its step and hands its job back, however long the step takes.
+// A second one (a few seconds later): the runners interrupt their step. A third: kill.
+let stopping = 0;
+let lastSignalAt = 0;
 const shutdown = async (sig: string) => {
-  if (stopping) return;
-  stopping = true;
-  say(`${sig}: stopping runners and wrangler…`);
-  await stack.stop();
+  const now = Date.now();
+  if (stopping && now - lastSignalAt < 3000) return;
+  lastSignalAt = now;
+  stopping++;
+  if (stopping === 2) {
+    say(`${sig} again: runners interrupt their current step (once more kills them)`);
+    for (const r of stack.runners) killGroup(r.child, 'SIGTERM');
+    return;
+  }
+  if (stopping > 2) {
+    say(`${sig} a third time: killing the runners`);
+    for (const r of stack.runners) killGroup(r.child, 'SIGKILL');
+    return;
+  }
+  say(`${sig}: runners finish their current step and hand their jobs back; then wrangler stops (Ctrl-C again to hurry)`);
+  await stack.stop({ runnerGraceMs: 24 * 3600_000 });
   say('stopped');
   process.exit(0);
 };
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
-// A runner that dies on its own is restarted: the stack is meant to stay up.
+// A runner that dies on its own is not restarted; say so, since the queue then stalls.
 for (const r of stack.runners) {
   void r.exited.then((code) => {
     if (!stopping) say(`runner exited with ${code}; the queue waits until it is restarted (npm start again)`);

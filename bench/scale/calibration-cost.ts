@@ -13,7 +13,7 @@ import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflig
 import { openSession } from '../../gpu-runner/src/onnx/session.js';
 import { selectMask } from '../../gpu-runner/src/prune/masks.js';
 import { computeScores } from '../../gpu-runner/src/prune/scores.js';
-import { canonicalWeight } from '../../gpu-runner/src/service/prune-job.js';
+import { canonicalWeight } from '../../gpu-runner/src/prune/policy.js';
 
 export interface Ratio {
   median: number;

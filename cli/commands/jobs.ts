@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { isFinal, type JobInfo, type PolypruneApi } from '../api';
 import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../context';
-import { multiBar } from '../progress';
 import { defaultMetric } from '../../shared/src/api/leaderboards';
+import { etaText, multiBar, progressText } from '../progress';
 import { renderTable } from '../table';
 
 interface CalibrationFlags {
@@ -211,14 +211,7 @@ export async function pairsOf(api: PolypruneApi, items: JobInfo[]): Promise<Pair
 export function jobTable(items: JobInfo[], pairs: Pairs = new Map()): string {
   return renderTable(
     ['id', 'what', 'status', 'progress', 'attempts', 'run'],
-    items.map((j) => [
-      j.id,
-      label(j, pairs),
-      j.status,
-      j.progress ? `${j.progress.stage} ${j.progress.done}/${j.progress.total}` : '',
-      `${j.attempts}/${j.maxAttempts}`,
-      j.runId ?? '',
-    ]),
+    items.map((j) => [j.id, label(j, pairs), j.status, progressText(j.progress), `${j.attempts}/${j.maxAttempts}`, j.runId ?? '']),
   );
 }
 
@@ -266,7 +259,7 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
       jobs = await Promise.all(ids.map((id) => api.getJob(id)));
       pairs ??= json ? new Map() : await pairsOf(api, jobs);
       for (const j of jobs) {
-        const payload = { job: `${j.id} ${label(j, pairs)}`.padEnd(44), status: j.status.padEnd(9), stage: j.progress?.stage ?? '' };
+        const payload = { job: `${j.id} ${label(j, pairs)}`.padEnd(44), status: j.status.padEnd(9), stage: j.progress?.stage ?? '', eta: etaText(j.progress) };
         const total = Math.max(1, j.progress?.total ?? 1);
         const done = isFinal(j.status) && j.status === 'succeeded' ? total : Math.min(total, j.progress?.done ?? 0);
         if (bars) {
@@ -275,7 +268,7 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
           b.setTotal(total);
           b.update(done, payload);
         } else if (!json) {
-          const line = `${j.id} ${j.status} ${j.progress ? `${j.progress.stage} ${j.progress.done}/${j.progress.total}` : ''}`.trim();
+          const line = `${j.id} ${j.status} ${progressText(j.progress)}`.trim();
           if (last.get(j.id) !== line) process.stderr.write(`${line}\n`);
           last.set(j.id, line);
         }

@@ -61,6 +61,9 @@ const defaults: { prepack: boolean } = { prepack: true };
 export function configureSessions(d: Partial<typeof defaults>): void {
   Object.assign(defaults, d);
 }
+export function sessionDefaults(): Readonly<typeof defaults> {
+  return defaults;
+}
 
 function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
   // The CPU arena keeps freed activation buffers for reuse; with weights already resident that

@@ -289,7 +289,12 @@ export interface Stack {
   addRunner: (extra?: Partial<RunnerProcessOptions>) => RunnerProcess;
   /** Stops and restarts only the worker on the same state directory. */
   restartWorker: () => Promise<void>;
-  stop: () => Promise<void>;
+  /**
+   * SIGTERM to every runner (each finishes its step and hands its job back), then the worker once
+   * the runners are gone: their last report must reach it. A runner still busy after `runnerGraceMs`
+   * is killed.
+   */
+  stop: (o?: { runnerGraceMs?: number }) => Promise<void>;
 }
 
 export async function startStack(o: StackOptions): Promise<Stack> {
@@ -337,8 +342,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       await worker.stop();
       worker = await startWorker({ port: o.port, persistTo: o.persistTo, vars, log: o.log });
     },
-    stop: async () => {
-      await Promise.all(runners.map((r) => r.stop('SIGTERM', 20_000)));
+    stop: async ({ runnerGraceMs = 20_000 } = {}) => {
+      await Promise.all(runners.map((r) => r.stop('SIGTERM', runnerGraceMs)));
       await worker.stop();
     },
   };

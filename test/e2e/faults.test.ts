@@ -73,13 +73,13 @@ describe('a runner killed mid-job', () => {
     const r = t.stack.addRunner({ runnerId: 'canceled', env: { POLYPRUNE_STEP_DELAY_MS: '1500' } });
     const job = await t.api.createJob(pruneSpec(s, { sparsity: 0.75 }));
     await waitJob(t.api, job.id, (j) => j.status === 'running' && midJob(j.progress?.stage), 120_000);
-    const canceledAt = Date.now();
     expect((await t.api.cancelJob(job.id)).status).toBe('canceled');
     // The next heartbeat (a third of the 8 s lease) answers 409; the runner gives the job up.
     const deadline = Date.now() + 20_000;
     while (!/abandoned: lease lost/.test(r.output()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
     expect(r.output()).toMatch(new RegExp(`job ${job.id} abandoned: lease lost`));
-    expect(Date.now() - canceledAt).toBeLessThan(10_000);
+    // Given up mid-job: it neither completed nor failed the canceled job.
+    expect(r.output()).not.toMatch(new RegExp(`job ${job.id} (succeeded|failed)`));
     const after = await t.api.getJob(job.id);
     expect(after.status).toBe('canceled');
     expect(after.runId).toBeNull();

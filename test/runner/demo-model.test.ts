@@ -15,7 +15,7 @@ import { loadModel, type OnnxModel } from '../../gpu-runner/src/onnx/read';
 import { findPrunableLinears } from '../../gpu-runner/src/onnx/structure';
 import { selectMask } from '../../gpu-runner/src/prune/masks';
 import { computeScores, type ScoreInputs } from '../../gpu-runner/src/prune/scores';
-import { canonicalWeight } from '../../gpu-runner/src/service/prune-job';
+import { canonicalWeight } from '../../gpu-runner/src/prune/policy';
 import { loadTokenizer } from '../../gpu-runner/src/tokenize/index';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../../gpu-runner/src/types';
 

@@ -69,6 +69,13 @@ describe('runner protocol', () => {
     expect(hb.status).toBe(200);
     const job = await call('GET', `/v1/jobs/${id}`, { token: w.writer });
     expect(job.body.progress).toEqual({ stage: 'calibrate', done: 3, total: 10 });
+    // The runner's estimate of the time left rides along, and goes when a report has none.
+    const withEta = { leaseToken: l.leaseToken, progress: { stage: 'calibrate', done: 5, total: 10, etaSeconds: 42.4 } };
+    expect((await call('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: w.runner, json: withEta })).status).toBe(200);
+    expect((await call('GET', `/v1/jobs/${id}`, { token: w.writer })).body.progress).toEqual({ stage: 'calibrate', done: 5, total: 10, etaSeconds: 42 });
+    const without = { leaseToken: l.leaseToken, progress: { stage: 'masks', done: 1, total: 4 } };
+    expect((await call('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: w.runner, json: without })).status).toBe(200);
+    expect((await call('GET', `/v1/jobs/${id}`, { token: w.writer })).body.progress).toEqual({ stage: 'masks', done: 1, total: 4 });
   });
 
   it('requeues an expired lease, and fails the job with the reason after maxAttempts', async () => {

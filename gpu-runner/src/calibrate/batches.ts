@@ -73,6 +73,8 @@ export interface BatchSizeInput {
   hidden: number;
   samples: number;
   freeBytes?: number;
+  /** The memory this runner may use (POLYPRUNE_MEMORY_LIMIT, a cgroup limit); caps `freeBytes`. */
+  limitBytes?: number;
 }
 
 export interface BatchSizeChoice {
@@ -82,18 +84,22 @@ export interface BatchSizeChoice {
 }
 
 /**
- * The activation budget (below) divided by what one sample costs: its captured
- * activations twice (onnxruntime's output and our widened copy) plus attention scores, which
- * scale with seqLen² and roughly hidden/64 heads.
+ * What one sample costs: its captured activations twice (onnxruntime's output and our widened
+ * copy) plus attention scores, which scale with seqLen² and roughly hidden/64 heads.
  */
-export function chooseBatchSize(x: BatchSizeInput): BatchSizeChoice {
-  const free = x.freeBytes ?? os.freemem();
+export function perSampleBytes(x: Pick<BatchSizeInput, 'seqLen' | 'capturedWidth' | 'hidden'>): number {
   const heads = Math.max(1, Math.round(x.hidden / 64));
-  const perSampleBytes = x.seqLen * x.capturedWidth * 4 * 2 + x.seqLen * x.seqLen * heads * 4 * 2 + x.seqLen * x.hidden * 4 * 8;
+  return x.seqLen * x.capturedWidth * 4 * 2 + x.seqLen * x.seqLen * heads * 4 * 2 + x.seqLen * x.hidden * 4 * 8;
+}
+
+/** The activation budget (below) divided by what one sample costs. */
+export function chooseBatchSize(x: BatchSizeInput): BatchSizeChoice {
+  const free = Math.min(x.freeBytes ?? os.freemem(), x.limitBytes ?? Number.POSITIVE_INFINITY);
+  const perSample = perSampleBytes(x);
   // Activations get at most a third of the model's size (but 256 MiB at least), and never more
   // than half the free memory left beside the weights: peak memory stays near 1.3× the model
   // whatever the machine, instead of growing into whatever happens to be free.
   const budgetBytes = Math.max(0, Math.min(free * 0.5 - x.weightBytes, Math.max(256 * 2 ** 20, x.weightBytes / 3)));
-  const batchSize = Math.max(1, Math.min(64, x.samples, Math.floor(budgetBytes / perSampleBytes)));
-  return { batchSize, perSampleBytes, budgetBytes };
+  const batchSize = Math.max(1, Math.min(64, x.samples, Math.floor(budgetBytes / perSample)));
+  return { batchSize, perSampleBytes: perSample, budgetBytes };
 }

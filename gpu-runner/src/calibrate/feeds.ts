@@ -4,23 +4,9 @@
  * (past length 0) in the declared layout for graphs exported with past key/values, and
  * `use_cache_branch = false` for optimum's merged decoders. Anything else is an error, not a guess.
  */
-import { cacheShape, parsePast, type ModelConfig } from '../onnx/graph-io.js';
+import { cacheShape, parsePast, positionIdsFromMask, type ModelConfig } from '../onnx/graph-io.js';
 import { intTensor, ort, zeroTensor, type Session, type Tensor } from '../ort.js';
 import type { ModelBatch } from './batches.js';
-
-/** position_ids as HF computes them from the mask: cumulative count of real tokens, minus one. */
-export function positionIds(batch: ModelBatch): BigInt64Array {
-  const out = new BigInt64Array(batch.size * batch.seqLen);
-  for (let b = 0; b < batch.size; b++) {
-    let seen = 0n;
-    for (let t = 0; t < batch.seqLen; t++) {
-      const k = b * batch.seqLen + t;
-      if (batch.attentionMask[k] !== 0n) seen++;
-      out[k] = seen > 0n ? seen - 1n : 0n;
-    }
-  }
-  return out;
-}
 
 const intType = (name: string, type: string): 'int64' | 'int32' => {
   if (type === 'int64' || type === 'int32') return type;
@@ -36,7 +22,7 @@ export function tokenFeeds(session: Session, batch: ModelBatch, skip: Set<string
     const type = meta.isTensor ? meta.type : 'unknown';
     if (name === 'input_ids') feeds[name] = intTensor(intType(name, type), batch.inputIds, dims);
     else if (name === 'attention_mask') feeds[name] = intTensor(intType(name, type), batch.attentionMask, dims);
-    else if (name === 'position_ids') feeds[name] = intTensor(intType(name, type), positionIds(batch), dims);
+    else if (name === 'position_ids') feeds[name] = intTensor(intType(name, type), positionIdsFromMask(batch.attentionMask, batch.size, batch.seqLen), dims);
     else if (name === 'token_type_ids') feeds[name] = intTensor(intType(name, type), new BigInt64Array(batch.size * batch.seqLen), dims);
     else if (name === 'use_cache_branch') feeds[name] = new ort.Tensor('bool', new Uint8Array([0]), [1]);
     else if (parsePast(name) && meta.isTensor) {

@@ -24,6 +24,8 @@ export interface ResidualOptions {
   elemType: number;
   /** the residual width (the blocks' input width) */
   hidden: number;
+  /** The memory this runner may use; the batch size stays within it. */
+  memoryLimitBytes?: number;
 }
 
 export async function collectResidualStream(
@@ -40,6 +42,7 @@ export async function collectResidualStream(
     capturedWidth: outputs.length * o.hidden,
     hidden: o.hidden,
     samples: samples.length,
+    limitBytes: o.memoryLimitBytes,
   });
   const names = outputs.map((b) => b.name);
   const open = await openSession(exposeTensors(model.proto, names, o.elemType), model.dir, o.session);

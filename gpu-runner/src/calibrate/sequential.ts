@@ -13,7 +13,7 @@
  */
 import type { ModelConfig } from '../onnx/graph-io.js';
 import { feedable, type Tensor } from '../ort.js';
-import type { BlockOutput } from '../onnx/structure.js';
+import { BlocksNotSeparable, type BlockOutput } from '../onnx/structure.js';
 import { extractSubgraph } from '../onnx/subgraph.js';
 import { exposeTensors, weightsToInputs } from '../onnx/surgery.js';
 import { openSession, type OpenSession } from '../onnx/session.js';
@@ -64,7 +64,7 @@ export function blockSubgraph(x: SequentialInput, outputs: BlockOutput[], b: num
   const sub = extractSubgraph(withInputs, cut, fetch);
   const others = new Set(x.linears.filter((l) => l.block !== b).map((l) => l.nodeName));
   const leak = sub.nodes.find((n) => others.has(n.name ?? ''));
-  if (leak) throw new Error(`block ${b} is not separable at ${cut[0]?.name ?? 'the token inputs'}: it still needs ${leak.name}`);
+  if (leak) throw new BlocksNotSeparable(`block ${b} is not separable at ${cut[0]?.name ?? 'the token inputs'}: it still needs ${leak.name}`);
   return sub.proto;
 }
 

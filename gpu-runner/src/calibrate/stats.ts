@@ -9,7 +9,7 @@ import type { ModelConfig } from '../onnx/graph-io.js';
 import { DataType } from '../onnx/proto.js';
 import type { OnnxModel } from '../onnx/read.js';
 import { openSession } from '../onnx/session.js';
-import { findBlockOutputs } from '../onnx/structure.js';
+import { BlocksNotSeparable, findBlockOutputs } from '../onnx/structure.js';
 import { addSquareSumOutputs, sqSumName } from '../onnx/square-sums.js';
 import { exposeTensors } from '../onnx/surgery.js';
 import { initializerBytes } from '../onnx/write.js';
@@ -29,6 +29,8 @@ export interface CollectOptions {
   maskPadding?: boolean;
   /** Overrides the batch size chosen from model size and free memory. */
   batchSize?: number;
+  /** The memory this runner may use; the batch size stays within it. */
+  memoryLimitBytes?: number;
   /** sequential only: masks for block b's linears, given the statistics collected so far. */
   maskBlock?: MaskBlockFn;
   /** sequential only: 'auto' (default) runs block by block and falls back to 'whole-graph' when blocks cannot be cut apart. */
@@ -80,6 +82,7 @@ export async function collectStats(
     capturedWidth: [...accumulatorsFor(linears).values()].reduce((s, a) => s + a.sum.length, 0),
     hidden: linears[0]!.dIn,
     samples: samples.length,
+    limitBytes: opts.memoryLimitBytes,
   });
   const batchSize = opts.batchSize ?? choice.batchSize;
   log(
@@ -110,7 +113,7 @@ export async function collectStats(
         const r = await sequentialBlockwise(input, outputs);
         return { ...r, batchSize, strategy: 'blockwise', seconds: seconds() };
       } catch (err) {
-        if (strategy === 'blockwise' || !/not separable|residual Add|no fc2\/down/.test((err as Error).message)) throw err;
+        if (strategy === 'blockwise' || !(err instanceof BlocksNotSeparable)) throw err;
         log(`sequential calibration falls back to whole-graph runs: ${(err as Error).message}`);
       }
     }
@@ -140,7 +143,8 @@ export async function collectStats(
         const t = out[bo.name]!;
         opts.onBlockOutput?.(bo.block, asFloat32(t.data), [...t.dims], batch.attentionMask);
       }
-      progress('calibrate', k + 1, batches.length);
+      // In samples, not batches: the unit a user chose (and an ETA that moves evenly).
+      progress('calibrate', Math.min((k + 1) * batchSize, samples.length), samples.length);
     }
     finalize(linears, acc, samples.length, stats);
   } finally {

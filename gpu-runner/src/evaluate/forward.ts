@@ -7,7 +7,7 @@
  * after them. fp16 logits are widened to fp32.
  */
 import { asFloat32, halvesOf } from '../onnx/fp16.js';
-import { cacheDims } from '../onnx/graph-io.js';
+import { cacheDims, positionIdsFromMask } from '../onnx/graph-io.js';
 import { feedable, float16Tensor, float32Tensor, intTensor, ort, zeroTensor, type Tensor } from '../ort.js';
 import type { EvalModel } from './model.js';
 
@@ -56,23 +56,16 @@ export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCa
   }
   const ids = new BigInt64Array(batch * runLength).fill(BigInt(model.tokenizer.padId));
   const mask = new Uint8Array(batch * total);
-  const positions = new BigInt64Array(batch * runLength);
   for (let b = 0; b < batch; b++) {
     const r = rows[b]!;
-    let seen = 0;
-    for (let j = 0; j < pastLength; j++) {
-      const v = valid ? valid[b * pastLength + j]! : 1;
-      mask[b * total + j] = v;
-      seen += v;
-    }
+    for (let j = 0; j < pastLength; j++) mask[b * total + j] = valid ? valid[b * pastLength + j]! : 1;
     for (let j = 0; j < r.length; j++) {
       ids[b * runLength + j] = BigInt(r[j]!);
       mask[b * total + pastLength + j] = 1;
     }
-    // a token's position counts the real tokens before it; pads get positions too (masked, never
-    // read) but stay within the row's own range
-    for (let j = 0; j < runLength; j++) positions[b * runLength + j] = BigInt(seen + Math.min(j, Math.max(r.length - 1, 0)));
   }
+  // Pads get positions too (masked, never read), within the row's own range.
+  const positions = positionIdsFromMask(mask, batch, total, runLength);
   const io = model.io;
   const feeds: Record<string, Tensor> = { [io.ids.name]: intTensor(io.ids.type, ids, [batch, runLength]) };
   if (io.mask)

@@ -201,3 +201,22 @@ export function describeGraph(session: Session, config: ModelConfig = {}): Graph
 export function cacheDims(past: PastLayout, entry: CacheEntry, batch: number, length: number): number[] {
   return entry.shape.map((d) => (d === -1 ? batch * past.rowsPerSequence : d === -2 ? length : d));
 }
+
+/**
+ * position_ids as HF computes them from the attention mask ([rows, width], a KV cache's slots
+ * first): the count of real tokens up to each one, minus one (0 before the first), so pads take the
+ * position of the real token before them. Only the last `length` columns (the tokens fed now) are
+ * returned. Calibration and evaluation both feed these.
+ */
+export function positionIdsFromMask(mask: ArrayLike<number | bigint>, rows: number, width: number, length = width): BigInt64Array {
+  const out = new BigInt64Array(rows * length);
+  for (let r = 0; r < rows; r++) {
+    let seen = 0;
+    for (let t = 0; t < width; t++) {
+      if (Number(mask[r * width + t]) !== 0) seen++;
+      const j = t - (width - length);
+      if (j >= 0) out[r * length + j] = BigInt(Math.max(seen - 1, 0));
+    }
+  }
+  return out;
+}

@@ -280,6 +280,14 @@ export interface BlockOutput {
 const PASS_THROUGH = new Set(['Reshape', 'Identity', 'Dropout', 'Cast', 'Squeeze', 'Unsqueeze']);
 
 /**
+ * The graph cannot be cut into blocks at the residual stream (no block output found, or a block's
+ * subgraph still reaches another block): blockwise work is impossible, whole-graph work is not.
+ */
+export class BlocksNotSeparable extends Error {
+  override name = 'BlocksNotSeparable';
+}
+
+/**
  * Each block's output: follow the block's last linear (fc2/down) forward through bias adds and
  * reshapes to the first Add whose other operand is computed (the residual connection).
  */
@@ -291,7 +299,7 @@ export function findBlockOutputs(model: OnnxModel, linears: PrunableLinear[]): B
   const out: BlockOutput[] = [];
   for (let b = 0; b < blocks; b++) {
     const last = linears.find((l) => l.block === b && (l.role === 'fc2' || l.role === 'down'));
-    if (!last) throw new Error(`block ${b}: no fc2/down linear to locate the block output from`);
+    if (!last) throw new BlocksNotSeparable(`block ${b}: no fc2/down linear to locate the block output from`);
     const start = nodesByName.get(last.nodeName);
     let tensor = start?.output?.[0];
     let found: string | undefined;
@@ -311,7 +319,7 @@ export function findBlockOutputs(model: OnnxModel, linears: PrunableLinear[]): B
         break;
       }
     }
-    if (!found) throw new Error(`block ${b}: expected a residual Add after ${last.nodeName}, found ${seen}`);
+    if (!found) throw new BlocksNotSeparable(`block ${b}: expected a residual Add after ${last.nodeName}, found ${seen}`);
     out.push({ block: b, name: found });
   }
   return out;

@@ -1,6 +1,7 @@
 /** The only place the runner reads process.env. */
 import os from 'node:os';
 import path from 'node:path';
+import { detectMemoryLimit, type MemoryLimit, parseBytes } from '../model/memory';
 
 export interface RunnerEnv {
   /** Base URL of the API, e.g. http://127.0.0.1:8787 */
@@ -24,6 +25,8 @@ export interface RunnerEnv {
   stepDelayMs: number;
   /** onnxruntime may keep prepacked copies of the weights (POLYPRUNE_PREPACK, default 1) */
   prepack: boolean;
+  /** What a job may use (POLYPRUNE_MEMORY_LIMIT, else the cgroup limit, else physical memory). */
+  memoryLimit: MemoryLimit;
 }
 
 export class EnvError extends Error {}
@@ -42,6 +45,12 @@ export function readRunnerEnv(env: NodeJS.ProcessEnv = process.env): RunnerEnv {
     if (!Number.isFinite(n) || n < 0) throw new EnvError(`${name} must be a non-negative number, got "${v}"`);
     return n;
   };
+  let memoryLimit = detectMemoryLimit();
+  if (env.POLYPRUNE_MEMORY_LIMIT) {
+    const bytes = parseBytes(env.POLYPRUNE_MEMORY_LIMIT);
+    if (!bytes) throw new EnvError(`POLYPRUNE_MEMORY_LIMIT must be a size such as 8G, 512M or a number of bytes, got "${env.POLYPRUNE_MEMORY_LIMIT}"`);
+    memoryLimit = { bytes, source: 'POLYPRUNE_MEMORY_LIMIT' };
+  }
   return {
     api: api!.replace(/\/+$/, ''),
     token: token!,
@@ -54,5 +63,6 @@ export function readRunnerEnv(env: NodeJS.ProcessEnv = process.env): RunnerEnv {
     stepDelayMs: num('POLYPRUNE_STEP_DELAY_MS', 0),
     // 0: no prepacked weight copies in onnxruntime (less memory, slower GEMMs); see ort.ts.
     prepack: num('POLYPRUNE_PREPACK', 1) !== 0,
+    memoryLimit,
   };
 }

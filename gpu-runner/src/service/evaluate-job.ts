@@ -13,6 +13,7 @@ import { sparsityReport } from '../prune/masks';
 import { unpackMasks } from '../prune/pack';
 import { assertEverySuiteScored, graphInput, linkCompanions } from './prune-job';
 import type { RunResult } from './protocol';
+import { checkMemory, jobMemoryNeed } from './memory-check';
 import { evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
 
@@ -29,7 +30,11 @@ export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
   const graph = graphInput(ctx);
   // Refusals (quantized graph, missing data file, no logits, tokenizer beyond the vocabulary) come
   // before any compute, as for prune jobs.
-  const checked = await ctx.step('preflight', () => preflight({ dir: modelDir, graphFile: graph.name, scoring: true, modelId: spec.modelId }));
+  const checked = await ctx.step('preflight', async () => {
+    const checked = await preflight({ dir: modelDir, graphFile: graph.name, scoring: true, modelId: spec.modelId });
+    checkMemory(ctx, `evaluating ${graph.name}`, jobMemoryNeed(ctx, checked.model, [], 0));
+    return checked;
+  });
 
   let evalDir = modelDir;
   let overallSparsity: number | null = null;

@@ -39,6 +39,7 @@ async function main(): Promise<number> {
     maxJobs: env.maxJobs,
     cacheMaxBytes: env.cacheMaxBytes,
     stepDelayMs: env.stepDelayMs,
+    memoryLimit: env.memoryLimit,
     log,
   });
   // A terminal's Ctrl-C or a group kill delivers the signal to npm, tsx and this process, and the

@@ -15,66 +15,22 @@ import { decodeStats, encodeStats } from '../calibrate/stats-file';
 import { discoverStructure, preflight } from '../model/preflight';
 import type { ModelConfig } from '../onnx/graph-io';
 import { writePrunedModel } from '../onnx/apply-mask';
-import { readWeight, type OnnxModel } from '../onnx/read';
-import { findBlockOutputs } from '../onnx/structure';
+import type { OnnxModel } from '../onnx/read';
+import { BlocksNotSeparable, findBlockOutputs } from '../onnx/structure';
 import type { Device } from '../ort';
-import { selectMask, sparsityReport, type MaskPattern } from '../prune/masks';
+import { sparsityReport } from '../prune/masks';
 import { packMasks } from '../prune/pack';
-import { computeScores, type ScoreInputs } from '../prune/scores';
+import { allMasks, blockMasker, type Statistics } from '../prune/policy';
 import type { LoadedTokenizer } from '../tokenize/index';
-import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types';
+import type { ActivationStats, LayerMask, PrunableLinear } from '../types';
 import { calibrationSet, loadCorpus, type CorpusData } from './calibration';
 import type { RunResult } from './protocol';
+import { checkMemory, jobMemoryNeed } from './memory-check';
 import { evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
 
 /** The LMF report is an analysis, not the method: a few samples give stable top-k sets. */
 const LMF_SAMPLES = 16;
-
-export function maskPattern(spec: PruneJobSpec): MaskPattern {
-  if (spec.pattern === '2:4') return { kind: 'nm', n: 2, m: 4 };
-  if (spec.pattern === '4:8') return { kind: 'nm', n: 4, m: 8 };
-  if (spec.method === 'magnitude' && spec.magnitudeScope === 'matrix') return { kind: 'unstructured-matrix', sparsity: spec.sparsity };
-  return { kind: 'unstructured', sparsity: spec.sparsity };
-}
-
-/** The weight in the canonical [dIn, dOut] layout whatever layout the graph stores it in. */
-export async function canonicalWeight(model: OnnxModel, l: PrunableLinear): Promise<DenseWeight> {
-  const w = await readWeight(model, l.weightName);
-  if (w.data.length !== l.dIn * l.dOut) throw new Error(`${l.id}: weight ${l.weightName} has ${w.data.length} values, expected ${l.dIn}x${l.dOut}`);
-  if (!l.storedTransposed) return { dIn: l.dIn, dOut: l.dOut, data: w.data };
-  const data = new Float32Array(l.dIn * l.dOut);
-  for (let o = 0; o < l.dOut; o++) {
-    const row = o * l.dIn;
-    for (let i = 0; i < l.dIn; i++) data[i * l.dOut + o] = w.data[row + i]!;
-  }
-  return { dIn: l.dIn, dOut: l.dOut, data };
-}
-
-interface Statistics {
-  main?: ActivationStats;
-  contrast?: ActivationStats;
-}
-
-function scoreInputs(spec: PruneJobSpec, l: PrunableLinear, index: number, st: Statistics): ScoreInputs {
-  if (spec.method === 'magnitude') return { method: 'magnitude' };
-  // A different stream per layer, reproducible from the job's seed.
-  if (spec.method === 'random') return { method: 'random', seed: (spec.seed + index * 7919) % 2 ** 31 };
-  const main = st.main?.get(l.id);
-  if (!main) throw new Error(`no activation statistics for ${l.id}`);
-  if (spec.calibration?.dataType === 'mt-contrast') {
-    const c = st.contrast?.get(l.id);
-    if (!c) throw new Error(`no contrast statistics for ${l.id}`);
-    return { method: 'mt-contrast', mtSqNorm: main.sqNorm, contrastSqNorm: c.sqNorm };
-  }
-  return { method: 'wanda', sqNorm: main.sqNorm };
-}
-
-async function maskOf(model: OnnxModel, spec: PruneJobSpec, l: PrunableLinear, index: number, st: Statistics): Promise<LayerMask> {
-  const w = await canonicalWeight(model, l);
-  const scores = computeScores(w, scoreInputs(spec, l, index, st));
-  return selectMask(l.id, scores, { dIn: l.dIn, dOut: l.dOut }, { pattern: maskPattern(spec), dropTop: spec.dropTop });
-}
 
 /** Statistics of an earlier oneshot run the API offered with the lease (role "stats"), if any. */
 async function priorStats(ctx: JobContext): Promise<{ runId: string; main: ActivationStats; contrast?: ActivationStats } | undefined> {
@@ -102,20 +58,19 @@ export function residualTapProblem(model: OnnxModel, err: Error): string {
 /** Residual-stream magnitudes for translation vs monolingual demonstrations of the job's pair. */
 async function lmfReport(
   ctx: JobContext,
-  model: OnnxModel,
-  linears: PrunableLinear[],
-  blocks: number,
+  m: LoadedModel,
   corpus: CorpusData,
   spec: PruneJobSpec,
-  tok: LoadedTokenizer,
   session: CollectOptions['session'],
-  config: ModelConfig,
+  memoryLimitBytes: number | undefined,
 ): Promise<{ report: LmfReport } | { reason: string }> {
+  const { model, linears, blocks, tok, config } = m;
   let outputs: ReturnType<typeof findBlockOutputs>;
   try {
     outputs = findBlockOutputs(model, linears);
   } catch (err) {
-    return { reason: residualTapProblem(model, err as Error) };
+    if (!(err instanceof BlocksNotSeparable)) throw err;
+    return { reason: residualTapProblem(model, err) };
   }
   const cal = spec.calibration!;
   const samples = Math.min(cal.samples, LMF_SAMPLES);
@@ -131,7 +86,14 @@ async function lmfReport(
         acc ??= new ResidualAccumulator(blocks, dims[dims.length - 1]!);
         acc.accumulateResidual(block, x, mask);
       },
-      { session, config, elemType, hidden: linears[0]!.dIn, onProgress: (_s, done, total) => ctx.progress(`lmf ${kind}`, done, total) },
+      {
+        session,
+        config,
+        elemType,
+        hidden: linears[0]!.dIn,
+        memoryLimitBytes,
+        onProgress: (_s, done, total) => ctx.progress(`lmf ${kind}`, done, total),
+      },
     );
     return acc!;
   };
@@ -139,194 +101,215 @@ async function lmfReport(
   return { report: buildLmfReport([input], { ratio: 0.3 }) };
 }
 
-export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
-  const spec = pruneJobSpec.parse(ctx.spec);
-  const timings: Record<string, number> = {};
-  const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    const out = await ctx.step(name, fn);
-    timings[name] = Math.round((performance.now() - t0) / 10) / 100;
-    return out;
-  };
-  const device = ctx.device as Device | 'auto';
-  const session = { device, log: ctx.log };
-  const modelDir = path.join(ctx.dir, 'model');
-  const outDir = path.join(ctx.dir, 'pruned');
+/** What every stage of a prune job shares. */
+interface PruneRun {
+  ctx: JobContext;
+  spec: PruneJobSpec;
+  graph: ReturnType<typeof graphInput>;
+  modelDir: string;
+  device: Device | 'auto';
+  session: CollectOptions['session'];
+  memoryLimitBytes?: number;
+  /** Runs a named step and records its seconds in the run's timings. */
+  timed: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+  timings: Record<string, number>;
+  /** Recorded on the run (its `extra`). */
+  extra: Record<string, unknown>;
+  artifacts: string[];
+}
 
-  await timed('download', async () => {
-    await ctx.inputsOfRole('model', modelDir);
+/** The model as preflight accepted it, and the graph calibration runs on. */
+interface LoadedModel {
+  /** the graph as uploaded: masks are written into it */
+  uploaded: OnnxModel;
+  /** the working graph (normalized) that calibration and masks run on */
+  model: OnnxModel;
+  config: ModelConfig;
+  tok: LoadedTokenizer;
+  blocks: number;
+  linears: PrunableLinear[];
+}
+
+export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
+  const run = startRun(ctx);
+  await run.timed('download', async () => {
+    await ctx.inputsOfRole('model', run.modelDir);
     for (const i of ctx.inputs.filter((x) => x.role !== 'model')) await ctx.input(i.name);
   });
-  const graph = graphInput(ctx);
-  // Everything that can refuse the model is checked before any compute.
-  const { checked, prunable } = await timed('preflight', async () => {
-    const checked = await preflight({ dir: modelDir, graphFile: graph.name, scoring: spec.suites.length > 0, modelId: spec.modelId });
-    return { checked, prunable: discoverStructure(checked.model, graph.name, graph.family) };
-  });
-  const { family, blocks, linears, discovery } = prunable.structure;
-  // Calibration and masks run on the working graph; the masks are written into the graph as uploaded.
-  const uploaded = checked.model;
-  const model = prunable.working.model;
-  const config = checked.side.config;
-  const tok = checked.tokenizer;
-  for (const note of prunable.working.notes) ctx.log(`graph: ${note}`);
-  if (discovery.note) ctx.log(`structure: ${discovery.note}`);
-  ctx.log(`${family}: ${blocks} blocks, ${linears.length} prunable linears (by ${discovery.method}); ${spec.method} at ${spec.sparsity} (${spec.pattern})`);
-
+  const m = await loadPrunable(run);
   const st: Statistics = {};
-  let masks: LayerMask[] = [];
-  const extra: Record<string, unknown> = { family, blocks, linears: linears.length, discovery, graph: { file: graph.name, notes: prunable.working.notes } };
-  let statsDevice: string | undefined;
-  let corpus: CorpusData | undefined;
-
-  if (spec.method === 'wanda') {
-    const cal = spec.calibration;
-    if (!cal) throw new Error('wanda needs calibration (corpusId, dataType, shots, samples, maxLength)');
-    corpus = await loadCorpus(ctx, 'corpus');
-    const set = calibrationSet(corpus, cal.dataType === 'mono' ? 'mono' : 'mt', cal, tok);
-    extra.calibration = {
-      pair: `${corpus.srcLang}-${corpus.tgtLang}`,
-      dataType: cal.dataType,
-      samples: cal.samples,
-      shots: cal.shots,
-      maxLength: cal.maxLength,
-      direction: cal.direction,
-      wrapped: set.wrapped,
-      corpusPairs: corpus.pairs.length,
-    };
-    const prior = spec.mode === 'oneshot' ? await priorStats(ctx) : undefined;
-    if (prior) {
-      // Same model bytes, corpus and calibration options as an earlier oneshot run: no forward pass.
-      st.main = prior.main;
-      st.contrast = prior.contrast;
-      extra.statsReusedFrom = prior.runId;
-      ctx.log(`reusing activation statistics of run ${prior.runId}`);
-    }
-    if (cal.dataType === 'mt-contrast' && !prior) {
-      const contrast = await loadCorpus(ctx, 'contrast');
-      const cset = calibrationSet(contrast, contrast.srcLang === contrast.tgtLang ? 'mono' : 'mt', cal, tok);
-      st.contrast = (
-        await timed('calibrate-contrast', () =>
-          collectStats(model, linears, cset.tokens, {
-            mode: 'oneshot',
-            maskPadding: cal.maskPadding,
-            session,
-            config,
-            onProgress: (_s, d, t) => ctx.progress('calibrate contrast', d, t),
-          }),
-        )
-      ).stats;
-    }
-    const sequential = spec.mode === 'sequential';
-    const r = prior
-      ? undefined
-      : await timed('calibrate', () =>
-          collectStats(model, linears, set.tokens, {
-            mode: spec.mode,
-            maskPadding: cal.maskPadding,
-            session,
-            config,
-            log: ctx.log,
-            onProgress: (_s, d, t) => ctx.progress(sequential ? 'calibrate+mask' : 'calibrate', d, t),
-            // Sequential (Wanda-exact): block b's masks are chosen before block b+1 is calibrated.
-            maskBlock: sequential
-              ? (b, stats) => {
-                  st.main = stats;
-                  return Promise.all(
-                    linears
-                      .map((l, i) => [l, i] as const)
-                      .filter(([l]) => l.block === b)
-                      .map(([l, i]) => maskOf(model, spec, l, i, st)),
-                  );
-                }
-              : undefined,
-          }),
-        );
-    if (r) {
-      st.main = r.stats;
-      statsDevice = r.device;
-      extra.calibrationRuns = r.runs;
-      extra.calibrationBatchSize = r.batchSize;
-      if (sequential) masks = r.masks;
-    }
-  }
-  if (masks.length === 0) {
-    masks = await timed('masks', async () => {
-      const out: LayerMask[] = [];
-      for (const [i, l] of linears.entries()) {
-        out.push(await maskOf(model, spec, l, i, st));
-        ctx.progress('masks', i + 1, linears.length);
-      }
-      return out;
-    });
-  }
+  const calibrated = run.spec.method === 'wanda' ? await calibrate(run, m, st) : undefined;
+  const masks = calibrated?.masks.length
+    ? calibrated.masks
+    : await run.timed('masks', () => allMasks(m.model, run.spec, m.linears, st, (d, t) => ctx.progress('masks', d, t)));
   const report = sparsityReport(masks);
   ctx.log(`masks: overall sparsity ${report.sparsity.toFixed(4)}`);
-
-  const artifacts: string[] = [];
-  const upload = async (name: string, data: Uint8Array | { path: string }) => {
-    await ctx.upload(name, data);
-    artifacts.push(name);
-  };
-  const meta = {
-    method: spec.method,
-    sparsity: spec.sparsity,
-    pattern: spec.pattern,
-    dropTop: spec.dropTop,
-    modelSha256: graph.sha256,
-  };
-  await timed('upload-masks', async () => {
-    await upload('masks.bin', packMasks(masks, meta));
-    if (st.main) await upload('stats.bin', encodeStats(st.main, { ...meta, calibration: spec.calibration }));
-    if (st.contrast) await upload('contrast-stats.bin', encodeStats(st.contrast, { ...meta, role: 'contrast' }));
-  });
-
-  // The run says whether it has an LMF report and, when not, why (the page shows it).
-  let lmf: LmfStatus = { status: 'not-applicable', reason: `no LMF report: method ${spec.method} uses no calibration text to compare translation with` };
-  if (corpus && spec.calibration) {
-    const r = await timed('lmf', () => lmfReport(ctx, model, linears, blocks, corpus!, spec, tok, session, config));
-    if ('report' in r) {
-      await ctx.step('upload-lmf', () => upload('lmf.json', new TextEncoder().encode(JSON.stringify(r.report))));
-      lmf = { status: 'available', pair: r.report.pairs[0]!.pair, k: r.report.k, blocks: r.report.blocks, dim: r.report.dim };
-    } else {
-      ctx.log(r.reason);
-      lmf = { status: 'unavailable', reason: r.reason };
-    }
-  }
-  extra.lmf = lmf;
-
-  await mkdir(outDir, { recursive: true });
-  // Same file name, external-data name, dtype and cache I/O as the upload.
-  const saved = await timed('write-model', () => writePrunedModel(uploaded, linears, masks, path.join(outDir, graph.name)));
-  await linkCompanions(ctx, outDir);
-  const files = [saved.modelPath, ...(saved.dataPath ? [saved.dataPath] : [])];
-  // Large files (an external-data file of a real LM) go up in parts, read from disk part by part.
-  await timed('upload-model', async () => {
-    for (const f of files) await upload(path.basename(f), { path: f });
-  });
-
-  const evaluation = await evaluateSuites(ctx, outDir, {
-    scoring: spec.scoring,
-    templateLang: spec.templateLang,
-    device,
-    denseDir: modelDir,
-    graphFile: graph.name,
-  });
-  timings.evaluate = Math.round(evaluation.seconds * 100) / 100;
-  assertEverySuiteScored(
-    spec.suites,
-    evaluation.scores.map((s) => s.suiteId),
-  );
-
+  await uploadMasksAndStats(run, masks, st);
+  run.extra.lmf = await lmfStage(run, m, calibrated?.corpus);
+  await writeAndUploadPrunedModel(run, m, masks);
+  const evaluation = await evaluatePruned(run);
   return {
     overallSparsity: report.sparsity,
     layers: report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut })),
     scores: evaluation.scores,
-    artifacts: [...artifacts, ...evaluation.artifacts],
-    device: statsDevice ?? String(ctx.device),
-    timings,
-    extra: { ...extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored } },
+    artifacts: [...run.artifacts, ...evaluation.artifacts],
+    device: calibrated?.device ?? String(ctx.device),
+    timings: run.timings,
+    extra: { ...run.extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored } },
   };
+}
+
+function startRun(ctx: JobContext): PruneRun {
+  const timings: Record<string, number> = {};
+  return {
+    ctx,
+    spec: pruneJobSpec.parse(ctx.spec),
+    graph: graphInput(ctx),
+    modelDir: path.join(ctx.dir, 'model'),
+    device: ctx.device as Device | 'auto',
+    session: { device: ctx.device as Device | 'auto', log: ctx.log },
+    memoryLimitBytes: ctx.memoryLimit?.bytes,
+    timings,
+    timed: async (name, fn) => {
+      const t0 = performance.now();
+      const out = await ctx.step(name, fn);
+      timings[name] = Math.round((performance.now() - t0) / 10) / 100;
+      return out;
+    },
+    extra: {},
+    artifacts: [],
+  };
+}
+
+/** Everything that can refuse the model (memory included) is checked before any compute. */
+async function loadPrunable(run: PruneRun): Promise<LoadedModel> {
+  const { ctx, spec, graph } = run;
+  const { checked, prunable } = await run.timed('preflight', async () => {
+    const checked = await preflight({ dir: run.modelDir, graphFile: graph.name, scoring: spec.suites.length > 0, modelId: spec.modelId });
+    const prunable = discoverStructure(checked.model, graph.name, graph.family);
+    checkMemory(ctx, `pruning ${graph.name}`, jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1));
+    return { checked, prunable };
+  });
+  const { family, blocks, linears, discovery } = prunable.structure;
+  for (const note of prunable.working.notes) ctx.log(`graph: ${note}`);
+  if (discovery.note) ctx.log(`structure: ${discovery.note}`);
+  ctx.log(`${family}: ${blocks} blocks, ${linears.length} prunable linears (by ${discovery.method}); ${spec.method} at ${spec.sparsity} (${spec.pattern})`);
+  Object.assign(run.extra, { family, blocks, linears: linears.length, discovery, graph: { file: graph.name, notes: prunable.working.notes } });
+  return { uploaded: checked.model, model: prunable.working.model, config: checked.side.config, tok: checked.tokenizer, blocks, linears };
+}
+
+/**
+ * Activation statistics (st.main, st.contrast) from the calibration text, or those of an earlier
+ * oneshot run with the same inputs; sequential mode also returns the masks, chosen block by block.
+ */
+async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise<{ corpus: CorpusData; masks: LayerMask[]; device?: string }> {
+  const { ctx, spec } = run;
+  const cal = spec.calibration;
+  if (!cal) throw new Error('wanda needs calibration (corpusId, dataType, shots, samples, maxLength)');
+  const corpus = await loadCorpus(ctx, 'corpus');
+  const set = calibrationSet(corpus, cal.dataType === 'mono' ? 'mono' : 'mt', cal, m.tok);
+  run.extra.calibration = {
+    pair: `${corpus.srcLang}-${corpus.tgtLang}`,
+    dataType: cal.dataType,
+    samples: cal.samples,
+    shots: cal.shots,
+    maxLength: cal.maxLength,
+    direction: cal.direction,
+    wrapped: set.wrapped,
+    corpusPairs: corpus.pairs.length,
+  };
+  const common = { maskPadding: cal.maskPadding, memoryLimitBytes: run.memoryLimitBytes, session: run.session, config: m.config };
+  const prior = spec.mode === 'oneshot' ? await priorStats(ctx) : undefined;
+  if (prior) {
+    // Same model bytes, corpus and calibration options as an earlier oneshot run: no forward pass.
+    st.main = prior.main;
+    st.contrast = prior.contrast;
+    run.extra.statsReusedFrom = prior.runId;
+    ctx.log(`reusing activation statistics of run ${prior.runId}`);
+    return { corpus, masks: [] };
+  }
+  if (cal.dataType === 'mt-contrast') {
+    const contrast = await loadCorpus(ctx, 'contrast');
+    const cset = calibrationSet(contrast, contrast.srcLang === contrast.tgtLang ? 'mono' : 'mt', cal, m.tok);
+    const r = await run.timed('calibrate-contrast', () =>
+      collectStats(m.model, m.linears, cset.tokens, { ...common, mode: 'oneshot', onProgress: (_s, d, t) => ctx.progress('calibrate contrast', d, t) }),
+    );
+    st.contrast = r.stats;
+  }
+  const sequential = spec.mode === 'sequential';
+  const r = await run.timed('calibrate', () =>
+    collectStats(m.model, m.linears, set.tokens, {
+      ...common,
+      mode: spec.mode,
+      log: ctx.log,
+      onProgress: (_s, d, t) => ctx.progress(sequential ? 'calibrate+mask' : 'calibrate', d, t),
+      maskBlock: sequential ? blockMasker(m.model, spec, m.linears, st) : undefined,
+    }),
+  );
+  st.main = r.stats;
+  run.extra.calibrationRuns = r.runs;
+  run.extra.calibrationBatchSize = r.batchSize;
+  return { corpus, masks: sequential ? r.masks : [], device: r.device };
+}
+
+async function upload(run: PruneRun, name: string, data: Uint8Array | { path: string }): Promise<void> {
+  await run.ctx.upload(name, data);
+  run.artifacts.push(name);
+}
+
+async function uploadMasksAndStats(run: PruneRun, masks: LayerMask[], st: Statistics): Promise<void> {
+  const { spec } = run;
+  const meta = { method: spec.method, sparsity: spec.sparsity, pattern: spec.pattern, dropTop: spec.dropTop, modelSha256: run.graph.sha256 };
+  await run.timed('upload-masks', async () => {
+    await upload(run, 'masks.bin', packMasks(masks, meta));
+    if (st.main) await upload(run, 'stats.bin', encodeStats(st.main, { ...meta, calibration: spec.calibration }));
+    if (st.contrast) await upload(run, 'contrast-stats.bin', encodeStats(st.contrast, { ...meta, role: 'contrast' }));
+  });
+}
+
+/** The run says whether it has an LMF report and, when not, why (the page shows it). */
+async function lmfStage(run: PruneRun, m: LoadedModel, corpus: CorpusData | undefined): Promise<LmfStatus> {
+  const { ctx, spec } = run;
+  if (!corpus || !spec.calibration) {
+    return { status: 'not-applicable', reason: `no LMF report: method ${spec.method} uses no calibration text to compare translation with` };
+  }
+  const r = await run.timed('lmf', () => lmfReport(ctx, m, corpus, spec, run.session, run.memoryLimitBytes));
+  if ('reason' in r) {
+    ctx.log(r.reason);
+    return { status: 'unavailable', reason: r.reason };
+  }
+  await ctx.step('upload-lmf', () => upload(run, 'lmf.json', new TextEncoder().encode(JSON.stringify(r.report))));
+  return { status: 'available', pair: r.report.pairs[0]!.pair, k: r.report.k, blocks: r.report.blocks, dim: r.report.dim };
+}
+
+/** Same file name, external-data name, dtype and cache I/O as the upload; large files go up in parts. */
+async function writeAndUploadPrunedModel(run: PruneRun, m: LoadedModel, masks: LayerMask[]): Promise<void> {
+  const outDir = prunedDir(run);
+  await mkdir(outDir, { recursive: true });
+  const saved = await run.timed('write-model', () => writePrunedModel(m.uploaded, m.linears, masks, path.join(outDir, run.graph.name)));
+  await linkCompanions(run.ctx, outDir);
+  const files = [saved.modelPath, ...(saved.dataPath ? [saved.dataPath] : [])];
+  await run.timed('upload-model', async () => {
+    for (const f of files) await upload(run, path.basename(f), { path: f });
+  });
+}
+
+const prunedDir = (run: PruneRun) => path.join(run.ctx.dir, 'pruned');
+
+async function evaluatePruned(run: PruneRun) {
+  const evaluation = await evaluateSuites(run.ctx, prunedDir(run), {
+    scoring: run.spec.scoring,
+    templateLang: run.spec.templateLang,
+    device: run.device,
+    denseDir: run.modelDir,
+    graphFile: run.graph.name,
+  });
+  run.timings.evaluate = Math.round(evaluation.seconds * 100) / 100;
+  assertEverySuiteScored(
+    run.spec.suites,
+    evaluation.scores.map((s) => s.suiteId),
+  );
+  return evaluation;
 }
 
 /** The model's graph file as the lease marks it (meta.graph), with its registered family; model.onnx before that existed. */

@@ -9,10 +9,12 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { MemoryLimit } from '../model/memory';
 import { InputCache } from './cache';
 import { IntegrityError, LeaseLostError, type RunnerClient } from './client';
 import { ApiError, sleep, UnreachableError } from './http';
-import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, RunResult } from './protocol';
+import { etaSeconds, type StageOrigin } from './eta';
+import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, ProgressT, RunResult } from './protocol';
 import { runResult } from './protocol';
 
 /** Thrown at a step boundary once shutdown was requested. */
@@ -38,6 +40,8 @@ export interface JobContext {
   /** Aborted when the lease is lost or shutdown is forced. */
   signal: AbortSignal;
   device: string;
+  /** The memory this job may use; a model that cannot fit is refused before it is loaded. */
+  memoryLimit?: MemoryLimit;
   log: (msg: string) => void;
   /**
    * Records progress for the next heartbeat. Throws (LeaseLostError) when the lease is gone, so an
@@ -71,6 +75,7 @@ export interface RunnerOptions {
   heartbeatMs?: number;
   /** See RunnerEnv.stepDelayMs (fault tests only). */
   stepDelayMs?: number;
+  memoryLimit?: MemoryLimit;
 }
 
 export type JobOutcome = 'succeeded' | 'failed' | 'requeued' | 'lease-lost';
@@ -140,14 +145,43 @@ export class Runner {
   /** Runs one leased job to an outcome; never throws. */
   async runJob(lease: LeaseResponse): Promise<JobOutcome> {
     const { job, leaseToken } = lease;
-    const client = this.o.client;
     const abort = new AbortController();
     this.forceAbort = abort;
     const dir = path.join(this.o.workdir, 'jobs', `${job.id}-${job.attempts}`);
     await mkdir(dir, { recursive: true });
     this.log(`job ${job.id} (${job.kind}, attempt ${job.attempts}/${job.maxAttempts}) leased`);
+    const hb = this.heartbeat(lease, abort);
+    const ctx = this.jobContext(lease, dir, abort, hb);
+    try {
+      void hb.beat();
+      const raw = await this.o.handler(ctx);
+      hb.throwIfAborted();
+      // Validate before reporting: a malformed result fails the job rather than half-recording it.
+      const result = runResult.parse(raw);
+      hb.stop();
+      const done = await hb.guard(this.o.client.complete(job.id, leaseToken, result));
+      this.log(`job ${job.id} succeeded → run ${done.runId}`);
+      return 'succeeded';
+    } catch (err) {
+      hb.stop();
+      if (hb.lost() || err instanceof LeaseLostError) {
+        this.log(`job ${job.id} abandoned: lease lost`);
+        return 'lease-lost';
+      }
+      return await this.reportFailure(lease, err);
+    } finally {
+      this.forceAbort = null;
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
 
-    let progress = { stage: 'leased', done: 0, total: 1 };
+  /**
+   * The lease's heartbeat: extends it on a timer and carries the latest progress; a 409 marks the
+   * lease lost and aborts the job's work.
+   */
+  private heartbeat(lease: LeaseResponse, abort: AbortController) {
+    const { job, leaseToken } = lease;
+    let progress: ProgressT = { stage: 'leased', done: 0, total: 1 };
     let lostErr: LeaseLostError | null = null;
     const markLost = (err: LeaseLostError) => {
       lostErr ??= err;
@@ -164,7 +198,7 @@ export class Runner {
       if (beating || beats.signal.aborted) return;
       beating = true;
       try {
-        await client.heartbeat(job.id, leaseToken, progress, beats.signal);
+        await this.o.client.heartbeat(job.id, leaseToken, progress, beats.signal);
       } catch (err) {
         if (beats.signal.aborted) return;
         if (err instanceof LeaseLostError) {
@@ -176,22 +210,39 @@ export class Runner {
       }
     };
     const timer = setInterval(() => void beat(), period);
-    const stopBeats = () => {
-      clearInterval(timer);
-      beats.abort();
+    return {
+      beat,
+      get progress() {
+        return progress;
+      },
+      set progress(p: ProgressT) {
+        progress = p;
+      },
+      lost: () => lostErr !== null,
+      stop: () => {
+        clearInterval(timer);
+        beats.abort();
+      },
+      throwIfAborted: () => {
+        if (abort.signal.aborted) throw abort.signal.reason instanceof Error ? abort.signal.reason : new Error(String(abort.signal.reason));
+      },
+      /** Awaits a call to the API; its 409 marks the lease lost. */
+      guard: async <T>(p: Promise<T>): Promise<T> => {
+        try {
+          return await p;
+        } catch (err) {
+          if (err instanceof LeaseLostError) markLost(err);
+          throw err;
+        }
+      },
     };
+  }
 
-    const throwIfAborted = () => {
-      if (abort.signal.aborted) throw abort.signal.reason instanceof Error ? abort.signal.reason : new Error(String(abort.signal.reason));
-    };
-    const guard = async <T>(p: Promise<T>): Promise<T> => {
-      try {
-        return await p;
-      } catch (err) {
-        if (err instanceof LeaseLostError) markLost(err);
-        throw err;
-      }
-    };
+  /** What the job handler sees: progress, steps, inputs and uploads, all bound to this lease. */
+  private jobContext(lease: LeaseResponse, dir: string, abort: AbortController, hb: ReturnType<Runner['heartbeat']>): JobContext {
+    const { job, leaseToken } = lease;
+    const client = this.o.client;
+    let origin: StageOrigin = { stage: 'leased', at: Date.now(), done: 0 };
     const ctx: JobContext = {
       job,
       spec: job.spec as unknown as JobSpec,
@@ -200,28 +251,32 @@ export class Runner {
       dir,
       signal: abort.signal,
       device: this.o.device,
+      memoryLimit: this.o.memoryLimit,
       log: (m) => this.log(`job ${job.id}: ${m}`),
       progress: (stage, done, total) => {
-        throwIfAborted();
-        const changedStage = stage !== progress.stage;
-        progress = { stage, done, total };
+        hb.throwIfAborted();
+        const changedStage = stage !== hb.progress.stage;
+        const now = Date.now();
+        if (stage !== origin.stage) origin = { stage, at: now, done };
+        const eta = etaSeconds(origin, now, done, total);
+        hb.progress = { stage, done, total, ...(eta === undefined ? {} : { etaSeconds: eta }) };
         // A new stage is worth telling at once (watchers see it move); counts ride the timer.
-        if (changedStage) void beat();
+        if (changedStage) void hb.beat();
       },
       step: async (name, fn) => {
-        throwIfAborted();
+        hb.throwIfAborted();
         if (this.stopping) throw new ShutdownError();
-        progress = { ...progress, stage: name };
+        hb.progress = { stage: name, done: hb.progress.done, total: hb.progress.total };
         const out = await fn();
         if (this.o.stepDelayMs) await sleep(this.o.stepDelayMs, abort.signal);
-        throwIfAborted();
+        hb.throwIfAborted();
         if (this.stopping) throw new ShutdownError();
         return out;
       },
       input: async (name) => {
         const inp = lease.inputs.find((i) => i.name === name);
         if (!inp) throw new Error(`job ${job.id} has no input named "${name}" (has: ${lease.inputs.map((i) => i.name).join(', ')})`);
-        const entry = await guard(
+        const entry = await hb.guard(
           this.cache.get(inp.sha256, inp.size, (tmp) =>
             client.downloadInput(job.id, leaseToken, inp.name, tmp, { sha256: inp.sha256, size: inp.size, signal: abort.signal }),
           ),
@@ -237,41 +292,26 @@ export class Runner {
         for (const inp of list) await ctx.place(inp.name, path.join(target, rename(inp.name)));
         return list;
       },
-      upload: (name, data) => guard(client.uploadArtifact(job.id, leaseToken, name, data, abort.signal)),
+      upload: (name, data) => hb.guard(client.uploadArtifact(job.id, leaseToken, name, data, abort.signal)),
     };
+    return ctx;
+  }
 
+  /** fail: retryable on shutdown and for transient errors; the lease requeues it if even that fails. */
+  private async reportFailure(lease: LeaseResponse, err: unknown): Promise<JobOutcome> {
+    const { job, leaseToken } = lease;
+    const shutdown = err instanceof ShutdownError || this.stopping;
+    const retryable = shutdown || isRetryable(err);
+    const message = shutdown ? new ShutdownError().message : describe(err);
+    this.log(`job ${job.id} ${retryable ? 'failed (retryable)' : 'failed'}: ${message}`);
+    if (!(err instanceof ShutdownError) && err instanceof Error && err.stack) this.log(err.stack);
     try {
-      void beat();
-      const raw = await this.o.handler(ctx);
-      throwIfAborted();
-      // Validate before reporting: a malformed result fails the job rather than half-recording it.
-      const result = runResult.parse(raw);
-      stopBeats();
-      const done = await guard(client.complete(job.id, leaseToken, result));
-      this.log(`job ${job.id} succeeded → run ${done.runId}`);
-      return 'succeeded';
-    } catch (err) {
-      stopBeats();
-      if (lostErr || err instanceof LeaseLostError) {
-        this.log(`job ${job.id} abandoned: lease lost`);
-        return 'lease-lost';
-      }
-      const shutdown = err instanceof ShutdownError || this.stopping;
-      const retryable = shutdown || isRetryable(err);
-      const message = shutdown ? new ShutdownError().message : describe(err);
-      this.log(`job ${job.id} ${retryable ? 'failed (retryable)' : 'failed'}: ${message}`);
-      if (!(err instanceof ShutdownError) && err instanceof Error && err.stack) this.log(err.stack);
-      try {
-        await client.fail(job.id, leaseToken, message, retryable);
-      } catch (e) {
-        // The lease will expire and requeue the job; nothing else can be done from here.
-        this.log(`job ${job.id}: could not report the failure (${(e as Error).message})`);
-      }
-      return retryable ? 'requeued' : 'failed';
-    } finally {
-      this.forceAbort = null;
-      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      await this.o.client.fail(job.id, leaseToken, message, retryable);
+    } catch (e) {
+      // The lease will expire and requeue the job; nothing else can be done from here.
+      this.log(`job ${job.id}: could not report the failure (${(e as Error).message})`);
     }
+    return retryable ? 'requeued' : 'failed';
   }
 }
 

@@ -99,6 +99,8 @@ export const progress = z.object({
   stage: z.string().min(1).max(64),
   done: z.number().min(0),
   total: z.number().min(0),
+  /** seconds the runner expects the stage to take still (from its rate so far), when it can tell */
+  etaSeconds: z.number().min(0).max(1e7).optional(),
 });
 
 export const jobInfo = z

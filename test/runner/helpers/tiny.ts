@@ -11,9 +11,11 @@ import { buildModel, type TinyParams, type TinySpec } from './graph-builder.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/models');
 
-export function fixture(name: string): string | undefined {
+/** A committed fixture model; a missing one fails the test that needs it (never skips it). */
+export function fixture(name: string): string {
   const p = path.join(FIXTURES, name, 'model.onnx');
-  return existsSync(p) ? p : undefined;
+  if (!existsSync(p)) throw new Error(`committed fixture ${path.relative(process.cwd(), p)} is missing (git checkout -- test/fixtures/models)`);
+  return p;
 }
 
 export function tiny(spec: TinySpec): { model: OnnxModel; params: TinyParams } {

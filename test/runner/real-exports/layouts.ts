@@ -13,7 +13,7 @@ import { discoverStructure, preflight } from '../../../gpu-runner/src/model/pref
 import type { OnnxModel } from '../../../gpu-runner/src/onnx/read.js';
 import { selectMask, type MaskPattern } from '../../../gpu-runner/src/prune/masks.js';
 import { computeScores } from '../../../gpu-runner/src/prune/scores.js';
-import { canonicalWeight } from '../../../gpu-runner/src/service/prune-job.js';
+import { canonicalWeight } from '../../../gpu-runner/src/prune/policy.js';
 import type { LoadedTokenizer } from '../../../gpu-runner/src/tokenize/index.js';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../../../gpu-runner/src/types.js';
 

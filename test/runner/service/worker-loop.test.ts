@@ -70,13 +70,24 @@ function runner(handler: JobHandler) {
   return new Runner({ client, handler, workdir: tmp, runnerId: 'r', device: 'cpu', pollMs: 20, maxJobs: 1, log: () => {} });
 }
 const calls = (suffix: string) => srv.requests.filter((r) => r.url.endsWith(suffix)).map((r) => JSON.parse(r.body.toString()));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves at the first request the server receives with this suffix whose body passes `pred`. */
+function received(suffix: string, pred: (body: { progress?: { stage?: string } }) => boolean = () => true): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (srv.requests.some((r) => r.url.endsWith(suffix) && pred(JSON.parse(r.body.toString() || '{}')))) resolve();
+      else setImmediate(check);
+    };
+    check();
+  });
+}
+const aborted = (signal: AbortSignal) => new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
 
 describe('Runner', () => {
   it('reports the handler result with complete, and progress with heartbeats', async () => {
     await runner(async (ctx) => {
       ctx.progress('evaluate', 1, 2);
-      await sleep(700);
+      // A new stage is reported at once, not at the next timer beat.
+      await received('/heartbeat', (b) => b.progress?.stage === 'evaluate');
       return result;
     }).run();
     expect(calls('/complete')).toEqual([{ leaseToken: 'lt', result }]);
@@ -109,13 +120,14 @@ describe('Runner', () => {
     leaseLost = true;
     await runner(async (ctx) => {
       for (let i = 0; i < 100; i++) {
-        await sleep(50);
         ctx.progress('calibrate', i, 100);
         reached = i;
+        // The new stage's heartbeat answers 409: the lease is lost, and the next report throws.
+        if (i === 0) await aborted(ctx.signal);
       }
       return result;
     }).run();
-    expect(reached).toBeLessThan(99);
+    expect(reached).toBe(0);
     expect(calls('/complete')).toEqual([]);
     expect(calls('/fail')).toEqual([]);
   });
@@ -125,7 +137,7 @@ describe('Runner', () => {
     const r = runner(async (ctx) => {
       await ctx.step('calibrate', async () => {
         r.requestStop();
-        await sleep(100);
+        await Promise.resolve();
         steps.push('calibrate');
       });
       await ctx.step('evaluate', async () => steps.push('evaluate'));

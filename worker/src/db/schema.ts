@@ -143,6 +143,8 @@ export const jobs = sqliteTable(
     progressStage: text('progress_stage'),
     progressDone: integer('progress_done'),
     progressTotal: integer('progress_total'),
+    /** seconds the runner expects the stage to take still, when it reported its progress */
+    progressEtaSeconds: integer('progress_eta_seconds'),
     error: text('error'),
     runId: text('run_id'),
     createdAt: createdAt(),

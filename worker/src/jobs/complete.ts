@@ -41,7 +41,7 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
     d1
       .prepare(
         `UPDATE jobs SET status = 'succeeded', run_id = ?1, finished_at = ?2, updated_at = ?2,
-           progress_stage = 'done', progress_done = coalesce(progress_total, 1), progress_total = coalesce(progress_total, 1)
+           progress_stage = 'done', progress_done = coalesce(progress_total, 1), progress_total = coalesce(progress_total, 1), progress_eta_seconds = NULL
          WHERE id = ?3 AND lease_token = ?4 AND status = 'running'`,
       )
       .bind(runId, now, job.id, leaseToken),

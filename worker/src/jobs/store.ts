@@ -23,7 +23,14 @@ export function jobView(r: JobRow): JobInfo {
     sweepId: r.sweepId,
     attempts: r.attempts,
     maxAttempts: r.maxAttempts,
-    progress: r.progressStage ? { stage: r.progressStage, done: r.progressDone ?? 0, total: r.progressTotal ?? 0 } : null,
+    progress: r.progressStage
+      ? {
+          stage: r.progressStage,
+          done: r.progressDone ?? 0,
+          total: r.progressTotal ?? 0,
+          ...(r.progressEtaSeconds != null ? { etaSeconds: r.progressEtaSeconds } : {}),
+        }
+      : null,
     error: r.error,
     runId: r.runId,
     createdAt: r.createdAt,

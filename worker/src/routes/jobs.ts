@@ -44,6 +44,7 @@ function newJobRow(p: Principal, spec: JobSpec, max: number, extra: Partial<JobR
     progressStage: null,
     progressDone: null,
     progressTotal: null,
+    progressEtaSeconds: null,
     error: null,
     runId: null,
     createdAt: now,

@@ -180,7 +180,12 @@ export const runnerRoutes = new Hono<AppEnv>()
     const db = createDb(c.env.DB);
     const expires = Date.now() + leaseSeconds(c.env) * 1000;
     const progress = body.progress
-      ? { progressStage: body.progress.stage, progressDone: Math.round(body.progress.done), progressTotal: Math.round(body.progress.total) }
+      ? {
+          progressStage: body.progress.stage,
+          progressDone: Math.round(body.progress.done),
+          progressTotal: Math.round(body.progress.total),
+          progressEtaSeconds: body.progress.etaSeconds === undefined ? null : Math.round(body.progress.etaSeconds),
+        }
       : {};
     const [row] = await db
       .update(jobs)

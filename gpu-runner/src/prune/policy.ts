@@ -1,0 +1,96 @@
+/**
+ * The mask policy of a prune job: which scores (magnitude, random with a per-layer seed, Wanda, or
+ * the mt-contrast variant) and which pattern a job's spec asks for, and a layer's mask from its
+ * weight and the statistics collected so far. Sequential calibration calls it block by block.
+ */
+import type { PruneJobSpec } from '../../../shared/src/api/jobs.js';
+import { readWeight, type OnnxModel } from '../onnx/read.js';
+import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types.js';
+import { selectMask, type MaskPattern } from './masks.js';
+import { computeScores, type ScoreInputs } from './scores.js';
+
+/** The part of a prune job's spec that decides its masks. */
+export type MaskPolicy = Pick<PruneJobSpec, 'method' | 'sparsity' | 'pattern' | 'magnitudeScope' | 'dropTop' | 'seed'> & {
+  calibration?: Pick<NonNullable<PruneJobSpec['calibration']>, 'dataType'>;
+};
+
+export interface Statistics {
+  main?: ActivationStats;
+  contrast?: ActivationStats;
+}
+
+export function maskPattern(spec: MaskPolicy): MaskPattern {
+  if (spec.pattern === '2:4') return { kind: 'nm', n: 2, m: 4 };
+  if (spec.pattern === '4:8') return { kind: 'nm', n: 4, m: 8 };
+  if (spec.method === 'magnitude' && spec.magnitudeScope === 'matrix') return { kind: 'unstructured-matrix', sparsity: spec.sparsity };
+  return { kind: 'unstructured', sparsity: spec.sparsity };
+}
+
+/** The weight in the canonical [dIn, dOut] layout whatever layout the graph stores it in. */
+export async function canonicalWeight(model: OnnxModel, l: PrunableLinear): Promise<DenseWeight> {
+  const w = await readWeight(model, l.weightName);
+  if (w.data.length !== l.dIn * l.dOut) throw new Error(`${l.id}: weight ${l.weightName} has ${w.data.length} values, expected ${l.dIn}x${l.dOut}`);
+  if (!l.storedTransposed) return { dIn: l.dIn, dOut: l.dOut, data: w.data };
+  const data = new Float32Array(l.dIn * l.dOut);
+  for (let o = 0; o < l.dOut; o++) {
+    const row = o * l.dIn;
+    for (let i = 0; i < l.dIn; i++) data[i * l.dOut + o] = w.data[row + i]!;
+  }
+  return { dIn: l.dIn, dOut: l.dOut, data };
+}
+
+/** A different random stream per layer, reproducible from the job's seed. */
+export function layerSeed(seed: number, index: number): number {
+  return (seed + index * 7919) % 2 ** 31;
+}
+
+export function scoreInputs(spec: MaskPolicy, l: PrunableLinear, index: number, st: Statistics): ScoreInputs {
+  if (spec.method === 'magnitude') return { method: 'magnitude' };
+  if (spec.method === 'random') return { method: 'random', seed: layerSeed(spec.seed, index) };
+  const main = st.main?.get(l.id);
+  if (!main) throw new Error(`no activation statistics for ${l.id}`);
+  if (spec.calibration?.dataType === 'mt-contrast') {
+    const c = st.contrast?.get(l.id);
+    if (!c) throw new Error(`no contrast statistics for ${l.id}`);
+    return { method: 'mt-contrast', mtSqNorm: main.sqNorm, contrastSqNorm: c.sqNorm };
+  }
+  return { method: 'wanda', sqNorm: main.sqNorm };
+}
+
+export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLinear, index: number, st: Statistics): Promise<LayerMask> {
+  const w = await canonicalWeight(model, l);
+  const scores = computeScores(w, scoreInputs(spec, l, index, st));
+  return selectMask(l.id, scores, { dIn: l.dIn, dOut: l.dOut }, { pattern: maskPattern(spec), dropTop: spec.dropTop });
+}
+
+/**
+ * Sequential (Wanda-exact) calibration's callback: block b's masks from the statistics collected so
+ * far, chosen before block b+1 is calibrated. `st.main` follows the latest statistics.
+ */
+export function blockMasker(model: OnnxModel, spec: MaskPolicy, linears: PrunableLinear[], st: Statistics) {
+  return (block: number, stats: ActivationStats): Promise<LayerMask[]> => {
+    st.main = stats;
+    return Promise.all(
+      linears
+        .map((l, i) => [l, i] as const)
+        .filter(([l]) => l.block === block)
+        .map(([l, i]) => maskOf(model, spec, l, i, st)),
+    );
+  };
+}
+
+/** Every layer's mask, one layer at a time (one weight in memory at a time). */
+export async function allMasks(
+  model: OnnxModel,
+  spec: MaskPolicy,
+  linears: PrunableLinear[],
+  st: Statistics,
+  onProgress: (done: number, total: number) => void = () => {},
+): Promise<LayerMask[]> {
+  const out: LayerMask[] = [];
+  for (const [i, l] of linears.entries()) {
+    out.push(await maskOf(model, spec, l, i, st));
+    onProgress(i + 1, linears.length);
+  }
+  return out;
+}

@@ -1,0 +1,1 @@
+ALTER TABLE `jobs` ADD `progress_eta_seconds` integer;

@@ -1,0 +1,140 @@
+/**
+ * The memory limit and the memory a job needs: sizes as configured, the limit detected from a
+ * cgroup, the batch size kept within the limit, and a model that cannot fit refused before any
+ * onnxruntime session is opened, with both figures in the message.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chooseBatchSize } from '../../../gpu-runner/src/calibrate/batches';
+import { detectMemoryLimit, memoryNeed, parseBytes } from '../../../gpu-runner/src/model/memory';
+import { UnsupportedModel } from '../../../gpu-runner/src/model/preflight';
+import { EnvError, readRunnerEnv } from '../../../gpu-runner/src/service/env';
+import { runPruneJob } from '../../../gpu-runner/src/service/prune-job';
+import { type LocalInput, localContext } from './local-context';
+
+const root = path.resolve(import.meta.dirname, '../../..');
+const XGLM = path.join(root, 'test/fixtures/models/xglm');
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+describe('memory limit configuration', () => {
+  it('parses sizes in binary units and plain bytes', () => {
+    expect(parseBytes('8G')).toBe(8 * GiB);
+    expect(parseBytes('512MiB')).toBe(512 * MiB);
+    expect(parseBytes('1.5g')).toBe(1.5 * GiB);
+    expect(parseBytes('1048576')).toBe(MiB);
+    expect(parseBytes('lots')).toBeUndefined();
+    expect(parseBytes('-1G')).toBeUndefined();
+  });
+
+  it('reads POLYPRUNE_MEMORY_LIMIT, and names the variable when it is not a size', () => {
+    const base = { POLYPRUNE_API: 'http://x', POLYPRUNE_RUNNER_TOKEN: 't' };
+    expect(readRunnerEnv({ ...base, POLYPRUNE_MEMORY_LIMIT: '3G' }).memoryLimit).toEqual({ bytes: 3 * GiB, source: 'POLYPRUNE_MEMORY_LIMIT' });
+    expect(() => readRunnerEnv({ ...base, POLYPRUNE_MEMORY_LIMIT: 'plenty' })).toThrow(EnvError);
+    expect(() => readRunnerEnv({ ...base, POLYPRUNE_MEMORY_LIMIT: 'plenty' })).toThrow(/POLYPRUNE_MEMORY_LIMIT/);
+    expect(readRunnerEnv(base).memoryLimit.bytes).toBeLessThanOrEqual(os.totalmem());
+  });
+
+  it('takes a container limit from the cgroup (v2, then v1), and physical memory when there is none', () => {
+    const files = (m: Record<string, string>) => (f: string) => {
+      if (!(f in m)) throw new Error('ENOENT');
+      return m[f]!;
+    };
+    expect(detectMemoryLimit(files({ '/sys/fs/cgroup/memory.max': `${2 * GiB}\n` }))).toEqual({
+      bytes: 2 * GiB,
+      source: 'cgroup limit (/sys/fs/cgroup/memory.max)',
+    });
+    expect(detectMemoryLimit(files({ '/sys/fs/cgroup/memory.max': 'max\n' }))).toEqual({ bytes: os.totalmem(), source: 'physical memory' });
+    expect(detectMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': `${GiB}` })).bytes).toBe(GiB);
+    expect(detectMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712' })).source).toBe('physical memory');
+    expect(detectMemoryLimit(files({})).source).toBe('physical memory');
+  });
+});
+
+describe('memory need and batch size', () => {
+  it('adds onnxruntime copies by device and dtype to the weights and one sample', () => {
+    const w = GiB;
+    const one = 10 * MiB;
+    expect(memoryNeed({ weightBytes: w, fp16: false, device: 'cpu', prepack: true, activationBytes: one }).bytes).toBe(w + w + one);
+    expect(memoryNeed({ weightBytes: w, fp16: false, device: 'cpu', prepack: false, activationBytes: one }).bytes).toBe(w + one);
+    expect(memoryNeed({ weightBytes: w, fp16: true, device: 'cpu', prepack: true, activationBytes: one }).bytes).toBe(w + 2 * w + one);
+    expect(memoryNeed({ weightBytes: w, fp16: true, device: 'cuda', prepack: true, activationBytes: one }).bytes).toBe(w + one);
+  });
+
+  it('keeps the activation budget within the limit, whatever memory is free', () => {
+    const x = { weightBytes: GiB, seqLen: 128, capturedWidth: 8192, hidden: 1024, samples: 64, freeBytes: 64 * GiB };
+    const free = chooseBatchSize(x);
+    const limited = chooseBatchSize({ ...x, limitBytes: 2.5 * GiB });
+    // budget = min(half of min(free, limit) − weights, max(256 MiB, weights / 3))
+    expect(free.budgetBytes).toBe(GiB / 3);
+    expect(limited.budgetBytes).toBe(0.25 * GiB);
+    expect(limited.batchSize).toBe(Math.floor((0.25 * GiB) / limited.perSampleBytes));
+    expect(limited.batchSize).toBeLessThan(free.batchSize);
+  });
+});
+
+describe('a prune job whose model cannot fit', () => {
+  let tmp: string;
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'pp-memory-'));
+    const tsv = await readFile(path.join(root, 'demo/data/corpus.fr-en.tsv'), 'utf8');
+    const rows = tsv
+      .split('\n')
+      .filter((l) => l.includes('\t'))
+      .slice(0, 20)
+      .map((l) => JSON.stringify({ src: l.split('\t')[0], tgt: l.split('\t')[1] }));
+    await writeFile(path.join(tmp, 'corpus.jsonl'), `${rows.join('\n')}\n`);
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  const job = (name: string, limitBytes: number) => {
+    const inputs: LocalInput[] = ['tokenizer.json', 'config.json', 'model.onnx'].map((f) => ({
+      name: f,
+      role: 'model',
+      file: path.join(XGLM, f),
+      meta: f === 'model.onnx' ? { graph: true, family: 'xglm', externalData: [] } : {},
+    }));
+    inputs.push({ name: 'corpus.jsonl', role: 'corpus', file: path.join(tmp, 'corpus.jsonl'), meta: { corpusId: 'cor_x', src: 'fr', tgt: 'en' } });
+    const spec = {
+      kind: 'prune',
+      modelId: 'mdl_x',
+      suites: [],
+      method: 'wanda',
+      sparsity: 0.5,
+      mode: 'oneshot',
+      calibration: { corpusId: 'cor_x', dataType: 'mt', shots: 1, samples: 4, maxLength: 32 },
+    };
+    const local = localContext(spec, inputs, path.join(tmp, name));
+    local.ctx.memoryLimit = { bytes: limitBytes, source: 'POLYPRUNE_MEMORY_LIMIT' };
+    const steps: string[] = [];
+    local.ctx.step = async (step, fn) => {
+      steps.push(step);
+      return fn();
+    };
+    return { ...local, steps };
+  };
+
+  it('is refused at preflight, stating what it needs and the limit', async () => {
+    const j = job('tiny', 64 * 1024);
+    const err = await runPruneJob(j.ctx).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedModel);
+    const msg = (err as Error).message;
+    expect(msg).toMatch(/^pruning model\.onnx needs at least \d+\.\d\d GiB of memory \(weights /);
+    expect(msg).toMatch(/but this runner may use 0\.00 GiB \(POLYPRUNE_MEMORY_LIMIT\)/);
+    // Nothing after preflight ran: no session was opened.
+    expect(j.steps).toEqual(['download', 'preflight']);
+    expect(j.logs.join('\n')).not.toMatch(/calibrat/);
+  });
+
+  it('runs when the limit allows it, and logs the figures', async () => {
+    const j = job('roomy', 4 * GiB);
+    const r = await runPruneJob(j.ctx);
+    expect(r.overallSparsity).toBeCloseTo(0.5, 2);
+    expect(j.logs.join('\n')).toMatch(/memory: needs at least \d+\.\d\d GiB of 4\.00 GiB \(POLYPRUNE_MEMORY_LIMIT\)/);
+    expect(j.steps).toContain('calibrate');
+  });
+});
