@@ -308,6 +308,7 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
   const evaluation = await evaluateSuites(ctx, outDir, {
     scoring: spec.scoring,
     templateLang: spec.templateLang,
+    ...(spec.limit ? { limit: { rows: spec.limit, seed: spec.limitSeed } } : {}),
     device,
     denseDir: modelDir,
     graphFile: graph.name,
