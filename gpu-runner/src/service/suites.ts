@@ -67,7 +67,14 @@ export interface SuiteRun {
  * leaderboard can say which differences are real.
  */
 export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: SuiteResult, scoring: ScoringName): ScoreRow[] {
-  const base = { suiteId, format: pruned.format, lang: pruned.lang, scoring, n: pruned.n, ...(pruned.templateLang ? { templateLang: pruned.templateLang } : {}) };
+  const base = {
+    suiteId,
+    format: pruned.format,
+    lang: pruned.lang,
+    scoring,
+    n: pruned.n,
+    ...(pruned.templateLang ? { templateLang: pruned.templateLang } : {}),
+  };
   const b = compareToDense(pruned, dense, { seed: 0, resamples: 1000 });
   return [
     { ...base, metric: 'acc_delta', value: b.delta },

@@ -1,3 +1,4 @@
+import { normaliseLanguage } from '../../../shared/src/languages';
 import { ApiError } from './errors';
 import type { LineProblem } from '../../../shared/src/api/corpora';
 import { MAX_PROBLEMS_LISTED } from '../ingest/lines';
@@ -28,4 +29,26 @@ export function enforceLinePolicy(problems: LineProblem[], kept: number, onError
       total: problems.length,
     });
   }
+}
+
+/** Which lines policy an upload's onError asks for; unset keeps bad lines fatal but strips control characters. */
+export function linePolicy(onError: 'reject' | 'skip' | undefined): { policy: 'reject' | 'skip'; strict: boolean } {
+  return { policy: onError ?? 'reject', strict: onError === 'reject' };
+}
+
+/**
+ * A language code as uploaded → its canonical code and usual script; a language the calibration
+ * template cannot name is refused here rather than failing the job later.
+ */
+export function uploadLanguage(code: string, param: string): { given: string; canonical: string; script: string } {
+  const n = normaliseLanguage(code);
+  if ('error' in n) throw new ApiError(422, 'unknown_language', `${param}: ${n.error}`, { param, code });
+  return { given: code, canonical: n.canonical, script: n.script };
+}
+
+/** List filters accept any spelling of a code and compare canonical codes. */
+export function canonicalFilter(code: string | undefined): string | undefined {
+  if (code === undefined) return undefined;
+  const n = normaliseLanguage(code);
+  return 'error' in n ? code : n.canonical;
 }
