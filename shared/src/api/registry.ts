@@ -25,6 +25,7 @@ import {
   sweepInfo,
 } from './jobs';
 import { completeUploadBody, createModelBody, modelFile, modelInfo, multipartUpload, patchModelBody } from './models';
+import { type BodyDoc, corpusBodies, suiteBodies, suiteRowDocs } from './dataset-docs';
 import { suiteInfo, suiteUploadQuery } from './suites';
 import { createdToken, createTokenBody, tokenInfo } from './tokens';
 
@@ -39,6 +40,8 @@ export interface RouteSpec {
   query?: z.ZodObject;
   body?: z.ZodType;
   bodyContentType?: string;
+  /** several accepted body types, each with its examples (dataset uploads) */
+  bodies?: Record<string, BodyDoc>;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
 }
 
@@ -181,11 +184,11 @@ export const routes: RouteSpec[] = [
   {
     method: 'post',
     path: '/v1/corpora',
-    summary: 'Upload bilingual sentence pairs (TSV or JSONL body)',
+    summary: 'Upload bilingual sentence pairs: TSV, JSONL (polyprune or hub rows), or two line-aligned files (multipart src, tgt)',
     tag: 'corpora',
     scope: 'write',
     query: corpusUploadQuery,
-    bodyContentType: 'text/plain',
+    bodies: corpusBodies,
     responses: { 201: { description: 'stored', schema: corpusInfo }, 422: e('invalid lines, with line numbers') },
   },
   {
@@ -208,7 +211,7 @@ export const routes: RouteSpec[] = [
   {
     method: 'get',
     path: '/v1/corpora/{id}/data',
-    summary: 'Normalised JSONL',
+    summary: 'Stored JSONL {src, tgt}: the text as uploaded',
     tag: 'corpora',
     scope: null,
     responses: { 200: { description: 'JSONL', contentType: 'application/x-ndjson' } },
@@ -217,11 +220,11 @@ export const routes: RouteSpec[] = [
   {
     method: 'post',
     path: '/v1/suites',
-    summary: 'Upload an evaluation suite (JSONL; ppl/mt also plain text/TSV)',
+    summary: 'Upload an evaluation suite in its published shape (JSONL, TSV, CSV; sniffed); the response says what was recognised',
     tag: 'suites',
     scope: 'write',
     query: suiteUploadQuery,
-    bodyContentType: 'text/plain',
+    bodies: suiteBodies,
     responses: { 201: { description: 'stored', schema: suiteInfo }, 422: e('invalid rows, with line numbers') },
   },
   {
@@ -244,7 +247,7 @@ export const routes: RouteSpec[] = [
   {
     method: 'get',
     path: '/v1/suites/{id}/data',
-    summary: 'Normalised JSONL rows',
+    summary: 'Stored JSONL rows (schemas SuiteRow…)',
     tag: 'suites',
     scope: null,
     responses: { 200: { description: 'JSONL', contentType: 'application/x-ndjson' } },
@@ -464,6 +467,18 @@ function jsonSchema(s: z.ZodType) {
   return z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 }
 
+function bodyContent(bodies: Record<string, BodyDoc>) {
+  return Object.fromEntries(
+    Object.entries(bodies).map(([type, d]) => [
+      type,
+      {
+        schema: d.schema ? jsonSchema(d.schema) : { type: 'string', description: d.description },
+        examples: d.examples,
+      },
+    ]),
+  );
+}
+
 export function buildOpenApi(version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
@@ -496,18 +511,23 @@ export function buildOpenApi(version: string) {
       tags: [r.tag],
       ...(r.scope ? { security: [{ bearer: [] }], 'x-scope': r.scope } : {}),
       parameters: params,
-      ...(r.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } }
-        : r.bodyContentType
-          ? { requestBody: { required: true, content: { [r.bodyContentType]: { schema: { type: 'string', format: 'binary' } } } } }
-          : {}),
+      ...(r.bodies
+        ? { requestBody: { required: true, content: bodyContent(r.bodies) } }
+        : r.body
+          ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } }
+          : r.bodyContentType
+            ? { requestBody: { required: true, content: { [r.bodyContentType]: { schema: { type: 'string', format: 'binary' } } } } }
+            : {}),
       responses,
     };
   }
   return {
     openapi: '3.1.0',
     info: { title: 'polyprune', version, description: 'Prune multilingual LMs for language pairs and rank the results.' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: Object.fromEntries(suiteRowDocs.map((d) => [d.name, { ...jsonSchema(d.schema), examples: [d.example] }])),
+    },
     paths,
   };
 }
