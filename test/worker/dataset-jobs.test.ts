@@ -68,5 +68,10 @@ describe('subset, row limit and template language on every score', () => {
     const bySuite = Object.fromEntries(run.body.scores.map((s: { suiteId: string }) => [s.suiteId, s]));
     expect(bySuite[suite.body.id]).toMatchObject({ n: 2, subset: 4, seed: 3, limit: 2, templateLang: 'fr' });
     expect(bySuite[w.suites.de]).toMatchObject({ n: 2, subset: null, seed: null, limit: 2, templateLang: 'de' });
+    const board = await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli`, { token: w.writer });
+    expect(board.status).toBe(200);
+    const dense = board.body.rows.find((r: { runId: string }) => r.runId === done.body.runId);
+    expect(dense.cells.fr).toEqual({ n: 2, subset: 4, seed: 3, limit: 2, templateLang: 'fr' });
+    expect(dense.cells.de).toEqual({ n: 2, subset: null, seed: null, limit: 2, templateLang: 'de' });
   });
 });

@@ -294,6 +294,19 @@ export const leaderboardRow = z.object({
   pattern: z.string().nullable(),
   calibration: z.string().nullable(),
   scores: z.record(z.string(), z.number()),
+  /** Per language: what the score was computed on (rows scored, the suite's upload subset and seed, the job's row limit, template language). */
+  cells: z
+    .record(
+      z.string(),
+      z.object({
+        n: z.number(),
+        subset: z.number().nullable(),
+        seed: z.number().nullable(),
+        limit: z.number().nullable(),
+        templateLang: z.string().nullable(),
+      }),
+    )
+    .optional(),
   mean: z.number().nullable(),
   meanNonEnglish: z.number().nullable(),
   deltaVsDense: z.number().nullable(),

@@ -9,6 +9,12 @@ export interface ScoreRecord {
   calibration: string | null;
   lang: string;
   value: number;
+  /** what the cell was computed on (absent in records that do not carry it) */
+  n?: number;
+  subset?: number | null;
+  seed?: number | null;
+  limit?: number | null;
+  templateLang?: string | null;
   /** ISO time of the run; the newest run of a variant wins. */
   createdAt: string;
 }
@@ -45,9 +51,13 @@ export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions, pValue
   const languages = [...new Set(records.map((r) => r.lang))].sort();
   let rows: LeaderboardRow[] = [...runOfVariant.values()].map((head) => {
     const scores: Record<string, number> = {};
+    const cells: NonNullable<LeaderboardRow['cells']> = {};
     for (const lang of languages) {
       const s = newest.get(`${head.variant}\u0000${lang}`);
-      if (s) scores[lang] = s.value;
+      if (!s) continue;
+      scores[lang] = s.value;
+      if (s.n !== undefined)
+        cells[lang] = { n: s.n, subset: s.subset ?? null, seed: s.seed ?? null, limit: s.limit ?? null, templateLang: s.templateLang ?? null };
     }
     const vals = Object.values(scores);
     const nonEn = Object.entries(scores)
@@ -61,6 +71,7 @@ export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions, pValue
       pattern: head.pattern,
       calibration: head.calibration,
       scores,
+      cells,
       mean: mean(vals),
       meanNonEnglish: mean(nonEn),
       deltaVsDense: null,

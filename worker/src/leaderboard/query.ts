@@ -25,6 +25,11 @@ export async function loadLeaderboard(db: Db, p: Principal | null, o: BoardOptio
       calibration: scores.calibration,
       lang: scores.lang,
       value: scores.value,
+      n: scores.n,
+      subset: scores.subset,
+      seed: scores.seed,
+      limit: scores.rowLimit,
+      templateLang: scores.templateLang,
       createdAt: runs.createdAt,
     })
     .from(scores)
