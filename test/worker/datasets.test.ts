@@ -12,6 +12,7 @@ import xnli10 from '../fixtures/datasets/xnli-1.0.tsv?raw';
 import xnliTsv from '../fixtures/datasets/xnli.fr.tsv?raw';
 import storyCsv from '../fixtures/datasets/xstorycloze.en.csv?raw';
 import storyTsv from '../fixtures/datasets/xstorycloze.en.tsv?raw';
+import { formDataBody } from '../../shared/src/form-data';
 import { call, makeToken } from './helpers';
 
 let writer: string;
@@ -63,6 +64,17 @@ describe('parallel corpora in their native formats', () => {
     // Sides are picked by language, not by position: the reverse direction swaps them.
     const d = await corpus(hubJsonl, 'src=en&tgt=fr');
     expect((await stored('corpora', d.body.id))[0]).toEqual({ src: lines(eng)[0], tgt: lines(fra)[0] });
+  });
+
+  it("the CLI's hand-built multipart body (polyprune corpora upload --src-file --tgt-file) is read the same as FormData", async () => {
+    const enc = new TextEncoder();
+    const form = formDataBody([
+      { name: 'src', filename: 'fra_Latn.devtest', bytes: enc.encode(fra) },
+      { name: 'tgt', filename: 'eng_Latn.devtest', bytes: enc.encode(eng) },
+    ]);
+    const r = await call('POST', '/v1/corpora?src=fra_Latn&tgt=eng_Latn', { token: writer, body: form.body, headers: { 'content-type': form.contentType } });
+    expect(r.status).toBe(201);
+    expect(r.body.sha256).toBe((await corpus(twoFiles(fra, eng), 'src=fr&tgt=en')).body.sha256);
   });
 
   it('a line-count mismatch is a 422 naming both counts; unknown or missing parts are 400s', async () => {
