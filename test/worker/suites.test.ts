@@ -47,9 +47,11 @@ describe('suite upload', () => {
   }
 
   it('ppl accepts plain text lines and mt accepts TSV', async () => {
-    const p = await upload('Première phrase.\nDeuxième phrase.\n', 'format=ppl&lang=fr');
+    const p = await upload('text\nPremière phrase.\nDeuxième\tphrase, avec tab.\n', 'format=ppl&lang=fr');
     expect(p.status).toBe(201);
-    expect(p.body.stats.rowsKept).toBe(2);
+    // A first line "text" is a passage, not a header; tabs and commas stay inside the passage.
+    expect(p.body.stats.rowsKept).toBe(3);
+    expect(p.body.stats.recognised).toEqual({ input: 'text', header: false, columns: null });
     const m = await upload('Bonjour\tHello\nno tab\n', 'format=mt&lang=fr');
     expect(m.status).toBe(422);
     expect(m.body.error.details.problems[0]).toMatchObject({ line: 2, reason: 'missing_tab' });

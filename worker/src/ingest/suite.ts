@@ -33,8 +33,9 @@ export interface ParsedSuite {
 function sniff(format: SuiteFormat, first: string | undefined): SuiteInput {
   const t = first?.trimStart() ?? '';
   if (t.startsWith('{')) return 'jsonl';
-  if (t.includes('\t') || !formatHasColumns(format)) return 'tsv';
+  // a passage may hold tabs and commas: ppl lines are text whatever they contain
   if (format === 'ppl') return 'text';
+  if (t.includes('\t') || !formatHasColumns(format)) return 'tsv';
   return t.includes(',') ? 'csv' : 'tsv';
 }
 
@@ -72,7 +73,7 @@ export function parseSuite(bytes: Uint8Array, format: SuiteFormat, o: SuiteOptio
       problems.push({ line: line.number, reason: 'bad_csv', message: 'unbalanced quotes' });
       continue;
     }
-    if (i === 0) {
+    if (i === 0 && input !== 'text') {
       const h = headerFields(format, row);
       if (h) {
         columns = h;
