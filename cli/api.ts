@@ -12,6 +12,7 @@ import type { JobInfo, RunInfo } from '../shared/src/api/jobs';
 import type { Leaderboard, MethodSummary, SparsityView } from '../shared/src/api/leaderboards';
 import type { ModelInfo } from '../shared/src/api/models';
 import type { SuiteInfo } from '../shared/src/api/suites';
+import { formDataBody } from '../shared/src/form-data';
 import { Http, type HttpOptions } from '../gpu-runner/src/service/http';
 
 export type { CorpusInfo, JobInfo, Leaderboard, MethodSummary, ModelInfo, RunInfo, SparsityView, SuiteInfo };
@@ -129,11 +130,27 @@ export class PolypruneApi {
     return this.http.json<CorpusInfo>('/v1/corpora', { method: 'POST', body: data, query: q, headers: { 'content-type': 'application/octet-stream' } });
   }
 
+  /** Two line-aligned files (FLORES-200 style) in one multipart request. */
+  uploadParallelCorpus(
+    src: { filename: string; bytes: Uint8Array },
+    tgt: { filename: string; bytes: Uint8Array },
+    q: { src: string; tgt: string; name?: string; visibility?: string; onError?: 'reject' | 'skip' },
+  ) {
+    const form = formDataBody([
+      { name: 'src', ...src },
+      { name: 'tgt', ...tgt },
+    ]);
+    return this.http.json<CorpusInfo>('/v1/corpora', { method: 'POST', body: form.body, query: q, headers: { 'content-type': form.contentType } });
+  }
+
   listCorpora() {
     return this.http.json<Page<CorpusInfo>>('/v1/corpora');
   }
 
-  uploadSuite(data: Uint8Array, q: { format: string; lang: string; name?: string; visibility?: string; onError?: 'reject' | 'skip' }) {
+  uploadSuite(
+    data: Uint8Array,
+    q: { format: string; lang: string; name?: string; visibility?: string; onError?: 'reject' | 'skip'; dedupe?: boolean; subset?: number; seed?: number },
+  ) {
     return this.http.json<SuiteInfo>('/v1/suites', { method: 'POST', body: data, query: q, headers: { 'content-type': 'application/octet-stream' } });
   }
 

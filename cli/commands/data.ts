@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { apiFor, emit, UsageError } from '../context';
 
@@ -13,26 +14,57 @@ export function registerData(program: Command) {
     .command('corpora')
     .description('bilingual calibration corpora')
     .command('upload')
-    .description('upload sentence pairs (TSV src<TAB>tgt, or JSONL {src, tgt})')
-    .argument('<file>')
-    .requiredOption('--src <lang>', 'BCP-47 tag of the first column, e.g. fr')
-    .requiredOption('--tgt <lang>', 'BCP-47 tag of the second column, e.g. en')
+    .description('upload sentence pairs: one TSV / JSONL file, or two line-aligned files with --src-file and --tgt-file')
+    .argument('[file]', 'TSV src<TAB>tgt, JSONL {src, tgt} or hub JSONL {"translation": {…}}')
+    .requiredOption('--src <lang>', 'language of the source side: fr, fra or fra_Latn')
+    .requiredOption('--tgt <lang>', 'language of the target side: en, eng or eng_Latn')
+    .option('--src-file <path>', 'source side, one sentence per line (e.g. FLORES fra_Latn.devtest)')
+    .option('--tgt-file <path>', 'target side, line-aligned with --src-file (e.g. eng_Latn.devtest)')
     .option('--format <format>', 'tsv | jsonl (sniffed when omitted)')
     .option('--name <name>')
     .option('--public', 'visible to everyone', false)
     .option('--skip-bad-lines', 'keep the good lines instead of rejecting the file', false)
+    .option('--strict', 'refuse control characters instead of stripping them', false)
     .action(
-      async (file: string, o: { src: string; tgt: string; format?: 'tsv' | 'jsonl'; name?: string; public: boolean; skipBadLines: boolean }, cmd: Command) => {
+      async (
+        file: string | undefined,
+        o: {
+          src: string;
+          tgt: string;
+          srcFile?: string;
+          tgtFile?: string;
+          format?: 'tsv' | 'jsonl';
+          name?: string;
+          public: boolean;
+          skipBadLines: boolean;
+          strict: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const twoFiles = o.srcFile !== undefined || o.tgtFile !== undefined;
+        if (twoFiles && (o.srcFile === undefined || o.tgtFile === undefined)) throw new UsageError('give both --src-file and --tgt-file');
+        if (twoFiles === (file !== undefined)) throw new UsageError('give either one <file> or --src-file and --tgt-file');
         const api = await apiFor(cmd);
-        const c = await api.uploadCorpus(await read(file), {
+        const q = {
           src: o.src,
           tgt: o.tgt,
-          format: o.format,
           name: o.name,
           visibility: o.public ? 'public' : 'private',
-          onError: o.skipBadLines ? 'skip' : 'reject',
-        });
-        emit(cmd, c, () => `corpus ${c.id}: ${c.stats.pairsKept} pairs (${c.src}→${c.tgt}), ${c.stats.duplicates} duplicates dropped`);
+          onError: onError(o),
+        };
+        const c = twoFiles
+          ? await api.uploadParallelCorpus(
+              { filename: basename(o.srcFile!), bytes: await read(o.srcFile!) },
+              { filename: basename(o.tgtFile!), bytes: await read(o.tgtFile!) },
+              q,
+            )
+          : await api.uploadCorpus(await read(file!), { ...q, format: o.format });
+        emit(
+          cmd,
+          c,
+          () =>
+            `corpus ${c.id}: ${c.stats.pairsKept} pairs (${c.src}→${c.tgt}, read as ${c.stats.format}), ${c.stats.duplicates} duplicates dropped${notes(c.stats)}`,
+        );
       },
     );
 
@@ -40,22 +72,60 @@ export function registerData(program: Command) {
     .command('suites')
     .description('evaluation suites')
     .command('upload')
-    .description('upload an evaluation suite (JSONL rows of one format, one language)')
+    .description('upload an evaluation suite of one format and language, as published (JSONL, TSV or CSV; sniffed)')
     .argument('<file>')
     .requiredOption('--format <format>', 'xnli | marc | pawsx | xcopa | xstorycloze | mc | ppl | mt')
-    .requiredOption('--lang <lang>', 'BCP-47 tag')
+    .requiredOption('--lang <lang>', 'language: fr, fra or fra_Latn')
     .option('--name <name>')
     .option('--public', 'visible to everyone', false)
     .option('--skip-bad-lines', 'keep the good lines instead of rejecting the file', false)
-    .action(async (file: string, o: { format: string; lang: string; name?: string; public: boolean; skipBadLines: boolean }, cmd: Command) => {
-      const api = await apiFor(cmd);
-      const s = await api.uploadSuite(await read(file), {
-        format: o.format,
-        lang: o.lang,
-        name: o.name,
-        visibility: o.public ? 'public' : 'private',
-        onError: o.skipBadLines ? 'skip' : 'reject',
-      });
-      emit(cmd, s, () => `suite ${s.id}: ${s.stats.rowsKept} ${s.format} rows (${s.lang})`);
-    });
+    .option('--strict', 'refuse control characters instead of stripping them', false)
+    .option('--dedupe', 'drop exact duplicate rows (kept by default, as in the published counts)', false)
+    .option('--subset <n>', 'keep a seeded subset of n rows, stratified by label', (v) => Number.parseInt(v, 10))
+    .option('--seed <s>', 'seed of --subset (default 0)', (v) => Number.parseInt(v, 10))
+    .action(
+      async (
+        file: string,
+        o: {
+          format: string;
+          lang: string;
+          name?: string;
+          public: boolean;
+          skipBadLines: boolean;
+          strict: boolean;
+          dedupe: boolean;
+          subset?: number;
+          seed?: number;
+        },
+        cmd: Command,
+      ) => {
+        const api = await apiFor(cmd);
+        const s = await api.uploadSuite(await read(file), {
+          format: o.format,
+          lang: o.lang,
+          name: o.name,
+          visibility: o.public ? 'public' : 'private',
+          onError: onError(o),
+          ...(o.dedupe ? { dedupe: true } : {}),
+          ...(o.subset !== undefined ? { subset: o.subset } : {}),
+          ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        });
+        const sub = s.stats.subset ? `, subset ${s.stats.subset.n} of ${s.stats.subset.of} (seed ${s.stats.subset.seed})` : '';
+        emit(cmd, s, () => `suite ${s.id}: ${s.stats.rowsKept} ${s.format} rows (${s.lang}, read as ${s.stats.recognised.input})${sub}${notes(s.stats)}`);
+      },
+    );
+}
+
+function onError(o: { skipBadLines: boolean; strict: boolean }): 'reject' | 'skip' | undefined {
+  if (o.skipBadLines && o.strict) throw new UsageError('--skip-bad-lines and --strict exclude each other');
+  return o.skipBadLines ? 'skip' : o.strict ? 'reject' : undefined;
+}
+
+/** What the upload changed or doubts, said in the one-line summary. */
+function notes(stats: { controlChars: { count: number }; warnings: { message: string }[]; placeholders?: number }): string {
+  const out: string[] = [];
+  if (stats.controlChars.count) out.push(`${stats.controlChars.count} control characters stripped`);
+  if (stats.placeholders) out.push(`${stats.placeholders} placeholder rows dropped`);
+  for (const w of stats.warnings) out.push(`warning: ${w.message}`);
+  return out.length ? `; ${out.join('; ')}` : '';
 }

@@ -1,10 +1,15 @@
 import { z } from 'zod';
 
 /**
- * Row formats of evaluation suites (one JSON object per line; `ppl` also accepts plain text lines,
- * `mt` also accepts `src<TAB>tgt`). Labels are 0-based indices into the format's choices.
+ * Row formats of evaluation suites as stored (one JSON object per line). Uploads also accept the
+ * published shapes (worker/src/ingest/suite-shapes.ts). Labels are 0-based indices into the format's choices.
  */
-const text = z.string().trim().min(1).max(20_000);
+// Text is kept exactly as uploaded (no trimming): a blank field is refused, surrounding spaces stay.
+const text = z
+  .string()
+  .min(1)
+  .max(20_000)
+  .refine((s) => s.trim() !== '', 'must not be blank');
 
 export const xnliRow = z.object({
   premise: text,

@@ -48,6 +48,21 @@ describe('polyprune CLI', () => {
     expect(model.complete).toBe(true);
     const corpus = await json(['corpora', 'upload', path.join(repoRoot, 'demo/data/corpus.fr-en.tsv'), '--src', 'fr', '--tgt', 'en']);
     expect(corpus.stats.pairsKept).toBe(320);
+    // FLORES-style: two line-aligned files, FLORES-200 codes.
+    const flores = (f: string) => path.join(repoRoot, 'test/fixtures/datasets', f);
+    const two = await json([
+      'corpora',
+      'upload',
+      '--src',
+      'fra_Latn',
+      '--tgt',
+      'eng_Latn',
+      '--src-file',
+      flores('fra_Latn.devtest'),
+      '--tgt-file',
+      flores('eng_Latn.devtest'),
+    ]);
+    expect(two).toMatchObject({ src: 'fr', tgt: 'en', stats: { format: 'two-files', pairsKept: 5 } });
     const suite = await json(['suites', 'upload', path.join(repoRoot, 'demo/data/suite.mc.fr.jsonl'), '--format', 'mc', '--lang', 'fr']);
 
     // Exit code last: on failure the job's own error (in the JSON) says more than the code.

@@ -90,6 +90,11 @@ describe('README examples', () => {
     expect(stdout).toMatch(/"line":2,"reason":"missing_tab"/);
     expect(stdout).toContain('"missing_tab":1');
     expect(stdout).toMatch(/xnli row: "label"/);
+    expect(lines).toContain('two-files'); // FLORES-style two-file upload
+    expect(stdout).toContain('src has 5 lines, tgt has 4');
+    expect(stdout).toMatch(/"n":2,"seed":1,"of":4/); // suite subset
+    expect(lines).toContain('auto'); // templateLang
+    expect(stdout).toContain('Unrecognized key: "rows"');
     expect(lines).toContain('queued');
     expect(lines).toContain('4'); // sweep: 2 sparsities × (wanda, magnitude)
     expect(lines).toContain('analyze'); // sweep with analyze: true

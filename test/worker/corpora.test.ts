@@ -11,17 +11,17 @@ const upload = (body: BodyInit, query: string) => call('POST', `/v1/corpora?${qu
 const rowCount = async () => (await env.DB.prepare('SELECT COUNT(*) AS n FROM corpora').first<{ n: number }>())!.n;
 
 describe('corpus upload', () => {
-  it('stores normalised JSONL with stats, dropping exact duplicates', async () => {
-    const tsv = 'Bonjour.\tHello.\nMerci beaucoup.\tThank you very much.\nBonjour.\tHello.\n\n  Au revoir.  \tGoodbye.\r\n';
+  it('stores the text as uploaded with stats, dropping exact duplicates (compared after NFC + trim)', async () => {
+    const tsv = 'Bonjour.\tHello.\nMerci beaucoup.\tThank you very much.\nBonjour. \tHello.\n\n  Au revoir.  \tGoodbye.\r\n';
     const r = await upload(tsv, 'src=fr&tgt=en&name=greetings');
     expect(r.status).toBe(201);
     expect(r.body.stats).toMatchObject({ pairsKept: 3, duplicates: 1, skipped: {} });
-    // Mean characters per side, computed by hand: (8+15+10)/3 and (6+20+8)/3.
-    expect(r.body.stats.meanCharsSrc).toBeCloseTo(33 / 3, 10);
+    // Mean characters per side, computed by hand: (8+15+14)/3 and (6+20+8)/3.
+    expect(r.body.stats.meanCharsSrc).toBeCloseTo(37 / 3, 10);
     expect(r.body.stats.meanCharsTgt).toBeCloseTo(34 / 3, 10);
     const data = await call('GET', `/v1/corpora/${r.body.id}/data`, { token: writer });
     const text = new TextDecoder().decode(data.bytes);
-    expect(text).toBe('{"src":"Bonjour.","tgt":"Hello."}\n{"src":"Merci beaucoup.","tgt":"Thank you very much."}\n{"src":"Au revoir.","tgt":"Goodbye."}\n');
+    expect(text).toBe('{"src":"Bonjour.","tgt":"Hello."}\n{"src":"Merci beaucoup.","tgt":"Thank you very much."}\n{"src":"  Au revoir.  ","tgt":"Goodbye."}\n');
     expect(r.body.sha256).toBe(await sha256(text));
     const got = await call('GET', `/v1/corpora/${r.body.id}`, { token: writer });
     expect(got.body).toMatchObject({ id: r.body.id, owner: 'corpus-owner', src: 'fr', tgt: 'en', visibility: 'private' });
@@ -36,7 +36,7 @@ describe('corpus upload', () => {
   const cases: [string, string | Uint8Array, number, string][] = [
     ['missing tab', 'ok\tfine\nno tab here\n', 2, 'missing_tab'],
     ['empty side', 'ok\tfine\n\tempty source\n', 2, 'empty_side'],
-    ['control characters', 'ok\tfine\nbell\u0007\tx\n', 2, 'control_chars'],
+    ['control characters (onError=reject)', 'ok\tfine\nbell\u0007\tx\n', 2, 'control_chars'],
     ['a side over 4096 characters', `ok\tfine\nok\tfine2\n${'a'.repeat(4097)}\tx\n`, 3, 'too_long'],
     ['not UTF-8', new Uint8Array([...new TextEncoder().encode('ok\tfine\n'), 0xff, 0xfe, 0x09, 0x41, 0x0a]), 2, 'invalid_utf8'],
     ['bad JSON', '{"src":"a","tgt":"b"}\n{"src": oops}\n', 2, 'bad_json'],
@@ -46,7 +46,7 @@ describe('corpus upload', () => {
   for (const [name, body, line, reason] of cases) {
     it(`rejects ${name} with its line number and keeps nothing`, async () => {
       const before = await rowCount();
-      const r = await upload(body, 'src=fr&tgt=en');
+      const r = await upload(body, `src=fr&tgt=en${reason === 'control_chars' ? '&onError=reject' : ''}`);
       expect(r.status).toBe(422);
       expect(r.body.error.code).toBe('invalid_lines');
       expect(r.body.error.details.problems[0]).toMatchObject({ line, reason });

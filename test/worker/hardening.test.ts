@@ -21,9 +21,14 @@ describe('deeply nested JSON in a suite line', () => {
 
   it('moderately nested values are checked for control characters at any depth within the bound', async () => {
     const row = { premise: 'p', hypothesis: 'h', label: 0, extra: [[['bad\u0001']]] };
-    const r = await call('POST', '/v1/suites?format=xnli&lang=fr', { token: w.writer, body: JSON.stringify(row) });
+    // Strict (onError=reject): a control character at any depth is an error of its line.
+    const r = await call('POST', '/v1/suites?format=xnli&lang=fr&onError=reject', { token: w.writer, body: JSON.stringify(row) });
     expect(r.status).toBe(422);
     expect(r.body.error.details.problems[0]).toMatchObject({ line: 1, reason: 'control_chars' });
+    // Default: stripped at any depth, counted and located.
+    const d = await call('POST', '/v1/suites?format=xnli&lang=fr', { token: w.writer, body: JSON.stringify(row) });
+    expect(d.status).toBe(201);
+    expect(d.body.stats.controlChars).toMatchObject({ count: 1, first: [{ line: 1, codePoint: 'U+0001' }] });
   });
 });
 

@@ -32,9 +32,12 @@ const bad: Record<string, [unknown, string]> = {
 describe('suite upload', () => {
   for (const format of Object.keys(good)) {
     it(`${format}: accepts valid rows and names the field of a bad row with its line`, async () => {
+      // Exact duplicates are kept (published counts stay comparable) and counted; dedupe=true drops them.
       const ok = await upload(jsonl(good[format], good[format]), `format=${format}&lang=fr`);
       expect(ok.status).toBe(201);
-      expect(ok.body.stats).toMatchObject({ rowsKept: 1, duplicates: 1 });
+      expect(ok.body.stats).toMatchObject({ rowsKept: 2, duplicates: 1, deduped: false });
+      const once = await upload(jsonl(good[format], good[format]), `format=${format}&lang=fr&dedupe=true`);
+      expect(once.body.stats).toMatchObject({ rowsKept: 1, duplicates: 1, deduped: true });
       const [row, field] = bad[format]!;
       const r = await upload(jsonl(good[format], row), `format=${format}&lang=fr`);
       expect(r.status).toBe(422);
@@ -44,16 +47,18 @@ describe('suite upload', () => {
   }
 
   it('ppl accepts plain text lines and mt accepts TSV', async () => {
-    const p = await upload('Première phrase.\nDeuxième phrase.\n', 'format=ppl&lang=fr');
+    const p = await upload('text\nPremière phrase.\nDeuxième\tphrase, avec tab.\n', 'format=ppl&lang=fr');
     expect(p.status).toBe(201);
-    expect(p.body.stats.rowsKept).toBe(2);
+    // A first line "text" is a passage, not a header; tabs and commas stay inside the passage.
+    expect(p.body.stats.rowsKept).toBe(3);
+    expect(p.body.stats.recognised).toEqual({ input: 'text', header: false, columns: null });
     const m = await upload('Bonjour\tHello\nno tab\n', 'format=mt&lang=fr');
     expect(m.status).toBe(422);
     expect(m.body.error.details.problems[0]).toMatchObject({ line: 2, reason: 'missing_tab' });
   });
 
-  it('rejects control characters inside nested fields', async () => {
-    const r = await upload(jsonl({ sentences: ['a.', 'b\u0001', 'c.', 'd.'], endings: ['e.', 'f.'], label: 0 }), 'format=xstorycloze&lang=en');
+  it('onError=reject refuses control characters inside nested fields', async () => {
+    const r = await upload(jsonl({ sentences: ['a.', 'b\u0001', 'c.', 'd.'], endings: ['e.', 'f.'], label: 0 }), 'format=xstorycloze&lang=en&onError=reject');
     expect(r.status).toBe(422);
     expect(r.body.error.details.problems[0]).toMatchObject({ line: 1, reason: 'control_chars' });
   });

@@ -11,6 +11,7 @@ import { evaluateMultipleChoice, type McPrediction, type MultipleChoiceOptions }
 import { evaluatePerplexity, type PerplexityOptions, type TextScore } from './perplexity.js';
 import type { Scoring } from './scoring.js';
 import type { McFormat } from './templates.js';
+import { resolveTemplateLang } from '../../../shared/src/template-words.js';
 import { evaluateTranslation, type DecodeStats, type TranslationOptions, type TranslationPrediction } from './translate.js';
 
 export interface EvaluateOptions extends MultipleChoiceOptions, PerplexityOptions, TranslationOptions {
@@ -58,7 +59,8 @@ export async function evaluateSuite(model: EvalModel, rows: unknown[], format: S
     const r = await evaluateTranslation(model, parsed as MtRow[], lang, tgtLang, opts);
     return { format, lang, tgtLang, scoring: 'chrf', metrics: { ...r.metrics }, n: r.metrics.n, predictions: r.predictions, stats: r.stats };
   }
-  const templateLang = opts.templateLang ?? 'en';
+  // "auto" and fallbacks resolve here, so the result records the words actually used.
+  const templateLang = resolveTemplateLang(opts.templateLang ?? 'en', format, lang);
   const r = await evaluateMultipleChoice(model, parsed, format as McFormat, { ...opts, templateLang });
   return {
     format,

@@ -3,8 +3,10 @@
  * continuation per choice; the full prompt is context + continuation. The split only matters for
  * `harness` scoring (which scores the continuation given the context); `paper` scores the whole prompt.
  * XNLI and MARC follow the reference paper's templates; PAWS-X, XCOPA and XStoryCloze follow their
- * lm-evaluation-harness tasks. Template language defaults to English, as in the reference.
+ * lm-evaluation-harness tasks. Template language defaults to English, as in the reference; the
+ * localised words are in shared/src/template-words.ts.
  */
+import { templateLanguages, templateWords } from '../../../shared/src/template-words.js';
 import type { McRow, MarcRow, PawsxRow, SuiteFormat, XcopaRow, XnliRow, XstoryclozeRow } from '../../../shared/src/suites.js';
 
 export type McFormat = Exclude<SuiteFormat, 'ppl' | 'mt'>;
@@ -15,56 +17,10 @@ export interface RenderedExample {
   label: number;
 }
 
-interface Words {
-  xnli: { right: string; yes: string; also: string; no: string };
-  marc: { itIs: string; negative: string; positive: string };
-  pawsx: { right: string; yes: string; no: string };
-  xcopa: { because: string; therefore: string };
-}
-
-const english: Words = {
-  xnli: { right: 'right?', yes: 'Yes', also: 'Also', no: 'No' },
-  marc: { itIs: 'It is', negative: 'negative', positive: 'positive' },
-  pawsx: { right: 'right?', yes: 'Yes', no: 'No' },
-  xcopa: { because: 'because', therefore: 'therefore' },
-};
-
-/**
- * Localised template words; a language missing here (or a format missing for it) falls back to English.
- * XNLI/PAWS-X words are the ones lm-evaluation-harness uses for those languages.
- */
-const localized: Record<string, Partial<Words>> = {
-  en: english,
-  fr: {
-    xnli: { right: 'correct?', yes: 'Oui', also: 'Aussi', no: 'Non' },
-    marc: { itIs: "C'est", negative: 'négatif', positive: 'positif' },
-    pawsx: { right: "n'est-ce pas?", yes: 'Oui', no: 'Non' },
-  },
-  de: {
-    xnli: { right: 'richtig?', yes: 'Ja', also: 'Auch', no: 'Nein' },
-    marc: { itIs: 'Es ist', negative: 'negativ', positive: 'positiv' },
-    pawsx: { right: 'richtig?', yes: 'Ja', no: 'Nein' },
-  },
-  es: {
-    xnli: { right: 'correcto?', yes: 'Sí', also: 'Asi que', no: 'No' },
-    marc: { itIs: 'Es', negative: 'negativo', positive: 'positivo' },
-    pawsx: { right: 'verdad?', yes: 'Sí', no: 'No' },
-  },
-  ru: {
-    xnli: { right: 'правильно?', yes: 'Да', also: 'Так', no: 'Нет' },
-    marc: { itIs: 'Это', negative: 'отрицательно', positive: 'положительно' },
-  },
-  it: { xcopa: { because: 'perché', therefore: 'quindi' } },
-  id: { xcopa: { because: 'karena', therefore: 'maka' } },
-};
-
 /** Template languages with at least one localised format. */
-export const templateLanguages = Object.keys(localized);
+export { templateLanguages };
 
-function words<K extends keyof Words>(lang: string, kind: K): Words[K] {
-  const primary = lang.split('-')[0]!.toLowerCase();
-  return localized[primary]?.[kind] ?? english[kind];
-}
+const words = templateWords;
 
 /** MARC keeps the first 128 whitespace-separated words of a review (the reference truncation). */
 export function firstWords(text: string, n = 128): string {

@@ -70,6 +70,7 @@ export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
   const evaluation = await evaluateSuites(ctx, evalDir, {
     scoring: spec.scoring,
     templateLang: spec.templateLang,
+    ...(spec.limit ? { limit: { rows: spec.limit, seed: spec.limitSeed } } : {}),
     device: ctx.device as Device | 'auto',
     denseDir: spec.runId ? modelDir : undefined,
     graphFile: graph.name,

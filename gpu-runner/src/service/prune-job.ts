@@ -300,6 +300,7 @@ async function evaluatePruned(run: PruneRun) {
   const evaluation = await evaluateSuites(run.ctx, prunedDir(run), {
     scoring: run.spec.scoring,
     templateLang: run.spec.templateLang,
+    ...(run.spec.limit ? { limit: { rows: run.spec.limit, seed: run.spec.limitSeed } } : {}),
     device: run.device,
     denseDir: run.modelDir,
     graphFile: run.graph.name,

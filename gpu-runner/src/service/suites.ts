@@ -7,6 +7,7 @@ import type { SuiteFormat } from '../../../shared/src/suites';
 import { compareToDense, evaluateSuite, openEvalModel, type SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
 import { multipleChoiceFormats } from '../../../shared/src/suites';
+import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
 import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader } from './samples';
@@ -30,7 +31,7 @@ export async function readJsonl(file: string): Promise<unknown[]> {
 
 /** Score rows of one engine result; format-independent metrics are reported under `scoring`. */
 export function scoreRows(suiteId: string, r: SuiteResult, scoring: ScoringName): ScoreRow[] {
-  const base = { suiteId, format: r.format, lang: r.lang, scoring, n: r.n };
+  const base = { suiteId, format: r.format, lang: r.lang, scoring, n: r.n, ...(r.templateLang ? { templateLang: r.templateLang } : {}) };
   const m = r.metrics;
   const rows: ScoreRow[] = [];
   const add = (metric: string, v: number | undefined) => {
@@ -73,7 +74,14 @@ export interface SuiteRun {
  * leaderboard can say which differences are real.
  */
 export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: SuiteResult, scoring: ScoringName): ScoreRow[] {
-  const base = { suiteId, format: pruned.format, lang: pruned.lang, scoring, n: pruned.n };
+  const base = {
+    suiteId,
+    format: pruned.format,
+    lang: pruned.lang,
+    scoring,
+    n: pruned.n,
+    ...(pruned.templateLang ? { templateLang: pruned.templateLang } : {}),
+  };
   const b = compareToDense(pruned, dense, { seed: 0, resamples: 1000 });
   return [
     { ...base, metric: 'acc_delta', value: b.delta },
@@ -86,7 +94,15 @@ export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: Suite
 export async function evaluateSuites(
   ctx: JobContext,
   modelDir: string,
-  opts: { scoring: ScoringName[]; templateLang: string; device: Device | 'auto'; denseDir?: string; graphFile?: string },
+  opts: {
+    scoring: ScoringName[];
+    templateLang: string;
+    device: Device | 'auto';
+    denseDir?: string;
+    graphFile?: string;
+    /** the job's per-suite row limit: a seeded subset, stratified by label (shared/src/subset.ts) */
+    limit?: { rows: number; seed: number };
+  },
 ): Promise<SuiteRun> {
   const started = performance.now();
   const suites = ctx.inputs.filter((i) => i.role === 'suite');
@@ -109,7 +125,8 @@ export async function evaluateSuites(
       const suiteId = String(s.meta.suiteId ?? s.name);
       const format = String(s.meta.format) as SuiteFormat;
       const lang = String(s.meta.lang);
-      const rows = await readJsonl(await ctx.input(s.name));
+      const all = await readJsonl(await ctx.input(s.name));
+      const rows = opts.limit ? stratifiedSubset(all, opts.limit.rows, opts.limit.seed, rowLabel).map((i) => all[i]) : all;
       const scorings: ScoringName[] = format === 'ppl' || format === 'mt' ? [opts.scoring[0]!] : opts.scoring;
       for (const scoring of scorings) {
         const stage = `evaluate ${format}.${lang} ${scoring} (${k + 1}/${suites.length})`;

@@ -1,30 +1,68 @@
 import { z } from 'zod';
+import { isLanguageCode } from '../languages';
 import { isoDate, sha256Hex, visibility } from './common';
 
 export const bcp47Tag = z.string().regex(/^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?(?:-(?:[a-zA-Z0-9]{5,8}|\d[a-zA-Z0-9]{3}))*$/, {
   message: 'expected a BCP-47 language tag such as "fr", "pt-BR" or "zh-Hant"',
 });
 
+/** ISO 639-1, ISO 639-3 or FLORES-200; normalised to one canonical code at upload. */
+export const languageCode = z
+  .string()
+  .max(35)
+  .refine(isLanguageCode, { message: 'expected a language code such as "fr", "fra", "fra_Latn", "pt-BR" or "zh-Hant"' })
+  .meta({ example: 'fra_Latn' });
+
 export const uploadQuery = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   visibility: visibility.default('private'),
-  onError: z.enum(['reject', 'skip']).default('reject'),
+  onError: z.enum(['reject', 'skip']).optional().meta({
+    description:
+      'unset: a bad line refuses the upload, control characters are stripped and counted; "reject": control characters refuse it too; "skip": bad lines are dropped and listed',
+  }),
 });
 
 export const corpusUploadQuery = uploadQuery.extend({
-  src: bcp47Tag,
-  tgt: bcp47Tag,
-  format: z.enum(['tsv', 'jsonl']).optional().meta({ description: 'sniffed from the first line when omitted' }),
+  src: languageCode,
+  tgt: languageCode,
+  format: z
+    .enum(['tsv', 'jsonl'])
+    .optional()
+    .meta({ description: 'sniffed from the first line when omitted; ignored for a multipart body (parts src and tgt)' }),
 });
 
 export const lineProblem = z.object({ line: z.number(), reason: z.string(), message: z.string() });
 export type LineProblem = z.infer<typeof lineProblem>;
 
+export const controlReport = z.object({
+  /** control characters stripped */
+  count: z.number(),
+  lines: z.number(),
+  first: z.array(z.object({ line: z.number(), codePoint: z.string().meta({ example: 'U+0008' }) })),
+});
+
+export const scriptWarning = z.object({
+  field: z.string(),
+  lang: z.string(),
+  expected: z.string(),
+  found: z.string(),
+  share: z.number(),
+  message: z.string(),
+});
+
 export const corpusStats = z.object({
+  /** what the body was read as */
+  format: z.enum(['tsv', 'jsonl', 'hub-jsonl', 'two-files']),
   lines: z.number(),
   pairsKept: z.number(),
   duplicates: z.number(),
+  /** kept pairs whose two sides are the same text */
+  identicalPairs: z.number(),
   skipped: z.record(z.string(), z.number()),
+  controlChars: controlReport,
+  /** the codes as uploaded (src and tgt hold the canonical ones) */
+  languages: z.object({ src: z.string(), tgt: z.string() }),
+  warnings: z.array(scriptWarning),
   meanCharsSrc: z.number(),
   meanCharsTgt: z.number(),
 });

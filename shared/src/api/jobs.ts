@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { templateLanguages } from '../template-words';
 import { isoDate, scoringName, sha256Hex, visibility } from './common';
 
 export { scoringName };
 
 /** Reference settings of the paper (design §3.1). */
-export const calibrationSpec = z.object({
+/** JSON bodies are strict objects: an unknown field is a 400 naming it, never silently ignored. */
+export const calibrationSpec = z.strictObject({
   corpusId: z.string().min(1).max(64),
   dataType: z.enum(['mt', 'mono', 'mt-contrast']).default('mt'),
   /** Required for dataType "mt-contrast": statistics are divided by this corpus's. */
@@ -27,7 +29,24 @@ export type CalibrationSpec = z.infer<typeof calibrationSpec>;
 export const pruneMethod = z.enum(['wanda', 'magnitude', 'random']);
 export const pattern = z.enum(['unstructured', '2:4', '4:8']);
 
-export const pruneJobSpec = z.object({
+/** "auto": each suite in its own language where its format has localised words, else English. */
+export const templateLang = z
+  .enum(['auto', ...templateLanguages] as [string, ...string[]], { message: `expected "auto" or one of ${templateLanguages.join(', ')}` })
+  .default('en');
+
+/** Per suite: a seeded subset of this many rows, stratified by label (the whole suite when it has fewer). */
+const rowLimit = {
+  limit: z.number().int().min(1).max(1_000_000).optional(),
+  /** seed of the row limit's subset */
+  limitSeed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
+};
+
+export const pruneJobSpec = z.strictObject({
   kind: z.literal('prune'),
   modelId: z.string().min(1).max(64),
   /** Needed by wanda; magnitude and random ignore activations. */
@@ -48,18 +67,20 @@ export const pruneJobSpec = z.object({
     .default(0),
   suites: z.array(z.string().min(1).max(64)).max(64).default([]),
   scoring: z.array(scoringName).min(1).default(['paper']),
-  templateLang: z.string().min(2).max(16).default('en'),
+  templateLang,
+  ...rowLimit,
   visibility: visibility.default('private'),
 });
 
-export const evaluateJobSpec = z.object({
+export const evaluateJobSpec = z.strictObject({
   kind: z.literal('evaluate'),
   modelId: z.string().min(1).max(64),
   /** Evaluate the pruned model of this finished prune run instead of the dense model. */
   runId: z.string().min(1).max(64).optional(),
   suites: z.array(z.string().min(1).max(64)).min(1).max(64),
   scoring: z.array(scoringName).min(1).default(['paper']),
-  templateLang: z.string().min(2).max(16).default('en'),
+  templateLang,
+  ...rowLimit,
   visibility: visibility.default('private'),
 });
 
@@ -73,7 +94,7 @@ export const MAX_ANALYSIS_RUNS = 32;
  * ended (what a sweep with `analyze: true` queues); the job is not leased before.
  */
 export const analyzeJobSpec = z
-  .object({
+  .strictObject({
     kind: z.literal('analyze'),
     modelId: id,
     runs: z.array(id).min(2).max(MAX_ANALYSIS_RUNS).optional(),
@@ -95,7 +116,7 @@ export const jobKind = z.enum(['prune', 'evaluate', 'analyze']);
 export const jobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']);
 export type JobStatus = z.infer<typeof jobStatus>;
 
-export const progress = z.object({
+export const progress = z.strictObject({
   stage: z.string().min(1).max(64),
   done: z.number().min(0),
   total: z.number().min(0),
@@ -133,16 +154,16 @@ export const listJobsQuery = z.object({
   cursor: z.string().max(200).optional(),
 });
 
-export const createSweepBody = z.object({
+export const createSweepBody = z.strictObject({
   modelId: z.string().min(1).max(64),
   /** One entry per language pair: its corpus (and contrast corpus for mt-contrast). */
   pairs: z
-    .array(z.object({ corpusId: z.string().min(1).max(64), contrastCorpusId: z.string().min(1).max(64).optional() }))
+    .array(z.strictObject({ corpusId: z.string().min(1).max(64), contrastCorpusId: z.string().min(1).max(64).optional() }))
     .min(1)
     .max(32),
   sparsities: z.array(z.number().gt(0).lt(1)).min(1).max(16),
   methods: z
-    .array(z.object({ method: pruneMethod, dataType: z.enum(['mt', 'mono', 'mt-contrast']).default('mt'), dropTop: z.boolean().default(false) }))
+    .array(z.strictObject({ method: pruneMethod, dataType: z.enum(['mt', 'mono', 'mt-contrast']).default('mt'), dropTop: z.boolean().default(false) }))
     .min(1)
     .max(16),
   /** Everything else of a prune job, applied to every job of the grid. */
@@ -159,7 +180,7 @@ export const sweepInfo = z.object({ sweepId: z.string(), jobs: z.array(jobInfo) 
 
 // ---- runner protocol -------------------------------------------------------------------------
 
-export const leaseBody = z.object({ runnerId: z.string().min(1).max(100), device: z.string().max(100).optional() });
+export const leaseBody = z.strictObject({ runnerId: z.string().min(1).max(100), device: z.string().max(100).optional() });
 
 export const jobInput = z.object({
   /** Name to fetch with GET /v1/runner/jobs/{id}/inputs/{name} */
@@ -176,11 +197,11 @@ export type JobInput = z.infer<typeof jobInput>;
 export const leaseResponse = z.object({ job: jobInfo, leaseToken: z.string(), leaseExpiresAt: isoDate, inputs: z.array(jobInput) }).meta({ id: 'Lease' });
 export type LeaseResponse = z.infer<typeof leaseResponse>;
 
-export const heartbeatBody = z.object({ leaseToken: z.string().min(1).max(200), progress: progress.optional() });
+export const heartbeatBody = z.strictObject({ leaseToken: z.string().min(1).max(200), progress: progress.optional() });
 
-export const layerSparsity = z.object({ id: z.string(), sparsity: z.number().min(0).max(1), dIn: z.number().int(), dOut: z.number().int() });
+export const layerSparsity = z.strictObject({ id: z.string(), sparsity: z.number().min(0).max(1), dIn: z.number().int(), dOut: z.number().int() });
 
-export const scoreRow = z.object({
+export const scoreRow = z.strictObject({
   suiteId: z.string(),
   format: z.string(),
   lang: z.string(),
@@ -189,10 +210,16 @@ export const scoreRow = z.object({
   metric: z.string().min(1).max(32),
   value: z.number().finite(),
   n: z.number().int().min(0),
+  /** multiple choice: the language whose template words were used (runner); "auto" resolved */
+  templateLang: z.string().max(16).optional(),
+  /** filled by the worker: the suite's upload subset (size, seed) and the job's row limit, null when none */
+  subset: z.number().int().nullable().optional(),
+  seed: z.number().int().nullable().optional(),
+  limit: z.number().int().nullable().optional(),
 });
 export type ScoreRow = z.infer<typeof scoreRow>;
 
-export const runResult = z.object({
+export const runResult = z.strictObject({
   overallSparsity: z.number().min(0).max(1).nullable().default(null),
   layers: z.array(layerSparsity).default([]),
   scores: z.array(scoreRow).default([]),
@@ -206,8 +233,8 @@ export const runResult = z.object({
 });
 export type RunResult = z.infer<typeof runResult>;
 
-export const completeBody = z.object({ leaseToken: z.string().min(1).max(200), result: runResult });
-export const failBody = z.object({ leaseToken: z.string().min(1).max(200), error: z.string().min(1).max(4000), retryable: z.boolean().default(false) });
+export const completeBody = z.strictObject({ leaseToken: z.string().min(1).max(200), result: runResult });
+export const failBody = z.strictObject({ leaseToken: z.string().min(1).max(200), error: z.string().min(1).max(4000), retryable: z.boolean().default(false) });
 
 export const artifactName = z
   .string()

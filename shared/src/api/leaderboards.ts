@@ -55,6 +55,11 @@ export const leaderboardCell = z.object({
   p: z.number().nullable(),
   denseRunId: z.string().nullable(),
   runId: z.string(),
+  /** what the value was computed on: the suite's upload subset and its seed, the job's row limit, the template language used */
+  subset: z.number().nullable(),
+  seed: z.number().nullable(),
+  limit: z.number().nullable(),
+  templateLang: z.string().nullable(),
 });
 export const leaderboardColumn = z.object({
   suiteId: z.string(),

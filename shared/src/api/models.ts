@@ -3,7 +3,7 @@ import { isoDate, sha256Hex, visibility } from './common';
 
 export const modelFamilies = ['xglm', 'bloom', 'gpt2', 'mgpt', 'llama', 'other'] as const;
 
-export const createModelBody = z.object({
+export const createModelBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
   family: z.enum(modelFamilies),
   license: z.string().trim().min(1).max(100).optional(),
@@ -45,7 +45,7 @@ export const modelInfo = z
   })
   .meta({ id: 'Model' });
 
-export const patchModelBody = z.object({
+export const patchModelBody = z.strictObject({
   visibility: visibility.optional(),
   license: z.string().max(100).optional(),
   /** an uploaded *.onnx file to use as the graph; null goes back to choosing by name */
@@ -59,5 +59,5 @@ export const multipartUpload = z
   .object({ uploadId: z.string(), modelId: z.string(), fileName: z.string(), parts: z.array(z.object({ partNumber: z.number(), size: z.number() })) })
   .meta({ id: 'MultipartUpload' });
 
-export const completeUploadBody = z.object({ sha256: sha256Hex.optional() }).default({});
+export const completeUploadBody = z.strictObject({ sha256: sha256Hex.optional() }).default({});
 export type ModelInfo = z.infer<typeof modelInfo>;

@@ -25,6 +25,7 @@ import {
 } from './jobs';
 import { leaderboard, leaderboardQuery, methodSummary, sparsityQuery, sparsityView } from './leaderboards';
 import { completeUploadBody, createModelBody, modelFile, modelInfo, multipartUpload, patchModelBody } from './models';
+import { type BodyDoc, corpusBodies, suiteBodies, suiteRowDocs } from './dataset-docs';
 import { suiteInfo, suiteUploadQuery } from './suites';
 import { createdToken, createTokenBody, tokenInfo } from './tokens';
 
@@ -40,6 +41,8 @@ export interface RouteSpec {
   body?: z.ZodType;
   bodyContentType?: string;
   description?: string;
+  /** several accepted body types, each with its examples (dataset uploads) */
+  bodies?: Record<string, BodyDoc>;
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
 }
 
@@ -182,16 +185,17 @@ export const routes: RouteSpec[] = [
   {
     method: 'post',
     path: '/v1/corpora',
-    summary: 'Upload bilingual sentence pairs (TSV or JSONL body)',
+    summary: 'Upload bilingual sentence pairs: TSV, JSONL (polyprune or hub rows), or two line-aligned files (multipart src, tgt)',
     description: `≤ ${limits.datasetBytes / 1048576} MiB, ≤ ${limits.datasetLines} lines of ≤ ${limits.lineBytes / 1024} KiB; a rejected upload lists its first ${limits.problemsListed} bad lines and stops there, onError=skip stops past ${limits.badLinesSkipped} bad lines`,
     tag: 'corpora',
     scope: 'write',
     query: corpusUploadQuery,
-    bodyContentType: 'text/plain',
+    bodies: corpusBodies,
     responses: {
       201: { description: 'stored', schema: corpusInfo },
+      400: e('invalid_multipart, unknown_part or missing_part (two-file upload)'),
       413: e('payload_too_large or too_many_lines'),
-      422: e('invalid_lines, too_many_invalid_lines or no_valid_lines, with line numbers'),
+      422: e('invalid_lines, too_many_invalid_lines or no_valid_lines, with line numbers; unknown_language, line_count_mismatch or src_equals_tgt'),
     },
   },
   {
@@ -214,7 +218,7 @@ export const routes: RouteSpec[] = [
   {
     method: 'get',
     path: '/v1/corpora/{id}/data',
-    summary: 'Normalised JSONL',
+    summary: 'Stored JSONL {src, tgt}: the text as uploaded',
     tag: 'corpora',
     scope: null,
     responses: { 200: { description: 'JSONL', contentType: 'application/x-ndjson' } },
@@ -223,16 +227,16 @@ export const routes: RouteSpec[] = [
   {
     method: 'post',
     path: '/v1/suites',
-    summary: 'Upload an evaluation suite (JSONL; ppl/mt also plain text/TSV)',
+    summary: 'Upload an evaluation suite in its published shape (JSONL, TSV, CSV; sniffed); the response says what was recognised',
     description: `≤ ${limits.datasetBytes / 1048576} MiB, ≤ ${limits.datasetLines} lines of ≤ ${limits.lineBytes / 1024} KiB; a rejected upload lists its first ${limits.problemsListed} bad lines and stops there, onError=skip stops past ${limits.badLinesSkipped} bad lines`,
     tag: 'suites',
     scope: 'write',
     query: suiteUploadQuery,
-    bodyContentType: 'text/plain',
+    bodies: suiteBodies,
     responses: {
       201: { description: 'stored', schema: suiteInfo },
       413: e('payload_too_large or too_many_lines'),
-      422: e('invalid_lines, too_many_invalid_lines or no_valid_lines, with line numbers'),
+      422: e('invalid_lines, too_many_invalid_lines or no_valid_lines, with line numbers; unknown_language'),
     },
   },
   {
@@ -255,7 +259,7 @@ export const routes: RouteSpec[] = [
   {
     method: 'get',
     path: '/v1/suites/{id}/data',
-    summary: 'Normalised JSONL rows',
+    summary: 'Stored JSONL rows (schemas SuiteRow…)',
     tag: 'suites',
     scope: null,
     responses: { 200: { description: 'JSONL', contentType: 'application/x-ndjson' } },
@@ -518,6 +522,18 @@ export function openApiDocument(version: string) {
   return doc;
 }
 
+function bodyContent(bodies: Record<string, BodyDoc>) {
+  return Object.fromEntries(
+    Object.entries(bodies).map(([type, d]) => [
+      type,
+      {
+        schema: d.schema ? jsonSchema(d.schema) : { type: 'string', description: d.description },
+        examples: d.examples,
+      },
+    ]),
+  );
+}
+
 export function buildOpenApi(version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
@@ -542,7 +558,7 @@ export function buildOpenApi(version: string) {
     // Statuses every route of a kind can answer, whatever its own table says.
     const err = (description: string) => ({ description, content: { 'application/json': { schema: jsonSchema(errorBody) } } });
     const pathParams = params.some((p) => (p as { in: string }).in === 'path');
-    const hasBody = r.body !== undefined || r.bodyContentType !== undefined;
+    const hasBody = r.body !== undefined || r.bodyContentType !== undefined || r.bodies !== undefined;
     if (pathParams || r.query || hasBody) responses['400'] ??= err('invalid_request: a path parameter, query or body is malformed');
     responses['401'] ??= err(r.scope ? 'missing, malformed or unknown token' : 'malformed or unknown token (anonymous calls need none)');
     if (r.scope) responses['403'] ??= err(`token lacks scope "${r.scope}"`);
@@ -559,18 +575,23 @@ export function buildOpenApi(version: string) {
       tags: [r.tag],
       ...(r.scope ? { security: [{ bearer: [] }], 'x-scope': r.scope } : {}),
       parameters: params,
-      ...(r.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } }
-        : r.bodyContentType
-          ? { requestBody: { required: true, content: { [r.bodyContentType]: { schema: { type: 'string', format: 'binary' } } } } }
-          : {}),
+      ...(r.bodies
+        ? { requestBody: { required: true, content: bodyContent(r.bodies) } }
+        : r.body
+          ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } } }
+          : r.bodyContentType
+            ? { requestBody: { required: true, content: { [r.bodyContentType]: { schema: { type: 'string', format: 'binary' } } } } }
+            : {}),
       responses,
     };
   }
   return {
     openapi: '3.1.0',
     info: { title: 'polyprune', version, description: 'Prune multilingual LMs for language pairs and rank the results.', 'x-limits': limits },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: Object.fromEntries(suiteRowDocs.map((d) => [d.name, { ...jsonSchema(d.schema), examples: [d.example] }])),
+    },
     paths,
   };
 }

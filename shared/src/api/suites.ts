@@ -1,13 +1,41 @@
 import { z } from 'zod';
 import { suiteFormats } from '../suites';
-import { isoDate, sha256Hex, visibility } from './common';
-import { bcp47Tag, lineProblem, uploadQuery } from './corpora';
+import { boolQuery, isoDate, sha256Hex, visibility } from './common';
+import { controlReport, languageCode, lineProblem, scriptWarning, uploadQuery } from './corpora';
 
 export const suiteFormat = z.enum(suiteFormats as [string, ...string[]]);
 
-export const suiteUploadQuery = uploadQuery.extend({ format: suiteFormat, lang: bcp47Tag });
+export const suiteUploadQuery = uploadQuery.extend({
+  format: suiteFormat,
+  lang: languageCode,
+  /** keep one of each exact duplicate row; by default duplicates are kept so published n stays comparable */
+  dedupe: boolQuery,
+  subset: z.coerce.number().int().min(1).max(1_000_000).optional().meta({ description: 'keep a seeded subset of this many rows, stratified by label' }),
+  seed: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
+});
 
-export const suiteStats = z.object({ lines: z.number(), rowsKept: z.number(), duplicates: z.number(), skipped: z.record(z.string(), z.number()) });
+export const suiteStats = z.object({
+  lines: z.number(),
+  rowsKept: z.number(),
+  /** exact duplicate rows found; dropped only with dedupe=true */
+  duplicates: z.number(),
+  deduped: z.boolean(),
+  /** PAWS-X "NS" rows (untranslated placeholders), dropped */
+  placeholders: z.number(),
+  skipped: z.record(z.string(), z.number()),
+  controlChars: controlReport,
+  /** what the body was read as: JSONL, TSV or CSV, with or without a header */
+  recognised: z.object({ input: z.enum(['jsonl', 'tsv', 'csv', 'text']), header: z.boolean(), columns: z.array(z.string()).nullable() }),
+  /** the code as uploaded (lang holds the canonical one) */
+  langGiven: z.string(),
+  subset: z.object({ n: z.number(), seed: z.number(), of: z.number() }).optional(),
+  warnings: z.array(scriptWarning),
+});
 
 export const suiteInfo = z
   .object({

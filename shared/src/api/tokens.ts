@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isoDate, scope } from './common';
 
-export const createTokenBody = z.object({
+export const createTokenBody = z.strictObject({
   owner: z
     .string()
     .trim()

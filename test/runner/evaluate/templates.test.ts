@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { firstWords, renderExample } from '../../../gpu-runner/src/evaluate/templates.js';
+import { resolveTemplateLang } from '../../../shared/src/template-words.js';
 
 describe('templates', () => {
   const xnli = { premise: 'P.', hypothesis: 'H.', label: 2 };
@@ -17,7 +18,8 @@ describe('templates', () => {
     expect(renderExample('xnli', xnli, 'fr')!.context).toBe('P. , correct?');
     expect(renderExample('xnli', xnli, 'ru')!.continuations[2]).toBe(' Нет , H.');
     expect(renderExample('xnli', xnli, 'es-MX')!.continuations[0]).toBe(' Sí , H.');
-    expect(renderExample('xnli', xnli, 'sw')!.continuations[0]).toBe(' Yes , H.');
+    expect(renderExample('xnli', xnli, 'sw')!.continuations[0]).toBe(' Ndiyo , H.');
+    expect(renderExample('xnli', xnli, 'ja')!.continuations[0]).toBe(' Yes , H.');
     expect(renderExample('marc', { text: 'Gut.', stars: 5 }, 'de')).toEqual({ context: 'Gut. Es ist', continuations: [' negativ', ' positiv'], label: 1 });
   });
 
@@ -61,5 +63,31 @@ describe('templates', () => {
       continuations: [' x', ' y', ' z'],
       label: 2,
     });
+  });
+
+  it('localised words per language as the harness tasks: XNLI, PAWS-X, XCOPA', () => {
+    expect(renderExample('xnli', xnli, 'zh')).toEqual({ context: 'P. , 正确?', continuations: [' 是的 , H.', ' 所以 , H.', ' 不是的 , H.'], label: 2 });
+    expect(renderExample('xnli', xnli, 'ar')!.continuations[2]).toBe(' لا , H.');
+    expect(renderExample('pawsx', { sentence1: 'A.', sentence2: 'B.', label: 1 }, 'ja')!.continuations).toEqual([
+      'A., ですね? いいえ, B.',
+      'A., ですね? はい, B.',
+    ]);
+    const row = { premise: 'Il vetro si è rotto.', choice1: 'È caduto.', choice2: 'Ha cantato.', question: 'effect' as const, label: 0 };
+    expect(renderExample('xcopa', row, 'tr')!.context).toBe('Il vetro si è rotto bu yüzden');
+    expect(renderExample('xcopa', { ...row, question: 'cause' }, 'zh')!.context).toBe('Il vetro si è rotto 因为');
+  });
+
+  it('"auto" resolves to the suite language where the format has its words, else English', () => {
+    expect(resolveTemplateLang('auto', 'xnli', 'sw')).toBe('sw');
+    expect(resolveTemplateLang('auto', 'xnli', 'ja')).toBe('en');
+    expect(resolveTemplateLang('auto', 'pawsx', 'ja')).toBe('ja');
+    expect(resolveTemplateLang('auto', 'xcopa', 'zh-Hant')).toBe('zh');
+    expect(resolveTemplateLang('auto', 'xcopa', 'fr')).toBe('en');
+    // An explicit language is used for every suite, English where the format has no words for it.
+    expect(resolveTemplateLang('fr', 'xnli', 'de')).toBe('fr');
+    expect(resolveTemplateLang('it', 'xnli', 'de')).toBe('en');
+    // XStoryCloze and generic mc have no template words: they render in the suite's language.
+    expect(resolveTemplateLang('auto', 'xstorycloze', 'eu')).toBe('eu');
+    expect(resolveTemplateLang('en', 'xstorycloze', 'eu')).toBe('eu');
   });
 });

@@ -212,6 +212,13 @@ export const scores = sqliteTable(
     metric: text('metric').notNull(),
     value: real('value').notNull(),
     n: integer('n').notNull(),
+    /** multiple choice: language of the template words used */
+    templateLang: text('template_lang'),
+    /** the suite's upload subset (rows, seed); null: the whole published file */
+    subset: integer('subset'),
+    seed: integer('seed'),
+    /** the job's per-suite row limit; null: none */
+    rowLimit: integer('row_limit'),
   },
   (t) => [primaryKey({ columns: [t.runId, t.suiteId, t.scoring, t.metric] }), index('scores_board').on(t.modelId, t.format, t.scoring, t.metric)],
 );

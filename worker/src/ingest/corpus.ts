@@ -1,7 +1,23 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
-import { checkField, type Line, parseJsonLine, type Problems } from './lines';
+import { normaliseLanguage, primaryLanguage } from '../../../shared/src/languages';
+import { ApiError } from '../lib/errors';
+import { checkField, ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, type Problems } from './lines';
+import { scriptWarning, type ScriptWarning } from './script-check';
 
 export interface Pair {
+  src: string;
+  tgt: string;
+}
+
+/** How the body was read: TSV, JSONL {src, tgt}, the hub's JSONL {translation: {fr, en}}, or two line-aligned files. */
+export type CorpusShape = 'tsv' | 'jsonl' | 'hub-jsonl' | 'two-files';
+
+export interface CorpusOptions {
+  /** from ?format=; sniffed from the first line when absent */
+  format?: 'tsv' | 'jsonl';
+  /** onError=reject: control characters are errors instead of being stripped */
+  strict: boolean;
+  /** canonical codes, to pick the sides of a hub translation object */
   src: string;
   tgt: string;
 }
@@ -10,8 +26,11 @@ export interface ParsedCorpus {
   pairs: Pair[];
   problems: Problems;
   duplicates: number;
+  /** pairs whose two sides are the same text */
+  identical: number;
   lines: number;
-  format: 'tsv' | 'jsonl';
+  shape: CorpusShape;
+  control: ControlReport;
   /** the line validation stopped at, when the upload was hopeless before its end */
   stoppedAt: number | null;
 }
@@ -20,28 +39,87 @@ function parseTsvLine(line: Line): Pair | LineProblem {
   const cols = line.text.split('\t');
   if (cols.length < 2) return { line: line.number, reason: 'missing_tab', message: 'expected "source<TAB>target"' };
   if (cols.length > 2) return { line: line.number, reason: 'extra_columns', message: `expected 2 tab-separated columns, found ${cols.length}` };
-  return pairFrom({ src: cols[0], tgt: cols[1] }, line.number);
+  return pairFrom(cols[0], cols[1], line.number);
 }
 
-function pairFrom(obj: Record<string, unknown>, line: number): Pair | LineProblem {
-  if (!('src' in obj) || !('tgt' in obj)) return { line, reason: 'missing_field', message: 'expected an object with "src" and "tgt"' };
-  const src = checkField(obj.src, 'src', line);
-  if ('problem' in src) return src.problem;
-  const tgt = checkField(obj.tgt, 'tgt', line);
-  if ('problem' in tgt) return tgt.problem;
-  return { src: src.value, tgt: tgt.value };
+function pairFrom(src: unknown, tgt: unknown, line: number): Pair | LineProblem {
+  const s = checkField(src, 'src', line);
+  if ('problem' in s) return s.problem;
+  const t = checkField(tgt, 'tgt', line);
+  if ('problem' in t) return t.problem;
+  return { src: s.value, tgt: t.value };
+}
+
+/** The key of a hub translation object naming `lang` in any accepted spelling (fr, fra, fra_Latn). */
+function sideKey(obj: Record<string, unknown>, lang: string): string | undefined {
+  const keys = Object.keys(obj);
+  const canon = (k: string) => {
+    const n = normaliseLanguage(k);
+    return 'error' in n ? k : n.canonical;
+  };
+  return keys.find((k) => canon(k) === lang) ?? keys.find((k) => primaryLanguage(canon(k)) === primaryLanguage(lang));
+}
+
+function jsonPair(obj: Record<string, unknown>, line: number, o: CorpusOptions): { pair: Pair | LineProblem; hub: boolean } {
+  const tr = obj.translation;
+  if (tr && typeof tr === 'object' && !Array.isArray(tr)) {
+    const t = tr as Record<string, unknown>;
+    const s = sideKey(t, o.src);
+    const g = sideKey(t, o.tgt);
+    if (!s || !g || s === g) {
+      const msg = `"translation" has keys ${Object.keys(t)
+        .map((k) => `"${k}"`)
+        .join(', ')}; expected "${o.src}" and "${o.tgt}"`;
+      return { pair: { line, reason: 'missing_field', message: msg }, hub: true };
+    }
+    return { pair: pairFrom(t[s], t[g], line), hub: true };
+  }
+  if (!('src' in obj) || !('tgt' in obj)) {
+    return { pair: { line, reason: 'missing_field', message: 'expected {"src", "tgt"} or {"translation": {…}}' }, hub: false };
+  }
+  return { pair: pairFrom(obj.src, obj.tgt, line), hub: false };
+}
+
+/** Kept pairs, exact duplicates (compared after NFC + trim) dropped and counted; kept text is as uploaded. */
+class PairCollector {
+  readonly pairs: Pair[] = [];
+  private readonly seen = new Set<string>();
+  duplicates = 0;
+  identical = 0;
+  add(r: Pair) {
+    const s = matchKey(r.src);
+    const t = matchKey(r.tgt);
+    const key = `${s}\u0000${t}`;
+    if (this.seen.has(key)) {
+      this.duplicates++;
+      return;
+    }
+    this.seen.add(key);
+    if (s === t) this.identical++;
+    this.pairs.push(r);
+  }
 }
 
 /**
- * Validates a TSV or JSONL corpus as it streams in; exact duplicate pairs (after NFC + trim) are
- * dropped and counted. Stops reading once the upload is hopeless (see Problems).
+ * Validates a TSV or JSONL corpus (one body) as it streams in. Stops reading once the upload is
+ * hopeless (see Problems).
  */
-export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, format: 'tsv' | 'jsonl' | undefined, problems: Problems): Promise<ParsedCorpus> {
-  let fmt = format;
-  const seen = new Set<string>();
-  const pairs: Pair[] = [];
-  let duplicates = 0;
+export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, o: CorpusOptions, problems: Problems): Promise<ParsedCorpus> {
+  let fmt = o.format;
+  const control = new ControlChars(o.strict);
+  const kept = new PairCollector();
+  let hub = false;
   let last = 0;
+  const done = (stoppedAt: number | null): ParsedCorpus => ({
+    pairs: kept.pairs,
+    duplicates: kept.duplicates,
+    identical: kept.identical,
+    problems,
+    lines: last,
+    shape: (fmt ?? 'tsv') === 'tsv' ? 'tsv' : hub ? 'hub-jsonl' : 'jsonl',
+    control: control.report,
+    stoppedAt,
+  });
   for await (const line of lines) {
     let r: Pair | LineProblem;
     if ('reason' in line) {
@@ -50,27 +128,100 @@ export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, form
     } else {
       last = line.number;
       fmt ??= line.text.trimStart().startsWith('{') ? 'jsonl' : 'tsv';
-      if (fmt === 'tsv') r = parseTsvLine(line);
+      const c = control.clean(line.text, 'line', line.number);
+      if ('problem' in c) r = c.problem;
+      else if (fmt === 'tsv') r = parseTsvLine({ number: line.number, text: c.value });
       else {
-        const j = parseJsonLine(line);
-        r = 'problem' in j ? j.problem : pairFrom(j.value as Record<string, unknown>, line.number);
+        const j = parseJsonLine({ number: line.number, text: c.value });
+        const deep = 'problem' in j ? j : control.cleanDeep(j.value, '', line.number);
+        if ('problem' in deep) r = deep.problem;
+        else {
+          const p = jsonPair(deep.value as Record<string, unknown>, line.number, o);
+          hub ||= p.hub;
+          r = p.pair;
+        }
       }
     }
     if ('reason' in r) problems.add(r);
-    else {
-      const key = `${r.src}\u0000${r.tgt}`;
-      if (seen.has(key)) duplicates++;
-      else {
-        seen.add(key);
-        pairs.push(r);
-      }
-    }
-    if (problems.hopeless) return { pairs, problems, duplicates, lines: last, format: fmt ?? 'tsv', stoppedAt: last };
+    else kept.add(r);
+    if (problems.hopeless) return done(last);
   }
-  return { pairs, problems, duplicates, lines: last, format: fmt ?? 'tsv', stoppedAt: null };
+  return done(null);
 }
 
-export function corpusStats(p: ParsedCorpus) {
+function parallelPair(control: ControlChars, src: string, tgt: string, line: number): Pair | LineProblem {
+  const s = control.clean(src, 'src', line);
+  if ('problem' in s) return s.problem;
+  const t = control.clean(tgt, 'tgt', line);
+  if ('problem' in t) return t.problem;
+  return pairFrom(s.value, t.value, line);
+}
+
+/**
+ * Two line-aligned files (FLORES `fra_Latn.devtest` + `eng_Latn.devtest`), read in lockstep: line i
+ * of one is the translation of line i of the other, so their line counts must agree.
+ */
+export async function parseParallel(
+  srcLines: AsyncIterable<Line | LineProblem>,
+  tgtLines: AsyncIterable<Line | LineProblem>,
+  o: CorpusOptions,
+  problems: Problems,
+): Promise<ParsedCorpus> {
+  const a = srcLines[Symbol.asyncIterator]();
+  const b = tgtLines[Symbol.asyncIterator]();
+  const control = new ControlChars(o.strict);
+  const kept = new PairCollector();
+  let n = 0;
+  const done = (stoppedAt: number | null): ParsedCorpus => ({
+    pairs: kept.pairs,
+    duplicates: kept.duplicates,
+    identical: kept.identical,
+    problems,
+    lines: n,
+    shape: 'two-files',
+    control: control.report,
+    stoppedAt,
+  });
+  try {
+    for (;;) {
+      const [x, y] = await Promise.all([a.next(), b.next()]);
+      if (x.done || y.done) {
+        if (x.done && y.done) return done(null);
+        // Count what is left of the longer file (bounded by the line and byte caps) to name both counts.
+        let rest = 1;
+        const longer = x.done ? b : a;
+        while (!(await longer.next()).done) rest++;
+        const [srcLines, tgtLines] = x.done ? [n, n + rest] : [n + rest, n];
+        throw new ApiError(422, 'line_count_mismatch', `src has ${srcLines} lines, tgt has ${tgtLines}; the two files must be line-aligned`, {
+          srcLines,
+          tgtLines,
+        });
+      }
+      n++;
+      const s = x.value;
+      const t = y.value;
+      if ('reason' in s || 'reason' in t) {
+        if ('reason' in s) problems.add(s);
+        if ('reason' in t) problems.add(t);
+      } else {
+        const r = parallelPair(control, s.text, t.text, n);
+        if ('reason' in r) problems.add(r);
+        else kept.add(r);
+      }
+      if (problems.hopeless) return done(n);
+    }
+  } finally {
+    await Promise.all([a.return?.(undefined), b.return?.(undefined)]);
+  }
+}
+
+export interface LanguageSide {
+  given: string;
+  canonical: string;
+  script: string;
+}
+
+export function corpusStats(p: ParsedCorpus, src: LanguageSide, tgt: LanguageSide) {
   const n = p.pairs.length;
   let s = 0;
   let t = 0;
@@ -78,11 +229,31 @@ export function corpusStats(p: ParsedCorpus) {
     s += pair.src.length;
     t += pair.tgt.length;
   }
+  const warnings: ScriptWarning[] = [];
+  const w1 = scriptWarning(
+    p.pairs.map((x) => x.src),
+    'src',
+    src.canonical,
+    src.script,
+  );
+  const w2 = scriptWarning(
+    p.pairs.map((x) => x.tgt),
+    'tgt',
+    tgt.canonical,
+    tgt.script,
+  );
+  if (w1) warnings.push(w1);
+  if (w2) warnings.push(w2);
   return {
+    format: p.shape,
     lines: p.lines,
     pairsKept: n,
     duplicates: p.duplicates,
+    identicalPairs: p.identical,
     skipped: p.problems.byReason,
+    controlChars: p.control,
+    languages: { src: src.given, tgt: tgt.given },
+    warnings,
     meanCharsSrc: n ? s / n : 0,
     meanCharsTgt: n ? t / n : 0,
   };

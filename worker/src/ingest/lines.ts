@@ -5,6 +5,8 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth'
 
 export const MAX_PROBLEMS_LISTED = limits.problemsListed;
 export const MAX_SIDE_CHARS = 4096;
+/** How many stripped control characters are listed (all are counted). */
+export const MAX_CONTROL_LISTED = 10;
 
 export interface Line {
   /** 1-based */
@@ -47,12 +49,20 @@ const tooLarge = (maxBytes: number) => new ApiError(413, 'payload_too_large', `b
  * is a problem, never decoded. Work per request is bounded by the byte and line caps; the consumer
  * stops early (and the stream is canceled) by returning from its loop.
  */
-export async function* streamLines(req: Request, maxBytes: number): AsyncGenerator<Line | LineProblem> {
+export function streamLines(req: Request, maxBytes: number, keepBlank = false): AsyncGenerator<Line | LineProblem> {
   const len = req.headers.get('content-length');
   if (len !== null && Number(len) > maxBytes) throw new ApiError(413, 'payload_too_large', `body of ${len} bytes exceeds the limit of ${maxBytes}`);
-  if (!req.body) return;
+  return streamBodyLines(req.body, maxBytes, keepBlank);
+}
+
+/**
+ * The lines of one body stream (a request, or one part of a multipart form). `keepBlank` keeps blank
+ * lines: in line-aligned files a blank line still holds its place.
+ */
+export async function* streamBodyLines(body: ReadableStream<Uint8Array> | null, maxBytes: number, keepBlank = false): AsyncGenerator<Line | LineProblem> {
+  if (!body) return;
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-  const reader = req.body.getReader();
+  const reader = body.getReader();
   let carry: Uint8Array[] = [];
   let carried = 0;
   let overlong = false;
@@ -66,10 +76,10 @@ export async function* streamLines(req: Request, maxBytes: number): AsyncGenerat
     if (stop > 0 && bytes[stop - 1] === 0x0d) stop--;
     // A UTF-8 BOM on the first line is tolerated.
     const start = number === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
-    if (stop <= start) return null;
+    if (stop <= start) return keepBlank ? { number, text: '' } : null;
     try {
       const text = decoder.decode(bytes.subarray(start, stop));
-      return text.trim() === '' ? null : { number, text };
+      return !keepBlank && text.trim() === '' ? null : { number, text };
     } catch {
       return { line: number, reason: 'invalid_utf8', message: 'line is not valid UTF-8' };
     }
@@ -119,24 +129,82 @@ export async function* streamLines(req: Request, maxBytes: number): AsyncGenerat
   }
 }
 
-// C0/C1 control characters other than tab; DEL too.
-const controlChars = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+// U+0000–U+001F except tab, and U+007F (DEL).
+const controlChars = /[\u0000-\u0008\u000a-\u001f\u007f]/g;
 
-/** Checks one text field; returns the normalised value or a problem. */
+export interface ControlReport {
+  count: number;
+  lines: number;
+  first: Array<{ line: number; codePoint: string }>;
+}
+
+/**
+ * Control characters in text fields: stripped and counted by default (one stray U+0008 must not
+ * refuse a published file); `strict` (onError=reject) makes each an error of its line instead.
+ */
+export class ControlChars {
+  readonly report: ControlReport = { count: 0, lines: 0, first: [] };
+  private lastLine = 0;
+  constructor(readonly strict: boolean) {}
+
+  /** The text without control characters, or a problem when strict. */
+  clean(text: string, field: string, line: number): { value: string } | { problem: LineProblem } {
+    const found = text.match(controlChars);
+    if (!found) return { value: text };
+    if (this.strict) return { problem: { line, reason: 'control_chars', message: `"${field}" contains control characters` } };
+    this.report.count += found.length;
+    if (this.lastLine !== line) this.report.lines++;
+    this.lastLine = line;
+    for (const ch of found) {
+      if (this.report.first.length >= MAX_CONTROL_LISTED) break;
+      this.report.first.push({ line, codePoint: `U+${ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}` });
+    }
+    return { value: text.replace(controlChars, '') };
+  }
+
+  /** Cleans every string inside a parsed JSON value; values reaching here were depth-checked (parseJsonLine), so the recursion is bounded. */
+  cleanDeep(value: unknown, path: string, line: number): { value: unknown } | { problem: LineProblem } {
+    if (typeof value === 'string') return this.clean(value, path, line);
+    if (Array.isArray(value)) {
+      const out: unknown[] = [];
+      for (let i = 0; i < value.length; i++) {
+        const r = this.cleanDeep(value[i], `${path}[${i}]`, line);
+        if ('problem' in r) return r;
+        out.push(r.value);
+      }
+      return { value: out };
+    }
+    if (value && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) {
+        const r = this.cleanDeep(v, path ? `${path}.${k}` : k, line);
+        if ('problem' in r) return r;
+        out[k] = r.value;
+      }
+      return { value: out };
+    }
+    return { value };
+  }
+}
+
+/** What two texts are compared by (duplicates, src = tgt); never applied to the stored text. */
+export function matchKey(text: string): string {
+  return text.normalize('NFC').trim();
+}
+
+/** Checks one text field; the value is kept exactly as uploaded. */
 export function checkField(value: unknown, field: string, line: number): { value: string } | { problem: LineProblem } {
   if (typeof value !== 'string') {
     return { problem: { line, reason: 'wrong_type', message: `"${field}" must be a string` } };
   }
-  const v = value.normalize('NFC').trim();
-  if (v === '') return { problem: { line, reason: 'empty_side', message: `"${field}" is empty` } };
-  if (controlChars.test(v)) return { problem: { line, reason: 'control_chars', message: `"${field}" contains control characters` } };
-  if (v.length > MAX_SIDE_CHARS) {
-    return { problem: { line, reason: 'too_long', message: `"${field}" has ${v.length} characters, more than ${MAX_SIDE_CHARS}` } };
+  if (value.trim() === '') return { problem: { line, reason: 'empty_side', message: `"${field}" is empty` } };
+  if (value.length > MAX_SIDE_CHARS) {
+    return { problem: { line, reason: 'too_long', message: `"${field}" has ${value.length} characters, more than ${MAX_SIDE_CHARS}` } };
   }
-  return { value: v };
+  return { value };
 }
 
-export function parseJsonLine(line: Line): { value: unknown } | { problem: LineProblem } {
+export function parseJsonLine(line: Line): { value: Record<string, unknown> } | { problem: LineProblem } {
   if (nestsDeeperThan(line.text)) {
     return { problem: { line: line.number, reason: 'too_deep', message: `JSON nests deeper than ${MAX_JSON_DEPTH} levels` } };
   }
@@ -145,7 +213,7 @@ export function parseJsonLine(line: Line): { value: unknown } | { problem: LineP
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       return { problem: { line: line.number, reason: 'bad_json', message: 'line must be a JSON object' } };
     }
-    return { value };
+    return { value: value as Record<string, unknown> };
   } catch (err) {
     return { problem: { line: line.number, reason: 'bad_json', message: `invalid JSON: ${(err as Error).message}` } };
   }

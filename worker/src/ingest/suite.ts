@@ -1,104 +1,161 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
+import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import { type SuiteFormat, suiteRowSchemas } from '../../../shared/src/suites';
-import { type Line, parseJsonLine, type Problems } from './lines';
+import { ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, type Problems } from './lines';
+import { canonicalRow, formatHasColumns, headerFields, isPlaceholder, layoutFor, splitCsv } from './suite-shapes';
+
+export type SuiteInput = 'jsonl' | 'tsv' | 'csv' | 'text';
+
+export interface SuiteOptions {
+  /** canonical language code of the suite */
+  lang: string;
+  /** onError=reject: control characters are errors instead of being stripped */
+  strict: boolean;
+  /** drop exact duplicate rows (kept by default: published counts stay comparable) */
+  dedupe: boolean;
+  subset?: { n: number; seed: number };
+}
 
 export interface ParsedSuite {
-  rows: unknown[];
+  rows: Record<string, unknown>[];
+  problems: Problems;
+  /** exact duplicate rows found (dropped only with dedupe) */
   duplicates: number;
+  /** PAWS-X "NS" rows, dropped */
+  placeholders: number;
   lines: number;
+  recognised: { input: SuiteInput; header: boolean; columns: string[] | null };
+  control: ControlReport;
+  subset?: { n: number; seed: number; of: number };
   /** the line validation stopped at, when the upload was hopeless before its end */
   stoppedAt: number | null;
 }
 
-// Control characters are rejected in every text field, whatever the format.
-const controlChars = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+/** TSV vs JSONL vs CSV from the first line; plain text only where the format is one text field. */
+function sniff(format: SuiteFormat, first: string | undefined): SuiteInput {
+  const t = first?.trimStart() ?? '';
+  if (t.startsWith('{')) return 'jsonl';
+  // a passage may hold tabs and commas: ppl lines are text whatever they contain
+  if (format === 'ppl') return 'text';
+  if (t.includes('\t') || !formatHasColumns(format)) return 'tsv';
+  return t.includes(',') ? 'csv' : 'tsv';
+}
 
-/** Values reaching here were depth-checked (parseJsonLine), so the recursion is bounded. */
-function textProblem(value: unknown, path: string, line: number): LineProblem | undefined {
-  if (typeof value === 'string') {
-    if (controlChars.test(value)) return { line, reason: 'control_chars', message: `"${path}" contains control characters` };
-  } else if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const p = textProblem(value[i], `${path}[${i}]`, line);
-      if (p) return p;
-    }
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const p = textProblem(v, path ? `${path}.${k}` : k, line);
-      if (p) return p;
-    }
+/** One suite's rows as they are read: header, column layout, placeholders, duplicates. */
+class SuiteReader {
+  readonly rows: Record<string, unknown>[] = [];
+  private readonly seen = new Set<string>();
+  private readonly schema: (typeof suiteRowSchemas)[SuiteFormat];
+  readonly control: ControlChars;
+  input: SuiteInput | undefined;
+  columns: string[] | null = null;
+  header = false;
+  duplicates = 0;
+  placeholders = 0;
+  private first = true;
+
+  constructor(
+    private readonly format: SuiteFormat,
+    private readonly o: SuiteOptions,
+  ) {
+    this.schema = suiteRowSchemas[format];
+    this.control = new ControlChars(o.strict);
   }
-  return undefined;
-}
 
-/**
- * Plain-text rows become the same objects as their JSON form and go through the same schema, so
- * both spellings of a row share one set of limits.
- */
-function plainRow(format: 'ppl' | 'mt', line: Line): Record<string, unknown> | LineProblem {
-  if (format === 'ppl') return { text: line.text.normalize('NFC') };
-  const cols = line.text.split('\t');
-  if (cols.length !== 2) return { line: line.number, reason: 'missing_tab', message: 'expected a JSON object or "source<TAB>target"' };
-  return { src: cols[0]!.normalize('NFC'), tgt: cols[1]!.normalize('NFC') };
-}
-
-/**
- * Validates suite rows for one format as they stream in, one problem per bad line with its number;
- * stops reading once the upload is hopeless (see Problems).
- */
-export async function parseSuite(lines: AsyncIterable<Line | LineProblem>, format: SuiteFormat, problems: Problems): Promise<ParsedSuite> {
-  const schema = suiteRowSchemas[format];
-  const rows: unknown[] = [];
-  const seen = new Set<string>();
-  let duplicates = 0;
-  let last = 0;
-  const bad = (p: LineProblem) => problems.add(p);
-  for await (const line of lines) {
-    if ('reason' in line) {
-      last = line.line;
-      bad(line);
+  /** A problem of the line, or null when the line became a row, a header or a placeholder. */
+  read(line: Line): LineProblem | null {
+    const format = this.format;
+    const first = this.first;
+    this.first = false;
+    this.input ??= sniff(format, line.text);
+    const input = this.input;
+    const c = this.control.clean(line.text, 'line', line.number);
+    if ('problem' in c) return c.problem;
+    const clean = { number: line.number, text: c.value };
+    let rec: Record<string, unknown>;
+    if (clean.text.trimStart().startsWith('{')) {
+      const j = parseJsonLine(clean);
+      if ('problem' in j) return j.problem;
+      const deep = this.control.cleanDeep(j.value, '', line.number);
+      if ('problem' in deep) return deep.problem;
+      rec = deep.value as Record<string, unknown>;
     } else {
-      last = line.number;
-      const row = checkRow(format, schema, line);
-      if ('reason' in row) bad(row as LineProblem);
-      else {
-        const key = JSON.stringify(row.data);
-        if (seen.has(key)) duplicates++;
-        else {
-          seen.add(key);
-          rows.push(row.data);
+      const row = input === 'csv' ? splitCsv(clean.text) : input === 'text' ? [clean.text] : clean.text.split('\t');
+      if (!row) return { line: line.number, reason: 'bad_csv', message: 'unbalanced quotes' };
+      if (first && input !== 'text') {
+        const h = headerFields(format, row);
+        if (h) {
+          this.columns = h;
+          this.header = true;
+          return null;
         }
       }
+      const layout = this.columns ?? layoutFor(format, row.length);
+      if (!layout || layout.length !== row.length) {
+        const want = this.columns ? `${this.columns.length} columns as the header` : `a JSON object or one of the published ${format} column layouts`;
+        return { line: line.number, reason: 'missing_tab', message: `found ${row.length} column(s); expected ${want}` };
+      }
+      rec = Object.fromEntries(layout.map((f, k) => [f, row[k]]));
     }
-    if (problems.hopeless) return { rows, duplicates, lines: last, stoppedAt: last };
+    return this.accept(line.number, rec);
   }
-  return { rows, duplicates, lines: last, stoppedAt: null };
+
+  private accept(line: number, rec: Record<string, unknown>): LineProblem | null {
+    const candidate = canonicalRow(this.format, rec, this.o.lang);
+    if (isPlaceholder(this.format, candidate)) {
+      this.placeholders++;
+      return null;
+    }
+    const parsed = this.schema.safeParse(candidate);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = issue.path.join('.') || 'row';
+      const tooLong = issue.code === 'too_big' && issue.origin === 'string';
+      const empty = (issue.code === 'too_small' && issue.origin === 'string') || (issue.code === 'custom' && issue.message.includes('blank'));
+      return { line, reason: tooLong ? 'too_long' : empty ? 'empty_field' : 'invalid_row', message: `${this.format} row: "${field}": ${issue.message}` };
+    }
+    const key = JSON.stringify(parsed.data, (_k, v) => (typeof v === 'string' ? matchKey(v) : v));
+    if (this.seen.has(key)) {
+      this.duplicates++;
+      if (this.o.dedupe) return null;
+    }
+    this.seen.add(key);
+    this.rows.push(parsed.data as Record<string, unknown>);
+    return null;
+  }
 }
 
-function checkRow(format: SuiteFormat, schema: (typeof suiteRowSchemas)[SuiteFormat], line: Line): { data: unknown } | LineProblem {
-  let candidate: unknown;
-  const isJson = line.text.trimStart().startsWith('{');
-  if (!isJson && (format === 'ppl' || format === 'mt')) {
-    const r = plainRow(format, line);
-    if ('reason' in r) return r as LineProblem;
-    candidate = r;
-  } else {
-    const j = parseJsonLine(line);
-    if ('problem' in j) return j.problem;
-    candidate = j.value;
+/**
+ * Validates suite rows of one format as they stream in, one problem per bad line with its number;
+ * stops reading once the upload is hopeless (see Problems).
+ */
+export async function parseSuite(lines: AsyncIterable<Line | LineProblem>, format: SuiteFormat, o: SuiteOptions, problems: Problems): Promise<ParsedSuite> {
+  const r = new SuiteReader(format, o);
+  let last = 0;
+  let stoppedAt: number | null = null;
+  for await (const line of lines) {
+    last = 'reason' in line ? line.line : line.number;
+    const p = 'reason' in line ? line : r.read(line);
+    if (p) problems.add(p);
+    if (problems.hopeless) {
+      stoppedAt = last;
+      break;
+    }
   }
-  const ctl = textProblem(candidate, '', line.number);
-  if (ctl) return ctl;
-  const parsed = schema.safeParse(candidate);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.') || 'row';
-    const tooLong = issue.code === 'too_big' && issue.origin === 'string';
-    return {
-      line: line.number,
-      reason: tooLong ? 'too_long' : issue.code === 'too_small' && issue.origin === 'string' ? 'empty_field' : 'invalid_row',
-      message: `${format} row: "${field}": ${issue.message}`,
-    };
+  const out: ParsedSuite = {
+    rows: r.rows,
+    problems,
+    duplicates: r.duplicates,
+    placeholders: r.placeholders,
+    lines: last,
+    recognised: { input: r.input ?? sniff(format, undefined), header: r.header, columns: r.header ? r.columns : null },
+    control: r.control.report,
+    stoppedAt,
+  };
+  if (o.subset) {
+    const rows = r.rows;
+    out.rows = stratifiedSubset(rows, o.subset.n, o.subset.seed, rowLabel).map((i) => rows[i]!);
+    out.subset = { n: out.rows.length, seed: o.subset.seed, of: rows.length };
   }
-  return { data: parsed.data };
+  return out;
 }

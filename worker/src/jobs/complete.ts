@@ -1,7 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { analysisSummary } from '../../../shared/src/api/analysis';
 import type { AnalyzeJobSpec, EvaluateJobSpec, JobSpec, PruneJobSpec, RunResult } from '../../../shared/src/api/jobs';
-import { corpora, jobArtifacts, models, runs } from '../db/schema';
+import { corpora, jobArtifacts, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { Bindings } from '../env';
 import type { Db } from '../lib/db';
@@ -32,6 +32,9 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
 
   const described = spec.kind === 'analyze' ? await describeAnalysis(db, spec, result) : await describeScored(db, job, spec, result);
   const { variant, corpusSha } = described;
+
+  const samples = spec.kind === 'analyze' ? new Map<string, SuiteSample>() : await suiteSamples(db, spec.suites);
+  const limit = spec.kind === 'analyze' ? null : (spec.limit ?? null);
 
   const now = nowIso();
   const codeVersion = result.codeVersion ?? env.CODE_VERSION ?? CODE_VERSION;
@@ -76,8 +79,9 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
     stmts.push(
       d1
         .prepare(
-          `INSERT INTO scores (run_id, model_id, visibility, owner, variant, method, sparsity, pattern, calibration, suite_id, format, lang, scoring, metric, value, n)
-           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
+          `INSERT INTO scores (run_id, model_id, visibility, owner, variant, method, sparsity, pattern, calibration, suite_id, format, lang, scoring, metric, value, n,
+             template_lang, subset, seed, row_limit)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20
            WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1)`,
         )
         .bind(
@@ -97,6 +101,10 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
           s.metric,
           s.value,
           s.n,
+          s.templateLang ?? null,
+          samples.get(s.suiteId)?.n ?? null,
+          samples.get(s.suiteId)?.seed ?? null,
+          limit,
         ),
     );
   }
@@ -109,6 +117,22 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
     throw err;
   }
   return runId;
+}
+
+interface SuiteSample {
+  n: number;
+  seed: number;
+}
+
+/** The upload subsets of a job's suites (suite stats.subset), so every score says what it was computed on. */
+async function suiteSamples(db: Db, ids: string[]): Promise<Map<string, SuiteSample>> {
+  const out = new Map<string, SuiteSample>();
+  if (!ids.length) return out;
+  for (const s of await db.select({ id: suites.id, stats: suites.stats }).from(suites).where(inArray(suites.id, ids))) {
+    const sub = (s.stats as { subset?: SuiteSample }).subset;
+    if (sub) out.set(s.id, { n: sub.n, seed: sub.seed });
+  }
+  return out;
 }
 
 /** A prune or evaluate run: scores only for suites the job asked for, once each; the graph file's bytes. */

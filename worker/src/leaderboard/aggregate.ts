@@ -26,6 +26,11 @@ export interface ScoreRecord {
   metric: string;
   value: number;
   n: number;
+  /** what the cell was computed on: the suite's upload subset and seed, the job's row limit, the template language */
+  subset?: number | null;
+  seed?: number | null;
+  limit?: number | null;
+  templateLang?: string | null;
   /** ISO time of the run; the newest run of a cell wins (a rerun after a fix replaces, it does not average). */
   createdAt: string;
 }
@@ -122,6 +127,10 @@ export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions): Leade
         p: companion(c, `${o.metric}_delta_p`),
         denseRunId: d?.runId ?? null,
         runId: c.runId,
+        subset: c.subset ?? null,
+        seed: c.seed ?? null,
+        limit: c.limit ?? null,
+        templateLang: c.templateLang ?? null,
       };
     }
     const isDense = head.variant === 'dense';

@@ -47,6 +47,10 @@ export async function loadScores(db: Db, p: Principal | null, f: ScoreFilter): P
       metric: scores.metric,
       value: scores.value,
       n: scores.n,
+      subset: scores.subset,
+      seed: scores.seed,
+      limit: scores.rowLimit,
+      templateLang: scores.templateLang,
       createdAt: runs.createdAt,
     })
     .from(scores)

@@ -1,4 +1,5 @@
 import { limits } from '../../../shared/src/api/limits';
+import { normaliseLanguage } from '../../../shared/src/languages';
 import { ApiError } from './errors';
 import { MAX_BAD_LINES, type Problems } from '../ingest/lines';
 
@@ -27,4 +28,26 @@ export function enforceLinePolicy(problems: Problems, kept: number, stoppedAt: n
     throw new ApiError(422, 'too_many_invalid_lines', `more than ${MAX_BAD_LINES} invalid lines${stopped}; first at line ${problems.listed[0]!.line}`, details);
   }
   if (kept === 0) throw new ApiError(422, 'no_valid_lines', `the upload contains no valid ${what}`, details);
+}
+
+/** Which lines policy an upload's onError asks for; unset keeps bad lines fatal but strips control characters. */
+export function linePolicy(onError: 'reject' | 'skip' | undefined): { policy: 'reject' | 'skip'; strict: boolean } {
+  return { policy: onError ?? 'reject', strict: onError === 'reject' };
+}
+
+/**
+ * A language code as uploaded → its canonical code and usual script; a language the calibration
+ * template cannot name is refused here rather than failing the job later.
+ */
+export function uploadLanguage(code: string, param: string): { given: string; canonical: string; script: string } {
+  const n = normaliseLanguage(code);
+  if ('error' in n) throw new ApiError(422, 'unknown_language', `${param}: ${n.error}`, { param, code });
+  return { given: code, canonical: n.canonical, script: n.script };
+}
+
+/** List filters accept any spelling of a code and compare canonical codes. */
+export function canonicalFilter(code: string | undefined): string | undefined {
+  if (code === undefined) return undefined;
+  const n = normaliseLanguage(code);
+  return 'error' in n ? code : n.canonical;
 }

@@ -2,18 +2,19 @@ import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { paginationQuery } from '../../../shared/src/api/common';
-import { bcp47Tag, type CorpusInfo, corpusUploadQuery } from '../../../shared/src/api/corpora';
+import { type CorpusInfo, corpusUploadQuery, languageCode } from '../../../shared/src/api/corpora';
 import { corpora } from '../db/schema';
 import type { AppEnv } from '../env';
 import { assertReadable, requireScope, visibleTo } from '../lib/auth';
-import { putBlob, serveBlob } from '../lib/blobs';
-import { Problems, streamLines } from '../ingest/lines';
+import { putBlob, readBody, serveBlob } from '../lib/blobs';
+import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
-import { enforceLinePolicy, MAX_DATASET_BYTES } from '../lib/datasets';
+import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, uploadLanguage } from '../lib/datasets';
+import { ApiError } from '../lib/errors';
 import { createDb, nowIso } from '../lib/db';
 import { nextCursor } from '../lib/pagination';
 import { parseQuery } from '../lib/validate';
-import { corpusStats, parseCorpus, toJsonl } from '../ingest/corpus';
+import { type CorpusOptions, corpusStats, parseCorpus, parseParallel, toJsonl } from '../ingest/corpus';
 
 type Row = typeof corpora.$inferSelect;
 const view = (r: Row): CorpusInfo => ({
@@ -30,13 +31,48 @@ const view = (r: Row): CorpusInfo => ({
   createdAt: r.createdAt,
 });
 
+/**
+ * The body: one TSV/JSONL file, or a multipart form with two line-aligned files in parts `src` and
+ * `tgt` (FLORES-200 style). Any other part is refused rather than ignored.
+ */
+async function readCorpusBody(req: Request, parsed: { format?: 'tsv' | 'jsonl' }, o: CorpusOptions, problems: Problems) {
+  const type = req.headers.get('content-type') ?? '';
+  if (!type.toLowerCase().startsWith('multipart/form-data')) return parseCorpus(streamLines(req, MAX_DATASET_BYTES), { ...o, format: parsed.format }, problems);
+  // Two files of up to MAX_DATASET_BYTES each; the form is read whole (bounded) and each part streamed line by line.
+  const bytes = await readBody(req, 2 * MAX_DATASET_BYTES);
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { 'content-type': type } }).formData();
+  } catch (err) {
+    throw new ApiError(400, 'invalid_multipart', `could not read the multipart body: ${(err as Error).message}`);
+  }
+  const unknown = [...form.keys()].filter((k) => k !== 'src' && k !== 'tgt');
+  if (unknown.length) throw new ApiError(400, 'unknown_part', `unknown part "${unknown[0]}"; expected parts "src" and "tgt"`, { parts: unknown });
+  const part = (name: 'src' | 'tgt') => {
+    const v = form.get(name) as unknown;
+    if (v === null) throw new ApiError(400, 'missing_part', `multipart body has no "${name}" part; send the two line-aligned files as parts "src" and "tgt"`);
+    const blob = typeof v === 'string' ? new Blob([v]) : (v as Blob);
+    return streamBodyLines(blob.stream(), MAX_DATASET_BYTES, true);
+  };
+  return parseParallel(part('src'), part('tgt'), o, problems);
+}
+
 export const corpusRoutes = new Hono<AppEnv>()
   .post('/', async (c) => {
     const p = requireScope(c.get('principal'), 'write');
     const q = parseQuery(c, corpusUploadQuery);
-    const problems = new Problems(q.onError);
-    const parsed = await parseCorpus(streamLines(c.req.raw, MAX_DATASET_BYTES), q.format, problems);
+    const src = uploadLanguage(q.src, 'src');
+    const tgt = uploadLanguage(q.tgt, 'tgt');
+    if (src.canonical === tgt.canonical) {
+      throw new ApiError(422, 'src_equals_tgt', `src and tgt are the same language (${src.canonical}); a calibration corpus pairs two languages`);
+    }
+    const { policy, strict } = linePolicy(q.onError);
+    const problems = new Problems(policy);
+    const parsed = await readCorpusBody(c.req.raw, q, { strict, src: src.canonical, tgt: tgt.canonical }, problems);
     enforceLinePolicy(problems, parsed.pairs.length, parsed.stoppedAt, 'sentence pairs');
+    if (parsed.identical === parsed.pairs.length) {
+      throw new ApiError(422, 'src_equals_tgt', `every pair has the same text on both sides (${parsed.pairs.length} pairs); was one file uploaded twice?`);
+    }
     const data = toJsonl(parsed.pairs);
     const sha = await sha256Hex(data);
     // Blob first, then the row: a failure in between leaves only an unreferenced blob, never a row without data.
@@ -44,14 +80,14 @@ export const corpusRoutes = new Hono<AppEnv>()
     const row: Row = {
       id: newId('cor'),
       owner: p.owner,
-      name: q.name ?? `${q.src}-${q.tgt}`,
-      src: q.src,
-      tgt: q.tgt,
+      name: q.name ?? `${src.canonical}-${tgt.canonical}`,
+      src: src.canonical,
+      tgt: tgt.canonical,
       visibility: q.visibility,
       sha256: sha,
       size: data.byteLength,
       r2Key: key,
-      stats: corpusStats(parsed),
+      stats: corpusStats(parsed, src, tgt),
       skippedLines: problems.listed.length ? problems.listed : null,
       createdAt: nowIso(),
     };
@@ -59,7 +95,9 @@ export const corpusRoutes = new Hono<AppEnv>()
     return c.json(view(row), 201);
   })
   .get('/', async (c) => {
-    const q = parseQuery(c, paginationQuery.extend({ src: bcp47Tag.optional(), tgt: bcp47Tag.optional(), owner: z.string().max(64).optional() }));
+    const q = parseQuery(c, paginationQuery.extend({ src: languageCode.optional(), tgt: languageCode.optional(), owner: z.string().max(64).optional() }));
+    const src = canonicalFilter(q.src);
+    const tgt = canonicalFilter(q.tgt);
     const p = c.get('principal');
     const visible = visibleTo(p, corpora);
     const rows = await createDb(c.env.DB)
@@ -68,8 +106,8 @@ export const corpusRoutes = new Hono<AppEnv>()
       .where(
         and(
           visible,
-          q.src ? eq(corpora.src, q.src) : undefined,
-          q.tgt ? eq(corpora.tgt, q.tgt) : undefined,
+          src ? eq(corpora.src, src) : undefined,
+          tgt ? eq(corpora.tgt, tgt) : undefined,
           q.owner ? eq(corpora.owner, q.owner) : undefined,
           q.cursor ? lt(corpora.id, q.cursor) : undefined,
         ),

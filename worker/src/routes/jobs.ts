@@ -158,7 +158,16 @@ export const sweepRoutes = new Hono<AppEnv>()
       specs.push(
         parseWith(
           createJobBody,
-          { kind: 'evaluate', modelId: body.modelId, suites: base.suites, scoring: base.scoring, templateLang: base.templateLang, visibility: base.visibility },
+          {
+            kind: 'evaluate',
+            modelId: body.modelId,
+            suites: base.suites,
+            scoring: base.scoring,
+            templateLang: base.templateLang,
+            limit: base.limit,
+            limitSeed: base.limitSeed,
+            visibility: base.visibility,
+          },
           'body',
         ),
       );

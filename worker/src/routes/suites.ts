@@ -2,7 +2,7 @@ import { and, desc, eq, lt } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { paginationQuery } from '../../../shared/src/api/common';
-import { bcp47Tag } from '../../../shared/src/api/corpora';
+import { languageCode } from '../../../shared/src/api/corpora';
 import { suiteFormat, type SuiteInfo, suiteUploadQuery } from '../../../shared/src/api/suites';
 import type { SuiteFormat } from '../../../shared/src/suites';
 import { suites } from '../db/schema';
@@ -11,12 +11,24 @@ import { assertReadable, requireScope, visibleTo } from '../lib/auth';
 import { putBlob, serveBlob } from '../lib/blobs';
 import { Problems, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
-import { enforceLinePolicy, MAX_DATASET_BYTES } from '../lib/datasets';
+import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, uploadLanguage } from '../lib/datasets';
 import { createDb, nowIso } from '../lib/db';
 import { nextCursor } from '../lib/pagination';
 import { parseQuery } from '../lib/validate';
 import { toJsonl } from '../ingest/corpus';
+import { scriptWarning } from '../ingest/script-check';
 import { parseSuite } from '../ingest/suite';
+
+/** Text in the suite's own language (an mt row's target side is another language). */
+function* suiteTexts(format: SuiteFormat, rows: Record<string, unknown>[]): Generator<string> {
+  for (const r of rows) {
+    if (format === 'mt') yield String(r.src);
+    else
+      for (const v of Object.values(r))
+        if (typeof v === 'string') yield v;
+        else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') yield x;
+  }
+}
 
 type Row = typeof suites.$inferSelect;
 const view = (r: Row): SuiteInfo => ({
@@ -37,23 +49,44 @@ export const suiteRoutes = new Hono<AppEnv>()
   .post('/', async (c) => {
     const p = requireScope(c.get('principal'), 'write');
     const q = parseQuery(c, suiteUploadQuery);
-    const problems = new Problems(q.onError);
-    const parsed = await parseSuite(streamLines(c.req.raw, MAX_DATASET_BYTES), q.format as SuiteFormat, problems);
+    const lang = uploadLanguage(q.lang, 'lang');
+    const { policy, strict } = linePolicy(q.onError);
+    const problems = new Problems(policy);
+    const parsed = await parseSuite(
+      streamLines(c.req.raw, MAX_DATASET_BYTES),
+      q.format as SuiteFormat,
+      { lang: lang.canonical, strict, dedupe: q.dedupe, ...(q.subset !== undefined ? { subset: { n: q.subset, seed: q.seed } } : {}) },
+      problems,
+    );
     enforceLinePolicy(problems, parsed.rows.length, parsed.stoppedAt, `${q.format} rows`);
     const data = toJsonl(parsed.rows);
     const sha = await sha256Hex(data);
     const key = await putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson');
+    const warning = scriptWarning(suiteTexts(q.format as SuiteFormat, parsed.rows), 'text', lang.canonical, lang.script);
+    const stats: SuiteInfo['stats'] = {
+      lines: parsed.lines,
+      rowsKept: parsed.rows.length,
+      duplicates: parsed.duplicates,
+      deduped: q.dedupe,
+      placeholders: parsed.placeholders,
+      skipped: problems.byReason,
+      controlChars: parsed.control,
+      recognised: parsed.recognised,
+      langGiven: lang.given,
+      ...(parsed.subset ? { subset: parsed.subset } : {}),
+      warnings: warning ? [warning] : [],
+    };
     const row: Row = {
       id: newId('sui'),
       owner: p.owner,
-      name: q.name ?? `${q.format}-${q.lang}`,
+      name: q.name ?? `${q.format}-${lang.canonical}`,
       format: q.format,
-      lang: q.lang,
+      lang: lang.canonical,
       visibility: q.visibility,
       sha256: sha,
       size: data.byteLength,
       r2Key: key,
-      stats: { lines: parsed.lines, rowsKept: parsed.rows.length, duplicates: parsed.duplicates, skipped: problems.byReason },
+      stats,
       skippedLines: problems.listed.length ? problems.listed : null,
       createdAt: nowIso(),
     };
@@ -61,7 +94,8 @@ export const suiteRoutes = new Hono<AppEnv>()
     return c.json(view(row), 201);
   })
   .get('/', async (c) => {
-    const q = parseQuery(c, paginationQuery.extend({ format: suiteFormat.optional(), lang: bcp47Tag.optional(), owner: z.string().max(64).optional() }));
+    const q = parseQuery(c, paginationQuery.extend({ format: suiteFormat.optional(), lang: languageCode.optional(), owner: z.string().max(64).optional() }));
+    const lang = canonicalFilter(q.lang);
     const p = c.get('principal');
     const visible = visibleTo(p, suites);
     const rows = await createDb(c.env.DB)
@@ -71,7 +105,7 @@ export const suiteRoutes = new Hono<AppEnv>()
         and(
           visible,
           q.format ? eq(suites.format, q.format) : undefined,
-          q.lang ? eq(suites.lang, q.lang) : undefined,
+          lang ? eq(suites.lang, lang) : undefined,
           q.owner ? eq(suites.owner, q.owner) : undefined,
           q.cursor ? lt(suites.id, q.cursor) : undefined,
         ),
