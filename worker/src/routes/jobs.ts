@@ -1,19 +1,28 @@
 import { and, desc, eq, inArray, lt } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { createJobBody, createSweepBody, type JobSpec, listJobsQuery, MAX_ANALYSIS_RUNS, type PruneJobSpec } from '../../../shared/src/api/jobs';
+import { createRoute } from '@hono/zod-openapi';
+import { idParam, page } from '../../../shared/src/api/common';
+import {
+  createJobBody,
+  createSweepBody,
+  type JobSpec,
+  jobInfo,
+  listJobsQuery,
+  MAX_ANALYSIS_RUNS,
+  type PruneJobSpec,
+  sweepInfo,
+} from '../../../shared/src/api/jobs';
 import { corpora, jobs } from '../db/schema';
-import type { AppEnv } from '../env';
-import { assertReadable, assertWritable, requireScope, type Principal, visibleTo } from '../lib/auth';
+import { assertReadable, assertWritable, type Principal, visibleTo } from '../lib/auth';
 import { newId, sha256Hex } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
 import { canonicalJson } from '../lib/canonical-json';
-import { parseJson, parseParams, parseQuery, parseWith, readJson } from '../lib/validate';
+import { ApiApp, err, json, jsonBody } from '../lib/openapi';
+import { parseWith, readJson } from '../lib/validate';
 import { jobView, type JobRow, maxAttempts, sweepJobs } from '../jobs/store';
 import { validateSpec } from '../jobs/validate-spec';
 import { variantOf } from '../jobs/variant';
-import { idParam } from '../../../shared/src/api/common';
 
 function idempotencyKey(header: string | undefined): string | null {
   if (header === undefined) return null;
@@ -73,9 +82,71 @@ function replay(prior: JobRow, sha: string) {
   return prior;
 }
 
-export const jobRoutes = new Hono<AppEnv>()
-  .post('/', async (c) => {
-    const p = requireScope(c.get('principal'), 'write');
+const tags = ['jobs'];
+
+const create = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Create a prune, evaluate or analyze job (Idempotency-Key honoured); analyze compares the masks of finished prune runs',
+  tags,
+  'x-scope': 'write',
+  // Read by the handler: a replay compares the raw body with the first request's before validating.
+  'x-raw-body': true,
+  request: { body: jsonBody(createJobBody) },
+  responses: {
+    201: json('queued', jobInfo),
+    200: json('replay of an earlier request with the same Idempotency-Key', jobInfo),
+    422: err(
+      'idempotency_key_reused: the key was first sent with another body; or the spec refers to something missing, invisible or inconsistent; incomplete_model / unsupported_model name the files or ops and the fix; analyze: unknown_run, not_a_prune_run, different_model_bytes, different_layers, no_masks',
+    ),
+  },
+});
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List jobs (?status=&model=&sweep=)',
+  tags,
+  request: { query: listJobsQuery },
+  responses: { 200: json('page', page(jobInfo)) },
+});
+const get = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'Status, progress, attempts, timings, error',
+  tags,
+  request: { params: idParam },
+  responses: { 200: json('job', jobInfo) },
+});
+const cancel = createRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  summary: 'Cancel a queued or running job',
+  tags,
+  'x-scope': 'write',
+  request: { params: idParam },
+  responses: { 200: json('canceled', jobInfo), 409: err('already finished') },
+});
+const createSweep = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Expand pairs × sparsities × methods into jobs (analyze: true adds one analyze job per method and sparsity)',
+  tags,
+  'x-scope': 'write',
+  request: { body: jsonBody(createSweepBody) },
+  responses: { 201: json('jobs', sweepInfo), 422: err('nothing_to_analyze, sweep_too_large, or a job refused') },
+});
+const getSweep = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'The jobs of a sweep, its analyze jobs included',
+  tags,
+  request: { params: idParam },
+  responses: { 200: json('sweep', sweepInfo), 404: err('no visible job of this sweep') },
+});
+
+export const jobRoutes = new ApiApp()
+  .openapi(create, async (c) => {
+    const p = c.get('principal')!;
     const key = idempotencyKey(c.req.header('idempotency-key'));
     const db = createDb(c.env.DB);
     let value: unknown;
@@ -106,8 +177,8 @@ export const jobRoutes = new Hono<AppEnv>()
     }
     return c.json(jobView(row), 201);
   })
-  .get('/', async (c) => {
-    const q = parseQuery(c, listJobsQuery);
+  .openapi(list, async (c) => {
+    const q = c.req.valid('query');
     const p = c.get('principal');
     const rows = await createDb(c.env.DB)
       .select()
@@ -124,15 +195,15 @@ export const jobRoutes = new Hono<AppEnv>()
       .orderBy(desc(jobs.id))
       .limit(q.limit + 1);
     const page = nextCursor(rows, q.limit);
-    return c.json({ items: page.items.map(jobView), nextCursor: page.nextCursor });
+    return c.json({ items: page.items.map(jobView), nextCursor: page.nextCursor }, 200);
   })
-  .get('/:id', async (c) => {
-    const row = await createDb(c.env.DB).query.jobs.findFirst({ where: eq(jobs.id, c.req.param('id')) });
-    return c.json(jobView(assertReadable(c.get('principal'), row, 'job')));
+  .openapi(get, async (c) => {
+    const row = await createDb(c.env.DB).query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) });
+    return c.json(jobView(assertReadable(c.get('principal'), row, 'job')), 200);
   })
-  .post('/:id/cancel', async (c) => {
+  .openapi(cancel, async (c) => {
     const db = createDb(c.env.DB);
-    const row = assertWritable(c.get('principal'), await db.query.jobs.findFirst({ where: eq(jobs.id, c.req.param('id')) }), 'job');
+    const row = assertWritable(c.get('principal'), await db.query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) }), 'job');
     const now = nowIso();
     // Clearing the lease makes the runner's next heartbeat answer 409, so it stops at once.
     const [updated] = await db
@@ -141,14 +212,14 @@ export const jobRoutes = new Hono<AppEnv>()
       .where(and(eq(jobs.id, row.id), inArray(jobs.status, ['queued', 'running'])))
       .returning();
     if (!updated) throw new ApiError(409, 'not_cancelable', `job ${row.id} is already ${row.status}`);
-    return c.json(jobView(updated));
+    return c.json(jobView(updated), 200);
   });
 
 /** A grid of language pairs × sparsities × methods expanded into jobs, created in one batch. */
-export const sweepRoutes = new Hono<AppEnv>()
-  .post('/', async (c) => {
-    const p = requireScope(c.get('principal'), 'write');
-    const body = await parseJson(c, createSweepBody);
+export const sweepRoutes = new ApiApp()
+  .openapi(createSweep, async (c) => {
+    const p = c.get('principal')!;
+    const body = c.req.valid('json');
     const db = createDb(c.env.DB);
     const sweepId = newId('swp');
     const specs: JobSpec[] = [];
@@ -199,10 +270,10 @@ export const sweepRoutes = new Hono<AppEnv>()
     await db.batch(rows.map((r) => db.insert(jobs).values(r)) as unknown as [never, ...never[]]);
     return c.json({ sweepId, jobs: rows.map(jobView) }, 201);
   })
-  .get('/:id', async (c) => {
-    const { id } = parseParams(c, idParam);
+  .openapi(getSweep, async (c) => {
+    const { id } = c.req.valid('param');
     const rows = await sweepJobs(createDb(c.env.DB), c.get('principal'), id);
-    return c.json({ sweepId: id, jobs: rows.map(jobView) });
+    return c.json({ sweepId: id, jobs: rows.map(jobView) }, 200);
   });
 
 /**
