@@ -176,10 +176,10 @@ export function registerJobs(program: Command) {
 }
 
 function label(j: JobInfo): string {
-  const s = j.spec as { kind?: string; method?: string; sparsity?: number; calibration?: { dataType?: string }; runs?: string[]; jobs?: string[] };
+  const s = j.spec;
   if (s.kind === 'evaluate') return 'evaluate';
   if (s.kind === 'analyze') return `analyze ${(s.runs ?? s.jobs ?? []).length} ${s.runs ? 'runs' : 'jobs'}`;
-  return `${s.method ?? 'prune'} ${s.sparsity ?? ''}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}`;
+  return `${s.method} ${s.sparsity}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}`;
 }
 
 export function jobTable(items: JobInfo[]): string {

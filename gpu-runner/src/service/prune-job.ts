@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pruneJobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
+import type { PruneJobSpec } from '../../../shared/src/api/jobs';
 import type { LmfStatus } from '../../../shared/src/api/analysis';
 import { ResidualAccumulator, buildLmfReport, type LmfInput, type LmfReport } from '../analyze/lmf';
 import { collectResidualStream } from '../calibrate/residual';
@@ -139,8 +139,7 @@ async function lmfReport(
   return { report: buildLmfReport([input], { ratio: 0.3 }) };
 }
 
-export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
-  const spec = pruneJobSpec.parse(ctx.spec);
+export async function runPruneJob(ctx: JobContext, spec: PruneJobSpec): Promise<RunResult> {
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();

@@ -194,7 +194,7 @@ export class Runner {
     };
     const ctx: JobContext = {
       job,
-      spec: job.spec as unknown as JobSpec,
+      spec: job.spec,
       leaseToken,
       inputs: lease.inputs,
       dir,

@@ -106,7 +106,8 @@ export const jobInfo = z
     owner: z.string(),
     kind: jobKind,
     status: jobStatus,
-    spec: z.record(z.string(), z.unknown()),
+    /** the job's spec as validated at creation, defaults filled in */
+    spec: createJobBody,
     modelId: z.string(),
     sweepId: z.string().nullable(),
     attempts: z.number(),

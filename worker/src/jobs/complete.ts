@@ -1,7 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { analysisSummary } from '../../../shared/src/api/analysis';
-import type { AnalyzeJobSpec, EvaluateJobSpec, JobSpec, PruneJobSpec, RunResult } from '../../../shared/src/api/jobs';
-import { corpora, jobArtifacts, models, runs } from '../db/schema';
+import type { AnalyzeJobSpec, EvaluateJobSpec, PruneJobSpec, RunResult } from '../../../shared/src/api/jobs';
+import { jobArtifacts, models, runs } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { Bindings } from '../env';
 import type { Db } from '../lib/db';
@@ -19,7 +19,7 @@ export const CODE_VERSION = '0.1.0';
  * slips past the earlier checks still writes nothing, and a unique index stops a second run.
  */
 export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: string, result: RunResult, runId: string): Promise<string> {
-  const spec = job.spec as unknown as JobSpec;
+  const spec = job.spec;
   const known = result.artifacts.length
     ? await db
         .select()
@@ -138,13 +138,9 @@ async function describeScored(db: Db, job: JobRow, spec: PruneJobSpec | Evaluate
     };
     corpusSha = base?.corpusSha256 ?? null;
   } else {
-    let pair: string | null = null;
-    if (spec.kind === 'prune' && spec.calibration) {
-      const c = await db.query.corpora.findFirst({ where: eq(corpora.id, spec.calibration.corpusId) });
-      pair = c ? `${c.src}-${c.tgt}` : null;
-      corpusSha = c?.sha256 ?? null;
-    }
-    variant = variantOf(spec, pair);
+    // Resolved when the job was validated (corpora are immutable): no look-up here.
+    corpusSha = job.corpusSha256;
+    variant = variantOf(spec, job.corpusPair);
   }
   return { modelSha: onnx?.sha256 ?? null, corpusSha, variant, config: { ...spec, variantInfo: variant, device: result.device ?? null } };
 }

@@ -11,7 +11,7 @@ import {
   type PruneJobSpec,
   sweepInfo,
 } from '../../../shared/src/api/jobs';
-import { corpora, jobs } from '../db/schema';
+import { jobs } from '../db/schema';
 import { assertReadable, assertWritable, type Principal, visibleTo } from '../lib/auth';
 import { newId, sha256Hex } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
@@ -21,7 +21,7 @@ import { canonicalJson } from '../lib/canonical-json';
 import { ApiApp, err, json, jsonBody } from '../lib/openapi';
 import { parseWith, readJson } from '../lib/validate';
 import { jobView, type JobRow, maxAttempts, sweepJobs } from '../jobs/store';
-import { validateSpec } from '../jobs/validate-spec';
+import { type ResolvedSpec, validateSpec } from '../jobs/validate-spec';
 import { variantOf } from '../jobs/variant';
 
 function idempotencyKey(header: string | undefined): string | null {
@@ -31,16 +31,18 @@ function idempotencyKey(header: string | undefined): string | null {
   return k;
 }
 
-function newJobRow(p: Principal, spec: JobSpec, max: number, extra: Partial<JobRow> = {}): JobRow {
+function newJobRow(p: Principal, { spec, corpus }: ResolvedSpec, max: number, extra: Partial<JobRow> = {}): JobRow {
   const now = nowIso();
   return {
     id: newId('job'),
     owner: p.owner,
     kind: spec.kind,
     status: 'queued',
-    spec: spec as unknown as Record<string, unknown>,
+    spec,
     modelId: spec.modelId,
     sweepId: null,
+    corpusPair: corpus?.pair ?? null,
+    corpusSha256: corpus?.sha256 ?? null,
     visibility: spec.visibility,
     idempotencyKey: null,
     idempotencySha: null,
@@ -165,8 +167,7 @@ export const jobRoutes = new ApiApp()
     }
     if (bodyError) throw bodyError;
     const body = parseWith(createJobBody, value, 'body');
-    const { spec } = await validateSpec(db, p, body);
-    const row = newJobRow(p, spec, maxAttempts(c.env), { idempotencyKey: key, idempotencySha: key ? sha : null });
+    const row = newJobRow(p, await validateSpec(db, p, body), maxAttempts(c.env), { idempotencyKey: key, idempotencySha: key ? sha : null });
     try {
       await db.insert(jobs).values(row);
     } catch (err) {
@@ -234,7 +235,6 @@ export const sweepRoutes = new ApiApp()
       );
     }
     for (const pair of body.pairs) {
-      const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, pair.corpusId) });
       for (const sparsity of body.sparsities) {
         for (const m of body.methods) {
           const calibrated = m.method === 'wanda';
@@ -256,15 +256,15 @@ export const sweepRoutes = new ApiApp()
           };
           // Magnitude and random ignore the pair, so they would repeat across pairs; keep one.
           if (!calibrated && specs.some((s) => s.kind === 'prune' && s.method === m.method && s.sparsity === sparsity && s.dropTop === m.dropTop)) continue;
-          if (!corpus && calibrated) throw new ApiError(422, 'unknown_corpus', `corpus ${pair.corpusId} not found`);
           specs.push(parseWith(createJobBody, spec, 'body'));
         }
       }
     }
     const tooLarge = (n: number) => new ApiError(422, 'sweep_too_large', `the grid expands to ${n} jobs; at most 200 per sweep`);
     if (specs.length > 200) throw tooLarge(specs.length);
-    for (const s of specs) await validateSpec(db, p, s);
-    const rows = specs.map((s) => newJobRow(p, s, maxAttempts(c.env), { sweepId }));
+    const resolved: ResolvedSpec[] = [];
+    for (const s of specs) resolved.push(await validateSpec(db, p, s));
+    const rows = resolved.map((r) => newJobRow(p, r, maxAttempts(c.env), { sweepId }));
     if (body.analyze) rows.push(...analysisRows(p, rows, base.visibility, maxAttempts(c.env), sweepId));
     if (rows.length > 200) throw tooLarge(rows.length);
     await db.batch(rows.map((r) => db.insert(jobs).values(r)) as unknown as [never, ...never[]]);
@@ -281,26 +281,33 @@ export const sweepRoutes = new ApiApp()
  * e.g. every pair's mt and mono masks of wanda at 50%. Each waits for its prune jobs to end.
  */
 function analysisRows(p: Principal, rows: JobRow[], visibility: PruneJobSpec['visibility'] | undefined, max: number, sweepId: string): JobRow[] {
-  const groups = new Map<string, JobRow[]>();
+  const groups = new Map<string, { spec: PruneJobSpec; rows: JobRow[] }>();
   for (const r of rows) {
-    if (r.kind !== 'prune') continue;
-    const s = r.spec as unknown as PruneJobSpec;
+    const s = r.spec;
+    if (s.kind !== 'prune') continue;
     const key = JSON.stringify([variantOf(s, null).method, s.sparsity, s.pattern]);
-    groups.set(key, [...(groups.get(key) ?? []), r]);
+    const g = groups.get(key) ?? { spec: s, rows: [] };
+    g.rows.push(r);
+    groups.set(key, g);
   }
-  const big = [...groups.values()].find((g) => g.length > MAX_ANALYSIS_RUNS);
+  const big = [...groups.values()].find((g) => g.rows.length > MAX_ANALYSIS_RUNS);
   if (big) {
-    const s = big[0]!.spec as unknown as PruneJobSpec;
+    const s = big.spec;
     throw new ApiError(
       422,
       'analysis_too_large',
-      `analyze: true would compare ${big.length} prune jobs of ${variantOf(s, null).method} at ${s.sparsity}; one analysis compares at most ${MAX_ANALYSIS_RUNS} (fewer pairs or data types per sweep)`,
+      `analyze: true would compare ${big.rows.length} prune jobs of ${variantOf(s, null).method} at ${s.sparsity}; one analysis compares at most ${MAX_ANALYSIS_RUNS} (fewer pairs or data types per sweep)`,
     );
   }
   const out = [...groups.values()]
-    .filter((g) => g.length >= 2)
-    .map((g) =>
-      newJobRow(p, parseWith(createJobBody, { kind: 'analyze', modelId: g[0]!.modelId, jobs: g.map((r) => r.id), visibility }, 'body'), max, { sweepId }),
+    .filter((g) => g.rows.length >= 2)
+    .map(({ rows: g }) =>
+      newJobRow(
+        p,
+        { spec: parseWith(createJobBody, { kind: 'analyze', modelId: g[0]!.modelId, jobs: g.map((r) => r.id), visibility }, 'body'), corpus: null },
+        max,
+        { sweepId },
+      ),
     );
   if (!out.length) {
     throw new ApiError(

@@ -10,7 +10,6 @@ import {
   heartbeatBody,
   type JobInput,
   jobInfo,
-  type JobSpec,
   leaseBody,
   leaseResponse,
 } from '../../../shared/src/api/jobs';
@@ -41,7 +40,7 @@ interface Located {
 
 /** Everything a runner may download for a job, by name. */
 async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]> {
-  const spec = job.spec as unknown as JobSpec;
+  const spec = job.spec;
   // An analysis reads stored masks and LMF reports, never the model.
   if (spec.kind === 'analyze') return analysisInputs(db, spec);
   const out: Located[] = [];
@@ -143,8 +142,7 @@ async function artifactUpload(db: Db, jobId: string, name: string, uploadId: str
 }
 
 /** Fails a just-leased analysis whose runs cannot be compared; true when it did. */
-async function refuseAnalysis(db: Db, job: JobRow, token: string): Promise<boolean> {
-  const spec = job.spec as unknown as AnalyzeJobSpec;
+async function refuseAnalysis(db: Db, job: JobRow, spec: AnalyzeJobSpec, token: string): Promise<boolean> {
   const problem = await comparableProblem(db, job.modelId, await resolveAnalysisRuns(db, spec));
   if (!problem) return false;
   const now = nowIso();
@@ -248,7 +246,7 @@ export const runnerRoutes = new ApiApp()
       const id = await claimNext(c.env.DB, body.runnerId, token, expires, holderOf(c));
       if (!id) return c.body(null, 204);
       const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
-      if (job.kind === 'analyze' && (await refuseAnalysis(db, job, token))) continue;
+      if (job.spec.kind === 'analyze' && (await refuseAnalysis(db, job, job.spec, token))) continue;
       const inputs = (await jobInputs(db, job)).map((l) => l.input);
       return c.json({ job: jobView(job), leaseToken: token, leaseExpiresAt: new Date(expires).toISOString(), inputs }, 200);
     }
