@@ -164,8 +164,7 @@ export function registerJobs(program: Command) {
     .action(async (o, cmd: Command) => {
       const api = await apiFor(cmd);
       const page = await api.listJobs(o);
-      const pairs = globals(cmd).json ? new Map<string, string>() : await pairsOf(api, page.items);
-      emit(cmd, page, () => jobTable(page.items, pairs));
+      emit(cmd, page, () => jobTable(page.items));
     });
   jobs
     .command('get')
@@ -180,38 +179,19 @@ export function registerJobs(program: Command) {
     });
 }
 
-type Pairs = Map<string, string>;
-
-function label(j: JobInfo, pairs: Pairs = new Map()): string {
-  const s = j.spec as {
-    kind?: string;
-    method?: string;
-    sparsity?: number;
-    calibration?: { dataType?: string; corpusId?: string; pair?: string };
-    runs?: string[];
-    jobs?: string[];
-  };
+/** What a job does, with its calibration pair (resolved by the API when the job was created). */
+function label(j: JobInfo): string {
+  const s = j.spec;
   if (s.kind === 'evaluate') return 'evaluate';
   if (s.kind === 'analyze') return `analyze ${(s.runs ?? s.jobs ?? []).length} ${s.runs ? 'runs' : 'jobs'}`;
-  const pair = s.calibration ? (s.calibration.pair ?? pairs.get(s.calibration.corpusId ?? '') ?? s.calibration.corpusId) : null;
-  return `${s.method ?? 'prune'} ${s.sparsity ?? ''}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}${pair ? ` ${pair}` : ''}`;
+  const pair = s.calibration ? (j.pair ?? s.calibration.corpusId) : null;
+  return `${s.method} ${s.sparsity}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}${pair ? ` ${pair}` : ''}`;
 }
 
-/** The language pair of each calibration corpus the jobs use (one lookup per corpus; unreadable ones keep their id). */
-export async function pairsOf(api: PolypruneApi, items: JobInfo[]): Promise<Pairs> {
-  const ids = new Set(items.flatMap((j) => ((j.spec as { calibration?: { corpusId?: string } }).calibration?.corpusId ?? []) as string[] | string));
-  const pairs: Pairs = new Map();
-  for (const id of ids) {
-    const c = await api.getCorpus(id).catch(() => null);
-    if (c) pairs.set(id, `${c.src}-${c.tgt}`);
-  }
-  return pairs;
-}
-
-export function jobTable(items: JobInfo[], pairs: Pairs = new Map()): string {
+export function jobTable(items: JobInfo[]): string {
   return renderTable(
     ['id', 'what', 'status', 'progress', 'attempts', 'run'],
-    items.map((j) => [j.id, label(j, pairs), j.status, progressText(j.progress), `${j.attempts}/${j.maxAttempts}`, j.runId ?? '']),
+    items.map((j) => [j.id, label(j), j.status, progressText(j.progress), `${j.attempts}/${j.maxAttempts}`, j.runId ?? '']),
   );
 }
 
@@ -253,13 +233,11 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
   const byId = new Map<string, ReturnType<NonNullable<typeof bars>['create']>>();
   const last = new Map<string, string>();
   let jobs: JobInfo[] = [];
-  let pairs: Pairs | null = null;
   try {
     for (;;) {
       jobs = await Promise.all(ids.map((id) => api.getJob(id)));
-      pairs ??= json ? new Map() : await pairsOf(api, jobs);
       for (const j of jobs) {
-        const payload = { job: `${j.id} ${label(j, pairs)}`.padEnd(44), status: j.status.padEnd(9), stage: j.progress?.stage ?? '', eta: etaText(j.progress) };
+        const payload = { job: `${j.id} ${label(j)}`.padEnd(44), status: j.status.padEnd(9), stage: j.progress?.stage ?? '', eta: etaText(j.progress) };
         const total = Math.max(1, j.progress?.total ?? 1);
         const done = isFinal(j.status) && j.status === 'succeeded' ? total : Math.min(total, j.progress?.done ?? 0);
         if (bars) {
@@ -282,10 +260,6 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
   const failed = jobs.filter((j) => j.status !== 'succeeded');
   // quiet: the caller prints its own result on stdout.
   if (!o.quiet)
-    emit(
-      cmd,
-      jobs,
-      () => `${jobTable(jobs, pairs ?? new Map())}${failed.length ? `\n\n${failed.map((j) => `${j.id} ${j.status}: ${j.error ?? ''}`).join('\n')}` : ''}`,
-    );
+    emit(cmd, jobs, () => `${jobTable(jobs)}${failed.length ? `\n\n${failed.map((j) => `${j.id} ${j.status}: ${j.error ?? ''}`).join('\n')}` : ''}`);
   return failed.length ? EXIT.api : EXIT.ok;
 }

@@ -130,6 +130,8 @@ describe('runner protocol', () => {
     expect(run.body).toMatchObject({ jobId: id, variant: 'wanda 50% mt:fr-en', overallSparsity: 0.5, kind: 'prune' });
     expect(run.body.config).toMatchObject({ method: 'wanda', sparsity: 0.5 });
     expect(run.body.modelSha256).toBe(await sha256(tinyOnnx()));
+    // The corpus validation resolved when the job was created: the bytes the runner downloaded.
+    expect(run.body.corpusSha256).toBe(l.inputs.find((i) => i.role === 'corpus')?.sha256);
     expect(run.body.artifacts).toEqual([{ name: 'masks.bin', sha256: await sha256(mask), size: 2 }]);
     const dl = await call('GET', `/v1/runs/${a.body.runId}/artifacts/masks.bin`, { token: w.writer });
     expect(dl.bytes).toEqual(mask);

@@ -1,12 +1,12 @@
-import { Hono } from 'hono';
-import { openApiDocument } from '../../shared/src/api/registry';
-import type { AppEnv, Bindings } from './env';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Bindings } from './env';
 import { CODE_VERSION } from './jobs/complete';
 import { requeueExpired } from './jobs/store';
 import { authenticate } from './lib/auth';
 import { createDb } from './lib/db';
 import { errorResponse, onError } from './lib/errors';
 import { abortAbandonedUploads } from './lib/abandoned-uploads';
+import { ApiApp, json, openApiDocument } from './lib/openapi';
 import { pruneRateLimits, rateLimit } from './lib/rate-limit';
 import { corpusRoutes } from './routes/corpora';
 import { jobRoutes, sweepRoutes } from './routes/jobs';
@@ -19,9 +19,29 @@ import { suiteRoutes } from './routes/suites';
 import { sweepPages } from './routes/sweep-pages';
 import { tokenRoutes } from './routes/tokens';
 
-const v1 = new Hono<AppEnv>()
-  .get('/health', (c) => c.json({ ok: true, version: c.env.CODE_VERSION ?? CODE_VERSION }))
-  .get('/openapi.json', (c) => c.json(openApiDocument(c.env.CODE_VERSION ?? CODE_VERSION)))
+const meta = { tags: ['meta'] };
+const health = createRoute({
+  ...meta,
+  method: 'get',
+  path: '/health',
+  summary: 'Liveness and version',
+  responses: { 200: json('ok', z.object({ ok: z.boolean(), version: z.string() })) },
+});
+const document = createRoute({ ...meta, method: 'get', path: '/openapi.json', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } });
+const home = createRoute({
+  ...meta,
+  method: 'get',
+  path: '/',
+  summary: 'Redirects to this document',
+  responses: { 302: { description: 'to /v1/openapi.json' } },
+});
+
+/** Every route below and the legacy table, for the document. */
+export const app = new ApiApp();
+
+const v1 = new ApiApp()
+  .openapi(health, (c) => c.json({ ok: true, version: c.env.CODE_VERSION ?? CODE_VERSION }, 200))
+  .openapi(document, (c) => c.json(openApiDocument(app, c.env.CODE_VERSION ?? CODE_VERSION)))
   .route('/tokens', tokenRoutes)
   .route('/models', modelRoutes)
   .route('/corpora', corpusRoutes)
@@ -32,9 +52,9 @@ const v1 = new Hono<AppEnv>()
   .route('/runs', runRoutes)
   .route('/leaderboards', leaderboardRoutes);
 
-export const app = new Hono<AppEnv>()
-  .use(authenticate, rateLimit)
-  .get('/', (c) => c.redirect('/v1/openapi.json'))
+app.use(authenticate, rateLimit);
+app
+  .openapi(home, (c) => c.redirect('/v1/openapi.json'))
   .route('/v1', v1)
   .route('/leaderboards', leaderboardPages)
   .route('/runs', runPages)

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type MaskAnalysis, maskAnalysis, summarize } from '../../../shared/src/api/analysis';
-import { analyzeJobSpec } from '../../../shared/src/api/jobs';
+import type { AnalyzeJobSpec } from '../../../shared/src/api/jobs';
 import type { LmfReport } from '../analyze/lmf';
 import { type AnalysisRunInput, analyzeMasks } from '../analyze/mask-analysis';
 import { type MaskFileReader, openMaskFile } from '../prune/mask-file-reader';
@@ -28,8 +28,7 @@ function asLmfReport(value: unknown): LmfReport | null {
   return ok ? (r as LmfReport) : null;
 }
 
-export async function runAnalyzeJob(ctx: JobContext): Promise<RunResult> {
-  const spec = analyzeJobSpec.parse(ctx.spec);
+export async function runAnalyzeJob(ctx: JobContext, spec: AnalyzeJobSpec): Promise<RunResult> {
   const timings: Record<string, number> = {};
   const maskInputs = ctx.inputs.filter((i) => i.role === 'masks');
   if (maskInputs.length < 2) {

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { evaluateJobSpec } from '../../../shared/src/api/jobs';
+import type { EvaluateJobSpec } from '../../../shared/src/api/jobs';
 import { discoverStructure, preflight } from '../model/preflight';
 import { writePrunedModel } from '../onnx/apply-mask';
 import type { Device } from '../ort';
@@ -17,8 +17,7 @@ import { checkMemory, jobMemoryNeed } from './memory-check';
 import { evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
 
-export async function runEvaluateJob(ctx: JobContext): Promise<RunResult> {
-  const spec = evaluateJobSpec.parse(ctx.spec);
+export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Promise<RunResult> {
   const timings: Record<string, number> = {};
   const modelDir = path.join(ctx.dir, 'model');
   const t0 = performance.now();

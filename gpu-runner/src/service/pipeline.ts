@@ -8,12 +8,15 @@ import type { JobContext } from './worker-loop';
 export async function runPipeline(ctx: JobContext): Promise<RunResult> {
   switch (ctx.spec.kind) {
     case 'prune':
-      return runPruneJob(ctx);
+      return runPruneJob(ctx, ctx.spec);
     case 'evaluate':
-      return runEvaluateJob(ctx);
+      return runEvaluateJob(ctx, ctx.spec);
     case 'analyze':
-      return runAnalyzeJob(ctx);
-    default:
-      throw new Error(`unknown job kind "${(ctx.spec as { kind?: string }).kind}"`);
+      return runAnalyzeJob(ctx, ctx.spec);
+    default: {
+      // The lease response was parsed with the shared schema: no other kind gets here.
+      const unknown: never = ctx.spec;
+      throw new Error(`unknown job kind in ${JSON.stringify(unknown)}`);
+    }
   }
 }

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pruneJobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
+import type { PruneJobSpec } from '../../../shared/src/api/jobs';
 import type { LmfStatus } from '../../../shared/src/api/analysis';
 import { ResidualAccumulator, buildLmfReport, type LmfInput, type LmfReport } from '../analyze/lmf';
 import { collectResidualStream } from '../calibrate/residual';
@@ -130,8 +130,8 @@ interface LoadedModel {
   linears: PrunableLinear[];
 }
 
-export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
-  const run = startRun(ctx);
+export async function runPruneJob(ctx: JobContext, spec: PruneJobSpec): Promise<RunResult> {
+  const run = startRun(ctx, spec);
   await run.timed('download', async () => {
     await ctx.inputsOfRole('model', run.modelDir);
     for (const i of ctx.inputs.filter((x) => x.role !== 'model')) await ctx.input(i.name);
@@ -159,11 +159,11 @@ export async function runPruneJob(ctx: JobContext): Promise<RunResult> {
   };
 }
 
-function startRun(ctx: JobContext): PruneRun {
+function startRun(ctx: JobContext, spec: PruneJobSpec): PruneRun {
   const timings: Record<string, number> = {};
   return {
     ctx,
-    spec: pruneJobSpec.parse(ctx.spec),
+    spec,
     graph: graphInput(ctx),
     modelDir: path.join(ctx.dir, 'model'),
     device: ctx.device as Device | 'auto',

@@ -245,7 +245,7 @@ export class Runner {
     let origin: StageOrigin = { stage: 'leased', at: Date.now(), done: 0 };
     const ctx: JobContext = {
       job,
-      spec: job.spec as unknown as JobSpec,
+      spec: job.spec,
       leaseToken,
       inputs: lease.inputs,
       dir,

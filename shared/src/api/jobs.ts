@@ -130,8 +130,11 @@ export const jobInfo = z
     owner: z.string(),
     kind: jobKind,
     status: jobStatus,
-    spec: z.record(z.string(), z.unknown()),
+    /** the job's spec as validated at creation, defaults filled in */
+    spec: createJobBody,
     modelId: z.string(),
+    /** the calibration corpus's language pair (src-tgt), resolved when the job was validated */
+    pair: z.string().nullable(),
     sweepId: z.string().nullable(),
     attempts: z.number(),
     maxAttempts: z.number(),

@@ -12,8 +12,7 @@ import { maskAnalysis } from '../../../shared/src/api/analysis';
 import type { LmfReport } from '../../../gpu-runner/src/analyze/lmf';
 import { onnx } from '../../../gpu-runner/src/onnx/proto';
 import { unpackMasks } from '../../../gpu-runner/src/prune/pack';
-import { runAnalyzeJob } from '../../../gpu-runner/src/service/analyze-job';
-import { runPruneJob } from '../../../gpu-runner/src/service/prune-job';
+import { runPipeline } from '../../../gpu-runner/src/service/pipeline';
 import type { RunResult } from '../../../gpu-runner/src/service/protocol';
 import { type LocalInput, localContext } from './local-context';
 
@@ -53,7 +52,7 @@ async function prune(name: string, model: LocalInput[], spec: Record<string, unk
     inputs.push({ name: 'corpus.jsonl', role: 'corpus', file: path.join(tmp, `corpus.${pair}.jsonl`), meta: { corpusId: `cor_${pair}`, src, tgt } });
   }
   const job = localContext({ kind: 'prune', modelId: 'mdl_x', suites: [], ...spec }, inputs, path.join(tmp, name));
-  const result = await runPruneJob(job.ctx);
+  const result = await runPipeline(job.ctx);
   return { result, uploads: job.uploads, logs: job.logs };
 }
 
@@ -92,7 +91,7 @@ describe('analyze job over two prune jobs of the xglm fixture', () => {
       }
     }
     const job = localContext({ kind: 'analyze', modelId: 'mdl_x', runs: ['run_fr', 'run_de'] }, inputs, path.join(tmp, 'analyze'));
-    analysis = { result: await runAnalyzeJob(job.ctx), uploads: job.uploads };
+    analysis = { result: await runPipeline(job.ctx), uploads: job.uploads };
   });
 
   it('prune runs record their LMF report', () => {
@@ -151,7 +150,7 @@ describe('analyze job over two prune jobs of the xglm fixture', () => {
 
   it('refuses fewer than two runs', async () => {
     const job = localContext({ kind: 'analyze', modelId: 'mdl_x', runs: ['a', 'b'] }, [], path.join(tmp, 'none'));
-    await expect(runAnalyzeJob(job.ctx)).rejects.toThrow(/at least two runs' masks; the lease lists 0/);
+    await expect(runPipeline(job.ctx)).rejects.toThrow(/at least two runs' masks; the lease lists 0/);
   });
 });
 

@@ -12,7 +12,7 @@ const job = {
   owner: 'admin',
   kind: 'prune',
   status: 'running',
-  spec: { kind: 'prune' },
+  spec: { kind: 'prune', modelId: 'mdl_1' },
   modelId: 'mdl_1',
   sweepId: null,
   attempts: 1,

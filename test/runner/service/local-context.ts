@@ -5,7 +5,8 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { JobInputT, JobSpec } from '../../../gpu-runner/src/service/protocol';
+import type { JobInputT } from '../../../gpu-runner/src/service/protocol';
+import { createJobBody } from '../../../shared/src/api/jobs';
 import type { JobContext } from '../../../gpu-runner/src/service/worker-loop';
 
 export interface LocalInput extends Omit<JobInputT, 'sha256' | 'size'> {
@@ -34,7 +35,8 @@ export function localContext(spec: Record<string, unknown>, inputs: LocalInput[]
   };
   const ctx: JobContext = {
     job: { id: 'job_local', kind: String(spec.kind) } as JobContext['job'],
-    spec: spec as unknown as JobSpec,
+    // Parsed like a lease's spec: the defaults a stored spec carries are filled in.
+    spec: createJobBody.parse(spec),
     leaseToken: 'local',
     inputs: listed,
     dir,

@@ -3,6 +3,7 @@
  * cgroup, the batch size kept within the limit, and a model that cannot fit refused before any
  * onnxruntime session is opened, with both figures in the message.
  */
+import { pruneJobSpec } from '../../../shared/src/api/jobs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -120,7 +121,7 @@ describe('a prune job whose model cannot fit', () => {
 
   it('is refused at preflight, stating what it needs and the limit', async () => {
     const j = job('tiny', 64 * 1024);
-    const err = await runPruneJob(j.ctx).catch((e: unknown) => e);
+    const err = await runPruneJob(j.ctx, pruneJobSpec.parse(j.ctx.spec)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsupportedModel);
     const msg = (err as Error).message;
     expect(msg).toMatch(/^pruning model\.onnx needs at least \d+\.\d\d GiB of memory \(weights /);
@@ -132,7 +133,7 @@ describe('a prune job whose model cannot fit', () => {
 
   it('runs when the limit allows it, and logs the figures', async () => {
     const j = job('roomy', 4 * GiB);
-    const r = await runPruneJob(j.ctx);
+    const r = await runPruneJob(j.ctx, pruneJobSpec.parse(j.ctx.spec));
     expect(r.overallSparsity).toBeCloseTo(0.5, 2);
     expect(j.logs.join('\n')).toMatch(/memory: needs at least \d+\.\d\d GiB of 4\.00 GiB \(POLYPRUNE_MEMORY_LIMIT\)/);
     expect(j.steps).toContain('calibrate');

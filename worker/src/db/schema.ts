@@ -3,6 +3,7 @@
  * (`npm run db:generate`) and never edited by hand after they land.
  */
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { JobSpec } from '../../../shared/src/api/jobs';
 import type { GraphInfo } from '../../../shared/src/model-files';
 
 const createdAt = () => text('created_at').notNull();
@@ -126,9 +127,12 @@ export const jobs = sqliteTable(
     owner: text('owner').notNull(),
     kind: text('kind').notNull(),
     status: text('status').notNull(),
-    spec: text('spec', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    spec: text('spec', { mode: 'json' }).$type<JobSpec>().notNull(),
     modelId: text('model_id').notNull(),
     sweepId: text('sweep_id'),
+    /** what validation resolved from the calibration corpus: "fr-en" (for the variant label) and its sha256 */
+    corpusPair: text('corpus_pair'),
+    corpusSha256: text('corpus_sha256'),
     visibility: text('visibility').notNull(),
     idempotencyKey: text('idempotency_key'),
     /** sha256 of the canonical JSON body sent with the Idempotency-Key; a replay must match it */

@@ -19,7 +19,7 @@ export const CODE_VERSION = '0.1.0';
  * slips past the earlier checks still writes nothing, and a unique index stops a second run.
  */
 export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: string, result: RunResult, runId: string): Promise<string> {
-  const spec = job.spec as unknown as JobSpec;
+  const spec = job.spec;
   const known = result.artifacts.length
     ? await db
         .select()
@@ -162,13 +162,9 @@ async function describeScored(db: Db, job: JobRow, spec: PruneJobSpec | Evaluate
     };
     corpusSha = base?.corpusSha256 ?? null;
   } else {
-    let pair: string | null = null;
-    if (spec.kind === 'prune' && spec.calibration) {
-      const c = await db.query.corpora.findFirst({ where: eq(corpora.id, spec.calibration.corpusId) });
-      pair = c ? `${c.src}-${c.tgt}` : null;
-      corpusSha = c?.sha256 ?? null;
-    }
-    variant = variantOf(spec, pair);
+    // Resolved when the job was validated (corpora are immutable): no look-up here.
+    corpusSha = job.corpusSha256;
+    variant = variantOf(spec, job.corpusPair);
   }
   return { modelSha: onnx?.sha256 ?? null, corpusSha, variant, config: { ...spec, variantInfo: variant, device: result.device ?? null } };
 }

@@ -20,6 +20,7 @@ export function jobView(r: JobRow): JobInfo {
     status: r.status as JobInfo['status'],
     spec: r.spec,
     modelId: r.modelId,
+    pair: r.corpusPair ?? null,
     sweepId: r.sweepId,
     attempts: r.attempts,
     maxAttempts: r.maxAttempts,

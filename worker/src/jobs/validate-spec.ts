@@ -9,10 +9,11 @@ import { comparableProblem, resolveAnalysisRuns } from './analysis-runs';
 
 const invalid = (code: string, message: string, details?: unknown) => new ApiError(422, code, message, details);
 
+/** A spec that passed validation, with what validation looked up on the way (stored with the job). */
 export interface ResolvedSpec {
   spec: JobSpec;
-  /** "fr-en" of the calibration corpus, for the variant label */
-  corpusPair: string | null;
+  /** The calibration corpus: its pair ("fr-en", for the variant label) and its bytes, recorded with the run. */
+  corpus: { pair: string; sha256: string } | null;
 }
 
 /** Everything a job refers to must exist, be visible to the caller and fit together. */
@@ -22,7 +23,7 @@ export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise
   // An analysis reads stored masks only: the model's files need not be complete any more.
   if (spec.kind === 'analyze') {
     await validateAnalysis(db, p, spec);
-    return { spec, corpusPair: null };
+    return { spec, corpus: null };
   }
   // Refused here, before any job row exists: a runner would only fail later, with less to say.
   const st = await loadModelStatus(db, model);
@@ -41,7 +42,7 @@ export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise
     if (bad.length) throw invalid('unknown_suite', `suite(s) not found or not visible: ${bad.join(', ')}`, { suites: bad });
   }
 
-  let corpusPair: string | null = null;
+  let resolved: ResolvedSpec['corpus'] = null;
   if (spec.kind === 'prune') {
     if (spec.pattern !== 'unstructured') {
       const [n, m] = spec.pattern.split(':').map(Number) as [number, number];
@@ -58,9 +59,9 @@ export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise
       const cal = spec.calibration;
       const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, cal.corpusId) });
       if (!corpus || !canRead(p, corpus)) throw invalid('unknown_corpus', `corpus ${cal.corpusId} not found`);
-      corpusPair = `${corpus.src}-${corpus.tgt}`;
-      if (cal.pair && cal.pair !== corpusPair) {
-        throw invalid('corpus_pair_mismatch', `corpus ${corpus.id} holds ${corpusPair} pairs, the job asked for ${cal.pair}`);
+      resolved = { pair: `${corpus.src}-${corpus.tgt}`, sha256: corpus.sha256 };
+      if (cal.pair && cal.pair !== resolved.pair) {
+        throw invalid('corpus_pair_mismatch', `corpus ${corpus.id} holds ${resolved.pair} pairs, the job asked for ${cal.pair}`);
       }
       if (cal.dataType === 'mt-contrast') {
         if (!cal.contrastCorpusId) throw invalid('contrast_required', 'dataType "mt-contrast" needs calibration.contrastCorpusId');
@@ -76,7 +77,7 @@ export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise
     if (run.kind !== 'prune') throw invalid('not_a_prune_run', `run ${run.id} is an evaluation, not a pruned model`);
     if (run.modelId !== spec.modelId) throw invalid('run_model_mismatch', `run ${run.id} pruned model ${run.modelId}, not ${spec.modelId}`);
   }
-  return { spec, corpusPair };
+  return { spec, corpus: resolved };
 }
 
 /** The runs (or prune jobs) an analysis names exist, are visible to the caller and can be compared. */

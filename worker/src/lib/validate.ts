@@ -15,9 +15,12 @@ function describe(where: string, error: z.ZodError): string {
   return `invalid ${where}: ${path}: ${first?.message ?? 'invalid'}`;
 }
 
+/** The 400 of a value that failed its schema; `where` is path, query or body. */
+export const invalidInput = (where: string, error: z.ZodError) => new ApiError(400, 'invalid_request', describe(where, error), problems(error));
+
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const r = schema.safeParse(value);
-  if (!r.success) throw new ApiError(400, 'invalid_request', describe(where, r.error), problems(r.error));
+  if (!r.success) throw invalidInput(where, r.error);
   return r.data;
 }
 

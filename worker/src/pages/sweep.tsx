@@ -3,9 +3,9 @@ import type { JobInfo } from '../../../shared/src/api/jobs';
 import { Layout } from './layout';
 
 function what(j: JobInfo): string {
-  const s = j.spec as { method?: string; sparsity?: number; calibration?: { dataType?: string }; jobs?: string[]; runs?: string[] };
-  if (j.kind === 'evaluate') return 'dense evaluation';
-  if (j.kind === 'analyze') return `mask analysis of ${(s.jobs ?? s.runs ?? []).length} prune jobs`;
+  const s = j.spec;
+  if (s.kind === 'evaluate') return 'dense evaluation';
+  if (s.kind === 'analyze') return `mask analysis of ${(s.jobs ?? s.runs ?? []).length} prune jobs`;
   return `${s.method} ${s.sparsity}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}`;
 }
 
@@ -26,7 +26,7 @@ export const SweepPage: FC<{ sweepId: string; jobs: JobInfo[]; pairs: Record<str
           <h2>Mask analyses</h2>
           <ul>
             {analyses.map((j) => {
-              const waiting = ((j.spec as { jobs?: string[] }).jobs ?? []).filter((id) => {
+              const waiting = ((j.spec.kind === 'analyze' && j.spec.jobs) || []).filter((id) => {
                 const d = jobs.find((x) => x.id === id);
                 return d && open(d);
               }).length;

@@ -1,19 +1,28 @@
 import { and, desc, eq, inArray, lt } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { createJobBody, createSweepBody, type JobSpec, listJobsQuery, MAX_ANALYSIS_RUNS, type PruneJobSpec } from '../../../shared/src/api/jobs';
-import { corpora, jobs } from '../db/schema';
-import type { AppEnv } from '../env';
-import { assertReadable, assertWritable, requireScope, type Principal, visibleTo } from '../lib/auth';
+import { createRoute } from '@hono/zod-openapi';
+import { idParam, page } from '../../../shared/src/api/common';
+import {
+  createJobBody,
+  createSweepBody,
+  type JobSpec,
+  jobInfo,
+  listJobsQuery,
+  MAX_ANALYSIS_RUNS,
+  type PruneJobSpec,
+  sweepInfo,
+} from '../../../shared/src/api/jobs';
+import { jobs } from '../db/schema';
+import { assertReadable, assertWritable, type Principal, visibleTo } from '../lib/auth';
 import { newId, sha256Hex } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
 import { canonicalJson } from '../lib/canonical-json';
-import { parseJson, parseParams, parseQuery, parseWith, readJson } from '../lib/validate';
+import { ApiApp, err, json, jsonBody } from '../lib/openapi';
+import { parseWith, readJson } from '../lib/validate';
 import { jobView, type JobRow, maxAttempts, sweepJobs } from '../jobs/store';
-import { validateSpec } from '../jobs/validate-spec';
+import { type ResolvedSpec, validateSpec } from '../jobs/validate-spec';
 import { variantOf } from '../jobs/variant';
-import { idParam } from '../../../shared/src/api/common';
 
 function idempotencyKey(header: string | undefined): string | null {
   if (header === undefined) return null;
@@ -22,16 +31,18 @@ function idempotencyKey(header: string | undefined): string | null {
   return k;
 }
 
-function newJobRow(p: Principal, spec: JobSpec, max: number, extra: Partial<JobRow> = {}): JobRow {
+function newJobRow(p: Principal, { spec, corpus }: ResolvedSpec, max: number, extra: Partial<JobRow> = {}): JobRow {
   const now = nowIso();
   return {
     id: newId('job'),
     owner: p.owner,
     kind: spec.kind,
     status: 'queued',
-    spec: spec as unknown as Record<string, unknown>,
+    spec,
     modelId: spec.modelId,
     sweepId: null,
+    corpusPair: corpus?.pair ?? null,
+    corpusSha256: corpus?.sha256 ?? null,
     visibility: spec.visibility,
     idempotencyKey: null,
     idempotencySha: null,
@@ -74,9 +85,71 @@ function replay(prior: JobRow, sha: string) {
   return prior;
 }
 
-export const jobRoutes = new Hono<AppEnv>()
-  .post('/', async (c) => {
-    const p = requireScope(c.get('principal'), 'write');
+const tags = ['jobs'];
+
+const create = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Create a prune, evaluate or analyze job (Idempotency-Key honoured); analyze compares the masks of finished prune runs',
+  tags,
+  'x-scope': 'write',
+  // Read by the handler: a replay compares the raw body with the first request's before validating.
+  'x-raw-body': true,
+  request: { body: jsonBody(createJobBody) },
+  responses: {
+    201: json('queued', jobInfo),
+    200: json('replay of an earlier request with the same Idempotency-Key', jobInfo),
+    422: err(
+      'idempotency_key_reused: the key was first sent with another body; or the spec refers to something missing, invisible or inconsistent; incomplete_model / unsupported_model name the files or ops and the fix; analyze: unknown_run, not_a_prune_run, different_model_bytes, different_layers, no_masks',
+    ),
+  },
+});
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List jobs (?status=&model=&sweep=)',
+  tags,
+  request: { query: listJobsQuery },
+  responses: { 200: json('page', page(jobInfo)) },
+});
+const get = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'Status, progress, attempts, timings, error',
+  tags,
+  request: { params: idParam },
+  responses: { 200: json('job', jobInfo) },
+});
+const cancel = createRoute({
+  method: 'post',
+  path: '/{id}/cancel',
+  summary: 'Cancel a queued or running job',
+  tags,
+  'x-scope': 'write',
+  request: { params: idParam },
+  responses: { 200: json('canceled', jobInfo), 409: err('already finished') },
+});
+const createSweep = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Expand pairs × sparsities × methods into jobs (analyze: true adds one analyze job per method and sparsity)',
+  tags,
+  'x-scope': 'write',
+  request: { body: jsonBody(createSweepBody) },
+  responses: { 201: json('jobs', sweepInfo), 422: err('nothing_to_analyze, sweep_too_large, or a job refused') },
+});
+const getSweep = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'The jobs of a sweep, its analyze jobs included',
+  tags,
+  request: { params: idParam },
+  responses: { 200: json('sweep', sweepInfo), 404: err('no visible job of this sweep') },
+});
+
+export const jobRoutes = new ApiApp()
+  .openapi(create, async (c) => {
+    const p = c.get('principal')!;
     const key = idempotencyKey(c.req.header('idempotency-key'));
     const db = createDb(c.env.DB);
     let value: unknown;
@@ -95,8 +168,7 @@ export const jobRoutes = new Hono<AppEnv>()
     }
     if (bodyError) throw bodyError;
     const body = parseWith(createJobBody, value, 'body');
-    const { spec } = await validateSpec(db, p, body);
-    const row = newJobRow(p, spec, maxAttempts(c.env), { idempotencyKey: key, idempotencySha: key ? sha : null });
+    const row = newJobRow(p, await validateSpec(db, p, body), maxAttempts(c.env), { idempotencyKey: key, idempotencySha: key ? sha : null });
     try {
       await db.insert(jobs).values(row);
     } catch (err) {
@@ -107,8 +179,8 @@ export const jobRoutes = new Hono<AppEnv>()
     }
     return c.json(jobView(row), 201);
   })
-  .get('/', async (c) => {
-    const q = parseQuery(c, listJobsQuery);
+  .openapi(list, async (c) => {
+    const q = c.req.valid('query');
     const p = c.get('principal');
     const rows = await createDb(c.env.DB)
       .select()
@@ -125,15 +197,15 @@ export const jobRoutes = new Hono<AppEnv>()
       .orderBy(desc(jobs.id))
       .limit(q.limit + 1);
     const page = nextCursor(rows, q.limit);
-    return c.json({ items: page.items.map(jobView), nextCursor: page.nextCursor });
+    return c.json({ items: page.items.map(jobView), nextCursor: page.nextCursor }, 200);
   })
-  .get('/:id', async (c) => {
-    const row = await createDb(c.env.DB).query.jobs.findFirst({ where: eq(jobs.id, c.req.param('id')) });
-    return c.json(jobView(assertReadable(c.get('principal'), row, 'job')));
+  .openapi(get, async (c) => {
+    const row = await createDb(c.env.DB).query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) });
+    return c.json(jobView(assertReadable(c.get('principal'), row, 'job')), 200);
   })
-  .post('/:id/cancel', async (c) => {
+  .openapi(cancel, async (c) => {
     const db = createDb(c.env.DB);
-    const row = assertWritable(c.get('principal'), await db.query.jobs.findFirst({ where: eq(jobs.id, c.req.param('id')) }), 'job');
+    const row = assertWritable(c.get('principal'), await db.query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) }), 'job');
     const now = nowIso();
     // Clearing the lease makes the runner's next heartbeat answer 409, so it stops at once.
     const [updated] = await db
@@ -142,14 +214,14 @@ export const jobRoutes = new Hono<AppEnv>()
       .where(and(eq(jobs.id, row.id), inArray(jobs.status, ['queued', 'running'])))
       .returning();
     if (!updated) throw new ApiError(409, 'not_cancelable', `job ${row.id} is already ${row.status}`);
-    return c.json(jobView(updated));
+    return c.json(jobView(updated), 200);
   });
 
 /** A grid of language pairs × sparsities × methods expanded into jobs, created in one batch. */
-export const sweepRoutes = new Hono<AppEnv>()
-  .post('/', async (c) => {
-    const p = requireScope(c.get('principal'), 'write');
-    const body = await parseJson(c, createSweepBody);
+export const sweepRoutes = new ApiApp()
+  .openapi(createSweep, async (c) => {
+    const p = c.get('principal')!;
+    const body = c.req.valid('json');
     const db = createDb(c.env.DB);
     const sweepId = newId('swp');
     const specs: JobSpec[] = [];
@@ -173,7 +245,6 @@ export const sweepRoutes = new Hono<AppEnv>()
       );
     }
     for (const pair of body.pairs) {
-      const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, pair.corpusId) });
       for (const sparsity of body.sparsities) {
         for (const m of body.methods) {
           const calibrated = m.method === 'wanda';
@@ -195,24 +266,24 @@ export const sweepRoutes = new Hono<AppEnv>()
           };
           // Magnitude and random ignore the pair, so they would repeat across pairs; keep one.
           if (!calibrated && specs.some((s) => s.kind === 'prune' && s.method === m.method && s.sparsity === sparsity && s.dropTop === m.dropTop)) continue;
-          if (!corpus && calibrated) throw new ApiError(422, 'unknown_corpus', `corpus ${pair.corpusId} not found`);
           specs.push(parseWith(createJobBody, spec, 'body'));
         }
       }
     }
     const tooLarge = (n: number) => new ApiError(422, 'sweep_too_large', `the grid expands to ${n} jobs; at most 200 per sweep`);
     if (specs.length > 200) throw tooLarge(specs.length);
-    for (const s of specs) await validateSpec(db, p, s);
-    const rows = specs.map((s) => newJobRow(p, s, maxAttempts(c.env), { sweepId }));
+    const resolved: ResolvedSpec[] = [];
+    for (const s of specs) resolved.push(await validateSpec(db, p, s));
+    const rows = resolved.map((r) => newJobRow(p, r, maxAttempts(c.env), { sweepId }));
     if (body.analyze) rows.push(...analysisRows(p, rows, base.visibility, maxAttempts(c.env), sweepId));
     if (rows.length > 200) throw tooLarge(rows.length);
     await db.batch(rows.map((r) => db.insert(jobs).values(r)) as unknown as [never, ...never[]]);
     return c.json({ sweepId, jobs: rows.map(jobView) }, 201);
   })
-  .get('/:id', async (c) => {
-    const { id } = parseParams(c, idParam);
+  .openapi(getSweep, async (c) => {
+    const { id } = c.req.valid('param');
     const rows = await sweepJobs(createDb(c.env.DB), c.get('principal'), id);
-    return c.json({ sweepId: id, jobs: rows.map(jobView) });
+    return c.json({ sweepId: id, jobs: rows.map(jobView) }, 200);
   });
 
 /**
@@ -220,26 +291,33 @@ export const sweepRoutes = new Hono<AppEnv>()
  * e.g. every pair's mt and mono masks of wanda at 50%. Each waits for its prune jobs to end.
  */
 function analysisRows(p: Principal, rows: JobRow[], visibility: PruneJobSpec['visibility'] | undefined, max: number, sweepId: string): JobRow[] {
-  const groups = new Map<string, JobRow[]>();
+  const groups = new Map<string, { spec: PruneJobSpec; rows: JobRow[] }>();
   for (const r of rows) {
-    if (r.kind !== 'prune') continue;
-    const s = r.spec as unknown as PruneJobSpec;
+    const s = r.spec;
+    if (s.kind !== 'prune') continue;
     const key = JSON.stringify([variantOf(s, null).method, s.sparsity, s.pattern]);
-    groups.set(key, [...(groups.get(key) ?? []), r]);
+    const g = groups.get(key) ?? { spec: s, rows: [] };
+    g.rows.push(r);
+    groups.set(key, g);
   }
-  const big = [...groups.values()].find((g) => g.length > MAX_ANALYSIS_RUNS);
+  const big = [...groups.values()].find((g) => g.rows.length > MAX_ANALYSIS_RUNS);
   if (big) {
-    const s = big[0]!.spec as unknown as PruneJobSpec;
+    const s = big.spec;
     throw new ApiError(
       422,
       'analysis_too_large',
-      `analyze: true would compare ${big.length} prune jobs of ${variantOf(s, null).method} at ${s.sparsity}; one analysis compares at most ${MAX_ANALYSIS_RUNS} (fewer pairs or data types per sweep)`,
+      `analyze: true would compare ${big.rows.length} prune jobs of ${variantOf(s, null).method} at ${s.sparsity}; one analysis compares at most ${MAX_ANALYSIS_RUNS} (fewer pairs or data types per sweep)`,
     );
   }
   const out = [...groups.values()]
-    .filter((g) => g.length >= 2)
-    .map((g) =>
-      newJobRow(p, parseWith(createJobBody, { kind: 'analyze', modelId: g[0]!.modelId, jobs: g.map((r) => r.id), visibility }, 'body'), max, { sweepId }),
+    .filter((g) => g.rows.length >= 2)
+    .map(({ rows: g }) =>
+      newJobRow(
+        p,
+        { spec: parseWith(createJobBody, { kind: 'analyze', modelId: g[0]!.modelId, jobs: g.map((r) => r.id), visibility }, 'body'), corpus: null },
+        max,
+        { sweepId },
+      ),
     );
   if (!out.length) {
     throw new ApiError(

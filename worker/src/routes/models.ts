@@ -1,20 +1,27 @@
 import { and, desc, eq, inArray, lt } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
-import { paginationQuery } from '../../../shared/src/api/common';
-import { completeUploadBody, createModelBody, type ModelInfo, modelFileName, patchModelBody } from '../../../shared/src/api/models';
+import { createRoute, z } from '@hono/zod-openapi';
+import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
+import {
+  completeUploadBody,
+  createModelBody,
+  modelFile,
+  modelFileName,
+  type ModelInfo,
+  modelInfo,
+  multipartUpload,
+  patchModelBody,
+} from '../../../shared/src/api/models';
 import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '../../../shared/src/model-files';
 import { limits } from '../../../shared/src/api/limits';
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
-import type { AppEnv } from '../env';
-import { assertReadable, assertWritable, requireScope, visibleTo } from '../lib/auth';
+import { assertReadable, assertWritable, visibleTo } from '../lib/auth';
 import { expectedSha, readBody, serveBlob, storeBytes } from '../lib/blobs';
 import { newId } from '../lib/crypto';
 import { assemble, storePart } from '../lib/multipart';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
-import { parseJson, parseParams, parseQuery } from '../lib/validate';
+import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
 import { loadModelStatus, modelStatus } from '../ingest/model-status';
 import { type ByteSource, bytesSource, InvalidOnnx, r2Source, scanOnnx } from '../ingest/onnx-refs';
 
@@ -80,10 +87,102 @@ async function findUpload(db: Db, modelId: string, name: string, uploadId: strin
   return u;
 }
 
-export const modelRoutes = new Hono<AppEnv>()
-  .post('/', async (c) => {
-    const p = requireScope(c.get('principal'), 'write');
-    const body = await parseJson(c, createModelBody);
+const tags = ['models'];
+const hashOrOnnx = 'hash_mismatch, or invalid_onnx: a *.onnx file that is not an ONNX model';
+const partStored = json('part stored', z.object({ partNumber: z.number(), size: z.number() }));
+
+const create = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Register a model',
+  tags,
+  'x-scope': 'write',
+  request: { body: jsonBody(createModelBody) },
+  responses: { 201: json('created', modelInfo) },
+});
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List visible models',
+  tags,
+  request: { query: paginationQuery.extend({ owner: z.string().max(64).optional() }) },
+  responses: { 200: json('page', page(modelInfo)) },
+});
+const get = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'A model with its files and completeness',
+  tags,
+  request: { params: idParam },
+  responses: { 200: json('model', modelInfo), 404: err('unknown or not visible') },
+});
+const patch = createRoute({
+  method: 'patch',
+  path: '/{id}',
+  summary: 'Change visibility, license or the graph file (among uploaded *.onnx)',
+  tags,
+  'x-scope': 'write',
+  request: { params: idParam, body: jsonBody(patchModelBody) },
+  responses: { 200: json('model', modelInfo), 422: err('graph: unknown_file (not uploaded) or unusable_graph') },
+});
+const putFile = createRoute({
+  method: 'put',
+  path: '/{id}/files/{name}',
+  summary: `Upload a file (≤ ${limits.singlePutBytes / 1048576} MB; X-Content-SHA256 optional); a *.onnx file is scanned for its external data and ops`,
+  tags,
+  'x-scope': 'write',
+  request: { params: fileParams, body: rawBody() },
+  responses: { 201: json('stored', modelFile), 413: err('too large: use multipart'), 422: err(hashOrOnnx) },
+});
+const getFile = createRoute({
+  method: 'get',
+  path: '/{id}/files/{name}',
+  summary: 'Download a file (Range supported)',
+  tags,
+  request: { params: fileParams },
+  responses: { 200: raw(), 206: raw() },
+});
+const startUpload = createRoute({
+  method: 'post',
+  path: '/{id}/files/{name}/uploads',
+  summary: 'Start a multipart upload',
+  tags,
+  'x-scope': 'write',
+  request: { params: fileParams },
+  responses: { 201: json('started', multipartUpload) },
+});
+const putPart = createRoute({
+  method: 'put',
+  path: '/{id}/files/{name}/uploads/{uploadId}/parts/{n}',
+  summary: 'Upload part n (1-based; every part but the last ≥ 5 MiB)',
+  tags,
+  'x-scope': 'write',
+  request: { params: partParams, body: rawBody() },
+  responses: { 200: partStored },
+});
+const completeUpload = createRoute({
+  method: 'post',
+  path: '/{id}/files/{name}/uploads/{uploadId}/complete',
+  summary: 'Assemble the parts, hash server-side',
+  tags,
+  'x-scope': 'write',
+  request: { params: uploadParams, body: jsonBody(completeUploadBody.optional(), false) },
+  responses: { 201: json('stored', modelFile), 409: err('missing parts'), 422: err(hashOrOnnx) },
+});
+const abortUpload = createRoute({
+  method: 'delete',
+  path: '/{id}/files/{name}/uploads/{uploadId}',
+  summary: 'Abort a multipart upload',
+  tags,
+  'x-scope': 'write',
+  request: { params: uploadParams },
+  responses: { 204: { description: 'aborted' } },
+});
+
+export const modelRoutes = new ApiApp()
+  .openapi(create, async (c) => {
+    const p = c.get('principal')!;
+    const body = c.req.valid('json');
     const db = createDb(c.env.DB);
     const row: ModelRow = {
       id: newId('mdl'),
@@ -98,8 +197,8 @@ export const modelRoutes = new Hono<AppEnv>()
     await db.insert(models).values(row);
     return c.json(await loadModelView(db, row), 201);
   })
-  .get('/', async (c) => {
-    const q = parseQuery(c, paginationQuery.extend({ owner: z.string().max(64).optional() }));
+  .openapi(list, async (c) => {
+    const q = c.req.valid('query');
     const p = c.get('principal');
     const db = createDb(c.env.DB);
     const visible = visibleTo(p, models);
@@ -126,17 +225,17 @@ export const modelRoutes = new Hono<AppEnv>()
       const own = files.filter((f) => f.modelId === m.id);
       return modelView(m, { ...modelStatus(m, own), files: own });
     });
-    return c.json({ items, nextCursor: page.nextCursor });
+    return c.json({ items, nextCursor: page.nextCursor }, 200);
   })
-  .get('/:id', async (c) => {
+  .openapi(get, async (c) => {
     const db = createDb(c.env.DB);
-    const m = assertReadable(c.get('principal'), await findModel(db, c.req.param('id')), 'model');
-    return c.json(await loadModelView(db, m));
+    const m = assertReadable(c.get('principal'), await findModel(db, c.req.valid('param').id), 'model');
+    return c.json(await loadModelView(db, m), 200);
   })
-  .patch('/:id', async (c) => {
+  .openapi(patch, async (c) => {
     const db = createDb(c.env.DB);
-    const m = assertWritable(c.get('principal'), await findModel(db, c.req.param('id')), 'model');
-    const body = await parseJson(c, patchModelBody);
+    const m = assertWritable(c.get('principal'), await findModel(db, c.req.valid('param').id), 'model');
+    const body = c.req.valid('json');
     if (body.graph) {
       const f = await db.query.modelFiles.findFirst({ where: and(eq(modelFiles.modelId, m.id), eq(modelFiles.name, body.graph)) });
       if (!f) throw new ApiError(422, 'unknown_file', `${body.graph} is not uploaded to model ${m.id}: upload it first, then choose it as the graph`);
@@ -145,10 +244,10 @@ export const modelRoutes = new Hono<AppEnv>()
     }
     const next = { ...m, ...Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) } as ModelRow;
     await db.update(models).set({ visibility: next.visibility, license: next.license, graph: next.graph }).where(eq(models.id, m.id));
-    return c.json(await loadModelView(db, next));
+    return c.json(await loadModelView(db, next), 200);
   })
-  .put('/:id/files/:name', async (c) => {
-    const { id, name } = parseParams(c, fileParams);
+  .openapi(putFile, async (c) => {
+    const { id, name } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const expected = expectedSha(c.req.header('x-content-sha256'));
@@ -161,16 +260,16 @@ export const modelRoutes = new Hono<AppEnv>()
     const f = await recordFile(db, m.id, name, blob.sha256, blob.size, blob.key, graphInfo);
     return c.json({ name, size: f.size, sha256: blob.sha256, createdAt: f.createdAt }, 201);
   })
-  .get('/:id/files/:name', async (c) => {
-    const { id, name } = parseParams(c, fileParams);
+  .openapi(getFile, async (c) => {
+    const { id, name } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const m = assertReadable(c.get('principal'), await findModel(db, id), 'model');
     const f = await db.query.modelFiles.findFirst({ where: and(eq(modelFiles.modelId, m.id), eq(modelFiles.name, name)) });
     if (!f) throw notFound(`file "${name}"`);
     return serveBlob(c.env.BLOBS, f.r2Key, c.req.header('range'), name, f.sha256);
   })
-  .post('/:id/files/:name/uploads', async (c) => {
-    const { id, name } = parseParams(c, fileParams);
+  .openapi(startUpload, async (c) => {
+    const { id, name } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const uploadId = newId('upl');
@@ -179,19 +278,19 @@ export const modelRoutes = new Hono<AppEnv>()
     await db.insert(uploads).values({ id: uploadId, r2UploadId: mp.uploadId, r2Key, modelId: m.id, fileName: name, owner: m.owner, createdAt: nowIso() });
     return c.json({ uploadId, modelId: m.id, fileName: name, parts: [] }, 201);
   })
-  .put('/:id/files/:name/uploads/:uploadId/parts/:n', async (c) => {
-    const { id, name, uploadId, n } = parseParams(c, partParams);
+  .openapi(putPart, async (c) => {
+    const { id, name, uploadId, n } = c.req.valid('param');
     const db = createDb(c.env.DB);
     assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const u = await findUpload(db, id, name, uploadId);
-    return c.json(await storePart(c.env.BLOBS, db, { id: uploadId, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, n, c.req.raw));
+    return c.json(await storePart(c.env.BLOBS, db, { id: uploadId, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, n, c.req.raw), 200);
   })
-  .post('/:id/files/:name/uploads/:uploadId/complete', async (c) => {
-    const { id, name, uploadId } = parseParams(c, uploadParams);
+  .openapi(completeUpload, async (c) => {
+    const { id, name, uploadId } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const u = await findUpload(db, id, name, uploadId);
-    const body = await parseJson(c, completeUploadBody.optional());
+    const body = c.req.valid('json');
     const expected = expectedSha(c.req.header('x-content-sha256')) ?? body?.sha256;
     const done = await assemble(c.env.BLOBS, db, { id: uploadId, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, expected, () =>
       db.delete(uploads).where(eq(uploads.id, uploadId)),
@@ -210,8 +309,8 @@ export const modelRoutes = new Hono<AppEnv>()
     await done.cleanup();
     return c.json({ name, size: done.size, sha256: done.sha256, createdAt: f.createdAt }, 201);
   })
-  .delete('/:id/files/:name/uploads/:uploadId', async (c) => {
-    const { id, name, uploadId } = parseParams(c, uploadParams);
+  .openapi(abortUpload, async (c) => {
+    const { id, name, uploadId } = c.req.valid('param');
     const db = createDb(c.env.DB);
     assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const u = await findUpload(db, id, name, uploadId);

@@ -1,18 +1,28 @@
 import { and, eq, isNull, or } from 'drizzle-orm';
-import { type Context, Hono } from 'hono';
-import { z } from 'zod';
-import { type AnalyzeJobSpec, artifactName, completeBody, failBody, heartbeatBody, type JobInput, type JobSpec, leaseBody } from '../../../shared/src/api/jobs';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import {
+  type AnalyzeJobSpec,
+  artifactInfo,
+  artifactName,
+  completeBody,
+  failBody,
+  heartbeatBody,
+  type JobInput,
+  jobInfo,
+  leaseBody,
+  leaseResponse,
+} from '../../../shared/src/api/jobs';
 import { limits } from '../../../shared/src/api/limits';
 import { artifactUploads, corpora, jobArtifacts, jobs, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { AppEnv } from '../env';
-import { requireScope } from '../lib/auth';
 import { expectedSha, readBody, serveBlob, storeBytes } from '../lib/blobs';
 import { newId, newSecret } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { assemble, storePart } from '../lib/multipart';
-import { parseJson, parseParams } from '../lib/validate';
+import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
 import { claimNext, type JobRow, jobView, leaseSeconds, requeueExpired } from '../jobs/store';
 import { writeRun } from '../jobs/complete';
 import { analysisInputs, comparableProblem, resolveAnalysisRuns } from '../jobs/analysis-runs';
@@ -31,7 +41,7 @@ interface Located {
 
 /** Everything a runner may download for a job, by name. */
 async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]> {
-  const spec = job.spec as unknown as JobSpec;
+  const spec = job.spec;
   // An analysis reads stored masks and LMF reports, never the model.
   if (spec.kind === 'analyze') return analysisInputs(db, spec);
   const out: Located[] = [];
@@ -111,7 +121,8 @@ async function leasedJob(db: Db, id: string, token: string | undefined, holder: 
 }
 
 const jobParam = z.object({ id: z.string().min(1).max(64) });
-const artifactUploadParams = jobParam.extend({ name: artifactName, uploadId: z.string().min(1).max(64) });
+const artifactParams = jobParam.extend({ name: artifactName });
+const artifactUploadParams = artifactParams.extend({ uploadId: z.string().min(1).max(64) });
 
 /**
  * Records an uploaded artifact, re-checking the lease first: the upload may have taken long, and a
@@ -139,8 +150,7 @@ async function artifactUpload(db: Db, jobId: string, name: string, uploadId: str
 }
 
 /** Fails a just-leased analysis whose runs cannot be compared; true when it did. */
-async function refuseAnalysis(db: Db, job: JobRow, token: string): Promise<boolean> {
-  const spec = job.spec as unknown as AnalyzeJobSpec;
+async function refuseAnalysis(db: Db, job: JobRow, spec: AnalyzeJobSpec, token: string): Promise<boolean> {
   const problem = await comparableProblem(db, job.modelId, await resolveAnalysisRuns(db, spec));
   if (!problem) return false;
   const now = nowIso();
@@ -151,13 +161,89 @@ async function refuseAnalysis(db: Db, job: JobRow, token: string): Promise<boole
   return true;
 }
 
-export const runnerRoutes = new Hono<AppEnv>()
-  .use(async (c, next) => {
-    requireScope(c.get('principal'), 'runner');
-    return next();
-  })
-  .post('/lease', async (c) => {
-    const body = await parseJson(c, leaseBody);
+const runner = { tags: ['runner'], 'x-scope': 'runner' as const };
+const lost = err('lease lost');
+
+const lease = createRoute({
+  ...runner,
+  method: 'post',
+  path: '/lease',
+  summary: 'Claim the oldest queued job (204 when none)',
+  request: { body: jsonBody(leaseBody) },
+  responses: { 200: json('lease', leaseResponse), 204: { description: 'no work' } },
+});
+const heartbeat = createRoute({
+  ...runner,
+  method: 'post',
+  path: '/jobs/{id}/heartbeat',
+  summary: 'Extend the lease, report progress',
+  request: { params: jobParam, body: jsonBody(heartbeatBody) },
+  responses: { 200: json('extended', z.object({ leaseExpiresAt: z.string() })), 409: lost },
+});
+const input = createRoute({
+  ...runner,
+  method: 'get',
+  path: '/jobs/{id}/inputs/{name}',
+  summary: 'Download an input (X-Lease-Token; Range supported)',
+  request: { params: jobParam.extend({ name: z.string().min(1).max(200) }) },
+  responses: { 200: raw(), 206: raw(), 409: lost },
+});
+const putArtifact = createRoute({
+  ...runner,
+  method: 'put',
+  path: '/jobs/{id}/artifacts/{name}',
+  summary: 'Upload an artifact (X-Lease-Token)',
+  request: { params: artifactParams, body: rawBody() },
+  responses: { 201: json('stored', artifactInfo), 409: lost },
+});
+const startUpload = createRoute({
+  ...runner,
+  method: 'post',
+  path: '/jobs/{id}/artifacts/{name}/uploads',
+  summary: `Start a multipart artifact upload (X-Lease-Token; for artifacts over ${limits.singlePutBytes / 1048576} MB)`,
+  request: { params: artifactParams },
+  responses: { 201: json('started', z.object({ uploadId: z.string() })), 409: lost },
+});
+const putPart = createRoute({
+  ...runner,
+  method: 'put',
+  path: '/jobs/{id}/artifacts/{name}/uploads/{uploadId}/parts/{n}',
+  summary: 'Upload part n (1-based; every part but the last ≥ 5 MiB)',
+  request: { params: artifactUploadParams.extend({ n: z.coerce.number().int().min(1).max(10_000) }), body: rawBody() },
+  responses: { 200: json('part stored', z.object({ partNumber: z.number(), size: z.number() })), 409: lost },
+});
+const completeUpload = createRoute({
+  ...runner,
+  method: 'post',
+  path: '/jobs/{id}/artifacts/{name}/uploads/{uploadId}/complete',
+  summary: 'Assemble the parts, hash server-side (X-Content-SHA256 checked)',
+  request: { params: artifactUploadParams },
+  responses: { 201: json('stored', artifactInfo), 409: err('lease lost or missing parts'), 422: err('hash mismatch') },
+});
+const complete = createRoute({
+  ...runner,
+  method: 'post',
+  path: '/jobs/{id}/complete',
+  summary: 'Report results (one D1 batch; idempotent per lease)',
+  request: { params: jobParam, body: jsonBody(completeBody) },
+  responses: {
+    200: json('run recorded', z.object({ runId: z.string(), job: jobInfo })),
+    409: lost,
+    422: err('unknown_artifact (not uploaded under this lease), unknown_suite, duplicate_score, invalid_analysis'),
+  },
+});
+const fail = createRoute({
+  ...runner,
+  method: 'post',
+  path: '/jobs/{id}/fail',
+  summary: 'Report a failure (retryable requeues)',
+  request: { params: jobParam, body: jsonBody(failBody) },
+  responses: { 200: json('recorded', jobInfo), 409: lost },
+});
+
+export const runnerRoutes = new ApiApp()
+  .openapi(lease, async (c) => {
+    const body = c.req.valid('json');
     const db = createDb(c.env.DB);
     await requeueExpired(db);
     // An analysis whose runs cannot be compared (its prune jobs failed, a model file changed between
@@ -168,15 +254,15 @@ export const runnerRoutes = new Hono<AppEnv>()
       const id = await claimNext(c.env.DB, body.runnerId, token, expires, holderOf(c));
       if (!id) return c.body(null, 204);
       const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
-      if (job.kind === 'analyze' && (await refuseAnalysis(db, job, token))) continue;
+      if (job.spec.kind === 'analyze' && (await refuseAnalysis(db, job, job.spec, token))) continue;
       const inputs = (await jobInputs(db, job)).map((l) => l.input);
-      return c.json({ job: jobView(job), leaseToken: token, leaseExpiresAt: new Date(expires).toISOString(), inputs });
+      return c.json({ job: jobView(job), leaseToken: token, leaseExpiresAt: new Date(expires).toISOString(), inputs }, 200);
     }
     return c.body(null, 204);
   })
-  .post('/jobs/:id/heartbeat', async (c) => {
-    const { id } = parseParams(c, jobParam);
-    const body = await parseJson(c, heartbeatBody);
+  .openapi(heartbeat, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
     const db = createDb(c.env.DB);
     const expires = Date.now() + leaseSeconds(c.env) * 1000;
     const progress = body.progress
@@ -195,18 +281,18 @@ export const runnerRoutes = new Hono<AppEnv>()
       )
       .returning({ id: jobs.id });
     if (!row) throw staleLease(id);
-    return c.json({ leaseExpiresAt: new Date(expires).toISOString() });
+    return c.json({ leaseExpiresAt: new Date(expires).toISOString() }, 200);
   })
-  .get('/jobs/:id/inputs/:name', async (c) => {
-    const { id, name } = parseParams(c, jobParam.extend({ name: z.string().min(1).max(200) }));
+  .openapi(input, async (c) => {
+    const { id, name } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const job = await leasedJob(db, id, c.req.header('x-lease-token'), holderOf(c));
     const found = (await jobInputs(db, job, name)).find((l) => l.input.name === name);
     if (!found) throw notFound(`input "${name}"`);
     return serveBlob(c.env.BLOBS, found.r2Key, c.req.header('range'), name, found.input.sha256);
   })
-  .put('/jobs/:id/artifacts/:name', async (c) => {
-    const { id, name } = parseParams(c, jobParam.extend({ name: artifactName }));
+  .openapi(putArtifact, async (c) => {
+    const { id, name } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const token = c.req.header('x-lease-token');
     await leasedJob(db, id, token, holderOf(c));
@@ -216,8 +302,8 @@ export const runnerRoutes = new Hono<AppEnv>()
     return c.json({ name, sha256: blob.sha256, size: blob.size }, 201);
   })
   // Large artifacts (a pruned model of a real LM) go through R2 multipart, like model uploads.
-  .post('/jobs/:id/artifacts/:name/uploads', async (c) => {
-    const { id, name } = parseParams(c, jobParam.extend({ name: artifactName }));
+  .openapi(startUpload, async (c) => {
+    const { id, name } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const token = c.req.header('x-lease-token');
     await leasedJob(db, id, token, holderOf(c));
@@ -227,14 +313,14 @@ export const runnerRoutes = new Hono<AppEnv>()
     await db.insert(artifactUploads).values({ id: uploadId, jobId: id, name, r2UploadId: mp.uploadId, r2Key, leaseToken: token!, createdAt: nowIso() });
     return c.json({ uploadId }, 201);
   })
-  .put('/jobs/:id/artifacts/:name/uploads/:uploadId/parts/:n', async (c) => {
-    const { id, name, uploadId, n } = parseParams(c, artifactUploadParams.extend({ n: z.coerce.number().int().min(1).max(10_000) }));
+  .openapi(putPart, async (c) => {
+    const { id, name, uploadId, n } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const u = await artifactUpload(db, id, name, uploadId, c.req.header('x-lease-token'), holderOf(c));
-    return c.json(await storePart(c.env.BLOBS, db, { id: u.id, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, n, c.req.raw));
+    return c.json(await storePart(c.env.BLOBS, db, { id: u.id, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, n, c.req.raw), 200);
   })
-  .post('/jobs/:id/artifacts/:name/uploads/:uploadId/complete', async (c) => {
-    const { id, name, uploadId } = parseParams(c, artifactUploadParams);
+  .openapi(completeUpload, async (c) => {
+    const { id, name, uploadId } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const token = c.req.header('x-lease-token');
     const u = await artifactUpload(db, id, name, uploadId, token, holderOf(c));
@@ -246,34 +332,34 @@ export const runnerRoutes = new Hono<AppEnv>()
     await done.cleanup();
     return c.json({ name, sha256: done.sha256, size: done.size }, 201);
   })
-  .post('/jobs/:id/complete', async (c) => {
-    const { id } = parseParams(c, jobParam);
-    const body = await parseJson(c, completeBody);
+  .openapi(complete, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
     const db = createDb(c.env.DB);
     const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
     if (!job) throw notFound('job');
     if (!holds(job, body.leaseToken, holderOf(c))) throw staleLease(id);
     // The same lease completing twice (a retried request) gets the first answer.
-    if (job.status === 'succeeded' && job.runId) return c.json({ runId: job.runId, job: jobView(job) });
+    if (job.status === 'succeeded' && job.runId) return c.json({ runId: job.runId, job: jobView(job) }, 200);
     if (job.status !== 'running') throw staleLease(id);
     const runId = await writeRun(c.env, db, job, body.leaseToken, body.result, newId('run'));
     const after = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
     if (after.runId !== runId) {
-      if (after.status === 'succeeded' && after.leaseToken === body.leaseToken && after.runId) return c.json({ runId: after.runId, job: jobView(after) });
+      if (after.status === 'succeeded' && after.leaseToken === body.leaseToken && after.runId) return c.json({ runId: after.runId, job: jobView(after) }, 200);
       throw staleLease(id);
     }
-    return c.json({ runId, job: jobView(after) });
+    return c.json({ runId, job: jobView(after) }, 200);
   })
-  .post('/jobs/:id/fail', async (c) => {
-    const { id } = parseParams(c, jobParam);
-    const body = await parseJson(c, failBody);
+  .openapi(fail, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
     const db = createDb(c.env.DB);
     const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
     if (!job) throw notFound('job');
     if (!holds(job, body.leaseToken, holderOf(c))) throw staleLease(id);
     if (job.status !== 'running') {
       // Idempotent: the same lease reporting the same failure again sees the recorded outcome.
-      if ((job.status === 'failed' || job.status === 'queued') && job.error === body.error) return c.json(jobView(job));
+      if ((job.status === 'failed' || job.status === 'queued') && job.error === body.error) return c.json(jobView(job), 200);
       throw staleLease(id);
     }
     const retry = body.retryable && job.attempts < job.maxAttempts;
@@ -288,5 +374,5 @@ export const runnerRoutes = new Hono<AppEnv>()
       .where(and(eq(jobs.id, id), eq(jobs.leaseToken, body.leaseToken), eq(jobs.status, 'running')))
       .returning();
     if (!row) throw staleLease(id);
-    return c.json(jobView(row));
+    return c.json(jobView(row), 200);
   });

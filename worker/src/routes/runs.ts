@@ -1,17 +1,16 @@
 import { and, desc, eq, lt } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
-import { idParam } from '../../../shared/src/api/common';
-import { artifactName, listRunsQuery, type RunInfo } from '../../../shared/src/api/jobs';
+import { createRoute, z } from '@hono/zod-openapi';
+import { type MaskAnalysis, maskAnalysis } from '../../../shared/src/api/analysis';
+import { idParam, page } from '../../../shared/src/api/common';
+import { artifactName, listRunsQuery, type RunInfo, runInfo } from '../../../shared/src/api/jobs';
 import { runs, scores } from '../db/schema';
 import { runArtifactRow } from '../jobs/run-artifact';
-import type { AppEnv } from '../env';
 import { assertReadable, visibleTo } from '../lib/auth';
 import { serveBlob } from '../lib/blobs';
 import { createDb, type Db } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
-import { parseParams, parseQuery } from '../lib/validate';
+import { ApiApp, err, json, raw, streamedJson } from '../lib/openapi';
 
 type RunRow = typeof runs.$inferSelect;
 
@@ -51,9 +50,45 @@ export async function runView(db: Db, r: RunRow): Promise<RunInfo> {
   };
 }
 
-export const runRoutes = new Hono<AppEnv>()
-  .get('/', async (c) => {
-    const q = parseQuery(c, listRunsQuery);
+const tags = ['runs'];
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List runs (?model=&kind=)',
+  tags,
+  request: { query: listRunsQuery },
+  responses: { 200: json('page', page(runInfo)) },
+});
+const get = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'Configuration, hashes, per-layer sparsity, scores, artifacts',
+  tags,
+  request: { params: idParam },
+  responses: { 200: json('run', runInfo) },
+});
+const artifact = createRoute({
+  method: 'get',
+  path: '/{id}/artifacts/{name}',
+  summary: 'Download an artifact (masks.bin format: docs/mask-format.md)',
+  tags,
+  request: { params: z.object({ id: z.string().max(64), name: artifactName }) },
+  responses: { 200: raw() },
+});
+// The whole analysis of an analyze run (the record keeps its summary in extra.analysis).
+const analysis = createRoute({
+  method: 'get',
+  path: '/{id}/analysis',
+  summary: 'The mask analysis of an analyze run (matrices, per layer, LMF overlap across pairs)',
+  tags,
+  request: { params: idParam },
+  responses: { 200: json('analysis', maskAnalysis), 404: err('unknown run, or not an analysis') },
+});
+
+export const runRoutes = new ApiApp()
+  .openapi(list, async (c) => {
+    const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const rows = await db
       .select()
@@ -69,29 +104,28 @@ export const runRoutes = new Hono<AppEnv>()
       .orderBy(desc(runs.id))
       .limit(q.limit + 1);
     const page = nextCursor(rows, q.limit);
-    return c.json({ items: await Promise.all(page.items.map((r) => runView(db, r))), nextCursor: page.nextCursor });
+    return c.json({ items: await Promise.all(page.items.map((r) => runView(db, r))), nextCursor: page.nextCursor }, 200);
   })
-  .get('/:id', async (c) => {
+  .openapi(get, async (c) => {
     const db = createDb(c.env.DB);
-    const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, c.req.param('id')) }), 'run');
-    return c.json(await runView(db, r));
+    const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, c.req.valid('param').id) }), 'run');
+    return c.json(await runView(db, r), 200);
   })
-  .get('/:id/artifacts/:name', async (c) => {
-    const { id, name } = parseParams(c, z.object({ id: z.string().max(64), name: artifactName }));
+  .openapi(artifact, async (c) => {
+    const { id, name } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, id) }), 'run');
     const a = await runArtifactRow(db, r, name);
     if (!a) throw notFound(`artifact "${name}"`);
     return serveBlob(c.env.BLOBS, a.r2Key, c.req.header('range'), name, a.sha256);
   })
-  // The whole analysis of an analyze run (the record keeps its summary in extra.analysis).
-  .get('/:id/analysis', async (c) => {
-    const { id } = parseParams(c, idParam);
+  .openapi(analysis, async (c) => {
+    const { id } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, id) }), 'run');
     if (r.kind !== 'analyze') throw new ApiError(404, 'not_found', `run ${r.id} is a ${r.kind} run, not an analysis (analyses: GET /v1/runs?kind=analyze)`);
     const a = await runArtifactRow(db, r, 'analysis.json');
     const obj = a ? await c.env.BLOBS.get(a.r2Key) : null;
     if (!obj) throw notFound(`analysis of run ${r.id}`);
-    return new Response(obj.body, { headers: { 'content-type': 'application/json; charset=utf-8', etag: `"${a!.sha256}"` } });
+    return streamedJson<MaskAnalysis>(new Response(obj.body, { headers: { 'content-type': 'application/json; charset=utf-8', etag: `"${a!.sha256}"` } }));
   });

@@ -1,7 +1,4 @@
-import { inArray } from 'drizzle-orm';
 import { Hono } from 'hono';
-import type { PruneJobSpec } from '../../../shared/src/api/jobs';
-import { corpora } from '../db/schema';
 import type { AppEnv } from '../env';
 import { jobView, sweepJobs } from '../jobs/store';
 import { createDb } from '../lib/db';
@@ -12,14 +9,8 @@ export const sweepPages = new Hono<AppEnv>().get('/:id', async (c) => {
   const db = createDb(c.env.DB);
   const id = c.req.param('id');
   const rows = await sweepJobs(db, c.get('principal'), id);
-  const corpusIds = [...new Set(rows.map((r) => (r.spec as unknown as PruneJobSpec).calibration?.corpusId).filter((x): x is string => !!x))];
-  const found = corpusIds.length
-    ? await db.select({ id: corpora.id, src: corpora.src, tgt: corpora.tgt }).from(corpora).where(inArray(corpora.id, corpusIds))
-    : [];
+  // Each job's calibration pair was resolved when the job was validated.
   const pairs: Record<string, string> = {};
-  for (const r of rows) {
-    const c2 = found.find((x) => x.id === (r.spec as unknown as PruneJobSpec).calibration?.corpusId);
-    if (c2) pairs[r.id] = `${c2.src}-${c2.tgt}`;
-  }
+  for (const r of rows) if (r.corpusPair) pairs[r.id] = r.corpusPair;
   return c.html(<SweepPage sweepId={id} jobs={rows.map(jobView)} pairs={pairs} />);
 });

@@ -1,15 +1,13 @@
 import { and, desc, eq, isNull, lt } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { boolQuery, idParam, paginationQuery } from '../../../shared/src/api/common';
-import { createTokenBody, type TokenInfo } from '../../../shared/src/api/tokens';
+import { createRoute } from '@hono/zod-openapi';
+import { boolQuery, idParam, page, paginationQuery } from '../../../shared/src/api/common';
+import { createdToken, createTokenBody, type TokenInfo, tokenInfo } from '../../../shared/src/api/tokens';
 import { tokens } from '../db/schema';
-import type { AppEnv } from '../env';
-import { requireScope } from '../lib/auth';
 import { newId, newSecret, sha256Hex } from '../lib/crypto';
 import { createDb, nowIso } from '../lib/db';
 import { notFound } from '../lib/errors';
 import { nextCursor } from '../lib/pagination';
-import { parseJson, parseParams, parseQuery } from '../lib/validate';
+import { ApiApp, err, json, jsonBody } from '../lib/openapi';
 
 type Row = typeof tokens.$inferSelect;
 const view = (r: Row): TokenInfo => ({
@@ -23,10 +21,41 @@ const view = (r: Row): TokenInfo => ({
   revokedAt: r.revokedAt,
 });
 
-export const tokenRoutes = new Hono<AppEnv>()
-  .post('/', async (c) => {
-    requireScope(c.get('principal'), 'admin');
-    const body = await parseJson(c, createTokenBody);
+const tags = ['tokens'];
+
+const create = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Create an API token (secret shown once)',
+  tags,
+  'x-scope': 'admin',
+  request: { body: jsonBody(createTokenBody) },
+  responses: { 201: json('created', createdToken) },
+});
+
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List tokens (no secrets)',
+  tags,
+  'x-scope': 'admin',
+  request: { query: paginationQuery.extend({ includeRevoked: boolQuery }) },
+  responses: { 200: json('page', page(tokenInfo)) },
+});
+
+const revoke = createRoute({
+  method: 'delete',
+  path: '/{id}',
+  summary: 'Revoke a token at once',
+  tags,
+  'x-scope': 'admin',
+  request: { params: idParam },
+  responses: { 200: json('revoked', tokenInfo), 404: err('unknown token') },
+});
+
+export const tokenRoutes = new ApiApp()
+  .openapi(create, async (c) => {
+    const body = c.req.valid('json');
     const secret = newSecret();
     const row: Row = {
       id: newId('tok'),
@@ -43,9 +72,8 @@ export const tokenRoutes = new Hono<AppEnv>()
     // The secret is returned exactly once; only its hash is stored.
     return c.json({ ...view(row), secret }, 201);
   })
-  .get('/', async (c) => {
-    requireScope(c.get('principal'), 'admin');
-    const q = parseQuery(c, paginationQuery.extend({ includeRevoked: boolQuery }));
+  .openapi(list, async (c) => {
+    const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const conds = [q.cursor ? lt(tokens.id, q.cursor) : undefined, q.includeRevoked ? undefined : isNull(tokens.revokedAt)];
     const rows = await db
@@ -55,15 +83,14 @@ export const tokenRoutes = new Hono<AppEnv>()
       .orderBy(desc(tokens.id))
       .limit(q.limit + 1);
     const p = nextCursor(rows, q.limit);
-    return c.json({ items: p.items.map(view), nextCursor: p.nextCursor });
+    return c.json({ items: p.items.map(view), nextCursor: p.nextCursor }, 200);
   })
-  .delete('/:id', async (c) => {
-    requireScope(c.get('principal'), 'admin');
-    const { id } = parseParams(c, idParam);
+  .openapi(revoke, async (c) => {
+    const { id } = c.req.valid('param');
     const db = createDb(c.env.DB);
     const row = await db.query.tokens.findFirst({ where: eq(tokens.id, id) });
     if (!row) throw notFound('token');
     const revokedAt = row.revokedAt ?? nowIso();
     if (!row.revokedAt) await db.update(tokens).set({ revokedAt }).where(eq(tokens.id, id));
-    return c.json(view({ ...row, revokedAt }));
+    return c.json(view({ ...row, revokedAt }), 200);
   });

@@ -1,0 +1,177 @@
+/**
+ * One declaration per route: a `createRoute` config is at once the OpenAPI entry, the validation of
+ * its path, query and JSON body, and its scope check (`x-scope`). `apiApp()` makes a resource's
+ * sub-app; `openApiDocument` builds the document from the mounted app, once per isolate.
+ */
+import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
+import type { MiddlewareHandler, TypedResponse } from 'hono';
+import type { JSONParsed } from 'hono/utils/types';
+import { createMiddleware } from 'hono/factory';
+import { z } from 'zod';
+import { errorBody, type Scope } from '../../../shared/src/api/common';
+import { limits } from '../../../shared/src/api/limits';
+import { type BodyDoc, suiteRowDocs } from '../../../shared/src/api/dataset-docs';
+import { legacyRoutes, type LegacyRoute } from '../../../shared/src/api/registry';
+import type { AppEnv } from '../env';
+import { requireScope } from './auth';
+import { invalidInput, parseJson } from './validate';
+
+/** What a route declares beyond zod-to-openapi's RouteConfig. */
+export interface ApiRouteExtras {
+  /** null or absent: anonymous callers allowed (public resources only). Checked before any validation. */
+  'x-scope'?: Scope;
+  /** The handler reads the JSON body itself (Idempotency-Key replays compare the raw body first). */
+  'x-raw-body'?: true;
+}
+
+const jsonType = 'application/json';
+
+export const json = <S extends z.ZodType>(description: string, schema: S) => ({
+  description,
+  content: { [jsonType]: { schema } } as { 'application/json': { schema: S } },
+});
+export const jsonBody = <S extends z.ZodType>(schema: S, required = true) => ({
+  required,
+  content: { [jsonType]: { schema } } as { 'application/json': { schema: S } },
+});
+const binary = { type: 'string' as const, format: 'binary' };
+export const rawBody = (contentType = 'application/octet-stream') => ({ required: true, content: { [contentType]: { schema: binary } } });
+export const raw = (description = 'raw bytes', contentType = 'application/octet-stream') => ({ description, content: { [contentType]: { schema: binary } } });
+export const err = (description: string) => json(description, errorBody);
+
+/** A stored JSON document streamed as is (never parsed in the worker), answering as the route's JSON schema. */
+export const streamedJson = <T>(res: Response) => res as unknown as TypedResponse<JSONParsed<T>, 200, 'json'>;
+
+const where = { param: 'path', query: 'query', json: 'body' } as Record<string, string>;
+
+/** Validation failures of path and query answer the API's 400 invalid_request body. */
+const defaultHook = (result: { success: boolean; error?: z.ZodError; target: string }) => {
+  if (!result.success) throw invalidInput(where[result.target] ?? result.target, result.error!);
+};
+
+const scopeGuard = (scope: Scope): MiddlewareHandler<AppEnv> =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    requireScope(c.get('principal'), scope);
+    await next();
+  });
+
+function jsonSchemaOf(route: RouteConfig): z.ZodType | undefined {
+  const media = route.request?.body?.content?.[jsonType];
+  const s = media && 'schema' in media ? media.schema : undefined;
+  return s instanceof z.ZodType ? s : undefined;
+}
+
+/** The statuses every route of a kind can answer, whatever its own declaration lists. */
+export function withErrorResponses<R extends RouteConfig>(r: R & ApiRouteExtras): R {
+  const responses: RouteConfig['responses'] = { ...r.responses };
+  const scope = r['x-scope'];
+  const pathParams = /\{\w+\}/.test(r.path);
+  const hasBody = r.request?.body !== undefined;
+  const hasJsonBody = jsonSchemaOf(r) !== undefined;
+  if (pathParams || r.request?.query || hasBody) responses[400] ??= err('invalid_request: a path parameter, query or body is malformed');
+  responses[401] ??= err(scope ? 'missing, malformed or unknown token' : 'malformed or unknown token (anonymous calls need none)');
+  if (scope) responses[403] ??= err(`token lacks scope "${scope}"`);
+  if (pathParams) responses[404] ??= err('unknown, or not visible to this token');
+  if (r.path.startsWith('/v1/runner/jobs/'))
+    responses[409] ??= err('lease_lost: the lease expired, was re-leased or canceled, or belongs to another runner token');
+  if (hasBody) responses[413] ??= err(`payload_too_large${hasJsonBody ? ` (JSON bodies ≤ ${limits.jsonBodyBytes} bytes)` : ''}`);
+  if (responses[206]) responses[416] ??= err('range outside the object');
+  responses[429] = err('rate limited (Retry-After, RateLimit-Reset)');
+  return { ...r, ...(scope ? { security: [{ bearer: [] }] } : {}), responses };
+}
+
+/**
+ * A resource's sub-app. `openapi(route, handler)` registers the route for the document (with the
+ * statuses every route can answer), checks `x-scope` first, validates path and query (library) and
+ * then the JSON body under the size and depth caps of validate.ts, exposed as `c.req.valid('json')`.
+ * JSON bodies are read whatever their Content-Type, as before the library was adopted.
+ */
+export class ApiApp extends OpenAPIHono<AppEnv> {
+  constructor() {
+    super({ defaultHook });
+    const register = this.openapi;
+    this.openapi = ((route: RouteConfig & ApiRouteExtras, handler: (c: any, next: any) => any, hook?: any) => {
+      const scope = route['x-scope'];
+      const body = jsonSchemaOf(route);
+      const { request, middleware, ...rest } = route;
+      const own = middleware ? (Array.isArray(middleware) ? middleware : [middleware]) : [];
+      // The library would refuse JSON without a JSON Content-Type (415) and skip the size cap; the body is ours.
+      const served = { ...rest, hide: true, middleware: [...(scope ? [scopeGuard(scope)] : []), ...own], request: { ...request, body: undefined } };
+      const handle =
+        body && !route['x-raw-body']
+          ? async (c: any, next: any) => {
+              c.req.addValidatedData('json', await parseJson(c, body));
+              return handler(c, next);
+            }
+          : handler;
+      register(served as RouteConfig, handle, hook);
+      const { 'x-raw-body': _, ...documented } = route;
+      this.openAPIRegistry.registerPath(documented);
+      return this;
+    }) as typeof this.openapi;
+  }
+}
+
+/** Legacy entries (resources not yet declared with createRoute) as route configs for the document. */
+function legacyConfig(r: LegacyRoute): RouteConfig & ApiRouteExtras {
+  const names = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  const params = names.length ? z.object(Object.fromEntries(names.map((n) => [n, z.string()]))) : undefined;
+  const responses: RouteConfig['responses'] = {};
+  for (const [status, resp] of Object.entries(r.responses)) {
+    responses[status] = resp.schema
+      ? { description: resp.description, content: { [resp.contentType ?? jsonType]: { schema: resp.schema } } }
+      : resp.contentType
+        ? { description: resp.description, content: { [resp.contentType]: { schema: {} } } }
+        : { description: resp.description };
+  }
+  return {
+    method: r.method,
+    path: r.path,
+    summary: r.summary,
+    ...(r.description ? { description: r.description } : {}),
+    tags: [r.tag],
+    ...(r.scope ? { 'x-scope': r.scope } : {}),
+    request: {
+      ...(params ? { params } : {}),
+      ...(r.query ? { query: r.query } : {}),
+      ...(r.bodies ? { body: { required: true, content: datasetBodies(r.bodies) } } : r.bodyContentType ? { body: rawBody(r.bodyContentType) } : {}),
+    },
+    responses,
+  };
+}
+
+/** Every accepted body type of a dataset upload, each with its examples (a row schema where there is one). */
+function datasetBodies(bodies: Record<string, BodyDoc>) {
+  return Object.fromEntries(
+    Object.entries(bodies).map(([type, d]) => [type, { schema: d.schema ?? { type: 'string' as const, description: d.description }, examples: d.examples }]),
+  );
+}
+
+/** Merges the legacy table in and completes every route's statuses, on full paths (after mounting). */
+function complete(registry: OpenAPIHono['openAPIRegistry']) {
+  for (const r of legacyRoutes) registry.registerPath(legacyConfig(r));
+  for (const d of registry.definitions) if (d.type === 'route') d.route = withErrorResponses(d.route);
+  registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  // The stored row of every suite format, with an example row.
+  for (const d of suiteRowDocs) {
+    const schema = z.toJSONSchema(d.schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    delete schema.$schema;
+    registry.registerComponent('schemas', d.name, { ...schema, examples: [d.example] } as never);
+  }
+}
+
+const built = new Map<string, unknown>();
+
+/** The document of `app` for a version, built once per isolate: it only depends on the declarations. */
+export function openApiDocument(app: OpenAPIHono<AppEnv>, version: string) {
+  let doc = built.get(version);
+  if (!doc) {
+    if (built.size === 0) complete(app.openAPIRegistry);
+    doc = app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: { title: 'polyprune', version, description: 'Prune multilingual LMs for language pairs and rank the results.', 'x-limits': limits },
+    });
+    built.set(version, doc);
+  }
+  return doc;
+}
