@@ -134,7 +134,7 @@ export const jobInfo = z
     spec: createJobBody,
     modelId: z.string(),
     /** the calibration corpus's language pair (src-tgt), resolved when the job was validated */
-    pair: z.string().nullable(),
+    pair: z.string().nullable().default(null),
     sweepId: z.string().nullable(),
     attempts: z.number(),
     maxAttempts: z.number(),
