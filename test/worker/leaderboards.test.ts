@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapMean, wilson } from '../../shared/src/stats';
+import { wilson } from '../../shared/src/stats';
 import { call } from './helpers';
 import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 
@@ -186,13 +186,28 @@ describe('formats', () => {
     await complete(w, { kind: 'evaluate', modelId: w.model, suites: all, visibility: 'public' }, [
       s(w.suites.fr, 'xnli', 'acc', 0.5),
       s(ppl, 'ppl', 'ppl', 20),
+      s(ppl, 'ppl', 'ppl_lo', 18.5),
+      s(ppl, 'ppl', 'ppl_hi', 21.7),
       s(mt, 'mt', 'chrf', 40),
       s(mc, 'mc', 'acc', 0.3),
     ]);
     await complete(w, { ...pruneSpec(w), suites: all, visibility: 'public' }, [
       s(w.suites.fr, 'xnli', 'acc', 0.45),
       s(ppl, 'ppl', 'ppl', 25),
+      // the runner's paired bootstraps of corpus perplexity and corpus chrF against dense on the same rows
+      s(ppl, 'ppl', 'ppl_lo', 23),
+      s(ppl, 'ppl', 'ppl_hi', 27.4),
+      s(ppl, 'ppl', 'ppl_delta', 5),
+      s(ppl, 'ppl', 'ppl_delta_lo', 3.9),
+      s(ppl, 'ppl', 'ppl_delta_hi', 6.2),
+      s(ppl, 'ppl', 'ppl_delta_p', 1 / 1001),
       s(mt, 'mt', 'chrf', 35),
+      s(mt, 'mt', 'chrf_lo', 31),
+      s(mt, 'mt', 'chrf_hi', 39),
+      s(mt, 'mt', 'chrf_delta', -5),
+      s(mt, 'mt', 'chrf_delta_lo', -9.5),
+      s(mt, 'mt', 'chrf_delta_hi', 0.5),
+      s(mt, 'mt', 'chrf_delta_p', 0.07),
       s(mc, 'mc', 'acc', 0.28),
     ]);
   });
@@ -206,12 +221,21 @@ describe('formats', () => {
     expect(m.metric).toBe('chrf');
     expect(row(m, 'dense').cells[mt].value).toBe(40);
     expect(row(m, 'dense').cells[mt].lo).toBeNull(); // no interval is invented for chrF
+    expect(row(p, 'dense').cells[ppl]).toMatchObject({ value: 20, lo: 18.5, hi: 21.7, delta: null, p: null });
+    expect(row(p, 'wanda 50% mt:fr-en').cells[ppl]).toMatchObject({ value: 25, lo: 23, hi: 27.4, delta: 5, deltaLo: 3.9, deltaHi: 6.2, p: 1 / 1001 });
+    expect(row(m, 'wanda 50% mt:fr-en').cells[mt]).toMatchObject({ value: 35, lo: 31, hi: 39, delta: -5, deltaLo: -9.5, deltaHi: 0.5, p: 0.07 });
+    const sv = (await call('GET', `/v1/leaderboards/sparsity?model=${w.model}&format=ppl`)).body;
+    expect(sv.series[0].points[0]).toMatchObject({ sparsity: 0.5, value: 25, delta: 5, p: 1 / 1001 });
     const html = (await call('GET', `/leaderboards/${w.model}?format=ppl`)).body as string;
     expect(html).toContain('metric <b>ppl</b>');
     expect(html).toContain('href="?format=mt&amp;scoring=paper&amp;metric=chrf"');
     expect(html).toContain('href="?format=xnli&amp;scoring=paper&amp;metric=acc"');
     expect(html).toContain('<rect class="bar"');
-    expect((await call('GET', `/leaderboards/${w.model}?format=mt`)).body).toContain('40.000');
+    const mtHtml = (await call('GET', `/leaderboards/${w.model}?format=mt`)).body as string;
+    expect(mtHtml).toContain('40.000');
+    expect(mtHtml).toMatch(/title="[^"]*95% interval \[31\.000, 39\.000\][^"]*paired bootstrap p = 0\.070">35\.000<small/);
+    const pplHtml = html.match(/<td class="sig" title="[^"]*">25\.000\*<small/);
+    expect(pplHtml, 'significant ppl cell marked').not.toBeNull();
   });
 
   it('never averages across formats in a query without format', async () => {
@@ -340,7 +364,12 @@ describe('significance and method summary', () => {
     const wanda = m.methods.find((x: { method: string }) => x.method === 'wanda mt 50%');
     const d = (v: string, l: 'fr' | 'de' | 'en') => seeded[v]![l] - seeded.dense![l];
     expect(wanda.all.mean).toBeCloseTo((d('wanda 50% mt:fr-en', 'fr') + d('wanda 50% mt:fr-en', 'de') + d('wanda 50% mt:fr-en', 'en')) / 3, 12);
-    expect(wanda.all).toEqual(bootstrapMean((['de', 'en', 'fr'] as const).map((l) => d('wanda 50% mt:fr-en', l))));
+    // Δ = −0.05 (de), −0.04 (en), −0.02 (fr): s = 0.015275, t(0.975, 2) = 4.302653 → ±0.037946;
+    // only the all-minus and all-plus sign patterns reach |Σ| = 0.11 → exact p = 2/8
+    expect(wanda.all.lo).toBeCloseTo(-0.074613, 5);
+    expect(wanda.all.hi).toBeCloseTo(0.00128, 5);
+    expect(wanda.all.p).toBe(0.25);
+    expect(wanda.ownPair).toMatchObject({ lo: null, hi: null, p: 1 });
     expect(wanda.ownPair.n).toBe(1);
     expect(wanda.ownPair.mean).toBeCloseTo(d('wanda 50% mt:fr-en', 'fr'), 12);
     expect(wanda.otherLanguages.n).toBe(2);
@@ -349,5 +378,9 @@ describe('significance and method summary', () => {
     const c = m.contrasts.find((x: { a: string; b: string }) => x.a === 'magnitude 50%' && x.b === 'wanda mt 50%');
     expect(c.delta.n).toBe(3);
     expect(c.delta.mean).toBeCloseTo((0.41 - 0.58 + 0.39 - 0.5 + 0.52 - 0.66) / 3, 12);
+    // three cells, all the same sign: the smallest p three cells can give, not "significant"
+    expect(c.delta.p).toBe(0.25);
+    const page = (await call('GET', `/leaderboards/${pub.model}?format=xnli`)).body as string;
+    expect(page).toContain('magnitude 50% vs wanda mt 50%: Δ −0.140 [-0.215, -0.065] n=3 (not significant, p = 0.250)');
   });
 });

@@ -1,6 +1,6 @@
 /** The paper's other two views over the same cells: metric vs sparsity, and Δ vs dense per method. */
 import { chanceLevel, type LeaderboardColumn, type MethodSummary, type SparsityView } from '../../../shared/src/api/leaderboards';
-import { bootstrapMean } from '../../../shared/src/stats';
+import { pairedMeanTest } from '../../../shared/src/stats';
 import { isEnglish, newestCells, type ScoreRecord } from './aggregate';
 
 const columnOf = (c: ScoreRecord, metric: string): LeaderboardColumn => ({
@@ -66,8 +66,8 @@ export function buildSparsityView(
 }
 
 /**
- * Δ vs dense per method over every (calibration pair, suite) cell, with a bootstrap interval over
- * those cells; split into the pair's own language (calibrated on fr-en, evaluated in fr) and the
+ * Δ vs dense per method over every (calibration pair, suite) cell, with a t-interval and an exact
+ * sign-flip p-value over those cells (few cells: see `pairedMeanTest`); split into the pair's own language (calibrated on fr-en, evaluated in fr) and the
  * others; and each pair of methods compared on the cells both have (same pair, sparsity, pattern, suite).
  */
 export function buildMethodSummary(
@@ -96,9 +96,9 @@ export function buildMethodSummary(
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([method, xs]) => ({
       method,
-      all: bootstrapMean(xs.map((x) => x.delta)),
-      ownPair: bootstrapMean(xs.filter((x) => x.own === true).map((x) => x.delta)),
-      otherLanguages: bootstrapMean(xs.filter((x) => x.own === false).map((x) => x.delta)),
+      all: pairedMeanTest(xs.map((x) => x.delta)),
+      ownPair: pairedMeanTest(xs.filter((x) => x.own === true).map((x) => x.delta)),
+      otherLanguages: pairedMeanTest(xs.filter((x) => x.own === false).map((x) => x.delta)),
     }));
   // Matching key: a method without calibration (magnitude) matches every pair of a calibrated one.
   const match = (c: ScoreRecord, withPair: boolean) =>
@@ -120,7 +120,7 @@ export function buildMethodSummary(
         if (!o2) return [];
         return [walkB ? o2.value - c.value : c.value - o2.value];
       });
-      const delta = bootstrapMean(diffs);
+      const delta = pairedMeanTest(diffs);
       if (delta) contrasts.push({ a, b, delta });
     }
   }
