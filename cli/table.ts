@@ -91,9 +91,9 @@ export function renderSparsity(v: SparsityView): string {
   return `${v.format ?? 'all formats'} · ${unitOf(v.metric)} vs sparsity · scoring ${v.scoring}\n${renderTable(header, rows, ['left', 'left', 'left', 'right', ...sparsities.map(() => 'right' as const)])}`;
 }
 
-/** "−0.4 [−0.9, 0.1], not significant at n = 48", in the metric's unit. */
+/** "−0.4 [−0.9, 0.1], not significant (p = 0.38) at n = 4", in the metric's unit. */
 export function describeInterval(x: Interval, metric: string): string {
-  const sig = x.p < 0.05 ? `significant (p ${x.p < 0.001 ? '< 0.001' : `= ${x.p.toFixed(3)}`})` : 'not significant';
+  const sig = x.p < 0.05 ? `significant (p ${x.p < 0.001 ? '< 0.001' : `= ${x.p.toFixed(3)}`})` : `not significant (p = ${x.p.toFixed(2)})`;
   const range = x.lo === null || x.hi === null ? '(no interval from one value)' : `[${signed(x.lo, metric).trim()}, ${signed(x.hi, metric).trim()}]`;
   return `Δ ${signed(x.mean, metric).trim()} ${metric === 'ppl' || metric === 'chrf' ? `${metric} ` : 'pt '}${range}, ${sig} at n = ${x.n}`;
 }

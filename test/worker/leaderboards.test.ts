@@ -359,28 +359,52 @@ describe('significance and method summary', () => {
     expect(html).toMatch(/<td class="sig" title="[^"]*p = 0\.010">0\.500\*<small class="n">n=100<\/small><\/td>/);
     expect(html).toMatch(/<td class="" title="[^"]*no dense run on this suite · paired bootstrap p = 0\.400">0\.600<small/);
 
-    // Method summary on the public world: Δ vs dense per method over its cells, own pair (fr for fr-en) vs others.
+    // Method summary on the public world: Δ vs dense per method, own pair (fr for fr-en) vs others.
     const m = (await call('GET', `/v1/leaderboards/methods?model=${pub.model}&format=xnli`)).body;
     const wanda = m.methods.find((x: { method: string }) => x.method === 'wanda mt 50%');
     const d = (v: string, l: 'fr' | 'de' | 'en') => seeded[v]![l] - seeded.dense![l];
+    // One calibration pair: its three cells share one pruned model, so they are one unit (n = 1, no interval).
+    expect(wanda.all).toMatchObject({ n: 1, lo: null, hi: null, p: 1 });
     expect(wanda.all.mean).toBeCloseTo((d('wanda 50% mt:fr-en', 'fr') + d('wanda 50% mt:fr-en', 'de') + d('wanda 50% mt:fr-en', 'en')) / 3, 12);
-    // Δ = −0.05 (de), −0.04 (en), −0.02 (fr): s = 0.015275, t(0.975, 2) = 4.302653 → ±0.037946;
-    // only the all-minus and all-plus sign patterns reach |Σ| = 0.11 → exact p = 2/8
-    expect(wanda.all.lo).toBeCloseTo(-0.074613, 5);
-    expect(wanda.all.hi).toBeCloseTo(0.00128, 5);
-    expect(wanda.all.p).toBe(0.25);
-    expect(wanda.ownPair).toMatchObject({ lo: null, hi: null, p: 1 });
-    expect(wanda.ownPair.n).toBe(1);
+    expect(wanda.ownPair).toMatchObject({ n: 1, lo: null, hi: null, p: 1 });
     expect(wanda.ownPair.mean).toBeCloseTo(d('wanda 50% mt:fr-en', 'fr'), 12);
-    expect(wanda.otherLanguages.n).toBe(2);
+    expect(wanda.otherLanguages.mean).toBeCloseTo((d('wanda 50% mt:fr-en', 'de') + d('wanda 50% mt:fr-en', 'en')) / 2, 12);
+    // Magnitude has no calibration: its suites are the units. Δ = −0.16 (de), −0.18 (en), −0.19 (fr):
+    // mean −0.176667, s = 0.015275, t(0.975, 2) = 4.302653 → ±0.037946; only the all-minus and
+    // all-plus sign patterns reach |Σ| = 0.53 → exact p = 2/8, the smallest three units can give.
     const mag = m.methods.find((x: { method: string }) => x.method === 'magnitude 50%');
     expect(mag.ownPair).toBeNull();
+    expect(mag.all.n).toBe(3);
+    expect(mag.all.mean).toBeCloseTo(-0.176667, 6);
+    expect(mag.all.lo).toBeCloseTo(-0.214613, 5);
+    expect(mag.all.hi).toBeCloseTo(-0.138721, 5);
+    expect(mag.all.p).toBe(0.25);
     const c = m.contrasts.find((x: { a: string; b: string }) => x.a === 'magnitude 50%' && x.b === 'wanda mt 50%');
-    expect(c.delta.n).toBe(3);
+    expect(c.delta).toMatchObject({ n: 1, lo: null, p: 1 });
     expect(c.delta.mean).toBeCloseTo((0.41 - 0.58 + 0.39 - 0.5 + 0.52 - 0.66) / 3, 12);
-    // three cells, all the same sign: the smallest p three cells can give, not "significant"
-    expect(c.delta.p).toBe(0.25);
     const page = (await call('GET', `/leaderboards/${pub.model}?format=xnli`)).body as string;
-    expect(page).toContain('magnitude 50% vs wanda mt 50%: Δ −0.140 [-0.215, -0.065] n=3 (not significant, p = 0.250)');
+    expect(page).toContain('magnitude 50% vs wanda mt 50%: Δ −0.140 n=1 (not significant, p = 1.000)');
+    expect(page).toContain('<td>−0.177 [-0.215, -0.139] n=3</td>');
+  });
+
+  it('tests methods over calibration pairs, not over the correlated cells of one pair', async () => {
+    const w = await makeWorld('board-pairs', 'public');
+    await runJob(w, { kind: 'evaluate', modelId: w.model, suites: suitesOf(w), visibility: 'public' }, { fr: 0.6, de: 0.55, en: 0.7 });
+    await runJob(w, { ...pruneSpec(w), visibility: 'public' }, { fr: 0.58, de: 0.5, en: 0.66 });
+    await runJob(w, { ...pruneSpec(w, { calibration: { corpusId: w.corpusDe } }), visibility: 'public' }, { fr: 0.55, de: 0.54, en: 0.67 });
+    const m = (await call('GET', `/v1/leaderboards/methods?model=${w.model}&format=xnli`)).body;
+    const wanda = m.methods.find((x: { method: string }) => x.method === 'wanda mt 50%');
+    // six cells, all negative, would give a sign-flip p of 2/64; the units are the two pairs:
+    // fr-en (−0.02, −0.05, −0.04) → −0.036667, de-en (−0.05, −0.01, −0.03) → −0.03
+    // mean −0.033333, s = 0.0066667/√2 = 0.0047140, s/√2 = 0.0033333, t(0.975, 1) = 12.7062 → ±0.042354; p = 2/4
+    expect(wanda.all.n).toBe(2);
+    expect(wanda.all.mean).toBeCloseTo(-0.033333, 6);
+    expect(wanda.all.lo).toBeCloseTo(-0.075687, 5);
+    expect(wanda.all.hi).toBeCloseTo(0.009021, 5);
+    expect(wanda.all.p).toBe(0.5);
+    // own language: fr for fr-en (−0.02), de for de-en (−0.01)
+    expect(wanda.ownPair.n).toBe(2);
+    expect(wanda.ownPair.mean).toBeCloseTo(-0.015, 12);
+    expect(wanda.ownPair.hi - wanda.ownPair.mean).toBeCloseTo(12.7062 * 0.005, 4);
   });
 });
