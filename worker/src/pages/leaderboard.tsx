@@ -56,8 +56,8 @@ const Methods: FC<{ summary: MethodSummary }> = ({ summary }) => {
         </ul>
       ) : null}
       <p class="note">
-        mean of the per-cell differences with a 95% t-interval over cells; p from an exact sign-flip test over cells (with n ≤ 5 cells it cannot fall below
-        0.05); * p &lt; 0.05.
+        n counts calibration pairs (a pair's cells share one pruned model and are averaged first; without calibration, suites): 95% t-interval and exact
+        sign-flip p-value over them, which cannot fall below 0.05 with n ≤ 5; * p &lt; 0.05.
       </p>
     </section>
   );
