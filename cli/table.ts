@@ -91,16 +91,17 @@ export function renderSparsity(v: SparsityView): string {
   return `${v.format ?? 'all formats'} · ${unitOf(v.metric)} vs sparsity · scoring ${v.scoring}\n${renderTable(header, rows, ['left', 'left', 'left', 'right', ...sparsities.map(() => 'right' as const)])}`;
 }
 
-/** "−0.4 [−0.9, 0.1], not significant at n = 48", in the metric's unit. */
+/** "−0.4 [−0.9, 0.1], not significant (p = 0.38) at n = 4", in the metric's unit. */
 export function describeInterval(x: Interval, metric: string): string {
-  const sig = x.p < 0.05 ? `significant (p ${x.p < 0.001 ? '< 0.001' : `= ${x.p.toFixed(3)}`})` : 'not significant';
-  return `Δ ${signed(x.mean, metric).trim()} ${metric === 'ppl' || metric === 'chrf' ? `${metric} ` : 'pt '}[${signed(x.lo, metric).trim()}, ${signed(x.hi, metric).trim()}], ${sig} at n = ${x.n}`;
+  const sig = x.p < 0.05 ? `significant (p ${x.p < 0.001 ? '< 0.001' : `= ${x.p.toFixed(3)}`})` : `not significant (p = ${x.p.toFixed(2)})`;
+  const range = x.lo === null || x.hi === null ? '(no interval from one value)' : `[${signed(x.lo, metric).trim()}, ${signed(x.hi, metric).trim()}]`;
+  return `Δ ${signed(x.mean, metric).trim()} ${metric === 'ppl' || metric === 'chrf' ? `${metric} ` : 'pt '}${range}, ${sig} at n = ${x.n}`;
 }
 
 /** Δ vs dense per method over pairs (own pair vs others) and the method-vs-method contrasts. */
 export function renderMethods(m: MethodSummary): string {
   const iv = (x: Interval | null) =>
-    x ? `${signed(x.mean, m.metric)} [${signed(x.lo, m.metric)}, ${signed(x.hi, m.metric)}] n=${x.n}${x.p < 0.05 ? '*' : ''}` : '–';
+    x ? `${signed(x.mean, m.metric)}${x.lo === null ? '' : ` [${signed(x.lo, m.metric)}, ${signed(x.hi, m.metric)}]`} n=${x.n}${x.p < 0.05 ? '*' : ''}` : '–';
   const table = renderTable(
     ['method', 'Δ dense, all', 'own pair', 'other languages'],
     m.methods.map((x) => [x.method, iv(x.all), iv(x.ownPair), iv(x.otherLanguages)]),
@@ -167,7 +168,8 @@ export function methodVerdict(m: MethodSummary): string {
   if (!c) return `${fmtName}: no two methods share (pair, sparsity, suite) cells to compare`;
   // "mt vs mono" reads as mt − mono: flip the contrast the summary gives as mono − mt.
   const flip = c.a.startsWith('wanda mono') && c.b.startsWith('wanda mt');
-  const d = flip ? { ...c.delta, mean: -c.delta.mean, lo: -c.delta.hi, hi: -c.delta.lo } : c.delta;
+  const neg = (v: number | null) => (v === null ? null : -v);
+  const d = flip ? { ...c.delta, mean: -c.delta.mean, lo: neg(c.delta.hi), hi: neg(c.delta.lo) } : c.delta;
   const [a, b] = flip ? [c.b, c.a] : [c.a, c.b];
   const better = m.metric === 'ppl' ? 'lower is better' : 'higher is better';
   return `${fmtName}: ${a} vs ${b}, mean over pairs: ${describeInterval(d, m.metric)} (${better})`;

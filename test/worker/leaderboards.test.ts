@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bootstrapMean, wilson } from '../../shared/src/stats';
+import { wilson } from '../../shared/src/stats';
 import { call } from './helpers';
 import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 
@@ -186,13 +186,28 @@ describe('formats', () => {
     await complete(w, { kind: 'evaluate', modelId: w.model, suites: all, visibility: 'public' }, [
       s(w.suites.fr, 'xnli', 'acc', 0.5),
       s(ppl, 'ppl', 'ppl', 20),
+      s(ppl, 'ppl', 'ppl_lo', 18.5),
+      s(ppl, 'ppl', 'ppl_hi', 21.7),
       s(mt, 'mt', 'chrf', 40),
       s(mc, 'mc', 'acc', 0.3),
     ]);
     await complete(w, { ...pruneSpec(w), suites: all, visibility: 'public' }, [
       s(w.suites.fr, 'xnli', 'acc', 0.45),
       s(ppl, 'ppl', 'ppl', 25),
+      // the runner's paired bootstraps of corpus perplexity and corpus chrF against dense on the same rows
+      s(ppl, 'ppl', 'ppl_lo', 23),
+      s(ppl, 'ppl', 'ppl_hi', 27.4),
+      s(ppl, 'ppl', 'ppl_delta', 5),
+      s(ppl, 'ppl', 'ppl_delta_lo', 3.9),
+      s(ppl, 'ppl', 'ppl_delta_hi', 6.2),
+      s(ppl, 'ppl', 'ppl_delta_p', 1 / 1001),
       s(mt, 'mt', 'chrf', 35),
+      s(mt, 'mt', 'chrf_lo', 31),
+      s(mt, 'mt', 'chrf_hi', 39),
+      s(mt, 'mt', 'chrf_delta', -5),
+      s(mt, 'mt', 'chrf_delta_lo', -9.5),
+      s(mt, 'mt', 'chrf_delta_hi', 0.5),
+      s(mt, 'mt', 'chrf_delta_p', 0.07),
       s(mc, 'mc', 'acc', 0.28),
     ]);
   });
@@ -206,12 +221,21 @@ describe('formats', () => {
     expect(m.metric).toBe('chrf');
     expect(row(m, 'dense').cells[mt].value).toBe(40);
     expect(row(m, 'dense').cells[mt].lo).toBeNull(); // no interval is invented for chrF
+    expect(row(p, 'dense').cells[ppl]).toMatchObject({ value: 20, lo: 18.5, hi: 21.7, delta: null, p: null });
+    expect(row(p, 'wanda 50% mt:fr-en').cells[ppl]).toMatchObject({ value: 25, lo: 23, hi: 27.4, delta: 5, deltaLo: 3.9, deltaHi: 6.2, p: 1 / 1001 });
+    expect(row(m, 'wanda 50% mt:fr-en').cells[mt]).toMatchObject({ value: 35, lo: 31, hi: 39, delta: -5, deltaLo: -9.5, deltaHi: 0.5, p: 0.07 });
+    const sv = (await call('GET', `/v1/leaderboards/sparsity?model=${w.model}&format=ppl`)).body;
+    expect(sv.series[0].points[0]).toMatchObject({ sparsity: 0.5, value: 25, delta: 5, p: 1 / 1001 });
     const html = (await call('GET', `/leaderboards/${w.model}?format=ppl`)).body as string;
     expect(html).toContain('metric <b>ppl</b>');
     expect(html).toContain('href="?format=mt&amp;scoring=paper&amp;metric=chrf"');
     expect(html).toContain('href="?format=xnli&amp;scoring=paper&amp;metric=acc"');
     expect(html).toContain('<rect class="bar"');
-    expect((await call('GET', `/leaderboards/${w.model}?format=mt`)).body).toContain('40.000');
+    const mtHtml = (await call('GET', `/leaderboards/${w.model}?format=mt`)).body as string;
+    expect(mtHtml).toContain('40.000');
+    expect(mtHtml).toMatch(/title="[^"]*95% interval \[31\.000, 39\.000\][^"]*paired bootstrap p = 0\.070">35\.000<small/);
+    const pplHtml = html.match(/<td class="sig" title="[^"]*">25\.000\*<small/);
+    expect(pplHtml, 'significant ppl cell marked').not.toBeNull();
   });
 
   it('never averages across formats in a query without format', async () => {
@@ -335,19 +359,52 @@ describe('significance and method summary', () => {
     expect(html).toMatch(/<td class="sig" title="[^"]*p = 0\.010">0\.500\*<small class="n">n=100<\/small><\/td>/);
     expect(html).toMatch(/<td class="" title="[^"]*no dense run on this suite · paired bootstrap p = 0\.400">0\.600<small/);
 
-    // Method summary on the public world: Δ vs dense per method over its cells, own pair (fr for fr-en) vs others.
+    // Method summary on the public world: Δ vs dense per method, own pair (fr for fr-en) vs others.
     const m = (await call('GET', `/v1/leaderboards/methods?model=${pub.model}&format=xnli`)).body;
     const wanda = m.methods.find((x: { method: string }) => x.method === 'wanda mt 50%');
     const d = (v: string, l: 'fr' | 'de' | 'en') => seeded[v]![l] - seeded.dense![l];
+    // One calibration pair: its three cells share one pruned model, so they are one unit (n = 1, no interval).
+    expect(wanda.all).toMatchObject({ n: 1, lo: null, hi: null, p: 1 });
     expect(wanda.all.mean).toBeCloseTo((d('wanda 50% mt:fr-en', 'fr') + d('wanda 50% mt:fr-en', 'de') + d('wanda 50% mt:fr-en', 'en')) / 3, 12);
-    expect(wanda.all).toEqual(bootstrapMean((['de', 'en', 'fr'] as const).map((l) => d('wanda 50% mt:fr-en', l))));
-    expect(wanda.ownPair.n).toBe(1);
+    expect(wanda.ownPair).toMatchObject({ n: 1, lo: null, hi: null, p: 1 });
     expect(wanda.ownPair.mean).toBeCloseTo(d('wanda 50% mt:fr-en', 'fr'), 12);
-    expect(wanda.otherLanguages.n).toBe(2);
+    expect(wanda.otherLanguages.mean).toBeCloseTo((d('wanda 50% mt:fr-en', 'de') + d('wanda 50% mt:fr-en', 'en')) / 2, 12);
+    // Magnitude has no calibration: its suites are the units. Δ = −0.16 (de), −0.18 (en), −0.19 (fr):
+    // mean −0.176667, s = 0.015275, t(0.975, 2) = 4.302653 → ±0.037946; only the all-minus and
+    // all-plus sign patterns reach |Σ| = 0.53 → exact p = 2/8, the smallest three units can give.
     const mag = m.methods.find((x: { method: string }) => x.method === 'magnitude 50%');
     expect(mag.ownPair).toBeNull();
+    expect(mag.all.n).toBe(3);
+    expect(mag.all.mean).toBeCloseTo(-0.176667, 6);
+    expect(mag.all.lo).toBeCloseTo(-0.214613, 5);
+    expect(mag.all.hi).toBeCloseTo(-0.138721, 5);
+    expect(mag.all.p).toBe(0.25);
     const c = m.contrasts.find((x: { a: string; b: string }) => x.a === 'magnitude 50%' && x.b === 'wanda mt 50%');
-    expect(c.delta.n).toBe(3);
+    expect(c.delta).toMatchObject({ n: 1, lo: null, p: 1 });
     expect(c.delta.mean).toBeCloseTo((0.41 - 0.58 + 0.39 - 0.5 + 0.52 - 0.66) / 3, 12);
+    const page = (await call('GET', `/leaderboards/${pub.model}?format=xnli`)).body as string;
+    expect(page).toContain('magnitude 50% vs wanda mt 50%: Δ −0.140 n=1 (not significant, p = 1.000)');
+    expect(page).toContain('<td>−0.177 [-0.215, -0.139] n=3</td>');
+  });
+
+  it('tests methods over calibration pairs, not over the correlated cells of one pair', async () => {
+    const w = await makeWorld('board-pairs', 'public');
+    await runJob(w, { kind: 'evaluate', modelId: w.model, suites: suitesOf(w), visibility: 'public' }, { fr: 0.6, de: 0.55, en: 0.7 });
+    await runJob(w, { ...pruneSpec(w), visibility: 'public' }, { fr: 0.58, de: 0.5, en: 0.66 });
+    await runJob(w, { ...pruneSpec(w, { calibration: { corpusId: w.corpusDe } }), visibility: 'public' }, { fr: 0.55, de: 0.54, en: 0.67 });
+    const m = (await call('GET', `/v1/leaderboards/methods?model=${w.model}&format=xnli`)).body;
+    const wanda = m.methods.find((x: { method: string }) => x.method === 'wanda mt 50%');
+    // six cells, all negative, would give a sign-flip p of 2/64; the units are the two pairs:
+    // fr-en (−0.02, −0.05, −0.04) → −0.036667, de-en (−0.05, −0.01, −0.03) → −0.03
+    // mean −0.033333, s = 0.0066667/√2 = 0.0047140, s/√2 = 0.0033333, t(0.975, 1) = 12.7062 → ±0.042354; p = 2/4
+    expect(wanda.all.n).toBe(2);
+    expect(wanda.all.mean).toBeCloseTo(-0.033333, 6);
+    expect(wanda.all.lo).toBeCloseTo(-0.075687, 5);
+    expect(wanda.all.hi).toBeCloseTo(0.009021, 5);
+    expect(wanda.all.p).toBe(0.5);
+    // own language: fr for fr-en (−0.02), de for de-en (−0.01)
+    expect(wanda.ownPair.n).toBe(2);
+    expect(wanda.ownPair.mean).toBeCloseTo(-0.015, 12);
+    expect(wanda.ownPair.hi - wanda.ownPair.mean).toBeCloseTo(12.7062 * 0.005, 4);
   });
 });

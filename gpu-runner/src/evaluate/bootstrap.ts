@@ -40,6 +40,53 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
 }
 
+/**
+ * Paired bootstrap of a corpus-level statistic (perplexity, chrF) that is not a mean of per-row
+ * scores. `delta(w)` gets w[i] = how many times row i was drawn (all ones for the observed data) and
+ * returns candidate − dense computed on that resample from both systems' rows. Indices are drawn as
+ * in `pairedBootstrap`, so for a per-row mean both give the same figures.
+ */
+export function pairedBootstrapBy(n: number, delta: (weights: Float64Array) => number, opts: BootstrapOptions = {}): BootstrapResult {
+  const { observed, draws, resamples, seed, confidence } = resample(n, delta, opts);
+  let extreme = 0;
+  for (const d of draws) if (Math.abs(d - observed) >= Math.abs(observed) - 1e-12) extreme++;
+  const tail = (1 - confidence) / 2;
+  return {
+    delta: observed,
+    ciLow: percentile(draws, tail),
+    ciHigh: percentile(draws, 1 - tail),
+    confidence,
+    pValue: (extreme + 1) / (resamples + 1),
+    resamples,
+    seed,
+    n,
+  };
+}
+
+/** Percentile bootstrap interval of one system's corpus-level statistic (same weights as above). */
+export function bootstrapInterval(n: number, stat: (weights: Float64Array) => number, opts: BootstrapOptions = {}): { value: number; lo: number; hi: number } {
+  const { observed, draws, confidence } = resample(n, stat, opts);
+  const tail = (1 - confidence) / 2;
+  return { value: observed, lo: percentile(draws, tail), hi: percentile(draws, 1 - tail) };
+}
+
+function resample(n: number, stat: (weights: Float64Array) => number, opts: BootstrapOptions) {
+  const resamples = opts.resamples ?? 1000;
+  const seed = opts.seed ?? 0;
+  const confidence = opts.confidence ?? 0.95;
+  const w = new Float64Array(n).fill(1);
+  const observed = stat(w);
+  const rand = seededRandom(seed);
+  const draws = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    w.fill(0);
+    for (let k = 0; k < n; k++) w[Math.floor(rand() * n)]!++;
+    draws[r] = stat(w);
+  }
+  draws.sort();
+  return { observed, draws, resamples, seed, confidence };
+}
+
 /** `candidate[i]`/`dense[i]` are 1 when each system got example i right. */
 export function pairedBootstrap(candidate: Uint8Array, dense: Uint8Array, opts: BootstrapOptions = {}): BootstrapResult {
   const n = candidate.length;

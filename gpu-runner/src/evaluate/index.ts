@@ -5,7 +5,6 @@
  */
 import { suiteRowSchemas, type MtRow, type PplRow, type SuiteFormat } from '../../../shared/src/suites.js';
 import type { ScoreStats } from './batching.js';
-import { pairedBootstrap, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
 import type { EvalModel } from './model.js';
 import { evaluateMultipleChoice, type McPrediction, type MultipleChoiceOptions } from './multipleChoice.js';
 import { evaluatePerplexity, type PerplexityOptions, type TextScore } from './perplexity.js';
@@ -74,34 +73,10 @@ export async function evaluateSuite(model: EvalModel, rows: unknown[], format: S
   };
 }
 
-/**
- * Paired bootstrap of a candidate's accuracy against the dense model's on the same suite
- * (predictions matched by row index; `norm` compares acc_norm of harness results).
- */
-export function compareToDense(candidate: SuiteResult, dense: SuiteResult, opts: BootstrapOptions & { norm?: boolean } = {}): BootstrapResult {
-  if (candidate.format !== dense.format || candidate.lang !== dense.lang || candidate.scoring !== dense.scoring) {
-    throw new Error(
-      `results differ in format/lang/scoring: ${candidate.format}/${candidate.lang}/${candidate.scoring} vs ${dense.format}/${dense.lang}/${dense.scoring}`,
-    );
-  }
-  const pick = (p: McPrediction) => (opts.norm ? p.correctNorm : p.correct);
-  const denseByIndex = new Map((dense.predictions as McPrediction[]).map((p) => [p.index, p]));
-  const cand = candidate.predictions as McPrediction[];
-  const a = new Uint8Array(cand.length);
-  const b = new Uint8Array(cand.length);
-  cand.forEach((p, i) => {
-    const d = denseByIndex.get(p.index);
-    if (!d || pick(p) === undefined || pick(d) === undefined) throw new Error(`no comparable dense prediction for row ${p.index}`);
-    a[i] = pick(p) ? 1 : 0;
-    b[i] = pick(d) ? 1 : 0;
-  });
-  if (denseByIndex.size !== cand.length) throw new Error(`dense has ${denseByIndex.size} predictions, candidate ${cand.length}`);
-  return pairedBootstrap(a, b, opts);
-}
-
+export { compareToDense, metricInterval, weightedChrf, weightedPerplexity } from './compare.js';
 export { describeGraph, openEvalModel, contextLengthOf, type EvalModel, type GraphIO } from './model.js';
 export { scoreRequests, planBatches, commonPrefixLength, type ScoreRequest, type ScoreStats, type BatchOptions } from './batching.js';
-export { pairedBootstrap, seededRandom, type BootstrapResult, type BootstrapOptions } from './bootstrap.js';
+export { pairedBootstrap, pairedBootstrapBy, bootstrapInterval, seededRandom, type BootstrapResult, type BootstrapOptions } from './bootstrap.js';
 export { chrfStats, chrfFromStats, sentenceChrf, corpusChrf } from './chrf.js';
 export { accuracy, macroF1, confusionMatrix } from './metrics.js';
 export { evaluatePerplexity, slidingWindows } from './perplexity.js';

@@ -9,6 +9,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
+import type { TextScore } from '../evaluate/perplexity';
+import type { TranslationPrediction } from '../evaluate/translate';
 
 export interface SamplesHeader {
   /** sha256 of the graph file the rows were scored with (the dense model's for dense samples) */
@@ -37,20 +39,35 @@ export function encodeSamples(header: SamplesHeader, sets: SampleSet[]): Uint8Ar
   return gzipSync(`${lines.join('\n')}\n`);
 }
 
-/** Multiple-choice rows per `${suiteId}/${scoring}`, with the header to check them against. */
-export function decodeSamples(bytes: Uint8Array): { header: SamplesHeader; rows: Map<string, McPrediction[]> } {
+/**
+ * Multiple-choice rows per `${suiteId}/${scoring}`, perplexity and translation rows per suite id
+ * (they do not depend on the scoring), with the header to check them against.
+ */
+export function decodeSamples(bytes: Uint8Array): {
+  header: SamplesHeader;
+  rows: Map<string, McPrediction[]>;
+  text: Map<string, TextScore[] | TranslationPrediction[]>;
+} {
   const lines = gunzipSync(bytes).toString('utf8').split('\n').filter(Boolean);
   const first = JSON.parse(lines[0] ?? '{}') as { header?: SamplesHeader };
   if (!first.header) throw new Error('samples file has no header line');
   const rows = new Map<string, McPrediction[]>();
+  const text = new Map<string, (TextScore | TranslationPrediction)[]>();
   for (const [i, line] of lines.slice(1).entries()) {
-    const r = JSON.parse(line) as McPrediction & { suiteId: string; scoring: string; correct?: boolean };
-    if (typeof r.correct !== 'boolean') continue; // perplexity and translation rows
+    const r = JSON.parse(line) as McPrediction & { suiteId: string; scoring: string; format?: string; correct?: boolean };
     if (typeof r.index !== 'number') throw new Error(`samples line ${i + 2} has no row index`);
+    if (r.format === 'ppl' || r.format === 'mt') {
+      const x = r as unknown as TextScore & TranslationPrediction;
+      const ok = r.format === 'ppl' ? Number.isFinite(x.nll) && Number.isFinite(x.tokens) : typeof x.hypothesis === 'string' && typeof x.reference === 'string';
+      if (!ok) throw new Error(`samples line ${i + 2} is a ${r.format} row without its ${r.format === 'ppl' ? 'nll and tokens' : 'hypothesis and reference'}`);
+      text.set(r.suiteId, [...(text.get(r.suiteId) ?? []), x]);
+      continue;
+    }
+    if (typeof r.correct !== 'boolean') continue;
     const k = `${r.suiteId}/${r.scoring}`;
     const list = rows.get(k) ?? [];
     list.push(r);
     rows.set(k, list);
   }
-  return { header: first.header, rows };
+  return { header: first.header, rows, text: text as Map<string, TextScore[] | TranslationPrediction[]> };
 }

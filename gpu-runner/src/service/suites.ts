@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { SuiteFormat } from '../../../shared/src/suites';
-import { compareToDense, evaluateSuite, openEvalModel, type SuiteResult } from '../evaluate/index';
+import { compareToDense, evaluateSuite, metricInterval, openEvalModel, type SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
 import { multipleChoiceFormats } from '../../../shared/src/suites';
 import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
@@ -37,11 +37,17 @@ export function scoreRows(suiteId: string, r: SuiteResult, scoring: ScoringName)
   const add = (metric: string, v: number | undefined) => {
     if (v !== undefined && Number.isFinite(v)) rows.push({ ...base, metric, value: v });
   };
+  // Corpus perplexity and chrF have no closed-form interval: a percentile bootstrap over rows.
+  const iv = r.scoring === 'perplexity' || r.scoring === 'chrf' ? metricInterval(r, { seed: 0, resamples: 1000 }) : null;
   if (r.scoring === 'perplexity') {
     add('ppl', m.perplexity);
+    add('ppl_lo', iv?.lo);
+    add('ppl_hi', iv?.hi);
     add('bpb', m.bitsPerByte);
   } else if (r.scoring === 'chrf') {
     add('chrf', m.chrf);
+    add('chrf_lo', iv?.lo);
+    add('chrf_hi', iv?.hi);
   } else {
     add('acc', m.accuracy);
     add('f1', m.macroF1);
@@ -69,9 +75,9 @@ export interface SuiteRun {
  * computed once and reported under the job's first scoring.
  */
 /**
- * Paired bootstrap of a pruned model's accuracy against the dense model's on the same rows,
- * reported as extra metrics next to acc: `acc_delta` with its 95% interval and p-value, so a
- * leaderboard can say which differences are real.
+ * Paired bootstrap of a pruned model's result against the dense model's on the same rows, reported
+ * as extra metrics next to the format's metric (acc, ppl or chrf): `<metric>_delta` with its 95%
+ * interval and p-value, so a leaderboard can say which differences are real.
  */
 export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: SuiteResult, scoring: ScoringName): ScoreRow[] {
   const base = {
@@ -82,14 +88,19 @@ export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: Suite
     n: pruned.n,
     ...(pruned.templateLang ? { templateLang: pruned.templateLang } : {}),
   };
+  const metric = pruned.format === 'ppl' ? 'ppl' : pruned.format === 'mt' ? 'chrf' : 'acc';
   const b = compareToDense(pruned, dense, { seed: 0, resamples: 1000 });
   return [
-    { ...base, metric: 'acc_delta', value: b.delta },
-    { ...base, metric: 'acc_delta_lo', value: b.ciLow },
-    { ...base, metric: 'acc_delta_hi', value: b.ciHigh },
-    { ...base, metric: 'acc_delta_p', value: b.pValue },
-  ];
+    { ...base, metric: `${metric}_delta`, value: b.delta },
+    { ...base, metric: `${metric}_delta_lo`, value: b.ciLow },
+    { ...base, metric: `${metric}_delta_hi`, value: b.ciHigh },
+    { ...base, metric: `${metric}_delta_p`, value: b.pValue },
+  ].filter((x) => Number.isFinite(x.value));
 }
+
+/** Stored dense rows are keyed by suite and scoring; perplexity and translation rows do not depend on the scoring. */
+const denseKey = (b: { suiteId: string; format: SuiteFormat; scoring: string }) =>
+  b.format === 'ppl' || b.format === 'mt' ? b.suiteId : `${b.suiteId}/${b.scoring}`;
 
 export async function evaluateSuites(
   ctx: JobContext,
@@ -141,7 +152,7 @@ export async function evaluateSuites(
         );
         out.scores.push(...scoreRows(suiteId, r, scoring));
         own.push({ suiteId, scoring, result: r });
-        if (opts.denseDir && multipleChoiceFormats.includes(format)) bootstrap.push({ suiteId, rows, format, lang, scoring, pruned: r });
+        if (opts.denseDir && r.n > 0) bootstrap.push({ suiteId, rows, format, lang, scoring, pruned: r });
         out.summaries.push({ suiteId, format, lang, scoring, metrics: r.metrics, n: r.n, seconds: (performance.now() - t0) / 1000 });
       }
     }
@@ -155,7 +166,7 @@ export async function evaluateSuites(
     const stored = await storedDenseRows(ctx, header(true));
     const scored: SampleSet[] = [];
     const missing = bootstrap.filter((b) => {
-      const rows = stored.get(`${b.suiteId}/${b.scoring}`);
+      const rows = stored.get(denseKey(b));
       if (!rows) return true;
       const dense: SuiteResult = { ...b.pruned, predictions: rows, metrics: {}, n: rows.length };
       out.scores.push(...bootstrapRows(b.suiteId, b.pruned, dense, b.scoring));
@@ -194,19 +205,22 @@ export async function evaluateSuites(
 }
 
 /**
- * Dense per-row results the lease offered (role dense-samples), keyed `${suiteId}/${scoring}`; only
+ * Dense per-row results the lease offered (role dense-samples), keyed as `denseKey`; only
  * those scored with the same model bytes, template language and suite bytes count, whatever the
  * server thought: anything else would pair rows that are not the same rows.
  */
-async function storedDenseRows(ctx: JobContext, want: SamplesHeader): Promise<Map<string, McPrediction[]>> {
-  const out = new Map<string, McPrediction[]>();
+async function storedDenseRows(ctx: JobContext, want: SamplesHeader): Promise<Map<string, SuiteResult['predictions']>> {
+  const out = new Map<string, SuiteResult['predictions']>();
   for (const input of ctx.inputs.filter((i) => i.role === 'dense-samples')) {
     try {
-      const { header, rows } = decodeSamples(new Uint8Array(await readFile(await ctx.input(input.name))));
+      const { header, rows, text } = decodeSamples(new Uint8Array(await readFile(await ctx.input(input.name))));
       if (!header.dense || !want.modelSha256 || header.modelSha256 !== want.modelSha256 || header.templateLang !== want.templateLang) continue;
       for (const [k, list] of rows) {
         const suiteId = k.slice(0, k.lastIndexOf('/'));
         if (want.suites[suiteId] && header.suites[suiteId] === want.suites[suiteId] && !out.has(k)) out.set(k, list);
+      }
+      for (const [suiteId, list] of text) {
+        if (want.suites[suiteId] && header.suites[suiteId] === want.suites[suiteId] && !out.has(suiteId)) out.set(suiteId, list);
       }
     } catch (err) {
       ctx.log(`ignoring dense samples ${input.name}: ${(err as Error).message}`);

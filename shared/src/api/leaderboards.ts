@@ -142,7 +142,8 @@ export const sparsityView = z
   .meta({ id: 'SparsityView' });
 export type SparsityView = z.infer<typeof sparsityView>;
 
-export const interval = z.object({ mean: z.number(), lo: z.number(), hi: z.number(), p: z.number(), n: z.number() });
+/** Mean of per-cell differences: Student t interval (null for one cell), sign-flip permutation p-value. */
+export const interval = z.object({ mean: z.number(), lo: z.number().nullable(), hi: z.number().nullable(), p: z.number(), n: z.number() });
 export const methodSummary = z
   .object({
     model: z.string().nullable(),

@@ -151,7 +151,8 @@ export const legacyRoutes: LegacyRoute[] = [
   {
     method: 'get',
     path: '/v1/leaderboards/methods',
-    summary: 'Δ vs dense per method over language pairs (own pair vs other languages) and method-vs-method contrasts, with bootstrap intervals',
+    summary:
+      'Δ vs dense per method over language pairs (own pair vs other languages) and method-vs-method contrasts, with t-intervals and exact sign-flip p-values over cells',
     tag: 'leaderboards',
     scope: null,
     query: leaderboardQuery.omit({ as: true, sort: true, order: true }),

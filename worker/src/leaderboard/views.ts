@@ -1,6 +1,6 @@
 /** The paper's other two views over the same cells: metric vs sparsity, and Δ vs dense per method. */
 import { chanceLevel, type LeaderboardColumn, type MethodSummary, type SparsityView } from '../../../shared/src/api/leaderboards';
-import { bootstrapMean } from '../../../shared/src/stats';
+import { pairedMeanTest } from '../../../shared/src/stats';
 import { isEnglish, newestCells, type ScoreRecord } from './aggregate';
 
 const columnOf = (c: ScoreRecord, metric: string): LeaderboardColumn => ({
@@ -16,6 +16,18 @@ export const methodLabel = (c: { method: string; calibration: string | null }) =
 /** "fr-en" → fr: the language a pair's calibration data is about (the non-English side). */
 const pairOf = (calibration: string | null) => calibration?.split(':')[1] ?? null;
 const ownLanguages = (pair: string) => pair.split('-').filter((l) => !isEnglish(l));
+
+/**
+ * The test's unit: one calibrated pruned model (model, pattern, calibration pair) — its cells over
+ * languages share the model and are not independent, so they are averaged first and "n" counts
+ * pairs; a method without calibration has one model, so its cells (suites) are the units.
+ */
+const unitOf = (c: ScoreRecord) => [c.modelId, c.pattern, c.calibration ? `pair:${pairOf(c.calibration)}` : `suite:${c.suiteId}`].join('\u0000');
+function overUnits(xs: { delta: number; unit: string }[]) {
+  const byUnit = new Map<string, number[]>();
+  for (const x of xs) byUnit.set(x.unit, [...(byUnit.get(x.unit) ?? []), x.delta]);
+  return pairedMeanTest([...byUnit.values()].map((v) => v.reduce((a, b) => a + b, 0) / v.length));
+}
 
 export function buildSparsityView(
   records: ScoreRecord[],
@@ -66,8 +78,8 @@ export function buildSparsityView(
 }
 
 /**
- * Δ vs dense per method over every (calibration pair, suite) cell, with a bootstrap interval over
- * those cells; split into the pair's own language (calibrated on fr-en, evaluated in fr) and the
+ * Δ vs dense per method over every (calibration pair, suite) cell, averaged per pair, with a
+ * t-interval and an exact sign-flip p-value over pairs (few pairs: see `pairedMeanTest`); split into the pair's own language (calibrated on fr-en, evaluated in fr) and the
  * others; and each pair of methods compared on the cells both have (same pair, sparsity, pattern, suite).
  */
 export function buildMethodSummary(
@@ -84,21 +96,21 @@ export function buildMethodSummary(
   // Without a chosen sparsity, each sparsity is its own entry: averaging 50% with 70% says nothing.
   const labelOf = (c: ScoreRecord) =>
     o.sparsity === undefined && c.sparsity !== null ? `${methodLabel(c)} ${Math.round(c.sparsity * 1000) / 10}%` : methodLabel(c);
-  const byMethod = new Map<string, { delta: number; own: boolean | null }[]>();
+  const byMethod = new Map<string, { delta: number; own: boolean | null; unit: string }[]>();
   for (const c of pruned) {
     const d = denseOf(c);
     if (!d) continue;
     const pair = pairOf(c.calibration);
     const m = labelOf(c);
-    byMethod.set(m, [...(byMethod.get(m) ?? []), { delta: c.value - d.value, own: pair ? ownLanguages(pair).includes(c.lang) : null }]);
+    byMethod.set(m, [...(byMethod.get(m) ?? []), { delta: c.value - d.value, own: pair ? ownLanguages(pair).includes(c.lang) : null, unit: unitOf(c) }]);
   }
   const methods = [...byMethod.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([method, xs]) => ({
       method,
-      all: bootstrapMean(xs.map((x) => x.delta)),
-      ownPair: bootstrapMean(xs.filter((x) => x.own === true).map((x) => x.delta)),
-      otherLanguages: bootstrapMean(xs.filter((x) => x.own === false).map((x) => x.delta)),
+      all: overUnits(xs),
+      ownPair: overUnits(xs.filter((x) => x.own === true)),
+      otherLanguages: overUnits(xs.filter((x) => x.own === false)),
     }));
   // Matching key: a method without calibration (magnitude) matches every pair of a calibrated one.
   const match = (c: ScoreRecord, withPair: boolean) =>
@@ -118,9 +130,9 @@ export function buildMethodSummary(
       const diffs = (walkB ? bs : as).flatMap((c) => {
         const o2 = other.get(match(c, withPair));
         if (!o2) return [];
-        return [walkB ? o2.value - c.value : c.value - o2.value];
+        return [{ delta: walkB ? o2.value - c.value : c.value - o2.value, unit: unitOf(c) }];
       });
-      const delta = bootstrapMean(diffs);
+      const delta = overUnits(diffs);
       if (delta) contrasts.push({ a, b, delta });
     }
   }

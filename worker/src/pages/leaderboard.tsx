@@ -19,8 +19,10 @@ const Exports: FC<{ query: string }> = ({ query }) => (
 
 const Methods: FC<{ summary: MethodSummary }> = ({ summary }) => {
   if (!summary.methods.length) return null;
-  const iv = (x: { mean: number; lo: number; hi: number; p: number; n: number } | null) =>
-    x ? `${x.mean >= 0 ? '+' : '−'}${fmt(Math.abs(x.mean))} [${fmt(x.lo)}, ${fmt(x.hi)}] n=${x.n}${x.p < 0.05 ? ' *' : ''}` : '—';
+  const iv = (x: { mean: number; lo: number | null; hi: number | null; p: number; n: number } | null) =>
+    x
+      ? `${x.mean >= 0 ? '+' : '−'}${fmt(Math.abs(x.mean))}${x.lo === null || x.hi === null ? '' : ` [${fmt(x.lo)}, ${fmt(x.hi)}]`} n=${x.n}${x.p < 0.05 ? ' *' : ''}`
+      : '—';
   return (
     <section id="methods">
       <h2>Methods: Δ vs dense over language pairs</h2>
@@ -53,7 +55,10 @@ const Methods: FC<{ summary: MethodSummary }> = ({ summary }) => {
           ))}
         </ul>
       ) : null}
-      <p class="note">mean of the per-cell differences with a 95% bootstrap interval over cells; * p &lt; 0.05.</p>
+      <p class="note">
+        n counts calibration pairs (a pair's cells share one pruned model and are averaged first; without calibration, suites): 95% t-interval and exact
+        sign-flip p-value over them, which cannot fall below 0.05 with n ≤ 5; * p &lt; 0.05.
+      </p>
     </section>
   );
 };
