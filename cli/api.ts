@@ -3,8 +3,6 @@
  * by the CLI, the demo and the end-to-end tests. Retries and error shapes come from the runner's
  * Http helper so both sides behave the same on a flaky network.
  */
-import { createHash } from 'node:crypto';
-import { open, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { MaskAnalysis } from '../shared/src/api/analysis';
 import type { CorpusInfo } from '../shared/src/api/corpora';
@@ -13,6 +11,7 @@ import type { Leaderboard, MethodSummary, SparsityView } from '../shared/src/api
 import type { ModelInfo } from '../shared/src/api/models';
 import type { SuiteInfo } from '../shared/src/api/suites';
 import { formDataBody } from '../shared/src/form-data';
+import { uploadBlob } from '../shared/src/multipart-upload';
 import { Http, type HttpOptions } from '../gpu-runner/src/service/http';
 
 export type { CorpusInfo, JobInfo, Leaderboard, MethodSummary, ModelInfo, RunInfo, SparsityView, SuiteInfo };
@@ -29,11 +28,6 @@ export interface BoardQuery {
   method?: string;
   pair?: string;
 }
-
-/** Files above this go through the multipart upload (one Workers request body is capped at 100 MB). */
-export const SINGLE_PUT_LIMIT = 90 * 1024 * 1024;
-/** R2 multipart parts other than the last must be equal-sized and at least 5 MiB. */
-export const PART_SIZE = 64 * 1024 * 1024;
 
 const enc = encodeURIComponent;
 /** Query values as strings, without the ones left out. */
@@ -76,54 +70,18 @@ export class PolypruneApi {
     return this.http.json<Page<ModelInfo>>('/v1/models');
   }
 
-  /** Uploads one model file, switching to multipart above SINGLE_PUT_LIMIT; returns its sha256. */
-  async uploadModelFile(
+  /** Uploads one model file, in parts above the single-request limit; answers its size and sha256. */
+  uploadModelFile(
     modelId: string,
     file: string,
     opts: { name?: string; onBytes?: (done: number, total: number) => void; partSize?: number; singleLimit?: number } = {},
   ) {
     const name = opts.name ?? path.basename(file);
-    const size = (await stat(file)).size;
-    const sha = await sha256File(file);
-    const base = `/v1/models/${enc(modelId)}/files/${enc(name)}`;
-    if (size <= (opts.singleLimit ?? SINGLE_PUT_LIMIT)) {
-      const bytes = new Uint8Array(await readFile(file));
-      const r = await this.http.json<{ name: string; size: number; sha256: string }>(base, {
-        method: 'PUT',
-        body: bytes,
-        headers: { 'content-type': 'application/octet-stream', 'x-content-sha256': sha },
-      });
-      opts.onBytes?.(size, size);
-      return r;
-    }
-    const up = await this.http.json<{ uploadId: string }>(`${base}/uploads`, { method: 'POST', body: {} });
-    const partSize = opts.partSize ?? PART_SIZE;
-    const fh = await open(file, 'r');
-    try {
-      let n = 0;
-      for (let offset = 0; offset < size; offset += partSize) {
-        n++;
-        const len = Math.min(partSize, size - offset);
-        const buf = new Uint8Array(len);
-        await fh.read(buf, 0, len, offset);
-        // A part is idempotent by number, so retrying one after a dropped connection is safe.
-        await this.http.send(`${base}/uploads/${enc(up.uploadId)}/parts/${n}`, {
-          method: 'PUT',
-          body: buf,
-          headers: { 'content-type': 'application/octet-stream' },
-        });
-        opts.onBytes?.(offset + len, size);
-      }
-    } catch (err) {
-      await this.http.send(`${base}/uploads/${enc(up.uploadId)}`, { method: 'DELETE', accept: [404] }).catch(() => undefined);
-      throw err;
-    } finally {
-      await fh.close();
-    }
-    return this.http.json<{ name: string; size: number; sha256: string }>(`${base}/uploads/${enc(up.uploadId)}/complete`, {
-      method: 'POST',
-      body: { sha256: sha },
-    });
+    return uploadBlob<{ name: string; size: number; sha256: string }>(
+      this.http,
+      { path: file },
+      { path: `/v1/models/${enc(modelId)}/files/${enc(name)}`, singleLimit: opts.singleLimit, partSize: opts.partSize, onBytes: opts.onBytes, abortable: true },
+    );
   }
 
   uploadCorpus(data: Uint8Array, q: { src: string; tgt: string; name?: string; format?: 'tsv' | 'jsonl'; visibility?: string; onError?: 'reject' | 'skip' }) {
@@ -247,14 +205,3 @@ export class PolypruneApi {
 }
 
 export const isFinal = (s: string) => s === 'succeeded' || s === 'failed' || s === 'canceled';
-
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await open(file, 'r');
-  try {
-    for await (const chunk of fh.createReadStream()) h.update(chunk as Buffer);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return h.digest('hex');
-}

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { ApiError } from '../../gpu-runner/src/service/http';
 import { apiFor, emit, UsageError } from '../context';
 
 async function read(file: string): Promise<Uint8Array> {
@@ -52,13 +53,15 @@ export function registerData(program: Command) {
           visibility: o.public ? 'public' : 'private',
           onError: onError(o),
         };
-        const c = twoFiles
-          ? await api.uploadParallelCorpus(
-              { filename: basename(o.srcFile!), bytes: await read(o.srcFile!) },
-              { filename: basename(o.tgtFile!), bytes: await read(o.tgtFile!) },
-              q,
-            )
-          : await api.uploadCorpus(await read(file!), { ...q, format: o.format });
+        const c = await withFlagHints(
+          twoFiles
+            ? api.uploadParallelCorpus(
+                { filename: basename(o.srcFile!), bytes: await read(o.srcFile!) },
+                { filename: basename(o.tgtFile!), bytes: await read(o.tgtFile!) },
+                q,
+              )
+            : api.uploadCorpus(await read(file!), { ...q, format: o.format }),
+        );
         emit(
           cmd,
           c,
@@ -100,16 +103,18 @@ export function registerData(program: Command) {
         cmd: Command,
       ) => {
         const api = await apiFor(cmd);
-        const s = await api.uploadSuite(await read(file), {
-          format: o.format,
-          lang: o.lang,
-          name: o.name,
-          visibility: o.public ? 'public' : 'private',
-          onError: onError(o),
-          ...(o.dedupe ? { dedupe: true } : {}),
-          ...(o.subset !== undefined ? { subset: o.subset } : {}),
-          ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        });
+        const s = await withFlagHints(
+          api.uploadSuite(await read(file), {
+            format: o.format,
+            lang: o.lang,
+            name: o.name,
+            visibility: o.public ? 'public' : 'private',
+            onError: onError(o),
+            ...(o.dedupe ? { dedupe: true } : {}),
+            ...(o.subset !== undefined ? { subset: o.subset } : {}),
+            ...(o.seed !== undefined ? { seed: o.seed } : {}),
+          }),
+        );
         const sub = s.stats.subset ? `, subset ${s.stats.subset.n} of ${s.stats.subset.of} (seed ${s.stats.subset.seed})` : '';
         emit(cmd, s, () => `suite ${s.id}: ${s.stats.rowsKept} ${s.format} rows (${s.lang}, read as ${s.stats.recognised.input})${sub}${notes(s.stats)}`);
       },
@@ -119,6 +124,20 @@ export function registerData(program: Command) {
 function onError(o: { skipBadLines: boolean; strict: boolean }): 'reject' | 'skip' | undefined {
   if (o.skipBadLines && o.strict) throw new UsageError('--skip-bad-lines and --strict exclude each other');
   return o.skipBadLines ? 'skip' : o.strict ? 'reject' : undefined;
+}
+
+/**
+ * The API's refusal of bad lines tells an HTTP client to pass `?onError=skip`; someone at the
+ * command line needs the flag that sets it instead.
+ */
+async function withFlagHints<T>(upload: Promise<T>): Promise<T> {
+  try {
+    return await upload;
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== 'invalid_lines') throw err;
+    const said = err.message.slice(`${err.status} ${err.code}: `.length).replace(/[.;]?\s*[^.;]*onError=skip[^.;]*\.?$/, '');
+    throw new ApiError(err.status, err.code, `${said}. Fix them, or rerun with --skip-bad-lines to keep the good lines`, err.details);
+  }
 }
 
 /** What the upload changed or doubts, said in the one-line summary. */

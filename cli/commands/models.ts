@@ -2,7 +2,8 @@ import { existsSync, realpathSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { type ModelInfo, SINGLE_PUT_LIMIT } from '../api';
+import { limits } from '../../shared/src/api/limits';
+import type { ModelInfo } from '../api';
 import { apiFor, emit, UsageError } from '../context';
 import { bar } from '../progress';
 import { renderTable } from '../table';
@@ -76,7 +77,7 @@ export function registerModels(program: Command) {
 
   models
     .command('upload')
-    .description(`upload files of a model under their own names (multipart above ${SINGLE_PUT_LIMIT / 2 ** 20} MB)`)
+    .description(`upload files of a model under their own names (multipart above ${limits.singlePutBytes / 2 ** 20} MB)`)
     .argument('<modelId>')
     .argument('[files...]')
     .option('--dir <dirs...>', 'upload every file of these export folders')

@@ -7,7 +7,7 @@ export const MAX_JSON_DEPTH = limits.jsonDepth;
  * True when the JSON text nests arrays/objects deeper than `max`. One pass over the characters,
  * no recursion, so it is safe on any input; run before JSON.parse and anything that walks the value.
  */
-export function nestsDeeperThan(text: string, max = MAX_JSON_DEPTH): boolean {
+export function nestsDeeperThan(text: string, max: number = MAX_JSON_DEPTH): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -3,7 +3,7 @@
  * login, uploads, a watched prune job, the leaderboard, downloads, and the exit codes.
  */
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unpackMasks } from '../../gpu-runner/src/prune/pack';
@@ -118,5 +118,17 @@ describe('polyprune CLI', () => {
     expect(denied.code).toBe(1);
     expect(denied.stderr).toContain('401');
     expect((await cli(['--help'])).code).toBe(0);
+  });
+
+  it('names its own flag, not the query parameter, when an upload has bad lines', async () => {
+    await writeFile(path.join(t.tmp, 'bad.tsv'), 'Bonjour.\tHello.\nno tab on this line\nMerci.\tThank you.\n');
+    const refused = await cli(['corpora', 'upload', 'bad.tsv', '--src', 'fr', '--tgt', 'en']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('invalid_lines');
+    expect(refused.stderr).toContain('line 2');
+    expect(refused.stderr).toContain('rerun with --skip-bad-lines');
+    expect(refused.stderr).not.toContain('onError');
+    const kept = await json(['corpora', 'upload', 'bad.tsv', '--src', 'fr', '--tgt', 'en', '--skip-bad-lines']);
+    expect(kept.stats.pairsKept).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -55,52 +55,83 @@ describe('README examples', () => {
         'Models',
         'Corpora (bilingual sentence pairs)',
         'Suites (evaluation data)',
+        'Runner protocol (what gpu-runner does; shown by hand)',
         'Jobs and sweeps',
         'Runs and leaderboards',
       ]),
     );
   });
 
-  it('run as written against wrangler dev', async () => {
+  it('run as written against wrangler dev, every block in order', async () => {
     const setup = blocks[0]!.code.replace(/^export API=.*$/m, `export API=${worker.url}`).replace(/^export ADMIN=.*$/m, `export ADMIN=${ADMIN}`);
     expect(setup).toContain(worker.url);
-    const beforeRuns = blocks.slice(1).filter((b) => b.title !== 'Runs and leaderboards');
-    const last = blocks.find((b) => b.title === 'Runs and leaderboards')!;
-    // One shell for all blocks, as a reader would paste them; then finish one job the way a runner
-    // would, so the runs/leaderboards block has something to show.
+    // Before the runs block, finish the oldest queued job the way a runner would (this stack has
+    // none), so that block has something to show.
     const finishOne = `
       L=$(curl -s -X POST $API/v1/runner/lease -H "Authorization: Bearer $RUNNER" -H 'content-type: application/json' -d '{"runnerId":"readme"}')
       J=$(echo "$L" | json job.id); T=$(echo "$L" | json leaseToken); S=$(echo "$L" | json job.spec.suites.0)
+      [ "$J" = "$JOB" ] && echo "finished the prune job"
       curl -s -X POST $API/v1/runner/jobs/$J/complete -H "Authorization: Bearer $RUNNER" -H 'content-type: application/json' \\
-        -d "{\\"leaseToken\\":\\"$T\\",\\"result\\":{\\"scores\\":[{\\"suiteId\\":\\"$S\\",\\"format\\":\\"mc\\",\\"lang\\":\\"fr\\",\\"scoring\\":\\"paper\\",\\"metric\\":\\"acc\\",\\"value\\":0.5,\\"n\\":48}]}}" > /dev/null
-      echo "---runs---"`;
-    const script = ['set -uo pipefail', setup, ...beforeRuns.map((b) => `echo "---${b.title}---"\n${b.code}`), finishOne, last.code].join('\n');
-    const { stdout, stderr } = await bash(script);
-    const lines = stdout.split('\n');
-    expect(stderr).not.toMatch(/command not found|No such file|syntax error/);
+        -d "{\\"leaseToken\\":\\"$T\\",\\"result\\":{\\"scores\\":[{\\"suiteId\\":\\"$S\\",\\"format\\":\\"mc\\",\\"lang\\":\\"fr\\",\\"scoring\\":\\"paper\\",\\"metric\\":\\"acc\\",\\"value\\":0.5,\\"n\\":48}]}}" | json runId`;
+    const steps = blocks.map((b, i) => {
+      const code = i === 0 ? setup : b.code;
+      const before = b.title === 'Runs and leaderboards' ? finishOne : '';
+      return `echo "---block ${i}---"\n${before}\n${code}`;
+    });
+    const { stdout, stderr } = await bash(['set -uo pipefail', ...steps, 'echo "---end---"'].join('\n'));
+    expect(stderr).not.toMatch(/command not found|No such file|syntax error|unbound variable/);
     // `json` prints "undefined" when a field is missing: no example may hit that.
     expect(
-      lines.filter((l) => l.trim() === 'undefined'),
+      stdout.split('\n').filter((l) => l.trim() === 'undefined'),
       stdout,
     ).toEqual([]);
-    expect(stdout).toContain('"openapi":"3.1.0"');
-    expect(lines).toContain('true'); // model complete
-    expect(lines).toContain('206'); // range request
-    expect(lines).toContain('apache-2.0');
-    expect(stdout).toMatch(/"line":2,"reason":"missing_tab"/);
-    expect(stdout).toContain('"missing_tab":1');
-    expect(stdout).toMatch(/xnli row: "label"/);
-    expect(lines).toContain('two-files'); // FLORES-style two-file upload
-    expect(stdout).toContain('src has 5 lines, tgt has 4');
-    expect(stdout).toMatch(/"n":2,"seed":1,"of":4/); // suite subset
-    expect(lines).toContain('auto'); // templateLang
-    expect(stdout).toContain('Unrecognized key: "rows"');
-    expect(lines).toContain('queued');
-    expect(lines).toContain('4'); // sweep: 2 sparsities × (wanda, magnitude)
-    expect(lines).toContain('analyze'); // sweep with analyze: true
-    expect(stdout).toContain('not_cancelable');
-    const afterRuns = stdout.slice(stdout.indexOf('---runs---'));
-    expect(afterRuns).toMatch(/\["fr"\]/);
-    expect(afterRuns).toMatch(/wanda 50% mt:fr-en|dense/);
+    // Every block ran, in the README's order, and the shell got to the end.
+    const out = blocks.map((_, i) => {
+      const from = stdout.indexOf(`---block ${i}---\n`);
+      expect(from, `block ${i} (${blocks[i]!.title}) did not run`).toBeGreaterThanOrEqual(0);
+      const to = i + 1 < blocks.length ? stdout.indexOf(`---block ${i + 1}---\n`) : stdout.indexOf('---end---');
+      expect(to, `block ${i + 1} does not follow block ${i}`).toBeGreaterThan(from);
+      return stdout.slice(from, to);
+    });
+    const of = (title: string) => {
+      const i = blocks.findIndex((b) => b.title === title);
+      expect(i, title).toBeGreaterThanOrEqual(0);
+      return { text: out[i]!, lines: out[i]!.split('\n') };
+    };
+
+    expect(of('setup').text).toContain('"openapi":"3.1.0"');
+    const tokens = of('Tokens (admin)');
+    expect(tokens.text).toMatch(/^\d{4}-\d\d-\d\dT/m); // revokedAt
+    const models = of('Models');
+    expect(models.lines).toContain('true'); // complete
+    expect(models.lines).toContain('model.onnx'); // graph
+    expect(models.lines).toContain('[]'); // missing
+    expect(models.lines).toContain('invalid_onnx');
+    expect(models.lines).toContain('apache-2.0');
+    expect(models.lines).toContain('demo-xglm-tiny');
+    const onnxSize = String((await stat(path.join(repoRoot, 'demo/model/model.onnx'))).size);
+    expect(models.lines.filter((l) => l === onnxSize).length).toBe(1); // the multipart upload, hash checked
+    expect(models.lines).toContain('206'); // range request
+    const corpora = of('Corpora (bilingual sentence pairs)');
+    expect(corpora.text).toMatch(/"line":2,"reason":"missing_tab"/);
+    expect(corpora.text).toContain('"missing_tab":1');
+    expect(corpora.lines).toContain('two-files'); // FLORES-style two-file upload
+    expect(corpora.text).toContain('src has 5 lines, tgt has 4');
+    const suites = of('Suites (evaluation data)');
+    expect(suites.text).toMatch(/xnli row: "label"/);
+    expect(suites.text).toMatch(/"n":2,"seed":1,"of":4/); // suite subset
+    const runner = of('Runner protocol (what gpu-runner does; shown by hand)');
+    expect(runner.lines).toEqual(expect.arrayContaining(['leased the example job', '200', 'evaluate', 'canceled', 'lease_lost', 'not_cancelable']));
+    const jobs = of('Jobs and sweeps');
+    expect(jobs.lines).toContain('queued');
+    expect(jobs.lines).toContain('4'); // sweep: 2 sparsities × (wanda, magnitude)
+    expect(jobs.lines).toContain('"kind":"analyze","status":"queued"'); // sweep with analyze: true
+    expect(jobs.lines).toContain('auto'); // templateLang
+    expect(jobs.text).toContain('Unrecognized key: "rows"');
+    const runs = of('Runs and leaderboards');
+    expect(runs.lines).toContain('finished the prune job');
+    expect(runs.text).toMatch(/^run_\w+$/m);
+    expect(runs.text).toMatch(/\["fr"\]/);
+    expect(runs.text).toMatch(/wanda 50% mt:fr-en|dense/);
   });
 });

@@ -1,3 +1,5 @@
+import type { LeaseResponse } from '../../shared/src/api/jobs';
+import type { ModelInfo } from '../../shared/src/api/models';
 import { ADMIN, call, makeToken } from './helpers';
 import { tinyOnnx } from './onnx-writer';
 
@@ -15,7 +17,7 @@ export interface World {
 export async function makeWorld(owner: string, visibility: 'private' | 'public' = 'private'): Promise<World> {
   const writer = await makeToken(owner, ['write']);
   const runner = await makeToken(`${owner}-runner`, ['runner']);
-  const model = (await call('POST', '/v1/models', { token: writer, json: { name: `${owner}-lm`, family: 'xglm', visibility } })).body.id;
+  const model = (await call<ModelInfo>('POST', '/v1/models', { token: writer, json: { name: `${owner}-lm`, family: 'xglm', visibility } })).body.id;
   await call('PUT', `/v1/models/${model}/files/model.onnx`, { token: writer, body: tinyOnnx() });
   await call('PUT', `/v1/models/${model}/files/tokenizer.json`, { token: writer, body: '{"model":{}}' });
   const corpusFr = (await call('POST', `/v1/corpora?src=fr&tgt=en&visibility=${visibility}`, { token: writer, body: 'Bonjour\tHello\nMerci\tThanks\n' })).body
@@ -36,7 +38,7 @@ export function pruneSpec(w: World, extra: Record<string, unknown> = {}) {
 }
 
 export async function lease(runnerToken: string, runnerId = 'r1') {
-  return call('POST', '/v1/runner/lease', { token: runnerToken, json: { runnerId } });
+  return call<LeaseResponse>('POST', '/v1/runner/lease', { token: runnerToken, json: { runnerId } });
 }
 
 /** Leases until the given job is handed out (other files' jobs never share this storage). */
@@ -44,7 +46,7 @@ export async function leaseJob(runnerToken: string, jobId: string) {
   for (let i = 0; i < 50; i++) {
     const r = await lease(runnerToken);
     if (r.status === 204) break;
-    if (r.body.job.id === jobId) return r.body as { leaseToken: string; job: { id: string }; inputs: { name: string; role: string; sha256: string }[] };
+    if (r.body.job.id === jobId) return r.body;
   }
   throw new Error(`job ${jobId} was not leased`);
 }

@@ -1,4 +1,14 @@
 import { exports } from 'cloudflare:workers';
+import type { z } from 'zod';
+import type { errorBody } from '../../shared/src/api/common';
+
+/** The API's error answer, for `call<ErrorBody>` where a test reads a refusal. */
+export type ErrorBody = z.infer<typeof errorBody>;
+/** A list answer (`page()` in shared/src/api/common.ts). */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
 
 export const ADMIN = 'pp_admin_test_token_0123456789abcdef';
 

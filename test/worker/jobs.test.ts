@@ -1,5 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, makeToken } from './helpers';
+import type { JobInfo, sweepInfo } from '../../shared/src/api/jobs';
+import type { ModelInfo } from '../../shared/src/api/models';
+import type { z } from 'zod';
+import { call, type ErrorBody, makeToken, type Page } from './helpers';
 import { makeWorld, pruneSpec, type World } from './fixtures';
 import { tinyOnnx } from './onnx-writer';
 
@@ -10,7 +13,7 @@ beforeAll(async () => {
 
 describe('POST /v1/jobs', () => {
   it('queues a prune job with the reference defaults', async () => {
-    const r = await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w) });
+    const r = await call<JobInfo>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w) });
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ kind: 'prune', status: 'queued', attempts: 0, progress: null, runId: null });
     expect(r.body.spec).toMatchObject({
@@ -21,7 +24,7 @@ describe('POST /v1/jobs', () => {
       scoring: ['paper'],
       calibration: { corpusId: w.corpusFr, dataType: 'mt', shots: 4, samples: 100, maxLength: 512, maskPadding: false, direction: 'x-en' },
     });
-    const got = await call('GET', `/v1/jobs/${r.body.id}`, { token: w.writer });
+    const got = await call<JobInfo>('GET', `/v1/jobs/${r.body.id}`, { token: w.writer });
     expect(got.body.id).toBe(r.body.id);
   });
 
@@ -38,7 +41,7 @@ describe('POST /v1/jobs', () => {
   ];
   for (const [name, body, status, code] of invalid) {
     it(`rejects ${name} with ${status} ${code}`, async () => {
-      const r = await call('POST', '/v1/jobs', { token: w.writer, json: body(w) });
+      const r = await call<ErrorBody>('POST', '/v1/jobs', { token: w.writer, json: body(w) });
       expect(r.status).toBe(status);
       expect(r.body.error.code).toBe(code);
     });
@@ -51,44 +54,44 @@ describe('POST /v1/jobs', () => {
   });
 
   it('rejects an incomplete model', async () => {
-    const m = (await call('POST', '/v1/models', { token: w.writer, json: { name: 'half', family: 'bloom' } })).body.id;
+    const m = (await call<ModelInfo>('POST', '/v1/models', { token: w.writer, json: { name: 'half', family: 'bloom' } })).body.id;
     await call('PUT', `/v1/models/${m}/files/model.onnx`, { token: w.writer, body: tinyOnnx() });
-    const r = await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { modelId: m }) });
+    const r = await call<ErrorBody>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { modelId: m }) });
     expect(r.status).toBe(422);
     expect(r.body.error).toMatchObject({ code: 'incomplete_model', details: { missing: ['tokenizer.json'] } });
   });
 
   it('does not let another owner use private suites or corpora', async () => {
     const other = await makeWorld('jobs-other');
-    const r = await call('POST', '/v1/jobs', { token: other.writer, json: { ...pruneSpec(other), suites: [w.suites.fr] } });
+    const r = await call<ErrorBody>('POST', '/v1/jobs', { token: other.writer, json: { ...pruneSpec(other), suites: [w.suites.fr] } });
     expect(r.status).toBe(422);
     expect(r.body.error.code).toBe('unknown_suite');
-    const c = await call('POST', '/v1/jobs', { token: other.writer, json: pruneSpec(other, { calibration: { corpusId: w.corpusFr } }) });
+    const c = await call<ErrorBody>('POST', '/v1/jobs', { token: other.writer, json: pruneSpec(other, { calibration: { corpusId: w.corpusFr } }) });
     expect(c.body.error.code).toBe('unknown_corpus');
   });
 
   it('returns the first job for a retried POST with the same Idempotency-Key', async () => {
     const headers = { 'idempotency-key': 'retry-123' };
-    const a = await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { sparsity: 0.3 }), headers });
-    const b = await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { sparsity: 0.3 }), headers });
+    const a = await call<JobInfo>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { sparsity: 0.3 }), headers });
+    const b = await call<JobInfo>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { sparsity: 0.3 }), headers });
     expect(a.status).toBe(201);
     expect(b.status).toBe(200);
     expect(b.headers.get('idempotent-replayed')).toBe('true');
     expect(b.body.id).toBe(a.body.id);
-    const c = await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { sparsity: 0.3 }), headers: { 'idempotency-key': 'retry-124' } });
+    const c = await call<JobInfo>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { sparsity: 0.3 }), headers: { 'idempotency-key': 'retry-124' } });
     expect(c.body.id).not.toBe(a.body.id);
   });
 
   it('lists with filters and cancels', async () => {
-    const j = (await call('POST', '/v1/jobs', { token: w.writer, json: { kind: 'evaluate', modelId: w.model, suites: [w.suites.en] } })).body;
-    const list = await call('GET', `/v1/jobs?status=queued&model=${w.model}&limit=200`, { token: w.writer });
-    expect(list.body.items.map((x: { id: string }) => x.id)).toContain(j.id);
-    const cancel = await call('POST', `/v1/jobs/${j.id}/cancel`, { token: w.writer });
+    const j = (await call<JobInfo>('POST', '/v1/jobs', { token: w.writer, json: { kind: 'evaluate', modelId: w.model, suites: [w.suites.en] } })).body;
+    const list = await call<Page<JobInfo>>('GET', `/v1/jobs?status=queued&model=${w.model}&limit=200`, { token: w.writer });
+    expect(list.body.items.map((x) => x.id)).toContain(j.id);
+    const cancel = await call<JobInfo>('POST', `/v1/jobs/${j.id}/cancel`, { token: w.writer });
     expect(cancel.status).toBe(200);
     expect(cancel.body.status).toBe('canceled');
     expect((await call('POST', `/v1/jobs/${j.id}/cancel`, { token: w.writer })).status).toBe(409);
-    const canceled = await call('GET', `/v1/jobs?status=canceled&limit=200`, { token: w.writer });
-    expect(canceled.body.items.map((x: { id: string }) => x.id)).toContain(j.id);
+    const canceled = await call<Page<JobInfo>>('GET', `/v1/jobs?status=canceled&limit=200`, { token: w.writer });
+    expect(canceled.body.items.map((x) => x.id)).toContain(j.id);
     const reader = await makeToken('jobs-owner', ['read']);
     expect((await call('POST', `/v1/jobs/${j.id}/cancel`, { token: reader })).status).toBe(403);
   });
@@ -96,7 +99,7 @@ describe('POST /v1/jobs', () => {
 
 describe('POST /v1/sweeps', () => {
   it('expands pairs × sparsities × methods, with one dense evaluation and pair-free baselines once', async () => {
-    const r = await call('POST', '/v1/sweeps', {
+    const r = await call<z.infer<typeof sweepInfo>>('POST', '/v1/sweeps', {
       token: w.writer,
       json: {
         modelId: w.model,
@@ -107,15 +110,15 @@ describe('POST /v1/sweeps', () => {
       },
     });
     expect(r.status).toBe(201);
-    const jobs = r.body.jobs as { kind: string; spec: any; sweepId: string }[];
+    const jobs = r.body.jobs;
     // 1 dense + 2 pairs × 2 sparsities × 2 wanda variants + 2 magnitude (one per sparsity)
     expect(jobs).toHaveLength(1 + 8 + 2);
     expect(jobs.filter((j) => j.kind === 'evaluate')).toHaveLength(1);
     expect(jobs.every((j) => j.sweepId === r.body.sweepId)).toBe(true);
-    const wanda = jobs.filter((j) => j.spec.method === 'wanda');
-    expect(new Set(wanda.map((j) => `${j.spec.calibration.corpusId}/${j.spec.calibration.dataType}/${j.spec.sparsity}`)).size).toBe(8);
-    expect(wanda.every((j) => j.spec.calibration.samples === 16)).toBe(true);
-    const listed = await call('GET', `/v1/jobs?sweep=${r.body.sweepId}&limit=200`, { token: w.writer });
+    const wanda = jobs.flatMap((j) => (j.spec.kind === 'prune' && j.spec.method === 'wanda' ? [j.spec] : []));
+    expect(new Set(wanda.map((s) => `${s.calibration?.corpusId}/${s.calibration?.dataType}/${s.sparsity}`)).size).toBe(8);
+    expect(wanda.every((s) => s.calibration?.samples === 16)).toBe(true);
+    const listed = await call<Page<JobInfo>>('GET', `/v1/jobs?sweep=${r.body.sweepId}&limit=200`, { token: w.writer });
     expect(listed.body.items).toHaveLength(11);
   });
 });

@@ -1,6 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, sha256 } from './helpers';
+import type { z } from 'zod';
+import type { artifactInfo, JobInfo, RunInfo } from '../../shared/src/api/jobs';
+import { call, type ErrorBody, sha256 } from './helpers';
 import { lease, leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 import { graph, model, tensor, tinyOnnx } from './onnx-writer';
 
@@ -10,9 +12,9 @@ beforeAll(async () => {
 });
 
 async function newJob(extra: Record<string, unknown> = {}) {
-  const r = await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, extra) });
+  const r = await call<JobInfo>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, extra) });
   expect(r.status).toBe(201);
-  return r.body.id as string;
+  return r.body.id;
 }
 
 async function drainQueue() {
@@ -45,9 +47,9 @@ describe('runner protocol', () => {
     expect(l.body.job.id).toBe(first);
     expect(l.body.job.status).toBe('running');
     expect(l.body.job.attempts).toBe(1);
-    const roles = l.body.inputs.map((i: { role: string }) => i.role).sort();
+    const roles = l.body.inputs.map((i) => i.role).sort();
     expect(roles).toEqual(['corpus', 'model', 'model', 'suite', 'suite', 'suite']);
-    const corpus = l.body.inputs.find((i: { role: string }) => i.role === 'corpus');
+    const corpus = l.body.inputs.find((i) => i.role === 'corpus')!;
     const data = await call('GET', `/v1/runner/jobs/${first}/inputs/${corpus.name}`, { token: w.runner, headers: { 'x-lease-token': l.body.leaseToken } });
     expect(data.status).toBe(200);
     expect(await sha256(data.bytes)).toBe(corpus.sha256);
@@ -103,7 +105,7 @@ describe('runner protocol', () => {
     await leaseJob(w.runner, id); // attempt 3 of 3
     await expire();
     await lease(w.runner); // any lease call runs the requeue pass first
-    const job = await call('GET', `/v1/jobs/${id}`, { token: w.writer });
+    const job = await call<JobInfo>('GET', `/v1/jobs/${id}`, { token: w.writer });
     expect(job.body.status).toBe('failed');
     expect(job.body.attempts).toBe(3);
     expect(job.body.error).toMatch(/lease expired on attempt 3 of 3/);
@@ -113,12 +115,16 @@ describe('runner protocol', () => {
     const id = await newJob();
     const l = await leaseJob(w.runner, id);
     const mask = new Uint8Array([0b10101010, 0b01010101]);
-    const put = await call('PUT', `/v1/runner/jobs/${id}/artifacts/masks.bin`, { token: w.runner, body: mask, headers: { 'x-lease-token': l.leaseToken } });
+    const put = await call<z.infer<typeof artifactInfo>>('PUT', `/v1/runner/jobs/${id}/artifacts/masks.bin`, {
+      token: w.runner,
+      body: mask,
+      headers: { 'x-lease-token': l.leaseToken },
+    });
     expect(put.status).toBe(201);
     expect(put.body.sha256).toBe(await sha256(mask));
     const body = { leaseToken: l.leaseToken, result: { ...result([w.suites.fr]), artifacts: ['masks.bin'] } };
-    const a = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: body });
-    const b = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: body });
+    const a = await call<{ runId: string; job: JobInfo }>('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: body });
+    const b = await call<{ runId: string; job: JobInfo }>('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: body });
     expect(a.status).toBe(200);
     expect(b.status).toBe(200);
     expect(b.body.runId).toBe(a.body.runId);
@@ -126,7 +132,7 @@ describe('runner protocol', () => {
     expect(runs!.n).toBe(1);
     const scores = await env.DB.prepare('SELECT COUNT(*) AS n FROM scores WHERE run_id = ?').bind(a.body.runId).first<{ n: number }>();
     expect(scores!.n).toBe(1);
-    const run = await call('GET', `/v1/runs/${a.body.runId}`, { token: w.writer });
+    const run = await call<RunInfo>('GET', `/v1/runs/${a.body.runId}`, { token: w.writer });
     expect(run.body).toMatchObject({ jobId: id, variant: 'wanda 50% mt:fr-en', overallSparsity: 0.5, kind: 'prune' });
     expect(run.body.config).toMatchObject({ method: 'wanda', sparsity: 0.5 });
     expect(run.body.modelSha256).toBe(await sha256(tinyOnnx()));
@@ -135,7 +141,7 @@ describe('runner protocol', () => {
     expect(run.body.artifacts).toEqual([{ name: 'masks.bin', sha256: await sha256(mask), size: 2 }]);
     const dl = await call('GET', `/v1/runs/${a.body.runId}/artifacts/masks.bin`, { token: w.writer });
     expect(dl.bytes).toEqual(mask);
-    const job = await call('GET', `/v1/jobs/${id}`, { token: w.writer });
+    const job = await call<JobInfo>('GET', `/v1/jobs/${id}`, { token: w.writer });
     expect(job.body).toMatchObject({ status: 'succeeded', runId: a.body.runId });
   });
 
@@ -159,7 +165,7 @@ describe('runner protocol', () => {
     const id = await newJob();
     const l = await leaseJob(w.runner, id);
     expect((await call('POST', `/v1/jobs/${id}/cancel`, { token: w.writer })).status).toBe(200);
-    const hb = await call('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: w.runner, json: { leaseToken: l.leaseToken } });
+    const hb = await call<ErrorBody>('POST', `/v1/runner/jobs/${id}/heartbeat`, { token: w.runner, json: { leaseToken: l.leaseToken } });
     expect(hb.status).toBe(409);
     expect(hb.body.error.code).toBe('lease_lost');
     expect((await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: result([]) } })).status).toBe(
@@ -172,13 +178,16 @@ describe('runner protocol', () => {
     const id = await newJob();
     const l = await leaseJob(w.runner, id);
     const body = { leaseToken: l.leaseToken, error: 'SIGTERM during calibrate', retryable: true };
-    const f1 = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: body });
-    const f2 = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: body });
+    const f1 = await call<JobInfo>('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: body });
+    const f2 = await call<JobInfo>('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: body });
     expect(f1.body.status).toBe('queued');
     expect(f2.status).toBe(200);
     expect(f2.body.status).toBe('queued');
     const l2 = await leaseJob(w.runner, id);
-    const f3 = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: { leaseToken: l2.leaseToken, error: 'model graph not understood' } });
+    const f3 = await call<JobInfo>('POST', `/v1/runner/jobs/${id}/fail`, {
+      token: w.runner,
+      json: { leaseToken: l2.leaseToken, error: 'model graph not understood' },
+    });
     expect(f3.body).toMatchObject({ status: 'failed', error: 'model graph not understood', attempts: 2 });
   });
 

@@ -4,10 +4,12 @@
  * errors and 5xx are retried with backoff by Http.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { limits } from '../../../shared/src/api/limits';
+import { DEFAULT_PART_SIZE, type UploadSource, uploadBlob } from '../../../shared/src/multipart-upload';
 import type { ArtifactInfoT, LeaseResponse, ProgressT, RunResult } from './protocol';
 import { leaseResponse } from './protocol';
 import { ApiError, backoffDelay, Http, type HttpOptions, sleep, UnreachableError } from './http';
@@ -45,10 +47,6 @@ export interface DownloadOptions {
 
 const lost = (jobId: string, e: ApiError) => new LeaseLostError(jobId, `lease on ${jobId} lost: ${e.message}`);
 
-/** Above this an artifact goes up in parts: one Workers request body is capped at 100 MB. */
-export const SINGLE_PUT_LIMIT = 95 * 1024 * 1024;
-const PART_BYTES = 64 * 1024 * 1024;
-
 export class RunnerClient {
   readonly http: Http;
   readonly singlePutLimit: number;
@@ -56,8 +54,8 @@ export class RunnerClient {
 
   constructor(opts: HttpOptions & { singlePutLimit?: number; partBytes?: number }) {
     this.http = new Http(opts);
-    this.singlePutLimit = opts.singlePutLimit ?? SINGLE_PUT_LIMIT;
-    this.partBytes = opts.partBytes ?? PART_BYTES;
+    this.singlePutLimit = opts.singlePutLimit ?? limits.singlePutBytes;
+    this.partBytes = opts.partBytes ?? DEFAULT_PART_SIZE;
   }
 
   /** A leased job, or null when the queue is empty (204). */
@@ -150,54 +148,16 @@ export class RunnerClient {
     return { sha256, size: written };
   }
 
-  /** Uploads bytes or a file (read fully: artifacts are capped at 95 MB by the API). */
-  async uploadArtifact(jobId: string, leaseToken: string, name: string, data: Uint8Array | { path: string }, signal?: AbortSignal): Promise<ArtifactInfoT> {
-    // Over the single-request limit (a 1 B-parameter model's masks.bin is ~120 MB): in parts.
-    if (data instanceof Uint8Array && data.byteLength > this.singlePutLimit) return this.uploadInParts(jobId, leaseToken, name, bytesSource(data), signal);
-    if (!(data instanceof Uint8Array) && (await stat(data.path)).size > this.singlePutLimit)
-      return this.uploadInParts(jobId, leaseToken, name, await fileSource(data.path), signal);
-    const bytes = data instanceof Uint8Array ? data : await readAll(data.path);
-    const sha = createHash('sha256').update(bytes).digest('hex');
-    const info = await this.leased(jobId, () =>
-      this.http.json<ArtifactInfoT>(`/v1/runner/jobs/${enc(jobId)}/artifacts/${enc(name)}`, {
-        method: 'PUT',
-        body: bytes,
-        headers: { 'x-lease-token': leaseToken, 'x-content-sha256': sha, 'content-type': 'application/octet-stream' },
+  /** Uploads bytes or a file: in one PUT up to the single-request limit, in parts above it (a 1 B-parameter model's masks.bin is ~120 MB). */
+  uploadArtifact(jobId: string, leaseToken: string, name: string, data: UploadSource, signal?: AbortSignal): Promise<ArtifactInfoT> {
+    return this.leased(jobId, () =>
+      uploadBlob<ArtifactInfoT>(this.http, data, {
+        path: `/v1/runner/jobs/${enc(jobId)}/artifacts/${enc(name)}`,
+        headers: { 'x-lease-token': leaseToken },
+        singleLimit: this.singlePutLimit,
+        partSize: this.partBytes,
         signal,
       }),
-    );
-    return info;
-  }
-
-  /** Multipart upload read one part at a time (a file is never held whole in memory), hashed on the way. */
-  private async uploadInParts(jobId: string, leaseToken: string, name: string, source: PartSource, signal?: AbortSignal): Promise<ArtifactInfoT> {
-    const base = `/v1/runner/jobs/${enc(jobId)}/artifacts/${enc(name)}/uploads`;
-    const headers = { 'x-lease-token': leaseToken };
-    const { uploadId } = await this.leased(jobId, () => this.http.json<{ uploadId: string }>(base, { method: 'POST', headers, signal }));
-    const hash = createHash('sha256');
-    try {
-      const buf = Buffer.alloc(this.partBytes);
-      for (let n = 1; ; n++) {
-        const bytesRead = await source.read(buf);
-        if (bytesRead === 0) break;
-        const part = new Uint8Array(buf.subarray(0, bytesRead));
-        hash.update(part);
-        await this.leased(jobId, () =>
-          this.http.json(`${base}/${enc(uploadId)}/parts/${n}`, {
-            method: 'PUT',
-            body: part,
-            headers: { ...headers, 'content-type': 'application/octet-stream' },
-            signal,
-          }),
-        );
-        if (bytesRead < this.partBytes) break;
-      }
-    } finally {
-      await source.close();
-    }
-    const sha = hash.digest('hex');
-    return this.leased(jobId, () =>
-      this.http.json<ArtifactInfoT>(`${base}/${enc(uploadId)}/complete`, { method: 'POST', headers: { ...headers, 'x-content-sha256': sha }, signal }),
     );
   }
 
@@ -213,33 +173,3 @@ export class RunnerClient {
 }
 
 const enc = encodeURIComponent;
-
-/** Sequential reads into a part buffer; returns the bytes read (0 at the end). */
-interface PartSource {
-  read(buf: Buffer): Promise<number>;
-  close(): Promise<void>;
-}
-
-async function fileSource(file: string): Promise<PartSource> {
-  const fh = await open(file, 'r');
-  return { read: async (buf) => (await fh.read(buf, 0, buf.length, null)).bytesRead, close: () => fh.close() };
-}
-
-function bytesSource(bytes: Uint8Array): PartSource {
-  let at = 0;
-  return {
-    read: async (buf) => {
-      const n = Math.min(buf.length, bytes.byteLength - at);
-      buf.set(bytes.subarray(at, at + n));
-      at += n;
-      return n;
-    },
-    close: async () => {},
-  };
-}
-
-async function readAll(path: string): Promise<Uint8Array> {
-  const chunks: Buffer[] = [];
-  for await (const c of createReadStream(path)) chunks.push(c as Buffer);
-  return new Uint8Array(Buffer.concat(chunks));
-}

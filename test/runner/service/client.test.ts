@@ -14,6 +14,7 @@ const job = {
   status: 'running',
   spec: { kind: 'prune', modelId: 'mdl_1' },
   modelId: 'mdl_1',
+  pair: null,
   sweepId: null,
   attempts: 1,
   maxAttempts: 3,

@@ -1,0 +1,128 @@
+/**
+ * The one client-side upload of a blob to the API, used by the CLI (model files) and the runner
+ * (artifacts). Small blobs go up in one PUT; larger ones through R2 multipart under `<path>/uploads`,
+ * read one part at a time (a file is never held whole) and hashed on the way. Both route families
+ * take the hash in the same place: the X-Content-SHA256 header of the PUT or of `complete`.
+ * Node-only (files, node:crypto): the worker never imports it.
+ */
+import { createHash } from 'node:crypto';
+import { open, stat } from 'node:fs/promises';
+import { limits } from './api/limits';
+
+/** What the upload needs of an HTTP client: the runner's Http fits (it retries network errors and 5xx per request). */
+export interface UploadHttp {
+  send(path: string, o: { method?: string; headers?: Record<string, string>; body?: unknown; signal?: AbortSignal; accept?: number[] }): Promise<Response>;
+}
+
+/** Bytes in memory, or a file read part by part. */
+export type UploadSource = Uint8Array | { path: string };
+
+export interface UploadOptions {
+  /** Path of the single PUT; the multipart routes hang off `${path}/uploads`. */
+  path: string;
+  /** Sent with every request (e.g. the runner's X-Lease-Token). */
+  headers?: Record<string, string>;
+  /** Above this many bytes the upload goes in parts (one Workers request body is capped at 100 MB). */
+  singleLimit?: number;
+  /** Size of every part but the last (R2: equal-sized parts, each ≥ 5 MiB but the last). */
+  partSize?: number;
+  /** After the single PUT and after each part. */
+  onBytes?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+  /** The route family has `DELETE <path>/uploads/{id}`: abort the upload when a part fails (else the cron aborts it). */
+  abortable?: boolean;
+}
+
+export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
+
+const octets = { 'content-type': 'application/octet-stream' };
+
+/** Uploads `source` to `o.path` and answers the API's JSON (name, size, sha256, …). */
+export async function uploadBlob<T>(http: UploadHttp, source: UploadSource, o: UploadOptions): Promise<T> {
+  const reader = await openSource(source);
+  try {
+    if (reader.size <= (o.singleLimit ?? limits.singlePutBytes)) {
+      const bytes = await reader.readAll();
+      const sha = createHash('sha256').update(bytes).digest('hex');
+      const res = await http.send(o.path, { method: 'PUT', body: bytes, headers: { ...o.headers, ...octets, 'x-content-sha256': sha }, signal: o.signal });
+      o.onBytes?.(reader.size, reader.size);
+      return (await res.json()) as T;
+    }
+    return await uploadInParts<T>(http, reader, o);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function uploadInParts<T>(http: UploadHttp, reader: SourceReader, o: UploadOptions): Promise<T> {
+  const partSize = o.partSize ?? DEFAULT_PART_SIZE;
+  if (partSize > limits.partBytes) throw new RangeError(`part size ${partSize} B is over the API's ${limits.partBytes} B`);
+  const base = `${o.path}/uploads`;
+  const started = await http.send(base, { method: 'POST', headers: o.headers, signal: o.signal });
+  const { uploadId } = (await started.json()) as { uploadId: string };
+  const at = `${base}/${encodeURIComponent(uploadId)}`;
+  const hash = createHash('sha256');
+  try {
+    const buf = new Uint8Array(partSize);
+    for (let n = 1, done = 0; done < reader.size; n++) {
+      const len = await reader.read(buf, Math.min(partSize, reader.size - done));
+      const part = buf.slice(0, len);
+      hash.update(part);
+      // A part is idempotent by number, so the client's retry of one after a dropped connection is safe.
+      await http.send(`${at}/parts/${n}`, { method: 'PUT', body: part, headers: { ...o.headers, ...octets }, signal: o.signal });
+      done += len;
+      o.onBytes?.(done, reader.size);
+    }
+  } catch (err) {
+    if (o.abortable) await http.send(at, { method: 'DELETE', headers: o.headers, accept: [404] }).catch(() => undefined);
+    throw err;
+  }
+  const res = await http.send(`${at}/complete`, { method: 'POST', headers: { ...o.headers, 'x-content-sha256': hash.digest('hex') }, signal: o.signal });
+  return (await res.json()) as T;
+}
+
+interface SourceReader {
+  size: number;
+  /** Reads the next `len` bytes into the start of `buf`; answers how many were read. */
+  read(buf: Uint8Array, len: number): Promise<number>;
+  readAll(): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+async function openSource(source: UploadSource): Promise<SourceReader> {
+  if (source instanceof Uint8Array) {
+    let at = 0;
+    return {
+      size: source.byteLength,
+      read: async (buf, len) => {
+        buf.set(source.subarray(at, at + len));
+        at += len;
+        return len;
+      },
+      readAll: async () => source,
+      close: async () => {},
+    };
+  }
+  const size = (await stat(source.path)).size;
+  const fh = await open(source.path, 'r');
+  // A read may return fewer bytes than asked; only a file that shrank under us returns 0 early.
+  const fill = async (buf: Uint8Array, len: number) => {
+    let got = 0;
+    while (got < len) {
+      const { bytesRead } = await fh.read(buf, got, len - got, null);
+      if (bytesRead === 0) throw new Error(`${source.path} changed while it was uploaded`);
+      got += bytesRead;
+    }
+    return got;
+  };
+  return {
+    size,
+    read: fill,
+    readAll: async () => {
+      const bytes = new Uint8Array(size);
+      await fill(bytes, size);
+      return bytes;
+    },
+    close: () => fh.close(),
+  };
+}

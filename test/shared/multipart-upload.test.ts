@@ -1,0 +1,123 @@
+/**
+ * The shared upload (CLI model files, runner artifacts) against a real loopback server that plays
+ * the API's upload routes: what goes over the wire, part by part, and what the hash header says.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError, Http } from '../../gpu-runner/src/service/http';
+import { uploadBlob } from '../../shared/src/multipart-upload';
+import { json, startServer, type TestServer } from '../runner/service/server';
+
+let srv: TestServer;
+let tmp: string;
+beforeAll(async () => {
+  srv = await startServer();
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'pp-upload-'));
+});
+afterAll(async () => {
+  await srv.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+afterEach(() => {
+  srv.requests.length = 0;
+});
+
+const http = () => new Http({ baseUrl: srv.url, retry: { retries: 3, baseMs: 5, maxMs: 20 } });
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const bytesOf = (n: number, k: number) => Uint8Array.from({ length: n }, (_, i) => (i * k + 13) % 251);
+
+/** The API's upload routes in miniature: parts stored by number, assembled on complete, hashed like the worker. */
+function playUploads(o: { failPart?: { n: number; status: number; times: number } } = {}) {
+  const parts = new Map<number, Buffer>();
+  let failures = 0;
+  srv.handle((req, res, body) => {
+    const url = req.url!;
+    if (req.method === 'PUT' && url === '/f') return json(res, 201, { name: 'f', size: body.length, sha256: sha(body) });
+    if (req.method === 'POST' && url === '/f/uploads') return json(res, 201, { uploadId: 'up 1' });
+    const part = /^\/f\/uploads\/up%201\/parts\/(\d+)$/.exec(url);
+    if (req.method === 'PUT' && part) {
+      const n = Number(part[1]);
+      if (o.failPart?.n === n && failures < o.failPart.times) {
+        failures++;
+        return json(res, o.failPart.status, { error: { code: 'part_failed', message: `part ${n} refused` } });
+      }
+      parts.set(n, body);
+      return json(res, 200, { partNumber: n, size: body.length });
+    }
+    if (req.method === 'POST' && url === '/f/uploads/up%201/complete') {
+      const whole = Buffer.concat([...parts.keys()].sort((a, b) => a - b).map((n) => parts.get(n)!));
+      return json(res, 201, { name: 'f', size: whole.length, sha256: sha(whole) });
+    }
+    if (req.method === 'DELETE' && url === '/f/uploads/up%201') return res.writeHead(204).end();
+    json(res, 404, { error: { code: 'not_found', message: url } });
+  });
+}
+
+describe('uploadBlob', () => {
+  it('sends a blob under the limit in one PUT with its sha256 in X-Content-SHA256', async () => {
+    playUploads();
+    const bytes = bytesOf(5000, 7);
+    const seen: Array<[number, number]> = [];
+    const info = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 5000, headers: { 'x-lease-token': 'lt' }, onBytes: (d, t) => seen.push([d, t]) });
+    expect(info).toEqual({ name: 'f', size: 5000, sha256: sha(bytes) });
+    expect(srv.requests).toHaveLength(1);
+    const put = srv.requests[0]!;
+    expect(put).toMatchObject({ method: 'PUT', url: '/f' });
+    expect(put.headers['x-content-sha256']).toBe(sha(bytes));
+    expect(put.headers['x-lease-token']).toBe('lt');
+    expect(seen).toEqual([[5000, 5000]]);
+  });
+
+  it('sends a file over the limit in equal parts and announces the hash of the whole on complete', async () => {
+    playUploads();
+    const bytes = bytesOf(10_000 + 1234, 31);
+    const file = path.join(tmp, 'big.bin');
+    await writeFile(file, bytes);
+    const seen: number[] = [];
+    const info = await uploadBlob(
+      http(),
+      { path: file },
+      { path: '/f', singleLimit: 4096, partSize: 2500, headers: { 'x-lease-token': 'lt' }, onBytes: (d) => seen.push(d) },
+    );
+    expect(info).toEqual({ name: 'f', size: bytes.length, sha256: sha(bytes) });
+    const reqs = srv.requests.map((r) => `${r.method} ${r.url}`);
+    expect(reqs).toEqual(['POST /f/uploads', ...[1, 2, 3, 4, 5].map((n) => `PUT /f/uploads/up%201/parts/${n}`), 'POST /f/uploads/up%201/complete']);
+    expect(srv.requests.slice(1, 6).map((r) => r.body.length)).toEqual([2500, 2500, 2500, 2500, 1234]);
+    expect(srv.requests.at(-1)!.headers['x-content-sha256']).toBe(sha(bytes));
+    for (const r of srv.requests) expect(r.headers['x-lease-token']).toBe('lt');
+    expect(seen).toEqual([2500, 5000, 7500, 10_000, 11_234]);
+  });
+
+  it('sends no empty last part when the size is a multiple of the part size', async () => {
+    playUploads();
+    const bytes = bytesOf(6000, 3);
+    await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000 });
+    expect(srv.requests.filter((r) => r.url.includes('/parts/')).map((r) => r.body.length)).toEqual([3000, 3000]);
+    expect(srv.requests.at(-1)!.headers['x-content-sha256']).toBe(sha(bytes));
+  });
+
+  it('retries a part the server fails with 503, with the same bytes, and hashes it once', async () => {
+    playUploads({ failPart: { n: 2, status: 503, times: 2 } });
+    const bytes = bytesOf(7000, 11);
+    const info = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000 });
+    expect(info).toMatchObject({ size: 7000, sha256: sha(bytes) });
+    const part2 = srv.requests.filter((r) => r.url.endsWith('/parts/2'));
+    expect(part2).toHaveLength(3);
+    for (const r of part2) expect(Buffer.compare(r.body, Buffer.from(bytes.subarray(3000, 6000)))).toBe(0);
+  });
+
+  it('aborts an abortable upload when a part is refused, and leaves others to the cron', async () => {
+    playUploads({ failPart: { n: 1, status: 400, times: 99 } });
+    const bytes = bytesOf(7000, 5);
+    const err = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, abortable: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe('part_failed');
+    expect(srv.requests.map((r) => r.method)).toEqual(['POST', 'PUT', 'DELETE']);
+    srv.requests.length = 0;
+    await expect(uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000 })).rejects.toBeInstanceOf(ApiError);
+    expect(srv.requests.map((r) => r.method)).toEqual(['POST', 'PUT']);
+  });
+});
