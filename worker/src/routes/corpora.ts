@@ -1,18 +1,18 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
 import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode } from '../../../shared/src/api/corpora';
 import { corpusBodies, datasetLimits } from '../../../shared/src/api/dataset-docs';
 import { corpora } from '../db/schema';
-import { assertReadable, visibleTo } from '../lib/auth';
+import { assertReadable } from '../lib/auth';
 import { putBlob, readBody, serveBlob } from '../lib/blobs';
 import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, uploadLanguage } from '../lib/datasets';
 import { ApiError } from '../lib/errors';
 import { createDb, nowIso } from '../lib/db';
-import { nextCursor } from '../lib/pagination';
+import { listPage } from '../lib/pagination';
 import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
 import { type CorpusOptions, corpusStats, parseCorpus, parseParallel, toJsonl } from '../ingest/corpus';
 
@@ -141,24 +141,14 @@ export const corpusRoutes = new ApiApp()
     const q = c.req.valid('query');
     const src = canonicalFilter(q.src);
     const tgt = canonicalFilter(q.tgt);
-    const p = c.get('principal');
-    const visible = visibleTo(p, corpora);
-    const rows = await createDb(c.env.DB)
-      .select()
-      .from(corpora)
-      .where(
-        and(
-          visible,
-          src ? eq(corpora.src, src) : undefined,
-          tgt ? eq(corpora.tgt, tgt) : undefined,
-          q.owner ? eq(corpora.owner, q.owner) : undefined,
-          q.cursor ? lt(corpora.id, q.cursor) : undefined,
-        ),
-      )
-      .orderBy(desc(corpora.id))
-      .limit(q.limit + 1);
-    const page = nextCursor(rows, q.limit);
-    return c.json({ items: page.items.map(view), nextCursor: page.nextCursor }, 200);
+    const page = await listPage(
+      createDb(c.env.DB),
+      corpora,
+      q,
+      [src ? eq(corpora.src, src) : undefined, tgt ? eq(corpora.tgt, tgt) : undefined, q.owner ? eq(corpora.owner, q.owner) : undefined],
+      c.get('principal'),
+    );
+    return c.json({ ...page, items: page.items.map(view) }, 200);
   })
   .openapi(get, async (c) => {
     const row = await createDb(c.env.DB).query.corpora.findFirst({ where: eq(corpora.id, c.req.valid('param').id) });

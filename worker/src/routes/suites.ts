@@ -1,4 +1,4 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
@@ -7,13 +7,13 @@ import { datasetLimits, suiteBodies } from '../../../shared/src/api/dataset-docs
 import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '../../../shared/src/api/suites';
 import type { SuiteFormat } from '../../../shared/src/suites';
 import { suites } from '../db/schema';
-import { assertReadable, visibleTo } from '../lib/auth';
+import { assertReadable } from '../lib/auth';
 import { putBlob, serveBlob } from '../lib/blobs';
 import { Problems, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, uploadLanguage } from '../lib/datasets';
 import { createDb, nowIso } from '../lib/db';
-import { nextCursor } from '../lib/pagination';
+import { listPage } from '../lib/pagination';
 import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
 import { toJsonl } from '../ingest/corpus';
 import { scriptWarning } from '../ingest/script-check';
@@ -138,24 +138,14 @@ export const suiteRoutes = new ApiApp()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
     const lang = canonicalFilter(q.lang);
-    const p = c.get('principal');
-    const visible = visibleTo(p, suites);
-    const rows = await createDb(c.env.DB)
-      .select()
-      .from(suites)
-      .where(
-        and(
-          visible,
-          q.format ? eq(suites.format, q.format) : undefined,
-          lang ? eq(suites.lang, lang) : undefined,
-          q.owner ? eq(suites.owner, q.owner) : undefined,
-          q.cursor ? lt(suites.id, q.cursor) : undefined,
-        ),
-      )
-      .orderBy(desc(suites.id))
-      .limit(q.limit + 1);
-    const page = nextCursor(rows, q.limit);
-    return c.json({ items: page.items.map(view), nextCursor: page.nextCursor }, 200);
+    const page = await listPage(
+      createDb(c.env.DB),
+      suites,
+      q,
+      [q.format ? eq(suites.format, q.format) : undefined, lang ? eq(suites.lang, lang) : undefined, q.owner ? eq(suites.owner, q.owner) : undefined],
+      c.get('principal'),
+    );
+    return c.json({ ...page, items: page.items.map(view) }, 200);
   })
   .openapi(get, async (c) => {
     const row = await createDb(c.env.DB).query.suites.findFirst({ where: eq(suites.id, c.req.valid('param').id) });
