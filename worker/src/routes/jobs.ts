@@ -57,6 +57,7 @@ function newJobRow(p: Principal, { spec, corpus }: ResolvedSpec, max: number, ex
     progressTotal: null,
     progressEtaSeconds: null,
     error: null,
+    errorCode: null,
     runId: null,
     createdAt: now,
     startedAt: null,
