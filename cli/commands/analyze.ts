@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { AnalysisSummary } from '../../shared/src/api/analysis';
 import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../context';
 import { renderAnalysis } from '../table';
-import { watchJobs } from './jobs';
+import { failureLine, watchJobs } from './jobs';
 
 export function registerAnalyze(program: Command) {
   program
@@ -32,7 +32,7 @@ export function registerAnalyze(program: Command) {
       const code = await watchJobs(api, [job.id], cmd, 1000, { quiet: true });
       const done = await api.getJob(job.id);
       if (code !== EXIT.ok || !done.runId) {
-        process.stderr.write(`job ${done.id} ${done.status}: ${done.error ?? ''}\n`);
+        process.stderr.write(`job ${failureLine(done)}\n`);
         process.exitCode = EXIT.api;
         return;
       }

@@ -259,7 +259,9 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
   }
   const failed = jobs.filter((j) => j.status !== 'succeeded');
   // quiet: the caller prints its own result on stdout.
-  if (!o.quiet)
-    emit(cmd, jobs, () => `${jobTable(jobs)}${failed.length ? `\n\n${failed.map((j) => `${j.id} ${j.status}: ${j.error ?? ''}`).join('\n')}` : ''}`);
+  if (!o.quiet) emit(cmd, jobs, () => `${jobTable(jobs)}${failed.length ? `\n\n${failed.map(failureLine).join('\n')}` : ''}`);
   return failed.length ? EXIT.api : EXIT.ok;
 }
+
+/** A finished job that did not succeed, with the runner's reason code when it gave one. */
+export const failureLine = (j: JobInfo) => `${j.id} ${j.status}${j.errorCode ? ` (${j.errorCode})` : ''}: ${j.error ?? ''}`;

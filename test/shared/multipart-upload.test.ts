@@ -42,7 +42,7 @@ function playUploads(o: { failPart?: { n: number; status: number; times: number 
       const n = Number(part[1]);
       if (o.failPart?.n === n && failures < o.failPart.times) {
         failures++;
-        return json(res, o.failPart.status, { error: { code: 'part_failed', message: `part ${n} refused` } });
+        return json(res, o.failPart.status, { error: { code: 'invalid_request', message: `part ${n} refused` } });
       }
       parts.set(n, body);
       return json(res, 200, { partNumber: n, size: body.length });
@@ -114,7 +114,7 @@ describe('uploadBlob', () => {
     const bytes = bytesOf(7000, 5);
     const err = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, abortable: true }).catch((e) => e);
     expect(err).toBeInstanceOf(ApiError);
-    expect((err as ApiError).code).toBe('part_failed');
+    expect((err as ApiError).code).toBe('invalid_request');
     expect(srv.requests.map((r) => r.method)).toEqual(['POST', 'PUT', 'DELETE']);
     srv.requests.length = 0;
     await expect(uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000 })).rejects.toBeInstanceOf(ApiError);

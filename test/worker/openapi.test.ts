@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { legacyRoutes } from '../../shared/src/api/registry';
+import { errorCodes } from '../../shared/src/api/errors';
 import { app } from '../../worker/src/index';
 import { suiteFormats, suiteRowSchemas } from '../../shared/src/suites';
 import { call, makeToken } from './helpers';
@@ -31,8 +31,14 @@ describe('OpenAPI document', () => {
     const served = servedRoutes();
     expect(served.length).toBeGreaterThan(40);
     for (const { method, path } of served) expect(r.body.paths[path]?.[method], `${method} ${path}`).toBeDefined();
-    // The legacy table (resources not yet declared with createRoute) is merged in.
-    for (const route of legacyRoutes) expect(r.body.paths[route.path]?.[route.method], `${route.method} ${route.path}`).toBeDefined();
+    // Pages and exports are declared like the JSON routes, with their own media types.
+    const media = (path: string) => Object.keys((r.body.paths[path]!.get!.responses['200'] as { content: object }).content).sort();
+    for (const page of ['/leaderboards', '/leaderboards/{model}', '/runs/{id}', '/sweeps/{id}']) expect(media(page), page).toEqual(['text/html']);
+    expect(media('/v1/leaderboards')).toEqual(['application/json', 'application/x-latex', 'text/csv']);
+    // The error body names every code the API answers, from the shared closed set.
+    expect((r.body as unknown as { components: { schemas: { Error: any } } }).components.schemas.Error.properties.error.properties.code.enum).toEqual([
+      ...errorCodes,
+    ]);
     const createToken = (r.body.paths['/v1/tokens']!.post as unknown as { requestBody: any }).requestBody;
     expect(createToken.content['application/json'].schema.properties.scopes.items.enum).toEqual(['read', 'write', 'admin', 'runner']);
   });

@@ -177,18 +177,21 @@ describe('runner protocol', () => {
     await drainQueue();
     const id = await newJob();
     const l = await leaseJob(w.runner, id);
-    const body = { leaseToken: l.leaseToken, error: 'SIGTERM during calibrate', retryable: true };
+    const body = { leaseToken: l.leaseToken, error: 'SIGTERM during calibrate', code: 'shutting_down', retryable: true };
     const f1 = await call<JobInfo>('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: body });
     const f2 = await call<JobInfo>('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: body });
-    expect(f1.body.status).toBe('queued');
+    expect(f1.body).toMatchObject({ status: 'queued', errorCode: 'shutting_down' });
     expect(f2.status).toBe(200);
     expect(f2.body.status).toBe('queued');
     const l2 = await leaseJob(w.runner, id);
-    const f3 = await call<JobInfo>('POST', `/v1/runner/jobs/${id}/fail`, {
-      token: w.runner,
-      json: { leaseToken: l2.leaseToken, error: 'model graph not understood' },
-    });
-    expect(f3.body).toMatchObject({ status: 'failed', error: 'model graph not understood', attempts: 2 });
+    // A code outside the runner's closed set is refused; the lease is still good afterwards.
+    const bad = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: { leaseToken: l2.leaseToken, error: 'x', code: 'gpu_on_fire' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/^invalid body: code:/);
+    const f3 = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: { leaseToken: l2.leaseToken, error: 'model graph not understood' } });
+    expect(f3.body).toMatchObject({ status: 'failed', error: 'model graph not understood', errorCode: null, attempts: 2 });
+    const f4 = await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w.runner, json: { leaseToken: l2.leaseToken, error: 'model graph not understood' } });
+    expect(f4.body.errorCode).toBeNull();
   });
 
   it('needs the runner scope', async () => {

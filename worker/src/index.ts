@@ -36,7 +36,7 @@ const home = createRoute({
   responses: { 302: { description: 'to /v1/openapi.json' } },
 });
 
-/** Every route below and the legacy table, for the document. */
+/** Every route below, for the document. */
 export const app = new ApiApp();
 
 const v1 = new ApiApp()

@@ -1,6 +1,6 @@
 /**
  * Typed client of the runner protocol (shared/src/api/jobs.ts). Every call that carries a lease
- * token turns a 409 into LeaseLostError so the worker loop can stop the job at once; network
+ * token turns a 409 lease_lost into LeaseLostError so the worker loop can stop the job at once; network
  * errors and 5xx are retried with backoff by Http.
  */
 import { createHash } from 'node:crypto';
@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { limits } from '../../../shared/src/api/limits';
 import { DEFAULT_PART_SIZE, type UploadSource, uploadBlob } from '../../../shared/src/multipart-upload';
+import type { RunnerFailureCode } from '../../../shared/src/api/errors';
 import type { ArtifactInfoT, LeaseResponse, ProgressT, RunResult } from './protocol';
 import { leaseResponse } from './protocol';
 import { ApiError, backoffDelay, Http, type HttpOptions, sleep, UnreachableError } from './http';
@@ -65,12 +66,12 @@ export class RunnerClient {
     return leaseResponse.parse(await res.json());
   }
 
-  /** Calls that must stop the job on 409 go through here. */
+  /** Calls that must stop the job when the lease is lost go through here (other 409s, e.g. no_parts, are errors). */
   private async leased<T>(jobId: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof ApiError && err.status === 409) throw lost(jobId, err);
+      if (err instanceof ApiError && err.code === 'lease_lost') throw lost(jobId, err);
       throw err;
     }
   }
@@ -165,9 +166,9 @@ export class RunnerClient {
     return this.leased(jobId, () => this.http.json(`/v1/runner/jobs/${enc(jobId)}/complete`, { method: 'POST', body: { leaseToken, result } }));
   }
 
-  fail(jobId: string, leaseToken: string, error: string, retryable: boolean): Promise<unknown> {
+  fail(jobId: string, leaseToken: string, error: string, retryable: boolean, code?: RunnerFailureCode): Promise<unknown> {
     return this.leased(jobId, () =>
-      this.http.json(`/v1/runner/jobs/${enc(jobId)}/fail`, { method: 'POST', body: { leaseToken, error: error.slice(0, 4000) || 'failed', retryable } }),
+      this.http.json(`/v1/runner/jobs/${enc(jobId)}/fail`, { method: 'POST', body: { leaseToken, error: error.slice(0, 4000) || 'failed', code, retryable } }),
     );
   }
 }

@@ -12,13 +12,18 @@ export interface RetryPolicy {
   maxMs: number;
 }
 
+import { type ErrorCode, errorCode } from '../../../shared/src/api/errors';
+
+/** A code of the API's closed set, or `http_<status>` for an answer not in the error shape. */
+export type ApiErrorCode = ErrorCode | `http_${number}`;
+
 export const defaultRetry: RetryPolicy = { retries: 6, baseMs: 250, maxMs: 15_000 };
 
 /** An answer of the API in its error shape `{error: {code, message, details?}}`. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
@@ -90,7 +95,10 @@ export async function errorFrom(res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
   try {
     const j = JSON.parse(text) as { error?: { code?: string; message?: string; details?: unknown } };
-    if (j.error?.code) return new ApiError(res.status, j.error.code, j.error.message ?? '', j.error.details);
+    const code = errorCode.safeParse(j.error?.code);
+    if (code.success) return new ApiError(res.status, code.data, j.error?.message ?? '', j.error?.details);
+    // A code outside the set (a newer API): keep it in the message, not in the typed field.
+    if (j.error?.code) return new ApiError(res.status, `http_${res.status}`, `${j.error.code}: ${j.error.message ?? ''}`, j.error.details);
   } catch {
     // not JSON: fall through to the raw text
   }

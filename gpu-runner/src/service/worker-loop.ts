@@ -9,7 +9,10 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { RunnerFailureCode } from '../../../shared/src/api/errors';
 import type { MemoryLimit } from '../model/memory';
+import { UnsupportedModel } from '../model/preflight';
+import { BlocksNotSeparable } from '../onnx/structure';
 import { InputCache } from './cache';
 import { IntegrityError, LeaseLostError, type RunnerClient } from './client';
 import { ApiError, sleep, UnreachableError } from './http';
@@ -132,7 +135,7 @@ export class Runner {
         continue;
       }
       if (this.stopping) {
-        await this.o.client.fail(lease.job.id, lease.leaseToken, new ShutdownError().message, true).catch(() => undefined);
+        await this.o.client.fail(lease.job.id, lease.leaseToken, new ShutdownError().message, true, 'shutting_down').catch(() => undefined);
         break;
       }
       await this.runJob(lease);
@@ -306,7 +309,7 @@ export class Runner {
     this.log(`job ${job.id} ${retryable ? 'failed (retryable)' : 'failed'}: ${message}`);
     if (!(err instanceof ShutdownError) && err instanceof Error && err.stack) this.log(err.stack);
     try {
-      await this.o.client.fail(job.id, leaseToken, message, retryable);
+      await this.o.client.fail(job.id, leaseToken, message, retryable, shutdown ? 'shutting_down' : failureCode(err));
     } catch (e) {
       // The lease will expire and requeue the job; nothing else can be done from here.
       this.log(`job ${job.id}: could not report the failure (${(e as Error).message})`);
@@ -319,6 +322,16 @@ function isRetryable(err: unknown): boolean {
   if (err instanceof RetryableError || err instanceof UnreachableError || err instanceof IntegrityError) return true;
   if (err instanceof ApiError) return err.status >= 500 || err.status === 429;
   return false;
+}
+
+/** The reason a failure report carries, by the error's type. */
+export function failureCode(err: unknown): RunnerFailureCode {
+  if (err instanceof ShutdownError) return 'shutting_down';
+  if (err instanceof UnsupportedModel || err instanceof BlocksNotSeparable) return 'unsupported_model';
+  if (err instanceof IntegrityError) return 'input_mismatch';
+  // V8 reports a failed allocation (an ArrayBuffer, a typed array too large for the heap) as a RangeError.
+  if (err instanceof RangeError) return 'out_of_memory';
+  return 'internal';
 }
 
 function describe(err: unknown): string {

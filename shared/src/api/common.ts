@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorCode } from './errors';
 
 export const scopes = ['read', 'write', 'admin', 'runner'] as const;
 export const scope = z.enum(scopes);
@@ -10,7 +11,7 @@ export type Visibility = z.infer<typeof visibility>;
 export const errorBody = z
   .object({
     error: z.object({
-      code: z.string().meta({ example: 'invalid_request' }),
+      code: errorCode,
       message: z.string(),
       details: z.unknown().optional(),
     }),

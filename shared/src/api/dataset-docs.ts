@@ -4,6 +4,10 @@
  */
 import type { z } from 'zod';
 import { type SuiteFormat, suiteRowSchemas } from '../suites';
+import { limits } from './limits';
+
+/** The bounds of every dataset upload, as the document states them. */
+export const datasetLimits = `≤ ${limits.datasetBytes / 1048576} MiB, ≤ ${limits.datasetLines} lines of ≤ ${limits.lineBytes / 1024} KiB; a rejected upload lists its first ${limits.problemsListed} bad lines and stops there, onError=skip stops past ${limits.badLinesSkipped} bad lines`;
 
 export interface BodyDoc {
   description: string;

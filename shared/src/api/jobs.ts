@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { templateLanguages } from '../template-words';
 import { isoDate, scoringName, sha256Hex, visibility } from './common';
+import { runnerFailureCode } from './errors';
 
 export { scoringName };
 
@@ -140,6 +141,8 @@ export const jobInfo = z
     maxAttempts: z.number(),
     progress: progress.nullable(),
     error: z.string().nullable(),
+    /** the runner's reason, when its failure report gave one */
+    errorCode: runnerFailureCode.nullable(),
     runId: z.string().nullable(),
     createdAt: isoDate,
     startedAt: isoDate.nullable(),
@@ -237,7 +240,12 @@ export const runResult = z.strictObject({
 export type RunResult = z.infer<typeof runResult>;
 
 export const completeBody = z.strictObject({ leaseToken: z.string().min(1).max(200), result: runResult });
-export const failBody = z.strictObject({ leaseToken: z.string().min(1).max(200), error: z.string().min(1).max(4000), retryable: z.boolean().default(false) });
+export const failBody = z.strictObject({
+  leaseToken: z.string().min(1).max(200),
+  error: z.string().min(1).max(4000),
+  code: runnerFailureCode.optional(),
+  retryable: z.boolean().default(false),
+});
 
 export const artifactName = z
   .string()

@@ -20,6 +20,7 @@ const job = {
   maxAttempts: 3,
   progress: null,
   error: null,
+  errorCode: null,
   runId: null,
   createdAt: '2026-01-01T00:00:00Z',
   startedAt: null,
@@ -105,6 +106,26 @@ describe('RunnerClient retries', () => {
     expect(err).toBeInstanceOf(ApiError);
     expect(err.code).toBe('unknown_artifact');
     expect(srv.requests).toHaveLength(1);
+  });
+
+  it('a 409 other than lease_lost is an ApiError, not a lost lease; an unknown code becomes http_<status>', async () => {
+    srv.handle((_q, res) => json(res, 409, { error: { code: 'no_parts', message: 'upload has no parts yet' } }));
+    const err = await client()
+      .fail('job_1', 'lt', 'boom', false, 'out_of_memory')
+      .then(
+        () => null,
+        (e: ApiError) => e,
+      );
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).not.toBeInstanceOf(LeaseLostError);
+    expect(err?.code).toBe('no_parts');
+    expect(JSON.parse(srv.requests[0]!.body.toString())).toEqual({ leaseToken: 'lt', error: 'boom', code: 'out_of_memory', retryable: false });
+    srv.handle((_q, res) => json(res, 422, { error: { code: 'from_the_future', message: 'new' } }));
+    const odd = await client()
+      .complete('job_1', 'lt', { overallSparsity: null, layers: [], scores: [], artifacts: [], timings: {}, extra: {} })
+      .catch((e) => e);
+    expect(odd.code).toBe('http_422');
+    expect(odd.message).toContain('from_the_future: new');
   });
 
   it('gives up after the configured retries when nothing listens', async () => {

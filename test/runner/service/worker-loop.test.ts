@@ -6,9 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RunnerClient } from '../../../gpu-runner/src/service/client';
+import { UnsupportedModel } from '../../../gpu-runner/src/model/preflight';
+import { IntegrityError, RunnerClient } from '../../../gpu-runner/src/service/client';
 import type { RunResult } from '../../../gpu-runner/src/service/protocol';
-import { type JobHandler, RetryableError, Runner } from '../../../gpu-runner/src/service/worker-loop';
+import { failureCode, type JobHandler, RetryableError, Runner, ShutdownError } from '../../../gpu-runner/src/service/worker-loop';
 import { json, startServer, type TestServer } from './server';
 
 const job = {
@@ -18,11 +19,13 @@ const job = {
   status: 'running',
   spec: { kind: 'evaluate', modelId: 'mdl_1', suites: ['s1'] },
   modelId: 'mdl_1',
+  pair: null,
   sweepId: null,
   attempts: 1,
   maxAttempts: 3,
   progress: null,
   error: null,
+  errorCode: null,
   runId: null,
   createdAt: '2026-01-01T00:00:00Z',
   startedAt: null,
@@ -82,6 +85,17 @@ function received(suffix: string, pred: (body: { progress?: { stage?: string } }
 }
 const aborted = (signal: AbortSignal) => new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r(), { once: true })));
 
+describe('failureCode', () => {
+  it('names the reason of a failure report by the error type', () => {
+    expect(failureCode(new ShutdownError())).toBe('shutting_down');
+    expect(failureCode(new UnsupportedModel('no graph'))).toBe('unsupported_model');
+    expect(failureCode(new IntegrityError('a', 'b', 'model.onnx'))).toBe('input_mismatch');
+    expect(failureCode(new RangeError('Array buffer allocation failed'))).toBe('out_of_memory');
+    expect(failureCode(new Error('anything else'))).toBe('internal');
+    expect(failureCode('not even an Error')).toBe('internal');
+  });
+});
+
 describe('Runner', () => {
   it('reports the handler result with complete, and progress with heartbeats', async () => {
     await runner(async (ctx) => {
@@ -99,13 +113,13 @@ describe('Runner', () => {
     await runner(async () => {
       throw new Error('model.onnx has no logits output');
     }).run();
-    expect(calls('/fail')).toEqual([{ leaseToken: 'lt', error: 'model.onnx has no logits output', retryable: false }]);
+    expect(calls('/fail')).toEqual([{ leaseToken: 'lt', error: 'model.onnx has no logits output', code: 'internal', retryable: false }]);
     srv.requests.length = 0;
     leased = false;
     await runner(async () => {
       throw new RetryableError('disk full');
     }).run();
-    expect(calls('/fail')).toEqual([{ leaseToken: 'lt', error: 'RetryableError: disk full', retryable: true }]);
+    expect(calls('/fail')).toEqual([{ leaseToken: 'lt', error: 'RetryableError: disk full', code: 'internal', retryable: true }]);
     expect(calls('/complete')).toEqual([]);
   });
 

@@ -3,6 +3,7 @@
  * (`npm run db:generate`) and never edited by hand after they land.
  */
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { RunnerFailureCode } from '../../../shared/src/api/errors';
 import type { JobSpec } from '../../../shared/src/api/jobs';
 import type { GraphInfo } from '../../../shared/src/model-files';
 
@@ -150,6 +151,8 @@ export const jobs = sqliteTable(
     /** seconds the runner expects the stage to take still, when it reported its progress */
     progressEtaSeconds: integer('progress_eta_seconds'),
     error: text('error'),
+    /** the runner's reason for its last /fail, when it gave one */
+    errorCode: text('error_code').$type<RunnerFailureCode>(),
     runId: text('run_id'),
     createdAt: createdAt(),
     startedAt: text('started_at'),

@@ -3,6 +3,7 @@
  * (`jobs`, what a sweep with `analyze: true` queues). Checked here, where the records are: the same
  * model bytes (the graph file's sha, as statistics reuse), masks stored, the same masked layers.
  */
+import type { ErrorCode } from '../../../shared/src/api/errors';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { AnalyzeJobSpec, JobInput } from '../../../shared/src/api/jobs';
 import { jobArtifacts, jobs, runs } from '../db/schema';
@@ -38,7 +39,7 @@ export async function resolveAnalysisRuns(db: Db, spec: AnalyzeJobSpec): Promise
 }
 
 export interface Refusal {
-  code: string;
+  code: ErrorCode;
   message: string;
   details?: unknown;
 }

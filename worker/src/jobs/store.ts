@@ -33,6 +33,7 @@ export function jobView(r: JobRow): JobInfo {
         }
       : null,
     error: r.error,
+    errorCode: r.errorCode,
     runId: r.runId,
     createdAt: r.createdAt,
     startedAt: r.startedAt,
@@ -53,6 +54,7 @@ export async function requeueExpired(db: Db, nowMs = Date.now()) {
       .update(jobs)
       .set({
         status: 'failed',
+        errorCode: null,
         error: sql`'lease expired on attempt ' || ${jobs.attempts} || ' of ' || ${jobs.maxAttempts} || ' (runner ' || coalesce(${jobs.runnerId}, '?') || ' stopped reporting)'`,
         leaseToken: null,
         finishedAt: now,
@@ -67,6 +69,7 @@ export async function requeueExpired(db: Db, nowMs = Date.now()) {
         leaseExpiresAt: null,
         runnerId: null,
         error: sql`'lease expired on attempt ' || ${jobs.attempts}`,
+        errorCode: null,
         updatedAt: now,
       })
       .where(and(expired, sql`${jobs.attempts} < ${jobs.maxAttempts}`)),
@@ -85,7 +88,7 @@ export async function claimNext(d1: D1Database, runnerId: string, leaseToken: st
   const row = await d1
     .prepare(
       `UPDATE jobs SET status = 'running', lease_token = ?1, lease_expires_at = ?2, runner_id = ?3, lease_holder = ?5,
-         attempts = attempts + 1, started_at = coalesce(started_at, ?4), updated_at = ?4, error = NULL
+         attempts = attempts + 1, started_at = coalesce(started_at, ?4), updated_at = ?4, error = NULL, error_code = NULL
        WHERE id = (
          SELECT j.id FROM jobs j WHERE j.status = 'queued'
            AND NOT EXISTS (

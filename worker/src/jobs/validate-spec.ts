@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../../../shared/src/api/errors';
 import { eq, inArray } from 'drizzle-orm';
 import type { AnalyzeJobSpec, JobSpec } from '../../../shared/src/api/jobs';
 import { corpora, jobs, models, runs, suites } from '../db/schema';
@@ -7,7 +8,7 @@ import type { Db } from '../lib/db';
 import { ApiError } from '../lib/errors';
 import { comparableProblem, resolveAnalysisRuns } from './analysis-runs';
 
-const invalid = (code: string, message: string, details?: unknown) => new ApiError(422, code, message, details);
+const invalid = (code: ErrorCode, message: string, details?: unknown) => new ApiError(422, code, message, details);
 
 /** A spec that passed validation, with what validation looked up on the way (stored with the job). */
 export interface ResolvedSpec {

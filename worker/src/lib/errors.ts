@@ -1,12 +1,13 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ErrorCode } from '../../../shared/src/api/errors';
 
 /** The one error type of the API; `onError` turns it into `{"error":{code,message,details?}}`. */
 export class ApiError extends Error {
   constructor(
     readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 503,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
     readonly headers?: Record<string, string>,
@@ -18,9 +19,9 @@ export class ApiError extends Error {
 export const badRequest = (message: string, details?: unknown) => new ApiError(400, 'invalid_request', message, details);
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string, details?: unknown) => new ApiError(409, 'conflict', message, details);
-export const unprocessable = (code: string, message: string, details?: unknown) => new ApiError(422, code, message, details);
+export const unprocessable = (code: ErrorCode, message: string, details?: unknown) => new ApiError(422, code, message, details);
 
-export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, details?: unknown) {
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: ErrorCode, message: string, details?: unknown) {
   return c.json({ error: details === undefined ? { code, message } : { code, message, details } }, status);
 }
 
@@ -31,7 +32,7 @@ export function onError(err: Error, c: Context) {
   }
   if (err instanceof HTTPException) {
     const status = err.status;
-    const code = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : 'http_error';
+    const code: ErrorCode = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : 'http_error';
     return errorResponse(c, status as ContentfulStatusCode, code, err.message || 'request failed');
   }
   console.error('unhandled error', err);

@@ -11,7 +11,6 @@ import { z } from 'zod';
 import { errorBody, type Scope } from '../../../shared/src/api/common';
 import { limits } from '../../../shared/src/api/limits';
 import { type BodyDoc, suiteRowDocs } from '../../../shared/src/api/dataset-docs';
-import { legacyRoutes, type LegacyRoute } from '../../../shared/src/api/registry';
 import type { AppEnv } from '../env';
 import { requireScope } from './auth';
 import { invalidInput, parseJson } from './validate';
@@ -38,6 +37,19 @@ const binary = { type: 'string' as const, format: 'binary' };
 export const rawBody = (contentType = 'application/octet-stream') => ({ required: true, content: { [contentType]: { schema: binary } } });
 export const raw = (description = 'raw bytes', contentType = 'application/octet-stream') => ({ description, content: { [contentType]: { schema: binary } } });
 export const err = (description: string) => json(description, errorBody);
+/** A server-rendered page. */
+export const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' as const } } } });
+
+/**
+ * A dataset upload: every accepted body type with its examples (a row schema where there is one).
+ * None is JSON, so the handler streams the body itself (c.req.raw); this is for the document only.
+ */
+export const datasetBody = (bodies: Record<string, BodyDoc>) => ({
+  required: true,
+  content: Object.fromEntries(
+    Object.entries(bodies).map(([type, d]) => [type, { schema: d.schema ?? { type: 'string' as const, description: d.description }, examples: d.examples }]),
+  ),
+});
 
 /** A stored JSON document streamed as is (never parsed in the worker), answering as the route's JSON schema. */
 export const streamedJson = <T>(res: Response) => res as unknown as TypedResponse<JSONParsed<T>, 200, 'json'>;
@@ -112,44 +124,8 @@ export class ApiApp extends OpenAPIHono<AppEnv> {
   }
 }
 
-/** Legacy entries (resources not yet declared with createRoute) as route configs for the document. */
-function legacyConfig(r: LegacyRoute): RouteConfig & ApiRouteExtras {
-  const names = [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-  const params = names.length ? z.object(Object.fromEntries(names.map((n) => [n, z.string()]))) : undefined;
-  const responses: RouteConfig['responses'] = {};
-  for (const [status, resp] of Object.entries(r.responses)) {
-    responses[status] = resp.schema
-      ? { description: resp.description, content: { [resp.contentType ?? jsonType]: { schema: resp.schema } } }
-      : resp.contentType
-        ? { description: resp.description, content: { [resp.contentType]: { schema: {} } } }
-        : { description: resp.description };
-  }
-  return {
-    method: r.method,
-    path: r.path,
-    summary: r.summary,
-    ...(r.description ? { description: r.description } : {}),
-    tags: [r.tag],
-    ...(r.scope ? { 'x-scope': r.scope } : {}),
-    request: {
-      ...(params ? { params } : {}),
-      ...(r.query ? { query: r.query } : {}),
-      ...(r.bodies ? { body: { required: true, content: datasetBodies(r.bodies) } } : r.bodyContentType ? { body: rawBody(r.bodyContentType) } : {}),
-    },
-    responses,
-  };
-}
-
-/** Every accepted body type of a dataset upload, each with its examples (a row schema where there is one). */
-function datasetBodies(bodies: Record<string, BodyDoc>) {
-  return Object.fromEntries(
-    Object.entries(bodies).map(([type, d]) => [type, { schema: d.schema ?? { type: 'string' as const, description: d.description }, examples: d.examples }]),
-  );
-}
-
-/** Merges the legacy table in and completes every route's statuses, on full paths (after mounting). */
+/** Completes every route's statuses, on full paths (after mounting). */
 function complete(registry: OpenAPIHono['openAPIRegistry']) {
-  for (const r of legacyRoutes) registry.registerPath(legacyConfig(r));
   for (const d of registry.definitions) if (d.type === 'route') d.route = withErrorResponses(d.route);
   registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   // The stored row of every suite format, with an example row.

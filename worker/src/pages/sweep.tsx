@@ -34,6 +34,7 @@ export const SweepPage: FC<{ sweepId: string; jobs: JobInfo[]; pairs: Record<str
                 <li>
                   {j.runId ? <a href={`/runs/${j.runId}`}>{what(j)}</a> : what(j)} — <span class={`status-${j.status}`}>{j.status}</span>
                   {j.status === 'queued' && waiting ? ` (waits for ${waiting} prune job${waiting > 1 ? 's' : ''} to end)` : ''}
+                  {j.errorCode ? ` (${j.errorCode})` : ''}
                   {j.error ? `: ${j.error}` : ''}
                 </li>
               );

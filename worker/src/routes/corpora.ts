@@ -1,19 +1,19 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { eq } from 'drizzle-orm';
+import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { paginationQuery } from '../../../shared/src/api/common';
-import { type CorpusInfo, corpusUploadQuery, languageCode } from '../../../shared/src/api/corpora';
+import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
+import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode } from '../../../shared/src/api/corpora';
+import { corpusBodies, datasetLimits } from '../../../shared/src/api/dataset-docs';
 import { corpora } from '../db/schema';
-import type { AppEnv } from '../env';
-import { assertReadable, requireScope, visibleTo } from '../lib/auth';
+import { assertReadable } from '../lib/auth';
 import { putBlob, readBody, serveBlob } from '../lib/blobs';
 import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, uploadLanguage } from '../lib/datasets';
 import { ApiError } from '../lib/errors';
 import { createDb, nowIso } from '../lib/db';
-import { nextCursor } from '../lib/pagination';
-import { parseQuery } from '../lib/validate';
+import { listPage } from '../lib/pagination';
+import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
 import { type CorpusOptions, corpusStats, parseCorpus, parseParallel, toJsonl } from '../ingest/corpus';
 
 type Row = typeof corpora.$inferSelect;
@@ -57,10 +57,53 @@ async function readCorpusBody(req: Request, parsed: { format?: 'tsv' | 'jsonl' }
   return parseParallel(part('src'), part('tgt'), o, problems);
 }
 
-export const corpusRoutes = new Hono<AppEnv>()
-  .post('/', async (c) => {
-    const p = requireScope(c.get('principal'), 'write');
-    const q = parseQuery(c, corpusUploadQuery);
+const tags = ['corpora'];
+
+const upload = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Upload bilingual sentence pairs: TSV, JSONL (polyprune or hub rows), or two line-aligned files (multipart src, tgt)',
+  description: datasetLimits,
+  tags,
+  'x-scope': 'write',
+  // Streamed by the handler (c.req.raw), never read whole by the library: the document only shows the types.
+  request: { query: corpusUploadQuery, body: datasetBody(corpusBodies) },
+  responses: {
+    201: json('stored', corpusInfo),
+    400: err('invalid_multipart, unknown_part or missing_part (two-file upload)'),
+    413: err('payload_too_large or too_many_lines'),
+    422: err('invalid_lines, too_many_invalid_lines or no_valid_lines, with line numbers; unknown_language, line_count_mismatch or src_equals_tgt'),
+  },
+});
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List visible corpora',
+  tags,
+  request: { query: paginationQuery.extend({ src: languageCode.optional(), tgt: languageCode.optional(), owner: z.string().max(64).optional() }) },
+  responses: { 200: json('page', page(corpusInfo)) },
+});
+const get = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'Corpus stats, hash, owner',
+  tags,
+  request: { params: idParam },
+  responses: { 200: json('corpus', corpusInfo) },
+});
+const data = createRoute({
+  method: 'get',
+  path: '/{id}/data',
+  summary: 'Stored JSONL {src, tgt}: the text as uploaded',
+  tags,
+  request: { params: idParam },
+  responses: { 200: raw('stored JSONL, one pair per line'), 206: raw('a byte range of it') },
+});
+
+export const corpusRoutes = new ApiApp()
+  .openapi(upload, async (c) => {
+    const p = c.get('principal')!;
+    const q = c.req.valid('query');
     const src = uploadLanguage(q.src, 'src');
     const tgt = uploadLanguage(q.tgt, 'tgt');
     if (src.canonical === tgt.canonical) {
@@ -94,35 +137,25 @@ export const corpusRoutes = new Hono<AppEnv>()
     await createDb(c.env.DB).insert(corpora).values(row);
     return c.json(view(row), 201);
   })
-  .get('/', async (c) => {
-    const q = parseQuery(c, paginationQuery.extend({ src: languageCode.optional(), tgt: languageCode.optional(), owner: z.string().max(64).optional() }));
+  .openapi(list, async (c) => {
+    const q = c.req.valid('query');
     const src = canonicalFilter(q.src);
     const tgt = canonicalFilter(q.tgt);
-    const p = c.get('principal');
-    const visible = visibleTo(p, corpora);
-    const rows = await createDb(c.env.DB)
-      .select()
-      .from(corpora)
-      .where(
-        and(
-          visible,
-          src ? eq(corpora.src, src) : undefined,
-          tgt ? eq(corpora.tgt, tgt) : undefined,
-          q.owner ? eq(corpora.owner, q.owner) : undefined,
-          q.cursor ? lt(corpora.id, q.cursor) : undefined,
-        ),
-      )
-      .orderBy(desc(corpora.id))
-      .limit(q.limit + 1);
-    const page = nextCursor(rows, q.limit);
-    return c.json({ items: page.items.map(view), nextCursor: page.nextCursor });
+    const page = await listPage(
+      createDb(c.env.DB),
+      corpora,
+      q,
+      [src ? eq(corpora.src, src) : undefined, tgt ? eq(corpora.tgt, tgt) : undefined, q.owner ? eq(corpora.owner, q.owner) : undefined],
+      c.get('principal'),
+    );
+    return c.json({ ...page, items: page.items.map(view) }, 200);
   })
-  .get('/:id', async (c) => {
-    const row = await createDb(c.env.DB).query.corpora.findFirst({ where: eq(corpora.id, c.req.param('id')) });
-    return c.json(view(assertReadable(c.get('principal'), row, 'corpus')));
+  .openapi(get, async (c) => {
+    const row = await createDb(c.env.DB).query.corpora.findFirst({ where: eq(corpora.id, c.req.valid('param').id) });
+    return c.json(view(assertReadable(c.get('principal'), row, 'corpus')), 200);
   })
-  .get('/:id/data', async (c) => {
-    const row = await createDb(c.env.DB).query.corpora.findFirst({ where: eq(corpora.id, c.req.param('id')) });
+  .openapi(data, async (c) => {
+    const row = await createDb(c.env.DB).query.corpora.findFirst({ where: eq(corpora.id, c.req.valid('param').id) });
     const r = assertReadable(c.get('principal'), row, 'corpus');
     return serveBlob(c.env.BLOBS, r.r2Key, c.req.header('range'), `${r.id}.jsonl`, r.sha256);
   });

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { idParam, page } from '../../../shared/src/api/common';
 import {
@@ -12,11 +12,11 @@ import {
   sweepInfo,
 } from '../../../shared/src/api/jobs';
 import { jobs } from '../db/schema';
-import { assertReadable, assertWritable, type Principal, visibleTo } from '../lib/auth';
+import { assertReadable, assertWritable, type Principal } from '../lib/auth';
 import { newId, sha256Hex } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError } from '../lib/errors';
-import { nextCursor } from '../lib/pagination';
+import { listPage } from '../lib/pagination';
 import { canonicalJson } from '../lib/canonical-json';
 import { ApiApp, err, json, jsonBody } from '../lib/openapi';
 import { parseWith, readJson } from '../lib/validate';
@@ -57,6 +57,7 @@ function newJobRow(p: Principal, { spec, corpus }: ResolvedSpec, max: number, ex
     progressTotal: null,
     progressEtaSeconds: null,
     error: null,
+    errorCode: null,
     runId: null,
     createdAt: now,
     startedAt: null,
@@ -181,23 +182,14 @@ export const jobRoutes = new ApiApp()
   })
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
-    const p = c.get('principal');
-    const rows = await createDb(c.env.DB)
-      .select()
-      .from(jobs)
-      .where(
-        and(
-          visibleTo(p, jobs),
-          q.status ? eq(jobs.status, q.status) : undefined,
-          q.model ? eq(jobs.modelId, q.model) : undefined,
-          q.sweep ? eq(jobs.sweepId, q.sweep) : undefined,
-          q.cursor ? lt(jobs.id, q.cursor) : undefined,
-        ),
-      )
-      .orderBy(desc(jobs.id))
-      .limit(q.limit + 1);
-    const page = nextCursor(rows, q.limit);
-    return c.json({ items: page.items.map(jobView), nextCursor: page.nextCursor }, 200);
+    const page = await listPage(
+      createDb(c.env.DB),
+      jobs,
+      q,
+      [q.status ? eq(jobs.status, q.status) : undefined, q.model ? eq(jobs.modelId, q.model) : undefined, q.sweep ? eq(jobs.sweepId, q.sweep) : undefined],
+      c.get('principal'),
+    );
+    return c.json({ ...page, items: page.items.map(jobView) }, 200);
   })
   .openapi(get, async (c) => {
     const row = await createDb(c.env.DB).query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) });

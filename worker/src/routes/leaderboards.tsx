@@ -1,11 +1,20 @@
 import { and, desc, eq } from 'drizzle-orm';
-import { Hono, type Context } from 'hono';
-import { defaultMetric, type LeaderboardQuery, leaderboardQuery, lowerIsBetter, sparsityQuery } from '../../../shared/src/api/leaderboards';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import {
+  defaultMetric,
+  leaderboard,
+  type LeaderboardQuery,
+  leaderboardQuery,
+  lowerIsBetter,
+  methodSummary,
+  sparsityQuery,
+  sparsityView,
+} from '../../../shared/src/api/leaderboards';
 import { models, runs, scores } from '../db/schema';
-import type { AppEnv } from '../env';
 import { assertReadable, type Principal, visibleTo } from '../lib/auth';
 import { createDb, type Db } from '../lib/db';
-import { parseQuery } from '../lib/validate';
+import { ApiApp, html, json } from '../lib/openapi';
 import { type BoardOptions, buildLeaderboard, companionMetrics } from '../leaderboard/aggregate';
 import { leaderboardCsv, leaderboardLatex } from '../leaderboard/export';
 import { loadLeaderboard, loadScores } from '../leaderboard/query';
@@ -39,9 +48,61 @@ function exportFormat(c: Context, as: LeaderboardQuery['as']): 'json' | 'csv' | 
   return 'json';
 }
 
-export const leaderboardRoutes = new Hono<AppEnv>()
-  .get('/', async (c) => {
-    const q = parseQuery(c, leaderboardQuery);
+const tags = ['leaderboards'];
+const methodsQuery = leaderboardQuery.omit({ as: true, sort: true, order: true });
+const pageQuery = leaderboardQuery.omit({ model: true });
+
+const board = createRoute({
+  method: 'get',
+  path: '/',
+  summary:
+    'Variants × suites: each cell with n, 95% interval, Δ vs dense on the same suite rows and p-value; without `model`, every visible model ranked together. `as=csv|latex` (or Accept: text/csv) exports it',
+  tags,
+  request: { query: leaderboardQuery },
+  responses: {
+    200: {
+      description: 'leaderboard (or CSV / LaTeX)',
+      content: { 'application/json': { schema: leaderboard }, 'text/csv': { schema: z.string() }, 'application/x-latex': { schema: z.string() } },
+    },
+  },
+});
+const sparsity = createRoute({
+  method: 'get',
+  path: '/sparsity',
+  summary: 'Metric vs sparsity per method, calibration and suite of one model (the paper figures), with dense per suite',
+  tags,
+  request: { query: sparsityQuery },
+  responses: { 200: json('series', sparsityView) },
+});
+const methods = createRoute({
+  method: 'get',
+  path: '/methods',
+  summary:
+    'Δ vs dense per method over language pairs (own pair vs other languages) and method-vs-method contrasts, with t-intervals and exact sign-flip p-values over pairs',
+  tags,
+  request: { query: methodsQuery },
+  responses: { 200: json('method summary', methodSummary) },
+});
+const acrossModelsPage = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'HTML leaderboard across models with filters (format, language, sparsity, scoring, metric)',
+  tags,
+  request: { query: pageQuery },
+  responses: { 200: html('HTML') },
+});
+const modelPage = createRoute({
+  method: 'get',
+  path: '/{model}',
+  summary: 'HTML leaderboard page of one model: table, per-suite chart, metric vs sparsity, method summary',
+  tags,
+  request: { params: z.object({ model: z.string().min(1).max(64) }), query: pageQuery },
+  responses: { 200: html('HTML') },
+});
+
+export const leaderboardRoutes = new ApiApp()
+  .openapi(board, async (c) => {
+    const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const p = c.get('principal');
     if (q.model) await readableModel(db, p, q.model);
@@ -49,10 +110,10 @@ export const leaderboardRoutes = new Hono<AppEnv>()
     const as = exportFormat(c, q.as);
     if (as === 'csv') return c.body(leaderboardCsv(board), 200, { 'content-type': 'text/csv; charset=utf-8' });
     if (as === 'latex') return c.body(leaderboardLatex(board), 200, { 'content-type': 'application/x-latex; charset=utf-8' });
-    return c.json(board);
+    return c.json(board, 200);
   })
-  .get('/sparsity', async (c) => {
-    const q = parseQuery(c, sparsityQuery);
+  .openapi(sparsity, async (c) => {
+    const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const p = c.get('principal');
     await readableModel(db, p, q.model);
@@ -66,8 +127,8 @@ export const leaderboardRoutes = new Hono<AppEnv>()
     });
     return c.json(buildSparsityView(records, { ...q, format: q.format ?? null, metric }));
   })
-  .get('/methods', async (c) => {
-    const q = parseQuery(c, leaderboardQuery.omit({ as: true, sort: true, order: true }));
+  .openapi(methods, async (c) => {
+    const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const p = c.get('principal');
     if (q.model) await readableModel(db, p, q.model);
@@ -77,9 +138,9 @@ export const leaderboardRoutes = new Hono<AppEnv>()
   });
 
 /** Server-rendered pages: no front-end build, work without JavaScript. */
-export const leaderboardPages = new Hono<AppEnv>()
-  .get('/', async (c) => {
-    const q = parseQuery(c, leaderboardQuery.omit({ model: true }));
+export const leaderboardPages = new ApiApp()
+  .openapi(acrossModelsPage, async (c) => {
+    const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const p = c.get('principal');
     const formats = await formatsOf(db, p, null);
@@ -89,11 +150,11 @@ export const leaderboardPages = new Hono<AppEnv>()
     const filters = { format, lang: q.lang?.join(','), sparsity: q.sparsity, scoring: q.scoring, metric: o.metric, suite: q.suite };
     return c.html(<AcrossModelsPage board={board} formats={formats} filters={filters} />);
   })
-  .get('/:model', async (c) => {
-    const q = parseQuery(c, leaderboardQuery.omit({ model: true }));
+  .openapi(modelPage, async (c) => {
+    const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const p = c.get('principal');
-    const model = await readableModel(db, p, c.req.param('model'));
+    const model = await readableModel(db, p, c.req.valid('param').model);
     const formats = await formatsOf(db, p, model.id);
     const format = q.format ?? formats[0] ?? null;
     const o = { ...boardOptions(q, format), model: model.id };

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
 import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
 import {
@@ -14,13 +14,13 @@ import {
 import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '../../../shared/src/model-files';
 import { limits } from '../../../shared/src/api/limits';
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
-import { assertReadable, assertWritable, visibleTo } from '../lib/auth';
+import { assertReadable, assertWritable } from '../lib/auth';
 import { expectedSha, readBody, serveBlob, storeBytes } from '../lib/blobs';
 import { newId } from '../lib/crypto';
 import { assemble, storePart } from '../lib/multipart';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
-import { nextCursor } from '../lib/pagination';
+import { listPage } from '../lib/pagination';
 import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
 import { loadModelStatus, modelStatus } from '../ingest/model-status';
 import { type ByteSource, bytesSource, InvalidOnnx, r2Source, scanOnnx } from '../ingest/onnx-refs';
@@ -201,14 +201,7 @@ export const modelRoutes = new ApiApp()
     const q = c.req.valid('query');
     const p = c.get('principal');
     const db = createDb(c.env.DB);
-    const visible = visibleTo(p, models);
-    const rows = await db
-      .select()
-      .from(models)
-      .where(and(visible, q.owner ? eq(models.owner, q.owner) : undefined, q.cursor ? lt(models.id, q.cursor) : undefined))
-      .orderBy(desc(models.id))
-      .limit(q.limit + 1);
-    const page = nextCursor(rows, q.limit);
+    const page = await listPage(db, models, q, [q.owner ? eq(models.owner, q.owner) : undefined], p);
     // One query for the files of the whole page, not one per model.
     const files = page.items.length
       ? await db

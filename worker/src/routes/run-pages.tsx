@@ -1,23 +1,31 @@
 import { eq } from 'drizzle-orm';
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
+import { idParam } from '../../../shared/src/api/common';
 import { maskAnalysis } from '../../../shared/src/api/analysis';
 import { models, runs } from '../db/schema';
-import type { AppEnv } from '../env';
 import { runArtifactJson } from '../jobs/run-artifact';
 import { assertReadable, canRead } from '../lib/auth';
 import { createDb } from '../lib/db';
-import { parseQuery } from '../lib/validate';
+import { ApiApp, html } from '../lib/openapi';
 import { asLmfReport } from '../pages/lmf';
 import { RunPage } from '../pages/run';
 import { runView } from './runs';
 
 /** Server-rendered page of one run: the LMF chart of a prune run, the heatmaps of an analysis. */
-export const runPages = new Hono<AppEnv>().get('/:id', async (c) => {
-  const q = parseQuery(c, z.object({ pair: z.coerce.number().int().min(0).optional() }));
+const page = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'HTML page of a run: LMF chart (mt vs mono per block) or the analysis heatmaps',
+  tags: ['runs'],
+  request: { params: idParam, query: z.object({ pair: z.coerce.number().int().min(0).optional() }) },
+  responses: { 200: html('HTML') },
+});
+
+export const runPages = new ApiApp().openapi(page, async (c) => {
+  const q = c.req.valid('query');
   const db = createDb(c.env.DB);
   const p = c.get('principal');
-  const r = assertReadable(p, await db.query.runs.findFirst({ where: eq(runs.id, c.req.param('id')) }), 'run');
+  const r = assertReadable(p, await db.query.runs.findFirst({ where: eq(runs.id, c.req.valid('param').id) }), 'run');
   const model = await db.query.models.findFirst({ where: eq(models.id, r.modelId) });
   const lmf = r.kind === 'prune' ? asLmfReport(await runArtifactJson(db, c.env.BLOBS, r, 'lmf.json')) : null;
   const parsed = r.kind === 'analyze' ? maskAnalysis.safeParse(await runArtifactJson(db, c.env.BLOBS, r, 'analysis.json')) : null;

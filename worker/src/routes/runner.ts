@@ -368,8 +368,8 @@ export const runnerRoutes = new ApiApp()
       .update(jobs)
       .set(
         retry
-          ? { status: 'queued', error: body.error, leaseExpiresAt: null, runnerId: null, updatedAt: now }
-          : { status: 'failed', error: body.error, leaseExpiresAt: null, finishedAt: now, updatedAt: now },
+          ? { status: 'queued', error: body.error, errorCode: body.code ?? null, leaseExpiresAt: null, runnerId: null, updatedAt: now }
+          : { status: 'failed', error: body.error, errorCode: body.code ?? null, leaseExpiresAt: null, finishedAt: now, updatedAt: now },
       )
       .where(and(eq(jobs.id, id), eq(jobs.leaseToken, body.leaseToken), eq(jobs.status, 'running')))
       .returning();

@@ -1,15 +1,15 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
 import { type MaskAnalysis, maskAnalysis } from '../../../shared/src/api/analysis';
 import { idParam, page } from '../../../shared/src/api/common';
 import { artifactName, listRunsQuery, type RunInfo, runInfo } from '../../../shared/src/api/jobs';
 import { runs, scores } from '../db/schema';
 import { runArtifactRow } from '../jobs/run-artifact';
-import { assertReadable, visibleTo } from '../lib/auth';
+import { assertReadable } from '../lib/auth';
 import { serveBlob } from '../lib/blobs';
 import { createDb, type Db } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
-import { nextCursor } from '../lib/pagination';
+import { listPage } from '../lib/pagination';
 import { ApiApp, err, json, raw, streamedJson } from '../lib/openapi';
 
 type RunRow = typeof runs.$inferSelect;
@@ -90,21 +90,8 @@ export const runRoutes = new ApiApp()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
     const db = createDb(c.env.DB);
-    const rows = await db
-      .select()
-      .from(runs)
-      .where(
-        and(
-          visibleTo(c.get('principal'), runs),
-          q.model ? eq(runs.modelId, q.model) : undefined,
-          q.kind ? eq(runs.kind, q.kind) : undefined,
-          q.cursor ? lt(runs.id, q.cursor) : undefined,
-        ),
-      )
-      .orderBy(desc(runs.id))
-      .limit(q.limit + 1);
-    const page = nextCursor(rows, q.limit);
-    return c.json({ items: await Promise.all(page.items.map((r) => runView(db, r))), nextCursor: page.nextCursor }, 200);
+    const page = await listPage(db, runs, q, [q.model ? eq(runs.modelId, q.model) : undefined, q.kind ? eq(runs.kind, q.kind) : undefined], c.get('principal'));
+    return c.json({ ...page, items: await Promise.all(page.items.map((r) => runView(db, r))) }, 200);
   })
   .openapi(get, async (c) => {
     const db = createDb(c.env.DB);

@@ -1,20 +1,20 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
-import { Hono } from 'hono';
+import { eq } from 'drizzle-orm';
+import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { paginationQuery } from '../../../shared/src/api/common';
+import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
 import { languageCode } from '../../../shared/src/api/corpora';
-import { suiteFormat, type SuiteInfo, suiteUploadQuery } from '../../../shared/src/api/suites';
+import { datasetLimits, suiteBodies } from '../../../shared/src/api/dataset-docs';
+import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '../../../shared/src/api/suites';
 import type { SuiteFormat } from '../../../shared/src/suites';
 import { suites } from '../db/schema';
-import type { AppEnv } from '../env';
-import { assertReadable, requireScope, visibleTo } from '../lib/auth';
+import { assertReadable } from '../lib/auth';
 import { putBlob, serveBlob } from '../lib/blobs';
 import { Problems, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, uploadLanguage } from '../lib/datasets';
 import { createDb, nowIso } from '../lib/db';
-import { nextCursor } from '../lib/pagination';
-import { parseQuery } from '../lib/validate';
+import { listPage } from '../lib/pagination';
+import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
 import { toJsonl } from '../ingest/corpus';
 import { scriptWarning } from '../ingest/script-check';
 import { parseSuite } from '../ingest/suite';
@@ -45,10 +45,52 @@ const view = (r: Row): SuiteInfo => ({
   createdAt: r.createdAt,
 });
 
-export const suiteRoutes = new Hono<AppEnv>()
-  .post('/', async (c) => {
-    const p = requireScope(c.get('principal'), 'write');
-    const q = parseQuery(c, suiteUploadQuery);
+const tags = ['suites'];
+
+const upload = createRoute({
+  method: 'post',
+  path: '/',
+  summary: 'Upload an evaluation suite in its published shape (JSONL, TSV, CSV; sniffed); the response says what was recognised',
+  description: datasetLimits,
+  tags,
+  'x-scope': 'write',
+  // Streamed by the handler (c.req.raw), never read whole by the library: the document only shows the types.
+  request: { query: suiteUploadQuery, body: datasetBody(suiteBodies) },
+  responses: {
+    201: json('stored', suiteInfo),
+    413: err('payload_too_large or too_many_lines'),
+    422: err('invalid_lines, too_many_invalid_lines or no_valid_lines, with line numbers; unknown_language'),
+  },
+});
+const list = createRoute({
+  method: 'get',
+  path: '/',
+  summary: 'List visible suites',
+  tags,
+  request: { query: paginationQuery.extend({ format: suiteFormat.optional(), lang: languageCode.optional(), owner: z.string().max(64).optional() }) },
+  responses: { 200: json('page', page(suiteInfo)) },
+});
+const get = createRoute({
+  method: 'get',
+  path: '/{id}',
+  summary: 'Suite stats',
+  tags,
+  request: { params: idParam },
+  responses: { 200: json('suite', suiteInfo) },
+});
+const data = createRoute({
+  method: 'get',
+  path: '/{id}/data',
+  summary: 'Stored JSONL rows (schemas SuiteRow…)',
+  tags,
+  request: { params: idParam },
+  responses: { 200: raw('stored JSONL, one row per line'), 206: raw('a byte range of it') },
+});
+
+export const suiteRoutes = new ApiApp()
+  .openapi(upload, async (c) => {
+    const p = c.get('principal')!;
+    const q = c.req.valid('query');
     const lang = uploadLanguage(q.lang, 'lang');
     const { policy, strict } = linePolicy(q.onError);
     const problems = new Problems(policy);
@@ -93,34 +135,24 @@ export const suiteRoutes = new Hono<AppEnv>()
     await createDb(c.env.DB).insert(suites).values(row);
     return c.json(view(row), 201);
   })
-  .get('/', async (c) => {
-    const q = parseQuery(c, paginationQuery.extend({ format: suiteFormat.optional(), lang: languageCode.optional(), owner: z.string().max(64).optional() }));
+  .openapi(list, async (c) => {
+    const q = c.req.valid('query');
     const lang = canonicalFilter(q.lang);
-    const p = c.get('principal');
-    const visible = visibleTo(p, suites);
-    const rows = await createDb(c.env.DB)
-      .select()
-      .from(suites)
-      .where(
-        and(
-          visible,
-          q.format ? eq(suites.format, q.format) : undefined,
-          lang ? eq(suites.lang, lang) : undefined,
-          q.owner ? eq(suites.owner, q.owner) : undefined,
-          q.cursor ? lt(suites.id, q.cursor) : undefined,
-        ),
-      )
-      .orderBy(desc(suites.id))
-      .limit(q.limit + 1);
-    const page = nextCursor(rows, q.limit);
-    return c.json({ items: page.items.map(view), nextCursor: page.nextCursor });
+    const page = await listPage(
+      createDb(c.env.DB),
+      suites,
+      q,
+      [q.format ? eq(suites.format, q.format) : undefined, lang ? eq(suites.lang, lang) : undefined, q.owner ? eq(suites.owner, q.owner) : undefined],
+      c.get('principal'),
+    );
+    return c.json({ ...page, items: page.items.map(view) }, 200);
   })
-  .get('/:id', async (c) => {
-    const row = await createDb(c.env.DB).query.suites.findFirst({ where: eq(suites.id, c.req.param('id')) });
-    return c.json(view(assertReadable(c.get('principal'), row, 'suite')));
+  .openapi(get, async (c) => {
+    const row = await createDb(c.env.DB).query.suites.findFirst({ where: eq(suites.id, c.req.valid('param').id) });
+    return c.json(view(assertReadable(c.get('principal'), row, 'suite')), 200);
   })
-  .get('/:id/data', async (c) => {
-    const row = await createDb(c.env.DB).query.suites.findFirst({ where: eq(suites.id, c.req.param('id')) });
+  .openapi(data, async (c) => {
+    const row = await createDb(c.env.DB).query.suites.findFirst({ where: eq(suites.id, c.req.valid('param').id) });
     const r = assertReadable(c.get('principal'), row, 'suite');
     return serveBlob(c.env.BLOBS, r.r2Key, c.req.header('range'), `${r.id}.jsonl`, r.sha256);
   });

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import { eq, isNull } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { boolQuery, idParam, page, paginationQuery } from '../../../shared/src/api/common';
 import { createdToken, createTokenBody, type TokenInfo, tokenInfo } from '../../../shared/src/api/tokens';
@@ -6,7 +6,7 @@ import { tokens } from '../db/schema';
 import { newId, newSecret, sha256Hex } from '../lib/crypto';
 import { createDb, nowIso } from '../lib/db';
 import { notFound } from '../lib/errors';
-import { nextCursor } from '../lib/pagination';
+import { listPage } from '../lib/pagination';
 import { ApiApp, err, json, jsonBody } from '../lib/openapi';
 
 type Row = typeof tokens.$inferSelect;
@@ -74,16 +74,9 @@ export const tokenRoutes = new ApiApp()
   })
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
-    const conds = [q.cursor ? lt(tokens.id, q.cursor) : undefined, q.includeRevoked ? undefined : isNull(tokens.revokedAt)];
-    const rows = await db
-      .select()
-      .from(tokens)
-      .where(and(...conds))
-      .orderBy(desc(tokens.id))
-      .limit(q.limit + 1);
-    const p = nextCursor(rows, q.limit);
-    return c.json({ items: p.items.map(view), nextCursor: p.nextCursor }, 200);
+    // Admin only: every owner's tokens, no visibility filter.
+    const page = await listPage(createDb(c.env.DB), tokens, q, [q.includeRevoked ? undefined : isNull(tokens.revokedAt)]);
+    return c.json({ ...page, items: page.items.map(view) }, 200);
   })
   .openapi(revoke, async (c) => {
     const { id } = c.req.valid('param');
