@@ -74,5 +74,13 @@ describe('subset, row limit and template language on every score', () => {
     // Leaderboard cells are keyed by suite; each carries what it was computed on.
     expect(dense.cells[suite.body.id]).toMatchObject({ n: 2, subset: 4, seed: 3, limit: 2, templateLang: 'fr' });
     expect(dense.cells[w.suites.de]).toMatchObject({ n: 2, subset: null, seed: null, limit: 2, templateLang: 'de' });
+    // The page says the same on hover, and marks the subset suite's column header.
+    const page = await call('GET', `/leaderboards/${w.model}?format=xnli`, { token: w.writer });
+    expect(page.status, JSON.stringify(page.body)).toBe(200);
+    const html = page.body as string;
+    expect(html).toContain('title="n = 2 · subset 4 rows, seed 3 · row limit 2 · template fr · ');
+    expect(html).toContain('title="n = 2 · row limit 2 · template de · ');
+    expect(html).toContain(`<th title="suite ${suite.body.id}, format xnli, subset 4 rows, seed 3">`);
+    expect(html.match(/<small class="subset">subset 4 rows, seed 3<\/small>/g)).toHaveLength(1);
   });
 });

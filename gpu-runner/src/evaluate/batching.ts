@@ -8,20 +8,24 @@
  * Graphs whose cache also continues correctly after padding (position_ids and a mask fed) take
  * right-padded prefix batches; for the others, prefix batches hold prefixes of exactly equal length
  * so caches never contain padding — such graphs derive positions from the past length.
+ * Planning is pure (batch-plan.ts); this file runs the plans.
  */
 import type { ProgressFn } from '../types.js';
+import {
+  assembleLogProbs,
+  dedupeRequests,
+  groupSharedPrefixes,
+  planContinuations,
+  planFullBatches,
+  planPrefixBatches,
+  type ContinuationPlan,
+  type ScoreRequest,
+  type SharedGroup,
+  type Unique,
+} from './batch-plan.js';
 import { forward, gatherCache } from './forward.js';
 import { writeTokenLogProbs } from './logprobs.js';
 import type { EvalModel } from './model.js';
-
-export interface ScoreRequest {
-  /** the full sequence fed to the model */
-  tokens: Int32Array;
-  /** first position whose log-prob is wanted (≥ 1: position 0 has no prediction) */
-  scoreFrom: number;
-  /** requests with the same group (an example's choices) may share their common prefix */
-  group?: number;
-}
 
 export interface BatchOptions {
   /** padded tokens per forward pass (batch × longest row) */
@@ -56,165 +60,26 @@ export interface ScoreResult {
   stats: ScoreStats;
 }
 
-/** Cuts items (already sorted by length) into consecutive batches under the budgets. Pure. */
-export function planBatches(lengths: number[], maxBatchTokens: number, maxBatchSize: number): number[][] {
-  const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
-  const batches: number[][] = [];
-  let current: number[] = [];
-  let longest = 0;
-  for (const i of order) {
-    const len = lengths[i]!;
-    const nextLongest = Math.max(longest, len);
-    if (current.length > 0 && (current.length >= maxBatchSize || nextLongest * (current.length + 1) > maxBatchTokens)) {
-      batches.push(current);
-      current = [];
-      longest = 0;
-    }
-    current.push(i);
-    longest = Math.max(longest, len);
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-}
-
-/** Longest common prefix length of token sequences. Pure. */
-export function commonPrefixLength(seqs: Int32Array[]): number {
-  if (seqs.length === 0) return 0;
-  let n = Math.min(...seqs.map((s) => s.length));
-  const first = seqs[0]!;
-  for (const s of seqs) {
-    let i = 0;
-    while (i < n && s[i] === first[i]) i++;
-    n = i;
-  }
-  return n;
-}
-
 function budgets(model: EvalModel, opts: BatchOptions): { tokens: number; size: number } {
   const vocab = model.tokenizer.vocabSize;
   const logitTokens = Math.max(1, Math.floor((opts.maxLogitFloats ?? 2 ** 26) / Math.max(vocab, 1)));
   return { tokens: Math.max(1, Math.min(opts.maxBatchTokens ?? 4096, logitTokens)), size: opts.maxBatchSize ?? 64 };
 }
 
-interface SharedGroup {
-  /** indices into the unique sequences */
-  members: number[];
-  prefix: number;
+/** What the run stages share: the model, the unique sequences, their log-probs being filled, the tallies. */
+interface Run {
+  model: EvalModel;
+  uniq: Unique[];
+  /** ulp[u][k] = log p(tokens[scoreFrom + k] | …) for unique sequence u */
+  ulp: Float64Array[];
+  stats: ScoreStats;
+  /** counts a finished forward pass (stats and progress) */
+  tick: () => void;
 }
 
-interface Unique {
-  tokens: Int32Array;
-  /** the smallest scoreFrom among its requesters */
-  scoreFrom: number;
-  group?: number;
-}
-
-/** Scores every request; see ScoreResult. */
-export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], opts: BatchOptions = {}): Promise<ScoreResult> {
-  for (const r of requests) {
-    if (r.scoreFrom < 1 || r.scoreFrom > r.tokens.length) throw new Error(`scoreFrom ${r.scoreFrom} outside 1..${r.tokens.length}`);
-  }
-  const { tokens: maxTokens, size: maxSize } = budgets(model, opts);
-  const stage = opts.stage ?? 'score';
-  const stats: ScoreStats = {
-    sequences: requests.length,
-    naiveTokens: requests.reduce((s, r) => s + r.tokens.length, 0),
-    forwardTokens: 0,
-    paddedTokens: 0,
-    batches: 0,
-    dedupedSequences: 0,
-    sharedPrefixTokens: 0,
-  };
-
-  // Identical sequences run once (a unique sequence joins its first requester's group).
-  const unique = new Map<string, number>();
-  const uniq: Unique[] = [];
-  const owner = new Int32Array(requests.length);
-  requests.forEach((r, i) => {
-    const key = r.tokens.join(',');
-    const k = unique.get(key);
-    if (k !== undefined) {
-      uniq[k]!.scoreFrom = Math.min(uniq[k]!.scoreFrom, r.scoreFrom);
-      stats.dedupedSequences++;
-      owner[i] = k;
-    } else {
-      unique.set(key, uniq.length);
-      owner[i] = uniq.length;
-      uniq.push({ tokens: r.tokens, scoreFrom: r.scoreFrom, group: r.group });
-    }
-  });
-  // ulp[u][k] = log p(tokens[scoreFrom + k] | …) for unique sequence u
-  const ulp = uniq.map((u) => new Float64Array(u.tokens.length - u.scoreFrom));
-
-  // Shared-prefix groups (KV graphs only); everything else is recomputed in full.
-  const shared: SharedGroup[] = [];
-  const rest: number[] = [];
-  if (model.cache.prefix && opts.sharePrefix !== false) {
-    const groups = new Map<number, number[]>();
-    uniq.forEach((u, i) => {
-      if (u.group === undefined) rest.push(i);
-      else {
-        const g = groups.get(u.group);
-        if (g) g.push(i);
-        else groups.set(u.group, [i]);
-      }
-    });
-    for (const members of groups.values()) {
-      const seqs = members.map((i) => uniq[i]!.tokens);
-      // every member must keep ≥ 1 token to feed after the cache
-      const prefix = Math.min(commonPrefixLength(seqs), Math.min(...seqs.map((s) => s.length)) - 1);
-      if (members.length > 1 && prefix >= 1) shared.push({ members, prefix });
-      else rest.push(...members);
-    }
-  } else {
-    uniq.forEach((_, i) => rest.push(i));
-  }
-  const fullBatches = planBatches(
-    rest.map((i) => uniq[i]!.tokens.length),
-    maxTokens,
-    maxSize,
-  ).map((b) => b.map((k) => rest[k]!));
-
-  // Shared groups: graphs whose cache was measured to continue correctly after padding (position_ids
-  // and a mask fed) take right-padded prefixes; other graphs get buckets of exactly equal prefix length.
-  const padPrefixes = model.cache.padded;
-  const prefixBatches: SharedGroup[][] = [];
-  const buckets = new Map<number, SharedGroup[]>();
-  for (const g of shared) {
-    const key = padPrefixes ? 0 : g.prefix;
-    const bucket = buckets.get(key);
-    if (bucket) bucket.push(g);
-    else buckets.set(key, [g]);
-  }
-  for (const [, groups] of [...buckets].sort((a, b) => a[0] - b[0])) {
-    const sorted = [...groups].sort((a, b) => a.prefix - b.prefix);
-    let cur: SharedGroup[] = [];
-    for (const g of sorted) {
-      if (cur.length > 0 && (cur.length >= maxSize || (cur.length + 1) * g.prefix > maxTokens)) {
-        prefixBatches.push(cur);
-        cur = [];
-      }
-      cur.push(g);
-    }
-    if (cur.length) prefixBatches.push(cur);
-  }
-  // continuation batches are planned per prefix batch; count them up front for honest progress
-  const contPlans = prefixBatches.map((groups) => {
-    const items: { req: number; row: number; prefix: number }[] = [];
-    groups.forEach((g, row) => g.members.forEach((req) => items.push({ req, row, prefix: g.prefix })));
-    const longest = groups[groups.length - 1]!.prefix;
-    // the cache is as long as the longest prefix in the batch: count it in the budget
-    const lens = items.map((it) => uniq[it.req]!.tokens.length - it.prefix + longest);
-    return { items, batches: planBatches(lens, maxTokens, maxSize) };
-  });
-  const totalBatches = fullBatches.length + prefixBatches.length + contPlans.reduce((s, p) => s + p.batches.length, 0);
-  let done = 0;
-  const tick = () => {
-    stats.batches++;
-    opts.onProgress?.(stage, ++done, totalBatches);
-  };
-
-  for (const batch of fullBatches) {
+async function runFullBatches(run: Run, batches: number[][]): Promise<void> {
+  const { model, uniq, ulp, stats } = run;
+  for (const batch of batches) {
     const rows = batch.map((k) => uniq[k]!.tokens);
     const out = await forward(model, rows);
     stats.forwardTokens += rows.reduce((s, r) => s + r.length, 0);
@@ -223,16 +88,21 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
       const u = uniq[k]!;
       writeTokenLogProbs(out.logits, row, out.runLength, out.vocab, 0, u.tokens, u.scoreFrom, u.tokens.length, ulp[k]!, 0);
     });
-    tick();
+    run.tick();
   }
+}
 
+/** Each prefix batch runs once, then its members continue from the gathered cache. */
+async function runPrefixBatches(run: Run, prefixBatches: SharedGroup[][], contPlans: ContinuationPlan[]): Promise<void> {
+  const { model, uniq, ulp, stats } = run;
+  const padPrefixes = model.cache.padded;
   for (let b = 0; b < prefixBatches.length; b++) {
     const groups = prefixBatches[b]!;
     const rows = groups.map((g) => uniq[g.members[0]!]!.tokens.subarray(0, g.prefix));
     const pre = await forward(model, rows, undefined, true);
     stats.forwardTokens += rows.reduce((n, r) => n + r.length, 0);
     stats.paddedTokens += pre.batch * pre.runLength;
-    tick();
+    run.tick();
     // positions inside the prefix (and the first token after it) come from the prefix pass
     groups.forEach((g, row) => {
       const prefix = g.prefix;
@@ -272,9 +142,46 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
           writeTokenLogProbs(out.logits, row, out.runLength, out.vocab, it.prefix, u.tokens, from, u.tokens.length, ulp[it.req]!, from - u.scoreFrom);
         }
       });
-      tick();
+      run.tick();
     }
   }
-  const logprobs = requests.map((r, i) => ulp[owner[i]!]!.slice(r.scoreFrom - uniq[owner[i]!]!.scoreFrom));
-  return { logprobs, stats };
+}
+
+/** Scores every request; see ScoreResult. */
+export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], opts: BatchOptions = {}): Promise<ScoreResult> {
+  for (const r of requests) {
+    if (r.scoreFrom < 1 || r.scoreFrom > r.tokens.length) throw new Error(`scoreFrom ${r.scoreFrom} outside 1..${r.tokens.length}`);
+  }
+  const { tokens: maxTokens, size: maxSize } = budgets(model, opts);
+  const { uniq, owner, deduped } = dedupeRequests(requests);
+  const { shared, rest } = groupSharedPrefixes(uniq, model.cache.prefix && opts.sharePrefix !== false);
+  const fullBatches = planFullBatches(uniq, rest, maxTokens, maxSize);
+  const prefixBatches = planPrefixBatches(shared, model.cache.padded, maxTokens, maxSize);
+  const contPlans = planContinuations(prefixBatches, uniq, maxTokens, maxSize);
+
+  const stats: ScoreStats = {
+    sequences: requests.length,
+    naiveTokens: requests.reduce((s, r) => s + r.tokens.length, 0),
+    forwardTokens: 0,
+    paddedTokens: 0,
+    batches: 0,
+    dedupedSequences: deduped,
+    sharedPrefixTokens: 0,
+  };
+  const stage = opts.stage ?? 'score';
+  const totalBatches = fullBatches.length + prefixBatches.length + contPlans.reduce((s, p) => s + p.batches.length, 0);
+  let done = 0;
+  const run: Run = {
+    model,
+    uniq,
+    ulp: uniq.map((u) => new Float64Array(u.tokens.length - u.scoreFrom)),
+    stats,
+    tick: () => {
+      stats.batches++;
+      opts.onProgress?.(stage, ++done, totalBatches);
+    },
+  };
+  await runFullBatches(run, fullBatches);
+  await runPrefixBatches(run, prefixBatches, contPlans);
+  return { logprobs: assembleLogProbs(requests, uniq, owner, run.ulp), stats };
 }

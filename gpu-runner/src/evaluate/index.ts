@@ -75,7 +75,8 @@ export async function evaluateSuite(model: EvalModel, rows: unknown[], format: S
 
 export { compareToDense, metricInterval, weightedChrf, weightedPerplexity } from './compare.js';
 export { describeGraph, openEvalModel, contextLengthOf, type EvalModel, type GraphIO } from './model.js';
-export { scoreRequests, planBatches, commonPrefixLength, type ScoreRequest, type ScoreStats, type BatchOptions } from './batching.js';
+export { scoreRequests, type ScoreStats, type BatchOptions } from './batching.js';
+export { planBatches, commonPrefixLength, type ScoreRequest } from './batch-plan.js';
 export { pairedBootstrap, pairedBootstrapBy, bootstrapInterval, seededRandom, type BootstrapResult, type BootstrapOptions } from './bootstrap.js';
 export { chrfStats, chrfFromStats, sentenceChrf, corpusChrf } from './chrf.js';
 export { accuracy, macroF1, confusionMatrix } from './metrics.js';

@@ -2,7 +2,8 @@
  * Zero-shot multiple choice: render → encode → score every choice in shared batches → pick the
  * best choice per example → accuracy and macro-F1. Each example's choices form one prefix-sharing group.
  */
-import { scoreRequests, type BatchOptions, type ScoreRequest, type ScoreStats } from './batching.js';
+import type { ScoreRequest } from './batch-plan.js';
+import { scoreRequests, type BatchOptions, type ScoreStats } from './batching.js';
 import { accuracy, macroF1 } from './metrics.js';
 import type { EvalModel } from './model.js';
 import { argmax, choiceScores, encodeChoices, scoreFrom, type EncodedChoice, type Scoring } from './scoring.js';

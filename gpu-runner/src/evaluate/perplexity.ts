@@ -4,7 +4,8 @@
  * `stride` (< contextLength), and scores only the tokens no earlier window scored, so every token after the first
  * is scored exactly once with up to contextLength − stride tokens of left context.
  */
-import { scoreRequests, type BatchOptions, type ScoreRequest, type ScoreStats } from './batching.js';
+import type { ScoreRequest } from './batch-plan.js';
+import { scoreRequests, type BatchOptions, type ScoreStats } from './batching.js';
 import type { EvalModel } from './model.js';
 
 export interface Window {

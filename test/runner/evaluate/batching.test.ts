@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commonPrefixLength, planBatches } from '../../../gpu-runner/src/evaluate/batching.js';
+import { commonPrefixLength, planBatches } from '../../../gpu-runner/src/evaluate/batch-plan.js';
 
 describe('batch planning', () => {
   it('groups similar lengths under the token and size budgets', () => {

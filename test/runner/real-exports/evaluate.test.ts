@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scoreRequests, type ScoreRequest } from '../../../gpu-runner/src/evaluate/batching.js';
+import type { ScoreRequest } from '../../../gpu-runner/src/evaluate/batch-plan.js';
+import { scoreRequests } from '../../../gpu-runner/src/evaluate/batching.js';
 import { openEvalModel, type EvalModel } from '../../../gpu-runner/src/evaluate/model.js';
 import { greedyDecode } from '../../../gpu-runner/src/evaluate/translate.js';
 import { LAYOUTS, REAL, REFERENCE } from './layouts.js';

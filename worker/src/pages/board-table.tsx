@@ -18,14 +18,35 @@ export const boardCss = `
   form label { margin-right: .8rem; } .sw { display: inline-block; width: .7rem; height: .7rem; margin-right: .3rem; }
 `;
 
-/** What a cell's hover says: the interval of the value, and the comparison with dense on the same rows. */
+/** A suite uploaded as a seeded subset, e.g. "subset 1000 rows, seed 3"; null for a whole file. */
+function subsetText(c: Pick<LeaderboardCell, 'subset' | 'seed'>): string | null {
+  return c.subset === null ? null : `subset ${c.subset} rows${c.seed === null ? '' : `, seed ${c.seed}`}`;
+}
+
+/**
+ * What a cell's hover says: what the value was computed on (rows, suite subset, row limit, template
+ * language), its interval, and the comparison with dense on the same rows.
+ */
 export function cellTitle(c: LeaderboardCell): string {
   const parts = [`n = ${c.n}`];
+  const subset = subsetText(c);
+  if (subset) parts.push(subset);
+  if (c.limit !== null) parts.push(`row limit ${c.limit}`);
+  if (c.templateLang !== null) parts.push(`template ${c.templateLang}`);
   if (c.lo !== null && c.hi !== null) parts.push(`95% interval [${fmt(c.lo)}, ${fmt(c.hi)}]`);
   if (c.delta === null) parts.push('no dense run on this suite');
   else parts.push(`Δ vs dense ${signed(c.delta)}${c.deltaLo !== null && c.deltaHi !== null ? ` [${fmt(c.deltaLo)}, ${fmt(c.deltaHi)}]` : ''}`);
   if (c.p !== null) parts.push(`paired bootstrap p = ${fmt(c.p)}`);
   return parts.join(' · ');
+}
+
+/** A column's subset, read off its cells: the subset belongs to the suite upload, so all agree. */
+function columnSubset(board: Leaderboard, suiteId: string): string | null {
+  for (const r of board.rows) {
+    const c = r.cells[suiteId];
+    if (c && c.subset !== null) return subsetText(c);
+  }
+  return null;
 }
 
 /** Variants × suites; dense pinned on top; each cell with its n; significant cells marked. */
@@ -35,13 +56,17 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
       <tr>
         {board.model === null ? <th class="l">model</th> : null}
         <th class="l">variant</th>
-        {board.columns.map((c) => (
-          <th title={`suite ${c.suiteId}, format ${c.format}`}>
-            {c.lang}
-            <small class="suite">{c.suite}</small>
-            {c.chance !== null ? <small class="chance">chance {fmt(c.chance)}</small> : null}
-          </th>
-        ))}
+        {board.columns.map((c) => {
+          const subset = columnSubset(board, c.suiteId);
+          return (
+            <th title={`suite ${c.suiteId}, format ${c.format}${subset ? `, ${subset}` : ''}`}>
+              {c.lang}
+              <small class="suite">{c.suite}</small>
+              {subset ? <small class="subset">{subset}</small> : null}
+              {c.chance !== null ? <small class="chance">chance {fmt(c.chance)}</small> : null}
+            </th>
+          );
+        })}
         <th>mean</th>
         <th>mean non-En</th>
         <th>Δ vs dense</th>
@@ -86,7 +111,8 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
 
 export const BoardNotes: FC<{ board: Leaderboard }> = ({ board }) => (
   <p class="note">
-    n: rows of the suite. Hover a cell for its 95% interval, Δ vs dense on the same suite rows and the p-value. * the difference from dense is significant
-    (paired bootstrap, 1,000 resamples, p &lt; 0.05).{board.lowerIsBetter ? ` Lower ${board.metric} is better.` : ''} {board.note ?? ''}
+    n: rows of the suite. Hover a cell for what it was computed on (suite subset, row limit, template language), its 95% interval, Δ vs dense on the same suite
+    rows and the p-value. * the difference from dense is significant (paired bootstrap, 1,000 resamples, p &lt; 0.05).
+    {board.lowerIsBetter ? ` Lower ${board.metric} is better.` : ''} {board.note ?? ''}
   </p>
 );
