@@ -20,7 +20,7 @@ import { newId } from '../lib/crypto';
 import { assemble, storePart } from '../lib/multipart';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
-import { listPage } from '../lib/pagination';
+import { nextCursor, pageQueries } from '../lib/pagination';
 import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
 import { loadModelStatus, modelStatus } from '../ingest/model-status';
 import { type ByteSource, bytesSource, InvalidOnnx, r2Source, scanOnnx } from '../ingest/onnx-refs';
@@ -201,19 +201,11 @@ export const modelRoutes = new ApiApp()
     const q = c.req.valid('query');
     const p = c.get('principal');
     const db = createDb(c.env.DB);
-    const page = await listPage(db, models, q, [q.owner ? eq(models.owner, q.owner) : undefined], p);
-    // One query for the files of the whole page, not one per model.
-    const files = page.items.length
-      ? await db
-          .select()
-          .from(modelFiles)
-          .where(
-            inArray(
-              modelFiles.modelId,
-              page.items.map((m) => m.id),
-            ),
-          )
-      : [];
+    // The page and the files of its models in one D1 round trip (a batch; the files query selects
+    // the page's ids itself), not one query per model nor two round trips.
+    const pq = pageQueries(db, models, q, [q.owner ? eq(models.owner, q.owner) : undefined], p);
+    const [rows, files] = await db.batch([pq.rows, db.select().from(modelFiles).where(inArray(modelFiles.modelId, pq.ids))]);
+    const page = nextCursor(rows as ModelRow[], q.limit);
     const items = page.items.map((m) => {
       const own = files.filter((f) => f.modelId === m.id);
       return modelView(m, { ...modelStatus(m, own), files: own });
