@@ -105,8 +105,10 @@ export const leaderboardRoutes = new ApiApp()
     const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const p = c.get('principal');
-    if (q.model) await readableModel(db, p, q.model);
     const board = await loadLeaderboard(db, p, boardOptions(q, q.format ?? null));
+    // The scores query only returns rows of models the caller may read: the model check (404 for an
+    // unknown or hidden model) costs a second D1 round trip only when the board is empty.
+    if (q.model && board.rows.length === 0) await readableModel(db, p, q.model);
     const as = exportFormat(c, q.as);
     if (as === 'csv') return c.body(leaderboardCsv(board), 200, { 'content-type': 'text/csv; charset=utf-8' });
     if (as === 'latex') return c.body(leaderboardLatex(board), 200, { 'content-type': 'application/x-latex; charset=utf-8' });
