@@ -24,7 +24,7 @@ import { PolypruneApi } from '../../cli/api.js';
 import { freePort, newAdminToken, startStack, type Stack } from '../../scripts/lib/stack.js';
 import { parameterCount, SCALE_MODELS, writeDecoder, type DecoderSpec } from './decoder.js';
 import { measureCalibration, type CalibrationCost } from './calibration-cost.js';
-import { groupPeakRss, resetGroupPeakRss, treeBytes } from './measure.js';
+import { groupPeakRss, groupRss, resetGroupPeakRss, treeBytes } from './measure.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = path.join(ROOT, 'bench/out/scale');
@@ -103,6 +103,8 @@ interface JobFigures {
   wall: number;
   timings: Record<string, number>;
   peakRss: number;
+  /** largest RSS sampled (each second) while the job reported each stage: where the peak is */
+  stageRss: Record<string, number>;
   peakDisk: number;
   downloadMBs?: number;
 }
@@ -113,11 +115,15 @@ async function runJob(api: PolypruneApi, stack: Stack, workdir: string, body: Re
   const t0 = performance.now();
   const job = await api.createJob(body);
   let peakDisk = 0;
+  const stageRss: Record<string, number> = {};
   let last = '';
   let j = await api.getJob(job.id);
   while (j.status === 'queued' || j.status === 'running') {
     await new Promise((r) => setTimeout(r, 1000));
     peakDisk = Math.max(peakDisk, treeBytes(workdir));
+    // Attributed to the stage the job reported last (its first word: "evaluate xnli.en paper" → evaluate).
+    const stage = j.progress?.stage.split(' ')[0] ?? j.status;
+    stageRss[stage] = Math.max(stageRss[stage] ?? 0, groupRss(group));
     j = await api.getJob(job.id);
     const p = j.progress ? `${j.progress.stage} ${j.progress.done ?? ''}/${j.progress.total ?? ''}` : j.status;
     if (p !== last) process.stdout.write(`\r  ${mode}: ${p}`.padEnd(90));
@@ -126,9 +132,9 @@ async function runJob(api: PolypruneApi, stack: Stack, workdir: string, body: Re
   process.stdout.write('\r'.padEnd(92) + '\r');
   const wall = (performance.now() - t0) / 1000;
   const peakRss = groupPeakRss(group);
-  if (j.status !== 'succeeded') return { mode, status: j.status, error: j.error ?? undefined, wall, timings: {}, peakRss, peakDisk };
+  if (j.status !== 'succeeded') return { mode, status: j.status, error: j.error ?? undefined, wall, timings: {}, peakRss, stageRss, peakDisk };
   const run = await api.getRun(j.runId!);
-  return { mode, status: j.status, wall, timings: (run.timings ?? {}) as Record<string, number>, peakRss, peakDisk };
+  return { mode, status: j.status, wall, timings: (run.timings ?? {}) as Record<string, number>, peakRss, stageRss, peakDisk };
 }
 
 const mb = (b: number) => b / 2 ** 20;
@@ -216,6 +222,8 @@ async function endToEnd(
         console.log(
           `  ${mode}: ${fig.status}${fig.error ? ` (${fig.error})` : ''} in ${fmt(fig.wall, 0)} s; peak RSS ${fmt(fig.peakRss / m.bytes)} × model; disk ${fmt(fig.peakDisk / m.bytes)} × model`,
         );
+        const byStage = Object.entries(fig.stageRss).map(([stage, b]) => `${stage} ${fmt(b / m.bytes)}`);
+        console.log(`    RSS by stage (largest sample each second, × model): ${byStage.join(', ')}`);
         jobs.push(fig);
       }
       rows.push({ spec: m.spec, bytes: m.bytes, uploadMBs, jobs, buildSeconds: m.buildSeconds });

@@ -22,18 +22,28 @@ function groupPids(pgid: number): number[] {
   return out;
 }
 
-/** Largest VmHWM (peak RSS) among the group's processes, in bytes. */
-export function groupPeakRss(pgid: number): number {
+function largestStatus(pgid: number, field: 'VmHWM' | 'VmRSS'): number {
   let max = 0;
+  const re = new RegExp(`${field}:\\s+(\\d+) kB`);
   for (const pid of groupPids(pgid)) {
     try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const m = re.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (m) max = Math.max(max, Number(m[1]) * 1024);
     } catch {
       // gone
     }
   }
   return max;
+}
+
+/** Largest VmHWM (peak RSS) among the group's processes, in bytes. */
+export function groupPeakRss(pgid: number): number {
+  return largestStatus(pgid, 'VmHWM');
+}
+
+/** Largest current VmRSS among the group's processes, in bytes (sampled: short peaks can be missed). */
+export function groupRss(pgid: number): number {
+  return largestStatus(pgid, 'VmRSS');
 }
 
 /** Resets the peak RSS of every process in the group ("5" > clear_refs, Linux ≥ 4.0). */
