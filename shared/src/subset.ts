@@ -2,18 +2,7 @@
  * Seeded subsets of evaluation rows, stratified by label: the paper evaluates on fixed-size subsets,
  * and the same (rows, n, seed) must give the same rows on the worker (upload) and the runner (job limit).
  */
-
-/** mulberry32: small, fast, and the same sequence on every JavaScript engine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './random';
 
 /**
  * Indices (ascending, so file order is kept) of an n-row subset. Each label gets a share of n in
@@ -39,7 +28,7 @@ export function stratifiedSubset<T>(rows: readonly T[], n: number, seed: number,
     take[i]!++;
     left--;
   }
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const chosen: number[] = [];
   list.forEach((g, gi) => {
     const pool = [...g];
