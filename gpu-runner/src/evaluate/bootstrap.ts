@@ -91,37 +91,17 @@ function resample(n: number, stat: (weights: Float64Array) => number, opts: Boot
 export function pairedBootstrap(candidate: Uint8Array, dense: Uint8Array, opts: BootstrapOptions = {}): BootstrapResult {
   const n = candidate.length;
   if (dense.length !== n) throw new Error(`paired bootstrap needs the same examples: ${n} vs ${dense.length}`);
-  const resamples = opts.resamples ?? 1000;
-  const seed = opts.seed ?? 0;
-  const confidence = opts.confidence ?? 0.95;
   // per-example difference in {-1, 0, 1}: resampling Δ only needs these
   const diff = new Int8Array(n);
-  let observed = 0;
-  for (let i = 0; i < n; i++) {
-    diff[i] = candidate[i]! - dense[i]!;
-    observed += diff[i]!;
-  }
-  const delta = n ? observed / n : 0;
-  const rand = seededRandom(seed);
-  const deltas = new Float64Array(resamples);
-  let extreme = 0;
-  for (let r = 0; r < resamples; r++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += diff[Math.floor(rand() * n)]!;
-    const d = n ? s / n : 0;
-    deltas[r] = d;
-    if (Math.abs(d - delta) >= Math.abs(delta) - 1e-12) extreme++;
-  }
-  deltas.sort();
-  const tail = (1 - confidence) / 2;
-  return {
-    delta,
-    ciLow: percentile(deltas, tail),
-    ciHigh: percentile(deltas, 1 - tail),
-    confidence,
-    pValue: (extreme + 1) / (resamples + 1),
-    resamples,
-    seed,
+  for (let i = 0; i < n; i++) diff[i] = candidate[i]! - dense[i]!;
+  // The mean difference on a resample, from how often each example was drawn (integer sums: exact).
+  return pairedBootstrapBy(
     n,
-  };
+    (w) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += w[i]! * diff[i]!;
+      return n ? s / n : 0;
+    },
+    opts,
+  );
 }
