@@ -44,8 +44,9 @@ export function applyBlockMasks(weights: Map<string, FeedWeight>, linears: Pruna
   return out;
 }
 
-export function feedsOf(weights: Map<string, FeedWeight>): Record<string, Tensor> {
+/** Feeds for the weights, only those among `declared` (a session's inputs) when given. */
+export function feedsOf(weights: Map<string, FeedWeight>, declared?: Set<string>): Record<string, Tensor> {
   const feeds: Record<string, Tensor> = {};
-  for (const [name, w] of weights) feeds[name] = w.tensor;
+  for (const [name, w] of weights) if (!declared || declared.has(name)) feeds[name] = w.tensor;
   return feeds;
 }

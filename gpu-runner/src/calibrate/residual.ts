@@ -9,6 +9,7 @@ import type { OnnxModel } from '../onnx/read.js';
 import { openSession } from '../onnx/session.js';
 import type { BlockOutput } from '../onnx/structure.js';
 import { exposeTensors } from '../onnx/surgery.js';
+import { onlyOutputs } from '../onnx/subgraph.js';
 import { initializerBytes } from '../onnx/write.js';
 import type { SessionOptions } from '../ort.js';
 import type { ProgressFn } from '../types.js';
@@ -45,7 +46,7 @@ export async function collectResidualStream(
     limitBytes: o.memoryLimitBytes,
   });
   const names = outputs.map((b) => b.name);
-  const open = await openSession(exposeTensors(model.proto, names, o.elemType), model.dir, o.session);
+  const open = await openSession(onlyOutputs(exposeTensors(model.proto, names, o.elemType), names), model.dir, o.session);
   try {
     const batches = makeBatches(samples, batchSize);
     for (const [k, batch] of batches.entries()) {

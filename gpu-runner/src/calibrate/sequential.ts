@@ -14,7 +14,7 @@
 import type { ModelConfig } from '../onnx/graph-io.js';
 import { feedable, type Tensor } from '../ort.js';
 import { BlocksNotSeparable, type BlockOutput } from '../onnx/structure.js';
-import { extractSubgraph } from '../onnx/subgraph.js';
+import { extractSubgraph, onlyOutputs } from '../onnx/subgraph.js';
 import { exposeTensors, weightsToInputs } from '../onnx/surgery.js';
 import { openSession, type OpenSession } from '../onnx/session.js';
 import type { OnnxModel } from '../onnx/read.js';
@@ -116,8 +116,11 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
 
 export async function sequentialWholeGraph(x: SequentialInput): Promise<SequentialOutput> {
   const weights = await loadFeedWeights(x.model, x.linears);
-  const proto = exposeTensors(weightsToInputs(x.model.proto, [...weights.keys()]), [...new Set(x.linears.map((l) => l.inputName))], x.elemType);
+  const fetch = [...new Set(x.linears.map((l) => l.inputName))];
+  const proto = onlyOutputs(exposeTensors(weightsToInputs(x.model.proto, [...weights.keys()]), fetch, x.elemType), fetch);
   const open = await openSession(proto, x.model.dir, x.session);
+  // The last linears' weights feed nothing the fetches need, so the cut graph has no input for them.
+  const declared = new Set(open.session.inputNames);
   const blocks = blocksOf(x.linears);
   const stats: ActivationStats = new Map();
   const masks: LayerMask[] = [];
@@ -127,7 +130,7 @@ export async function sequentialWholeGraph(x: SequentialInput): Promise<Sequenti
       const own = x.linears.filter((l) => l.block === b);
       const acc = accumulatorsFor(own);
       for (const batch of x.batches) {
-        const feeds = { ...tokenFeeds(open.session, batch, new Set(weights.keys()), x.config), ...feedsOf(weights) };
+        const feeds = { ...tokenFeeds(open.session, batch, new Set(weights.keys()), x.config), ...feedsOf(weights, declared) };
         addBatch(acc, await open.session.run(feeds, [...acc.keys()]), batch, x.maskPadding);
         runs++;
       }

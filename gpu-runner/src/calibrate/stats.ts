@@ -12,6 +12,7 @@ import { openSession } from '../onnx/session.js';
 import { BlocksNotSeparable, findBlockOutputs } from '../onnx/structure.js';
 import { addSquareSumOutputs, sqSumName } from '../onnx/square-sums.js';
 import { exposeTensors } from '../onnx/surgery.js';
+import { onlyOutputs } from '../onnx/subgraph.js';
 import { initializerBytes } from '../onnx/write.js';
 import type { SessionOptions } from '../ort.js';
 import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../types.js';
@@ -131,7 +132,7 @@ export async function collectStats(
     ? captured.map((c) => sqSumName(c.name))
     : [...new Set([...linears.map((l) => l.inputName), ...(opts.blockOutputs ?? []).map((b) => b.name)])];
   const graph = inGraph ? addSquareSumOutputs(model.proto, captured, maskPadding ? maskInput : undefined) : exposeTensors(model.proto, extra, elemType);
-  const open = await openSession(graph, model.dir, opts.session);
+  const open = await openSession(onlyOutputs(graph, extra), model.dir, opts.session);
   log(`calibrating on ${open.device}${inGraph ? ' (square sums in the graph)' : ''}`);
   const stats: ActivationStats = new Map();
   try {

@@ -64,6 +64,7 @@ export async function writePrunedModel(
   const applied = new Set<string>();
   const saved = await saveModel(model, outPath, {
     ...opts,
+    transforms: (t) => byWeight.has(t.name ?? ''),
     transform: (t, bytes) => {
       const m = byWeight.get(t.name ?? '');
       if (!m) return undefined;

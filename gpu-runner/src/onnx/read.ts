@@ -129,6 +129,42 @@ export async function readTensorBytes(model: OnnxModel, t: TensorProto): Promise
   throw new Error(`initializer ${t.name}: no data found (expected raw_data, float_data/int32_data or external data)`);
 }
 
+/** Pieces large tensors are copied in (writing a pruned model must not hold a 1 GB embedding). */
+export const COPY_CHUNK_BYTES = 16 << 20;
+
+/**
+ * A tensor's stored bytes in pieces of at most `chunk` bytes: external data is read piece by piece,
+ * so copying a tensor never holds it whole.
+ */
+export async function* tensorChunks(model: OnnxModel, t: TensorProto, chunk = COPY_CHUNK_BYTES): AsyncGenerator<Uint8Array> {
+  if (!isExternal(t)) {
+    const bytes = await readTensorBytes(model, t);
+    for (let at = 0; at < bytes.byteLength; at += chunk) yield bytes.subarray(at, Math.min(bytes.byteLength, at + chunk));
+    return;
+  }
+  const byteLength = elementCount(t) * bytesPerElement(weightDType(t.dataType));
+  const ref = externalRef(t);
+  if (ref.length >= 0 && ref.length !== byteLength) {
+    throw new Error(`initializer ${t.name}: external length ${ref.length} != ${byteLength} bytes for its dims`);
+  }
+  const file = path.resolve(model.dir, ref.location);
+  const fh = await open(file, 'r');
+  try {
+    for (let at = 0; at < byteLength; at += chunk) {
+      const buf = new Uint8Array(Math.min(chunk, byteLength - at));
+      let done = 0;
+      while (done < buf.byteLength) {
+        const { bytesRead } = await fh.read(buf, done, buf.byteLength - done, ref.offset + at + done);
+        if (bytesRead === 0) throw new Error(`external data ${file} ends before ${t.name} (offset ${ref.offset})`);
+        done += bytesRead;
+      }
+      yield buf;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Decode little-endian bytes into fp32 (copying, since the bytes may not be aligned). */
 export function bytesToFloat32(bytes: Uint8Array, dtype: WeightDType): Float32Array {
   if (dtype === 'float32') {

@@ -70,3 +70,23 @@ export function extractSubgraph(proto: ModelProto, cut: CutInput[], outputs: Arr
   });
   return { proto: onnx.ModelProto.create({ ...proto, graph }), nodes: kept };
 }
+
+/**
+ * The graph cut down to the named outputs, which it must already declare. onnxruntime runs every
+ * node of a graph whatever a run fetches, so a calibration pass over the whole graph would also
+ * compute the LM head: [batch, tokens, vocab] logits (1 GB for 8 × 128 tokens of a 250k
+ * vocabulary) and, for a tied head, every row of the embedding pulled into memory. Graph inputs
+ * the outputs do not need are dropped; feed only what the session declares.
+ */
+export function onlyOutputs(proto: ModelProto, names: string[]): ModelProto {
+  const declared = new Map((proto.graph!.output ?? []).map((o) => [o.name ?? '', o]));
+  const outputs = names.map((name) => {
+    const o = declared.get(name);
+    if (!o) throw new Error(`cannot cut the graph to ${name}: it is not a graph output`);
+    return { name, elemType: o.type?.tensorType?.elemType ?? 0 };
+  });
+  const { proto: cut } = extractSubgraph(proto, [], outputs);
+  // Keep the declared output types and shapes rather than the bare element types.
+  cut.graph!.output = names.map((n) => declared.get(n)!);
+  return cut;
+}

@@ -1,12 +1,12 @@
 /**
  * Writing a model. Small models are written with inline raw_data; large ones (or ones that came
  * with external data) get an external data file written tensor by tensor, so peak memory stays
- * at one tensor plus the graph.
+ * at one changed (masked) tensor plus the graph; unchanged tensors are copied in pieces.
  */
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { bytesPerElement, dimsOf, onnx, weightDType, type GraphMessage, type ModelProto, type TensorMessage, type TensorProto } from './proto.js';
-import { externalRef, hasExternalData, isExternal, isFloatWeight, readTensorBytes, type OnnxModel } from './read.js';
+import { externalRef, hasExternalData, isExternal, isFloatWeight, readTensorBytes, tensorChunks, type OnnxModel } from './read.js';
 
 /** protobuf refuses messages over 2 GB; stay clear of it with the inline form. */
 const INLINE_LIMIT_BYTES = 1 << 30;
@@ -23,6 +23,11 @@ export interface SaveOptions {
    * with pruned weights zeroed) or undefined to keep them.
    */
   transform?: (t: TensorProto, bytes: Uint8Array) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
+  /**
+   * Which tensors `transform` may change (default: all of them). The others are copied in pieces,
+   * never read whole: a pruned model's 1 GB embedding passes through 16 MiB at a time.
+   */
+  transforms?: (t: TensorProto) => boolean;
 }
 
 export interface SavedModel {
@@ -64,19 +69,23 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
   for (const target of [outPath, dataPath]) {
     if (target && sources.has(path.resolve(target))) throw new Error(`cannot write ${target}: the model's weights are read from it`);
   }
-  const readFinal = async (t: TensorProto): Promise<Uint8Array> => {
+  const transforms = (t: TensorProto) => opts.transform !== undefined && (opts.transforms?.(t) ?? true);
+  const contents = async function* (t: TensorProto): AsyncGenerator<Uint8Array> {
+    if (!transforms(t)) {
+      yield* tensorChunks(model, t);
+      return;
+    }
     const bytes = await readTensorBytes(model, t);
-    const replaced = opts.transform ? await opts.transform(t, bytes) : undefined;
-    if (!replaced) return bytes;
-    if (replaced.byteLength !== bytes.byteLength) throw new Error(`transform changed the size of ${t.name}`);
-    return replaced;
+    const replaced = await opts.transform!(t, bytes);
+    if (replaced && replaced.byteLength !== bytes.byteLength) throw new Error(`transform changed the size of ${t.name}`);
+    yield replaced ?? bytes;
   };
   for (const t of model.proto.graph!.initializer ?? []) {
     if (!isFloatWeight(t) && isExternal(t)) throw new Error(`initializer ${t.name}: external non-float tensors are not supported`);
   }
   const weightBytes = initializerBytes(model);
   if (!dataPath) {
-    await writeInlineStreaming(model.proto, outPath, readFinal);
+    await writeInlineStreaming(model.proto, outPath, contents);
     return { modelPath: outPath, dataPath, weightBytes };
   }
   const fh = await open(dataPath, 'w');
@@ -89,21 +98,24 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
         written.push(t);
         continue;
       }
-      const bytes = await readFinal(t);
       const out = header(t);
-      if (bytes.byteLength >= EXTERNAL_MIN_BYTES) {
+      const byteLength = tensorByteLength(t);
+      if (byteLength >= EXTERNAL_MIN_BYTES) {
         // 64-byte alignment keeps memory-mapped reads of the file aligned for every element type.
         offset += (64 - (offset % 64)) % 64;
-        await writeAll(fh, bytes, offset);
+        const wrote = await writePieces(fh, contents(t), offset);
+        if (wrote !== byteLength) throw new Error(`initializer ${t.name}: ${wrote} bytes read, ${byteLength} expected`);
         out.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
         out.externalData = [
           onnx.StringStringEntryProto.create({ key: 'location', value: dataFileName }),
           onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
-          onnx.StringStringEntryProto.create({ key: 'length', value: String(bytes.byteLength) }),
+          onnx.StringStringEntryProto.create({ key: 'length', value: String(byteLength) }),
         ];
-        offset += bytes.byteLength;
+        offset += byteLength;
       } else {
-        out.rawData = bytes;
+        out.rawData = await readTensorBytes(model, t);
+        const replaced = transforms(t) ? await opts.transform!(t, out.rawData) : undefined;
+        if (replaced) out.rawData = replaced;
       }
       written.push(out);
     }
@@ -112,6 +124,18 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
   }
   await writeFile(outPath, onnx.ModelProto.encode(withInitializers(model.proto, written)).finish());
   return { modelPath: outPath, dataPath, weightBytes };
+}
+
+const tensorByteLength = (t: TensorProto) => dimsOf(t).reduce((a, b) => a * b, 1) * bytesPerElement(weightDType(t.dataType));
+
+/** Writes the pieces one after the other from `at`; returns how many bytes they held. */
+async function writePieces(fh: FileHandle, pieces: AsyncIterable<Uint8Array>, at: number): Promise<number> {
+  let done = 0;
+  for await (const piece of pieces) {
+    await writeAll(fh, piece, at + done);
+    done += piece.byteLength;
+  }
+  return done;
 }
 
 async function writeAll(fh: FileHandle, bytes: Uint8Array, at: number): Promise<void> {
@@ -143,7 +167,7 @@ const TAG_TENSOR_RAW_DATA = 0x4a; // TensorProto.raw_data = 9
  * graph, then the graph's length and its non-initializer fields, then each initializer as
  * (header fields ++ raw_data) read one at a time. Sizes are known beforehand from the dims.
  */
-async function writeInlineStreaming(proto: ModelProto, outPath: string, read: (t: TensorProto) => Promise<Uint8Array>): Promise<void> {
+async function writeInlineStreaming(proto: ModelProto, outPath: string, contents: (t: TensorProto) => AsyncIterable<Uint8Array>): Promise<void> {
   const g = proto.graph!;
   const inits = g.initializer ?? [];
   const pieces = inits.map((t) => {
@@ -173,11 +197,11 @@ async function writeInlineStreaming(proto: ModelProto, outPath: string, read: (t
       await put(varint(tensorLen(p)));
       await put(p.head);
       if (p.raw > 0) {
-        const bytes = isFloatWeight(p.t) ? await read(p.t) : new Uint8Array(0);
-        if (bytes.byteLength !== p.raw) throw new Error(`initializer ${p.t.name}: ${bytes.byteLength} bytes read, ${p.raw} expected`);
         await put(Uint8Array.of(TAG_TENSOR_RAW_DATA));
         await put(varint(p.raw));
-        await put(bytes);
+        const wrote = await writePieces(fh, contents(p.t), at);
+        if (wrote !== p.raw) throw new Error(`initializer ${p.t.name}: ${wrote} bytes read, ${p.raw} expected`);
+        at += wrote;
       }
     }
   } finally {

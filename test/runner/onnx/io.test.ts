@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fp16ToFp32, fp32ToFp16, halvesOf } from '../../../gpu-runner/src/onnx/fp16.js';
 import { onnx, type TensorMessage } from '../../../gpu-runner/src/onnx/proto.js';
-import { externalRef, hasExternalData, isExternal, loadModel, modelFromProto, readWeight } from '../../../gpu-runner/src/onnx/read.js';
+import { externalRef, hasExternalData, isExternal, loadModel, modelFromProto, readTensorBytes, readWeight, tensorChunks } from '../../../gpu-runner/src/onnx/read.js';
 import { saveModel } from '../../../gpu-runner/src/onnx/write.js';
 import { findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
 import { fixture, maxAbsDiff, runPlain, tiny, tokenRows } from '../helpers/tiny.js';
@@ -187,6 +187,26 @@ describe('writing models', () => {
     await expect(saveModel(back, path.join(dir, 'auto.onnx'))).rejects.toThrow(/weights are read from it/);
     const other = await tmp();
     expect(path.basename((await saveModel(back, path.join(other, 'auto.onnx'))).dataPath!)).toBe(path.basename(saved.dataPath!));
+  });
+
+  it('tensorChunks: the stored bytes piece by piece, external and inline, for any piece size', async () => {
+    const { model } = tiny({ family: 'gpt2', hidden: 32, ffn: 64 });
+    const dir = await tmp();
+    await saveModel(model, path.join(dir, 'm.onnx'), { externalData: true });
+    const back = await loadModel(path.join(dir, 'm.onnx'));
+    for (const m of [model, back]) {
+      for (const t of m.initializers.values()) {
+        if (t.dataType !== 1) continue;
+        const whole = await readTensorBytes(m, t);
+        for (const chunk of [1000, 4096, 1 << 20]) {
+          const pieces: Uint8Array[] = [];
+          for await (const p of tensorChunks(m, t, chunk)) pieces.push(p.slice());
+          expect(pieces.every((p) => p.byteLength <= chunk)).toBe(true);
+          expect(pieces.length).toBe(Math.max(1, Math.ceil(whole.byteLength / chunk)));
+          expect(Buffer.concat(pieces).equals(Buffer.from(whole))).toBe(true);
+        }
+      }
+    }
   });
 
   it('a truncated external data file is a clear error', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { extractSubgraph } from '../../../gpu-runner/src/onnx/subgraph.js';
+import { extractSubgraph, onlyOutputs } from '../../../gpu-runner/src/onnx/subgraph.js';
+import { exposeTensors } from '../../../gpu-runner/src/onnx/surgery.js';
 import { findBlockOutputs, findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
 import { createSession, float32Tensor } from '../../../gpu-runner/src/ort.js';
 import { onnx } from '../../../gpu-runner/src/onnx/proto.js';
@@ -42,5 +43,27 @@ describe('extractSubgraph', () => {
   it('names an output nothing produces', () => {
     const { model } = tiny({ family: 'gpt2' });
     expect(() => extractSubgraph(model.proto, [], [{ name: 'nope', elemType: 1 }])).toThrow(/no node produces nope/);
+  });
+
+  it('onlyOutputs: drops the LM head and cache outputs a calibration pass does not fetch, same values', async () => {
+    const { model, params } = tiny({ family: 'gpt2', blocks: 2 });
+    const linears = findPrunableLinears(model).linears;
+    const fetch = [...new Set(linears.map((l) => l.inputName))];
+    const exposed = exposeTensors(model.proto, fetch);
+    const cut = onlyOutputs(exposed, fetch);
+    expect(cut.graph!.output!.map((o) => o.name)).toEqual(fetch);
+    expect(cut.graph!.node!.some((n) => n.name!.startsWith('/lm_head/'))).toBe(false);
+    const headWeights = (model.proto.graph!.node ?? []).filter((n) => n.name!.startsWith('/lm_head/')).flatMap((n) => n.input ?? []);
+    expect(cut.graph!.initializer!.some((t) => headWeights.includes(t.name!) && !t.name!.includes('wte'))).toBe(false);
+    const { ids, mask } = tokenRows([4, 3], 4, params.vocab);
+    const whole = await runPlain(exposed, ids, mask, {}, fetch);
+    const part = await runPlain(cut, ids, mask, {}, fetch);
+    // Graph optimizations may fuse differently once the head is gone: equal up to rounding.
+    for (const name of fetch) expect(maxAbsDiff(part[name]!.data as Float32Array, whole[name]!.data as Float32Array)).toBeLessThan(1e-5);
+  });
+
+  it('onlyOutputs names a tensor that is not a graph output', () => {
+    const { model } = tiny({ family: 'gpt2' });
+    expect(() => onlyOutputs(model.proto, ['nope'])).toThrow(/nope: it is not a graph output/);
   });
 });
