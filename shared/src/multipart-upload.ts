@@ -66,7 +66,8 @@ async function uploadInParts<T>(http: UploadHttp, reader: SourceReader, o: Uploa
     const buf = new Uint8Array(partSize);
     for (let n = 1, done = 0; done < reader.size; n++) {
       const len = await reader.read(buf, Math.min(partSize, reader.size - done));
-      const part = buf.slice(0, len);
+      // A view, not a copy: the part is sent (and retried) before the buffer is read into again.
+      const part = buf.subarray(0, len);
       hash.update(part);
       // A part is idempotent by number, so the client's retry of one after a dropped connection is safe.
       await http.send(`${at}/parts/${n}`, { method: 'PUT', body: part, headers: { ...o.headers, ...octets }, signal: o.signal });

@@ -25,7 +25,7 @@ import {
 } from './batch-plan.js';
 import { forward, gatherCache } from './forward.js';
 import { writeTokenLogProbs } from './logprobs.js';
-import type { EvalModel } from './model.js';
+import { DEFAULT_LOGIT_FLOATS, type EvalModel } from './model.js';
 
 export interface BatchOptions {
   /** padded tokens per forward pass (batch × longest row) */
@@ -62,7 +62,7 @@ export interface ScoreResult {
 
 function budgets(model: EvalModel, opts: BatchOptions): { tokens: number; size: number } {
   const vocab = model.tokenizer.vocabSize;
-  const logitTokens = Math.max(1, Math.floor((opts.maxLogitFloats ?? 2 ** 26) / Math.max(vocab, 1)));
+  const logitTokens = Math.max(1, Math.floor((opts.maxLogitFloats ?? model.logitFloats ?? DEFAULT_LOGIT_FLOATS) / Math.max(vocab, 1)));
   return { tokens: Math.max(1, Math.min(opts.maxBatchTokens ?? 4096, logitTokens)), size: opts.maxBatchSize ?? 64 };
 }
 

@@ -9,6 +9,7 @@ import { configHeads, describeGraph, type GraphIO, type ModelConfig } from '../o
 import { readSideFiles } from '../model/side-files.js';
 import { fuseTransposedHead } from '../onnx/normalize.js';
 import { loadModel } from '../onnx/read.js';
+import { initializerBytes } from '../onnx/write.js';
 import { openSession } from '../onnx/session.js';
 import { createSession, type Session, type SessionOptions } from '../ort.js';
 import { loadTokenizer, type LoadedTokenizer } from '../tokenize/index.js';
@@ -24,6 +25,22 @@ export interface EvalModel {
   contextLength: number;
   /** what the KV cache was measured to support (all false without a cache) */
   cache: CacheAbilities;
+  /** most logits (batch × tokens × vocab floats) one forward pass may return; see logitBudget */
+  logitFloats?: number;
+}
+
+/** The logits budget when the model's size is not known. */
+export const DEFAULT_LOGIT_FLOATS = 2 ** 26;
+
+/**
+ * Logits one forward pass may return. A pass holds its logits twice (onnxruntime's output and the
+ * JavaScript copy the binding makes) and the previous pass's copy may not be collected yet: three
+ * copies at most an eighth of the weights each keep evaluation within ≈ 1.4 × the model (weights
+ * memory-mapped and all touched by the head). A 250k vocabulary at 2 GB of weights gets ≈ 270
+ * tokens a pass; never less than 4 Mi floats, never more than 64 Mi.
+ */
+export function logitBudget(weightBytes: number): number {
+  return Math.max(2 ** 22, Math.min(DEFAULT_LOGIT_FLOATS, Math.floor(weightBytes / 8 / 4)));
 }
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -37,11 +54,12 @@ export function contextLengthOf(config: ModelConfig, fallback = 2048): number {
  * A session on the graph file; a tied head exported as MatMul(Transpose(embedding)) is read through
  * FusedMatMul instead, so onnxruntime does not fold a transposed copy of the embedding into memory.
  */
-async function openGraph(file: string, opts: SessionOptions): Promise<Session> {
+async function openGraph(file: string, opts: SessionOptions): Promise<{ session: Session; weightBytes: number }> {
   const model = await loadModel(file);
+  const weightBytes = initializerBytes(model);
   const fused = fuseTransposedHead(model.proto);
-  if (!fused.rewritten) return (await createSession(file, opts)).session;
-  return (await openSession(fused.proto, model.dir, opts)).session;
+  if (!fused.rewritten) return { session: (await createSession(file, opts)).session, weightBytes };
+  return { session: (await openSession(fused.proto, model.dir, opts)).session, weightBytes };
 }
 
 export interface OpenOptions extends SessionOptions {
@@ -57,7 +75,7 @@ export interface OpenOptions extends SessionOptions {
 export async function openEvalModel(modelDir: string, opts: OpenOptions = {}): Promise<EvalModel> {
   const side = await readSideFiles(modelDir);
   const tokenizer = await loadTokenizer(modelDir);
-  const session = await openGraph(path.join(modelDir, opts.graphFile ?? 'model.onnx'), opts);
+  const { session, weightBytes } = await openGraph(path.join(modelDir, opts.graphFile ?? 'model.onnx'), opts);
   let io: GraphIO;
   try {
     io = describeGraph(session, side.config);
@@ -77,6 +95,7 @@ export async function openEvalModel(modelDir: string, opts: OpenOptions = {}): P
     io,
     contextLength: contextLengthOf(side.config, opts.defaultContextLength),
     cache: { prefix: false, step: false, padded: false },
+    logitFloats: logitBudget(weightBytes),
   };
   model.cache = opts.cache ?? (await probeCache(model, opts.log));
   return model;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { corpusChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
 import { evaluateSuite } from '../../../gpu-runner/src/evaluate/index.js';
 import { greedyDecode, translationPromptText, translationPromptTokens, type TranslationPrediction } from '../../../gpu-runner/src/evaluate/translate.js';
+import { logitBudget } from '../../../gpu-runner/src/evaluate/model.js';
 import { tinyEvalModel, variants } from './helpers.js';
 import { plainArgmax, plainLogits } from './plain.js';
 import { byteTokenizer } from './tinyModel.js';
@@ -63,6 +64,34 @@ describe.each(variants)('greedy decoding on the %s graph', (variant) => {
         expect(outputs.map((o) => Array.from(o))).toEqual(want);
       }
     }
+  });
+});
+
+describe('logits budget', () => {
+  it('an eighth of the weights, between 4 Mi and 64 Mi floats', () => {
+    expect(logitBudget(2e9)).toBe(Math.floor(2e9 / 32));
+    expect(logitBudget(1e3)).toBe(2 ** 22);
+    expect(logitBudget(1e12)).toBe(2 ** 26);
+  });
+
+  it('decoding keeps every pass within the model logits budget, with the same outputs', async () => {
+    const model = await tinyEvalModel('pastKvPositionIds');
+    const prompts = ['French: Il pleut.', 'French: Il neige.', 'German: Guten Tag, wie geht es?', 'Hi'].map((s) => Int32Array.from(tok.encode(s)));
+    const free = await greedyDecode(model, prompts, { maxNewTokens: 6 });
+    const vocab = model.tokenizer.vocabSize;
+    const run = model.session.run.bind(model.session);
+    let largest = 0;
+    model.session.run = (async (...args: Parameters<typeof run>) => {
+      const out = await run(...args);
+      largest = Math.max(largest, out.logits!.data.length);
+      return out;
+    }) as typeof run;
+    model.logitFloats = vocab * 40;
+    const capped = await greedyDecode(model, prompts, { maxNewTokens: 6 });
+    expect(capped.outputs.map((o) => Array.from(o))).toEqual(free.outputs.map((o) => Array.from(o)));
+    // one prompt with its new tokens is ~37 tokens: a batch of one at most
+    expect(largest).toBeGreaterThan(0);
+    expect(largest).toBeLessThanOrEqual(vocab * 40);
   });
 });
 
