@@ -53,11 +53,12 @@ export function cudaStatus(): { available: boolean; reason?: string } {
 
 /**
  * Process-wide session defaults, set once by the runner service from its environment.
- * prepack: onnxruntime's CPU MatMul repacks every constant weight into its own layout, a second
- * copy next to the (memory-mapped) external data: about +0.5× the model in anonymous memory on a
- * 2 GB model (bench/scale). Off trades some GEMM speed for that memory.
+ * prepack (off unless POLYPRUNE_PREPACK=1): onnxruntime's CPU MatMul can repack every constant
+ * weight into its own layout, a second copy (≈ 1 × the model, anonymous memory) next to the
+ * memory-mapped external data. On XGLM-564M it bought no measurable speed (calibration 5.6–7.6 s vs
+ * 5.8–6.1 s, three evaluation passes 7.8–8.3 s vs 6.9–8.7 s, interleaved) and cost 2.5 s per session.
  */
-const defaults: { prepack: boolean } = { prepack: true };
+const defaults: { prepack: boolean } = { prepack: false };
 export function configureSessions(d: Partial<typeof defaults>): void {
   Object.assign(defaults, d);
 }

@@ -23,7 +23,7 @@ export interface RunnerEnv {
    * mid-job deterministically on models that finish in a second.
    */
   stepDelayMs: number;
-  /** onnxruntime may keep prepacked copies of the weights (POLYPRUNE_PREPACK, default 1) */
+  /** onnxruntime may keep prepacked copies of the weights (POLYPRUNE_PREPACK=1; default off) */
   prepack: boolean;
   /** What a job may use (POLYPRUNE_MEMORY_LIMIT, else the cgroup limit, else physical memory). */
   memoryLimit: MemoryLimit;
@@ -61,8 +61,8 @@ export function readRunnerEnv(env: NodeJS.ProcessEnv = process.env): RunnerEnv {
     cacheMaxBytes: num('POLYPRUNE_CACHE_MAX_BYTES', 0),
     maxJobs: num('POLYPRUNE_MAX_JOBS', 0),
     stepDelayMs: num('POLYPRUNE_STEP_DELAY_MS', 0),
-    // 0: no prepacked weight copies in onnxruntime (less memory, slower GEMMs); see ort.ts.
-    prepack: num('POLYPRUNE_PREPACK', 1) !== 0,
+    // 1: onnxruntime keeps prepacked weight copies (≈ +1 × the model on CPU, no measured gain); see ort.ts.
+    prepack: num('POLYPRUNE_PREPACK', 0) !== 0,
     memoryLimit,
   };
 }

@@ -269,7 +269,11 @@ export class Runner {
       step: async (name, fn) => {
         hb.throwIfAborted();
         if (this.stopping) throw new ShutdownError();
+        const changedStage = name !== hb.progress.stage;
         hb.progress = { stage: name, done: hb.progress.done, total: hb.progress.total };
+        // Told at once, as a progress stage is: a watcher (and bench/scale's per-stage memory) sees
+        // preflight and write-model start, not the previous stage's name until the next timer beat.
+        if (changedStage) void hb.beat();
         const out = await fn();
         if (this.o.stepDelayMs) await sleep(this.o.stepDelayMs, abort.signal);
         hb.throwIfAborted();
