@@ -247,7 +247,7 @@ export function startRunner(o: RunnerProcessOptions): RunnerProcess {
   };
   env.PATH = pinnedPath(env);
   // One process, as in the runner image: Node with tsx's loader (the tsx CLI would add a parent).
-  const child = spawn(nodeBin, ['--import', 'tsx', path.join(repoRoot, 'gpu-runner/src/service/main.ts')], {
+  const child = spawn(nodeBin, ['--expose-gc', '--import', 'tsx', path.join(repoRoot, 'gpu-runner/src/service/main.ts')], {
     cwd: repoRoot,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,6 +10,7 @@ const root = path.join(import.meta.dirname, '../..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
   engines: { node: string };
   devDependencies: Record<string, string>;
+  scripts: Record<string, string>;
 };
 const pinned = pkg.devDependencies.node!;
 const major = (v: string) => Number(v.replace(/^v/, '').split('.')[0]);
@@ -22,6 +23,13 @@ describe('toolchain', () => {
 
   it('engines names the pinned line', () => {
     expect(pkg.engines.node).toBe(`>=${pinned.split('.').slice(0, 2).join('.')} <${major(pinned) + 1}`);
+  });
+
+  it('every runner entry point starts Node with --expose-gc (garbage collected between steps)', () => {
+    const dockerfile = readFileSync(path.join(root, 'gpu-runner/Dockerfile'), 'utf8');
+    expect(/^ENTRYPOINT \[(.*)\]$/m.exec(dockerfile)?.[1]).toContain('"--expose-gc", "--import", "tsx", "gpu-runner/src/service/main.ts"');
+    expect(pkg.scripts.runner).toBe('exec node --expose-gc --import tsx gpu-runner/src/service/main.ts');
+    expect(readFileSync(path.join(root, 'scripts/lib/stack.ts'), 'utf8')).toContain("spawn(nodeBin, ['--expose-gc', '--import', 'tsx', path.join(repoRoot, 'gpu-runner/src/service/main.ts')]");
   });
 
   it('the runner image uses the official Node image of the same line', () => {

@@ -17,6 +17,7 @@ import { InputCache } from './cache';
 import { IntegrityError, LeaseLostError, type RunnerClient } from './client';
 import { ApiError, sleep, UnreachableError } from './http';
 import { etaSeconds, type StageOrigin } from './eta';
+import { collectGarbage } from './gc';
 import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, ProgressT, RunResult } from './protocol';
 import { runResult } from './protocol';
 
@@ -275,6 +276,7 @@ export class Runner {
         // preflight and write-model start, not the previous stage's name until the next timer beat.
         if (changedStage) void hb.beat();
         const out = await fn();
+        collectGarbage();
         if (this.o.stepDelayMs) await sleep(this.o.stepDelayMs, abort.signal);
         hb.throwIfAborted();
         if (this.stopping) throw new ShutdownError();
