@@ -109,7 +109,8 @@ interface JobFigures {
   downloadMBs?: number;
 }
 
-async function runJob(api: PolypruneApi, stack: Stack, workdir: string, body: Record<string, unknown>, mode: string): Promise<JobFigures> {
+/** `otherBytes`: what the runner folder held for earlier models (their cached inputs), not counted as this job's disk. */
+async function runJob(api: PolypruneApi, stack: Stack, workdir: string, otherBytes: number, body: Record<string, unknown>, mode: string): Promise<JobFigures> {
   const group = stack.runners[0]!.child.pid!;
   resetGroupPeakRss(group);
   const t0 = performance.now();
@@ -120,7 +121,7 @@ async function runJob(api: PolypruneApi, stack: Stack, workdir: string, body: Re
   let j = await api.getJob(job.id);
   while (j.status === 'queued' || j.status === 'running') {
     await new Promise((r) => setTimeout(r, 1000));
-    peakDisk = Math.max(peakDisk, treeBytes(workdir));
+    peakDisk = Math.max(peakDisk, treeBytes(workdir) - otherBytes);
     // Attributed to the stage the job reported last (its first word: "evaluate xnli.en paper" → evaluate).
     const stage = j.progress?.stage.split(' ')[0] ?? j.status;
     stageRss[stage] = Math.max(stageRss[stage] ?? 0, groupRss(group));
@@ -206,6 +207,7 @@ async function endToEnd(
       console.log(`  upload ${fmt(uploadMBs, 0)} MB/s`);
       const cal = { corpusId: corpus.id, dataType: 'mt', shots: 1, ...calibration };
       const jobs: JobFigures[] = [];
+      const otherBytes = existsSync(workdir) ? treeBytes(workdir) : 0;
       // The oneshot job evaluates the suite (pruned, then dense for the bootstrap); the sequential one only prunes.
       for (const [mode, suites] of [
         ['oneshot', [suite.id]],
@@ -215,6 +217,7 @@ async function endToEnd(
           api,
           stack,
           workdir,
+          otherBytes,
           { kind: 'prune', modelId: model.id, method: 'wanda', sparsity: 0.5, mode, calibration: cal, suites },
           mode,
         );

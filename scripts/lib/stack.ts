@@ -13,6 +13,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MALLOC_MMAP_THRESHOLD } from '../../gpu-runner/src/service/memory-release';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = (name: string) => path.join(repoRoot, 'node_modules', '.bin', name);
@@ -242,6 +243,8 @@ export function startRunner(o: RunnerProcessOptions): RunnerProcess {
     POLYPRUNE_WORKDIR: o.workdir,
     POLYPRUNE_DEVICE: o.device ?? 'cpu',
     POLYPRUNE_POLL_SECONDS: '0.5',
+    // As `npm run runner` and the image: memory freed between steps goes back (memory-release.ts).
+    MALLOC_MMAP_THRESHOLD_: MALLOC_MMAP_THRESHOLD,
     ...(o.runnerId ? { POLYPRUNE_RUNNER_ID: o.runnerId } : {}),
     ...o.env,
   };

@@ -25,11 +25,14 @@ describe('toolchain', () => {
     expect(pkg.engines.node).toBe(`>=${pinned.split('.').slice(0, 2).join('.')} <${major(pinned) + 1}`);
   });
 
-  it('every runner entry point starts Node with --expose-gc (garbage collected between steps)', () => {
+  it('every runner entry point starts Node with --expose-gc and a fixed glibc mmap threshold (memory given back between steps)', () => {
     const dockerfile = readFileSync(path.join(root, 'gpu-runner/Dockerfile'), 'utf8');
     expect(/^ENTRYPOINT \[(.*)\]$/m.exec(dockerfile)?.[1]).toContain('"--expose-gc", "--import", "tsx", "gpu-runner/src/service/main.ts"');
-    expect(pkg.scripts.runner).toBe('exec node --expose-gc --import tsx gpu-runner/src/service/main.ts');
-    expect(readFileSync(path.join(root, 'scripts/lib/stack.ts'), 'utf8')).toContain("spawn(nodeBin, ['--expose-gc', '--import', 'tsx', path.join(repoRoot, 'gpu-runner/src/service/main.ts')]");
+    expect(dockerfile).toMatch(/^ENV MALLOC_MMAP_THRESHOLD_=1048576$/m);
+    expect(pkg.scripts.runner).toBe('MALLOC_MMAP_THRESHOLD_=1048576 exec node --expose-gc --import tsx gpu-runner/src/service/main.ts');
+    expect(readFileSync(path.join(root, 'scripts/lib/stack.ts'), 'utf8')).toContain(
+      "spawn(nodeBin, ['--expose-gc', '--import', 'tsx', path.join(repoRoot, 'gpu-runner/src/service/main.ts')]",
+    );
   });
 
   it('the runner image uses the official Node image of the same line', () => {

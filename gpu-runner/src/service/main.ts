@@ -5,7 +5,7 @@
  */
 import { configureSessions } from '../ort';
 import { RunnerClient } from './client';
-import { canCollectGarbage } from './gc';
+import { memoryReleaseWarnings } from './memory-release';
 import { EnvError, readRunnerEnv } from './env';
 import { runPipeline } from './pipeline';
 import { Runner } from './worker-loop';
@@ -23,7 +23,7 @@ async function main(): Promise<number> {
   }
   configureSessions({ prepack: env.prepack });
   const log = (m: string) => console.error(`[runner ${env.runnerId} ${new Date().toISOString()}] ${m}`);
-  if (!canCollectGarbage) log('started without --expose-gc: buffers of finished steps are freed whenever V8 decides (higher peak memory)');
+  for (const w of memoryReleaseWarnings()) log(`memory: ${w} (higher peak memory; see gpu-runner/src/service/memory-release.ts)`);
   const client = new RunnerClient({
     baseUrl: env.api,
     token: env.token,

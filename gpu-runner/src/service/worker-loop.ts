@@ -17,7 +17,7 @@ import { InputCache } from './cache';
 import { IntegrityError, LeaseLostError, type RunnerClient } from './client';
 import { ApiError, sleep, UnreachableError } from './http';
 import { etaSeconds, type StageOrigin } from './eta';
-import { collectGarbage } from './gc';
+import { collectGarbage } from './memory-release';
 import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, ProgressT, RunResult } from './protocol';
 import { runResult } from './protocol';
 

@@ -4,7 +4,16 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fp16ToFp32, fp32ToFp16, halvesOf } from '../../../gpu-runner/src/onnx/fp16.js';
 import { onnx, type TensorMessage } from '../../../gpu-runner/src/onnx/proto.js';
-import { externalRef, hasExternalData, isExternal, loadModel, modelFromProto, readTensorBytes, readWeight, tensorChunks } from '../../../gpu-runner/src/onnx/read.js';
+import {
+  externalRef,
+  hasExternalData,
+  isExternal,
+  loadModel,
+  modelFromProto,
+  readTensorBytes,
+  readWeight,
+  tensorChunks,
+} from '../../../gpu-runner/src/onnx/read.js';
 import { saveModel } from '../../../gpu-runner/src/onnx/write.js';
 import { findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
 import { fixture, maxAbsDiff, runPlain, tiny, tokenRows } from '../helpers/tiny.js';

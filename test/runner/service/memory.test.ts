@@ -3,6 +3,7 @@
  * cgroup, the batch size kept within the limit, and a model that cannot fit refused before any
  * onnxruntime session is opened, with both figures in the message.
  */
+import { memoryReleaseWarnings } from '../../../gpu-runner/src/service/memory-release.js';
 import { pruneJobSpec } from '../../../shared/src/api/jobs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -137,5 +138,17 @@ describe('a prune job whose model cannot fit', () => {
     expect(r.overallSparsity).toBeCloseTo(0.5, 2);
     expect(j.logs.join('\n')).toMatch(/memory: needs at least \d+\.\d\d GiB of 4\.00 GiB \(POLYPRUNE_MEMORY_LIMIT\)/);
     expect(j.steps).toContain('calibrate');
+  });
+});
+
+describe('memory given back between steps', () => {
+  it('names what the process was started without', () => {
+    const warnings = memoryReleaseWarnings({}, 'linux');
+    expect(warnings.some((w) => /MALLOC_MMAP_THRESHOLD_ is not set \(use 1048576\)/.test(w))).toBe(true);
+    expect(memoryReleaseWarnings({ MALLOC_MMAP_THRESHOLD_: '1048576' }, 'linux').some((w) => w.includes('MALLOC'))).toBe(false);
+    // glibc's variable means nothing elsewhere
+    expect(memoryReleaseWarnings({}, 'darwin').some((w) => w.includes('MALLOC'))).toBe(false);
+    // vitest runs without --expose-gc
+    expect(warnings.some((w) => w.includes('--expose-gc'))).toBe(typeof (globalThis as { gc?: unknown }).gc !== 'function');
   });
 });
