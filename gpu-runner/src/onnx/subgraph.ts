@@ -85,8 +85,15 @@ export function onlyOutputs(proto: ModelProto, names: string[]): ModelProto {
     if (!o) throw new Error(`cannot cut the graph to ${name}: it is not a graph output`);
     return { name, elemType: o.type?.tensorType?.elemType ?? 0 };
   });
-  const { proto: cut } = extractSubgraph(proto, [], outputs);
+  const { proto: cut, nodes } = extractSubgraph(proto, [], outputs);
+  // Outputs of nodes that stay (a cache's present.* of the attention nodes) stay outputs: fused
+  // attention such as GroupQueryAttention fails when its present output may share the past input's
+  // buffer ("Shape mismatch attempting to re-use buffer"), which onnxruntime allows once the
+  // tensor is no graph output. They cost one batch's keys and values, not the logits.
+  const produced = new Set(nodes.flatMap((n) => n.output ?? []));
+  const wanted = new Set(names);
+  const kept = (proto.graph!.output ?? []).filter((o) => !wanted.has(o.name ?? '') && produced.has(o.name ?? ''));
   // Keep the declared output types and shapes rather than the bare element types.
-  cut.graph!.output = names.map((n) => declared.get(n)!);
+  cut.graph!.output = [...names.map((n) => declared.get(n)!), ...kept];
   return cut;
 }

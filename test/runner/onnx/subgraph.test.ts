@@ -51,6 +51,7 @@ describe('extractSubgraph', () => {
     const fetch = [...new Set(linears.map((l) => l.inputName))];
     const exposed = exposeTensors(model.proto, fetch);
     const cut = onlyOutputs(exposed, fetch);
+    // the fetched tensors first; original outputs of kept nodes (none here: the graph has no cache) after them
     expect(cut.graph!.output!.map((o) => o.name)).toEqual(fetch);
     expect(cut.graph!.node!.some((n) => n.name!.startsWith('/lm_head/'))).toBe(false);
     const headWeights = (model.proto.graph!.node ?? []).filter((n) => n.name!.startsWith('/lm_head/')).flatMap((n) => n.input ?? []);
