@@ -136,6 +136,23 @@ export async function runPruneJob(ctx: JobContext, spec: PruneJobSpec): Promise<
     await ctx.inputsOfRole('model', run.modelDir);
     for (const i of ctx.inputs.filter((x) => x.role !== 'model')) await ctx.input(i.name);
   });
+  const pruned = await prune(run);
+  const evaluation = await evaluatePruned(run);
+  return {
+    ...pruned,
+    scores: evaluation.scores,
+    artifacts: [...run.artifacts, ...evaluation.artifacts],
+    timings: run.timings,
+    extra: { ...run.extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored } },
+  };
+}
+
+/**
+ * Everything up to the uploaded pruned model. Its own function so that the masks (a byte per
+ * weight) and the decoded graphs are garbage by the time evaluation runs.
+ */
+async function prune(run: PruneRun): Promise<Pick<RunResult, 'overallSparsity' | 'layers' | 'device'>> {
+  const { ctx } = run;
   const m = await loadPrunable(run);
   const st: Statistics = {};
   const calibrated = run.spec.method === 'wanda' ? await calibrate(run, m, st) : undefined;
@@ -147,15 +164,10 @@ export async function runPruneJob(ctx: JobContext, spec: PruneJobSpec): Promise<
   await uploadMasksAndStats(run, masks, st);
   run.extra.lmf = await lmfStage(run, m, calibrated?.corpus);
   await writeAndUploadPrunedModel(run, m, masks);
-  const evaluation = await evaluatePruned(run);
   return {
     overallSparsity: report.sparsity,
     layers: report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut })),
-    scores: evaluation.scores,
-    artifacts: [...run.artifacts, ...evaluation.artifacts],
     device: calibrated?.device ?? String(ctx.device),
-    timings: run.timings,
-    extra: { ...run.extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored } },
   };
 }
 

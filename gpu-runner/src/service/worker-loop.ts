@@ -194,12 +194,18 @@ export class Runner {
     const leaseMs = Math.max(1000, Date.parse(lease.leaseExpiresAt) - Date.now());
     const period = this.o.heartbeatMs ?? Math.min(15_000, Math.max(500, leaseMs / 3));
     let beating = false;
+    // A beat asked for while one is in flight (a new stage) follows it instead of being dropped.
+    let again = false;
     // Heartbeats stop before the job is reported: a late one must not read the finished job's
     // 409 as a lost lease.
     const beats = new AbortController();
     abort.signal.addEventListener('abort', () => beats.abort(), { once: true });
-    const beat = async () => {
-      if (beating || beats.signal.aborted) return;
+    const beat = async (): Promise<void> => {
+      if (beats.signal.aborted) return;
+      if (beating) {
+        again = true;
+        return;
+      }
       beating = true;
       try {
         await this.o.client.heartbeat(job.id, leaseToken, progress, beats.signal);
@@ -211,6 +217,10 @@ export class Runner {
         } else if (!abort.signal.aborted) this.log(`job ${job.id}: heartbeat failed (${(err as Error).message}); will retry`);
       } finally {
         beating = false;
+      }
+      if (again) {
+        again = false;
+        await beat();
       }
     };
     const timer = setInterval(() => void beat(), period);

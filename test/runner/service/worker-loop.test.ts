@@ -109,6 +109,24 @@ describe('Runner', () => {
     expect(calls('/heartbeat').some((b) => b.progress?.stage === 'evaluate' && b.progress.done === 1)).toBe(true);
   });
 
+  it('a stage told while a heartbeat is in flight is sent right after it, not at the next timer beat', async () => {
+    const client = new RunnerClient({ baseUrl: srv.url, token: 't', retry: { retries: 1, baseMs: 5, maxMs: 5 } });
+    const handler: JobHandler = async (ctx) => {
+      ctx.progress('first', 0, 1);
+      // The 'first' beat is still in flight: the step's beat must not be dropped.
+      await ctx.step('second', async () => {
+        const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no heartbeat for stage second')), 3000));
+        await Promise.race([received('/heartbeat', (b) => b.progress?.stage === 'second'), timeout]);
+      });
+      return result;
+    };
+    // Timer beats a minute apart: only the stage changes send anything during this job.
+    await new Runner({ client, handler, workdir: tmp, runnerId: 'r', device: 'cpu', pollMs: 20, maxJobs: 1, heartbeatMs: 60_000, log: () => {} }).run();
+    // The follow-up beat carries the latest progress: 'first' may be skipped, 'second' may not.
+    expect(calls('/heartbeat').map((b) => b.progress?.stage)).toContain('second');
+    expect(calls('/complete')).toHaveLength(1);
+  });
+
   it('fails a job whose handler throws; retryable only for retryable errors', async () => {
     await runner(async () => {
       throw new Error('model.onnx has no logits output');
