@@ -34,13 +34,14 @@ export const DEFAULT_LOGIT_FLOATS = 2 ** 26;
 
 /**
  * Logits one forward pass may return. A pass holds its logits twice (onnxruntime's output and the
- * JavaScript copy the binding makes) and the previous pass's copy may not be collected yet: three
- * copies at most an eighth of the weights each keep evaluation within ≈ 1.4 × the model (weights
- * memory-mapped and all touched by the head). A 250k vocabulary at 2 GB of weights gets ≈ 270
- * tokens a pass; never less than 4 Mi floats, never more than 64 Mi.
+ * JavaScript copy the binding makes; a preallocated output is copied as well) and the previous
+ * pass's copy may not be collected yet. With an eighth of the weights per copy, XGLM-564M's
+ * evaluation peaked at 1.55 × the model (VmHWM; weights memory-mapped, all touched by the tied
+ * head); a sixteenth keeps the three copies near 0.2 ×. A 250k vocabulary at 2 GB of weights gets
+ * ≈ 135 tokens a pass; never less than 4 Mi floats, never more than 64 Mi.
  */
 export function logitBudget(weightBytes: number): number {
-  return Math.max(2 ** 22, Math.min(DEFAULT_LOGIT_FLOATS, Math.floor(weightBytes / 8 / 4)));
+  return Math.max(2 ** 22, Math.min(DEFAULT_LOGIT_FLOATS, Math.floor(weightBytes / 16 / 4)));
 }
 
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);

@@ -68,8 +68,8 @@ describe.each(variants)('greedy decoding on the %s graph', (variant) => {
 });
 
 describe('logits budget', () => {
-  it('an eighth of the weights, between 4 Mi and 64 Mi floats', () => {
-    expect(logitBudget(2e9)).toBe(Math.floor(2e9 / 32));
+  it('a sixteenth of the weights, between 4 Mi and 64 Mi floats', () => {
+    expect(logitBudget(2e9)).toBe(Math.floor(2e9 / 64));
     expect(logitBudget(1e3)).toBe(2 ** 22);
     expect(logitBudget(1e12)).toBe(2 ** 26);
   });
