@@ -25,7 +25,7 @@ import {
 } from './batch-plan.js';
 import { forward, gatherCache } from './forward.js';
 import { writeTokenLogProbs } from './logprobs.js';
-import { DEFAULT_LOGIT_FLOATS, type EvalModel } from './model.js';
+import { logitTokens, type EvalModel } from './model.js';
 
 export interface BatchOptions {
   /** padded tokens per forward pass (batch × longest row) */
@@ -61,9 +61,7 @@ export interface ScoreResult {
 }
 
 function budgets(model: EvalModel, opts: BatchOptions): { tokens: number; size: number } {
-  const vocab = model.tokenizer.vocabSize;
-  const logitTokens = Math.max(1, Math.floor((opts.maxLogitFloats ?? model.logitFloats ?? DEFAULT_LOGIT_FLOATS) / Math.max(vocab, 1)));
-  return { tokens: Math.max(1, Math.min(opts.maxBatchTokens ?? 4096, logitTokens)), size: opts.maxBatchSize ?? 64 };
+  return { tokens: Math.max(1, Math.min(opts.maxBatchTokens ?? 4096, logitTokens(model, opts.maxLogitFloats))), size: opts.maxBatchSize ?? 64 };
 }
 
 /** What the run stages share: the model, the unique sequences, their log-probs being filled, the tallies. */

@@ -44,6 +44,11 @@ export function logitBudget(weightBytes: number): number {
   return Math.max(2 ** 22, Math.min(DEFAULT_LOGIT_FLOATS, Math.floor(weightBytes / 16 / 4)));
 }
 
+/** Tokens one forward pass may hold logits for, under `maxLogitFloats` or the model's budget. */
+export function logitTokens(model: EvalModel, maxLogitFloats?: number): number {
+  return Math.max(1, Math.floor((maxLogitFloats ?? model.logitFloats ?? DEFAULT_LOGIT_FLOATS) / Math.max(model.tokenizer.vocabSize, 1)));
+}
+
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** Context length from the side files; BLOOM (ALiBi) declares none, hence the fallback. */

@@ -14,7 +14,7 @@ import type { BatchOptions } from './batching.js';
 import { corpusChrf, sentenceChrf } from './chrf.js';
 import { forward, gatherCache, type KvCache } from './forward.js';
 import { argmaxAt } from './logprobs.js';
-import { DEFAULT_LOGIT_FLOATS, type EvalModel } from './model.js';
+import { logitTokens, type EvalModel } from './model.js';
 
 export function translationPromptText(shots: MtRow[], src: string, srcName: string, tgtName: string, eos: string): string {
   return shots.map((p) => `${srcName}: ${p.src}${eos}${tgtName}: ${p.tgt}${eos}`).join('') + `${srcName}: ${src}${eos}${tgtName}:`;
@@ -50,8 +50,7 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
   const outputs: number[][] = prompts.map(() => []);
   const stats: DecodeStats = { forwardTokens: 0, steps: 0, usedCache: model.cache.step };
   // The prompt pass returns logits for every prompt token: the same logits budget as scoring.
-  const logitTokens = Math.floor((opts.maxLogitFloats ?? model.logitFloats ?? DEFAULT_LOGIT_FLOATS) / Math.max(model.tokenizer.vocabSize, 1));
-  const maxTokens = Math.max(1, Math.min(opts.maxBatchTokens ?? 4096, logitTokens));
+  const maxTokens = Math.max(1, Math.min(opts.maxBatchTokens ?? 4096, logitTokens(model, opts.maxLogitFloats)));
   const maxSize = opts.maxBatchSize ?? 32;
   const stage = opts.stage ?? 'translate';
   const progress: ProgressFn = opts.onProgress ?? (() => {});

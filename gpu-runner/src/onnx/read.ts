@@ -93,24 +93,9 @@ export async function readTensorBytes(model: OnnxModel, t: TensorProto): Promise
   const n = elementCount(t);
   const byteLength = n * bytesPerElement(dtype);
   if (isExternal(t)) {
-    const ref = externalRef(t);
-    if (ref.length >= 0 && ref.length !== byteLength) {
-      throw new Error(`initializer ${t.name}: external length ${ref.length} != ${byteLength} bytes for its dims`);
-    }
-    const file = path.resolve(model.dir, ref.location);
-    const fh = await open(file, 'r');
-    try {
-      const buf = new Uint8Array(byteLength);
-      let done = 0;
-      while (done < byteLength) {
-        const { bytesRead } = await fh.read(buf, done, byteLength - done, ref.offset + done);
-        if (bytesRead === 0) throw new Error(`external data ${file} ends before ${t.name} (offset ${ref.offset})`);
-        done += bytesRead;
-      }
-      return buf;
-    } finally {
-      await fh.close();
-    }
+    // One piece as large as the tensor.
+    for await (const whole of externalChunks(model, t, Math.max(1, byteLength))) return whole;
+    return new Uint8Array(0);
   }
   if (t.rawData && t.rawData.length > 0) {
     if (t.rawData.length !== byteLength) {
@@ -137,11 +122,16 @@ export const COPY_CHUNK_BYTES = 16 << 20;
  * so copying a tensor never holds it whole.
  */
 export async function* tensorChunks(model: OnnxModel, t: TensorProto, chunk = COPY_CHUNK_BYTES): AsyncGenerator<Uint8Array> {
-  if (!isExternal(t)) {
-    const bytes = await readTensorBytes(model, t);
-    for (let at = 0; at < bytes.byteLength; at += chunk) yield bytes.subarray(at, Math.min(bytes.byteLength, at + chunk));
+  if (isExternal(t)) {
+    yield* externalChunks(model, t, chunk);
     return;
   }
+  const bytes = await readTensorBytes(model, t);
+  for (let at = 0; at < bytes.byteLength; at += chunk) yield bytes.subarray(at, Math.min(bytes.byteLength, at + chunk));
+}
+
+/** An external tensor's bytes read from its data file in pieces of at most `chunk` bytes. */
+async function* externalChunks(model: OnnxModel, t: TensorProto, chunk: number): AsyncGenerator<Uint8Array> {
   const byteLength = elementCount(t) * bytesPerElement(weightDType(t.dataType));
   const ref = externalRef(t);
   if (ref.length >= 0 && ref.length !== byteLength) {

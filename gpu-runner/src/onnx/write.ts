@@ -70,15 +70,15 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
     if (target && sources.has(path.resolve(target))) throw new Error(`cannot write ${target}: the model's weights are read from it`);
   }
   const transforms = (t: TensorProto) => opts.transform !== undefined && (opts.transforms?.(t) ?? true);
-  const contents = async function* (t: TensorProto): AsyncGenerator<Uint8Array> {
-    if (!transforms(t)) {
-      yield* tensorChunks(model, t);
-      return;
-    }
+  const readFinal = async (t: TensorProto): Promise<Uint8Array> => {
     const bytes = await readTensorBytes(model, t);
-    const replaced = await opts.transform!(t, bytes);
+    const replaced = transforms(t) ? await opts.transform!(t, bytes) : undefined;
     if (replaced && replaced.byteLength !== bytes.byteLength) throw new Error(`transform changed the size of ${t.name}`);
-    yield replaced ?? bytes;
+    return replaced ?? bytes;
+  };
+  const contents = async function* (t: TensorProto): AsyncGenerator<Uint8Array> {
+    if (transforms(t)) yield await readFinal(t);
+    else yield* tensorChunks(model, t);
   };
   for (const t of model.proto.graph!.initializer ?? []) {
     if (!isFloatWeight(t) && isExternal(t)) throw new Error(`initializer ${t.name}: external non-float tensors are not supported`);
@@ -113,9 +113,7 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
         ];
         offset += byteLength;
       } else {
-        out.rawData = await readTensorBytes(model, t);
-        const replaced = transforms(t) ? await opts.transform!(t, out.rawData) : undefined;
-        if (replaced) out.rawData = replaced;
+        out.rawData = await readFinal(t);
       }
       written.push(out);
     }
