@@ -94,8 +94,7 @@ export function bleuStats(hypothesis: string, reference: string): BleuStats {
 }
 
 /** Well-formed statistics (as stored in samples): ten non-negative integers. */
-export const isBleuStats = (x: unknown): x is BleuStats =>
-  Array.isArray(x) && x.length === BLEU_STATS_LENGTH && x.every((v) => Number.isInteger(v) && v >= 0);
+export const isBleuStats = (x: unknown): x is BleuStats => Array.isArray(x) && x.length === BLEU_STATS_LENGTH && x.every((v) => Number.isInteger(v) && v >= 0);
 
 /** sacreBLEU's compute_bleu with exp smoothing, from (summed) statistics. */
 export function bleuFromStats(stats: ArrayLike<number>, opts: { effectiveOrder?: boolean } = {}): BleuScore {

@@ -85,7 +85,16 @@ export async function evaluateSuite(model: EvalModel, rows: unknown[], format: S
   };
 }
 
-export { compareToDense, metricInterval, MissingRowData, translationBleuStats, weightedBleu, weightedChrf, weightedPerplexity, type MtMetric } from './compare.js';
+export {
+  compareToDense,
+  metricInterval,
+  MissingRowData,
+  translationBleuStats,
+  weightedBleu,
+  weightedChrf,
+  weightedPerplexity,
+  type MtMetric,
+} from './compare.js';
 export { describeGraph, openEvalModel, contextLengthOf, type EvalModel, type GraphIO } from './model.js';
 export { scoreRequests, type ScoreStats, type BatchOptions } from './batching.js';
 export { planBatches, commonPrefixLength, type ScoreRequest } from './batch-plan.js';

@@ -259,7 +259,13 @@ describe('paired bootstrap of corpus BLEU', () => {
     const iv = metricInterval(mtResult(denseHyps, refs), { seed: 3, resamples: 300, metric: 'bleu' })!;
     const rand = seededRandom(3);
     const draws: number[] = [];
-    for (let r = 0; r < 300; r++) draws.push(bleuOf(denseHyps, Array.from({ length: 10 }, () => Math.floor(rand() * 10))));
+    for (let r = 0; r < 300; r++)
+      draws.push(
+        bleuOf(
+          denseHyps,
+          Array.from({ length: 10 }, () => Math.floor(rand() * 10)),
+        ),
+      );
     draws.sort((a, b) => a - b);
     const pos = 0.025 * 299;
     expect(iv.value).toBeCloseTo(corpusBleu(denseHyps, refs), 10);

@@ -100,7 +100,10 @@ describe('samples of perplexity and translation suites', () => {
     const rows = bootstrapRows('s2', pruned.m, stored, 'paper');
     expect(rows).toEqual(bootstrapRows('s2', pruned.m, dense.m, 'paper'));
     const delta = rows.find((r) => r.metric === 'bleu_delta')!.value;
-    expect(delta).toBeCloseTo(corpusBleu(['cat', 'rain', 'we noon', 'closed'], refs) - corpusBleu(['the cat sleeps', 'it rains', 'we go at noon', 'shop closed'], refs), 9);
+    expect(delta).toBeCloseTo(
+      corpusBleu(['cat', 'rain', 'we noon', 'closed'], refs) - corpusBleu(['the cat sleeps', 'it rains', 'we go at noon', 'shop closed'], refs),
+      9,
+    );
     expect(delta).toBeLessThan(0);
   });
 
@@ -117,7 +120,10 @@ describe('samples of perplexity and translation suites', () => {
     const nothing = { ...dense.m, predictions: dense.m.predictions.map((p) => ({ index: p.index })) } as SuiteResult;
     skipped.length = 0;
     expect(bootstrapRows('s2', pruned.m, nothing, 'paper', (metric, reason) => skipped.push(`${metric}: ${reason}`))).toEqual([]);
-    expect(skipped).toEqual(['chrf: row 1 has no hypothesis and reference to compute chrF from', 'bleu: row 1 has neither BLEU statistics nor its hypothesis and reference']);
+    expect(skipped).toEqual([
+      'chrf: row 1 has no hypothesis and reference to compute chrF from',
+      'bleu: row 1 has neither BLEU statistics nor its hypothesis and reference',
+    ]);
   });
 
   it('reject a translation row with malformed BLEU statistics, naming the line', () => {
