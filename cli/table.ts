@@ -1,5 +1,6 @@
 /** Plain-text tables for terminals (leaderboards, job lists); no colours, so output pipes cleanly. */
 import type { AnalysisSummary } from '../shared/src/api/analysis';
+import { pointsScale } from '../shared/src/api/leaderboards';
 import type { Interval } from '../shared/src/stats';
 import type { Leaderboard, MethodSummary, SparsityView } from './api';
 
@@ -16,7 +17,7 @@ export function renderTable(header: string[], rows: string[][], align: Array<'le
 const fmt = (v: number | null | undefined, metric: string) => {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–';
   if (metric === 'ppl') return v.toFixed(2);
-  if (metric === 'chrf') return v.toFixed(1);
+  if (pointsScale(metric)) return v.toFixed(1);
   return (v * 100).toFixed(1);
 };
 
@@ -26,7 +27,7 @@ const signed = (v: number | null | undefined, metric: string) => {
   return v > 0 ? `+${s}` : v < 0 ? `-${s}` : ` ${s}`;
 };
 
-const unitOf = (metric: string) => (metric === 'ppl' || metric === 'chrf' || metric === 'bpb' ? metric : `${metric} %`);
+const unitOf = (metric: string) => (metric === 'ppl' || pointsScale(metric) || metric === 'bpb' ? metric : `${metric} %`);
 
 /**
  * One row per (model,) variant, one column per suite (language, suite name, n); accuracies as
@@ -95,7 +96,7 @@ export function renderSparsity(v: SparsityView): string {
 export function describeInterval(x: Interval, metric: string): string {
   const sig = x.p < 0.05 ? `significant (p ${x.p < 0.001 ? '< 0.001' : `= ${x.p.toFixed(3)}`})` : `not significant (p = ${x.p.toFixed(2)})`;
   const range = x.lo === null || x.hi === null ? '(no interval from one value)' : `[${signed(x.lo, metric).trim()}, ${signed(x.hi, metric).trim()}]`;
-  return `Δ ${signed(x.mean, metric).trim()} ${metric === 'ppl' || metric === 'chrf' ? `${metric} ` : 'pt '}${range}, ${sig} at n = ${x.n}`;
+  return `Δ ${signed(x.mean, metric).trim()} ${metric === 'ppl' || pointsScale(metric) ? `${metric} ` : 'pt '}${range}, ${sig} at n = ${x.n}`;
 }
 
 /** Δ vs dense per method over pairs (own pair vs others) and the method-vs-method contrasts. */

@@ -189,6 +189,9 @@ describe('formats', () => {
       s(ppl, 'ppl', 'ppl_lo', 18.5),
       s(ppl, 'ppl', 'ppl_hi', 21.7),
       s(mt, 'mt', 'chrf', 40),
+      s(mt, 'mt', 'bleu', 22.5),
+      s(mt, 'mt', 'bleu_lo', 19.25),
+      s(mt, 'mt', 'bleu_hi', 25.75),
       s(mc, 'mc', 'acc', 0.3),
     ]);
     await complete(w, { ...pruneSpec(w), suites: all, visibility: 'public' }, [
@@ -208,8 +211,54 @@ describe('formats', () => {
       s(mt, 'mt', 'chrf_delta_lo', -9.5),
       s(mt, 'mt', 'chrf_delta_hi', 0.5),
       s(mt, 'mt', 'chrf_delta_p', 0.07),
+      // and of corpus BLEU (sacreBLEU's 0–100 scale, as chrF)
+      s(mt, 'mt', 'bleu', 18.25),
+      s(mt, 'mt', 'bleu_lo', 15.5),
+      s(mt, 'mt', 'bleu_hi', 21),
+      s(mt, 'mt', 'bleu_delta', -4.25),
+      s(mt, 'mt', 'bleu_delta_lo', -6.5),
+      s(mt, 'mt', 'bleu_delta_hi', -1.75),
+      s(mt, 'mt', 'bleu_delta_p', 0.004),
       s(mc, 'mc', 'acc', 0.28),
     ]);
+  });
+
+  it('serves metric=bleu on every view: JSON, sparsity, methods, CSV, LaTeX and page', async () => {
+    const b = (await call('GET', `/v1/leaderboards?model=${w.model}&format=mt&metric=bleu`)).body;
+    expect(b.metric).toBe('bleu');
+    expect(b.lowerIsBetter).toBe(false);
+    expect(b.columns.map((c: { suiteId: string }) => c.suiteId)).toEqual([mt]);
+    expect(b.rows.map((r: { variant: string }) => r.variant)).toEqual(['dense', 'wanda 50% mt:fr-en']);
+    expect(row(b, 'dense').cells[mt]).toMatchObject({ value: 22.5, lo: 19.25, hi: 25.75, delta: null, p: null });
+    // Δ is the difference of the cells (dense on the same suite); interval and p are the runner's bootstrap
+    expect(row(b, 'wanda 50% mt:fr-en').cells[mt]).toMatchObject({ value: 18.25, lo: 15.5, hi: 21, delta: -4.25, deltaLo: -6.5, deltaHi: -1.75, p: 0.004 });
+    expect(row(b, 'wanda 50% mt:fr-en').deltaVsDense).toBeCloseTo(-4.25, 12);
+    // no BLEU cells where no run reported BLEU
+    expect((await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli&metric=bleu`)).body.rows).toEqual([]);
+
+    const sv = (await call('GET', `/v1/leaderboards/sparsity?model=${w.model}&format=mt&metric=bleu`)).body;
+    expect(sv.metric).toBe('bleu');
+    expect(sv.dense[mt]).toMatchObject({ value: 22.5 });
+    expect(sv.series[0].points[0]).toMatchObject({ sparsity: 0.5, value: 18.25, delta: -4.25, p: 0.004 });
+    const ms = (await call('GET', `/v1/leaderboards/methods?model=${w.model}&format=mt&metric=bleu`)).body;
+    expect(ms.metric).toBe('bleu');
+    expect(ms.methods[0].all.mean).toBeCloseTo(-4.25, 12);
+
+    const csv = (await call('GET', `/v1/leaderboards?model=${w.model}&format=mt&metric=bleu&as=csv`)).body as string;
+    const [head, ...lines] = csv.trim().split('\r\n');
+    const at = (name: string) => head!.split(',').indexOf(name);
+    const pruned = lines.map((l) => l.split(',')).find((f) => f[at('variant')] === 'wanda 50% mt:fr-en')!;
+    expect(pruned[at('metric')]).toBe('bleu');
+    expect(Number(pruned[at('value')])).toBe(18.25);
+    expect(Number(pruned[at('p')])).toBe(0.004);
+    // printed as it is stored (0–100), one decimal, like chrF; significant in bold
+    const tex = (await call('GET', `/v1/leaderboards?model=${w.model}&format=mt&metric=bleu&as=latex`)).body as string;
+    expect(tex).toContain('metric bleu');
+    expect(tex).toMatch(/dense & 22\.5 /);
+    expect(tex).toContain('\\textbf{18.3}');
+    const html = (await call('GET', `/leaderboards/${w.model}?format=mt&metric=bleu`)).body as string;
+    expect(html).toContain('metric <b>bleu</b>');
+    expect(html).toMatch(/title="[^"]*95% interval \[15\.500, 21\.000\][^"]*paired bootstrap p = 0\.004">18\.250\*?<small/);
   });
 
   it('picks each format’s own metric and order when none is named', async () => {

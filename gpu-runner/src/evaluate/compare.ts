@@ -1,11 +1,13 @@
 /**
  * A candidate's result against the dense model's on the same suite rows (matched by row index), per
- * format: accuracy for multiple choice, corpus perplexity for ppl, corpus chrF for mt. Perplexity and
- * chrF are not means of per-row scores, so each resample recomputes them from the rows it drew:
- * exp(ΣNLL / Σtokens) and chrF from summed character n-gram statistics.
+ * format: accuracy for multiple choice, corpus perplexity for ppl, corpus chrF or BLEU for mt.
+ * Perplexity, chrF and BLEU are not means of per-row scores, so each resample recomputes them from the
+ * rows it drew: exp(ΣNLL / Σtokens), chrF from summed character n-gram statistics, BLEU from summed
+ * word n-gram statistics and lengths (as sacreBLEU's paired bootstrap sums sentence statistics).
  */
 import { multipleChoiceFormats } from '../../../shared/src/suites.js';
 import { bootstrapInterval, pairedBootstrap, pairedBootstrapBy, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
+import { bleuFromStats, bleuStats, isBleuStats, sumBleuStats, type BleuStats } from './bleu.js';
 import { chrfFromStats, chrfStats, type ChrfStats } from './chrf.js';
 import type { SuiteResult } from './index.js';
 import type { McPrediction } from './multipleChoice.js';
@@ -33,7 +35,45 @@ export function weightedChrf(stats: ChrfStats[], w: Float64Array): number {
   return chrfFromStats(total);
 }
 
-const translationStats = (rows: TranslationPrediction[]) => rows.map((p) => chrfStats(p.hypothesis, p.reference));
+/** Corpus BLEU (sacreBLEU's corpus_bleu) of rows drawn w[i] times, from each row's statistics. */
+export function weightedBleu(stats: BleuStats[], w: Float64Array): number {
+  return bleuFromStats(sumBleuStats(stats, w)).score;
+}
+
+/** A comparison whose rows lack what its metric is computed from: the caller leaves that metric out. */
+export class MissingRowData extends Error {}
+
+const hasText = (p: TranslationPrediction) => typeof p.hypothesis === 'string' && typeof p.reference === 'string';
+
+const translationStats = (rows: TranslationPrediction[]) =>
+  rows.map((p) => {
+    if (!hasText(p)) throw new MissingRowData(`row ${p.index} has no hypothesis and reference to compute chrF from`);
+    return chrfStats(p.hypothesis, p.reference);
+  });
+
+/**
+ * Each row's BLEU statistics: as stored, else (samples written before BLEU was added) from its
+ * hypothesis and reference. Throws, naming the row, when it has neither.
+ */
+export function translationBleuStats(rows: TranslationPrediction[]): BleuStats[] {
+  return rows.map((p) => {
+    if (isBleuStats(p.bleuStats)) return p.bleuStats;
+    if (hasText(p)) return bleuStats(p.hypothesis, p.reference);
+    throw new MissingRowData(`row ${p.index} has neither BLEU statistics nor its hypothesis and reference`);
+  });
+}
+
+/** The corpus metrics of mt results. */
+export type MtMetric = 'chrf' | 'bleu';
+
+function mtStatistic(rows: TranslationPrediction[], metric: MtMetric): (w: Float64Array) => number {
+  if (metric === 'bleu') {
+    const stats = translationBleuStats(rows);
+    return (w) => weightedBleu(stats, w);
+  }
+  const stats = translationStats(rows);
+  return (w) => weightedChrf(stats, w);
+}
 
 /** The candidate's rows and, in the same order, the dense rows with the same index. */
 function paired<T extends { index: number }>(candidate: T[], dense: T[]): [T[], T[]] {
@@ -49,9 +89,13 @@ function paired<T extends { index: number }>(candidate: T[], dense: T[]): [T[], 
 
 /**
  * Paired bootstrap of candidate − dense on the same rows: Δ accuracy (`norm`: acc_norm of harness
- * results), Δ perplexity or Δ chrF, by the result's format.
+ * results), Δ perplexity, or Δ chrF (default) or Δ BLEU (`metric`), by the result's format.
  */
-export function compareToDense(candidate: SuiteResult, dense: SuiteResult, opts: BootstrapOptions & { norm?: boolean } = {}): BootstrapResult {
+export function compareToDense(
+  candidate: SuiteResult,
+  dense: SuiteResult,
+  opts: BootstrapOptions & { norm?: boolean; metric?: MtMetric } = {},
+): BootstrapResult {
   if (candidate.format !== dense.format || candidate.lang !== dense.lang || candidate.scoring !== dense.scoring) {
     throw new Error(
       `results differ in format/lang/scoring: ${candidate.format}/${candidate.lang}/${candidate.scoring} vs ${dense.format}/${dense.lang}/${dense.scoring}`,
@@ -63,8 +107,8 @@ export function compareToDense(candidate: SuiteResult, dense: SuiteResult, opts:
   }
   if (candidate.format === 'mt') {
     const [a, b] = paired(candidate.predictions as TranslationPrediction[], dense.predictions as TranslationPrediction[]);
-    const [sa, sb] = [translationStats(a), translationStats(b)];
-    return pairedBootstrapBy(a.length, (w) => weightedChrf(sa, w) - weightedChrf(sb, w), opts);
+    const [fa, fb] = [mtStatistic(a, opts.metric ?? 'chrf'), mtStatistic(b, opts.metric ?? 'chrf')];
+    return pairedBootstrapBy(a.length, (w) => fa(w) - fb(w), opts);
   }
   if (!multipleChoiceFormats.includes(candidate.format)) throw new Error(`no paired comparison for format ${candidate.format}`);
   const pick = (p: McPrediction) => (opts.norm ? p.correctNorm : p.correct);
@@ -81,18 +125,19 @@ export function compareToDense(candidate: SuiteResult, dense: SuiteResult, opts:
 }
 
 /**
- * Percentile bootstrap interval of a ppl or mt result's own corpus metric (perplexity, chrF) over its
- * rows; null for multiple choice, whose accuracy gets a Wilson interval from (value, n) instead.
+ * Percentile bootstrap interval of a ppl or mt result's corpus metric (perplexity; chrF, or BLEU with
+ * `metric`) over its rows; null for multiple choice, whose accuracy gets a Wilson interval from
+ * (value, n) instead.
  */
-export function metricInterval(r: SuiteResult, opts: BootstrapOptions = {}): { value: number; lo: number; hi: number } | null {
+export function metricInterval(r: SuiteResult, opts: BootstrapOptions & { metric?: MtMetric } = {}): { value: number; lo: number; hi: number } | null {
   if (r.n === 0 || r.predictions.length === 0) return null;
   if (r.format === 'ppl') {
     const rows = r.predictions as TextScore[];
     return bootstrapInterval(rows.length, (w) => weightedPerplexity(rows, w), opts);
   }
   if (r.format === 'mt') {
-    const stats = translationStats(r.predictions as TranslationPrediction[]);
-    return bootstrapInterval(stats.length, (w) => weightedChrf(stats, w), opts);
+    const rows = r.predictions as TranslationPrediction[];
+    return bootstrapInterval(rows.length, mtStatistic(rows, opts.metric ?? 'chrf'), opts);
   }
   return null;
 }

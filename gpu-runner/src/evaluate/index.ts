@@ -11,7 +11,7 @@ import { evaluatePerplexity, type PerplexityOptions, type TextScore } from './pe
 import type { Scoring } from './scoring.js';
 import type { McFormat } from './templates.js';
 import { resolveTemplateLang } from '../../../shared/src/template-words.js';
-import { evaluateTranslation, type DecodeStats, type TranslationOptions, type TranslationPrediction } from './translate.js';
+import { evaluateTranslation, translationSignatures, type DecodeStats, type TranslationOptions, type TranslationPrediction } from './translate.js';
 
 export interface EvaluateOptions extends MultipleChoiceOptions, PerplexityOptions, TranslationOptions {
   /** mt suites: target language (default English: the paper evaluates X→En) */
@@ -32,6 +32,8 @@ export interface SuiteResult {
   /** template language (multiple choice) or target language (mt) */
   templateLang?: string;
   tgtLang?: string;
+  /** mt: each corpus metric's settings in sacreBLEU's signature notation ({ bleu }) */
+  signatures?: Record<string, string>;
 }
 
 function parseRows(format: SuiteFormat, rows: unknown[]): unknown[] {
@@ -56,7 +58,17 @@ export async function evaluateSuite(model: EvalModel, rows: unknown[], format: S
   if (format === 'mt') {
     const tgtLang = opts.tgtLang ?? 'en';
     const r = await evaluateTranslation(model, parsed as MtRow[], lang, tgtLang, opts);
-    return { format, lang, tgtLang, scoring: 'chrf', metrics: { ...r.metrics }, n: r.metrics.n, predictions: r.predictions, stats: r.stats };
+    return {
+      format,
+      lang,
+      tgtLang,
+      scoring: 'chrf',
+      metrics: { ...r.metrics },
+      n: r.metrics.n,
+      predictions: r.predictions,
+      stats: r.stats,
+      signatures: { ...translationSignatures },
+    };
   }
   // "auto" and fallbacks resolve here, so the result records the words actually used.
   const templateLang = resolveTemplateLang(opts.templateLang ?? 'en', format, lang);
@@ -73,12 +85,22 @@ export async function evaluateSuite(model: EvalModel, rows: unknown[], format: S
   };
 }
 
-export { compareToDense, metricInterval, weightedChrf, weightedPerplexity } from './compare.js';
+export {
+  compareToDense,
+  metricInterval,
+  MissingRowData,
+  translationBleuStats,
+  weightedBleu,
+  weightedChrf,
+  weightedPerplexity,
+  type MtMetric,
+} from './compare.js';
 export { describeGraph, openEvalModel, contextLengthOf, type EvalModel, type GraphIO } from './model.js';
 export { scoreRequests, type ScoreStats, type BatchOptions } from './batching.js';
 export { planBatches, commonPrefixLength, type ScoreRequest } from './batch-plan.js';
 export { pairedBootstrap, pairedBootstrapBy, bootstrapInterval, seededRandom, type BootstrapResult, type BootstrapOptions } from './bootstrap.js';
 export { chrfStats, chrfFromStats, sentenceChrf, corpusChrf } from './chrf.js';
+export { BLEU_SIGNATURE, bleuStats, bleuFromStats, sentenceBleu, corpusBleu, tokenize13a, type BleuStats } from './bleu.js';
 export { accuracy, macroF1, confusionMatrix } from './metrics.js';
 export { evaluatePerplexity, slidingWindows } from './perplexity.js';
 export { evaluateMultipleChoice } from './multipleChoice.js';

@@ -1,5 +1,5 @@
 /**
- * Few-shot translation scored by chrF. The prompt uses the calibration format (design §3):
+ * Few-shot translation scored by chrF and BLEU (sacreBLEU's defaults). The prompt uses the calibration format (design §3):
  * "{SrcName}: {s}{EOS}{TgtName}: {t}{EOS}" per shot, then "{SrcName}: {src}{EOS}{TgtName}:", and the
  * model continues greedily until EOS or the token limit. Segments are encoded separately around the
  * EOS id, as a tokenizer that splits out its special tokens would, so no tokenizer has to parse
@@ -11,6 +11,7 @@ import type { LoadedTokenizer } from '../tokenize/index.js';
 import type { ProgressFn } from '../types.js';
 import { planBatches } from './batch-plan.js';
 import type { BatchOptions } from './batching.js';
+import { BLEU_SIGNATURE, bleuFromStats, bleuStats, sumBleuStats, type BleuStats } from './bleu.js';
 import { corpusChrf, sentenceChrf } from './chrf.js';
 import { forward, gatherCache, type KvCache } from './forward.js';
 import { argmaxAt } from './logprobs.js';
@@ -144,7 +145,14 @@ export interface TranslationPrediction {
   hypothesis: string;
   reference: string;
   chrf: number;
+  /** sacreBLEU's sentence_bleu (effective order); absent from samples stored before BLEU was added */
+  bleu?: number;
+  /** the sentence's BLEU sufficient statistics, which corpus BLEU and its bootstrap sum; absent as `bleu` */
+  bleuStats?: BleuStats;
 }
+
+/** What the mt metrics are, in sacreBLEU's signature notation (recorded with the run). */
+export const translationSignatures = { bleu: BLEU_SIGNATURE } as const;
 
 /** Cuts a generation where the model starts a new demonstration instead of emitting EOS. */
 export function cleanHypothesis(text: string, srcName: string): string {
@@ -158,7 +166,7 @@ export async function evaluateTranslation(
   srcLang: string,
   tgtLang: string,
   opts: TranslationOptions = {},
-): Promise<{ metrics: { chrf: number; n: number; shots: number }; predictions: TranslationPrediction[]; stats: DecodeStats }> {
+): Promise<{ metrics: { chrf: number; bleu: number; n: number; shots: number }; predictions: TranslationPrediction[]; stats: DecodeStats }> {
   const srcName = languageName(srcLang);
   const tgtName = languageName(tgtLang);
   const numShots = opts.shots ? opts.shots.length : Math.min(opts.numShots ?? 4, Math.max(0, rows.length - 1));
@@ -180,11 +188,14 @@ export async function evaluateTranslation(
   const { outputs, stats } = await greedyDecode(model, prompts, opts);
   const predictions = evalRows.map((r, i) => {
     const hypothesis = cleanHypothesis(model.tokenizer.decode(Array.from(outputs[i]!)), srcName);
-    return { index: i + offset, hypothesis, reference: r.tgt, chrf: sentenceChrf(hypothesis, r.tgt) };
+    const counts = bleuStats(hypothesis, r.tgt);
+    const bleu = bleuFromStats(counts, { effectiveOrder: true }).score;
+    return { index: i + offset, hypothesis, reference: r.tgt, chrf: sentenceChrf(hypothesis, r.tgt), bleu, bleuStats: counts };
   });
   const chrf = corpusChrf(
     predictions.map((p) => p.hypothesis),
     predictions.map((p) => p.reference),
   );
-  return { metrics: { chrf, n: predictions.length, shots: shots.length }, predictions, stats };
+  const bleu = bleuFromStats(sumBleuStats(predictions.map((p) => p.bleuStats))).score;
+  return { metrics: { chrf, bleu, n: predictions.length, shots: shots.length }, predictions, stats };
 }

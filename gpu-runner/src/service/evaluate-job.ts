@@ -14,7 +14,7 @@ import { unpackMasks } from '../prune/pack';
 import { assertEverySuiteScored, graphInput, linkCompanions } from './prune-job';
 import type { RunResult } from './protocol';
 import { checkMemory, jobMemoryNeed } from './memory-check';
-import { evaluateSuites } from './suites';
+import { bootstrapDenseExtra, evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
 
 export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Promise<RunResult> {
@@ -86,6 +86,6 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
     artifacts: evaluation.artifacts,
     device: String(ctx.device),
     timings,
-    extra: { ...extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored } },
+    extra: { ...extra, evaluation: evaluation.summaries, bootstrapDense: bootstrapDenseExtra(evaluation) },
   };
 }

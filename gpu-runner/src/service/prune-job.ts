@@ -26,7 +26,7 @@ import type { ActivationStats, LayerMask, PrunableLinear } from '../types';
 import { calibrationSet, loadCorpus, type CorpusData } from './calibration';
 import type { RunResult } from './protocol';
 import { checkMemory, jobMemoryNeed } from './memory-check';
-import { evaluateSuites } from './suites';
+import { bootstrapDenseExtra, evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
 
 /** The LMF report is an analysis, not the method: a few samples give stable top-k sets. */
@@ -143,7 +143,7 @@ export async function runPruneJob(ctx: JobContext, spec: PruneJobSpec): Promise<
     scores: evaluation.scores,
     artifacts: [...run.artifacts, ...evaluation.artifacts],
     timings: run.timings,
-    extra: { ...run.extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored } },
+    extra: { ...run.extra, evaluation: evaluation.summaries, bootstrapDense: bootstrapDenseExtra(evaluation) },
   };
 }
 

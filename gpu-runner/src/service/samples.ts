@@ -3,13 +3,16 @@
  * lm-evaluation-harness calls logged samples): a header naming the model bytes, template language and
  * suite bytes, then one line per (suite, scoring, row) with the engine's prediction — per-choice
  * log-likelihoods and token counts, prediction and label for multiple choice; nll and tokens for
- * perplexity; hypothesis and chrF for translation. A prune job's paired bootstrap reads the dense
- * model's rows from here instead of scoring the dense model again.
+ * perplexity; hypothesis, reference, sentence chrF and BLEU and the BLEU statistics for translation.
+ * A prune job's paired bootstrap reads the dense model's rows from here instead of scoring the dense
+ * model again. Translation rows stored before BLEU was added have no `bleuStats`: the bootstrap
+ * computes them from the hypothesis and reference.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
 import type { TextScore } from '../evaluate/perplexity';
+import { isBleuStats } from '../evaluate/bleu';
 import type { TranslationPrediction } from '../evaluate/translate';
 
 export interface SamplesHeader {
@@ -60,6 +63,9 @@ export function decodeSamples(bytes: Uint8Array): {
       const x = r as unknown as TextScore & TranslationPrediction;
       const ok = r.format === 'ppl' ? Number.isFinite(x.nll) && Number.isFinite(x.tokens) : typeof x.hypothesis === 'string' && typeof x.reference === 'string';
       if (!ok) throw new Error(`samples line ${i + 2} is a ${r.format} row without its ${r.format === 'ppl' ? 'nll and tokens' : 'hypothesis and reference'}`);
+      if (r.format === 'mt' && x.bleuStats !== undefined && !isBleuStats(x.bleuStats)) {
+        throw new Error(`samples line ${i + 2} has malformed bleuStats (want 10 non-negative integers)`);
+      }
       text.set(r.suiteId, [...(text.get(r.suiteId) ?? []), x]);
       continue;
     }

@@ -1,10 +1,10 @@
 /**
  * Evaluating a job's suites with one model and turning the engine's results into the API's score
- * rows (metric names as the leaderboard knows them: acc, acc_norm, f1, f1_norm, ppl, bpb, chrf).
+ * rows (metric names as the leaderboard knows them: acc, acc_norm, f1, f1_norm, ppl, bpb, chrf, bleu).
  */
 import { readFile } from 'node:fs/promises';
 import type { SuiteFormat } from '../../../shared/src/suites';
-import { compareToDense, evaluateSuite, metricInterval, openEvalModel, type SuiteResult } from '../evaluate/index';
+import { compareToDense, evaluateSuite, metricInterval, MissingRowData, openEvalModel, type BootstrapResult, type SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
 import { multipleChoiceFormats } from '../../../shared/src/suites';
 import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
@@ -37,7 +37,7 @@ export function scoreRows(suiteId: string, r: SuiteResult, scoring: ScoringName)
   const add = (metric: string, v: number | undefined) => {
     if (v !== undefined && Number.isFinite(v)) rows.push({ ...base, metric, value: v });
   };
-  // Corpus perplexity and chrF have no closed-form interval: a percentile bootstrap over rows.
+  // Corpus perplexity, chrF and BLEU have no closed-form interval: a percentile bootstrap over rows.
   const iv = r.scoring === 'perplexity' || r.scoring === 'chrf' ? metricInterval(r, { seed: 0, resamples: 1000 }) : null;
   if (r.scoring === 'perplexity') {
     add('ppl', m.perplexity);
@@ -48,6 +48,12 @@ export function scoreRows(suiteId: string, r: SuiteResult, scoring: ScoringName)
     add('chrf', m.chrf);
     add('chrf_lo', iv?.lo);
     add('chrf_hi', iv?.hi);
+    if (m.bleu !== undefined) {
+      const b = metricInterval(r, { seed: 0, resamples: 1000, metric: 'bleu' });
+      add('bleu', m.bleu);
+      add('bleu_lo', b?.lo);
+      add('bleu_hi', b?.hi);
+    }
   } else {
     add('acc', m.accuracy);
     add('f1', m.macroF1);
@@ -64,9 +70,25 @@ export interface SuiteRun {
   /** bootstrap inputs: how many (suite, scoring) dense results came from stored samples, and how many were scored here */
   denseReused: number;
   denseScored: number;
-  /** Per suite and scoring: the engine's summary (without per-example predictions). */
-  summaries: Array<{ suiteId: string; format: string; lang: string; scoring: string; metrics: Record<string, number>; n: number; seconds: number }>;
+  /** Per suite and scoring: the engine's summary (without per-example predictions); mt: sacreBLEU signatures. */
+  summaries: Array<{
+    suiteId: string;
+    format: string;
+    lang: string;
+    scoring: string;
+    metrics: Record<string, number>;
+    n: number;
+    seconds: number;
+    signatures?: Record<string, string>;
+  }>;
+  /** paired bootstraps that could not be computed: which suite and metric, and why */
+  bootstrapSkipped: Array<{ suiteId: string; metric: string; reason: string }>;
   seconds: number;
+}
+
+/** run.extra.bootstrapDense: where the dense rows came from, and which comparisons were left out. */
+export function bootstrapDenseExtra(run: SuiteRun): { reused: number; scored: number; skipped?: SuiteRun['bootstrapSkipped'] } {
+  return { reused: run.denseReused, scored: run.denseScored, ...(run.bootstrapSkipped.length ? { skipped: run.bootstrapSkipped } : {}) };
 }
 
 /**
@@ -76,10 +98,18 @@ export interface SuiteRun {
  */
 /**
  * Paired bootstrap of a pruned model's result against the dense model's on the same rows, reported
- * as extra metrics next to the format's metric (acc, ppl or chrf): `<metric>_delta` with its 95%
- * interval and p-value, so a leaderboard can say which differences are real.
+ * as extra metrics next to the format's metric (acc, ppl, or chrf and bleu): `<metric>_delta` with its
+ * 95% interval and p-value, so a leaderboard can say which differences are real. An mt metric whose
+ * rows lack what it is computed from (chrF: the text; BLEU: stored statistics or the text) is left
+ * out and reported to `onSkip`.
  */
-export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: SuiteResult, scoring: ScoringName): ScoreRow[] {
+export function bootstrapRows(
+  suiteId: string,
+  pruned: SuiteResult,
+  dense: SuiteResult,
+  scoring: ScoringName,
+  onSkip: (metric: string, reason: string) => void = () => {},
+): ScoreRow[] {
   const base = {
     suiteId,
     format: pruned.format,
@@ -88,14 +118,24 @@ export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: Suite
     n: pruned.n,
     ...(pruned.templateLang ? { templateLang: pruned.templateLang } : {}),
   };
-  const metric = pruned.format === 'ppl' ? 'ppl' : pruned.format === 'mt' ? 'chrf' : 'acc';
-  const b = compareToDense(pruned, dense, { seed: 0, resamples: 1000 });
-  return [
-    { ...base, metric: `${metric}_delta`, value: b.delta },
-    { ...base, metric: `${metric}_delta_lo`, value: b.ciLow },
-    { ...base, metric: `${metric}_delta_hi`, value: b.ciHigh },
-    { ...base, metric: `${metric}_delta_p`, value: b.pValue },
-  ].filter((x) => Number.isFinite(x.value));
+  const rows = (metric: string, b: BootstrapResult): ScoreRow[] =>
+    [
+      { ...base, metric: `${metric}_delta`, value: b.delta },
+      { ...base, metric: `${metric}_delta_lo`, value: b.ciLow },
+      { ...base, metric: `${metric}_delta_hi`, value: b.ciHigh },
+      { ...base, metric: `${metric}_delta_p`, value: b.pValue },
+    ].filter((x) => Number.isFinite(x.value));
+  const opts = { seed: 0, resamples: 1000 };
+  if (pruned.format !== 'mt') return rows(pruned.format === 'ppl' ? 'ppl' : 'acc', compareToDense(pruned, dense, opts));
+  return (['chrf', 'bleu'] as const).flatMap((metric) => {
+    try {
+      return rows(metric, compareToDense(pruned, dense, { ...opts, metric }));
+    } catch (err) {
+      if (!(err instanceof MissingRowData)) throw err;
+      onSkip(metric, err.message);
+      return [];
+    }
+  });
 }
 
 /** Stored dense rows are keyed by suite and scoring; perplexity and translation rows do not depend on the scoring. */
@@ -117,7 +157,7 @@ export async function evaluateSuites(
 ): Promise<SuiteRun> {
   const started = performance.now();
   const suites = ctx.inputs.filter((i) => i.role === 'suite');
-  const out: SuiteRun = { scores: [], artifacts: [], denseReused: 0, denseScored: 0, summaries: [], seconds: 0 };
+  const out: SuiteRun = { scores: [], artifacts: [], denseReused: 0, denseScored: 0, summaries: [], bootstrapSkipped: [], seconds: 0 };
   if (suites.length === 0) return out;
   const graph = ctx.inputs.find((i) => i.role === 'model' && i.meta.graph === true) ?? ctx.inputs.find((i) => i.name === 'model.onnx');
   const header = (dense: boolean): SamplesHeader => ({
@@ -153,7 +193,16 @@ export async function evaluateSuites(
         out.scores.push(...scoreRows(suiteId, r, scoring));
         own.push({ suiteId, scoring, result: r });
         if (opts.denseDir && r.n > 0) bootstrap.push({ suiteId, rows, format, lang, scoring, pruned: r });
-        out.summaries.push({ suiteId, format, lang, scoring, metrics: r.metrics, n: r.n, seconds: (performance.now() - t0) / 1000 });
+        out.summaries.push({
+          suiteId,
+          format,
+          lang,
+          scoring,
+          metrics: r.metrics,
+          n: r.n,
+          seconds: (performance.now() - t0) / 1000,
+          ...(r.signatures ? { signatures: r.signatures } : {}),
+        });
       }
     }
   } finally {
@@ -163,13 +212,17 @@ export async function evaluateSuites(
   await ctx.step('upload-samples', () => ctx.upload(name, encodeSamples(header(!opts.denseDir), own)));
   out.artifacts.push(name);
   if (bootstrap.length && opts.denseDir) {
+    const skip = (suiteId: string) => (metric: string, reason: string) => {
+      out.bootstrapSkipped.push({ suiteId, metric, reason });
+      ctx.log(`no ${metric} bootstrap vs dense on ${suiteId}: ${reason}`);
+    };
     const stored = await storedDenseRows(ctx, header(true));
     const scored: SampleSet[] = [];
     const missing = bootstrap.filter((b) => {
       const rows = stored.get(denseKey(b));
       if (!rows) return true;
       const dense: SuiteResult = { ...b.pruned, predictions: rows, metrics: {}, n: rows.length };
-      out.scores.push(...bootstrapRows(b.suiteId, b.pruned, dense, b.scoring));
+      out.scores.push(...bootstrapRows(b.suiteId, b.pruned, dense, b.scoring, skip(b.suiteId)));
       scored.push({ suiteId: b.suiteId, scoring: b.scoring, result: dense });
       out.denseReused++;
       return false;
@@ -187,7 +240,7 @@ export async function evaluateSuites(
               stage,
             }),
           );
-          out.scores.push(...bootstrapRows(b.suiteId, b.pruned, d, b.scoring));
+          out.scores.push(...bootstrapRows(b.suiteId, b.pruned, d, b.scoring, skip(b.suiteId)));
           scored.push({ suiteId: b.suiteId, scoring: b.scoring, result: d });
           out.denseScored++;
         }

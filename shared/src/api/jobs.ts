@@ -212,7 +212,7 @@ export const scoreRow = z.strictObject({
   format: z.string(),
   lang: z.string(),
   scoring: scoringName,
-  /** acc, acc_norm, f1, ppl, chrf */
+  /** acc, acc_norm, f1, ppl, chrf, bleu */
   metric: z.string().min(1).max(32),
   value: z.number().finite(),
   n: z.number().int().min(0),

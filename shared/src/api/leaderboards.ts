@@ -5,6 +5,8 @@ import { scoringName } from './common';
 export function defaultMetric(format: string | null | undefined): string {
   return format === 'ppl' ? 'ppl' : format === 'mt' ? 'chrf' : 'acc';
 }
+/** Metrics stored on a 0–100 scale (chrF, BLEU: sacreBLEU's), printed as they are; accuracies are 0–1. */
+export const pointsScale = (metric: string) => metric === 'chrf' || metric === 'bleu';
 /** Perplexity (and bits per byte) are better when lower; every other metric when higher. */
 export const lowerIsBetter = (metric: string) => metric === 'ppl' || metric === 'bpb';
 
@@ -27,7 +29,7 @@ export const leaderboardQuery = z.object({
   /** one language or several, comma-separated */
   lang: langList.optional(),
   scoring: scoringName.default('paper'),
-  /** default: the format's own (acc, chrf for mt, ppl for ppl) */
+  /** default: the format's own (acc, chrf for mt, ppl for ppl); mt also has bleu */
   metric: z.string().max(32).optional(),
   /** pruned rows of this sparsity only (dense rows stay) */
   sparsity: z.coerce.number().gt(0).lt(1).optional(),

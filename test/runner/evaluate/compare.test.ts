@@ -1,10 +1,12 @@
 /**
- * Paired bootstrap of corpus perplexity and corpus chrF against the dense model: checked against a
- * direct re-implementation that resamples the rows themselves (and, for chrF, recomputes corpus chrF
- * from the resampled strings), and against the exact bootstrap distribution enumerated for n = 3.
+ * Paired bootstrap of corpus perplexity, chrF and BLEU against the dense model: checked against a
+ * direct re-implementation that resamples the rows themselves (and, for chrF and BLEU, recomputes the
+ * corpus metric from the resampled strings), and against the exact bootstrap distribution enumerated
+ * for n = 3.
  */
 import { describe, expect, it } from 'vitest';
 import { pairedBootstrap, pairedBootstrapBy, seededRandom } from '../../../gpu-runner/src/evaluate/bootstrap.js';
+import { bleuStats, corpusBleu } from '../../../gpu-runner/src/evaluate/bleu.js';
 import { corpusChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
 import { compareToDense, evaluateSuite, metricInterval, type SuiteResult } from '../../../gpu-runner/src/evaluate/index.js';
 import type { TextScore } from '../../../gpu-runner/src/evaluate/perplexity.js';
@@ -172,6 +174,107 @@ describe('paired bootstrap of corpus chrF', () => {
   });
 });
 
+describe('paired bootstrap of corpus BLEU', () => {
+  const refs = [
+    'The cat sits on the mat in the kitchen.',
+    'It is raining in Paris today, and it is cold.',
+    'We will meet tomorrow at noon near the station.',
+    'This book was written a long time ago by a monk.',
+    'The train to Lyon leaves at eight in the morning.',
+    'Children play in the garden after school.',
+    'She bought bread, cheese and two bottles of wine.',
+    'The museum is closed on Monday and Tuesday.',
+    'My brother lives in a small town by the sea.',
+    'The meeting was postponed until Friday afternoon.',
+  ];
+  const denseHyps = [
+    'The cat sits on the mat in the kitchen.',
+    'It rains in Paris today, and it is cold.',
+    'We will meet tomorrow at noon close to the station.',
+    'This book was written long ago by a monk.',
+    'The train to Lyon leaves at eight in the morning.',
+    'The children play in the garden after the school.',
+    'She bought bread, cheese and two bottles of wine.',
+    'The museum closes on Monday and on Tuesday.',
+    'My brother lives in a little town at the sea.',
+    'The meeting was moved to Friday afternoon.',
+  ];
+  const prunedHyps = [
+    'The cat is on the mat of kitchen.',
+    'Rain in Paris today, cold.',
+    'We meet tomorrow at noon.',
+    'The book written long ago.',
+    'Train Lyon leaves at eight in the morning.',
+    'Children play in garden.',
+    'She bought bread and cheese.',
+    'The museum is closed Monday.',
+    'My brother lives in a town.',
+    '',
+  ];
+  const bleuOf = (hyps: string[], idx: number[]) =>
+    corpusBleu(
+      idx.map((i) => hyps[i]!),
+      idx.map((i) => refs[i]!),
+    );
+  /** as the engine stores them: with each row's statistics */
+  const withStats = (r: SuiteResult): SuiteResult => ({
+    ...r,
+    predictions: r.predictions.map((p) => {
+      const x = p as { hypothesis: string; reference: string };
+      return { ...x, bleuStats: bleuStats(x.hypothesis, x.reference) };
+    }) as SuiteResult['predictions'],
+  });
+
+  it('recomputes corpus BLEU from the resampled sentences on both sides', () => {
+    const want = naiveBootstrap(10, (idx) => bleuOf(prunedHyps, idx) - bleuOf(denseHyps, idx), 400, 6);
+    for (const [cand, dense] of [
+      [mtResult(prunedHyps, refs), mtResult(denseHyps, refs)],
+      [withStats(mtResult(prunedHyps, refs)), withStats(mtResult(denseHyps, refs))],
+      [withStats(mtResult(prunedHyps, refs)), mtResult(denseHyps, refs)],
+    ]) {
+      const got = compareToDense(cand!, dense!, { seed: 6, resamples: 400, metric: 'bleu' });
+      expect(got.delta).toBeCloseTo(corpusBleu(prunedHyps, refs) - corpusBleu(denseHyps, refs), 10);
+      expect(got.ciLow).toBeCloseTo(want.lo, 10);
+      expect(got.ciHigh).toBeCloseTo(want.hi, 10);
+      expect(got.pValue).toBe(want.p);
+    }
+    expect(want.delta).toBeLessThan(-20);
+    expect(want.hi).toBeLessThan(0);
+    // not the chrF comparison under another name
+    const chrf = compareToDense(mtResult(prunedHyps, refs), mtResult(denseHyps, refs), { seed: 6, resamples: 400 });
+    expect(Math.abs(chrf.delta - want.delta)).toBeGreaterThan(1);
+  });
+
+  it('uses the stored statistics when a row has them', () => {
+    // statistics of another hypothesis than the text: the stored ones win (they are what was scored)
+    const dense = withStats(mtResult(denseHyps, refs));
+    const swapped = {
+      ...dense,
+      predictions: dense.predictions.map((p, i) => ({ ...p, bleuStats: bleuStats(prunedHyps[i]!, refs[i]!) })),
+    } as SuiteResult;
+    expect(compareToDense(mtResult(prunedHyps, refs), swapped, { metric: 'bleu', resamples: 50 }).delta).toBeCloseTo(0, 12);
+  });
+
+  it('gives an interval of a single system that brackets its corpus BLEU', () => {
+    const iv = metricInterval(mtResult(denseHyps, refs), { seed: 3, resamples: 300, metric: 'bleu' })!;
+    const rand = seededRandom(3);
+    const draws: number[] = [];
+    for (let r = 0; r < 300; r++)
+      draws.push(
+        bleuOf(
+          denseHyps,
+          Array.from({ length: 10 }, () => Math.floor(rand() * 10)),
+        ),
+      );
+    draws.sort((a, b) => a - b);
+    const pos = 0.025 * 299;
+    expect(iv.value).toBeCloseTo(corpusBleu(denseHyps, refs), 10);
+    expect(iv.lo).toBeCloseTo(draws[Math.floor(pos)]! + (draws[Math.floor(pos) + 1]! - draws[Math.floor(pos)]!) * (pos - Math.floor(pos)), 10);
+    expect(iv.lo).toBeLessThan(iv.value);
+    expect(iv.hi).toBeGreaterThan(iv.value);
+  });
+});
+
 describe('the generic paired bootstrap', () => {
   it('gives pairedBootstrap’s figures for a per-row mean', () => {
     const a = Uint8Array.from({ length: 60 }, (_, i) => (i % 3 ? 1 : 0));
@@ -204,6 +307,8 @@ describe('on the tiny model', () => {
     expect(dm.n).toBe(3);
     expect(dm.delta).toBeCloseTo(mp.metrics.chrf! - md.metrics.chrf!, 9);
     expect(dm.pValue).toBeGreaterThan(0);
+    const db = compareToDense(mp, md, { seed: 0, resamples: 200, metric: 'bleu' });
+    expect(db.delta).toBeCloseTo(mp.metrics.bleu! - md.metrics.bleu!, 9);
   });
 });
 const refs4 = ['It is raining in Paris.', 'The cat sleeps on the rug.', 'We leave tomorrow morning.', 'The station is closed.'];

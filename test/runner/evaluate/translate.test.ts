@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { bleuStats, corpusBleu, sentenceBleu } from '../../../gpu-runner/src/evaluate/bleu.js';
 import { corpusChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
 import { evaluateSuite } from '../../../gpu-runner/src/evaluate/index.js';
 import { greedyDecode, translationPromptText, translationPromptTokens, type TranslationPrediction } from '../../../gpu-runner/src/evaluate/translate.js';
@@ -96,7 +97,7 @@ describe('logits budget', () => {
 });
 
 describe('translation suite', () => {
-  it('uses the first rows as shots, decodes the rest and scores corpus chrF', async () => {
+  it('uses the first rows as shots, decodes the rest and scores corpus chrF and BLEU', async () => {
     const model = await tinyEvalModel('pastKv');
     const r = await evaluateSuite(model, pairs, 'mt', 'fr', { numShots: 2, maxNewTokens: 8 });
     expect(r.scoring).toBe('chrf');
@@ -112,6 +113,12 @@ describe('translation suite', () => {
       ),
       12,
     );
+    const hyps = preds.map((p) => p.hypothesis);
+    const refs = pairs.slice(2).map((p) => p.tgt);
+    expect(r.metrics.bleu).toBe(corpusBleu(hyps, refs));
+    expect(preds.map((p) => p.bleuStats)).toEqual(hyps.map((h, i) => bleuStats(h, refs[i]!)));
+    expect(preds.map((p) => p.bleu)).toEqual(hyps.map((h, i) => sentenceBleu(h, refs[i]!)));
+    expect(r.signatures).toEqual({ bleu: 'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0' });
     // the hypothesis is what plain greedy decoding of the calibration-format prompt produces
     const prompt = Array.from(translationPromptTokens(tok, pairs.slice(0, 2), pairs[2]!.src, 'French', 'English'));
     const ids = await plainGreedy(model.session, prompt, 8, tok.eosId);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configPath, loadConfig, saveConfig } from '../../../cli/config';
-import { renderLeaderboard, renderTable } from '../../../cli/table';
+import { describeInterval, renderLeaderboard, renderTable } from '../../../cli/table';
 
 describe('CLI config', () => {
   it('lives under XDG_CONFIG_HOME, round-trips, and is readable by its owner only', async () => {
@@ -103,5 +103,50 @@ describe('renderLeaderboard', () => {
     // A suite without a score shows a dash rather than 0; a significant cell carries a star.
     expect(lines[4]).toMatch(/^wanda 50% mt:fr-en\s+85\.0\*\s+–\s+85\.0\s+–\s+-1\.3$/);
     expect(lines[5]).toMatch(/^\* differs from dense/);
+  });
+
+  it('prints BLEU as stored (0–100, one decimal) with its own unit, as chrF', () => {
+    const text = renderLeaderboard({
+      model: 'm',
+      format: 'mt',
+      scoring: 'paper',
+      metric: 'bleu',
+      lowerIsBetter: false,
+      languages: ['fr'],
+      columns: [{ suiteId: 's-fr', suite: 'mt-fr', format: 'mt', lang: 'fr', chance: null }],
+      note: null,
+      rows: [
+        {
+          ...base,
+          variant: 'dense',
+          method: 'dense',
+          sparsity: null,
+          calibration: null,
+          dense: true,
+          cells: { 's-fr': cell(22.5) },
+          mean: 22.5,
+          meanNonEnglish: 22.5,
+          deltaVsDense: null,
+        },
+        {
+          ...base,
+          variant: 'wanda 50% mt:fr-en',
+          method: 'wanda',
+          sparsity: 0.5,
+          pattern: 'unstructured',
+          calibration: 'mt:fr-en',
+          dense: false,
+          cells: { 's-fr': cell(18.75, 0.004) },
+          mean: 18.75,
+          meanNonEnglish: 18.75,
+          deltaVsDense: -3.75,
+        },
+      ],
+    });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('mt · bleu · scoring paper');
+    expect(lines[3]).toMatch(/^dense\s+22\.5\s+22\.5\s+22\.5$/);
+    expect(lines[4]).toMatch(/^wanda 50% mt:fr-en\s+18\.8\*\s+18\.8\s+18\.8\s+-3\.8$/);
+    expect(describeInterval({ mean: -3.75, lo: -6.5, hi: -1, p: 0.004, n: 4 }, 'bleu')).toBe('Δ -3.8 bleu [-6.5, -1.0], significant (p = 0.004) at n = 4');
   });
 });

@@ -1,9 +1,11 @@
 /**
  * Stored per-row results of perplexity and translation suites come back as the rows the paired
  * bootstrap needs, and a pruned ppl/mt result gets Δ, interval and p-value score rows computed from
- * them exactly as from freshly scored dense rows.
+ * them exactly as from freshly scored dense rows — for mt both chrF and BLEU, also from translation
+ * rows stored before BLEU statistics were kept.
  */
 import { describe, expect, it } from 'vitest';
+import { bleuStats, corpusBleu, sentenceBleu } from '../../../gpu-runner/src/evaluate/bleu.js';
 import { corpusChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
 import type { SuiteResult } from '../../../gpu-runner/src/evaluate/index.js';
 import { decodeSamples, encodeSamples } from '../../../gpu-runner/src/service/samples.js';
@@ -20,14 +22,27 @@ const ppl = (nll: number[]): SuiteResult => ({
   stats: { forwardTokens: 0, batches: 0 } as never,
 });
 const refs = ['the cat sleeps', 'it rains today', 'we leave at noon', 'the shop is closed'];
+// as the engine gives them: sentence BLEU and its statistics on every row
 const mt = (hyps: string[]): SuiteResult => ({
   format: 'mt',
   lang: 'fr',
   scoring: 'chrf',
-  metrics: { chrf: corpusChrf(hyps, refs) },
+  metrics: { chrf: corpusChrf(hyps, refs), bleu: corpusBleu(hyps, refs) },
   n: hyps.length,
-  predictions: hyps.map((hypothesis, i) => ({ index: i + 1, hypothesis, reference: refs[i]!, chrf: 0 })),
+  predictions: hyps.map((hypothesis, i) => ({
+    index: i + 1,
+    hypothesis,
+    reference: refs[i]!,
+    chrf: 0,
+    bleu: sentenceBleu(hypothesis, refs[i]!),
+    bleuStats: bleuStats(hypothesis, refs[i]!),
+  })),
   stats: { forwardTokens: 0, steps: 0, usedCache: false },
+});
+/** A translation result as samples stored it before BLEU: no sentence BLEU, no statistics. */
+const withoutBleu = (r: SuiteResult): SuiteResult => ({
+  ...r,
+  predictions: (r.predictions as { bleu?: number; bleuStats?: number[] }[]).map(({ bleu: _b, bleuStats: _s, ...p }) => p) as SuiteResult['predictions'],
 });
 
 describe('samples of perplexity and translation suites', () => {
@@ -68,12 +83,52 @@ describe('samples of perplexity and translation suites', () => {
       const stored = { ...p, predictions: text.get(id)!, metrics: {}, n: text.get(id)!.length } as SuiteResult;
       const rows = bootstrapRows(id, p, d, 'paper');
       expect(bootstrapRows(id, p, stored, 'paper')).toEqual(rows);
-      const metric = p.format === 'ppl' ? 'ppl' : 'chrf';
-      expect(rows.map((r) => r.metric)).toEqual([`${metric}_delta`, `${metric}_delta_lo`, `${metric}_delta_hi`, `${metric}_delta_p`]);
+      const metrics = p.format === 'ppl' ? { ppl: 'perplexity' } : { chrf: 'chrf', bleu: 'bleu' };
+      expect(rows.map((r) => r.metric)).toEqual(Object.keys(metrics).flatMap((m) => [`${m}_delta`, `${m}_delta_lo`, `${m}_delta_hi`, `${m}_delta_p`]));
       const value = (m: string) => rows.find((r) => r.metric === m)!.value;
-      expect(value(`${metric}_delta`)).toBeCloseTo((p.metrics.perplexity ?? p.metrics.chrf)! - (d.metrics.perplexity ?? d.metrics.chrf)!, 9);
-      expect(value(`${metric}_delta_lo`)).toBeLessThanOrEqual(value(`${metric}_delta_hi`));
+      for (const [metric, key] of Object.entries(metrics)) {
+        expect(value(`${metric}_delta`)).toBeCloseTo(p.metrics[key]! - d.metrics[key]!, 9);
+        expect(value(`${metric}_delta_lo`)).toBeLessThanOrEqual(value(`${metric}_delta_hi`));
+      }
     }
+  });
+
+  it('keep translation rows stored without BLEU statistics readable: the bootstrap computes them from the text', () => {
+    const old = decodeSamples(encodeSamples(header, [{ suiteId: 's2', scoring: 'paper', result: withoutBleu(dense.m) }])).text.get('s2')!;
+    expect(old.every((p) => !('bleuStats' in p))).toBe(true);
+    const stored = { ...pruned.m, predictions: old, metrics: {}, n: old.length } as SuiteResult;
+    const rows = bootstrapRows('s2', pruned.m, stored, 'paper');
+    expect(rows).toEqual(bootstrapRows('s2', pruned.m, dense.m, 'paper'));
+    const delta = rows.find((r) => r.metric === 'bleu_delta')!.value;
+    expect(delta).toBeCloseTo(
+      corpusBleu(['cat', 'rain', 'we noon', 'closed'], refs) - corpusBleu(['the cat sleeps', 'it rains', 'we go at noon', 'shop closed'], refs),
+      9,
+    );
+    expect(delta).toBeLessThan(0);
+  });
+
+  it('leave out, with the reason, a metric whose dense rows lack what it is computed from', () => {
+    const statsOnly = {
+      ...dense.m,
+      predictions: (dense.m.predictions as { index: number; bleuStats?: number[] }[]).map(({ index, bleuStats }) => ({ index, bleuStats })),
+    } as SuiteResult;
+    const skipped: string[] = [];
+    const rows = bootstrapRows('s2', pruned.m, statsOnly, 'paper', (metric, reason) => skipped.push(`${metric}: ${reason}`));
+    expect(rows.map((r) => r.metric)).toEqual(['bleu_delta', 'bleu_delta_lo', 'bleu_delta_hi', 'bleu_delta_p']);
+    expect(rows).toEqual(bootstrapRows('s2', pruned.m, dense.m, 'paper').filter((r) => r.metric.startsWith('bleu')));
+    expect(skipped).toEqual(['chrf: row 1 has no hypothesis and reference to compute chrF from']);
+    const nothing = { ...dense.m, predictions: dense.m.predictions.map((p) => ({ index: p.index })) } as SuiteResult;
+    skipped.length = 0;
+    expect(bootstrapRows('s2', pruned.m, nothing, 'paper', (metric, reason) => skipped.push(`${metric}: ${reason}`))).toEqual([]);
+    expect(skipped).toEqual([
+      'chrf: row 1 has no hypothesis and reference to compute chrF from',
+      'bleu: row 1 has neither BLEU statistics nor its hypothesis and reference',
+    ]);
+  });
+
+  it('reject a translation row with malformed BLEU statistics, naming the line', () => {
+    const bad = { ...dense.m, predictions: dense.m.predictions.map((p) => ({ ...p, bleuStats: [1, 2, 3] })) } as SuiteResult;
+    expect(() => decodeSamples(encodeSamples(header, [{ suiteId: 's2', scoring: 'paper', result: bad }]))).toThrow(/line 2 has malformed bleuStats/);
   });
 
   it('score rows carry the metric’s bootstrap interval', () => {
@@ -82,6 +137,11 @@ describe('samples of perplexity and translation suites', () => {
     const [v, lo, hi] = rows.map((r) => r.value);
     expect(lo).toBeLessThan(v!);
     expect(hi).toBeGreaterThan(v!);
-    expect(scoreRows('s2', pruned.m, 'paper').map((r) => r.metric)).toEqual(['chrf', 'chrf_lo', 'chrf_hi']);
+    const mtRows = scoreRows('s2', pruned.m, 'paper');
+    expect(mtRows.map((r) => r.metric)).toEqual(['chrf', 'chrf_lo', 'chrf_hi', 'bleu', 'bleu_lo', 'bleu_hi']);
+    const bleu = mtRows.filter((r) => r.metric.startsWith('bleu')).map((r) => r.value);
+    expect(bleu[0]).toBe(corpusBleu(['cat', 'rain', 'we noon', 'closed'], refs));
+    expect(bleu[1]).toBeLessThanOrEqual(bleu[0]!);
+    expect(bleu[2]).toBeGreaterThanOrEqual(bleu[0]!);
   });
 });

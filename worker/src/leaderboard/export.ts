@@ -1,5 +1,5 @@
 /** The leaderboard as files a paper uses: tidy CSV (one line per cell) and a LaTeX table. */
-import type { Leaderboard, LeaderboardRow } from '../../../shared/src/api/leaderboards';
+import { pointsScale, type Leaderboard, type LeaderboardRow } from '../../../shared/src/api/leaderboards';
 
 const csvField = (v: string | number | null) => {
   if (v === null) return '';
@@ -71,9 +71,9 @@ export function leaderboardCsv(b: Leaderboard): string {
 
 const tex = (s: string) =>
   s.replace(/[\\&%$#_{}~^]/g, (ch) => (ch === '\\' ? '\\textbackslash{}' : ch === '~' ? '\\textasciitilde{}' : ch === '^' ? '\\textasciicircum{}' : `\\${ch}`));
-/** Accuracies as percentages (as papers print them), ppl with two decimals, chrF with one. */
+/** Accuracies as percentages (as papers print them), ppl with two decimals, chrF and BLEU with one. */
 export const scaled = (metric: string, v: number) =>
-  metric === 'ppl' || metric === 'bpb' ? v.toFixed(2) : metric === 'chrf' ? v.toFixed(1) : (v * 100).toFixed(1);
+  metric === 'ppl' || metric === 'bpb' ? v.toFixed(2) : pointsScale(metric) ? v.toFixed(1) : (v * 100).toFixed(1);
 const signedScaled = (metric: string, v: number) => `${v > 0 ? '+' : v < 0 ? '$-$' : ''}${scaled(metric, Math.abs(v))}`;
 
 /** booktabs table: variants × suites, mean and Δ vs dense; significant cells (p < 0.05) in bold, n under each suite. */
