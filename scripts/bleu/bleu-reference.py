@@ -62,11 +62,15 @@ def main():
                 "sentence_bleu": score_dict(sacrebleu.sentence_bleu(h, [r])),
                 # the same statistics scored as a one-sentence corpus (no effective order)
                 "corpus_bleu": score_dict(sacrebleu.corpus_bleu([h], [[r]])),
+                # chrF defaults (n = 6, beta = 2, whitespace removed), sentence level
+                "sentence_chrf": sacrebleu.sentence_chrf(h, [r]).score,
             }
         )
 
     def subset(name, idx):
-        return {"name": name, "indices": idx, **score_dict(sacrebleu.corpus_bleu([hyps[i] for i in idx], [[refs[i] for i in idx]]))}
+        h = [hyps[i] for i in idx]
+        r = [[refs[i] for i in idx]]
+        return {"name": name, "indices": idx, **score_dict(sacrebleu.corpus_bleu(h, r)), "chrf": sacrebleu.corpus_chrf(h, r).score}
 
     corpora = [
         subset("all", list(range(n))),

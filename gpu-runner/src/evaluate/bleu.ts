@@ -5,6 +5,7 @@
  * effective order. Scores are on sacreBLEU's 0–100 scale, as chrF. `sentenceBleu` uses effective order,
  * as sacreBLEU's `sentence_bleu` does. Checked against sacreBLEU's own figures in test/fixtures/bleu.
  */
+import { pySpaces, pyTrailingSpace } from './py-space.js';
 
 export const BLEU_MAX_ORDER = 4;
 
@@ -30,11 +31,6 @@ export interface BleuScore {
   refLen: number;
 }
 
-// Python's str.split()/rstrip() whitespace (str.isspace), which differs from JavaScript's \s: it has
-// the information separators U+001C–U+001F and U+0085 and lacks U+FEFF.
-const PY_SPACE = '\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const pySpaces = new RegExp(`[${PY_SPACE}]+`, 'gu');
-const pyTrailingSpace = new RegExp(`[${PY_SPACE}]+$`, 'u');
 
 // sacreBLEU's TokenizerRegexp, in its order. The first class is mteval's symbol set: { | } ~ [ \ ] ^ _ `
 // space ! " # $ % & ( ) * + : ; < = > ? @ / (not - ' . , or digits).

@@ -3,8 +3,12 @@
  * n-grams, one reference). Corpus level as sacreBLEU: n-gram statistics are summed over sentences,
  * then per-order precision and recall are averaged over the orders that occur in both hypothesis and
  * reference, and combined into F_β. Scores are on sacreBLEU 2's 0–100 scale. Characters are Unicode
- * code points (as Python strings), not UTF-16 units.
+ * code points (as Python strings), not UTF-16 units, and whitespace is Python's (py-space.ts).
  */
+import { pySpaces } from './py-space.js';
+
+/** sacreBLEU's signature of the settings chrfStats/corpusChrf use by default. */
+export const CHRF_SIGNATURE = 'nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0';
 
 export interface ChrfOptions {
   order?: number;
@@ -26,7 +30,7 @@ function ngramCounts(chars: string[], n: number): Map<string, number> {
 }
 
 function prepare(s: string, whitespace: boolean): string[] {
-  return Array.from(whitespace ? s : s.replace(/\s+/gu, ''));
+  return Array.from(whitespace ? s : s.replace(pySpaces, ''));
 }
 
 export function chrfStats(hypothesis: string, reference: string, opts: ChrfOptions = {}): ChrfStats {
@@ -39,8 +43,11 @@ export function chrfStats(hypothesis: string, reference: string, opts: ChrfOptio
     const r = ngramCounts(ref, n);
     let match = 0;
     for (const [g, c] of h) match += Math.min(c, r.get(g) ?? 0);
-    stats[3 * (n - 1)] = Math.max(0, hyp.length - n + 1);
-    stats[3 * (n - 1) + 1] = Math.max(0, ref.length - n + 1);
+    const refCount = Math.max(0, ref.length - n + 1);
+    // sacreBLEU counts no hypothesis n-grams of an order the reference lacks: at corpus level they
+    // would otherwise lower the precision of that order.
+    stats[3 * (n - 1)] = refCount > 0 ? Math.max(0, hyp.length - n + 1) : 0;
+    stats[3 * (n - 1) + 1] = refCount;
     stats[3 * (n - 1) + 2] = match;
   }
   return stats;

@@ -12,7 +12,7 @@ import type { ProgressFn } from '../types.js';
 import { planBatches } from './batch-plan.js';
 import type { BatchOptions } from './batching.js';
 import { BLEU_SIGNATURE, bleuFromStats, bleuStats, sumBleuStats, type BleuStats } from './bleu.js';
-import { corpusChrf, sentenceChrf } from './chrf.js';
+import { CHRF_SIGNATURE, corpusChrf, sentenceChrf } from './chrf.js';
 import { forward, gatherCache, type KvCache } from './forward.js';
 import { argmaxAt } from './logprobs.js';
 import { logitTokens, type EvalModel } from './model.js';
@@ -152,7 +152,7 @@ export interface TranslationPrediction {
 }
 
 /** What the mt metrics are, in sacreBLEU's signature notation (recorded with the run). */
-export const translationSignatures = { bleu: BLEU_SIGNATURE } as const;
+export const translationSignatures = { bleu: BLEU_SIGNATURE, chrf: CHRF_SIGNATURE } as const;
 
 /** Cuts a generation where the model starts a new demonstration instead of emitting EOS. */
 export function cleanHypothesis(text: string, srcName: string): string {

@@ -3,8 +3,10 @@
  * precision and recall averaged over the orders present in both sides, then F_β; 0–100).
  * F_2 = 5·P·R / (4·P + R).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chrfStats, corpusChrf, sentenceChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
+import { CHRF_SIGNATURE, chrfStats, corpusChrf, sentenceChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
 
 describe('chrF', () => {
   it('is 100 for an exact match', () => {
@@ -59,5 +61,32 @@ describe('chrF', () => {
 
   it('rejects mismatched corpora', () => {
     expect(() => corpusChrf(['a'], [])).toThrow(/1 hypotheses but 0 references/);
+  });
+});
+
+describe('chrF against sacreBLEU 2.6.0 (test/fixtures/bleu: scripts/bleu/bleu-reference.py)', () => {
+  const dir = path.resolve(import.meta.dirname, '../../fixtures/bleu');
+  const pairs = readFileSync(path.join(dir, 'pairs.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as { hypothesis: string; reference: string });
+  const ref = JSON.parse(readFileSync(path.join(dir, 'sacrebleu.json'), 'utf8')) as {
+    chrf_signature: string;
+    corpora: Array<{ name: string; indices: number[]; chrf: number }>;
+    sentences: Array<{ sentence_chrf: number }>;
+  };
+
+  it('signature', () => expect(CHRF_SIGNATURE).toBe(ref.chrf_signature));
+
+  it('every sentence, including Python-only whitespace (U+001C–U+001F, U+0085) and U+FEFF', () => {
+    pairs.forEach((p, i) => expect(sentenceChrf(p.hypothesis, p.reference), `pair ${i}`).toBeCloseTo(ref.sentences[i]!.sentence_chrf, 9));
+  });
+
+  it('corpus chrF of every subset', () => {
+    for (const c of ref.corpora) {
+      const h = c.indices.map((i) => pairs[i]!.hypothesis);
+      const r = c.indices.map((i) => pairs[i]!.reference);
+      expect(corpusChrf(h, r), c.name).toBeCloseTo(c.chrf, 9);
+    }
   });
 });

@@ -118,7 +118,10 @@ describe('translation suite', () => {
     expect(r.metrics.bleu).toBe(corpusBleu(hyps, refs));
     expect(preds.map((p) => p.bleuStats)).toEqual(hyps.map((h, i) => bleuStats(h, refs[i]!)));
     expect(preds.map((p) => p.bleu)).toEqual(hyps.map((h, i) => sentenceBleu(h, refs[i]!)));
-    expect(r.signatures).toEqual({ bleu: 'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0' });
+    expect(r.signatures).toEqual({
+      bleu: 'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0',
+      chrf: 'nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0',
+    });
     // the hypothesis is what plain greedy decoding of the calibration-format prompt produces
     const prompt = Array.from(translationPromptTokens(tok, pairs.slice(0, 2), pairs[2]!.src, 'French', 'English'));
     const ids = await plainGreedy(model.session, prompt, 8, tok.eosId);

@@ -64,7 +64,10 @@ describe('evaluate job on the demo model with an mt suite', () => {
 
     const [summary] = result.extra.evaluation as Array<{ metrics: Record<string, number>; signatures?: Record<string, string> }>;
     expect(summary!.metrics.bleu).toBe(value('bleu'));
-    expect(summary!.signatures).toEqual({ bleu: 'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0' });
+    expect(summary!.signatures).toEqual({
+      bleu: 'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0',
+      chrf: 'nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0',
+    });
   });
 
   it('bootstraps BLEU against dense samples stored without BLEU statistics', async () => {
