@@ -31,7 +31,6 @@ export interface BleuScore {
   refLen: number;
 }
 
-
 // sacreBLEU's TokenizerRegexp, in its order. The first class is mteval's symbol set: { | } ~ [ \ ] ^ _ `
 // space ! " # $ % & ( ) * + : ; < = > ? @ / (not - ' . , or digits).
 const regexpRules: Array<[RegExp, string]> = [
