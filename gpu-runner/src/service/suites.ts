@@ -1,6 +1,7 @@
 /**
  * Evaluating a job's suites with one model and turning the engine's results into the API's score
- * rows (metric names as the leaderboard knows them: acc, acc_norm, f1, f1_norm, ppl, bpb, chrf).
+ * rows (metric names as the leaderboard knows them: acc, acc_norm, f1, f1_norm, ppl, bpb, chrf; rankc and
+ * rankc_asc for a language-X suite with a parallel English suite in the job, service/rankc.ts).
  */
 import { readFile } from 'node:fs/promises';
 import type { SuiteFormat } from '../../../shared/src/suites';
@@ -10,6 +11,7 @@ import { multipleChoiceFormats } from '../../../shared/src/suites';
 import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
+import { jobRankc, planRankc, type RankcPlan, type RankcSuite } from './rankc';
 import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader } from './samples';
 import type { JobContext } from './worker-loop';
 
@@ -66,6 +68,8 @@ export interface SuiteRun {
   denseScored: number;
   /** Per suite and scoring: the engine's summary (without per-example predictions). */
   summaries: Array<{ suiteId: string; format: string; lang: string; scoring: string; metrics: Record<string, number>; n: number; seconds: number }>;
+  /** recorded on the run as `extra.rankc`: the (language X, English) suites compared, and why the others were not */
+  rankc: { pairs: RankcPlan['pairs']; absent: RankcPlan['absent'] };
   seconds: number;
 }
 
@@ -117,7 +121,7 @@ export async function evaluateSuites(
 ): Promise<SuiteRun> {
   const started = performance.now();
   const suites = ctx.inputs.filter((i) => i.role === 'suite');
-  const out: SuiteRun = { scores: [], artifacts: [], denseReused: 0, denseScored: 0, summaries: [], seconds: 0 };
+  const out: SuiteRun = { scores: [], artifacts: [], denseReused: 0, denseScored: 0, summaries: [], rankc: { pairs: [], absent: [] }, seconds: 0 };
   if (suites.length === 0) return out;
   const graph = ctx.inputs.find((i) => i.role === 'model' && i.meta.graph === true) ?? ctx.inputs.find((i) => i.name === 'model.onnx');
   const header = (dense: boolean): SamplesHeader => ({
@@ -127,6 +131,9 @@ export async function evaluateSuites(
     suites: Object.fromEntries(suites.map((s) => [String(s.meta.suiteId ?? s.name), s.sha256])),
   });
   const own: SampleSet[] = [];
+  const described: RankcSuite[] = [];
+  /** dense results of the bootstrap, stored or scored here, by `${suiteId}/${scoring}` (RankC's Δ pairs two suites' rows) */
+  const denseResults = new Map<string, SuiteResult>();
   // The bootstrap's dense pass comes after the pruned model's session is released: one model in
   // memory at a time (a 2 GB model would otherwise need twice its size).
   const bootstrap: Array<{ suiteId: string; rows: unknown[]; format: SuiteFormat; lang: string; scoring: ScoringName; pruned: SuiteResult }> = [];
@@ -138,6 +145,7 @@ export async function evaluateSuites(
       const lang = String(s.meta.lang);
       const all = await readJsonl(await ctx.input(s.name));
       const rows = opts.limit ? stratifiedSubset(all, opts.limit.rows, opts.limit.seed, rowLabel).map((i) => all[i]) : all;
+      described.push({ suiteId, format, lang, task: typeof s.meta.task === 'string' ? s.meta.task : suiteId, rows: all.length, subset: subsetOf(s.meta.subset) });
       const scorings: ScoringName[] = format === 'ppl' || format === 'mt' ? [opts.scoring[0]!] : opts.scoring;
       for (const scoring of scorings) {
         const stage = `evaluate ${format}.${lang} ${scoring} (${k + 1}/${suites.length})`;
@@ -171,6 +179,7 @@ export async function evaluateSuites(
       const dense: SuiteResult = { ...b.pruned, predictions: rows, metrics: {}, n: rows.length };
       out.scores.push(...bootstrapRows(b.suiteId, b.pruned, dense, b.scoring));
       scored.push({ suiteId: b.suiteId, scoring: b.scoring, result: dense });
+      denseResults.set(`${b.suiteId}/${b.scoring}`, dense);
       out.denseReused++;
       return false;
     });
@@ -189,6 +198,7 @@ export async function evaluateSuites(
           );
           out.scores.push(...bootstrapRows(b.suiteId, b.pruned, d, b.scoring));
           scored.push({ suiteId: b.suiteId, scoring: b.scoring, result: d });
+          denseResults.set(`${b.suiteId}/${b.scoring}`, d);
           out.denseScored++;
         }
       } finally {
@@ -200,8 +210,24 @@ export async function evaluateSuites(
       out.artifacts.push('dense-samples.jsonl.gz');
     }
   }
+  // From the rows just scored (the same rows samples.jsonl.gz stores): nothing is scored again.
+  const rankc = jobRankc(
+    planRankc(described),
+    new Map(own.map((o) => [`${o.suiteId}/${o.scoring}`, o.result])),
+    opts.denseDir ? denseResults : null,
+  );
+  out.scores.push(...rankc.scores);
+  out.rankc = { pairs: rankc.pairs, absent: rankc.absent };
   out.seconds = (performance.now() - started) / 1000;
   return out;
+}
+
+/** The upload subset the lease names for a suite (its stats.subset), if any. */
+function subsetOf(v: unknown): RankcSuite['subset'] {
+  if (!v || typeof v !== 'object') return null;
+  const s = v as Record<string, unknown>;
+  if (typeof s.n !== 'number' || typeof s.seed !== 'number') return null;
+  return { n: s.n, seed: s.seed, ...(typeof s.of === 'number' ? { of: s.of } : {}) };
 }
 
 /**
