@@ -9,7 +9,8 @@
 /**
  * `desc`: the most likely candidate first (Qi et al.); `asc`: the least likely first, as the code of
  * Kim et al. (2024) ranks. With every candidate ranked (K = the number of choices) the two agree on
- * two choices and may differ from three on.
+ * two choices with distinct scores and may differ from three on. Equal scores keep the lower index first
+ * in either order.
  */
 export type RankOrder = 'desc' | 'asc';
 
@@ -63,4 +64,3 @@ export function rankcPerItem(a: readonly (readonly number[])[], b: readonly (rea
   if (a.length !== b.length) throw new Error(`RankC needs parallel items: ${a.length} vs ${b.length}`);
   return Float64Array.from(a, (x, i) => itemRankc(x, b[i]!, opts));
 }
-

@@ -86,6 +86,11 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
     artifacts: evaluation.artifacts,
     device: String(ctx.device),
     timings,
-    extra: { ...extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored }, rankc: evaluation.rankc },
+    extra: {
+      ...extra,
+      evaluation: evaluation.summaries,
+      bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored },
+      rankc: evaluation.rankc,
+    },
   };
 }

@@ -90,7 +90,12 @@ export function alignItems(english: McPrediction[], other: McPrediction[]): { en
 }
 
 /** Per-item RankC of one language-X result against the English result of the same model and scoring. */
-export function rankcItems(english: SuiteResult, other: SuiteResult, order: RankOrder, k?: number): { items: Float64Array; rows: number[] } | { reason: string } {
+export function rankcItems(
+  english: SuiteResult,
+  other: SuiteResult,
+  order: RankOrder,
+  k?: number,
+): { items: Float64Array; rows: number[] } | { reason: string } {
   const a = alignItems(english.predictions as McPrediction[], other.predictions as McPrediction[]);
   if ('reason' in a) return a;
   return { items: rankcPerItem(a.en, a.x, { order, k }), rows: a.rows };
@@ -123,7 +128,12 @@ export function rankcValueRows(base: Base, metric: string, items: Float64Array):
  * RankC of the pruned model − RankC of the dense model on the same items, paired bootstrap over items
  * (both models' per-item RankC drawn with the same indices), as `<metric>_delta`, `_lo`, `_hi`, `_p`.
  */
-export function rankcDeltaRows(base: Base, metric: string, pruned: { items: Float64Array; rows: number[] }, dense: { items: Float64Array; rows: number[] }): ScoreRow[] {
+export function rankcDeltaRows(
+  base: Base,
+  metric: string,
+  pruned: { items: Float64Array; rows: number[] },
+  dense: { items: Float64Array; rows: number[] },
+): ScoreRow[] {
   const byRow = new Map(dense.rows.map((r, i) => [r, dense.items[i]!]));
   if (byRow.size !== pruned.rows.length) throw new Error(`dense RankC has ${byRow.size} items, pruned ${pruned.rows.length}`);
   const diff = Float64Array.from(pruned.rows, (r, i) => {

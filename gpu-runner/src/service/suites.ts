@@ -145,7 +145,14 @@ export async function evaluateSuites(
       const lang = String(s.meta.lang);
       const all = await readJsonl(await ctx.input(s.name));
       const rows = opts.limit ? stratifiedSubset(all, opts.limit.rows, opts.limit.seed, rowLabel).map((i) => all[i]) : all;
-      described.push({ suiteId, format, lang, task: typeof s.meta.task === 'string' ? s.meta.task : suiteId, rows: all.length, subset: subsetOf(s.meta.subset) });
+      described.push({
+        suiteId,
+        format,
+        lang,
+        task: typeof s.meta.task === 'string' ? s.meta.task : suiteId,
+        rows: all.length,
+        subset: subsetOf(s.meta.subset),
+      });
       const scorings: ScoringName[] = format === 'ppl' || format === 'mt' ? [opts.scoring[0]!] : opts.scoring;
       for (const scoring of scorings) {
         const stage = `evaluate ${format}.${lang} ${scoring} (${k + 1}/${suites.length})`;
@@ -211,11 +218,7 @@ export async function evaluateSuites(
     }
   }
   // From the rows just scored (the same rows samples.jsonl.gz stores): nothing is scored again.
-  const rankc = jobRankc(
-    planRankc(described),
-    new Map(own.map((o) => [`${o.suiteId}/${o.scoring}`, o.result])),
-    opts.denseDir ? denseResults : null,
-  );
+  const rankc = jobRankc(planRankc(described), new Map(own.map((o) => [`${o.suiteId}/${o.scoring}`, o.result])), opts.denseDir ? denseResults : null);
   out.scores.push(...rankc.scores);
   out.rankc = { pairs: rankc.pairs, absent: rankc.absent };
   out.seconds = (performance.now() - started) / 1000;

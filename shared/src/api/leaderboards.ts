@@ -27,7 +27,10 @@ export const leaderboardQuery = z.object({
   /** one language or several, comma-separated */
   lang: langList.optional(),
   scoring: scoringName.default('paper'),
-  /** default: the format's own (acc, chrf for mt, ppl for ppl) */
+  /**
+   * default: the format's own (acc, chrf for mt, ppl for ppl); rankc (rankc_asc: the authors' code's
+   * order) for the cross-lingual consistency of a language-X multiple-choice suite with its parallel English suite
+   */
   metric: z.string().max(32).optional(),
   /** pruned rows of this sparsity only (dense rows stay) */
   sparsity: z.coerce.number().gt(0).lt(1).optional(),

@@ -87,6 +87,20 @@ describe('RankC of items', () => {
     expect(itemRankc([-1, -2], [-1, -3])).toBeCloseTo(1, 15);
   });
 
+  it('gives the same value in both orders on every two-choice item, and may differ from three choices on', () => {
+    // two distinct scores: the top of one order is the bottom of the other, so P@1 agrees in both orders
+    const pairs = [
+      [-1, -2],
+      [-2, -1],
+      [-0.5, -3],
+    ];
+    for (const p of pairs) for (const q of pairs) expect(itemRankc(p, q, { order: 'asc' })).toBe(itemRankc(p, q));
+    // a tie keeps the lower index first in either order, which breaks that symmetry
+    expect(itemRankc([-1, -1], [-1, -2])).toBe(1);
+    expect(itemRankc([-1, -1], [-1, -2], { order: 'asc' })).toBeCloseTo(1 / (e + 1), 15);
+    expect(itemRankc(en[1]!, x[1]!, { order: 'asc' })).not.toBeCloseTo(itemRankc(en[1]!, x[1]!), 3);
+  });
+
   it('caps K at the configured k: k = 1 counts the top choice only, k = 2 renormalises over two ranks', () => {
     expect(itemRankc(en[0]!, x[0]!, { k: 1 })).toBe(0);
     expect(itemRankc(en[1]!, x[1]!, { k: 1 })).toBe(1);
