@@ -60,7 +60,8 @@ export function planRankc(suites: RankcSuite[]): RankcPlan {
       plan.pairs.push({ suiteId: s.suiteId, englishId: partner.suiteId });
       continue;
     }
-    const e = english[0]!;
+    // The closest English suite names the reason: one of the same format if there is one.
+    const e = english.find((x) => x.format === s.format) ?? english[0]!;
     if (e.format !== s.format) absent(`the English suite ${e.suiteId} of task "${s.task}" is ${e.format}, this one ${s.format}`);
     else
       absent(
