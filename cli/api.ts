@@ -107,7 +107,17 @@ export class PolypruneApi {
 
   uploadSuite(
     data: Uint8Array,
-    q: { format: string; lang: string; name?: string; visibility?: string; onError?: 'reject' | 'skip'; dedupe?: boolean; subset?: number; seed?: number },
+    q: {
+      format: string;
+      lang: string;
+      name?: string;
+      task?: string;
+      visibility?: string;
+      onError?: 'reject' | 'skip';
+      dedupe?: boolean;
+      subset?: number;
+      seed?: number;
+    },
   ) {
     return this.http.json<SuiteInfo>('/v1/suites', { method: 'POST', body: data, query: q, headers: { 'content-type': 'application/octet-stream' } });
   }

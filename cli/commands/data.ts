@@ -80,6 +80,7 @@ export function registerData(program: Command) {
     .requiredOption('--format <format>', 'xnli | marc | pawsx | xcopa | xstorycloze | mc | ppl | mt')
     .requiredOption('--lang <lang>', 'language: fr, fra or fra_Latn')
     .option('--name <name>')
+    .option('--task <task>', 'the task this suite is one language of (default: its name); parallel suites of one task get RankC')
     .option('--public', 'visible to everyone', false)
     .option('--skip-bad-lines', 'keep the good lines instead of rejecting the file', false)
     .option('--strict', 'refuse control characters instead of stripping them', false)
@@ -93,6 +94,7 @@ export function registerData(program: Command) {
           format: string;
           lang: string;
           name?: string;
+          task?: string;
           public: boolean;
           skipBadLines: boolean;
           strict: boolean;
@@ -108,6 +110,7 @@ export function registerData(program: Command) {
             format: o.format,
             lang: o.lang,
             name: o.name,
+            ...(o.task !== undefined ? { task: o.task } : {}),
             visibility: o.public ? 'public' : 'private',
             onError: onError(o),
             ...(o.dedupe ? { dedupe: true } : {}),
@@ -116,7 +119,11 @@ export function registerData(program: Command) {
           }),
         );
         const sub = s.stats.subset ? `, subset ${s.stats.subset.n} of ${s.stats.subset.of} (seed ${s.stats.subset.seed})` : '';
-        emit(cmd, s, () => `suite ${s.id}: ${s.stats.rowsKept} ${s.format} rows (${s.lang}, read as ${s.stats.recognised.input})${sub}${notes(s.stats)}`);
+        emit(
+          cmd,
+          s,
+          () => `suite ${s.id}: ${s.stats.rowsKept} ${s.format} rows (${s.lang}, task ${s.task}, read as ${s.stats.recognised.input})${sub}${notes(s.stats)}`,
+        );
       },
     );
 }

@@ -15,7 +15,7 @@ export function registerResults(program: Command) {
     .option('--format <format>', 'suite format, e.g. mc, xnli, ppl, mt')
     .option('--suite <id>', 'one suite (split) only')
     .option('--lang <codes>', 'language(s), comma-separated')
-    .option('--metric <metric>', 'acc | acc_norm | f1 | ppl | chrf | bleu (default: the format’s own: ppl for ppl, chrf for mt, else acc)')
+    .option('--metric <metric>', 'acc | acc_norm | f1 | ppl | chrf | bleu | rankc | rankc_asc (default: the format’s own: ppl for ppl, chrf for mt, else acc)')
     .option('--scoring <scoring>', 'paper | harness', 'paper')
     .option('--sparsity <p>', 'pruned rows of this sparsity only', num('--sparsity'))
     .option('--method <method>')

@@ -86,6 +86,11 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
     artifacts: evaluation.artifacts,
     device: String(ctx.device),
     timings,
-    extra: { ...extra, evaluation: evaluation.summaries, bootstrapDense: bootstrapDenseExtra(evaluation) },
+    extra: {
+      ...extra,
+      evaluation: evaluation.summaries,
+      bootstrapDense: bootstrapDenseExtra(evaluation),
+      rankc: evaluation.rankc,
+    },
   };
 }

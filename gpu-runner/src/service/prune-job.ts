@@ -143,7 +143,12 @@ export async function runPruneJob(ctx: JobContext, spec: PruneJobSpec): Promise<
     scores: evaluation.scores,
     artifacts: [...run.artifacts, ...evaluation.artifacts],
     timings: run.timings,
-    extra: { ...run.extra, evaluation: evaluation.summaries, bootstrapDense: bootstrapDenseExtra(evaluation) },
+    extra: {
+      ...run.extra,
+      evaluation: evaluation.summaries,
+      bootstrapDense: bootstrapDenseExtra(evaluation),
+      rankc: evaluation.rankc,
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Evaluating a job's suites with one model and turning the engine's results into the API's score
- * rows (metric names as the leaderboard knows them: acc, acc_norm, f1, f1_norm, ppl, bpb, chrf, bleu).
+ * rows (metric names as the leaderboard knows them: acc, acc_norm, f1, f1_norm, ppl, bpb, chrf, bleu; rankc and
+ * rankc_asc for a language-X suite with a parallel English suite in the job, service/rankc.ts).
  */
 import { readFile } from 'node:fs/promises';
 import type { SuiteFormat } from '../../../shared/src/suites';
@@ -10,6 +11,7 @@ import { multipleChoiceFormats } from '../../../shared/src/suites';
 import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
+import { jobRankc, planRankc, type RankcPlan, type RankcSuite } from './rankc';
 import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader } from './samples';
 import type { JobContext } from './worker-loop';
 
@@ -83,6 +85,8 @@ export interface SuiteRun {
   }>;
   /** paired bootstraps that could not be computed: which suite and metric, and why */
   bootstrapSkipped: Array<{ suiteId: string; metric: string; reason: string }>;
+  /** recorded on the run as `extra.rankc`: the (language X, English) suites compared, and why the others were not */
+  rankc: { pairs: RankcPlan['pairs']; absent: RankcPlan['absent'] };
   seconds: number;
 }
 
@@ -157,7 +161,16 @@ export async function evaluateSuites(
 ): Promise<SuiteRun> {
   const started = performance.now();
   const suites = ctx.inputs.filter((i) => i.role === 'suite');
-  const out: SuiteRun = { scores: [], artifacts: [], denseReused: 0, denseScored: 0, summaries: [], bootstrapSkipped: [], seconds: 0 };
+  const out: SuiteRun = {
+    scores: [],
+    artifacts: [],
+    denseReused: 0,
+    denseScored: 0,
+    summaries: [],
+    bootstrapSkipped: [],
+    rankc: { pairs: [], absent: [] },
+    seconds: 0,
+  };
   if (suites.length === 0) return out;
   const graph = ctx.inputs.find((i) => i.role === 'model' && i.meta.graph === true) ?? ctx.inputs.find((i) => i.name === 'model.onnx');
   const header = (dense: boolean): SamplesHeader => ({
@@ -167,6 +180,9 @@ export async function evaluateSuites(
     suites: Object.fromEntries(suites.map((s) => [String(s.meta.suiteId ?? s.name), s.sha256])),
   });
   const own: SampleSet[] = [];
+  const described: RankcSuite[] = [];
+  /** dense results of the bootstrap, stored or scored here, by `${suiteId}/${scoring}` (RankC's Δ pairs two suites' rows) */
+  const denseResults = new Map<string, SuiteResult>();
   // The bootstrap's dense pass comes after the pruned model's session is released: one model in
   // memory at a time (a 2 GB model would otherwise need twice its size).
   const bootstrap: Array<{ suiteId: string; rows: unknown[]; format: SuiteFormat; lang: string; scoring: ScoringName; pruned: SuiteResult }> = [];
@@ -178,6 +194,14 @@ export async function evaluateSuites(
       const lang = String(s.meta.lang);
       const all = await readJsonl(await ctx.input(s.name));
       const rows = opts.limit ? stratifiedSubset(all, opts.limit.rows, opts.limit.seed, rowLabel).map((i) => all[i]) : all;
+      described.push({
+        suiteId,
+        format,
+        lang,
+        task: typeof s.meta.task === 'string' ? s.meta.task : suiteId,
+        rows: all.length,
+        subset: subsetOf(s.meta.subset),
+      });
       const scorings: ScoringName[] = format === 'ppl' || format === 'mt' ? [opts.scoring[0]!] : opts.scoring;
       for (const scoring of scorings) {
         const stage = `evaluate ${format}.${lang} ${scoring} (${k + 1}/${suites.length})`;
@@ -224,6 +248,7 @@ export async function evaluateSuites(
       const dense: SuiteResult = { ...b.pruned, predictions: rows, metrics: {}, n: rows.length };
       out.scores.push(...bootstrapRows(b.suiteId, b.pruned, dense, b.scoring, skip(b.suiteId)));
       scored.push({ suiteId: b.suiteId, scoring: b.scoring, result: dense });
+      denseResults.set(`${b.suiteId}/${b.scoring}`, dense);
       out.denseReused++;
       return false;
     });
@@ -242,6 +267,7 @@ export async function evaluateSuites(
           );
           out.scores.push(...bootstrapRows(b.suiteId, b.pruned, d, b.scoring, skip(b.suiteId)));
           scored.push({ suiteId: b.suiteId, scoring: b.scoring, result: d });
+          denseResults.set(`${b.suiteId}/${b.scoring}`, d);
           out.denseScored++;
         }
       } finally {
@@ -253,8 +279,20 @@ export async function evaluateSuites(
       out.artifacts.push('dense-samples.jsonl.gz');
     }
   }
+  // From the rows just scored (the same rows samples.jsonl.gz stores): nothing is scored again.
+  const rankc = jobRankc(planRankc(described), new Map(own.map((o) => [`${o.suiteId}/${o.scoring}`, o.result])), opts.denseDir ? denseResults : null);
+  out.scores.push(...rankc.scores);
+  out.rankc = { pairs: rankc.pairs, absent: rankc.absent };
   out.seconds = (performance.now() - started) / 1000;
   return out;
+}
+
+/** The upload subset the lease names for a suite (its stats.subset), if any. */
+function subsetOf(v: unknown): RankcSuite['subset'] {
+  if (!v || typeof v !== 'object') return null;
+  const s = v as Record<string, unknown>;
+  if (typeof s.n !== 'number' || typeof s.seed !== 'number') return null;
+  return { n: s.n, seed: s.seed, ...(typeof s.of === 'number' ? { of: s.of } : {}) };
 }
 
 /**

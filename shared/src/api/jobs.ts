@@ -195,7 +195,7 @@ export const jobInput = z.object({
   role: z.string(),
   sha256: sha256Hex,
   size: z.number(),
-  /** suites: format and language; corpora: src/tgt; masks/lmf: runId, label, variant, modelSha256 */
+  /** suites: format, language, task and upload subset; corpora: src/tgt; masks/lmf: runId, label, variant, modelSha256 */
   meta: z.record(z.string(), z.unknown()).default({}),
 });
 export type JobInput = z.infer<typeof jobInput>;

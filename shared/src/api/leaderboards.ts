@@ -29,7 +29,10 @@ export const leaderboardQuery = z.object({
   /** one language or several, comma-separated */
   lang: langList.optional(),
   scoring: scoringName.default('paper'),
-  /** default: the format's own (acc, chrf for mt, ppl for ppl); mt also has bleu */
+  /**
+   * default: the format's own (acc, chrf for mt, ppl for ppl); mt also has bleu; rankc (rankc_asc: the authors' code's
+   * order) for the cross-lingual consistency of a language-X multiple-choice suite with its parallel English suite
+   */
   metric: z.string().max(32).optional(),
   /** pruned rows of this sparsity only (dense rows stay) */
   sparsity: z.coerce.number().gt(0).lt(1).optional(),

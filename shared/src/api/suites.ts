@@ -8,6 +8,10 @@ export const suiteFormat = z.enum(suiteFormats as [string, ...string[]]);
 export const suiteUploadQuery = uploadQuery.extend({
   format: suiteFormat,
   lang: languageCode,
+  task: z.string().trim().min(1).max(200).optional().meta({
+    description:
+      'the task the suite is one language of (default: the suite name); suites of one task with the same rows are parallel, and a job scoring an English one gives the others RankC',
+  }),
   /** keep one of each exact duplicate row; by default duplicates are kept so published n stays comparable */
   dedupe: boolQuery,
   subset: z.coerce.number().int().min(1).max(1_000_000).optional().meta({ description: 'keep a seeded subset of this many rows, stratified by label' }),
@@ -44,6 +48,8 @@ export const suiteInfo = z
     name: z.string(),
     format: suiteFormat,
     lang: z.string(),
+    /** parallel suites share it (RankC) */
+    task: z.string(),
     visibility,
     sha256: sha256Hex,
     size: z.number(),

@@ -110,6 +110,8 @@ export const suites = sqliteTable(
     name: text('name').notNull(),
     format: text('format').notNull(),
     lang: text('lang').notNull(),
+    /** suites of one task with the same rows are parallel (RankC); null on suites stored before tasks: their name */
+    task: text('task'),
     visibility: text('visibility').notNull(),
     sha256: text('sha256').notNull(),
     size: integer('size').notNull(),

@@ -83,6 +83,7 @@ export function leaderboardLatex(b: Leaderboard): string {
   const cols = b.columns;
   const lines = [
     `% polyprune leaderboard: ${b.format ?? 'all formats'}, metric ${b.metric}${b.lowerIsBetter ? ' (lower is better)' : ''}, scoring ${b.scoring}`,
+    ...(b.note ? [`% ${b.note.replace(/[\r\n]+/g, ' ')}`] : []),
     `\\begin{tabular}{l${'r'.repeat(cols.length)}rr}`,
     '\\toprule',
     `Variant & ${cols.map((c) => `${tex(c.lang)}`).join(' & ')}${cols.length ? ' & ' : ''}Mean & $\\Delta$ dense \\\\`,

@@ -18,6 +18,7 @@ import { ApiApp, html, json } from '../lib/openapi';
 import { type BoardOptions, buildLeaderboard, companionMetrics } from '../leaderboard/aggregate';
 import { leaderboardCsv, leaderboardLatex } from '../leaderboard/export';
 import { loadLeaderboard, loadScores } from '../leaderboard/query';
+import { withRankcNote } from '../leaderboard/rankc-note';
 import { buildMethodSummary, buildSparsityView } from '../leaderboard/views';
 import { AcrossModelsPage, LeaderboardPage } from '../pages/leaderboard';
 
@@ -105,7 +106,8 @@ export const leaderboardRoutes = new ApiApp()
     const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const p = c.get('principal');
-    const board = await loadLeaderboard(db, p, boardOptions(q, q.format ?? null));
+    const o = boardOptions(q, q.format ?? null);
+    const board = await withRankcNote(db, p, o, await loadLeaderboard(db, p, o));
     // The scores query only returns rows of models the caller may read: the model check (404 for an
     // unknown or hidden model) costs a second D1 round trip only when the board is empty.
     if (q.model && board.rows.length === 0) await readableModel(db, p, q.model);
@@ -148,7 +150,7 @@ export const leaderboardPages = new ApiApp()
     const formats = await formatsOf(db, p, null);
     const format = q.format ?? formats[0] ?? null;
     const o = boardOptions(q, format);
-    const board = await loadLeaderboard(db, p, o);
+    const board = await withRankcNote(db, p, o, await loadLeaderboard(db, p, o));
     const filters = { format, lang: q.lang?.join(','), sparsity: q.sparsity, scoring: q.scoring, metric: o.metric, suite: q.suite };
     return c.html(<AcrossModelsPage board={board} formats={formats} filters={filters} />);
   })
@@ -167,7 +169,7 @@ export const leaderboardPages = new ApiApp()
       scoring: q.scoring,
       metrics: [o.metric, ...companionMetrics(o.metric)],
     });
-    const board = buildLeaderboard(records, o);
+    const board = await withRankcNote(db, p, o, buildLeaderboard(records, o));
     const sparsity = buildSparsityView(records, { ...o, model: model.id });
     const methods = buildMethodSummary(records, { ...o, model: model.id });
     const variants = (

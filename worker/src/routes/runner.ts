@@ -14,6 +14,7 @@ import {
   leaseResponse,
 } from '../../../shared/src/api/jobs';
 import { limits } from '../../../shared/src/api/limits';
+import type { SuiteInfo } from '../../../shared/src/api/suites';
 import { artifactUploads, corpora, jobArtifacts, jobs, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { AppEnv } from '../env';
@@ -65,7 +66,14 @@ async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]>
     const s = await db.query.suites.findFirst({ where: eq(suites.id, id) });
     if (s)
       out.push({
-        input: { name: `suite-${s.id}.jsonl`, role: 'suite', sha256: s.sha256, size: s.size, meta: { suiteId: s.id, format: s.format, lang: s.lang } },
+        input: {
+          name: `suite-${s.id}.jsonl`,
+          role: 'suite',
+          sha256: s.sha256,
+          size: s.size,
+          // task and upload subset: what the runner's RankC needs to tell parallel suites
+          meta: { suiteId: s.id, format: s.format, lang: s.lang, task: s.task ?? s.name, subset: (s.stats as SuiteInfo['stats']).subset ?? null },
+        },
         r2Key: s.r2Key,
       });
   }

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
@@ -37,6 +37,7 @@ const view = (r: Row): SuiteInfo => ({
   name: r.name,
   format: r.format,
   lang: r.lang,
+  task: r.task ?? r.name,
   visibility: r.visibility as SuiteInfo['visibility'],
   sha256: r.sha256,
   size: r.size,
@@ -67,7 +68,14 @@ const list = createRoute({
   path: '/',
   summary: 'List visible suites',
   tags,
-  request: { query: paginationQuery.extend({ format: suiteFormat.optional(), lang: languageCode.optional(), owner: z.string().max(64).optional() }) },
+  request: {
+    query: paginationQuery.extend({
+      format: suiteFormat.optional(),
+      lang: languageCode.optional(),
+      owner: z.string().max(64).optional(),
+      task: z.string().max(200).optional(),
+    }),
+  },
   responses: { 200: json('page', page(suiteInfo)) },
 });
 const get = createRoute({
@@ -118,12 +126,14 @@ export const suiteRoutes = new ApiApp()
       ...(parsed.subset ? { subset: parsed.subset } : {}),
       warnings: warning ? [warning] : [],
     };
+    const name = q.name ?? `${q.format}-${lang.canonical}`;
     const row: Row = {
       id: newId('sui'),
       owner: p.owner,
-      name: q.name ?? `${q.format}-${lang.canonical}`,
+      name,
       format: q.format,
       lang: lang.canonical,
+      task: q.task ?? name,
       visibility: q.visibility,
       sha256: sha,
       size: data.byteLength,
@@ -142,7 +152,12 @@ export const suiteRoutes = new ApiApp()
       createDb(c.env.DB),
       suites,
       q,
-      [q.format ? eq(suites.format, q.format) : undefined, lang ? eq(suites.lang, lang) : undefined, q.owner ? eq(suites.owner, q.owner) : undefined],
+      [
+        q.format ? eq(suites.format, q.format) : undefined,
+        lang ? eq(suites.lang, lang) : undefined,
+        q.owner ? eq(suites.owner, q.owner) : undefined,
+        q.task ? sql`coalesce(${suites.task}, ${suites.name}) = ${q.task}` : undefined,
+      ],
       c.get('principal'),
     );
     return c.json({ ...page, items: page.items.map(view) }, 200);
