@@ -116,6 +116,10 @@ describe('README examples', () => {
     expect(corpora.text).toMatch(/"line":2,"reason":"missing_tab"/);
     expect(corpora.text).toContain('"missing_tab":1');
     expect(corpora.lines).toContain('two-files'); // FLORES-style two-file upload
+    // ?original=true serves the uploaded file: its sha256sum is the file's on disk
+    const sums = corpora.lines.filter((l) => /^[0-9a-f]{64} {2}/.test(l)).map((l) => l.slice(0, 64));
+    expect(sums).toHaveLength(2);
+    expect(sums[0]).toBe(sums[1]);
     expect(corpora.text).toContain('src has 5 lines, tgt has 4');
     const suites = of('Suites (evaluation data)');
     expect(suites.text).toMatch(/xnli row: "label"/);

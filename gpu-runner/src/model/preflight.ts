@@ -10,8 +10,9 @@ import { TOKEN_INPUTS, parsePast } from '../onnx/graph-io.js';
 import { workingGraph, type WorkingGraph } from '../onnx/normalize.js';
 import { DataType, dimsOf, type GraphProto, type NodeProto } from '../onnx/proto.js';
 import { externalRef, isExternal, loadModel, type OnnxModel } from '../onnx/read.js';
-import { findPrunableLinears, indexGraph, type LinearStructure } from '../onnx/structure.js';
+import { findPrunableLinears, type LinearStructure } from '../onnx/structure.js';
 import { loadTokenizer, type LoadedTokenizer } from '../tokenize/index.js';
+import { smallestEmbedding } from './embedding.js';
 import { readSideFiles, type SideInfo } from './side-files.js';
 
 /** A refusal: the job fails with this message and nothing is computed. */
@@ -86,24 +87,15 @@ export async function checkExternalData(model: OnnxModel, graphFile: string, mod
   }
 }
 
-/** Rows of the token embedding: the 2-D table that input_ids (through casts/reshapes) are gathered from. */
-export function embeddingRows(model: OnnxModel): number | undefined {
-  const { producer } = indexGraph(model);
-  const fromIds = (t: string) => {
-    for (let hop = 0; hop < 6; hop++) {
-      if (t === 'input_ids') return true;
-      const p = producer.get(t);
-      if (!p || !['Cast', 'Reshape', 'Identity', 'Unsqueeze', 'Squeeze', 'Flatten'].includes(p.opType ?? '')) return false;
-      t = p.input?.[0] ?? '';
-    }
-    return false;
-  };
-  for (const n of model.proto.graph!.node ?? []) {
-    if (n.opType !== 'Gather' || !n.input?.[0] || !n.input[1] || !fromIds(n.input[1])) continue;
-    const t = model.initializers.get(n.input[0]);
-    if (t && dimsOf(t).length === 2) return dimsOf(t)[0];
+/** Every id the tokenizer can produce must index a row of every table the graph looks ids up in. */
+export function checkVocabulary(model: OnnxModel, tokenizer: Pick<LoadedTokenizer, 'tokenCount'>): void {
+  const table = smallestEmbedding(model);
+  if (table && tokenizer.tokenCount > table.rows) {
+    const rows = table.rows;
+    throw new UnsupportedModel(
+      `tokenizer.json has ${tokenizer.tokenCount} tokens but the model's embedding has ${rows} rows: ids ${rows}..${tokenizer.tokenCount - 1} would index past it — upload the tokenizer.json that came with this export`,
+    );
   }
-  return undefined;
 }
 
 /** Why the graph cannot be scored, or undefined when it can (a logits output and inputs we can feed). */
@@ -162,12 +154,7 @@ export async function preflight(o: PreflightOptions): Promise<CheckedModel> {
   } catch (err) {
     throw new UnsupportedModel((err as Error).message);
   }
-  const rows = embeddingRows(model);
-  if (rows !== undefined && tokenizer.tokenCount > rows) {
-    throw new UnsupportedModel(
-      `tokenizer.json has ${tokenizer.tokenCount} tokens but the model's embedding has ${rows} rows: ids ${rows}..${tokenizer.tokenCount - 1} would index past it — upload the tokenizer.json that came with this export`,
-    );
-  }
+  checkVocabulary(model, tokenizer);
   if (o.scoring) {
     const why = whyNotScorable(model);
     if (why) throw new UnsupportedModel(`${o.graphFile}: ${why}`);

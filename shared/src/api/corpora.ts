@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isLanguageCode } from '../languages';
-import { isoDate, sha256Hex, visibility } from './common';
+import { boolQuery, isoDate, sha256Hex, visibility } from './common';
 
 export const bcp47Tag = z.string().regex(/^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?(?:-(?:[a-zA-Z0-9]{5,8}|\d[a-zA-Z0-9]{3}))*$/, {
   message: 'expected a BCP-47 language tag such as "fr", "pt-BR" or "zh-Hant"',
@@ -67,6 +67,33 @@ export const corpusStats = z.object({
   meanCharsTgt: z.number(),
 });
 
+/** One file of a multipart upload, hashed as it was sent (compare it with the published file). */
+export const originalPart = z.object({
+  name: z.string().meta({ description: 'the form part: src or tgt' }),
+  filename: z.string().nullable(),
+  sha256: sha256Hex,
+  size: z.number(),
+});
+export type OriginalPart = z.infer<typeof originalPart>;
+
+export const originalFile = z
+  .object({
+    sha256: sha256Hex.meta({ description: 'of the bytes as uploaded; GET …/data?original=true serves them with this X-Content-SHA256' }),
+    size: z.number(),
+    parts: z.array(originalPart).optional().meta({ description: 'a multipart upload: the original is the form as sent; each file in it' }),
+  })
+  .meta({
+    id: 'OriginalFile',
+    description:
+      'The upload as it arrived (BOM, line ends, every column), kept next to the normalised rows; absent on uploads stored before originals were kept',
+  });
+export type OriginalFile = z.infer<typeof originalFile>;
+
+/** GET /v1/{corpora,suites}/{id}/data */
+export const originalQuery = z.object({
+  original: boolQuery.meta({ description: 'true: the file as uploaded instead of the normalised JSONL' }),
+});
+
 export const corpusInfo = z
   .object({
     id: z.string(),
@@ -79,6 +106,7 @@ export const corpusInfo = z
     size: z.number(),
     stats: corpusStats,
     skippedLines: z.array(lineProblem).optional(),
+    original: originalFile.optional(),
     createdAt: isoDate,
   })
   .meta({ id: 'Corpus' });

@@ -30,6 +30,7 @@ export const errorCodes = [
   'missing_part',
   'line_count_mismatch',
   'src_equals_tgt',
+  'no_original',
   // models and uploads
   'hash_mismatch',
   'invalid_onnx',

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { suiteFormats } from '../suites';
 import { boolQuery, isoDate, sha256Hex, visibility } from './common';
-import { controlReport, languageCode, lineProblem, scriptWarning, uploadQuery } from './corpora';
+import { controlReport, languageCode, lineProblem, originalFile, scriptWarning, uploadQuery } from './corpora';
 
 export const suiteFormat = z.enum(suiteFormats as [string, ...string[]]);
 
@@ -55,6 +55,7 @@ export const suiteInfo = z
     size: z.number(),
     stats: suiteStats,
     skippedLines: z.array(lineProblem).optional(),
+    original: originalFile.optional(),
     createdAt: isoDate,
   })
   .meta({ id: 'Suite' });

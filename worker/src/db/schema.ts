@@ -3,6 +3,7 @@
  * (`npm run db:generate`) and never edited by hand after they land.
  */
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { OriginalPart } from '../../../shared/src/api/corpora';
 import type { RunnerFailureCode } from '../../../shared/src/api/errors';
 import type { JobSpec } from '../../../shared/src/api/jobs';
 import type { GraphInfo } from '../../../shared/src/model-files';
@@ -83,6 +84,16 @@ export const uploadParts = sqliteTable(
   (t) => [primaryKey({ columns: [t.uploadId, t.partNumber] })],
 );
 
+/**
+ * The upload's bytes as they arrived (BOM, line ends, every column), content-addressed in R2 next to
+ * the normalised rows; null on rows stored before originals were kept.
+ */
+const originalColumns = () => ({
+  originalSha256: text('original_sha256'),
+  originalSize: integer('original_size'),
+  originalR2Key: text('original_r2_key'),
+});
+
 export const corpora = sqliteTable(
   'corpora',
   {
@@ -97,6 +108,10 @@ export const corpora = sqliteTable(
     r2Key: text('r2_key').notNull(),
     stats: text('stats', { mode: 'json' }).notNull(),
     skippedLines: text('skipped_lines', { mode: 'json' }),
+    ...originalColumns(),
+    /** multipart uploads: the form's Content-Type (its boundary) and each file's name, hash and size */
+    originalContentType: text('original_content_type'),
+    originalParts: text('original_parts', { mode: 'json' }).$type<OriginalPart[]>(),
     createdAt: createdAt(),
   },
   (t) => [index('corpora_owner').on(t.owner)],
@@ -118,6 +133,7 @@ export const suites = sqliteTable(
     r2Key: text('r2_key').notNull(),
     stats: text('stats', { mode: 'json' }).notNull(),
     skippedLines: text('skipped_lines', { mode: 'json' }),
+    ...originalColumns(),
     createdAt: createdAt(),
   },
   (t) => [index('suites_owner').on(t.owner)],

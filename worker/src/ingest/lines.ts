@@ -1,6 +1,7 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
 import { limits } from '../../../shared/src/api/limits';
 import { ApiError } from '../lib/errors';
+import type { ByteTap } from '../lib/originals';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth';
 
 export const MAX_PROBLEMS_LISTED = limits.problemsListed;
@@ -49,18 +50,27 @@ const tooLarge = (maxBytes: number) => new ApiError(413, 'payload_too_large', `b
  * is a problem, never decoded. Work per request is bounded by the byte and line caps; the consumer
  * stops early (and the stream is canceled) by returning from its loop.
  */
-export function streamLines(req: Request, maxBytes: number, keepBlank = false): AsyncGenerator<Line | LineProblem> {
+export function streamLines(req: Request, maxBytes: number, keepBlank = false, tap?: ByteTap): AsyncGenerator<Line | LineProblem> {
   const len = req.headers.get('content-length');
   if (len !== null && Number(len) > maxBytes) throw new ApiError(413, 'payload_too_large', `body of ${len} bytes exceeds the limit of ${maxBytes}`);
-  return streamBodyLines(req.body, maxBytes, keepBlank);
+  return streamBodyLines(req.body, maxBytes, keepBlank, tap);
 }
 
 /**
  * The lines of one body stream (a request, or one part of a multipart form). `keepBlank` keeps blank
- * lines: in line-aligned files a blank line still holds its place.
+ * lines: in line-aligned files a blank line still holds its place. `tap` gets every byte read, as
+ * read, and the end of the body (the original file is kept without reading the body twice).
  */
-export async function* streamBodyLines(body: ReadableStream<Uint8Array> | null, maxBytes: number, keepBlank = false): AsyncGenerator<Line | LineProblem> {
-  if (!body) return;
+export async function* streamBodyLines(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  keepBlank = false,
+  tap?: ByteTap,
+): AsyncGenerator<Line | LineProblem> {
+  if (!body) {
+    tap?.end();
+    return;
+  }
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   const reader = body.getReader();
   let carry: Uint8Array[] = [];
@@ -97,9 +107,13 @@ export async function* streamBodyLines(body: ReadableStream<Uint8Array> | null, 
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) {
+        tap?.end();
+        break;
+      }
       total += value.byteLength;
       if (total > maxBytes) throw tooLarge(maxBytes);
+      await tap?.write(value);
       let from = 0;
       for (;;) {
         const nl = value.indexOf(0x0a, from);

@@ -43,8 +43,15 @@ export async function storeBytes(
 }
 
 /** Serves an R2 object with Range support (runners resume large downloads). */
-export async function serveBlob(bucket: R2Bucket, key: string, rangeHeader: string | undefined, filename: string, sha256: string): Promise<Response> {
-  const headers = new Headers({ 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes', ETag: `"${sha256}"`, 'X-Content-SHA256': sha256 });
+export async function serveBlob(
+  bucket: R2Bucket,
+  key: string,
+  rangeHeader: string | undefined,
+  filename: string,
+  sha256: string,
+  contentType = 'application/octet-stream',
+): Promise<Response> {
+  const headers = new Headers({ 'Content-Type': contentType, 'Accept-Ranges': 'bytes', ETag: `"${sha256}"`, 'X-Content-SHA256': sha256 });
   headers.set('Content-Disposition', `attachment; filename="${filename.replace(/"/g, '')}"`);
   if (rangeHeader) {
     const m = /^bytes=(\d*)-(\d*)$/.exec(rangeHeader.trim());

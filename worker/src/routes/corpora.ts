@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
-import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode } from '../../../shared/src/api/corpora';
+import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode, type OriginalPart, originalQuery } from '../../../shared/src/api/corpora';
 import { corpusBodies, datasetLimits } from '../../../shared/src/api/dataset-docs';
 import { corpora } from '../db/schema';
 import { assertReadable } from '../lib/auth';
@@ -14,7 +14,8 @@ import { ApiError } from '../lib/errors';
 import { createDb, nowIso } from '../lib/db';
 import { listPage } from '../lib/pagination';
 import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
-import { type CorpusOptions, corpusStats, parseCorpus, parseParallel, toJsonl } from '../ingest/corpus';
+import { type CorpusOptions, corpusStats, type ParsedCorpus, parseCorpus, parseParallel, toJsonl } from '../ingest/corpus';
+import { droppingOnFailure, formParts, type KeptOriginal, keepBuffered, OriginalWriter, originalDataDoc, originalView, serveOriginal } from '../lib/originals';
 
 type Row = typeof corpora.$inferSelect;
 const view = (r: Row): CorpusInfo => ({
@@ -28,16 +29,33 @@ const view = (r: Row): CorpusInfo => ({
   size: r.size,
   stats: r.stats as CorpusInfo['stats'],
   ...(r.skippedLines ? { skippedLines: r.skippedLines as CorpusInfo['skippedLines'] } : {}),
+  ...originalView(r),
   createdAt: r.createdAt,
 });
 
+/** How the upload's original bytes are stored once it is accepted. */
+interface Original {
+  keep(): Promise<KeptOriginal & { contentType: string | null; parts: OriginalPart[] | null }>;
+}
+
 /**
  * The body: one TSV/JSONL file, or a multipart form with two line-aligned files in parts `src` and
- * `tgt` (FLORES-200 style). Any other part is refused rather than ignored.
+ * `tgt` (FLORES-200 style). Any other part is refused rather than ignored. A single file is kept as
+ * it streams past the parser (`writer`); a form, which is read whole, is kept from that buffer.
  */
-async function readCorpusBody(req: Request, parsed: { format?: 'tsv' | 'jsonl' }, o: CorpusOptions, problems: Problems) {
+async function readCorpusBody(
+  bucket: R2Bucket,
+  req: Request,
+  parsed: { format?: 'tsv' | 'jsonl' },
+  o: CorpusOptions,
+  problems: Problems,
+  writer: OriginalWriter,
+): Promise<{ corpus: ParsedCorpus; original: Original }> {
   const type = req.headers.get('content-type') ?? '';
-  if (!type.toLowerCase().startsWith('multipart/form-data')) return parseCorpus(streamLines(req, MAX_DATASET_BYTES), { ...o, format: parsed.format }, problems);
+  if (!type.toLowerCase().startsWith('multipart/form-data')) {
+    const corpus = await parseCorpus(streamLines(req, MAX_DATASET_BYTES, false, writer), { ...o, format: parsed.format }, problems);
+    return { corpus, original: { keep: async () => ({ ...(await writer.finish()), contentType: null, parts: null }) } };
+  }
   // Two files of up to MAX_DATASET_BYTES each; the form is read whole (bounded) and each part streamed line by line.
   const bytes = await readBody(req, 2 * MAX_DATASET_BYTES);
   let form: FormData;
@@ -54,7 +72,12 @@ async function readCorpusBody(req: Request, parsed: { format?: 'tsv' | 'jsonl' }
     const blob = typeof v === 'string' ? new Blob([v]) : (v as Blob);
     return streamBodyLines(blob.stream(), MAX_DATASET_BYTES, true);
   };
-  return parseParallel(part('src'), part('tgt'), o, problems);
+  const corpus = await parseParallel(part('src'), part('tgt'), o, problems);
+  // The form as sent (its boundary in contentType), from the buffer already read; each file hashed from the parsed form.
+  return {
+    corpus,
+    original: { keep: async () => ({ ...(await keepBuffered(bucket, bytes)), contentType: type, parts: await formParts(form, ['src', 'tgt']) }) },
+  };
 }
 
 const tags = ['corpora'];
@@ -94,10 +117,15 @@ const get = createRoute({
 const data = createRoute({
   method: 'get',
   path: '/{id}/data',
-  summary: 'Stored JSONL {src, tgt}: the text as uploaded',
+  summary: 'Stored JSONL {src, tgt}: the text as uploaded; ?original=true: the uploaded file itself',
+  description: originalDataDoc('corpus'),
   tags,
-  request: { params: idParam },
-  responses: { 200: raw('stored JSONL, one pair per line'), 206: raw('a byte range of it') },
+  request: { params: idParam, query: originalQuery },
+  responses: {
+    200: raw('stored JSONL, one pair per line; with ?original=true the bytes as uploaded (a two-file upload: the multipart form as sent)'),
+    206: raw('a byte range of it'),
+    404: err('not_found; no_original: ?original=true on a corpus stored before uploaded files were kept'),
+  },
 });
 
 export const corpusRoutes = new ApiApp()
@@ -111,15 +139,20 @@ export const corpusRoutes = new ApiApp()
     }
     const { policy, strict } = linePolicy(q.onError);
     const problems = new Problems(policy);
-    const parsed = await readCorpusBody(c.req.raw, q, { strict, src: src.canonical, tgt: tgt.canonical }, problems);
-    enforceLinePolicy(problems, parsed.pairs.length, parsed.stoppedAt, 'sentence pairs');
-    if (parsed.identical === parsed.pairs.length) {
-      throw new ApiError(422, 'src_equals_tgt', `every pair has the same text on both sides (${parsed.pairs.length} pairs); was one file uploaded twice?`);
-    }
-    const data = toJsonl(parsed.pairs);
-    const sha = await sha256Hex(data);
-    // Blob first, then the row: a failure in between leaves only an unreferenced blob, never a row without data.
-    const key = await putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson');
+    const writer = new OriginalWriter(c.env.BLOBS);
+    const { parsed, data, sha, key, kept } = await droppingOnFailure(writer, async () => {
+      const body = await readCorpusBody(c.env.BLOBS, c.req.raw, q, { strict, src: src.canonical, tgt: tgt.canonical }, problems, writer);
+      const parsed = body.corpus;
+      enforceLinePolicy(problems, parsed.pairs.length, parsed.stoppedAt, 'sentence pairs');
+      if (parsed.identical === parsed.pairs.length) {
+        throw new ApiError(422, 'src_equals_tgt', `every pair has the same text on both sides (${parsed.pairs.length} pairs); was one file uploaded twice?`);
+      }
+      const data = toJsonl(parsed.pairs);
+      const sha = await sha256Hex(data);
+      // Blobs first, then the row: a failure in between leaves only unreferenced blobs, never a row without data.
+      const key = await putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson');
+      return { parsed, data, sha, key, kept: await body.original.keep() };
+    });
     const row: Row = {
       id: newId('cor'),
       owner: p.owner,
@@ -132,6 +165,11 @@ export const corpusRoutes = new ApiApp()
       r2Key: key,
       stats: corpusStats(parsed, src, tgt),
       skippedLines: problems.listed.length ? problems.listed : null,
+      originalSha256: kept.sha256,
+      originalSize: kept.size,
+      originalR2Key: kept.key,
+      originalContentType: kept.contentType,
+      originalParts: kept.parts,
       createdAt: nowIso(),
     };
     await createDb(c.env.DB).insert(corpora).values(row);
@@ -157,5 +195,15 @@ export const corpusRoutes = new ApiApp()
   .openapi(data, async (c) => {
     const row = await createDb(c.env.DB).query.corpora.findFirst({ where: eq(corpora.id, c.req.valid('param').id) });
     const r = assertReadable(c.get('principal'), row, 'corpus');
+    if (c.req.valid('query').original) {
+      const stats = r.stats as CorpusInfo['stats'];
+      return serveOriginal(
+        c.env.BLOBS,
+        r,
+        'corpus',
+        c.req.header('range'),
+        stats.format === 'two-files' ? 'multipart' : stats.format === 'tsv' ? 'tsv' : 'jsonl',
+      );
+    }
     return serveBlob(c.env.BLOBS, r.r2Key, c.req.header('range'), `${r.id}.jsonl`, r.sha256);
   });

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
-import { languageCode } from '../../../shared/src/api/corpora';
+import { languageCode, originalQuery } from '../../../shared/src/api/corpora';
 import { datasetLimits, suiteBodies } from '../../../shared/src/api/dataset-docs';
 import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '../../../shared/src/api/suites';
 import type { SuiteFormat } from '../../../shared/src/suites';
@@ -18,6 +18,7 @@ import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
 import { toJsonl } from '../ingest/corpus';
 import { scriptWarning } from '../ingest/script-check';
 import { parseSuite } from '../ingest/suite';
+import { droppingOnFailure, OriginalWriter, originalDataDoc, originalView, serveOriginal } from '../lib/originals';
 
 /** Text in the suite's own language (an mt row's target side is another language). */
 function* suiteTexts(format: SuiteFormat, rows: Record<string, unknown>[]): Generator<string> {
@@ -43,6 +44,7 @@ const view = (r: Row): SuiteInfo => ({
   size: r.size,
   stats: r.stats as SuiteInfo['stats'],
   ...(r.skippedLines ? { skippedLines: r.skippedLines as SuiteInfo['skippedLines'] } : {}),
+  ...originalView(r),
   createdAt: r.createdAt,
 });
 
@@ -89,10 +91,15 @@ const get = createRoute({
 const data = createRoute({
   method: 'get',
   path: '/{id}/data',
-  summary: 'Stored JSONL rows (schemas SuiteRow…)',
+  summary: 'Stored JSONL rows (schemas SuiteRow…); ?original=true: the uploaded file itself',
+  description: originalDataDoc('suite'),
   tags,
-  request: { params: idParam },
-  responses: { 200: raw('stored JSONL, one row per line'), 206: raw('a byte range of it') },
+  request: { params: idParam, query: originalQuery },
+  responses: {
+    200: raw('stored JSONL, one row per line; with ?original=true the bytes as uploaded'),
+    206: raw('a byte range of it'),
+    404: err('not_found; no_original: ?original=true on a suite stored before uploaded files were kept'),
+  },
 });
 
 export const suiteRoutes = new ApiApp()
@@ -102,16 +109,21 @@ export const suiteRoutes = new ApiApp()
     const lang = uploadLanguage(q.lang, 'lang');
     const { policy, strict } = linePolicy(q.onError);
     const problems = new Problems(policy);
-    const parsed = await parseSuite(
-      streamLines(c.req.raw, MAX_DATASET_BYTES),
-      q.format as SuiteFormat,
-      { lang: lang.canonical, strict, dedupe: q.dedupe, ...(q.subset !== undefined ? { subset: { n: q.subset, seed: q.seed } } : {}) },
-      problems,
-    );
-    enforceLinePolicy(problems, parsed.rows.length, parsed.stoppedAt, `${q.format} rows`);
-    const data = toJsonl(parsed.rows);
-    const sha = await sha256Hex(data);
-    const key = await putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson');
+    // The file as uploaded goes to R2 while it is parsed (never held whole) and is kept once the suite is accepted.
+    const writer = new OriginalWriter(c.env.BLOBS);
+    const { parsed, data, sha, key, kept } = await droppingOnFailure(writer, async () => {
+      const parsed = await parseSuite(
+        streamLines(c.req.raw, MAX_DATASET_BYTES, false, writer),
+        q.format as SuiteFormat,
+        { lang: lang.canonical, strict, dedupe: q.dedupe, ...(q.subset !== undefined ? { subset: { n: q.subset, seed: q.seed } } : {}) },
+        problems,
+      );
+      enforceLinePolicy(problems, parsed.rows.length, parsed.stoppedAt, `${q.format} rows`);
+      const data = toJsonl(parsed.rows);
+      const sha = await sha256Hex(data);
+      const key = await putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson');
+      return { parsed, data, sha, key, kept: await writer.finish() };
+    });
     const warning = scriptWarning(suiteTexts(q.format as SuiteFormat, parsed.rows), 'text', lang.canonical, lang.script);
     const stats: SuiteInfo['stats'] = {
       lines: parsed.lines,
@@ -140,6 +152,9 @@ export const suiteRoutes = new ApiApp()
       r2Key: key,
       stats,
       skippedLines: problems.listed.length ? problems.listed : null,
+      originalSha256: kept.sha256,
+      originalSize: kept.size,
+      originalR2Key: kept.key,
       createdAt: nowIso(),
     };
     await createDb(c.env.DB).insert(suites).values(row);
@@ -169,5 +184,9 @@ export const suiteRoutes = new ApiApp()
   .openapi(data, async (c) => {
     const row = await createDb(c.env.DB).query.suites.findFirst({ where: eq(suites.id, c.req.valid('param').id) });
     const r = assertReadable(c.get('principal'), row, 'suite');
+    if (c.req.valid('query').original) {
+      const input = (r.stats as SuiteInfo['stats']).recognised.input;
+      return serveOriginal(c.env.BLOBS, r, 'suite', c.req.header('range'), input === 'text' ? 'txt' : input);
+    }
     return serveBlob(c.env.BLOBS, r.r2Key, c.req.header('range'), `${r.id}.jsonl`, r.sha256);
   });
