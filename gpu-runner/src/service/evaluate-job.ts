@@ -86,6 +86,12 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
     artifacts: evaluation.artifacts,
     device: String(ctx.device),
     timings,
-    extra: { ...extra, evaluation: evaluation.summaries, bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored } },
+    extra: {
+      ...extra,
+      evaluation: evaluation.summaries,
+      ...(evaluation.setup ? { evaluationSetup: evaluation.setup } : {}),
+      seeds: evaluation.seeds,
+      bootstrapDense: { reused: evaluation.denseReused, scored: evaluation.denseScored },
+    },
   };
 }

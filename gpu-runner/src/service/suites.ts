@@ -3,9 +3,11 @@
  * rows (metric names as the leaderboard knows them: acc, acc_norm, f1, f1_norm, ppl, bpb, chrf).
  */
 import { readFile } from 'node:fs/promises';
+import type { EvaluationSetup, RunSeeds } from '../../../shared/src/api/run-provenance';
 import type { SuiteFormat } from '../../../shared/src/suites';
 import { compareToDense, evaluateSuite, metricInterval, openEvalModel, type SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
+import { evaluationSetup } from '../evaluate/setup';
 import { multipleChoiceFormats } from '../../../shared/src/suites';
 import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import type { Device } from '../ort';
@@ -14,6 +16,10 @@ import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader } from
 import type { JobContext } from './worker-loop';
 
 type ScoringName = 'paper' | 'harness';
+
+/** Resampling of the intervals and of the paired bootstrap against dense: fixed, recorded in extra.seeds. */
+export const METRIC_INTERVALS = { seed: 0, resamples: 1000 } as const;
+export const DENSE_BOOTSTRAP = { seed: 0, resamples: 1000 } as const;
 
 export async function readJsonl(file: string): Promise<unknown[]> {
   const text = await readFile(file, 'utf8');
@@ -38,7 +44,7 @@ export function scoreRows(suiteId: string, r: SuiteResult, scoring: ScoringName)
     if (v !== undefined && Number.isFinite(v)) rows.push({ ...base, metric, value: v });
   };
   // Corpus perplexity and chrF have no closed-form interval: a percentile bootstrap over rows.
-  const iv = r.scoring === 'perplexity' || r.scoring === 'chrf' ? metricInterval(r, { seed: 0, resamples: 1000 }) : null;
+  const iv = r.scoring === 'perplexity' || r.scoring === 'chrf' ? metricInterval(r, METRIC_INTERVALS) : null;
   if (r.scoring === 'perplexity') {
     add('ppl', m.perplexity);
     add('ppl_lo', iv?.lo);
@@ -64,8 +70,21 @@ export interface SuiteRun {
   /** bootstrap inputs: how many (suite, scoring) dense results came from stored samples, and how many were scored here */
   denseReused: number;
   denseScored: number;
-  /** Per suite and scoring: the engine's summary (without per-example predictions). */
-  summaries: Array<{ suiteId: string; format: string; lang: string; scoring: string; metrics: Record<string, number>; n: number; seconds: number }>;
+  /** Per suite and scoring: the engine's summary (without per-example predictions) and the passes it took. */
+  summaries: Array<{
+    suiteId: string;
+    format: string;
+    lang: string;
+    scoring: string;
+    metrics: Record<string, number>;
+    n: number;
+    seconds: number;
+    passes: SuiteResult['stats'];
+  }>;
+  /** how rows were batched and padded (absent when no suite was evaluated) */
+  setup?: EvaluationSetup;
+  /** the seeds of the sampled steps that ran */
+  seeds: RunSeeds;
   seconds: number;
 }
 
@@ -89,7 +108,7 @@ export function bootstrapRows(suiteId: string, pruned: SuiteResult, dense: Suite
     ...(pruned.templateLang ? { templateLang: pruned.templateLang } : {}),
   };
   const metric = pruned.format === 'ppl' ? 'ppl' : pruned.format === 'mt' ? 'chrf' : 'acc';
-  const b = compareToDense(pruned, dense, { seed: 0, resamples: 1000 });
+  const b = compareToDense(pruned, dense, DENSE_BOOTSTRAP);
   return [
     { ...base, metric: `${metric}_delta`, value: b.delta },
     { ...base, metric: `${metric}_delta_lo`, value: b.ciLow },
@@ -117,8 +136,9 @@ export async function evaluateSuites(
 ): Promise<SuiteRun> {
   const started = performance.now();
   const suites = ctx.inputs.filter((i) => i.role === 'suite');
-  const out: SuiteRun = { scores: [], artifacts: [], denseReused: 0, denseScored: 0, summaries: [], seconds: 0 };
+  const out: SuiteRun = { scores: [], artifacts: [], denseReused: 0, denseScored: 0, summaries: [], seeds: {}, seconds: 0 };
   if (suites.length === 0) return out;
+  if (opts.limit) out.seeds.rowLimit = { rows: opts.limit.rows, seed: opts.limit.seed };
   const graph = ctx.inputs.find((i) => i.role === 'model' && i.meta.graph === true) ?? ctx.inputs.find((i) => i.name === 'model.onnx');
   const header = (dense: boolean): SamplesHeader => ({
     modelSha256: graph?.sha256 ?? null,
@@ -131,6 +151,7 @@ export async function evaluateSuites(
   // memory at a time (a 2 GB model would otherwise need twice its size).
   const bootstrap: Array<{ suiteId: string; rows: unknown[]; format: SuiteFormat; lang: string; scoring: ScoringName; pruned: SuiteResult }> = [];
   const model = await ctx.step('open-model', () => openEvalModel(modelDir, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
+  out.setup = evaluationSetup(model);
   try {
     for (const [k, s] of suites.entries()) {
       const suiteId = String(s.meta.suiteId ?? s.name);
@@ -153,7 +174,8 @@ export async function evaluateSuites(
         out.scores.push(...scoreRows(suiteId, r, scoring));
         own.push({ suiteId, scoring, result: r });
         if (opts.denseDir && r.n > 0) bootstrap.push({ suiteId, rows, format, lang, scoring, pruned: r });
-        out.summaries.push({ suiteId, format, lang, scoring, metrics: r.metrics, n: r.n, seconds: (performance.now() - t0) / 1000 });
+        if (r.scoring === 'perplexity' || r.scoring === 'chrf') out.seeds.metricIntervals = { ...METRIC_INTERVALS };
+        out.summaries.push({ suiteId, format, lang, scoring, metrics: r.metrics, n: r.n, seconds: (performance.now() - t0) / 1000, passes: r.stats });
       }
     }
   } finally {
@@ -163,6 +185,7 @@ export async function evaluateSuites(
   await ctx.step('upload-samples', () => ctx.upload(name, encodeSamples(header(!opts.denseDir), own)));
   out.artifacts.push(name);
   if (bootstrap.length && opts.denseDir) {
+    out.seeds.bootstrap = { ...DENSE_BOOTSTRAP };
     const stored = await storedDenseRows(ctx, header(true));
     const scored: SampleSet[] = [];
     const missing = bootstrap.filter((b) => {

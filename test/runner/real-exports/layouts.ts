@@ -123,13 +123,17 @@ export function calibration(tok: LoadedTokenizer, padded: boolean, seqLen = 16):
 
 export type Method = 'wanda' | 'magnitude';
 
-/** Masks as a prune job computes them (oneshot or sequential Wanda, or magnitude). */
+/**
+ * Masks as a prune job computes them (oneshot or sequential Wanda, or magnitude). Padded samples
+ * drop pads from the statistics unless `maskPadding` says otherwise (false: the reference's call).
+ */
 export async function masksFor(
   o: Opened,
   method: Method,
   mode: StatsMode,
   pattern: MaskPattern,
   padded = true,
+  maskPadding = padded,
 ): Promise<{ masks: LayerMask[]; stats?: ActivationStats }> {
   const mask = async (l: PrunableLinear, stats?: ActivationStats) => {
     const w = await canonicalWeight(o.model, l);
@@ -139,7 +143,7 @@ export async function masksFor(
   if (method === 'magnitude') return { masks: await Promise.all(o.linears.map((l) => mask(l))) };
   const r = await collectStats(o.model, o.linears, calibration(o.tokenizer, padded), {
     mode,
-    maskPadding: padded,
+    maskPadding,
     config: o.config,
     session: { device: 'cpu', intraOpThreads: 1 },
     batchSize: 2,
