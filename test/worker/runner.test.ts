@@ -245,8 +245,15 @@ describe('statistics reuse (design §3.2)', () => {
     const finish = async (sparsity: number, extra: Record<string, unknown>) => {
       const id = (await call('POST', '/v1/jobs', { token: w3.writer, json: spec({ sparsity }) })).body.id;
       const l = await leaseJob(w3.runner, id);
-      await call('PUT', `/v1/runner/jobs/${id}/artifacts/stats.bin`, { token: w3.runner, body: new Uint8Array([sparsity * 10]), headers: { 'x-lease-token': l.leaseToken } });
-      const done = await call('POST', `/v1/runner/jobs/${id}/complete`, { token: w3.runner, json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'], extra } } });
+      await call('PUT', `/v1/runner/jobs/${id}/artifacts/stats.bin`, {
+        token: w3.runner,
+        body: new Uint8Array([sparsity * 10]),
+        headers: { 'x-lease-token': l.leaseToken },
+      });
+      const done = await call('POST', `/v1/runner/jobs/${id}/complete`, {
+        token: w3.runner,
+        json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'], extra } },
+      });
       expect(done.status).toBe(200);
       return done.body.runId as string;
     };

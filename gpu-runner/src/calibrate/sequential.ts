@@ -130,7 +130,10 @@ export async function sequentialWholeGraph(x: SequentialInput): Promise<Sequenti
       const own = x.linears.filter((l) => l.block === b);
       const acc = accumulatorsFor(own);
       for (const batch of x.batches) {
-        const feeds = { ...tokenFeeds(open.session, batch, new Set(weights.keys()), { maskPadding: x.maskPadding, config: x.config }), ...feedsOf(weights, declared) };
+        const feeds = {
+          ...tokenFeeds(open.session, batch, new Set(weights.keys()), { maskPadding: x.maskPadding, config: x.config }),
+          ...feedsOf(weights, declared),
+        };
         addBatch(acc, await open.session.run(feeds, [...acc.keys()]), batch, x.maskPadding);
         runs++;
       }

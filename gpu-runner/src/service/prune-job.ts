@@ -48,7 +48,9 @@ async function priorStats(ctx: JobContext): Promise<{ runId: string; main: Activ
   const c = contrast ? await load(contrast.name) : undefined;
   const stale = [m, ...(c ? [c] : [])].find((s) => s.meta.statsVersion !== CALIBRATION_STATS_VERSION);
   if (stale) {
-    ctx.log(`not reusing the statistics of run ${String(main.meta.runId)}: calibration feeds version ${String(stale.meta.statsVersion ?? 1)}, this runner's is ${CALIBRATION_STATS_VERSION}`);
+    ctx.log(
+      `not reusing the statistics of run ${String(main.meta.runId)}: calibration feeds version ${String(stale.meta.statsVersion ?? 1)}, this runner's is ${CALIBRATION_STATS_VERSION}`,
+    );
     return undefined;
   }
   return { runId: String(main.meta.runId), main: m.stats, ...(c ? { contrast: c.stats } : {}) };
@@ -258,7 +260,10 @@ async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise
     corpusPairs: corpus.pairs.length,
     truncated: truncation(set.tokens),
     ...(contrast && cset ? { contrast: { wrapped: cset.wrapped, corpusPairs: contrast.pairs.length, truncated: truncation(cset.tokens) } } : {}),
-    ...calibrationFeeds((m.model.proto.graph?.input ?? []).map((i) => i.name ?? ''), cal.maskPadding),
+    ...calibrationFeeds(
+      (m.model.proto.graph?.input ?? []).map((i) => i.name ?? ''),
+      cal.maskPadding,
+    ),
   };
   run.extra.calibration = record;
   const common = { maskPadding: cal.maskPadding, memoryLimitBytes: run.memoryLimitBytes, session: run.session, config: m.config };
