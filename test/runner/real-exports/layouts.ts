@@ -134,7 +134,8 @@ export async function masksFor(
   pattern: MaskPattern,
   padded = true,
   maskPadding = padded,
-): Promise<{ masks: LayerMask[]; stats?: ActivationStats }> {
+  strategy?: 'blockwise' | 'whole-graph',
+): Promise<{ masks: LayerMask[]; stats?: ActivationStats; strategy?: string }> {
   const mask = async (l: PrunableLinear, stats?: ActivationStats) => {
     const w = await canonicalWeight(o.model, l);
     const scores = computeScores(w, method === 'magnitude' ? { method } : { method: 'wanda', sqNorm: stats!.get(l.id)!.sqNorm });
@@ -147,9 +148,10 @@ export async function masksFor(
     config: o.config,
     session: { device: 'cpu', intraOpThreads: 1 },
     batchSize: 2,
+    strategy,
     maskBlock: mode === 'sequential' ? (b, stats) => Promise.all(o.linears.filter((l) => l.block === b).map((l) => mask(l, stats))) : undefined,
   });
-  return { masks: mode === 'sequential' ? r.masks : await Promise.all(o.linears.map((l) => mask(l, r.stats))), stats: r.stats };
+  return { masks: mode === 'sequential' ? r.masks : await Promise.all(o.linears.map((l) => mask(l, r.stats))), stats: r.stats, strategy: r.strategy };
 }
 
 /** Fraction of mask entries on which two mask sets agree. */

@@ -30,13 +30,20 @@ describe('every real layout that takes attention_mask has a maskless twin of the
 });
 
 describe.each(LAYOUTS.filter((l) => existsSync(maskless(l.dir))))('$dir, maskPadding false: as model(input_ids)', (layout) => {
-  for (const mode of ['oneshot', 'sequential'] as const) {
-    it(`wanda ${mode} 50% on padded samples: the maskless export's statistics and masks`, async () => {
+  const cases = [
+    { mode: 'oneshot', strategy: undefined },
+    { mode: 'sequential', strategy: 'blockwise' },
+    { mode: 'sequential', strategy: 'whole-graph' },
+  ] as const;
+  for (const { mode, strategy } of cases) {
+    it(`wanda ${mode}${strategy ? ` (${strategy})` : ''} 50% on padded samples: the maskless export's statistics and masks`, async () => {
       const real = await open(path.join(REAL, layout.dir), layout.graph);
       const plain = await open(path.join(REFERENCE, layout.dir), 'model-nomask.onnx');
       expect(calibrationFeeds(inputsOf(real), false)).toMatchObject({ attentionMask: 'ones', maskFed: false, padsInStatistics: true });
-      const a = await masksFor(real, 'wanda', mode, HALF, true, false);
-      const b = await masksFor(plain, 'wanda', mode, HALF, true, false);
+      // blockwise: every block is cut out of the graph with the mask and position inputs it needs
+      const a = await masksFor(real, 'wanda', mode, HALF, true, false, strategy);
+      const b = await masksFor(plain, 'wanda', mode, HALF, true, false, strategy);
+      expect(a.strategy).toBe(strategy);
       for (const [id, s] of b.stats!) {
         // every position counts, pads included
         expect(a.stats!.get(id)!.tokens, id).toBe(5 * 16);
