@@ -65,7 +65,7 @@ async function plainForward(model: OnnxModel, samples: CalibrationSample[]): Pro
   const t0 = performance.now();
   const open = await openSession(model.proto, model.dir);
   try {
-    for (const batch of makeBatches(samples, BATCH)) await open.session.run(tokenFeeds(open.session, batch, new Set()));
+    for (const batch of makeBatches(samples, BATCH)) await open.session.run(tokenFeeds(open.session, batch, new Set(), { maskPadding: false }));
   } finally {
     await open.release();
   }

@@ -60,7 +60,8 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
     timed(async () => {
       const open = await openSession(model.proto, model.dir, session);
       try {
-        for (const batch of makeBatches(samples, BATCH)) await open.session.run(tokenFeeds(open.session, batch, new Set(), config), ['logits']);
+        for (const batch of makeBatches(samples, BATCH))
+          await open.session.run(tokenFeeds(open.session, batch, new Set(), { maskPadding: false, config }), ['logits']);
       } finally {
         await open.release();
       }

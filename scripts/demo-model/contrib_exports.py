@@ -9,7 +9,9 @@ Builds, with `onnx.helper` only (no torch, no onnxruntime), under the repository
                                               RotaryEmbedding nodes, 4-D additive mask subgraph)
   test/fixtures/real/ort-fused-gpt2/          GPT-2 with past after onnxruntime.transformers.optimizer
                                               (Attention, SkipLayerNormalization, FastGelu)
-  test/fixtures/real-reference/<same names>/  plain fp32 graphs (standard ops, no cache) with the same weights
+  test/fixtures/real-reference/<same names>/  plain fp32 graphs (standard ops, no cache) with the same weights:
+                                              model.onnx (input_ids, attention_mask) and model-nomask.onnx
+                                              (input_ids only: the mask of ones of a model(input_ids) call)
   test/fixtures/refuse/{matmulnbits,qdq,beam-search,missing-data,tokenizer-oob}/
 
 Weights are seeded random; node/initializer names, ops, attributes, I/O names, dtypes and dynamic-axis
@@ -651,12 +653,19 @@ class Plain:
         return self.g.init(name, np.asarray(arr))
 
 
-def plain_positions_and_mask(P: Plain, prefix):
-    """positions = max(cumsum(mask) - 1, 0) (HF generate's rule); additive causal + padding bias [B, 1, S, S]."""
+def plain_positions_and_mask(P: Plain, prefix, mask_input=True):
+    """positions = max(cumsum(mask) - 1, 0) (HF generate's rule); additive causal + padding bias [B, 1, S, S].
+    mask_input=False: no attention_mask input; the mask is ones of input_ids' shape, as transformers builds
+    it for model(input_ids), so positions are 0..S-1 and only the causal part remains."""
     one = P.c(f"{prefix}.const_one", np.array(1, np.int64))
     zero = P.c(f"{prefix}.const_zero", np.array(0, np.int64))
     axis1 = P.c(f"{prefix}.const_axis1", np.array(1, np.int64))
-    cs = P.n("CumSum", ["attention_mask", axis1], f"{prefix}/CumSum")
+    mask = "attention_mask"
+    if not mask_input:
+        ones = helper.make_tensor(f"{prefix}.const_ones", TP.INT64, [1], [1])
+        mask = P.n("ConstantOfShape", [P.n("Shape", ["input_ids"], f"{prefix}/Shape_ids")], f"{prefix}/ConstantOfShape",
+                   value=ones)
+    cs = P.n("CumSum", [mask, axis1], f"{prefix}/CumSum")
     sub = P.n("Sub", [cs, one], f"{prefix}/Sub")
     pos = P.n("Max", [sub, zero], f"{prefix}/Max")
     shp = P.n("Shape", ["input_ids"], f"{prefix}/Shape")
@@ -667,7 +676,7 @@ def plain_positions_and_mask(P: Plain, prefix):
     keys = P.n("Unsqueeze", [ar, ax0], f"{prefix}/Unsqueeze")  # [1, S]
     queries = P.n("Unsqueeze", [ar, axm1], f"{prefix}/Unsqueeze_1")  # [S, 1]
     causal = P.n("LessOrEqual", [keys, queries], f"{prefix}/LessOrEqual")  # [S, S]: key <= query
-    pad = P.n("Cast", ["attention_mask"], f"{prefix}/Cast", to=TP.BOOL)
+    pad = P.n("Cast", [mask], f"{prefix}/Cast", to=TP.BOOL)
     ax12 = P.c(f"{prefix}.const_ax12", np.array([1, 2], np.int64))
     pad4 = P.n("Unsqueeze", [pad, ax12], f"{prefix}/Unsqueeze_2")  # [B, 1, 1, S]
     allowed = P.n("And", [causal, pad4], f"{prefix}/And")  # [B, 1, S, S]
@@ -677,7 +686,7 @@ def plain_positions_and_mask(P: Plain, prefix):
     return pos, bias
 
 
-def plain_llama(w, *, V, H, nh, kvh, hd, inter, L, names, eps=1e-6, anon_start=None):
+def plain_llama(w, *, V, H, nh, kvh, hd, inter, L, names, eps=1e-6, anon_start=None, mask_input=True):
     """LLaMA with standard ops. names="genai": `/model/layers.i/attn/{qkv_proj|q_proj..}/MatMul`,
     `/model/layers.i/mlp/*_proj/MatMul`, weights `<node path>.weight` as the builder names them;
     names="optimum": `/model/layers.i/self_attn/q_proj/MatMul` with anonymous `onnx::MatMul_N` weights."""
@@ -707,7 +716,7 @@ def plain_llama(w, *, V, H, nh, kvh, hd, inter, L, names, eps=1e-6, anon_start=N
         ml = P.n("Mul", [x, dv], f"{prefix}/Mul")
         return P.n("Mul", [P.c(wn, weight), ml], f"{prefix}/Mul_1")
 
-    pos, bias = plain_positions_and_mask(P, "/model/attn_mask")
+    pos, bias = plain_positions_and_mask(P, "/model/attn_mask", mask_input)
     cos, sin = rope_tables(hd)
     cos_g = P.n("Gather", [P.c("model.rotary_emb.cos", cos), pos], "/model/rotary_emb/Gather")
     sin_g = P.n("Gather", [P.c("model.rotary_emb.sin", sin), pos], "/model/rotary_emb/Gather_1")
@@ -785,18 +794,19 @@ def plain_llama(w, *, V, H, nh, kvh, hd, inter, L, names, eps=1e-6, anon_start=N
     h = rms(x, w["norm"], "/model/norm", "model.norm.weight")
     lm = f"onnx::MatMul_{counter[0] + 1}" if names == "optimum" else "lm_head.MatMul.weight"
     g.node("MatMul", [h, P.c(lm, w["lm_head"])], ["logits"], "/lm_head/MatMul")
-    ins = [vinfo("input_ids", TP.INT64, ["batch_size", "sequence_length"]),
-           vinfo("attention_mask", TP.INT64, ["batch_size", "sequence_length"])]
+    ins = [vinfo("input_ids", TP.INT64, ["batch_size", "sequence_length"])]
+    if mask_input:
+        ins.append(vinfo("attention_mask", TP.INT64, ["batch_size", "sequence_length"]))
     outs = [vinfo("logits", TP.FLOAT, ["batch_size", "sequence_length", V])]
     return g.model("main_graph", ins, outs, [("", 17)], ir_version=8, producer="pytorch", producer_version="2.13.0",
                    value_info=False)
 
 
-def plain_gpt2(w, *, V, H, nh, inter, eps=1e-5):
+def plain_gpt2(w, *, V, H, nh, inter, eps=1e-5, mask_input=True):
     P = Plain()
     g = P.g
     hd = H // nh
-    pos, bias = plain_positions_and_mask(P, "/transformer/attn_mask")
+    pos, bias = plain_positions_and_mask(P, "/transformer/attn_mask", mask_input)
     g.init("transformer.wte.weight", w["wte"])
     g.init("transformer.wpe.weight", w["wpe"])
     te = P.n("Gather", ["transformer.wte.weight", "input_ids"], "/transformer/wte/Gather")
@@ -854,8 +864,9 @@ def plain_gpt2(w, *, V, H, nh, inter, eps=1e-5):
     g.init("transformer.ln_f.bias", w["ln_f_b"])
     h = ln(x, "transformer.ln_f.weight", "transformer.ln_f.bias", "/transformer/ln_f/LayerNormalization")
     g.node("MatMul", [h, P.c("onnx::MatMul_1007", np.ascontiguousarray(w["wte"].T))], ["logits"], "/lm_head/MatMul")
-    ins = [vinfo("input_ids", TP.INT64, ["batch_size", "sequence_length"]),
-           vinfo("attention_mask", TP.INT64, ["batch_size", "sequence_length"])]
+    ins = [vinfo("input_ids", TP.INT64, ["batch_size", "sequence_length"])]
+    if mask_input:
+        ins.append(vinfo("attention_mask", TP.INT64, ["batch_size", "sequence_length"]))
     outs = [vinfo("logits", TP.FLOAT, ["batch_size", "sequence_length", V])]
     return g.model("main_graph", ins, outs, [("", 17)], ir_version=8, producer="pytorch", producer_version="2.13.0",
                    value_info=False)
@@ -1049,6 +1060,7 @@ def build_genai_fp16(root, tok):
     ref = os.path.join(root, "test/fixtures/real-reference", name)
     fresh_dir(ref)
     onnx.save(plain_llama(w, V=VOCAB, names="genai-fused", **d), os.path.join(ref, "model.onnx"))
+    onnx.save(plain_llama(w, V=VOCAB, names="genai-fused", mask_input=False, **d), os.path.join(ref, "model-nomask.onnx"))
     shutil.copyfile(tok, os.path.join(ref, "tokenizer.json"))
     write_json(os.path.join(ref, "config.json"), hf_llama_config(V=VOCAB, H=d["H"], L=d["L"], nh=d["nh"], kvh=d["kvh"],
                                                                   inter=d["inter"], extra={"head_dim": d["hd"]}))
@@ -1069,6 +1081,7 @@ def build_genai_fp32_mha(root, tok):
     ref = os.path.join(root, "test/fixtures/real-reference", name)
     fresh_dir(ref)
     onnx.save(plain_llama(w, V=VOCAB, names="genai", **d), os.path.join(ref, "model.onnx"))
+    onnx.save(plain_llama(w, V=VOCAB, names="genai", mask_input=False, **d), os.path.join(ref, "model-nomask.onnx"))
     shutil.copyfile(tok, os.path.join(ref, "tokenizer.json"))
     write_json(os.path.join(ref, "config.json"), hf_llama_config(V=VOCAB, H=d["H"], L=d["L"], nh=d["nh"], kvh=d["kvh"],
                                                                   inter=d["inter"]))
@@ -1087,6 +1100,8 @@ def build_ort_fused_gpt2(root, tok):
     ref = os.path.join(root, "test/fixtures/real-reference", name)
     fresh_dir(ref)
     onnx.save(plain_gpt2(w, V=VOCAB, H=d["H"], nh=d["nh"], inter=d["inter"]), os.path.join(ref, "model.onnx"))
+    onnx.save(plain_gpt2(w, V=VOCAB, H=d["H"], nh=d["nh"], inter=d["inter"], mask_input=False),
+              os.path.join(ref, "model-nomask.onnx"))
     shutil.copyfile(tok, os.path.join(ref, "tokenizer.json"))
     write_json(os.path.join(ref, "config.json"), cfg)
     return w

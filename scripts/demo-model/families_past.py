@@ -9,7 +9,8 @@ It is an attribute of the top-level module, not a wrapper module, because torch 
 after the module path from the top (`/model/layers.0/self_attn/q_proj/MatMul`); a wrapper would add a
 prefix that no real exporter writes.
 
-  io="plain"      (input_ids, attention_mask) -> logits            the reference layout (families.py style)
+  io="plain"      (input_ids, attention_mask) -> logits            the reference layout (families.py style);
+                  called with input_ids alone, a mask of ones (the reference's model(input_ids))
   LLaMA  "no_past"   (input_ids, attention_mask, position_ids) -> logits, present.*   optimum decoder_model
   LLaMA  "with_past" (input_ids, attention_mask, position_ids, past.*) -> same        optimum decoder_with_past_model
   GPT-2  "optimum"   (input_ids, past.*, attention_mask, position_ids) -> logits, present.*
@@ -53,6 +54,12 @@ def allowed_keys(q_len, past_len, attention_mask=None):
     if attention_mask is not None:
         allowed = allowed & attention_mask[:, None, None, :].bool()
     return allowed
+
+
+def plain_mask(input_ids, rest):
+    """The plain layout's mask: the one passed, or, called as model(input_ids) with none, a mask of ones
+    (what transformers builds for a call without attention_mask)."""
+    return rest[0] if rest else torch.ones_like(input_ids)
 
 
 def additive(allowed):
@@ -173,7 +180,7 @@ class GPT2LMHeadModel(nn.Module):
 
     def forward(self, input_ids, *rest):
         if self.io == "plain":
-            h, _ = self.transformer(input_ids, rest[0])
+            h, _ = self.transformer(input_ids, plain_mask(input_ids, rest))
             return self.lm_head(h)
         if self.io == "optimum":  # input_ids, past_key_values.*, attention_mask, position_ids
             n = 2 * self.n_layers
@@ -279,7 +286,7 @@ class BloomForCausalLM(nn.Module):
 
     def forward(self, input_ids, *rest):
         if self.io == "plain":
-            h, _ = self.transformer(input_ids, rest[0])
+            h, _ = self.transformer(input_ids, plain_mask(input_ids, rest))
             return self.lm_head(h)
         if self.io == "optimum":  # input_ids, past_key_values.*, attention_mask (no position_ids: ALiBi)
             n = 2 * self.n_layers
@@ -367,7 +374,7 @@ class XGLMBackbone(nn.Module):
 
     def forward(self, input_ids, *rest):
         if self.io == "plain":
-            h, _ = self.model(input_ids, rest[0])
+            h, _ = self.model(input_ids, plain_mask(input_ids, rest))
             return h
         if self.io == "stacked":
             h, presents = self.model(input_ids, None, [(p[0], p[1]) for p in rest])
@@ -474,7 +481,7 @@ class LlamaForCausalLM(nn.Module):
 
     def forward(self, input_ids, *rest):
         if self.io == "plain":
-            h, _ = self.model(input_ids, rest[0])
+            h, _ = self.model(input_ids, plain_mask(input_ids, rest))
             return self.lm_head(h)
         if self.io == "no_past":  # input_ids, attention_mask, position_ids
             h, presents = self.model(input_ids, rest[0], rest[1])

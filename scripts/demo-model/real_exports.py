@@ -4,7 +4,9 @@ fp32 references with the same weights.
     test/fixtures/real/<name>/            the exporter's layout: file names, I/O names, dtypes, cache
                                           shapes, symbolic dims, node/initializer naming, side files
     test/fixtures/real-reference/<name>/  model.onnx: input_ids, attention_mask -> logits (last_state),
-                                          no cache, module-path names (the families.py style)
+                                          no cache, module-path names (the families.py style);
+                                          model-nomask.onnx (layouts with an attention_mask): input_ids ->
+                                          logits, the same weights called as model(input_ids)
 
 Usage (environment: README.md in this folder):
     PYTHONPATH=/tmp/pyextra:/tmp/pydeps /usr/bin/python3 scripts/demo-model/real_exports.py \
@@ -74,6 +76,18 @@ def export_reference(model, out_dir, output="logits"):
     torch_export(model, os.path.join(out_dir, "model.onnx"), (ids, am), ["input_ids", "attention_mask"], [output],
                  dyn, 17)
     onnx.checker.check_model(os.path.join(out_dir, "model.onnx"))
+
+
+def export_maskless(model, out_dir, output="logits"):
+    """The reference layout without an attention_mask input: traced as model(input_ids), so the mask is
+    the ones transformers builds for a call without one and positions are 0..T-1 (the calibration call
+    of the reference code). Written as model-nomask.onnx next to model.onnx."""
+    model.io = "plain"
+    ids, _, _ = trace_inputs(seq=7, past=0, mask=False)
+    dyn = {n: {0: "batch_size", 1: "sequence_length"} for n in ("input_ids", output)}
+    path = os.path.join(out_dir, "model-nomask.onnx")
+    torch_export(model, path, (ids,), ["input_ids"], [output], dyn, 17)
+    onnx.checker.check_model(path)
 
 
 def cache_names(prefix, layers=LAYERS):
@@ -188,6 +202,7 @@ def build_llama_merged(out, ref):
                                tie_word_embeddings=False, bos_token_id=BOS, eos_token_id=EOS),
                   pad=False)
     export_reference(model, os.path.join(ref, "optimum-llama-merged"))
+    export_maskless(model, os.path.join(ref, "optimum-llama-merged"))
     reference_side_files(os.path.join(ref, "optimum-llama-merged"), d)
 
 
@@ -220,6 +235,7 @@ def build_gpt2(out, ref):
                                tie_word_embeddings=True, bos_token_id=BOS, eos_token_id=EOS),
                   pad=False, special_map_style="str", tokenizer_extra={"add_prefix_space": False})
     export_reference(model, os.path.join(ref, "optimum-gpt2"))
+    export_maskless(model, os.path.join(ref, "optimum-gpt2"))
     reference_side_files(os.path.join(ref, "optimum-gpt2"), d)
 
 
@@ -266,6 +282,7 @@ def build_bloom_fp16(out, ref):
                                tie_word_embeddings=True, bos_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD),
                   special_map_style="str", tokenizer_extra={"padding_side": "left"})
     export_reference(model, os.path.join(ref, "optimum-bloom-fp16"))
+    export_maskless(model, os.path.join(ref, "optimum-bloom-fp16"))
     reference_side_files(os.path.join(ref, "optimum-bloom-fp16"), d)
 
 
@@ -359,6 +376,8 @@ def verify_same_weights(out, ref):
         real = linear_weights(os.path.join(out, name, file))
         refw = linear_weights(os.path.join(ref, name, "model.onnx"))
         missing = {k: v for k, v in refw.items() if k not in real}
+        maskless = os.path.join(ref, name, "model-nomask.onnx")
+        assert not os.path.exists(maskless) or linear_weights(maskless) == refw, (name, "model-nomask.onnx weights")
         assert len(missing) <= 1 and all(v[1] == VOCAB for v in missing.values()), (name, missing)
         print(f"  {name}: {len(refw)} reference linear weights, {len(refw) - len(missing)} identical in the real layout"
               + (" (+ tied head read through Transpose)" if missing else ""))

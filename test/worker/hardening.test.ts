@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CALIBRATION_STATS_VERSION } from '../../shared/src/api/run-provenance';
 import { call, expectErrorShape, makeToken } from './helpers';
 import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 
@@ -87,7 +88,7 @@ describe('statistics reuse and privacy', () => {
     });
     const done = await call('POST', `/v1/runner/jobs/${first}/complete`, {
       token: pub.runner,
-      json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'] } },
+      json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'], extra: { calibration: { statsVersion: CALIBRATION_STATS_VERSION } } } },
     });
     expect(done.status).toBe(200);
 

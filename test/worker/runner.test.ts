@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import type { artifactInfo, JobInfo, RunInfo } from '../../shared/src/api/jobs';
+import { CALIBRATION_STATS_VERSION } from '../../shared/src/api/run-provenance';
 import { call, type ErrorBody, sha256 } from './helpers';
 import { lease, leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 import { graph, model, tensor, tinyOnnx } from './onnx-writer';
@@ -211,7 +212,7 @@ describe('statistics reuse (design §3.2)', () => {
     await call('PUT', `/v1/runner/jobs/${first}/artifacts/stats.bin`, { token: w2.runner, body: stats, headers: { 'x-lease-token': l.leaseToken } });
     const done = await call('POST', `/v1/runner/jobs/${first}/complete`, {
       token: w2.runner,
-      json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'] } },
+      json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'], extra: { calibration: { statsVersion: CALIBRATION_STATS_VERSION } } } },
     });
     expect(done.status).toBe(200);
 
@@ -227,6 +228,8 @@ describe('statistics reuse (design §3.2)', () => {
     expect(await offered({ sparsity: 0.7, mode: 'sequential' })).toEqual([]);
     expect(await offered({ sparsity: 0.7, calibration: { corpusId: w2.corpusFr, samples: 64 } })).toEqual([]);
     expect(await offered({ sparsity: 0.7, calibration: { corpusId: w2.corpusDe } })).toEqual([]);
+    // maskPadding true feeds the padding mask and drops pads: other statistics.
+    expect(await offered({ sparsity: 0.7, calibration: { corpusId: w2.corpusFr, maskPadding: true } })).toEqual([]);
     // Any model file uploaded since (a new tokenizer, external weights) invalidates old statistics…
     await call('PUT', `/v1/models/${w2.model}/files/tokenizer.json`, { token: w2.writer, body: '{"model":{"vocab":{}}}' });
     expect(await offered({ sparsity: 0.7 })).toEqual([]);
@@ -234,5 +237,38 @@ describe('statistics reuse (design §3.2)', () => {
     const retrained = model(graph({ initializers: [tensor('w', { raw: new Uint8Array(16).fill(1) })] }));
     await call('PUT', `/v1/models/${w2.model}/files/model.onnx`, { token: w2.writer, body: retrained });
     expect(await offered({ sparsity: 0.7 })).toEqual([]);
+  });
+
+  it('never offers statistics computed with other calibration feeds (a run that records no or another version)', async () => {
+    const w3 = await makeWorld('stats-version');
+    const spec = (extra: Record<string, unknown>) => ({ ...pruneSpec(w3, { mode: 'oneshot' }), ...extra });
+    const finish = async (sparsity: number, extra: Record<string, unknown>) => {
+      const id = (await call('POST', '/v1/jobs', { token: w3.writer, json: spec({ sparsity }) })).body.id;
+      const l = await leaseJob(w3.runner, id);
+      await call('PUT', `/v1/runner/jobs/${id}/artifacts/stats.bin`, {
+        token: w3.runner,
+        body: new Uint8Array([sparsity * 10]),
+        headers: { 'x-lease-token': l.leaseToken },
+      });
+      const done = await call('POST', `/v1/runner/jobs/${id}/complete`, {
+        token: w3.runner,
+        json: { leaseToken: l.leaseToken, result: { artifacts: ['stats.bin'], extra } },
+      });
+      expect(done.status).toBe(200);
+      return done.body.runId as string;
+    };
+    const offered = async () => {
+      const id = (await call('POST', '/v1/jobs', { token: w3.writer, json: spec({ sparsity: 0.7 }) })).body.id;
+      const lease = await leaseJob(w3.runner, id);
+      await call('POST', `/v1/runner/jobs/${id}/fail`, { token: w3.runner, json: { leaseToken: lease.leaseToken, error: 'test done' } });
+      return lease.inputs.filter((i) => i.role === 'stats').map((i) => (i as unknown as { meta: { runId: string } }).meta.runId);
+    };
+    // A runner from before the version was recorded fed the padding mask with maskPadding false.
+    await finish(0.3, {});
+    expect(await offered()).toEqual([]);
+    await finish(0.4, { calibration: { statsVersion: CALIBRATION_STATS_VERSION - 1 } });
+    expect(await offered()).toEqual([]);
+    const current = await finish(0.5, { calibration: { statsVersion: CALIBRATION_STATS_VERSION } });
+    expect(await offered()).toEqual([current]);
   });
 });

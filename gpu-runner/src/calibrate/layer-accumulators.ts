@@ -7,6 +7,7 @@ import type { ActivationStats, PrunableLinear } from '../types.js';
 import { sqSumName } from '../onnx/square-sums.js';
 import { accumulateSquares, asFloat32 } from './accumulate.js';
 import type { ModelBatch } from './batches.js';
+import { statisticsMask } from './feeds.js';
 
 export interface Accumulator {
   tensor: string;
@@ -28,16 +29,18 @@ export function addBatch(acc: Map<string, Accumulator>, out: Record<string, Tens
   for (const a of acc.values()) {
     const t = out[a.tensor];
     if (!t) throw new Error(`run did not return ${a.tensor}`);
-    a.tokens += accumulateSquares(a.sum, asFloat32(t.data), maskPadding ? batch.attentionMask : undefined);
+    a.tokens += accumulateSquares(a.sum, asFloat32(t.data), statisticsMask(batch, maskPadding));
   }
 }
 
 /** Adds the graph-computed Σ_tokens x_j² vectors (see onnx/square-sums.ts) of one batch. */
 export function addSquareSums(acc: Map<string, Accumulator>, out: Record<string, Tensor>, batch: ModelBatch, maskPadding: boolean): void {
+  // The graph multiplied pad rows by the fed padding mask (square-sums.ts) when maskPadding is set.
+  const mask = statisticsMask(batch, maskPadding);
   let rows = batch.size * batch.seqLen;
-  if (maskPadding) {
+  if (mask) {
     rows = 0;
-    for (const m of batch.attentionMask) if (m !== 0n) rows++;
+    for (const m of mask) if (m !== 0n) rows++;
   }
   for (const a of acc.values()) {
     const t = out[sqSumName(a.tensor)];

@@ -3,6 +3,10 @@
  * report: only the block outputs are exposed as graph outputs (not every linear's input, which
  * the statistics need and the report does not), so a pass costs about a forward pass and its
  * memory stays within the activation budget.
+ *
+ * The graph is fed as the statistics' pass is (feeds.ts: a mask of ones unless maskPadding). The
+ * report counts real tokens only, whatever maskPadding says: it compares texts, and pads are none;
+ * rows are right-padded and attention causal, so the real tokens' residuals do not depend on it.
  */
 import type { ModelConfig } from '../onnx/graph-io.js';
 import type { OnnxModel } from '../onnx/read.js';
@@ -18,6 +22,8 @@ import { chooseBatchSize, makeBatches, splitSamples, type TokenizedCalibration }
 import { tokenFeeds } from './feeds.js';
 
 export interface ResidualOptions {
+  /** as the job's statistics: false feeds a mask of ones (the reference's call), true the padding mask */
+  maskPadding?: boolean;
   session?: SessionOptions;
   config?: ModelConfig;
   onProgress?: ProgressFn;
@@ -50,7 +56,7 @@ export async function collectResidualStream(
   try {
     const batches = makeBatches(samples, batchSize);
     for (const [k, batch] of batches.entries()) {
-      const out = await open.session.run(tokenFeeds(open.session, batch, new Set(), o.config), names);
+      const out = await open.session.run(tokenFeeds(open.session, batch, new Set(), { maskPadding: o.maskPadding ?? false, config: o.config }), names);
       for (const b of outputs) {
         const t = out[b.name]!;
         onBlockOutput(b.block, asFloat32(t.data), [...t.dims], batch.attentionMask);

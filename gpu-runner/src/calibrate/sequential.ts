@@ -85,7 +85,7 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
     device = open.device;
     try {
       const feedsFor = (k: number) => ({
-        ...tokenFeeds(open!.session, x.batches[k]!, skip, x.config),
+        ...tokenFeeds(open!.session, x.batches[k]!, skip, { maskPadding: x.maskPadding, config: x.config }),
         ...feedsOf(weights),
         ...(b > 0 ? { [outputs[b - 1]!.name]: stream[k]! } : {}),
       });
@@ -130,7 +130,10 @@ export async function sequentialWholeGraph(x: SequentialInput): Promise<Sequenti
       const own = x.linears.filter((l) => l.block === b);
       const acc = accumulatorsFor(own);
       for (const batch of x.batches) {
-        const feeds = { ...tokenFeeds(open.session, batch, new Set(weights.keys()), x.config), ...feedsOf(weights, declared) };
+        const feeds = {
+          ...tokenFeeds(open.session, batch, new Set(weights.keys()), { maskPadding: x.maskPadding, config: x.config }),
+          ...feedsOf(weights, declared),
+        };
         addBatch(acc, await open.session.run(feeds, [...acc.keys()]), batch, x.maskPadding);
         runs++;
       }

@@ -26,7 +26,7 @@ export type StatsMode = 'oneshot' | 'sequential';
 
 export interface CollectOptions {
   mode: StatsMode;
-  /** false (reference behaviour): pad positions count; true: they are dropped. */
+  /** false (reference): the graph is fed a mask of ones and pads count; true: the padding mask, pads dropped (feeds.ts). */
   maskPadding?: boolean;
   /** Overrides the batch size chosen from model size and free memory. */
   batchSize?: number;
@@ -137,7 +137,7 @@ export async function collectStats(
   const stats: ActivationStats = new Map();
   try {
     for (const [k, batch] of batches.entries()) {
-      const out = await open.session.run(tokenFeeds(open.session, batch, new Set(), opts.config), extra);
+      const out = await open.session.run(tokenFeeds(open.session, batch, new Set(), { maskPadding, config: opts.config }), extra);
       if (inGraph) addSquareSums(acc, out, batch, maskPadding);
       else addBatch(acc, out, batch, maskPadding);
       for (const bo of opts.blockOutputs ?? []) {

@@ -143,6 +143,8 @@ export interface CalibrationBatch {
   attentionMask: BigInt64Array;
   /** Real (unpadded) tokens per sample after truncation. */
   lengths: Int32Array;
+  /** Tokens per sample before truncation (prefix included): longer than maxLength where a sample was cut. */
+  fullLengths: Int32Array;
 }
 
 export interface TokenizeCalibrationOptions {
@@ -195,8 +197,10 @@ export function tokenizeCalibration(
   const inputIds = new BigInt64Array(samples * maxLength).fill(BigInt(tokenizer.padId));
   const attentionMask = new BigInt64Array(samples * maxLength);
   const lengths = new Int32Array(samples);
+  const fullLengths = new Int32Array(samples);
   texts.forEach((text, s) => {
     const ids = [...prefix, ...encodeWithEos(text, tokenizer, literal)];
+    fullLengths[s] = ids.length;
     const len = Math.min(ids.length, maxLength);
     const base = s * maxLength;
     for (let t = 0; t < len; t++) {
@@ -205,5 +209,11 @@ export function tokenizeCalibration(
     }
     lengths[s] = len;
   });
-  return { samples, maxLength, inputIds, attentionMask, lengths };
+  return { samples, maxLength, inputIds, attentionMask, lengths, fullLengths };
+}
+
+/** The samples cut at maxLength and their token lengths before the cut, for the run record. */
+export function truncation(batch: Pick<CalibrationBatch, 'maxLength' | 'fullLengths'>): { samples: number; tokenLengths: number[] } {
+  const tokenLengths = Array.from(batch.fullLengths).filter((n) => n > batch.maxLength);
+  return { samples: tokenLengths.length, tokenLengths };
 }

@@ -60,8 +60,16 @@ export interface ScoreResult {
   stats: ScoreStats;
 }
 
+/** Default budgets of a forward pass (setup.ts records them on the run). */
+export const BATCH_DEFAULTS = { tokens: 4096, scoring: 64, decoding: 32 } as const;
+
+/** Padded tokens per pass: the token budget, lowered where the logits would outgrow their budget. */
+export function batchTokens(model: EvalModel, opts: Pick<BatchOptions, 'maxBatchTokens' | 'maxLogitFloats'> = {}): number {
+  return Math.max(1, Math.min(opts.maxBatchTokens ?? BATCH_DEFAULTS.tokens, logitTokens(model, opts.maxLogitFloats)));
+}
+
 function budgets(model: EvalModel, opts: BatchOptions): { tokens: number; size: number } {
-  return { tokens: Math.max(1, Math.min(opts.maxBatchTokens ?? 4096, logitTokens(model, opts.maxLogitFloats))), size: opts.maxBatchSize ?? 64 };
+  return { tokens: batchTokens(model, opts), size: opts.maxBatchSize ?? BATCH_DEFAULTS.scoring };
 }
 
 /** What the run stages share: the model, the unique sequences, their log-probs being filled, the tallies. */

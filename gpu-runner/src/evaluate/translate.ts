@@ -10,12 +10,12 @@ import { languageName } from '../../../shared/src/languages.js';
 import type { LoadedTokenizer } from '../tokenize/index.js';
 import type { ProgressFn } from '../types.js';
 import { planBatches } from './batch-plan.js';
-import type { BatchOptions } from './batching.js';
+import { BATCH_DEFAULTS, batchTokens, type BatchOptions } from './batching.js';
 import { BLEU_SIGNATURE, bleuFromStats, bleuStats, sumBleuStats, type BleuStats } from './bleu.js';
 import { CHRF_SIGNATURE, corpusChrf, sentenceChrf } from './chrf.js';
 import { forward, gatherCache, type KvCache } from './forward.js';
 import { argmaxAt } from './logprobs.js';
-import { logitTokens, type EvalModel } from './model.js';
+import type { EvalModel } from './model.js';
 
 export function translationPromptText(shots: MtRow[], src: string, srcName: string, tgtName: string, eos: string): string {
   return shots.map((p) => `${srcName}: ${p.src}${eos}${tgtName}: ${p.tgt}${eos}`).join('') + `${srcName}: ${src}${eos}${tgtName}:`;
@@ -51,8 +51,8 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
   const outputs: number[][] = prompts.map(() => []);
   const stats: DecodeStats = { forwardTokens: 0, steps: 0, usedCache: model.cache.step };
   // The prompt pass returns logits for every prompt token: the same logits budget as scoring.
-  const maxTokens = Math.max(1, Math.min(opts.maxBatchTokens ?? 4096, logitTokens(model, opts.maxLogitFloats)));
-  const maxSize = opts.maxBatchSize ?? 32;
+  const maxTokens = batchTokens(model, opts);
+  const maxSize = opts.maxBatchSize ?? BATCH_DEFAULTS.decoding;
   const stage = opts.stage ?? 'translate';
   const progress: ProgressFn = opts.onProgress ?? (() => {});
   for (const p of prompts) if (p.length === 0) throw new Error('empty prompt');

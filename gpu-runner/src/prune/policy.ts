@@ -39,6 +39,9 @@ export async function canonicalWeight(model: OnnxModel, l: PrunableLinear): Prom
   return { dIn: l.dIn, dOut: l.dOut, data };
 }
 
+/** How layerSeed derives a layer's seed, in words for the run record (extra.seeds.randomMasks). */
+export const RANDOM_LAYER_SEEDS = 'linear i (discovery order) draws from mulberry32((seed + 7919·i) mod 2^31)';
+
 /** A different random stream per layer, reproducible from the job's seed. */
 export function layerSeed(seed: number, index: number): number {
   return (seed + index * 7919) % 2 ** 31;

@@ -89,6 +89,8 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
     extra: {
       ...extra,
       evaluation: evaluation.summaries,
+      ...(evaluation.setup ? { evaluationSetup: evaluation.setup } : {}),
+      seeds: evaluation.seeds,
       bootstrapDense: bootstrapDenseExtra(evaluation),
       rankc: evaluation.rankc,
     },

@@ -7,6 +7,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PruneJobSpec } from '../../../shared/src/api/jobs';
 import type { LmfStatus } from '../../../shared/src/api/analysis';
+import { CALIBRATION_STATS_VERSION, type CalibrationRecord, type RunSeeds } from '../../../shared/src/api/run-provenance';
+import { calibrationFeeds } from '../calibrate/feeds';
+import { truncation } from '../calibrate/text';
 import { ResidualAccumulator, buildLmfReport, type LmfInput, type LmfReport } from '../analyze/lmf';
 import { collectResidualStream } from '../calibrate/residual';
 import { collectStats, type CollectOptions } from '../calibrate/stats';
@@ -20,7 +23,7 @@ import { BlocksNotSeparable, findBlockOutputs } from '../onnx/structure';
 import type { Device } from '../ort';
 import { sparsityReport } from '../prune/masks';
 import { packMasks } from '../prune/pack';
-import { allMasks, blockMasker, type Statistics } from '../prune/policy';
+import { allMasks, blockMasker, RANDOM_LAYER_SEEDS, type Statistics } from '../prune/policy';
 import type { LoadedTokenizer } from '../tokenize/index';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../types';
 import { calibrationSet, loadCorpus, type CorpusData } from './calibration';
@@ -32,13 +35,25 @@ import type { JobContext } from './worker-loop';
 /** The LMF report is an analysis, not the method: a few samples give stable top-k sets. */
 const LMF_SAMPLES = 16;
 
-/** Statistics of an earlier oneshot run the API offered with the lease (role "stats"), if any. */
+/**
+ * Statistics of an earlier oneshot run the API offered with the lease (role "stats"), if any, and
+ * only if they were computed with the calibration feeds of this version (the file's meta says).
+ */
 async function priorStats(ctx: JobContext): Promise<{ runId: string; main: ActivationStats; contrast?: ActivationStats } | undefined> {
   const main = ctx.inputs.find((i) => i.role === 'stats' && i.meta.artifact === 'stats.bin');
   if (!main) return undefined;
-  const load = async (name: string) => decodeStats(new Uint8Array(await readFile(await ctx.input(name)))).stats;
+  const load = async (name: string) => decodeStats(new Uint8Array(await readFile(await ctx.input(name))));
   const contrast = ctx.inputs.find((i) => i.role === 'stats' && i.meta.artifact === 'contrast-stats.bin');
-  return { runId: String(main.meta.runId), main: await load(main.name), ...(contrast ? { contrast: await load(contrast.name) } : {}) };
+  const m = await load(main.name);
+  const c = contrast ? await load(contrast.name) : undefined;
+  const stale = [m, ...(c ? [c] : [])].find((s) => s.meta.statsVersion !== CALIBRATION_STATS_VERSION);
+  if (stale) {
+    ctx.log(
+      `not reusing the statistics of run ${String(main.meta.runId)}: calibration feeds version ${String(stale.meta.statsVersion ?? 1)}, this runner's is ${CALIBRATION_STATS_VERSION}`,
+    );
+    return undefined;
+  }
+  return { runId: String(main.meta.runId), main: m.stats, ...(c ? { contrast: c.stats } : {}) };
 }
 
 /**
@@ -87,6 +102,7 @@ async function lmfReport(
         acc.accumulateResidual(block, x, mask);
       },
       {
+        maskPadding: cal.maskPadding,
         session,
         config,
         elemType,
@@ -138,6 +154,10 @@ export async function runPruneJob(ctx: JobContext, spec: PruneJobSpec): Promise<
   });
   const pruned = await prune(run);
   const evaluation = await evaluatePruned(run);
+  const seeds: RunSeeds = {
+    ...(run.spec.method === 'random' ? { randomMasks: { seed: run.spec.seed, perLayer: RANDOM_LAYER_SEEDS } } : {}),
+    ...evaluation.seeds,
+  };
   return {
     ...pruned,
     scores: evaluation.scores,
@@ -146,6 +166,8 @@ export async function runPruneJob(ctx: JobContext, spec: PruneJobSpec): Promise<
     extra: {
       ...run.extra,
       evaluation: evaluation.summaries,
+      ...(evaluation.setup ? { evaluationSetup: evaluation.setup } : {}),
+      seeds,
       bootstrapDense: bootstrapDenseExtra(evaluation),
       rankc: evaluation.rankc,
     },
@@ -225,7 +247,10 @@ async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise
   if (!cal) throw new Error('wanda needs calibration (corpusId, dataType, shots, samples, maxLength)');
   const corpus = await loadCorpus(ctx, 'corpus');
   const set = calibrationSet(corpus, cal.dataType === 'mono' ? 'mono' : 'mt', cal, m.tok);
-  run.extra.calibration = {
+  const contrast = cal.dataType === 'mt-contrast' ? await loadCorpus(ctx, 'contrast') : undefined;
+  const cset = contrast ? calibrationSet(contrast, contrast.srcLang === contrast.tgtLang ? 'mono' : 'mt', cal, m.tok) : undefined;
+  const record: CalibrationRecord = {
+    statsVersion: CALIBRATION_STATS_VERSION,
     pair: `${corpus.srcLang}-${corpus.tgtLang}`,
     dataType: cal.dataType,
     samples: cal.samples,
@@ -234,7 +259,14 @@ async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise
     direction: cal.direction,
     wrapped: set.wrapped,
     corpusPairs: corpus.pairs.length,
+    truncated: truncation(set.tokens),
+    ...(contrast && cset ? { contrast: { wrapped: cset.wrapped, corpusPairs: contrast.pairs.length, truncated: truncation(cset.tokens) } } : {}),
+    ...calibrationFeeds(
+      (m.model.proto.graph?.input ?? []).map((i) => i.name ?? ''),
+      cal.maskPadding,
+    ),
   };
+  run.extra.calibration = record;
   const common = { maskPadding: cal.maskPadding, memoryLimitBytes: run.memoryLimitBytes, session: run.session, config: m.config };
   const prior = spec.mode === 'oneshot' ? await priorStats(ctx) : undefined;
   if (prior) {
@@ -245,9 +277,7 @@ async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise
     ctx.log(`reusing activation statistics of run ${prior.runId}`);
     return { corpus, masks: [] };
   }
-  if (cal.dataType === 'mt-contrast') {
-    const contrast = await loadCorpus(ctx, 'contrast');
-    const cset = calibrationSet(contrast, contrast.srcLang === contrast.tgtLang ? 'mono' : 'mt', cal, m.tok);
+  if (cset) {
     const r = await run.timed('calibrate-contrast', () =>
       collectStats(m.model, m.linears, cset.tokens, { ...common, mode: 'oneshot', onProgress: (_s, d, t) => ctx.progress('calibrate contrast', d, t) }),
     );
@@ -277,10 +307,12 @@ async function upload(run: PruneRun, name: string, data: Uint8Array | { path: st
 async function uploadMasksAndStats(run: PruneRun, masks: LayerMask[], st: Statistics): Promise<void> {
   const { spec } = run;
   const meta = { method: spec.method, sparsity: spec.sparsity, pattern: spec.pattern, dropTop: spec.dropTop, modelSha256: run.graph.sha256 };
+  // The feeds version travels with the statistics: a later job reuses them only under the same one.
+  const statsMeta = { ...meta, statsVersion: CALIBRATION_STATS_VERSION, maskPadding: spec.calibration?.maskPadding };
   await run.timed('upload-masks', async () => {
     await upload(run, 'masks.bin', packMasks(masks, meta));
-    if (st.main) await upload(run, 'stats.bin', encodeStats(st.main, { ...meta, calibration: spec.calibration }));
-    if (st.contrast) await upload(run, 'contrast-stats.bin', encodeStats(st.contrast, { ...meta, role: 'contrast' }));
+    if (st.main) await upload(run, 'stats.bin', encodeStats(st.main, { ...statsMeta, calibration: spec.calibration }));
+    if (st.contrast) await upload(run, 'contrast-stats.bin', encodeStats(st.contrast, { ...statsMeta, role: 'contrast' }));
   });
 }
 

@@ -4,9 +4,11 @@
  * rankc_asc for a language-X suite with a parallel English suite in the job, service/rankc.ts).
  */
 import { readFile } from 'node:fs/promises';
+import type { EvaluationSetup, RunSeeds } from '../../../shared/src/api/run-provenance';
 import type { SuiteFormat } from '../../../shared/src/suites';
 import { compareToDense, evaluateSuite, metricInterval, MissingRowData, openEvalModel, type BootstrapResult, type SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
+import { evaluationSetup } from '../evaluate/setup';
 import { multipleChoiceFormats } from '../../../shared/src/suites';
 import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import type { Device } from '../ort';
@@ -16,6 +18,10 @@ import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader } from
 import type { JobContext } from './worker-loop';
 
 type ScoringName = 'paper' | 'harness';
+
+/** Resampling of the intervals and of the paired bootstrap against dense: fixed, recorded in extra.seeds. */
+export const METRIC_INTERVALS = { seed: 0, resamples: 1000 } as const;
+export const DENSE_BOOTSTRAP = { seed: 0, resamples: 1000 } as const;
 
 export async function readJsonl(file: string): Promise<unknown[]> {
   const text = await readFile(file, 'utf8');
@@ -40,7 +46,7 @@ export function scoreRows(suiteId: string, r: SuiteResult, scoring: ScoringName)
     if (v !== undefined && Number.isFinite(v)) rows.push({ ...base, metric, value: v });
   };
   // Corpus perplexity, chrF and BLEU have no closed-form interval: a percentile bootstrap over rows.
-  const iv = r.scoring === 'perplexity' || r.scoring === 'chrf' ? metricInterval(r, { seed: 0, resamples: 1000 }) : null;
+  const iv = r.scoring === 'perplexity' || r.scoring === 'chrf' ? metricInterval(r, METRIC_INTERVALS) : null;
   if (r.scoring === 'perplexity') {
     add('ppl', m.perplexity);
     add('ppl_lo', iv?.lo);
@@ -51,7 +57,7 @@ export function scoreRows(suiteId: string, r: SuiteResult, scoring: ScoringName)
     add('chrf_lo', iv?.lo);
     add('chrf_hi', iv?.hi);
     if (m.bleu !== undefined) {
-      const b = metricInterval(r, { seed: 0, resamples: 1000, metric: 'bleu' });
+      const b = metricInterval(r, { ...METRIC_INTERVALS, metric: 'bleu' });
       add('bleu', m.bleu);
       add('bleu_lo', b?.lo);
       add('bleu_hi', b?.hi);
@@ -72,7 +78,7 @@ export interface SuiteRun {
   /** bootstrap inputs: how many (suite, scoring) dense results came from stored samples, and how many were scored here */
   denseReused: number;
   denseScored: number;
-  /** Per suite and scoring: the engine's summary (without per-example predictions); mt: sacreBLEU signatures. */
+  /** Per suite and scoring: the engine's summary (without per-example predictions), the passes it took; mt: sacreBLEU signatures. */
   summaries: Array<{
     suiteId: string;
     format: string;
@@ -81,12 +87,17 @@ export interface SuiteRun {
     metrics: Record<string, number>;
     n: number;
     seconds: number;
+    passes: SuiteResult['stats'];
     signatures?: Record<string, string>;
   }>;
   /** paired bootstraps that could not be computed: which suite and metric, and why */
   bootstrapSkipped: Array<{ suiteId: string; metric: string; reason: string }>;
   /** recorded on the run as `extra.rankc`: the (language X, English) suites compared, and why the others were not */
   rankc: { pairs: RankcPlan['pairs']; absent: RankcPlan['absent'] };
+  /** how rows were batched and padded (absent when no suite was evaluated) */
+  setup?: EvaluationSetup;
+  /** the seeds of the sampled steps that ran */
+  seeds: RunSeeds;
   seconds: number;
 }
 
@@ -129,7 +140,7 @@ export function bootstrapRows(
       { ...base, metric: `${metric}_delta_hi`, value: b.ciHigh },
       { ...base, metric: `${metric}_delta_p`, value: b.pValue },
     ].filter((x) => Number.isFinite(x.value));
-  const opts = { seed: 0, resamples: 1000 };
+  const opts = DENSE_BOOTSTRAP;
   if (pruned.format !== 'mt') return rows(pruned.format === 'ppl' ? 'ppl' : 'acc', compareToDense(pruned, dense, opts));
   return (['chrf', 'bleu'] as const).flatMap((metric) => {
     try {
@@ -169,9 +180,11 @@ export async function evaluateSuites(
     summaries: [],
     bootstrapSkipped: [],
     rankc: { pairs: [], absent: [] },
+    seeds: {},
     seconds: 0,
   };
   if (suites.length === 0) return out;
+  if (opts.limit) out.seeds.rowLimit = { rows: opts.limit.rows, seed: opts.limit.seed };
   const graph = ctx.inputs.find((i) => i.role === 'model' && i.meta.graph === true) ?? ctx.inputs.find((i) => i.name === 'model.onnx');
   const header = (dense: boolean): SamplesHeader => ({
     modelSha256: graph?.sha256 ?? null,
@@ -187,6 +200,7 @@ export async function evaluateSuites(
   // memory at a time (a 2 GB model would otherwise need twice its size).
   const bootstrap: Array<{ suiteId: string; rows: unknown[]; format: SuiteFormat; lang: string; scoring: ScoringName; pruned: SuiteResult }> = [];
   const model = await ctx.step('open-model', () => openEvalModel(modelDir, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
+  out.setup = evaluationSetup(model);
   try {
     for (const [k, s] of suites.entries()) {
       const suiteId = String(s.meta.suiteId ?? s.name);
@@ -217,6 +231,7 @@ export async function evaluateSuites(
         out.scores.push(...scoreRows(suiteId, r, scoring));
         own.push({ suiteId, scoring, result: r });
         if (opts.denseDir && r.n > 0) bootstrap.push({ suiteId, rows, format, lang, scoring, pruned: r });
+        if (r.scoring === 'perplexity' || r.scoring === 'chrf') out.seeds.metricIntervals = { ...METRIC_INTERVALS };
         out.summaries.push({
           suiteId,
           format,
@@ -225,6 +240,7 @@ export async function evaluateSuites(
           metrics: r.metrics,
           n: r.n,
           seconds: (performance.now() - t0) / 1000,
+          passes: r.stats,
           ...(r.signatures ? { signatures: r.signatures } : {}),
         });
       }
@@ -240,6 +256,7 @@ export async function evaluateSuites(
       out.bootstrapSkipped.push({ suiteId, metric, reason });
       ctx.log(`no ${metric} bootstrap vs dense on ${suiteId}: ${reason}`);
     };
+    out.seeds.bootstrap = { ...DENSE_BOOTSTRAP };
     const stored = await storedDenseRows(ctx, header(true));
     const scored: SampleSet[] = [];
     const missing = bootstrap.filter((b) => {

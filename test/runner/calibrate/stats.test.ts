@@ -8,7 +8,7 @@ import { exposeTensors } from '../../../gpu-runner/src/onnx/surgery.js';
 import { loadModel, readWeight, type OnnxModel } from '../../../gpu-runner/src/onnx/read.js';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../../../gpu-runner/src/types.js';
 import { linearWeights, type TinyParams } from '../helpers/graph-builder.js';
-import { referenceForward, referenceStats } from '../helpers/reference-forward.js';
+import { fedMask, referenceForward, referenceStats } from '../helpers/reference-forward.js';
 import { fixture, maxRelDiff, runPlain, tiny, toSamples, tokenRows } from '../helpers/tiny.js';
 
 describe('accumulateSquares', () => {
@@ -77,7 +77,7 @@ describe('collectStats oneshot equals the plain forward pass', () => {
           [4, 5],
           [5, 5],
         ]);
-        const ref = referenceForward(params, ids, mask);
+        const ref = referenceForward(params, ids, fedMask(mask, maskPadding));
         expectStatsClose(res.stats, new Map(linears.map((l) => [l.id, referenceStats(ref, l.id, mask, maskPadding)])));
         for (const s of res.stats.values()) {
           expect(s.samples).toBe(5);
@@ -129,7 +129,7 @@ describe('collectStats oneshot equals the plain forward pass', () => {
         seen.set(b, Array.from(x));
       },
     });
-    const ref = referenceForward(params, ids, mask);
+    const ref = referenceForward(params, ids, fedMask(mask, false));
     for (const o of outs)
       expect(
         maxRelDiff(
@@ -173,7 +173,7 @@ function referenceSequential(params: TinyParams, ids: number[][], mask: number[]
   const keep = new Map<string, Uint8Array>();
   const out = new Map<string, Float64Array>();
   params.blocks.forEach((blk, b) => {
-    const cap = referenceForward(params, ids, mask, keep);
+    const cap = referenceForward(params, ids, fedMask(mask, maskPadding), keep);
     for (const role of blk.linears.keys()) out.set(`block${b}.${role}`, referenceStats(cap, `block${b}.${role}`, mask, maskPadding));
     for (const role of blk.linears.keys()) {
       const id = `block${b}.${role}`;
@@ -251,7 +251,7 @@ describe('collectStats sequential (Wanda-exact)', () => {
     const { ids, mask } = tokenRows([5, 4], 5, params.vocab);
     const samples = toSamples(ids, mask);
     const one = await collectStats(model, linears, samples, { mode: 'oneshot' });
-    const ref = referenceForward(params, ids, mask);
+    const ref = referenceForward(params, ids, fedMask(mask, false));
     expectStatsClose(one.stats, new Map(linears.map((l) => [l.id, referenceStats(ref, l.id, mask, false)])), 2e-2);
     for (const strategy of ['blockwise', 'whole-graph'] as const) {
       const seq = await collectStats(model, linears, samples, { mode: 'sequential', strategy, maskBlock: await maskBlockFor(model, linears) });

@@ -4,6 +4,7 @@ import {
   encodesEosLiterally,
   requiredPairs,
   tokenizeCalibration,
+  truncation,
   type CalibrationTokenizer,
   type SentencePair,
 } from '../../../gpu-runner/src/calibrate/text.js';
@@ -132,6 +133,15 @@ describe('tokenizeCalibration', () => {
     const b = tokenizeCalibration(['ab</s>c</s>'], fakeTokenizer(true), 4, { prefixIds: [1] });
     expect([...b.inputIds].map(Number)).toEqual([1, ...abc.slice(0, 3)]);
     expect(b.lengths[0]).toBe(4);
+  });
+
+  it('records each sample length before the cut; truncation lists the samples cut at maxLength', () => {
+    // 6, 8 and 3 ids (prefix included), maxLength 5: the first two are cut
+    const b = tokenizeCalibration(['ab</s>c</s>', 'ab</s>c</s>ab', 'ab'], fakeTokenizer(true), 5, { prefixIds: [1] });
+    expect([...b.fullLengths]).toEqual([6, 8, 3]);
+    expect([...b.lengths]).toEqual([5, 5, 3]);
+    expect(truncation(b)).toEqual({ samples: 2, tokenLengths: [6, 8] });
+    expect(truncation(tokenizeCalibration(['ab'], fakeTokenizer(true), 5))).toEqual({ samples: 0, tokenLengths: [] });
   });
 
   it('rejects empty input and bad maxLength', () => {

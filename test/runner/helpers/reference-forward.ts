@@ -94,6 +94,14 @@ export function referenceForward(params: TinyParams, ids: number[][], mask: numb
   return { inputs, blockOutputs, logits };
 }
 
+/**
+ * The mask calibration shows the graph: the padding mask with maskPadding, else ones (the
+ * reference's `model(input_ids)` call, where pads are attended like tokens).
+ */
+export function fedMask(mask: number[][], maskPadding: boolean): number[][] {
+  return maskPadding ? mask : mask.map((row) => row.map(() => 1));
+}
+
 /** s_j = mean over samples of Σ_t x_j² from captured per-token inputs, optionally skipping pads. */
 export function referenceStats(cap: Capture, id: string, mask: number[][], maskPadding: boolean): Float64Array {
   const rows = cap.inputs.get(id)!;

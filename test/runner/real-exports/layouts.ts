@@ -123,14 +123,19 @@ export function calibration(tok: LoadedTokenizer, padded: boolean, seqLen = 16):
 
 export type Method = 'wanda' | 'magnitude';
 
-/** Masks as a prune job computes them (oneshot or sequential Wanda, or magnitude). */
+/**
+ * Masks as a prune job computes them (oneshot or sequential Wanda, or magnitude). Padded samples
+ * drop pads from the statistics unless `maskPadding` says otherwise (false: the reference's call).
+ */
 export async function masksFor(
   o: Opened,
   method: Method,
   mode: StatsMode,
   pattern: MaskPattern,
   padded = true,
-): Promise<{ masks: LayerMask[]; stats?: ActivationStats }> {
+  maskPadding = padded,
+  strategy?: 'blockwise' | 'whole-graph',
+): Promise<{ masks: LayerMask[]; stats?: ActivationStats; strategy?: string }> {
   const mask = async (l: PrunableLinear, stats?: ActivationStats) => {
     const w = await canonicalWeight(o.model, l);
     const scores = computeScores(w, method === 'magnitude' ? { method } : { method: 'wanda', sqNorm: stats!.get(l.id)!.sqNorm });
@@ -139,13 +144,14 @@ export async function masksFor(
   if (method === 'magnitude') return { masks: await Promise.all(o.linears.map((l) => mask(l))) };
   const r = await collectStats(o.model, o.linears, calibration(o.tokenizer, padded), {
     mode,
-    maskPadding: padded,
+    maskPadding,
     config: o.config,
     session: { device: 'cpu', intraOpThreads: 1 },
     batchSize: 2,
+    strategy,
     maskBlock: mode === 'sequential' ? (b, stats) => Promise.all(o.linears.filter((l) => l.block === b).map((l) => mask(l, stats))) : undefined,
   });
-  return { masks: mode === 'sequential' ? r.masks : await Promise.all(o.linears.map((l) => mask(l, r.stats))), stats: r.stats };
+  return { masks: mode === 'sequential' ? r.masks : await Promise.all(o.linears.map((l) => mask(l, r.stats))), stats: r.stats, strategy: r.strategy };
 }
 
 /** Fraction of mask entries on which two mask sets agree. */

@@ -9,6 +9,7 @@ import { collectResidualStream } from '../../../gpu-runner/src/calibrate/residua
 import { collectStats } from '../../../gpu-runner/src/calibrate/stats.js';
 import { DataType } from '../../../gpu-runner/src/onnx/proto.js';
 import { findBlockOutputs } from '../../../gpu-runner/src/onnx/structure.js';
+import { maxAbsDiff } from '../helpers/tiny.js';
 import { LAYOUTS, REAL, calibration, open } from './layouts.js';
 import path from 'node:path';
 
@@ -40,5 +41,50 @@ describe.each(LAYOUTS.filter((l) => l.scorable))('cut graphs on $dir', (layout) 
     const r = await collectStats(m.model, m.linears, samples, { mode: 'oneshot', batchSize: 4, config: m.config, session: { device: 'cpu' } });
     expect(r.runs).toBe(1);
     expect(r.stats.size).toBe(m.linears.length);
+  });
+});
+
+describe.each(LAYOUTS.filter((l) => l.scorable))('LMF pass on $dir follows the calibration feeds', (layout) => {
+  it('maskPadding false feeds the reference call: real tokens as with the padding mask (causal, right padding), pad rows not', async () => {
+    const m = await open(path.join(REAL, layout.dir), layout.graph);
+    const samples = calibration(m.tokenizer, true).slice(0, 4);
+    const tokens = {
+      samples: 4,
+      maxLength: 16,
+      inputIds: BigInt64Array.from(samples.flatMap((s) => Array.from(s.inputIds))),
+      attentionMask: BigInt64Array.from(samples.flatMap((s) => Array.from(s.attentionMask))),
+    };
+    const outputs = findBlockOutputs(m.model, m.linears);
+    const last = outputs[outputs.length - 1]!.block;
+    const residual = async (maskPadding: boolean) => {
+      let x: Float32Array | undefined;
+      let mask: BigInt64Array | undefined;
+      await collectResidualStream(
+        m.model,
+        outputs,
+        tokens,
+        (block, data, _dims, am) => {
+          if (block !== last) return;
+          x = Float32Array.from(data);
+          mask = am;
+        },
+        { maskPadding, config: m.config, elemType: layout.fp16 ? DataType.FLOAT16 : DataType.FLOAT, hidden: m.linears[0]!.dIn, session: { device: 'cpu' } },
+      );
+      return { x: x!, mask: mask! };
+    };
+    const ref = await residual(false);
+    const clean = await residual(true);
+    // the report counts real tokens by the padding mask in both modes
+    expect(Array.from(ref.mask)).toEqual(Array.from(tokens.attentionMask));
+    const d = m.linears[0]!.dIn;
+    const rowsOf = (x: Float32Array, keep: boolean) =>
+      Array.from(tokens.attentionMask).flatMap((v, r) => ((v !== 0n) === keep ? Array.from(x.subarray(r * d, (r + 1) * d)) : []));
+    const pads = rowsOf(ref.x, false);
+    expect(pads.length).toBeGreaterThan(0);
+    expect(maxAbsDiff(rowsOf(ref.x, true), rowsOf(clean.x, true))).toBeLessThan(layout.fp16 ? 1e-2 : 1e-5);
+    // a graph without attention_mask is fed the same in both modes
+    const takesMask = (m.model.proto.graph!.input ?? []).some((i) => i.name === 'attention_mask');
+    if (takesMask) expect(maxAbsDiff(pads, rowsOf(clean.x, false))).toBeGreaterThan(1e-3);
+    else expect(maxAbsDiff(pads, rowsOf(clean.x, false))).toBe(0);
   });
 });

@@ -1,13 +1,23 @@
 import { and, desc, eq, or, type SQL } from 'drizzle-orm';
 import type { CalibrationSpec, JobSpec } from '../../../shared/src/api/jobs';
+import { CALIBRATION_STATS_VERSION } from '../../../shared/src/api/run-provenance';
 import { jobArtifacts, models, runs } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import { ADMIN_OWNER } from '../lib/auth';
 import type { Db } from '../lib/db';
 
-/** Everything that determines oneshot statistics; method, sparsity and pattern do not. */
+/** Everything in the spec that determines oneshot statistics; method, sparsity and pattern do not. */
 const statsKey = (c: CalibrationSpec) =>
   JSON.stringify([c.corpusId, c.dataType, c.contrastCorpusId ?? null, c.shots, c.samples, c.maxLength, c.maskPadding, c.direction]);
+
+/**
+ * The runner's calibration feeds version the run recorded; runs from before it was recorded (1) fed
+ * graphs that take an attention mask the padding mask even with maskPadding false.
+ */
+const statsVersionOf = (extra: unknown) => {
+  const v = (extra as { calibration?: { statsVersion?: unknown } } | null)?.calibration?.statsVersion;
+  return typeof v === 'number' ? v : 1;
+};
 
 export interface ReusableStats {
   runId: string;
@@ -45,6 +55,7 @@ export async function findReusableStats(db: Db, job: { modelId: string; spec: Jo
     const cfg = r.config as { mode?: string; calibration?: CalibrationSpec };
     if (r.createdAt < lastUpload) continue;
     if (cfg.mode !== 'oneshot' || !cfg.calibration || statsKey(cfg.calibration) !== key) continue;
+    if (statsVersionOf(r.extra) !== CALIBRATION_STATS_VERSION) continue;
     const wanted = ['stats.bin', ...(spec.calibration.dataType === 'mt-contrast' ? ['contrast-stats.bin'] : [])];
     const arts = await db.select().from(jobArtifacts).where(eq(jobArtifacts.jobId, r.jobId));
     const found = wanted.map((n) => arts.find((a) => a.name === n));

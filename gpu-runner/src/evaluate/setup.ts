@@ -1,0 +1,18 @@
+/**
+ * How evaluation puts rows into forward passes, for the run record (`extra.evaluationSetup`): a
+ * model's scores can move with batching (padding, summation order), so a run says what it used.
+ */
+import type { EvaluationSetup } from '../../../shared/src/api/run-provenance.js';
+import { BATCH_DEFAULTS, batchTokens } from './batching.js';
+import type { EvalModel } from './model.js';
+
+/** The setup of the default budgets (those the service uses) on this model. */
+export function evaluationSetup(model: EvalModel): EvaluationSetup {
+  return {
+    padding: 'right',
+    order: 'length-sorted',
+    maxBatchTokens: batchTokens(model),
+    maxBatchSize: { scoring: BATCH_DEFAULTS.scoring, decoding: BATCH_DEFAULTS.decoding },
+    kvCache: { prefix: model.cache.prefix, step: model.cache.step, padded: model.cache.padded },
+  };
+}
