@@ -40,6 +40,8 @@ async function suite(w: World, format: string, lang: string, body: string, name?
 }
 
 const suitesOf = (w: World) => [w.suites.fr, w.suites.de, w.suites.en];
+/** A column's key as the API states it: suite, rows evaluated (all, or limit@seed), template language (- for none). */
+const all = (suiteId: string, templateLang = '-') => `${suiteId}:all:${templateLang}`;
 const row = (b: { rows: { variant: string }[] }, variant: string) => b.rows.find((x) => x.variant === variant) as any;
 
 beforeAll(async () => {
@@ -58,13 +60,17 @@ describe('leaderboards', () => {
     expect(r.status).toBe(200);
     expect(r.body.languages).toEqual(['de', 'en', 'fr']);
     expect(r.body.columns.map((c: { suiteId: string }) => c.suiteId)).toEqual([pub.suites.de, pub.suites.en, pub.suites.fr]);
+    expect(r.body.columns.map((c: { key: string }) => c.key)).toEqual([all(pub.suites.de), all(pub.suites.en), all(pub.suites.fr)]);
+    expect(r.body.columns[0]).toMatchObject({ limit: null, limitSeed: null, templateLang: null, n: N, nNote: null });
+    // Every row has every column: the means cover all three.
+    expect(r.body.meanColumns).toEqual(r.body.columns.map((c: { key: string }) => c.key));
     expect(r.body.columns[0].chance).toBeCloseTo(1 / 3, 12);
     const denseMean = (0.6 + 0.55 + 0.7) / 3;
     for (const [variant, v] of Object.entries(seeded)) {
       const x = row(r.body, variant);
       expect(x, variant).toBeDefined();
       for (const lang of ['fr', 'de', 'en'] as const) {
-        const c = x.cells[pub.suites[lang]];
+        const c = x.cells[all(pub.suites[lang])];
         expect(c.value).toBe(v[lang]);
         expect(c.n).toBe(N);
         // Wilson interval, computed here from its textbook formula
@@ -79,8 +85,10 @@ describe('leaderboards', () => {
       const mean = (v.fr + v.de + v.en) / 3;
       expect(x.mean).toBeCloseTo(mean, 12);
       expect(x.meanNonEnglish).toBeCloseTo((v.fr + v.de) / 2, 12);
+      expect(x.covers).toEqual(r.body.meanColumns);
       if (variant === 'dense') expect(x.deltaVsDense).toBeNull();
       else expect(x.deltaVsDense).toBeCloseTo(mean - denseMean, 12);
+      if (variant !== 'dense') expect(x.deltaCovers).toEqual(r.body.meanColumns);
     }
     expect(r.body.rows.map((x: { variant: string }) => x.variant)).not.toContain('random 50%');
     // Dense pinned on top, the rest by mean, best first.
@@ -95,10 +103,10 @@ describe('leaderboards', () => {
     const other = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli`, { token: priv.writer });
     expect(other.body.rows.map((x: { variant: string }) => x.variant)).not.toContain('random 50%');
     const byFr = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&sort=fr&order=asc`);
-    const fr = byFr.body.rows.slice(1).map((x: { cells: Record<string, { value: number }> }) => x.cells[pub.suites.fr]!.value);
+    const fr = byFr.body.rows.slice(1).map((x: { cells: Record<string, { value: number }> }) => x.cells[all(pub.suites.fr)]!.value);
     expect(fr).toEqual([...fr].sort((a, b) => a - b));
     const harness = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&scoring=harness`);
-    expect(row(harness.body, 'dense').cells[pub.suites.fr].value).toBeCloseTo(0.4, 12);
+    expect(row(harness.body, 'dense').cells[all(pub.suites.fr)].value).toBeCloseTo(0.4, 12);
     const onlyWanda = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&method=wanda`);
     expect(onlyWanda.body.rows.map((x: { variant: string }) => x.variant).sort()).toEqual(['dense', 'wanda 50% mt:fr-en']);
     const onlyDe = await call('GET', `/v1/leaderboards?model=${pub.model}&format=xnli&lang=de`);
@@ -146,28 +154,35 @@ describe('Δ vs dense compares the same suite rows', () => {
     const b = (await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli`)).body;
     expect(b.columns.map((c: { suite: string }) => c.suite)).toEqual(['xnli-de-test', 'xnli-fr-test', 'xnli-fr-val']);
     const wanda = row(b, 'wanda 50% mt:fr-en');
-    expect(wanda.cells[test].delta).toBeCloseTo(0.55 - 0.6, 12);
-    expect(wanda.cells[test].p).toBe(0.02);
-    expect(wanda.cells[test].denseRunId).toBe(row(b, 'dense').cells[test].runId);
+    expect(wanda.cells[all(test)].delta).toBeCloseTo(0.55 - 0.6, 12);
+    expect(wanda.cells[all(test)].p).toBe(0.02);
+    expect(wanda.cells[all(test)].denseRunId).toBe(row(b, 'dense').cells[all(test)].runId);
+    // Δ compares wanda with dense on the column both have; no column is common to all three rows, so no means.
     expect(wanda.deltaVsDense).toBeCloseTo(-0.05, 12);
-    expect(wanda.cells[val]).toBeUndefined();
+    expect(wanda.deltaCovers).toEqual([all(test)]);
+    expect(b.meanColumns).toEqual([]);
+    expect(wanda.mean).toBeNull();
+    expect(b.note).toMatch(/no column is common to every row/);
+    expect(wanda.cells[all(val)]).toBeUndefined();
     const dense = row(b, 'dense');
-    expect(dense.cells[test].value).toBe(0.6);
-    expect(dense.cells[val].value).toBe(0.4);
-    expect(dense.cells[val].n).toBe(50);
+    expect(dense.cells[all(test)].value).toBe(0.6);
+    expect(dense.cells[all(val)].value).toBe(0.4);
+    expect(dense.cells[all(val)].n).toBe(50);
 
     const mag = row(b, 'magnitude 50%');
-    expect(mag.cells[only].delta).toBeNull();
-    expect(mag.cells[only].denseRunId).toBeNull();
+    expect(mag.cells[all(only)].delta).toBeNull();
+    expect(mag.cells[all(only)].denseRunId).toBeNull();
     expect(mag.deltaVsDense).toBeNull();
     expect(mag.note).toMatch(/no dense/);
     const html = (await call('GET', `/leaderboards/${w.model}?format=xnli`)).body as string;
-    expect(html).toContain('no dense run on this suite');
+    expect(html).toContain('no dense run on these rows');
     expect(html).toContain('xnli-fr-val');
 
     // Restricting to one suite gives the same Δ.
     const one = (await call('GET', `/v1/leaderboards?model=${w.model}&suite=${test}`)).body;
     expect(row(one, 'wanda 50% mt:fr-en').deltaVsDense).toBeCloseTo(-0.05, 12);
+    expect(row(one, 'wanda 50% mt:fr-en').mean).toBe(0.55);
+    expect(row(one, 'dense').mean).toBe(0.6);
   });
 });
 
@@ -219,11 +234,11 @@ describe('formats', () => {
     expect(row(p, 'wanda 50% mt:fr-en').deltaVsDense).toBeCloseTo(5, 12);
     const m = (await call('GET', `/v1/leaderboards?model=${w.model}&format=mt`)).body;
     expect(m.metric).toBe('chrf');
-    expect(row(m, 'dense').cells[mt].value).toBe(40);
-    expect(row(m, 'dense').cells[mt].lo).toBeNull(); // no interval is invented for chrF
-    expect(row(p, 'dense').cells[ppl]).toMatchObject({ value: 20, lo: 18.5, hi: 21.7, delta: null, p: null });
-    expect(row(p, 'wanda 50% mt:fr-en').cells[ppl]).toMatchObject({ value: 25, lo: 23, hi: 27.4, delta: 5, deltaLo: 3.9, deltaHi: 6.2, p: 1 / 1001 });
-    expect(row(m, 'wanda 50% mt:fr-en').cells[mt]).toMatchObject({ value: 35, lo: 31, hi: 39, delta: -5, deltaLo: -9.5, deltaHi: 0.5, p: 0.07 });
+    expect(row(m, 'dense').cells[all(mt)].value).toBe(40);
+    expect(row(m, 'dense').cells[all(mt)].lo).toBeNull(); // no interval is invented for chrF
+    expect(row(p, 'dense').cells[all(ppl)]).toMatchObject({ value: 20, lo: 18.5, hi: 21.7, delta: null, p: null });
+    expect(row(p, 'wanda 50% mt:fr-en').cells[all(ppl)]).toMatchObject({ value: 25, lo: 23, hi: 27.4, delta: 5, deltaLo: 3.9, deltaHi: 6.2, p: 1 / 1001 });
+    expect(row(m, 'wanda 50% mt:fr-en').cells[all(mt)]).toMatchObject({ value: 35, lo: 31, hi: 39, delta: -5, deltaLo: -9.5, deltaHi: 0.5, p: 0.07 });
     const sv = (await call('GET', `/v1/leaderboards/sparsity?model=${w.model}&format=ppl`)).body;
     expect(sv.series[0].points[0]).toMatchObject({ sparsity: 0.5, value: 25, delta: 5, p: 1 / 1001 });
     const html = (await call('GET', `/leaderboards/${w.model}?format=ppl`)).body as string;
@@ -257,8 +272,9 @@ describe('across models', () => {
     const sw = async (w: World) => suite(w, 'xnli', 'sw', JSON.stringify({ premise: 'p', hypothesis: 'h', label: 0 }));
     const put = async (w: World, suiteId: string, spec: Record<string, unknown>, value: number, vis = 'public') =>
       complete(w, { ...spec, suites: [suiteId], visibility: vis }, [{ suiteId, format: 'xnli', lang: 'sw', scoring: 'paper', metric: 'acc', value, n: 300 }]);
+    // Models are ranked on the same rows: both evaluated on one public suite.
     const sa = await sw(a);
-    const sb = await sw(b);
+    const sb = sa;
     await put(a, sa, { kind: 'evaluate', modelId: a.model }, 0.52);
     await put(a, sa, { kind: 'prune', modelId: a.model, method: 'magnitude', sparsity: 0.5 }, 0.41);
     await put(a, sa, { kind: 'prune', modelId: a.model, method: 'magnitude', sparsity: 0.7 }, 0.35);
@@ -277,6 +293,7 @@ describe('across models', () => {
       'board-across-b-lm magnitude 50%',
       'board-across-a-lm magnitude 50%',
     ]);
+    expect(r.body.meanColumns).toEqual([all(sa)]);
     expect(pruned[0].deltaVsDense).toBeCloseTo(0.47 - 0.5, 12);
     expect(pruned[1].deltaVsDense).toBeCloseTo(0.41 - 0.52, 12);
     expect(r.body.rows.slice(0, r.body.rows.filter((x: { dense: boolean }) => x.dense).length).every((x: { dense: boolean }) => x.dense)).toBe(true);
@@ -289,9 +306,11 @@ describe('across models', () => {
     // Across sparsities for model a: one series, points at 0.5 and 0.7, dense alongside.
     const sp = (await call('GET', `/v1/leaderboards/sparsity?model=${a.model}&format=xnli`)).body;
     expect(sp.metric).toBe('acc');
-    expect(sp.dense[sa].value).toBe(0.52);
+    expect(sp.dense[all(sa)].value).toBe(0.52);
+    expect(sp.columns.map((c: { key: string }) => c.key)).toEqual([all(sa)]);
     expect(sp.series).toHaveLength(1);
     expect(sp.series[0].key).toBe('magnitude');
+    expect(sp.series[0].column).toBe(all(sa));
     expect(sp.series[0].points.map((p: { sparsity: number; value: number; delta: number }) => [p.sparsity, p.value, Number(p.delta.toFixed(12))])).toEqual([
       [0.5, 0.41, Number((0.41 - 0.52).toFixed(12))],
       [0.7, 0.35, Number((0.35 - 0.52).toFixed(12))],
@@ -352,12 +371,12 @@ describe('significance and method summary', () => {
     ]);
     const board = (await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli`)).body;
     const cells = board.rows[0].cells;
-    expect(cells[w.suites.fr]).toMatchObject({ p: 0.01, delta: -0.1, deltaLo: -0.18, deltaHi: -0.02, denseRunId: null });
-    expect(cells[w.suites.de]).toMatchObject({ p: 0.4, delta: null });
+    expect(cells[all(w.suites.fr)]).toMatchObject({ p: 0.01, delta: -0.1, deltaLo: -0.18, deltaHi: -0.02, denseRunId: null });
+    expect(cells[all(w.suites.de)]).toMatchObject({ p: 0.4, delta: null });
     expect((await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli&metric=f1`)).body.rows).toEqual([]);
     const html = (await call('GET', `/leaderboards/${w.model}`)).body as string;
     expect(html).toMatch(/<td class="sig" title="[^"]*p = 0\.010">0\.500\*<small class="n">n=100<\/small><\/td>/);
-    expect(html).toMatch(/<td class="" title="[^"]*no dense run on this suite · paired bootstrap p = 0\.400">0\.600<small/);
+    expect(html).toMatch(/<td class="" title="[^"]*no dense run on these rows · paired bootstrap p = 0\.400">0\.600<small/);
 
     // Method summary on the public world: Δ vs dense per method, own pair (fr for fr-en) vs others.
     const m = (await call('GET', `/v1/leaderboards/methods?model=${pub.model}&format=xnli`)).body;
