@@ -47,7 +47,10 @@ export function nNote(format: string): string | null {
  * one, and template words other than English (the reference's); JSON carries every part.
  */
 export function columnTag(c: Omit<CellIdentity, 'suiteId'>): string | null {
-  const parts = [c.limit === null ? null : `${c.limit} rows seed ${c.limitSeed ?? 0}`, c.templateLang && c.templateLang !== 'en' ? `template ${c.templateLang}` : null];
+  const parts = [
+    c.limit === null ? null : `${c.limit} rows seed ${c.limitSeed ?? 0}`,
+    c.templateLang && c.templateLang !== 'en' ? `template ${c.templateLang}` : null,
+  ];
   const shown = parts.filter((p) => p !== null);
   return shown.length ? shown.join(', ') : null;
 }

@@ -293,9 +293,7 @@ describe('a cell is what was evaluated, never a mix', () => {
     const pct = (v: number) => (v * 100).toFixed(1);
     expect(tex).toContain('{\\scriptsize xnli-fr, n=48} & {\\scriptsize xnli-fr, n=24, 24 rows seed 0}$^\\dagger$');
     expect(tex).toContain(`dense & ${pct(24 / 48)} & ${pct(12 / 24)} & ${pct(30 / 48)} & ${pct(18 / 24)} & ${pct((30 / 48 + 24 / 48) / 2)} &  \\\\`);
-    expect(tex).toContain(
-      `wanda 50\\% mt:fr-en & ${pct(22 / 48)} & -- & ${pct(28 / 48)} & -- & ${pct((28 / 48 + 22 / 48) / 2)} & $-$${pct(2 / 48)} \\\\`,
-    );
+    expect(tex).toContain(`wanda 50\\% mt:fr-en & ${pct(22 / 48)} & -- & ${pct(28 / 48)} & -- & ${pct((28 / 48 + 22 / 48) / 2)} & $-$${pct(2 / 48)} \\\\`);
     expect(tex).toContain('$^\\dagger$ not in the means: not every row has this column');
 
     // The page: a column per identity, its row limit in the header, and Δ on the 48 rows in the hover.
@@ -349,7 +347,12 @@ describe('a cell is what was evaluated, never a mix', () => {
 
     const csv = ((await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli&as=csv`)).body as string).trim().split('\r\n');
     const header = csv[0]!.split(',');
-    const inMean = Object.fromEntries(csv.slice(1).map((l) => l.split(',')).map((f) => [`${f[header.indexOf('variant')]} ${f[header.indexOf('lang')]}`, f[header.indexOf('in_mean')]]));
+    const inMean = Object.fromEntries(
+      csv
+        .slice(1)
+        .map((l) => l.split(','))
+        .map((f) => [`${f[header.indexOf('variant')]} ${f[header.indexOf('lang')]}`, f[header.indexOf('in_mean')]]),
+    );
     expect(inMean).toEqual({ 'dense de': '0', 'dense fr': '1', 'wanda 50% mt:fr-en fr': '1' });
     const tex = (await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli&as=latex`)).body as string;
     expect(tex).toContain('dense & 40.0 & 60.0 & 60.0 &  \\\\');

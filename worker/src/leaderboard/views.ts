@@ -33,7 +33,9 @@ export function buildSparsityView(
   const ns = new Map<string, number[]>();
   const dense: SparsityView['dense'] = {};
   const series = new Map<string, SparsityView['series'][number]>();
-  const shown = kept.filter((c) => c.variant === 'dense' || (c.sparsity !== null && (!o.method || c.method === o.method || c.method.startsWith(`${o.method}+`))));
+  const shown = kept.filter(
+    (c) => c.variant === 'dense' || (c.sparsity !== null && (!o.method || c.method === o.method || c.method.startsWith(`${o.method}+`))),
+  );
   for (const c of shown) {
     const column = columnOf(c);
     if (!columns.has(column)) columns.set(column, columnFrom(c, o.metric));

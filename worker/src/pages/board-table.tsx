@@ -82,7 +82,9 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
         })}
         <th>
           mean
-          {board.meanColumns.length < board.columns.length ? <small class="covers">{`${board.meanColumns.length} of ${board.columns.length} columns`}</small> : null}
+          {board.meanColumns.length < board.columns.length ? (
+            <small class="covers">{`${board.meanColumns.length} of ${board.columns.length} columns`}</small>
+          ) : null}
         </th>
         <th>mean non-En</th>
         <th>Δ vs dense</th>
@@ -118,7 +120,9 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
           <td>{fmt(r.meanNonEnglish)}</td>
           <td class={r.deltaVsDense == null ? '' : r.deltaVsDense >= 0 !== board.lowerIsBetter ? 'pos' : 'neg'} title={r.note ?? undefined}>
             {r.dense ? '' : r.deltaVsDense == null ? (r.note ? 'no dense' : '—') : signed(r.deltaVsDense)}
-            {!r.dense && r.deltaVsDense != null && !sameKeys(r.deltaCovers, r.covers) ? <small class="covers">{`over ${r.deltaCovers.length} columns`}</small> : null}
+            {!r.dense && r.deltaVsDense != null && !sameKeys(r.deltaCovers, r.covers) ? (
+              <small class="covers">{`over ${r.deltaCovers.length} columns`}</small>
+            ) : null}
           </td>
         </tr>
       ))}
@@ -128,8 +132,8 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
 
 export const BoardNotes: FC<{ board: Leaderboard }> = ({ board }) => (
   <p class="note">
-    A column is one suite evaluated on the same rows (all, or a seeded row limit) with the same template words; results on other rows are other columns. n:
-    rows scored. Hover a cell for what it was computed on, its 95% interval, Δ vs dense in the same column and the p-value. * the difference from dense is
+    A column is one suite evaluated on the same rows (all, or a seeded row limit) with the same template words; results on other rows are other columns. n: rows
+    scored. Hover a cell for what it was computed on, its 95% interval, Δ vs dense in the same column and the p-value. * the difference from dense is
     significant (paired bootstrap, 1,000 resamples, p &lt; 0.05). Means cover the columns every row has.
     {board.lowerIsBetter ? ` Lower ${board.metric} is better.` : ''} {board.note ?? ''}
     {[...new Set(board.columns.flatMap((c) => (c.nNote ? [`${c.format}: ${c.nNote}.`] : [])))].join(' ')}

@@ -56,35 +56,35 @@ export const BarChart: FC<{ board: Leaderboard; colours: string[] }> = ({ board,
       {cols.map((col, ci) => {
         const tag = columnTag(col);
         return (
-        <g>
-          {rows.map((r, ri) => {
-            const c = r.cells[col.key];
-            if (!c) return null;
-            const top = y(c.value);
-            return (
-              <rect class="bar" x={70 + ci * groupW + ri * barW} y={top} width={Math.max(1, barW - 2)} height={10 + plotH - top} fill={colours[ri]}>
-                <title>{`${label(r)} · ${col.lang} (${col.suite}${tag ? `, ${tag}` : ''}): ${fmt(c.value)}, n = ${c.n}`}</title>
-              </rect>
-            );
-          })}
-          {col.chance !== null ? (
-            <line
-              class="chance"
-              x1={65 + ci * groupW}
-              x2={65 + ci * groupW + groupW - 10}
-              y1={y(col.chance)}
-              y2={y(col.chance)}
-              stroke="#888"
-              stroke-dasharray="4 3"
-            >
-              <title>{`chance ${fmt(col.chance)}`}</title>
-            </line>
-          ) : null}
-          <text x={70 + ci * groupW + (groupW - 20) / 2} y={plotH + 28} text-anchor="middle" font-size="12">
-            {col.lang}
-            {tag ? <title>{tag}</title> : null}
-          </text>
-        </g>
+          <g>
+            {rows.map((r, ri) => {
+              const c = r.cells[col.key];
+              if (!c) return null;
+              const top = y(c.value);
+              return (
+                <rect class="bar" x={70 + ci * groupW + ri * barW} y={top} width={Math.max(1, barW - 2)} height={10 + plotH - top} fill={colours[ri]}>
+                  <title>{`${label(r)} · ${col.lang} (${col.suite}${tag ? `, ${tag}` : ''}): ${fmt(c.value)}, n = ${c.n}`}</title>
+                </rect>
+              );
+            })}
+            {col.chance !== null ? (
+              <line
+                class="chance"
+                x1={65 + ci * groupW}
+                x2={65 + ci * groupW + groupW - 10}
+                y1={y(col.chance)}
+                y2={y(col.chance)}
+                stroke="#888"
+                stroke-dasharray="4 3"
+              >
+                <title>{`chance ${fmt(col.chance)}`}</title>
+              </line>
+            ) : null}
+            <text x={70 + ci * groupW + (groupW - 20) / 2} y={plotH + 28} text-anchor="middle" font-size="12">
+              {col.lang}
+              {tag ? <title>{tag}</title> : null}
+            </text>
+          </g>
         );
       })}
       {rows.map((r, ri) => (
