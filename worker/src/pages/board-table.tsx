@@ -69,7 +69,7 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
           const tag = columnTag(c);
           const inMean = board.meanColumns.includes(c.key);
           return (
-            <th title={columnTitle(c)} class={inMean ? '' : 'out'}>
+            <th title={columnTitle(c)} class={inMean ? undefined : 'out'}>
               {c.lang}
               <small class="suite">{c.suite}</small>
               {tag ? <small class="rows">{tag}</small> : null}
