@@ -1,6 +1,7 @@
 /** Plain-text tables for terminals (leaderboards, job lists); no colours, so output pipes cleanly. */
 import type { AnalysisSummary } from '../shared/src/api/analysis';
 import { pointsScale } from '../shared/src/api/leaderboards';
+import { columnTag } from '../shared/src/cell-identity';
 import type { Interval } from '../shared/src/stats';
 import type { Leaderboard, MethodSummary, SparsityView } from './api';
 
@@ -29,38 +30,52 @@ const signed = (v: number | null | undefined, metric: string) => {
 
 const unitOf = (metric: string) => (metric === 'ppl' || pointsScale(metric) || metric === 'bpb' ? metric : `${metric} %`);
 
+const sameKeys = (a: string[], b: string[]) => a.length === b.length && a.every((k) => b.includes(k));
+
 /**
- * One row per (model,) variant, one column per suite (language, suite name, n); accuracies as
- * percentages; dense on top; `*` marks a cell whose difference from dense is significant (p < 0.05).
+ * One row per (model,) variant, one column per suite, rows evaluated and template words (language,
+ * suite name, row limit, n scored); accuracies as percentages; dense on top; `*` marks a cell whose
+ * difference from dense is significant (p < 0.05); `†` a column outside the means, `‡` a Δ over other
+ * columns than the mean.
  */
 export function renderLeaderboard(b: Leaderboard): string {
   const across = b.model === null;
-  const nOf = (suiteId: string) => Math.max(0, ...b.rows.map((r) => r.cells[suiteId]?.n ?? 0));
   const header = [
     ...(across ? ['model'] : []),
     'variant',
-    ...b.columns.map((c) => `${c.lang} ${c.suite} n=${nOf(c.suiteId)}`),
+    ...b.columns.map((c) => {
+      const tag = columnTag(c);
+      return `${c.lang} ${c.suite}${tag ? ` [${tag}]` : ''} ${c.n === null ? 'n varies' : `n=${c.n}`}${b.meanColumns.includes(c.key) ? '' : '†'}`;
+    }),
     'mean',
     'mean non-en',
     'Δ dense',
   ];
-  const rows = b.rows.map((r) => [
-    ...(across ? [r.modelName] : []),
-    r.variant,
-    ...b.columns.map((c) => {
-      const x = r.cells[c.suiteId];
-      if (!x) return '–';
-      return `${fmt(x.value, b.metric)}${x.p !== null && x.p < 0.05 ? '*' : ' '}`;
-    }),
-    fmt(r.mean, b.metric),
-    fmt(r.meanNonEnglish, b.metric),
-    r.dense ? '' : r.deltaVsDense === null && r.note ? 'no dense' : signed(r.deltaVsDense, b.metric),
-  ]);
+  let otherDelta = false;
+  const rows = b.rows.map((r) => {
+    const shifted = !r.dense && r.deltaVsDense !== null && !sameKeys(r.deltaCovers, r.covers);
+    otherDelta ||= shifted;
+    return [
+      ...(across ? [r.modelName] : []),
+      r.variant,
+      ...b.columns.map((c) => {
+        const x = r.cells[c.key];
+        if (!x) return '–';
+        return `${fmt(x.value, b.metric)}${x.p !== null && x.p < 0.05 ? '*' : ' '}`;
+      }),
+      fmt(r.mean, b.metric),
+      fmt(r.meanNonEnglish, b.metric),
+      r.dense ? '' : r.deltaVsDense === null && r.note ? 'no dense' : `${signed(r.deltaVsDense, b.metric)}${shifted ? '‡' : ''}`,
+    ];
+  });
   const chance = b.columns.filter((c) => c.chance !== null);
   const title = `${across ? 'all models · ' : ''}${b.format ?? 'all formats'} · ${unitOf(b.metric)}${b.lowerIsBetter ? ' (lower is better)' : ''} · scoring ${b.scoring}`;
   const notes = [
     '* differs from dense on the same rows (paired bootstrap, p < 0.05)',
     ...(chance.length ? [`chance: ${[...new Set(chance.map((c) => fmt(c.chance, b.metric)))].join(', ')}`] : []),
+    ...(b.columns.some((c) => !b.meanColumns.includes(c.key)) ? ['† not in the means: not every row has this column'] : []),
+    ...(otherDelta ? ['‡ Δ over the columns shared with dense, not those of the mean (--json: deltaCovers)'] : []),
+    ...[...new Set(b.columns.flatMap((c) => (c.nNote ? [`${c.format}: ${c.nNote}`] : [])))],
     ...(b.note ? [b.note] : []),
   ];
   const align = [
@@ -78,12 +93,16 @@ export function renderLeaderboard(b: Leaderboard): string {
 export function renderSparsity(v: SparsityView): string {
   const sparsities = [...new Set(v.series.flatMap((s) => s.points.map((p) => p.sparsity)))].sort((a, b) => a - b);
   const header = ['method', 'lang', 'suite', 'dense', ...sparsities.map((s) => `${Math.round(s * 1000) / 10}%`)];
-  const suiteName = (id: string) => v.columns.find((c) => c.suiteId === id)?.suite ?? id;
+  const suiteName = (key: string) => {
+    const c = v.columns.find((x) => x.key === key);
+    const tag = c ? columnTag(c) : null;
+    return c ? `${c.suite}${tag ? ` [${tag}]` : ''}` : key;
+  };
   const rows = v.series.map((s) => [
     s.key,
     s.lang,
-    suiteName(s.suiteId),
-    fmt(v.dense[s.suiteId]?.value, v.metric),
+    suiteName(s.column),
+    fmt(v.dense[s.column]?.value, v.metric),
     ...sparsities.map((x) => {
       const p = s.points.find((q) => Math.abs(q.sparsity - x) < 1e-9);
       return p ? `${fmt(p.value, v.metric)}${p.p !== null && p.p < 0.05 ? '*' : ' '}` : '–';

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { isFinal, type JobInfo, type PolypruneApi } from '../api';
 import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../context';
 import { defaultMetric } from '../../shared/src/api/leaderboards';
+import { columnTag } from '../../shared/src/cell-identity';
 import { etaText, multiBar, progressText } from '../progress';
 import { renderTable } from '../table';
 
@@ -208,11 +209,12 @@ export async function runReport(api: PolypruneApi, runId: string): Promise<strin
     const board = await api.leaderboard({ model: run.modelId, format: sc.format, scoring: sc.scoring, metric });
     const row = board.rows.find((r) => r.variant === run.variant);
     for (const col of board.columns) {
-      const c = row?.cells[col.suiteId];
+      const c = row?.cells[col.key];
       if (!c || c.runId !== run.id) continue;
       const f = (v: number | null) => (v === null ? '–' : v.toFixed(metric === 'acc' ? 4 : 2));
+      const tag = columnTag(col);
       rows.push([
-        `${col.lang} ${col.suite}`,
+        `${col.lang} ${col.suite}${tag ? ` [${tag}]` : ''}`,
         `${metric} ${sc.scoring}`,
         f(c.value),
         String(c.n),

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeWorld, leaseJob, type World } from './fixtures';
+import { makeWorld, leaseJob, pruneSpec, type World } from './fixtures';
 import { call } from './helpers';
 
 let w: World;
@@ -66,21 +66,73 @@ describe('subset, row limit and template language on every score', () => {
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     const run = await call('GET', `/v1/runs/${done.body.runId}`, { token: w.writer });
     const bySuite = Object.fromEntries(run.body.scores.map((s: { suiteId: string }) => [s.suiteId, s]));
-    expect(bySuite[suite.body.id]).toMatchObject({ n: 2, subset: 4, seed: 3, limit: 2, templateLang: 'fr' });
-    expect(bySuite[w.suites.de]).toMatchObject({ n: 2, subset: null, seed: null, limit: 2, templateLang: 'de' });
+    expect(bySuite[suite.body.id]).toMatchObject({ n: 2, subset: 4, seed: 3, limit: 2, limitSeed: 5, templateLang: 'fr' });
+    expect(bySuite[w.suites.de]).toMatchObject({ n: 2, subset: null, seed: null, limit: 2, limitSeed: 5, templateLang: 'de' });
     const board = await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli`, { token: w.writer });
     expect(board.status).toBe(200);
     const dense = board.body.rows.find((r: { runId: string }) => r.runId === done.body.runId);
-    // Leaderboard cells are keyed by suite; each carries what it was computed on.
-    expect(dense.cells[suite.body.id]).toMatchObject({ n: 2, subset: 4, seed: 3, limit: 2, templateLang: 'fr' });
-    expect(dense.cells[w.suites.de]).toMatchObject({ n: 2, subset: null, seed: null, limit: 2, templateLang: 'de' });
+    // Leaderboard cells are keyed by column: suite, rows evaluated (limit@seed) and template language.
+    const fr = `${suite.body.id}:2@5:fr`;
+    const de = `${w.suites.de}:2@5:de`;
+    expect(dense.cells[fr]).toMatchObject({ n: 2, subset: 4, seed: 3, limit: 2, limitSeed: 5, templateLang: 'fr' });
+    expect(dense.cells[de]).toMatchObject({ n: 2, subset: null, seed: null, limit: 2, limitSeed: 5, templateLang: 'de' });
+    expect(board.body.columns.find((c: { key: string }) => c.key === fr)).toMatchObject({
+      suiteId: suite.body.id,
+      limit: 2,
+      limitSeed: 5,
+      templateLang: 'fr',
+      subset: 4,
+      seed: 3,
+      n: 2,
+    });
     // The page says the same on hover, and marks the subset suite's column header.
     const page = await call('GET', `/leaderboards/${w.model}?format=xnli`, { token: w.writer });
     expect(page.status, JSON.stringify(page.body)).toBe(200);
     const html = page.body as string;
-    expect(html).toContain('title="n = 2 · subset 4 rows, seed 3 · row limit 2 · template fr · ');
-    expect(html).toContain('title="n = 2 · row limit 2 · template de · ');
-    expect(html).toContain(`<th title="suite ${suite.body.id}, format xnli, subset 4 rows, seed 3">`);
+    expect(html).toContain('title="n = 2 · subset 4 rows, seed 3 · row limit 2, seed 5 · template fr · ');
+    expect(html).toContain('title="n = 2 · row limit 2, seed 5 · template de · ');
+    expect(html).toContain(`<th title="suite ${suite.body.id}, format xnli, subset 4 rows, seed 3, row limit 2, seed 5, template fr">`);
     expect(html.match(/<small class="subset">subset 4 rows, seed 3<\/small>/g)).toHaveLength(1);
+    expect(html.match(/<small class="rows">2 rows seed 5, template fr<\/small>/g)).toHaveLength(1);
+  });
+});
+
+describe('dense rows offered to a paired bootstrap', () => {
+  it('come only from a dense evaluation of the same rows: the same row limit and seed, or every row', async () => {
+    const w = await makeWorld('dense-rows-limit');
+    const suites = [w.suites.fr];
+    const evaluate = await call('POST', '/v1/jobs', { token: w.writer, json: { kind: 'evaluate', modelId: w.model, suites, limit: 24 } });
+    expect(evaluate.status, JSON.stringify(evaluate.body)).toBe(201);
+    const l = await leaseJob(w.runner, evaluate.body.id);
+    const put = await call('PUT', `/v1/runner/jobs/${evaluate.body.id}/artifacts/samples.jsonl.gz`, {
+      token: w.runner,
+      body: new Uint8Array([31, 139, 8, 0]),
+      headers: { 'x-lease-token': l.leaseToken },
+    });
+    expect(put.status, JSON.stringify(put.body)).toBeLessThan(300);
+    const done = await call('POST', `/v1/runner/jobs/${evaluate.body.id}/complete`, {
+      token: w.runner,
+      json: {
+        leaseToken: l.leaseToken,
+        result: {
+          artifacts: ['samples.jsonl.gz'],
+          scores: [{ suiteId: w.suites.fr, format: 'xnli', lang: 'fr', scoring: 'paper', metric: 'acc', value: 0.5, n: 24 }],
+        },
+      },
+    });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    const denseInputs = async (rows: Record<string, number>) => {
+      const job = await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { suites, ...rows }) });
+      expect(job.status, JSON.stringify(job.body)).toBe(201);
+      const lease = await leaseJob(w.runner, job.body.id);
+      await call('POST', `/v1/jobs/${job.body.id}/cancel`, { token: w.writer });
+      return lease.inputs.filter((i) => i.role === 'dense-samples').map((i) => i.meta.runId);
+    };
+    expect(await denseInputs({ limit: 24 })).toEqual([done.body.runId]);
+    expect(await denseInputs({ limit: 24, limitSeed: 0 })).toEqual([done.body.runId]);
+    // Other rows of the suite: the runner scores dense on its own rows instead.
+    expect(await denseInputs({})).toEqual([]);
+    expect(await denseInputs({ limit: 24, limitSeed: 1 })).toEqual([]);
+    expect(await denseInputs({ limit: 12 })).toEqual([]);
   });
 });

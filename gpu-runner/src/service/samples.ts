@@ -20,8 +20,22 @@ export interface SamplesHeader {
   modelSha256: string | null;
   dense: boolean;
   templateLang: string;
+  /** the job's row limit (rows, seed) the rows were drawn with; null or absent: every row */
+  limit?: { rows: number; seed: number } | null;
   /** suite id → sha256 of the suite's bytes */
   suites: Record<string, string>;
+}
+
+/**
+ * Whether stored dense rows are the rows `want` scores: dense, the same model bytes, template words
+ * and row limit (rows and seed). A row's index is its place among the rows evaluated, so rows of
+ * another limit or seed would pair different rows under the same index.
+ */
+export function sameDenseRows(have: SamplesHeader, want: SamplesHeader): boolean {
+  const a = have.limit ?? null;
+  const b = want.limit ?? null;
+  const sameLimit = a === null || b === null ? a === b : a.rows === b.rows && a.seed === b.seed;
+  return have.dense && !!want.modelSha256 && have.modelSha256 === want.modelSha256 && have.templateLang === want.templateLang && sameLimit;
 }
 
 export interface SampleSet {

@@ -14,7 +14,7 @@ import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
 import { jobRankc, planRankc, type RankcPlan, type RankcSuite } from './rankc';
-import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader } from './samples';
+import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader, sameDenseRows } from './samples';
 import type { JobContext } from './worker-loop';
 
 type ScoringName = 'paper' | 'harness';
@@ -190,6 +190,7 @@ export async function evaluateSuites(
     modelSha256: graph?.sha256 ?? null,
     dense,
     templateLang: opts.templateLang,
+    limit: opts.limit ?? null,
     suites: Object.fromEntries(suites.map((s) => [String(s.meta.suiteId ?? s.name), s.sha256])),
   });
   const own: SampleSet[] = [];
@@ -314,15 +315,15 @@ function subsetOf(v: unknown): RankcSuite['subset'] {
 
 /**
  * Dense per-row results the lease offered (role dense-samples), keyed as `denseKey`; only
- * those scored with the same model bytes, template language and suite bytes count, whatever the
- * server thought: anything else would pair rows that are not the same rows.
+ * those scored with the same model bytes, template language, row limit and suite bytes count,
+ * whatever the server thought: anything else would pair rows that are not the same rows.
  */
 async function storedDenseRows(ctx: JobContext, want: SamplesHeader): Promise<Map<string, SuiteResult['predictions']>> {
   const out = new Map<string, SuiteResult['predictions']>();
   for (const input of ctx.inputs.filter((i) => i.role === 'dense-samples')) {
     try {
       const { header, rows, text } = decodeSamples(new Uint8Array(await readFile(await ctx.input(input.name))));
-      if (!header.dense || !want.modelSha256 || header.modelSha256 !== want.modelSha256 || header.templateLang !== want.templateLang) continue;
+      if (!sameDenseRows(header, want)) continue;
       for (const [k, list] of rows) {
         const suiteId = k.slice(0, k.lastIndexOf('/'));
         if (want.suites[suiteId] && header.suites[suiteId] === want.suites[suiteId] && !out.has(k)) out.set(k, list);

@@ -218,10 +218,11 @@ export const scoreRow = z.strictObject({
   n: z.number().int().min(0),
   /** multiple choice: the language whose template words were used (runner); "auto" resolved */
   templateLang: z.string().max(16).optional(),
-  /** filled by the worker: the suite's upload subset (size, seed) and the job's row limit, null when none */
+  /** filled by the worker: the suite's upload subset (size, seed) and the job's row limit and its seed, null when none */
   subset: z.number().int().nullable().optional(),
   seed: z.number().int().nullable().optional(),
   limit: z.number().int().nullable().optional(),
+  limitSeed: z.number().int().nullable().optional(),
 });
 export type ScoreRow = z.infer<typeof scoreRow>;
 

@@ -47,32 +47,49 @@ export type LeaderboardQuery = z.infer<typeof leaderboardQuery>;
 
 export const leaderboardCell = z.object({
   value: z.number(),
-  /** rows of the suite the value rests on */
+  /** rows the value rests on: the rows scored (for mt, the rows translated after the demonstrations) */
   n: z.number(),
   /** 95% interval of the value (Wilson for accuracies; null where the runner reported none) */
   lo: z.number().nullable(),
   hi: z.number().nullable(),
-  /** value − dense on the same suite rows; null without a dense run on this suite */
+  /** value − dense in the same column (same suite, rows and template language); else the runner's own paired Δ on the rows it scored; null without either */
   delta: z.number().nullable(),
-  /** paired bootstrap against dense on the same rows, where the runner computed it */
+  /** the runner's paired bootstrap against dense on the rows it scored, which are this column's rows */
   deltaLo: z.number().nullable(),
   deltaHi: z.number().nullable(),
   p: z.number().nullable(),
+  /** the dense run of the same column that `delta` was taken against; null where it came from the runner's own comparison or is absent */
   denseRunId: z.string().nullable(),
   runId: z.string(),
-  /** what the value was computed on: the suite's upload subset and its seed, the job's row limit, the template language used */
+  /** what the value was computed on: the suite's upload subset and its seed, the job's row limit and its seed, the template language used */
   subset: z.number().nullable(),
   seed: z.number().nullable(),
   limit: z.number().nullable(),
+  limitSeed: z.number().nullable(),
   templateLang: z.string().nullable(),
 });
+/** A column is one identity: a suite, the rows evaluated (all, or `limit` rows of seed `limitSeed`) and the template language. */
 export const leaderboardColumn = z.object({
+  /** the column's identity (`columnKey`): rows' `cells` are keyed by it */
+  key: z.string(),
   suiteId: z.string(),
   /** the suite's name (split, subset), as uploaded */
   suite: z.string(),
   format: z.string(),
   lang: z.string(),
   chance: z.number().nullable(),
+  /** the job's row limit and its seed; null: every row */
+  limit: z.number().nullable(),
+  limitSeed: z.number().nullable(),
+  /** the template words' language; null for formats without template words */
+  templateLang: z.string().nullable(),
+  /** the suite's upload subset (rows, seed); null: the whole published file */
+  subset: z.number().nullable(),
+  seed: z.number().nullable(),
+  /** rows scored in this column's cells; null if its cells differ (each cell has its own n) */
+  n: z.number().nullable(),
+  /** what n counts where it is not every row evaluated (mt: the demonstrations are not scored) */
+  nNote: z.string().nullable(),
 });
 export const leaderboardRow = z.object({
   model: z.string(),
@@ -85,13 +102,16 @@ export const leaderboardRow = z.object({
   pattern: z.string().nullable(),
   calibration: z.string().nullable(),
   dense: z.boolean(),
-  /** per column (suiteId) */
+  /** per column (its `key`) */
   cells: z.record(z.string(), leaderboardCell),
-  /** null when the row's columns span more than one format */
+  /** mean over `covers`: the columns every row of the board has; null when none, or when they span formats */
   mean: z.number().nullable(),
   meanNonEnglish: z.number().nullable(),
-  /** mean over the row's cells that have a dense cell on the same suite */
+  /** column keys the means cover (the board's `meanColumns`) */
+  covers: z.array(z.string()),
+  /** mean of the cells' Δ over `deltaCovers`: the columns this row shares with dense (same identity) */
   deltaVsDense: z.number().nullable(),
+  deltaCovers: z.array(z.string()),
   note: z.string().nullable(),
 });
 export const leaderboard = z
@@ -102,6 +122,8 @@ export const leaderboard = z
     metric: z.string(),
     lowerIsBetter: z.boolean(),
     columns: z.array(leaderboardColumn),
+    /** keys of the columns every row has: what each row's mean covers */
+    meanColumns: z.array(z.string()),
     languages: z.array(z.string()),
     rows: z.array(leaderboardRow),
     note: z.string().nullable(),
@@ -129,6 +151,8 @@ export const sparsitySeries = z.object({
   method: z.string(),
   calibration: z.string().nullable(),
   pattern: z.string().nullable(),
+  /** the column (`columnKey`: suite, rows, template language) the points are on */
+  column: z.string(),
   suiteId: z.string(),
   lang: z.string(),
   points: z.array(sparsityPoint),
@@ -140,7 +164,7 @@ export const sparsityView = z
     scoring: z.string(),
     metric: z.string(),
     columns: z.array(leaderboardColumn),
-    /** per column: the dense value (sparsity 0) */
+    /** per column (its key): the dense value (sparsity 0) on the same rows */
     dense: z.record(z.string(), z.object({ value: z.number(), n: z.number(), runId: z.string() })),
     series: z.array(sparsitySeries),
   })

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configPath, loadConfig, saveConfig } from '../../../cli/config';
 import { describeInterval, renderLeaderboard, renderTable } from '../../../cli/table';
+import type { LeaderboardColumn } from '../../../shared/src/api/leaderboards';
+import { nNote } from '../../../shared/src/cell-identity';
 
 describe('CLI config', () => {
   it('lives under XDG_CONFIG_HOME, round-trips, and is readable by its owner only', async () => {
@@ -38,13 +40,14 @@ describe('renderTable', () => {
 });
 
 describe('renderLeaderboard', () => {
-  const cell = (value: number, p: number | null = null) => ({
+  const cell = (value: number, p: number | null = null, n = 200) => ({
     value,
-    n: 200,
+    n,
     lo: null,
     subset: null,
     seed: null,
     limit: null,
+    limitSeed: null,
     templateLang: null,
     hi: null,
     delta: null,
@@ -54,8 +57,24 @@ describe('renderLeaderboard', () => {
     denseRunId: null,
     runId: 'r',
   });
+  const column = (key: string, lang: string, extra: Partial<LeaderboardColumn> = {}): LeaderboardColumn => ({
+    key,
+    suiteId: key,
+    suite: `mc-${lang}`,
+    format: 'mc',
+    lang,
+    chance: null,
+    limit: null,
+    limitSeed: null,
+    templateLang: null,
+    subset: null,
+    seed: null,
+    n: 200,
+    nNote: null,
+    ...extra,
+  });
   const base = { model: 'm', modelName: 'lm', runId: 'r1', pattern: null, note: null };
-  it('prints accuracies as percentages with n per suite, Δ against dense and significance marks', () => {
+  it('prints accuracies as percentages with n per column, Δ against dense and significance marks', () => {
     const text = renderLeaderboard({
       model: 'm',
       format: 'mc',
@@ -63,10 +82,8 @@ describe('renderLeaderboard', () => {
       metric: 'acc',
       lowerIsBetter: false,
       languages: ['en', 'fr'],
-      columns: [
-        { suiteId: 's-en', suite: 'mc-en', format: 'mc', lang: 'en', chance: null },
-        { suiteId: 's-fr', suite: 'mc-fr', format: 'mc', lang: 'fr', chance: null },
-      ],
+      columns: [column('s-en', 'en'), column('s-fr', 'fr')],
+      meanColumns: ['s-en'],
       note: null,
       rows: [
         {
@@ -77,9 +94,11 @@ describe('renderLeaderboard', () => {
           calibration: null,
           dense: true,
           cells: { 's-en': cell(0.9), 's-fr': cell(0.8) },
-          mean: 0.85,
-          meanNonEnglish: 0.8,
+          mean: 0.9,
+          meanNonEnglish: null,
+          covers: ['s-en'],
           deltaVsDense: null,
+          deltaCovers: [],
         },
         {
           ...base,
@@ -92,17 +111,59 @@ describe('renderLeaderboard', () => {
           cells: { 's-en': cell(0.85, 0.01) },
           mean: 0.85,
           meanNonEnglish: null,
-          deltaVsDense: -0.0125,
+          covers: ['s-en'],
+          deltaVsDense: -0.05,
+          deltaCovers: ['s-en'],
         },
       ],
     });
     const lines = text.split('\n');
     expect(lines[0]).toBe('mc · acc % · scoring paper');
-    expect(lines[1]).toMatch(/^variant\s+en mc-en n=200\s+fr mc-fr n=200\s+mean/);
-    expect(lines[3]).toMatch(/^dense\s+90\.0\s+80\.0\s+85\.0\s+80\.0$/);
-    // A suite without a score shows a dash rather than 0; a significant cell carries a star.
-    expect(lines[4]).toMatch(/^wanda 50% mt:fr-en\s+85\.0\*\s+–\s+85\.0\s+–\s+-1\.3$/);
+    // fr is outside the means: the pruned row has no fr cell.
+    expect(lines[1]).toMatch(/^variant\s+en mc-en n=200\s+fr mc-fr n=200†\s+mean/);
+    expect(lines[3]).toMatch(/^dense\s+90\.0\s+80\.0\s+90\.0\s+–$/);
+    // A column without a score shows a dash rather than 0; a significant cell carries a star.
+    expect(lines[4]).toMatch(/^wanda 50% mt:fr-en\s+85\.0\*\s+–\s+85\.0\s+–\s+-5\.0$/);
     expect(lines[5]).toMatch(/^\* differs from dense/);
+    expect(lines[6]).toBe('† not in the means: not every row has this column');
+  });
+
+  it('names a column’s row limit and template words, marks a Δ over other columns than the mean, and says what n counts for mt', () => {
+    const mt = (key: string, extra: Partial<LeaderboardColumn>) => column(key, 'fr', { format: 'mt', suite: 'flores-fr', nNote: nNote('mt'), ...extra });
+    const text = renderLeaderboard({
+      model: 'm',
+      format: 'mt',
+      scoring: 'paper',
+      metric: 'chrf',
+      lowerIsBetter: false,
+      languages: ['fr'],
+      columns: [mt('a', { n: 44 }), mt('b', { limit: 24, limitSeed: 3, n: 20 }), column('c', 'fr', { templateLang: 'fr', n: null })],
+      meanColumns: ['a'],
+      note: null,
+      rows: [
+        {
+          ...base,
+          variant: 'wanda 50% mt:fr-en',
+          method: 'wanda',
+          sparsity: 0.5,
+          calibration: 'mt:fr-en',
+          dense: false,
+          cells: { a: cell(40, null, 44), b: cell(38, null, 20) },
+          mean: 40,
+          meanNonEnglish: 40,
+          covers: ['a'],
+          deltaVsDense: -2,
+          deltaCovers: ['a', 'b'],
+        },
+      ],
+    });
+    const lines = text.split('\n');
+    expect(lines[1]).toContain('fr flores-fr n=44  ');
+    expect(lines[1]).toContain('fr flores-fr [24 rows seed 3] n=20†');
+    expect(lines[1]).toContain('fr mc-fr [template fr] n varies†');
+    expect(lines[3]).toMatch(/-2\.0‡$/);
+    expect(text).toContain('‡ Δ over the columns shared with dense, not those of the mean');
+    expect(text).toContain('mt: n counts the rows translated: the first rows evaluated (up to 4) are the prompt’s demonstrations and are not scored');
   });
 
   it('prints BLEU as stored (0–100, one decimal) with its own unit, as chrF', () => {
@@ -113,7 +174,8 @@ describe('renderLeaderboard', () => {
       metric: 'bleu',
       lowerIsBetter: false,
       languages: ['fr'],
-      columns: [{ suiteId: 's-fr', suite: 'mt-fr', format: 'mt', lang: 'fr', chance: null }],
+      columns: [column('s-fr', 'fr', { suite: 'mt-fr', format: 'mt' })],
+      meanColumns: ['s-fr'],
       note: null,
       rows: [
         {
@@ -126,7 +188,9 @@ describe('renderLeaderboard', () => {
           cells: { 's-fr': cell(22.5) },
           mean: 22.5,
           meanNonEnglish: 22.5,
+          covers: ['s-fr'],
           deltaVsDense: null,
+          deltaCovers: [],
         },
         {
           ...base,
@@ -139,7 +203,9 @@ describe('renderLeaderboard', () => {
           cells: { 's-fr': cell(18.75, 0.004) },
           mean: 18.75,
           meanNonEnglish: 18.75,
+          covers: ['s-fr'],
           deltaVsDense: -3.75,
+          deltaCovers: ['s-fr'],
         },
       ],
     });

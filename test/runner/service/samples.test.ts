@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { bleuStats, corpusBleu, sentenceBleu } from '../../../gpu-runner/src/evaluate/bleu.js';
 import { corpusChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
 import type { SuiteResult } from '../../../gpu-runner/src/evaluate/index.js';
-import { decodeSamples, encodeSamples } from '../../../gpu-runner/src/service/samples.js';
+import { decodeSamples, encodeSamples, sameDenseRows } from '../../../gpu-runner/src/service/samples.js';
 import { bootstrapRows, scoreRows } from '../../../gpu-runner/src/service/suites.js';
 
 const header = { modelSha256: 'ab', dense: true, templateLang: 'en', suites: { s1: 'x', s2: 'y' } };
@@ -143,5 +143,30 @@ describe('samples of perplexity and translation suites', () => {
     expect(bleu[0]).toBe(corpusBleu(['cat', 'rain', 'we noon', 'closed'], refs));
     expect(bleu[1]).toBeLessThanOrEqual(bleu[0]!);
     expect(bleu[2]).toBeGreaterThanOrEqual(bleu[0]!);
+  });
+});
+
+describe('stored dense rows are reused only for the same rows', () => {
+  const want = { modelSha256: 'ab', dense: true, templateLang: 'en', limit: { rows: 24, seed: 0 }, suites: { s1: 'x' } };
+  it('needs the same model bytes, template words and row limit (rows and seed)', () => {
+    expect(sameDenseRows(want, want)).toBe(true);
+    // Row indices count the rows evaluated: 24 rows of seed 1 are other rows under the same indices.
+    expect(sameDenseRows({ ...want, limit: { rows: 24, seed: 1 } }, want)).toBe(false);
+    expect(sameDenseRows({ ...want, limit: { rows: 48, seed: 0 } }, want)).toBe(false);
+    expect(sameDenseRows({ ...want, limit: null }, want)).toBe(false);
+    expect(sameDenseRows(want, { ...want, limit: null })).toBe(false);
+    // A file written before the header named its limit reads as every row.
+    const { limit: _, ...old } = want;
+    expect(sameDenseRows(old, { ...want, limit: null })).toBe(true);
+    expect(sameDenseRows(old, want)).toBe(false);
+    expect(sameDenseRows({ ...want, templateLang: 'fr' }, want)).toBe(false);
+    expect(sameDenseRows({ ...want, modelSha256: 'cd' }, want)).toBe(false);
+    expect(sameDenseRows({ ...want, dense: false }, want)).toBe(false);
+    expect(sameDenseRows(want, { ...want, modelSha256: null })).toBe(false);
+  });
+
+  it('round-trip the limit in the header', () => {
+    const { header } = decodeSamples(encodeSamples(want, []));
+    expect(header.limit).toEqual({ rows: 24, seed: 0 });
   });
 });

@@ -242,8 +242,9 @@ export const scores = sqliteTable(
     /** the suite's upload subset (rows, seed); null: the whole published file */
     subset: integer('subset'),
     seed: integer('seed'),
-    /** the job's per-suite row limit; null: none */
+    /** the job's per-suite row limit and the seed of its subset; both null: every row */
     rowLimit: integer('row_limit'),
+    limitSeed: integer('limit_seed'),
   },
   (t) => [primaryKey({ columns: [t.runId, t.suiteId, t.scoring, t.metric] }), index('scores_board').on(t.modelId, t.format, t.scoring, t.metric)],
 );

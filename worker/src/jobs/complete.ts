@@ -35,6 +35,8 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
 
   const samples = spec.kind === 'analyze' ? new Map<string, SuiteSample>() : await suiteSamples(db, spec.suites);
   const limit = spec.kind === 'analyze' ? null : (spec.limit ?? null);
+  // The seed picks which rows a limit keeps: part of what a score was computed on, meaningless without a limit.
+  const limitSeed = spec.kind === 'analyze' || limit === null ? null : (spec.limitSeed ?? 0);
 
   const now = nowIso();
   const codeVersion = result.codeVersion ?? env.CODE_VERSION ?? CODE_VERSION;
@@ -80,8 +82,8 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
       d1
         .prepare(
           `INSERT INTO scores (run_id, model_id, visibility, owner, variant, method, sparsity, pattern, calibration, suite_id, format, lang, scoring, metric, value, n,
-             template_lang, subset, seed, row_limit)
-           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20
+             template_lang, subset, seed, row_limit, limit_seed)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21
            WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1)`,
         )
         .bind(
@@ -105,6 +107,7 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
           samples.get(s.suiteId)?.n ?? null,
           samples.get(s.suiteId)?.seed ?? null,
           limit,
+          limitSeed,
         ),
     );
   }

@@ -15,9 +15,13 @@ export interface DenseSamples {
 /**
  * The dense model's per-row results a job's paired bootstrap can reuse: from dense evaluations
  * (samples.jsonl.gz) and from earlier prune jobs that scored dense themselves (dense-samples.jsonl.gz),
- * on the same model bytes, template language and suites, newest first, as few files as cover the job's
+ * on the same model bytes, template language, suites and rows (the same row limit and seed), newest first, as few files as cover the job's
  * (suite, scoring) pairs. The runner checks each file's header (model, suite bytes) before use.
  */
+/** Whether two jobs evaluate the same rows of a suite: both every row, or the same limit and seed. */
+const sameRows = (a: { limit?: number | null; limitSeed?: number }, b: { limit?: number | null; limitSeed?: number }) =>
+  (a.limit ?? null) === (b.limit ?? null) && (a.limit == null || (a.limitSeed ?? 0) === (b.limitSeed ?? 0));
+
 export async function findDenseSamples(db: Db, job: { modelId: string; spec: JobSpec }): Promise<DenseSamples[]> {
   const spec = job.spec;
   if (spec.kind === 'analyze' || (spec.kind === 'evaluate' && !spec.runId) || spec.suites.length === 0) return [];
@@ -41,8 +45,8 @@ export async function findDenseSamples(db: Db, job: { modelId: string; spec: Job
   const out: DenseSamples[] = [];
   for (const r of candidates) {
     if (!wanted.size) break;
-    const cfg = r.config as { runId?: string; suites?: string[]; scoring?: string[]; templateLang?: string };
-    if (r.createdAt < lastUpload || (cfg.templateLang ?? 'en') !== spec.templateLang) continue;
+    const cfg = r.config as { runId?: string; suites?: string[]; scoring?: string[]; templateLang?: string; limit?: number; limitSeed?: number };
+    if (r.createdAt < lastUpload || (cfg.templateLang ?? 'en') !== spec.templateLang || !sameRows(cfg, spec)) continue;
     const name = r.kind === 'evaluate' ? (cfg.runId ? null : 'samples.jsonl.gz') : 'dense-samples.jsonl.gz';
     if (!name) continue;
     const covers = (cfg.suites ?? []).flatMap((s) => (cfg.scoring ?? ['paper']).map((sc) => `${s}/${sc}`)).filter((k) => wanted.has(k));

@@ -50,6 +50,7 @@ export async function loadScores(db: Db, p: Principal | null, f: ScoreFilter): P
       subset: scores.subset,
       seed: scores.seed,
       limit: scores.rowLimit,
+      limitSeed: scores.limitSeed,
       templateLang: scores.templateLang,
       createdAt: runs.createdAt,
     })

@@ -33,8 +33,8 @@ export function absentRankcCells(acc: Leaderboard, rankc: Leaderboard): AbsentCe
   const out: AbsentCell[] = [];
   for (const r of acc.rows)
     for (const col of acc.columns) {
-      const c = r.cells[col.suiteId];
-      if (!c || isEnglish(col.lang) || have.has(`${r.model}\u0000${r.variant}\u0000${col.suiteId}`)) continue;
+      const c = r.cells[col.key];
+      if (!c || isEnglish(col.lang) || have.has(`${r.model}\u0000${r.variant}\u0000${col.key}`)) continue;
       out.push({ suite: col.suite, lang: col.lang, runId: c.runId, suiteId: col.suiteId });
     }
   return out;

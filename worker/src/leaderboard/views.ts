@@ -1,15 +1,7 @@
 /** The paper's other two views over the same cells: metric vs sparsity, and Δ vs dense per method. */
-import { chanceLevel, type LeaderboardColumn, type MethodSummary, type SparsityView } from '../../../shared/src/api/leaderboards';
+import type { LeaderboardColumn, MethodSummary, SparsityView } from '../../../shared/src/api/leaderboards';
 import { pairedMeanTest } from '../../../shared/src/stats';
-import { isEnglish, newestCells, type ScoreRecord } from './aggregate';
-
-const columnOf = (c: ScoreRecord, metric: string): LeaderboardColumn => ({
-  suiteId: c.suiteId,
-  suite: c.suiteName,
-  format: c.format,
-  lang: c.lang,
-  chance: chanceLevel(c.format, metric),
-});
+import { columnFrom, columnN, columnOf, isEnglish, newestCells, type ScoreRecord, sortColumns } from './aggregate';
 
 /** "wanda mt" from method wanda and calibration "mt:fr-en"; baselines without calibration keep their name. */
 export const methodLabel = (c: { method: string; calibration: string | null }) => (c.calibration ? `${c.method} ${c.calibration.split(':')[0]}` : c.method);
@@ -20,7 +12,8 @@ const ownLanguages = (pair: string) => pair.split('-').filter((l) => !isEnglish(
 /**
  * The test's unit: one calibrated pruned model (model, pattern, calibration pair) — its cells over
  * languages share the model and are not independent, so they are averaged first and "n" counts
- * pairs; a method without calibration has one model, so its cells (suites) are the units.
+ * pairs; a method without calibration has one model, so its suites are the units (a suite's
+ * columns on other rows or template words are the same data, averaged into one unit).
  */
 const unitOf = (c: ScoreRecord) => [c.modelId, c.pattern, c.calibration ? `pair:${pairOf(c.calibration)}` : `suite:${c.suiteId}`].join('\u0000');
 function overUnits(xs: { delta: number; unit: string }[]) {
@@ -37,19 +30,24 @@ export function buildSparsityView(
   const pValue = new Map(records.filter((r) => r.metric === `${o.metric}_delta_p`).map((r) => [`${r.runId}/${r.suiteId}/${r.scoring}`, r.value]));
   const kept = cells.filter((c) => !o.lang || o.lang.includes(c.lang));
   const columns = new Map<string, LeaderboardColumn>();
+  const ns = new Map<string, number[]>();
   const dense: SparsityView['dense'] = {};
   const series = new Map<string, SparsityView['series'][number]>();
-  for (const c of kept) {
-    columns.set(c.suiteId, columnOf(c, o.metric));
+  const shown = kept.filter(
+    (c) => c.variant === 'dense' || (c.sparsity !== null && (!o.method || c.method === o.method || c.method.startsWith(`${o.method}+`))),
+  );
+  for (const c of shown) {
+    const column = columnOf(c);
+    if (!columns.has(column)) columns.set(column, columnFrom(c, o.metric));
+    ns.set(column, [...(ns.get(column) ?? []), c.n]);
     if (c.variant === 'dense') {
-      dense[c.suiteId] = { value: c.value, n: c.n, runId: c.runId };
+      dense[column] = { value: c.value, n: c.n, runId: c.runId };
       continue;
     }
     if (c.sparsity === null) continue;
-    if (o.method && c.method !== o.method && !c.method.startsWith(`${o.method}+`)) continue;
     const key = [c.method, c.pattern && c.pattern !== 'unstructured' ? c.pattern : null, c.calibration].filter(Boolean).join(' ');
-    const id = `${key}\u0000${c.suiteId}`;
-    const s = series.get(id) ?? { key, method: c.method, calibration: c.calibration, pattern: c.pattern, suiteId: c.suiteId, lang: c.lang, points: [] };
+    const id = `${key}\u0000${column}`;
+    const s = series.get(id) ?? { key, method: c.method, calibration: c.calibration, pattern: c.pattern, column, suiteId: c.suiteId, lang: c.lang, points: [] };
     const d = denseOf(c);
     // Variants differing only in a suffix (oneshot) share a key: the newer run of a sparsity wins.
     const at = s.points.findIndex((p) => Math.abs(p.sparsity - c.sparsity!) < 1e-9);
@@ -58,6 +56,7 @@ export function buildSparsityView(
       value: c.value,
       n: c.n,
       delta: d ? c.value - d.value : null,
+      // the runner's p is against dense on the rows it scored: shown only beside a dense of the same column
       p: d ? (pValue.get(`${c.runId}/${c.suiteId}/${c.scoring}`) ?? null) : null,
       runId: c.runId,
     };
@@ -66,12 +65,13 @@ export function buildSparsityView(
     series.set(id, s);
   }
   for (const s of series.values()) s.points.sort((a, b) => a.sparsity - b.sparsity);
+  for (const [k, col] of columns) col.n = columnN(ns.get(k)!);
   return {
     model: o.model,
     format: o.format,
     scoring: o.scoring,
     metric: o.metric,
-    columns: [...columns.values()].sort((a, b) => a.lang.localeCompare(b.lang) || a.suite.localeCompare(b.suite)),
+    columns: sortColumns(columns.values()),
     dense,
     series: [...series.values()].sort((a, b) => a.key.localeCompare(b.key) || a.lang.localeCompare(b.lang)),
   };
@@ -112,9 +112,10 @@ export function buildMethodSummary(
       ownPair: overUnits(xs.filter((x) => x.own === true)),
       otherLanguages: overUnits(xs.filter((x) => x.own === false)),
     }));
-  // Matching key: a method without calibration (magnitude) matches every pair of a calibrated one.
+  // Matching key: cells of the same column (suite, rows, template language); a method without
+  // calibration (magnitude) matches every pair of a calibrated one.
   const match = (c: ScoreRecord, withPair: boolean) =>
-    [c.modelId, c.sparsity, c.pattern, c.suiteId, c.scoring, withPair ? pairOf(c.calibration) : ''].join('\u0000');
+    [c.modelId, c.sparsity, c.pattern, columnOf(c), c.scoring, withPair ? pairOf(c.calibration) : ''].join('\u0000');
   const labels = [...new Set(pruned.map(labelOf))].sort();
   const contrasts: MethodSummary['contrasts'] = [];
   for (const [i, a] of labels.entries()) {

@@ -1,5 +1,6 @@
 import type { FC } from 'hono/jsx';
-import type { Leaderboard, LeaderboardCell } from '../../../shared/src/api/leaderboards';
+import type { Leaderboard, LeaderboardCell, LeaderboardColumn } from '../../../shared/src/api/leaderboards';
+import { columnTag } from '../../../shared/src/cell-identity';
 
 const fmt = (v: number | null | undefined, digits = 3) => (v == null ? '—' : v.toFixed(digits));
 const signed = (v: number) => `${v >= 0 ? '+' : '−'}${fmt(Math.abs(v))}`;
@@ -13,7 +14,7 @@ export const boardCss = `
   tr.dense { background: #f4f6fb; font-weight: 600; }
   .pos { color: #1a7f37; } .neg { color: #c62828; }
   nav a { margin-right: .8rem; } nav a.on { font-weight: 700; text-decoration: none; }
-  td.sig { font-weight: 700; } .note { color: #555; font-size: .85rem; }
+  td.sig { font-weight: 700; } .note { color: #555; font-size: .85rem; } th.out { color: #777; }
   a.page { margin-left: .4rem; text-decoration: none; } a.page::after { content: '↗'; }
   form label { margin-right: .8rem; } .sw { display: inline-block; width: .7rem; height: .7rem; margin-right: .3rem; }
 `;
@@ -31,25 +32,32 @@ export function cellTitle(c: LeaderboardCell): string {
   const parts = [`n = ${c.n}`];
   const subset = subsetText(c);
   if (subset) parts.push(subset);
-  if (c.limit !== null) parts.push(`row limit ${c.limit}`);
+  if (c.limit !== null) parts.push(`row limit ${c.limit}, seed ${c.limitSeed ?? 0}`);
   if (c.templateLang !== null) parts.push(`template ${c.templateLang}`);
   if (c.lo !== null && c.hi !== null) parts.push(`95% interval [${fmt(c.lo)}, ${fmt(c.hi)}]`);
-  if (c.delta === null) parts.push('no dense run on this suite');
+  if (c.delta === null) parts.push('no dense run on these rows');
   else parts.push(`Δ vs dense ${signed(c.delta)}${c.deltaLo !== null && c.deltaHi !== null ? ` [${fmt(c.deltaLo)}, ${fmt(c.deltaHi)}]` : ''}`);
   if (c.p !== null) parts.push(`paired bootstrap p = ${fmt(c.p)}`);
   return parts.join(' · ');
 }
 
-/** A column's subset, read off its cells: the subset belongs to the suite upload, so all agree. */
-function columnSubset(board: Leaderboard, suiteId: string): string | null {
-  for (const r of board.rows) {
-    const c = r.cells[suiteId];
-    if (c && c.subset !== null) return subsetText(c);
-  }
-  return null;
+/** The header's hover: the column's whole identity. */
+function columnTitle(c: LeaderboardColumn): string {
+  const subset = subsetText(c);
+  return [
+    `suite ${c.suiteId}, format ${c.format}`,
+    subset,
+    c.limit === null ? 'every row' : `row limit ${c.limit}, seed ${c.limitSeed ?? 0}`,
+    c.templateLang === null ? null : `template ${c.templateLang}`,
+    c.nNote,
+  ]
+    .filter((x) => x !== null)
+    .join(', ');
 }
 
-/** Variants × suites; dense pinned on top; each cell with its n; significant cells marked. */
+const sameKeys = (a: string[], b: string[]) => a.length === b.length && a.every((k) => b.includes(k));
+
+/** Variants × columns (suite, rows, template language); dense pinned on top; each cell with its n; significant cells marked. */
 export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ board, colours }) => (
   <table id="leaderboard">
     <thead>
@@ -57,17 +65,27 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
         {board.model === null ? <th class="l">model</th> : null}
         <th class="l">variant</th>
         {board.columns.map((c) => {
-          const subset = columnSubset(board, c.suiteId);
+          const subset = subsetText(c);
+          const tag = columnTag(c);
+          const inMean = board.meanColumns.includes(c.key);
           return (
-            <th title={`suite ${c.suiteId}, format ${c.format}${subset ? `, ${subset}` : ''}`}>
+            <th title={columnTitle(c)} class={inMean ? undefined : 'out'}>
               {c.lang}
               <small class="suite">{c.suite}</small>
+              {tag ? <small class="rows">{tag}</small> : null}
               {subset ? <small class="subset">{subset}</small> : null}
+              <small class="col-n">{c.n === null ? 'n varies' : `n=${c.n}`}</small>
               {c.chance !== null ? <small class="chance">chance {fmt(c.chance)}</small> : null}
+              {inMean ? null : <small class="out">not in the mean</small>}
             </th>
           );
         })}
-        <th>mean</th>
+        <th>
+          mean
+          {board.meanColumns.length < board.columns.length ? (
+            <small class="covers">{`${board.meanColumns.length} of ${board.columns.length} columns`}</small>
+          ) : null}
+        </th>
         <th>mean non-En</th>
         <th>Δ vs dense</th>
       </tr>
@@ -87,7 +105,7 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
             <a class="page" href={`/runs/${r.runId}`} title="run page: LMF report, artifacts" aria-label="run page" />
           </td>
           {board.columns.map((col) => {
-            const c = r.cells[col.suiteId];
+            const c = r.cells[col.key];
             if (!c) return <td>—</td>;
             const significant = c.p !== null && c.p < 0.05;
             return (
@@ -102,6 +120,9 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
           <td>{fmt(r.meanNonEnglish)}</td>
           <td class={r.deltaVsDense == null ? '' : r.deltaVsDense >= 0 !== board.lowerIsBetter ? 'pos' : 'neg'} title={r.note ?? undefined}>
             {r.dense ? '' : r.deltaVsDense == null ? (r.note ? 'no dense' : '—') : signed(r.deltaVsDense)}
+            {!r.dense && r.deltaVsDense != null && !sameKeys(r.deltaCovers, r.covers) ? (
+              <small class="covers">{`over ${r.deltaCovers.length} columns`}</small>
+            ) : null}
           </td>
         </tr>
       ))}
@@ -111,8 +132,10 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
 
 export const BoardNotes: FC<{ board: Leaderboard }> = ({ board }) => (
   <p class="note">
-    n: rows of the suite. Hover a cell for what it was computed on (suite subset, row limit, template language), its 95% interval, Δ vs dense on the same suite
-    rows and the p-value. * the difference from dense is significant (paired bootstrap, 1,000 resamples, p &lt; 0.05).
+    A column is one suite evaluated on the same rows (all, or a seeded row limit) with the same template words; results on other rows are other columns. n: rows
+    scored. Hover a cell for what it was computed on, its 95% interval, Δ vs dense in the same column and the p-value. * the difference from dense is
+    significant (paired bootstrap, 1,000 resamples, p &lt; 0.05). Means cover the columns every row has.
     {board.lowerIsBetter ? ` Lower ${board.metric} is better.` : ''} {board.note ?? ''}
+    {[...new Set(board.columns.flatMap((c) => (c.nNote ? [`${c.format}: ${c.nNote}.`] : [])))].join(' ')}
   </p>
 );

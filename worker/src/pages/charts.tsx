@@ -1,6 +1,7 @@
 /** SVG charts of the leaderboard pages: no front-end build, readable without JavaScript. */
 import type { FC } from 'hono/jsx';
 import type { Leaderboard, SparsityView } from '../../../shared/src/api/leaderboards';
+import { columnTag } from '../../../shared/src/cell-identity';
 
 /**
  * Colour of the i-th of a fixed, sorted list of names: hues a golden angle apart never run out and
@@ -21,7 +22,7 @@ export function axisRange(values: number[]): [number, number] {
   return [lo - pad, hi + pad];
 }
 
-/** Grouped bars: one group per suite column, one bar per row (variant); a dashed line at chance. */
+/** Grouped bars: one group per column (suite, rows, template language), one bar per row (variant); a dashed line at chance. */
 export const BarChart: FC<{ board: Leaderboard; colours: string[] }> = ({ board, colours }) => {
   const cols = board.columns;
   const rows = board.rows;
@@ -52,36 +53,40 @@ export const BarChart: FC<{ board: Leaderboard; colours: string[] }> = ({ board,
           {fmt(t, 2)}
         </text>
       ))}
-      {cols.map((col, ci) => (
-        <g>
-          {rows.map((r, ri) => {
-            const c = r.cells[col.suiteId];
-            if (!c) return null;
-            const top = y(c.value);
-            return (
-              <rect class="bar" x={70 + ci * groupW + ri * barW} y={top} width={Math.max(1, barW - 2)} height={10 + plotH - top} fill={colours[ri]}>
-                <title>{`${label(r)} · ${col.lang} (${col.suite}): ${fmt(c.value)}, n = ${c.n}`}</title>
-              </rect>
-            );
-          })}
-          {col.chance !== null ? (
-            <line
-              class="chance"
-              x1={65 + ci * groupW}
-              x2={65 + ci * groupW + groupW - 10}
-              y1={y(col.chance)}
-              y2={y(col.chance)}
-              stroke="#888"
-              stroke-dasharray="4 3"
-            >
-              <title>{`chance ${fmt(col.chance)}`}</title>
-            </line>
-          ) : null}
-          <text x={70 + ci * groupW + (groupW - 20) / 2} y={plotH + 28} text-anchor="middle" font-size="12">
-            {col.lang}
-          </text>
-        </g>
-      ))}
+      {cols.map((col, ci) => {
+        const tag = columnTag(col);
+        return (
+          <g>
+            {rows.map((r, ri) => {
+              const c = r.cells[col.key];
+              if (!c) return null;
+              const top = y(c.value);
+              return (
+                <rect class="bar" x={70 + ci * groupW + ri * barW} y={top} width={Math.max(1, barW - 2)} height={10 + plotH - top} fill={colours[ri]}>
+                  <title>{`${label(r)} · ${col.lang} (${col.suite}${tag ? `, ${tag}` : ''}): ${fmt(c.value)}, n = ${c.n}`}</title>
+                </rect>
+              );
+            })}
+            {col.chance !== null ? (
+              <line
+                class="chance"
+                x1={65 + ci * groupW}
+                x2={65 + ci * groupW + groupW - 10}
+                y1={y(col.chance)}
+                y2={y(col.chance)}
+                stroke="#888"
+                stroke-dasharray="4 3"
+              >
+                <title>{`chance ${fmt(col.chance)}`}</title>
+              </line>
+            ) : null}
+            <text x={70 + ci * groupW + (groupW - 20) / 2} y={plotH + 28} text-anchor="middle" font-size="12">
+              {col.lang}
+              {tag ? <title>{tag}</title> : null}
+            </text>
+          </g>
+        );
+      })}
       {rows.map((r, ri) => (
         <g>
           <rect x="70" y={plotH + 40 + 18 * ri} width="12" height="12" fill={colours[ri]} />
@@ -103,9 +108,10 @@ export const SparsityChart: FC<{ view: SparsityView }> = ({ view }) => {
   return (
     <div id="sparsity-charts">
       {view.columns.map((col) => {
-        const series = view.series.filter((s) => s.suiteId === col.suiteId);
+        const series = view.series.filter((s) => s.column === col.key);
         if (!series.length) return null;
-        const dense = view.dense[col.suiteId];
+        const dense = view.dense[col.key];
+        const tag = columnTag(col);
         const xs = [0, ...series.flatMap((s) => s.points.map((p) => p.sparsity))];
         const ys = [...series.flatMap((s) => s.points.map((p) => p.value)), ...(dense ? [dense.value] : []), ...(col.chance !== null ? [col.chance] : [])];
         const [lo, hi] = axisRange(ys);
@@ -116,12 +122,12 @@ export const SparsityChart: FC<{ view: SparsityView }> = ({ view }) => {
           <svg
             class="sparsity-chart"
             role="img"
-            aria-label={`${view.metric} vs sparsity, ${col.lang} (${col.suite})`}
+            aria-label={`${view.metric} vs sparsity, ${col.lang} (${col.suite}${tag ? `, ${tag}` : ''})`}
             width={W}
             height={H + 18 * keys.length}
             viewBox={`0 0 ${W} ${H + 18 * keys.length}`}
           >
-            <text x={W / 2} y="10" text-anchor="middle" font-size="12">{`${col.lang} · ${col.suite}`}</text>
+            <text x={W / 2} y="10" text-anchor="middle" font-size="12">{`${col.lang} · ${col.suite}${tag ? ` · ${tag}` : ''}`}</text>
             <line x1="50" y1={H - 30} x2={W - 10} y2={H - 30} stroke="#333" />
             <line x1="50" y1="10" x2="50" y2={H - 30} stroke="#333" />
             {[hi, lo].map((t) => (

@@ -42,6 +42,7 @@ export async function runView(db: Db, r: RunRow): Promise<RunInfo> {
       subset: s.subset,
       seed: s.seed,
       limit: s.rowLimit,
+      limitSeed: s.limitSeed,
     })),
     artifacts: r.artifacts as RunInfo['artifacts'],
     timings: r.timings as RunInfo['timings'],
