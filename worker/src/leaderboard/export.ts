@@ -1,11 +1,7 @@
 /** The leaderboard as files a paper uses: tidy CSV (one line per cell) and a LaTeX table. */
 import type { Leaderboard, LeaderboardRow } from '../../../shared/src/api/leaderboards';
-
-const csvField = (v: string | number | null) => {
-  if (v === null) return '';
-  const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-};
+import { csvLine } from '../lib/csv';
+import { tex } from '../lib/latex';
 
 export function leaderboardCsv(b: Leaderboard): string {
   const header = [
@@ -63,14 +59,12 @@ export function leaderboardCsv(b: Leaderboard): string {
         c.denseRunId,
         c.runId,
       ];
-      lines.push(fields.map(csvField).join(','));
+      lines.push(csvLine(fields));
     }
   }
   return `${lines.join('\r\n')}\r\n`;
 }
 
-const tex = (s: string) =>
-  s.replace(/[\\&%$#_{}~^]/g, (ch) => (ch === '\\' ? '\\textbackslash{}' : ch === '~' ? '\\textasciitilde{}' : ch === '^' ? '\\textasciicircum{}' : `\\${ch}`));
 /** Accuracies as percentages (as papers print them), ppl with two decimals, chrF with one. */
 export const scaled = (metric: string, v: number) =>
   metric === 'ppl' || metric === 'bpb' ? v.toFixed(2) : metric === 'chrf' ? v.toFixed(1) : (v * 100).toFixed(1);
@@ -82,7 +76,7 @@ export function leaderboardLatex(b: Leaderboard): string {
   const label = (r: LeaderboardRow) => tex(across ? `${r.modelName} · ${r.variant}` : r.variant);
   const cols = b.columns;
   const lines = [
-    `% polyprune leaderboard: ${b.format ?? 'all formats'}, metric ${b.metric}${b.lowerIsBetter ? ' (lower is better)' : ''}, scoring ${b.scoring}`,
+    `% polyprune leaderboard: ${tex(b.format ?? 'all formats')}, metric ${tex(b.metric)}${b.lowerIsBetter ? ' (lower is better)' : ''}, scoring ${tex(b.scoring)}`,
     `\\begin{tabular}{l${'r'.repeat(cols.length)}rr}`,
     '\\toprule',
     `Variant & ${cols.map((c) => `${tex(c.lang)}`).join(' & ')}${cols.length ? ' & ' : ''}Mean & $\\Delta$ dense \\\\`,
