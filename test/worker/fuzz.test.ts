@@ -102,7 +102,11 @@ async function knownWorld(): Promise<Known> {
   const other = await makeToken('fuzz-other', ['read']);
   const job = (await call('POST', '/v1/jobs', { token: w.writer, json: { ...pruneSpec(w), visibility: 'public' } })).body.id as string;
   const done = await leaseJob(w.runner, job);
-  await call('PUT', `/v1/runner/jobs/${job}/artifacts/masks.bin`, { token: w.runner, body: new Uint8Array([1, 2, 3]), headers: { 'x-lease-token': done.leaseToken } });
+  await call('PUT', `/v1/runner/jobs/${job}/artifacts/masks.bin`, {
+    token: w.runner,
+    body: new Uint8Array([1, 2, 3]),
+    headers: { 'x-lease-token': done.leaseToken },
+  });
   const run = (
     await call('POST', `/v1/runner/jobs/${job}/complete`, { token: w.runner, json: { leaseToken: done.leaseToken, result: { artifacts: ['masks.bin'] } } })
   ).body.runId as string;
@@ -132,7 +136,28 @@ async function knownWorld(): Promise<Known> {
 }
 
 const junk = ['', ' ', '..', '%2e%2e', '%00', '%ZZ', 'é', '日本', '-1', '0', '1e999', 'NaN', 'null', 'true', '[]', '{}', '<b>', "'", '"', 'x'.repeat(300)];
-const plausible = ['fr', 'en', 'xnli', 'ppl', 'acc', 'chrf', 'paper', 'harness', 'public', 'private', 'skip', 'reject', 'asc', 'desc', 'csv', 'latex', 'json', '0.5', '2', '50'];
+const plausible = [
+  'fr',
+  'en',
+  'xnli',
+  'ppl',
+  'acc',
+  'chrf',
+  'paper',
+  'harness',
+  'public',
+  'private',
+  'skip',
+  'reject',
+  'asc',
+  'desc',
+  'csv',
+  'latex',
+  'json',
+  '0.5',
+  '2',
+  '50',
+];
 
 /** Requests per route: bounded, and the same ones on every run (seeded). */
 const ROUNDS = 8;
@@ -154,22 +179,53 @@ describe('fuzzed requests over every route of the OpenAPI document', () => {
       const roll = r();
       if (roll < 0.2) return new TextEncoder().encode(pick(['{', '[]', 'null', '"x"', '{"a":', '1', '']));
       const obj: Record<string, unknown> = {};
-      const keys = ['kind', 'modelId', 'name', 'family', 'owner', 'scopes', 'leaseToken', 'result', 'error', 'runnerId', 'suites', 'visibility', 'base', 'grid', 'sparsity'];
+      const keys = [
+        'kind',
+        'modelId',
+        'name',
+        'family',
+        'owner',
+        'scopes',
+        'leaseToken',
+        'result',
+        'error',
+        'runnerId',
+        'suites',
+        'visibility',
+        'base',
+        'grid',
+        'sparsity',
+      ];
       for (let i = Math.floor(r() * 5); i > 0; i--) {
         const k = pick(keys);
-        obj[k] = pick<unknown>([pick(plausible), pick(junk), 1, -1, 0.5, null, true, [], {}, [pick(plausible)], { artifacts: [pick(junk)] }, pick(known.ids.models)]);
+        obj[k] = pick<unknown>([
+          pick(plausible),
+          pick(junk),
+          1,
+          -1,
+          0.5,
+          null,
+          true,
+          [],
+          {},
+          [pick(plausible)],
+          { artifacts: [pick(junk)] },
+          pick(known.ids.models),
+        ]);
       }
       if (r() < 0.3) obj.kind = pick(['prune', 'evaluate', 'analyze']);
       return new TextEncoder().encode(JSON.stringify(obj));
     };
     let count = 0;
     const byStatus = new Map<number, number>();
-    for (const [path, ops] of Object.entries<Record<string, { parameters?: { in: string; name: string }[]; requestBody?: { content: Record<string, unknown> }; 'x-scope'?: string }>>(
-      doc.paths,
-    )) {
+    for (const [path, ops] of Object.entries<
+      Record<string, { parameters?: { in: string; name: string }[]; requestBody?: { content: Record<string, unknown> }; 'x-scope'?: string }>
+    >(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
         for (let i = 0; i < ROUNDS; i++) {
-          const url = path.replace(/\{(\w+)\}/g, (_, p: string) => encodeURIComponent(p === 'n' ? pick(['1', '0', '-3', '10001', 'x']) : value(known.ids[collection(path, p)] ?? [])));
+          const url = path.replace(/\{(\w+)\}/g, (_, p: string) =>
+            encodeURIComponent(p === 'n' ? pick(['1', '0', '-3', '10001', 'x']) : value(known.ids[collection(path, p)] ?? [])),
+          );
           const query = new URLSearchParams();
           for (const p of op.parameters ?? []) if (p.in === 'query' && r() < 0.6) query.append(p.name, value([]));
           if (r() < 0.2) query.append(pick(['zzz', 'limit', 'cursor']), pick(junk));

@@ -332,7 +332,7 @@ describe('dense samples reuse and privacy', () => {
     return { runs, downloads };
   }
 
-  it("a job is offered (and may download) only dense samples of runs its owner may read; a public job only public ones", async () => {
+  it('a job is offered (and may download) only dense samples of runs its owner may read; a public job only public ones', async () => {
     const pub = await makeWorld('dense-pub', 'public');
     const alice = await makeWorld('dense-alice');
     const bob = await makeWorld('dense-bob');

@@ -129,7 +129,12 @@ describe('LaTeX export', () => {
     expect(commandLines(tex)).toEqual([]);
     expect(tex).not.toMatch(/\\input\{/);
     // No blank line (a paragraph break inside the tabular), and every row between the rules ends with \\.
-    expect(tex.split('\n').slice(0, -1).filter((l) => l.trim() === '')).toEqual([]);
+    expect(
+      tex
+        .split('\n')
+        .slice(0, -1)
+        .filter((l) => l.trim() === ''),
+    ).toEqual([]);
     const body = tex.split('\n').slice(tex.split('\n').indexOf('\\midrule') + 1, tex.split('\n').indexOf('\\bottomrule'));
     for (const line of body) if (line !== '\\midrule') expect(line.endsWith('\\\\'), line).toBe(true);
     expect(tex).toContain('evil \\textbackslash{}input\\{/etc/passwd\\}  \\%');
@@ -156,8 +161,7 @@ describe('CSV export', () => {
     expect(Number(pruned[col('delta_vs_dense')])).toBeCloseTo(0.55 - 0.62, 12);
     expect(pruned[col('delta_vs_dense')]).toMatch(/^-0\.0[67]\d*$/);
     // No cell of the whole file starts a formula, except numbers.
-    for (const x of rows)
-      for (const cell of x) if (/^[=+\-@\t\r]/.test(cell)) expect(Number.isFinite(Number(cell)), `cell ${JSON.stringify(cell)}`).toBe(true);
+    for (const x of rows) for (const cell of x) if (/^[=+\-@\t\r]/.test(cell)) expect(Number.isFinite(Number(cell)), `cell ${JSON.stringify(cell)}`).toBe(true);
   });
 
   it('a metric from the query is neutralised like any text cell', async () => {
@@ -354,7 +358,8 @@ describe('rate limiting by client address', () => {
   it('wrangler.toml trusts the header (the deployment runs behind Cloudflare); a missing setting does not', async () => {
     expect(wranglerToml).toMatch(/^TRUST_CF_CONNECTING_IP = "true"$/m);
     const statuses: number[] = [];
-    for (let i = 0; i < 20; i++) statuses.push((await send(request({ 'cf-connecting-ip': `100.64.0.${i}` }), { RATE_LIMIT_PER_MINUTE: '5', TRUST_CF_CONNECTING_IP: '' })).status);
+    for (let i = 0; i < 20; i++)
+      statuses.push((await send(request({ 'cf-connecting-ip': `100.64.0.${i}` }), { RATE_LIMIT_PER_MINUTE: '5', TRUST_CF_CONNECTING_IP: '' })).status);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
   });
 });

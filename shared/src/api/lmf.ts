@@ -52,7 +52,8 @@ export const lmfReport = z
       for (const series of ['translation', 'monolingual'] as const) {
         const blocks = p[series];
         if (!blocks) continue;
-        if (blocks.length !== r.blocks) ctx.addIssue({ code: 'custom', path: ['pairs', i, series], message: `expected ${r.blocks} blocks, got ${blocks.length}` });
+        if (blocks.length !== r.blocks)
+          ctx.addIssue({ code: 'custom', path: ['pairs', i, series], message: `expected ${r.blocks} blocks, got ${blocks.length}` });
         blocks.forEach((b, j) => {
           const bad = [...b.top, ...b.bottom].find((d) => d >= r.dim);
           if (bad !== undefined) ctx.addIssue({ code: 'custom', path: ['pairs', i, series, j], message: `dimension ${bad} is not below dim ${r.dim}` });

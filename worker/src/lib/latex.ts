@@ -6,5 +6,7 @@
 export function tex(s: string): string {
   return s
     .replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, ' ')
-    .replace(/[\\&%$#_{}~^]/g, (ch) => (ch === '\\' ? '\\textbackslash{}' : ch === '~' ? '\\textasciitilde{}' : ch === '^' ? '\\textasciicircum{}' : `\\${ch}`));
+    .replace(/[\\&%$#_{}~^]/g, (ch) =>
+      ch === '\\' ? '\\textbackslash{}' : ch === '~' ? '\\textasciitilde{}' : ch === '^' ? '\\textasciicircum{}' : `\\${ch}`,
+    );
 }

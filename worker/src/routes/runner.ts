@@ -75,12 +75,10 @@ async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]>
   const wantDense = (only === undefined || only.startsWith('dense-samples-')) && wantsDenseSamples(spec);
   const reusable =
     wantPrior || wantDense
-      ? await reusableArtifacts(
-          db,
-          job,
-          wantDense ? ['prune', 'evaluate'] : ['prune'],
-          [...(wantPrior ? STATS_ARTIFACTS : []), ...(wantDense ? DENSE_SAMPLE_ARTIFACTS : [])],
-        )
+      ? await reusableArtifacts(db, job, wantDense ? ['prune', 'evaluate'] : ['prune'], [
+          ...(wantPrior ? STATS_ARTIFACTS : []),
+          ...(wantDense ? DENSE_SAMPLE_ARTIFACTS : []),
+        ])
       : [];
   const prior = wantPrior ? findReusableStats(spec, reusable) : null;
   for (const a of prior?.artifacts ?? []) {
