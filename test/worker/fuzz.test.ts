@@ -248,6 +248,10 @@ describe('fuzzed requests over every route of the OpenAPI document', () => {
           const res = await call(method.toUpperCase(), target, { token, body, headers });
           const at = `${method.toUpperCase()} ${target} → ${res.status} ${JSON.stringify(res.body).slice(0, 160)}`;
           expect(res.status, at).toBeLessThan(500);
+          // Every route family, every method, answers and refusals alike: the headers of lib/security-headers.ts.
+          expect(res.headers.get('x-content-type-options'), at).toBe('nosniff');
+          expect(res.headers.get('content-security-policy'), at).toContain("frame-ancestors 'none'");
+          if (token) expect(res.headers.get('cache-control'), at).toBe('private, no-store');
           if (res.status >= 400) {
             expect(res.headers.get('content-type'), at).toContain('application/json');
             expectErrorShape(res);
