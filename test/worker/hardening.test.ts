@@ -214,10 +214,11 @@ async function completeWith(world: World, artifacts: Record<string, string | Uin
     const put = await call('PUT', `/v1/runner/jobs/${id}/artifacts/${name}`, { token: world.runner, body, headers: { 'x-lease-token': l.leaseToken } });
     expect(put.status).toBe(201);
   }
-  return call('POST', `/v1/runner/jobs/${id}/complete`, {
+  const r = await call('POST', `/v1/runner/jobs/${id}/complete`, {
     token: world.runner,
     json: { leaseToken: l.leaseToken, result: { overallSparsity: 0.45, artifacts: Object.keys(artifacts), extra } },
   });
+  return Object.assign(r, { jobId: id as string });
 }
 
 function lmfReport() {
@@ -243,6 +244,8 @@ describe('runner-written JSON artifacts', () => {
     expect(r.body.error.code).toBe('invalid_artifact');
     expect(r.body.error.message).toContain('lmf.json: pairs.0.translation.0.top');
     expect(r.body.error.details).toMatchObject({ artifact: 'lmf.json', issues: [{ path: 'pairs.0.translation.0.top' }] });
+    const job = await call('GET', `/v1/jobs/${r.jobId}`, { token: w.writer });
+    expect(job.body).toMatchObject({ status: 'running', runId: null });
   });
 
   it('not JSON, or dimensions past the model width, are refused too; a good report is recorded', async () => {
