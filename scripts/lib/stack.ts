@@ -164,7 +164,9 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerProcess> {
   if (await portInUse(o.port)) throw new Error(`port ${o.port} on 127.0.0.1 is already in use (another wrangler dev?); choose another with --port`);
   const args = ['dev', '--ip', '127.0.0.1', '--port', String(o.port), '--show-interactive-dev-session=false', '--log-level', 'warn'];
   if (o.persistTo) args.push('--persist-to', o.persistTo);
-  for (const [k, v] of Object.entries(o.vars ?? {})) args.push('--var', `${k}:${v}`);
+  // wrangler dev is not behind Cloudflare's edge: CF-Connecting-IP there is whatever the client sent.
+  const vars = { TRUST_CF_CONNECTING_IP: 'false', ...o.vars };
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   const child = spawn(bin('wrangler'), args, { cwd: repoRoot, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   const onData = (d: Buffer) => {

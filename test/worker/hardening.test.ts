@@ -206,3 +206,149 @@ describe('bounded validation of large uploads', () => {
     expect(jsonOver.body.error.details.problems[0].reason).toBe('too_long');
   });
 });
+
+/** A prune job of `world` leased and given these artifacts; returns what completing it answers. */
+async function completeWith(world: World, artifacts: Record<string, string | Uint8Array>, extra: Record<string, unknown> = {}) {
+  const id = (await call('POST', '/v1/jobs', { token: world.writer, json: pruneSpec(world, { suites: [], sparsity: 0.45 }) })).body.id;
+  const l = await leaseJob(world.runner, id);
+  for (const [name, body] of Object.entries(artifacts)) {
+    const put = await call('PUT', `/v1/runner/jobs/${id}/artifacts/${name}`, { token: world.runner, body, headers: { 'x-lease-token': l.leaseToken } });
+    expect(put.status).toBe(201);
+  }
+  const r = await call('POST', `/v1/runner/jobs/${id}/complete`, {
+    token: world.runner,
+    json: { leaseToken: l.leaseToken, result: { overallSparsity: 0.45, artifacts: Object.keys(artifacts), extra } },
+  });
+  return Object.assign(r, { jobId: id as string });
+}
+
+function lmfReport() {
+  const block = (b: number) => ({ block: b, tokens: 10, top: [3, 1], topMagnitudes: [9.5, 4], bottom: [0, 2], bottomMagnitudes: [0.1, 0.2] });
+  return {
+    version: 1,
+    magnitude: 'rms-over-tokens',
+    k: 2,
+    blocks: 2,
+    dim: 4,
+    pairs: [{ pair: 'fr-en', translation: [block(0), block(1)] }],
+    overlap: { labels: ['fr-en'], translation: [] },
+  };
+}
+
+describe('runner-written JSON artifacts', () => {
+  it('an lmf.json of the wrong shape is a 422 naming the artifact and the path; nothing is recorded', async () => {
+    const bad = lmfReport();
+    (bad.pairs[0]!.translation[0] as Record<string, unknown>).top = '3,1';
+    const r = await completeWith(w, { 'lmf.json': JSON.stringify(bad) });
+    expect(r.status).toBe(422);
+    expectErrorShape(r);
+    expect(r.body.error.code).toBe('invalid_artifact');
+    expect(r.body.error.message).toContain('lmf.json: pairs.0.translation.0.top');
+    expect(r.body.error.details).toMatchObject({ artifact: 'lmf.json', issues: [{ path: 'pairs.0.translation.0.top' }] });
+    const job = await call('GET', `/v1/jobs/${r.jobId}`, { token: w.writer });
+    expect(job.body).toMatchObject({ status: 'running', runId: null });
+  });
+
+  it('not JSON, or dimensions past the model width, are refused too; a good report is recorded', async () => {
+    const notJson = await completeWith(w, { 'lmf.json': '{"version":1,' });
+    expect(notJson.status).toBe(422);
+    expect(notJson.body.error.message).toMatch(/^lmf\.json: not JSON/);
+    const wide = lmfReport();
+    wide.pairs[0]!.translation[1]!.top = [4, 1];
+    const past = await completeWith(w, { 'lmf.json': JSON.stringify(wide) });
+    expect(past.status).toBe(422);
+    expect(past.body.error.message).toContain('lmf.json: pairs.0.translation.1');
+    const short = { ...lmfReport(), blocks: 3 };
+    expect((await completeWith(w, { 'lmf.json': JSON.stringify(short) })).body.error.message).toContain('expected 3 blocks, got 2');
+    expect((await completeWith(w, { 'lmf.json': JSON.stringify(lmfReport()) })).status).toBe(200);
+  });
+
+  it('an analysis.json of the wrong shape is refused the same way', async () => {
+    const r = await completeWith(w, { 'analysis.json': JSON.stringify({ version: 1, kind: 'mask-overlap', runs: 'all' }) });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('invalid_artifact');
+    expect(r.body.error.message).toMatch(/^analysis\.json: /);
+  });
+
+  it('extra.lmf, which the run page shows, must have its shape', async () => {
+    const r = await completeWith(w, {}, { lmf: { status: 'available', reason: { html: '<b>' } } });
+    expect(r.status).toBe(422);
+    expect(r.body.error.message).toContain('result.extra.lmf.reason');
+  });
+
+  it('a run whose stored lmf.json is malformed (recorded before the check) still renders its page', async () => {
+    const done = await completeWith(w, { 'lmf.json': JSON.stringify(lmfReport()) }, { lmf: { status: 'available', pair: 'fr-en' } });
+    expect(done.status).toBe(200);
+    // The artifact's row pointed at other bytes: valid JSON, wrong shape (the case of the report).
+    const bad = lmfReport();
+    (bad.pairs[0]!.translation[0] as Record<string, unknown>).top = 'abc';
+    const key = `test/bad-lmf-${done.body.runId}`;
+    await env.BLOBS.put(key, JSON.stringify(bad));
+    await env.DB.prepare("UPDATE job_artifacts SET r2_key = ? WHERE job_id = ? AND name = 'lmf.json'").bind(key, done.body.job.id).run();
+    const page = await call('GET', `/runs/${done.body.runId}`, { token: w.writer });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('The LMF report of this run could not be read.');
+    // …and its extra.lmf as well, were it odd.
+    await env.DB.prepare('UPDATE runs SET extra = ? WHERE id = ?')
+      .bind(JSON.stringify({ lmf: { status: 'unavailable', reason: ['x'] } }), done.body.runId)
+      .run();
+    expect((await call('GET', `/runs/${done.body.runId}`, { token: w.writer })).status).toBe(200);
+  });
+});
+
+describe('dense samples reuse and privacy', () => {
+  /** A finished dense evaluation of the public model by `by`, with its per-row samples. */
+  async function denseEvaluation(pub: World, by: World, visibility: 'private' | 'public') {
+    const job = await call('POST', '/v1/jobs', {
+      token: by.writer,
+      json: { kind: 'evaluate', modelId: pub.model, suites: [pub.suites.fr], visibility },
+    });
+    expect(job.status, JSON.stringify(job.body)).toBe(201);
+    const l = await leaseJob(by.runner, job.body.id);
+    await call('PUT', `/v1/runner/jobs/${job.body.id}/artifacts/samples.jsonl.gz`, {
+      token: by.runner,
+      body: new TextEncoder().encode(`rows of ${by.owner}`),
+      headers: { 'x-lease-token': l.leaseToken },
+    });
+    const done = await call('POST', `/v1/runner/jobs/${job.body.id}/complete`, {
+      token: by.runner,
+      json: { leaseToken: l.leaseToken, result: { artifacts: ['samples.jsonl.gz'] } },
+    });
+    expect(done.status).toBe(200);
+    return done.body.runId as string;
+  }
+
+  /** The dense-sample runs a prune job of `by` on the public model is offered, and whether each downloads. */
+  async function offered(pub: World, by: World, visibility: 'private' | 'public', probe: string[] = []) {
+    const r = await call('POST', '/v1/jobs', { token: by.writer, json: { ...pruneSpec(pub), suites: [pub.suites.fr], visibility } });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const l = await leaseJob(by.runner, r.body.id);
+    const runs = l.inputs.filter((i) => i.role === 'dense-samples').map((i) => (i.meta as { runId: string }).runId);
+    const downloads: number[] = [];
+    for (const run of probe) {
+      const d = await call('GET', `/v1/runner/jobs/${r.body.id}/inputs/dense-samples-${run}.jsonl.gz`, {
+        token: by.runner,
+        headers: { 'x-lease-token': l.leaseToken },
+      });
+      downloads.push(d.status);
+    }
+    await call('POST', `/v1/runner/jobs/${r.body.id}/fail`, { token: by.runner, json: { leaseToken: l.leaseToken, error: 'test done' } });
+    return { runs, downloads };
+  }
+
+  it('a job is offered (and may download) only dense samples of runs its owner may read; a public job only public ones', async () => {
+    const pub = await makeWorld('dense-pub', 'public');
+    const alice = await makeWorld('dense-alice');
+    const bob = await makeWorld('dense-bob');
+    const alicePrivate = await denseEvaluation(pub, alice, 'private');
+    // Bob's job on the public model and suite: Alice's private rows are neither listed nor downloadable.
+    expect(await offered(pub, bob, 'private', [alicePrivate])).toEqual({ runs: [], downloads: [404] });
+    // Alice's own private job may reuse them; her public job may not.
+    expect(await offered(pub, alice, 'private', [alicePrivate])).toEqual({ runs: [alicePrivate], downloads: [200] });
+    expect((await offered(pub, alice, 'public')).runs).toEqual([]);
+    // A public evaluation is everyone's.
+    const bobPublic = await denseEvaluation(pub, bob, 'public');
+    expect((await offered(pub, alice, 'public')).runs).toEqual([bobPublic]);
+    expect((await offered(pub, bob, 'private')).runs).toEqual([bobPublic]);
+  });
+});

@@ -429,7 +429,15 @@ describe('formats', () => {
     expect(b.rows.map((r: { variant: string }) => r.variant)).toEqual(['dense', 'wanda 50% mt:fr-en']);
     expect(row(b, 'dense').cells[all(mt)]).toMatchObject({ value: 22.5, lo: 19.25, hi: 25.75, delta: null, p: null });
     // Δ is the difference of the cells (dense on the same suite); interval and p are the runner's bootstrap
-    expect(row(b, 'wanda 50% mt:fr-en').cells[all(mt)]).toMatchObject({ value: 18.25, lo: 15.5, hi: 21, delta: -4.25, deltaLo: -6.5, deltaHi: -1.75, p: 0.004 });
+    expect(row(b, 'wanda 50% mt:fr-en').cells[all(mt)]).toMatchObject({
+      value: 18.25,
+      lo: 15.5,
+      hi: 21,
+      delta: -4.25,
+      deltaLo: -6.5,
+      deltaHi: -1.75,
+      p: 0.004,
+    });
     expect(row(b, 'wanda 50% mt:fr-en').deltaVsDense).toBeCloseTo(-4.25, 12);
     // no BLEU cells where no run reported BLEU
     expect((await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli&metric=bleu`)).body.rows).toEqual([]);

@@ -6,6 +6,8 @@ export interface Bindings {
   BLOBS: R2Bucket;
   ADMIN_TOKEN?: string;
   RATE_LIMIT_PER_MINUTE?: string;
+  /** "true" only where the Worker runs behind Cloudflare's edge, which sets CF-Connecting-IP (lib/rate-limit.ts). */
+  TRUST_CF_CONNECTING_IP?: string;
   LEASE_SECONDS?: string;
   MAX_ATTEMPTS?: string;
   CODE_VERSION?: string;

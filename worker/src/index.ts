@@ -8,6 +8,7 @@ import { errorResponse, onError } from './lib/errors';
 import { abortAbandonedUploads } from './lib/abandoned-uploads';
 import { ApiApp, json, openApiDocument } from './lib/openapi';
 import { pruneRateLimits, rateLimit } from './lib/rate-limit';
+import { securityHeaders } from './lib/security-headers';
 import { corpusRoutes } from './routes/corpora';
 import { jobRoutes, sweepRoutes } from './routes/jobs';
 import { leaderboardPages, leaderboardRoutes } from './routes/leaderboards';
@@ -52,7 +53,7 @@ const v1 = new ApiApp()
   .route('/runs', runRoutes)
   .route('/leaderboards', leaderboardRoutes);
 
-app.use(authenticate, rateLimit);
+app.use(securityHeaders, authenticate, rateLimit);
 app
   .openapi(home, (c) => c.redirect('/v1/openapi.json'))
   .route('/v1', v1)

@@ -10,6 +10,7 @@ import type { LmfStatus } from '../../../shared/src/api/analysis';
 import { CALIBRATION_STATS_VERSION, type CalibrationRecord, type RunSeeds } from '../../../shared/src/api/run-provenance';
 import { calibrationFeeds } from '../calibrate/feeds';
 import { truncation } from '../calibrate/text';
+import { lmfReport as lmfReportSchema } from '../../../shared/src/api/lmf';
 import { ResidualAccumulator, buildLmfReport, type LmfInput, type LmfReport } from '../analyze/lmf';
 import { collectResidualStream } from '../calibrate/residual';
 import { collectStats, type CollectOptions } from '../calibrate/stats';
@@ -327,7 +328,9 @@ async function lmfStage(run: PruneRun, m: LoadedModel, corpus: CorpusData | unde
     ctx.log(r.reason);
     return { status: 'unavailable', reason: r.reason };
   }
-  await ctx.step('upload-lmf', () => upload(run, 'lmf.json', new TextEncoder().encode(JSON.stringify(r.report))));
+  // Checked against the contract before it leaves, as the worker checks it again at completion.
+  const checked = lmfReportSchema.parse(r.report);
+  await ctx.step('upload-lmf', () => upload(run, 'lmf.json', new TextEncoder().encode(JSON.stringify(checked))));
   return { status: 'available', pair: r.report.pairs[0]!.pair, k: r.report.k, blocks: r.report.blocks, dim: r.report.dim };
 }
 

@@ -69,6 +69,7 @@ export const errorCodes = [
   'lease_lost',
   'missing_artifact',
   'unknown_artifact',
+  'invalid_artifact',
   'unexpected_scores',
   'duplicate_score',
   'invalid_analysis',

@@ -19,6 +19,8 @@ export const limits = {
   badLinesSkipped: 10_000,
   /** one model file or runner artifact in a single PUT; larger ones use multipart */
   singlePutBytes: 95 * 1024 * 1024,
+  /** a JSON artifact of a run (lmf.json, analysis.json): checked whole against its schema at completion */
+  jsonArtifactBytes: 32 * 1024 * 1024,
   /** one multipart part (R2 wants ≥ 5 MiB for all but the last) */
   partBytes: 100 * 1024 * 1024,
   /** a multipart upload not completed in this time is aborted by the cron */

@@ -8,6 +8,7 @@ import type { Db } from '../lib/db';
 import { nowIso } from '../lib/db';
 import { ApiError } from '../lib/errors';
 import { resolveAnalysisRuns } from './analysis-runs';
+import { checkJsonArtifacts, checkRunExtra } from './json-artifacts';
 import type { JobRow } from './store';
 import { variantOf, type VariantInfo } from './variant';
 
@@ -29,6 +30,8 @@ export async function writeRun(env: Bindings, db: Db, job: JobRow, leaseToken: s
     : [];
   const missing = result.artifacts.filter((n) => !known.some((k) => k.name === n));
   if (missing.length) throw new ApiError(422, 'unknown_artifact', `artifacts not uploaded under this lease: ${missing.join(', ')}`, { missing });
+  checkRunExtra(result.extra);
+  await checkJsonArtifacts(env.BLOBS, known);
 
   const described = spec.kind === 'analyze' ? await describeAnalysis(db, spec, result) : await describeScored(db, job, spec, result);
   const { variant, corpusSha } = described;

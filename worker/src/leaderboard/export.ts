@@ -1,12 +1,8 @@
 /** The leaderboard as files a paper uses: tidy CSV (one line per cell) and a LaTeX table. */
 import { pointsScale, type Leaderboard, type LeaderboardRow } from '../../../shared/src/api/leaderboards';
 import { columnTag } from '../../../shared/src/cell-identity';
-
-const csvField = (v: string | number | null) => {
-  if (v === null) return '';
-  const s = String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-};
+import { csvLine } from '../lib/csv';
+import { tex } from '../lib/latex';
 
 export function leaderboardCsv(b: Leaderboard): string {
   const header = [
@@ -78,14 +74,12 @@ export function leaderboardCsv(b: Leaderboard): string {
         r.covers.includes(col.key) ? 1 : 0,
         r.deltaCovers.includes(col.key) ? 1 : 0,
       ];
-      lines.push(fields.map(csvField).join(','));
+      lines.push(csvLine(fields));
     }
   }
   return `${lines.join('\r\n')}\r\n`;
 }
 
-const tex = (s: string) =>
-  s.replace(/[\\&%$#_{}~^]/g, (ch) => (ch === '\\' ? '\\textbackslash{}' : ch === '~' ? '\\textasciitilde{}' : ch === '^' ? '\\textasciicircum{}' : `\\${ch}`));
 /** Accuracies as percentages (as papers print them), ppl with two decimals, chrF and BLEU with one. */
 export const scaled = (metric: string, v: number) =>
   metric === 'ppl' || metric === 'bpb' ? v.toFixed(2) : pointsScale(metric) ? v.toFixed(1) : (v * 100).toFixed(1);
@@ -106,8 +100,8 @@ export function leaderboardLatex(b: Leaderboard): string {
     return `{\\scriptsize ${tex(c.suite)}, ${c.n === null ? 'n varies' : `n=${c.n}`}${tag ? `, ${tex(tag)}` : ''}}${out(c.key) ? '$^\\dagger$' : ''}`;
   };
   const lines = [
-    `% polyprune leaderboard: ${b.format ?? 'all formats'}, metric ${b.metric}${b.lowerIsBetter ? ' (lower is better)' : ''}, scoring ${b.scoring}`,
-    ...(b.note ? [`% ${b.note.replace(/[\r\n]+/g, ' ')}`] : []),
+    `% polyprune leaderboard: ${tex(b.format ?? 'all formats')}, metric ${tex(b.metric)}${b.lowerIsBetter ? ' (lower is better)' : ''}, scoring ${tex(b.scoring)}`,
+    ...(b.note ? [`% ${tex(b.note)}`] : []),
     `\\begin{tabular}{l${'r'.repeat(cols.length)}rr}`,
     '\\toprule',
     `Variant & ${cols.map((c) => `${tex(c.lang)}`).join(' & ')}${cols.length ? ' & ' : ''}Mean & $\\Delta$ dense \\\\`,

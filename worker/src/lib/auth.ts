@@ -1,11 +1,11 @@
-import { eq, or, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, lt, or, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { createMiddleware } from 'hono/factory';
 import type { Scope } from '../../../shared/src/api/common';
 import { tokens } from '../db/schema';
 import type { AppEnv } from '../env';
 import { safeEqual, sha256Hex } from './crypto';
-import { createDb } from './db';
+import { createDb, type Db } from './db';
 import { ApiError } from './errors';
 import { defaultLimit, ipKey, limitRequest } from './rate-limit';
 
@@ -34,16 +34,30 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (!m) throw await refuse('Authorization header must be "Bearer <token>"');
   const secret = m[1]!;
   const admin = c.env.ADMIN_TOKEN;
-  if (admin && admin.length >= 16 && safeEqual(secret, admin)) {
+  if (admin && admin.length >= 16 && (await safeEqual(secret, admin))) {
     c.set('principal', { tokenId: 'admin', owner: ADMIN_OWNER, scopes: new Set(['read', 'write', 'admin', 'runner']), rateLimitPerMinute: null });
     return next();
   }
   const db = createDb(c.env.DB);
   const row = await db.query.tokens.findFirst({ where: eq(tokens.secretHash, await sha256Hex(secret)) });
   if (!row || row.revokedAt) throw await refuse('unknown or revoked token');
+  await noteUse(db, row);
   c.set('principal', { tokenId: row.id, owner: row.owner, scopes: new Set(row.scopes as Scope[]), rateLimitPerMinute: row.rateLimitPerMinute });
   return next();
 });
+
+/** `lastUsedAt` is kept to the minute: a token costs at most one D1 write a minute, not one a request. */
+export const LAST_USED_EVERY_MS = 60_000;
+
+async function noteUse(db: Db, row: typeof tokens.$inferSelect, nowMs = Date.now()) {
+  if (row.lastUsedAt && nowMs - Date.parse(row.lastUsedAt) < LAST_USED_EVERY_MS) return;
+  const stale = new Date(nowMs - LAST_USED_EVERY_MS).toISOString();
+  // Guarded, so that of the requests racing past the check above only those a minute apart write.
+  await db
+    .update(tokens)
+    .set({ lastUsedAt: new Date(nowMs).toISOString() })
+    .where(and(eq(tokens.id, row.id), or(isNull(tokens.lastUsedAt), lt(tokens.lastUsedAt, stale))));
+}
 
 /** admin implies every scope; write implies read. */
 export function hasScope(p: Principal | null, s: Scope): boolean {

@@ -32,10 +32,13 @@ export function newId(prefix: string): string {
   return `${prefix}_${t}${r}`;
 }
 
-/** Constant-time comparison for secrets of equal length. */
-export function safeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
+/**
+ * Constant-time comparison of two secrets of any length. Both are hashed to 32-byte SHA-256 digests
+ * and the digests compared in constant time, so neither an early exit nor the time taken tells a
+ * caller how long the expected secret is.
+ */
+export async function safeEqual(given: string, expected: string): Promise<boolean> {
+  const enc = new TextEncoder();
+  const [a, b] = await Promise.all([crypto.subtle.digest('SHA-256', enc.encode(given)), crypto.subtle.digest('SHA-256', enc.encode(expected))]);
+  return crypto.subtle.timingSafeEqual(a, b);
 }

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { rateLimits } from '../db/schema';
-import type { AppEnv } from '../env';
+import type { AppEnv, Bindings } from '../env';
 import type { Db } from './db';
 import { createDb } from './db';
 import { ApiError } from './errors';
@@ -61,7 +61,35 @@ export async function consume(db: Db, key: string, limit: number, nowMs = Date.n
 }
 
 export const defaultLimit = (c: Context<AppEnv>) => Number(c.env.RATE_LIMIT_PER_MINUTE ?? '600');
-export const ipKey = (c: Context<AppEnv>) => `ip:${c.req.header('cf-connecting-ip') ?? 'local'}`;
+
+/**
+ * The address an anonymous request (or one with an unknown token) is counted against.
+ * - `TRUST_CF_CONNECTING_IP = "true"` (wrangler.toml: the deployment runs on Cloudflare): the
+ *   CF-Connecting-IP header, which the edge sets and a client cannot choose.
+ * - Otherwise the header is whatever the client sent and is never read. The socket address workerd
+ *   reports (`request.cf.clientIp`, "ip:port"; the port differs per connection) is used where there
+ *   is one; wrangler dev replaces `request.cf` and passes the address only as that same header, so
+ *   there every caller without a token shares one key, and one limit.
+ */
+export function clientAddress(req: Request, env: Pick<Bindings, 'TRUST_CF_CONNECTING_IP'>): string {
+  if (env.TRUST_CF_CONNECTING_IP === 'true') {
+    const ip = req.headers.get('cf-connecting-ip')?.trim();
+    if (ip) return ip;
+  }
+  const socket = (req.cf as { clientIp?: unknown } | undefined)?.clientIp;
+  if (typeof socket === 'string' && socket) return withoutPort(socket);
+  return 'unknown';
+}
+
+/** "[2001:db8::1]:443" → "2001:db8::1", "192.0.2.1:5000" → "192.0.2.1"; a bare address stays. */
+export function withoutPort(addr: string): string {
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(addr);
+  if (v6) return v6[1]!;
+  const v4 = /^([^:]+):\d+$/.exec(addr);
+  return v4 ? v4[1]! : addr;
+}
+
+export const ipKey = (c: Context<AppEnv>) => `ip:${clientAddress(c.req.raw, c.env)}`;
 
 /** Counts one request against `key`; sets the RateLimit headers and throws 429 past the limit. */
 export async function limitRequest(c: Context<AppEnv>, key: string, limit: number) {

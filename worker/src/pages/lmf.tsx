@@ -1,25 +1,20 @@
 import type { FC } from 'hono/jsx';
-import type { LmfStatus } from '../../../shared/src/api/analysis';
+import { type LmfStatus, lmfStatus } from '../../../shared/src/api/analysis';
+import { type LmfReport, lmfReport } from '../../../shared/src/api/lmf';
 import { fmt } from './layout';
 
-/** The parts of a run's lmf.json (gpu-runner/src/analyze/lmf.ts) the page reads. */
-interface LmfBlockView {
-  block: number;
-  tokens: number;
-  top: number[];
-  topMagnitudes: number[];
-}
-export interface LmfReportView {
-  version: number;
-  k: number;
-  blocks: number;
-  dim: number;
-  pairs: { pair: string; translation: LmfBlockView[]; monolingual?: LmfBlockView[]; translationVsMonolingual?: { block: number; top: number }[] }[];
+export type LmfReportView = LmfReport;
+
+/** A run's lmf.json when it has the report's shape (checked at completion; older runs may not). */
+export function asLmfReport(v: unknown): LmfReportView | null {
+  const r = lmfReport.safeParse(v);
+  return r.success ? r.data : null;
 }
 
-export function asLmfReport(v: unknown): LmfReportView | null {
-  const r = v as LmfReportView | null;
-  return r?.version === 1 && Array.isArray(r.pairs) && r.pairs.length > 0 && Array.isArray(r.pairs[0]!.translation) ? r : null;
+/** The run's `extra.lmf` when it has the status's shape. */
+export function asLmfStatus(v: unknown): LmfStatus | null {
+  const r = lmfStatus.safeParse(v);
+  return r.success ? r.data : null;
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -106,7 +101,10 @@ const LmfChart: FC<{ report: LmfReportView }> = ({ report }) => {
 /** A prune run's LMF report, or why it has none (extra.lmf). */
 export const LmfSection: FC<{ report: LmfReportView | null; status: LmfStatus | null }> = ({ report, status }) => {
   if (!report) {
-    const why = status?.reason ?? 'this run has no LMF report (runs before the report existed, or no calibration text)';
+    const why =
+      status?.status === 'available'
+        ? 'The LMF report of this run could not be read.'
+        : (status?.reason ?? 'this run has no LMF report (runs before the report existed, or no calibration text)');
     return (
       <section id="lmf">
         <h2>Large-magnitude features</h2>

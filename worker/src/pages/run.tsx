@@ -1,9 +1,9 @@
 import type { FC } from 'hono/jsx';
-import type { LmfStatus, MaskAnalysis } from '../../../shared/src/api/analysis';
+import type { MaskAnalysis } from '../../../shared/src/api/analysis';
 import type { RunInfo } from '../../../shared/src/api/jobs';
 import { AnalysisSection } from './analysis';
 import { fmt, Layout } from './layout';
-import { LmfSection, type LmfReportView } from './lmf';
+import { asLmfStatus, LmfSection, type LmfReportView } from './lmf';
 
 export interface RunPageProps {
   run: RunInfo;
@@ -69,7 +69,7 @@ export const RunPage: FC<RunPageProps> = ({ run, modelName, lmf, analysis, pair 
           ))
         : 'none'}
     </p>
-    {run.kind === 'prune' ? <LmfSection report={lmf} status={(run.extra.lmf as LmfStatus | undefined) ?? null} /> : null}
+    {run.kind === 'prune' ? <LmfSection report={lmf} status={asLmfStatus(run.extra.lmf)} /> : null}
     {run.kind === 'analyze' ? (
       analysis ? (
         <AnalysisSection a={analysis} runId={run.id} pair={pair} />

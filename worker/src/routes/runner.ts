@@ -27,8 +27,9 @@ import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
 import { claimNext, type JobRow, jobView, leaseSeconds, requeueExpired } from '../jobs/store';
 import { writeRun } from '../jobs/complete';
 import { analysisInputs, comparableProblem, resolveAnalysisRuns } from '../jobs/analysis-runs';
-import { findReusableStats } from '../jobs/reuse-stats';
-import { findDenseSamples } from '../jobs/dense-samples';
+import { findReusableStats, STATS_ARTIFACTS, wantsStats } from '../jobs/reuse-stats';
+import { DENSE_SAMPLE_ARTIFACTS, findDenseSamples, wantsDenseSamples } from '../jobs/dense-samples';
+import { reusableArtifacts } from '../jobs/reusable-runs';
 
 /** Artifacts of one job; pruned models of large LMs need the multipart path of model uploads. */
 const MAX_ARTIFACT = limits.singlePutBytes;
@@ -77,18 +78,24 @@ async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]>
         r2Key: s.r2Key,
       });
   }
-  // Searching earlier runs is the costly part; a download of another input skips it.
-  const prior =
-    only === undefined || only.startsWith('prior-')
-      ? await findReusableStats(db, { modelId: job.modelId, spec, owner: job.owner, visibility: job.visibility })
-      : null;
+  // Searching earlier runs is the costly part (one query for both kinds of reuse); a download of another input skips it.
+  const wantPrior = (only === undefined || only.startsWith('prior-')) && wantsStats(spec);
+  const wantDense = (only === undefined || only.startsWith('dense-samples-')) && wantsDenseSamples(spec);
+  const reusable =
+    wantPrior || wantDense
+      ? await reusableArtifacts(db, job, wantDense ? ['prune', 'evaluate'] : ['prune'], [
+          ...(wantPrior ? STATS_ARTIFACTS : []),
+          ...(wantDense ? DENSE_SAMPLE_ARTIFACTS : []),
+        ])
+      : [];
+  const prior = wantPrior ? findReusableStats(spec, reusable) : null;
   for (const a of prior?.artifacts ?? []) {
     out.push({
       input: { name: `prior-${a.name}`, role: 'stats', sha256: a.sha256, size: a.size, meta: { runId: prior!.runId, artifact: a.name } },
       r2Key: a.r2Key,
     });
   }
-  const dense = only === undefined || only.startsWith('dense-samples-') ? await findDenseSamples(db, { modelId: job.modelId, spec }) : [];
+  const dense = wantDense ? findDenseSamples(spec, reusable) : [];
   for (const d of dense) {
     out.push({
       input: { name: `dense-samples-${d.runId}.jsonl.gz`, role: 'dense-samples', sha256: d.sha256, size: d.size, meta: { runId: d.runId, artifact: d.name } },
