@@ -1,14 +1,30 @@
 import { and, desc, eq, or, type SQL } from 'drizzle-orm';
-import type { CalibrationSpec, JobSpec } from '../../../shared/src/api/jobs';
+import { type CalibrationSpec, calibrationCorpora, type JobSpec } from '../../../shared/src/api/jobs';
 import { CALIBRATION_STATS_VERSION } from '../../../shared/src/api/run-provenance';
 import { jobArtifacts, models, runs } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import { ADMIN_OWNER } from '../lib/auth';
 import type { Db } from '../lib/db';
 
-/** Everything in the spec that determines oneshot statistics; method, sparsity and pattern do not. */
-const statsKey = (c: CalibrationSpec) =>
-  JSON.stringify([c.corpusId, c.dataType, c.contrastCorpusId ?? null, c.shots, c.samples, c.maxLength, c.maskPadding, c.direction]);
+/**
+ * Everything in the spec that determines oneshot statistics; method, sparsity, pattern and
+ * layerSparsity (OWL reads the same dense statistics, it only changes the masks) do not. One corpus
+ * keys by its id (as before mixes existed; a mix of one draws the same samples); a mix by its
+ * corpora and weights in order, which is all its draw depends on (it is deterministic, no seed).
+ */
+export const statsKey = (c: CalibrationSpec) => {
+  const mix = calibrationCorpora(c);
+  return JSON.stringify([
+    mix.length === 1 ? mix[0]!.corpusId : mix.map((m) => [m.corpusId, m.weight]),
+    c.dataType,
+    c.contrastCorpusId ?? null,
+    c.shots,
+    c.samples,
+    c.maxLength,
+    c.maskPadding,
+    c.direction,
+  ]);
+};
 
 /**
  * The runner's calibration feeds version the run recorded; runs from before it was recorded (1) fed
@@ -18,6 +34,13 @@ const statsVersionOf = (extra: unknown) => {
   const v = (extra as { calibration?: { statsVersion?: unknown } } | null)?.calibration?.statsVersion;
   return typeof v === 'number' ? v : 1;
 };
+
+/**
+ * Whether a prune job's statistics come from a dense (oneshot) pass: oneshot mode, or magnitude
+ * with OWL, whose calibration only ever reads dense Wanda scores whatever the mode says.
+ */
+const denseStats = (s: { mode?: string; method?: string; layerSparsity?: unknown }) =>
+  s.mode === 'oneshot' || (s.method === 'magnitude' && s.layerSparsity != null);
 
 export interface ReusableStats {
   runId: string;
@@ -32,7 +55,7 @@ export interface ReusableStats {
  */
 export async function findReusableStats(db: Db, job: { modelId: string; spec: JobSpec; owner: string; visibility: string }): Promise<ReusableStats | null> {
   const spec = job.spec;
-  if (spec.kind !== 'prune' || spec.mode !== 'oneshot' || !spec.calibration) return null;
+  if (spec.kind !== 'prune' || !denseStats(spec) || !spec.calibration) return null;
   const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
   if (!model) return null;
   const { graphFile: onnx, files } = await loadModelStatus(db, model);
@@ -52,9 +75,9 @@ export async function findReusableStats(db: Db, job: { modelId: string; spec: Jo
     .orderBy(desc(runs.createdAt))
     .limit(50);
   for (const r of candidates) {
-    const cfg = r.config as { mode?: string; calibration?: CalibrationSpec };
+    const cfg = r.config as { mode?: string; method?: string; layerSparsity?: unknown; calibration?: CalibrationSpec };
     if (r.createdAt < lastUpload) continue;
-    if (cfg.mode !== 'oneshot' || !cfg.calibration || statsKey(cfg.calibration) !== key) continue;
+    if (!denseStats(cfg) || !cfg.calibration || statsKey(cfg.calibration) !== key) continue;
     if (statsVersionOf(r.extra) !== CALIBRATION_STATS_VERSION) continue;
     const wanted = ['stats.bin', ...(spec.calibration.dataType === 'mt-contrast' ? ['contrast-stats.bin'] : [])];
     const arts = await db.select().from(jobArtifacts).where(eq(jobArtifacts.jobId, r.jobId));
