@@ -28,7 +28,7 @@ const mix = (w: World, weights: [number, number] = [1, 1], extra: Record<string,
 });
 
 /** Runs a job through lease → complete with the given artifacts; returns its run. */
-async function finish(world: World, spec: Record<string, unknown>, artifacts: Record<string, Uint8Array> = {}): Promise<RunInfo> {
+async function finish(world: World, spec: Record<string, unknown>, artifacts: Record<string, Uint8Array> = {}, extra: Record<string, unknown> = {}): Promise<RunInfo> {
   const created = await call<JobInfo>('POST', '/v1/jobs', { token: world.writer, json: spec });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   const l = await leaseJob(world.runner, created.body.id);
@@ -37,7 +37,7 @@ async function finish(world: World, spec: Record<string, unknown>, artifacts: Re
   }
   const done = await call<{ runId: string }>('POST', `/v1/runner/jobs/${created.body.id}/complete`, {
     token: world.runner,
-    json: { leaseToken: l.leaseToken, result: { artifacts: Object.keys(artifacts), extra: { calibration: { statsVersion: CALIBRATION_STATS_VERSION } } } },
+    json: { leaseToken: l.leaseToken, result: { artifacts: Object.keys(artifacts), extra: { calibration: { statsVersion: CALIBRATION_STATS_VERSION }, ...extra } } },
   });
   expect(done.status, JSON.stringify(done.body)).toBe(200);
   return (await call<RunInfo>('GET', `/v1/runs/${done.body.runId}`, { token: world.writer })).body;
@@ -91,7 +91,7 @@ describe('variants and pairs', () => {
     expect(mixWeights([{ corpusId: 'a', weight: 4 }, { corpusId: 'b', weight: 2 }, { corpusId: 'c', weight: 3 }])).toBe('2:1:1.5');
   });
 
-  it('names OWL and the mix on the job and the run (the variant is the leaderboard's row)', async () => {
+  it('names OWL and the mix on the job and the run (the variant keys the leaderboard row)', async () => {
     const job = await call<JobInfo>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, mix(w)) });
     expect(job.status).toBe(201);
     expect(job.body.pair).toBe('fr+de-en');
@@ -103,6 +103,20 @@ describe('variants and pairs', () => {
     expect(weighted.variant).toBe('wanda 50% mono:fr+de-en(3:1) oneshot');
     // magnitude without OWL still ignores the corpus
     expect((await finish(w, pruneSpec(w, { method: 'magnitude' }))).variant).toBe('magnitude 50%');
+  });
+
+  it("the run page lists each block's outlier ratio, target and reached sparsity", async () => {
+    const block = (b: number, pct: number, sparsity: number) => ({ block: b, outliers: Math.round(pct * 10), weights: 1000, meanScore: 0.1, outlierPct: pct, sparsity, achieved: sparsity - 0.001 });
+    const extra = { layerSparsity: { kind: 'owl', m: 5, lambda: 0.08, sparsity: 0.5, blocks: [block(0, 1.5, 0.54), block(1, 4.3, 0.46)] } };
+    const run = await finish(w, pruneSpec(w, owl()), {}, extra);
+    const page = await call('GET', `/runs/${run.id}`, { token: w.writer });
+    expect(page.status).toBe(200);
+    const html = String(page.body);
+    expect(html).toContain('Layerwise sparsity (OWL)');
+    expect(html).toMatch(/<td>0<\/td><td>1\.500<\/td><td>0\.5400<\/td><td>0\.5390<\/td>/);
+    expect(html).toMatch(/<td>1<\/td><td>4\.300<\/td><td>0\.4600<\/td><td>0\.4590<\/td>/);
+    const plain = await call('GET', `/runs/${(await finish(w, pruneSpec(w))).id}`, { token: w.writer });
+    expect(String(plain.body)).not.toContain('Layerwise sparsity');
   });
 
   it('a sweep takes a mix as one pair entry, and OWL in its base for every method', async () => {

@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PruneJobSpec } from '../../../shared/src/api/jobs';
 import type { LmfStatus } from '../../../shared/src/api/analysis';
-import { CALIBRATION_STATS_VERSION, type CalibrationRecord, type RunSeeds } from '../../../shared/src/api/run-provenance';
+import { CALIBRATION_STATS_VERSION, type CalibrationRecord, type LayerSparsityRecord, type RunSeeds } from '../../../shared/src/api/run-provenance';
 import { calibrationFeeds } from '../calibrate/feeds';
 import { truncation } from '../calibrate/text';
 import { ResidualAccumulator, buildLmfReport, type LmfInput, type LmfReport } from '../analyze/lmf';
@@ -322,14 +322,15 @@ async function owlStage(run: PruneRun, m: LoadedModel, dense: ActivationStats, p
     planOwl(m.model, m.linears, dense, { m: ls.m, lambda: ls.lambda, sparsity: run.spec.sparsity }, (d, t) => run.ctx.progress('owl ratios', d, t)),
   );
   policy.blockSparsity = plan.blockSparsity;
-  run.extra.layerSparsity = { ...ls, sparsity: run.spec.sparsity, blocks: plan.blocks };
+  const record: LayerSparsityRecord = { ...ls, sparsity: run.spec.sparsity, blocks: plan.blocks };
+  run.extra.layerSparsity = record;
   const range = plan.blocks.map((b) => b.sparsity);
   run.ctx.log(`owl: block sparsities ${Math.min(...range).toFixed(4)}–${Math.max(...range).toFixed(4)} around ${run.spec.sparsity}`);
 }
 
 /** The sparsity each block reached, next to its OWL target (the run's sparsity report by block). */
 function recordBlockSparsity(run: PruneRun, m: LoadedModel, report: ReturnType<typeof sparsityReport>): void {
-  const owl = run.extra.layerSparsity as { blocks: Array<{ block: number; achieved?: number }> } | undefined;
+  const owl = run.extra.layerSparsity as LayerSparsityRecord | undefined;
   if (!owl) return;
   const blockOf = new Map(m.linears.map((l) => [l.id, l.block]));
   for (const b of owl.blocks) {
