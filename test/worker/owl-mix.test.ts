@@ -28,7 +28,12 @@ const mix = (w: World, weights: [number, number] = [1, 1], extra: Record<string,
 });
 
 /** Runs a job through lease → complete with the given artifacts; returns its run. */
-async function finish(world: World, spec: Record<string, unknown>, artifacts: Record<string, Uint8Array> = {}, extra: Record<string, unknown> = {}): Promise<RunInfo> {
+async function finish(
+  world: World,
+  spec: Record<string, unknown>,
+  artifacts: Record<string, Uint8Array> = {},
+  extra: Record<string, unknown> = {},
+): Promise<RunInfo> {
   const created = await call<JobInfo>('POST', '/v1/jobs', { token: world.writer, json: spec });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   const l = await leaseJob(world.runner, created.body.id);
@@ -37,7 +42,10 @@ async function finish(world: World, spec: Record<string, unknown>, artifacts: Re
   }
   const done = await call<{ runId: string }>('POST', `/v1/runner/jobs/${created.body.id}/complete`, {
     token: world.runner,
-    json: { leaseToken: l.leaseToken, result: { artifacts: Object.keys(artifacts), extra: { calibration: { statsVersion: CALIBRATION_STATS_VERSION }, ...extra } } },
+    json: {
+      leaseToken: l.leaseToken,
+      result: { artifacts: Object.keys(artifacts), extra: { calibration: { statsVersion: CALIBRATION_STATS_VERSION }, ...extra } },
+    },
   });
   expect(done.status, JSON.stringify(done.body)).toBe(200);
   return (await call<RunInfo>('GET', `/v1/runs/${done.body.runId}`, { token: world.writer })).body;
@@ -48,16 +56,40 @@ describe('refused layerSparsity and mixes name the field', () => {
     ['owl with random', (w) => pruneSpec(w, owl({ method: 'random' })), 400, 'invalid_request', 'layerSparsity'],
     ['an unknown kind', (w) => pruneSpec(w, { layerSparsity: { kind: 'dlp' } }), 400, 'invalid_request', 'layerSparsity.kind'],
     ['lambda ≥ sparsity', (w) => pruneSpec(w, { sparsity: 0.3, layerSparsity: { kind: 'owl', lambda: 0.3 } }), 400, 'invalid_request', 'layerSparsity.lambda'],
-    ['sparsity + lambda ≥ 1', (w) => pruneSpec(w, { sparsity: 0.9, layerSparsity: { kind: 'owl', lambda: 0.1 } }), 400, 'invalid_request', 'layerSparsity.lambda'],
+    [
+      'sparsity + lambda ≥ 1',
+      (w) => pruneSpec(w, { sparsity: 0.9, layerSparsity: { kind: 'owl', lambda: 0.1 } }),
+      400,
+      'invalid_request',
+      'layerSparsity.lambda',
+    ],
     ['owl with 2:4', (w) => pruneSpec(w, owl({ pattern: '2:4' })), 400, 'invalid_request', 'layerSparsity'],
     ['a weight of 0', (w) => pruneSpec(w, mix(w, [1, 0])), 400, 'invalid_request', 'calibration.corpora.1.weight'],
     ['a negative weight', (w) => pruneSpec(w, mix(w, [-1, 1])), 400, 'invalid_request', 'calibration.corpora.0.weight'],
     ['corpusId and corpora', (w) => pruneSpec(w, mix(w, [1, 1], { corpusId: w.corpusFr })), 400, 'invalid_request', 'calibration.corpusId'],
     ['neither corpusId nor corpora', (w) => pruneSpec(w, { calibration: { dataType: 'mt' } }), 400, 'invalid_request', 'calibration.corpusId'],
-    ['a mix with mt-contrast', (w) => pruneSpec(w, mix(w, [1, 1], { dataType: 'mt-contrast', contrastCorpusId: w.corpusDe })), 400, 'invalid_request', 'calibration.corpora'],
-    ['a corpus twice in a mix', (w) => pruneSpec(w, { calibration: { corpora: [{ corpusId: w.corpusFr }, { corpusId: w.corpusFr }] } }), 400, 'invalid_request', 'calibration.corpora'],
+    [
+      'a mix with mt-contrast',
+      (w) => pruneSpec(w, mix(w, [1, 1], { dataType: 'mt-contrast', contrastCorpusId: w.corpusDe })),
+      400,
+      'invalid_request',
+      'calibration.corpora',
+    ],
+    [
+      'a corpus twice in a mix',
+      (w) => pruneSpec(w, { calibration: { corpora: [{ corpusId: w.corpusFr }, { corpusId: w.corpusFr }] } }),
+      400,
+      'invalid_request',
+      'calibration.corpora',
+    ],
     ['magnitude+owl without calibration', (w) => ({ kind: 'prune', modelId: w.model, method: 'magnitude', ...owl() }), 422, 'calibration_required', ''],
-    ['an unknown corpus in a mix', (w) => pruneSpec(w, { calibration: { corpora: [{ corpusId: w.corpusFr }, { corpusId: 'cor_nope' }] } }), 422, 'unknown_corpus', ''],
+    [
+      'an unknown corpus in a mix',
+      (w) => pruneSpec(w, { calibration: { corpora: [{ corpusId: w.corpusFr }, { corpusId: 'cor_nope' }] } }),
+      422,
+      'unknown_corpus',
+      '',
+    ],
   ];
   for (const [name, body, status, code, field] of cases) {
     it(`${name} → ${status} ${code}`, async () => {
@@ -87,8 +119,19 @@ describe('variants and pairs', () => {
         { src: 'en', tgt: 'de' },
       ]),
     ).toBe('fr-en+en-de');
-    expect(mixWeights([{ corpusId: 'a', weight: 1 }, { corpusId: 'b', weight: 1 }])).toBeNull();
-    expect(mixWeights([{ corpusId: 'a', weight: 4 }, { corpusId: 'b', weight: 2 }, { corpusId: 'c', weight: 3 }])).toBe('2:1:1.5');
+    expect(
+      mixWeights([
+        { corpusId: 'a', weight: 1 },
+        { corpusId: 'b', weight: 1 },
+      ]),
+    ).toBeNull();
+    expect(
+      mixWeights([
+        { corpusId: 'a', weight: 4 },
+        { corpusId: 'b', weight: 2 },
+        { corpusId: 'c', weight: 3 },
+      ]),
+    ).toBe('2:1:1.5');
   });
 
   it('names OWL and the mix on the job and the run (the variant keys the leaderboard row)', async () => {
@@ -106,7 +149,15 @@ describe('variants and pairs', () => {
   });
 
   it("the run page lists each block's outlier ratio, target and reached sparsity", async () => {
-    const block = (b: number, pct: number, sparsity: number) => ({ block: b, outliers: Math.round(pct * 10), weights: 1000, meanScore: 0.1, outlierPct: pct, sparsity, achieved: sparsity - 0.001 });
+    const block = (b: number, pct: number, sparsity: number) => ({
+      block: b,
+      outliers: Math.round(pct * 10),
+      weights: 1000,
+      meanScore: 0.1,
+      outlierPct: pct,
+      sparsity,
+      achieved: sparsity - 0.001,
+    });
     const extra = { layerSparsity: { kind: 'owl', m: 5, lambda: 0.08, sparsity: 0.5, blocks: [block(0, 1.5, 0.54), block(1, 4.3, 0.46)] } };
     const run = await finish(w, pruneSpec(w, owl()), {}, extra);
     const page = await call('GET', `/runs/${run.id}`, { token: w.writer });

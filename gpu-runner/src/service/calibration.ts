@@ -56,7 +56,8 @@ function demoTexts(corpus: CorpusData, kind: DemoKind, cal: CalibrationSpec, tok
 }
 
 // The reference tokenizes with the post-processor's special prefix (XGLM `</s>`, LLaMA `<s>`).
-const tokenize = (texts: string[], cal: CalibrationSpec, tok: LoadedTokenizer) => tokenizeCalibration(texts, tok, cal.maxLength, { prefixIds: tok.prefixIds ?? [] });
+const tokenize = (texts: string[], cal: CalibrationSpec, tok: LoadedTokenizer) =>
+  tokenizeCalibration(texts, tok, cal.maxLength, { prefixIds: tok.prefixIds ?? [] });
 
 export function calibrationSet(corpus: CorpusData, kind: DemoKind, cal: CalibrationSpec, tok: LoadedTokenizer, samples = cal.samples): CalibrationSet {
   const { texts, wrapped } = demoTexts(corpus, kind, cal, tok, samples);
@@ -107,8 +108,17 @@ export interface MixCalibrationSet extends CalibrationSet {
  * corpus's first windows as a single-corpus job takes them, interleaved round robin. A mix of one
  * corpus is exactly calibrationSet.
  */
-export function mixCalibrationSet(corpora: readonly MixCorpus[], kind: DemoKind, cal: CalibrationSpec, tok: LoadedTokenizer, samples = cal.samples): MixCalibrationSet {
-  const counts = allocateSamples(samples, corpora.map((c) => c.weight));
+export function mixCalibrationSet(
+  corpora: readonly MixCorpus[],
+  kind: DemoKind,
+  cal: CalibrationSpec,
+  tok: LoadedTokenizer,
+  samples = cal.samples,
+): MixCalibrationSet {
+  const counts = allocateSamples(
+    samples,
+    corpora.map((c) => c.weight),
+  );
   const built = corpora.map((c, k) => (counts[k]! > 0 ? demoTexts(c, kind, cal, tok, counts[k]!) : { texts: [], wrapped: false }));
   const { items: texts, source } = interleave(built.map((b) => b.texts));
   const parts = corpora.map((c, k) => ({

@@ -245,10 +245,18 @@ async function loadPrunable(run: PruneRun): Promise<LoadedModel> {
  * Activation statistics (st.main, st.contrast) from the calibration text, or those of an earlier
  * oneshot run with the same inputs; sequential mode also returns the masks, chosen block by block.
  */
-async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics, policy: MaskPolicy): Promise<{ corpus: CorpusData; masks: LayerMask[]; device?: string }> {
+async function calibrate(
+  run: PruneRun,
+  m: LoadedModel,
+  st: Statistics,
+  policy: MaskPolicy,
+): Promise<{ corpus: CorpusData; masks: LayerMask[]; device?: string }> {
   const { ctx, spec } = run;
   const cal = spec.calibration;
-  if (!cal) throw new Error(`${spec.method}${spec.layerSparsity ? `+${spec.layerSparsity.kind}` : ''} needs calibration (corpusId, dataType, shots, samples, maxLength)`);
+  if (!cal)
+    throw new Error(
+      `${spec.method}${spec.layerSparsity ? `+${spec.layerSparsity.kind}` : ''} needs calibration (corpusId, dataType, shots, samples, maxLength)`,
+    );
   const corpora = await loadCorpora(ctx);
   const corpus = corpora[0]!;
   const set = mixCalibrationSet(corpora, cal.dataType === 'mono' ? 'mono' : 'mt', cal, m.tok);

@@ -55,9 +55,7 @@ export const calibrationRecord = calibrationFeeds.extend({
   corpusPairs: count,
   truncated: calibrationTruncation,
   /** a mix of corpora: each corpus's weight, samples allocated and whether its pairs were reused */
-  mix: z
-    .array(z.object({ corpusId: z.string(), pair: z.string(), weight: z.number(), samples: count, corpusPairs: count, wrapped: z.boolean() }))
-    .optional(),
+  mix: z.array(z.object({ corpusId: z.string(), pair: z.string(), weight: z.number(), samples: count, corpusPairs: count, wrapped: z.boolean() })).optional(),
   /** mt-contrast: the contrast corpus's set */
   contrast: z.object({ wrapped: z.boolean(), corpusPairs: count, truncated: calibrationTruncation }).optional(),
 });

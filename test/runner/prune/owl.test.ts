@@ -121,7 +121,15 @@ describe('OWL on the demo model', () => {
   it('masks at the per-block sparsities equal a plain re-computation, for wanda and magnitude', async () => {
     const plan = await planOwl(model, linears, stats, { m: 5, lambda: 0.08, sparsity: 0.5 });
     for (const method of ['wanda', 'magnitude'] as const) {
-      const policy = { method, sparsity: 0.5, pattern: 'unstructured', magnitudeScope: 'row', dropTop: false, seed: 0, blockSparsity: plan.blockSparsity } as const;
+      const policy = {
+        method,
+        sparsity: 0.5,
+        pattern: 'unstructured',
+        magnitudeScope: 'row',
+        dropTop: false,
+        seed: 0,
+        blockSparsity: plan.blockSparsity,
+      } as const;
       const masks = await allMasks(model, policy, linears, { main: stats });
       for (const [k, l] of linears.entries()) {
         const p = plan.blocks.find((b) => b.block === l.block)!.sparsity;

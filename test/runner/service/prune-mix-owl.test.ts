@@ -55,8 +55,18 @@ async function inputs(): Promise<LocalInput[]> {
   // as the lease lists a mix: corpus-{index}.jsonl with index and weight
   return [
     ...model,
-    { name: 'corpus-1.jsonl', role: 'corpus', file: path.join(tmp, 'corpus.de-en.jsonl'), meta: { corpusId: 'cor_de', src: 'de', tgt: 'en', index: 1, weight: 1 } },
-    { name: 'corpus-0.jsonl', role: 'corpus', file: path.join(tmp, 'corpus.fr-en.jsonl'), meta: { corpusId: 'cor_fr', src: 'fr', tgt: 'en', index: 0, weight: 2 } },
+    {
+      name: 'corpus-1.jsonl',
+      role: 'corpus',
+      file: path.join(tmp, 'corpus.de-en.jsonl'),
+      meta: { corpusId: 'cor_de', src: 'de', tgt: 'en', index: 1, weight: 1 },
+    },
+    {
+      name: 'corpus-0.jsonl',
+      role: 'corpus',
+      file: path.join(tmp, 'corpus.fr-en.jsonl'),
+      meta: { corpusId: 'cor_fr', src: 'fr', tgt: 'en', index: 0, weight: 2 },
+    },
   ];
 }
 
@@ -107,7 +117,13 @@ describe('prune job on a two-corpus mix with OWL (demo model)', () => {
     const eos = tok.eosToken;
     const fr = pairs['fr-en']!;
     const de = pairs['de-en']!;
-    const texts = [sample(fr, 'French', 0, eos), sample(de, 'German', 0, eos), sample(fr, 'French', 1, eos), sample(de, 'German', 1, eos), sample(fr, 'French', 2, eos)];
+    const texts = [
+      sample(fr, 'French', 0, eos),
+      sample(de, 'German', 0, eos),
+      sample(fr, 'French', 1, eos),
+      sample(de, 'German', 1, eos),
+      sample(fr, 'French', 2, eos),
+    ];
     const model = await loadModel(path.join(DEMO, 'model.onnx'));
     const linears = findPrunableLinears(model).linears;
     const batch = tokenizeCalibration(texts, tok, MAX_LENGTH, { prefixIds: tok.prefixIds ?? [] });
@@ -116,7 +132,12 @@ describe('prune job on a two-corpus mix with OWL (demo model)', () => {
     expect([...got.keys()].sort()).toEqual([...want.stats.keys()].sort());
     for (const [id, s] of want.stats) expect(maxRelDiff(got.get(id)!.sqNorm, s.sqNorm), id).toBeLessThan(1e-5);
     // a different interleaving or allocation would give other statistics (order matters per sample only through content)
-    const frOnly = tokenizeCalibration([0, 1, 2, 3, 4].map((j) => sample(fr, 'French', j, eos)), tok, MAX_LENGTH, { prefixIds: tok.prefixIds ?? [] });
+    const frOnly = tokenizeCalibration(
+      [0, 1, 2, 3, 4].map((j) => sample(fr, 'French', j, eos)),
+      tok,
+      MAX_LENGTH,
+      { prefixIds: tok.prefixIds ?? [] },
+    );
     const other = await collectStats(model, linears, frOnly, { mode: 'oneshot', maskPadding: false, session: { device: 'cpu' } });
     const first = linears[0]!.id;
     expect(maxRelDiff(got.get(first)!.sqNorm, other.stats.get(first)!.sqNorm)).toBeGreaterThan(1e-3);
@@ -172,9 +193,11 @@ describe('prune job on a two-corpus mix with OWL (demo model)', () => {
       const owl = result.extra.layerSparsity as { m: number; lambda: number; blocks: Array<{ block: number; sparsity: number; outlierPct: number }> };
       expect(owl).toMatchObject({ kind: 'owl', m: 5, lambda: 0.08 });
       // sequential wanda needs its dense pass on top of the sequential one; magnitude only the dense one
-      expect(Object.keys(result.timings).filter((t) => t.startsWith('calibrate')).sort()).toEqual(
-        method === 'wanda' ? ['calibrate', 'calibrate-owl'] : ['calibrate'],
-      );
+      expect(
+        Object.keys(result.timings)
+          .filter((t) => t.startsWith('calibrate'))
+          .sort(),
+      ).toEqual(method === 'wanda' ? ['calibrate', 'calibrate-owl'] : ['calibrate']);
       const model = await loadModel(path.join(DEMO, 'model.onnx'));
       const linears = findPrunableLinears(model).linears;
       for (const l of result.layers) {

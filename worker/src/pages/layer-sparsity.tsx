@@ -11,8 +11,8 @@ export const LayerSparsitySection: FC<{ extra: Record<string, unknown> }> = ({ e
     <section>
       <h2>Layerwise sparsity (OWL)</h2>
       <p class="note">
-        Outliers: Wanda scores above M = {r.m} × the block's mean score, over all its linears, from a dense calibration pass. Block sparsities spread
-        over 2λ = {fmt(2 * r.lambda, 4)} around {fmt(r.sparsity, 4)}; more outliers, lower sparsity.
+        Outliers: Wanda scores above M = {r.m} × the block's mean score, over all its linears, from a dense calibration pass. Block sparsities spread over 2λ ={' '}
+        {fmt(2 * r.lambda, 4)} around {fmt(r.sparsity, 4)}; more outliers, lower sparsity.
       </p>
       <table id="blocks">
         <thead>
