@@ -162,7 +162,7 @@ export const jobInfo = z
     /** the job's spec as validated at creation, defaults filled in */
     spec: createJobBody,
     modelId: z.string(),
-    /** the calibration corpus's language pair (src-tgt), resolved when the job was validated */
+    /** the calibration corpus's language pair (src-tgt; a mix: "fr+sw-en"), resolved when the job was validated */
     pair: z.string().nullable().default(null),
     sweepId: z.string().nullable(),
     attempts: z.number(),
