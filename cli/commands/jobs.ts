@@ -17,10 +17,28 @@ interface CalibrationFlags {
   direction?: string;
 }
 
+/** "cor_fr*2,cor_de": a calibration mix (weight after "*", 1 when left out); one id: that corpus. */
+export function corpusSource(text: string): { corpusId: string } | { corpora: { corpusId: string; weight: number }[] } {
+  if (!text.includes(',') && !text.includes('*')) return { corpusId: text };
+  return {
+    corpora: text.split(',').map((part) => {
+      const [corpusId, w] = part.split('*');
+      const weight = w === undefined ? 1 : Number(w);
+      if (!corpusId || !(weight > 0)) throw new UsageError(`--corpus/--pair: "${part}" is not id or id*weight with weight > 0`);
+      return { corpusId, weight };
+    }),
+  };
+}
+
+function layerSparsity(o: { owl?: boolean; owlM?: number; owlLambda?: number }) {
+  if (!o.owl) return {};
+  return { layerSparsity: { kind: 'owl', ...(o.owlM !== undefined ? { m: o.owlM } : {}), ...(o.owlLambda !== undefined ? { lambda: o.owlLambda } : {}) } };
+}
+
 function calibration(o: CalibrationFlags) {
   if (!o.corpus) return undefined;
   return {
-    corpusId: o.corpus,
+    ...corpusSource(o.corpus),
     dataType: o.dataType,
     ...(o.contrast ? { contrastCorpusId: o.contrast } : {}),
     ...(o.samples !== undefined ? { samples: o.samples } : {}),
@@ -43,7 +61,10 @@ const calibrationOptions = (c: Command) =>
     .option('--suite <id>', 'suite to evaluate on (repeatable)', collect, [])
     .option('--scoring <name>', 'paper | harness (repeatable)', collect, [])
     .option('--template-lang <lang>', 'language of the prompt templates')
-    .option('--public', 'runs and scores visible to everyone', false);
+    .option('--public', 'runs and scores visible to everyone', false)
+    .option('--owl', 'OWL layerwise sparsity: blocks with more Wanda-score outliers are pruned less')
+    .option('--owl-m <M>', 'OWL outlier threshold, × the block mean score (reference 5)', num('--owl-m'))
+    .option('--owl-lambda <λ>', 'OWL spread: block sparsities within 2λ (reference 0.08)', num('--owl-lambda'));
 
 function common(o: { mode?: string; pattern?: string; suite: string[]; scoring: string[]; templateLang?: string; public: boolean }) {
   return {
@@ -64,7 +85,7 @@ export function registerJobs(program: Command) {
       .requiredOption('--model <id>')
       .option('--method <method>', 'wanda | magnitude | random', 'wanda')
       .option('--sparsity <p>', 'fraction of weights to drop', num('--sparsity'), 0.5)
-      .option('--corpus <id>', 'calibration corpus (wanda)')
+      .option('--corpus <id>', 'calibration corpus (wanda, or any method with --owl); a mix: id*weight,id*weight')
       .option('--data-type <type>', 'mt | mono | mt-contrast', 'mt')
       .option('--contrast <id>', 'contrast corpus for mt-contrast')
       .option('--drop-top', 'ablation: drop the highest-scoring weights')
@@ -72,14 +93,15 @@ export function registerJobs(program: Command) {
       .option('--idempotency-key <key>', 'repeat-safe creation')
       .option('--watch', 'follow the job until it ends'),
   ).action(async (o, cmd: Command) => {
-    if (o.method === 'wanda' && !o.corpus) throw new UsageError('wanda needs --corpus <id>');
+    if ((o.method === 'wanda' || o.owl) && !o.corpus) throw new UsageError(`${o.owl ? '--owl' : 'wanda'} needs --corpus <id>`);
     const api = await apiFor(cmd);
     const spec = {
       kind: 'prune',
       modelId: o.model,
       method: o.method,
       sparsity: o.sparsity,
-      ...(o.method === 'wanda' ? { calibration: calibration(o) } : {}),
+      ...(o.method === 'wanda' || o.owl ? { calibration: calibration(o) } : {}),
+      ...layerSparsity(o),
       ...(o.dropTop ? { dropTop: true } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...common(o),
@@ -102,6 +124,7 @@ export function registerJobs(program: Command) {
     if (!o.suite.length) throw new UsageError('evaluate needs at least one --suite <id>');
     const api = await apiFor(cmd);
     const { mode: _m, pattern: _p, ...rest } = common(o);
+    if (o.owl) throw new UsageError('--owl prunes; evaluate takes no layerwise sparsity');
     const job = await api.createJob({ kind: 'evaluate', modelId: o.model, ...(o.run ? { runId: o.run } : {}), ...rest });
     if (!o.watch) return emit(cmd, job, () => `job ${job.id} ${job.status}`);
     process.exitCode = await watchJobs(api, [job.id], cmd);
@@ -112,7 +135,7 @@ export function registerJobs(program: Command) {
       .command('sweep')
       .description('queue a grid: language pairs × sparsities × methods (+ the dense evaluation)')
       .requiredOption('--model <id>')
-      .option('--pair <corpus[:contrast]>', 'calibration corpus of one language pair (repeatable)', collect, [])
+      .option('--pair <corpus[:contrast]>', 'calibration corpus of one language pair, or a mix id*weight,id*weight (repeatable)', collect, [])
       .option('--sparsity <p>', 'sparsity (repeatable)', (v: string, prev: number[] = []) => [...prev, num('--sparsity')(v)], [] as number[])
       .option('--method <method[:dataType]>', 'e.g. wanda:mt, wanda:mono, magnitude, random (repeatable)', collect, [])
       .option('--no-dense', 'skip the dense evaluation')
@@ -126,16 +149,16 @@ export function registerJobs(program: Command) {
     });
     const api = await apiFor(cmd);
     const cal = calibration({ ...o, corpus: 'x' }) as Record<string, unknown>;
-    const { corpusId: _c, dataType: _d, ...calBase } = cal;
+    const { corpusId: _c, corpora: _m, dataType: _d, ...calBase } = cal;
     const sweep = await api.createSweep({
       modelId: o.model,
       pairs: o.pair.map((p: string) => {
-        const [corpusId, contrastCorpusId] = p.split(':');
-        return { corpusId, ...(contrastCorpusId ? { contrastCorpusId } : {}) };
+        const [corpus, contrastCorpusId] = p.split(':');
+        return { ...corpusSource(corpus!), ...(contrastCorpusId ? { contrastCorpusId } : {}) };
       }),
       sparsities: o.sparsity.length ? o.sparsity : [0.5],
       methods,
-      base: { ...common(o), calibration: calBase },
+      base: { ...common(o), ...layerSparsity(o), calibration: calBase },
       includeDense: o.dense,
       ...(o.analyze ? { analyze: true } : {}),
     });
@@ -185,8 +208,8 @@ function label(j: JobInfo): string {
   const s = j.spec;
   if (s.kind === 'evaluate') return 'evaluate';
   if (s.kind === 'analyze') return `analyze ${(s.runs ?? s.jobs ?? []).length} ${s.runs ? 'runs' : 'jobs'}`;
-  const pair = s.calibration ? (j.pair ?? s.calibration.corpusId) : null;
-  return `${s.method} ${s.sparsity}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}${pair ? ` ${pair}` : ''}`;
+  const pair = s.calibration ? (j.pair ?? s.calibration.corpusId ?? null) : null;
+  return `${s.method}${s.layerSparsity ? `+${s.layerSparsity.kind}` : ''} ${s.sparsity}${s.calibration?.dataType ? ` ${s.calibration.dataType}` : ''}${pair ? ` ${pair}` : ''}`;
 }
 
 export function jobTable(items: JobInfo[]): string {

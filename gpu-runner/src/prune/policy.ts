@@ -12,18 +12,32 @@ import { computeScores, type ScoreInputs } from './scores.js';
 /** The part of a prune job's spec that decides its masks. */
 export type MaskPolicy = Pick<PruneJobSpec, 'method' | 'sparsity' | 'pattern' | 'magnitudeScope' | 'dropTop' | 'seed'> & {
   calibration?: Pick<NonNullable<PruneJobSpec['calibration']>, 'dataType'>;
+  /**
+   * Sparsity of block b at index b (layerSparsity, e.g. OWL); absent: `sparsity` everywhere. Every
+   * method reads its layer's target through layerSparsityOf.
+   */
+  blockSparsity?: readonly number[];
 };
+
+/** The sparsity a layer is pruned at: its block's under a layerwise policy, else the job's. */
+export function layerSparsityOf(spec: Pick<MaskPolicy, 'sparsity' | 'blockSparsity'>, l: Pick<PrunableLinear, 'id' | 'block'>): number {
+  if (!spec.blockSparsity) return spec.sparsity;
+  const s = spec.blockSparsity[l.block];
+  if (s === undefined) throw new Error(`${l.id}: no sparsity for block ${l.block}`);
+  return s;
+}
 
 export interface Statistics {
   main?: ActivationStats;
   contrast?: ActivationStats;
 }
 
-export function maskPattern(spec: MaskPolicy): MaskPattern {
+/** `sparsity`: the layer's (layerSparsityOf); the job's by default. */
+export function maskPattern(spec: MaskPolicy, sparsity = spec.sparsity): MaskPattern {
   if (spec.pattern === '2:4') return { kind: 'nm', n: 2, m: 4 };
   if (spec.pattern === '4:8') return { kind: 'nm', n: 4, m: 8 };
-  if (spec.method === 'magnitude' && spec.magnitudeScope === 'matrix') return { kind: 'unstructured-matrix', sparsity: spec.sparsity };
-  return { kind: 'unstructured', sparsity: spec.sparsity };
+  if (spec.method === 'magnitude' && spec.magnitudeScope === 'matrix') return { kind: 'unstructured-matrix', sparsity };
+  return { kind: 'unstructured', sparsity };
 }
 
 /** The weight in the canonical [dIn, dOut] layout whatever layout the graph stores it in. */
@@ -63,7 +77,7 @@ export function scoreInputs(spec: MaskPolicy, l: PrunableLinear, index: number, 
 export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLinear, index: number, st: Statistics): Promise<LayerMask> {
   const w = await canonicalWeight(model, l);
   const scores = computeScores(w, scoreInputs(spec, l, index, st));
-  return selectMask(l.id, scores, { dIn: l.dIn, dOut: l.dOut }, { pattern: maskPattern(spec), dropTop: spec.dropTop });
+  return selectMask(l.id, scores, { dIn: l.dIn, dOut: l.dOut }, { pattern: maskPattern(spec, layerSparsityOf(spec, l)), dropTop: spec.dropTop });
 }
 
 /**

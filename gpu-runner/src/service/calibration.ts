@@ -4,6 +4,7 @@
  */
 import type { CalibrationSpec } from '../../../shared/src/api/jobs';
 import { buildDemonstrations, tokenizeCalibration, type CalibrationBatch, type DemoCorpus, type DemoKind, type SentencePair } from '../calibrate/text';
+import { allocateSamples, interleave } from '../calibrate/mix';
 import type { LoadedTokenizer } from '../tokenize/index';
 import { readJsonl } from './suites';
 import type { JobContext } from './worker-loop';
@@ -40,7 +41,8 @@ export interface CalibrationSet {
   texts: string[];
 }
 
-export function calibrationSet(corpus: CorpusData, kind: DemoKind, cal: CalibrationSpec, tok: LoadedTokenizer, samples = cal.samples): CalibrationSet {
+/** One corpus's demonstrations for `samples` samples, and whether its pairs ran out and were reused. */
+function demoTexts(corpus: CorpusData, kind: DemoKind, cal: CalibrationSpec, tok: LoadedTokenizer, samples: number): { texts: string[]; wrapped: boolean } {
   const need = samples * (cal.shots + 1) - 1;
   const texts = buildDemonstrations(corpus, kind, {
     shots: cal.shots,
@@ -50,6 +52,82 @@ export function calibrationSet(corpus: CorpusData, kind: DemoKind, cal: Calibrat
     // Small user corpora still calibrate; the run records that pairs were reused.
     onShortCorpus: 'wrap',
   });
-  // The reference tokenizes with the post-processor's special prefix (XGLM `</s>`, LLaMA `<s>`).
-  return { tokens: tokenizeCalibration(texts, tok, cal.maxLength, { prefixIds: tok.prefixIds ?? [] }), wrapped: corpus.pairs.length < need, texts };
+  return { texts, wrapped: corpus.pairs.length < need };
+}
+
+// The reference tokenizes with the post-processor's special prefix (XGLM `</s>`, LLaMA `<s>`).
+const tokenize = (texts: string[], cal: CalibrationSpec, tok: LoadedTokenizer) =>
+  tokenizeCalibration(texts, tok, cal.maxLength, { prefixIds: tok.prefixIds ?? [] });
+
+export function calibrationSet(corpus: CorpusData, kind: DemoKind, cal: CalibrationSpec, tok: LoadedTokenizer, samples = cal.samples): CalibrationSet {
+  const { texts, wrapped } = demoTexts(corpus, kind, cal, tok, samples);
+  return { tokens: tokenize(texts, cal, tok), wrapped, texts };
+}
+
+/** A corpus of a calibration mix, as the lease hands it over (meta.index, meta.weight). */
+export interface MixCorpus extends CorpusData {
+  corpusId: string;
+  weight: number;
+}
+
+/** Every corpus input of the job in the mix's order; a single-corpus job is a mix of one of weight 1. */
+export async function loadCorpora(ctx: JobContext): Promise<MixCorpus[]> {
+  const inputs = ctx.inputs.filter((i) => i.role === 'corpus').sort((a, b) => Number(a.meta.index ?? 0) - Number(b.meta.index ?? 0));
+  if (!inputs.length) throw new Error('the job has no corpus input');
+  const out: MixCorpus[] = [];
+  for (const inp of inputs) {
+    const rows = (await readJsonl(await ctx.input(inp.name))) as SentencePair[];
+    const srcLang = String(inp.meta.src ?? '');
+    const tgtLang = String(inp.meta.tgt ?? '');
+    if (!srcLang || !tgtLang) throw new Error(`corpus input ${inp.name} does not say its languages (meta.src/meta.tgt)`);
+    const weight = inp.meta.weight === undefined ? 1 : Number(inp.meta.weight);
+    if (!(weight > 0)) throw new Error(`corpus input ${inp.name} has weight ${String(inp.meta.weight)}; weights must be > 0`);
+    out.push({ pairs: rows, srcLang, tgtLang, corpusId: String(inp.meta.corpusId ?? inp.name), weight });
+  }
+  return out;
+}
+
+/** What the run records about each corpus of a mix. */
+export interface MixPart {
+  corpusId: string;
+  pair: string;
+  weight: number;
+  samples: number;
+  corpusPairs: number;
+  wrapped: boolean;
+}
+
+export interface MixCalibrationSet extends CalibrationSet {
+  parts: MixPart[];
+  /** index into `parts` of each sample's corpus */
+  source: number[];
+}
+
+/**
+ * The calibration set of a mix (calibrate/mix.ts has the rule): samples allocated by weight, each
+ * corpus's first windows as a single-corpus job takes them, interleaved round robin. A mix of one
+ * corpus is exactly calibrationSet.
+ */
+export function mixCalibrationSet(
+  corpora: readonly MixCorpus[],
+  kind: DemoKind,
+  cal: CalibrationSpec,
+  tok: LoadedTokenizer,
+  samples = cal.samples,
+): MixCalibrationSet {
+  const counts = allocateSamples(
+    samples,
+    corpora.map((c) => c.weight),
+  );
+  const built = corpora.map((c, k) => (counts[k]! > 0 ? demoTexts(c, kind, cal, tok, counts[k]!) : { texts: [], wrapped: false }));
+  const { items: texts, source } = interleave(built.map((b) => b.texts));
+  const parts = corpora.map((c, k) => ({
+    corpusId: c.corpusId,
+    pair: `${c.srcLang}-${c.tgtLang}`,
+    weight: c.weight,
+    samples: counts[k]!,
+    corpusPairs: c.pairs.length,
+    wrapped: built[k]!.wrapped,
+  }));
+  return { tokens: tokenize(texts, cal, tok), wrapped: parts.some((p) => p.wrapped), texts, parts, source };
 }

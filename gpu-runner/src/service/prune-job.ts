@@ -7,7 +7,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PruneJobSpec } from '../../../shared/src/api/jobs';
 import type { LmfStatus } from '../../../shared/src/api/analysis';
-import { CALIBRATION_STATS_VERSION, type CalibrationRecord, type RunSeeds } from '../../../shared/src/api/run-provenance';
+import { CALIBRATION_STATS_VERSION, type CalibrationRecord, type LayerSparsityRecord, type RunSeeds } from '../../../shared/src/api/run-provenance';
 import { calibrationFeeds } from '../calibrate/feeds';
 import { truncation } from '../calibrate/text';
 import { lmfReport as lmfReportSchema } from '../../../shared/src/api/lmf';
@@ -24,10 +24,11 @@ import { BlocksNotSeparable, findBlockOutputs } from '../onnx/structure';
 import type { Device } from '../ort';
 import { sparsityReport } from '../prune/masks';
 import { packMasks } from '../prune/pack';
-import { allMasks, blockMasker, RANDOM_LAYER_SEEDS, type Statistics } from '../prune/policy';
+import { planOwl } from '../prune/owl';
+import { allMasks, blockMasker, type MaskPolicy, RANDOM_LAYER_SEEDS, type Statistics } from '../prune/policy';
 import type { LoadedTokenizer } from '../tokenize/index';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../types';
-import { calibrationSet, loadCorpus, type CorpusData } from './calibration';
+import { calibrationSet, loadCorpora, loadCorpus, mixCalibrationSet, type CorpusData } from './calibration';
 import type { RunResult } from './protocol';
 import { checkMemory, jobMemoryNeed } from './memory-check';
 import { bootstrapDenseExtra, evaluateSuites } from './suites';
@@ -183,11 +184,14 @@ async function prune(run: PruneRun): Promise<Pick<RunResult, 'overallSparsity' |
   const { ctx } = run;
   const m = await loadPrunable(run);
   const st: Statistics = {};
-  const calibrated = run.spec.method === 'wanda' ? await calibrate(run, m, st) : undefined;
+  // layerSparsity fills in policy.blockSparsity during calibration (OWL reads dense Wanda scores).
+  const policy: MaskPolicy = { ...run.spec };
+  const calibrated = run.spec.method === 'wanda' || run.spec.layerSparsity ? await calibrate(run, m, st, policy) : undefined;
   const masks = calibrated?.masks.length
     ? calibrated.masks
-    : await run.timed('masks', () => allMasks(m.model, run.spec, m.linears, st, (d, t) => ctx.progress('masks', d, t)));
+    : await run.timed('masks', () => allMasks(m.model, policy, m.linears, st, (d, t) => ctx.progress('masks', d, t)));
   const report = sparsityReport(masks);
+  recordBlockSparsity(run, m, report);
   ctx.log(`masks: overall sparsity ${report.sparsity.toFixed(4)}`);
   await uploadMasksAndStats(run, masks, st);
   run.extra.lmf = await lmfStage(run, m, calibrated?.corpus);
@@ -242,25 +246,35 @@ async function loadPrunable(run: PruneRun): Promise<LoadedModel> {
  * Activation statistics (st.main, st.contrast) from the calibration text, or those of an earlier
  * oneshot run with the same inputs; sequential mode also returns the masks, chosen block by block.
  */
-async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise<{ corpus: CorpusData; masks: LayerMask[]; device?: string }> {
+async function calibrate(
+  run: PruneRun,
+  m: LoadedModel,
+  st: Statistics,
+  policy: MaskPolicy,
+): Promise<{ corpus: CorpusData; masks: LayerMask[]; device?: string }> {
   const { ctx, spec } = run;
   const cal = spec.calibration;
-  if (!cal) throw new Error('wanda needs calibration (corpusId, dataType, shots, samples, maxLength)');
-  const corpus = await loadCorpus(ctx, 'corpus');
-  const set = calibrationSet(corpus, cal.dataType === 'mono' ? 'mono' : 'mt', cal, m.tok);
+  if (!cal)
+    throw new Error(
+      `${spec.method}${spec.layerSparsity ? `+${spec.layerSparsity.kind}` : ''} needs calibration (corpusId, dataType, shots, samples, maxLength)`,
+    );
+  const corpora = await loadCorpora(ctx);
+  const corpus = corpora[0]!;
+  const set = mixCalibrationSet(corpora, cal.dataType === 'mono' ? 'mono' : 'mt', cal, m.tok);
   const contrast = cal.dataType === 'mt-contrast' ? await loadCorpus(ctx, 'contrast') : undefined;
   const cset = contrast ? calibrationSet(contrast, contrast.srcLang === contrast.tgtLang ? 'mono' : 'mt', cal, m.tok) : undefined;
   const record: CalibrationRecord = {
     statsVersion: CALIBRATION_STATS_VERSION,
-    pair: `${corpus.srcLang}-${corpus.tgtLang}`,
+    pair: set.parts.map((p) => p.pair).join('+'),
     dataType: cal.dataType,
     samples: cal.samples,
     shots: cal.shots,
     maxLength: cal.maxLength,
     direction: cal.direction,
     wrapped: set.wrapped,
-    corpusPairs: corpus.pairs.length,
+    corpusPairs: corpora.reduce((n, c) => n + c.pairs.length, 0),
     truncated: truncation(set.tokens),
+    ...(corpora.length > 1 ? { mix: set.parts } : {}),
     ...(contrast && cset ? { contrast: { wrapped: cset.wrapped, corpusPairs: contrast.pairs.length, truncated: truncation(cset.tokens) } } : {}),
     ...calibrationFeeds(
       (m.model.proto.graph?.input ?? []).map((i) => i.name ?? ''),
@@ -269,13 +283,16 @@ async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise
   };
   run.extra.calibration = record;
   const common = { maskPadding: cal.maskPadding, memoryLimitBytes: run.memoryLimitBytes, session: run.session, config: m.config };
-  const prior = spec.mode === 'oneshot' ? await priorStats(ctx) : undefined;
+  // Only sequential Wanda chooses masks during calibration; everything else reads dense statistics.
+  const sequential = spec.mode === 'sequential' && spec.method === 'wanda';
+  const prior = sequential ? undefined : await priorStats(ctx);
   if (prior) {
     // Same model bytes, corpus and calibration options as an earlier oneshot run: no forward pass.
     st.main = prior.main;
     st.contrast = prior.contrast;
     run.extra.statsReusedFrom = prior.runId;
     ctx.log(`reusing activation statistics of run ${prior.runId}`);
+    if (spec.layerSparsity) await owlStage(run, m, prior.main, policy);
     return { corpus, masks: [] };
   }
   if (cset) {
@@ -284,20 +301,51 @@ async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise
     );
     st.contrast = r.stats;
   }
-  const sequential = spec.mode === 'sequential';
+  if (spec.layerSparsity && sequential) {
+    // OWL's outlier ratios come from the dense model: one oneshot pass before the sequential one.
+    const dense = await run.timed('calibrate-owl', () =>
+      collectStats(m.model, m.linears, set.tokens, { ...common, mode: 'oneshot', onProgress: (_s, d, t) => ctx.progress('calibrate owl', d, t) }),
+    );
+    await owlStage(run, m, dense.stats, policy);
+  }
   const r = await run.timed('calibrate', () =>
     collectStats(m.model, m.linears, set.tokens, {
       ...common,
-      mode: spec.mode,
+      mode: sequential ? 'sequential' : 'oneshot',
       log: ctx.log,
       onProgress: (_s, d, t) => ctx.progress(sequential ? 'calibrate+mask' : 'calibrate', d, t),
-      maskBlock: sequential ? blockMasker(m.model, spec, m.linears, st) : undefined,
+      maskBlock: sequential ? blockMasker(m.model, policy, m.linears, st) : undefined,
     }),
   );
   st.main = r.stats;
   run.extra.calibrationRuns = r.runs;
   run.extra.calibrationBatchSize = r.batchSize;
+  if (spec.layerSparsity && !sequential) await owlStage(run, m, r.stats, policy);
   return { corpus, masks: sequential ? r.masks : [], device: r.device };
+}
+
+/** OWL: each block's outlier ratio from dense statistics, and the per-block sparsity the masks take. */
+async function owlStage(run: PruneRun, m: LoadedModel, dense: ActivationStats, policy: MaskPolicy): Promise<void> {
+  const ls = run.spec.layerSparsity!;
+  const plan = await run.timed('owl', () =>
+    planOwl(m.model, m.linears, dense, { m: ls.m, lambda: ls.lambda, sparsity: run.spec.sparsity }, (d, t) => run.ctx.progress('owl ratios', d, t)),
+  );
+  policy.blockSparsity = plan.blockSparsity;
+  const record: LayerSparsityRecord = { ...ls, sparsity: run.spec.sparsity, blocks: plan.blocks };
+  run.extra.layerSparsity = record;
+  const range = plan.blocks.map((b) => b.sparsity);
+  run.ctx.log(`owl: block sparsities ${Math.min(...range).toFixed(4)}–${Math.max(...range).toFixed(4)} around ${run.spec.sparsity}`);
+}
+
+/** The sparsity each block reached, next to its OWL target (the run's sparsity report by block). */
+function recordBlockSparsity(run: PruneRun, m: LoadedModel, report: ReturnType<typeof sparsityReport>): void {
+  const owl = run.extra.layerSparsity as LayerSparsityRecord | undefined;
+  if (!owl) return;
+  const blockOf = new Map(m.linears.map((l) => [l.id, l.block]));
+  for (const b of owl.blocks) {
+    const layers = report.layers.filter((l) => blockOf.get(l.id) === b.block);
+    b.achieved = layers.reduce((n, l) => n + l.pruned, 0) / layers.reduce((n, l) => n + l.total, 0);
+  }
 }
 
 async function upload(run: PruneRun, name: string, data: Uint8Array | { path: string }): Promise<void> {

@@ -7,8 +7,15 @@ export { scoringName };
 
 /** Reference settings of the paper (design §3.1). */
 /** JSON bodies are strict objects: an unknown field is a 400 naming it, never silently ignored. */
+/** One corpus of a calibration mix: it gets samples × weight / Σweights of the samples (largest remainder). */
+export const calibrationCorpus = z.strictObject({ corpusId: z.string().min(1).max(64), weight: z.number().gt(0).max(1e6).default(1) });
+export type CalibrationCorpus = z.infer<typeof calibrationCorpus>;
+
 export const calibrationSpec = z.strictObject({
-  corpusId: z.string().min(1).max(64),
+  /** The calibration corpus; give it or `corpora` (a mix of several), not both. */
+  corpusId: z.string().min(1).max(64).optional(),
+  /** Several corpora at once (mt and mono only), sampled in proportion to their weights. */
+  corpora: z.array(calibrationCorpus).min(1).max(16).optional(),
   dataType: z.enum(['mt', 'mono', 'mt-contrast']).default('mt'),
   /** Required for dataType "mt-contrast": statistics are divided by this corpus's. */
   contrastCorpusId: z.string().min(1).max(64).optional(),
@@ -26,6 +33,25 @@ export const calibrationSpec = z.strictObject({
     .optional(),
 });
 export type CalibrationSpec = z.infer<typeof calibrationSpec>;
+
+/** The corpora a calibration draws from, a single corpusId as a mix of one. */
+export function calibrationCorpora(c: Pick<CalibrationSpec, 'corpusId' | 'corpora'>): CalibrationCorpus[] {
+  return c.corpora ?? (c.corpusId ? [{ corpusId: c.corpusId, weight: 1 }] : []);
+}
+
+/**
+ * How sparsity is spread over the blocks; absent: every layer at `sparsity`. "owl" (Yin et al. 2024,
+ * outlier-weighed layerwise sparsity): blocks with more Wanda-score outliers (> m × the block's mean
+ * score) are pruned less, the per-block sparsities spread over 2·lambda and averaging `sparsity`.
+ */
+export const layerSparsityPolicy = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('owl'),
+    m: z.number().gt(0).max(1000).default(5),
+    lambda: z.number().gt(0).lt(1).default(0.08),
+  }),
+]);
+export type LayerSparsityPolicy = z.infer<typeof layerSparsityPolicy>;
 
 export const pruneMethod = z.enum(['wanda', 'magnitude', 'random']);
 export const pattern = z.enum(['unstructured', '2:4', '4:8']);
@@ -58,6 +84,8 @@ export const pruneJobSpec = z.strictObject({
   /** Magnitude baseline only: one threshold per matrix instead of per output row. */
   magnitudeScope: z.enum(['row', 'matrix']).default('row'),
   sparsity: z.number().gt(0).lt(1).default(0.5),
+  /** Per-block sparsities averaging `sparsity` (wanda, magnitude, sparsegpt; unstructured only). */
+  layerSparsity: layerSparsityPolicy.optional(),
   pattern: pattern.default('unstructured'),
   mode: z.enum(['sequential', 'oneshot']).default('sequential'),
   seed: z
@@ -134,7 +162,7 @@ export const jobInfo = z
     /** the job's spec as validated at creation, defaults filled in */
     spec: createJobBody,
     modelId: z.string(),
-    /** the calibration corpus's language pair (src-tgt), resolved when the job was validated */
+    /** the calibration corpus's language pair (src-tgt; a mix: "fr+sw-en"), resolved when the job was validated */
     pair: z.string().nullable().default(null),
     sweepId: z.string().nullable(),
     attempts: z.number(),
@@ -162,9 +190,17 @@ export const listJobsQuery = z.object({
 
 export const createSweepBody = z.strictObject({
   modelId: z.string().min(1).max(64),
-  /** One entry per language pair: its corpus (and contrast corpus for mt-contrast). */
+  /** One entry per language pair (or per mix: `corpora` instead of `corpusId`). */
   pairs: z
-    .array(z.strictObject({ corpusId: z.string().min(1).max(64), contrastCorpusId: z.string().min(1).max(64).optional() }))
+    .array(
+      z
+        .strictObject({
+          corpusId: z.string().min(1).max(64).optional(),
+          corpora: z.array(calibrationCorpus).min(1).max(16).optional(),
+          contrastCorpusId: z.string().min(1).max(64).optional(),
+        })
+        .refine((p) => (p.corpusId === undefined) !== (p.corpora === undefined), { message: 'give either corpusId or corpora, not both', path: ['corpusId'] }),
+    )
     .min(1)
     .max(32),
   sparsities: z.array(z.number().gt(0).lt(1)).min(1).max(16),
@@ -176,7 +212,7 @@ export const createSweepBody = z.strictObject({
   base: pruneJobSpec
     .omit({ kind: true, modelId: true, method: true, sparsity: true, dropTop: true, calibration: true })
     .partial()
-    .extend({ calibration: calibrationSpec.omit({ corpusId: true, contrastCorpusId: true, dataType: true, pair: true }).partial().optional() })
+    .extend({ calibration: calibrationSpec.omit({ corpusId: true, corpora: true, contrastCorpusId: true, dataType: true, pair: true }).partial().optional() })
     .default({}),
   includeDense: z.boolean().default(true),
   /** Also queue one analyze job per (method, sparsity) with two or more prune jobs; it runs once they have ended. */

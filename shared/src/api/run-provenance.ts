@@ -54,6 +54,8 @@ export const calibrationRecord = calibrationFeeds.extend({
   wrapped: z.boolean(),
   corpusPairs: count,
   truncated: calibrationTruncation,
+  /** a mix of corpora: each corpus's weight, samples allocated and whether its pairs were reused */
+  mix: z.array(z.object({ corpusId: z.string(), pair: z.string(), weight: z.number(), samples: count, corpusPairs: count, wrapped: z.boolean() })).optional(),
   /** mt-contrast: the contrast corpus's set */
   contrast: z.object({ wrapped: z.boolean(), corpusPairs: count, truncated: calibrationTruncation }).optional(),
 });
@@ -88,3 +90,28 @@ export const runSeeds = z.object({
   randomMasks: z.object({ seed: z.number().int(), perLayer: z.string() }).optional(),
 });
 export type RunSeeds = z.infer<typeof runSeeds>;
+
+/** run.extra.layerSparsity of an OWL run: each block's outlier ratio (dense Wanda scores) and sparsity. */
+export const layerSparsityRecord = z.object({
+  kind: z.literal('owl'),
+  m: z.number(),
+  lambda: z.number(),
+  /** the job's (mean) sparsity */
+  sparsity: z.number(),
+  blocks: z.array(
+    z.object({
+      block: count,
+      /** Wanda scores above m × the block's pooled mean score */
+      outliers: count,
+      weights: count,
+      meanScore: z.number(),
+      /** outliers / weights × 100 */
+      outlierPct: z.number(),
+      /** the block's target sparsity */
+      sparsity: z.number(),
+      /** what its masks reached (rows lose ⌊dIn·sparsity⌋ weights) */
+      achieved: z.number().optional(),
+    }),
+  ),
+});
+export type LayerSparsityRecord = z.infer<typeof layerSparsityRecord>;

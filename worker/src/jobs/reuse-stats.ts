@@ -1,10 +1,33 @@
-import type { CalibrationSpec, JobSpec, PruneJobSpec } from '../../../shared/src/api/jobs';
+import { type CalibrationSpec, calibrationCorpora, type JobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
 import { CALIBRATION_STATS_VERSION } from '../../../shared/src/api/run-provenance';
 import type { ReusableArtifact } from './reusable-runs';
 
-/** Everything that determines oneshot statistics; method, sparsity and pattern do not. */
-const statsKey = (c: CalibrationSpec) =>
-  JSON.stringify([c.corpusId, c.dataType, c.contrastCorpusId ?? null, c.shots, c.samples, c.maxLength, c.maskPadding, c.direction]);
+/**
+ * Everything in the spec that determines oneshot statistics; method, sparsity, pattern and
+ * layerSparsity (OWL reads the same dense statistics, it only changes the masks) do not. One corpus
+ * keys by its id (as before mixes existed; a mix of one draws the same samples); a mix by its
+ * corpora and weights in order, which is all its draw depends on (it is deterministic, no seed).
+ */
+export const statsKey = (c: CalibrationSpec) => {
+  const mix = calibrationCorpora(c);
+  return JSON.stringify([
+    mix.length === 1 ? mix[0]!.corpusId : mix.map((m) => [m.corpusId, m.weight]),
+    c.dataType,
+    c.contrastCorpusId ?? null,
+    c.shots,
+    c.samples,
+    c.maxLength,
+    c.maskPadding,
+    c.direction,
+  ]);
+};
+
+/**
+ * Whether a prune job's statistics come from a dense (oneshot) pass: oneshot mode, or magnitude
+ * with OWL, whose calibration only ever reads dense Wanda scores whatever the mode says.
+ */
+const denseStats = (s: { mode?: string; method?: string; layerSparsity?: unknown }) =>
+  s.mode === 'oneshot' || (s.method === 'magnitude' && s.layerSparsity != null);
 
 export const STATS_ARTIFACTS = ['stats.bin', 'contrast-stats.bin'] as const;
 
@@ -15,7 +38,7 @@ export interface ReusableStats {
 
 /** Design §3.2: in oneshot mode a new sparsity or method on the same (model, corpus, options) needs no new forward pass. */
 export const wantsStats = (spec: JobSpec): spec is PruneJobSpec & { calibration: CalibrationSpec } =>
-  spec.kind === 'prune' && spec.mode === 'oneshot' && spec.calibration !== undefined;
+  spec.kind === 'prune' && denseStats(spec) && spec.calibration !== undefined;
 
 /**
  * The newest prune run among `candidates` (the runs this job may reuse, newest first: reusableArtifacts)
@@ -27,8 +50,8 @@ export function findReusableStats(spec: JobSpec, candidates: readonly ReusableAr
   const wanted = ['stats.bin', ...(spec.calibration.dataType === 'mt-contrast' ? ['contrast-stats.bin'] : [])];
   for (const runId of new Set(candidates.map((a) => a.runId))) {
     const arts = candidates.filter((a) => a.runId === runId);
-    const cfg = arts[0]!.config as { mode?: string; calibration?: CalibrationSpec };
-    if (arts[0]!.kind !== 'prune' || cfg.mode !== 'oneshot' || !cfg.calibration || statsKey(cfg.calibration) !== key) continue;
+    const cfg = arts[0]!.config as { mode?: string; method?: string; layerSparsity?: unknown; calibration?: CalibrationSpec };
+    if (arts[0]!.kind !== 'prune' || !denseStats(cfg) || !cfg.calibration || statsKey(cfg.calibration) !== key) continue;
     // Runs from before the version was recorded (1) fed graphs that take an attention mask the padding
     // mask even with maskPadding false: other statistics than this runner computes.
     if ((arts[0]!.statsVersion ?? 1) !== CALIBRATION_STATS_VERSION) continue;

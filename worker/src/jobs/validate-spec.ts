@@ -1,24 +1,31 @@
 import type { ErrorCode } from '../../../shared/src/api/errors';
 import { eq, inArray } from 'drizzle-orm';
-import type { AnalyzeJobSpec, JobSpec } from '../../../shared/src/api/jobs';
+import { type AnalyzeJobSpec, calibrationCorpora, type JobSpec } from '../../../shared/src/api/jobs';
 import { corpora, jobs, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import { canRead, type Principal } from '../lib/auth';
 import type { Db } from '../lib/db';
 import { ApiError } from '../lib/errors';
+import { sha256Hex } from '../lib/crypto';
 import { comparableProblem, resolveAnalysisRuns } from './analysis-runs';
+import { mixPair } from './calibration-mix';
+import { assertPruneSpec } from './spec-problems';
 
 const invalid = (code: ErrorCode, message: string, details?: unknown) => new ApiError(422, code, message, details);
 
 /** A spec that passed validation, with what validation looked up on the way (stored with the job). */
 export interface ResolvedSpec {
   spec: JobSpec;
-  /** The calibration corpus: its pair ("fr-en", for the variant label) and its bytes, recorded with the run. */
+  /**
+   * The calibration corpus: its pair ("fr-en", for the variant label) and its bytes, recorded with the
+   * run. A mix: the mix's pair label ("fr+sw-en") and the sha-256 of its corpora's shas and weights.
+   */
   corpus: { pair: string; sha256: string } | null;
 }
 
 /** Everything a job refers to must exist, be visible to the caller and fit together. */
 export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise<ResolvedSpec> {
+  if (spec.kind === 'prune') assertPruneSpec(spec);
   const model = await db.query.models.findFirst({ where: eq(models.id, spec.modelId) });
   if (!model || !canRead(p, model)) throw invalid('unknown_model', `model ${spec.modelId} not found`);
   // An analysis reads stored masks only: the model's files need not be complete any more.
@@ -56,13 +63,25 @@ export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise
       }
     }
     if (spec.method === 'wanda' && !spec.calibration) throw invalid('calibration_required', 'method "wanda" needs a calibration corpus (calibration.corpusId)');
+    if (spec.layerSparsity && !spec.calibration) {
+      throw invalid(
+        'calibration_required',
+        `layerSparsity "${spec.layerSparsity.kind}" weighs blocks by Wanda scores of a dense calibration pass, also for method "${spec.method}": give calibration.corpusId`,
+      );
+    }
     if (spec.calibration) {
       const cal = spec.calibration;
-      const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, cal.corpusId) });
-      if (!corpus || !canRead(p, corpus)) throw invalid('unknown_corpus', `corpus ${cal.corpusId} not found`);
-      resolved = { pair: `${corpus.src}-${corpus.tgt}`, sha256: corpus.sha256 };
+      const found = [];
+      for (const { corpusId, weight } of calibrationCorpora(cal)) {
+        const corpus = await db.query.corpora.findFirst({ where: eq(corpora.id, corpusId) });
+        if (!corpus || !canRead(p, corpus)) throw invalid('unknown_corpus', `corpus ${corpusId} not found`);
+        found.push({ src: corpus.src, tgt: corpus.tgt, sha256: corpus.sha256, weight });
+      }
+      resolved = cal.corpora
+        ? { pair: mixPair(found), sha256: await sha256Hex(JSON.stringify(found.map((c) => [c.sha256, c.weight]))) }
+        : { pair: `${found[0]!.src}-${found[0]!.tgt}`, sha256: found[0]!.sha256 };
       if (cal.pair && cal.pair !== resolved.pair) {
-        throw invalid('corpus_pair_mismatch', `corpus ${corpus.id} holds ${resolved.pair} pairs, the job asked for ${cal.pair}`);
+        throw invalid('corpus_pair_mismatch', `corpus ${cal.corpusId} holds ${resolved.pair} pairs, the job asked for ${cal.pair}`);
       }
       if (cal.dataType === 'mt-contrast') {
         if (!cal.contrastCorpusId) throw invalid('contrast_required', 'dataType "mt-contrast" needs calibration.contrastCorpusId');

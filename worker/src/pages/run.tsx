@@ -3,6 +3,7 @@ import type { MaskAnalysis } from '../../../shared/src/api/analysis';
 import type { RunInfo } from '../../../shared/src/api/jobs';
 import { AnalysisSection } from './analysis';
 import { fmt, Layout } from './layout';
+import { LayerSparsitySection } from './layer-sparsity';
 import { asLmfStatus, LmfSection, type LmfReportView } from './lmf';
 
 export interface RunPageProps {
@@ -69,6 +70,7 @@ export const RunPage: FC<RunPageProps> = ({ run, modelName, lmf, analysis, pair 
           ))
         : 'none'}
     </p>
+    {run.kind === 'prune' ? <LayerSparsitySection extra={run.extra} /> : null}
     {run.kind === 'prune' ? <LmfSection report={lmf} status={asLmfStatus(run.extra.lmf)} /> : null}
     {run.kind === 'analyze' ? (
       analysis ? (

@@ -239,7 +239,8 @@ export const sweepRoutes = new ApiApp()
     for (const pair of body.pairs) {
       for (const sparsity of body.sparsities) {
         for (const m of body.methods) {
-          const calibrated = m.method === 'wanda';
+          // OWL weighs blocks by Wanda scores of a calibration pass, whichever method prunes.
+          const calibrated = m.method === 'wanda' || base.layerSparsity !== undefined;
           const spec: Record<string, unknown> = {
             ...base,
             kind: 'prune',
@@ -250,7 +251,7 @@ export const sweepRoutes = new ApiApp()
             calibration: calibrated
               ? {
                   ...(base.calibration ?? {}),
-                  corpusId: pair.corpusId,
+                  ...(pair.corpora ? { corpora: pair.corpora } : { corpusId: pair.corpusId }),
                   dataType: m.dataType,
                   ...(m.dataType === 'mt-contrast' ? { contrastCorpusId: pair.contrastCorpusId } : {}),
                 }

@@ -55,13 +55,16 @@ async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Located[]>
     out.push({ input: { name: f.name, role: 'model', sha256: f.sha256, size: f.size, meta }, r2Key: f.r2Key });
   }
   if (spec.kind === 'prune' && spec.calibration) {
-    const add = async (id: string, role: 'corpus' | 'contrast') => {
+    const add = async (id: string, role: 'corpus' | 'contrast', name: string, mix: Record<string, unknown> = {}) => {
       const c = await db.query.corpora.findFirst({ where: eq(corpora.id, id) });
-      if (c)
-        out.push({ input: { name: `${role}.jsonl`, role, sha256: c.sha256, size: c.size, meta: { corpusId: c.id, src: c.src, tgt: c.tgt } }, r2Key: c.r2Key });
+      if (c) out.push({ input: { name, role, sha256: c.sha256, size: c.size, meta: { corpusId: c.id, src: c.src, tgt: c.tgt, ...mix } }, r2Key: c.r2Key });
     };
-    await add(spec.calibration.corpusId, 'corpus');
-    if (spec.calibration.contrastCorpusId) await add(spec.calibration.contrastCorpusId, 'contrast');
+    const mix = spec.calibration.corpora;
+    if (mix) {
+      // Every corpus of a mix, in the spec's order (meta.index), with its weight.
+      for (const [index, m] of mix.entries()) await add(m.corpusId, 'corpus', `corpus-${index}.jsonl`, { index, weight: m.weight });
+    } else if (spec.calibration.corpusId) await add(spec.calibration.corpusId, 'corpus', 'corpus.jsonl');
+    if (spec.calibration.contrastCorpusId) await add(spec.calibration.contrastCorpusId, 'contrast', 'contrast.jsonl');
   }
   for (const id of spec.suites) {
     const s = await db.query.suites.findFirst({ where: eq(suites.id, id) });
