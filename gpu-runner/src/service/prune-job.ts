@@ -18,6 +18,11 @@ import { decodeStats, encodeStats } from '../calibrate/stats-file';
 import { discoverStructure, preflight } from '../model/preflight';
 import type { ModelConfig } from '../onnx/graph-io';
 import { writePrunedModel } from '../onnx/apply-mask';
+import { UpdatedWeights, writeUpdatedModel } from '../onnx/write-weights';
+import { hessianBlockwise } from '../calibrate/hessians';
+import { makeBatches, splitSamples } from '../calibrate/batches';
+import { Gemm } from '../prune/linalg64';
+import { sparseGptOptions, sparseGptPruner } from '../prune/sparsegpt-policy';
 import type { OnnxModel } from '../onnx/read';
 import { BlocksNotSeparable, findBlockOutputs } from '../onnx/structure';
 import type { Device } from '../ort';
@@ -182,7 +187,8 @@ async function prune(run: PruneRun): Promise<Pick<RunResult, 'overallSparsity' |
   const { ctx } = run;
   const m = await loadPrunable(run);
   const st: Statistics = {};
-  const calibrated = run.spec.method === 'wanda' ? await calibrate(run, m, st) : undefined;
+  const updated = run.spec.method === 'sparsegpt' ? new UpdatedWeights(path.join(run.ctx.dir, 'updated-weights')) : undefined;
+  const calibrated = run.spec.method === 'wanda' || updated ? await calibrate(run, m, st, updated) : undefined;
   const masks = calibrated?.masks.length
     ? calibrated.masks
     : await run.timed('masks', () => allMasks(m.model, run.spec, m.linears, st, (d, t) => ctx.progress('masks', d, t)));
@@ -190,7 +196,7 @@ async function prune(run: PruneRun): Promise<Pick<RunResult, 'overallSparsity' |
   ctx.log(`masks: overall sparsity ${report.sparsity.toFixed(4)}`);
   await uploadMasksAndStats(run, masks, st);
   run.extra.lmf = await lmfStage(run, m, calibrated?.corpus);
-  await writeAndUploadPrunedModel(run, m, masks);
+  await writeAndUploadPrunedModel(run, m, masks, updated);
   return {
     overallSparsity: report.sparsity,
     layers: report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut })),
@@ -241,10 +247,15 @@ async function loadPrunable(run: PruneRun): Promise<LoadedModel> {
  * Activation statistics (st.main, st.contrast) from the calibration text, or those of an earlier
  * oneshot run with the same inputs; sequential mode also returns the masks, chosen block by block.
  */
-async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise<{ corpus: CorpusData; masks: LayerMask[]; device?: string }> {
+async function calibrate(
+  run: PruneRun,
+  m: LoadedModel,
+  st: Statistics,
+  updated?: UpdatedWeights,
+): Promise<{ corpus: CorpusData; masks: LayerMask[]; device?: string }> {
   const { ctx, spec } = run;
   const cal = spec.calibration;
-  if (!cal) throw new Error('wanda needs calibration (corpusId, dataType, shots, samples, maxLength)');
+  if (!cal) throw new Error(`${spec.method} needs calibration (corpusId, dataType, shots, samples, maxLength)`);
   const corpus = await loadCorpus(ctx, 'corpus');
   const set = calibrationSet(corpus, cal.dataType === 'mono' ? 'mono' : 'mt', cal, m.tok);
   const contrast = cal.dataType === 'mt-contrast' ? await loadCorpus(ctx, 'contrast') : undefined;
@@ -268,6 +279,7 @@ async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise
   };
   run.extra.calibration = record;
   const common = { maskPadding: cal.maskPadding, memoryLimitBytes: run.memoryLimitBytes, session: run.session, config: m.config };
+  if (updated) return { corpus, ...(await calibrateSparseGpt(run, m, set.tokens, updated)) };
   const prior = spec.mode === 'oneshot' ? await priorStats(ctx) : undefined;
   if (prior) {
     // Same model bytes, corpus and calibration options as an earlier oneshot run: no forward pass.
@@ -297,6 +309,50 @@ async function calibrate(run: PruneRun, m: LoadedModel, st: Statistics): Promise
   run.extra.calibrationRuns = r.runs;
   run.extra.calibrationBatchSize = r.batchSize;
   return { corpus, masks: sequential ? r.masks : [], device: r.device };
+}
+
+/**
+ * SparseGPT always calibrates (its Hessians are never stored, so no earlier run's statistics serve):
+ * block by block, Hessians from the block's inputs, then fasterprune of each linear, the updated
+ * weights fed to the next block in sequential mode.
+ */
+async function calibrateSparseGpt(
+  run: PruneRun,
+  m: LoadedModel,
+  tokens: Parameters<typeof splitSamples>[0],
+  updated: UpdatedWeights,
+): Promise<{ masks: LayerMask[]; device: string }> {
+  const { ctx, spec } = run;
+  const cal = spec.calibration!;
+  const samples = splitSamples(tokens);
+  const elemType = m.model.initializers.get(m.linears[0]!.weightName)?.dataType ?? DataType.FLOAT;
+  // One sample per batch keeps a block's activations small next to its Hessians.
+  const batches = makeBatches(samples, 1);
+  const opts = sparseGptOptions(spec);
+  run.extra.sparsegpt = opts;
+  const gemm = new Gemm();
+  try {
+    const r = await run.timed('calibrate', () =>
+      hessianBlockwise({
+        model: m.model,
+        linears: m.linears,
+        batches,
+        samples: samples.length,
+        maskPadding: cal.maskPadding,
+        elemType,
+        mode: spec.mode,
+        progress: (_s, d, t) => ctx.progress('calibrate+prune', d, t),
+        session: run.session,
+        config: m.config,
+        pruneBlock: sparseGptPruner(m.model, m.linears, opts, gemm, updated),
+      }),
+    );
+    run.extra.calibrationRuns = r.runs;
+    run.extra.calibrationBatchSize = 1;
+    return { masks: r.masks, device: r.device };
+  } finally {
+    await gemm.release();
+  }
 }
 
 async function upload(run: PruneRun, name: string, data: Uint8Array | { path: string }): Promise<void> {
@@ -332,10 +388,14 @@ async function lmfStage(run: PruneRun, m: LoadedModel, corpus: CorpusData | unde
 }
 
 /** Same file name, external-data name, dtype and cache I/O as the upload; large files go up in parts. */
-async function writeAndUploadPrunedModel(run: PruneRun, m: LoadedModel, masks: LayerMask[]): Promise<void> {
+async function writeAndUploadPrunedModel(run: PruneRun, m: LoadedModel, masks: LayerMask[], updated?: UpdatedWeights): Promise<void> {
   const outDir = prunedDir(run);
   await mkdir(outDir, { recursive: true });
-  const saved = await run.timed('write-model', () => writePrunedModel(m.uploaded, m.linears, masks, path.join(outDir, run.graph.name)));
+  const out = path.join(outDir, run.graph.name);
+  // SparseGPT changes the weights it keeps; the other methods only zero the pruned ones.
+  const saved = await run.timed('write-model', () =>
+    updated ? writeUpdatedModel(m.uploaded, m.linears, masks, updated, out) : writePrunedModel(m.uploaded, m.linears, masks, out),
+  );
   await linkCompanions(run.ctx, outDir);
   const files = [saved.modelPath, ...(saved.dataPath ? [saved.dataPath] : [])];
   await run.timed('upload-model', async () => {
