@@ -32,7 +32,8 @@ export interface ReusableStats {
  */
 export async function findReusableStats(db: Db, job: { modelId: string; spec: JobSpec; owner: string; visibility: string }): Promise<ReusableStats | null> {
   const spec = job.spec;
-  if (spec.kind !== 'prune' || spec.mode !== 'oneshot' || !spec.calibration) return null;
+  // SparseGPT needs Hessians, which no run stores: it always calibrates.
+  if (spec.kind !== 'prune' || spec.mode !== 'oneshot' || !spec.calibration || spec.method === 'sparsegpt') return null;
   const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
   if (!model) return null;
   const { graphFile: onnx, files } = await loadModelStatus(db, model);

@@ -17,11 +17,19 @@ const pct = (p: number) => `${Math.round(p * 1000) / 10}%`;
  */
 export function variantOf(spec: PruneJobSpec | EvaluateJobSpec, corpusPair: string | null): VariantInfo {
   if (spec.kind === 'evaluate') return { variant: 'dense', method: 'dense', sparsity: null, pattern: null, calibration: null };
-  const method = `${spec.method}${spec.dropTop ? '+droptop' : ''}${spec.method === 'magnitude' && spec.magnitudeScope === 'matrix' ? '+matrix' : ''}`;
-  const usesCalibration = spec.method === 'wanda' && spec.calibration;
+  const method = `${spec.method}${spec.dropTop ? '+droptop' : ''}${spec.method === 'magnitude' && spec.magnitudeScope === 'matrix' ? '+matrix' : ''}${sparseGptSuffix(spec)}`;
+  const usesCalibration = (spec.method === 'wanda' || spec.method === 'sparsegpt') && spec.calibration;
   const calibration = usesCalibration ? `${spec.calibration!.dataType}:${corpusPair ?? '?'}` : null;
   const parts = [method, spec.pattern === 'unstructured' ? pct(spec.sparsity) : spec.pattern];
   if (calibration) parts.push(calibration);
   if (spec.mode === 'oneshot' && usesCalibration) parts.push('oneshot');
   return { variant: parts.join(' '), method, sparsity: spec.sparsity, pattern: spec.pattern, calibration };
+}
+
+/** Non-default SparseGPT options make another variant ("sparsegpt+damp0.1+bs64"); the defaults add nothing. */
+function sparseGptSuffix(spec: PruneJobSpec): string {
+  if (spec.method !== 'sparsegpt') return '';
+  const damp = spec.percdamp !== undefined && spec.percdamp !== 0.01 ? `+damp${spec.percdamp}` : '';
+  const bs = spec.blocksize !== undefined && spec.blocksize !== 128 ? `+bs${spec.blocksize}` : '';
+  return damp + bs;
 }

@@ -239,7 +239,7 @@ export const sweepRoutes = new ApiApp()
     for (const pair of body.pairs) {
       for (const sparsity of body.sparsities) {
         for (const m of body.methods) {
-          const calibrated = m.method === 'wanda';
+          const calibrated = m.method === 'wanda' || m.method === 'sparsegpt';
           const spec: Record<string, unknown> = {
             ...base,
             kind: 'prune',
