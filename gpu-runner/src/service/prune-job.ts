@@ -232,7 +232,7 @@ async function loadPrunable(run: PruneRun): Promise<LoadedModel> {
   const { checked, prunable } = await run.timed('preflight', async () => {
     const checked = await preflight({ dir: run.modelDir, graphFile: graph.name, scoring: spec.suites.length > 0, modelId: spec.modelId });
     const prunable = discoverStructure(checked.model, graph.name, graph.family);
-    checkMemory(ctx, `pruning ${graph.name}`, jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1));
+    checkMemory(ctx, `pruning ${graph.name}`, jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1, spec.method));
     return { checked, prunable };
   });
   const { family, blocks, linears, discovery } = prunable.structure;
