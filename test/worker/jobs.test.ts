@@ -41,7 +41,12 @@ describe('POST /v1/jobs', () => {
     ['percdamp out of range', (w) => pruneSpec(w, { method: 'sparsegpt', percdamp: 0 }), 400, 'invalid_request'],
     ['blocksize not an integer', (w) => pruneSpec(w, { method: 'sparsegpt', blocksize: 12.5 }), 400, 'invalid_request'],
     ['percdamp with wanda', (w) => pruneSpec(w, { percdamp: 0.1 }), 422, 'option_not_applicable'],
-    ['sparsegpt 2:4 with a blocksize not a multiple of 4', (w) => pruneSpec(w, { method: 'sparsegpt', pattern: '2:4', blocksize: 30 }), 422, 'option_not_applicable'],
+    [
+      'sparsegpt 2:4 with a blocksize not a multiple of 4',
+      (w) => pruneSpec(w, { method: 'sparsegpt', pattern: '2:4', blocksize: 30 }),
+      422,
+      'option_not_applicable',
+    ],
     ['sparsegpt with dropTop', (w) => pruneSpec(w, { method: 'sparsegpt', dropTop: true }), 422, 'option_not_applicable'],
     [
       'sparsegpt with mt-contrast',
@@ -74,7 +79,10 @@ describe('POST /v1/jobs', () => {
   });
 
   it('accepts sparsegpt with calibration, options and 2:4', async () => {
-    const r = await call<JobInfo>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { method: 'sparsegpt', percdamp: 0.05, blocksize: 64, pattern: '2:4' }) });
+    const r = await call<JobInfo>('POST', '/v1/jobs', {
+      token: w.writer,
+      json: pruneSpec(w, { method: 'sparsegpt', percdamp: 0.05, blocksize: 64, pattern: '2:4' }),
+    });
     expect(r.status).toBe(201);
     expect(r.body.spec).toMatchObject({ method: 'sparsegpt', percdamp: 0.05, blocksize: 64, pattern: '2:4' });
   });

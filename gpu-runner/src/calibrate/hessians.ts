@@ -17,7 +17,7 @@ import { DataType, onnx, type ModelProto } from '../onnx/proto.js';
 import { findBlockOutputs } from '../onnx/structure.js';
 import { onlyOutputs } from '../onnx/subgraph.js';
 import { openSession } from '../onnx/session.js';
-import type { LayerMask, PrunableLinear } from '../types.js';
+import type { LayerMask } from '../types.js';
 import { asFloat32 } from './accumulate.js';
 import { statisticsMask, tokenFeeds } from './feeds.js';
 import { feedsOf, loadFeedWeights } from './feed-weights.js';

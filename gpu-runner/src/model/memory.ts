@@ -100,7 +100,10 @@ export function sparsegptHessianBytes(linears: { block: number; inputName: strin
   let widest = 0;
   for (const b of new Set(linears.map((l) => l.block))) {
     const inputs = new Map(linears.filter((l) => l.block === b).map((l) => [l.inputName, l.dIn]));
-    worst = Math.max(worst, [...inputs.values()].reduce((s, d) => s + d * d * 8, 0));
+    worst = Math.max(
+      worst,
+      [...inputs.values()].reduce((s, d) => s + d * d * 8, 0),
+    );
   }
   for (const l of linears) widest = Math.max(widest, l.dIn);
   return worst + 4 * widest * widest * 8;

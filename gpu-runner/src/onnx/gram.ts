@@ -30,7 +30,14 @@ export function addGramOutputs(proto: ModelProto, tensors: { name: string; width
   let maskCol: string | undefined;
   if (maskInput) {
     inits.push(int64Const('pp_xtx/shape_col', [-1, 1]));
-    nodes.push(node('Cast', [maskInput], ['pp_xtx/mask_f'], [onnx.AttributeProto.create({ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT })]));
+    nodes.push(
+      node(
+        'Cast',
+        [maskInput],
+        ['pp_xtx/mask_f'],
+        [onnx.AttributeProto.create({ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT })],
+      ),
+    );
     nodes.push(node('Reshape', ['pp_xtx/mask_f', 'pp_xtx/shape_col'], ['pp_xtx/mask_col']));
     maskCol = 'pp_xtx/mask_col';
   }
@@ -48,7 +55,9 @@ export function addGramOutputs(proto: ModelProto, tensors: { name: string; width
       nodes.push(node('Mul', [rows, maskCol], [`${p}/masked`]));
       rows = `${p}/masked`;
     }
-    nodes.push(node('Transpose', [rows], [`${p}/t`], [onnx.AttributeProto.create({ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 0] })]));
+    nodes.push(
+      node('Transpose', [rows], [`${p}/t`], [onnx.AttributeProto.create({ name: 'perm', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 0] })]),
+    );
     nodes.push(node('MatMul', [`${p}/t`, rows], [gramName(name)]));
     outputs.push(
       onnx.ValueInfoProto.create({

@@ -73,7 +73,11 @@ export class Gemm {
   }
 
   /** alpha·op(A)·op(B) + beta·C (C optional), as a new matrix of A's element type. */
-  async run<T extends Float>(a: Mat<T>, b: Mat<T>, opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number; c?: Mat<T> } = {}): Promise<Mat<T>> {
+  async run<T extends Float>(
+    a: Mat<T>,
+    b: Mat<T>,
+    opts: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number; c?: Mat<T> } = {},
+  ): Promise<Mat<T>> {
     const type = a.data instanceof Float64Array ? 'float64' : 'float32';
     const k: GemmKey = { transA: opts.transA ? 1 : 0, transB: opts.transB ? 1 : 0, alpha: opts.alpha ?? 1, beta: opts.beta ?? 1, type };
     const rows = opts.transA ? a.cols : a.rows;

@@ -13,7 +13,9 @@ import { fasterprune, type SparseGptOptions } from './sparsegpt.js';
 
 export const SPARSEGPT_DEFAULTS = { percdamp: 0.01, blocksize: 128 } as const;
 
-export function sparseGptOptions(spec: Pick<PruneJobSpec, 'method' | 'sparsity' | 'pattern' | 'magnitudeScope'> & { percdamp?: number; blocksize?: number }): SparseGptOptions {
+export function sparseGptOptions(
+  spec: Pick<PruneJobSpec, 'method' | 'sparsity' | 'pattern' | 'magnitudeScope'> & { percdamp?: number; blocksize?: number },
+): SparseGptOptions {
   const p = maskPattern({ ...spec, dropTop: false, seed: 0 });
   const nm = p.kind === 'nm' ? p : undefined;
   return {

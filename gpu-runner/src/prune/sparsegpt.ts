@@ -141,7 +141,11 @@ export async function fasterprune(gemm: Gemm, w: DenseWeight, h: Float64Array, o
       const hblock = new Float32Array(count * (cols - i2));
       for (let i = 0; i < count; i++) for (let j = i2; j < cols; j++) hblock[i * (cols - i2) + j - i2] = hinv.data[(i1 + i) * cols + j]!;
       const rest: Mat<Float32Array> = { rows: cols - i2, cols: rows, data: W.slice(i2 * rows) };
-      const upd = await gemm.run({ rows: count, cols: cols - i2, data: hblock }, { rows: count, cols: rows, data: Err1 }, { transA: true, alpha: -1, beta: 1, c: rest });
+      const upd = await gemm.run(
+        { rows: count, cols: cols - i2, data: hblock },
+        { rows: count, cols: rows, data: Err1 },
+        { transA: true, alpha: -1, beta: 1, c: rest },
+      );
       W.set(upd.data, i2 * rows);
     }
   }

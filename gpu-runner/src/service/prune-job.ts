@@ -15,7 +15,7 @@ import { collectResidualStream } from '../calibrate/residual';
 import { collectStats, type CollectOptions } from '../calibrate/stats';
 import { DataType } from '../onnx/proto';
 import { decodeStats, encodeStats } from '../calibrate/stats-file';
-import { discoverStructure, preflight } from '../model/preflight';
+import { discoverStructure, preflight, UnsupportedModel } from '../model/preflight';
 import type { ModelConfig } from '../onnx/graph-io';
 import { writePrunedModel } from '../onnx/apply-mask';
 import { UpdatedWeights, writeUpdatedModel } from '../onnx/write-weights';
@@ -350,6 +350,11 @@ async function calibrateSparseGpt(
     run.extra.calibrationRuns = r.runs;
     run.extra.calibrationBatchSize = 1;
     return { masks: r.masks, device: r.device };
+  } catch (err) {
+    // No whole-graph fallback for SparseGPT: the next block must see the updated weights.
+    if (err instanceof BlocksNotSeparable)
+      throw new UnsupportedModel(`method sparsegpt needs blocks that can be cut apart at the residual stream: ${err.message}`);
+    throw err;
   } finally {
     await gemm.release();
   }

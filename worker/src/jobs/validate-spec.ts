@@ -120,7 +120,8 @@ function validateSparseGptOptions(spec: Extract<JobSpec, { kind: 'prune' }>): vo
     return;
   }
   if (spec.dropTop) throw na('dropTop', 'dropTop is not defined for method "sparsegpt"');
-  if (spec.calibration?.dataType === 'mt-contrast') throw na('calibration.dataType', 'method "sparsegpt" calibrates on one corpus: dataType "mt" or "mono", not "mt-contrast"');
+  if (spec.calibration?.dataType === 'mt-contrast')
+    throw na('calibration.dataType', 'method "sparsegpt" calibrates on one corpus: dataType "mt" or "mono", not "mt-contrast"');
   if (spec.pattern !== 'unstructured' && spec.blocksize !== undefined) {
     const m = Number(spec.pattern.split(':')[1]);
     if (spec.blocksize % m !== 0) throw na('blocksize', `pattern ${spec.pattern} needs a blocksize that is a multiple of ${m}, not ${spec.blocksize}`);
