@@ -40,7 +40,7 @@ function kth64(a: Float64Array, k: number): number {
     const x = a[lo]!;
     const y = a[(lo + hi) >>> 1]!;
     const z = a[hi]!;
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z)); // median of three
     let i = lo;
     let j = hi;
     while (i <= j) {
