@@ -2,9 +2,9 @@
  * Float64 dense linear algebra for SparseGPT: Cholesky factorisation and triangular inverse of
  * d_in × d_in Hessians (d_in up to 16,384) and the GEMMs of its weight update.
  *
- * The O(n³) work runs in onnxruntime's CPU Gemm (Eigen-backed for double, multithreaded: ~50 GFLOP/s
- * where a JS triple loop manages ~1), on one small graph per (transA, transB, alpha, beta) with
- * symbolic shapes; only the b × b diagonal blocks (b = 128) are factorised in JS, so JS does
+ * The O(n³) work runs in onnxruntime's CPU Gemm (double is supported there, multithreaded; tens of
+ * GFLOP/s where a JS triple loop manages ~1), on one small graph per (transA, transB, alpha, beta)
+ * with symbolic shapes; only the b × b diagonal blocks (b = 128) are factorised in JS, so JS does
  * O(n²·b). onnxruntime is already the runner's compute engine, so no new dependency is needed.
  * Matrices are row-major Float64Array (Float32Array where the caller asks for fp32 GEMMs).
  */
@@ -150,29 +150,42 @@ function put(m: Mat, r0: number, c0: number, s: Mat): void {
 }
 
 /**
- * Lower Cholesky factor L (H = L·Lᵀ) of a symmetric positive definite n × n matrix, right-looking
- * by panels: the panel's diagonal block in JS, L21 = A21·L11⁻ᵀ and the trailing update
- * A22 − L21·L21ᵀ as Gemms. Only the lower triangle of `h` is read. Returns a new matrix.
+ * The lower Cholesky factor L of a symmetric positive definite matrix (H = L·Lᵀ) and its inverse,
+ * recursively on halves: with H = [[A, Bᵀ], [B, C]],
+ *   (L11, X11) = rec(A);  L21 = B·X11ᵀ;  (L22, X22) = rec(C − L21·L21ᵀ);  X21 = −X22·L21·X11.
+ * Four Gemms of half size per level, 4n³/3 flops in all (two thirds of one n×n×n Gemm), and all of
+ * them square-ish, which onnxruntime runs near its peak (skinny right-looking panel updates ran at
+ * a quarter of it). Blocks of at most `panel` rows are factorised and inverted in JS. Only the
+ * lower triangle of `h` is read.
  */
-export async function cholesky(gemm: Gemm, h: Mat, panel = PANEL): Promise<Mat> {
+export async function choleskyWithInverse(gemm: Gemm, h: Mat, panel = PANEL, at = 0): Promise<{ l: Mat; inv: Mat }> {
   const n = h.rows;
-  const l: Mat = { rows: n, cols: n, data: new Float64Array(n * n) };
-  // The trailing matrix, shrinking by one panel per step.
-  let s: Mat = { rows: n, cols: n, data: Float64Array.from(h.data) };
-  for (let k0 = 0; k0 < n; k0 += panel) {
-    const b = Math.min(panel, n - k0);
-    const m = s.rows;
-    const d = sub(s, 0, b, 0, b);
-    cholUnblocked(d.data, 0, b, b, k0);
-    for (let i = 0; i < b; i++) for (let j = i + 1; j < b; j++) d.data[i * b + j] = 0;
-    put(l, k0, k0, d);
-    if (b === m) break;
-    const a21 = sub(s, b, m, 0, b);
-    const l21 = await gemm.run(a21, { rows: b, cols: b, data: lowerInverseSmall(d.data, b) }, { transB: true });
-    put(l, k0 + b, k0, l21);
-    s = await gemm.run(l21, l21, { transB: true, alpha: -1, beta: 1, c: sub(s, b, m, b, m) });
+  if (n <= panel) {
+    const d = Float64Array.from(h.data);
+    cholUnblocked(d, 0, n, n, at);
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) d[i * n + j] = 0;
+    return { l: { rows: n, cols: n, data: d }, inv: { rows: n, cols: n, data: lowerInverseSmall(d, n) } };
   }
-  return l;
+  const k = Math.ceil(n / 2 / panel) * panel;
+  const top = await choleskyWithInverse(gemm, sub(h, 0, k, 0, k), panel, at);
+  const l21 = await gemm.run(sub(h, k, n, 0, k), top.inv, { transB: true });
+  const schur = await gemm.run(l21, l21, { transB: true, alpha: -1, beta: 1, c: sub(h, k, n, k, n) });
+  const bottom = await choleskyWithInverse(gemm, schur, panel, at + k);
+  const x21 = await gemm.run(bottom.inv, await gemm.run(l21, top.inv), { alpha: -1 });
+  const l: Mat = { rows: n, cols: n, data: new Float64Array(n * n) };
+  put(l, 0, 0, top.l);
+  put(l, k, 0, l21);
+  put(l, k, k, bottom.l);
+  const inv: Mat = { rows: n, cols: n, data: new Float64Array(n * n) };
+  put(inv, 0, 0, top.inv);
+  put(inv, k, 0, x21);
+  put(inv, k, k, bottom.inv);
+  return { l, inv };
+}
+
+/** Lower Cholesky factor L (H = L·Lᵀ); see choleskyWithInverse. */
+export async function cholesky(gemm: Gemm, h: Mat, panel = PANEL): Promise<Mat> {
+  return (await choleskyWithInverse(gemm, h, panel)).l;
 }
 
 /**
@@ -209,6 +222,5 @@ export function reversed(m: Mat): Mat {
  * U = V⁻¹ = J·L̃⁻¹·J: one factorisation and one triangular inverse instead of two and a full inverse.
  */
 export async function inverseUpperCholesky(gemm: Gemm, h: Mat, panel = PANEL): Promise<Mat> {
-  const lt = await cholesky(gemm, reversed(h), panel);
-  return reversed(await lowerInverse(gemm, lt, panel));
+  return reversed((await choleskyWithInverse(gemm, reversed(h), panel)).inv);
 }
