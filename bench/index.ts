@@ -6,6 +6,7 @@
 const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   masks: () => import('./masks'),
   calibration: () => import('./calibration'),
+  sparsegpt: () => import('./sparsegpt'),
   evaluate: () => import('./evaluate'),
   // Not in the default set: builds ~7 GB of models and runs them end to end (tens of minutes).
   scale: () => import('./scale/index'),

@@ -83,7 +83,7 @@ export function registerJobs(program: Command) {
       .command('prune')
       .description('queue a prune job (calibrate → score → mask → evaluate)')
       .requiredOption('--model <id>')
-      .option('--method <method>', 'wanda | magnitude | random', 'wanda')
+      .option('--method <method>', 'wanda | magnitude | random | sparsegpt', 'wanda')
       .option('--sparsity <p>', 'fraction of weights to drop', num('--sparsity'), 0.5)
       .option('--corpus <id>', 'calibration corpus (wanda, or any method with --owl); a mix: id*weight,id*weight')
       .option('--data-type <type>', 'mt | mono | mt-contrast', 'mt')

@@ -36,7 +36,24 @@ describe('POST /v1/jobs', () => {
     ['mt-contrast without contrast corpus', (w) => pruneSpec(w, { calibration: { corpusId: w.corpusFr, dataType: 'mt-contrast' } }), 422, 'contrast_required'],
     ['unknown suite', (w) => pruneSpec(w, { suites: ['sui_nope'] }), 422, 'unknown_suite'],
     ['sparsity out of range', (w) => pruneSpec(w, { sparsity: 1 }), 400, 'invalid_request'],
-    ['unknown method', (w) => pruneSpec(w, { method: 'sparsegpt' }), 400, 'invalid_request'],
+    ['unknown method', (w) => pruneSpec(w, { method: 'obs' }), 400, 'invalid_request'],
+    ['sparsegpt without calibration', (w) => ({ kind: 'prune', modelId: w.model, method: 'sparsegpt' }), 422, 'calibration_required'],
+    ['percdamp out of range', (w) => pruneSpec(w, { method: 'sparsegpt', percdamp: 0 }), 400, 'invalid_request'],
+    ['blocksize not an integer', (w) => pruneSpec(w, { method: 'sparsegpt', blocksize: 12.5 }), 400, 'invalid_request'],
+    ['percdamp with wanda', (w) => pruneSpec(w, { percdamp: 0.1 }), 422, 'option_not_applicable'],
+    [
+      'sparsegpt 2:4 with a blocksize not a multiple of 4',
+      (w) => pruneSpec(w, { method: 'sparsegpt', pattern: '2:4', blocksize: 30 }),
+      422,
+      'option_not_applicable',
+    ],
+    ['sparsegpt with dropTop', (w) => pruneSpec(w, { method: 'sparsegpt', dropTop: true }), 422, 'option_not_applicable'],
+    [
+      'sparsegpt with mt-contrast',
+      (w) => pruneSpec(w, { method: 'sparsegpt', calibration: { corpusId: w.corpusFr, dataType: 'mt-contrast', contrastCorpusId: w.corpusDe } }),
+      422,
+      'option_not_applicable',
+    ],
     ['evaluate without suites', (w) => ({ kind: 'evaluate', modelId: w.model, suites: [] }), 400, 'invalid_request'],
   ];
   for (const [name, body, status, code] of invalid) {
@@ -51,6 +68,23 @@ describe('POST /v1/jobs', () => {
     expect((await call('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { pattern: '2:4', sparsity: 0.5 }) })).status).toBe(201);
     const c = pruneSpec(w, { calibration: { corpusId: w.corpusFr, dataType: 'mt-contrast', contrastCorpusId: w.corpusDe } });
     expect((await call('POST', '/v1/jobs', { token: w.writer, json: c })).status).toBe(201);
+  });
+
+  it('names the field of a bad SparseGPT option', async () => {
+    const r = await call<ErrorBody>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { method: 'sparsegpt', percdamp: 2 }) });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.body.error)).toContain('percdamp');
+    const b = await call<ErrorBody>('POST', '/v1/jobs', { token: w.writer, json: pruneSpec(w, { method: 'sparsegpt', pattern: '4:8', blocksize: 12 }) });
+    expect(b.body.error).toMatchObject({ code: 'option_not_applicable', details: { field: 'blocksize' } });
+  });
+
+  it('accepts sparsegpt with calibration, options and 2:4', async () => {
+    const r = await call<JobInfo>('POST', '/v1/jobs', {
+      token: w.writer,
+      json: pruneSpec(w, { method: 'sparsegpt', percdamp: 0.05, blocksize: 64, pattern: '2:4' }),
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.spec).toMatchObject({ method: 'sparsegpt', percdamp: 0.05, blocksize: 64, pattern: '2:4' });
   });
 
   it('rejects an incomplete model', async () => {

@@ -226,6 +226,8 @@ describe('statistics reuse (design §3.2)', () => {
     expect(same).toHaveLength(1);
     expect(same[0]).toMatchObject({ name: 'prior-stats.bin', sha256: await sha256(stats), meta: { runId: done.body.runId, artifact: 'stats.bin' } });
     expect(await offered({ sparsity: 0.7, mode: 'sequential' })).toEqual([]);
+    // SparseGPT needs Hessians, which Wanda's statistics are not.
+    expect(await offered({ sparsity: 0.7, method: 'sparsegpt' })).toEqual([]);
     expect(await offered({ sparsity: 0.7, calibration: { corpusId: w2.corpusFr, samples: 64 } })).toEqual([]);
     expect(await offered({ sparsity: 0.7, calibration: { corpusId: w2.corpusDe } })).toEqual([]);
     // maskPadding true feeds the padding mask and drops pads: other statistics.

@@ -52,6 +52,8 @@ export interface MemoryNeedInput {
   prepack: boolean;
   /** activations of the smallest batch the job can run (one sample) */
   activationBytes: number;
+  /** SparseGPT: one block's Hessians and the factorisation's working matrices (sparsegptHessianBytes) */
+  hessianBytes?: number;
 }
 
 export interface MemoryNeed {
@@ -73,6 +75,7 @@ export function memoryNeed(x: MemoryNeedInput): MemoryNeed {
   if (x.device === 'cpu' && x.fp16) parts[0] = { what: "onnxruntime's fp32 copy of the fp16 weights (no fp16 MatMul on CPU)", bytes: x.weightBytes * 2 };
   else if (x.device === 'cpu' && x.prepack) parts.push({ what: "onnxruntime's prepacked copy", bytes: x.weightBytes });
   parts.push({ what: 'activations of one sample', bytes: x.activationBytes });
+  if (x.hessianBytes) parts.push({ what: "one block's SparseGPT Hessians and factorisation (float64)", bytes: x.hessianBytes });
   return { bytes: parts.reduce((s, p) => s + p.bytes, 0), parts };
 }
 
@@ -85,4 +88,23 @@ export function assertFits(what: string, need: MemoryNeed, limit: MemoryLimit): 
   throw new UnsupportedModel(
     `${what} needs at least ${gib(need.bytes)} of memory (${parts.join(' + ')}) but this runner may use ${gib(limit.bytes)} (${limit.source}): run it on a runner with more memory${need.parts.some((p) => p.what.includes('prepacked')) ? ', or with POLYPRUNE_PREPACK=0 (no prepacked copy)' : ''}`,
   );
+}
+
+/**
+ * SparseGPT holds one block's Hessians at a time: a d_in² float64 sum per distinct input tensor (q, k
+ * and v share one), plus, while one linear is pruned, about four more d_in² float64 matrices (its
+ * dampened copy, the reversed copy, the Cholesky factor and its inverse; linalg64.ts).
+ */
+export function sparsegptHessianBytes(linears: { block: number; inputName: string; dIn: number }[]): number {
+  let worst = 0;
+  let widest = 0;
+  for (const b of new Set(linears.map((l) => l.block))) {
+    const inputs = new Map(linears.filter((l) => l.block === b).map((l) => [l.inputName, l.dIn]));
+    worst = Math.max(
+      worst,
+      [...inputs.values()].reduce((s, d) => s + d * d * 8, 0),
+    );
+  }
+  for (const l of linears) widest = Math.max(widest, l.dIn);
+  return worst + 4 * widest * widest * 8;
 }

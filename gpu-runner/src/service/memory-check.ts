@@ -3,7 +3,7 @@
  * runner's limit: checked after preflight, before any onnxruntime session is opened.
  */
 import { perSampleBytes } from '../calibrate/batches';
-import { assertFits, detectMemoryLimit, memoryNeed, type MemoryNeed } from '../model/memory';
+import { assertFits, detectMemoryLimit, memoryNeed, sparsegptHessianBytes, type MemoryNeed } from '../model/memory';
 import { DataType } from '../onnx/proto';
 import type { OnnxModel } from '../onnx/read';
 import { initializerBytes } from '../onnx/write';
@@ -11,7 +11,7 @@ import { cudaStatus, sessionDefaults } from '../ort';
 import type { PrunableLinear } from '../types';
 import type { JobContext } from './worker-loop';
 
-export function jobMemoryNeed(ctx: Pick<JobContext, 'device'>, model: OnnxModel, linears: PrunableLinear[], seqLen: number): MemoryNeed {
+export function jobMemoryNeed(ctx: Pick<JobContext, 'device'>, model: OnnxModel, linears: PrunableLinear[], seqLen: number, method?: string): MemoryNeed {
   const first = linears[0];
   const fp16 = first !== undefined && model.initializers.get(first.weightName)?.dataType === DataType.FLOAT16;
   // "auto" opens on CUDA when it is there; its host side then holds the weights once.
@@ -19,7 +19,8 @@ export function jobMemoryNeed(ctx: Pick<JobContext, 'device'>, model: OnnxModel,
   const captured = new Set(linears.map((l) => l.inputName));
   const capturedWidth = [...captured].reduce((s, name) => s + (linears.find((l) => l.inputName === name)?.dIn ?? 0), 0);
   const activationBytes = first ? perSampleBytes({ seqLen, capturedWidth, hidden: first.dIn }) : 0;
-  return memoryNeed({ weightBytes: initializerBytes(model), fp16, device, prepack: sessionDefaults().prepack, activationBytes });
+  const hessianBytes = method === 'sparsegpt' ? sparsegptHessianBytes(linears) : 0;
+  return memoryNeed({ weightBytes: initializerBytes(model), fp16, device, prepack: sessionDefaults().prepack, activationBytes, hessianBytes });
 }
 
 /** Refuses the job (unsupported model: …, not retried) when the model cannot fit; logs the figures otherwise. */

@@ -16,16 +16,21 @@ import { collectResidualStream } from '../calibrate/residual';
 import { collectStats, type CollectOptions } from '../calibrate/stats';
 import { DataType } from '../onnx/proto';
 import { decodeStats, encodeStats } from '../calibrate/stats-file';
-import { discoverStructure, preflight } from '../model/preflight';
+import { discoverStructure, preflight, UnsupportedModel } from '../model/preflight';
 import type { ModelConfig } from '../onnx/graph-io';
 import { writePrunedModel } from '../onnx/apply-mask';
+import { UpdatedWeights, writeUpdatedModel } from '../onnx/write-weights';
+import { hessianBlockwise } from '../calibrate/hessians';
+import { makeBatches, splitSamples } from '../calibrate/batches';
+import { Gemm } from '../prune/linalg64';
+import { sparseGptOptions, sparseGptPruner } from '../prune/sparsegpt-policy';
 import type { OnnxModel } from '../onnx/read';
 import { BlocksNotSeparable, findBlockOutputs } from '../onnx/structure';
 import type { Device } from '../ort';
 import { sparsityReport } from '../prune/masks';
 import { packMasks } from '../prune/pack';
 import { planOwl } from '../prune/owl';
-import { allMasks, blockMasker, type MaskPolicy, RANDOM_LAYER_SEEDS, type Statistics } from '../prune/policy';
+import { allMasks, blockMasker, layerSparsityOf, type MaskPolicy, RANDOM_LAYER_SEEDS, type Statistics } from '../prune/policy';
 import type { LoadedTokenizer } from '../tokenize/index';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../types';
 import { calibrationSet, loadCorpora, loadCorpus, mixCalibrationSet, type CorpusData } from './calibration';
@@ -186,7 +191,8 @@ async function prune(run: PruneRun): Promise<Pick<RunResult, 'overallSparsity' |
   const st: Statistics = {};
   // layerSparsity fills in policy.blockSparsity during calibration (OWL reads dense Wanda scores).
   const policy: MaskPolicy = { ...run.spec };
-  const calibrated = run.spec.method === 'wanda' || run.spec.layerSparsity ? await calibrate(run, m, st, policy) : undefined;
+  const updated = run.spec.method === 'sparsegpt' ? new UpdatedWeights(path.join(run.ctx.dir, 'updated-weights')) : undefined;
+  const calibrated = run.spec.method === 'wanda' || updated || run.spec.layerSparsity ? await calibrate(run, m, st, policy, updated) : undefined;
   const masks = calibrated?.masks.length
     ? calibrated.masks
     : await run.timed('masks', () => allMasks(m.model, policy, m.linears, st, (d, t) => ctx.progress('masks', d, t)));
@@ -195,7 +201,7 @@ async function prune(run: PruneRun): Promise<Pick<RunResult, 'overallSparsity' |
   ctx.log(`masks: overall sparsity ${report.sparsity.toFixed(4)}`);
   await uploadMasksAndStats(run, masks, st);
   run.extra.lmf = await lmfStage(run, m, calibrated?.corpus);
-  await writeAndUploadPrunedModel(run, m, masks);
+  await writeAndUploadPrunedModel(run, m, masks, updated);
   return {
     overallSparsity: report.sparsity,
     layers: report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut })),
@@ -231,7 +237,7 @@ async function loadPrunable(run: PruneRun): Promise<LoadedModel> {
   const { checked, prunable } = await run.timed('preflight', async () => {
     const checked = await preflight({ dir: run.modelDir, graphFile: graph.name, scoring: spec.suites.length > 0, modelId: spec.modelId });
     const prunable = discoverStructure(checked.model, graph.name, graph.family);
-    checkMemory(ctx, `pruning ${graph.name}`, jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1));
+    checkMemory(ctx, `pruning ${graph.name}`, jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1, spec.method));
     return { checked, prunable };
   });
   const { family, blocks, linears, discovery } = prunable.structure;
@@ -251,6 +257,7 @@ async function calibrate(
   m: LoadedModel,
   st: Statistics,
   policy: MaskPolicy,
+  updated?: UpdatedWeights,
 ): Promise<{ corpus: CorpusData; masks: LayerMask[]; device?: string }> {
   const { ctx, spec } = run;
   const cal = spec.calibration;
@@ -283,6 +290,23 @@ async function calibrate(
   };
   run.extra.calibration = record;
   const common = { maskPadding: cal.maskPadding, memoryLimitBytes: run.memoryLimitBytes, session: run.session, config: m.config };
+  if (updated) {
+    if (spec.layerSparsity) {
+      // OWL's outlier ratios come from the dense model (an earlier oneshot run's statistics, or a pass).
+      const prior = await priorStats(ctx);
+      const dense =
+        prior?.main ??
+        (
+          await run.timed('calibrate-owl', () =>
+            collectStats(m.model, m.linears, set.tokens, { ...common, mode: 'oneshot', onProgress: (_s, d, t) => ctx.progress('calibrate owl', d, t) }),
+          )
+        ).stats;
+      if (prior) run.extra.statsReusedFrom = prior.runId;
+      st.main = dense;
+      await owlStage(run, m, dense, policy);
+    }
+    return { corpus, ...(await calibrateSparseGpt(run, m, set.tokens, updated, policy)) };
+  }
   // Only sequential Wanda chooses masks during calibration; everything else reads dense statistics.
   const sequential = spec.mode === 'sequential' && spec.method === 'wanda';
   const prior = sequential ? undefined : await priorStats(ctx);
@@ -348,6 +372,56 @@ function recordBlockSparsity(run: PruneRun, m: LoadedModel, report: ReturnType<t
   }
 }
 
+/**
+ * SparseGPT always calibrates (its Hessians are never stored, so no earlier run's statistics serve):
+ * block by block, Hessians from the block's inputs, then fasterprune of each linear, the updated
+ * weights fed to the next block in sequential mode.
+ */
+async function calibrateSparseGpt(
+  run: PruneRun,
+  m: LoadedModel,
+  tokens: Parameters<typeof splitSamples>[0],
+  updated: UpdatedWeights,
+  policy: MaskPolicy,
+): Promise<{ masks: LayerMask[]; device: string }> {
+  const { ctx, spec } = run;
+  const cal = spec.calibration!;
+  const samples = splitSamples(tokens);
+  const elemType = m.model.initializers.get(m.linears[0]!.weightName)?.dataType ?? DataType.FLOAT;
+  // One sample per batch keeps a block's activations small next to its Hessians.
+  const batches = makeBatches(samples, 1);
+  const opts = sparseGptOptions(spec);
+  run.extra.sparsegpt = opts;
+  const gemm = new Gemm();
+  try {
+    const r = await run.timed('calibrate', () =>
+      hessianBlockwise({
+        model: m.model,
+        linears: m.linears,
+        batches,
+        samples: samples.length,
+        maskPadding: cal.maskPadding,
+        elemType,
+        mode: spec.mode,
+        progress: (_s, d, t) => ctx.progress('calibrate+prune', d, t),
+        session: run.session,
+        config: m.config,
+        pruneBlock: sparseGptPruner(m.model, m.linears, opts, gemm, updated, (l) => layerSparsityOf(policy, l)),
+      }),
+    );
+    run.extra.calibrationRuns = r.runs;
+    run.extra.calibrationBatchSize = 1;
+    return { masks: r.masks, device: r.device };
+  } catch (err) {
+    // No whole-graph fallback for SparseGPT: the next block must see the updated weights.
+    if (err instanceof BlocksNotSeparable)
+      throw new UnsupportedModel(`method sparsegpt needs blocks that can be cut apart at the residual stream: ${err.message}`);
+    throw err;
+  } finally {
+    await gemm.release();
+  }
+}
+
 async function upload(run: PruneRun, name: string, data: Uint8Array | { path: string }): Promise<void> {
   await run.ctx.upload(name, data);
   run.artifacts.push(name);
@@ -383,10 +457,14 @@ async function lmfStage(run: PruneRun, m: LoadedModel, corpus: CorpusData | unde
 }
 
 /** Same file name, external-data name, dtype and cache I/O as the upload; large files go up in parts. */
-async function writeAndUploadPrunedModel(run: PruneRun, m: LoadedModel, masks: LayerMask[]): Promise<void> {
+async function writeAndUploadPrunedModel(run: PruneRun, m: LoadedModel, masks: LayerMask[], updated?: UpdatedWeights): Promise<void> {
   const outDir = prunedDir(run);
   await mkdir(outDir, { recursive: true });
-  const saved = await run.timed('write-model', () => writePrunedModel(m.uploaded, m.linears, masks, path.join(outDir, run.graph.name)));
+  const out = path.join(outDir, run.graph.name);
+  // SparseGPT changes the weights it keeps; the other methods only zero the pruned ones.
+  const saved = await run.timed('write-model', () =>
+    updated ? writeUpdatedModel(m.uploaded, m.linears, masks, updated, out) : writePrunedModel(m.uploaded, m.linears, masks, out),
+  );
   await linkCompanions(run.ctx, outDir);
   const files = [saved.modelPath, ...(saved.dataPath ? [saved.dataPath] : [])];
   await run.timed('upload-model', async () => {

@@ -53,6 +53,7 @@ export const errorCodes = [
   'unknown_job',
   'calibration_required',
   'pattern_sparsity_mismatch',
+  'option_not_applicable',
   'contrast_required',
   'unexpected_contrast',
   'corpus_pair_mismatch',

@@ -53,7 +53,7 @@ export const layerSparsityPolicy = z.discriminatedUnion('kind', [
 ]);
 export type LayerSparsityPolicy = z.infer<typeof layerSparsityPolicy>;
 
-export const pruneMethod = z.enum(['wanda', 'magnitude', 'random']);
+export const pruneMethod = z.enum(['wanda', 'magnitude', 'random', 'sparsegpt']);
 export const pattern = z.enum(['unstructured', '2:4', '4:8']);
 
 /** "auto": each suite in its own language where its format has localised words, else English. */
@@ -87,6 +87,10 @@ export const pruneJobSpec = z.strictObject({
   /** Per-block sparsities averaging `sparsity` (wanda, magnitude, sparsegpt; unstructured only). */
   layerSparsity: layerSparsityPolicy.optional(),
   pattern: pattern.default('unstructured'),
+  /** SparseGPT only: Hessian dampening, a fraction of mean(diag H) added to its diagonal (runner default 0.01). */
+  percdamp: z.number().gt(0).max(1).optional(),
+  /** SparseGPT only: columns pruned together between weight updates (runner default 128). */
+  blocksize: z.number().int().min(1).max(4096).optional(),
   mode: z.enum(['sequential', 'oneshot']).default('sequential'),
   seed: z
     .number()

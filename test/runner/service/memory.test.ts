@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chooseBatchSize } from '../../../gpu-runner/src/calibrate/batches';
-import { detectMemoryLimit, memoryNeed, parseBytes } from '../../../gpu-runner/src/model/memory';
+import { detectMemoryLimit, memoryNeed, parseBytes, sparsegptHessianBytes } from '../../../gpu-runner/src/model/memory';
 import { UnsupportedModel } from '../../../gpu-runner/src/model/preflight';
 import { EnvError, readRunnerEnv } from '../../../gpu-runner/src/service/env';
 import { runPruneJob } from '../../../gpu-runner/src/service/prune-job';
@@ -63,6 +63,21 @@ describe('memory need and batch size', () => {
     expect(memoryNeed({ weightBytes: w, fp16: false, device: 'cpu', prepack: false, activationBytes: one }).bytes).toBe(w + one);
     expect(memoryNeed({ weightBytes: w, fp16: true, device: 'cpu', prepack: true, activationBytes: one }).bytes).toBe(2 * w + one);
     expect(memoryNeed({ weightBytes: w, fp16: true, device: 'cuda', prepack: true, activationBytes: one }).bytes).toBe(w + one);
+  });
+
+  it("counts one block's SparseGPT Hessians (d_in² float64 per distinct input) and the factorisation's working matrices", () => {
+    // LLaMA-7B-like block: q/k/v/gate/up read 4096-wide tensors (two distinct), o reads 4096, down 11008.
+    const block = (b: number) => [
+      ...['q', 'k', 'v'].map(() => ({ block: b, inputName: `b${b}.attn_in`, dIn: 4096 })),
+      { block: b, inputName: `b${b}.o_in`, dIn: 4096 },
+      ...['gate', 'up'].map(() => ({ block: b, inputName: `b${b}.mlp_in`, dIn: 4096 })),
+      { block: b, inputName: `b${b}.down_in`, dIn: 11008 },
+    ];
+    const one = 3 * 4096 ** 2 * 8 + 11008 ** 2 * 8;
+    expect(sparsegptHessianBytes([...block(0), ...block(1)])).toBe(one + 4 * 11008 ** 2 * 8);
+    const need = memoryNeed({ weightBytes: 1e9, fp16: false, device: 'cpu', prepack: false, activationBytes: 5, hessianBytes: 7 });
+    expect(need.bytes).toBe(1e9 + 5 + 7);
+    expect(need.parts.at(-1)?.what).toMatch(/Hessians/);
   });
 
   it('keeps the activation budget within the limit, whatever memory is free', () => {

@@ -175,6 +175,7 @@ describe('prune job on a two-corpus mix with OWL (demo model)', () => {
   for (const [method, mode] of [
     ['magnitude', 'sequential'],
     ['wanda', 'sequential'],
+    ['sparsegpt', 'sequential'],
   ] as const) {
     it(`${method} ${mode} with OWL: outlier ratios from a dense pass, each block pruned at its sparsity`, async () => {
       const spec = {
@@ -197,13 +198,15 @@ describe('prune job on a two-corpus mix with OWL (demo model)', () => {
         Object.keys(result.timings)
           .filter((t) => t.startsWith('calibrate'))
           .sort(),
-      ).toEqual(method === 'wanda' ? ['calibrate', 'calibrate-owl'] : ['calibrate']);
+      ).toEqual(method === 'magnitude' ? ['calibrate'] : ['calibrate', 'calibrate-owl']);
       const model = await loadModel(path.join(DEMO, 'model.onnx'));
       const linears = findPrunableLinears(model).linears;
       for (const l of result.layers) {
         const lin = linears.find((x) => x.id === l.id)!;
         const b = owl.blocks.find((x) => x.block === lin.block)!;
-        expect(l.sparsity).toBeCloseTo(Math.floor(lin.dIn * b.sparsity) / lin.dIn, 12);
+        // SparseGPT thresholds each block of columns as a whole (upstream): ⌊n·s⌋ + ties, not per row
+        if (method === 'sparsegpt') expect(Math.abs(l.sparsity - b.sparsity)).toBeLessThan(2 / lin.dIn);
+        else expect(l.sparsity).toBeCloseTo(Math.floor(lin.dIn * b.sparsity) / lin.dIn, 12);
       }
       expect(new Set(owl.blocks.map((b) => b.sparsity)).size).toBeGreaterThan(1);
     });

@@ -38,7 +38,10 @@ export interface ReusableStats {
 
 /** Design §3.2: in oneshot mode a new sparsity or method on the same (model, corpus, options) needs no new forward pass. */
 export const wantsStats = (spec: JobSpec): spec is PruneJobSpec & { calibration: CalibrationSpec } =>
-  spec.kind === 'prune' && denseStats(spec) && spec.calibration !== undefined;
+  spec.kind === 'prune' &&
+  spec.calibration !== undefined &&
+  // SparseGPT needs Hessians, which no run stores; with OWL it reads dense statistics for the ratios.
+  (spec.method === 'sparsegpt' ? spec.layerSparsity !== undefined : denseStats(spec));
 
 /**
  * The newest prune run among `candidates` (the runs this job may reuse, newest first: reusableArtifacts)

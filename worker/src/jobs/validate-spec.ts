@@ -62,7 +62,10 @@ export async function validateSpec(db: Db, p: Principal, spec: JobSpec): Promise
         );
       }
     }
-    if (spec.method === 'wanda' && !spec.calibration) throw invalid('calibration_required', 'method "wanda" needs a calibration corpus (calibration.corpusId)');
+    if ((spec.method === 'wanda' || spec.method === 'sparsegpt') && !spec.calibration) {
+      throw invalid('calibration_required', `method "${spec.method}" needs a calibration corpus (calibration.corpusId)`);
+    }
+    validateSparseGptOptions(spec);
     if (spec.layerSparsity && !spec.calibration) {
       throw invalid(
         'calibration_required',
@@ -120,4 +123,26 @@ async function validateAnalysis(db: Db, p: Principal, spec: AnalyzeJobSpec): Pro
   if (notPrune) throw invalid('not_a_prune_job', `job ${notPrune.id} is a ${notPrune.kind} job; an analysis compares the masks of prune jobs`);
   const other = rows.find((j) => j.modelId !== spec.modelId);
   if (other) throw invalid('job_model_mismatch', `job ${other.id} prunes model ${other.modelId}, not ${spec.modelId}`);
+}
+
+/**
+ * SparseGPT's own options apply to it alone, and what it does not implement is refused rather than
+ * ignored: it chooses its masks by w²/[H⁻¹]_ii² (no dropTop), from one corpus (no mt-contrast), and
+ * an N:M group must not straddle two of its column blocks.
+ */
+function validateSparseGptOptions(spec: Extract<JobSpec, { kind: 'prune' }>): void {
+  const na = (field: string, message: string) => invalid('option_not_applicable', message, { field });
+  if (spec.method !== 'sparsegpt') {
+    for (const field of ['percdamp', 'blocksize'] as const) {
+      if (spec[field] !== undefined) throw na(field, `${field} is a SparseGPT option; method "${spec.method}" does not use it`);
+    }
+    return;
+  }
+  if (spec.dropTop) throw na('dropTop', 'dropTop is not defined for method "sparsegpt"');
+  if (spec.calibration?.dataType === 'mt-contrast')
+    throw na('calibration.dataType', 'method "sparsegpt" calibrates on one corpus: dataType "mt" or "mono", not "mt-contrast"');
+  if (spec.pattern !== 'unstructured' && spec.blocksize !== undefined) {
+    const m = Number(spec.pattern.split(':')[1]);
+    if (spec.blocksize % m !== 0) throw na('blocksize', `pattern ${spec.pattern} needs a blocksize that is a multiple of ${m}, not ${spec.blocksize}`);
+  }
 }

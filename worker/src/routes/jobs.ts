@@ -240,7 +240,7 @@ export const sweepRoutes = new ApiApp()
       for (const sparsity of body.sparsities) {
         for (const m of body.methods) {
           // OWL weighs blocks by Wanda scores of a calibration pass, whichever method prunes.
-          const calibrated = m.method === 'wanda' || base.layerSparsity !== undefined;
+          const calibrated = m.method === 'wanda' || m.method === 'sparsegpt' || base.layerSparsity !== undefined;
           const spec: Record<string, unknown> = {
             ...base,
             kind: 'prune',
