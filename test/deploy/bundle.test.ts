@@ -61,15 +61,26 @@ describe('wrangler deploy --dry-run', () => {
   }
 });
 
+interface D1 {
+  binding: string;
+  database_name?: string;
+  database_id?: string;
+  migrations_dir?: string;
+}
+interface R2 {
+  binding: string;
+  bucket_name?: string;
+}
+
 describe('wrangler.toml [env.production]', () => {
   const base = unstable_readConfig({ config: path.join(repoRoot, 'wrangler.toml') }, { hideWarnings: true });
   const prod = unstable_readConfig({ config: path.join(repoRoot, 'wrangler.toml'), env: 'production' }, { hideWarnings: true });
 
   it('names the same D1 and R2 bindings and vars as the local environment', () => {
-    expect(prod.d1_databases.map((d) => [d.binding, d.database_name, d.migrations_dir])).toEqual(
-      base.d1_databases.map((d) => [d.binding, d.database_name, d.migrations_dir]),
-    );
-    expect(prod.r2_buckets.map((b) => [b.binding, b.bucket_name])).toEqual(base.r2_buckets.map((b) => [b.binding, b.bucket_name]));
+    const d1 = (c: typeof base) => c.d1_databases.map((d: D1) => [d.binding, d.database_name, d.migrations_dir]);
+    const r2 = (c: typeof base) => c.r2_buckets.map((b: R2) => [b.binding, b.bucket_name]);
+    expect(d1(prod)).toEqual(d1(base));
+    expect(r2(prod)).toEqual(r2(base));
     expect(Object.keys(prod.vars).sort()).toEqual(Object.keys(base.vars).sort());
     expect(prod.main).toBe(base.main);
     expect(prod.compatibility_flags).toEqual(base.compatibility_flags);
@@ -77,7 +88,7 @@ describe('wrangler.toml [env.production]', () => {
 
   it('has the cron trigger and a placeholder for the database id, and no admin token in vars', () => {
     expect(prod.triggers.crons).toEqual(['* * * * *']);
-    expect(prod.d1_databases[0]!.database_id).toMatch(/REPLACE/);
+    expect((prod.d1_databases[0] as D1).database_id).toMatch(/REPLACE/);
     expect(Object.keys(prod.vars)).not.toContain('ADMIN_TOKEN');
   });
 });
