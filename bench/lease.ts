@@ -45,7 +45,7 @@ export async function run() {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : null };
+      return { status: r.status, body: (text ? JSON.parse(text) : null) as any };
     };
     const model = (await call(writer, '/v1/models', { name: 'bench-lease', family: 'gpt2' })).body.id as string;
     const fixture = path.join(repoRoot, 'test/fixtures/models/gpt2');
