@@ -55,11 +55,12 @@ export async function run() {
         headers: { authorization: `Bearer ${writer}` },
         body: await readFile(path.join(fixture, f)),
       });
-    const suite = (
-      await fetch(`${base}/v1/suites?format=ppl&lang=en`, { method: 'POST', headers: { authorization: `Bearer ${writer}` }, body: 'A sentence.\n' }).then((r) =>
-        r.json(),
-      )
-    ).id as string;
+    const suiteRes = await fetch(`${base}/v1/suites?format=ppl&lang=en`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${writer}` },
+      body: 'A sentence.\n',
+    });
+    const suite = ((await suiteRes.json()) as { id: string }).id;
     const load = os
       .loadavg()
       .map((x) => x.toFixed(1))
