@@ -192,6 +192,12 @@ const matrix: Row[] = [
     expect: { anon: 401, read: 403, write: 403, runner: 400, admin: 400, other: 403 },
   },
   {
+    name: 'queue figures',
+    method: 'GET',
+    path: () => '/v1/runner/queue',
+    expect: { anon: 401, read: 403, write: 403, runner: 200, admin: 200, other: 403 },
+  },
+  {
     name: 'input without a lease',
     method: 'GET',
     path: async (f) => `/v1/runner/jobs/${(await f.job()).split('/').pop()}/inputs/model.onnx`,

@@ -228,6 +228,29 @@ export const sweepInfo = z.object({ sweepId: z.string(), jobs: z.array(jobInfo) 
 
 export const leaseBody = z.strictObject({ runnerId: z.string().min(1).max(100), device: z.string().max(100).optional() });
 
+/**
+ * The queue as an autoscaler reads it (GET /v1/runner/queue), from the jobs table at one instant.
+ * Jobs name no device: any runner can take any job, so both byDevice figures count every ready
+ * queued job; each adds the live leases of runners that reported that device. docs/deploy.md.
+ */
+export const runnerQueue = z
+  .object({
+    /** jobs with status "queued", including those waiting for other jobs */
+    queued: z.number().int().min(0),
+    /** of the queued jobs, those not yet leasable: an analysis whose prune jobs have not all ended */
+    waiting: z.number().int().min(0),
+    /** jobs with status "running": a runner took them and has not reported the outcome */
+    running: z.number().int().min(0),
+    /** of the running jobs, those whose lease has not expired: a runner is still heartbeating them */
+    leased: z.number().int().min(0),
+    /** seconds since the oldest queued job was created (a requeued job keeps its age); 0 when none */
+    oldestQueuedSeconds: z.number().int().min(0),
+    /** runners of each device the queue keeps busy: ready queued jobs + live leases of that device */
+    byDevice: z.object({ cuda: z.number().int().min(0), cpu: z.number().int().min(0) }),
+  })
+  .meta({ id: 'RunnerQueue' });
+export type RunnerQueue = z.infer<typeof runnerQueue>;
+
 export const jobInput = z.object({
   /** Name to fetch with GET /v1/runner/jobs/{id}/inputs/{name} */
   name: z.string(),

@@ -163,6 +163,8 @@ export const jobs = sqliteTable(
     leaseHolder: text('lease_holder'),
     leaseExpiresAt: integer('lease_expires_at'),
     runnerId: text('runner_id'),
+    /** the device the leasing runner reported ("cuda", "cpu", "auto"), for the queue figures by device */
+    leaseDevice: text('lease_device'),
     progressStage: text('progress_stage'),
     progressDone: integer('progress_done'),
     progressTotal: integer('progress_total'),

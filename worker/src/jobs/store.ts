@@ -76,28 +76,40 @@ export async function requeueExpired(db: Db, nowMs = Date.now()) {
   ]);
 }
 
+/** SQL: the job (alias `j`) names jobs it waits for (`spec.jobs`) of which one is still queued or running. */
+export const waitsForOthers = (j: string) =>
+  `EXISTS (SELECT 1 FROM json_each(${j}.spec, '$.jobs') w JOIN jobs d ON d.id = w.value WHERE d.status IN ('queued', 'running'))`;
+
 /**
  * Claims the oldest queued job in ONE statement: the sub-select and the update run atomically in
  * SQLite, and the `status = 'queued'` guard makes a second racing claim match nothing. A job that
  * names jobs it waits for (an analysis: `spec.jobs`) is not ready while any of them is queued or
  * running.
  */
-/** `holder`: id of the runner token asking; the lease token is only good with that token. */
-export async function claimNext(d1: D1Database, runnerId: string, leaseToken: string, expiresAt: number, holder: string): Promise<string | null> {
+/**
+ * `holder`: id of the runner token asking; the lease token is only good with that token. `device`:
+ * what the runner reported, kept for the queue figures by device (jobs name no device).
+ */
+export async function claimNext(
+  d1: D1Database,
+  runnerId: string,
+  leaseToken: string,
+  expiresAt: number,
+  holder: string,
+  device: string | null = null,
+): Promise<string | null> {
   const now = nowIso();
   const row = await d1
     .prepare(
-      `UPDATE jobs SET status = 'running', lease_token = ?1, lease_expires_at = ?2, runner_id = ?3, lease_holder = ?5,
+      `UPDATE jobs SET status = 'running', lease_token = ?1, lease_expires_at = ?2, runner_id = ?3, lease_holder = ?5, lease_device = ?6,
          attempts = attempts + 1, started_at = coalesce(started_at, ?4), updated_at = ?4, error = NULL, error_code = NULL
        WHERE id = (
-         SELECT j.id FROM jobs j WHERE j.status = 'queued'
-           AND NOT EXISTS (
-             SELECT 1 FROM json_each(j.spec, '$.jobs') w JOIN jobs d ON d.id = w.value WHERE d.status IN ('queued', 'running'))
+         SELECT j.id FROM jobs j WHERE j.status = 'queued' AND NOT ${waitsForOthers('j')}
          ORDER BY j.id LIMIT 1)
          AND status = 'queued'
        RETURNING id`,
     )
-    .bind(leaseToken, expiresAt, runnerId, now, holder)
+    .bind(leaseToken, expiresAt, runnerId, now, holder, device)
     .first<{ id: string }>();
   return row?.id ?? null;
 }

@@ -52,6 +52,7 @@ function newJobRow(p: Principal, { spec, corpus }: ResolvedSpec, max: number, ex
     leaseHolder: null,
     leaseExpiresAt: null,
     runnerId: null,
+    leaseDevice: null,
     progressStage: null,
     progressDone: null,
     progressTotal: null,

@@ -12,6 +12,7 @@ import {
   jobInfo,
   leaseBody,
   leaseResponse,
+  runnerQueue,
 } from '../../../shared/src/api/jobs';
 import { limits } from '../../../shared/src/api/limits';
 import type { SuiteInfo } from '../../../shared/src/api/suites';
@@ -26,6 +27,7 @@ import { assemble, storePart } from '../lib/multipart';
 import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
 import { claimNext, type JobRow, jobView, leaseSeconds, requeueExpired } from '../jobs/store';
 import { writeRun } from '../jobs/complete';
+import { queueFigures } from '../jobs/queue';
 import { analysisInputs, comparableProblem, resolveAnalysisRuns } from '../jobs/analysis-runs';
 import { findReusableStats, STATS_ARTIFACTS, wantsStats } from '../jobs/reuse-stats';
 import { DENSE_SAMPLE_ARTIFACTS, findDenseSamples, wantsDenseSamples } from '../jobs/dense-samples';
@@ -190,6 +192,13 @@ const lease = createRoute({
   request: { body: jsonBody(leaseBody) },
   responses: { 200: json('lease', leaseResponse), 204: { description: 'no work' } },
 });
+const queue = createRoute({
+  ...runner,
+  method: 'get',
+  path: '/queue',
+  summary: 'Queue depth for an autoscaler: queued, running, live leases, age of the oldest queued job, runners wanted by device',
+  responses: { 200: json('queue figures', runnerQueue) },
+});
 const heartbeat = createRoute({
   ...runner,
   method: 'post',
@@ -269,7 +278,7 @@ export const runnerRoutes = new ApiApp()
     for (let tries = 0; tries < 20; tries++) {
       const token = newSecret();
       const expires = Date.now() + leaseSeconds(c.env) * 1000;
-      const id = await claimNext(c.env.DB, body.runnerId, token, expires, holderOf(c));
+      const id = await claimNext(c.env.DB, body.runnerId, token, expires, holderOf(c), body.device ?? null);
       if (!id) return c.body(null, 204);
       const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
       if (job.spec.kind === 'analyze' && (await refuseAnalysis(db, job, job.spec, token))) continue;
@@ -278,6 +287,8 @@ export const runnerRoutes = new ApiApp()
     }
     return c.body(null, 204);
   })
+  // Read-only: an expired lease shows as running but not leased until a lease call or the cron requeues it.
+  .openapi(queue, async (c) => c.json(await queueFigures(c.env.DB), 200))
   .openapi(heartbeat, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
