@@ -68,7 +68,8 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
       <tr>
         {board.model === null ? <th class="l">model</th> : null}
         <th class="l">
-          variant <small class="unit">{unitLabel(board.metric)}</small>
+          variant
+          <small class="unit">{unitLabel(board.metric)}</small>
         </th>
         {board.columns.map((c) => {
           const subset = subsetText(c);
