@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { ApiError } from '../../gpu-runner/src/service/http';
 import { apiFor, emit, UsageError } from '../context';
+import { renderTable } from '../table';
 
 async function read(file: string): Promise<Uint8Array> {
   if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
@@ -11,9 +12,21 @@ async function read(file: string): Promise<Uint8Array> {
 }
 
 export function registerData(program: Command) {
-  program
-    .command('corpora')
-    .description('bilingual calibration corpora')
+  const corpora = program.command('corpora').description('bilingual calibration corpora');
+  corpora
+    .command('list')
+    .description('corpora you can use: id, pair, pairs kept')
+    .action(async (_o, cmd: Command) => {
+      const page = await (await apiFor(cmd)).listCorpora();
+      emit(cmd, page, () =>
+        renderTable(
+          ['id', 'name', 'pair', 'pairs', 'visibility', 'created'],
+          page.items.map((c) => [c.id, c.name, `${c.src}-${c.tgt}`, String(c.stats.pairsKept), c.visibility, c.createdAt.slice(0, 10)]),
+          ['left', 'left', 'left', 'right', 'left', 'left'],
+        ),
+      );
+    });
+  corpora
     .command('upload')
     .description('upload sentence pairs: one TSV / JSONL file, or two line-aligned files with --src-file and --tgt-file')
     .argument('[file]', 'TSV src<TAB>tgt, JSONL {src, tgt} or hub JSONL {"translation": {…}}')
@@ -71,9 +84,21 @@ export function registerData(program: Command) {
       },
     );
 
-  program
-    .command('suites')
-    .description('evaluation suites')
+  const suites = program.command('suites').description('evaluation suites');
+  suites
+    .command('list')
+    .description('suites you can evaluate on: id, name, format, language, rows')
+    .action(async (_o, cmd: Command) => {
+      const page = await (await apiFor(cmd)).listSuites();
+      emit(cmd, page, () =>
+        renderTable(
+          ['id', 'name', 'format', 'lang', 'task', 'rows', 'visibility'],
+          page.items.map((x) => [x.id, x.name, x.format, x.lang, x.task, String(x.stats.rowsKept), x.visibility]),
+          ['left', 'left', 'left', 'left', 'left', 'right', 'left'],
+        ),
+      );
+    });
+  suites
     .command('upload')
     .description('upload an evaluation suite of one format and language, as published (JSONL, TSV or CSV; sniffed)')
     .argument('<file>')
