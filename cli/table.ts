@@ -238,16 +238,22 @@ export function renderResults(results: JobResult[]): string {
   };
   const cols = [...new Set(results.flatMap((r) => pick(r).map((s) => `${s.format}\u0000${s.lang}`)))].sort();
   if (!cols.length) return 'no scores';
-  const header = ['job', ...cols.map((c) => {
-    const [format, lang] = c.split('\u0000');
-    return `${format}\n${lang}`;
-  })];
+  const header = [
+    'job',
+    ...cols.map((c) => {
+      const [format, lang] = c.split('\u0000');
+      return `${format}\n${lang}`;
+    }),
+  ];
   const rows = results.map((r) => {
     const mine = pick(r);
-    return [r.label, ...cols.map((c) => {
-      const s = mine.find((x) => `${x.format}\u0000${x.lang}` === c);
-      return s ? showValue(s.value, s.metric) : '–';
-    })];
+    return [
+      r.label,
+      ...cols.map((c) => {
+        const s = mine.find((x) => `${x.format}\u0000${x.lang}` === c);
+        return s ? showValue(s.value, s.metric) : '–';
+      }),
+    ];
   });
   const units = [...new Set(cols.map((c) => c.split('\u0000')[0]!))].map((f) => `${f} ${unitLabel(defaultMetric(f))}`);
   return `${renderTable(header, rows, ['left', ...cols.map(() => 'right' as const)])}\n${units.join(' · ')}`;

@@ -82,6 +82,7 @@ async function connect(): Promise<{ api: PolypruneApi; stack?: Stack }> {
   }
   say(`no stack at ${url}: starting one (wrangler dev + ${args.runners} CPU runner)…`);
   const stack = await startStack({ port: Number(args.port), runners: Number(args.runners), persistTo: args['persist-to'] });
+  say(`stack up: API on port ${stack.ports.api}, wrangler inspector on ${stack.ports.inspector}`);
   return { api: new PolypruneApi({ baseUrl: stack.url, token: stack.adminToken }), stack };
 }
 
@@ -129,7 +130,10 @@ async function watch(api: PolypruneApi, sweepId: string, total: number) {
   const width = 24;
   for (;;) {
     const jobs = (await api.listJobs({ sweep: sweepId, limit: 200 })).items;
-    if (overallLine(jobs) !== overall) say((overall = overallLine(jobs)));
+    if (overallLine(jobs) !== overall) {
+      overall = overallLine(jobs);
+      say(overall);
+    }
     for (const j of jobs) {
       const p = j.progress ? ` ${j.progress.stage} ${j.progress.total > 1 ? `${j.progress.done}/${j.progress.total}` : ''}`.trimEnd() : '';
       const line = `${j.status}${j.status === 'running' ? p : ''}`;

@@ -173,7 +173,12 @@ async function withFlagHints<T>(upload: Promise<T>): Promise<T> {
     // Only --strict refuses control characters; without it they are stripped and the lines kept.
     if (reasons.size === 1 && reasons.has('control_chars')) {
       const said = err.message.slice(`${err.status} ${err.code}: `.length).replace(/\. Fix them, or upload without onError=reject.*$/, '');
-      throw new ApiError(err.status, err.code, `${said}. Fix them, or rerun without --strict: control characters are then stripped (counted in the summary) and the lines kept`, err.details);
+      throw new ApiError(
+        err.status,
+        err.code,
+        `${said}. Fix them, or rerun without --strict: control characters are then stripped (counted in the summary) and the lines kept`,
+        err.details,
+      );
     }
     const said = err.message.slice(`${err.status} ${err.code}: `.length).replace(/[.;]?\s*[^.;]*onError=skip[^.;]*\.?$/, '');
     throw new ApiError(err.status, err.code, `${said}. Fix them, or rerun with --skip-bad-lines to keep the good lines`, err.details);

@@ -117,7 +117,8 @@ export function registerJobs(program: Command) {
       .option('--watch', 'follow the job until it ends'),
   ).action(async (o, cmd: Command) => {
     const refused = pruneOnlyFlags((k) => cmd.getOptionValueSource(k) === 'cli');
-    if (refused.length) throw new UsageError(`evaluate does not prune: ${refused.join(', ')} ${refused.length > 1 ? 'apply' : 'applies'} to prune and sweep only`);
+    if (refused.length)
+      throw new UsageError(`evaluate does not prune: ${refused.join(', ')} ${refused.length > 1 ? 'apply' : 'applies'} to prune and sweep only`);
     if (!o.suite.length) throw new UsageError('evaluate needs at least one --suite <id>');
     const api = await apiFor(cmd);
     const { mode: _m, pattern: _p, ...rest } = common(o);
@@ -132,7 +133,12 @@ export function registerJobs(program: Command) {
       .description('queue a grid: language pairs × sparsities × methods (+ the dense evaluation)')
       .requiredOption('--model <id>')
       .option('--pair <corpus[:contrast]>', 'calibration corpus of one language pair (repeatable)', collect, [])
-      .option('--sparsity <p>', 'fraction of weights to drop (repeatable)', (v: string, prev: number[] = []) => [...prev, sparsityArg('--sparsity')(v)], [] as number[])
+      .option(
+        '--sparsity <p>',
+        'fraction of weights to drop (repeatable)',
+        (v: string, prev: number[] = []) => [...prev, sparsityArg('--sparsity')(v)],
+        [] as number[],
+      )
       .option('--method <method[:dataType]>', 'e.g. wanda:mt, wanda:mono, magnitude, random (repeatable)', collect, [])
       .option('--no-dense', 'skip the dense evaluation')
       .option('--analyze', 'also compare the masks of each method and sparsity across pairs once the prune jobs end')
@@ -146,23 +152,25 @@ export function registerJobs(program: Command) {
     const api = await apiFor(cmd);
     const cal = calibration({ ...o, corpus: 'x' }) as Record<string, unknown>;
     const { corpusId: _c, dataType: _d, ...calBase } = cal;
-    const sweep = await api.createSweep({
-      modelId: o.model,
-      pairs: o.pair.map((p: string) => {
-        const [corpusId, contrastCorpusId] = p.split(':');
-        return { corpusId, ...(contrastCorpusId ? { contrastCorpusId } : {}) };
-      }),
-      sparsities: o.sparsity.length ? o.sparsity : [0.5],
-      methods,
-      base: { ...common(o), calibration: calBase },
-      includeDense: o.dense,
-      ...(o.analyze ? { analyze: true } : {}),
-    }).catch((e) => {
-      throw corpusHint(
-        e,
-        o.pair.flatMap((p: string) => p.split(':')),
-      );
-    });
+    const sweep = await api
+      .createSweep({
+        modelId: o.model,
+        pairs: o.pair.map((p: string) => {
+          const [corpusId, contrastCorpusId] = p.split(':');
+          return { corpusId, ...(contrastCorpusId ? { contrastCorpusId } : {}) };
+        }),
+        sparsities: o.sparsity.length ? o.sparsity : [0.5],
+        methods,
+        base: { ...common(o), calibration: calBase },
+        includeDense: o.dense,
+        ...(o.analyze ? { analyze: true } : {}),
+      })
+      .catch((e) => {
+        throw corpusHint(
+          e,
+          o.pair.flatMap((p: string) => p.split(':')),
+        );
+      });
     if (!o.watch)
       return emit(cmd, sweep, () => `sweep ${sweep.sweepId}: ${sweep.jobs.length} jobs\n${jobTable(sweep.jobs)}\n${api.pageUrl('sweeps', sweep.sweepId)}`);
     process.exitCode = await watchJobs(
@@ -303,7 +311,12 @@ export async function watchJobs(
         process.stderr.write(`${lastOverall}\n`);
       }
       for (const j of jobs) {
-        const payload = { job: `${j.id} ${label(j)}`.padEnd(44).slice(0, 44), status: j.status.padEnd(9), stage: j.progress?.stage ?? '', eta: etaText(j.progress) };
+        const payload = {
+          job: `${j.id} ${label(j)}`.padEnd(44).slice(0, 44),
+          status: j.status.padEnd(9),
+          stage: j.progress?.stage ?? '',
+          eta: etaText(j.progress),
+        };
         const total = Math.max(1, j.progress?.total ?? 1);
         const done = isFinal(j.status) && j.status === 'succeeded' ? total : Math.min(total, j.progress?.done ?? 0);
         if (bars) {

@@ -72,7 +72,11 @@ export function scoreGrid(
   }
   const rank = (m: string) => (ORDER.includes(m) ? ORDER.indexOf(m) : ORDER.length);
   return {
-    metrics: [...metrics].filter((m) => [...rows.values()].some((r) => r.cells[m]?.value !== undefined)).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)),
-    rows: [...rows.values()].sort((a, b) => a.format.localeCompare(b.format) || a.lang.localeCompare(b.lang) || a.suiteId.localeCompare(b.suiteId) || a.scoring.localeCompare(b.scoring)),
+    metrics: [...metrics]
+      .filter((m) => [...rows.values()].some((r) => r.cells[m]?.value !== undefined))
+      .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)),
+    rows: [...rows.values()].sort(
+      (a, b) => a.format.localeCompare(b.format) || a.lang.localeCompare(b.lang) || a.suiteId.localeCompare(b.suiteId) || a.scoring.localeCompare(b.scoring),
+    ),
   };
 }

@@ -117,7 +117,23 @@ describe('tables that fit 120 columns', () => {
       n: 2490,
       nNote: null,
     }));
-    const cell = { value: 0.5, n: 2490, lo: null, hi: null, delta: null, deltaLo: null, deltaHi: null, p: null, subset: null, seed: null, limit: null, limitSeed: null, templateLang: null, denseRunId: null, runId: 'r' };
+    const cell = {
+      value: 0.5,
+      n: 2490,
+      lo: null,
+      hi: null,
+      delta: null,
+      deltaLo: null,
+      deltaHi: null,
+      p: null,
+      subset: null,
+      seed: null,
+      limit: null,
+      limitSeed: null,
+      templateLang: null,
+      denseRunId: null,
+      runId: 'r',
+    };
     const text = renderLeaderboard({
       model: 'm',
       format: 'xnli',

@@ -140,8 +140,7 @@ export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, o: C
       else if (fmt === 'tsv') {
         r = parseTsvLine({ number: line.number, text: c.value });
         if ('reason' in r && r.reason === 'missing_tab' && spaceRun.test(c.value)) spaced++;
-      }
-      else {
+      } else {
         const j = parseJsonLine({ number: line.number, text: c.value });
         const deep = 'problem' in j ? j : control.cleanDeep(j.value, '', line.number);
         if ('problem' in deep) r = deep.problem;

@@ -40,7 +40,10 @@ export function cellTitle(c: LeaderboardCell, metric: string): string {
   if (c.templateLang !== null) parts.push(`template ${c.templateLang}`);
   if (c.lo !== null && c.hi !== null) parts.push(`95% interval [${fmt(c.lo)}, ${fmt(c.hi)}]`);
   if (c.delta === null) parts.push('no dense run on these rows');
-  else parts.push(`Δ vs dense ${showDelta(c.delta, metric)}${c.deltaLo !== null && c.deltaHi !== null ? ` [${showDelta(c.deltaLo, metric)}, ${showDelta(c.deltaHi, metric)}]` : ''}`);
+  else
+    parts.push(
+      `Δ vs dense ${showDelta(c.delta, metric)}${c.deltaLo !== null && c.deltaHi !== null ? ` [${showDelta(c.deltaLo, metric)}, ${showDelta(c.deltaHi, metric)}]` : ''}`,
+    );
   if (c.p !== null) parts.push(`paired bootstrap p = ${c.p.toFixed(3)}`);
   return parts.join(' · ');
 }

@@ -6,7 +6,6 @@ import { showDelta, showValue, unitLabel } from '../../../shared/src/units';
 import { DENSE_COLOUR } from './palette';
 import { axisFor } from './scale';
 
-
 /** Bars of one colour (one method at several sparsities, or several models) step down in opacity, in row order. */
 function opacities(colours: string[]): number[] {
   const seen = new Map<string, number>();
@@ -190,7 +189,11 @@ const SparsityTable: FC<{ view: SparsityView; colour: Colour }> = ({ view, colou
               <td>{sp.map((x) => `${Math.round(x * 1000) / 10}%`).join(', ')}</td>
               {cols.map((c) => {
                 const p = at(m.key, c.key);
-                return <td title={p ? `n = ${p.n}${p.delta === null ? '' : `, Δ ${showDelta(p.delta, view.metric)}`}` : undefined}>{p ? showValue(p.value, view.metric) : '—'}</td>;
+                return (
+                  <td title={p ? `n = ${p.n}${p.delta === null ? '' : `, Δ ${showDelta(p.delta, view.metric)}`}` : undefined}>
+                    {p ? showValue(p.value, view.metric) : '—'}
+                  </td>
+                );
               })}
             </tr>
           );
@@ -234,7 +237,12 @@ export const SparsityChart: FC<{ view: SparsityView; colour: Colour }> = ({ view
               height={H}
               viewBox={`0 0 ${W} ${H}`}
             >
-              <text x={W / 2} y="10" text-anchor="middle" font-size="12">{`${col.lang} · ${col.suite}${tag ? ` · ${tag}` : ''}${axis.log ? ' (log)' : ''}`}</text>
+              <text
+                x={W / 2}
+                y="10"
+                text-anchor="middle"
+                font-size="12"
+              >{`${col.lang} · ${col.suite}${tag ? ` · ${tag}` : ''}${axis.log ? ' (log)' : ''}`}</text>
               <line x1="50" y1={H - 30} x2={W - 10} y2={H - 30} stroke="#333" />
               <line x1="50" y1="10" x2="50" y2={H - 30} stroke="#333" />
               <YTicks ticks={axis.log ? axis.ticks : axis.ticks.filter((_, i) => i !== 1)} y={y} x={45} />

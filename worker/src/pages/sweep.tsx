@@ -12,7 +12,15 @@ function scoreLines(xs: JobScore[]): string[] {
     const k = `${x.format} ${unitLabel(x.metric)}${x.scoring === 'paper' ? '' : ` ${x.scoring}`}`;
     groups.set(k, [...(groups.get(k) ?? []), x]);
   }
-  return [...groups].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}: ${v.sort((a, b) => a.lang.localeCompare(b.lang)).map((x) => `${x.lang} ${showValue(x.value, x.metric)}`).join(' · ')}`);
+  return [...groups]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(
+      ([k, v]) =>
+        `${k}: ${v
+          .sort((a, b) => a.lang.localeCompare(b.lang))
+          .map((x) => `${x.lang} ${showValue(x.value, x.metric)}`)
+          .join(' · ')}`,
+    );
 }
 
 function what(j: JobInfo): string {

@@ -37,9 +37,7 @@ export const sweepPages = new ApiApp().openapi(page, async (c) => {
       .select({ runId: scores.runId, format: scores.format, lang: scores.lang, scoring: scores.scoring, metric: scores.metric, value: scores.value })
       .from(scores)
       .where(and(inArray(scores.runId, runIds.slice(i, i + 90)), visibleTo(p, scores)));
-    for (const s of found) if (s.metric === defaultMetric(s.format)) (byRun[s.runId] ??= []).push(s);
+    for (const s of found) if (s.metric === defaultMetric(s.format)) byRun[s.runId] = [...(byRun[s.runId] ?? []), s];
   }
-  return c.html(
-    <SweepPage sweepId={id} jobs={rows.map(jobView)} pairs={pairs} modelName={model && canRead(p, model) ? model.name : null} scores={byRun} />,
-  );
+  return c.html(<SweepPage sweepId={id} jobs={rows.map(jobView)} pairs={pairs} modelName={model && canRead(p, model) ? model.name : null} scores={byRun} />);
 });
