@@ -162,7 +162,7 @@ function onError(o: { skipBadLines: boolean; strict: boolean }): 'reject' | 'ski
  * The API's refusal of bad lines tells an HTTP client to pass `?onError=skip`; someone at the
  * command line needs the flag that sets it instead.
  */
-async function withFlagHints<T>(upload: Promise<T>): Promise<T> {
+export async function withFlagHints<T>(upload: Promise<T>): Promise<T> {
   try {
     return await upload;
   } catch (err) {

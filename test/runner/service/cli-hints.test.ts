@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { ApiError } from '../../../gpu-runner/src/service/http';
 import type { JobInfo } from '../../../cli/api';
+import { withFlagHints } from '../../../cli/commands/data';
 import { overallLine, registerJobs } from '../../../cli/commands/jobs';
 import { UsageError } from '../../../cli/context';
 import { corpusHint, sparsityArg } from '../../../cli/hints';
@@ -86,6 +87,25 @@ describe('unknown_corpus', () => {
     expect(e.code).toBe('unknown_corpus');
     const id = new ApiError(422, 'unknown_corpus', 'corpus crp_x not found');
     expect(corpusHint(id, ['crp_x'])).toBe(id);
+  });
+});
+
+describe('upload refusals at the command line', () => {
+  const refusal = (message: string, reason: string) =>
+    Promise.reject(new ApiError(422, 'invalid_lines', message, { problems: [{ line: 2, reason, message: '' }], total: 1 }));
+  it('names --strict for control characters, --skip-bad-lines for other bad lines, and nothing to skip for spaces-for-tabs', async () => {
+    const control = withFlagHints(
+      refusal(
+        '1 line(s) with control characters; first at line 2: "line" contains control characters. Fix them, or upload without onError=reject: control characters are then stripped and counted (stats.controlChars), and the lines kept',
+        'control_chars',
+      ),
+    );
+    await expect(control).rejects.toThrow('Fix them, or rerun without --strict: control characters are then stripped');
+    await expect(control).rejects.not.toThrow('onError');
+    const other = withFlagHints(refusal('1 invalid line(s); first at line 2: expected "source<TAB>target". Fix them or pass ?onError=skip', 'missing_tab'));
+    await expect(other).rejects.toThrow('rerun with --skip-bad-lines');
+    const spaces = withFlagHints(refusal('looks like spaces, not tabs: all 500 lines have runs of spaces', 'spaces_not_tabs'));
+    await expect(spaces).rejects.toThrow(/looks like spaces, not tabs: all 500 lines have runs of spaces$/);
   });
 });
 
