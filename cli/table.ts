@@ -3,24 +3,49 @@ import type { AnalysisSummary } from '../shared/src/api/analysis';
 import { pointsScale } from '../shared/src/api/leaderboards';
 import { columnTag } from '../shared/src/cell-identity';
 import type { Interval } from '../shared/src/stats';
+import { defaultMetric } from '../shared/src/api/leaderboards';
+import { showValue, unitLabel } from '../shared/src/units';
 import type { Leaderboard, MethodSummary, SparsityView } from './api';
 
-export function renderTable(header: string[], rows: string[][], align: Array<'left' | 'right'> = []): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+/** Terminals are at least this wide where people read tables; wider tables wrap their headers, then abbreviate. */
+export const TABLE_WIDTH = 120;
+
+const cut = (cell: string, w: number) => (cell.length <= w ? cell : `${cell.slice(0, Math.max(0, w - 1))}…`);
+
+/**
+ * A plain-text table. A header cell may hold "\n" where it can wrap: it stays on one line while the
+ * table fits `maxWidth`, wraps when that makes it fit, and the widest columns are cut with "…" last.
+ */
+export function renderTable(header: string[], rows: string[][], align: Array<'left' | 'right'> = [], maxWidth = TABLE_WIDTH): string {
+  const layout = (head: string[][]) => header.map((_, c) => Math.max(...head[c]!.map((h) => h.length), ...rows.map((r) => (r[c] ?? '').length)));
+  const total = (w: number[]) => w.reduce((a, b) => a + b, 0) + 2 * (w.length - 1);
+  let head = header.map((h) => [h.split('\n').filter(Boolean).join(' ')]);
+  let widths = layout(head);
+  if (total(widths) > maxWidth) {
+    head = header.map((h) => h.split('\n'));
+    widths = layout(head);
+  }
+  while (total(widths) > maxWidth) {
+    const widest = widths.indexOf(Math.max(...widths));
+    if (widths[widest]! <= 8) break;
+    widths[widest]! -= 1;
+  }
   const line = (cells: string[]) =>
     cells
-      .map((cell, c) => ((align[c] ?? 'left') === 'right' ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .map((cell, c) => {
+        const v = cut(cell, widths[c]!);
+        return (align[c] ?? 'left') === 'right' ? v.padStart(widths[c]!) : v.padEnd(widths[c]!);
+      })
       .join('  ')
       .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+  const depth = Math.max(...head.map((h) => h.length));
+  // Wrapped headers sit on the rule: the last line of each header is next to the dashes.
+  const headLines = Array.from({ length: depth }, (_, i) => line(head.map((h) => h[i - (depth - h.length)] ?? ''))).filter((l) => l !== '');
+  return [...headLines, widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-const fmt = (v: number | null | undefined, metric: string) => {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  if (metric === 'ppl') return v.toFixed(2);
-  if (pointsScale(metric)) return v.toFixed(1);
-  return (v * 100).toFixed(1);
-};
+/** In the metric's unit for people, as the pages print it (accuracy in %). */
+const fmt = (v: number | null | undefined, metric: string) => showValue(v, metric);
 
 const signed = (v: number | null | undefined, metric: string) => {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–';
@@ -45,7 +70,8 @@ export function renderLeaderboard(b: Leaderboard): string {
     'variant',
     ...b.columns.map((c) => {
       const tag = columnTag(c);
-      return `${c.lang} ${c.suite}${tag ? ` [${tag}]` : ''} ${c.n === null ? 'n varies' : `n=${c.n}`}${b.meanColumns.includes(c.key) ? '' : '†'}`;
+      // lines to wrap at: suite, rows and template (or nothing), n
+      return `${c.lang} ${c.suite}\n${tag ? `[${tag}]` : ''}\n${c.n === null ? 'n varies' : `n=${c.n}`}${b.meanColumns.includes(c.key) ? '' : '†'}`;
     }),
     'mean',
     'mean non-en',
@@ -193,4 +219,42 @@ export function methodVerdict(m: MethodSummary): string {
   const [a, b] = flip ? [c.b, c.a] : [c.a, c.b];
   const better = m.metric === 'ppl' ? 'lower is better' : 'higher is better';
   return `${fmtName}: ${a} vs ${b}, mean over pairs: ${describeInterval(d, m.metric)} (${better})`;
+}
+
+export interface JobResult {
+  label: string;
+  scores: { format: string; lang: string; scoring: string; metric: string; value: number }[];
+}
+
+/**
+ * The end of a watch: one row per finished job, one column per (format, language) with the
+ * format's own metric in its unit for people; the paper's scoring where a run has it.
+ */
+export function renderResults(results: JobResult[]): string {
+  const pick = (r: JobResult) => {
+    const own = r.scores.filter((s) => s.metric === defaultMetric(s.format));
+    const paper = own.filter((s) => s.scoring === 'paper');
+    return paper.length ? paper : own;
+  };
+  const cols = [...new Set(results.flatMap((r) => pick(r).map((s) => `${s.format}\u0000${s.lang}`)))].sort();
+  if (!cols.length) return 'no scores';
+  const header = [
+    'job',
+    ...cols.map((c) => {
+      const [format, lang] = c.split('\u0000');
+      return `${format}\n${lang}`;
+    }),
+  ];
+  const rows = results.map((r) => {
+    const mine = pick(r);
+    return [
+      r.label,
+      ...cols.map((c) => {
+        const s = mine.find((x) => `${x.format}\u0000${x.lang}` === c);
+        return s ? showValue(s.value, s.metric) : '–';
+      }),
+    ];
+  });
+  const units = [...new Set(cols.map((c) => c.split('\u0000')[0]!))].map((f) => `${f} ${unitLabel(defaultMetric(f))}`);
+  return `${renderTable(header, rows, ['left', ...cols.map(() => 'right' as const)])}\n${units.join(' · ')}`;
 }

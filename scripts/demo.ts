@@ -17,7 +17,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PolypruneApi, type JobInfo } from '../cli/api';
+import { PolypruneApi } from '../cli/api';
+import { label as jobLabel, overallLine } from '../cli/commands/jobs';
 import { methodVerdict, renderAnalysis, renderLeaderboard } from '../cli/table';
 import type { AnalysisSummary } from '../shared/src/api/analysis';
 import { ensureDevVars, repoRoot, startStack, type Stack } from './lib/stack';
@@ -81,6 +82,7 @@ async function connect(): Promise<{ api: PolypruneApi; stack?: Stack }> {
   }
   say(`no stack at ${url}: starting one (wrangler dev + ${args.runners} CPU runner)…`);
   const stack = await startStack({ port: Number(args.port), runners: Number(args.runners), persistTo: args['persist-to'] });
+  say(`stack up: API on port ${stack.ports.api}, wrangler inspector on ${stack.ports.inspector}`);
   return { api: new PolypruneApi({ baseUrl: stack.url, token: stack.adminToken }), stack };
 }
 
@@ -122,21 +124,21 @@ async function upload(api: PolypruneApi) {
   return { modelId: model.id, corpora, suites };
 }
 
-const describeJob = (j: JobInfo) => {
-  const s = j.spec as { kind: string; method?: string; calibration?: { dataType?: string; corpusId?: string } };
-  if (s.kind === 'analyze') return 'mask analysis';
-  return s.kind === 'evaluate' ? 'dense' : `${s.method}${s.calibration ? ` ${s.calibration.dataType}` : ''}`;
-};
-
 async function watch(api: PolypruneApi, sweepId: string, total: number) {
   const seen = new Map<string, string>();
+  let overall = '';
+  const width = 24;
   for (;;) {
     const jobs = (await api.listJobs({ sweep: sweepId, limit: 200 })).items;
+    if (overallLine(jobs) !== overall) {
+      overall = overallLine(jobs);
+      say(overall);
+    }
     for (const j of jobs) {
       const p = j.progress ? ` ${j.progress.stage} ${j.progress.total > 1 ? `${j.progress.done}/${j.progress.total}` : ''}`.trimEnd() : '';
       const line = `${j.status}${j.status === 'running' ? p : ''}`;
       if (seen.get(j.id) !== line && (j.status !== 'running' || seen.get(j.id)?.split(' ')[1] !== j.progress?.stage)) {
-        say(`${j.id} ${describeJob(j).padEnd(14)} ${line}${j.error && j.status !== 'succeeded' ? ` — ${j.error}` : ''}`);
+        say(`${j.id} ${jobLabel(j).padEnd(width)} ${line}${j.error && j.status !== 'succeeded' ? ` — ${j.error}` : ''}`);
       }
       seen.set(j.id, line);
     }

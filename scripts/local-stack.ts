@@ -2,14 +2,19 @@
  * `npm start`: the whole service on loopback — wrangler dev (local D1/R2 under .wrangler/state,
  * migrations applied) and one CPU runner — until Ctrl-C.
  *
- *   npm start -- [--port 8787] [--persist-to DIR] [--runners N] [--var NAME:VALUE]...
+ *   npm start -- [--port 8787] [--inspector-port N] [--persist-to DIR] [--runners N] [--var NAME:VALUE]...
+ *
+ * Every port is picked free unless named: the API takes 8787 when it is free (another free port
+ * otherwise), wrangler's devtools a free one, so that two stacks (a bench beside `npm start`, two
+ * checkouts) run side by side. The banner says which.
  */
 import { parseArgs } from 'node:util';
-import { killGroup, startStack } from './lib/stack';
+import { killGroup, portInUse, startStack } from './lib/stack';
 
 const { values } = parseArgs({
   options: {
-    port: { type: 'string', default: '8787' },
+    port: { type: 'string' },
+    'inspector-port': { type: 'string' },
     'persist-to': { type: 'string' },
     runners: { type: 'string', default: '1' },
     var: { type: 'string', multiple: true, default: [] },
@@ -29,8 +34,12 @@ for (const v of values.var ?? []) {
 
 const say = (s: string) => console.log(`[polyprune] ${s}`);
 say(`node ${process.version}`);
+// A named port is taken as given (and refused when busy); the usual 8787 gives way to a free one.
+const port = values.port !== undefined ? Number(values.port) : (await portInUse(8787)) ? 'auto' : 8787;
+if (port === 'auto') say('port 8787 is in use (another stack?): taking a free one');
 const stack = await startStack({
-  port: Number(values.port),
+  port,
+  inspectorPort: values['inspector-port'] === undefined ? undefined : Number(values['inspector-port']),
   // `--var ADMIN_TOKEN:…` replaces the token of .dev.vars for the worker and the runner token alike.
   adminToken: vars.ADMIN_TOKEN,
   persistTo: values['persist-to'],
@@ -46,6 +55,7 @@ const stack = await startStack({
 console.log(`
   polyprune is up
     API          ${stack.url}/v1  (OpenAPI: ${stack.url}/v1/openapi.json)
+    ports        API ${stack.ports.api}, wrangler inspector ${stack.ports.inspector}  (--port, --inspector-port to choose)
     admin token  ${stack.adminToken}   (from .dev.vars)
     runners      ${stack.runners.length} on the CPU
   Try:  curl -H "Authorization: Bearer ${stack.adminToken}" ${stack.url}/v1/models

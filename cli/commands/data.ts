@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { ApiError } from '../../gpu-runner/src/service/http';
 import { apiFor, emit, UsageError } from '../context';
+import { renderTable } from '../table';
 
 async function read(file: string): Promise<Uint8Array> {
   if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
@@ -11,9 +12,21 @@ async function read(file: string): Promise<Uint8Array> {
 }
 
 export function registerData(program: Command) {
-  program
-    .command('corpora')
-    .description('bilingual calibration corpora')
+  const corpora = program.command('corpora').description('bilingual calibration corpora');
+  corpora
+    .command('list')
+    .description('corpora you can use: id, pair, pairs kept')
+    .action(async (_o, cmd: Command) => {
+      const page = await (await apiFor(cmd)).listCorpora();
+      emit(cmd, page, () =>
+        renderTable(
+          ['id', 'name', 'pair', 'pairs', 'visibility', 'created'],
+          page.items.map((c) => [c.id, c.name, `${c.src}-${c.tgt}`, String(c.stats.pairsKept), c.visibility, c.createdAt.slice(0, 10)]),
+          ['left', 'left', 'left', 'right', 'left', 'left'],
+        ),
+      );
+    });
+  corpora
     .command('upload')
     .description('upload sentence pairs: one TSV / JSONL file, or two line-aligned files with --src-file and --tgt-file')
     .argument('[file]', 'TSV src<TAB>tgt, JSONL {src, tgt} or hub JSONL {"translation": {…}}')
@@ -71,9 +84,21 @@ export function registerData(program: Command) {
       },
     );
 
-  program
-    .command('suites')
-    .description('evaluation suites')
+  const suites = program.command('suites').description('evaluation suites');
+  suites
+    .command('list')
+    .description('suites you can evaluate on: id, name, format, language, rows')
+    .action(async (_o, cmd: Command) => {
+      const page = await (await apiFor(cmd)).listSuites();
+      emit(cmd, page, () =>
+        renderTable(
+          ['id', 'name', 'format', 'lang', 'task', 'rows', 'visibility'],
+          page.items.map((x) => [x.id, x.name, x.format, x.lang, x.task, String(x.stats.rowsKept), x.visibility]),
+          ['left', 'left', 'left', 'left', 'left', 'right', 'left'],
+        ),
+      );
+    });
+  suites
     .command('upload')
     .description('upload an evaluation suite of one format and language, as published (JSONL, TSV or CSV; sniffed)')
     .argument('<file>')
@@ -137,11 +162,24 @@ function onError(o: { skipBadLines: boolean; strict: boolean }): 'reject' | 'ski
  * The API's refusal of bad lines tells an HTTP client to pass `?onError=skip`; someone at the
  * command line needs the flag that sets it instead.
  */
-async function withFlagHints<T>(upload: Promise<T>): Promise<T> {
+export async function withFlagHints<T>(upload: Promise<T>): Promise<T> {
   try {
     return await upload;
   } catch (err) {
     if (!(err instanceof ApiError) || err.code !== 'invalid_lines') throw err;
+    const reasons = new Set(((err.details as { problems?: { reason: string }[] } | undefined)?.problems ?? []).map((p) => p.reason));
+    // One cause with its own fix (spaces for tabs): nothing to skip.
+    if (reasons.size === 1 && reasons.has('spaces_not_tabs')) throw err;
+    // Only --strict refuses control characters; without it they are stripped and the lines kept.
+    if (reasons.size === 1 && reasons.has('control_chars')) {
+      const said = err.message.slice(`${err.status} ${err.code}: `.length).replace(/\. Fix them, or upload without onError=reject.*$/, '');
+      throw new ApiError(
+        err.status,
+        err.code,
+        `${said}. Fix them, or rerun without --strict: control characters are then stripped (counted in the summary) and the lines kept`,
+        err.details,
+      );
+    }
     const said = err.message.slice(`${err.status} ${err.code}: `.length).replace(/[.;]?\s*[^.;]*onError=skip[^.;]*\.?$/, '');
     throw new ApiError(err.status, err.code, `${said}. Fix them, or rerun with --skip-bad-lines to keep the good lines`, err.details);
   }

@@ -4,7 +4,8 @@ import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../contex
 import { defaultMetric } from '../../shared/src/api/leaderboards';
 import { columnTag } from '../../shared/src/cell-identity';
 import { etaText, multiBar, progressText } from '../progress';
-import { renderTable } from '../table';
+import { corpusHint, pruneOnlyFlags, sparsityArg } from '../hints';
+import { renderResults, renderTable } from '../table';
 
 interface CalibrationFlags {
   corpus?: string;
@@ -61,13 +62,27 @@ const calibrationOptions = (c: Command) =>
     .option('--suite <id>', 'suite to evaluate on (repeatable)', collect, [])
     .option('--scoring <name>', 'paper | harness (repeatable)', collect, [])
     .option('--template-lang <lang>', 'language of the prompt templates')
+    .option('--limit <n>', 'evaluate a seeded subset of n rows per suite (stratified by label)', num('--limit'))
+    .option('--limit-seed <s>', 'seed of the --limit subset (default 0)', num('--limit-seed'))
     .option('--public', 'runs and scores visible to everyone', false)
     .option('--owl', 'OWL layerwise sparsity: blocks with more Wanda-score outliers are pruned less')
     .option('--owl-m <M>', 'OWL outlier threshold, × the block mean score (reference 5)', num('--owl-m'))
     .option('--owl-lambda <λ>', 'OWL spread: block sparsities within 2λ (reference 0.08)', num('--owl-lambda'));
 
-function common(o: { mode?: string; pattern?: string; suite: string[]; scoring: string[]; templateLang?: string; public: boolean }) {
+function common(o: {
+  mode?: string;
+  pattern?: string;
+  suite: string[];
+  scoring: string[];
+  templateLang?: string;
+  limit?: number;
+  limitSeed?: number;
+  public: boolean;
+}) {
+  if (o.limitSeed !== undefined && o.limit === undefined) throw new UsageError('--limit-seed needs --limit <n>');
   return {
+    ...(o.limit !== undefined ? { limit: o.limit } : {}),
+    ...(o.limitSeed !== undefined ? { limitSeed: o.limitSeed } : {}),
     ...(o.mode ? { mode: o.mode } : {}),
     ...(o.pattern ? { pattern: o.pattern } : {}),
     suites: o.suite,
@@ -84,7 +99,7 @@ export function registerJobs(program: Command) {
       .description('queue a prune job (calibrate → score → mask → evaluate)')
       .requiredOption('--model <id>')
       .option('--method <method>', 'wanda | magnitude | random | sparsegpt', 'wanda')
-      .option('--sparsity <p>', 'fraction of weights to drop', num('--sparsity'), 0.5)
+      .option('--sparsity <p>', 'fraction of weights to drop', sparsityArg('--sparsity'), 0.5)
       .option('--corpus <id>', 'calibration corpus (wanda, or any method with --owl); a mix: id*weight,id*weight')
       .option('--data-type <type>', 'mt | mono | mt-contrast', 'mt')
       .option('--contrast <id>', 'contrast corpus for mt-contrast')
@@ -106,7 +121,9 @@ export function registerJobs(program: Command) {
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...common(o),
     };
-    const job = await api.createJob(spec, o.idempotencyKey);
+    const job = await api.createJob(spec, o.idempotencyKey).catch((e) => {
+      throw corpusHint(e, [o.corpus, o.contrast].filter(Boolean));
+    });
     if (!o.watch) return emit(cmd, job, () => `job ${job.id} ${job.status}`);
     process.exitCode = await watchJobs(api, [job.id], cmd);
     const done = await api.getJob(job.id);
@@ -121,6 +138,9 @@ export function registerJobs(program: Command) {
       .option('--run <id>', 'pruned run to evaluate')
       .option('--watch', 'follow the job until it ends'),
   ).action(async (o, cmd: Command) => {
+    const refused = pruneOnlyFlags((k) => cmd.getOptionValueSource(k) === 'cli');
+    if (refused.length)
+      throw new UsageError(`evaluate does not prune: ${refused.join(', ')} ${refused.length > 1 ? 'apply' : 'applies'} to prune and sweep only`);
     if (!o.suite.length) throw new UsageError('evaluate needs at least one --suite <id>');
     const api = await apiFor(cmd);
     const { mode: _m, pattern: _p, ...rest } = common(o);
@@ -136,7 +156,12 @@ export function registerJobs(program: Command) {
       .description('queue a grid: language pairs × sparsities × methods (+ the dense evaluation)')
       .requiredOption('--model <id>')
       .option('--pair <corpus[:contrast]>', 'calibration corpus of one language pair, or a mix id*weight,id*weight (repeatable)', collect, [])
-      .option('--sparsity <p>', 'sparsity (repeatable)', (v: string, prev: number[] = []) => [...prev, num('--sparsity')(v)], [] as number[])
+      .option(
+        '--sparsity <p>',
+        'fraction of weights to drop (repeatable)',
+        (v: string, prev: number[] = []) => [...prev, sparsityArg('--sparsity')(v)],
+        [] as number[],
+      )
       .option('--method <method[:dataType]>', 'e.g. wanda:mt, wanda:mono, magnitude, random (repeatable)', collect, [])
       .option('--no-dense', 'skip the dense evaluation')
       .option('--analyze', 'also compare the masks of each method and sparsity across pairs once the prune jobs end')
@@ -150,24 +175,33 @@ export function registerJobs(program: Command) {
     const api = await apiFor(cmd);
     const cal = calibration({ ...o, corpus: 'x' }) as Record<string, unknown>;
     const { corpusId: _c, corpora: _m, dataType: _d, ...calBase } = cal;
-    const sweep = await api.createSweep({
-      modelId: o.model,
-      pairs: o.pair.map((p: string) => {
-        const [corpus, contrastCorpusId] = p.split(':');
-        return { ...corpusSource(corpus!), ...(contrastCorpusId ? { contrastCorpusId } : {}) };
-      }),
-      sparsities: o.sparsity.length ? o.sparsity : [0.5],
-      methods,
-      base: { ...common(o), ...layerSparsity(o), calibration: calBase },
-      includeDense: o.dense,
-      ...(o.analyze ? { analyze: true } : {}),
-    });
+    const sweep = await api
+      .createSweep({
+        modelId: o.model,
+        pairs: o.pair.map((p: string) => {
+          const [corpus, contrastCorpusId] = p.split(':');
+          return { ...corpusSource(corpus!), ...(contrastCorpusId ? { contrastCorpusId } : {}) };
+        }),
+        sparsities: o.sparsity.length ? o.sparsity : [0.5],
+        methods,
+        base: { ...common(o), ...layerSparsity(o), calibration: calBase },
+        includeDense: o.dense,
+        ...(o.analyze ? { analyze: true } : {}),
+      })
+      .catch((e) => {
+        throw corpusHint(
+          e,
+          o.pair.flatMap((p: string) => p.split(':')),
+        );
+      });
     if (!o.watch)
       return emit(cmd, sweep, () => `sweep ${sweep.sweepId}: ${sweep.jobs.length} jobs\n${jobTable(sweep.jobs)}\n${api.pageUrl('sweeps', sweep.sweepId)}`);
     process.exitCode = await watchJobs(
       api,
       sweep.jobs.map((j) => j.id),
       cmd,
+      1000,
+      { results: true },
     );
   });
 
@@ -177,7 +211,7 @@ export function registerJobs(program: Command) {
     .description('live progress of jobs until they end (exit 1 when one did not succeed)')
     .argument('<jobIds...>')
     .action(async (ids: string[], _o, cmd: Command) => {
-      process.exitCode = await watchJobs(await apiFor(cmd), ids, cmd);
+      process.exitCode = await watchJobs(await apiFor(cmd), ids, cmd, 1000, { results: true });
     });
   jobs
     .command('list')
@@ -203,8 +237,8 @@ export function registerJobs(program: Command) {
     });
 }
 
-/** What a job does, with its calibration pair (resolved by the API when the job was created). */
-function label(j: JobInfo): string {
+/** What a job does, with its calibration pair (resolved by the API when the job was created): "wanda 0.5 mt fr-en". */
+export function label(j: JobInfo): string {
   const s = j.spec;
   if (s.kind === 'evaluate') return 'evaluate';
   if (s.kind === 'analyze') return `analyze ${(s.runs ?? s.jobs ?? []).length} ${s.runs ? 'runs' : 'jobs'}`;
@@ -250,19 +284,62 @@ export async function runReport(api: PolypruneApi, runId: string): Promise<strin
   return `run ${run.id} (${run.variant})\n${renderTable(['suite', 'metric', 'value', 'n', 'Δ vs dense', '95% interval', 'p'], rows, ['left', 'left', 'right', 'right', 'right', 'right', 'right'])}`;
 }
 
+/** "k/N jobs ended (s succeeded, f failed)": the sweep at a glance. */
+export function overallLine(jobs: JobInfo[]): string {
+  const ended = jobs.filter((j) => isFinal(j.status));
+  const ok = ended.filter((j) => j.status === 'succeeded').length;
+  const bad = ended.length - ok;
+  return `${ended.length}/${jobs.length} jobs ended${ended.length ? ` (${ok} succeeded${bad ? `, ${bad} did not` : ''})` : ''}`;
+}
+
+/** The scores of the finished jobs and where to read them: the sweep's page, or each run's. */
+export async function resultsReport(api: PolypruneApi, jobs: JobInfo[]): Promise<string> {
+  const done = jobs.filter((j) => j.runId && j.kind !== 'analyze');
+  const runs = await Promise.all(done.map((j) => api.getRun(j.runId!)));
+  const table = renderResults(done.map((j, i) => ({ label: label(j), scores: runs[i]!.scores })));
+  const sweeps = [...new Set(jobs.map((j) => j.sweepId))];
+  const pages =
+    sweeps.length === 1 && sweeps[0]
+      ? [`sweep page: ${api.pageUrl('sweeps', sweeps[0])}`]
+      : jobs.flatMap((j) => (j.runId ? [`run page: ${api.pageUrl('runs', j.runId)}`] : []));
+  return [table, ...pages].join('\n');
+}
+
 /** Follows jobs to their end with one progress bar each (plain lines without a TTY or with --json). */
-export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, intervalMs = 1000, o: { quiet?: boolean } = {}): Promise<number> {
+export async function watchJobs(
+  api: PolypruneApi,
+  ids: string[],
+  cmd: Command,
+  intervalMs = 1000,
+  o: { quiet?: boolean; results?: boolean } = {},
+): Promise<number> {
   const json = !!globals(cmd).json;
   const live = !json && process.stderr.isTTY;
   const bars = live ? multiBar() : null;
   const byId = new Map<string, ReturnType<NonNullable<typeof bars>['create']>>();
   const last = new Map<string, string>();
+  let overall: ReturnType<NonNullable<typeof bars>['create']> | null = null;
+  let lastOverall = '';
   let jobs: JobInfo[] = [];
   try {
     for (;;) {
       jobs = await Promise.all(ids.map((id) => api.getJob(id)));
+      const ended = jobs.filter((j) => isFinal(j.status)).length;
+      if (bars && ids.length > 1) {
+        const payload = { job: 'all jobs'.padEnd(44), status: ''.padEnd(9), stage: 'ended', eta: '' };
+        overall ??= bars.create(ids.length, ended, payload);
+        overall.update(ended, payload);
+      } else if (!json && ids.length > 1 && overallLine(jobs) !== lastOverall) {
+        lastOverall = overallLine(jobs);
+        process.stderr.write(`${lastOverall}\n`);
+      }
       for (const j of jobs) {
-        const payload = { job: `${j.id} ${label(j)}`.padEnd(44), status: j.status.padEnd(9), stage: j.progress?.stage ?? '', eta: etaText(j.progress) };
+        const payload = {
+          job: `${j.id} ${label(j)}`.padEnd(44).slice(0, 44),
+          status: j.status.padEnd(9),
+          stage: j.progress?.stage ?? '',
+          eta: etaText(j.progress),
+        };
         const total = Math.max(1, j.progress?.total ?? 1);
         const done = isFinal(j.status) && j.status === 'succeeded' ? total : Math.min(total, j.progress?.done ?? 0);
         if (bars) {
@@ -271,7 +348,7 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
           b.setTotal(total);
           b.update(done, payload);
         } else if (!json) {
-          const line = `${j.id} ${j.status} ${progressText(j.progress)}`.trim();
+          const line = `${j.id} ${label(j)} ${j.status} ${progressText(j.progress)}`.trim();
           if (last.get(j.id) !== line) process.stderr.write(`${line}\n`);
           last.set(j.id, line);
         }
@@ -284,7 +361,10 @@ export async function watchJobs(api: PolypruneApi, ids: string[], cmd: Command, 
   }
   const failed = jobs.filter((j) => j.status !== 'succeeded');
   // quiet: the caller prints its own result on stdout.
-  if (!o.quiet) emit(cmd, jobs, () => `${jobTable(jobs)}${failed.length ? `\n\n${failed.map(failureLine).join('\n')}` : ''}`);
+  if (!o.quiet) {
+    const results = o.results && !json ? `\n\n${await resultsReport(api, jobs)}` : '';
+    emit(cmd, jobs, () => `${jobTable(jobs)}${failed.length ? `\n\n${failed.map(failureLine).join('\n')}` : ''}\n${overallLine(jobs)}${results}`);
+  }
   return failed.length ? EXIT.api : EXIT.ok;
 }
 

@@ -145,6 +145,8 @@ export async function stopGroup(child: ChildProcess, signal: NodeJS.Signals = 'S
 
 export interface WorkerOptions {
   port: number;
+  /** wrangler's devtools port; default a free one (wrangler's own default, 9229, collides between two stacks) */
+  inspectorPort?: number;
   /** Local D1/R2 state; default `.wrangler/state` of the repo. */
   persistTo?: string;
   /** `--var NAME:VALUE` overrides (e.g. LEASE_SECONDS for fault tests, ADMIN_TOKEN for tests). */
@@ -154,6 +156,7 @@ export interface WorkerOptions {
 
 export interface WorkerProcess {
   url: string;
+  inspectorPort: number;
   child: ChildProcess;
   /** Everything wrangler printed so far (for error messages). */
   output: () => string;
@@ -162,7 +165,21 @@ export interface WorkerProcess {
 
 export async function startWorker(o: WorkerOptions): Promise<WorkerProcess> {
   if (await portInUse(o.port)) throw new Error(`port ${o.port} on 127.0.0.1 is already in use (another wrangler dev?); choose another with --port`);
-  const args = ['dev', '--ip', '127.0.0.1', '--port', String(o.port), '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  const inspectorPort = o.inspectorPort ?? (await freePort());
+  if (o.inspectorPort !== undefined && (await portInUse(inspectorPort)))
+    throw new Error(`inspector port ${inspectorPort} on 127.0.0.1 is already in use; choose another with --inspector-port`);
+  const args = [
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(o.port),
+    '--inspector-port',
+    String(inspectorPort),
+    '--show-interactive-dev-session=false',
+    '--log-level',
+    'warn',
+  ];
   if (o.persistTo) args.push('--persist-to', o.persistTo);
   // wrangler dev is not behind Cloudflare's edge: CF-Connecting-IP there is whatever the client sent.
   const vars = { TRUST_CF_CONNECTING_IP: 'false', ...o.vars };
@@ -177,7 +194,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerProcess> {
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   const url = `http://127.0.0.1:${o.port}`;
-  const w: WorkerProcess = { url, child, output: () => out, stop: (signal = 'SIGTERM') => stopGroup(child, signal) };
+  const w: WorkerProcess = { url, inspectorPort, child, output: () => out, stop: (signal = 'SIGTERM') => stopGroup(child, signal) };
   try {
     await waitForHealth(url, 90_000, child);
   } catch (err) {
@@ -272,7 +289,10 @@ export function startRunner(o: RunnerProcessOptions): RunnerProcess {
 }
 
 export interface StackOptions {
-  port: number;
+  /** the API's port; 'auto': a free one */
+  port: number | 'auto';
+  /** wrangler's devtools port; default a free one */
+  inspectorPort?: number;
   persistTo?: string;
   /** Defaults to the token in `.dev.vars` (created if missing). */
   adminToken?: string;
@@ -287,6 +307,8 @@ export interface StackOptions {
 
 export interface Stack {
   url: string;
+  /** the ports the stack listens on, for the start banner */
+  ports: { api: number; inspector: number };
   adminToken: string;
   runnerToken: string;
   worker: WorkerProcess;
@@ -308,8 +330,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const vars = { ...(o.adminToken ? { ADMIN_TOKEN: o.adminToken } : {}), ...o.vars };
   log('applying D1 migrations (local)…');
   await applyMigrations(o.persistTo);
-  log(`starting wrangler dev on 127.0.0.1:${o.port}…`);
-  let worker = await startWorker({ port: o.port, persistTo: o.persistTo, vars, log: o.log });
+  const port = o.port === 'auto' ? await freePort() : o.port;
+  log(`starting wrangler dev on 127.0.0.1:${port}…`);
+  let worker = await startWorker({ port, inspectorPort: o.inspectorPort, persistTo: o.persistTo, vars, log: o.log });
   const runnerToken = await createToken(worker.url, adminToken, {
     owner: 'runner',
     name: `local runner ${new Date().toISOString()}`,
@@ -336,6 +359,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     get url() {
       return worker.url;
     },
+    get ports() {
+      return { api: port, inspector: worker.inspectorPort };
+    },
     adminToken,
     runnerToken,
     get worker() {
@@ -345,7 +371,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     addRunner,
     restartWorker: async () => {
       await worker.stop();
-      worker = await startWorker({ port: o.port, persistTo: o.persistTo, vars, log: o.log });
+      worker = await startWorker({ port, inspectorPort: worker.inspectorPort, persistTo: o.persistTo, vars, log: o.log });
     },
     stop: async ({ runnerGraceMs = 20_000 } = {}) => {
       await Promise.all(runners.map((r) => r.stop('SIGTERM', runnerGraceMs)));

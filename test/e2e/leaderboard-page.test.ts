@@ -97,7 +97,8 @@ describe('leaderboard page in Chromium', () => {
     const variants = await page.locator('#leaderboard tbody tr td.l > a:first-of-type').allTextContents();
     expect(variants).toEqual(['dense', 'wanda 50% mt:fr-en', 'magnitude 50%', 'wanda 70% mt:fr-en']);
     const dense = rows[0]!;
-    expect(Number(dense[4])).toBeCloseTo((0.52 + 0.61 + 0.55) / 3, 3);
+    // accuracy in % for people
+    expect(Number(dense[4])).toBeCloseTo((100 * (0.52 + 0.61 + 0.55)) / 3, 1);
     // Every cell says how many rows it rests on; hovering gives the interval and Δ vs dense.
     expect(await page.locator('#leaderboard tbody small.n').count()).toBe(12);
     expect(await page.locator('#leaderboard tbody td[title]').first().getAttribute('title')).toMatch(/^n = 50 · 95% interval/);

@@ -67,6 +67,37 @@ describe('corpus upload', () => {
     expect(s.body.error.details.total).toBe(150);
   });
 
+  it('answers a file with spaces for tabs with one problem that names the cause, not a problem per line', async () => {
+    const body = Array.from({ length: 500 }, (_, i) => `Phrase numéro ${i}.    Sentence number ${i}.`).join('\n');
+    for (const q of ['src=fr&tgt=en', 'src=fr&tgt=en&onError=skip']) {
+      const before = await rowCount();
+      const r = await upload(body, q);
+      expect(r.status).toBe(422);
+      expect(r.body.error.code).toBe('invalid_lines');
+      expect(r.body.error.message).toContain('looks like spaces, not tabs');
+      expect(r.body.error.details.problems).toEqual([expect.objectContaining({ reason: 'spaces_not_tabs' })]);
+      expect(r.body.error.details.total).toBe(1);
+      expect(await rowCount()).toBe(before);
+    }
+    // a stray spaced line among tab-separated ones is that line's problem
+    const mixed = await upload('Bonjour\tHello\nMerci    Thanks\n', 'src=fr&tgt=en');
+    expect(mixed.body.error.details.problems).toEqual([expect.objectContaining({ line: 2, reason: 'missing_tab' })]);
+  });
+
+  it('says that control characters refused by onError=reject are stripped without it, as onError=skip does', async () => {
+    const body = 'ok\tfine\nbell\u0007\tx\n';
+    const r = await upload(body, 'src=fr&tgt=en&onError=reject');
+    expect(r.body.error.message).toContain('upload without onError=reject: control characters are then stripped');
+    expect(r.body.error.message).not.toContain('onError=skip');
+    // what the hint promises: stripped, counted, the line kept (default and skip alike)
+    for (const q of ['src=fr&tgt=en', 'src=fr&tgt=en&onError=skip']) {
+      const ok = await upload(body, q);
+      expect(ok.status).toBe(201);
+      expect(ok.body.stats.pairsKept).toBe(2);
+      expect(ok.body.stats.controlChars.count).toBe(1);
+    }
+  });
+
   it('onError=skip keeps good lines and reports skipped ones by reason', async () => {
     const r = await upload('a\tb\nno tab\nc\t\n\td\ne\tf\n', 'src=es&tgt=en&onError=skip');
     expect(r.status).toBe(201);

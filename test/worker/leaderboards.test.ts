@@ -131,8 +131,8 @@ describe('leaderboards', () => {
     expect(html).toContain('wanda 50% mt:fr-en');
     expect((html.match(/<rect class="bar"/g) ?? []).length).toBe(9); // 3 public variants × 3 suites
     expect((html.match(/<small class="n">n=100<\/small>/g) ?? []).length).toBe(9);
-    expect(html).toContain('chance 0.333');
-    expect(html).toMatch(/title="n = 100 · 95% interval \[0\.\d{3}, 0\.\d{3}\] · Δ vs dense −0\.020/);
+    expect(html).toContain('chance 33.3'); // accuracy in % for people
+    expect(html).toMatch(/title="n = 100 · 95% interval \[\d\d\.\d, \d\d\.\d\] · Δ vs dense −2\.0/);
     expect((await call('GET', '/leaderboards/mdl_nope')).status).toBe(404);
   });
 });
@@ -300,8 +300,8 @@ describe('a cell is what was evaluated, never a mix', () => {
     const html = (await call('GET', `/leaderboards/${w.model}?format=xnli`)).body as string;
     expect(html.match(/<small class="rows">24 rows seed 0<\/small>/g)).toHaveLength(2);
     expect(html).toContain(`title="n = 48 · 95% interval`);
-    expect(html).toMatch(/title="n = 48 · 95% interval \[[^\]]+\] · Δ vs dense −0\.042 \[-0\.104, 0\.000\] · paired bootstrap p = 0\.360"/);
-    expect(html).not.toContain('−0.167');
+    expect(html).toMatch(/title="n = 48 · 95% interval \[[^\]]+\] · Δ vs dense −4\.2 \[−10\.4, 0\.0\] · paired bootstrap p = 0\.360"/);
+    expect(html).not.toContain('−16.7');
 
     // 4. wanda again on a 24-row subset of another seed: another column, the runner's own Δ on those
     // rows only; dense's 24 rows of seed 0 are other rows and no reference.
@@ -464,7 +464,7 @@ describe('formats', () => {
     expect(tex).toContain('\\textbf{18.3}');
     const html = (await call('GET', `/leaderboards/${w.model}?format=mt&metric=bleu`)).body as string;
     expect(html).toContain('metric <b>bleu</b>');
-    expect(html).toMatch(/title="[^"]*95% interval \[15\.500, 21\.000\][^"]*paired bootstrap p = 0\.004">18\.250\*?<small/);
+    expect(html).toMatch(/title="[^"]*95% interval \[15\.5, 21\.0\][^"]*paired bootstrap p = 0\.004">18\.3\*?<small/);
   });
 
   it('picks each format’s own metric and order when none is named', async () => {
@@ -491,9 +491,9 @@ describe('formats', () => {
     expect(html).toContain('<rect class="bar"');
     const mtHtml = (await call('GET', `/leaderboards/${w.model}?format=mt`)).body as string;
     expect(mtHtml).toContain('mt: n counts the rows translated: the first rows evaluated (up to 4) are the prompt’s demonstrations and are not scored.');
-    expect(mtHtml).toContain('40.000');
-    expect(mtHtml).toMatch(/title="[^"]*95% interval \[31\.000, 39\.000\][^"]*paired bootstrap p = 0\.070">35\.000<small/);
-    const pplHtml = html.match(/<td class="sig" title="[^"]*">25\.000\*<small/);
+    expect(mtHtml).toContain('40.0<');
+    expect(mtHtml).toMatch(/title="[^"]*95% interval \[31\.0, 39\.0\][^"]*paired bootstrap p = 0\.070">35\.0<small/);
+    const pplHtml = html.match(/<td class="sig" title="[^"]*">25\.00\*<small/);
     expect(pplHtml, 'significant ppl cell marked').not.toBeNull();
   });
 
@@ -619,8 +619,8 @@ describe('significance and method summary', () => {
     expect(cells[all(w.suites.de)]).toMatchObject({ p: 0.4, delta: null });
     expect((await call('GET', `/v1/leaderboards?model=${w.model}&format=xnli&metric=f1`)).body.rows).toEqual([]);
     const html = (await call('GET', `/leaderboards/${w.model}`)).body as string;
-    expect(html).toMatch(/<td class="sig" title="[^"]*p = 0\.010">0\.500\*<small class="n">n=100<\/small><\/td>/);
-    expect(html).toMatch(/<td class="" title="[^"]*no dense run on these rows · paired bootstrap p = 0\.400">0\.600<small/);
+    expect(html).toMatch(/<td class="sig" title="[^"]*p = 0\.010">50\.0\*<small class="n">n=100<\/small><\/td>/);
+    expect(html).toMatch(/<td class="" title="[^"]*no dense run on these rows · paired bootstrap p = 0\.400">60\.0<small/);
 
     // Method summary on the public world: Δ vs dense per method, own pair (fr for fr-en) vs others.
     const m = (await call('GET', `/v1/leaderboards/methods?model=${pub.model}&format=xnli`)).body;
@@ -646,8 +646,8 @@ describe('significance and method summary', () => {
     expect(c.delta).toMatchObject({ n: 1, lo: null, p: 1 });
     expect(c.delta.mean).toBeCloseTo((0.41 - 0.58 + 0.39 - 0.5 + 0.52 - 0.66) / 3, 12);
     const page = (await call('GET', `/leaderboards/${pub.model}?format=xnli`)).body as string;
-    expect(page).toContain('magnitude 50% vs wanda mt 50%: Δ −0.140 n=1 (not significant, p = 1.000)');
-    expect(page).toContain('<td>−0.177 [-0.215, -0.139] n=3</td>');
+    expect(page).toContain('magnitude 50% vs wanda mt 50%: Δ −14.0 n=1 (not significant, p = 1.000)');
+    expect(page).toContain('<td>−17.7 [−21.5, −13.9] n=3</td>');
   });
 
   it('tests methods over calibration pairs, not over the correlated cells of one pair', async () => {

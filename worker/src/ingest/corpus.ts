@@ -33,7 +33,12 @@ export interface ParsedCorpus {
   control: ControlReport;
   /** the line validation stopped at, when the upload was hopeless before its end */
   stoppedAt: number | null;
+  /** every line read lacked a tab and had runs of spaces: an editor turned the tabs into spaces */
+  spacesNotTabs: boolean;
 }
+
+/** Two or more spaces (or a no-break space) where a TSV line has its tab. */
+const spaceRun = / {2,}|\u00a0/;
 
 function parseTsvLine(line: Line): Pair | LineProblem {
   const cols = line.text.split('\t');
@@ -110,7 +115,9 @@ export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, o: C
   const kept = new PairCollector();
   let hub = false;
   let last = 0;
+  let spaced = 0;
   const done = (stoppedAt: number | null): ParsedCorpus => ({
+    spacesNotTabs: kept.pairs.length === 0 && problems.total > 0 && spaced === problems.total,
     pairs: kept.pairs,
     duplicates: kept.duplicates,
     identical: kept.identical,
@@ -130,8 +137,10 @@ export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, o: C
       fmt ??= line.text.trimStart().startsWith('{') ? 'jsonl' : 'tsv';
       const c = control.clean(line.text, 'line', line.number);
       if ('problem' in c) r = c.problem;
-      else if (fmt === 'tsv') r = parseTsvLine({ number: line.number, text: c.value });
-      else {
+      else if (fmt === 'tsv') {
+        r = parseTsvLine({ number: line.number, text: c.value });
+        if ('reason' in r && r.reason === 'missing_tab' && spaceRun.test(c.value)) spaced++;
+      } else {
         const j = parseJsonLine({ number: line.number, text: c.value });
         const deep = 'problem' in j ? j : control.cleanDeep(j.value, '', line.number);
         if ('problem' in deep) r = deep.problem;
@@ -173,6 +182,7 @@ export async function parseParallel(
   const kept = new PairCollector();
   let n = 0;
   const done = (stoppedAt: number | null): ParsedCorpus => ({
+    spacesNotTabs: false,
     pairs: kept.pairs,
     duplicates: kept.duplicates,
     identical: kept.identical,

@@ -1,5 +1,6 @@
 /** The paper's other two views over the same cells: metric vs sparsity, and Δ vs dense per method. */
 import type { LeaderboardColumn, MethodSummary, SparsityView } from '../../../shared/src/api/leaderboards';
+import { seriesKeyOf } from '../../../shared/src/series-key';
 import { pairedMeanTest } from '../../../shared/src/stats';
 import { columnFrom, columnN, columnOf, isEnglish, newestCells, type ScoreRecord, sortColumns } from './aggregate';
 
@@ -45,7 +46,7 @@ export function buildSparsityView(
       continue;
     }
     if (c.sparsity === null) continue;
-    const key = [c.method, c.pattern && c.pattern !== 'unstructured' ? c.pattern : null, c.calibration].filter(Boolean).join(' ');
+    const key = seriesKeyOf(c);
     const id = `${key}\u0000${column}`;
     const s = series.get(id) ?? { key, method: c.method, calibration: c.calibration, pattern: c.pattern, column, suiteId: c.suiteId, lang: c.lang, points: [] };
     const d = denseOf(c);

@@ -17,6 +17,15 @@ export function enforceLinePolicy(problems: Problems, kept: number, stoppedAt: n
   if (problems.total > 0 && problems.onError === 'reject') {
     const first = problems.listed[0]!;
     const count = stoppedAt !== null ? `at least ${problems.total}` : String(problems.total);
+    // onError=reject is what refuses control characters; without it they are stripped, not skipped.
+    if (problems.byReason.control_chars === problems.total) {
+      throw new ApiError(
+        422,
+        'invalid_lines',
+        `${count} line(s) with control characters; first at line ${first.line}: ${first.message}${stopped}. Fix them, or upload without onError=reject: control characters are then stripped and counted (stats.controlChars), and the lines kept`,
+        details,
+      );
+    }
     throw new ApiError(
       422,
       'invalid_lines',
@@ -50,4 +59,14 @@ export function canonicalFilter(code: string | undefined): string | undefined {
   if (code === undefined) return undefined;
   const n = normaliseLanguage(code);
   return 'error' in n ? code : n.canonical;
+}
+
+/**
+ * A TSV file whose every line lacks its tab but has runs of spaces: one cause, so one problem with
+ * the fix instead of a problem per line.
+ */
+export function spacesNotTabs(lines: number, stoppedAt: number | null): ApiError {
+  const read = stoppedAt !== null ? `the first ${lines} lines` : `all ${lines} lines`;
+  const message = `looks like spaces, not tabs: ${read} have runs of spaces and no tab between source and target (an editor may have replaced the tabs). Save the file with one tab per line, or upload JSONL {"src", "tgt"}`;
+  return new ApiError(422, 'invalid_lines', message, { problems: [{ line: 1, reason: 'spaces_not_tabs', message }], total: 1 });
 }

@@ -1,9 +1,10 @@
 import type { FC } from 'hono/jsx';
 import type { Leaderboard, LeaderboardCell, LeaderboardColumn } from '../../../shared/src/api/leaderboards';
 import { columnTag } from '../../../shared/src/cell-identity';
+import { percentMetric, showDelta, showValue, unitLabel } from '../../../shared/src/units';
 
-const fmt = (v: number | null | undefined, digits = 3) => (v == null ? '—' : v.toFixed(digits));
-const signed = (v: number) => `${v >= 0 ? '+' : '−'}${fmt(Math.abs(v))}`;
+/** In the metric's unit for people (accuracy in %), as the CLI prints it. */
+const show = (v: number | null | undefined, metric: string) => (v == null ? '—' : showValue(v, metric));
 
 export const boardCss = `
   body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -17,6 +18,8 @@ export const boardCss = `
   td.sig { font-weight: 700; } .note { color: #555; font-size: .85rem; } th.out { color: #777; }
   a.page { margin-left: .4rem; text-decoration: none; } a.page::after { content: '↗'; }
   form label { margin-right: .8rem; } .sw { display: inline-block; width: .7rem; height: .7rem; margin-right: .3rem; }
+  ul.legend { list-style: none; padding: 0; margin: .4rem 0; } ul.legend li { display: inline-block; margin-right: 1rem; font-size: .85rem; }
+  figure { margin: 0; }
 `;
 
 /** A suite uploaded as a seeded subset, e.g. "subset 1000 rows, seed 3"; null for a whole file. */
@@ -28,7 +31,8 @@ function subsetText(c: Pick<LeaderboardCell, 'subset' | 'seed'>): string | null 
  * What a cell's hover says: what the value was computed on (rows, suite subset, row limit, template
  * language), its interval, and the comparison with dense on the same rows.
  */
-export function cellTitle(c: LeaderboardCell): string {
+export function cellTitle(c: LeaderboardCell, metric: string): string {
+  const fmt = (v: number) => show(v, metric);
   const parts = [`n = ${c.n}`];
   const subset = subsetText(c);
   if (subset) parts.push(subset);
@@ -36,8 +40,11 @@ export function cellTitle(c: LeaderboardCell): string {
   if (c.templateLang !== null) parts.push(`template ${c.templateLang}`);
   if (c.lo !== null && c.hi !== null) parts.push(`95% interval [${fmt(c.lo)}, ${fmt(c.hi)}]`);
   if (c.delta === null) parts.push('no dense run on these rows');
-  else parts.push(`Δ vs dense ${signed(c.delta)}${c.deltaLo !== null && c.deltaHi !== null ? ` [${fmt(c.deltaLo)}, ${fmt(c.deltaHi)}]` : ''}`);
-  if (c.p !== null) parts.push(`paired bootstrap p = ${fmt(c.p)}`);
+  else
+    parts.push(
+      `Δ vs dense ${showDelta(c.delta, metric)}${c.deltaLo !== null && c.deltaHi !== null ? ` [${showDelta(c.deltaLo, metric)}, ${showDelta(c.deltaHi, metric)}]` : ''}`,
+    );
+  if (c.p !== null) parts.push(`paired bootstrap p = ${c.p.toFixed(3)}`);
   return parts.join(' · ');
 }
 
@@ -63,7 +70,10 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
     <thead>
       <tr>
         {board.model === null ? <th class="l">model</th> : null}
-        <th class="l">variant</th>
+        <th class="l">
+          variant
+          <small class="unit">{unitLabel(board.metric)}</small>
+        </th>
         {board.columns.map((c) => {
           const subset = subsetText(c);
           const tag = columnTag(c);
@@ -75,7 +85,7 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
               {tag ? <small class="rows">{tag}</small> : null}
               {subset ? <small class="subset">{subset}</small> : null}
               <small class="col-n">{c.n === null ? 'n varies' : `n=${c.n}`}</small>
-              {c.chance !== null ? <small class="chance">chance {fmt(c.chance)}</small> : null}
+              {c.chance !== null ? <small class="chance">chance {show(c.chance, board.metric)}</small> : null}
               {inMean ? null : <small class="out">not in the mean</small>}
             </th>
           );
@@ -109,17 +119,17 @@ export const BoardTable: FC<{ board: Leaderboard; colours: string[] }> = ({ boar
             if (!c) return <td>—</td>;
             const significant = c.p !== null && c.p < 0.05;
             return (
-              <td class={significant ? 'sig' : ''} title={cellTitle(c)}>
-                {fmt(c.value)}
+              <td class={significant ? 'sig' : ''} title={cellTitle(c, board.metric)}>
+                {show(c.value, board.metric)}
                 {significant ? '*' : ''}
                 <small class="n">n={c.n}</small>
               </td>
             );
           })}
-          <td>{fmt(r.mean)}</td>
-          <td>{fmt(r.meanNonEnglish)}</td>
+          <td>{show(r.mean, board.metric)}</td>
+          <td>{show(r.meanNonEnglish, board.metric)}</td>
           <td class={r.deltaVsDense == null ? '' : r.deltaVsDense >= 0 !== board.lowerIsBetter ? 'pos' : 'neg'} title={r.note ?? undefined}>
-            {r.dense ? '' : r.deltaVsDense == null ? (r.note ? 'no dense' : '—') : signed(r.deltaVsDense)}
+            {r.dense ? '' : r.deltaVsDense == null ? (r.note ? 'no dense' : '—') : showDelta(r.deltaVsDense, board.metric)}
             {!r.dense && r.deltaVsDense != null && !sameKeys(r.deltaCovers, r.covers) ? (
               <small class="covers">{`over ${r.deltaCovers.length} columns`}</small>
             ) : null}
@@ -135,6 +145,7 @@ export const BoardNotes: FC<{ board: Leaderboard }> = ({ board }) => (
     A column is one suite evaluated on the same rows (all, or a seeded row limit) with the same template words; results on other rows are other columns. n: rows
     scored. Hover a cell for what it was computed on, its 95% interval, Δ vs dense in the same column and the p-value. * the difference from dense is
     significant (paired bootstrap, 1,000 resamples, p &lt; 0.05). Means cover the columns every row has.
+    {percentMetric(board.metric) ? ` ${board.metric} in % (the JSON, CSV and LaTeX keep fractions).` : ''}
     {board.lowerIsBetter ? ` Lower ${board.metric} is better.` : ''} {board.note ?? ''}
     {[...new Set(board.columns.flatMap((c) => (c.nNote ? [`${c.format}: ${c.nNote}.`] : [])))].join(' ')}
   </p>

@@ -1,7 +1,10 @@
 import type { FC } from 'hono/jsx';
-import { defaultMetric, type Leaderboard, type MethodSummary, type SparsityView } from '../../../shared/src/api/leaderboards';
+import { defaultMetric, type Leaderboard, lowerIsBetter, type MethodSummary, type SparsityView } from '../../../shared/src/api/leaderboards';
 import { BoardNotes, BoardTable, boardCss } from './board-table';
-import { BarChart, colourOf, SparsityChart } from './charts';
+import { BarChart, SparsityChart } from './charts';
+import { showDelta, unitLabel } from '../../../shared/src/units';
+import { paletteOf } from './palette';
+import { logScaled } from './scale';
 
 const fmt = (v: number, digits = 3) => v.toFixed(digits);
 const qs = (o: Record<string, string | number | null | undefined>) =>
@@ -19,13 +22,12 @@ const Exports: FC<{ query: string }> = ({ query }) => (
 
 const Methods: FC<{ summary: MethodSummary }> = ({ summary }) => {
   if (!summary.methods.length) return null;
+  const d = (v: number) => showDelta(v, summary.metric);
   const iv = (x: { mean: number; lo: number | null; hi: number | null; p: number; n: number } | null) =>
-    x
-      ? `${x.mean >= 0 ? '+' : '−'}${fmt(Math.abs(x.mean))}${x.lo === null || x.hi === null ? '' : ` [${fmt(x.lo)}, ${fmt(x.hi)}]`} n=${x.n}${x.p < 0.05 ? ' *' : ''}`
-      : '—';
+    x ? `${d(x.mean)}${x.lo === null || x.hi === null ? '' : ` [${d(x.lo)}, ${d(x.hi)}]`} n=${x.n}${x.p < 0.05 ? ' *' : ''}` : '—';
   return (
     <section id="methods">
-      <h2>Methods: Δ vs dense over language pairs</h2>
+      <h2>Methods: Δ vs dense over language pairs ({unitLabel(summary.metric)})</h2>
       <table>
         <thead>
           <tr>
@@ -67,13 +69,14 @@ export const LeaderboardPage: FC<{
   board: Leaderboard;
   modelName: string;
   formats: string[];
-  /** every variant of the model across formats, sorted: colours stay put across tabs */
-  variants: string[];
+  /** every (method, pattern, calibration) of the model across formats: colours stay put across tabs */
+  series: { method: string; pattern: string | null; calibration: string | null }[];
   sparsity: SparsityView;
   methods: MethodSummary;
   analyses?: { id: string; variant: string; createdAt: string }[];
-}> = ({ board, modelName, formats, variants, sparsity, methods, analyses = [] }) => {
-  const colours = board.rows.map((r) => colourOf(variants, r.variant));
+}> = ({ board, modelName, formats, series, sparsity, methods, analyses = [] }) => {
+  const colour = paletteOf([...series, ...board.rows, ...sparsity.series]);
+  const colours = board.rows.map(colour);
   const query = qs({ model: board.model, format: board.format, scoring: board.scoring, metric: board.metric });
   return (
     <html lang="en">
@@ -101,9 +104,11 @@ export const LeaderboardPage: FC<{
         <section id="sparsity">
           <h2>{board.metric} vs sparsity</h2>
           <p class="note">
-            <a href={`/v1/leaderboards/sparsity?${query}`}>JSON</a> · dashed: dense; dotted: chance.
+            <a href={`/v1/leaderboards/sparsity?${query}`}>JSON</a>
+            {lowerIsBetter(board.metric) ? ' · lower is better' : ''}
+            {logScaled(board.metric) ? ' · log scale' : ''}
           </p>
-          <SparsityChart view={sparsity} />
+          <SparsityChart view={sparsity} colour={colour} />
         </section>
         <Methods summary={methods} />
         {analyses.length ? (
@@ -129,8 +134,7 @@ export const AcrossModelsPage: FC<{
   formats: string[];
   filters: { format: string | null; lang?: string; sparsity?: number; scoring: string; metric: string; suite?: string };
 }> = ({ board, formats, filters }) => {
-  const labels = [...new Set(board.rows.map((r) => `${r.modelName} · ${r.variant}`))].sort();
-  const colours = board.rows.map((r) => colourOf(labels, `${r.modelName} · ${r.variant}`));
+  const colours = board.rows.map(paletteOf(board.rows));
   const query = qs({
     format: filters.format,
     suite: filters.suite,

@@ -2,6 +2,7 @@ import type { FC } from 'hono/jsx';
 import type { MaskAnalysis } from '../../../shared/src/api/analysis';
 import type { RunInfo } from '../../../shared/src/api/jobs';
 import { AnalysisSection } from './analysis';
+import { scoreGrid, showDelta, showValue, unitLabel } from '../../../shared/src/units';
 import { fmt, Layout } from './layout';
 import { LayerSparsitySection } from './layer-sparsity';
 import { asLmfStatus, LmfSection, type LmfReportView } from './lmf';
@@ -13,40 +14,72 @@ export interface RunPageProps {
   analysis: MaskAnalysis | null;
   /** index into analysis.pairs whose per-layer figures are shown */
   pair: number | null;
+  /** suite id → name, for the suites the caller can read */
+  suiteNames?: Record<string, string>;
 }
 
-const Scores: FC<{ run: RunInfo }> = ({ run }) =>
-  run.scores.length ? (
-    <table id="scores">
-      <thead>
-        <tr>
-          <th>suite</th>
-          <th>format</th>
-          <th>lang</th>
-          <th>scoring</th>
-          <th>metric</th>
-          <th>value</th>
-          <th>n</th>
-        </tr>
-      </thead>
-      <tbody>
-        {run.scores.map((s) => (
+const Interval: FC<{ lo?: number; hi?: number; metric: string }> = ({ lo, hi, metric }) =>
+  lo === undefined || hi === undefined ? null : <small class="ci">{`[${showValue(lo, metric)}, ${showValue(hi, metric)}]`}</small>;
+
+/** One table: a row per suite (and scoring), a column per metric; each cell its value, 95% interval, and Δ vs dense with its interval and p. */
+const Scores: FC<{ run: RunInfo; suiteNames: Record<string, string> }> = ({ run, suiteNames }) => {
+  if (!run.scores.length) return null;
+  const grid = scoreGrid(run.scores);
+  return (
+    <section id="scores-section">
+      <h2>Scores</h2>
+      <style>{'#scores small { display: block; color: #666; font-size: .75rem; } #scores td.sig { font-weight: 700; }'}</style>
+      <table id="scores">
+        <thead>
           <tr>
-            <td>{s.suiteId}</td>
-            <td>{s.format}</td>
-            <td>{s.lang}</td>
-            <td>{s.scoring}</td>
-            <td>{s.metric}</td>
-            <td>{fmt(s.value, 4)}</td>
-            <td>{s.n}</td>
+            <th>suite</th>
+            <th>lang</th>
+            <th>scoring</th>
+            {grid.metrics.map((m) => (
+              <th class="metric">{unitLabel(m)}</th>
+            ))}
+            <th>n</th>
           </tr>
-        ))}
-      </tbody>
-    </table>
-  ) : null;
+        </thead>
+        <tbody>
+          {grid.rows.map((r) => (
+            <tr>
+              <td title={`suite ${r.suiteId}, format ${r.format}`}>{suiteNames[r.suiteId] ?? r.suiteId}</td>
+              <td>{r.templateLang && r.templateLang !== r.lang ? `${r.lang} (template ${r.templateLang})` : r.lang}</td>
+              <td>{r.scoring}</td>
+              {grid.metrics.map((m) => {
+                const c = r.cells[m];
+                if (c?.value === undefined) return <td>—</td>;
+                const sig = c.p !== undefined && c.p < 0.05;
+                return (
+                  <td class={sig ? 'sig' : undefined}>
+                    {showValue(c.value, m)}
+                    <Interval lo={c.lo} hi={c.hi} metric={m} />
+                    {c.delta === undefined ? null : (
+                      <small class="delta">
+                        {`Δ ${showDelta(c.delta, m)}`}
+                        {c.deltaLo === undefined || c.deltaHi === undefined ? '' : ` [${showDelta(c.deltaLo, m)}, ${showDelta(c.deltaHi, m)}]`}
+                        {c.p === undefined ? '' : ` p = ${c.p < 0.001 ? '< 0.001' : c.p.toFixed(3)}${sig ? ' *' : ''}`}
+                      </small>
+                    )}
+                  </td>
+                );
+              })}
+              <td>{Math.max(...grid.metrics.map((m) => r.cells[m]?.n ?? 0))}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="note">
+        Accuracies in %, chrF and BLEU 0–100, perplexity as is (the JSON keeps fractions). Under a value: its 95% interval, then Δ vs dense on the same rows
+        with the runner's paired-bootstrap interval and p; * p &lt; 0.05.
+      </p>
+    </section>
+  );
+};
 
 /** One run: what it is, its artifacts, and its LMF report (prune) or its mask analysis (analyze). */
-export const RunPage: FC<RunPageProps> = ({ run, modelName, lmf, analysis, pair }) => (
+export const RunPage: FC<RunPageProps> = ({ run, modelName, lmf, analysis, pair, suiteNames = {} }) => (
   <Layout title={`${run.variant} · ${run.id}`}>
     <h1>{run.variant}</h1>
     <p>
@@ -79,6 +112,6 @@ export const RunPage: FC<RunPageProps> = ({ run, modelName, lmf, analysis, pair 
         <p class="missing">The analysis artifact of this run could not be read.</p>
       )
     ) : null}
-    <Scores run={run} />
+    <Scores run={run} suiteNames={suiteNames} />
   </Layout>
 );

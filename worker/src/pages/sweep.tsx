@@ -1,6 +1,27 @@
 import type { FC } from 'hono/jsx';
 import type { JobInfo } from '../../../shared/src/api/jobs';
+import { showValue, unitLabel } from '../../../shared/src/units';
 import { Layout } from './layout';
+
+export type JobScore = { format: string; lang: string; scoring: string; metric: string; value: number };
+
+/** A run's default-metric scores in one line per format and scoring: "xnli acc % paper: de 50.0 · fr 58.0". */
+function scoreLines(xs: JobScore[]): string[] {
+  const groups = new Map<string, JobScore[]>();
+  for (const x of xs) {
+    const k = `${x.format} ${unitLabel(x.metric)}${x.scoring === 'paper' ? '' : ` ${x.scoring}`}`;
+    groups.set(k, [...(groups.get(k) ?? []), x]);
+  }
+  return [...groups]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(
+      ([k, v]) =>
+        `${k}: ${v
+          .sort((a, b) => a.lang.localeCompare(b.lang))
+          .map((x) => `${x.lang} ${showValue(x.value, x.metric)}`)
+          .join(' · ')}`,
+    );
+}
 
 function what(j: JobInfo): string {
   const s = j.spec;
@@ -12,14 +33,23 @@ function what(j: JobInfo): string {
 const open = (j: JobInfo) => j.status === 'queued' || j.status === 'running';
 
 /** A sweep: its jobs with their runs, and the analyses it asked for (analyze: true). */
-export const SweepPage: FC<{ sweepId: string; jobs: JobInfo[]; pairs: Record<string, string> }> = ({ sweepId, jobs, pairs }) => {
+export const SweepPage: FC<{
+  sweepId: string;
+  jobs: JobInfo[];
+  pairs: Record<string, string>;
+  modelName?: string | null;
+  /** per run id: its default-metric scores */
+  scores?: Record<string, JobScore[]>;
+}> = ({ sweepId, jobs, pairs, modelName = null, scores = {} }) => {
   const analyses = jobs.filter((j) => j.kind === 'analyze');
   const modelId = jobs[0]?.modelId;
+  const done = jobs.filter((j) => j.status === 'succeeded').length;
   return (
     <Layout title={`sweep ${sweepId}`}>
       <h1>Sweep {sweepId}</h1>
       <p>
-        {jobs.length} jobs · model <a href={`/leaderboards/${modelId}`}>{modelId}</a> (leaderboard) · <a href={`/v1/sweeps/${sweepId}`}>JSON</a>
+        {done}/{jobs.length} jobs succeeded · model <a href={`/leaderboards/${modelId}`}>{modelName ?? modelId}</a> (leaderboard) ·{' '}
+        <a href={`/v1/sweeps/${sweepId}`}>JSON</a>
       </p>
       {analyses.length ? (
         <section id="analyses">
@@ -50,6 +80,7 @@ export const SweepPage: FC<{ sweepId: string; jobs: JobInfo[]; pairs: Record<str
             <th>pair</th>
             <th>status</th>
             <th>run</th>
+            <th class="l">scores</th>
           </tr>
         </thead>
         <tbody>
@@ -64,6 +95,14 @@ export const SweepPage: FC<{ sweepId: string; jobs: JobInfo[]; pairs: Record<str
                 {j.status}
               </td>
               <td>{j.runId ? <a href={`/runs/${j.runId}`}>{j.runId}</a> : ''}</td>
+              <td class="scores">
+                {(j.runId ? scoreLines(scores[j.runId] ?? []) : []).map((l, i) => (
+                  <>
+                    {i ? <br /> : null}
+                    {l}
+                  </>
+                ))}
+              </td>
             </tr>
           ))}
         </tbody>

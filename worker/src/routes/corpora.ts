@@ -9,7 +9,7 @@ import { assertReadable } from '../lib/auth';
 import { putBlob, readBody, serveBlob } from '../lib/blobs';
 import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
-import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, uploadLanguage } from '../lib/datasets';
+import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, spacesNotTabs, uploadLanguage } from '../lib/datasets';
 import { ApiError } from '../lib/errors';
 import { createDb, nowIso } from '../lib/db';
 import { listPage } from '../lib/pagination';
@@ -143,6 +143,7 @@ export const corpusRoutes = new ApiApp()
     const { parsed, data, sha, key, kept } = await droppingOnFailure(writer, async () => {
       const body = await readCorpusBody(c.env.BLOBS, c.req.raw, q, { strict, src: src.canonical, tgt: tgt.canonical }, problems, writer);
       const parsed = body.corpus;
+      if (parsed.spacesNotTabs) throw spacesNotTabs(problems.total, parsed.stoppedAt);
       enforceLinePolicy(problems, parsed.pairs.length, parsed.stoppedAt, 'sentence pairs');
       if (parsed.identical === parsed.pairs.length) {
         throw new ApiError(422, 'src_equals_tgt', `every pair has the same text on both sides (${parsed.pairs.length} pairs); was one file uploaded twice?`);

@@ -172,14 +172,10 @@ export const leaderboardPages = new ApiApp()
     const board = await withRankcNote(db, p, o, buildLeaderboard(records, o));
     const sparsity = buildSparsityView(records, { ...o, model: model.id });
     const methods = buildMethodSummary(records, { ...o, model: model.id });
-    const variants = (
-      await db
-        .selectDistinct({ v: scores.variant })
-        .from(scores)
-        .where(and(eq(scores.modelId, model.id), visibleTo(p, scores)))
-    )
-      .map((r) => r.v)
-      .sort();
+    const series = await db
+      .selectDistinct({ method: scores.method, pattern: scores.pattern, calibration: scores.calibration })
+      .from(scores)
+      .where(and(eq(scores.modelId, model.id), visibleTo(p, scores)));
     const analyses = await db
       .select({ id: runs.id, variant: runs.variant, createdAt: runs.createdAt })
       .from(runs)
@@ -187,6 +183,6 @@ export const leaderboardPages = new ApiApp()
       .orderBy(desc(runs.id))
       .limit(20);
     return c.html(
-      <LeaderboardPage board={board} modelName={model.name} formats={formats} variants={variants} sparsity={sparsity} methods={methods} analyses={analyses} />,
+      <LeaderboardPage board={board} modelName={model.name} formats={formats} series={series} sparsity={sparsity} methods={methods} analyses={analyses} />,
     );
   });

@@ -1,8 +1,8 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
 import { idParam } from '../../../shared/src/api/common';
 import { maskAnalysis } from '../../../shared/src/api/analysis';
-import { models, runs } from '../db/schema';
+import { models, runs, suites } from '../db/schema';
 import { runArtifactJson } from '../jobs/run-artifact';
 import { assertReadable, canRead } from '../lib/auth';
 import { createDb } from '../lib/db';
@@ -31,5 +31,20 @@ export const runPages = new ApiApp().openapi(page, async (c) => {
   const parsed = r.kind === 'analyze' ? maskAnalysis.safeParse(await runArtifactJson(db, c.env.BLOBS, r, 'analysis.json')) : null;
   const analysis = parsed?.success ? parsed.data : null;
   const pair = analysis && q.pair !== undefined && q.pair < analysis.pairs.length ? q.pair : null;
-  return c.html(<RunPage run={await runView(db, r)} modelName={model && canRead(p, model) ? model.name : null} lmf={lmf} analysis={analysis} pair={pair} />);
+  const run = await runView(db, r);
+  const suiteNames = await suiteNamesOf(db, p, [...new Set(run.scores.map((s) => s.suiteId))]);
+  return c.html(
+    <RunPage run={run} modelName={model && canRead(p, model) ? model.name : null} lmf={lmf} analysis={analysis} pair={pair} suiteNames={suiteNames} />,
+  );
 });
+
+/** Names of the suites the caller can read (the others stay ids). */
+export async function suiteNamesOf(db: ReturnType<typeof createDb>, p: Parameters<typeof canRead>[0], ids: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  // D1 binds at most 100 parameters a statement.
+  for (let i = 0; i < ids.length; i += 90) {
+    const rows = await db.query.suites.findMany({ where: inArray(suites.id, ids.slice(i, i + 90)) });
+    for (const s of rows) if (canRead(p, s)) out[s.id] = s.name;
+  }
+  return out;
+}
