@@ -89,6 +89,7 @@ function replay(prior: JobRow, sha: string) {
 const tags = ['jobs'];
 
 const create = createRoute({
+  operationId: 'createJob',
   method: 'post',
   path: '/',
   summary: 'Create a prune, evaluate or analyze job (Idempotency-Key honoured); analyze compares the masks of finished prune runs',
@@ -106,6 +107,7 @@ const create = createRoute({
   },
 });
 const list = createRoute({
+  operationId: 'listJobs',
   method: 'get',
   path: '/',
   summary: 'List jobs (?status=&model=&sweep=)',
@@ -114,6 +116,7 @@ const list = createRoute({
   responses: { 200: json('page', page(jobInfo)) },
 });
 const get = createRoute({
+  operationId: 'getJob',
   method: 'get',
   path: '/{id}',
   summary: 'Status, progress, attempts, timings, error',
@@ -122,6 +125,7 @@ const get = createRoute({
   responses: { 200: json('job', jobInfo) },
 });
 const cancel = createRoute({
+  operationId: 'cancelJob',
   method: 'post',
   path: '/{id}/cancel',
   summary: 'Cancel a queued or running job',
@@ -131,6 +135,7 @@ const cancel = createRoute({
   responses: { 200: json('canceled', jobInfo), 409: err('already finished') },
 });
 const createSweep = createRoute({
+  operationId: 'createSweep',
   method: 'post',
   path: '/',
   summary: 'Expand pairs × sparsities × methods into jobs (analyze: true adds one analyze job per method and sparsity)',
@@ -140,6 +145,7 @@ const createSweep = createRoute({
   responses: { 201: json('jobs', sweepInfo), 422: err('nothing_to_analyze, sweep_too_large, or a job refused') },
 });
 const getSweep = createRoute({
+  operationId: 'getSweep',
   method: 'get',
   path: '/{id}',
   summary: 'The jobs of a sweep, its analyze jobs included',
