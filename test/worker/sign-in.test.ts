@@ -45,9 +45,11 @@ async function signIn(token: string, base = ORIGIN): Promise<string> {
 }
 
 const sessionRows = async (token: string) =>
-  (await env.DB.prepare('SELECT s.secret_hash AS h, s.expires_at AS e FROM sessions s JOIN tokens t ON t.id = s.token_id WHERE t.secret_hash = ?')
-    .bind(await sha256(token))
-    .all<{ h: string; e: string }>()).results;
+  (
+    await env.DB.prepare('SELECT s.secret_hash AS h, s.expires_at AS e FROM sessions s JOIN tokens t ON t.id = s.token_id WHERE t.secret_hash = ?')
+      .bind(await sha256(token))
+      .all<{ h: string; e: string }>()
+  ).results;
 
 let w: World;
 let publicWorld: World;

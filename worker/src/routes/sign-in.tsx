@@ -77,7 +77,6 @@ async function readForm(c: Context<AppEnv>): Promise<URLSearchParams> {
 
 export const signInRoutes = new ApiApp()
   .openapi(form, (c) => {
-    c.header('Cache-Control', 'private, no-store');
     return c.html(<SignInPage who={whoOf(c)} next={safeNext(c.req.valid('query').next)} />, 200);
   })
   .openapi(signIn, async (c) => {
