@@ -187,10 +187,20 @@ describe('sign-in', () => {
       expect(r.status, origin).toBe(403);
       expect(r.headers.get('set-cookie'), origin).toBeNull();
     }
-    // No Origin at all: only a browser's Sec-Fetch-Site: same-origin vouches for the form.
-    expect((await browse('POST', '/login', { form: { token }, origin: null })).status).toBe(403);
-    const fetchSite = await browse('POST', '/login', { form: { token }, origin: null, headers: { 'sec-fetch-site': 'same-origin' } });
-    expect(fetchSite.status).toBe(303);
+    // No Origin, or Origin: null (what Chromium sends under Referrer-Policy: no-referrer): only a browser's
+    // Sec-Fetch-Site: same-origin vouches for the form.
+    for (const origin of [null, 'null']) {
+      expect((await browse('POST', '/login', { form: { token }, origin })).status, String(origin)).toBe(403);
+      const fetchSite = await browse('POST', '/login', { form: { token }, origin, headers: { 'sec-fetch-site': 'same-origin' } });
+      expect(fetchSite.status, String(origin)).toBe(303);
+      for (const site of ['cross-site', 'same-site', 'none']) {
+        expect((await browse('POST', '/login', { form: { token }, origin, headers: { 'sec-fetch-site': site } })).status, site).toBe(403);
+      }
+    }
+    // Where Sec-Fetch-Site is sent it decides, and a foreign Origin is refused whatever it says.
+    expect((await browse('POST', '/login', { form: { token }, headers: { 'sec-fetch-site': 'cross-site' } })).status).toBe(403);
+    const foreign = await browse('POST', '/login', { form: { token }, origin: 'https://evil.example', headers: { 'sec-fetch-site': 'same-origin' } });
+    expect(foreign.status).toBe(403);
     // JSON is not the form.
     const json = await browse('POST', '/login', { body: JSON.stringify({ token }), headers: { 'content-type': 'application/json' } });
     expect(json.status).toBe(400);

@@ -34,11 +34,19 @@ export function sessionCookie(url: string, value: string, maxAgeSeconds: number)
   return `${SESSION_COOKIE}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure}`;
 }
 
-/** A form post from a page of this origin (a browser sends Origin on every POST; Sec-Fetch-Site where it doesn't). */
+/**
+ * A form post from a page of this origin. Browsers send `Sec-Fetch-Site` (which no page can set) to
+ * HTTPS and loopback origins, and it decides where present. `Origin` alone decides otherwise; the
+ * pages' `Referrer-Policy: no-referrer` makes Chromium send `Origin: null` even on a same-origin
+ * form post, and `null` is refused (a sandboxed frame of any site sends it too).
+ */
 export function sameOrigin(c: Context): boolean {
   const origin = c.req.header('origin');
-  if (origin !== undefined) return origin === new URL(c.req.url).origin;
-  return c.req.header('sec-fetch-site') === 'same-origin';
+  const own = new URL(c.req.url).origin;
+  if (origin !== undefined && origin !== 'null' && origin !== own) return false;
+  const site = c.req.header('sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin';
+  return origin === own;
 }
 
 export async function createSession(db: Db, tokenId: string, nowMs = Date.now()): Promise<{ secret: string; maxAge: number }> {
