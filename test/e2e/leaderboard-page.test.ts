@@ -16,6 +16,7 @@ let worker: WorkerProcess;
 let state: string;
 let browser: Browser;
 let modelId: string;
+let writer: string;
 
 const seeded: Record<string, Record<string, number>> = {
   dense: { de: 0.52, en: 0.61, fr: 0.55 },
@@ -39,7 +40,7 @@ beforeAll(async () => {
   state = await mkdtemp(path.join(os.tmpdir(), 'pp-page-'));
   await applyMigrations(state);
   worker = await startWorker({ port: await freePort(), persistTo: state, vars: { ADMIN_TOKEN: ADMIN } });
-  const writer = await createToken(worker.url, ADMIN, { owner: 'page', scopes: ['write'] });
+  writer = await createToken(worker.url, ADMIN, { owner: 'page', scopes: ['write'] });
   const runner = await createToken(worker.url, ADMIN, { owner: 'page-runner', scopes: ['runner'] });
   modelId = (await api('POST', '/v1/models', writer, { name: 'page-model', family: 'xglm', visibility: 'public' })).id;
   // A real graph: *.onnx uploads are scanned and anything else is refused.
@@ -142,5 +143,27 @@ describe('leaderboard page in Chromium', () => {
     const csv = await page.request.get(`${worker.url}/v1/leaderboards?format=xnli&lang=fr&sparsity=0.5`, { headers: { accept: 'text/csv' } });
     expect((await csv.text()).trim().split('\r\n')).toHaveLength(4);
     await page.screenshot({ path: path.join(repoRoot, 'test/artifacts/leaderboard-across-models.png'), fullPage: true });
+  });
+
+  it('signs in with a token (a session cookie on loopback), shows private work, and signs out', async () => {
+    const hidden = (await api('POST', '/v1/models', writer, { name: 'page-private-model', family: 'xglm' })).id as string;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${worker.url}/leaderboards/${hidden}`);
+    expect(await page.locator('h1').textContent()).toBe('Not found');
+    await Promise.all([page.waitForURL(/\/login\?next=/), page.click('a[href^="/login?next="]')]);
+    await page.fill('input[name=token]', writer);
+    await Promise.all([page.waitForURL(`${worker.url}/leaderboards/${hidden}`), page.click('form[action="/login"] button[type=submit]')]);
+    expect(await page.content()).toContain('page-private-model');
+    const [cookie] = await context.cookies();
+    expect(cookie).toMatchObject({ name: 'pp_session', httpOnly: true, sameSite: 'Lax', secure: false });
+    expect(cookie!.value).not.toBe(writer);
+    await page.goto(`${worker.url}/`);
+    expect(await page.locator('body').textContent()).toContain('Signed in as page');
+    await Promise.all([page.waitForURL(`${worker.url}/`), page.click('form[action="/logout"] button[type=submit]')]);
+    expect(await page.locator('body').textContent()).not.toContain('Signed in as');
+    expect(await context.cookies()).toEqual([]);
+    expect((await page.goto(`${worker.url}/leaderboards/${hidden}`))?.status()).toBe(404);
+    await context.close();
   });
 });

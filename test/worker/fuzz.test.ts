@@ -163,7 +163,7 @@ const plausible = [
 const ROUNDS = 8;
 
 describe('fuzzed requests over every route of the OpenAPI document', () => {
-  it('never answer 5xx, and every refusal is the JSON error shape with a code of the closed set', async () => {
+  it('never answer 5xx, and every refusal of the API is the JSON error shape with a code of the closed set (of a page, HTML)', async () => {
     const known = await knownWorld();
     const doc = (await call('GET', '/v1/openapi.json')).body;
     const r = rng(20261201);
@@ -252,7 +252,9 @@ describe('fuzzed requests over every route of the OpenAPI document', () => {
           expect(res.headers.get('x-content-type-options'), at).toBe('nosniff');
           expect(res.headers.get('content-security-policy'), at).toContain("frame-ancestors 'none'");
           if (token) expect(res.headers.get('cache-control'), at).toBe('private, no-store');
-          if (res.status >= 400) {
+          // Pages (outside /v1) answer their refusals as HTML, for a person to read.
+          if (res.status >= 400 && !path.startsWith('/v1/')) expect(res.headers.get('content-type'), at).toContain('text/html');
+          else if (res.status >= 400) {
             expect(res.headers.get('content-type'), at).toContain('application/json');
             expectErrorShape(res);
             expect(errorCodes as readonly string[], at).toContain(res.body.error.code);

@@ -65,6 +65,27 @@ describe('OpenAPI document', () => {
     expect(Object.keys(download.responses).sort()).toEqual(['200', '206', '400', '401', '404', '416', '429']);
   });
 
+  it('says who may call each route: the bearer scheme with its scope, optional credentials on public routes, none where none count', async () => {
+    const { body: doc } = await call('GET', '/v1/openapi.json');
+    expect(doc.servers).toEqual([{ url: '/', description: 'this server' }]);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.components.securitySchemes.session).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'pp_session' });
+    expect(doc.paths['/v1/runner/jobs/{id}/heartbeat'].post.security).toEqual([{ bearer: ['runner'] }]);
+    expect(doc.paths['/v1/models'].post.security).toEqual([{ bearer: ['write'] }]);
+    expect(doc.paths['/v1/tokens'].get.security).toEqual([{ bearer: ['admin'] }, { session: ['admin'] }]);
+    expect(doc.paths['/v1/models/{id}'].get.security).toEqual([{}, { bearer: [] }, { session: [] }]);
+    expect(doc.paths['/v1/health'].get.security).toEqual([]);
+    expect(doc.paths['/login'].post.security).toEqual([]);
+    expect(doc.paths['/v1/models/{id}'].get.operationId).toBe('getModel');
+    // Every operation says it, and names a scheme the document defines.
+    for (const [path, ops] of Object.entries<Record<string, { security?: Record<string, string[]>[] }>>(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        expect(op.security, `${method} ${path}`).toBeInstanceOf(Array);
+        for (const req of op.security!) for (const scheme of Object.keys(req)) expect(doc.components.securitySchemes[scheme], scheme).toBeDefined();
+      }
+    }
+  });
+
   it('refuses a caller without the declared scope before validating anything', async () => {
     const r = await call('POST', '/v1/runner/jobs/x/heartbeat', { json: { leaseToken: '' } });
     expect(r.status).toBe(401);

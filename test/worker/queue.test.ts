@@ -124,7 +124,7 @@ describe('GET /v1/runner/queue', () => {
   it('is in the OpenAPI document with its schema and scope', async () => {
     const doc = (await call('GET', '/v1/openapi.json')).body;
     const op = doc.paths['/v1/runner/queue'].get;
-    expect(op.security).toEqual([{ bearer: [] }]);
+    expect(op.security).toEqual([{ bearer: ['runner'] }]);
     expect(op.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/RunnerQueue');
     expect(Object.keys(doc.components.schemas.RunnerQueue.properties).sort()).toEqual(
       ['byDevice', 'leased', 'oldestQueuedSeconds', 'queued', 'running', 'waiting'].sort(),

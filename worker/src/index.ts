@@ -19,22 +19,28 @@ import { runRoutes } from './routes/runs';
 import { suiteRoutes } from './routes/suites';
 import { sweepPages } from './routes/sweep-pages';
 import { tokenRoutes } from './routes/tokens';
+import { frontDoorPages } from './routes/front-door';
+import { signInRoutes } from './routes/sign-in';
+import { pruneSessions } from './lib/sessions';
 
 const meta = { tags: ['meta'] };
 const health = createRoute({
   ...meta,
+  operationId: 'getHealth',
+  security: [],
   method: 'get',
   path: '/health',
   summary: 'Liveness and version',
   responses: { 200: json('ok', z.object({ ok: z.boolean(), version: z.string() })) },
 });
-const document = createRoute({ ...meta, method: 'get', path: '/openapi.json', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } });
-const home = createRoute({
+const document = createRoute({
   ...meta,
+  operationId: 'getOpenApiDocument',
+  security: [],
   method: 'get',
-  path: '/',
-  summary: 'Redirects to this document',
-  responses: { 302: { description: 'to /v1/openapi.json' } },
+  path: '/openapi.json',
+  summary: 'This document',
+  responses: { 200: json('OpenAPI 3.1', z.record(z.string(), z.unknown())) },
 });
 
 /** Every route below, for the document. */
@@ -42,7 +48,7 @@ export const app = new ApiApp();
 
 const v1 = new ApiApp()
   .openapi(health, (c) => c.json({ ok: true, version: c.env.CODE_VERSION ?? CODE_VERSION }, 200))
-  .openapi(document, (c) => c.json(openApiDocument(app, c.env.CODE_VERSION ?? CODE_VERSION)))
+  .openapi(document, (c) => c.json(openApiDocument(app, c.env.CODE_VERSION ?? CODE_VERSION) as Record<string, unknown>, 200))
   .route('/tokens', tokenRoutes)
   .route('/models', modelRoutes)
   .route('/corpora', corpusRoutes)
@@ -55,7 +61,8 @@ const v1 = new ApiApp()
 
 app.use(securityHeaders, authenticate, rateLimit);
 app
-  .openapi(home, (c) => c.redirect('/v1/openapi.json'))
+  .route('/', frontDoorPages)
+  .route('/', signInRoutes)
   .route('/v1', v1)
   .route('/leaderboards', leaderboardPages)
   .route('/runs', runPages)
@@ -66,9 +73,10 @@ app
 export default {
   fetch: app.fetch,
   // Leases of runners that died are also requeued here, not only when another runner asks for work;
-  // multipart uploads left unfinished are aborted (their R2 parts freed) and old rate windows dropped.
+  // multipart uploads left unfinished are aborted (their R2 parts freed), old rate windows and expired
+  // sessions dropped.
   async scheduled(_event: ScheduledController, env: Bindings, ctx: ExecutionContext) {
     const db = createDb(env.DB);
-    ctx.waitUntil(Promise.all([requeueExpired(db), abortAbandonedUploads(db, env.BLOBS), pruneRateLimits(db)]).then(() => undefined));
+    ctx.waitUntil(Promise.all([requeueExpired(db), abortAbandonedUploads(db, env.BLOBS), pruneRateLimits(db), pruneSessions(db)]).then(() => undefined));
   },
 } satisfies ExportedHandler<Bindings>;

@@ -26,6 +26,22 @@ export const tokens = sqliteTable(
   (t) => [uniqueIndex('tokens_secret_hash').on(t.secretHash)],
 );
 
+/**
+ * Sessions of the pages (POST /login): the cookie holds a random secret, stored here only as its
+ * SHA-256 like token secrets. A session lives until it expires, its owner signs out, or its token is
+ * revoked (checked on every use by joining the token row).
+ */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    secretHash: text('secret_hash').primaryKey(),
+    tokenId: text('token_id').notNull(),
+    createdAt: createdAt(),
+    expiresAt: text('expires_at').notNull(),
+  },
+  (t) => [index('sessions_token').on(t.tokenId), index('sessions_expires').on(t.expiresAt)],
+);
+
 export const rateLimits = sqliteTable(
   'rate_limits',
   { key: text('key').notNull(), window: integer('window').notNull(), count: integer('count').notNull() },

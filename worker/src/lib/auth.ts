@@ -8,12 +8,15 @@ import { safeEqual, sha256Hex } from './crypto';
 import { createDb, type Db } from './db';
 import { ApiError } from './errors';
 import { defaultLimit, ipKey, limitRequest } from './rate-limit';
+import { sessionMethods, sessionPrincipal, sessionSecret } from './sessions';
 
 export interface Principal {
   tokenId: string;
   owner: string;
   scopes: ReadonlySet<Scope>;
   rateLimitPerMinute: number | null;
+  /** set when a session cookie (lib/sessions.ts), not a bearer token, stands for the caller */
+  via?: 'session';
 }
 
 export const ADMIN_OWNER = 'admin';
@@ -22,7 +25,9 @@ export const ADMIN_OWNER = 'admin';
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const header = c.req.header('authorization');
   if (!header) {
-    c.set('principal', null);
+    // A session cookie counts on reads only; an unknown or ended one leaves the caller anonymous (pages say so).
+    const secret = sessionMethods.has(c.req.method) ? sessionSecret(c) : undefined;
+    c.set('principal', secret ? await sessionPrincipal(createDb(c.env.DB), secret) : null);
     return next();
   }
   const m = /^Bearer\s+(\S+)$/i.exec(header);

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ErrorCode } from '../../../shared/src/api/errors';
+import { errorPage } from '../pages/error';
 
 /** The one error type of the API; `onError` turns it into `{"error":{code,message,details?}}`. */
 export class ApiError extends Error {
@@ -21,7 +22,12 @@ export const notFound = (what: string) => new ApiError(404, 'not_found', `${what
 export const conflict = (message: string, details?: unknown) => new ApiError(409, 'conflict', message, details);
 export const unprocessable = (code: ErrorCode, message: string, details?: unknown) => new ApiError(422, code, message, details);
 
+/** Pages are everything outside /v1: a person reads their errors, so they answer HTML. */
+export const isPagePath = (pathname: string) => pathname !== '/v1' && !pathname.startsWith('/v1/');
+
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: ErrorCode, message: string, details?: unknown) {
+  const url = new URL(c.req.url);
+  if (isPagePath(url.pathname)) return c.html(errorPage({ status, message, path: url.pathname + url.search }), status);
   return c.json({ error: details === undefined ? { code, message } : { code, message, details } }, status);
 }
 

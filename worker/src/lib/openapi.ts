@@ -13,6 +13,8 @@ import { limits } from '../../../shared/src/api/limits';
 import { type BodyDoc, suiteRowDocs } from '../../../shared/src/api/dataset-docs';
 import type { AppEnv } from '../env';
 import { requireScope } from './auth';
+import { isPagePath } from './errors';
+import { SESSION_COOKIE } from './sessions';
 import { invalidInput, parseJson } from './validate';
 
 /** What a route declares beyond zod-to-openapi's RouteConfig. */
@@ -22,6 +24,22 @@ export interface ApiRouteExtras {
   /** The handler reads the JSON body itself (Idempotency-Key replays compare the raw body first). */
   'x-raw-body'?: true;
 }
+
+/**
+ * Who may call a route, for the document (clients and "Authorize" buttons): a scoped route takes the
+ * bearer token with its scope; a public one is open, and a token (or, for GETs, the session cookie of
+ * the pages) widens what it sees. The cookie never authorises a method other than GET.
+ */
+export function securityOf(r: { method: string; 'x-scope'?: Scope }) {
+  const get = r.method === 'get';
+  const scope = r['x-scope'];
+  // A session never carries the runner scope (sign-in drops it), so runner routes take tokens only.
+  if (scope) return [{ bearer: [scope] }, ...(get && scope !== 'runner' ? [{ session: [scope] }] : [])];
+  return [{}, { bearer: [] }, ...(get ? [{ session: [] }] : [])];
+}
+
+/** operationIds are written where routes are declared: stable, camelCase, unique (generated clients name methods by them). */
+const OPERATION_ID = /^[a-z][a-zA-Z0-9]*$/;
 
 const jsonType = 'application/json';
 
@@ -37,6 +55,7 @@ const binary = { type: 'string' as const, format: 'binary' };
 export const rawBody = (contentType = 'application/octet-stream') => ({ required: true, content: { [contentType]: { schema: binary } } });
 export const raw = (description = 'raw bytes', contentType = 'application/octet-stream') => ({ description, content: { [contentType]: { schema: binary } } });
 export const err = (description: string) => json(description, errorBody);
+const errorJson = err;
 /** A server-rendered page. */
 export const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' as const } } } });
 
@@ -76,6 +95,8 @@ function jsonSchemaOf(route: RouteConfig): z.ZodType | undefined {
 /** The statuses every route of a kind can answer, whatever its own declaration lists. */
 export function withErrorResponses<R extends RouteConfig>(r: R & ApiRouteExtras): R {
   const responses: RouteConfig['responses'] = { ...r.responses };
+  // Pages answer their errors as HTML (lib/errors.ts); the API as the JSON error body.
+  const err = isPagePath(r.path) ? (d: string) => html(d.replace(/^[a-z_]+: /, '')) : errorJson;
   const scope = r['x-scope'];
   const pathParams = /\{\w+\}/.test(r.path);
   const hasBody = r.request?.body !== undefined;
@@ -89,7 +110,7 @@ export function withErrorResponses<R extends RouteConfig>(r: R & ApiRouteExtras)
   if (hasBody) responses[413] ??= err(`payload_too_large${hasJsonBody ? ` (JSON bodies ≤ ${limits.jsonBodyBytes} bytes)` : ''}`);
   if (responses[206]) responses[416] ??= err('range outside the object');
   responses[429] = err('rate limited (Retry-After, RateLimit-Reset)');
-  return { ...r, ...(scope ? { security: [{ bearer: [] }] } : {}), responses };
+  return { ...r, security: r.security ?? securityOf(r), responses };
 }
 
 /**
@@ -126,8 +147,26 @@ export class ApiApp extends OpenAPIHono<AppEnv> {
 
 /** Completes every route's statuses, on full paths (after mounting). */
 function complete(registry: OpenAPIHono['openAPIRegistry']) {
-  for (const d of registry.definitions) if (d.type === 'route') d.route = withErrorResponses(d.route);
-  registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  const ids = new Set<string>();
+  for (const d of registry.definitions) {
+    if (d.type !== 'route') continue;
+    const id = d.route.operationId;
+    if (!id || !OPERATION_ID.test(id) || ids.has(id))
+      throw new Error(`${d.route.method} ${d.route.path}: operationId ${id} is missing, not camelCase or taken`);
+    ids.add(id);
+    d.route = withErrorResponses(d.route);
+  }
+  registry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API token (`pp_…`). A route with a scope names it; admin implies every scope and write implies read.',
+  });
+  registry.registerComponent('securitySchemes', 'session', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: SESSION_COOKIE,
+    description: 'The session of the pages (POST /login with a token). It authorises GET requests only, with what its token may read.',
+  });
   // The stored row of every suite format, with an example row.
   for (const d of suiteRowDocs) {
     const schema = z.toJSONSchema(d.schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -146,6 +185,8 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>, version: string) {
     doc = app.getOpenAPI31Document({
       openapi: '3.1.0',
       info: { title: 'polyprune', version, description: 'Prune multilingual LMs for language pairs and rank the results.', 'x-limits': limits },
+      // Relative: the document is served by the API it describes, whatever its origin.
+      servers: [{ url: '/', description: 'this server' }],
     });
     built.set(version, doc);
   }

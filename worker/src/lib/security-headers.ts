@@ -1,6 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from '../env';
+import { sessionSecret } from './sessions';
 
 /**
  * The pages are server-rendered without any script; their CSS is inline (a <style> block in the
@@ -29,12 +30,13 @@ const headers = secureHeaders({
 
 /**
  * Security headers on every answer, errors included (one place: the first middleware). An answer
- * to a request that carries credentials may hold private data (JSON, pages, artifacts, exports) and
- * is never stored by any cache; anonymous answers hold public data only and stay cacheable, keyed
- * on the Authorization header so no cache hands one to a caller with a token or the other way round.
+ * to a request that carries credentials (a bearer token, or the session cookie of the pages) may
+ * hold private data (JSON, pages, artifacts, exports) and is never stored by any cache; anonymous
+ * answers hold public data only and stay cacheable, keyed on the Authorization and Cookie headers
+ * so no cache hands one to a caller with credentials or the other way round.
  */
 export const securityHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await headers(c, next);
-  if (c.req.header('authorization') !== undefined) c.res.headers.set('Cache-Control', 'private, no-store');
-  c.res.headers.append('Vary', 'Authorization');
+  if (c.req.header('authorization') !== undefined || sessionSecret(c) !== undefined) c.res.headers.set('Cache-Control', 'private, no-store');
+  c.res.headers.append('Vary', 'Authorization, Cookie');
 });

@@ -83,6 +83,7 @@ async function readCorpusBody(
 const tags = ['corpora'];
 
 const upload = createRoute({
+  operationId: 'uploadCorpus',
   method: 'post',
   path: '/',
   summary: 'Upload bilingual sentence pairs: TSV, JSONL (polyprune or hub rows), or two line-aligned files (multipart src, tgt)',
@@ -99,6 +100,7 @@ const upload = createRoute({
   },
 });
 const list = createRoute({
+  operationId: 'listCorpora',
   method: 'get',
   path: '/',
   summary: 'List visible corpora',
@@ -107,6 +109,7 @@ const list = createRoute({
   responses: { 200: json('page', page(corpusInfo)) },
 });
 const get = createRoute({
+  operationId: 'getCorpus',
   method: 'get',
   path: '/{id}',
   summary: 'Corpus stats, hash, owner',
@@ -115,6 +118,7 @@ const get = createRoute({
   responses: { 200: json('corpus', corpusInfo) },
 });
 const data = createRoute({
+  operationId: 'getCorpusData',
   method: 'get',
   path: '/{id}/data',
   summary: 'Stored JSONL {src, tgt}: the text as uploaded; ?original=true: the uploaded file itself',

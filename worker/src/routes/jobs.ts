@@ -90,6 +90,7 @@ function replay(prior: JobRow, sha: string) {
 const tags = ['jobs'];
 
 const create = createRoute({
+  operationId: 'createJob',
   method: 'post',
   path: '/',
   summary: 'Create a prune, evaluate or analyze job (Idempotency-Key honoured); analyze compares the masks of finished prune runs',
@@ -107,6 +108,7 @@ const create = createRoute({
   },
 });
 const list = createRoute({
+  operationId: 'listJobs',
   method: 'get',
   path: '/',
   summary: 'List jobs (?status=&model=&sweep=)',
@@ -115,6 +117,7 @@ const list = createRoute({
   responses: { 200: json('page', page(jobInfo)) },
 });
 const get = createRoute({
+  operationId: 'getJob',
   method: 'get',
   path: '/{id}',
   summary: 'Status, progress, attempts, timings, error',
@@ -123,6 +126,7 @@ const get = createRoute({
   responses: { 200: json('job', jobInfo) },
 });
 const cancel = createRoute({
+  operationId: 'cancelJob',
   method: 'post',
   path: '/{id}/cancel',
   summary: 'Cancel a queued or running job',
@@ -132,6 +136,7 @@ const cancel = createRoute({
   responses: { 200: json('canceled', jobInfo), 409: err('already finished') },
 });
 const createSweep = createRoute({
+  operationId: 'createSweep',
   method: 'post',
   path: '/',
   summary: 'Expand pairs × sparsities × methods into jobs (analyze: true adds one analyze job per method and sparsity)',
@@ -141,6 +146,7 @@ const createSweep = createRoute({
   responses: { 201: json('jobs', sweepInfo), 422: err('nothing_to_analyze, sweep_too_large, or a job refused') },
 });
 const getSweep = createRoute({
+  operationId: 'getSweep',
   method: 'get',
   path: '/{id}',
   summary: 'The jobs of a sweep, its analyze jobs included',

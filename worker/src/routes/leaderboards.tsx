@@ -54,6 +54,7 @@ const methodsQuery = leaderboardQuery.omit({ as: true, sort: true, order: true }
 const pageQuery = leaderboardQuery.omit({ model: true });
 
 const board = createRoute({
+  operationId: 'getLeaderboard',
   method: 'get',
   path: '/',
   summary:
@@ -68,6 +69,7 @@ const board = createRoute({
   },
 });
 const sparsity = createRoute({
+  operationId: 'getSparsityView',
   method: 'get',
   path: '/sparsity',
   summary: 'Metric vs sparsity per method, calibration and suite of one model (the paper figures), with dense per suite',
@@ -76,6 +78,7 @@ const sparsity = createRoute({
   responses: { 200: json('series', sparsityView) },
 });
 const methods = createRoute({
+  operationId: 'getMethodSummary',
   method: 'get',
   path: '/methods',
   summary:
@@ -85,6 +88,7 @@ const methods = createRoute({
   responses: { 200: json('method summary', methodSummary) },
 });
 const acrossModelsPage = createRoute({
+  operationId: 'leaderboardPage',
   method: 'get',
   path: '/',
   summary: 'HTML leaderboard across models with filters (format, language, sparsity, scoring, metric)',
@@ -93,6 +97,7 @@ const acrossModelsPage = createRoute({
   responses: { 200: html('HTML') },
 });
 const modelPage = createRoute({
+  operationId: 'modelLeaderboardPage',
   method: 'get',
   path: '/{model}',
   summary: 'HTML leaderboard page of one model: table, per-suite chart, metric vs sparsity, method summary',

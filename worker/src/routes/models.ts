@@ -92,6 +92,7 @@ const hashOrOnnx = 'hash_mismatch, or invalid_onnx: a *.onnx file that is not an
 const partStored = json('part stored', z.object({ partNumber: z.number(), size: z.number() }));
 
 const create = createRoute({
+  operationId: 'createModel',
   method: 'post',
   path: '/',
   summary: 'Register a model',
@@ -101,6 +102,7 @@ const create = createRoute({
   responses: { 201: json('created', modelInfo) },
 });
 const list = createRoute({
+  operationId: 'listModels',
   method: 'get',
   path: '/',
   summary: 'List visible models',
@@ -109,6 +111,7 @@ const list = createRoute({
   responses: { 200: json('page', page(modelInfo)) },
 });
 const get = createRoute({
+  operationId: 'getModel',
   method: 'get',
   path: '/{id}',
   summary: 'A model with its files and completeness',
@@ -117,6 +120,7 @@ const get = createRoute({
   responses: { 200: json('model', modelInfo), 404: err('unknown or not visible') },
 });
 const patch = createRoute({
+  operationId: 'updateModel',
   method: 'patch',
   path: '/{id}',
   summary: 'Change visibility, license or the graph file (among uploaded *.onnx)',
@@ -126,6 +130,7 @@ const patch = createRoute({
   responses: { 200: json('model', modelInfo), 422: err('graph: unknown_file (not uploaded) or unusable_graph') },
 });
 const putFile = createRoute({
+  operationId: 'uploadModelFile',
   method: 'put',
   path: '/{id}/files/{name}',
   summary: `Upload a file (≤ ${limits.singlePutBytes / 1048576} MB; X-Content-SHA256 optional); a *.onnx file is scanned for its external data and ops`,
@@ -135,6 +140,7 @@ const putFile = createRoute({
   responses: { 201: json('stored', modelFile), 413: err('too large: use multipart'), 422: err(hashOrOnnx) },
 });
 const getFile = createRoute({
+  operationId: 'downloadModelFile',
   method: 'get',
   path: '/{id}/files/{name}',
   summary: 'Download a file (Range supported)',
@@ -143,6 +149,7 @@ const getFile = createRoute({
   responses: { 200: raw(), 206: raw() },
 });
 const startUpload = createRoute({
+  operationId: 'startModelFileUpload',
   method: 'post',
   path: '/{id}/files/{name}/uploads',
   summary: 'Start a multipart upload',
@@ -152,6 +159,7 @@ const startUpload = createRoute({
   responses: { 201: json('started', multipartUpload) },
 });
 const putPart = createRoute({
+  operationId: 'uploadModelFilePart',
   method: 'put',
   path: '/{id}/files/{name}/uploads/{uploadId}/parts/{n}',
   summary: 'Upload part n (1-based; every part but the last ≥ 5 MiB)',
@@ -161,6 +169,7 @@ const putPart = createRoute({
   responses: { 200: partStored },
 });
 const completeUpload = createRoute({
+  operationId: 'completeModelFileUpload',
   method: 'post',
   path: '/{id}/files/{name}/uploads/{uploadId}/complete',
   summary: 'Assemble the parts, hash server-side',
@@ -170,6 +179,7 @@ const completeUpload = createRoute({
   responses: { 201: json('stored', modelFile), 409: err('missing parts'), 422: err(hashOrOnnx) },
 });
 const abortUpload = createRoute({
+  operationId: 'abortModelFileUpload',
   method: 'delete',
   path: '/{id}/files/{name}/uploads/{uploadId}',
   summary: 'Abort a multipart upload',

@@ -13,6 +13,7 @@ import { runView } from './runs';
 
 /** Server-rendered page of one run: the LMF chart of a prune run, the heatmaps of an analysis. */
 const page = createRoute({
+  operationId: 'runPage',
   method: 'get',
   path: '/{id}',
   summary: 'HTML page of a run: LMF chart (mt vs mono per block) or the analysis heatmaps',

@@ -185,6 +185,7 @@ const runner = { tags: ['runner'], 'x-scope': 'runner' as const };
 const lost = err('lease lost');
 
 const lease = createRoute({
+  operationId: 'leaseJob',
   ...runner,
   method: 'post',
   path: '/lease',
@@ -193,6 +194,7 @@ const lease = createRoute({
   responses: { 200: json('lease', leaseResponse), 204: { description: 'no work' } },
 });
 const queue = createRoute({
+  operationId: 'getRunnerQueue',
   ...runner,
   method: 'get',
   path: '/queue',
@@ -200,6 +202,7 @@ const queue = createRoute({
   responses: { 200: json('queue figures', runnerQueue) },
 });
 const heartbeat = createRoute({
+  operationId: 'heartbeatJob',
   ...runner,
   method: 'post',
   path: '/jobs/{id}/heartbeat',
@@ -208,6 +211,7 @@ const heartbeat = createRoute({
   responses: { 200: json('extended', z.object({ leaseExpiresAt: z.string() })), 409: lost },
 });
 const input = createRoute({
+  operationId: 'downloadJobInput',
   ...runner,
   method: 'get',
   path: '/jobs/{id}/inputs/{name}',
@@ -216,6 +220,7 @@ const input = createRoute({
   responses: { 200: raw(), 206: raw(), 409: lost },
 });
 const putArtifact = createRoute({
+  operationId: 'uploadArtifact',
   ...runner,
   method: 'put',
   path: '/jobs/{id}/artifacts/{name}',
@@ -224,6 +229,7 @@ const putArtifact = createRoute({
   responses: { 201: json('stored', artifactInfo), 409: lost },
 });
 const startUpload = createRoute({
+  operationId: 'startArtifactUpload',
   ...runner,
   method: 'post',
   path: '/jobs/{id}/artifacts/{name}/uploads',
@@ -232,6 +238,7 @@ const startUpload = createRoute({
   responses: { 201: json('started', z.object({ uploadId: z.string() })), 409: lost },
 });
 const putPart = createRoute({
+  operationId: 'uploadArtifactPart',
   ...runner,
   method: 'put',
   path: '/jobs/{id}/artifacts/{name}/uploads/{uploadId}/parts/{n}',
@@ -240,6 +247,7 @@ const putPart = createRoute({
   responses: { 200: json('part stored', z.object({ partNumber: z.number(), size: z.number() })), 409: lost },
 });
 const completeUpload = createRoute({
+  operationId: 'completeArtifactUpload',
   ...runner,
   method: 'post',
   path: '/jobs/{id}/artifacts/{name}/uploads/{uploadId}/complete',
@@ -248,6 +256,7 @@ const completeUpload = createRoute({
   responses: { 201: json('stored', artifactInfo), 409: err('lease lost or missing parts'), 422: err('hash mismatch') },
 });
 const complete = createRoute({
+  operationId: 'completeJob',
   ...runner,
   method: 'post',
   path: '/jobs/{id}/complete',
@@ -260,6 +269,7 @@ const complete = createRoute({
   },
 });
 const fail = createRoute({
+  operationId: 'failJob',
   ...runner,
   method: 'post',
   path: '/jobs/{id}/fail',

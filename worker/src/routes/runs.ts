@@ -54,6 +54,7 @@ export async function runView(db: Db, r: RunRow): Promise<RunInfo> {
 const tags = ['runs'];
 
 const list = createRoute({
+  operationId: 'listRuns',
   method: 'get',
   path: '/',
   summary: 'List runs (?model=&kind=)',
@@ -62,6 +63,7 @@ const list = createRoute({
   responses: { 200: json('page', page(runInfo)) },
 });
 const get = createRoute({
+  operationId: 'getRun',
   method: 'get',
   path: '/{id}',
   summary: 'Configuration, hashes, per-layer sparsity, scores, artifacts',
@@ -70,6 +72,7 @@ const get = createRoute({
   responses: { 200: json('run', runInfo) },
 });
 const artifact = createRoute({
+  operationId: 'downloadRunArtifact',
   method: 'get',
   path: '/{id}/artifacts/{name}',
   summary: 'Download an artifact (masks.bin format: docs/mask-format.md)',
@@ -79,6 +82,7 @@ const artifact = createRoute({
 });
 // The whole analysis of an analyze run (the record keeps its summary in extra.analysis).
 const analysis = createRoute({
+  operationId: 'getRunAnalysis',
   method: 'get',
   path: '/{id}/analysis',
   summary: 'The mask analysis of an analyze run (matrices, per layer, LMF overlap across pairs)',

@@ -3,7 +3,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
 import { languageCode, originalQuery } from '../../../shared/src/api/corpora';
-import { datasetLimits, suiteBodies } from '../../../shared/src/api/dataset-docs';
+import { datasetLimits, suiteBodies, suiteRowDocs } from '../../../shared/src/api/dataset-docs';
 import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '../../../shared/src/api/suites';
 import type { SuiteFormat } from '../../../shared/src/suites';
 import { suites } from '../db/schema';
@@ -51,6 +51,7 @@ const view = (r: Row): SuiteInfo => ({
 const tags = ['suites'];
 
 const upload = createRoute({
+  operationId: 'uploadSuite',
   method: 'post',
   path: '/',
   summary: 'Upload an evaluation suite in its published shape (JSONL, TSV, CSV; sniffed); the response says what was recognised',
@@ -66,6 +67,7 @@ const upload = createRoute({
   },
 });
 const list = createRoute({
+  operationId: 'listSuites',
   method: 'get',
   path: '/',
   summary: 'List visible suites',
@@ -81,6 +83,7 @@ const list = createRoute({
   responses: { 200: json('page', page(suiteInfo)) },
 });
 const get = createRoute({
+  operationId: 'getSuite',
   method: 'get',
   path: '/{id}',
   summary: 'Suite stats',
@@ -89,6 +92,7 @@ const get = createRoute({
   responses: { 200: json('suite', suiteInfo) },
 });
 const data = createRoute({
+  operationId: 'getSuiteData',
   method: 'get',
   path: '/{id}/data',
   summary: 'Stored JSONL rows (schemas SuiteRow…); ?original=true: the uploaded file itself',
@@ -96,7 +100,13 @@ const data = createRoute({
   tags,
   request: { params: idParam, query: originalQuery },
   responses: {
-    200: raw('stored JSONL, one row per line; with ?original=true the bytes as uploaded'),
+    200: {
+      description: "stored JSONL, one row per line (a SuiteRow… of the suite's format); with ?original=true the bytes as uploaded",
+      content: {
+        'application/x-ndjson': { schema: { description: 'each line one row', oneOf: suiteRowDocs.map((d) => ({ $ref: `#/components/schemas/${d.name}` })) } },
+        'application/octet-stream': { schema: { type: 'string' as const, format: 'binary' } },
+      },
+    },
     206: raw('a byte range of it'),
     404: err('not_found; no_original: ?original=true on a suite stored before uploaded files were kept'),
   },

@@ -11,6 +11,7 @@ import { type JobScore, SweepPage } from '../pages/sweep';
 
 /** Server-rendered page of a sweep: its jobs, their runs, and the analyses it queued. */
 const page = createRoute({
+  operationId: 'sweepPage',
   method: 'get',
   path: '/{id}',
   summary: 'HTML page of a sweep: its jobs, runs and analyses',

@@ -7,6 +7,7 @@ import { newId, newSecret, sha256Hex } from '../lib/crypto';
 import { createDb, nowIso } from '../lib/db';
 import { notFound } from '../lib/errors';
 import { listPage } from '../lib/pagination';
+import { endSessionsOf } from '../lib/sessions';
 import { ApiApp, err, json, jsonBody } from '../lib/openapi';
 
 type Row = typeof tokens.$inferSelect;
@@ -24,6 +25,7 @@ const view = (r: Row): TokenInfo => ({
 const tags = ['tokens'];
 
 const create = createRoute({
+  operationId: 'createToken',
   method: 'post',
   path: '/',
   summary: 'Create an API token (secret shown once)',
@@ -34,6 +36,7 @@ const create = createRoute({
 });
 
 const list = createRoute({
+  operationId: 'listTokens',
   method: 'get',
   path: '/',
   summary: 'List tokens (no secrets)',
@@ -44,9 +47,10 @@ const list = createRoute({
 });
 
 const revoke = createRoute({
+  operationId: 'revokeToken',
   method: 'delete',
   path: '/{id}',
-  summary: 'Revoke a token at once',
+  summary: 'Revoke a token at once (its page sessions end with it)',
   tags,
   'x-scope': 'admin',
   request: { params: idParam },
@@ -85,5 +89,6 @@ export const tokenRoutes = new ApiApp()
     if (!row) throw notFound('token');
     const revokedAt = row.revokedAt ?? nowIso();
     if (!row.revokedAt) await db.update(tokens).set({ revokedAt }).where(eq(tokens.id, id));
+    await endSessionsOf(db, id);
     return c.json(view({ ...row, revokedAt }), 200);
   });
