@@ -21,8 +21,7 @@ function insertionSort(a: Float32Array, lo: number, hi: number): void {
 }
 
 function median3(x: number, y: number, z: number): number {
-  if (x < y) return y < z ? y : x < z ? z : x;
-  return x < z ? x : y < z ? z : y;
+  return Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
 }
 
 /**

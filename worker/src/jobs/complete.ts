@@ -1,7 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { analysisSummary } from '../../../shared/src/api/analysis';
-import type { AnalyzeJobSpec, EvaluateJobSpec, JobSpec, PruneJobSpec, RunResult } from '../../../shared/src/api/jobs';
-import { corpora, jobArtifacts, models, runs, suites } from '../db/schema';
+import type { AnalyzeJobSpec, EvaluateJobSpec, PruneJobSpec, RunResult } from '../../../shared/src/api/jobs';
+import { jobArtifacts, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { Bindings } from '../env';
 import type { Db } from '../lib/db';
