@@ -8,7 +8,7 @@
 /** Below this size insertion sort beats further partitioning. */
 const SMALL = 16;
 
-function insertionSort(a: Float32Array, lo: number, hi: number): void {
+function insertionSort(a: Float32Array | Float64Array, lo: number, hi: number): void {
   for (let i = lo + 1; i <= hi; i++) {
     const v = a[i]!;
     let j = i - 1;
@@ -32,7 +32,7 @@ function median3(x: number, y: number, z: number): number {
  * After ~2·log2(n) rounds without converging it sorts what is left, so adversarial inputs cost
  * O(n log n), never O(n²). NaN must not occur (callers check), -0 and +0 compare equal.
  */
-export function kthSmallest(a: Float32Array, k: number, length = a.length): number {
+export function kthSmallest(a: Float32Array | Float64Array, k: number, length = a.length): number {
   if (!(k >= 0 && k < length)) throw new RangeError(`k=${k} outside [0, ${length})`);
   let lo = 0;
   let hi = length - 1;

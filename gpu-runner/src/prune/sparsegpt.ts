@@ -11,6 +11,7 @@
  */
 import type { DenseWeight, LayerMask } from '../types.js';
 import { type Gemm, inverseUpperCholesky, type Mat } from './linalg64.js';
+import { kthSmallest } from './select.js';
 
 export interface SparseGptOptions {
   sparsity: number;
@@ -26,39 +27,6 @@ export interface SparseGptResult {
   weight: Float32Array;
   /** keep[i*dOut + o] = 0 where pruned */
   keep: Uint8Array;
-}
-
-/** Value at index k of `a` sorted ascending (rearranges `a`). */
-function kth64(a: Float64Array, k: number): number {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (hi > lo) {
-    if (hi - lo < 16) {
-      a.subarray(lo, hi + 1).sort();
-      return a[k]!;
-    }
-    const x = a[lo]!;
-    const y = a[(lo + hi) >>> 1]!;
-    const z = a[hi]!;
-    const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z)); // median of three
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < pivot) i++;
-      while (a[j]! > pivot) j--;
-      if (i <= j) {
-        const t = a[i]!;
-        a[i] = a[j]!;
-        a[j] = t;
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return pivot;
-  }
-  return a[k]!;
 }
 
 /**
@@ -111,7 +79,7 @@ export async function fasterprune(gemm: Gemm, w: DenseWeight, h: Float64Array, o
       // tmp ≤ sort(tmp)[⌊numel·sparsity⌋] is pruned (ties included), as upstream.
       const k = Math.floor(tmp.length * o.sparsity);
       if (k < tmp.length) {
-        const thresh = kth64(Float64Array.from(tmp), k);
+        const thresh = kthSmallest(Float64Array.from(tmp), k);
         for (let x = 0; x < tmp.length; x++) if (tmp[x]! <= thresh) pruned[x] = 1;
       }
     }
