@@ -172,7 +172,7 @@ describe('deploy/kubernetes', () => {
     const doc = openApiDocument(app, 'test') as any;
     const op = doc.paths['/v1/runner/queue']?.get;
     expect(op).toBeDefined();
-    expect(op.security).toEqual([{ bearer: [] }]);
+    expect(op.security).toEqual([{ bearer: ['runner'] }]);
     expect(op['x-scope']).toBe('runner');
     expect(op.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/RunnerQueue');
     for (const so of all.filter((d) => d.kind === 'ScaledObject')) expect(new URL(so.spec.triggers[0].metadata.url).pathname).toBe('/v1/runner/queue');
