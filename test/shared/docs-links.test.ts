@@ -25,7 +25,7 @@ function repoFiles(dir = ''): string[] {
 }
 
 /** GitHub's heading anchor: lower case, punctuation dropped (letters, digits, `_`, `-` and spaces kept), spaces as `-`, repeats numbered. */
-export function headingSlugs(md: string): Set<string> {
+function headingSlugs(md: string): Set<string> {
   const seen = new Map<string, number>();
   const slugs = new Set<string>();
   for (const line of withoutFences(md).split('\n')) {
@@ -53,7 +53,7 @@ function withoutCode(md: string): string {
 }
 
 /** Every inline link target and reference definition of a markdown text, outside code. */
-export function linkTargets(md: string): string[] {
+function linkTargets(md: string): string[] {
   const text = withoutCode(md);
   const inline = [...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]!);
   const defs = [...text.matchAll(/^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)].map((m) => m[1]!);
@@ -61,7 +61,7 @@ export function linkTargets(md: string): string[] {
 }
 
 /** Why a link of `from` (a path relative to the root) does not resolve, or null when it does. */
-export function brokenLink(from: string, target: string, read: (rel: string) => string | null): string | null {
+function brokenLink(from: string, target: string, read: (rel: string) => string | null): string | null {
   if (/^[a-z][a-z0-9+.-]*:/i.test(target)) return null; // https:, mailto:
   const [file, anchor] = target.split('#', 2) as [string, string | undefined];
   const rel = file ? path.posix.normalize(path.posix.join(path.posix.dirname(from), decodeURIComponent(file))) : from;
@@ -85,7 +85,14 @@ describe('documentation links', () => {
     const s = headingSlugs(
       '# polyprune\n## Two commands\n### API throughput: `npm run bench -- api`\n## RankC: consistency with English\n## Two commands\n```\n# not a heading\n```\n## §3.1 Calibration text',
     );
-    expect([...s]).toEqual(['polyprune', 'two-commands', 'api-throughput-npm-run-bench----api', 'rankc-consistency-with-english', 'two-commands-1', '31-calibration-text']);
+    expect([...s]).toEqual([
+      'polyprune',
+      'two-commands',
+      'api-throughput-npm-run-bench----api',
+      'rankc-consistency-with-english',
+      'two-commands-1',
+      '31-calibration-text',
+    ]);
   });
 
   it('finds broken links and anchors, and ignores code and absolute URLs', () => {
@@ -95,7 +102,11 @@ describe('documentation links', () => {
     const problems = linkTargets(md)
       .map((t) => brokenLink('README.md', t, read))
       .filter(Boolean);
-    expect(problems).toEqual(['docs/b.md: no file docs/b.md', 'docs/a.md#part-three: no heading #part-three in docs/a.md', '../shared/X.md: leaves the repository']);
+    expect(problems).toEqual([
+      'docs/b.md: no file docs/b.md',
+      'docs/a.md#part-three: no heading #part-three in docs/a.md',
+      '../shared/X.md: leaves the repository',
+    ]);
   });
 
   it('every relative link of every markdown file resolves, anchors included', () => {
@@ -115,7 +126,7 @@ describe('documentation links', () => {
 const outsideNotes = ['DESIGN', 'REAL-EXPORTS', 'STYLE', 'TOOLCHAIN'].map((n) => `${n}.md`);
 
 /** Where a text points outside the repository: `/work/…` paths, `../shared/` paths that do not land in the repository's `shared/`, and the outside notes. */
-export function outsideReferences(from: string, text: string): string[] {
+function outsideReferences(from: string, text: string): string[] {
   const found: string[] = [];
   for (const m of text.matchAll(/\/work\/[\w./-]*/g)) found.push(m[0]);
   for (const m of text.matchAll(/(?:\.\.\/)+shared\/[\w./-]*/g)) {
@@ -134,7 +145,10 @@ describe('no pointers outside the repository', () => {
   });
 
   it('no file names a path or a note outside the repository', () => {
-    const self = path.relative(root, import.meta.filename).split(path.sep).join('/');
+    const self = path
+      .relative(root, import.meta.filename)
+      .split(path.sep)
+      .join('/');
     const texts = files.filter((f) => f !== self && textFile.test(f) && statSync(path.join(root, f)).size < 4_000_000);
     expect(texts.length).toBeGreaterThan(300);
     const problems = texts.flatMap((f) => outsideReferences(f, readFileSync(path.join(root, f), 'utf8')).map((r) => `${f}: ${r}`));
