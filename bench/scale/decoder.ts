@@ -1,6 +1,6 @@
 /**
  * Full-size decoders with the shapes of real checkpoints, written in the optimum layout
- * (../shared/REAL-EXPORTS.md §1): `model.onnx` + `model.onnx_data` (every weight external),
+ * (docs/real-exports.md §1): `model.onnx` + `model.onnx_data` (every weight external),
  * `input_ids`, `attention_mask`, (`position_ids`), `past_key_values.{i}.key/value`
  * [batch, kv_heads, past, head_dim] → `logits`, `present.{i}.key/value`; node names with module
  * paths, anonymous `onnx::MatMul_N` weights stored [in, out], the tied head as MatMul on a Transpose

@@ -1,6 +1,6 @@
 /**
  * Domain types shared by the runner's engine modules (onnx, calibrate, prune, analyze, evaluate).
- * Layout convention (design §3): a linear computes y = x W with W stored [dIn, dOut] (ONNX MatMul);
+ * Layout convention (docs/design.md §3): a linear computes y = x W with W stored [dIn, dOut] (ONNX MatMul);
  * a "row" in the paper's sense is one output neuron, i.e. one column of W here.
  */
 

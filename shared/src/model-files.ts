@@ -1,6 +1,6 @@
 /**
  * Which uploaded file of a model is its graph, and which ops make a graph unprunable. Pure: the
- * worker, the runner and the CLI all read real exports (docs: /work/shared/REAL-EXPORTS.md) as
+ * worker, the runner and the CLI all read real exports (docs/real-exports.md) as
  * uploaded, under the names their exporter gave them.
  */
 

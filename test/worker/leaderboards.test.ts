@@ -210,7 +210,7 @@ describe('a cell is what was evaluated, never a mix', () => {
     const { fr, de } = w.suites;
     const both = [fr, de];
     // 1. dense on every row (48), 2. wanda on every row with the runner's paired bootstrap on those rows,
-    // 3. (newest) dense on a 24-row subset, as the README's `"limit": 24` example does.
+    // 3. (newest) dense on a 24-row subset, as the `"limit": 24` example of docs/api.md does.
     const dense48 = await complete(w, { kind: 'evaluate', modelId: w.model, suites: both, visibility: 'public' }, [
       ...accRows(fr, 'fr', { value: 30 / 48, n: 48 }),
       ...accRows(de, 'de', { value: 24 / 48, n: 48 }),

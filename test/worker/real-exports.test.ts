@@ -4,7 +4,7 @@ import { leaseJob } from './fixtures';
 import { call, makeToken, sha256 } from './helpers';
 import { externalModel, graph, type Msg, model, node, tensor, tinyOnnx } from './onnx-writer';
 
-/** Exports as real exporters name and lay them out (/work/shared/REAL-EXPORTS.md), uploaded unchanged. */
+/** Exports as real exporters name and lay them out (docs/real-exports.md), uploaded unchanged. */
 let writer: string;
 let runner: string;
 let suite: string;

@@ -201,7 +201,7 @@ describe('runner protocol', () => {
   });
 });
 
-describe('statistics reuse (design §3.2)', () => {
+describe('statistics reuse (docs/design.md §3.2)', () => {
   it('offers the stats of an earlier oneshot run with the same calibration, and only then', async () => {
     const w2 = await makeWorld('stats-owner');
     const spec = (extra: Record<string, unknown>) => ({ ...pruneSpec(w2, { mode: 'oneshot' }), ...extra });

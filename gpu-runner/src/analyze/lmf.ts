@@ -1,5 +1,5 @@
 /**
- * Large-magnitude-feature report (design §3.5): which residual-stream dimensions carry the largest
+ * Large-magnitude-feature report (docs/design.md §3.5): which residual-stream dimensions carry the largest
  * (and smallest) activations in each block, for translation demonstrations vs monolingual text, and
  * how much those sets overlap across language pairs (the paper's Figures 1–3).
  *

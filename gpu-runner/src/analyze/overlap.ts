@@ -1,5 +1,5 @@
 /**
- * How far two masks of the same layer agree (README "Mask analysis"), computed on the packed bitsets
+ * How far two masks of the same layer agree (docs/design.md §3.7), computed on the packed bitsets
  * of masks.bin (docs/mask-format.md: 1 = keep, rows are output neurons, row o holds bits
  * o·dIn … o·dIn+dIn−1). P_A and P_B are the pruned weights.
  *

@@ -4,8 +4,8 @@
  * (past length 0) in the declared layout for graphs exported with past key/values, and
  * `use_cache_branch = false` for optimum's merged decoders. Anything else is an error, not a guess.
  *
- * What calibration shows the graph of its padding (the rule, stated once; README "What a prune job
- * computes"): with maskPadding false the graph gets what the reference's `model(input_ids)`
+ * What calibration shows the graph of its padding (the rule, stated once in docs/design.md §3.2):
+ * with maskPadding false the graph gets what the reference's `model(input_ids)`
  * amounts to — an attention mask of ones and positions 0…T−1 — so pads are attended like tokens
  * and count in the statistics; with maskPadding true it gets the padding mask and positions derived
  * from it, and pad rows are left out of the statistics. Evaluation feeds its own (real) masks.

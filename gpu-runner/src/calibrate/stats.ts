@@ -1,5 +1,5 @@
 /**
- * Activation statistics with onnxruntime (design §3.2): the linears' input tensors are exposed as
+ * Activation statistics with onnxruntime (docs/design.md §3.2): the linears' input tensors are exposed as
  * graph outputs and s_j = mean over samples of Σ_tokens x_j² is accumulated per layer in Float64.
  *
  * oneshot: one dense pass captures every layer's input (statistics reusable for any sparsity).
@@ -36,7 +36,7 @@ export interface CollectOptions {
   maskBlock?: MaskBlockFn;
   /** sequential only: 'auto' (default) runs block by block and falls back to 'whole-graph' when blocks cannot be cut apart. */
   strategy?: 'auto' | 'blockwise' | 'whole-graph';
-  /** oneshot only: residual-stream tensors to hand to `onBlockOutput` per batch (design §3.5). */
+  /** oneshot only: residual-stream tensors to hand to `onBlockOutput` per batch (docs/design.md §3.5). */
   blockOutputs?: Array<{ block: number; name: string }>;
   onBlockOutput?: (block: number, x: Float32Array, dims: number[], attentionMask: BigInt64Array) => void;
   /** oneshot only: capture whole activations and square them in JS instead of inside the graph (a cross-check; slower). */

@@ -1,5 +1,5 @@
 /**
- * Calibration text (design §3.1): few-shot demonstrations built from a corpus of sentence pairs,
+ * Calibration text (docs/design.md §3.1): few-shot demonstrations built from a corpus of sentence pairs,
  * then tokenized into fixed-size [samples, maxLength] tensors for onnxruntime.
  *
  * Reproduces the reference (Kim et al. 2024): sample k concatenates `shots` demonstrations taken from
@@ -115,7 +115,7 @@ export function buildDemonstrations(corpus: DemoCorpus, kind: DemoKind, opts: De
   return texts;
 }
 
-/** Calibration texts for one job (design §3.1), including the contrast texts of `mt-contrast`. */
+/** Calibration texts for one job (docs/design.md §3.1), including the contrast texts of `mt-contrast`. */
 export function buildCalibrationText(pairs: readonly SentencePair[], opts: CalibrationTextOptions): CalibrationTexts {
   const corpus: DemoCorpus = {
     pairs,

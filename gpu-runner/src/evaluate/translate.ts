@@ -1,5 +1,5 @@
 /**
- * Few-shot translation scored by chrF and BLEU (sacreBLEU's defaults). The prompt uses the calibration format (design §3):
+ * Few-shot translation scored by chrF and BLEU (sacreBLEU's defaults). The prompt uses the calibration format (docs/design.md §3):
  * "{SrcName}: {s}{EOS}{TgtName}: {t}{EOS}" per shot, then "{SrcName}: {src}{EOS}{TgtName}:", and the
  * model continues greedily until EOS or the token limit. Segments are encoded separately around the
  * EOS id, as a tokenizer that splits out its special tokens would, so no tokenizer has to parse

@@ -3,7 +3,7 @@
  * and shapes (and the model's config where a dim is symbolic), never assumed from its family. One
  * description serves calibration (which feeds an empty cache) and evaluation (which continues one).
  *
- * Layouts understood (see ../shared/REAL-EXPORTS.md):
+ * Layouts understood (docs/real-exports.md):
  * - token inputs `input_ids`, optional `attention_mask`, `position_ids`, `token_type_ids`, int64 or int32;
  * - `past_key_values.{i}.key|value` (optimum, model builder), including BLOOM's split
  *   `[batch*heads, head_dim, past]` / `[batch*heads, past, head_dim]`;

@@ -1,5 +1,5 @@
 /**
- * Masks from scores (design §3.4). Scores and masks use the canonical [dIn, dOut] layout
+ * Masks from scores (docs/design.md §3.4). Scores and masks use the canonical [dIn, dOut] layout
  * (index i*dOut + o); the paper's "row" — one output neuron — is column o here.
  *
  * Order of pruning, shared by every pattern: weights are dropped in ascending (score, input index)

@@ -1,5 +1,5 @@
 /**
- * Pruning scores (design §3.3), one per weight, in the canonical [dIn, dOut] layout of DenseWeight:
+ * Pruning scores (docs/design.md §3.3), one per weight, in the canonical [dIn, dOut] layout of DenseWeight:
  * score[i*dOut + o] belongs to W[i, o]. Higher means more important; masks drop the lowest.
  *
  * Each score is computed in double precision and rounded once to float32 when stored: float32 halves

@@ -1,5 +1,5 @@
 /**
- * From a prune job's corpus inputs to tokenized calibration samples (design §3.1), using the
+ * From a prune job's corpus inputs to tokenized calibration samples (docs/design.md §3.1), using the
  * engine's text builder. Corpus rows are JSONL {src, tgt} with the languages in the input's meta.
  */
 import type { CalibrationSpec } from '../../../shared/src/api/jobs';

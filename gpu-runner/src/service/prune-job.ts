@@ -1,5 +1,5 @@
 /**
- * A prune job, composed from the engine (design §3): model → calibration text → activation
+ * A prune job, composed from the engine (docs/design.md §3): model → calibration text → activation
  * statistics → scores → masks → pruned model, packed masks, statistics and LMF report as artifacts →
  * evaluation of the pruned model on the job's suites.
  */

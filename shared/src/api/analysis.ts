@@ -1,5 +1,5 @@
 /**
- * What an `analyze` job computes (README "Mask analysis"): how far the masks of two or more prune
+ * What an `analyze` job computes (docs/design.md §3.7): how far the masks of two or more prune
  * runs of the same model bytes agree, layer by layer and overall, against the agreement expected by
  * chance, and how much of their difference sits in the input channels the large-magnitude-feature
  * (LMF) reports rank highest. The runner writes `analysis.json` in this shape; the run record keeps

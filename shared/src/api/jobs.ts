@@ -5,7 +5,7 @@ import { runnerFailureCode } from './errors';
 
 export { scoringName };
 
-/** Reference settings of the paper (design §3.1). */
+/** Reference settings of the paper (docs/design.md §3.1). */
 /** JSON bodies are strict objects: an unknown field is a 400 naming it, never silently ignored. */
 /** One corpus of a calibration mix: it gets samples × weight / Σweights of the samples (largest remainder). */
 export const calibrationCorpus = z.strictObject({ corpusId: z.string().min(1).max(64), weight: z.number().gt(0).max(1e6).default(1) });

@@ -1,5 +1,5 @@
 /**
- * A prune run's `lmf.json` (README "Mask analysis"): per block, the residual-stream dimensions of
+ * A prune run's `lmf.json` (docs/design.md §3.5): per block, the residual-stream dimensions of
  * largest and smallest magnitude (RMS over tokens) for translation demonstrations and, when the
  * runner had it, monolingual text. The runner writes it; the worker checks it against this shape
  * when the job completes, and the run page and analyze jobs read it.

@@ -24,7 +24,7 @@ function stats(n: number, seed: number, zeros = false): Float64Array {
   return Float64Array.from({ length: n }, (_, j) => (zeros && j % 3 === 0 ? 0 : r() * 50));
 }
 
-/** Plain per-element formulas of design §3.3, written with (i, o) loops over JS numbers. */
+/** Plain per-element formulas of docs/design.md §3.3, written with (i, o) loops over JS numbers. */
 function refScores(w: DenseWeight, f: (abs: number, i: number) => number): Float32Array {
   const out = new Float32Array(w.dIn * w.dOut);
   for (let i = 0; i < w.dIn; i++) for (let o = 0; o < w.dOut; o++) out[i * w.dOut + o] = f(Math.abs(w.data[i * w.dOut + o]!), i);

@@ -36,7 +36,7 @@ export interface ReusableStats {
   artifacts: { name: string; sha256: string; size: number; r2Key: string }[];
 }
 
-/** Design §3.2: in oneshot mode a new sparsity or method on the same (model, corpus, options) needs no new forward pass. */
+/** docs/design.md §3.2: in oneshot mode a new sparsity or method on the same (model, corpus, options) needs no new forward pass. */
 export const wantsStats = (spec: JobSpec): spec is PruneJobSpec & { calibration: CalibrationSpec } =>
   spec.kind === 'prune' &&
   spec.calibration !== undefined &&

@@ -65,7 +65,7 @@ export const FrontDoor: FC<FrontDoorData> = ({ who, models, runs, sweeps }) => (
           </tbody>
         </table>
       ) : (
-        <p class="note">{who ? 'No models yet: register one with POST /v1/models (README, "Bring your own model").' : 'No public models yet.'}</p>
+        <p class="note">{who ? 'No models yet: register one with POST /v1/models (docs/models.md in the repository).' : 'No public models yet.'}</p>
       )}
     </section>
     <section id="runs">
@@ -111,7 +111,10 @@ export const FrontDoor: FC<FrontDoorData> = ({ who, models, runs, sweeps }) => (
         <li>
           <a href="/v1/health">Health and version</a>.
         </li>
-        <li>The README of the repository: configuration, the API by example, the local stack, the runner and the CLI; docs/ holds the mask format.</li>
+        <li>
+          The README of the repository, and its docs/: the API and the CLI by example (docs/api.md), configuration, the local stack, the runner, the design and
+          the mask format.
+        </li>
       </ul>
     </section>
   </Layout>
