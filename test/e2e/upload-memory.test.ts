@@ -47,7 +47,11 @@ describe('upload memory in workerd', () => {
     t = await startTestStack({ runners: 0 });
     pids = workerdPids(t.stack.worker.child.pid!);
     expect(pids.length).toBeGreaterThan(0);
-    const res = await send('/v1/models', { method: 'POST', body: JSON.stringify({ name: 'mem', family: 'gpt2' }), headers: { 'content-type': 'application/json' } });
+    const res = await send('/v1/models', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'mem', family: 'gpt2' }),
+      headers: { 'content-type': 'application/json' },
+    });
     modelId = ((await res.json()) as { id: string }).id;
   }, 180_000);
   afterAll(async () => {

@@ -207,7 +207,11 @@ export class RunnerClient {
   }
 
   /** Resumable, verified download in one stream (hashed as it is written). */
-  private async downloadStream(path: string, dest: string, o: DownloadOptions & { headers?: Record<string, string> } = {}): Promise<{ sha256: string; size: number }> {
+  private async downloadStream(
+    path: string,
+    dest: string,
+    o: DownloadOptions & { headers?: Record<string, string> } = {},
+  ): Promise<{ sha256: string; size: number }> {
     await rm(dest, { force: true });
     const hash = createHash('sha256');
     let written = 0;

@@ -160,9 +160,7 @@ describe('Runner', () => {
     expect(calls('/fail')).toEqual([]);
     expect(Buffer.compare(got!, bytes)).toBe(0);
     const ranges = srv.requests.filter((r) => r.url.endsWith('/inputs/model.onnx')).map((r) => r.headers.range);
-    expect(ranges.sort()).toEqual(
-      [0, 1500, 3000, 4500, 6000, 7500, 9000].map((s) => `bytes=${s}-${Math.min(s + 1499, 9999)}`).sort(),
-    );
+    expect(ranges.sort()).toEqual([0, 1500, 3000, 4500, 6000, 7500, 9000].map((s) => `bytes=${s}-${Math.min(s + 1499, 9999)}`).sort());
   });
 
   it('reports the handler result with complete, and progress with heartbeats', async () => {

@@ -11,7 +11,11 @@ import { ApiError } from './errors';
 import { OriginalWriter } from './originals';
 
 const tooLarge = (maxBytes: number, declared?: string) =>
-  new ApiError(413, 'payload_too_large', declared ? `body of ${declared} bytes exceeds the limit of ${maxBytes}` : `body exceeds the limit of ${maxBytes} bytes`);
+  new ApiError(
+    413,
+    'payload_too_large',
+    declared ? `body of ${declared} bytes exceeds the limit of ${maxBytes}` : `body exceeds the limit of ${maxBytes} bytes`,
+  );
 
 /** The declared length of a body, refusing one over `maxBytes` before reading it; null when chunked. */
 export function bodyLength(req: Request, maxBytes: number): number | null {
@@ -96,7 +100,13 @@ export const hashMismatch = (expected: string, actual: string) =>
  * match its X-Content-SHA256 is dropped. Identical content already stored under its content address
  * is kept once. A chunked body (no Content-Length) is sent in 5 MiB multipart parts instead.
  */
-export async function storeStreamed(bucket: R2Bucket, req: Request, maxBytes: number, expected: string | undefined, emptyMessage?: string): Promise<StoredBody> {
+export async function storeStreamed(
+  bucket: R2Bucket,
+  req: Request,
+  maxBytes: number,
+  expected: string | undefined,
+  emptyMessage?: string,
+): Promise<StoredBody> {
   const length = bodyLength(req, maxBytes);
   if (length === 0 || !req.body) {
     // An empty file is refused where it cannot be meant (a model file), stored where it can (an artifact).
