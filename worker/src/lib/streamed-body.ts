@@ -121,8 +121,7 @@ export async function storeStreamed(
   }
   if (length === null) return storeChunked(bucket, req.body, maxBytes, expected, emptyMessage);
   const m = meter(req.body, length, maxBytes);
-  // One multipart part, not a put: R2 takes a part of up to 100 MB as a stream, and the local R2
-  // buffers a streamed put whole (+178 MiB for 95 MiB in workerd) but not a part (+25 MiB for 100).
+  // One multipart part, as model parts are: R2 takes a part of up to 100 MB as a stream.
   const temp = `uploads/put-${newId('put')}`;
   const mpu = await bucket.createMultipartUpload(temp, { httpMetadata: { contentType: 'application/octet-stream' } });
   let got: { sha256: string; size: number };
