@@ -14,10 +14,12 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   api: () => import('./api'),
   // Not in the default set: starts wrangler dev, 50 simulated runners on the lease route (~40 s).
   lease: () => import('./lease'),
+  // Not in the default set: starts wrangler dev, uploads and downloads a 512 MiB file (--mib N, --2gib).
+  transfer: () => import('./transfer'),
 };
 
 // Flags that take a value (`--models a,b`, `--reps 3`): their values are not benchmark names.
-const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--rounds', '--connections', '--jobs']);
+const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--rounds', '--connections', '--jobs', '--mib']);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 const unknown = wanted.filter((w) => !(w in suites));
@@ -26,7 +28,7 @@ if (unknown.length) {
   process.exit(2);
 }
 console.log(`bench on node ${process.version}`);
-for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => s !== 'scale' && s !== 'api' && s !== 'lease')) {
+for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => s !== 'scale' && s !== 'api' && s !== 'lease' && s !== 'transfer')) {
   console.log(`\n=== bench: ${name} ===`);
   const t0 = performance.now();
   await (await suites[name]!()).run();

@@ -30,9 +30,10 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const bytesOf = (n: number, k: number) => Uint8Array.from({ length: n }, (_, i) => (i * k + 13) % 251);
 
 /** The API's upload routes in miniature: parts stored by number, assembled on complete, hashed like the worker. */
-function playUploads(o: { failPart?: { n: number; status: number; times: number } } = {}) {
+function playUploads(o: { failPart?: { n: number; status: number; times: number }; partDelayMs?: number } = {}) {
   const parts = new Map<number, Buffer>();
   let failures = 0;
+  const seen = { inFlight: 0, most: 0 };
   srv.handle((req, res, body) => {
     const url = req.url!;
     if (req.method === 'PUT' && url === '/f') return json(res, 201, { name: 'f', size: body.length, sha256: sha(body) });
@@ -45,7 +46,13 @@ function playUploads(o: { failPart?: { n: number; status: number; times: number 
         return json(res, o.failPart.status, { error: { code: 'invalid_request', message: `part ${n} refused` } });
       }
       parts.set(n, body);
-      return json(res, 200, { partNumber: n, size: body.length });
+      seen.inFlight++;
+      seen.most = Math.max(seen.most, seen.inFlight);
+      setTimeout(() => {
+        seen.inFlight--;
+        json(res, 200, { partNumber: n, size: body.length, sha256: sha(body) });
+      }, o.partDelayMs ?? 0);
+      return;
     }
     if (req.method === 'POST' && url === '/f/uploads/up%201/complete') {
       const whole = Buffer.concat([...parts.keys()].sort((a, b) => a - b).map((n) => parts.get(n)!));
@@ -54,6 +61,7 @@ function playUploads(o: { failPart?: { n: number; status: number; times: number 
     if (req.method === 'DELETE' && url === '/f/uploads/up%201') return res.writeHead(204).end();
     json(res, 404, { error: { code: 'not_found', message: url } });
   });
+  return seen;
 }
 
 describe('uploadBlob', () => {
@@ -84,11 +92,34 @@ describe('uploadBlob', () => {
     );
     expect(info).toEqual({ name: 'f', size: bytes.length, sha256: sha(bytes) });
     const reqs = srv.requests.map((r) => `${r.method} ${r.url}`);
-    expect(reqs).toEqual(['POST /f/uploads', ...[1, 2, 3, 4, 5].map((n) => `PUT /f/uploads/up%201/parts/${n}`), 'POST /f/uploads/up%201/complete']);
-    expect(srv.requests.slice(1, 6).map((r) => r.body.length)).toEqual([2500, 2500, 2500, 2500, 1234]);
+    // Parts go in parallel, so they may arrive in any order; the first and last requests are fixed.
+    expect(reqs[0]).toBe('POST /f/uploads');
+    expect(reqs.slice(1, 6).sort()).toEqual([1, 2, 3, 4, 5].map((n) => `PUT /f/uploads/up%201/parts/${n}`));
+    expect(reqs[6]).toBe('POST /f/uploads/up%201/complete');
+    const partReqs = srv.requests.slice(1, 6).sort((a, b) => a.url.localeCompare(b.url));
+    expect(partReqs.map((r) => r.body.length)).toEqual([2500, 2500, 2500, 2500, 1234]);
+    // Each part carries its own hash (the worker checks it as the part streams in).
+    partReqs.forEach((r, i) => {
+      expect(Buffer.compare(r.body, Buffer.from(bytes.subarray(i * 2500, (i + 1) * 2500)))).toBe(0);
+      expect(r.headers['x-content-sha256']).toBe(sha(r.body));
+    });
     expect(srv.requests.at(-1)!.headers['x-content-sha256']).toBe(sha(bytes));
     for (const r of srv.requests) expect(r.headers['x-lease-token']).toBe('lt');
-    expect(seen).toEqual([2500, 5000, 7500, 10_000, 11_234]);
+    // Bytes done grow with each part acknowledged, whichever finishes first.
+    expect(seen).toHaveLength(5);
+    expect(seen.at(-1)).toBe(11_234);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+  });
+
+  it('keeps `parallel` parts in flight at once, no more', async () => {
+    const seen = playUploads({ partDelayMs: 60 });
+    const bytes = bytesOf(10 * 1000, 17);
+    const info = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 1000, parallel: 3 });
+    expect(info).toMatchObject({ size: bytes.length, sha256: sha(bytes) });
+    expect(seen.most).toBe(3);
+    const one = playUploads({ partDelayMs: 5 });
+    await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 1000, parallel: 1 });
+    expect(one.most).toBe(1);
   });
 
   it('sends no empty last part when the size is a multiple of the part size', async () => {
@@ -112,12 +143,18 @@ describe('uploadBlob', () => {
   it('aborts an abortable upload when a part is refused, and leaves others to the cron', async () => {
     playUploads({ failPart: { n: 1, status: 400, times: 99 } });
     const bytes = bytesOf(7000, 5);
-    const err = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, abortable: true }).catch((e) => e);
+    const err = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, abortable: true, parallel: 1 }).catch((e) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).code).toBe('invalid_request');
     expect(srv.requests.map((r) => r.method)).toEqual(['POST', 'PUT', 'DELETE']);
     srv.requests.length = 0;
-    await expect(uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000 })).rejects.toBeInstanceOf(ApiError);
+    await expect(uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, parallel: 1 })).rejects.toBeInstanceOf(ApiError);
     expect(srv.requests.map((r) => r.method)).toEqual(['POST', 'PUT']);
+    // In parallel, the parts already sent settle before the one DELETE.
+    srv.requests.length = 0;
+    const again = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, abortable: true }).catch((e) => e);
+    expect(again).toBeInstanceOf(ApiError);
+    expect(srv.requests.at(-1)!.method).toBe('DELETE');
+    expect(srv.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
   });
 });

@@ -35,6 +35,10 @@ export async function call<T = any>(method: string, path: string, opts: CallOpti
     body = JSON.stringify(opts.json);
     headers.set('content-type', 'application/json');
   }
+  // As an HTTP client sends it: an in-process Request carries no Content-Length of its own (a stream body goes without, as chunked).
+  if ((typeof body === 'string' || body instanceof Uint8Array) && !headers.has('content-length')) {
+    headers.set('content-length', String(typeof body === 'string' ? new TextEncoder().encode(body).byteLength : body.byteLength));
+  }
   const res = await (exports as any).default.fetch(new Request(`http://polyprune.test${path}`, { method, headers, body }));
   const bytes = new Uint8Array(await res.arrayBuffer());
   const text = new TextDecoder().decode(bytes);

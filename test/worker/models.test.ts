@@ -3,6 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { call, makeToken, sha256 } from './helpers';
 import { graph, model, tensor } from './onnx-writer';
 
+/** A body of unknown length (a Blob's own stream has one, and is sent with a Content-Length). */
+const chunked = (bytes: Uint8Array) => new Blob([bytes]).stream().pipeThrough(new TransformStream());
+
 let writer: string;
 beforeAll(async () => {
   writer = await makeToken('model-owner', ['write']);
@@ -49,8 +52,9 @@ describe('model files', () => {
     expect(range.status).toBe(206);
     expect(range.headers.get('content-range')).toBe(`bytes 100-199/${onnx.byteLength}`);
     expect(range.bytes).toEqual(onnx.subarray(100, 200));
-    // Content-addressed: the blob lives under its hash.
-    expect(await env.BLOBS.head(`sha256/${await sha256(onnx)}`)).not.toBeNull();
+    // Streamed to its own upload key (never buffered, never copied): no temporary object is left beside it.
+    const kept = (await env.BLOBS.list({ prefix: 'uploads/put-' })).objects.filter((o) => o.size === onnx.byteLength);
+    expect(kept.length).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses a hash mismatch with 422 and keeps nothing', async () => {
@@ -102,10 +106,60 @@ describe('model files', () => {
     expect(missing.status).toBe(409);
     expect(missing.body.error.code).toBe('missing_part');
     await call('PUT', `/v1/models/${id}/files/big.bin/uploads/${uploadId}/parts/1`, { token: writer, body: pseudoRandomBytes(5 * 1024 * 1024, 5) });
-    const wrong = await call('POST', `/v1/models/${id}/files/big.bin/uploads/${uploadId}/complete`, { token: writer, json: { sha256: 'b'.repeat(64) } });
-    expect(wrong.status).toBe(422);
+    const abort = await call('DELETE', `/v1/models/${id}/files/big.bin/uploads/${uploadId}`, { token: writer });
+    expect(abort.status).toBe(204);
     expect((await call('GET', `/v1/models/${id}`, { token: writer })).body.files).toEqual([]);
     expect((await call('POST', `/v1/models/${id}/files/big.bin/uploads/${uploadId}/complete`, { token: writer })).status).toBe(404);
+  });
+
+  it('checks a part against its X-Content-SHA256 as it streams and records the declared hash of the whole unread', async () => {
+    const id = await newModel();
+    const uploadId = (await call('POST', `/v1/models/${id}/files/big.bin/uploads`, { token: writer })).body.uploadId;
+    const part = pseudoRandomBytes(5 * 1024 * 1024 + 7, 6);
+    const at = `/v1/models/${id}/files/big.bin/uploads/${uploadId}`;
+    const bad = await call('PUT', `${at}/parts/1`, { token: writer, body: part, headers: { 'x-content-sha256': 'c'.repeat(64) } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error).toMatchObject({ code: 'hash_mismatch', details: { expected: 'c'.repeat(64), actual: await sha256(part) } });
+    // the refused part was not recorded
+    expect((await call('POST', `${at}/complete`, { token: writer })).body.error.code).toBe('no_parts');
+    const good = await call('PUT', `${at}/parts/1`, { token: writer, body: part, headers: { 'x-content-sha256': await sha256(part) } });
+    expect(good.body).toEqual({ partNumber: 1, size: part.length, sha256: await sha256(part) });
+    // A declared hash is recorded as declared (the runner verifies it when it downloads); the object
+    // stays under the upload's own key, never at the content address the declaration names.
+    const declared = 'b'.repeat(64);
+    const done = await call('POST', `${at}/complete`, { token: writer, json: { sha256: declared } });
+    expect(done.status).toBe(201);
+    expect(done.body).toMatchObject({ size: part.length, sha256: declared });
+    expect(await env.BLOBS.head(`sha256/${declared}`)).toBeNull();
+    const got = await call('GET', `/v1/models/${id}/files/big.bin`, { token: writer });
+    expect(await sha256(got.bytes)).toBe(await sha256(part));
+    expect(got.headers.get('x-content-sha256')).toBe(declared);
+  });
+
+  it('a part without Content-Length is refused with 411 (R2 stores parts of known length)', async () => {
+    const id = await newModel();
+    const uploadId = (await call('POST', `/v1/models/${id}/files/big.bin/uploads`, { token: writer })).body.uploadId;
+    const body = chunked(pseudoRandomBytes(1000, 2));
+    const r = await call('PUT', `/v1/models/${id}/files/big.bin/uploads/${uploadId}/parts/1`, { token: writer, body });
+    expect(r.status).toBe(411);
+    expect(r.body.error.code).toBe('length_required');
+  });
+
+  it('stores a chunked PUT (no Content-Length) streamed in parts, under its content address', async () => {
+    const id = await newModel();
+    const bytes = pseudoRandomBytes(11 * 1024 * 1024 + 3, 8);
+    const r = await call('PUT', `/v1/models/${id}/files/big.bin`, { token: writer, body: chunked(bytes) });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({ size: bytes.length, sha256: await sha256(bytes) });
+    expect((await env.BLOBS.head(`sha256/${await sha256(bytes)}`))?.size).toBe(bytes.length);
+    expect(await sha256((await call('GET', `/v1/models/${id}/files/big.bin`, { token: writer })).bytes)).toBe(await sha256(bytes));
+    const wrong = await call('PUT', `/v1/models/${id}/files/other.bin`, {
+      token: writer,
+      body: chunked(bytes),
+      headers: { 'x-content-sha256': 'd'.repeat(64) },
+    });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.error.code).toBe('hash_mismatch');
   });
 
   it('validates model creation', async () => {

@@ -4,8 +4,8 @@
  * errors and 5xx are retried with backoff by Http.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { limits } from '../../../shared/src/api/limits';
@@ -38,6 +38,30 @@ export class IntegrityError extends Error {
   }
 }
 
+/**
+ * An input whose stored bytes do not match the sha256 it was recorded with: downloaded twice, it
+ * hashed to the same other value both times, so the file in storage is corrupt (or its uploader
+ * declared a wrong hash) and no retry can help.
+ */
+export class CorruptInputError extends Error {
+  constructor(
+    readonly input: string,
+    readonly recorded: string,
+    readonly actual: string,
+  ) {
+    super(
+      `input "${input}" is corrupt: its stored bytes hash to ${actual}, but it was recorded with sha256 ${recorded} (declared by its uploader); upload the file again`,
+    );
+    this.name = 'CorruptInputError';
+  }
+}
+
+/** Files this large are fetched as parallel Range requests (one HTTP stream carries a third of loopback). */
+export const PARALLEL_DOWNLOAD_BYTES = 64 * 1024 * 1024;
+/** Size of one Range request of a parallel download, and how many run at once. */
+export const DOWNLOAD_CHUNK_BYTES = 32 * 1024 * 1024;
+export const DOWNLOAD_PARALLEL = 4;
+
 export interface DownloadOptions {
   /** Expected sha256 (hex); the file is removed and IntegrityError thrown on mismatch. */
   sha256?: string;
@@ -52,11 +76,15 @@ export class RunnerClient {
   readonly http: Http;
   readonly singlePutLimit: number;
   readonly partBytes: number;
+  readonly parallelFrom: number;
+  readonly chunkBytes: number;
 
-  constructor(opts: HttpOptions & { singlePutLimit?: number; partBytes?: number }) {
+  constructor(opts: HttpOptions & { singlePutLimit?: number; partBytes?: number; parallelDownloadBytes?: number; downloadChunkBytes?: number }) {
     this.http = new Http(opts);
     this.singlePutLimit = opts.singlePutLimit ?? limits.singlePutBytes;
     this.partBytes = opts.partBytes ?? DEFAULT_PART_SIZE;
+    this.parallelFrom = opts.parallelDownloadBytes ?? PARALLEL_DOWNLOAD_BYTES;
+    this.chunkBytes = opts.downloadChunkBytes ?? DOWNLOAD_CHUNK_BYTES;
   }
 
   /** A leased job, or null when the queue is empty (204). */
@@ -99,8 +127,91 @@ export class RunnerClient {
     );
   }
 
-  /** Generic resumable, verified download of an API path to a file. */
+  /** Generic verified download of an API path to a file: large files in parallel ranges, others in one resumable stream. */
   async download(path: string, dest: string, o: DownloadOptions & { headers?: Record<string, string> } = {}): Promise<{ sha256: string; size: number }> {
+    if (o.size === undefined || o.size < this.parallelFrom) return this.downloadStream(path, dest, o);
+    await rm(dest, { force: true });
+    const size = o.size;
+    const fh = await open(dest, 'w');
+    let done = 0;
+    // One failed range stops the others before the file is removed.
+    const stop = new AbortController();
+    const ro = { ...o, signal: o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal };
+    try {
+      await fh.truncate(size);
+      let next = 0;
+      const worker = async () => {
+        for (;;) {
+          const start = next;
+          if (start >= size) return;
+          next = Math.min(size, start + this.chunkBytes);
+          const got = await this.fetchRange(path, fh, start, next - 1, ro);
+          done += got;
+          o.onBytes?.(done, size);
+        }
+      };
+      const workers = Array.from({ length: DOWNLOAD_PARALLEL }, worker);
+      await Promise.all(workers).catch(async (err) => {
+        stop.abort();
+        await Promise.allSettled(workers);
+        throw err;
+      });
+    } catch (err) {
+      await fh.close();
+      await rm(dest, { force: true });
+      throw err;
+    }
+    await fh.close();
+    // The ranges land out of order, so the file is hashed once it is whole (read back from the page cache).
+    const hash = createHash('sha256');
+    await pipeline(createReadStream(dest, { highWaterMark: 1024 * 1024 }), hash);
+    const sha256 = hash.digest('hex');
+    if (o.sha256 && sha256 !== o.sha256) {
+      await rm(dest, { force: true });
+      throw new IntegrityError(o.sha256, sha256, `download of ${path}`);
+    }
+    return { sha256, size };
+  }
+
+  /** One byte range written at its offset; a connection that drops is retried for the bytes still missing. */
+  private async fetchRange(
+    path: string,
+    fh: import('node:fs/promises').FileHandle,
+    start: number,
+    end: number,
+    o: DownloadOptions & { headers?: Record<string, string> },
+  ): Promise<number> {
+    let at = start;
+    for (let attempt = 1; at <= end; attempt++) {
+      try {
+        const res = await this.http.send(path, { headers: { ...o.headers, range: `bytes=${at}-${end}` }, signal: o.signal });
+        if (res.status !== 206) {
+          await res.body?.cancel().catch(() => undefined);
+          throw new Error(`a Range request was answered ${res.status}, not 206`);
+        }
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          if (at + chunk.byteLength > end + 1) throw new Error(`range ${start}-${end} answered more bytes than asked`);
+          await fh.write(chunk, 0, chunk.byteLength, at);
+          at += chunk.byteLength;
+        }
+        if (at <= end) throw new Error(`range ${start}-${end} ended at ${at}`);
+      } catch (err) {
+        // The API's own refusals (a lost lease) and an abort end the download; a dropped connection is retried.
+        if (o.signal?.aborted || err instanceof ApiError || err instanceof UnreachableError) throw err;
+        const policy = this.http.policy;
+        if (attempt > policy.retries) throw new UnreachableError(`download of ${path} kept failing: ${(err as Error).message}`, attempt, err);
+        await sleep(backoffDelay(policy, attempt), o.signal);
+      }
+    }
+    return end - start + 1;
+  }
+
+  /** Resumable, verified download in one stream (hashed as it is written). */
+  private async downloadStream(
+    path: string,
+    dest: string,
+    o: DownloadOptions & { headers?: Record<string, string> } = {},
+  ): Promise<{ sha256: string; size: number }> {
     await rm(dest, { force: true });
     const hash = createHash('sha256');
     let written = 0;
@@ -111,7 +222,7 @@ export class RunnerClient {
       if (written > 0 && res.status !== 206) {
         // The server ignored the range: start over rather than append a second copy.
         await res.body?.cancel().catch(() => undefined);
-        return this.download(path, dest, o);
+        return this.downloadStream(path, dest, o);
       }
       if (res.status === 200) total = Number(res.headers.get('content-length') ?? total);
       try {
@@ -132,7 +243,7 @@ export class RunnerClient {
         const onDisk = (await stat(dest).catch(() => ({ size: 0 }))).size;
         if (onDisk !== written) {
           written = 0;
-          return this.download(path, dest, o);
+          return this.downloadStream(path, dest, o);
         }
         await sleep(backoffDelay(policy, attempt), o.signal);
       }

@@ -14,7 +14,7 @@ import type { MemoryLimit } from '../model/memory';
 import { UnsupportedModel } from '../model/preflight';
 import { BlocksNotSeparable } from '../onnx/structure';
 import { InputCache } from './cache';
-import { IntegrityError, LeaseLostError, type RunnerClient } from './client';
+import { CorruptInputError, IntegrityError, LeaseLostError, type RunnerClient } from './client';
 import { ApiError, sleep, UnreachableError } from './http';
 import { etaSeconds, type StageOrigin } from './eta';
 import { collectGarbage } from './memory-release';
@@ -295,12 +295,26 @@ export class Runner {
       input: async (name) => {
         const inp = lease.inputs.find((i) => i.name === name);
         if (!inp) throw new Error(`job ${job.id} has no input named "${name}" (has: ${lease.inputs.map((i) => i.name).join(', ')})`);
-        const entry = await hb.guard(
-          this.cache.get(inp.sha256, inp.size, (tmp) =>
-            client.downloadInput(job.id, leaseToken, inp.name, tmp, { sha256: inp.sha256, size: inp.size, signal: abort.signal }),
-          ),
-        );
-        return entry.path;
+        const fetch = () =>
+          hb.guard(
+            this.cache.get(inp.sha256, inp.size, (tmp) =>
+              client.downloadInput(job.id, leaseToken, inp.name, tmp, { sha256: inp.sha256, size: inp.size, signal: abort.signal }),
+            ),
+          );
+        try {
+          return (await fetch()).path;
+        } catch (first) {
+          if (!(first instanceof IntegrityError)) throw first;
+          // A multipart upload's sha256 is the uploader's word, checked here where the bytes are read:
+          // a second download that hashes to the same other value rules out the transfer.
+          const again = await fetch().catch((e: unknown) => e);
+          if (!(again instanceof IntegrityError)) {
+            if (again instanceof Error) throw again;
+            return (again as { path: string }).path;
+          }
+          if (again.actual === first.actual) throw new CorruptInputError(inp.name, inp.sha256, again.actual);
+          throw again;
+        }
       },
       place: async (name, dest) => {
         await ctx.input(name);
@@ -344,6 +358,7 @@ function isRetryable(err: unknown): boolean {
 export function failureCode(err: unknown): RunnerFailureCode {
   if (err instanceof ShutdownError) return 'shutting_down';
   if (err instanceof UnsupportedModel || err instanceof BlocksNotSeparable) return 'unsupported_model';
+  if (err instanceof CorruptInputError) return 'corrupt_input';
   if (err instanceof IntegrityError) return 'input_mismatch';
   // V8 reports a failed allocation (an ArrayBuffer, a typed array too large for the heap) as a RangeError.
   if (err instanceof RangeError) return 'out_of_memory';

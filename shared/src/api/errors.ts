@@ -12,6 +12,7 @@ export const errorCodes = [
   'invalid_range',
   'range_not_satisfiable',
   'payload_too_large',
+  'length_required',
   'unauthorized',
   'forbidden',
   'not_found',
@@ -80,6 +81,6 @@ export const errorCode = z.enum(errorCodes);
 export type ErrorCode = z.infer<typeof errorCode>;
 
 /** Why a runner gave a job up, sent with POST /v1/runner/jobs/{id}/fail and shown on the job. */
-export const runnerFailureCodes = ['unsupported_model', 'out_of_memory', 'shutting_down', 'input_mismatch', 'internal'] as const;
+export const runnerFailureCodes = ['unsupported_model', 'out_of_memory', 'shutting_down', 'input_mismatch', 'corrupt_input', 'internal'] as const;
 export const runnerFailureCode = z.enum(runnerFailureCodes);
 export type RunnerFailureCode = z.infer<typeof runnerFailureCode>;

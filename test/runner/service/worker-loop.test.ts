@@ -2,7 +2,8 @@
  * The lease loop against a real loopback HTTP server that plays the API's runner protocol:
  * what gets reported (complete / fail / nothing) for each way a job can end.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +40,9 @@ let tmp: string;
 /** Set per test: whether heartbeats answer 409. */
 let leaseLost = false;
 let leased = false;
+/** Set per test: the job's inputs as leased, and the bytes the server holds for each. */
+let inputs: Array<{ name: string; role: string; sha256: string; size: number; meta: Record<string, unknown> }> = [];
+let stored = new Map<string, Buffer>();
 
 beforeAll(async () => {
   srv = await startServer();
@@ -49,7 +53,17 @@ beforeAll(async () => {
       if (leased) return res.writeHead(204).end();
       leased = true;
       // A 1.5 s lease: heartbeats every 500 ms.
-      return json(res, 200, { job, leaseToken: 'lt', leaseExpiresAt: new Date(Date.now() + 1500).toISOString(), inputs: [] });
+      return json(res, 200, { job, leaseToken: 'lt', leaseExpiresAt: new Date(Date.now() + 1500).toISOString(), inputs });
+    }
+    const input = /\/inputs\/([^/]+)$/.exec(url);
+    if (input && stored.has(decodeURIComponent(input[1]!))) {
+      const bytes = stored.get(decodeURIComponent(input[1]!))!;
+      const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''));
+      if (!range) return res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+      const from = Number(range[1]);
+      const to = range[2] ? Number(range[2]) : bytes.length - 1;
+      res.writeHead(206, { 'content-length': to - from + 1, 'content-range': `bytes ${from}-${to}/${bytes.length}` });
+      return res.end(bytes.subarray(from, to + 1));
     }
     if (url.endsWith('/heartbeat'))
       return leaseLost ? json(res, 409, { error: { code: 'lease_lost', message: 'canceled' } }) : json(res, 200, { leaseExpiresAt: new Date().toISOString() });
@@ -66,10 +80,12 @@ afterEach(() => {
   srv.requests.length = 0;
   leaseLost = false;
   leased = false;
+  inputs = [];
+  stored = new Map();
 });
 
-function runner(handler: JobHandler) {
-  const client = new RunnerClient({ baseUrl: srv.url, token: 't', retry: { retries: 1, baseMs: 5, maxMs: 5 } });
+function runner(handler: JobHandler, o: { parallelDownloadBytes?: number; downloadChunkBytes?: number } = {}) {
+  const client = new RunnerClient({ baseUrl: srv.url, token: 't', retry: { retries: 1, baseMs: 5, maxMs: 5 }, ...o });
   return new Runner({ client, handler, workdir: tmp, runnerId: 'r', device: 'cpu', pollMs: 20, maxJobs: 1, log: () => {} });
 }
 const calls = (suffix: string) => srv.requests.filter((r) => r.url.endsWith(suffix)).map((r) => JSON.parse(r.body.toString()));
@@ -97,6 +113,56 @@ describe('failureCode', () => {
 });
 
 describe('Runner', () => {
+  // The sha256 of a multipart upload is its uploader's word; the runner checks it as it downloads.
+  for (const [how, o] of [
+    ['in one stream', {}],
+    ['in parallel ranges', { parallelDownloadBytes: 1000, downloadChunkBytes: 777 }],
+  ] as const) {
+    it(`fails the job as corrupt_input when an input's stored bytes do not match its recorded sha256 (${how})`, async () => {
+      const bytes = Buffer.from(Uint8Array.from({ length: 5000 }, (_, i) => (i * 7 + 3) % 251));
+      const actual = createHash('sha256').update(bytes).digest('hex');
+      const recorded = createHash('sha256').update('the bytes the uploader meant').digest('hex');
+      inputs = [{ name: 'model.onnx.data', role: 'model', sha256: recorded, size: bytes.length, meta: {} }];
+      stored.set('model.onnx.data', bytes);
+      let reached = false;
+      await runner(async (ctx) => {
+        await ctx.input('model.onnx.data');
+        reached = true;
+        return result;
+      }, o).run();
+      expect(reached).toBe(false);
+      expect(calls('/complete')).toEqual([]);
+      const [fail] = calls('/fail');
+      expect(fail).toMatchObject({ leaseToken: 'lt', code: 'corrupt_input', retryable: false });
+      expect(fail.error).toContain('input "model.onnx.data" is corrupt');
+      expect(fail.error).toContain(`hash to ${actual}`);
+      expect(fail.error).toContain(`recorded with sha256 ${recorded}`);
+      // Downloaded twice (a transfer error would not repeat the same hash), and nothing cached under the recorded hash.
+      const fetched = srv.requests.filter((r) => r.url.endsWith('/inputs/model.onnx.data'));
+      expect(fetched).toHaveLength(how === 'in one stream' ? 2 : 2 * Math.ceil(bytes.length / 777));
+      await expect(stat(path.join(tmp, 'cache', 'sha256', recorded))).rejects.toThrow();
+    });
+  }
+
+  it('downloads a large input in parallel ranges, byte-exact, and verifies it', async () => {
+    const bytes = Buffer.from(Uint8Array.from({ length: 10_000 }, (_, i) => (i * 13 + 5) % 251));
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    inputs = [{ name: 'model.onnx', role: 'model', sha256: sha, size: bytes.length, meta: {} }];
+    stored.set('model.onnx', bytes);
+    let got: Buffer | undefined;
+    await runner(
+      async (ctx) => {
+        got = await readFile(await ctx.input('model.onnx'));
+        return result;
+      },
+      { parallelDownloadBytes: 1000, downloadChunkBytes: 1500 },
+    ).run();
+    expect(calls('/fail')).toEqual([]);
+    expect(Buffer.compare(got!, bytes)).toBe(0);
+    const ranges = srv.requests.filter((r) => r.url.endsWith('/inputs/model.onnx')).map((r) => r.headers.range);
+    expect(ranges.sort()).toEqual([0, 1500, 3000, 4500, 6000, 7500, 9000].map((s) => `bytes=${s}-${Math.min(s + 1499, 9999)}`).sort());
+  });
+
   it('reports the handler result with complete, and progress with heartbeats', async () => {
     await runner(async (ctx) => {
       ctx.progress('evaluate', 1, 2);

@@ -1,4 +1,3 @@
-import { sha256Hex } from './crypto';
 import { ApiError } from './errors';
 
 /** Content address of a blob in R2. */
@@ -11,12 +10,6 @@ export function expectedSha(header: string | undefined): string | undefined {
   return v;
 }
 
-export function assertSha(expected: string | undefined, actual: string) {
-  if (expected !== undefined && expected !== actual) {
-    throw new ApiError(422, 'hash_mismatch', `content sha256 is ${actual}, X-Content-SHA256 said ${expected}; nothing was stored`, { expected, actual });
-  }
-}
-
 /** Stores bytes under their content address; identical content is stored once. */
 export async function putBlob(bucket: R2Bucket, sha256: string, bytes: Uint8Array, contentType: string): Promise<string> {
   const key = blobKey(sha256);
@@ -24,22 +17,6 @@ export async function putBlob(bucket: R2Bucket, sha256: string, bytes: Uint8Arra
     await bucket.put(key, bytes, { httpMetadata: { contentType }, sha256 });
   }
   return key;
-}
-
-/**
- * Hashes a request body, checks it against X-Content-SHA256 (nothing stored on a mismatch) and stores it content-addressed.
- * `inspect` may refuse the content (by throwing) after the hash check — a corrupted transfer is reported as such — and before anything is stored.
- */
-export async function storeBytes(
-  bucket: R2Bucket,
-  bytes: Uint8Array,
-  expected: string | undefined,
-  inspect?: (bytes: Uint8Array) => Promise<void>,
-): Promise<{ sha256: string; size: number; key: string }> {
-  const sha256 = await sha256Hex(bytes);
-  assertSha(expected, sha256);
-  await inspect?.(bytes);
-  return { sha256, size: bytes.byteLength, key: await putBlob(bucket, sha256, bytes, 'application/octet-stream') };
 }
 
 /** Serves an R2 object with Range support (runners resume large downloads). */

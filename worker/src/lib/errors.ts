@@ -7,7 +7,7 @@ import { errorPage } from '../pages/error';
 /** The one error type of the API; `onError` turns it into `{"error":{code,message,details?}}`. */
 export class ApiError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 429 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 411 | 413 | 422 | 429 | 503,
     readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,

@@ -81,12 +81,19 @@ export class OriginalWriter implements ByteTap {
     this.upload.parts.push(await this.upload.mpu.uploadPart(this.upload.parts.length + 1, part));
   }
 
-  /** Stores what was written; the body must have been read to its end. */
-  async finish(): Promise<KeptOriginal> {
+  private sha?: Promise<string>;
+
+  /** The sha256 of what was written; the body must have been read to its end. */
+  hash(): Promise<string> {
     // The parsers read every line of an upload they accept; an early stop is always a refusal.
     if (!this.ended) throw new Error('the original upload was not read to its end');
-    await this.hashing.close();
-    const sha256 = hex(await this.digest.digest);
+    this.sha ??= this.hashing.close().then(async () => hex(await this.digest.digest));
+    return this.sha;
+  }
+
+  /** Stores what was written; the body must have been read to its end. */
+  async finish(): Promise<KeptOriginal> {
+    const sha256 = await this.hash();
     if (!this.upload) {
       const key = await putBlob(this.bucket, sha256, concat(this.pending, this.pendingBytes), 'application/octet-stream');
       this.pending = [];

@@ -15,7 +15,8 @@ import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '../../../shared/src
 import { limits } from '../../../shared/src/api/limits';
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
 import { assertReadable, assertWritable } from '../lib/auth';
-import { expectedSha, readBody, serveBlob, storeBytes } from '../lib/blobs';
+import { expectedSha, serveBlob } from '../lib/blobs';
+import { storeStreamed } from '../lib/streamed-body';
 import { newId } from '../lib/crypto';
 import { assemble, storePart } from '../lib/multipart';
 import { createDb, type Db, nowIso } from '../lib/db';
@@ -23,7 +24,7 @@ import { ApiError, notFound } from '../lib/errors';
 import { nextCursor, pageQueries } from '../lib/pagination';
 import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
 import { loadModelStatus, modelStatus } from '../ingest/model-status';
-import { type ByteSource, bytesSource, InvalidOnnx, r2Source, scanOnnx } from '../ingest/onnx-refs';
+import { type ByteSource, InvalidOnnx, r2Source, scanOnnx } from '../ingest/onnx-refs';
 
 /** One request body on Workers is capped at 100 MB; larger files go through multipart. */
 export const MAX_SINGLE_PUT = limits.singlePutBytes;
@@ -89,7 +90,7 @@ async function findUpload(db: Db, modelId: string, name: string, uploadId: strin
 
 const tags = ['models'];
 const hashOrOnnx = 'hash_mismatch, or invalid_onnx: a *.onnx file that is not an ONNX model';
-const partStored = json('part stored', z.object({ partNumber: z.number(), size: z.number() }));
+const partStored = json('part stored', z.object({ partNumber: z.number(), size: z.number(), sha256: z.string() }));
 
 const create = createRoute({
   operationId: 'createModel',
@@ -246,12 +247,16 @@ export const modelRoutes = new ApiApp()
     const db = createDb(c.env.DB);
     const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const expected = expectedSha(c.req.header('x-content-sha256'));
-    const bytes = await readBody(c.req.raw, MAX_SINGLE_PUT);
-    if (bytes.byteLength === 0) throw new ApiError(400, 'empty_body', `file "${name}" is empty`);
+    const blob = await storeStreamed(c.env.BLOBS, c.req.raw, MAX_SINGLE_PUT, expected, `file "${name}" is empty`);
     let graphInfo: GraphInfo | null = null;
-    const blob = await storeBytes(c.env.BLOBS, bytes, expected, async (b) => {
-      if (isGraphName(name)) graphInfo = await scanGraph(name, bytesSource(b));
-    });
+    if (isGraphName(name)) {
+      // Read back in ~1 MiB ranges, as for an assembled upload: the file is never held whole.
+      graphInfo = await scanGraph(name, r2Source(c.env.BLOBS, blob.key, blob.size)).catch(async (err) => {
+        // A blob this request did not write may back other files: only our own is dropped.
+        if (blob.created) await c.env.BLOBS.delete(blob.key);
+        throw err;
+      });
+    }
     const f = await recordFile(db, m.id, name, blob.sha256, blob.size, blob.key, graphInfo);
     return c.json({ name, size: f.size, sha256: blob.sha256, createdAt: f.createdAt }, 201);
   })

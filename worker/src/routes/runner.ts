@@ -19,7 +19,8 @@ import type { SuiteInfo } from '../../../shared/src/api/suites';
 import { artifactUploads, corpora, jobArtifacts, jobs, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { AppEnv } from '../env';
-import { expectedSha, readBody, serveBlob, storeBytes } from '../lib/blobs';
+import { expectedSha, serveBlob } from '../lib/blobs';
+import { storeStreamed } from '../lib/streamed-body';
 import { newId, newSecret } from '../lib/crypto';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
@@ -244,7 +245,7 @@ const putPart = createRoute({
   path: '/jobs/{id}/artifacts/{name}/uploads/{uploadId}/parts/{n}',
   summary: 'Upload part n (1-based; every part but the last ≥ 5 MiB)',
   request: { params: artifactUploadParams.extend({ n: z.coerce.number().int().min(1).max(10_000) }), body: rawBody() },
-  responses: { 200: json('part stored', z.object({ partNumber: z.number(), size: z.number() })), 409: lost },
+  responses: { 200: json('part stored', z.object({ partNumber: z.number(), size: z.number(), sha256: z.string() })), 409: lost },
 });
 const completeUpload = createRoute({
   operationId: 'completeArtifactUpload',
@@ -336,7 +337,7 @@ export const runnerRoutes = new ApiApp()
     const token = c.req.header('x-lease-token');
     await leasedJob(db, id, token, holderOf(c));
     const expected = expectedSha(c.req.header('x-content-sha256'));
-    const blob = await storeBytes(c.env.BLOBS, await readBody(c.req.raw, MAX_ARTIFACT), expected);
+    const blob = await storeStreamed(c.env.BLOBS, c.req.raw, MAX_ARTIFACT, expected);
     await recordArtifact(db, id, name, blob, token!, holderOf(c));
     return c.json({ name, sha256: blob.sha256, size: blob.size }, 201);
   })
