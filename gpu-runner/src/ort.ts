@@ -181,7 +181,7 @@ export function placementLine(p: Placement): string {
   const byOther = Object.entries(p.nodes)
     .filter(([k]) => k !== 'webgpu')
     .map(([k, n]) => `${n} on ${k}`);
-  return `${p.nodes.webgpu ?? 0} of ${p.total} nodes on webgpu${byOther.length ? `, ${byOther.join(', ')} (as onnxruntime assigns them)` : ''}${p.forcedCpu ? `; ${p.forcedCpu} kept on CPU by the weight-size cut` : ''}`;
+  return `${p.nodes.webgpu ?? 0} of ${p.total} nodes on webgpu${byOther.length ? `, ${byOther.join(', ')} (as onnxruntime assigns them)` : ''}${p.forcedCpu ? `; ${p.forcedCpu} of them kept there by the device cut (onnx/device-cut.ts)` : ''}`;
 }
 
 /** What the sessions since the last resetDeviceUse() ran on: recorded as a run's `extra.device`. */

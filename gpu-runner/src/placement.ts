@@ -15,7 +15,7 @@ export interface Placement {
   total: number;
   /** MemcpyFromHost/MemcpyToHost nodes onnxruntime inserted between providers */
   copies: number;
-  /** nodes the weight-size cut asked to keep on CPU */
+  /** nodes the device cut asked to keep on CPU (too-large weights, divergent kernels) */
   forcedCpu?: number;
 }
 

@@ -61,3 +61,25 @@ export function weightCut(proto: ModelProto, maxBufferBytes: number): WeightCut 
     weights: [...big].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes),
   };
 }
+
+/**
+ * Operators whose onnxruntime 1.30 WebGPU kernel computes something else than its CPU kernel, kept
+ * on CPU. MultiHeadAttention (com.microsoft, as onnxruntime-genai exports it): on
+ * test/fixtures/real/genai-llama-fp32-mha a 9-token context gave first-token log-probabilities
+ * 1.1e-2 away from CPU (lavapipe), while 16-token rows agreed to 1e-6; with these nodes on CPU the
+ * scores equal CPU's exactly.
+ */
+export const WEBGPU_DIVERGENT_OPS: ReadonlySet<string> = new Set(['MultiHeadAttention']);
+
+/** Names of the nodes (subgraphs included) whose operator is in WEBGPU_DIVERGENT_OPS. */
+export function divergentNodes(proto: ModelProto): string[] {
+  const out: string[] = [];
+  const visit = (g: GraphProto) => {
+    for (const n of g.node ?? []) {
+      if (WEBGPU_DIVERGENT_OPS.has(n.opType ?? '') && n.name) out.push(n.name);
+      for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) visit(sub);
+    }
+  };
+  visit(proto.graph!);
+  return out;
+}

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createSession, type Device, resolveDevice, type Session, type SessionOptions } from '../ort.js';
-import { weightCut } from './device-cut.js';
+import { divergentNodes, weightCut } from './device-cut.js';
 import { onnx, type ModelProto } from './proto.js';
 import { externalRef, isExternal } from './read.js';
 
@@ -23,15 +23,15 @@ export interface OpenSession {
 
 /**
  * The options a session on `proto` opens with: on WebGPU, the nodes reading a weight larger than
- * the adapter's maxBufferSize stay on CPU (onnx/device-cut.ts). Every session the runner opens on
- * a graph it has read comes through here.
+ * the adapter's maxBufferSize, and those of operators whose WebGPU kernel diverges, stay on CPU
+ * (onnx/device-cut.ts). Every session the runner opens on a graph it has read comes through here.
  */
 export async function withDeviceCut(proto: ModelProto, opts: SessionOptions): Promise<SessionOptions> {
   if (opts.cpuNodes) return opts;
   const { device, webgpu } = await resolveDevice(opts.device);
   if (device !== 'webgpu' || !webgpu?.available) return opts;
-  const cut = weightCut(proto, webgpu.adapter.maxBufferSize);
-  return cut.cpuNodes.length ? { ...opts, cpuNodes: cut.cpuNodes } : opts;
+  const cpuNodes = [...new Set([...weightCut(proto, webgpu.adapter.maxBufferSize).cpuNodes, ...divergentNodes(proto)])];
+  return cpuNodes.length ? { ...opts, cpuNodes } : opts;
 }
 
 export async function openSession(proto: ModelProto, dir: string, opts: SessionOptions = {}): Promise<OpenSession> {
