@@ -75,11 +75,12 @@ let cached: Promise<AdapterProbe> | undefined;
 
 /** The machine's WebGPU adapter, asked once per process. */
 export function probeWebGpuAdapter(): Promise<AdapterProbe> {
-  cached ??= runProbe();
+  cached ??= queryAdapter();
   return cached;
 }
 
-function runProbe(): Promise<AdapterProbe> {
+/** Asks a child process for the adapter, uncached (tests pass an environment without a driver). */
+export function queryAdapter(env: NodeJS.ProcessEnv = process.env): Promise<AdapterProbe> {
   let module: string;
   try {
     module = import.meta.resolve('webgpu');
@@ -90,7 +91,7 @@ function runProbe(): Promise<AdapterProbe> {
     execFile(
       process.execPath,
       ['--input-type=module', '-e', CHILD],
-      { timeout: PROBE_TIMEOUT_MS, env: { ...process.env, POLYPRUNE_WEBGPU_MODULE: module }, maxBuffer: 1 << 20 },
+      { timeout: PROBE_TIMEOUT_MS, env: { ...env, POLYPRUNE_WEBGPU_MODULE: module }, maxBuffer: 1 << 20 },
       (error, stdout, stderr) => resolve(parseProbeOutput(stdout, stderr, error ?? undefined)),
     );
   });
