@@ -21,8 +21,10 @@ import { loadModel, readWeight, type OnnxModel } from '../gpu-runner/src/onnx/re
 import { openSession } from '../gpu-runner/src/onnx/session.js';
 import { findPrunableLinears } from '../gpu-runner/src/onnx/structure.js';
 import { initializerBytes } from '../gpu-runner/src/onnx/write.js';
+import type { Device } from '../gpu-runner/src/ort.js';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../gpu-runner/src/types.js';
 import { buildModel } from '../test/runner/helpers/graph-builder.js';
+import { benchDevices } from './device.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SAMPLES = 16;
@@ -61,9 +63,9 @@ function vocabOf(model: OnnxModel): number {
   return 100;
 }
 
-async function plainForward(model: OnnxModel, samples: CalibrationSample[]): Promise<number> {
+async function plainForward(model: OnnxModel, samples: CalibrationSample[], device: Device = 'cpu'): Promise<number> {
   const t0 = performance.now();
-  const open = await openSession(model.proto, model.dir);
+  const open = await openSession(model.proto, model.dir, { device });
   try {
     for (const batch of makeBatches(samples, BATCH)) await open.session.run(tokenFeeds(open.session, batch, new Set(), { maskPadding: false }));
   } finally {
@@ -104,13 +106,12 @@ async function wandaMask(model: OnnxModel, l: PrunableLinear, stats: ActivationS
   return { id: l.id, dIn: l.dIn, dOut: l.dOut, keep };
 }
 
-async function benchOne(label: string, file: string): Promise<void> {
+async function benchOne(label: string, file: string, devices: Device[]): Promise<void> {
   const model = await loadModel(file);
   const { linears, family, blocks } = findPrunableLinears(model);
   const samples = tokens(vocabOf(model));
   const weightBytes = initializerBytes(model);
   console.log(`\n${label}: ${family}, ${blocks} blocks, ${(weightBytes / 2 ** 20).toFixed(1)} MiB of weights, ${SAMPLES}x${SEQ} tokens, batch ${BATCH}`);
-  await plainForward(model, samples.slice(0, BATCH)); // warm-up (thread pools, page cache)
   // Best of three: the machine is shared, the minimum is the least disturbed measurement.
   const best = async <T extends { seconds: number }>(f: () => Promise<T>): Promise<T> => {
     let r = await f();
@@ -120,19 +121,33 @@ async function benchOne(label: string, file: string): Promise<void> {
     }
     return r;
   };
-  const plain = (await best(async () => ({ seconds: await plainForward(model, samples) }))).seconds;
-  const one = await best(() => collectStats(model, linears, samples, { mode: 'oneshot', batchSize: BATCH }));
-  // Mask selection happens inside sequential calibration; it is timed apart and taken out.
-  const seq = await best(async () => {
-    const spent = { seconds: 0 };
-    const r = await collectStats(model, linears, samples, { mode: 'sequential', batchSize: BATCH, maskBlock: maskBlockWith(model, linears, spent) });
-    return { ...r, seconds: r.seconds - spent.seconds, maskSeconds: spent.seconds };
-  });
-  console.log(`  plain forward         ${plain.toFixed(3)} s`);
-  console.log(`  oneshot statistics    ${one.seconds.toFixed(3)} s   ratio ${(one.seconds / plain).toFixed(2)} (goal ≤ 1.15)`);
-  console.log(
-    `  sequential statistics ${seq.seconds.toFixed(3)} s   ratio ${(seq.seconds / plain).toFixed(2)} (goal ≤ 2.5), ${seq.strategy}, ${seq.runs} runs, excluding ${seq.maskSeconds.toFixed(3)} s of mask selection`,
-  );
+  const figures: Array<{ device: Device; plain: number; one: number; seq: number }> = [];
+  for (const device of devices) {
+    const session = { device };
+    await plainForward(model, samples.slice(0, BATCH), device); // warm-up (thread pools, page cache, shaders)
+    const plain = (await best(async () => ({ seconds: await plainForward(model, samples, device) }))).seconds;
+    const one = await best(() => collectStats(model, linears, samples, { mode: 'oneshot', batchSize: BATCH, session }));
+    // Mask selection happens inside sequential calibration; it is timed apart and taken out.
+    const seq = await best(async () => {
+      const spent = { seconds: 0 };
+      const r = await collectStats(model, linears, samples, { mode: 'sequential', batchSize: BATCH, maskBlock: maskBlockWith(model, linears, spent), session });
+      return { ...r, seconds: r.seconds - spent.seconds, maskSeconds: spent.seconds };
+    });
+    const tag = devices.length > 1 ? `[${device}] ` : '';
+    console.log(`  ${tag}plain forward         ${plain.toFixed(3)} s`);
+    console.log(`  ${tag}oneshot statistics    ${one.seconds.toFixed(3)} s   ratio ${(one.seconds / plain).toFixed(2)} (goal ≤ 1.15)`);
+    console.log(
+      `  ${tag}sequential statistics ${seq.seconds.toFixed(3)} s   ratio ${(seq.seconds / plain).toFixed(2)} (goal ≤ 2.5), ${seq.strategy}, ${seq.runs} runs, excluding ${seq.maskSeconds.toFixed(3)} s of mask selection`,
+    );
+    figures.push({ device, plain, one: one.seconds, seq: seq.seconds });
+  }
+  const [cpu, other] = figures;
+  if (cpu && other) {
+    const r = (a: number, b: number) => (a / b).toFixed(2);
+    console.log(
+      `  ${other.device} time / cpu time: plain forward ×${r(other.plain, cpu.plain)}, oneshot ×${r(other.one, cpu.one)}, sequential ×${r(other.seq, cpu.seq)}`,
+    );
+  }
 }
 
 /**
@@ -189,7 +204,10 @@ export async function run(): Promise<void> {
     await writeFile(synthetic, onnx.ModelProto.encode(buildModel({ family: 'xglm', hidden: 512, ffn: 2048, blocks: 6, vocab: 2000, seed: 3 }).proto).finish());
     const fixtures = modelFiles().map((f): [string, string] => [path.relative(ROOT, f), f]);
     const targets: Array<[string, string]> = [...fixtures, ['synthetic xglm-shaped (512/2048, 6 blocks)', synthetic]];
-    for (const [label, file] of targets) await benchOne(label, file);
+    const devices = benchDevices();
+    for (const [label, file] of targets) await benchOne(label, file, devices);
+    // Host memory is a CPU-run figure; with --device it is left out.
+    if (devices.length > 1) return;
     // Memory needs weights that dominate activations and the runtime's fixed cost: a larger model.
     await mkdir(path.join(tmp, 'large'));
     const large = path.join(tmp, 'large', 'model.onnx');

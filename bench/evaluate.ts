@@ -7,8 +7,9 @@
  */
 import { NO_CACHE, probeCache } from '../gpu-runner/src/evaluate/cache-probe.js';
 import { describeGraph, evaluateSuite, type EvalModel, type ScoreStats } from '../gpu-runner/src/evaluate/index.js';
-import { createSession, int64Tensor, type Session } from '../gpu-runner/src/ort.js';
+import { createSession, type Device, int64Tensor, type Session } from '../gpu-runner/src/ort.js';
 import { buildTinyModel, byteTokenizer, type TinyModelSpec } from '../test/runner/evaluate/tinyModel.js';
+import { benchDevices } from './device.js';
 
 const EXAMPLES = Number(process.env.BENCH_EVAL_EXAMPLES ?? 120);
 const REPEATS = Number(process.env.BENCH_EVAL_REPEATS ?? 3);
@@ -35,9 +36,9 @@ function xnliSuite(n: number) {
   return rows;
 }
 
-async function open(spec: TinyModelSpec): Promise<EvalModel> {
+async function open(spec: TinyModelSpec, device: Device): Promise<EvalModel> {
   // one intra-op thread: the machine is shared, and a single thread is the least disturbed by neighbours
-  const { session } = await createSession(buildTinyModel(spec), { device: 'cpu', intraOpThreads: 1 });
+  const { session } = await createSession(buildTinyModel(spec), { device, intraOpThreads: 1 });
   const model: EvalModel = { session, tokenizer: byteTokenizer(), io: describeGraph(session), contextLength: spec.maxPositions, cache: NO_CACHE };
   model.cache = await probeCache(model);
   return model;
@@ -64,10 +65,26 @@ async function plainForward(session: Session, prompts: number[][], batch = 32): 
 }
 
 export async function run(): Promise<void> {
+  const devices = benchDevices();
+  const rates = new Map<Device, Map<string, number>>();
+  for (const device of devices) {
+    if (devices.length > 1) console.log(`\n[${device}]`);
+    rates.set(device, await runOn(device));
+  }
+  const cpu = rates.get('cpu')!;
+  const other = devices[1];
+  if (!other) return;
+  console.log(`\n${other} rate / cpu rate (same process, same prompts):`);
+  for (const [name, r] of rates.get(other)!) console.log(`  ${name.padEnd(36)} ×${(r / cpu.get(name)!).toFixed(2)}`);
+}
+
+/** Tokens per second of the baseline and of every scoring variant, on one device. */
+async function runOn(device: Device): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
   const spec: TinyModelSpec = { vocab: 259, dModel: 128, heads: 4, layers: 4, maxPositions: 512, seed: 3 };
-  const plain = await open(spec);
-  const kv = await open({ ...spec, pastKv: true });
-  const kvPos = await open({ ...spec, pastKv: true, positionIds: true });
+  const plain = await open(spec, device);
+  const kv = await open({ ...spec, pastKv: true }, device);
+  const kvPos = await open({ ...spec, pastKv: true, positionIds: true }, device);
   const rows = xnliSuite(EXAMPLES);
   const tok = plain.tokenizer;
   const prompts = rows.flatMap((r) => ['Yes', 'Also', 'No'].map((w) => tok.encode(`${r.premise} , right? ${w} , ${r.hypothesis}`)));
@@ -86,6 +103,7 @@ export async function run(): Promise<void> {
   };
   const baseSec = await best(() => plainForward(plain.session, prompts));
   const baseRate = promptTokens / baseSec;
+  out.set('plain forward', baseRate);
   console.log(`evaluate: XNLI-shaped suite, ${rows.length} examples × 3 choices = ${prompts.length} prompts, ${promptTokens} prompt tokens`);
   console.log(`  plain batched forward (batch 32, suite order, no scoring): ${baseRate.toFixed(0)} tokens/s (${baseSec.toFixed(2)} s)`);
   // the same, length-sorted: separates the gain from less padding from the cost of scoring
@@ -106,6 +124,7 @@ export async function run(): Promise<void> {
       });
       if (!s) throw new Error('no stats');
       const rate = s.naiveTokens / sec;
+      out.set(`${name} ${scoring}`, rate);
       const saved = s.naiveTokens - s.forwardTokens;
       console.log(
         `  ${name.padEnd(26)} ${scoring.padEnd(7)}: ${rate.toFixed(0)} scored tokens/s (×${(rate / baseRate).toFixed(2)} vs plain forward), ` +
@@ -114,6 +133,8 @@ export async function run(): Promise<void> {
       );
     }
   }
+  for (const m of [plain, kv, kvPos]) await m.session.release();
+  return out;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run();

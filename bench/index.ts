@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every benchmark in one process, each printing ratios measured side by side in
  * the same run (no absolute timings are compared across machines). Pick some with
- * `npm run bench -- masks evaluate`.
+ * `npm run bench -- masks evaluate`; `--device webgpu` (calibration, evaluate) measures that device
+ * next to CPU (bench/device.ts).
  */
 const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   masks: () => import('./masks'),
@@ -19,7 +20,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
 };
 
 // Flags that take a value (`--models a,b`, `--reps 3`): their values are not benchmark names.
-const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--rounds', '--connections', '--jobs', '--mib']);
+const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--rounds', '--connections', '--jobs', '--mib', '--device']);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 const unknown = wanted.filter((w) => !(w in suites));

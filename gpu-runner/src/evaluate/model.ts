@@ -10,7 +10,7 @@ import { readSideFiles } from '../model/side-files.js';
 import { fuseTransposedHead } from '../onnx/normalize.js';
 import { loadModel } from '../onnx/read.js';
 import { initializerBytes } from '../onnx/write.js';
-import { openSession } from '../onnx/session.js';
+import { openSession, withDeviceCut } from '../onnx/session.js';
 import { createSession, type Session, type SessionOptions } from '../ort.js';
 import { loadTokenizer, type LoadedTokenizer } from '../tokenize/index.js';
 import { probeCache, type CacheAbilities } from './cache-probe.js';
@@ -64,7 +64,7 @@ async function openGraph(file: string, opts: SessionOptions): Promise<{ session:
   const model = await loadModel(file);
   const weightBytes = initializerBytes(model);
   const fused = fuseTransposedHead(model.proto);
-  if (!fused.rewritten) return { session: (await createSession(file, opts)).session, weightBytes };
+  if (!fused.rewritten) return { session: (await createSession(file, await withDeviceCut(model.proto, opts))).session, weightBytes };
   return { session: (await openSession(fused.proto, model.dir, opts)).session, weightBytes };
 }
 

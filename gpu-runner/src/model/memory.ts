@@ -47,7 +47,7 @@ export interface MemoryNeedInput {
   /** bytes of the model's float weights as stored */
   weightBytes: number;
   fp16: boolean;
-  device: 'cpu' | 'cuda';
+  device: 'cpu' | 'cuda' | 'webgpu';
   /** onnxruntime's CPU prepacking is on (POLYPRUNE_PREPACK) */
   prepack: boolean;
   /** activations of the smallest batch the job can run (one sample) */
@@ -65,8 +65,8 @@ export interface MemoryNeed {
  * A lower bound of the job's peak memory, from what bench/scale measured on CPU: the weights once
  * (memory-mapped; evaluation's LM head touches all of them), with POLYPRUNE_PREPACK=1 onnxruntime's
  * prepacked copy of fp32 weights, and for fp16 the fp32 copy onnxruntime folds in front of every
- * MatMul instead of the fp16 bytes (it has no fp16 MatMul kernel there). On CUDA the weights live on
- * the device.
+ * MatMul instead of the fp16 bytes (it has no fp16 MatMul kernel there). On CUDA and WebGPU the
+ * weights live on the device (host memory holds them once, while they load).
  */
 export function memoryNeed(x: MemoryNeedInput): MemoryNeed {
   const parts: MemoryNeed['parts'] = [{ what: 'weights', bytes: x.weightBytes }];

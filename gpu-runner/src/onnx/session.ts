@@ -10,7 +10,8 @@ import { link, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createSession, type Device, type Session, type SessionOptions } from '../ort.js';
+import { createSession, type Device, resolveDevice, type Session, type SessionOptions } from '../ort.js';
+import { divergentNodes, weightCut } from './device-cut.js';
 import { onnx, type ModelProto } from './proto.js';
 import { externalRef, isExternal } from './read.js';
 
@@ -20,7 +21,21 @@ export interface OpenSession {
   release(): Promise<void>;
 }
 
+/**
+ * The options a session on `proto` opens with: on WebGPU, the nodes reading a weight larger than
+ * the adapter's maxBufferSize, and those of operators whose WebGPU kernel diverges, stay on CPU
+ * (onnx/device-cut.ts). Every session the runner opens on a graph it has read comes through here.
+ */
+export async function withDeviceCut(proto: ModelProto, opts: SessionOptions): Promise<SessionOptions> {
+  if (opts.cpuNodes) return opts;
+  const { device, webgpu } = await resolveDevice(opts.device);
+  if (device !== 'webgpu' || !webgpu?.available) return opts;
+  const cpuNodes = [...new Set([...weightCut(proto, webgpu.adapter.maxBufferSize).cpuNodes, ...divergentNodes(proto)])];
+  return cpuNodes.length ? { ...opts, cpuNodes } : opts;
+}
+
 export async function openSession(proto: ModelProto, dir: string, opts: SessionOptions = {}): Promise<OpenSession> {
+  opts = await withDeviceCut(proto, opts);
   const locations = new Set<string>();
   for (const t of proto.graph!.initializer ?? []) if (isExternal(t)) locations.add(externalRef(t).location);
   const bytes = onnx.ModelProto.encode(proto).finish();

@@ -9,8 +9,8 @@ export interface RunnerEnv {
   token: string;
   /** Cache of inputs and per-job scratch space. */
   workdir: string;
-  /** "auto" tries CUDA and falls back to CPU. */
-  device: 'auto' | 'cuda' | 'cpu';
+  /** "auto": CUDA if its provider is installed, else a hardware WebGPU adapter, else CPU. */
+  device: 'auto' | 'cuda' | 'webgpu' | 'cpu';
   runnerId: string;
   /** Seconds to wait between lease attempts when the queue is empty. */
   pollSeconds: number;
@@ -31,13 +31,20 @@ export interface RunnerEnv {
 
 export class EnvError extends Error {}
 
+/** POLYPRUNE_DEVICE (default auto); `--probe` reads only this. */
+export function readDevice(env: NodeJS.ProcessEnv = process.env): RunnerEnv['device'] {
+  const device = (env.POLYPRUNE_DEVICE ?? 'auto').toLowerCase();
+  if (device !== 'auto' && device !== 'cuda' && device !== 'webgpu' && device !== 'cpu')
+    throw new EnvError(`POLYPRUNE_DEVICE must be auto, cuda, webgpu or cpu, got "${device}"`);
+  return device;
+}
+
 export function readRunnerEnv(env: NodeJS.ProcessEnv = process.env): RunnerEnv {
   const api = env.POLYPRUNE_API;
   const token = env.POLYPRUNE_RUNNER_TOKEN;
   const missing = [!api && 'POLYPRUNE_API', !token && 'POLYPRUNE_RUNNER_TOKEN'].filter(Boolean);
   if (missing.length) throw new EnvError(`missing environment: ${missing.join(', ')} (the API base URL and a token with scope "runner")`);
-  const device = (env.POLYPRUNE_DEVICE ?? 'auto').toLowerCase();
-  if (device !== 'auto' && device !== 'cuda' && device !== 'cpu') throw new EnvError(`POLYPRUNE_DEVICE must be auto, cuda or cpu, got "${device}"`);
+  const device = readDevice(env);
   const num = (name: string, fallback: number) => {
     const v = env[name];
     if (v === undefined || v === '') return fallback;

@@ -13,7 +13,7 @@ import { sparsityReport } from '../prune/masks';
 import { unpackMasks } from '../prune/pack';
 import { assertEverySuiteScored, graphInput, linkCompanions } from './prune-job';
 import type { RunResult } from './protocol';
-import { checkMemory, jobMemoryNeed } from './memory-check';
+import { checkDeviceLimits, checkMemory, jobMemoryNeed } from './memory-check';
 import { bootstrapDenseExtra, evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
 
@@ -32,6 +32,7 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
   const checked = await ctx.step('preflight', async () => {
     const checked = await preflight({ dir: modelDir, graphFile: graph.name, scoring: true, modelId: spec.modelId });
     checkMemory(ctx, `evaluating ${graph.name}`, jobMemoryNeed(ctx, checked.model, [], 0));
+    await checkDeviceLimits(ctx, checked.model);
     return checked;
   });
 

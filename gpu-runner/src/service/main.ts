@@ -2,17 +2,25 @@
  * `npm run runner`: one runner process, one job at a time (start one per GPU). Configuration comes
  * from the environment (env.ts). SIGTERM/SIGINT: finish the current step, hand the job back as a
  * retryable failure, exit 0; a second signal interrupts the step as well.
+ * `npm run runner -- --probe`: print the device and run a one-layer check (probe.ts), then exit.
  */
-import { configureSessions } from '../ort';
+import { configureSessions, resolveDevice } from '../ort';
+import { describeAdapter } from '../webgpu-adapter';
+import { runProbe } from './probe';
 import { RunnerClient } from './client';
 import { memoryReleaseWarnings } from './memory-release';
-import { EnvError, readRunnerEnv } from './env';
+import { EnvError, readDevice, readRunnerEnv } from './env';
 import { runPipeline } from './pipeline';
 import { Runner } from './worker-loop';
 
 async function main(): Promise<number> {
   let env: ReturnType<typeof readRunnerEnv>;
   try {
+    if (process.argv.includes('--probe')) {
+      const device = readDevice();
+      configureSessions({ device });
+      return await runProbe(device, (l) => console.log(l));
+    }
     env = readRunnerEnv();
   } catch (err) {
     if (err instanceof EnvError) {
@@ -21,7 +29,7 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  configureSessions({ prepack: env.prepack });
+  configureSessions({ prepack: env.prepack, device: env.device });
   const log = (m: string) => console.error(`[runner ${env.runnerId} ${new Date().toISOString()}] ${m}`);
   for (const w of memoryReleaseWarnings()) log(`memory: ${w} (higher peak memory; see gpu-runner/src/service/memory-release.ts)`);
   const client = new RunnerClient({
@@ -56,9 +64,17 @@ async function main(): Promise<number> {
       runner.requestStop();
     });
   }
-  log(`polling ${env.api} (node ${process.version}, device ${env.device}, workdir ${env.workdir})`);
+  log(`polling ${env.api} (node ${process.version}, device ${env.device}: ${await deviceLine(env.device)}, workdir ${env.workdir})`);
   await runner.run();
   return 0;
+}
+
+/** What the sessions will open on, said before any job: provider, and the adapter's figures for WebGPU. */
+async function deviceLine(device: ReturnType<typeof readDevice>): Promise<string> {
+  const r = await resolveDevice(device);
+  if (r.device === 'webgpu' && r.webgpu)
+    return r.webgpu.available ? `webgpu on ${describeAdapter(r.webgpu.adapter)}` : `webgpu unavailable: ${r.webgpu.reason}`;
+  return r.reason ? `${r.device} (${r.reason})` : r.device;
 }
 
 main().then(

@@ -35,7 +35,7 @@ import type { LoadedTokenizer } from '../tokenize/index';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../types';
 import { calibrationSet, loadCorpora, loadCorpus, mixCalibrationSet, type CorpusData } from './calibration';
 import type { RunResult } from './protocol';
-import { checkMemory, jobMemoryNeed } from './memory-check';
+import { checkDeviceLimits, checkMemory, jobMemoryNeed } from './memory-check';
 import { bootstrapDenseExtra, evaluateSuites } from './suites';
 import type { JobContext } from './worker-loop';
 
@@ -238,6 +238,7 @@ async function loadPrunable(run: PruneRun): Promise<LoadedModel> {
     const checked = await preflight({ dir: run.modelDir, graphFile: graph.name, scoring: spec.suites.length > 0, modelId: spec.modelId });
     const prunable = discoverStructure(checked.model, graph.name, graph.family);
     checkMemory(ctx, `pruning ${graph.name}`, jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1, spec.method));
+    await checkDeviceLimits(ctx, checked.model);
     return { checked, prunable };
   });
   const { family, blocks, linears, discovery } = prunable.structure;

@@ -9,7 +9,12 @@ import { loadModel, readWeight, type OnnxModel } from '../../../gpu-runner/src/o
 import type { ActivationStats, LayerMask, PrunableLinear } from '../../../gpu-runner/src/types.js';
 import { linearWeights, type TinyParams } from '../helpers/graph-builder.js';
 import { fedMask, referenceForward, referenceStats } from '../helpers/reference-forward.js';
+import { TEST_DEVICE } from '../helpers/device.js';
 import { fixture, maxRelDiff, runPlain, tiny, toSamples, tokenRows } from '../helpers/tiny.js';
+
+// onnxruntime's CPU provider computes fp16 graphs in fp32 (it folds the weights to fp32); WebGPU
+// with shader-f16 computes them in fp16, which after three blocks drifts up to ~4e-2 (lavapipe).
+const FP16_TOL = TEST_DEVICE === 'cpu' ? 2e-2 : 6e-2;
 
 describe('accumulateSquares', () => {
   it('adds Σ_t x_j² per channel, skipping masked rows only when a mask is given', () => {
@@ -252,10 +257,10 @@ describe('collectStats sequential (Wanda-exact)', () => {
     const samples = toSamples(ids, mask);
     const one = await collectStats(model, linears, samples, { mode: 'oneshot' });
     const ref = referenceForward(params, ids, fedMask(mask, false));
-    expectStatsClose(one.stats, new Map(linears.map((l) => [l.id, referenceStats(ref, l.id, mask, false)])), 2e-2);
+    expectStatsClose(one.stats, new Map(linears.map((l) => [l.id, referenceStats(ref, l.id, mask, false)])), FP16_TOL);
     for (const strategy of ['blockwise', 'whole-graph'] as const) {
       const seq = await collectStats(model, linears, samples, { mode: 'sequential', strategy, maskBlock: await maskBlockFor(model, linears) });
-      expectStatsClose(seq.stats, referenceSequential(params, ids, mask, false), 2e-2);
+      expectStatsClose(seq.stats, referenceSequential(params, ids, mask, false), FP16_TOL);
     }
   });
 

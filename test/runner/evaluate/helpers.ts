@@ -2,12 +2,13 @@ import { createSession } from '../../../gpu-runner/src/ort.js';
 import { probeCache } from '../../../gpu-runner/src/evaluate/cache-probe.js';
 import { describeGraph, type EvalModel } from '../../../gpu-runner/src/evaluate/model.js';
 import { buildTinyModel, byteTokenizer, tinySpec, type TinyModelSpec, type TinyVariant } from './tinyModel.js';
+import { TEST_DEVICE } from '../helpers/device.js';
 
 export const variants: TinyVariant[] = ['plain', 'positionIds', 'pastKv', 'pastKvPositionIds'];
 
 export async function tinyEvalModel(variant: TinyVariant, extra: Partial<TinyModelSpec> = {}, contextLength = 512): Promise<EvalModel> {
   const spec = tinySpec(variant, extra);
-  const { session } = await createSession(buildTinyModel(spec), { device: 'cpu', intraOpThreads: 1 });
+  const { session } = await createSession(buildTinyModel(spec), { device: TEST_DEVICE, intraOpThreads: 1 });
   const model: EvalModel = {
     session,
     tokenizer: byteTokenizer(),

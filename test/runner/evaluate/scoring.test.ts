@@ -10,6 +10,7 @@ import type { ScoreStats } from '../../../gpu-runner/src/evaluate/batching.js';
 import { tinyEvalModel, variants, xnliRows } from './helpers.js';
 import { plainTokenLogProbs } from './plain.js';
 import { byteTokenizer } from './tinyModel.js';
+import { TEST_DEVICE } from '../helpers/device.js';
 
 const tok = byteTokenizer();
 const bytes = (s: string) => new TextEncoder().encode(s).length;
@@ -38,7 +39,8 @@ async function plainXnli(session: Parameters<typeof plainTokenLogProbs>[0], prem
   return out;
 }
 
-function expectClose(a: number[], b: number[], tol = 1e-5) {
+// WebGPU's kernels sum in another order per batch shape: scores move by ~1.4e-5 (lavapipe).
+function expectClose(a: number[], b: number[], tol = TEST_DEVICE === 'cpu' ? 1e-5 : 5e-5) {
   expect(a.length).toBe(b.length);
   a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThan(tol));
 }

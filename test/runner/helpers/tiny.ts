@@ -8,6 +8,7 @@ import { createSession, int64Tensor, type Session, type Tensor } from '../../../
 import { openSession } from '../../../gpu-runner/src/onnx/session.js';
 import type { CalibrationSample } from '../../../gpu-runner/src/calibrate/batches.js';
 import { buildModel, type TinyParams, type TinySpec } from './graph-builder.js';
+import { TEST_DEVICE } from './device.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/models');
 
@@ -50,8 +51,8 @@ export async function runPlain(
   // A modified graph whose weights stay external needs a model file beside its data (openSession).
   const opened: { session: Session; release(): Promise<void> } =
     typeof model !== 'string' && externalDir
-      ? await openSession(model, externalDir, { device: 'cpu' })
-      : await createSession(typeof model === 'string' ? model : onnx.ModelProto.encode(model).finish(), { device: 'cpu' }).then(({ session }) => ({
+      ? await openSession(model, externalDir, { device: TEST_DEVICE })
+      : await createSession(typeof model === 'string' ? model : onnx.ModelProto.encode(model).finish(), { device: TEST_DEVICE }).then(({ session }) => ({
           session,
           release: () => session.release(),
         }));

@@ -10,8 +10,9 @@ import { scoreRequests } from '../../../gpu-runner/src/evaluate/batching.js';
 import { openEvalModel, type EvalModel } from '../../../gpu-runner/src/evaluate/model.js';
 import { greedyDecode } from '../../../gpu-runner/src/evaluate/translate.js';
 import { LAYOUTS, REAL, REFERENCE } from './layouts.js';
+import { TEST_DEVICE } from '../helpers/device.js';
 
-const opts = { device: 'cpu' as const, intraOpThreads: 1 };
+const opts = { device: TEST_DEVICE, intraOpThreads: 1 };
 
 function requests(m: EvalModel): ScoreRequest[] {
   const contexts = ['Question: Where is the cat? Answer:', 'French: Le train arrive.</s>English:'];
@@ -29,7 +30,8 @@ function requests(m: EvalModel): ScoreRequest[] {
 }
 
 describe.each(LAYOUTS.filter((l) => l.scorable))('$dir: scores equal the plain reference', (layout) => {
-  const tol = layout.fp16 ? 6e-2 : 1e-3;
+  // fp16 on WebGPU is computed in fp16 (CPU folds it to fp32): measured up to 7.0e-2 on lavapipe.
+  const tol = layout.fp16 ? (TEST_DEVICE === 'cpu' ? 6e-2 : 1e-1) : 1e-3;
 
   it('token log-probabilities (shared prefixes where the cache allows them)', async () => {
     const real = await openEvalModel(path.join(REAL, layout.dir), { ...opts, graphFile: layout.graph });

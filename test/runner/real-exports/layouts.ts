@@ -16,6 +16,8 @@ import { computeScores } from '../../../gpu-runner/src/prune/scores.js';
 import { canonicalWeight } from '../../../gpu-runner/src/prune/policy.js';
 import type { LoadedTokenizer } from '../../../gpu-runner/src/tokenize/index.js';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../../../gpu-runner/src/types.js';
+import type { Device } from '../../../gpu-runner/src/ort.js';
+import { TEST_DEVICE } from '../helpers/device.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REAL = path.resolve(here, '../../fixtures/real');
@@ -135,6 +137,7 @@ export async function masksFor(
   padded = true,
   maskPadding = padded,
   strategy?: 'blockwise' | 'whole-graph',
+  device: Device = TEST_DEVICE,
 ): Promise<{ masks: LayerMask[]; stats?: ActivationStats; strategy?: string }> {
   const mask = async (l: PrunableLinear, stats?: ActivationStats) => {
     const w = await canonicalWeight(o.model, l);
@@ -146,7 +149,7 @@ export async function masksFor(
     mode,
     maskPadding,
     config: o.config,
-    session: { device: 'cpu', intraOpThreads: 1 },
+    session: { device, intraOpThreads: 1 },
     batchSize: 2,
     strategy,
     maskBlock: mode === 'sequential' ? (b, stats) => Promise.all(o.linears.filter((l) => l.block === b).map((l) => mask(l, stats))) : undefined,

@@ -9,6 +9,10 @@ import { describe, expect, it } from 'vitest';
 import type { MaskPattern } from '../../../gpu-runner/src/prune/masks.js';
 import { maxRelDiff } from '../helpers/tiny.js';
 import { LAYOUTS, REAL, REFERENCE, agreement, masksFor, open, type Method } from './layouts.js';
+import { TEST_DEVICE } from '../helpers/device.js';
+
+// fp16 on WebGPU is computed in fp16 (CPU folds it to fp32): measured up to 3.0e-2 on lavapipe.
+const FP16_STATS_TOL = TEST_DEVICE === 'cpu' ? 2e-2 : 6e-2;
 
 const CASES: Array<{ name: string; method: Method; mode: 'oneshot' | 'sequential'; pattern: MaskPattern; padded?: boolean }> = [
   { name: 'wanda oneshot 50%', method: 'wanda', mode: 'oneshot', pattern: { kind: 'unstructured', sparsity: 0.5 } },
@@ -33,7 +37,8 @@ describe.each(LAYOUTS)('$dir: masks equal the plain reference', (layout) => {
       const a = await masksFor(real, c.method, c.mode, c.pattern, c.padded);
       const b = await masksFor(ref, c.method, c.mode, c.pattern, c.padded);
       if (a.stats && b.stats) {
-        for (const [id, s] of b.stats) expect(maxRelDiff(a.stats.get(id)!.sqNorm, s.sqNorm), `${id} statistics`).toBeLessThan(layout.fp16 ? 2e-2 : 1e-4);
+        for (const [id, s] of b.stats)
+          expect(maxRelDiff(a.stats.get(id)!.sqNorm, s.sqNorm), `${id} statistics`).toBeLessThan(layout.fp16 ? FP16_STATS_TOL : 1e-4);
       }
       if (!layout.fp16 || c.method === 'magnitude') {
         for (const [k, m] of b.masks.entries()) expect(Buffer.from(a.masks[k]!.keep).equals(Buffer.from(m.keep)), m.id).toBe(true);
