@@ -13,7 +13,8 @@
  * Flags: `--models xglm-564M,llama-1.1B-fp16` (subset), `--reps N` (default 2), `--full` (the
  * paper's 100 × 512 calibration instead of 8 × 128), `--small` (same pipeline on 2-layer models of
  * the same widths and vocabularies: a smoke run in a few minutes), `--cost-only` (only the in-process
- * calibration cost, no stack). Models are cached in bench/out/scale.
+ * calibration cost, no stack), `--no-methods` (skip the SparseGPT and Wanda+OWL jobs that follow the
+ * Wanda jobs of each model). Models are cached in bench/out/scale.
  */
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -173,7 +174,7 @@ export async function run(): Promise<void> {
   );
 }
 
-type Row = { spec: DecoderSpec; bytes: number; uploadMBs: number; jobs: JobFigures[]; cost?: CalibrationCost; buildSeconds?: number };
+type Row = { spec: DecoderSpec; bytes: number; uploadMBs: number; jobs: JobFigures[]; methods?: JobFigures[]; cost?: CalibrationCost; buildSeconds?: number };
 
 async function endToEnd(
   models: Array<{ spec: DecoderSpec; dir: string; bytes: number; buildSeconds?: number }>,
@@ -229,7 +230,29 @@ async function endToEnd(
         console.log(`    RSS by stage (largest sample each second, × model): ${byStage.join(', ')}`);
         jobs.push(fig);
       }
-      rows.push({ spec: m.spec, bytes: m.bytes, uploadMBs, jobs, buildSeconds: m.buildSeconds });
+      // The methods the field compares, on the same model and calibration, pruning only: SparseGPT as
+      // upstream drives it (sequential, weights updated), and Wanda with OWL's per-block sparsity.
+      const methods: JobFigures[] = [];
+      if (!has('no-methods')) {
+        for (const [label, body] of [
+          ['sparsegpt sequential', { method: 'sparsegpt', mode: 'sequential' }],
+          ['wanda+owl oneshot', { method: 'wanda', mode: 'oneshot', layerSparsity: { kind: 'owl' } }],
+        ] as const) {
+          const fig = await runJob(
+            api,
+            stack,
+            workdir,
+            otherBytes,
+            { kind: 'prune', modelId: model.id, sparsity: 0.5, calibration: cal, suites: [], ...body },
+            label,
+          );
+          console.log(
+            `  ${label}: ${fig.status}${fig.error ? ` (${fig.error})` : ''} in ${fmt(fig.wall, 0)} s; calibrate+prune ${fmt((fig.timings.calibrate ?? NaN) + (fig.timings.owl ?? 0) + (fig.timings.masks ?? 0), 1)} s; peak RSS ${fmt(fig.peakRss / m.bytes)} × model`,
+          );
+          methods.push(fig);
+        }
+      }
+      rows.push({ spec: m.spec, bytes: m.bytes, uploadMBs, jobs, methods, buildSeconds: m.buildSeconds });
     }
   } finally {
     await stack.stop();
@@ -237,7 +260,7 @@ async function endToEnd(
   }
 }
 
-function printTables(rows: Array<{ spec: DecoderSpec; bytes: number; uploadMBs: number; jobs: JobFigures[]; cost?: CalibrationCost }>): void {
+function printTables(rows: Row[]): void {
   console.log(
     '\n| model | params | size GiB | upload MB/s | download MB/s | oneshot / forward | sequential / forward | peak RSS ÷ size (oneshot job) | peak RSS ÷ size (sequential job) | disk ÷ size |',
   );
@@ -258,5 +281,20 @@ function printTables(rows: Array<{ spec: DecoderSpec; bytes: number; uploadMBs: 
     const gib = r.bytes / GiB;
     const cell = (k: string) => r.jobs.map((j) => (j.timings[k] === undefined ? '–' : `${fmt(j.timings[k], 0)} (${fmt(j.timings[k]! / gib, 0)})`)).join(' / ');
     console.log(`| ${r.spec.name} | ${stages.map(cell).join(' | ')} | ${r.jobs.map((j) => fmt(j.wall, 0)).join(' / ')} |`);
+  }
+  if (!rows.some((r) => r.methods?.length)) return;
+  // Time of what differs between methods (calibration, scores, masks; SparseGPT's calibrate stage
+  // includes its per-layer solves) against Wanda's job of the same mode on the same model.
+  const work = (j: JobFigures) => (j.timings.calibrate ?? 0) + (j.timings.owl ?? 0) + (j.timings.masks ?? 0);
+  console.log('\nmethods against Wanda on the same model and calibration (calibrate + masks seconds, ratio; peak RSS ÷ size):');
+  console.log('| model | method | seconds | ÷ Wanda (same mode) | peak RSS ÷ size |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    for (const j of r.methods ?? []) {
+      const base = r.jobs.find((w) => j.mode.endsWith(w.mode));
+      console.log(
+        `| ${r.spec.name} | ${j.mode} | ${fmt(work(j), 1)} | ${base ? fmt(work(j) / work(base)) : '–'} | ${fmt(j.peakRss / r.bytes)} |`,
+      );
+    }
   }
 }
