@@ -1,0 +1,129 @@
+/**
+ * Answers of the list routes and boards, built once per change of what they read and kept in the
+ * isolate's memory. Each answer names the `data_versions` keys it depends on (schema.ts; bumped by
+ * triggers in the same transaction as the change), so a request costs one read of those few rows by
+ * primary key; the body is rebuilt only when one of them moved. The key also holds the caller's
+ * visibility class (what `visibleTo` lets it read): an answer built for one class is never handed
+ * to another. The ETag hashes the same key, so a client that sends it back gets a 304 with no body.
+ */
+import { inArray } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { dataVersions } from '../db/schema';
+import type { AppEnv } from '../env';
+import { canonicalJson } from './canonical-json';
+import { sha256Hex } from './crypto';
+import type { Db } from './db';
+import { hasScope, type Principal } from './auth';
+
+/**
+ * Whose rows an answer may hold: everything (admin), or what one owner's caller sees (its own rows
+ * with read scope; its own suites' names in any case), or public rows only (anonymous). Every input
+ * of `visibleTo` and of the suite naming is in the class, so callers of one class read alike.
+ */
+export function visibilityClass(p: Principal | null): string {
+  if (!p) return 'public';
+  if (p.scopes.has('admin')) return 'admin';
+  return `${hasScope(p, 'read') ? 'read' : 'noread'}:${p.owner}`;
+}
+
+/** The versions of `keys` in one D1 read; a key never bumped reads as "0" (nothing it covers changed). */
+export async function readVersions(db: Db, keys: string[]): Promise<string> {
+  const rows = await db.select().from(dataVersions).where(inArray(dataVersions.key, keys));
+  const got = new Map(rows.map((r) => [r.key, r.version]));
+  return keys.map((k) => `${k}=${got.get(k) ?? '0'}`).join(',');
+}
+
+/** A board reads scores, runs and models (one model's, or every one's) and suite names. */
+export const boardVersionKeys = (model: string | null) => [model ? `model:${model}` : 'boards', 'suites'];
+
+interface Entry {
+  body: string;
+  contentType: string;
+  etag: string;
+}
+
+/** A bound on the isolate's memory (128 MB in all): entries go least recently used first. */
+export const MAX_CACHED_CHARS = 32 * 1024 * 1024;
+const MAX_ENTRY_CHARS = MAX_CACHED_CHARS / 2;
+
+const entries = new Map<string, Entry>();
+let cachedChars = 0;
+/** Requests that miss together build once: the first starts the build, the others await it. */
+const building = new Map<string, Promise<Entry>>();
+
+function remember(key: string, e: Entry) {
+  if (e.body.length > MAX_ENTRY_CHARS) return;
+  const old = entries.get(key);
+  if (old) cachedChars -= old.body.length;
+  entries.delete(key);
+  entries.set(key, e);
+  cachedChars += e.body.length;
+  for (const [k, v] of entries) {
+    if (cachedChars <= MAX_CACHED_CHARS) break;
+    entries.delete(k);
+    cachedChars -= v.body.length;
+  }
+}
+
+function recall(key: string): Entry | undefined {
+  const e = entries.get(key);
+  if (e) {
+    // most recently used last: eviction walks from the front
+    entries.delete(key);
+    entries.set(key, e);
+  }
+  return e;
+}
+
+/** Entries held now, for tests and the benchmark's notes. */
+export const cacheStats = () => ({ entries: entries.size, chars: cachedChars });
+
+/** `If-None-Match: "a", W/"b"` (or `*`) against our strong tag; weak comparison, as RFC 9110 asks for GETs. */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const bare = (t: string) => t.trim().replace(/^W\//, '');
+  return header.split(',').some((t) => bare(t) === bare(etag));
+}
+
+export interface Versioned {
+  /** the route, so that two routes with the same query never share an entry */
+  route: string;
+  /** data_versions keys the answer reads */
+  keys: string[];
+  /** everything else the answer depends on (validated query, chosen export format) */
+  query: unknown;
+  /** the body and its type, built from D1 on a miss */
+  build: () => Promise<{ body: string; contentType: string }>;
+}
+
+/**
+ * The answer for `v`, from memory when its versions still hold, else built (and remembered). A
+ * build that throws (404, 400) is not remembered: the next request tries again.
+ */
+export async function versionedAnswer(c: Context<AppEnv>, db: Db, v: Versioned): Promise<Response> {
+  const versions = await readVersions(db, v.keys);
+  const key = `${v.route}\u0000${visibilityClass(c.get('principal'))}\u0000${canonicalJson(v.query)}\u0000${versions}`;
+  const headers = { 'Cache-Control': 'no-cache' };
+  let e = recall(key);
+  if (!e) {
+    const etag = `"${(await sha256Hex(key)).slice(0, 32)}"`;
+    // A matching tag needs no body: it was computed from the same versions and query for this class.
+    if (matchesEtag(c.req.header('if-none-match'), etag)) return c.body(null, 304, { ...headers, ETag: etag });
+    let pending = building.get(key);
+    if (!pending) {
+      pending = v
+        .build()
+        .then((b) => {
+          const made = { ...b, etag };
+          remember(key, made);
+          return made;
+        })
+        .finally(() => building.delete(key));
+      building.set(key, pending);
+    }
+    e = await pending;
+  }
+  if (matchesEtag(c.req.header('if-none-match'), e.etag)) return c.body(null, 304, { ...headers, ETag: e.etag });
+  return c.body(e.body, 200, { ...headers, 'Content-Type': e.contentType, ETag: e.etag });
+}
