@@ -147,7 +147,9 @@ describe('versioned answers', () => {
 
   it('the versions move in the same D1 transaction as the scores, by trigger', async () => {
     const read = async () =>
-      Object.fromEntries((await env.DB.prepare('SELECT key, version FROM data_versions').all<{ key: string; version: string }>()).results.map((r) => [r.key, r.version]));
+      Object.fromEntries(
+        (await env.DB.prepare('SELECT key, version FROM data_versions').all<{ key: string; version: string }>()).results.map((r) => [r.key, r.version]),
+      );
     const v0 = await read();
     await complete(pub, { kind: 'prune', modelId: pub.model, method: 'random', suites: Object.values(pub.suites), visibility: 'public' }, 0.3);
     const v1 = await read();
