@@ -14,6 +14,8 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   api: () => import('./api'),
   // Not in the default set: starts wrangler dev, 50 simulated runners on the lease route (~40 s).
   lease: () => import('./lease'),
+  // Not in the default set: seeds 100,000 score rows into a local D1 and times the boards (~1–2 min).
+  'board-scale': () => import('./board-scale'),
 };
 
 // Flags that take a value (`--models a,b`, `--reps 3`): their values are not benchmark names.
@@ -26,7 +28,7 @@ if (unknown.length) {
   process.exit(2);
 }
 console.log(`bench on node ${process.version}`);
-for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => s !== 'scale' && s !== 'api' && s !== 'lease')) {
+for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => !['scale', 'api', 'lease', 'board-scale'].includes(s))) {
   console.log(`\n=== bench: ${name} ===`);
   const t0 = performance.now();
   await (await suites[name]!()).run();

@@ -6,6 +6,7 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../../worker/src/index';
+import { acceptsGzip, GZIP_FROM_CHARS } from '../../worker/src/lib/versioned-cache';
 import { ADMIN, call, makeToken } from './helpers';
 import { leaseJob, makeWorld, type World } from './fixtures';
 
@@ -212,6 +213,12 @@ function planProblems(sql: string, plan: { detail: string }[]): string[] {
   return out;
 }
 
+const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
+
+/** The app's own answer, in this isolate, with the given bindings. */
+const direct = (path: string, headers: Record<string, string> = {}, bindings: Record<string, unknown> = env) =>
+  app.fetch(new Request(`http://polyprune.test${path}`, { headers }), bindings, ctx);
+
 describe('every query of the board, model list and run list routes uses an index', () => {
   it('EXPLAIN QUERY PLAN of each statement they prepare', async () => {
     const admin = ADMIN;
@@ -239,12 +246,7 @@ describe('every query of the board, model list and run list routes uses an index
     const seen: { sql: string; params: unknown[] }[] = [];
     const recEnv = { ...env, DB: recordingDb(seen) };
     for (const [path, token] of requests) {
-      const headers = new Headers(token ? { authorization: `Bearer ${token}` } : {});
-      const res = await app.fetch(new Request(`http://polyprune.test${path}`, { headers }), recEnv, {
-        waitUntil() {},
-        passThroughOnException() {},
-        props: {},
-      } as unknown as ExecutionContext);
+      const res = await direct(path, token ? { authorization: `Bearer ${token}` } : {}, recEnv);
       expect([200, 404], `${path} ${token}: ${res.status}`).toContain(res.status);
     }
     const selects = [...new Map(seen.filter((s) => /^\s*select/i.test(s.sql)).map((s) => [s.sql, s])).values()];
@@ -271,5 +273,40 @@ describe('every query of the board, model list and run list routes uses an index
     const oneModel = 'select * from "scores" where "scores"."model_id" = ? and "scores"."scoring" = ?';
     expect(planProblems(oneModel, [{ detail: 'SEARCH scores USING INDEX scores_across (scoring=? AND metric=?)' }])).toHaveLength(1);
     expect(planProblems(oneModel, [{ detail: 'SEARCH scores USING INDEX scores_board (model_id=? AND scoring=? AND metric=?)' }])).toEqual([]);
+  });
+});
+
+describe('large answers', () => {
+  it('are kept gzipped once and sent as such to a client that accepts gzip', async () => {
+    // A run with a large config makes the run list larger than GZIP_FROM_CHARS (a direct insert: the trigger bumps "runs").
+    const note = 'x'.repeat(GZIP_FROM_CHARS);
+    await env.DB.prepare(
+      `INSERT INTO runs (id, job_id, owner, kind, visibility, model_id, variant, config, code_version, layers, artifacts, timings, extra, created_at)
+       VALUES ('run_zzzzzzzzzlarge', 'job_large', 'cache-public', 'prune', 'public', ?1, 'large', ?2, '0.1.0', '[]', '[]', '{}', '{}', '2026-01-01T00:00:00Z')`,
+    )
+      .bind(pub.model, JSON.stringify({ note }))
+      .run();
+    const plain = await call('GET', '/v1/runs?limit=3');
+    expect(plain.headers.get('content-encoding')).toBeNull();
+    expect(plain.body.items[0].config.note).toBe(note);
+    // The worker's answer itself (a service binding, like an HTTP client, would decode it on the way).
+    const gz = await direct('/v1/runs?limit=3', { 'accept-encoding': 'br, gzip;q=0.8' });
+    expect(gz.headers.get('content-encoding')).toBe('gzip');
+    expect(gz.headers.get('vary')).toContain('Accept-Encoding');
+    const raw = new Uint8Array(await gz.arrayBuffer());
+    expect(raw.byteLength).toBeLessThan(plain.bytes.byteLength / 10);
+    const unzipped = await new Response(new Blob([raw]).stream().pipeThrough(new DecompressionStream('gzip'))).arrayBuffer();
+    expect(new Uint8Array(unzipped)).toEqual(plain.bytes);
+    expect((await call('GET', '/v1/runs?limit=3', { headers: { 'accept-encoding': 'gzip;q=0' } })).headers.get('content-encoding')).toBeNull();
+  });
+
+  it('Accept-Encoding is read as RFC 9110 says', () => {
+    expect(acceptsGzip(undefined)).toBe(false);
+    expect(acceptsGzip('gzip')).toBe(true);
+    expect(acceptsGzip('deflate, GZIP;q=0.5')).toBe(true);
+    expect(acceptsGzip('gzip;q=0, br')).toBe(false);
+    expect(acceptsGzip('br')).toBe(false);
+    expect(acceptsGzip('*')).toBe(true);
+    expect(acceptsGzip('identity')).toBe(false);
   });
 });

@@ -38,9 +38,21 @@ export const boardVersionKeys = (model: string | null) => [model ? `model:${mode
 
 interface Entry {
   body: string;
+  /** the body gzipped once, for large answers (a board across models is megabytes of JSON) */
+  gzip: Uint8Array | null;
   contentType: string;
   etag: string;
 }
+
+/** Bodies from this size on are kept gzipped too: compressed once per version, not per request. */
+export const GZIP_FROM_CHARS = 32 * 1024;
+
+async function gzipped(body: string): Promise<Uint8Array> {
+  const stream = new Blob([body]).stream().pipeThrough(new CompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+const size = (e: Entry) => e.body.length + (e.gzip?.byteLength ?? 0);
 
 /** A bound on the isolate's memory (128 MB in all): entries go least recently used first. */
 export const MAX_CACHED_CHARS = 32 * 1024 * 1024;
@@ -52,16 +64,16 @@ let cachedChars = 0;
 const building = new Map<string, Promise<Entry>>();
 
 function remember(key: string, e: Entry) {
-  if (e.body.length > MAX_ENTRY_CHARS) return;
+  if (size(e) > MAX_ENTRY_CHARS) return;
   const old = entries.get(key);
-  if (old) cachedChars -= old.body.length;
+  if (old) cachedChars -= size(old);
   entries.delete(key);
   entries.set(key, e);
-  cachedChars += e.body.length;
+  cachedChars += size(e);
   for (const [k, v] of entries) {
     if (cachedChars <= MAX_CACHED_CHARS) break;
     entries.delete(k);
-    cachedChars -= v.body.length;
+    cachedChars -= size(v);
   }
 }
 
@@ -84,6 +96,17 @@ export function matchesEtag(header: string | undefined, etag: string): boolean {
   if (header.trim() === '*') return true;
   const bare = (t: string) => t.trim().replace(/^W\//, '');
   return header.split(',').some((t) => bare(t) === bare(etag));
+}
+
+/** `Accept-Encoding: gzip, br;q=0.5`: gzip unless absent or given q=0. */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  return header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().split(';');
+    if (coding?.trim().toLowerCase() !== 'gzip' && coding?.trim() !== '*') return false;
+    const qv = params.map((x) => /^\s*q=([0-9.]+)\s*$/i.exec(x)?.[1]).find((x) => x !== undefined);
+    return qv === undefined || Number(qv) > 0;
+  });
 }
 
 export interface Versioned {
@@ -114,8 +137,8 @@ export async function versionedAnswer(c: Context<AppEnv>, db: Db, v: Versioned):
     if (!pending) {
       pending = v
         .build()
-        .then((b) => {
-          const made = { ...b, etag };
+        .then(async (b) => {
+          const made = { ...b, gzip: b.body.length >= GZIP_FROM_CHARS ? await gzipped(b.body) : null, etag };
           remember(key, made);
           return made;
         })
@@ -125,5 +148,14 @@ export async function versionedAnswer(c: Context<AppEnv>, db: Db, v: Versioned):
     e = await pending;
   }
   if (matchesEtag(c.req.header('if-none-match'), e.etag)) return c.body(null, 304, { ...headers, ETag: e.etag });
-  return c.body(e.body, 200, { ...headers, 'Content-Type': e.contentType, ETag: e.etag });
+  const vary: Record<string, string> = e.gzip ? { Vary: 'Accept-Encoding' } : {};
+  if (e.gzip && acceptsGzip(c.req.header('accept-encoding'))) {
+    // Sent as stored: 'manual' keeps the runtime from compressing the bytes a second time.
+    return new Response(e.gzip, {
+      status: 200,
+      headers: { ...headers, ...vary, 'Content-Type': e.contentType, 'Content-Encoding': 'gzip', ETag: e.etag },
+      encodeBody: 'manual',
+    });
+  }
+  return c.body(e.body, 200, { ...headers, ...vary, 'Content-Type': e.contentType, ETag: e.etag });
 }
