@@ -74,6 +74,7 @@ export function seedSql(nModels: number): string {
 async function time(base: string, token: string, paths: string[]) {
   const ms: number[] = [];
   let bytes = 0;
+  let encoding = 'identity';
   for (const p of paths) {
     const t0 = performance.now();
     const res = await fetch(base + p, { headers: { authorization: `Bearer ${token}` } });
@@ -81,11 +82,12 @@ async function time(base: string, token: string, paths: string[]) {
     ms.push(performance.now() - t0);
     if (res.status !== 200) throw new Error(`${p}: ${res.status} ${new TextDecoder().decode(body).slice(0, 300)}`);
     bytes = body.byteLength;
+    encoding = res.headers.get('content-encoding') ?? 'identity';
   }
   const first = ms[0]!;
   const s = [...ms].sort((a, b) => a - b);
   const at = (f: number) => s[Math.min(s.length - 1, Math.ceil(s.length * f) - 1)]!;
-  return { first, p50: at(0.5), p99: at(0.99), max: s[s.length - 1]!, bytes };
+  return { first, p50: at(0.5), p99: at(0.99), max: s[s.length - 1]!, bytes, encoding };
 }
 
 export async function run() {
@@ -129,7 +131,7 @@ export async function run() {
       for (const [name, paths] of loads) {
         const r = await time(base, token, paths);
         console.log(
-          `${name.padEnd(40)} first ${r.first.toFixed(0).padStart(5)} ms  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  max ${r.max.toFixed(0).padStart(5)} ms  ${(r.bytes / 1024).toFixed(0).padStart(6)} KiB  (load ${os.loadavg()[0]!.toFixed(2)})`,
+          `${name.padEnd(40)} first ${r.first.toFixed(0).padStart(5)} ms  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  max ${r.max.toFixed(0).padStart(5)} ms  ${(r.bytes / 1024).toFixed(0).padStart(6)} KiB (sent ${r.encoding})  (load ${os.loadavg()[0]!.toFixed(2)})`,
         );
       }
     } finally {

@@ -216,7 +216,7 @@ function planProblems(sql: string, plan: { detail: string }[]): string[] {
 const ctx = { waitUntil() {}, passThroughOnException() {}, props: {} } as unknown as ExecutionContext;
 
 /** The app's own answer, in this isolate, with the given bindings. */
-const direct = (path: string, headers: Record<string, string> = {}, bindings: Record<string, unknown> = env) =>
+const direct = (path: string, headers: Record<string, string> = {}, bindings: object = env) =>
   app.fetch(new Request(`http://polyprune.test${path}`, { headers }), bindings, ctx);
 
 describe('every query of the board, model list and run list routes uses an index', () => {
