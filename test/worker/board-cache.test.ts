@@ -276,6 +276,24 @@ describe('every query of the board, model list and run list routes uses an index
   });
 });
 
+describe('the cost of a cached answer', () => {
+  it('is the token and the versions in one D1 batch (anonymous: the versions alone); nothing else is read', async () => {
+    const path = `/v1/leaderboards?model=${pub.model}&format=xnli&sort=mean`;
+    for (const token of [reader, null]) {
+      const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+      expect((await direct(path, headers)).status).toBe(200);
+      const seen: { sql: string; params: unknown[] }[] = [];
+      const batches: number[] = [];
+      const rec = recordingDb(seen);
+      const res = await direct(path, headers, { ...env, DB: { ...rec, batch: (s: D1PreparedStatement[]) => (batches.push(s.length), env.DB.batch(s)) } });
+      expect(res.status).toBe(200);
+      const reads = seen.filter((s) => /^\s*select/i.test(s.sql)).map((s) => /from "(\w+)"/.exec(s.sql)?.[1]);
+      expect(reads).toEqual(token ? ['tokens', 'data_versions'] : ['data_versions']);
+      expect(batches).toEqual(token ? [2] : []);
+    }
+  });
+});
+
 describe('large answers', () => {
   it('are kept gzipped once and sent as such to a client that accepts gzip', async () => {
     // A run with a large config makes the run list larger than GZIP_FROM_CHARS (a direct insert: the trigger bumps "runs").

@@ -6,14 +6,15 @@
  * visibility class (what `visibleTo` lets it read): an answer built for one class is never handed
  * to another. The ETag hashes the same key, so a client that sends it back gets a 304 with no body.
  */
-import { inArray } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { dataVersions } from '../db/schema';
 import type { AppEnv } from '../env';
 import { canonicalJson } from './canonical-json';
 import { sha256Hex } from './crypto';
 import type { Db } from './db';
 import { hasScope, type Principal } from './auth';
+import { readVersions } from './data-versions';
+
+export { boardVersionKeys } from './data-versions';
 
 /**
  * Whose rows an answer may hold: everything (admin), or what one owner's caller sees (its own rows
@@ -25,16 +26,6 @@ export function visibilityClass(p: Principal | null): string {
   if (p.scopes.has('admin')) return 'admin';
   return `${hasScope(p, 'read') ? 'read' : 'noread'}:${p.owner}`;
 }
-
-/** The versions of `keys` in one D1 read; a key never bumped reads as "0" (nothing it covers changed). */
-export async function readVersions(db: Db, keys: string[]): Promise<string> {
-  const rows = await db.select().from(dataVersions).where(inArray(dataVersions.key, keys));
-  const got = new Map(rows.map((r) => [r.key, r.version]));
-  return keys.map((k) => `${k}=${got.get(k) ?? '0'}`).join(',');
-}
-
-/** A board reads scores, runs and models (one model's, or every one's) and suite names. */
-export const boardVersionKeys = (model: string | null) => [model ? `model:${model}` : 'boards', 'suites'];
 
 interface Entry {
   body: string;
@@ -125,7 +116,7 @@ export interface Versioned {
  * build that throws (404, 400) is not remembered: the next request tries again.
  */
 export async function versionedAnswer(c: Context<AppEnv>, db: Db, v: Versioned): Promise<Response> {
-  const versions = await readVersions(db, v.keys);
+  const versions = await readVersions(db, v.keys, c.get('versions'));
   const key = `${v.route}\u0000${visibilityClass(c.get('principal'))}\u0000${canonicalJson(v.query)}\u0000${versions}`;
   const headers = { 'Cache-Control': 'no-cache' };
   let e = recall(key);
