@@ -36,7 +36,7 @@ interface Entry {
 }
 
 /** Bodies from this size on are kept gzipped too: compressed once per version, not per request. */
-export const GZIP_FROM_CHARS = 32 * 1024;
+export const GZIP_FROM_CHARS = 8 * 1024;
 
 async function gzipped(body: string): Promise<Uint8Array> {
   const stream = new Blob([body]).stream().pipeThrough(new CompressionStream('gzip'));
