@@ -285,7 +285,16 @@ describe('the cost of a cached answer', () => {
       const seen: { sql: string; params: unknown[] }[] = [];
       const batches: number[] = [];
       const rec = recordingDb(seen);
-      const res = await direct(path, headers, { ...env, DB: { ...rec, batch: (s: D1PreparedStatement[]) => (batches.push(s.length), env.DB.batch(s)) } });
+      const res = await direct(path, headers, {
+        ...env,
+        DB: {
+          ...rec,
+          batch: (s: D1PreparedStatement[]) => {
+            batches.push(s.length);
+            return env.DB.batch(s);
+          },
+        },
+      });
       expect(res.status).toBe(200);
       const reads = seen.filter((s) => /^\s*select/i.test(s.sql)).map((s) => /from "(\w+)"/.exec(s.sql)?.[1]);
       expect(reads).toEqual(token ? ['tokens', 'data_versions'] : ['data_versions']);
