@@ -2,7 +2,8 @@
  * Answers of the list routes and boards, built once per change of what they read and kept in the
  * isolate's memory. Each answer names the `data_versions` keys it depends on (schema.ts; bumped by
  * triggers in the same transaction as the change), so a request costs one read of those few rows by
- * primary key; the body is rebuilt only when one of them moved. The key also holds the caller's
+ * primary key — in the same D1 batch as the caller's token where there is one (lib/auth.ts) — and the
+ * body is rebuilt only when one of them moved. The key also holds the caller's
  * visibility class (what `visibleTo` lets it read): an answer built for one class is never handed
  * to another. The ETag hashes the same key, so a client that sends it back gets a 304 with no body.
  */
