@@ -17,6 +17,8 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   lease: () => import('./lease'),
   // Not in the default set: starts wrangler dev, uploads and downloads a 512 MiB file (--mib N, --2gib).
   transfer: () => import('./transfer'),
+  // Not in the default set: seeds 100,000 score rows into a local D1 and times the boards (~1–2 min).
+  'board-scale': () => import('./board-scale'),
 };
 
 // Flags that take a value (`--models a,b`, `--reps 3`): their values are not benchmark names.
@@ -29,7 +31,7 @@ if (unknown.length) {
   process.exit(2);
 }
 console.log(`bench on node ${process.version}`);
-for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => s !== 'scale' && s !== 'api' && s !== 'lease' && s !== 'transfer')) {
+for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => !['scale', 'api', 'lease', 'transfer', 'board-scale'].includes(s))) {
   console.log(`\n=== bench: ${name} ===`);
   const t0 = performance.now();
   await (await suites[name]!()).run();

@@ -292,9 +292,7 @@ function printTables(rows: Row[]): void {
   for (const r of rows) {
     for (const j of r.methods ?? []) {
       const base = r.jobs.find((w) => j.mode.endsWith(w.mode));
-      console.log(
-        `| ${r.spec.name} | ${j.mode} | ${fmt(work(j), 1)} | ${base ? fmt(work(j) / work(base)) : '–'} | ${fmt(j.peakRss / r.bytes)} |`,
-      );
+      console.log(`| ${r.spec.name} | ${j.mode} | ${fmt(work(j), 1)} | ${base ? fmt(work(j) / work(base)) : '–'} | ${fmt(j.peakRss / r.bytes)} |`);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { Principal } from './lib/auth';
+import type { PrefetchedVersions } from './lib/data-versions';
 
 /** Bindings named in wrangler.toml, plus secrets from .dev.vars / `wrangler secret put`. */
 export interface Bindings {
@@ -15,6 +16,8 @@ export interface Bindings {
 
 export interface Variables {
   principal: Principal | null;
+  /** read with the bearer token for cached GET routes (lib/data-versions.ts) */
+  versions?: PrefetchedVersions;
 }
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables };

@@ -264,8 +264,28 @@ export const scores = sqliteTable(
     rowLimit: integer('row_limit'),
     limitSeed: integer('limit_seed'),
   },
-  (t) => [primaryKey({ columns: [t.runId, t.suiteId, t.scoring, t.metric] }), index('scores_board').on(t.modelId, t.format, t.scoring, t.metric)],
+  (t) => [
+    primaryKey({ columns: [t.runId, t.suiteId, t.scoring, t.metric] }),
+    // A board always filters scoring and metric, and format when asked: one model's board, and the
+    // board across models. Format last, so that a board of every format still searches on three
+    // (or two) columns and the planner never prefers the other index for a model's board.
+    index('scores_board').on(t.modelId, t.scoring, t.metric, t.format),
+    index('scores_across').on(t.scoring, t.metric, t.format),
+  ],
 );
+
+/**
+ * What the cached lists and boards were built from (lib/versioned-cache.ts): one row per key, set
+ * to a fresh random value by triggers (in the migration) whenever a row it covers changes, in the
+ * same transaction as the change. Keys: `boards` (any score, run, model), `model:<id>` (that
+ * model's scores and row), `suites` (a suite renamed, hidden or removed), `models` (models and
+ * their files), `runs` (runs and their scores). Random, not a counter: a restored or re-created
+ * database never hands out a version an isolate cached earlier.
+ */
+export const dataVersions = sqliteTable('data_versions', {
+  key: text('key').primaryKey(),
+  version: text('version').notNull(),
+});
 
 /** Multipart uploads of runner artifacts (pruned models of real LMs exceed one request body). */
 export const artifactUploads = sqliteTable('artifact_uploads', {

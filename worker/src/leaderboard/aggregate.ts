@@ -60,6 +60,13 @@ export const companionMetrics = (metric: string) => [
   `${metric}_hi`,
 ];
 
+/** Appends to the list under `key` in place: a board groups up to 100,000 records, and copying a list per record is quadratic. */
+export function pushTo<K, V>(m: Map<K, V[]>, key: K, value: V) {
+  const list = m.get(key);
+  if (list) list.push(value);
+  else m.set(key, [value]);
+}
+
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 export const isEnglish = (lang: string) => lang === 'en' || lang.startsWith('en-');
 const newer = (a: ScoreRecord, b: ScoreRecord) => a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.runId > b.runId);
@@ -132,10 +139,17 @@ export function columnN(ns: number[]): number | null {
 export const columnLabel = (c: LeaderboardColumn) => `${c.lang} ${c.suite} (${identityText(c)})`;
 
 export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions): Leaderboard {
-  const companions = new Map<string, number>();
-  // A run scores each suite on one set of rows with one template: its companions belong to that cell.
-  for (const r of records) if (r.metric !== o.metric) companions.set([r.runId, r.suiteId, r.scoring, r.metric].join(SEP), r.value);
-  const companion = (c: ScoreRecord, m: string) => companions.get([c.runId, c.suiteId, c.scoring, m].join(SEP)) ?? null;
+  // A run scores each suite on one set of rows with one template: its companions belong to that
+  // cell. Grouped per cell, so that a cell's six look-ups cost one key, not six (100,000 records).
+  const companions = new Map<string, Map<string, number>>();
+  const runCell = (r: ScoreRecord) => r.runId + SEP + r.suiteId + SEP + r.scoring;
+  for (const r of records) {
+    if (r.metric === o.metric) continue;
+    const k = runCell(r);
+    const m = companions.get(k);
+    if (m) m.set(r.metric, r.value);
+    else companions.set(k, new Map([[r.metric, r.value]]));
+  }
 
   let { cells, denseOf } = newestCells(records, o.metric);
   if (o.lang) cells = cells.filter((c) => o.lang!.includes(c.lang));
@@ -143,7 +157,7 @@ export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions): Leade
   const byRow = new Map<string, ScoreRecord[]>();
   for (const c of cells) {
     const k = c.modelId + SEP + c.variant;
-    byRow.set(k, [...(byRow.get(k) ?? []), c]);
+    pushTo(byRow, k, c);
   }
   const boundedAcc = o.metric === 'acc' || o.metric === 'acc_norm' || o.metric === 'f1' || o.metric === 'f1_norm';
   let grouped = [...byRow.values()].map((rc) => {
@@ -153,17 +167,19 @@ export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions): Leade
       const d = denseOf(c);
       // Dense in this column, else the runner's own paired comparison on the rows it scored (the same
       // rows: one run, one column); never dense in another column.
-      const delta = d ? c.value - d.value : companion(c, `${o.metric}_delta`);
+      const mine = companions.get(runCell(c));
+      const companion = (m: string) => mine?.get(m) ?? null;
+      const delta = d ? c.value - d.value : companion(`${o.metric}_delta`);
       const [wLo, wHi] = boundedAcc && c.n > 0 ? wilson(c.value, c.n) : [null, null];
       out[columnOf(c)] = {
         value: c.value,
         n: c.n,
-        lo: companion(c, `${o.metric}_lo`) ?? wLo,
-        hi: companion(c, `${o.metric}_hi`) ?? wHi,
+        lo: companion(`${o.metric}_lo`) ?? wLo,
+        hi: companion(`${o.metric}_hi`) ?? wHi,
         delta,
-        deltaLo: companion(c, `${o.metric}_delta_lo`),
-        deltaHi: companion(c, `${o.metric}_delta_hi`),
-        p: companion(c, `${o.metric}_delta_p`),
+        deltaLo: companion(`${o.metric}_delta_lo`),
+        deltaHi: companion(`${o.metric}_delta_hi`),
+        p: companion(`${o.metric}_delta_p`),
         denseRunId: d?.runId ?? null,
         runId: c.runId,
         subset: c.subset ?? null,
@@ -189,7 +205,7 @@ export function buildLeaderboard(records: ScoreRecord[], o: BoardOptions): Leade
     for (const c of g.records) {
       const k = columnOf(c);
       if (!columnsByKey.has(k)) columnsByKey.set(k, columnFrom(c, o.metric));
-      ns.set(k, [...(ns.get(k) ?? []), c.n]);
+      pushTo(ns, k, c.n);
     }
   }
   for (const [k, col] of columnsByKey) col.n = columnN(ns.get(k)!);

@@ -2,7 +2,7 @@
 import type { LeaderboardColumn, MethodSummary, SparsityView } from '../../../shared/src/api/leaderboards';
 import { seriesKeyOf } from '../../../shared/src/series-key';
 import { pairedMeanTest } from '../../../shared/src/stats';
-import { columnFrom, columnN, columnOf, isEnglish, newestCells, type ScoreRecord, sortColumns } from './aggregate';
+import { columnFrom, columnN, columnOf, isEnglish, newestCells, pushTo, type ScoreRecord, sortColumns } from './aggregate';
 
 /** "wanda mt" from method wanda and calibration "mt:fr-en"; baselines without calibration keep their name. */
 export const methodLabel = (c: { method: string; calibration: string | null }) => (c.calibration ? `${c.method} ${c.calibration.split(':')[0]}` : c.method);
@@ -19,7 +19,7 @@ const ownLanguages = (pair: string) => pair.split('-').filter((l) => !isEnglish(
 const unitOf = (c: ScoreRecord) => [c.modelId, c.pattern, c.calibration ? `pair:${pairOf(c.calibration)}` : `suite:${c.suiteId}`].join('\u0000');
 function overUnits(xs: { delta: number; unit: string }[]) {
   const byUnit = new Map<string, number[]>();
-  for (const x of xs) byUnit.set(x.unit, [...(byUnit.get(x.unit) ?? []), x.delta]);
+  for (const x of xs) pushTo(byUnit, x.unit, x.delta);
   return pairedMeanTest([...byUnit.values()].map((v) => v.reduce((a, b) => a + b, 0) / v.length));
 }
 
@@ -40,7 +40,7 @@ export function buildSparsityView(
   for (const c of shown) {
     const column = columnOf(c);
     if (!columns.has(column)) columns.set(column, columnFrom(c, o.metric));
-    ns.set(column, [...(ns.get(column) ?? []), c.n]);
+    pushTo(ns, column, c.n);
     if (c.variant === 'dense') {
       dense[column] = { value: c.value, n: c.n, runId: c.runId };
       continue;
@@ -103,7 +103,7 @@ export function buildMethodSummary(
     if (!d) continue;
     const pair = pairOf(c.calibration);
     const m = labelOf(c);
-    byMethod.set(m, [...(byMethod.get(m) ?? []), { delta: c.value - d.value, own: pair ? ownLanguages(pair).includes(c.lang) : null, unit: unitOf(c) }]);
+    pushTo(byMethod, m, { delta: c.value - d.value, own: pair ? ownLanguages(pair).includes(c.lang) : null, unit: unitOf(c) });
   }
   const methods = [...byMethod.entries()]
     .sort(([a], [b]) => a.localeCompare(b))

@@ -6,6 +6,7 @@ import { tokens } from '../db/schema';
 import type { AppEnv } from '../env';
 import { safeEqual, sha256Hex } from './crypto';
 import { createDb, type Db } from './db';
+import { formatVersions, versionKeysOfRequest, versionsQuery } from './data-versions';
 import { ApiError } from './errors';
 import { defaultLimit, ipKey, limitRequest } from './rate-limit';
 import { sessionMethods, sessionPrincipal, sessionSecret } from './sessions';
@@ -44,7 +45,20 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     return next();
   }
   const db = createDb(c.env.DB);
-  const row = await db.query.tokens.findFirst({ where: eq(tokens.secretHash, await sha256Hex(secret)) });
+  const find = db
+    .select()
+    .from(tokens)
+    .where(eq(tokens.secretHash, await sha256Hex(secret)))
+    .limit(1);
+  // A cached answer's versions ride along with the token: one D1 round trip for both.
+  const keys = versionKeysOfRequest(c.req.method, c.req.url);
+  let found: Awaited<typeof find>;
+  if (keys) {
+    const [rows, versions] = await db.batch([find, versionsQuery(db, keys)]);
+    found = rows;
+    c.set('versions', { keys: keys.join(','), versions: formatVersions(keys, versions) });
+  } else found = await find;
+  const row = found[0];
   if (!row || row.revokedAt) throw await refuse('unknown or revoked token');
   await noteUse(db, row);
   c.set('principal', { tokenId: row.id, owner: row.owner, scopes: new Set(row.scopes as Scope[]), rateLimitPerMinute: row.rateLimitPerMinute });

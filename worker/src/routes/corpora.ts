@@ -154,9 +154,13 @@ export const corpusRoutes = new ApiApp()
       }
       const data = toJsonl(parsed.pairs);
       const sha = await sha256Hex(data);
-      // Blobs first, then the row: a failure in between leaves only unreferenced blobs, never a row without data.
-      const key = await putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson');
-      return { parsed, data, sha, key, kept: await body.original.keep() };
+      // Blobs first, then the row: a failure in between leaves only unreferenced blobs, never a row
+      // without data. The two blobs are stored side by side (one R2 round trip, not two), and both
+      // settle before a failure is reported, so that dropping the original never races its upload.
+      const [stored, keeping] = await Promise.allSettled([putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson'), body.original.keep()]);
+      if (stored.status === 'rejected') throw stored.reason;
+      if (keeping.status === 'rejected') throw keeping.reason;
+      return { parsed, data, sha, key: stored.value, kept: keeping.value };
     });
     const row: Row = {
       id: newId('cor'),

@@ -3,18 +3,22 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import {
   defaultMetric,
+  type Leaderboard,
   leaderboard,
   type LeaderboardQuery,
   leaderboardQuery,
   lowerIsBetter,
+  type MethodSummary,
   methodSummary,
   sparsityQuery,
+  type SparsityView,
   sparsityView,
 } from '../../../shared/src/api/leaderboards';
 import { models, runs, scores } from '../db/schema';
 import { assertReadable, type Principal, visibleTo } from '../lib/auth';
 import { createDb, type Db } from '../lib/db';
-import { ApiApp, html, json } from '../lib/openapi';
+import { ApiApp, html, json, streamedJson } from '../lib/openapi';
+import { boardVersionKeys, versionedAnswer } from '../lib/versioned-cache';
 import { type BoardOptions, buildLeaderboard, companionMetrics } from '../leaderboard/aggregate';
 import { leaderboardCsv, leaderboardLatex } from '../leaderboard/export';
 import { loadLeaderboard, loadScores } from '../leaderboard/query';
@@ -112,38 +116,63 @@ export const leaderboardRoutes = new ApiApp()
     const db = createDb(c.env.DB);
     const p = c.get('principal');
     const o = boardOptions(q, q.format ?? null);
-    const board = await withRankcNote(db, p, o, await loadLeaderboard(db, p, o));
-    // The scores query only returns rows of models the caller may read: the model check (404 for an
-    // unknown or hidden model) costs a second D1 round trip only when the board is empty.
-    if (q.model && board.rows.length === 0) await readableModel(db, p, q.model);
     const as = exportFormat(c, q.as);
-    if (as === 'csv') return c.body(leaderboardCsv(board), 200, { 'content-type': 'text/csv; charset=utf-8' });
-    if (as === 'latex') return c.body(leaderboardLatex(board), 200, { 'content-type': 'application/x-latex; charset=utf-8' });
-    return c.json(board, 200);
+    const res = await versionedAnswer(c, db, {
+      route: 'board',
+      keys: boardVersionKeys(q.model ?? null),
+      query: { ...q, as },
+      build: async () => {
+        const board = await withRankcNote(db, p, o, await loadLeaderboard(db, p, o));
+        // The scores query only returns rows of models the caller may read: the model check (404 for
+        // an unknown or hidden model) costs a second D1 round trip only when the board is empty.
+        if (q.model && board.rows.length === 0) await readableModel(db, p, q.model);
+        if (as === 'csv') return { body: leaderboardCsv(board), contentType: 'text/csv; charset=utf-8' };
+        if (as === 'latex') return { body: leaderboardLatex(board), contentType: 'application/x-latex; charset=utf-8' };
+        return { body: JSON.stringify(board), contentType: 'application/json' };
+      },
+    });
+    return streamedJson<Leaderboard>(res);
   })
   .openapi(sparsity, async (c) => {
     const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const p = c.get('principal');
-    await readableModel(db, p, q.model);
-    const metric = q.metric ?? defaultMetric(q.format);
-    const records = await loadScores(db, p, {
-      model: q.model,
-      format: q.format ?? null,
-      suite: q.suite,
-      scoring: q.scoring,
-      metrics: [metric, `${metric}_delta_p`],
+    const res = await versionedAnswer(c, db, {
+      route: 'sparsity',
+      keys: boardVersionKeys(q.model),
+      query: q,
+      build: async () => {
+        await readableModel(db, p, q.model);
+        const metric = q.metric ?? defaultMetric(q.format);
+        const records = await loadScores(db, p, {
+          model: q.model,
+          format: q.format ?? null,
+          suite: q.suite,
+          scoring: q.scoring,
+          metrics: [metric, `${metric}_delta_p`],
+        });
+        return { body: JSON.stringify(buildSparsityView(records, { ...q, format: q.format ?? null, metric })), contentType: 'application/json' };
+      },
     });
-    return c.json(buildSparsityView(records, { ...q, format: q.format ?? null, metric }));
+    return streamedJson<SparsityView>(res);
   })
   .openapi(methods, async (c) => {
     const q = c.req.valid('query');
     const db = createDb(c.env.DB);
     const p = c.get('principal');
-    if (q.model) await readableModel(db, p, q.model);
-    const metric = q.metric ?? defaultMetric(q.format);
-    const records = await loadScores(db, p, { model: q.model ?? null, format: q.format ?? null, suite: q.suite, scoring: q.scoring, metrics: [metric] });
-    return c.json(buildMethodSummary(records, { ...q, model: q.model ?? null, format: q.format ?? null, metric }));
+    const res = await versionedAnswer(c, db, {
+      route: 'methods',
+      keys: boardVersionKeys(q.model ?? null),
+      query: q,
+      build: async () => {
+        if (q.model) await readableModel(db, p, q.model);
+        const metric = q.metric ?? defaultMetric(q.format);
+        const records = await loadScores(db, p, { model: q.model ?? null, format: q.format ?? null, suite: q.suite, scoring: q.scoring, metrics: [metric] });
+        const summary = buildMethodSummary(records, { ...q, model: q.model ?? null, format: q.format ?? null, metric });
+        return { body: JSON.stringify(summary), contentType: 'application/json' };
+      },
+    });
+    return streamedJson<MethodSummary>(res);
   });
 
 /** Server-rendered pages: no front-end build, work without JavaScript. */

@@ -21,8 +21,9 @@ import { newId } from '../lib/crypto';
 import { assemble, storePart } from '../lib/multipart';
 import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
-import { nextCursor, pageQueries } from '../lib/pagination';
-import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
+import { nextCursor, type Page, pageQueries } from '../lib/pagination';
+import { ApiApp, err, json, jsonBody, raw, rawBody, streamedJson } from '../lib/openapi';
+import { versionedAnswer } from '../lib/versioned-cache';
 import { loadModelStatus, modelStatus } from '../ingest/model-status';
 import { type ByteSource, InvalidOnnx, r2Source, scanOnnx } from '../ingest/onnx-refs';
 
@@ -212,16 +213,24 @@ export const modelRoutes = new ApiApp()
     const q = c.req.valid('query');
     const p = c.get('principal');
     const db = createDb(c.env.DB);
-    // The page and the files of its models in one D1 round trip (a batch; the files query selects
-    // the page's ids itself), not one query per model nor two round trips.
-    const pq = pageQueries(db, models, q, [q.owner ? eq(models.owner, q.owner) : undefined], p);
-    const [rows, files] = await db.batch([pq.rows, db.select().from(modelFiles).where(inArray(modelFiles.modelId, pq.ids))]);
-    const page = nextCursor(rows as ModelRow[], q.limit);
-    const items = page.items.map((m) => {
-      const own = files.filter((f) => f.modelId === m.id);
-      return modelView(m, { ...modelStatus(m, own), files: own });
+    const res = await versionedAnswer(c, db, {
+      route: 'models',
+      keys: ['models'],
+      query: q,
+      build: async () => {
+        // The page and the files of its models in one D1 round trip (a batch; the files query
+        // selects the page's ids itself), not one query per model nor two round trips.
+        const pq = pageQueries(db, models, q, [q.owner ? eq(models.owner, q.owner) : undefined], p);
+        const [rows, files] = await db.batch([pq.rows, db.select().from(modelFiles).where(inArray(modelFiles.modelId, pq.ids))]);
+        const page = nextCursor(rows as ModelRow[], q.limit);
+        const items = page.items.map((m) => {
+          const own = files.filter((f) => f.modelId === m.id);
+          return modelView(m, { ...modelStatus(m, own), files: own });
+        });
+        return { body: JSON.stringify({ items, nextCursor: page.nextCursor }), contentType: 'application/json' };
+      },
     });
-    return c.json({ items, nextCursor: page.nextCursor }, 200);
+    return streamedJson<Page<ModelInfo>>(res);
   })
   .openapi(get, async (c) => {
     const db = createDb(c.env.DB);

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
 import { type MaskAnalysis, maskAnalysis } from '../../../shared/src/api/analysis';
 import { idParam, page } from '../../../shared/src/api/common';
@@ -9,13 +9,19 @@ import { assertReadable } from '../lib/auth';
 import { serveBlob } from '../lib/blobs';
 import { createDb, type Db } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
-import { listPage } from '../lib/pagination';
+import { nextCursor, type Page, pageQueries } from '../lib/pagination';
 import { ApiApp, err, json, raw, streamedJson } from '../lib/openapi';
+import { versionedAnswer } from '../lib/versioned-cache';
 
 type RunRow = typeof runs.$inferSelect;
 
+type ScoreRow = typeof scores.$inferSelect;
+
 export async function runView(db: Db, r: RunRow): Promise<RunInfo> {
-  const rows = await db.select().from(scores).where(eq(scores.runId, r.id));
+  return runInfoOf(r, await db.select().from(scores).where(eq(scores.runId, r.id)));
+}
+
+function runInfoOf(r: RunRow, rows: ScoreRow[]): RunInfo {
   return {
     id: r.id,
     jobId: r.jobId,
@@ -95,8 +101,27 @@ export const runRoutes = new ApiApp()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
     const db = createDb(c.env.DB);
-    const page = await listPage(db, runs, q, [q.model ? eq(runs.modelId, q.model) : undefined, q.kind ? eq(runs.kind, q.kind) : undefined], c.get('principal'));
-    return c.json({ ...page, items: await Promise.all(page.items.map((r) => runView(db, r))) }, 200);
+    const res = await versionedAnswer(c, db, {
+      route: 'runs',
+      keys: ['runs'],
+      query: q,
+      build: async () => {
+        // The page and the scores of its runs in one D1 round trip, not one query per run.
+        const where = [q.model ? eq(runs.modelId, q.model) : undefined, q.kind ? eq(runs.kind, q.kind) : undefined];
+        const pq = pageQueries(db, runs, q, where, c.get('principal'));
+        const [rows, scored] = await db.batch([pq.rows, db.select().from(scores).where(inArray(scores.runId, pq.ids))]);
+        const page = nextCursor(rows as RunRow[], q.limit);
+        const byRun = new Map<string, ScoreRow[]>();
+        for (const s of scored) {
+          const list = byRun.get(s.runId);
+          if (list) list.push(s);
+          else byRun.set(s.runId, [s]);
+        }
+        const items = page.items.map((r) => runInfoOf(r, byRun.get(r.id) ?? []));
+        return { body: JSON.stringify({ items, nextCursor: page.nextCursor }), contentType: 'application/json' };
+      },
+    });
+    return streamedJson<Page<RunInfo>>(res);
   })
   .openapi(get, async (c) => {
     const db = createDb(c.env.DB);
