@@ -4,24 +4,22 @@
  * file points outside the repository (a `../shared/` path that leaves it, or a design note that
  * only ever lived beside it).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = path.join(import.meta.dirname, '../..');
-/** Build outputs, local state and dependencies: not the repository's own text. */
-const skippedDirs = new Set(['node_modules', '.git', '.wrangler', 'dist', 'bench/out', 'test/artifacts', '.polyprune', '__pycache__']);
 const textFile = /(\.(ts|tsx|mts|mjs|js|md|py|json|jsonc|yaml|yml|toml|sql|sh|example)|Dockerfile|\.ci\/run|\.npmrc|\.gitignore)$/;
 
-function repoFiles(dir = ''): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(path.join(root, dir), { withFileTypes: true })) {
-    const rel = dir ? `${dir}/${e.name}` : e.name;
-    if (e.isDirectory()) {
-      if (!skippedDirs.has(e.name) && !skippedDirs.has(rel)) out.push(...repoFiles(rel));
-    } else if (e.isFile()) out.push(rel);
-  }
-  return out;
+/**
+ * The repository's own files: tracked or new, never what .gitignore keeps out (dependencies, local
+ * state, test reports and bench outputs, which name absolute paths of the machine they ran on).
+ */
+function repoFiles(): string[] {
+  return execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], { cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 })
+    .split('\0')
+    .filter((f) => f && existsSync(path.join(root, f)) && statSync(path.join(root, f)).isFile());
 }
 
 /** GitHub's heading anchor: lower case, punctuation dropped (letters, digits, `_`, `-` and spaces kept), spaces as `-`, repeats numbered. */
