@@ -1,3 +1,4 @@
+import type { WorkerConfig } from './config';
 import type { Principal } from './lib/auth';
 
 /** Bindings named in wrangler.toml, plus secrets from .dev.vars / `wrangler secret put`. */
@@ -14,6 +15,8 @@ export interface Bindings {
 }
 
 export interface Variables {
+  /** Parsed settings (config.ts), set before anything else reads them. */
+  config: WorkerConfig;
   principal: Principal | null;
 }
 

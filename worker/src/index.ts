@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Bindings } from './env';
 import { CODE_VERSION } from './jobs/complete';
 import { requeueExpired } from './jobs/store';
+import { loadConfig } from './config';
 import { authenticate } from './lib/auth';
 import { createDb } from './lib/db';
 import { errorResponse, onError } from './lib/errors';
@@ -47,8 +48,8 @@ const document = createRoute({
 export const app = new ApiApp();
 
 const v1 = new ApiApp()
-  .openapi(health, (c) => c.json({ ok: true, version: c.env.CODE_VERSION ?? CODE_VERSION }, 200))
-  .openapi(document, (c) => c.json(openApiDocument(app, c.env.CODE_VERSION ?? CODE_VERSION) as Record<string, unknown>, 200))
+  .openapi(health, (c) => c.json({ ok: true, version: c.var.config.codeVersion ?? CODE_VERSION }, 200))
+  .openapi(document, (c) => c.json(openApiDocument(app, c.var.config.codeVersion ?? CODE_VERSION) as Record<string, unknown>, 200))
   .route('/tokens', tokenRoutes)
   .route('/models', modelRoutes)
   .route('/corpora', corpusRoutes)
@@ -59,7 +60,7 @@ const v1 = new ApiApp()
   .route('/runs', runRoutes)
   .route('/leaderboards', leaderboardRoutes);
 
-app.use(securityHeaders, authenticate, rateLimit);
+app.use(securityHeaders, loadConfig, authenticate, rateLimit);
 app
   .route('/', frontDoorPages)
   .route('/', signInRoutes)

@@ -38,7 +38,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   };
   if (!m) throw await refuse('Authorization header must be "Bearer <token>"');
   const secret = m[1]!;
-  const admin = c.env.ADMIN_TOKEN;
+  const admin = c.var.config.adminToken;
   if (admin && admin.length >= 16 && (await safeEqual(secret, admin))) {
     c.set('principal', { tokenId: 'admin', owner: ADMIN_OWNER, scopes: new Set(['read', 'write', 'admin', 'runner']), rateLimitPerMinute: null });
     return next();

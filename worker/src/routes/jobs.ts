@@ -20,7 +20,7 @@ import { listPage } from '../lib/pagination';
 import { canonicalJson } from '../lib/canonical-json';
 import { ApiApp, err, json, jsonBody } from '../lib/openapi';
 import { parseWith, readJson } from '../lib/validate';
-import { jobView, type JobRow, maxAttempts, sweepJobs } from '../jobs/store';
+import { jobView, type JobRow, sweepJobs } from '../jobs/store';
 import { type ResolvedSpec, validateSpec } from '../jobs/validate-spec';
 import { variantOf } from '../jobs/variant';
 
@@ -176,7 +176,7 @@ export const jobRoutes = new ApiApp()
     }
     if (bodyError) throw bodyError;
     const body = parseWith(createJobBody, value, 'body');
-    const row = newJobRow(p, await validateSpec(db, p, body), maxAttempts(c.env), { idempotencyKey: key, idempotencySha: key ? sha : null });
+    const row = newJobRow(p, await validateSpec(db, p, body), c.var.config.maxAttempts, { idempotencyKey: key, idempotencySha: key ? sha : null });
     try {
       await db.insert(jobs).values(row);
     } catch (err) {
@@ -274,8 +274,8 @@ export const sweepRoutes = new ApiApp()
     if (specs.length > 200) throw tooLarge(specs.length);
     const resolved: ResolvedSpec[] = [];
     for (const s of specs) resolved.push(await validateSpec(db, p, s));
-    const rows = resolved.map((r) => newJobRow(p, r, maxAttempts(c.env), { sweepId }));
-    if (body.analyze) rows.push(...analysisRows(p, rows, base.visibility, maxAttempts(c.env), sweepId));
+    const rows = resolved.map((r) => newJobRow(p, r, c.var.config.maxAttempts, { sweepId }));
+    if (body.analyze) rows.push(...analysisRows(p, rows, base.visibility, c.var.config.maxAttempts, sweepId));
     if (rows.length > 200) throw tooLarge(rows.length);
     await db.batch(rows.map((r) => db.insert(jobs).values(r)) as unknown as [never, ...never[]]);
     return c.json({ sweepId, jobs: rows.map(jobView) }, 201);

@@ -26,7 +26,7 @@ import { createDb, type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { assemble, storePart } from '../lib/multipart';
 import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
-import { claimNext, type JobRow, jobView, leaseSeconds, requeueExpired } from '../jobs/store';
+import { claimNext, type JobRow, jobView, requeueExpired } from '../jobs/store';
 import { writeRun } from '../jobs/complete';
 import { queueFigures } from '../jobs/queue';
 import { analysisInputs, comparableProblem, resolveAnalysisRuns } from '../jobs/analysis-runs';
@@ -288,7 +288,7 @@ export const runnerRoutes = new ApiApp()
     // them) fails here with the reason, and the next job is offered instead.
     for (let tries = 0; tries < 20; tries++) {
       const token = newSecret();
-      const expires = Date.now() + leaseSeconds(c.env) * 1000;
+      const expires = Date.now() + c.var.config.leaseSeconds * 1000;
       const id = await claimNext(c.env.DB, body.runnerId, token, expires, holderOf(c), body.device ?? null);
       if (!id) return c.body(null, 204);
       const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
@@ -304,7 +304,7 @@ export const runnerRoutes = new ApiApp()
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const db = createDb(c.env.DB);
-    const expires = Date.now() + leaseSeconds(c.env) * 1000;
+    const expires = Date.now() + c.var.config.leaseSeconds * 1000;
     const progress = body.progress
       ? {
           progressStage: body.progress.stage,

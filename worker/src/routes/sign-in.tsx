@@ -89,7 +89,7 @@ export const signInRoutes = new ApiApp()
       return c.html(<SignInPage who={null} next={next} problem={problem} />, status);
     };
     if (!secret) return again(400, 'Paste an API token.');
-    const admin = c.env.ADMIN_TOKEN;
+    const admin = c.var.config.adminToken;
     // The admin secret has no row to revoke a session by; an admin signs in with a token of their own.
     if (admin && (await safeEqual(secret, admin))) return again(403, 'The admin secret cannot open a session: sign in with an API token (POST /v1/tokens).');
     const db = createDb(c.env.DB);
