@@ -3,8 +3,6 @@
  * value fails every request with one log line naming it, instead of a NaN lease or limit.
  */
 import { z } from 'zod';
-import { createMiddleware } from 'hono/factory';
-import type { AppEnv, Bindings } from './env';
 
 export interface WorkerConfig {
   /** Requests per minute per token (per client address for anonymous callers). */
@@ -45,12 +43,12 @@ const schema = z.object({
 });
 
 /** Pure: the settings from the variables, or a ConfigError naming each bad variable and its value. */
-export function parseWorkerConfig(vars: Partial<Record<keyof Bindings, unknown>>): WorkerConfig {
+export function parseWorkerConfig(vars: ConfigVars): WorkerConfig {
   const r = schema.safeParse(vars);
   if (!r.success) {
     const problems = r.error.issues.map((i) => {
       const name = String(i.path[0]);
-      return `${name} ${i.message}, got ${JSON.stringify(vars[name as keyof Bindings])}`;
+      return `${name} ${i.message}, got ${JSON.stringify(vars[name as VarName])}`;
     });
     throw new ConfigError(`bad Worker setting: ${problems.join('; ')}`);
   }
@@ -65,10 +63,14 @@ export function parseWorkerConfig(vars: Partial<Record<keyof Bindings, unknown>>
   };
 }
 
+/** The variables as the env object has them (wrangler [vars] are strings; tests may pass anything). */
+type VarName = keyof z.input<typeof schema>;
+export type ConfigVars = { [K in VarName]?: unknown };
+
 const cache = new WeakMap<object, WorkerConfig>();
 
 /** The settings of this env object (parsed on first use; a bad one throws ConfigError each time). */
-export function workerConfig(env: Bindings): WorkerConfig {
+export function workerConfig(env: ConfigVars): WorkerConfig {
   let c = cache.get(env);
   if (!c) {
     c = parseWorkerConfig(env);
@@ -76,9 +78,3 @@ export function workerConfig(env: Bindings): WorkerConfig {
   }
   return c;
 }
-
-/** First middleware after the security headers: later ones and the routes read `c.var.config`. */
-export const loadConfig = createMiddleware<AppEnv>(async (c, next) => {
-  c.set('config', workerConfig(c.env));
-  return next();
-});

@@ -1,5 +1,6 @@
 import type { WorkerConfig } from './config';
 import type { Principal } from './lib/auth';
+import type { Db } from './lib/db';
 
 /** Bindings named in wrangler.toml, plus secrets from .dev.vars / `wrangler secret put`. */
 export interface Bindings {
@@ -17,6 +18,8 @@ export interface Bindings {
 export interface Variables {
   /** Parsed settings (config.ts), set before anything else reads them. */
   config: WorkerConfig;
+  /** drizzle over the DB binding, one per request */
+  db: Db;
   principal: Principal | null;
 }
 

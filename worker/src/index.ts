@@ -2,13 +2,13 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Bindings } from './env';
 import { CODE_VERSION } from './jobs/complete';
 import { requeueExpired } from './jobs/store';
-import { loadConfig } from './config';
 import { authenticate } from './lib/auth';
 import { createDb } from './lib/db';
 import { errorResponse, onError } from './lib/errors';
 import { abortAbandonedUploads } from './lib/abandoned-uploads';
 import { ApiApp, json, openApiDocument } from './lib/openapi';
 import { pruneRateLimits, rateLimit } from './lib/rate-limit';
+import { requestContext } from './lib/request-context';
 import { securityHeaders } from './lib/security-headers';
 import { corpusRoutes } from './routes/corpora';
 import { jobRoutes, sweepRoutes } from './routes/jobs';
@@ -60,7 +60,7 @@ const v1 = new ApiApp()
   .route('/runs', runRoutes)
   .route('/leaderboards', leaderboardRoutes);
 
-app.use(securityHeaders, loadConfig, authenticate, rateLimit);
+app.use(securityHeaders, requestContext, authenticate, rateLimit);
 app
   .route('/', frontDoorPages)
   .route('/', signInRoutes)

@@ -5,7 +5,7 @@ import type { Scope } from '../../../shared/src/api/common';
 import { tokens } from '../db/schema';
 import type { AppEnv } from '../env';
 import { safeEqual, sha256Hex } from './crypto';
-import { createDb, type Db } from './db';
+import type { Db } from './db';
 import { ApiError } from './errors';
 import { defaultLimit, ipKey, limitRequest } from './rate-limit';
 import { sessionMethods, sessionPrincipal, sessionSecret } from './sessions';
@@ -27,7 +27,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (!header) {
     // A session cookie counts on reads only; an unknown or ended one leaves the caller anonymous (pages say so).
     const secret = sessionMethods.has(c.req.method) ? sessionSecret(c) : undefined;
-    c.set('principal', secret ? await sessionPrincipal(createDb(c.env.DB), secret) : null);
+    c.set('principal', secret ? await sessionPrincipal(c.var.db, secret) : null);
     return next();
   }
   const m = /^Bearer\s+(\S+)$/i.exec(header);
@@ -43,7 +43,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     c.set('principal', { tokenId: 'admin', owner: ADMIN_OWNER, scopes: new Set(['read', 'write', 'admin', 'runner']), rateLimitPerMinute: null });
     return next();
   }
-  const db = createDb(c.env.DB);
+  const db = c.var.db;
   const row = await db.query.tokens.findFirst({ where: eq(tokens.secretHash, await sha256Hex(secret)) });
   if (!row || row.revokedAt) throw await refuse('unknown or revoked token');
   await noteUse(db, row);

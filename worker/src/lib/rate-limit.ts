@@ -4,7 +4,6 @@ import { createMiddleware } from 'hono/factory';
 import { rateLimits } from '../db/schema';
 import type { AppEnv } from '../env';
 import type { Db } from './db';
-import { createDb } from './db';
 import { ApiError } from './errors';
 
 /** Pending counts are written to D1 at least this often (per key and isolate) while requests come. */
@@ -93,7 +92,7 @@ export const ipKey = (c: Context<AppEnv>) => `ip:${clientAddress(c.req.raw, c.va
 
 /** Counts one request against `key`; sets the RateLimit headers and throws 429 past the limit. */
 export async function limitRequest(c: Context<AppEnv>, key: string, limit: number) {
-  const { count, resetSeconds } = await consume(createDb(c.env.DB), key, limit);
+  const { count, resetSeconds } = await consume(c.var.db, key, limit);
   const remaining = String(Math.max(0, limit - count));
   c.header('RateLimit-Limit', String(limit));
   c.header('RateLimit-Remaining', remaining);

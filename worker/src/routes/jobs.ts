@@ -14,7 +14,7 @@ import {
 import { jobs } from '../db/schema';
 import { assertReadable, assertWritable, type Principal } from '../lib/auth';
 import { newId, sha256Hex } from '../lib/crypto';
-import { createDb, type Db, nowIso } from '../lib/db';
+import { type Db, nowIso } from '../lib/db';
 import { ApiError } from '../lib/errors';
 import { listPage } from '../lib/pagination';
 import { canonicalJson } from '../lib/canonical-json';
@@ -159,7 +159,7 @@ export const jobRoutes = new ApiApp()
   .openapi(create, async (c) => {
     const p = c.get('principal')!;
     const key = idempotencyKey(c.req.header('idempotency-key'));
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     let value: unknown;
     let bodyError: unknown;
     try {
@@ -190,7 +190,7 @@ export const jobRoutes = new ApiApp()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
     const page = await listPage(
-      createDb(c.env.DB),
+      c.var.db,
       jobs,
       q,
       [q.status ? eq(jobs.status, q.status) : undefined, q.model ? eq(jobs.modelId, q.model) : undefined, q.sweep ? eq(jobs.sweepId, q.sweep) : undefined],
@@ -199,11 +199,11 @@ export const jobRoutes = new ApiApp()
     return c.json({ ...page, items: page.items.map(jobView) }, 200);
   })
   .openapi(get, async (c) => {
-    const row = await createDb(c.env.DB).query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) });
+    const row = await c.var.db.query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) });
     return c.json(jobView(assertReadable(c.get('principal'), row, 'job')), 200);
   })
   .openapi(cancel, async (c) => {
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const row = assertWritable(c.get('principal'), await db.query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) }), 'job');
     const now = nowIso();
     // Clearing the lease makes the runner's next heartbeat answer 409, so it stops at once.
@@ -221,7 +221,7 @@ export const sweepRoutes = new ApiApp()
   .openapi(createSweep, async (c) => {
     const p = c.get('principal')!;
     const body = c.req.valid('json');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const sweepId = newId('swp');
     const specs: JobSpec[] = [];
     const base = body.base;
@@ -282,7 +282,7 @@ export const sweepRoutes = new ApiApp()
   })
   .openapi(getSweep, async (c) => {
     const { id } = c.req.valid('param');
-    const rows = await sweepJobs(createDb(c.env.DB), c.get('principal'), id);
+    const rows = await sweepJobs(c.var.db, c.get('principal'), id);
     return c.json({ sweepId: id, jobs: rows.map(jobView) }, 200);
   });
 

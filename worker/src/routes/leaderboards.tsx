@@ -13,7 +13,7 @@ import {
 } from '../../../shared/src/api/leaderboards';
 import { models, runs, scores } from '../db/schema';
 import { assertReadable, type Principal, visibleTo } from '../lib/auth';
-import { createDb, type Db } from '../lib/db';
+import type { Db } from '../lib/db';
 import { ApiApp, html, json } from '../lib/openapi';
 import { type BoardOptions, buildLeaderboard, companionMetrics } from '../leaderboard/aggregate';
 import { leaderboardCsv, leaderboardLatex } from '../leaderboard/export';
@@ -109,7 +109,7 @@ const modelPage = createRoute({
 export const leaderboardRoutes = new ApiApp()
   .openapi(board, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     const o = boardOptions(q, q.format ?? null);
     const board = await withRankcNote(db, p, o, await loadLeaderboard(db, p, o));
@@ -123,7 +123,7 @@ export const leaderboardRoutes = new ApiApp()
   })
   .openapi(sparsity, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     await readableModel(db, p, q.model);
     const metric = q.metric ?? defaultMetric(q.format);
@@ -138,7 +138,7 @@ export const leaderboardRoutes = new ApiApp()
   })
   .openapi(methods, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     if (q.model) await readableModel(db, p, q.model);
     const metric = q.metric ?? defaultMetric(q.format);
@@ -150,7 +150,7 @@ export const leaderboardRoutes = new ApiApp()
 export const leaderboardPages = new ApiApp()
   .openapi(acrossModelsPage, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     const formats = await formatsOf(db, p, null);
     const format = q.format ?? formats[0] ?? null;
@@ -161,7 +161,7 @@ export const leaderboardPages = new ApiApp()
   })
   .openapi(modelPage, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     const model = await readableModel(db, p, c.req.valid('param').model);
     const formats = await formatsOf(db, p, model.id);

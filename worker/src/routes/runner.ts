@@ -22,7 +22,7 @@ import type { AppEnv } from '../env';
 import { expectedSha, serveBlob } from '../lib/blobs';
 import { storeStreamed } from '../lib/streamed-body';
 import { newId, newSecret } from '../lib/crypto';
-import { createDb, type Db, nowIso } from '../lib/db';
+import { type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { assemble, storePart } from '../lib/multipart';
 import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
@@ -282,7 +282,7 @@ const fail = createRoute({
 export const runnerRoutes = new ApiApp()
   .openapi(lease, async (c) => {
     const body = c.req.valid('json');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     await requeueExpired(db);
     // An analysis whose runs cannot be compared (its prune jobs failed, a model file changed between
     // them) fails here with the reason, and the next job is offered instead.
@@ -303,7 +303,7 @@ export const runnerRoutes = new ApiApp()
   .openapi(heartbeat, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const expires = Date.now() + c.var.config.leaseSeconds * 1000;
     const progress = body.progress
       ? {
@@ -325,7 +325,7 @@ export const runnerRoutes = new ApiApp()
   })
   .openapi(input, async (c) => {
     const { id, name } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const job = await leasedJob(db, id, c.req.header('x-lease-token'), holderOf(c));
     const found = (await jobInputs(db, job, name)).find((l) => l.input.name === name);
     if (!found) throw notFound(`input "${name}"`);
@@ -333,7 +333,7 @@ export const runnerRoutes = new ApiApp()
   })
   .openapi(putArtifact, async (c) => {
     const { id, name } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const token = c.req.header('x-lease-token');
     await leasedJob(db, id, token, holderOf(c));
     const expected = expectedSha(c.req.header('x-content-sha256'));
@@ -344,7 +344,7 @@ export const runnerRoutes = new ApiApp()
   // Large artifacts (a pruned model of a real LM) go through R2 multipart, like model uploads.
   .openapi(startUpload, async (c) => {
     const { id, name } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const token = c.req.header('x-lease-token');
     await leasedJob(db, id, token, holderOf(c));
     const uploadId = newId('aup');
@@ -355,13 +355,13 @@ export const runnerRoutes = new ApiApp()
   })
   .openapi(putPart, async (c) => {
     const { id, name, uploadId, n } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const u = await artifactUpload(db, id, name, uploadId, c.req.header('x-lease-token'), holderOf(c));
     return c.json(await storePart(c.env.BLOBS, db, { id: u.id, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, n, c.req.raw), 200);
   })
   .openapi(completeUpload, async (c) => {
     const { id, name, uploadId } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const token = c.req.header('x-lease-token');
     const u = await artifactUpload(db, id, name, uploadId, token, holderOf(c));
     const expected = expectedSha(c.req.header('x-content-sha256'));
@@ -375,7 +375,7 @@ export const runnerRoutes = new ApiApp()
   .openapi(complete, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
     if (!job) throw notFound('job');
     if (!holds(job, body.leaseToken, holderOf(c))) throw staleLease(id);
@@ -393,7 +393,7 @@ export const runnerRoutes = new ApiApp()
   .openapi(fail, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
     if (!job) throw notFound('job');
     if (!holds(job, body.leaseToken, holderOf(c))) throw staleLease(id);

@@ -7,7 +7,7 @@ import { runs, scores } from '../db/schema';
 import { runArtifactRow } from '../jobs/run-artifact';
 import { assertReadable } from '../lib/auth';
 import { serveBlob } from '../lib/blobs';
-import { createDb, type Db } from '../lib/db';
+import type { Db } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { listPage } from '../lib/pagination';
 import { ApiApp, err, json, raw, streamedJson } from '../lib/openapi';
@@ -94,18 +94,18 @@ const analysis = createRoute({
 export const runRoutes = new ApiApp()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const page = await listPage(db, runs, q, [q.model ? eq(runs.modelId, q.model) : undefined, q.kind ? eq(runs.kind, q.kind) : undefined], c.get('principal'));
     return c.json({ ...page, items: await Promise.all(page.items.map((r) => runView(db, r))) }, 200);
   })
   .openapi(get, async (c) => {
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, c.req.valid('param').id) }), 'run');
     return c.json(await runView(db, r), 200);
   })
   .openapi(artifact, async (c) => {
     const { id, name } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, id) }), 'run');
     const a = await runArtifactRow(db, r, name);
     if (!a) throw notFound(`artifact "${name}"`);
@@ -113,7 +113,7 @@ export const runRoutes = new ApiApp()
   })
   .openapi(analysis, async (c) => {
     const { id } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, id) }), 'run');
     if (r.kind !== 'analyze') throw new ApiError(404, 'not_found', `run ${r.id} is a ${r.kind} run, not an analysis (analyses: GET /v1/runs?kind=analyze)`);
     const a = await runArtifactRow(db, r, 'analysis.json');
