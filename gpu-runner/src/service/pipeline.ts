@@ -3,7 +3,7 @@ import { runAnalyzeJob } from './analyze-job';
 import { runEvaluateJob } from './evaluate-job';
 import { runPruneJob } from './prune-job';
 import type { RunResult } from './protocol';
-import type { JobContext } from './worker-loop';
+import type { JobContext } from './lease-loop';
 
 export async function runPipeline(ctx: JobContext): Promise<RunResult> {
   switch (ctx.spec.kind) {
