@@ -13,7 +13,7 @@ import { DEFAULT_PART_SIZE, type UploadSource, uploadBlob } from '../../../share
 import type { RunnerFailureCode } from '../../../shared/src/api/errors';
 import type { ArtifactInfoT, LeaseResponse, ProgressT, RunResult } from './protocol';
 import { leaseResponse } from './protocol';
-import { ApiRequestError, backoffDelay, Http, type HttpOptions, sleep, UnreachableError } from './http';
+import { ApiRequestError, backoffDelay, Http, type HttpOptions, sleep, UnreachableError } from '../../../shared/src/http';
 
 /** The job's lease is gone (expired and re-leased, canceled, or finished): stop working on it. */
 export class LeaseLostError extends Error {

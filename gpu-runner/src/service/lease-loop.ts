@@ -15,7 +15,7 @@ import { UnsupportedModel } from '../model/preflight';
 import { BlocksNotSeparable } from '../onnx/structure';
 import { InputCache } from './cache';
 import { CorruptInputError, IntegrityError, LeaseLostError, type RunnerClient } from './client';
-import { ApiRequestError, sleep, UnreachableError } from './http';
+import { ApiRequestError, sleep, UnreachableError } from '../../../shared/src/http';
 import { etaSeconds, type StageOrigin } from './eta';
 import { collectGarbage } from './memory-release';
 import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, ProgressT, RunResult } from './protocol';

@@ -1,7 +1,7 @@
 /** The CLI parsed in-process against a loopback server: flags that reach the spec, refusals that name the fix, tables that fit. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { ApiRequestError } from '../../../gpu-runner/src/service/http';
+import { ApiRequestError } from '../../../shared/src/http';
 import type { JobInfo } from '../../../cli/api';
 import { withFlagHints } from '../../../cli/commands/data';
 import { overallLine, registerJobs } from '../../../cli/commands/jobs';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityError, LeaseLostError, RunnerClient } from '../../../gpu-runner/src/service/client';
-import { ApiRequestError, backoffDelay, UnreachableError } from '../../../gpu-runner/src/service/http';
+import { ApiRequestError, backoffDelay, UnreachableError } from '../../../shared/src/http';
 import { deadUrl, json, startServer, type TestServer } from './server';
 
 const job = {

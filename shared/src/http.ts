@@ -12,7 +12,7 @@ export interface RetryPolicy {
   maxMs: number;
 }
 
-import { type ErrorCode, errorCode } from '../../../shared/src/api/errors';
+import { type ErrorCode, errorCode } from './api/errors';
 
 /** A code of the API's closed set, or `http_<status>` for an answer not in the error shape. */
 export type ApiErrorCode = ErrorCode | `http_${number}`;
