@@ -49,7 +49,7 @@ describe('package boundaries', () => {
     const code = `import a from '../x';\nimport type { B } from "../y";\nexport { c } from '../z';\nimport '../side';\nconst d = await import('../dyn');\nimport {\n  e,\n  f,\n} from '../multi';`;
     expect(specifiers(code).sort()).toEqual(['../dyn', '../multi', '../side', '../x', '../y', '../z']);
     expect(packageOf('cli/commands/data.ts', '../../worker/src/env')).toBe('worker');
-    expect(packageOf('cli/main.ts', '../shared/src/http')).toBe('shared');
+    expect(packageOf('cli/commands/data.ts', '../../gpu-runner/src/ort')).toBe('gpu-runner');
     expect(packageOf('shared/src/http.ts', './api/errors')).toBe('shared');
   });
 
