@@ -1,5 +1,5 @@
 import type { WorkerConfig } from './config';
-import type { Principal } from './lib/auth';
+import type { Principal } from './lib/principal';
 import type { Db } from './lib/db';
 
 /** Bindings named in wrangler.toml, plus secrets from .dev.vars / `wrangler secret put`. */

@@ -8,16 +8,10 @@ import { safeEqual, sha256Hex } from './crypto';
 import type { Db } from './db';
 import { ApiError } from './errors';
 import { defaultLimit, ipKey, limitRequest } from './rate-limit';
+import type { Principal } from './principal';
 import { sessionMethods, sessionPrincipal, sessionSecret } from './sessions';
 
-export interface Principal {
-  tokenId: string;
-  owner: string;
-  scopes: ReadonlySet<Scope>;
-  rateLimitPerMinute: number | null;
-  /** set when a session cookie (lib/sessions.ts), not a bearer token, stands for the caller */
-  via?: 'session';
-}
+export type { Principal } from './principal';
 
 export const ADMIN_OWNER = 'admin';
 
