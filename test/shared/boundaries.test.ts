@@ -36,6 +36,39 @@ function specifiers(code: string): string[] {
   return out;
 }
 
+/** The source file a relative import names (`.js` written for `.ts`, a folder for its index.ts), if it is one. */
+function resolveSource(file: string, spec: string, known: Set<string>): string | undefined {
+  if (!spec.startsWith('.')) return undefined;
+  const base = path.relative(root, path.resolve(root, path.dirname(file), spec)).replace(/\.js$/, '');
+  return [`${base}.ts`, `${base}.tsx`, `${base}/index.ts`, base].find((c) => known.has(c));
+}
+
+/** One import cycle of the graph (files in order, the first repeated at the end), if there is one. */
+function findCycle(graph: Map<string, string[]>): string[] | null {
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (f: string): string[] | null => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const g of graph.get(f) ?? []) {
+      if (state.get(g) === 'open') return [...stack.slice(stack.indexOf(g)), g];
+      if (!state.has(g)) {
+        const found = visit(g);
+        if (found) return found;
+      }
+    }
+    stack.pop();
+    state.set(f, 'done');
+    return null;
+  };
+  for (const f of graph.keys()) {
+    if (state.has(f)) continue;
+    const found = visit(f);
+    if (found) return found;
+  }
+  return null;
+}
+
 /** The package a relative import from `file` lands in (null: outside the four, or a module of node_modules). */
 function packageOf(file: string, spec: string): Pkg | null {
   if (!spec.startsWith('.')) return null;
@@ -51,6 +84,35 @@ describe('package boundaries', () => {
     expect(packageOf('cli/commands/data.ts', '../../worker/src/env')).toBe('worker');
     expect(packageOf('cli/commands/data.ts', '../../gpu-runner/src/ort')).toBe('gpu-runner');
     expect(packageOf('shared/src/http.ts', './api/errors')).toBe('shared');
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+        ]),
+      ),
+    ).toEqual(['a', 'b', 'c', 'a']);
+    expect(
+      findCycle(
+        new Map([
+          ['a', ['b', 'c']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+    ).toBeNull();
+  });
+
+  // Type-only cycles too: a type two modules share lives in a module of its own.
+  it('no module imports itself through others', () => {
+    const files = Object.values(packages).flatMap(sources);
+    const known = new Set(files);
+    const graph = new Map(
+      files.map((f) => [f, specifiers(readFileSync(path.join(root, f), 'utf8')).flatMap((s) => resolveSource(f, s, known) ?? [])] as const),
+    );
+    expect(graph.get('gpu-runner/src/evaluate/model.ts')).toContain('gpu-runner/src/evaluate/cache-probe.ts');
+    expect(findCycle(graph)).toBeNull();
   });
 
   for (const [pkg, dir] of Object.entries(packages) as [Pkg, string][]) {
