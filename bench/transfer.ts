@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RunnerClient } from '../gpu-runner/src/service/client';
-import { Http } from '../gpu-runner/src/service/http';
+import { Http } from '../shared/src/http';
 import { applyMigrations, freePort, newAdminToken, startWorker } from '../scripts/lib/stack';
 import { MiB, peakAbove, workerdPids } from '../scripts/lib/workerd-memory';
 import { uploadBlob } from '../shared/src/multipart-upload';

@@ -12,7 +12,7 @@ import type { ModelInfo } from '../shared/src/api/models';
 import type { SuiteInfo } from '../shared/src/api/suites';
 import { formDataBody } from '../shared/src/form-data';
 import { uploadBlob } from '../shared/src/multipart-upload';
-import { Http, type HttpOptions } from '../gpu-runner/src/service/http';
+import { Http, type HttpOptions } from '../shared/src/http';
 
 export type { CorpusInfo, JobInfo, Leaderboard, MethodSummary, ModelInfo, RunInfo, SparsityView, SuiteInfo };
 

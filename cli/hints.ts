@@ -1,7 +1,7 @@
 /** What the command line says when a flag is plausible but wrong: the fix, not only the refusal. */
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { ApiError } from '../gpu-runner/src/service/http';
+import { ApiRequestError } from '../shared/src/http';
 
 /** --sparsity is a fraction; "50" is someone thinking in percent. */
 export const sparsityArg = (name: string) => (v: string) => {
@@ -27,10 +27,10 @@ export function pruneOnlyFlags(given: (key: string) => boolean): string[] {
  * and the file has to be uploaded first.
  */
 export function corpusHint(err: unknown, corpora: string[]): unknown {
-  if (!(err instanceof ApiError) || err.code !== 'unknown_corpus') return err;
+  if (!(err instanceof ApiRequestError) || err.code !== 'unknown_corpus') return err;
   const path = corpora.find((c) => existsSync(c) || /[/\\]|\.(tsv|jsonl|txt|json)$/i.test(c));
   if (!path) return err;
-  return new ApiError(
+  return new ApiRequestError(
     err.status,
     err.code,
     `${err.message.slice(`${err.status} ${err.code}: `.length)}: "${path}" is a file, not a corpus id: upload it first: polyprune corpora upload ${path} --src <lang> --tgt en, then pass the id it prints (polyprune corpora list shows them)`,

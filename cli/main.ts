@@ -3,7 +3,7 @@
  * failed (or a watched job did not succeed), 2 wrong usage.
  */
 import { Command, CommanderError } from 'commander';
-import { ApiError, UnreachableError } from '../gpu-runner/src/service/http';
+import { ApiRequestError, UnreachableError } from '../shared/src/http';
 import { registerAnalyze } from './commands/analyze';
 import { registerData } from './commands/data';
 import { registerJobs } from './commands/jobs';
@@ -49,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`polyprune: ${err.message}\n`);
       return EXIT.usage;
     }
-    if (err instanceof ApiError) {
+    if (err instanceof ApiRequestError) {
       process.stderr.write(`polyprune: ${err.message}\n`);
       if (err.details !== undefined) process.stderr.write(`${JSON.stringify(err.details, null, 2)}\n`);
       return EXIT.api;

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { ApiError } from '../../gpu-runner/src/service/http';
+import { ApiRequestError } from '../../shared/src/http';
 import { apiFor, emit, UsageError } from '../context';
 import { renderTable } from '../table';
 
@@ -166,14 +166,14 @@ export async function withFlagHints<T>(upload: Promise<T>): Promise<T> {
   try {
     return await upload;
   } catch (err) {
-    if (!(err instanceof ApiError) || err.code !== 'invalid_lines') throw err;
+    if (!(err instanceof ApiRequestError) || err.code !== 'invalid_lines') throw err;
     const reasons = new Set(((err.details as { problems?: { reason: string }[] } | undefined)?.problems ?? []).map((p) => p.reason));
     // One cause with its own fix (spaces for tabs): nothing to skip.
     if (reasons.size === 1 && reasons.has('spaces_not_tabs')) throw err;
     // Only --strict refuses control characters; without it they are stripped and the lines kept.
     if (reasons.size === 1 && reasons.has('control_chars')) {
       const said = err.message.slice(`${err.status} ${err.code}: `.length).replace(/\. Fix them, or upload without onError=reject.*$/, '');
-      throw new ApiError(
+      throw new ApiRequestError(
         err.status,
         err.code,
         `${said}. Fix them, or rerun without --strict: control characters are then stripped (counted in the summary) and the lines kept`,
@@ -181,7 +181,7 @@ export async function withFlagHints<T>(upload: Promise<T>): Promise<T> {
       );
     }
     const said = err.message.slice(`${err.status} ${err.code}: `.length).replace(/[.;]?\s*[^.;]*onError=skip[^.;]*\.?$/, '');
-    throw new ApiError(err.status, err.code, `${said}. Fix them, or rerun with --skip-bad-lines to keep the good lines`, err.details);
+    throw new ApiRequestError(err.status, err.code, `${said}. Fix them, or rerun with --skip-bad-lines to keep the good lines`, err.details);
   }
 }
 

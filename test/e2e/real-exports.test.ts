@@ -8,7 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../../gpu-runner/src/service/http';
+import { ApiRequestError } from '../../shared/src/http';
 import { LAYOUTS, REAL, REFUSE } from '../runner/real-exports/layouts';
 import { demoData, startTestStack, type TestStack, waitJob } from './helpers';
 
@@ -99,10 +99,10 @@ describe('real exports, uploaded unchanged, through the API', () => {
       [wrapped, 'unsupported_model', /BeamSearch/],
     ] as const) {
       const err = await t.api.createJob({ kind: 'evaluate', modelId: m.id, suites }).catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(ApiError);
-      expect((err as ApiError).status).toBe(422);
-      expect((err as ApiError).code).toBe(code);
-      expect((err as ApiError).message).toMatch(message);
+      expect(err).toBeInstanceOf(ApiRequestError);
+      expect((err as ApiRequestError).status).toBe(422);
+      expect((err as ApiRequestError).code).toBe(code);
+      expect((err as ApiRequestError).message).toMatch(message);
     }
   });
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, Http } from '../../gpu-runner/src/service/http';
+import { ApiRequestError, Http } from '../../shared/src/http';
 import { uploadBlob } from '../../shared/src/multipart-upload';
 import { json, startServer, type TestServer } from '../runner/service/server';
 
@@ -144,16 +144,16 @@ describe('uploadBlob', () => {
     playUploads({ failPart: { n: 1, status: 400, times: 99 } });
     const bytes = bytesOf(7000, 5);
     const err = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, abortable: true, parallel: 1 }).catch((e) => e);
-    expect(err).toBeInstanceOf(ApiError);
-    expect((err as ApiError).code).toBe('invalid_request');
+    expect(err).toBeInstanceOf(ApiRequestError);
+    expect((err as ApiRequestError).code).toBe('invalid_request');
     expect(srv.requests.map((r) => r.method)).toEqual(['POST', 'PUT', 'DELETE']);
     srv.requests.length = 0;
-    await expect(uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, parallel: 1 })).rejects.toBeInstanceOf(ApiError);
+    await expect(uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, parallel: 1 })).rejects.toBeInstanceOf(ApiRequestError);
     expect(srv.requests.map((r) => r.method)).toEqual(['POST', 'PUT']);
     // In parallel, the parts already sent settle before the one DELETE.
     srv.requests.length = 0;
     const again = await uploadBlob(http(), bytes, { path: '/f', singleLimit: 100, partSize: 3000, abortable: true }).catch((e) => e);
-    expect(again).toBeInstanceOf(ApiError);
+    expect(again).toBeInstanceOf(ApiRequestError);
     expect(srv.requests.at(-1)!.method).toBe('DELETE');
     expect(srv.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
   });

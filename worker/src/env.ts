@@ -1,5 +1,7 @@
-import type { Principal } from './lib/auth';
+import type { WorkerConfig } from './config';
 import type { PrefetchedVersions } from './lib/data-versions';
+import type { Db } from './lib/db';
+import type { Principal } from './lib/principal';
 
 /** Bindings named in wrangler.toml, plus secrets from .dev.vars / `wrangler secret put`. */
 export interface Bindings {
@@ -15,6 +17,10 @@ export interface Bindings {
 }
 
 export interface Variables {
+  /** Parsed settings (config.ts), set before anything else reads them. */
+  config: WorkerConfig;
+  /** drizzle over the DB binding, one per request */
+  db: Db;
   principal: Principal | null;
   /** read with the bearer token for cached GET routes (lib/data-versions.ts) */
   versions?: PrefetchedVersions;

@@ -8,6 +8,7 @@ import { errorResponse, onError } from './lib/errors';
 import { abortAbandonedUploads } from './lib/abandoned-uploads';
 import { ApiApp, json, openApiDocument } from './lib/openapi';
 import { pruneRateLimits, rateLimit } from './lib/rate-limit';
+import { requestContext } from './lib/request-context';
 import { securityHeaders } from './lib/security-headers';
 import { corpusRoutes } from './routes/corpora';
 import { jobRoutes, sweepRoutes } from './routes/jobs';
@@ -47,8 +48,8 @@ const document = createRoute({
 export const app = new ApiApp();
 
 const v1 = new ApiApp()
-  .openapi(health, (c) => c.json({ ok: true, version: c.env.CODE_VERSION ?? CODE_VERSION }, 200))
-  .openapi(document, (c) => c.json(openApiDocument(app, c.env.CODE_VERSION ?? CODE_VERSION) as Record<string, unknown>, 200))
+  .openapi(health, (c) => c.json({ ok: true, version: c.var.config.codeVersion ?? CODE_VERSION }, 200))
+  .openapi(document, (c) => c.json(openApiDocument(app, c.var.config.codeVersion ?? CODE_VERSION) as Record<string, unknown>, 200))
   .route('/tokens', tokenRoutes)
   .route('/models', modelRoutes)
   .route('/corpora', corpusRoutes)
@@ -59,7 +60,7 @@ const v1 = new ApiApp()
   .route('/runs', runRoutes)
   .route('/leaderboards', leaderboardRoutes);
 
-app.use(securityHeaders, authenticate, rateLimit);
+app.use(securityHeaders, requestContext, authenticate, rateLimit);
 app
   .route('/', frontDoorPages)
   .route('/', signInRoutes)

@@ -6,18 +6,9 @@
  * every score, so each ability is used only when its probe agrees with the uncached logits.
  */
 import { forward, type ForwardOutput } from './forward.js';
-import type { EvalModel } from './model.js';
+import type { CacheAbilities, EvalModel } from './eval-model.js';
 
-export interface CacheAbilities {
-  /** a multi-token step after a non-empty past (shared prefixes) */
-  prefix: boolean;
-  /** a one-token step after a non-empty past (greedy decoding) */
-  step: boolean;
-  /** continuing a cache that holds padding slots (right-padded batches of unequal prefixes) */
-  padded: boolean;
-  /** why an ability is off, when the graph has a cache */
-  reason?: string;
-}
+export type { CacheAbilities };
 
 export const NO_CACHE: CacheAbilities = { prefix: false, step: false, padded: false };
 

@@ -9,7 +9,7 @@ import { multipleChoiceFormats } from '../../../shared/src/suites.js';
 import { bootstrapInterval, pairedBootstrap, pairedBootstrapBy, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
 import { bleuFromStats, bleuStats, isBleuStats, sumBleuStats, type BleuStats } from './bleu.js';
 import { chrfFromStats, chrfStats, type ChrfStats } from './chrf.js';
-import type { SuiteResult } from './index.js';
+import type { SuiteResult } from './suite-result.js';
 import type { McPrediction } from './multipleChoice.js';
 import type { TextScore } from './perplexity.js';
 import type { TranslationPrediction } from './translate.js';

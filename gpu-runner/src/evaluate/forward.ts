@@ -9,7 +9,7 @@
 import { asFloat32, halvesOf } from '../onnx/fp16.js';
 import { cacheDims, positionIdsFromMask } from '../onnx/graph-io.js';
 import { feedable, float16Tensor, float32Tensor, intTensor, ort, zeroTensor, type Tensor } from '../ort.js';
-import type { EvalModel } from './model.js';
+import type { EvalModel } from './eval-model.js';
 
 /** Past key/values for a batch: one tensor per past input name, all with past length `length`. */
 export interface KvCache {

@@ -4,36 +4,19 @@
  * the paired bootstrap against the dense model.
  */
 import { suiteRowSchemas, type MtRow, type PplRow, type SuiteFormat } from '../../../shared/src/suites.js';
-import type { ScoreStats } from './batching.js';
 import type { EvalModel } from './model.js';
-import { evaluateMultipleChoice, type McPrediction, type MultipleChoiceOptions } from './multipleChoice.js';
-import { evaluatePerplexity, type PerplexityOptions, type TextScore } from './perplexity.js';
-import type { Scoring } from './scoring.js';
+import { evaluateMultipleChoice, type MultipleChoiceOptions } from './multipleChoice.js';
+import { evaluatePerplexity, type PerplexityOptions } from './perplexity.js';
 import type { McFormat } from './templates.js';
 import { resolveTemplateLang } from '../../../shared/src/template-words.js';
-import { evaluateTranslation, translationSignatures, type DecodeStats, type TranslationOptions, type TranslationPrediction } from './translate.js';
+import type { ResultScoring, SuiteResult } from './suite-result.js';
+import { evaluateTranslation, translationSignatures, type TranslationOptions } from './translate.js';
+
+export type { ResultScoring, SuiteResult };
 
 export interface EvaluateOptions extends MultipleChoiceOptions, PerplexityOptions, TranslationOptions {
   /** mt suites: target language (default English: the paper evaluates X→En) */
   tgtLang?: string;
-}
-
-export type ResultScoring = Scoring | 'perplexity' | 'chrf';
-
-export interface SuiteResult {
-  format: SuiteFormat;
-  lang: string;
-  scoring: ResultScoring;
-  metrics: Record<string, number>;
-  n: number;
-  predictions: McPrediction[] | TextScore[] | TranslationPrediction[];
-  /** work done: forward tokens, batches, tokens saved by dedupe / prefix sharing */
-  stats: ScoreStats | DecodeStats;
-  /** template language (multiple choice) or target language (mt) */
-  templateLang?: string;
-  tgtLang?: string;
-  /** mt: each corpus metric's settings in sacreBLEU's signature notation ({ bleu }) */
-  signatures?: Record<string, string>;
 }
 
 function parseRows(format: SuiteFormat, rows: unknown[]): unknown[] {

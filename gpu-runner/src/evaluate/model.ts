@@ -12,22 +12,12 @@ import { loadModel } from '../onnx/read.js';
 import { initializerBytes } from '../onnx/write.js';
 import { openSession, withDeviceCut } from '../onnx/session.js';
 import { createSession, type Session, type SessionOptions } from '../ort.js';
-import { loadTokenizer, type LoadedTokenizer } from '../tokenize/index.js';
+import { loadTokenizer } from '../tokenize/index.js';
 import { probeCache, type CacheAbilities } from './cache-probe.js';
+import type { EvalModel } from './eval-model.js';
 
 export { describeGraph, configHeads, type GraphIO };
-
-export interface EvalModel {
-  session: Session;
-  tokenizer: LoadedTokenizer;
-  io: GraphIO;
-  /** maximum sequence length the model was trained for (positions); long inputs are windowed */
-  contextLength: number;
-  /** what the KV cache was measured to support (all false without a cache) */
-  cache: CacheAbilities;
-  /** most logits (batch × tokens × vocab floats) one forward pass may return; see logitBudget */
-  logitFloats?: number;
-}
+export type { EvalModel };
 
 /** The logits budget when the model's size is not known. */
 export const DEFAULT_LOGIT_FLOATS = 2 ** 26;

@@ -8,23 +8,7 @@ import { FAMILIES, canonicalFamily, matchBlock, matchRole, type FamilyLayout } f
 import { TOPOLOGY_ROLE_ORDER, linearsByTopology } from './topology.js';
 import { dimsOf, intAttr, toNumber, type NodeProto, type TensorProto } from './proto.js';
 import { isFloatWeight, type OnnxModel } from './read.js';
-
-/** A MatMul/Gemm (or fused attention) whose weight is a 2-D float initializer (before any naming is applied). */
-export interface LinearCandidate {
-  nodeName: string;
-  op: 'MatMul' | 'Gemm' | 'Attention';
-  weightName: string;
-  inputName: string;
-  outputName: string;
-  dIn: number;
-  dOut: number;
-  storedTransposed: boolean;
-}
-
-export interface GraphIndex {
-  producer: Map<string, NodeProto>;
-  consumers: Map<string, NodeProto[]>;
-}
+import type { Classified, GraphIndex, LinearCandidate } from './graph-types.js';
 
 export function indexGraph(model: OnnxModel): GraphIndex {
   const producer = new Map<string, NodeProto>();
@@ -97,12 +81,6 @@ export function findLinearCandidates(model: OnnxModel, index = indexGraph(model)
     }
   }
   return out;
-}
-
-export interface Classified {
-  cand: LinearCandidate;
-  block: number;
-  role: LinearRole;
 }
 
 type Classification =

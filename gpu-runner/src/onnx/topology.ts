@@ -11,7 +11,7 @@
 import type { LinearRole } from '../types.js';
 import type { NodeProto } from './proto.js';
 import type { OnnxModel } from './read.js';
-import type { Classified, GraphIndex, LinearCandidate } from './structure.js';
+import type { Classified, GraphIndex, LinearCandidate } from './graph-types.js';
 
 export const TOPOLOGY_ROLE_ORDER: LinearRole[] = ['q', 'k', 'v', 'qkv', 'o', 'fc1', 'gate', 'up', 'fc2', 'down'];
 

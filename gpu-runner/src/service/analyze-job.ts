@@ -10,7 +10,7 @@ import type { LmfReport } from '../analyze/lmf';
 import { type AnalysisRunInput, analyzeMasks } from '../analyze/mask-analysis';
 import { type MaskFileReader, openMaskFile } from '../prune/mask-file-reader';
 import type { RunResult } from './protocol';
-import type { JobContext } from './worker-loop';
+import type { JobContext } from './lease-loop';
 
 /** An LMF report good enough to compare; anything else is left out with a log line, not a failure. */
 function asLmfReport(value: unknown): LmfReport | null {

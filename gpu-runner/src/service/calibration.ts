@@ -7,7 +7,7 @@ import { buildDemonstrations, tokenizeCalibration, type CalibrationBatch, type D
 import { allocateSamples, interleave } from '../calibrate/mix';
 import type { LoadedTokenizer } from '../tokenize/index';
 import { readJsonl } from './suites';
-import type { JobContext } from './worker-loop';
+import type { JobContext } from './lease-loop';
 
 export interface CorpusData extends DemoCorpus {
   pairs: SentencePair[];

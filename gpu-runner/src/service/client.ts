@@ -1,6 +1,6 @@
 /**
  * Typed client of the runner protocol (shared/src/api/jobs.ts). Every call that carries a lease
- * token turns a 409 lease_lost into LeaseLostError so the worker loop can stop the job at once; network
+ * token turns a 409 lease_lost into LeaseLostError so the lease loop can stop the job at once; network
  * errors and 5xx are retried with backoff by Http.
  */
 import { createHash } from 'node:crypto';
@@ -13,7 +13,7 @@ import { DEFAULT_PART_SIZE, type UploadSource, uploadBlob } from '../../../share
 import type { RunnerFailureCode } from '../../../shared/src/api/errors';
 import type { ArtifactInfoT, LeaseResponse, ProgressT, RunResult } from './protocol';
 import { leaseResponse } from './protocol';
-import { ApiError, backoffDelay, Http, type HttpOptions, sleep, UnreachableError } from './http';
+import { ApiRequestError, backoffDelay, Http, type HttpOptions, sleep, UnreachableError } from '../../../shared/src/http';
 
 /** The job's lease is gone (expired and re-leased, canceled, or finished): stop working on it. */
 export class LeaseLostError extends Error {
@@ -70,7 +70,7 @@ export interface DownloadOptions {
   signal?: AbortSignal;
 }
 
-const lost = (jobId: string, e: ApiError) => new LeaseLostError(jobId, `lease on ${jobId} lost: ${e.message}`);
+const lost = (jobId: string, e: ApiRequestError) => new LeaseLostError(jobId, `lease on ${jobId} lost: ${e.message}`);
 
 export class RunnerClient {
   readonly http: Http;
@@ -99,7 +99,7 @@ export class RunnerClient {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'lease_lost') throw lost(jobId, err);
+      if (err instanceof ApiRequestError && err.code === 'lease_lost') throw lost(jobId, err);
       throw err;
     }
   }
@@ -197,7 +197,7 @@ export class RunnerClient {
         if (at <= end) throw new Error(`range ${start}-${end} ended at ${at}`);
       } catch (err) {
         // The API's own refusals (a lost lease) and an abort end the download; a dropped connection is retried.
-        if (o.signal?.aborted || err instanceof ApiError || err instanceof UnreachableError) throw err;
+        if (o.signal?.aborted || err instanceof ApiRequestError || err instanceof UnreachableError) throw err;
         const policy = this.http.policy;
         if (attempt > policy.retries) throw new UnreachableError(`download of ${path} kept failing: ${(err as Error).message}`, attempt, err);
         await sleep(backoffDelay(policy, attempt), o.signal);

@@ -15,7 +15,7 @@ import { assertEverySuiteScored, graphInput, linkCompanions } from './prune-job'
 import type { RunResult } from './protocol';
 import { checkDeviceLimits, checkMemory, jobMemoryNeed } from './memory-check';
 import { bootstrapDenseExtra, evaluateSuites } from './suites';
-import type { JobContext } from './worker-loop';
+import type { JobContext } from './lease-loop';
 
 export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Promise<RunResult> {
   const timings: Record<string, number> = {};

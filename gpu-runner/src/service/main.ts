@@ -11,7 +11,7 @@ import { RunnerClient } from './client';
 import { memoryReleaseWarnings } from './memory-release';
 import { EnvError, readDevice, readRunnerEnv } from './env';
 import { runPipeline } from './pipeline';
-import { Runner } from './worker-loop';
+import { Runner } from './lease-loop';
 
 async function main(): Promise<number> {
   let env: ReturnType<typeof readRunnerEnv>;

@@ -11,7 +11,7 @@ import type { OnnxModel } from '../onnx/read';
 import { initializerBytes } from '../onnx/write';
 import { cudaStatus, resolveDevice, sessionDefaults } from '../ort';
 import type { PrunableLinear } from '../types';
-import type { JobContext } from './worker-loop';
+import type { JobContext } from './lease-loop';
 
 export function jobMemoryNeed(ctx: Pick<JobContext, 'device'>, model: OnnxModel, linears: PrunableLinear[], seqLen: number, method?: string): MemoryNeed {
   const first = linears[0];

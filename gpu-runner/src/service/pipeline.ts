@@ -4,7 +4,7 @@ import { runAnalyzeJob } from './analyze-job';
 import { runEvaluateJob } from './evaluate-job';
 import { runPruneJob } from './prune-job';
 import type { RunResult } from './protocol';
-import type { JobContext } from './worker-loop';
+import type { JobContext } from './lease-loop';
 
 /** Runs the job; its run's `extra.device` says what the sessions ran on (ort.ts DeviceUse). */
 export async function runPipeline(ctx: JobContext): Promise<RunResult> {

@@ -37,7 +37,7 @@ import { calibrationSet, loadCorpora, loadCorpus, mixCalibrationSet, type Corpus
 import type { RunResult } from './protocol';
 import { checkDeviceLimits, checkMemory, jobMemoryNeed } from './memory-check';
 import { bootstrapDenseExtra, evaluateSuites } from './suites';
-import type { JobContext } from './worker-loop';
+import type { JobContext } from './lease-loop';
 
 /** The LMF report is an analysis, not the method: a few samples give stable top-k sets. */
 const LMF_SAMPLES = 16;

@@ -13,7 +13,7 @@ import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
 import { jobRankc, planRankc, type RankcPlan, type RankcSuite } from './rankc';
 import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader, sameDenseRows } from './samples';
-import type { JobContext } from './worker-loop';
+import type { JobContext } from './lease-loop';
 
 type ScoringName = 'paper' | 'harness';
 

@@ -1,7 +1,7 @@
 /** The CLI parsed in-process against a loopback server: flags that reach the spec, refusals that name the fix, tables that fit. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { ApiError } from '../../../gpu-runner/src/service/http';
+import { ApiRequestError } from '../../../shared/src/http';
 import type { JobInfo } from '../../../cli/api';
 import { withFlagHints } from '../../../cli/commands/data';
 import { overallLine, registerJobs } from '../../../cli/commands/jobs';
@@ -82,17 +82,17 @@ describe('--limit and --limit-seed', () => {
 
 describe('unknown_corpus', () => {
   it('tells someone who passed a file to upload it first', () => {
-    const e = corpusHint(new ApiError(422, 'unknown_corpus', 'corpus data/fr-en.tsv not found'), ['data/fr-en.tsv']) as ApiError;
+    const e = corpusHint(new ApiRequestError(422, 'unknown_corpus', 'corpus data/fr-en.tsv not found'), ['data/fr-en.tsv']) as ApiRequestError;
     expect(e.message).toContain('upload it first: polyprune corpora upload data/fr-en.tsv');
     expect(e.code).toBe('unknown_corpus');
-    const id = new ApiError(422, 'unknown_corpus', 'corpus crp_x not found');
+    const id = new ApiRequestError(422, 'unknown_corpus', 'corpus crp_x not found');
     expect(corpusHint(id, ['crp_x'])).toBe(id);
   });
 });
 
 describe('upload refusals at the command line', () => {
   const refusal = (message: string, reason: string) =>
-    Promise.reject(new ApiError(422, 'invalid_lines', message, { problems: [{ line: 2, reason, message: '' }], total: 1 }));
+    Promise.reject(new ApiRequestError(422, 'invalid_lines', message, { problems: [{ line: 2, reason, message: '' }], total: 1 }));
   it('names --strict for control characters, --skip-bad-lines for other bad lines, and nothing to skip for spaces-for-tabs', async () => {
     const control = withFlagHints(
       refusal(

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityError, LeaseLostError, RunnerClient } from '../../../gpu-runner/src/service/client';
-import { ApiError, backoffDelay, UnreachableError } from '../../../gpu-runner/src/service/http';
+import { ApiRequestError, backoffDelay, UnreachableError } from '../../../shared/src/http';
 import { deadUrl, json, startServer, type TestServer } from './server';
 
 const job = {
@@ -103,20 +103,20 @@ describe('RunnerClient retries', () => {
     const err = await client()
       .complete('job_1', 'lt', { overallSparsity: null, layers: [], scores: [], artifacts: ['x'], timings: {}, extra: {} })
       .catch((e) => e);
-    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toBeInstanceOf(ApiRequestError);
     expect(err.code).toBe('unknown_artifact');
     expect(srv.requests).toHaveLength(1);
   });
 
-  it('a 409 other than lease_lost is an ApiError, not a lost lease; an unknown code becomes http_<status>', async () => {
+  it('a 409 other than lease_lost is an ApiRequestError, not a lost lease; an unknown code becomes http_<status>', async () => {
     srv.handle((_q, res) => json(res, 409, { error: { code: 'no_parts', message: 'upload has no parts yet' } }));
     const err = await client()
       .fail('job_1', 'lt', 'boom', false, 'out_of_memory')
       .then(
         () => null,
-        (e: ApiError) => e,
+        (e: ApiRequestError) => e,
       );
-    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toBeInstanceOf(ApiRequestError);
     expect(err).not.toBeInstanceOf(LeaseLostError);
     expect(err?.code).toBe('no_parts');
     expect(JSON.parse(srv.requests[0]!.body.toString())).toEqual({ leaseToken: 'lt', error: 'boom', code: 'out_of_memory', retryable: false });

@@ -7,7 +7,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobInputT } from '../../../gpu-runner/src/service/protocol';
 import { createJobBody } from '../../../shared/src/api/jobs';
-import type { JobContext } from '../../../gpu-runner/src/service/worker-loop';
+import type { JobContext } from '../../../gpu-runner/src/service/lease-loop';
 
 export interface LocalInput extends Omit<JobInputT, 'sha256' | 'size'> {
   file: string;

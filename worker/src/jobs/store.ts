@@ -1,16 +1,12 @@
 import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import type { JobInfo } from '../../../shared/src/api/jobs';
 import { jobs } from '../db/schema';
-import type { Bindings } from '../env';
 import { type Principal, visibleTo } from '../lib/auth';
 import type { Db } from '../lib/db';
 import { nowIso } from '../lib/db';
 import { notFound } from '../lib/errors';
 
 export type JobRow = typeof jobs.$inferSelect;
-
-export const leaseSeconds = (env: Bindings) => Math.max(1, Number(env.LEASE_SECONDS ?? '120'));
-export const maxAttempts = (env: Bindings) => Math.max(1, Number(env.MAX_ATTEMPTS ?? '3'));
 
 export function jobView(r: JobRow): JobInfo {
   return {

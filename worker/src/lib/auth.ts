@@ -5,20 +5,14 @@ import type { Scope } from '../../../shared/src/api/common';
 import { tokens } from '../db/schema';
 import type { AppEnv } from '../env';
 import { safeEqual, sha256Hex } from './crypto';
-import { createDb, type Db } from './db';
+import type { Db } from './db';
 import { formatVersions, versionKeysOfRequest, versionsQuery } from './data-versions';
 import { ApiError } from './errors';
 import { defaultLimit, ipKey, limitRequest } from './rate-limit';
+import type { Principal } from './principal';
 import { sessionMethods, sessionPrincipal, sessionSecret } from './sessions';
 
-export interface Principal {
-  tokenId: string;
-  owner: string;
-  scopes: ReadonlySet<Scope>;
-  rateLimitPerMinute: number | null;
-  /** set when a session cookie (lib/sessions.ts), not a bearer token, stands for the caller */
-  via?: 'session';
-}
+export type { Principal } from './principal';
 
 export const ADMIN_OWNER = 'admin';
 
@@ -28,7 +22,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (!header) {
     // A session cookie counts on reads only; an unknown or ended one leaves the caller anonymous (pages say so).
     const secret = sessionMethods.has(c.req.method) ? sessionSecret(c) : undefined;
-    c.set('principal', secret ? await sessionPrincipal(createDb(c.env.DB), secret) : null);
+    c.set('principal', secret ? await sessionPrincipal(c.var.db, secret) : null);
     return next();
   }
   const m = /^Bearer\s+(\S+)$/i.exec(header);
@@ -39,12 +33,12 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   };
   if (!m) throw await refuse('Authorization header must be "Bearer <token>"');
   const secret = m[1]!;
-  const admin = c.env.ADMIN_TOKEN;
+  const admin = c.var.config.adminToken;
   if (admin && admin.length >= 16 && (await safeEqual(secret, admin))) {
     c.set('principal', { tokenId: 'admin', owner: ADMIN_OWNER, scopes: new Set(['read', 'write', 'admin', 'runner']), rateLimitPerMinute: null });
     return next();
   }
-  const db = createDb(c.env.DB);
+  const db = c.var.db;
   const find = db
     .select()
     .from(tokens)

@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ErrorCode } from '../../../shared/src/api/errors';
+import { ConfigError } from '../config';
 import { errorPage } from '../pages/error';
 
 /** The one error type of the API; `onError` turns it into `{"error":{code,message,details?}}`. */
@@ -40,6 +41,10 @@ export function onError(err: Error, c: Context) {
     const status = err.status;
     const code: ErrorCode = status === 413 ? 'payload_too_large' : status === 401 ? 'unauthorized' : 'http_error';
     return errorResponse(c, status as ContentfulStatusCode, code, err.message || 'request failed');
+  }
+  if (err instanceof ConfigError) {
+    console.error(`configuration error: ${err.message}`);
+    return errorResponse(c, 500, 'internal', 'internal error: the server is misconfigured');
   }
   console.error('unhandled error', err);
   return errorResponse(c, 500, 'internal', 'internal error');

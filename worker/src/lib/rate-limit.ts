@@ -2,9 +2,8 @@ import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { rateLimits } from '../db/schema';
-import type { AppEnv, Bindings } from '../env';
+import type { AppEnv } from '../env';
 import type { Db } from './db';
-import { createDb } from './db';
 import { ApiError } from './errors';
 
 /** Pending counts are written to D1 at least this often (per key and isolate) while requests come. */
@@ -60,7 +59,7 @@ export async function consume(db: Db, key: string, limit: number, nowMs = Date.n
   return { count, resetSeconds: (window + 1) * 60 - Math.floor(nowMs / 1000) };
 }
 
-export const defaultLimit = (c: Context<AppEnv>) => Number(c.env.RATE_LIMIT_PER_MINUTE ?? '600');
+export const defaultLimit = (c: Context<AppEnv>) => c.var.config.rateLimitPerMinute;
 
 /**
  * The address an anonymous request (or one with an unknown token) is counted against.
@@ -71,8 +70,8 @@ export const defaultLimit = (c: Context<AppEnv>) => Number(c.env.RATE_LIMIT_PER_
  *   is one; wrangler dev replaces `request.cf` and passes the address only as that same header, so
  *   there every caller without a token shares one key, and one limit.
  */
-export function clientAddress(req: Request, env: Pick<Bindings, 'TRUST_CF_CONNECTING_IP'>): string {
-  if (env.TRUST_CF_CONNECTING_IP === 'true') {
+export function clientAddress(req: Request, trustCfConnectingIp: boolean): string {
+  if (trustCfConnectingIp) {
     const ip = req.headers.get('cf-connecting-ip')?.trim();
     if (ip) return ip;
   }
@@ -89,11 +88,11 @@ export function withoutPort(addr: string): string {
   return v4 ? v4[1]! : addr;
 }
 
-export const ipKey = (c: Context<AppEnv>) => `ip:${clientAddress(c.req.raw, c.env)}`;
+export const ipKey = (c: Context<AppEnv>) => `ip:${clientAddress(c.req.raw, c.var.config.trustCfConnectingIp)}`;
 
 /** Counts one request against `key`; sets the RateLimit headers and throws 429 past the limit. */
 export async function limitRequest(c: Context<AppEnv>, key: string, limit: number) {
-  const { count, resetSeconds } = await consume(createDb(c.env.DB), key, limit);
+  const { count, resetSeconds } = await consume(c.var.db, key, limit);
   const remaining = String(Math.max(0, limit - count));
   c.header('RateLimit-Limit', String(limit));
   c.header('RateLimit-Remaining', remaining);

@@ -10,7 +10,7 @@ import { getCookie } from 'hono/cookie';
 import type { Scope } from '../../../shared/src/api/common';
 import { sessions, tokens } from '../db/schema';
 import type { AppEnv } from '../env';
-import type { Principal } from './auth';
+import type { Principal } from './principal';
 import { newSecret, sha256Hex } from './crypto';
 import type { Db } from './db';
 

@@ -11,7 +11,7 @@ import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, spacesNotTabs, uploadLanguage } from '../lib/datasets';
 import { ApiError } from '../lib/errors';
-import { createDb, nowIso } from '../lib/db';
+import { nowIso } from '../lib/db';
 import { listPage } from '../lib/pagination';
 import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
 import { type CorpusOptions, corpusStats, type ParsedCorpus, parseCorpus, parseParallel, toJsonl } from '../ingest/corpus';
@@ -181,7 +181,7 @@ export const corpusRoutes = new ApiApp()
       originalParts: kept.parts,
       createdAt: nowIso(),
     };
-    await createDb(c.env.DB).insert(corpora).values(row);
+    await c.var.db.insert(corpora).values(row);
     return c.json(view(row), 201);
   })
   .openapi(list, async (c) => {
@@ -189,7 +189,7 @@ export const corpusRoutes = new ApiApp()
     const src = canonicalFilter(q.src);
     const tgt = canonicalFilter(q.tgt);
     const page = await listPage(
-      createDb(c.env.DB),
+      c.var.db,
       corpora,
       q,
       [src ? eq(corpora.src, src) : undefined, tgt ? eq(corpora.tgt, tgt) : undefined, q.owner ? eq(corpora.owner, q.owner) : undefined],
@@ -198,11 +198,11 @@ export const corpusRoutes = new ApiApp()
     return c.json({ ...page, items: page.items.map(view) }, 200);
   })
   .openapi(get, async (c) => {
-    const row = await createDb(c.env.DB).query.corpora.findFirst({ where: eq(corpora.id, c.req.valid('param').id) });
+    const row = await c.var.db.query.corpora.findFirst({ where: eq(corpora.id, c.req.valid('param').id) });
     return c.json(view(assertReadable(c.get('principal'), row, 'corpus')), 200);
   })
   .openapi(data, async (c) => {
-    const row = await createDb(c.env.DB).query.corpora.findFirst({ where: eq(corpora.id, c.req.valid('param').id) });
+    const row = await c.var.db.query.corpora.findFirst({ where: eq(corpora.id, c.req.valid('param').id) });
     const r = assertReadable(c.get('principal'), row, 'corpus');
     if (c.req.valid('query').original) {
       const stats = r.stats as CorpusInfo['stats'];

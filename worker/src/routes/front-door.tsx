@@ -2,7 +2,6 @@ import { createRoute } from '@hono/zod-openapi';
 import { and, desc, eq, inArray, isNotNull, max, count } from 'drizzle-orm';
 import { jobs, models, runs } from '../db/schema';
 import { canRead, hasScope, visibleTo } from '../lib/auth';
-import { createDb } from '../lib/db';
 import { ApiApp, html } from '../lib/openapi';
 import { FrontDoor } from '../pages/front-door';
 
@@ -18,7 +17,7 @@ const home = createRoute({
 });
 
 export const frontDoorPages = new ApiApp().openapi(home, async (c) => {
-  const db = createDb(c.env.DB);
+  const db = c.var.db;
   const p = c.get('principal');
   const reader = p && hasScope(p, 'read') ? p : null;
   // Signed in: the owner's models (an admin's too are their own); signed out: the public ones.

@@ -14,13 +14,13 @@ import {
 import { jobs } from '../db/schema';
 import { assertReadable, assertWritable, type Principal } from '../lib/auth';
 import { newId, sha256Hex } from '../lib/crypto';
-import { createDb, type Db, nowIso } from '../lib/db';
+import { type Db, nowIso } from '../lib/db';
 import { ApiError } from '../lib/errors';
 import { listPage } from '../lib/pagination';
 import { canonicalJson } from '../lib/canonical-json';
 import { ApiApp, err, json, jsonBody } from '../lib/openapi';
 import { parseWith, readJson } from '../lib/validate';
-import { jobView, type JobRow, maxAttempts, sweepJobs } from '../jobs/store';
+import { jobView, type JobRow, sweepJobs } from '../jobs/store';
 import { type ResolvedSpec, validateSpec } from '../jobs/validate-spec';
 import { variantOf } from '../jobs/variant';
 
@@ -159,7 +159,7 @@ export const jobRoutes = new ApiApp()
   .openapi(create, async (c) => {
     const p = c.get('principal')!;
     const key = idempotencyKey(c.req.header('idempotency-key'));
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     let value: unknown;
     let bodyError: unknown;
     try {
@@ -176,7 +176,7 @@ export const jobRoutes = new ApiApp()
     }
     if (bodyError) throw bodyError;
     const body = parseWith(createJobBody, value, 'body');
-    const row = newJobRow(p, await validateSpec(db, p, body), maxAttempts(c.env), { idempotencyKey: key, idempotencySha: key ? sha : null });
+    const row = newJobRow(p, await validateSpec(db, p, body), c.var.config.maxAttempts, { idempotencyKey: key, idempotencySha: key ? sha : null });
     try {
       await db.insert(jobs).values(row);
     } catch (err) {
@@ -190,7 +190,7 @@ export const jobRoutes = new ApiApp()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
     const page = await listPage(
-      createDb(c.env.DB),
+      c.var.db,
       jobs,
       q,
       [q.status ? eq(jobs.status, q.status) : undefined, q.model ? eq(jobs.modelId, q.model) : undefined, q.sweep ? eq(jobs.sweepId, q.sweep) : undefined],
@@ -199,11 +199,11 @@ export const jobRoutes = new ApiApp()
     return c.json({ ...page, items: page.items.map(jobView) }, 200);
   })
   .openapi(get, async (c) => {
-    const row = await createDb(c.env.DB).query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) });
+    const row = await c.var.db.query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) });
     return c.json(jobView(assertReadable(c.get('principal'), row, 'job')), 200);
   })
   .openapi(cancel, async (c) => {
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const row = assertWritable(c.get('principal'), await db.query.jobs.findFirst({ where: eq(jobs.id, c.req.valid('param').id) }), 'job');
     const now = nowIso();
     // Clearing the lease makes the runner's next heartbeat answer 409, so it stops at once.
@@ -221,7 +221,7 @@ export const sweepRoutes = new ApiApp()
   .openapi(createSweep, async (c) => {
     const p = c.get('principal')!;
     const body = c.req.valid('json');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const sweepId = newId('swp');
     const specs: JobSpec[] = [];
     const base = body.base;
@@ -274,15 +274,15 @@ export const sweepRoutes = new ApiApp()
     if (specs.length > 200) throw tooLarge(specs.length);
     const resolved: ResolvedSpec[] = [];
     for (const s of specs) resolved.push(await validateSpec(db, p, s));
-    const rows = resolved.map((r) => newJobRow(p, r, maxAttempts(c.env), { sweepId }));
-    if (body.analyze) rows.push(...analysisRows(p, rows, base.visibility, maxAttempts(c.env), sweepId));
+    const rows = resolved.map((r) => newJobRow(p, r, c.var.config.maxAttempts, { sweepId }));
+    if (body.analyze) rows.push(...analysisRows(p, rows, base.visibility, c.var.config.maxAttempts, sweepId));
     if (rows.length > 200) throw tooLarge(rows.length);
     await db.batch(rows.map((r) => db.insert(jobs).values(r)) as unknown as [never, ...never[]]);
     return c.json({ sweepId, jobs: rows.map(jobView) }, 201);
   })
   .openapi(getSweep, async (c) => {
     const { id } = c.req.valid('param');
-    const rows = await sweepJobs(createDb(c.env.DB), c.get('principal'), id);
+    const rows = await sweepJobs(c.var.db, c.get('principal'), id);
     return c.json({ sweepId: id, jobs: rows.map(jobView) }, 200);
   });
 

@@ -16,7 +16,7 @@ import {
 } from '../../../shared/src/api/leaderboards';
 import { models, runs, scores } from '../db/schema';
 import { assertReadable, type Principal, visibleTo } from '../lib/auth';
-import { createDb, type Db } from '../lib/db';
+import type { Db } from '../lib/db';
 import { ApiApp, html, json, streamedJson } from '../lib/openapi';
 import { boardVersionKeys, versionedAnswer } from '../lib/versioned-cache';
 import { type BoardOptions, buildLeaderboard, companionMetrics } from '../leaderboard/aggregate';
@@ -113,7 +113,7 @@ const modelPage = createRoute({
 export const leaderboardRoutes = new ApiApp()
   .openapi(board, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     const o = boardOptions(q, q.format ?? null);
     const as = exportFormat(c, q.as);
@@ -135,7 +135,7 @@ export const leaderboardRoutes = new ApiApp()
   })
   .openapi(sparsity, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     const res = await versionedAnswer(c, db, {
       route: 'sparsity',
@@ -158,7 +158,7 @@ export const leaderboardRoutes = new ApiApp()
   })
   .openapi(methods, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     const res = await versionedAnswer(c, db, {
       route: 'methods',
@@ -179,7 +179,7 @@ export const leaderboardRoutes = new ApiApp()
 export const leaderboardPages = new ApiApp()
   .openapi(acrossModelsPage, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     const formats = await formatsOf(db, p, null);
     const format = q.format ?? formats[0] ?? null;
@@ -190,7 +190,7 @@ export const leaderboardPages = new ApiApp()
   })
   .openapi(modelPage, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const p = c.get('principal');
     const model = await readableModel(db, p, c.req.valid('param').model);
     const formats = await formatsOf(db, p, model.id);

@@ -19,7 +19,7 @@ import { expectedSha, serveBlob } from '../lib/blobs';
 import { storeStreamed } from '../lib/streamed-body';
 import { newId } from '../lib/crypto';
 import { assemble, storePart } from '../lib/multipart';
-import { createDb, type Db, nowIso } from '../lib/db';
+import { type Db, nowIso } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { nextCursor, type Page, pageQueries } from '../lib/pagination';
 import { ApiApp, err, json, jsonBody, raw, rawBody, streamedJson } from '../lib/openapi';
@@ -195,7 +195,7 @@ export const modelRoutes = new ApiApp()
   .openapi(create, async (c) => {
     const p = c.get('principal')!;
     const body = c.req.valid('json');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const row: ModelRow = {
       id: newId('mdl'),
       owner: p.owner,
@@ -212,7 +212,7 @@ export const modelRoutes = new ApiApp()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
     const p = c.get('principal');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const res = await versionedAnswer(c, db, {
       route: 'models',
       keys: ['models'],
@@ -233,12 +233,12 @@ export const modelRoutes = new ApiApp()
     return streamedJson<Page<ModelInfo>>(res);
   })
   .openapi(get, async (c) => {
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const m = assertReadable(c.get('principal'), await findModel(db, c.req.valid('param').id), 'model');
     return c.json(await loadModelView(db, m), 200);
   })
   .openapi(patch, async (c) => {
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const m = assertWritable(c.get('principal'), await findModel(db, c.req.valid('param').id), 'model');
     const body = c.req.valid('json');
     if (body.graph) {
@@ -253,7 +253,7 @@ export const modelRoutes = new ApiApp()
   })
   .openapi(putFile, async (c) => {
     const { id, name } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const expected = expectedSha(c.req.header('x-content-sha256'));
     const blob = await storeStreamed(c.env.BLOBS, c.req.raw, MAX_SINGLE_PUT, expected, `file "${name}" is empty`);
@@ -271,7 +271,7 @@ export const modelRoutes = new ApiApp()
   })
   .openapi(getFile, async (c) => {
     const { id, name } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const m = assertReadable(c.get('principal'), await findModel(db, id), 'model');
     const f = await db.query.modelFiles.findFirst({ where: and(eq(modelFiles.modelId, m.id), eq(modelFiles.name, name)) });
     if (!f) throw notFound(`file "${name}"`);
@@ -279,7 +279,7 @@ export const modelRoutes = new ApiApp()
   })
   .openapi(startUpload, async (c) => {
     const { id, name } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const uploadId = newId('upl');
     const r2Key = `uploads/${uploadId}`;
@@ -289,14 +289,14 @@ export const modelRoutes = new ApiApp()
   })
   .openapi(putPart, async (c) => {
     const { id, name, uploadId, n } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const u = await findUpload(db, id, name, uploadId);
     return c.json(await storePart(c.env.BLOBS, db, { id: uploadId, r2Key: u.r2Key, r2UploadId: u.r2UploadId }, n, c.req.raw), 200);
   })
   .openapi(completeUpload, async (c) => {
     const { id, name, uploadId } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const m = assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const u = await findUpload(db, id, name, uploadId);
     const body = c.req.valid('json');
@@ -320,7 +320,7 @@ export const modelRoutes = new ApiApp()
   })
   .openapi(abortUpload, async (c) => {
     const { id, name, uploadId } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     assertWritable(c.get('principal'), await findModel(db, id), 'model');
     const u = await findUpload(db, id, name, uploadId);
     await c.env.BLOBS.resumeMultipartUpload(u.r2Key, u.r2UploadId)

@@ -5,7 +5,7 @@ import { maskAnalysis } from '../../../shared/src/api/analysis';
 import { models, runs, suites } from '../db/schema';
 import { runArtifactJson } from '../jobs/run-artifact';
 import { assertReadable, canRead } from '../lib/auth';
-import { createDb } from '../lib/db';
+import type { Db } from '../lib/db';
 import { ApiApp, html } from '../lib/openapi';
 import { asLmfReport } from '../pages/lmf';
 import { RunPage } from '../pages/run';
@@ -24,7 +24,7 @@ const page = createRoute({
 
 export const runPages = new ApiApp().openapi(page, async (c) => {
   const q = c.req.valid('query');
-  const db = createDb(c.env.DB);
+  const db = c.var.db;
   const p = c.get('principal');
   const r = assertReadable(p, await db.query.runs.findFirst({ where: eq(runs.id, c.req.valid('param').id) }), 'run');
   const model = await db.query.models.findFirst({ where: eq(models.id, r.modelId) });
@@ -40,7 +40,7 @@ export const runPages = new ApiApp().openapi(page, async (c) => {
 });
 
 /** Names of the suites the caller can read (the others stay ids). */
-export async function suiteNamesOf(db: ReturnType<typeof createDb>, p: Parameters<typeof canRead>[0], ids: string[]): Promise<Record<string, string>> {
+export async function suiteNamesOf(db: Db, p: Parameters<typeof canRead>[0], ids: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   // D1 binds at most 100 parameters a statement.
   for (let i = 0; i < ids.length; i += 90) {

@@ -7,7 +7,7 @@ import { runs, scores } from '../db/schema';
 import { runArtifactRow } from '../jobs/run-artifact';
 import { assertReadable } from '../lib/auth';
 import { serveBlob } from '../lib/blobs';
-import { createDb, type Db } from '../lib/db';
+import type { Db } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import { nextCursor, type Page, pageQueries } from '../lib/pagination';
 import { ApiApp, err, json, raw, streamedJson } from '../lib/openapi';
@@ -100,7 +100,7 @@ const analysis = createRoute({
 export const runRoutes = new ApiApp()
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const res = await versionedAnswer(c, db, {
       route: 'runs',
       keys: ['runs'],
@@ -124,13 +124,13 @@ export const runRoutes = new ApiApp()
     return streamedJson<Page<RunInfo>>(res);
   })
   .openapi(get, async (c) => {
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, c.req.valid('param').id) }), 'run');
     return c.json(await runView(db, r), 200);
   })
   .openapi(artifact, async (c) => {
     const { id, name } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, id) }), 'run');
     const a = await runArtifactRow(db, r, name);
     if (!a) throw notFound(`artifact "${name}"`);
@@ -138,7 +138,7 @@ export const runRoutes = new ApiApp()
   })
   .openapi(analysis, async (c) => {
     const { id } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const r = assertReadable(c.get('principal'), await db.query.runs.findFirst({ where: eq(runs.id, id) }), 'run');
     if (r.kind !== 'analyze') throw new ApiError(404, 'not_found', `run ${r.id} is a ${r.kind} run, not an analysis (analyses: GET /v1/runs?kind=analyze)`);
     const a = await runArtifactRow(db, r, 'analysis.json');

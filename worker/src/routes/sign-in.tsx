@@ -5,7 +5,6 @@ import { tokens } from '../db/schema';
 import type { AppEnv } from '../env';
 import { readBody } from '../lib/blobs';
 import { safeEqual, sha256Hex } from '../lib/crypto';
-import { createDb } from '../lib/db';
 import { ApiError } from '../lib/errors';
 import { ApiApp, html } from '../lib/openapi';
 import { defaultLimit, ipKey, limitRequest } from '../lib/rate-limit';
@@ -89,10 +88,10 @@ export const signInRoutes = new ApiApp()
       return c.html(<SignInPage who={null} next={next} problem={problem} />, status);
     };
     if (!secret) return again(400, 'Paste an API token.');
-    const admin = c.env.ADMIN_TOKEN;
+    const admin = c.var.config.adminToken;
     // The admin secret has no row to revoke a session by; an admin signs in with a token of their own.
     if (admin && (await safeEqual(secret, admin))) return again(403, 'The admin secret cannot open a session: sign in with an API token (POST /v1/tokens).');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const row = await db.query.tokens.findFirst({ where: eq(tokens.secretHash, await sha256Hex(secret)) });
     if (!row || row.revokedAt) {
       // Guessing tokens here costs the caller's address its rate limit, as with a bad bearer token.
@@ -109,7 +108,7 @@ export const signInRoutes = new ApiApp()
   .openapi(signOut, async (c) => {
     assertSameOrigin(c);
     const secret = sessionSecret(c);
-    if (secret) await endSession(createDb(c.env.DB), secret);
+    if (secret) await endSession(c.var.db, secret);
     c.header('Set-Cookie', sessionCookie(c.req.url, '', 0));
     c.header('Cache-Control', 'private, no-store');
     return c.redirect('/', 303);

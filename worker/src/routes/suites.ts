@@ -12,7 +12,7 @@ import { putBlob, serveBlob } from '../lib/blobs';
 import { Problems, streamLines } from '../ingest/lines';
 import { newId, sha256Hex } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, uploadLanguage } from '../lib/datasets';
-import { createDb, nowIso } from '../lib/db';
+import { nowIso } from '../lib/db';
 import { listPage } from '../lib/pagination';
 import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
 import { toJsonl } from '../ingest/corpus';
@@ -167,14 +167,14 @@ export const suiteRoutes = new ApiApp()
       originalR2Key: kept.key,
       createdAt: nowIso(),
     };
-    await createDb(c.env.DB).insert(suites).values(row);
+    await c.var.db.insert(suites).values(row);
     return c.json(view(row), 201);
   })
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
     const lang = canonicalFilter(q.lang);
     const page = await listPage(
-      createDb(c.env.DB),
+      c.var.db,
       suites,
       q,
       [
@@ -188,11 +188,11 @@ export const suiteRoutes = new ApiApp()
     return c.json({ ...page, items: page.items.map(view) }, 200);
   })
   .openapi(get, async (c) => {
-    const row = await createDb(c.env.DB).query.suites.findFirst({ where: eq(suites.id, c.req.valid('param').id) });
+    const row = await c.var.db.query.suites.findFirst({ where: eq(suites.id, c.req.valid('param').id) });
     return c.json(view(assertReadable(c.get('principal'), row, 'suite')), 200);
   })
   .openapi(data, async (c) => {
-    const row = await createDb(c.env.DB).query.suites.findFirst({ where: eq(suites.id, c.req.valid('param').id) });
+    const row = await c.var.db.query.suites.findFirst({ where: eq(suites.id, c.req.valid('param').id) });
     const r = assertReadable(c.get('principal'), row, 'suite');
     if (c.req.valid('query').original) {
       const input = (r.stats as SuiteInfo['stats']).recognised.input;

@@ -5,7 +5,6 @@ import { models, scores } from '../db/schema';
 import { canRead, visibleTo } from '../lib/auth';
 import { idParam } from '../../../shared/src/api/common';
 import { jobView, sweepJobs } from '../jobs/store';
-import { createDb } from '../lib/db';
 import { ApiApp, html } from '../lib/openapi';
 import { type JobScore, SweepPage } from '../pages/sweep';
 
@@ -21,7 +20,7 @@ const page = createRoute({
 });
 
 export const sweepPages = new ApiApp().openapi(page, async (c) => {
-  const db = createDb(c.env.DB);
+  const db = c.var.db;
   const { id } = c.req.valid('param');
   const rows = await sweepJobs(db, c.get('principal'), id);
   // Each job's calibration pair was resolved when the job was validated.

@@ -4,7 +4,7 @@ import { boolQuery, idParam, page, paginationQuery } from '../../../shared/src/a
 import { createdToken, createTokenBody, type TokenInfo, tokenInfo } from '../../../shared/src/api/tokens';
 import { tokens } from '../db/schema';
 import { newId, newSecret, sha256Hex } from '../lib/crypto';
-import { createDb, nowIso } from '../lib/db';
+import { nowIso } from '../lib/db';
 import { notFound } from '../lib/errors';
 import { listPage } from '../lib/pagination';
 import { endSessionsOf } from '../lib/sessions';
@@ -72,19 +72,19 @@ export const tokenRoutes = new ApiApp()
       lastUsedAt: null,
       revokedAt: null,
     };
-    await createDb(c.env.DB).insert(tokens).values(row);
+    await c.var.db.insert(tokens).values(row);
     // The secret is returned exactly once; only its hash is stored.
     return c.json({ ...view(row), secret }, 201);
   })
   .openapi(list, async (c) => {
     const q = c.req.valid('query');
     // Admin only: every owner's tokens, no visibility filter.
-    const page = await listPage(createDb(c.env.DB), tokens, q, [q.includeRevoked ? undefined : isNull(tokens.revokedAt)]);
+    const page = await listPage(c.var.db, tokens, q, [q.includeRevoked ? undefined : isNull(tokens.revokedAt)]);
     return c.json({ ...page, items: page.items.map(view) }, 200);
   })
   .openapi(revoke, async (c) => {
     const { id } = c.req.valid('param');
-    const db = createDb(c.env.DB);
+    const db = c.var.db;
     const row = await db.query.tokens.findFirst({ where: eq(tokens.id, id) });
     if (!row) throw notFound('token');
     const revokedAt = row.revokedAt ?? nowIso();

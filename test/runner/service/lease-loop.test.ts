@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UnsupportedModel } from '../../../gpu-runner/src/model/preflight';
 import { IntegrityError, RunnerClient } from '../../../gpu-runner/src/service/client';
 import type { RunResult } from '../../../gpu-runner/src/service/protocol';
-import { failureCode, type JobHandler, RetryableError, Runner, ShutdownError } from '../../../gpu-runner/src/service/worker-loop';
+import { failureCode, type JobHandler, RetryableError, Runner, ShutdownError } from '../../../gpu-runner/src/service/lease-loop';
 import { json, startServer, type TestServer } from './server';
 
 const job = {

@@ -15,7 +15,7 @@ import { UnsupportedModel } from '../model/preflight';
 import { BlocksNotSeparable } from '../onnx/structure';
 import { InputCache } from './cache';
 import { CorruptInputError, IntegrityError, LeaseLostError, type RunnerClient } from './client';
-import { ApiError, sleep, UnreachableError } from './http';
+import { ApiRequestError, sleep, UnreachableError } from '../../../shared/src/http';
 import { etaSeconds, type StageOrigin } from './eta';
 import { collectGarbage } from './memory-release';
 import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, ProgressT, RunResult } from './protocol';
@@ -350,7 +350,7 @@ export class Runner {
 
 function isRetryable(err: unknown): boolean {
   if (err instanceof RetryableError || err instanceof UnreachableError || err instanceof IntegrityError) return true;
-  if (err instanceof ApiError) return err.status >= 500 || err.status === 429;
+  if (err instanceof ApiRequestError) return err.status >= 500 || err.status === 429;
   return false;
 }
 

@@ -12,7 +12,7 @@ export interface RetryPolicy {
   maxMs: number;
 }
 
-import { type ErrorCode, errorCode } from '../../../shared/src/api/errors';
+import { type ErrorCode, errorCode } from './api/errors';
 
 /** A code of the API's closed set, or `http_<status>` for an answer not in the error shape. */
 export type ApiErrorCode = ErrorCode | `http_${number}`;
@@ -20,7 +20,7 @@ export type ApiErrorCode = ErrorCode | `http_${number}`;
 export const defaultRetry: RetryPolicy = { retries: 6, baseMs: 250, maxMs: 15_000 };
 
 /** An answer of the API in its error shape `{error: {code, message, details?}}`. */
-export class ApiError extends Error {
+export class ApiRequestError extends Error {
   constructor(
     readonly status: number,
     readonly code: ApiErrorCode,
@@ -28,7 +28,7 @@ export class ApiError extends Error {
     readonly details?: unknown,
   ) {
     super(`${status} ${code}: ${message}`);
-    this.name = 'ApiError';
+    this.name = 'ApiRequestError';
   }
 }
 
@@ -91,18 +91,18 @@ function isRetryableStatus(status: number) {
   return status >= 500 || status === 429 || status === 408;
 }
 
-export async function errorFrom(res: Response): Promise<ApiError> {
+export async function errorFrom(res: Response): Promise<ApiRequestError> {
   const text = await res.text().catch(() => '');
   try {
     const j = JSON.parse(text) as { error?: { code?: string; message?: string; details?: unknown } };
     const code = errorCode.safeParse(j.error?.code);
-    if (code.success) return new ApiError(res.status, code.data, j.error?.message ?? '', j.error?.details);
+    if (code.success) return new ApiRequestError(res.status, code.data, j.error?.message ?? '', j.error?.details);
     // A code outside the set (a newer API): keep it in the message, not in the typed field.
-    if (j.error?.code) return new ApiError(res.status, `http_${res.status}`, `${j.error.code}: ${j.error.message ?? ''}`, j.error.details);
+    if (j.error?.code) return new ApiRequestError(res.status, `http_${res.status}`, `${j.error.code}: ${j.error.message ?? ''}`, j.error.details);
   } catch {
     // not JSON: fall through to the raw text
   }
-  return new ApiError(res.status, `http_${res.status}`, text.slice(0, 500) || res.statusText);
+  return new ApiRequestError(res.status, `http_${res.status}`, text.slice(0, 500) || res.statusText);
 }
 
 export class Http {
@@ -122,7 +122,7 @@ export class Http {
 
   /**
    * Sends a request, retrying network errors and retryable statuses. Returns the Response for a
-   * 2xx or an accepted status; throws ApiError for any other answer.
+   * 2xx or an accepted status; throws ApiRequestError for any other answer.
    */
   async send(path: string, o: RequestOptions = {}): Promise<Response> {
     const policy = { ...this.policy, ...o.retry };
