@@ -8,6 +8,8 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   calibration: () => import('./calibration'),
   sparsegpt: () => import('./sparsegpt'),
   evaluate: () => import('./evaluate'),
+  // Not in the default set: builds the scale bench's XGLM-564M (2.1 GB) and scores XNLI rows on it (minutes).
+  scoring: () => import('./scoring'),
   // Not in the default set: builds ~7 GB of models and runs them end to end (tens of minutes).
   scale: () => import('./scale/index'),
   // Not in the default set: starts wrangler dev and loads it for ~40 s.
@@ -17,7 +19,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
 };
 
 // Flags that take a value (`--models a,b`, `--reps 3`): their values are not benchmark names.
-const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--rounds', '--connections', '--jobs']);
+const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--rounds', '--connections', '--jobs', '--rows']);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 const unknown = wanted.filter((w) => !(w in suites));
@@ -26,7 +28,7 @@ if (unknown.length) {
   process.exit(2);
 }
 console.log(`bench on node ${process.version}`);
-for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => s !== 'scale' && s !== 'api' && s !== 'lease')) {
+for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => !['scale', 'scoring', 'api', 'lease'].includes(s))) {
   console.log(`\n=== bench: ${name} ===`);
   const t0 = performance.now();
   await (await suites[name]!()).run();

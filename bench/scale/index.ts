@@ -44,7 +44,7 @@ function tokenizerJson(vocab: number): string {
   return JSON.stringify(t);
 }
 
-async function ensureModel(spec: DecoderSpec): Promise<{ dir: string; bytes: number; buildSeconds?: number }> {
+export async function ensureModel(spec: DecoderSpec): Promise<{ dir: string; bytes: number; buildSeconds?: number }> {
   const dir = path.join(OUT, spec.name);
   const done = path.join(dir, '.complete');
   if (!existsSync(done) || readFileSync(done, 'utf8') !== JSON.stringify(spec)) {
@@ -81,8 +81,8 @@ function modelBytes(dir: string): number {
   return ['model.onnx', 'model.onnx_data'].reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
 }
 
-/** 30 XNLI-shaped rows (premise, hypothesis, label). */
-function xnliRows(): string {
+/** `n` (default 30) XNLI-shaped rows (premise, hypothesis, label), as JSON lines. */
+export function xnliRows(n = 30): string {
   const premises = [
     'The museum is closed on Mondays',
     'She plays the violin in an orchestra',
@@ -91,7 +91,7 @@ function xnliRows(): string {
     'He bought bread at the market',
   ];
   const hyps = ['It opens every day', 'She is a musician', 'The bridge is new', 'The streets were wet', 'He went shopping'];
-  return Array.from({ length: 30 }, (_, i) =>
+  return Array.from({ length: n }, (_, i) =>
     JSON.stringify({ premise: `${premises[i % 5]} (${i}).`, hypothesis: `${hyps[(i * 3) % 5]}.`, label: i % 3 }),
   ).join('\n');
 }
