@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { PolypruneApi } from '../../cli/api.js';
 import { freePort, newAdminToken, startStack, type Stack } from '../../scripts/lib/stack.js';
 import { parameterCount, SCALE_MODELS, writeDecoder, type DecoderSpec } from './decoder.js';
-import { measureCalibration, type CalibrationCost } from './calibration-cost.js';
+import { describeProfile, measureCalibration, type CalibrationCost } from './calibration-cost.js';
 import { groupPeakRss, groupRss, resetGroupPeakRss, treeBytes } from './measure.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -37,7 +37,7 @@ function flag(name: string): string | undefined {
 const has = (name: string) => process.argv.includes(`--${name}`);
 
 /** tokenizer.json with the model's vocabulary size: the test fixtures' byte-level BPE, padded out. */
-function tokenizerJson(vocab: number): string {
+export function tokenizerJson(vocab: number): string {
   const t = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/models/xglm/tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
   const v = t.model.vocab;
   for (let id = Object.keys(v).length; id < vocab; id++) v[`<extra_${id}>`] = id;
@@ -165,6 +165,7 @@ export async function run(): Promise<void> {
     process.stdout.write(`\ncalibration cost, ${r.spec.name}… `);
     r.cost = await measureCalibration(m.dir, calibration, reps);
     console.log(`oneshot ${fmt(r.cost.oneshot.median)}×, sequential ${fmt(r.cost.sequential.median)}× a forward pass`);
+    for (const line of describeProfile(r.cost)) console.log(line);
   }
   printTables(rows);
   writeFileSync(
