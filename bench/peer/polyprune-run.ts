@@ -17,7 +17,7 @@ import { openEvalModel } from '../../gpu-runner/src/evaluate/model.js';
 import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflight.js';
 import { writePrunedModel } from '../../gpu-runner/src/onnx/apply-mask.js';
 import { selectMask } from '../../gpu-runner/src/prune/masks.js';
-import { canonicalWeight } from '../../gpu-runner/src/prune/policy.js';
+import { canonicalWeight, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
 import { computeScores } from '../../gpu-runner/src/prune/scores.js';
 import type { LayerMask, PrunableLinear } from '../../gpu-runner/src/types.js';
 
@@ -51,13 +51,13 @@ const samples = inputs.calibration.map((ids) => ({
   attentionMask: new BigInt64Array(ids.length).fill(1n),
 }));
 const pattern = { kind: 'unstructured' as const, sparsity: inputs.sparsity };
-const maskOf = async (l: PrunableLinear, sqNorm: Float64Array): Promise<LayerMask> =>
-  selectMask(l.id, computeScores(await canonicalWeight(model, l), { method: 'wanda', sqNorm }), { dIn: l.dIn, dOut: l.dOut }, { pattern });
+const maskOf = async (l: PrunableLinear, sqNorm: Float64Array, stored: StoredWeights): Promise<LayerMask> =>
+  selectMask(l.id, computeScores(await canonicalWeight(model, l, stored), { method: 'wanda', sqNorm }), { dIn: l.dIn, dOut: l.dOut }, { pattern });
 const res = await collectStats(model, structure.linears, samples, {
   mode: 'sequential',
   session,
   config: checked.side.config,
-  maskBlock: (b, stats) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => maskOf(l, stats.get(l.id)!.sqNorm))),
+  maskBlock: (b, stats, stored) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => maskOf(l, stats.get(l.id)!.sqNorm, stored))),
 });
 lap('calibrate+prune');
 const prunedDir = path.join(path.dirname(outFile), 'pruned');

@@ -15,7 +15,7 @@ import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflig
 import { openSession } from '../../gpu-runner/src/onnx/session.js';
 import { selectMask } from '../../gpu-runner/src/prune/masks.js';
 import { computeScores } from '../../gpu-runner/src/prune/scores.js';
-import { canonicalWeight } from '../../gpu-runner/src/prune/policy.js';
+import { canonicalWeight, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
 
 export interface Ratio {
   median: number;
@@ -72,8 +72,8 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
         await open.release();
       }
     });
-  const mask = async (l: (typeof structure.linears)[number], stats: Map<string, { sqNorm: Float64Array }>) => {
-    const w = await canonicalWeight(model, l);
+  const mask = async (l: (typeof structure.linears)[number], stats: Map<string, { sqNorm: Float64Array }>, stored: StoredWeights) => {
+    const w = await canonicalWeight(model, l, stored);
     return selectMask(
       l.id,
       computeScores(w, { method: 'wanda', sqNorm: stats.get(l.id)!.sqNorm }),
@@ -98,7 +98,7 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
             batchSize: BATCH,
             session,
             config,
-            maskBlock: (b, stats) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => mask(l, stats))),
+            maskBlock: (b, stats, stored) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => mask(l, stats, stored))),
           })
         ).profile;
       })) / f,

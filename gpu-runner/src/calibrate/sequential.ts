@@ -22,10 +22,17 @@ import type { SessionOptions } from '../ort.js';
 import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../types.js';
 import type { ModelBatch } from './batches.js';
 import { tokenFeeds } from './feeds.js';
-import { applyBlockMasks, feedsOf, loadFeedWeights } from './feed-weights.js';
+import { applyBlockMasks, feedsOf, loadFeedWeights, type FeedWeight } from './feed-weights.js';
 import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
 
-export type MaskBlockFn = (block: number, stats: ActivationStats) => LayerMask[] | Promise<LayerMask[]>;
+/**
+ * Block b's masks from the statistics so far. `stored`: the block's weights as held for feeding
+ * (stored layout and type, still dense), by initializer name, so that masks need not read them again.
+ */
+export type MaskBlockFn = (block: number, stats: ActivationStats, stored: ReadonlyMap<string, Float32Array | Uint16Array>) => LayerMask[] | Promise<LayerMask[]>;
+
+const storedOf = (weights: Map<string, FeedWeight>, linears: PrunableLinear[]) =>
+  new Map(linears.map((l) => [l.weightName, weights.get(l.weightName)!.data]));
 
 export interface SequentialInput {
   model: OnnxModel;
@@ -121,7 +128,7 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
         runs++;
       }
       finalize(own, acc, x.samples, stats);
-      const chosen = await x.maskBlock(b, stats);
+      const chosen = await x.maskBlock(b, stats, storedOf(weights, own));
       lap('select masks');
       masks.push(...applyBlockMasks(weights, own, b, chosen));
       lap('apply masks');
@@ -170,7 +177,7 @@ export async function sequentialWholeGraph(x: SequentialInput): Promise<Sequenti
         runs++;
       }
       finalize(own, acc, x.samples, stats);
-      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats)));
+      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats, storedOf(weights, own))));
       x.progress('calibrate', b + 1, blocks);
     }
   } finally {
