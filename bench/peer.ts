@@ -78,7 +78,15 @@ export async function run(): Promise<void> {
     const t0 = performance.now();
     const b = spawnSync(
       PYTHON,
-      ['bench/peer/wanda_reference.py', 'build', '--out', dir, ...Object.entries(shape).flatMap(([k, v]) => [`--${k}`, String(v)]), '--threads', String(threads)],
+      [
+        'bench/peer/wanda_reference.py',
+        'build',
+        '--out',
+        dir,
+        ...Object.entries(shape).flatMap(([k, v]) => [`--${k}`, String(v)]),
+        '--threads',
+        String(threads),
+      ],
       { cwd: ROOT, env: { ...process.env, PYTHONPATH }, stdio: ['ignore', 'ignore', 'inherit'] },
     );
     if (b.status !== 0) throw new Error('building the peer model failed');
@@ -111,7 +119,9 @@ export async function run(): Promise<void> {
   const calibration = Array.from({ length: 8 }, () => Array.from({ length: 128 }, next));
   const prompts = xnliRows(nRows)
     .split('\n')
-    .flatMap((l) => encodeChoices(tok, renderExample('xnli', JSON.parse(l))!, { emptyContextId: tok.eosId, contextLength: 2048 }).map((c) => Array.from(c.tokens)));
+    .flatMap((l) =>
+      encodeChoices(tok, renderExample('xnli', JSON.parse(l))!, { emptyContextId: tok.eosId, contextLength: 2048 }).map((c) => Array.from(c.tokens)),
+    );
   const work = path.join(OUT, 'run');
   await mkdir(work, { recursive: true });
   const inputsFile = path.join(work, 'inputs.json');
@@ -128,7 +138,12 @@ export async function run(): Promise<void> {
     const torchOut = path.join(work, 'torch.json');
     const oursOut = path.join(work, 'polyprune.json');
     const loadBefore = os.loadavg()[0]!;
-    const torch = await child(PYTHON, ['bench/peer/wanda_reference.py', 'run', '--model', dir, '--inputs', inputsFile, '--out', torchOut, '--threads', String(threads)], { PYTHONPATH }, torchOut);
+    const torch = await child(
+      PYTHON,
+      ['bench/peer/wanda_reference.py', 'run', '--model', dir, '--inputs', inputsFile, '--out', torchOut, '--threads', String(threads)],
+      { PYTHONPATH },
+      torchOut,
+    );
     const ours = await child(
       process.execPath,
       ['--expose-gc', '--import', 'tsx', 'bench/peer/polyprune-run.ts', dir, inputsFile, oursOut, String(threads)],

@@ -45,10 +45,23 @@ def build(args):
     torch.set_num_threads(args.threads)
     m = make_model(cfg)
     torch.save(m.state_dict(), os.path.join(args.out, "weights.pt"))
-    # Above 2 GB torch.onnx writes the weights as external data next to the graph.
+    # Above 2 GB torch.onnx writes every tensor, a Constant's position table included, to its own file.
     fam.export(m, os.path.join(args.out, "model.onnx"))
+    single_data_file(args.out)
     with open(os.path.join(args.out, "peer.json"), "w") as f:
         json.dump(cfg, f)
+
+
+def single_data_file(out):
+    """One model.onnx_data for the initializers, Constants inline: the optimum layout polyprune's writer copies."""
+    import onnx
+
+    path = os.path.join(out, "model.onnx")
+    model = onnx.load(path)
+    before = set(os.listdir(out))
+    onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=1024, convert_attribute=False)
+    for f in before - {"model.onnx", "model.onnx_data", "weights.pt", "peer.json"}:
+        os.remove(os.path.join(out, f))
 
 
 class Wrapped:

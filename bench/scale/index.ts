@@ -91,9 +91,9 @@ export function xnliRows(n = 30): string {
     'He bought bread at the market',
   ];
   const hyps = ['It opens every day', 'She is a musician', 'The bridge is new', 'The streets were wet', 'He went shopping'];
-  return Array.from({ length: n }, (_, i) =>
-    JSON.stringify({ premise: `${premises[i % 5]} (${i}).`, hypothesis: `${hyps[(i * 3) % 5]}.`, label: i % 3 }),
-  ).join('\n');
+  return Array.from({ length: n }, (_, i) => JSON.stringify({ premise: `${premises[i % 5]} (${i}).`, hypothesis: `${hyps[(i * 3) % 5]}.`, label: i % 3 })).join(
+    '\n',
+  );
 }
 
 interface JobFigures {

@@ -29,10 +29,13 @@ import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
  * Block b's masks from the statistics so far. `stored`: the block's weights as held for feeding
  * (stored layout and type, still dense), by initializer name, so that masks need not read them again.
  */
-export type MaskBlockFn = (block: number, stats: ActivationStats, stored: ReadonlyMap<string, Float32Array | Uint16Array>) => LayerMask[] | Promise<LayerMask[]>;
+export type MaskBlockFn = (
+  block: number,
+  stats: ActivationStats,
+  stored: ReadonlyMap<string, Float32Array | Uint16Array>,
+) => LayerMask[] | Promise<LayerMask[]>;
 
-const storedOf = (weights: Map<string, FeedWeight>, linears: PrunableLinear[]) =>
-  new Map(linears.map((l) => [l.weightName, weights.get(l.weightName)!.data]));
+const storedOf = (weights: Map<string, FeedWeight>, linears: PrunableLinear[]) => new Map(linears.map((l) => [l.weightName, weights.get(l.weightName)!.data]));
 
 export interface SequentialInput {
   model: OnnxModel;

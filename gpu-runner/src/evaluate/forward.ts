@@ -137,7 +137,8 @@ export async function forward(
   const vocab = dims[dims.length - 1]!;
   if (io.logitRows) {
     const fed = (feeds[io.logitRows] as Tensor).dims[1]!;
-    if (dims.length !== 3 || dims[0] !== 1 || dims[1] !== fed) throw new Error(`logits shape ${JSON.stringify(dims)} does not match the ${fed} rows asked for × vocab`);
+    if (dims.length !== 3 || dims[0] !== 1 || dims[1] !== fed)
+      throw new Error(`logits shape ${JSON.stringify(dims)} does not match the ${fed} rows asked for × vocab`);
   } else if (dims.length !== 3 || dims[0] !== batch || dims[1] !== runLength) {
     throw new Error(`logits shape ${JSON.stringify(dims)} does not match batch ${batch} × ${runLength} × vocab`);
   }

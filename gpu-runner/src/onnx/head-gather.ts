@@ -50,7 +50,8 @@ export function gatherHeadRows(proto: ModelProto, logits: string): ModelProto | 
     const matmul = (n.opType === 'MatMul' && isOnnxDomain(n.domain)) || (n.opType === 'FusedMatMul' && n.domain === 'com.microsoft');
     if (matmul) {
       if (!isConstant(n.input?.[1] ?? '') || isConstant(n.input?.[0] ?? '')) return undefined;
-      if (n.opType === 'FusedMatMul' && (n.attribute ?? []).some((a) => (a.name === 'transA' || a.name === 'transBatchA') && Number(a.i) !== 0)) return undefined;
+      if (n.opType === 'FusedMatMul' && (n.attribute ?? []).some((a) => (a.name === 'transA' || a.name === 'transBatchA') && Number(a.i) !== 0))
+        return undefined;
       head = n;
     } else if (ELEMENTWISE.has(n.opType ?? '') && isOnnxDomain(n.domain)) {
       const moving = (n.input ?? []).filter((i) => i && !isConstant(i));
