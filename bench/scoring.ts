@@ -8,7 +8,9 @@
  * the head is then ~90 % of a pass instead of ~46 %, so the gain is larger than on the real shape).
  * `--rows N` XNLI-shaped rows (default 8, 3 choices each), `--reps N` interleaved repetitions
  * (default 2): each repetition runs forward, then every scoring path, and gives one ratio per path;
- * the median and range are printed, with the load average (the machine is shared).
+ * the median and range are printed, by wall time and by this process's CPU time (onnxruntime's
+ * threads included; steadier on a shared machine), with the load average, and how many positions
+ * each path sends through the head (deterministic).
  *
  * Plain forward: the prompts' distinct sequences in batches under the same token budget, logits
  * only (no log-softmax). Tokens: every prompt's tokens, as a one-sequence-per-pass evaluation feeds.
@@ -37,10 +39,26 @@ function ratio(xs: number[]): string {
 
 const load = () => os.loadavg()[0]!.toFixed(1);
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
+/** Wall seconds, and CPU seconds of this process (onnxruntime's threads included): steadier than wall time when neighbours load the machine. */
+async function timed(fn: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await fn();
-  return (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
+}
+
+/** Counts the logits rows (positions sent through the head) of the model's session runs. */
+function countHeadRows(model: EvalModel): { rows: number } {
+  const counter = { rows: 0 };
+  const run = model.session.run.bind(model.session);
+  model.session.run = (async (...args: Parameters<typeof run>) => {
+    const out = await run(...args);
+    const l = model.io.logits ? out[model.io.logits] : undefined;
+    if (l) counter.rows += l.data.length / l.dims[l.dims.length - 1]!;
+    return out;
+  }) as typeof run;
+  return counter;
 }
 
 /** The prompts' distinct sequences through plain batched forward passes (all logits). */
@@ -91,24 +109,35 @@ export async function run(): Promise<void> {
       ['harness, full head', 'harness', full],
       ['harness, scored positions', 'harness', gathered],
     ] as const;
-    const ratios = new Map<string, number[]>(paths.map(([name]) => [name, []]));
+    const ratios = new Map<string, { wall: number[]; cpu: number[]; headRows: number }>(paths.map(([name]) => [name, { wall: [], cpu: [], headRows: 0 }]));
+    const headRows = new Map([full, gathered].map((m) => [m, countHeadRows(m)]));
     const loads: string[] = [];
+    let forwardRows = 0;
     for (let r = 0; r < reps; r++) {
+      headRows.get(full)!.rows = 0;
       const f = await timed(() => plainForward(full, [...seqs.values()]));
+      forwardRows = headRows.get(full)!.rows;
       loads.push(load());
-      let line = `rep ${r + 1}: forward ${f.toFixed(1)} s (${(tokens / f).toFixed(0)} tok/s, load ${load()})`;
+      let line = `rep ${r + 1}: forward ${f.wall.toFixed(1)} s wall, ${f.cpu.toFixed(1)} s CPU (load ${load()})`;
       for (const [name, scoring, model] of paths) {
+        headRows.get(model)!.rows = 0;
         const t = await timed(() => evaluateMultipleChoice(model, rows, 'xnli', { scoring }));
         // tokens/s ÷ forward tokens/s = forward seconds ÷ scoring seconds
-        ratios.get(name)!.push(f / t);
-        line += `; ${name} ${t.toFixed(1)} s`;
+        const entry = ratios.get(name)!;
+        entry.wall.push(f.wall / t.wall);
+        entry.cpu.push(f.cpu / t.cpu);
+        entry.headRows = headRows.get(model)!.rows;
+        line += `; ${name} ${t.wall.toFixed(1)} s / ${t.cpu.toFixed(1)} s`;
       }
       loads.push(load());
       console.log(line);
     }
-    console.log('\n| path | tokens/s ÷ plain forward, median [min–max] |');
-    console.log('| --- | --- |');
-    for (const [name] of paths) console.log(`| ${name} | ${ratio(ratios.get(name)!)} |`);
+    console.log(`\n| path | tokens/s ÷ plain forward, wall time | same, CPU time | positions through the head (forward: ${forwardRows}) |`);
+    console.log('| --- | --- | --- | --- |');
+    for (const [name] of paths) {
+      const e = ratios.get(name)!;
+      console.log(`| ${name} | ${ratio(e.wall)} | ${ratio(e.cpu)} | ${e.headRows} |`);
+    }
     console.log(`load average (1 min) during the runs: ${loads.join(', ')}`);
   } finally {
     await full.session.release();

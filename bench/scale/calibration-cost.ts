@@ -27,6 +27,9 @@ export interface CalibrationCost {
   forwardSeconds: number[];
   oneshot: Ratio;
   sequential: Ratio;
+  /** the same ratios by this process's CPU time (steadier when neighbours load the machine) */
+  oneshotCpu: Ratio;
+  sequentialCpu: Ratio;
   /** the last sequential run: seconds per stage and per block */
   profile?: SequentialProfile;
   /** 1-minute load average after each repetition (the machine is shared) */
@@ -57,9 +60,14 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
     attentionMask: new BigInt64Array(cal.maxLength).fill(1n),
   }));
   const session = { device: 'cpu' as const };
+  // Wall seconds; this process's CPU seconds (onnxruntime's threads included) go to `lastCpu`.
+  let lastCpu = 0;
   const timed = async (fn: () => Promise<unknown>) => {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await fn();
+    const c = process.cpuUsage(c0);
+    lastCpu = (c.user + c.system) / 1e6;
     return (performance.now() - t0) / 1000;
   };
   const forward = () =>
@@ -85,11 +93,15 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
   const one: number[] = [];
   const seq: number[] = [];
   const load: number[] = [];
+  const oneCpu: number[] = [];
+  const seqCpu: number[] = [];
   let profile: SequentialProfile | undefined;
   for (let r = 0; r < reps; r++) {
     const f = await forward();
+    const fCpu = lastCpu;
     fw.push(f);
     one.push((await timed(() => collectStats(model, structure.linears, samples, { mode: 'oneshot', batchSize: BATCH, session, config }))) / f);
+    oneCpu.push(lastCpu / fCpu);
     seq.push(
       (await timed(async () => {
         profile = (
@@ -103,10 +115,11 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
         ).profile;
       })) / f,
     );
+    seqCpu.push(lastCpu / fCpu);
     load.push(os.loadavg()[0]!);
     process.stdout.write(`${path.basename(dir)} rep ${r + 1}/${reps} (forward ${f.toFixed(1)} s, load ${load[r]!.toFixed(1)}) `);
   }
-  return { forwardSeconds: fw, oneshot: ratio(one), sequential: ratio(seq), profile, load };
+  return { forwardSeconds: fw, oneshot: ratio(one), sequential: ratio(seq), oneshotCpu: ratio(oneCpu), sequentialCpu: ratio(seqCpu), profile, load };
 }
 
 /** The profile as lines: each stage's share of a forward pass, and the per-block seconds. */

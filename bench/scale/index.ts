@@ -164,7 +164,11 @@ export async function run(): Promise<void> {
     const m = models.find((x) => x.spec === r.spec)!;
     process.stdout.write(`\ncalibration cost, ${r.spec.name}… `);
     r.cost = await measureCalibration(m.dir, calibration, reps);
-    console.log(`oneshot ${fmt(r.cost.oneshot.median)}×, sequential ${fmt(r.cost.sequential.median)}× a forward pass`);
+    const c = r.cost;
+    const range = (x: { median: number; min: number; max: number }) => `${fmt(x.median)}× [${fmt(x.min)}–${fmt(x.max)}]`;
+    console.log(
+      `oneshot ${range(c.oneshot)}, sequential ${range(c.sequential)} a forward pass (wall); by CPU time oneshot ${range(c.oneshotCpu)}, sequential ${range(c.sequentialCpu)}; load ${c.load.map((l) => l.toFixed(1)).join(', ')}`,
+    );
     for (const line of describeProfile(r.cost)) console.log(line);
   }
   printTables(rows);
