@@ -36,7 +36,7 @@ describe.each(MODELS)('$dir ($kind): weights held for feeding give the masks of 
       expect(fromHeld.data).not.toBe(read.data);
       expect(Array.from(fromHeld.data)).toEqual(Array.from(read.data));
     }
-    const spec = { method: 'wanda' as const, sparsity: 0.5, pattern: 'unstructured' as const };
+    const spec = { method: 'wanda' as const, sparsity: 0.5, pattern: 'unstructured' as const, seed: 0, dropTop: false, magnitudeScope: 'row' as const };
     const a = await blockMasker(model, spec, structure.linears, {})(0, stats);
     const b = await blockMasker(model, spec, structure.linears, {})(0, stats, stored);
     expect(b.map((m) => m.id)).toEqual(a.map((m) => m.id));
