@@ -9,6 +9,10 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   calibration: () => import('./calibration'),
   sparsegpt: () => import('./sparsegpt'),
   evaluate: () => import('./evaluate'),
+  // Not in the default set: builds the scale bench's XGLM-564M (2.1 GB) and scores XNLI rows on it (minutes).
+  scoring: () => import('./scoring'),
+  // Not in the default set: needs python with torch; builds a 1.3 GB model in torch, runs both sides (minutes).
+  peer: () => import('./peer'),
   // Not in the default set: builds ~7 GB of models and runs them end to end (tens of minutes).
   scale: () => import('./scale/index'),
   // Not in the default set: starts wrangler dev and loads it for ~40 s.
@@ -22,7 +26,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
 };
 
 // Flags that take a value (`--models a,b`, `--reps 3`): their values are not benchmark names.
-const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--rounds', '--connections', '--jobs', '--mib', '--device']);
+const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--rounds', '--connections', '--jobs', '--mib', '--device', '--rows', '--threads']);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 const unknown = wanted.filter((w) => !(w in suites));
@@ -31,7 +35,9 @@ if (unknown.length) {
   process.exit(2);
 }
 console.log(`bench on node ${process.version}`);
-for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => !['scale', 'api', 'lease', 'transfer', 'board-scale'].includes(s))) {
+for (const name of wanted.length
+  ? wanted
+  : Object.keys(suites).filter((s) => !['scale', 'scoring', 'peer', 'api', 'lease', 'transfer', 'board-scale'].includes(s))) {
   console.log(`\n=== bench: ${name} ===`);
   const t0 = performance.now();
   await (await suites[name]!()).run();

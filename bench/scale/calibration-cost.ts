@@ -4,16 +4,18 @@
  * run interleaved `reps` times; each repetition gives one ratio per mode, and the median and range
  * are reported. Every run includes opening its session, as a job's does.
  */
+import os from 'node:os';
 import path from 'node:path';
 import type { CalibrationSample } from '../../gpu-runner/src/calibrate/batches.js';
 import { makeBatches } from '../../gpu-runner/src/calibrate/batches.js';
 import { tokenFeeds } from '../../gpu-runner/src/calibrate/feeds.js';
 import { collectStats } from '../../gpu-runner/src/calibrate/stats.js';
+import type { SequentialProfile } from '../../gpu-runner/src/calibrate/sequential.js';
 import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflight.js';
 import { openSession } from '../../gpu-runner/src/onnx/session.js';
 import { selectMask } from '../../gpu-runner/src/prune/masks.js';
 import { computeScores } from '../../gpu-runner/src/prune/scores.js';
-import { canonicalWeight } from '../../gpu-runner/src/prune/policy.js';
+import { canonicalWeight, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
 
 export interface Ratio {
   median: number;
@@ -25,6 +27,13 @@ export interface CalibrationCost {
   forwardSeconds: number[];
   oneshot: Ratio;
   sequential: Ratio;
+  /** the same ratios by this process's CPU time (steadier when neighbours load the machine) */
+  oneshotCpu: Ratio;
+  sequentialCpu: Ratio;
+  /** the last sequential run: seconds per stage and per block */
+  profile?: SequentialProfile;
+  /** 1-minute load average after each repetition (the machine is shared) */
+  load: number[];
 }
 
 const BATCH = 4;
@@ -51,9 +60,14 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
     attentionMask: new BigInt64Array(cal.maxLength).fill(1n),
   }));
   const session = { device: 'cpu' as const };
+  // Wall seconds; this process's CPU seconds (onnxruntime's threads included) go to `lastCpu`.
+  let lastCpu = 0;
   const timed = async (fn: () => Promise<unknown>) => {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     await fn();
+    const c = process.cpuUsage(c0);
+    lastCpu = (c.user + c.system) / 1e6;
     return (performance.now() - t0) / 1000;
   };
   const forward = () =>
@@ -66,8 +80,8 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
         await open.release();
       }
     });
-  const mask = async (l: (typeof structure.linears)[number], stats: Map<string, { sqNorm: Float64Array }>) => {
-    const w = await canonicalWeight(model, l);
+  const mask = async (l: (typeof structure.linears)[number], stats: Map<string, { sqNorm: Float64Array }>, stored: StoredWeights) => {
+    const w = await canonicalWeight(model, l, stored);
     return selectMask(
       l.id,
       computeScores(w, { method: 'wanda', sqNorm: stats.get(l.id)!.sqNorm }),
@@ -78,22 +92,48 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
   const fw: number[] = [];
   const one: number[] = [];
   const seq: number[] = [];
+  const load: number[] = [];
+  const oneCpu: number[] = [];
+  const seqCpu: number[] = [];
+  let profile: SequentialProfile | undefined;
   for (let r = 0; r < reps; r++) {
     const f = await forward();
+    const fCpu = lastCpu;
     fw.push(f);
     one.push((await timed(() => collectStats(model, structure.linears, samples, { mode: 'oneshot', batchSize: BATCH, session, config }))) / f);
+    oneCpu.push(lastCpu / fCpu);
     seq.push(
-      (await timed(() =>
-        collectStats(model, structure.linears, samples, {
-          mode: 'sequential',
-          batchSize: BATCH,
-          session,
-          config,
-          maskBlock: (b, stats) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => mask(l, stats))),
-        }),
-      )) / f,
+      (await timed(async () => {
+        profile = (
+          await collectStats(model, structure.linears, samples, {
+            mode: 'sequential',
+            batchSize: BATCH,
+            session,
+            config,
+            maskBlock: (b, stats, stored) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => mask(l, stats, stored))),
+          })
+        ).profile;
+      })) / f,
     );
-    process.stdout.write(`${path.basename(dir)} rep ${r + 1}/${reps} `);
+    seqCpu.push(lastCpu / fCpu);
+    load.push(os.loadavg()[0]!);
+    process.stdout.write(`${path.basename(dir)} rep ${r + 1}/${reps} (forward ${f.toFixed(1)} s, load ${load[r]!.toFixed(1)}) `);
   }
-  return { forwardSeconds: fw, oneshot: ratio(one), sequential: ratio(seq) };
+  return { forwardSeconds: fw, oneshot: ratio(one), sequential: ratio(seq), oneshotCpu: ratio(oneCpu), sequentialCpu: ratio(seqCpu), profile, load };
+}
+
+/** The profile as lines: each stage's share of a forward pass, and the per-block seconds. */
+export function describeProfile(cost: CalibrationCost): string[] {
+  const p = cost.profile;
+  if (!p) return [];
+  const f = cost.forwardSeconds[cost.forwardSeconds.length - 1]!;
+  const total = Object.values(p.stages).reduce((a, b) => a + b, 0);
+  const stages = Object.entries(p.stages)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)} s (${(v / f).toFixed(2)}× forward)`);
+  const blocks = p.blocks.map((v) => v.toFixed(2));
+  return [
+    `  last sequential run, ${total.toFixed(1)} s = ${(total / f).toFixed(2)}× its forward pass (${f.toFixed(1)} s): ${stages.join(', ')}`,
+    `  seconds per block: ${blocks.join(' ')}`,
+  ];
 }

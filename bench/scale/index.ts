@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { PolypruneApi } from '../../cli/api.js';
 import { freePort, newAdminToken, startStack, type Stack } from '../../scripts/lib/stack.js';
 import { parameterCount, SCALE_MODELS, writeDecoder, type DecoderSpec } from './decoder.js';
-import { measureCalibration, type CalibrationCost } from './calibration-cost.js';
+import { describeProfile, measureCalibration, type CalibrationCost } from './calibration-cost.js';
 import { groupPeakRss, groupRss, resetGroupPeakRss, treeBytes } from './measure.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -38,14 +38,14 @@ function flag(name: string): string | undefined {
 const has = (name: string) => process.argv.includes(`--${name}`);
 
 /** tokenizer.json with the model's vocabulary size: the test fixtures' byte-level BPE, padded out. */
-function tokenizerJson(vocab: number): string {
+export function tokenizerJson(vocab: number): string {
   const t = JSON.parse(readFileSync(path.join(ROOT, 'test/fixtures/models/xglm/tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
   const v = t.model.vocab;
   for (let id = Object.keys(v).length; id < vocab; id++) v[`<extra_${id}>`] = id;
   return JSON.stringify(t);
 }
 
-async function ensureModel(spec: DecoderSpec): Promise<{ dir: string; bytes: number; buildSeconds?: number }> {
+export async function ensureModel(spec: DecoderSpec): Promise<{ dir: string; bytes: number; buildSeconds?: number }> {
   const dir = path.join(OUT, spec.name);
   const done = path.join(dir, '.complete');
   if (!existsSync(done) || readFileSync(done, 'utf8') !== JSON.stringify(spec)) {
@@ -82,8 +82,8 @@ function modelBytes(dir: string): number {
   return ['model.onnx', 'model.onnx_data'].reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
 }
 
-/** 30 XNLI-shaped rows (premise, hypothesis, label). */
-function xnliRows(): string {
+/** `n` (default 30) XNLI-shaped rows (premise, hypothesis, label), as JSON lines. */
+export function xnliRows(n = 30): string {
   const premises = [
     'The museum is closed on Mondays',
     'She plays the violin in an orchestra',
@@ -92,9 +92,9 @@ function xnliRows(): string {
     'He bought bread at the market',
   ];
   const hyps = ['It opens every day', 'She is a musician', 'The bridge is new', 'The streets were wet', 'He went shopping'];
-  return Array.from({ length: 30 }, (_, i) =>
-    JSON.stringify({ premise: `${premises[i % 5]} (${i}).`, hypothesis: `${hyps[(i * 3) % 5]}.`, label: i % 3 }),
-  ).join('\n');
+  return Array.from({ length: n }, (_, i) => JSON.stringify({ premise: `${premises[i % 5]} (${i}).`, hypothesis: `${hyps[(i * 3) % 5]}.`, label: i % 3 })).join(
+    '\n',
+  );
 }
 
 interface JobFigures {
@@ -165,7 +165,12 @@ export async function run(): Promise<void> {
     const m = models.find((x) => x.spec === r.spec)!;
     process.stdout.write(`\ncalibration cost, ${r.spec.name}… `);
     r.cost = await measureCalibration(m.dir, calibration, reps);
-    console.log(`oneshot ${fmt(r.cost.oneshot.median)}×, sequential ${fmt(r.cost.sequential.median)}× a forward pass`);
+    const c = r.cost;
+    const range = (x: { median: number; min: number; max: number }) => `${fmt(x.median)}× [${fmt(x.min)}–${fmt(x.max)}]`;
+    console.log(
+      `oneshot ${range(c.oneshot)}, sequential ${range(c.sequential)} a forward pass (wall); by CPU time oneshot ${range(c.oneshotCpu)}, sequential ${range(c.sequentialCpu)}; load ${c.load.map((l) => l.toFixed(1)).join(', ')}`,
+    );
+    for (const line of describeProfile(r.cost)) console.log(line);
   }
   printTables(rows);
   writeFileSync(

@@ -22,10 +22,20 @@ import type { SessionOptions } from '../ort.js';
 import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../types.js';
 import type { ModelBatch } from './batches.js';
 import { tokenFeeds } from './feeds.js';
-import { applyBlockMasks, feedsOf, loadFeedWeights } from './feed-weights.js';
+import { applyBlockMasks, feedsOf, loadFeedWeights, type FeedWeight } from './feed-weights.js';
 import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
 
-export type MaskBlockFn = (block: number, stats: ActivationStats) => LayerMask[] | Promise<LayerMask[]>;
+/**
+ * Block b's masks from the statistics so far. `stored`: the block's weights as held for feeding
+ * (stored layout and type, still dense), by initializer name, so that masks need not read them again.
+ */
+export type MaskBlockFn = (
+  block: number,
+  stats: ActivationStats,
+  stored: ReadonlyMap<string, Float32Array | Uint16Array>,
+) => LayerMask[] | Promise<LayerMask[]>;
+
+const storedOf = (weights: Map<string, FeedWeight>, linears: PrunableLinear[]) => new Map(linears.map((l) => [l.weightName, weights.get(l.weightName)!.data]));
 
 export interface SequentialInput {
   model: OnnxModel;
@@ -40,11 +50,28 @@ export interface SequentialInput {
   config: ModelConfig;
 }
 
+/** Where a sequential calibration's time went: seconds per stage over all blocks, and per block. */
+export interface SequentialProfile {
+  stages: Record<string, number>;
+  blocks: number[];
+}
+
 export interface SequentialOutput {
   stats: ActivationStats;
   masks: LayerMask[];
   runs: number;
   device: string;
+  profile?: SequentialProfile;
+}
+
+/** A stopwatch charging elapsed time to named stages. */
+function stopwatch(profile: SequentialProfile) {
+  let t = performance.now();
+  return (stage: string) => {
+    const now = performance.now();
+    profile.stages[stage] = (profile.stages[stage] ?? 0) + (now - t) / 1000;
+    t = now;
+  };
 }
 
 function blocksOf(linears: PrunableLinear[]): number {
@@ -72,16 +99,22 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
   const blocks = blocksOf(x.linears);
   const stats: ActivationStats = new Map();
   const masks: LayerMask[] = [];
+  const profile: SequentialProfile = { stages: {}, blocks: [] };
+  const lap = stopwatch(profile);
   // Validate every cut before any forward pass, so a fallback costs nothing.
   const protos = Array.from({ length: blocks }, (_, b) => blockSubgraph(x, outputs, b));
+  lap('cut graphs');
   let stream: Tensor[] = [];
   let runs = 0;
   let device = 'cpu';
   for (let b = 0; b < blocks; b++) {
+    const blockStart = performance.now();
     const own = x.linears.filter((l) => l.block === b);
     const weights = await loadFeedWeights(x.model, own);
+    lap('read weights');
     const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
     let open: OpenSession | undefined = await openSession(protos[b]!, x.model.dir, x.session);
+    lap('open sessions');
     device = open.device;
     try {
       const feedsFor = (k: number) => ({
@@ -91,11 +124,17 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
       });
       const acc = accumulatorsFor(own);
       for (let k = 0; k < x.batches.length; k++) {
-        addBatch(acc, await open.session.run(feedsFor(k), [...acc.keys()]), x.batches[k]!, x.maskPadding);
+        const out = await open.session.run(feedsFor(k), [...acc.keys()]);
+        lap('statistics pass');
+        addBatch(acc, out, x.batches[k]!, x.maskPadding);
+        lap('accumulate');
         runs++;
       }
       finalize(own, acc, x.samples, stats);
-      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats)));
+      const chosen = await x.maskBlock(b, stats, storedOf(weights, own));
+      lap('select masks');
+      masks.push(...applyBlockMasks(weights, own, b, chosen));
+      lap('apply masks');
       if (b + 1 < blocks) {
         const next: Tensor[] = [];
         for (let k = 0; k < x.batches.length; k++) {
@@ -104,14 +143,17 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
           runs++;
         }
         stream = next;
+        lap('pruned-output pass');
       }
     } finally {
       await open.release();
       open = undefined;
+      lap('release sessions');
     }
     x.progress('calibrate', b + 1, blocks);
+    profile.blocks.push((performance.now() - blockStart) / 1000);
   }
-  return { stats, masks, runs, device };
+  return { stats, masks, runs, device, profile };
 }
 
 export async function sequentialWholeGraph(x: SequentialInput): Promise<SequentialOutput> {
@@ -138,7 +180,7 @@ export async function sequentialWholeGraph(x: SequentialInput): Promise<Sequenti
         runs++;
       }
       finalize(own, acc, x.samples, stats);
-      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats)));
+      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats, storedOf(weights, own))));
       x.progress('calibrate', b + 1, blocks);
     }
   } finally {

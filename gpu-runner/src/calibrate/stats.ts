@@ -20,7 +20,7 @@ import { asFloat32 } from './accumulate.js';
 import { chooseBatchSize, makeBatches, splitSamples, type CalibrationSample, type TokenizedCalibration } from './batches.js';
 import { tokenFeeds } from './feeds.js';
 import { accumulatorsFor, addBatch, addSquareSums, finalize } from './layer-accumulators.js';
-import { sequentialBlockwise, sequentialWholeGraph, type MaskBlockFn, type SequentialInput } from './sequential.js';
+import { sequentialBlockwise, sequentialWholeGraph, type MaskBlockFn, type SequentialInput, type SequentialProfile } from './sequential.js';
 
 export type StatsMode = 'oneshot' | 'sequential';
 
@@ -59,6 +59,8 @@ export interface CollectResult {
   /** sequential: the strategy used. */
   strategy?: 'blockwise' | 'whole-graph';
   seconds: number;
+  /** blockwise sequential: seconds per stage and per block */
+  profile?: SequentialProfile;
 }
 
 export async function collectStats(

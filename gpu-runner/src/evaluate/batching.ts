@@ -24,7 +24,7 @@ import {
   type Unique,
 } from './batch-plan.js';
 import { forward, gatherCache } from './forward.js';
-import { writeTokenLogProbs } from './logprobs.js';
+import { predictingSteps, writeTokenLogProbs } from './logprobs.js';
 import { logitTokens, type EvalModel } from './model.js';
 
 export interface BatchOptions {
@@ -87,12 +87,18 @@ async function runFullBatches(run: Run, batches: number[][]): Promise<void> {
   const { model, uniq, ulp, stats } = run;
   for (const batch of batches) {
     const rows = batch.map((k) => uniq[k]!.tokens);
-    const out = await forward(model, rows);
+    const out = await forward(
+      model,
+      rows,
+      undefined,
+      false,
+      batch.map((k) => predictingSteps(0, uniq[k]!.scoreFrom, uniq[k]!.tokens.length)),
+    );
     stats.forwardTokens += rows.reduce((s, r) => s + r.length, 0);
     stats.paddedTokens += out.batch * out.runLength;
     batch.forEach((k, row) => {
       const u = uniq[k]!;
-      writeTokenLogProbs(out.logits, row, out.runLength, out.vocab, 0, u.tokens, u.scoreFrom, u.tokens.length, ulp[k]!, 0);
+      writeTokenLogProbs(out, row, 0, u.tokens, u.scoreFrom, u.tokens.length, ulp[k]!, 0);
     });
     run.tick();
   }
@@ -105,7 +111,12 @@ async function runPrefixBatches(run: Run, prefixBatches: SharedGroup[][], contPl
   for (let b = 0; b < prefixBatches.length; b++) {
     const groups = prefixBatches[b]!;
     const rows = groups.map((g) => uniq[g.members[0]!]!.tokens.subarray(0, g.prefix));
-    const pre = await forward(model, rows, undefined, true);
+    // Logits for the positions up to the first token after the prefix, from the earliest member's scoreFrom.
+    const preSteps = groups.map((g): [number, number] => {
+      const minFrom = Math.min(...g.members.map((i) => uniq[i]!.scoreFrom));
+      return minFrom <= g.prefix ? predictingSteps(0, minFrom, g.prefix + 1) : [0, 0];
+    });
+    const pre = await forward(model, rows, undefined, true, preSteps);
     stats.forwardTokens += rows.reduce((n, r) => n + r.length, 0);
     stats.paddedTokens += pre.batch * pre.runLength;
     run.tick();
@@ -116,12 +127,12 @@ async function runPrefixBatches(run: Run, prefixBatches: SharedGroup[][], contPl
       // positions before the prefix end are the same for every member: normalise them once
       const minFrom = Math.min(...g.members.map((i) => uniq[i]!.scoreFrom));
       const inside = new Float64Array(Math.max(0, prefix - minFrom));
-      if (inside.length) writeTokenLogProbs(pre.logits, row, pre.runLength, pre.vocab, 0, rows[row]!, minFrom, prefix, inside, 0);
+      if (inside.length) writeTokenLogProbs(pre, row, 0, rows[row]!, minFrom, prefix, inside, 0);
       for (const i of g.members) {
         const u = uniq[i]!;
         if (u.scoreFrom < prefix) ulp[i]!.set(inside.subarray(u.scoreFrom - minFrom));
         if (u.scoreFrom <= prefix) {
-          writeTokenLogProbs(pre.logits, row, pre.runLength, pre.vocab, 0, u.tokens, prefix, prefix + 1, ulp[i]!, prefix - u.scoreFrom);
+          writeTokenLogProbs(pre, row, 0, u.tokens, prefix, prefix + 1, ulp[i]!, prefix - u.scoreFrom);
         }
       }
     });
@@ -137,7 +148,11 @@ async function runPrefixBatches(run: Run, prefixBatches: SharedGroup[][], contPl
         model.io.past!.batchAxis,
       );
       const contRows = items.map((it) => uniq[it.req]!.tokens.subarray(it.prefix));
-      const out = await forward(model, contRows, cache);
+      const contSteps = items.map((it) => {
+        const u = uniq[it.req]!;
+        return predictingSteps(it.prefix, Math.max(u.scoreFrom, it.prefix + 1), u.tokens.length);
+      });
+      const out = await forward(model, contRows, cache, false, contSteps);
       stats.forwardTokens += contRows.reduce((n, r) => n + r.length, 0);
       stats.paddedTokens += out.batch * out.runLength;
       items.forEach((it, row) => {
@@ -145,7 +160,7 @@ async function runPrefixBatches(run: Run, prefixBatches: SharedGroup[][], contPl
         const from = Math.max(u.scoreFrom, it.prefix + 1);
         if (from < u.tokens.length) {
           // the continuation's first token sits at position it.prefix, whatever padding the cache holds
-          writeTokenLogProbs(out.logits, row, out.runLength, out.vocab, it.prefix, u.tokens, from, u.tokens.length, ulp[it.req]!, from - u.scoreFrom);
+          writeTokenLogProbs(out, row, it.prefix, u.tokens, from, u.tokens.length, ulp[it.req]!, from - u.scoreFrom);
         }
       });
       run.tick();

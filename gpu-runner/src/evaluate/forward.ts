@@ -20,11 +20,14 @@ export interface KvCache {
 }
 
 export interface ForwardOutput {
+  /** [batch, runLength, vocab], or with `rowOf` only the rows asked for, [n, vocab] */
   logits: Float32Array;
   batch: number;
-  /** padded length of this run (logits are [batch, runLength, vocab]) */
+  /** padded length of this run */
   runLength: number;
   vocab: number;
+  /** when only some positions got logits: rowOf[b * runLength + step] = their logits row, -1 where none */
+  rowOf?: Int32Array;
   /** present key/values keyed by the past input name they feed next time (only when requested) */
   present?: Map<string, Tensor>;
   /** the attention mask used ([batch, past + runLength]): the validity of the present's slots */
@@ -38,11 +41,42 @@ function emptyPast(model: EvalModel, batch: number): Map<string, Tensor> {
   return m;
 }
 
+/** Offset of the logits of batch row `row`, run step `step` in `out.logits`. */
+export function logitOffset(out: Pick<ForwardOutput, 'runLength' | 'vocab' | 'rowOf'>, row: number, step: number): number {
+  const flat = row * out.runLength + step;
+  if (!out.rowOf) return flat * out.vocab;
+  const r = out.rowOf[flat]!;
+  if (!(r >= 0)) throw new Error(`no logits were computed for row ${row}, step ${step}`);
+  return r * out.vocab;
+}
+
+/** The flattened positions [from, to) of each row, in order; at least one (an empty Gather is not worth the risk). */
+function logitRows(steps: ReadonlyArray<readonly [number, number]>, runLength: number): { rows: BigInt64Array; rowOf: Int32Array } {
+  const rowOf = new Int32Array(steps.length * runLength).fill(-1);
+  const picked: number[] = [];
+  steps.forEach(([from, to], b) => {
+    for (let s = Math.max(0, from); s < Math.min(to, runLength); s++) {
+      rowOf[b * runLength + s] = picked.length;
+      picked.push(b * runLength + s);
+    }
+  });
+  if (!picked.length) picked.push(0);
+  return { rows: BigInt64Array.from(picked, (v) => BigInt(v)), rowOf };
+}
+
 /**
  * Runs `rows` (token ids, right-padded with the tokenizer's pad id) after an optional cache.
- * `wantPresent` asks for the updated cache (only honoured when the graph has one).
+ * `wantPresent` asks for the updated cache (only honoured when the graph has one). `steps[b]`, when
+ * given, is the range of run steps of row b whose logits the caller reads: a graph whose head was
+ * given a row input (head-gather.ts) computes only those, and `rowOf` says where they are.
  */
-export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCache, wantPresent = false): Promise<ForwardOutput> {
+export async function forward(
+  model: EvalModel,
+  rows: Int32Array[],
+  cache?: KvCache,
+  wantPresent = false,
+  steps?: ReadonlyArray<readonly [number, number]>,
+): Promise<ForwardOutput> {
   const batch = rows.length;
   let runLength = 0;
   for (const r of rows) runLength = Math.max(runLength, r.length);
@@ -77,6 +111,15 @@ export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCa
   if (io.positions) feeds[io.positions.name] = intTensor(io.positions.type, positions, [batch, runLength]);
   if (io.tokenTypes) feeds[io.tokenTypes.name] = intTensor(io.tokenTypes.type, new BigInt64Array(batch * runLength), [batch, runLength]);
   if (model.io.useCacheBranch) feeds[model.io.useCacheBranch] = new ort.Tensor('bool', new Uint8Array([pastLength > 0 ? 1 : 0]), [1]);
+  let rowOf: Int32Array | undefined;
+  if (io.logitRows) {
+    if (steps && steps.length !== batch) throw new Error(`logit steps for ${steps.length} rows, expected ${batch}`);
+    const picked = steps ? logitRows(steps, runLength) : undefined;
+    rowOf = picked?.rowOf;
+    // Without steps every position, in order: the logits keep their [batch, runLength, vocab] layout.
+    const all = picked?.rows ?? BigInt64Array.from({ length: batch * runLength }, (_, k) => BigInt(k));
+    feeds[io.logitRows] = new ort.Tensor('int64', all, [1, all.length]);
+  }
   if (!io.logits) throw new Error(`the graph has no logits output (outputs: ${io.outputs.join(', ')})`);
   const fetches = [io.logits];
   if (model.io.past) {
@@ -91,10 +134,15 @@ export async function forward(model: EvalModel, rows: Int32Array[], cache?: KvCa
   const logitsT = out[io.logits]!;
   if (logitsT.type !== 'float32' && logitsT.type !== 'float16') throw new Error(`logits are ${logitsT.type}; expected float32 or float16`);
   const dims = logitsT.dims;
-  if (dims.length !== 3 || dims[0] !== batch || dims[1] !== runLength) {
+  const vocab = dims[dims.length - 1]!;
+  if (io.logitRows) {
+    const fed = (feeds[io.logitRows] as Tensor).dims[1]!;
+    if (dims.length !== 3 || dims[0] !== 1 || dims[1] !== fed)
+      throw new Error(`logits shape ${JSON.stringify(dims)} does not match the ${fed} rows asked for × vocab`);
+  } else if (dims.length !== 3 || dims[0] !== batch || dims[1] !== runLength) {
     throw new Error(`logits shape ${JSON.stringify(dims)} does not match batch ${batch} × ${runLength} × vocab`);
   }
-  const result: ForwardOutput = { logits: asFloat32(logitsT.data), batch, runLength, vocab: dims[2]!, mask };
+  const result: ForwardOutput = { logits: asFloat32(logitsT.data), batch, runLength, vocab, mask, ...(rowOf ? { rowOf } : {}) };
   if (wantPresent && model.io.past) {
     result.present = new Map();
     for (const e of model.io.past.entries) result.present.set(e.past, out[e.present]!);

@@ -28,16 +28,27 @@ export function argmaxAt(logits: Float32Array, offset: number, vocab: number): n
   return best;
 }
 
+/** A pass's logits: [batch, runLength, vocab], or only some rows of it (rowOf: see forward.ts). */
+export interface LogitsView {
+  logits: Float32Array;
+  runLength: number;
+  vocab: number;
+  rowOf?: Int32Array;
+}
+
+/** Run steps of a row that predict positions [from, to) when the run starts at `runStart`: what writeTokenLogProbs reads. */
+export function predictingSteps(runStart: number, from: number, to: number): [number, number] {
+  return [from - 1 - runStart, to - 1 - runStart];
+}
+
 /**
  * Writes log p(tokens[p] | tokens[<p]) for p in [from, to) into out[outOffset + p - from], reading
  * the logits of one batch row of a run whose first fed token sits at absolute position `runStart`
  * (the past length when a KV cache precedes the run). Position p is predicted by run step p-1-runStart.
  */
 export function writeTokenLogProbs(
-  logits: Float32Array,
+  view: LogitsView,
   row: number,
-  runLength: number,
-  vocab: number,
   runStart: number,
   tokens: Int32Array,
   from: number,
@@ -45,10 +56,13 @@ export function writeTokenLogProbs(
   out: Float64Array,
   outOffset: number,
 ): void {
+  const { logits, runLength, vocab, rowOf } = view;
   for (let p = from; p < to; p++) {
     const step = p - 1 - runStart;
     if (step < 0 || step >= runLength) throw new Error(`position ${p} is not predicted by this run (start ${runStart}, length ${runLength})`);
-    out[outOffset + p - from] = logProbAt(logits, (row * runLength + step) * vocab, vocab, tokens[p]!);
+    const r = rowOf ? rowOf[row * runLength + step]! : row * runLength + step;
+    if (r < 0) throw new Error(`position ${p} of row ${row} got no logits in this run`);
+    out[outOffset + p - from] = logProbAt(logits, r * vocab, vocab, tokens[p]!);
   }
 }
 

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { configHeads, describeGraph, type GraphIO, type ModelConfig } from '../onnx/graph-io.js';
 import { readSideFiles } from '../model/side-files.js';
+import { gatherHeadRows } from '../onnx/head-gather.js';
 import { fuseTransposedHead } from '../onnx/normalize.js';
 import { loadModel } from '../onnx/read.js';
 import { initializerBytes } from '../onnx/write.js';
@@ -48,14 +49,18 @@ export function contextLengthOf(config: ModelConfig, fallback = 2048): number {
 
 /**
  * A session on the graph file; a tied head exported as MatMul(Transpose(embedding)) is read through
- * FusedMatMul instead, so onnxruntime does not fold a transposed copy of the embedding into memory.
+ * FusedMatMul instead, so onnxruntime does not fold a transposed copy of the embedding into memory,
+ * and the head computes only the positions a pass asks for (head-gather.ts) unless `gatherHead` is false.
  */
-async function openGraph(file: string, opts: SessionOptions): Promise<{ session: Session; weightBytes: number }> {
+async function openGraph(file: string, opts: SessionOptions & { gatherHead?: boolean }): Promise<{ session: Session; weightBytes: number }> {
   const model = await loadModel(file);
   const weightBytes = initializerBytes(model);
   const fused = fuseTransposedHead(model.proto);
-  if (!fused.rewritten) return { session: (await createSession(file, await withDeviceCut(model.proto, opts))).session, weightBytes };
-  return { session: (await openSession(fused.proto, model.dir, opts)).session, weightBytes };
+  const outputs = (fused.proto.graph!.output ?? []).map((o) => o.name ?? '');
+  const logits = outputs.includes('logits') ? 'logits' : outputs.find((o) => /logits|lm_logits|scores/i.test(o));
+  const gathered = opts.gatherHead !== false && logits ? gatherHeadRows(fused.proto, logits) : undefined;
+  if (!fused.rewritten && !gathered) return { session: (await createSession(file, await withDeviceCut(model.proto, opts))).session, weightBytes };
+  return { session: (await openSession(gathered ?? fused.proto, model.dir, opts)).session, weightBytes };
 }
 
 export interface OpenOptions extends SessionOptions {
@@ -65,6 +70,8 @@ export interface OpenOptions extends SessionOptions {
   graphFile?: string;
   /** skip measuring the cache (tests of the unprobed paths) */
   cache?: CacheAbilities;
+  /** false: the head computes logits for every position (the path before head-gather.ts; benchmarks and tests compare the two) */
+  gatherHead?: boolean;
 }
 
 /** Opens the graph, tokenizer.json and side files from a model directory. */

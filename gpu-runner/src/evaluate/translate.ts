@@ -13,7 +13,7 @@ import { planBatches } from './batch-plan.js';
 import { BATCH_DEFAULTS, batchTokens, type BatchOptions } from './batching.js';
 import { BLEU_SIGNATURE, bleuFromStats, bleuStats, sumBleuStats, type BleuStats } from './bleu.js';
 import { CHRF_SIGNATURE, corpusChrf, sentenceChrf } from './chrf.js';
-import { forward, gatherCache, type KvCache } from './forward.js';
+import { forward, gatherCache, logitOffset, type KvCache } from './forward.js';
 import { argmaxAt } from './logprobs.js';
 import type { EvalModel } from './model.js';
 
@@ -85,13 +85,20 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
     let active = batches[b]!;
     if (model.cache.step) {
       const first = active.map((i) => prompts[i]!);
-      let out = await forward(model, first, undefined, true);
+      // Only each row's last step predicts a token: the head runs on those alone.
+      let out = await forward(
+        model,
+        first,
+        undefined,
+        true,
+        first.map((r) => [r.length - 1, r.length] as const),
+      );
       stats.forwardTokens += first.reduce((n, r) => n + r.length, 0);
       // the step whose logits predict each row's next token
       let last = first.map((r) => r.length - 1);
       for (let step = 0; step < maxNew && active.length; step++) {
         stats.steps++;
-        const next = active.map((_, row) => argmaxAt(out.logits, (row * out.runLength + last[row]!) * out.vocab, out.vocab));
+        const next = active.map((_, row) => argmaxAt(out.logits, logitOffset(out, row, last[row]!), out.vocab));
         const keep: number[] = [];
         active.forEach((i, row) => {
           if (stop.has(next[row]!)) return;
@@ -119,10 +126,16 @@ export async function greedyDecode(model: EvalModel, prompts: Int32Array[], opts
       for (let step = 0; step < maxNew && active.length; step++) {
         stats.steps++;
         const rows = active.map((i) => Int32Array.from([...prompts[i]!, ...outputs[i]!]));
-        const out = await forward(model, rows);
+        const out = await forward(
+          model,
+          rows,
+          undefined,
+          false,
+          rows.map((r) => [r.length - 1, r.length] as const),
+        );
         stats.forwardTokens += rows.reduce((s, r) => s + r.length, 0);
         active = active.filter((i, row) => {
-          const t = argmaxAt(out.logits, (row * out.runLength + rows[row]!.length - 1) * out.vocab, out.vocab);
+          const t = argmaxAt(out.logits, logitOffset(out, row, rows[row]!.length - 1), out.vocab);
           if (stop.has(t)) return false;
           outputs[i]!.push(t);
           return true;

@@ -11,6 +11,7 @@
  * - `use_cache_branch` of optimum's merged decoders.
  */
 import type { Session } from '../ort.js';
+import { LOGIT_ROWS_INPUT } from './head-gather.js';
 
 export type IntType = 'int64' | 'int32';
 
@@ -57,6 +58,8 @@ export interface GraphIO {
   past?: PastLayout;
   /** optimum "merged" decoders select their cached branch with this boolean input */
   useCacheBranch?: string;
+  /** the input choosing which flattened positions get logits (head-gather.ts), when the graph was given one */
+  logitRows?: string;
 }
 
 export type ModelConfig = Record<string, unknown>;
@@ -156,10 +159,11 @@ export function describeGraph(session: Session, config: ModelConfig = {}): Graph
   if (inputs.has('position_ids')) io.positions = tokenInput(session, 'position_ids');
   if (inputs.has('token_type_ids')) io.tokenTypes = tokenInput(session, 'token_type_ids');
   if (inputs.has('use_cache_branch')) io.useCacheBranch = 'use_cache_branch';
+  if (inputs.has(LOGIT_ROWS_INPUT)) io.logitRows = LOGIT_ROWS_INPUT;
 
   const past: Array<PastName & { name: string }> = [];
   for (const name of session.inputNames) {
-    if (TOKEN_INPUTS.has(name)) continue;
+    if (TOKEN_INPUTS.has(name) || name === LOGIT_ROWS_INPUT) continue;
     const p = parsePast(name);
     if (!p) {
       throw new Error(

@@ -4,7 +4,7 @@
  * weight and the statistics collected so far. Sequential calibration calls it block by block.
  */
 import type { PruneJobSpec } from '../../../shared/src/api/jobs.js';
-import { readWeight, type OnnxModel } from '../onnx/read.js';
+import { bytesToFloat32, readWeight, type OnnxModel } from '../onnx/read.js';
 import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types.js';
 import { selectMask, type MaskPattern } from './masks.js';
 import { computeScores, type ScoreInputs } from './scores.js';
@@ -40,9 +40,22 @@ export function maskPattern(spec: MaskPolicy, sparsity = spec.sparsity): MaskPat
   return { kind: 'unstructured', sparsity };
 }
 
+/**
+ * Weights already in memory in their stored layout and type (fp16 as raw halves), by initializer
+ * name: sequential calibration holds each block's to feed them, so its masks need not read them again.
+ */
+export type StoredWeights = ReadonlyMap<string, Float32Array | Uint16Array>;
+
+/** The stored weight as readWeight would return its data (fp16 widened the same way), if held. */
+function storedWeight(stored: StoredWeights | undefined, l: PrunableLinear): { data: Float32Array } | undefined {
+  const d = stored?.get(l.weightName);
+  if (!d) return undefined;
+  return { data: d instanceof Float32Array ? d : bytesToFloat32(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), 'float16') };
+}
+
 /** The weight in the canonical [dIn, dOut] layout whatever layout the graph stores it in. */
-export async function canonicalWeight(model: OnnxModel, l: PrunableLinear): Promise<DenseWeight> {
-  const w = await readWeight(model, l.weightName);
+export async function canonicalWeight(model: OnnxModel, l: PrunableLinear, stored?: StoredWeights): Promise<DenseWeight> {
+  const w = storedWeight(stored, l) ?? (await readWeight(model, l.weightName));
   if (w.data.length !== l.dIn * l.dOut) throw new Error(`${l.id}: weight ${l.weightName} has ${w.data.length} values, expected ${l.dIn}x${l.dOut}`);
   if (!l.storedTransposed) return { dIn: l.dIn, dOut: l.dOut, data: w.data };
   const data = new Float32Array(l.dIn * l.dOut);
@@ -74,8 +87,8 @@ export function scoreInputs(spec: MaskPolicy, l: PrunableLinear, index: number, 
   return { method: 'wanda', sqNorm: main.sqNorm };
 }
 
-export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLinear, index: number, st: Statistics): Promise<LayerMask> {
-  const w = await canonicalWeight(model, l);
+export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLinear, index: number, st: Statistics, stored?: StoredWeights): Promise<LayerMask> {
+  const w = await canonicalWeight(model, l, stored);
   const scores = computeScores(w, scoreInputs(spec, l, index, st));
   return selectMask(l.id, scores, { dIn: l.dIn, dOut: l.dOut }, { pattern: maskPattern(spec, layerSparsityOf(spec, l)), dropTop: spec.dropTop });
 }
@@ -85,13 +98,13 @@ export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLine
  * far, chosen before block b+1 is calibrated. `st.main` follows the latest statistics.
  */
 export function blockMasker(model: OnnxModel, spec: MaskPolicy, linears: PrunableLinear[], st: Statistics) {
-  return (block: number, stats: ActivationStats): Promise<LayerMask[]> => {
+  return (block: number, stats: ActivationStats, stored?: StoredWeights): Promise<LayerMask[]> => {
     st.main = stats;
     return Promise.all(
       linears
         .map((l, i) => [l, i] as const)
         .filter(([l]) => l.block === block)
-        .map(([l, i]) => maskOf(model, spec, l, i, st)),
+        .map(([l, i]) => maskOf(model, spec, l, i, st, stored)),
     );
   };
 }

@@ -16,6 +16,9 @@ export async function plainLogits(session: Session, tokens: number[]): Promise<n
   if (session.inputNames.includes('position_ids')) {
     feeds.position_ids = int64Tensor(BigInt64Array.from(tokens.map((_, i) => BigInt(i))), [1, n]);
   }
+  // The engine's sessions compute logits only for the rows they are given: all of them here.
+  if (session.inputNames.includes('polyprune_logit_rows'))
+    feeds.polyprune_logit_rows = int64Tensor(BigInt64Array.from(tokens.map((_, i) => BigInt(i))), [1, n]);
   for (const m of session.inputMetadata) {
     if (!m.name.startsWith('past_key_values') || !m.isTensor) continue;
     const dims = m.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0));

@@ -1,0 +1,46 @@
+/**
+ * Sequential calibration hands each block's weights, as it holds them to feed them (stored layout
+ * and type, fp16 as raw halves), to the masks, which then need not read them again: the canonical
+ * weights and the masks must be exactly those read from the model, for fp32, fp16 and transposed
+ * storage.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadFeedWeights } from '../../../gpu-runner/src/calibrate/feed-weights.js';
+import { discoverStructure, preflight } from '../../../gpu-runner/src/model/preflight.js';
+import { blockMasker, canonicalWeight } from '../../../gpu-runner/src/prune/policy.js';
+import type { ActivationStats } from '../../../gpu-runner/src/types.js';
+
+const repo = path.resolve(import.meta.dirname, '../../..');
+const MODELS = [
+  { dir: 'test/fixtures/models/gemm', graph: 'model.onnx', kind: 'Float32Array transposed' },
+  { dir: 'test/fixtures/real/optimum-bloom-fp16', graph: 'model_fp16.onnx', kind: 'Uint16Array' },
+  { dir: 'demo/model', graph: 'model.onnx', kind: 'Float32Array' },
+];
+
+describe.each(MODELS)('$dir ($kind): weights held for feeding give the masks of weights read from the model', ({ dir, graph, kind }) => {
+  it('canonical weights and wanda masks are identical', async () => {
+    const checked = await preflight({ dir: path.join(repo, dir), graphFile: graph, scoring: false });
+    const { working, structure } = discoverStructure(checked.model, graph);
+    const model = working.model;
+    const own = structure.linears.filter((l) => l.block === 0);
+    const held = await loadFeedWeights(model, own);
+    const stored = new Map([...held].map(([k, w]) => [k, w.data]));
+    const kinds = new Set(own.map((l) => `${held.get(l.weightName)!.data.constructor.name}${l.storedTransposed ? ' transposed' : ''}`));
+    const stats: ActivationStats = new Map(
+      own.map((l) => [l.id, { id: l.id, sqNorm: Float64Array.from({ length: l.dIn }, (_, j) => 1 + ((j * 7) % 5)), samples: 1, tokens: 1 }]),
+    );
+    for (const l of own) {
+      const read = await canonicalWeight(model, l);
+      const fromHeld = await canonicalWeight(model, l, stored);
+      expect(fromHeld.data).not.toBe(read.data);
+      expect(Array.from(fromHeld.data)).toEqual(Array.from(read.data));
+    }
+    const spec = { method: 'wanda' as const, sparsity: 0.5, pattern: 'unstructured' as const, seed: 0, dropTop: false, magnitudeScope: 'row' as const };
+    const a = await blockMasker(model, spec, structure.linears, {})(0, stats);
+    const b = await blockMasker(model, spec, structure.linears, {})(0, stats, stored);
+    expect(b.map((m) => m.id)).toEqual(a.map((m) => m.id));
+    b.forEach((m, i) => expect(Buffer.from(m.keep).equals(Buffer.from(a[i]!.keep))).toBe(true));
+    expect([...kinds]).toEqual([kind]);
+  });
+});
