@@ -99,6 +99,8 @@ describe('upload memory in workerd', () => {
     report('model PUT over the limit (413)', m);
     expect(m.result.status).toBe(413);
     expect(((await m.result.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
-    expect(m.above).toBeLessThan(16 * MiB);
+    // The budget, not a tighter one: RSS also moves with workerd's own collection (+0.3 to
+    // +5 MiB on an idle machine, +33 MiB once under load), while reading the 96 MiB body would add ≥ 96.
+    expect(m.above).toBeLessThan(BUDGET);
   }, 120_000);
 });
