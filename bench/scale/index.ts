@@ -252,7 +252,7 @@ async function endToEnd(
             label,
           );
           console.log(
-            `  ${label}: ${fig.status}${fig.error ? ` (${fig.error})` : ''} in ${fmt(fig.wall, 0)} s; calibrate+prune ${fmt((fig.timings.calibrate ?? NaN) + (fig.timings.owl ?? 0) + (fig.timings.masks ?? 0), 1)} s; peak RSS ${fmt(fig.peakRss / m.bytes)} × model`,
+            `  ${label}: ${fig.status}${fig.error ? ` (${fig.error})` : ''} in ${fmt(fig.wall, 0)} s; calibrate+masks ${fmt((fig.timings.calibrate ?? 0) + (fig.timings.owl ?? 0) + (fig.timings.masks ?? 0), 1)} s; peak RSS ${fmt(fig.peakRss / m.bytes)} × model`,
           );
           methods.push(fig);
         }
