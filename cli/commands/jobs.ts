@@ -100,23 +100,31 @@ export function registerJobs(program: Command) {
       .requiredOption('--model <id>')
       .option('--method <method>', 'wanda | magnitude | random | sparsegpt', 'wanda')
       .option('--sparsity <p>', 'fraction of weights to drop', sparsityArg('--sparsity'), 0.5)
-      .option('--corpus <id>', 'calibration corpus (wanda, or any method with --owl); a mix: id*weight,id*weight')
+      .option('--corpus <id>', 'calibration corpus (wanda, sparsegpt, or any method with --owl); a mix: id*weight,id*weight')
       .option('--data-type <type>', 'mt | mono | mt-contrast', 'mt')
       .option('--contrast <id>', 'contrast corpus for mt-contrast')
       .option('--drop-top', 'ablation: drop the highest-scoring weights')
+      .option('--percdamp <f>', 'sparsegpt: dampening, a fraction of mean(diag H) (reference 0.01)', num('--percdamp'))
+      .option('--blocksize <n>', 'sparsegpt: columns per block of the OBS update (reference 128)', num('--blocksize'))
       .option('--seed <n>', 'random seed', num('--seed'))
       .option('--idempotency-key <key>', 'repeat-safe creation')
       .option('--watch', 'follow the job until it ends'),
   ).action(async (o, cmd: Command) => {
-    if ((o.method === 'wanda' || o.owl) && !o.corpus) throw new UsageError(`${o.owl ? '--owl' : 'wanda'} needs --corpus <id>`);
+    // Methods that read activations, and any method with OWL (its ratios come from Wanda scores).
+    const calibrated = o.method === 'wanda' || o.method === 'sparsegpt' || o.owl;
+    if (calibrated && !o.corpus) throw new UsageError(`${o.owl ? '--owl' : o.method} needs --corpus <id>`);
+    if ((o.percdamp !== undefined || o.blocksize !== undefined) && o.method !== 'sparsegpt')
+      throw new UsageError('--percdamp and --blocksize are options of --method sparsegpt');
     const api = await apiFor(cmd);
     const spec = {
       kind: 'prune',
       modelId: o.model,
       method: o.method,
       sparsity: o.sparsity,
-      ...(o.method === 'wanda' || o.owl ? { calibration: calibration(o) } : {}),
+      ...(calibrated ? { calibration: calibration(o) } : {}),
       ...layerSparsity(o),
+      ...(o.percdamp !== undefined ? { percdamp: o.percdamp } : {}),
+      ...(o.blocksize !== undefined ? { blocksize: o.blocksize } : {}),
       ...(o.dropTop ? { dropTop: true } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...common(o),
@@ -162,7 +170,7 @@ export function registerJobs(program: Command) {
         (v: string, prev: number[] = []) => [...prev, sparsityArg('--sparsity')(v)],
         [] as number[],
       )
-      .option('--method <method[:dataType]>', 'e.g. wanda:mt, wanda:mono, magnitude, random (repeatable)', collect, [])
+      .option('--method <method[:dataType]>', 'e.g. wanda:mt, wanda:mono, sparsegpt:mt, magnitude, random (repeatable)', collect, [])
       .option('--no-dense', 'skip the dense evaluation')
       .option('--analyze', 'also compare the masks of each method and sparsity across pairs once the prune jobs end')
       .option('--watch', 'follow the jobs until they end'),

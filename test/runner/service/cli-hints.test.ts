@@ -80,6 +80,30 @@ describe('--limit and --limit-seed', () => {
   });
 });
 
+describe('prune --method sparsegpt', () => {
+  it('sends its calibration and options, and refuses them where they do not apply', async () => {
+    server.handle((_req, res, body) => json(res, 201, { id: 'job_2', status: 'queued', spec: JSON.parse(body.toString()), kind: 'prune' }));
+    const before = server.requests.length;
+    const out: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      await program(out).parseAsync(argv('prune', '--model', 'm', '--method', 'sparsegpt', '--corpus', 'crp_1', '--percdamp', '0.05', '--blocksize', '64'), {
+        from: 'user',
+      });
+    } finally {
+      process.stdout.write = write;
+    }
+    const body = JSON.parse(server.requests[before]!.body.toString());
+    expect(body).toMatchObject({ method: 'sparsegpt', percdamp: 0.05, blocksize: 64, calibration: { corpusId: 'crp_1' } });
+    await expect(program(out).parseAsync(argv('prune', '--model', 'm', '--method', 'sparsegpt'), { from: 'user' })).rejects.toThrow('sparsegpt needs --corpus');
+    await expect(program(out).parseAsync(argv('prune', '--model', 'm', '--method', 'magnitude', '--percdamp', '0.1'), { from: 'user' })).rejects.toThrow(
+      '--percdamp and --blocksize are options of --method sparsegpt',
+    );
+    expect(server.requests).toHaveLength(before + 1);
+  });
+});
+
 describe('unknown_corpus', () => {
   it('tells someone who passed a file to upload it first', () => {
     const e = corpusHint(new ApiRequestError(422, 'unknown_corpus', 'corpus data/fr-en.tsv not found'), ['data/fr-en.tsv']) as ApiRequestError;
