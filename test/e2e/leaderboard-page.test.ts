@@ -116,6 +116,13 @@ describe('leaderboard page in Chromium', () => {
     const points = await lines.evaluateAll((ls) => ls.map((l) => (l.getAttribute('points') ?? '').split(' ').length));
     expect(points.sort()).toEqual([1, 1, 1, 2, 2, 2]);
     expect(await page.locator('#sparsity-charts line.dense').count()).toBe(3);
+    // One legend for the whole figure (not one per panel); accuracy panels on a linear axis.
+    expect(await page.locator('#sparsity-figure ul.legend').count()).toBe(1);
+    expect(await page.locator('#sparsity-charts svg.sparsity-chart').count()).toBe(3);
+    expect(await page.locator('#sparsity-charts svg.sparsity-chart ul.legend, #sparsity-charts svg g.legend').count()).toBe(0);
+    expect(new Set(await page.locator('#sparsity-charts svg.sparsity-chart').evaluateAll((ss) => ss.map((x) => x.getAttribute('data-scale'))))).toEqual(
+      new Set(['linear']),
+    );
     const box = await page.locator('#chart').boundingBox();
     expect(box!.width).toBeGreaterThan(200);
     await mkdir(path.join(repoRoot, 'test/artifacts'), { recursive: true });
@@ -160,9 +167,13 @@ describe('leaderboard page in Chromium', () => {
     expect(cookie!.value).not.toBe(writer);
     await page.goto(`${worker.url}/`);
     expect(await page.locator('body').textContent()).toContain('Signed in as page');
+    // The front door, signed in: the private model among the user's models.
+    expect(await page.locator('#models').textContent()).toContain('page-private-model');
+    await page.screenshot({ path: path.join(repoRoot, 'test/artifacts/front-door.png'), fullPage: true });
     await Promise.all([page.waitForURL(`${worker.url}/`), page.click('form[action="/logout"] button[type=submit]')]);
     expect(await page.locator('body').textContent()).not.toContain('Signed in as');
     expect(await context.cookies()).toEqual([]);
+    expect(await page.locator('#models').textContent()).not.toContain('page-private-model');
     expect((await page.goto(`${worker.url}/leaderboards/${hidden}`))?.status()).toBe(404);
     await context.close();
   });
