@@ -351,4 +351,27 @@ describe('dense samples reuse and privacy', () => {
     expect((await offered(pub, alice, 'public')).runs).toEqual([bobPublic]);
     expect((await offered(pub, bob, 'private')).runs).toEqual([bobPublic]);
   });
+
+  it('serves the inputs listed at lease time, even when a newer source completes before the download', async () => {
+    const pub = await makeWorld('dense-pinned', 'public');
+    const first = await denseEvaluation(pub, pub, 'public');
+    const r = await call('POST', '/v1/jobs', { token: pub.writer, json: { ...pruneSpec(pub), suites: [pub.suites.fr], visibility: 'public' } });
+    const l = await leaseJob(pub.runner, r.body.id);
+    expect(l.inputs.filter((i) => i.role === 'dense-samples').map((i) => (i.meta as { runId: string }).runId)).toEqual([first]);
+    // A newer dense evaluation of the same rows would be offered now instead (as few files as cover)…
+    const newer = await denseEvaluation(pub, pub, 'public');
+    expect(newer).not.toBe(first);
+    // …but this lease downloads what it was given (a 404 here failed jobs when runners raced).
+    const d = await call('GET', `/v1/runner/jobs/${r.body.id}/inputs/dense-samples-${first}.jsonl.gz`, {
+      token: pub.runner,
+      headers: { 'x-lease-token': l.leaseToken },
+    });
+    expect(d.status).toBe(200);
+    expect(d.body).toBe(`rows of ${pub.owner}`);
+    const other = await call('GET', `/v1/runner/jobs/${r.body.id}/inputs/dense-samples-${newer}.jsonl.gz`, {
+      token: pub.runner,
+      headers: { 'x-lease-token': l.leaseToken },
+    });
+    expect(other.status).toBe(404);
+  });
 });

@@ -5,7 +5,7 @@
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { OriginalPart } from '../../../shared/src/api/corpora';
 import type { RunnerFailureCode } from '../../../shared/src/api/errors';
-import type { JobSpec } from '../../../shared/src/api/jobs';
+import type { JobInput, JobSpec } from '../../../shared/src/api/jobs';
 import type { GraphInfo } from '../../../shared/src/model-files';
 
 const createdAt = () => text('created_at').notNull();
@@ -189,6 +189,11 @@ export const jobs = sqliteTable(
     error: text('error'),
     /** the runner's reason for its last /fail, when it gave one */
     errorCode: text('error_code').$type<RunnerFailureCode>(),
+    /**
+     * The inputs listed to the lease holder, fixed at lease time: a download finds its input here,
+     * so a run completed meanwhile (a newer source of statistics or dense rows) cannot change them.
+     */
+    leaseInputs: text('lease_inputs', { mode: 'json' }).$type<Array<{ input: JobInput; r2Key: string }>>(),
     runId: text('run_id'),
     createdAt: createdAt(),
     startedAt: text('started_at'),

@@ -53,6 +53,7 @@ function newJobRow(p: Principal, { spec, corpus }: ResolvedSpec, max: number, ex
     leaseExpiresAt: null,
     runnerId: null,
     leaseDevice: null,
+    leaseInputs: null,
     progressStage: null,
     progressDone: null,
     progressTotal: null,

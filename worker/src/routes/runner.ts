@@ -185,7 +185,13 @@ export const runnerRoutes = new ApiApp()
       if (!id) return c.body(null, 204);
       const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
       if (job.spec.kind === 'analyze' && (await refuseAnalysis(db, job, job.spec, token))) continue;
-      const inputs = (await jobInputs(db, job)).map((l) => l.input);
+      const located = await jobInputs(db, job);
+      // Pinned for the lease (jobs.leaseInputs): what a download serves is what this answer lists.
+      await db
+        .update(jobs)
+        .set({ leaseInputs: located })
+        .where(and(eq(jobs.id, id), eq(jobs.leaseToken, token)));
+      const inputs = located.map((l) => l.input);
       return c.json({ job: jobView(job), leaseToken: token, leaseExpiresAt: new Date(expires).toISOString(), inputs }, 200);
     }
     return c.body(null, 204);
@@ -219,7 +225,8 @@ export const runnerRoutes = new ApiApp()
     const { id, name } = c.req.valid('param');
     const db = c.var.db;
     const { job } = await leaseOf(c, id);
-    const found = (await jobInputs(db, job, name)).find((l) => l.input.name === name);
+    // The list given at lease time (older leases, from before it was kept, recompute it).
+    const found = (job.leaseInputs ?? (await jobInputs(db, job, name))).find((l) => l.input.name === name);
     if (!found) throw notFound(`input "${name}"`);
     return serveBlob(c.env.BLOBS, found.r2Key, c.req.header('range'), name, found.input.sha256);
   })
