@@ -53,6 +53,7 @@ export class OriginalWriter implements ByteTap {
   constructor(
     private readonly bucket: R2Bucket,
     private readonly partBytes = ORIGINAL_PART_BYTES,
+    private readonly contentType = 'application/octet-stream',
   ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -95,7 +96,7 @@ export class OriginalWriter implements ByteTap {
   async finish(): Promise<KeptOriginal> {
     const sha256 = await this.hash();
     if (!this.upload) {
-      const key = await putBlob(this.bucket, sha256, concat(this.pending, this.pendingBytes), 'application/octet-stream');
+      const key = await putBlob(this.bucket, sha256, concat(this.pending, this.pendingBytes), this.contentType);
       this.pending = [];
       return { sha256, size: this.size, key };
     }
@@ -108,7 +109,7 @@ export class OriginalWriter implements ByteTap {
       if (!(await this.bucket.head(key))) {
         const obj = await this.bucket.get(temp);
         if (!obj) throw new Error(`the assembled original ${temp} vanished`);
-        await this.bucket.put(key, obj.body, { httpMetadata: { contentType: 'application/octet-stream' }, sha256 });
+        await this.bucket.put(key, obj.body, { httpMetadata: { contentType: this.contentType }, sha256 });
       }
     } finally {
       await this.bucket.delete(temp);
@@ -127,12 +128,12 @@ export class OriginalWriter implements ByteTap {
   }
 }
 
-/** Runs an upload that feeds `writer`; on any refusal or failure, what was sent to R2 for it is dropped. */
-export async function droppingOnFailure<T>(writer: OriginalWriter, run: () => Promise<T>): Promise<T> {
+/** Runs an upload that feeds `writers`; on any refusal or failure, what was sent to R2 for them is dropped. */
+export async function droppingOnFailure<T>(writers: OriginalWriter | OriginalWriter[], run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    await writer.abort();
+    await Promise.all((Array.isArray(writers) ? writers : [writers]).map((w) => w.abort()));
     throw err;
   }
 }
