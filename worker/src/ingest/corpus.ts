@@ -103,7 +103,7 @@ export class PairCollector {
   async add(r: Pair) {
     const s = matchKey(r.src);
     const t = matchKey(r.tgt);
-    if (!this.seen.add(`${s}\u0000${t}`)) {
+    if (!this.seen.add(s, t)) {
       this.duplicates++;
       return;
     }

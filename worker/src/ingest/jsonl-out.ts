@@ -15,7 +15,7 @@ export class JsonlOut {
   rows = 0;
 
   constructor(bucket: R2Bucket) {
-    this.writer = new OriginalWriter(bucket, undefined, 'application/x-ndjson');
+    this.writer = new OriginalWriter(bucket, undefined, 'application/x-ndjson', true, 'rows');
   }
 
   async add(row: unknown): Promise<void> {
@@ -34,7 +34,7 @@ export class JsonlOut {
     await this.writer.write(bytes);
   }
 
-  /** Stores the rows under their content address; the same bytes as every row's JSON + "\n". */
+  /** Stores the rows (every row's JSON + "\n"): under their content address, or over a part at their upload key. */
   async finish(): Promise<KeptOriginal> {
     await this.flush();
     this.writer.end();

@@ -1,7 +1,7 @@
 /**
  * Which texts an upload has already seen (duplicate rows), in bounded memory: a Set of a million
  * pair strings would hold the whole corpus again, so only a 64-bit hash of each key is kept, in an
- * open-addressed table of two Uint32 halves (8 bytes a slot; at most half full, so 1,000,000 lines
+ * open-addressed table of two Uint32 halves (8 bytes a slot; at most 3/4 full, so 1,000,000 lines
  * take 16 MiB at most, and a small upload a few KiB).
  *
  * Collision rule: two different keys with the same 64-bit hash count as duplicates, so the second
@@ -9,14 +9,26 @@
  * allows, the chance of any such collision is about n^2 / 2^65 ≈ 3 × 10^-8: negligible.
  */
 
-/** Two independent 32-bit lanes over the UTF-16 code units (cyrb53's mixing, kept to 64 bits). */
-export function hash64(text: string): [number, number] {
+/**
+ * Two independent 32-bit lanes over the UTF-16 code units (cyrb53's mixing, kept to 64 bits); a
+ * second text is hashed as if it followed the first after a U+0000 (no joined copy is made).
+ */
+export function hash64(text: string, then?: string): [number, number] {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     h1 = Math.imul(h1 ^ ch, 2654435761);
     h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  if (then !== undefined) {
+    h1 = Math.imul(h1, 2654435761);
+    h2 = Math.imul(h2, 1597334677);
+    for (let i = 0; i < then.length; i++) {
+      const ch = then.charCodeAt(i);
+      h1 = Math.imul(h1 ^ ch, 2654435761);
+      h2 = Math.imul(h2 ^ ch, 1597334677);
+    }
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
@@ -35,14 +47,14 @@ export class SeenSet {
     this.mask = capacity - 1;
   }
 
-  /** Adds the key; false when it (or a key of the same 64-bit hash) was there already. */
-  add(key: string): boolean {
-    let [a, b] = hash64(key);
+  /** Adds the key (`then` appended to it as a second field); false when it, or a key of the same 64-bit hash, was there already. */
+  add(key: string, then?: string): boolean {
+    let [a, b] = hash64(key, then);
     // (0, 0) marks an empty slot
     if (a === 0 && b === 0) b = 1;
     if (!this.insert(a, b)) return false;
     this.size++;
-    if (this.size * 2 > this.mask + 1) this.grow();
+    if (this.size * 4 > (this.mask + 1) * 3) this.grow();
     return true;
   }
 

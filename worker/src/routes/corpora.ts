@@ -157,12 +157,11 @@ export const corpusRoutes = new ApiApp()
         throw new ApiError(422, 'src_equals_tgt', `every pair has the same text on both sides (${parsed.kept.count} pairs); was one file uploaded twice?`);
       }
       // Blobs first, then the row: a failure in between leaves only unreferenced blobs, never a row
-      // without data. The two blobs are completed side by side, and both settle before a failure is
-      // reported, so that dropping them never races their completion.
-      const [stored, keeping] = await Promise.allSettled([out.finish(), body.original.keep()]);
-      if (stored.status === 'rejected') throw stored.reason;
-      if (keeping.status === 'rejected') throw keeping.reason;
-      return { parsed, stored: stored.value, kept: keeping.value };
+      // without data. One after the other: each completion may read its object back (to its content
+      // address), and two at once would double what is in flight.
+      const stored = await out.finish();
+      const kept = await body.original.keep();
+      return { parsed, stored, kept };
     });
     const row: Row = {
       id: newId('cor'),

@@ -120,11 +120,10 @@ export const suiteRoutes = new ApiApp()
         out,
       );
       enforceLinePolicy(problems, parsed.rowsKept, parsed.stoppedAt, `${q.format} rows`);
-      // both settle before a failure is reported, so that dropping them never races their completion
-      const [stored, keeping] = await Promise.allSettled([out.finish(), writer.finish()]);
-      if (stored.status === 'rejected') throw stored.reason;
-      if (keeping.status === 'rejected') throw keeping.reason;
-      return { parsed, stored: stored.value, kept: keeping.value };
+      // one after the other: each completion may read its object back, two at once would double what is in flight
+      const stored = await out.finish();
+      const kept = await writer.finish();
+      return { parsed, stored, kept };
     });
     const warning = parsed.script.warning('text', lang.canonical, lang.script);
     const stats: SuiteInfo['stats'] = {
