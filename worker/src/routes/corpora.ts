@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
 import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode, type OriginalPart, originalQuery } from '../../../shared/src/api/corpora';
 import { corpusBodies, datasetLimits } from '../../../shared/src/api/dataset-docs';
+import { limits } from '../../../shared/src/api/limits';
 import { corpora } from '../db/schema';
 import { assertReadable } from '../lib/auth';
 import { readBody, serveBlob } from '../lib/blobs';
@@ -58,8 +59,9 @@ async function readCorpusBody(
     const corpus = await parseCorpus(streamLines(req, MAX_DATASET_BYTES, false, writer), { ...o, format: parsed.format }, problems, out);
     return { corpus, original: { keep: async () => ({ ...(await writer.finish()), contentType: null, parts: null }) } };
   }
-  // Two files of up to MAX_DATASET_BYTES each; the form is read whole (bounded) and each part streamed line by line.
-  const bytes = await readBody(req, 2 * MAX_DATASET_BYTES);
+  // The form is read whole: the tgt part follows all of src, so pairing line i of each needs src held.
+  // Its own, smaller limit keeps the body, its parsed parts and the pairs in flight in a Worker's memory.
+  const bytes = await readBody(req, limits.twoFileFormBytes);
   let form: FormData;
   try {
     form = await new Response(bytes, { headers: { 'content-type': type } }).formData();
