@@ -8,6 +8,7 @@ import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '../../shared/src/api/limits';
 import { formDataBody } from '../../shared/src/form-data';
+import { rowLabel, stratifiedSubset } from '../../shared/src/subset';
 import { SeenSet } from '../../worker/src/ingest/seen-set';
 import { call, makeToken, sha256 } from './helpers';
 
@@ -102,6 +103,28 @@ describe('normalised rows over one R2 part', () => {
     const s = await post('suites', 'format=ppl&lang=de&onError=reject', text);
     expect([s.status, s.body.error.code]).toEqual([422, 'invalid_lines']);
     expect(await uploadsLeft()).toEqual(before);
+  });
+});
+
+describe('a suite subset', () => {
+  it('is drawn from rows waiting in R2: the same rows as drawing from all the stored rows', async () => {
+    const passages = Array.from({ length: 70_000 }, (_, i) => `Absatz ${i}: ein Text, lang genug, dass die Zeilen über einen Teil von R2 hinausgehen.`);
+    const text = enc.encode(`${passages.join('\n')}\n`);
+    const all = await post('suites', 'format=ppl&lang=de', text);
+    expect(all.status).toBe(201);
+    const allBytes = (await call('GET', `/v1/suites/${all.body.id}/data`, { token: owner })).bytes;
+    expect(allBytes.byteLength).toBeGreaterThan(5 * 1024 * 1024);
+    const lines = new TextDecoder().decode(allBytes).split('\n').slice(0, -1);
+    const rows = lines.map((l) => JSON.parse(l) as unknown);
+    const want = stratifiedSubset(rows, 1000, 7, rowLabel).map((i) => `${lines[i]}\n`);
+
+    const sub = await post('suites', 'format=ppl&lang=de&subset=1000&seed=7', text);
+    expect(sub.status).toBe(201);
+    expect(sub.body.stats.subset).toEqual({ n: 1000, seed: 7, of: passages.length });
+    const got = await call('GET', `/v1/suites/${sub.body.id}/data`, { token: owner });
+    expect(new TextDecoder().decode(got.bytes)).toBe(want.join(''));
+    expect(sub.body.sha256).toBe(await sha256(enc.encode(want.join(''))));
+    expect((await uploadsLeft()).filter((k) => k.startsWith('uploads/subset-rows-'))).toEqual([]);
   });
 });
 

@@ -14,8 +14,8 @@ export class JsonlOut {
   private batchChars = 0;
   rows = 0;
 
-  constructor(bucket: R2Bucket) {
-    this.writer = new OriginalWriter(bucket, undefined, 'application/x-ndjson', true, 'rows');
+  constructor(bucket: R2Bucket, prefix = 'rows') {
+    this.writer = new OriginalWriter(bucket, undefined, 'application/x-ndjson', true, prefix);
   }
 
   async add(row: unknown): Promise<void> {
@@ -39,5 +39,11 @@ export class JsonlOut {
     await this.flush();
     this.writer.end();
     return this.writer.finish();
+  }
+
+  /** Stores the rows at a scratch upload key (see OriginalWriter.finishScratch). */
+  async finishScratch(): Promise<string> {
+    await this.flush();
+    return this.writer.finishScratch();
   }
 }

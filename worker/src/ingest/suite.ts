@@ -1,7 +1,7 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
 import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import { type SuiteFormat, suiteRowSchemas } from '../../../shared/src/suites';
-import { ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, type Problems } from './lines';
+import { ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, MAX_LINE_BYTES, type Problems, streamBodyLines } from './lines';
 import type { JsonlOut } from './jsonl-out';
 import { ScriptSample } from './script-check';
 import { SeenSet } from './seen-set';
@@ -58,12 +58,13 @@ function* suiteTexts(format: SuiteFormat, r: Record<string, unknown>): Generator
 
 /**
  * One suite's rows as they are read: header, column layout, placeholders, duplicates. Rows go to
- * `out` as they pass, except with a subset, which needs every row before it can draw (those rows
- * are held: see docs/transfer.md).
+ * `out` as they pass; with a subset, which needs every row's label before it can draw, they go to a
+ * scratch object in R2 instead and only their labels stay (interned: a few distinct values).
  */
 class SuiteReader {
-  /** rows held for a subset */
-  readonly held: Record<string, unknown>[] = [];
+  /** with a subset: each row's label, in order */
+  readonly labels: unknown[] = [];
+  private readonly labelOf = new Map<string, unknown>();
   private readonly seen = new SeenSet();
   readonly script = new ScriptSample();
   kept = 0;
@@ -80,6 +81,7 @@ class SuiteReader {
     private readonly format: SuiteFormat,
     private readonly o: SuiteOptions,
     private readonly out: JsonlOut,
+    private readonly scratch: JsonlOut | null,
   ) {
     this.schema = suiteRowSchemas[format];
     this.control = new ControlChars(o.strict);
@@ -143,8 +145,13 @@ class SuiteReader {
       if (this.o.dedupe) return null;
     }
     const row = parsed.data as Record<string, unknown>;
-    if (this.o.subset) this.held.push(row);
-    else await this.keep(row);
+    if (this.scratch) {
+      const label = rowLabel(row);
+      const k = JSON.stringify(label ?? null);
+      if (!this.labelOf.has(k)) this.labelOf.set(k, label);
+      this.labels.push(this.labelOf.get(k));
+      await this.scratch.add(row);
+    } else await this.keep(row);
     return null;
   }
 
@@ -165,8 +172,11 @@ export async function parseSuite(
   o: SuiteOptions,
   problems: Problems,
   out: JsonlOut,
+  /** with a subset: where every row waits until the subset is drawn (the caller drops it on failure) */
+  scratch: JsonlOut | null,
+  bucket: R2Bucket,
 ): Promise<ParsedSuite> {
-  const r = new SuiteReader(format, o, out);
+  const r = new SuiteReader(format, o, out, o.subset ? scratch : null);
   let last = 0;
   let stoppedAt: number | null = null;
   for await (const line of lines) {
@@ -178,10 +188,25 @@ export async function parseSuite(
       break;
     }
   }
-  if (o.subset) {
-    const rows = r.held;
-    const chosen = stratifiedSubset(rows, o.subset.n, o.subset.seed, rowLabel);
-    for (const i of chosen) await r.keep(rows[i]!);
+  if (o.subset && scratch) {
+    // Ascending indices: one pass over the scratch rows keeps the chosen ones in file order.
+    const chosen = stratifiedSubset(r.labels, o.subset.n, o.subset.seed, (l) => l);
+    const key = await scratch.finishScratch();
+    try {
+      const obj = await bucket.get(key);
+      if (!obj) throw new Error(`the scratch rows ${key} vanished`);
+      let at = 0;
+      // Rows are JSON of checked fields, so none is near this bound; a row this reader would drop throws rather than shift the subset.
+      for await (const line of streamBodyLines(obj.body, Number.MAX_SAFE_INTEGER, true, undefined, 64 * MAX_LINE_BYTES)) {
+        if (at >= chosen.length) break;
+        if ('reason' in line) throw new Error(`scratch row ${line.line} could not be read back: ${line.message}`);
+        if (line.number - 1 !== chosen[at]) continue;
+        at++;
+        await r.keep(JSON.parse(line.text) as Record<string, unknown>);
+      }
+    } finally {
+      await bucket.delete(key);
+    }
   }
   const parsed: ParsedSuite = {
     rowsKept: r.kept,
@@ -194,6 +219,6 @@ export async function parseSuite(
     control: r.control.report,
     stoppedAt,
   };
-  if (o.subset) parsed.subset = { n: r.kept, seed: o.subset.seed, of: r.held.length };
+  if (o.subset) parsed.subset = { n: r.kept, seed: o.subset.seed, of: r.labels.length };
   return parsed;
 }

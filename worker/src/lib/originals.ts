@@ -130,6 +130,24 @@ export class OriginalWriter implements ByteTap {
     return { sha256, size: this.size, key };
   }
 
+  /** Stores what was written at an upload key, not its content address: a scratch object the caller reads back and deletes. */
+  async finishScratch(): Promise<string> {
+    this.end();
+    if (!this.upload) {
+      const key = `uploads/${this.prefix}-${newId('org')}`;
+      await this.bucket.put(key, this.buf.subarray(0, this.fill));
+      this.buf = new Uint8Array(0);
+      this.fill = 0;
+      return key;
+    }
+    if (this.fill) await this.sendPart();
+    this.buf = new Uint8Array(0);
+    const { key, mpu, parts } = this.upload;
+    await mpu.complete(parts);
+    this.upload = undefined;
+    return key;
+  }
+
   /** Drops whatever was sent (the upload was refused). */
   async abort(): Promise<void> {
     // aborting the hash rejects its digest, which nobody will await now

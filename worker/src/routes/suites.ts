@@ -111,13 +111,17 @@ export const suiteRoutes = new ApiApp()
     const writer = new OriginalWriter(c.env.BLOBS);
     // So do the normalised rows, as they are validated; a refusal aborts both uploads.
     const out = new JsonlOut(c.env.BLOBS);
-    const { parsed, stored, kept } = await droppingOnFailure([writer, out.writer], async () => {
+    // with a subset, every row waits in R2 until the subset is drawn
+    const scratch = q.subset !== undefined ? new JsonlOut(c.env.BLOBS, 'subset-rows') : null;
+    const { parsed, stored, kept } = await droppingOnFailure([writer, out.writer, ...(scratch ? [scratch.writer] : [])], async () => {
       const parsed = await parseSuite(
         streamLines(c.req.raw, MAX_DATASET_BYTES, false, writer),
         q.format as SuiteFormat,
         { lang: lang.canonical, strict, dedupe: q.dedupe, ...(q.subset !== undefined ? { subset: { n: q.subset, seed: q.seed } } : {}) },
         problems,
         out,
+        scratch,
+        c.env.BLOBS,
       );
       enforceLinePolicy(problems, parsed.rowsKept, parsed.stoppedAt, `${q.format} rows`);
       // one after the other: each completion may read its object back, two at once would double what is in flight
