@@ -37,6 +37,18 @@ function tsvOf(n: number): Buffer {
   return Buffer.from(lines.join(''));
 }
 
+/** A plain-text (ppl) suite of about `n` bytes: distinct passages. */
+function pplOf(n: number): Buffer {
+  const lines: string[] = [];
+  let size = 0;
+  for (let i = 0; size < n - 200; i++) {
+    const line = `Der Ausschuss prüfte den Vorschlag Nummer ${i} und fand ihn in jeder Hinsicht solide, wie schon die vorigen.\n`;
+    lines.push(line);
+    size += Buffer.byteLength(line);
+  }
+  return Buffer.from(lines.join(''));
+}
+
 describe('upload memory in workerd', () => {
   let t: TestStack;
   let pids: number[];
@@ -88,9 +100,22 @@ describe('upload memory in workerd', () => {
     const m = await peakAbove(pids, () => send('/v1/corpora?src=eng_Latn&tgt=deu_Latn&format=tsv', { method: 'POST', body }));
     report(`corpus TSV ${(body.length / MiB).toFixed(0)} MiB`, m);
     expect(m.result.status).toBe(201);
-    // Not within the 64 MiB budget yet: the parsed pairs and their JSONL are held whole (+354 MiB
-    // measured for 50 MiB). This bound keeps it from growing unnoticed; see docs/transfer.md.
-    expect(m.above).toBeLessThan(8 * limits.datasetBytes);
+    // The pairs and their JSONL stream to R2 as they are validated (+354 MiB before, +72 to +81 MiB
+    // now). Over the 64 MiB budget as the first dataset upload of this workerd only: whichever of
+    // the corpus and suite cases runs first rose +80 MiB, the one after it +3 to +25 MiB (swapped
+    // in a trial run), so most of it is one-time growth of the process (see docs/transfer.md).
+    // Bound: the isolate's 128 MB.
+    expect(m.above).toBeLessThan(2 * BUDGET);
+  }, 120_000);
+
+  it('a suite of the dataset limit is validated as it streams', async () => {
+    const body = pplOf(limits.datasetBytes - 1024);
+    const m = await peakAbove(pids, () => send('/v1/suites?format=ppl&lang=de', { method: 'POST', body }));
+    report(`suite ppl ${(body.length / MiB).toFixed(0)} MiB`, m);
+    expect(m.result.status).toBe(201);
+    // Runs after the corpus case, which paid the first dataset upload's one-time growth: this is
+    // what a dataset upload costs a warm workerd, and it is within the budget.
+    expect(m.above).toBeLessThan(BUDGET);
   }, 120_000);
 
   it('an over-limit body is refused by its Content-Length, unread', async () => {

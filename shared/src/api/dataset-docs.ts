@@ -31,8 +31,7 @@ export const corpusBodies: Record<string, BodyDoc> = {
     },
   },
   'multipart/form-data': {
-    description:
-      'two line-aligned files (FLORES-200 style) as parts "src" and "tgt"; line i of one translates line i of the other, and the line counts must agree (else 422 line_count_mismatch)',
+    description: `two line-aligned files (FLORES-200 style) as parts "src" and "tgt"; line i of one translates line i of the other, and the line counts must agree (else 422 line_count_mismatch); the whole form ≤ ${limits.twoFileFormBytes / 1048576} MiB`,
     examples: {
       flores: {
         summary: 'curl -F src=@fra_Latn.devtest -F tgt=@eng_Latn.devtest ".../v1/corpora?src=fra_Latn&tgt=eng_Latn"',

@@ -9,6 +9,11 @@ export const limits = {
   jsonDepth: 32,
   /** one corpus or suite upload */
   datasetBytes: 50 * 1024 * 1024,
+  /**
+   * a two-file corpus form (src and tgt parts together): read whole, since the tgt part arrives only
+   * after all of src, and it must fit a Worker's memory with its parsed copy (FLORES devtest: ~0.3 MiB a file)
+   */
+  twoFileFormBytes: 16 * 1024 * 1024,
   /** one line of a corpus or suite */
   lineBytes: 256 * 1024,
   /** lines of one corpus or suite upload */

@@ -2,7 +2,9 @@ import type { LineProblem } from '../../../shared/src/api/corpora';
 import { normaliseLanguage, primaryLanguage } from '../../../shared/src/languages';
 import { ApiError } from '../lib/errors';
 import { checkField, ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, type Problems } from './lines';
-import { scriptWarning, type ScriptWarning } from './script-check';
+import type { JsonlOut } from './jsonl-out';
+import { ScriptSample, type ScriptWarning } from './script-check';
+import { SeenSet } from './seen-set';
 
 export interface Pair {
   src: string;
@@ -23,11 +25,9 @@ export interface CorpusOptions {
 }
 
 export interface ParsedCorpus {
-  pairs: Pair[];
+  /** the kept pairs, already written out as they were read; counts and samples of them */
+  kept: PairCollector;
   problems: Problems;
-  duplicates: number;
-  /** pairs whose two sides are the same text */
-  identical: number;
   lines: number;
   shape: CorpusShape;
   control: ControlReport;
@@ -85,23 +85,35 @@ function jsonPair(obj: Record<string, unknown>, line: number, o: CorpusOptions):
   return { pair: pairFrom(obj.src, obj.tgt, line), hub: false };
 }
 
-/** Kept pairs, exact duplicates (compared after NFC + trim) dropped and counted; kept text is as uploaded. */
-class PairCollector {
-  readonly pairs: Pair[] = [];
-  private readonly seen = new Set<string>();
+/**
+ * Kept pairs, exact duplicates (compared after NFC + trim) dropped and counted; kept text is as
+ * uploaded and goes straight to `out`. Only counts, a hash per pair and a script sample stay.
+ */
+export class PairCollector {
+  private readonly seen = new SeenSet();
+  count = 0;
   duplicates = 0;
+  /** pairs whose two sides are the same text */
   identical = 0;
-  add(r: Pair) {
+  srcChars = 0;
+  tgtChars = 0;
+  readonly srcScript = new ScriptSample();
+  readonly tgtScript = new ScriptSample();
+  constructor(private readonly out: JsonlOut) {}
+  async add(r: Pair) {
     const s = matchKey(r.src);
     const t = matchKey(r.tgt);
-    const key = `${s}\u0000${t}`;
-    if (this.seen.has(key)) {
+    if (!this.seen.add(s, t)) {
       this.duplicates++;
       return;
     }
-    this.seen.add(key);
     if (s === t) this.identical++;
-    this.pairs.push(r);
+    this.count++;
+    this.srcChars += r.src.length;
+    this.tgtChars += r.tgt.length;
+    this.srcScript.add(r.src);
+    this.tgtScript.add(r.tgt);
+    await this.out.add({ src: r.src, tgt: r.tgt });
   }
 }
 
@@ -109,18 +121,16 @@ class PairCollector {
  * Validates a TSV or JSONL corpus (one body) as it streams in. Stops reading once the upload is
  * hopeless (see Problems).
  */
-export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, o: CorpusOptions, problems: Problems): Promise<ParsedCorpus> {
+export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, o: CorpusOptions, problems: Problems, out: JsonlOut): Promise<ParsedCorpus> {
   let fmt = o.format;
   const control = new ControlChars(o.strict);
-  const kept = new PairCollector();
+  const kept = new PairCollector(out);
   let hub = false;
   let last = 0;
   let spaced = 0;
   const done = (stoppedAt: number | null): ParsedCorpus => ({
-    spacesNotTabs: kept.pairs.length === 0 && problems.total > 0 && spaced === problems.total,
-    pairs: kept.pairs,
-    duplicates: kept.duplicates,
-    identical: kept.identical,
+    spacesNotTabs: kept.count === 0 && problems.total > 0 && spaced === problems.total,
+    kept,
     problems,
     lines: last,
     shape: (fmt ?? 'tsv') === 'tsv' ? 'tsv' : hub ? 'hub-jsonl' : 'jsonl',
@@ -152,7 +162,7 @@ export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, o: C
       }
     }
     if ('reason' in r) problems.add(r);
-    else kept.add(r);
+    else await kept.add(r);
     if (problems.hopeless) return done(last);
   }
   return done(null);
@@ -175,17 +185,16 @@ export async function parseParallel(
   tgtLines: AsyncIterable<Line | LineProblem>,
   o: CorpusOptions,
   problems: Problems,
+  out: JsonlOut,
 ): Promise<ParsedCorpus> {
   const a = srcLines[Symbol.asyncIterator]();
   const b = tgtLines[Symbol.asyncIterator]();
   const control = new ControlChars(o.strict);
-  const kept = new PairCollector();
+  const kept = new PairCollector(out);
   let n = 0;
   const done = (stoppedAt: number | null): ParsedCorpus => ({
     spacesNotTabs: false,
-    pairs: kept.pairs,
-    duplicates: kept.duplicates,
-    identical: kept.identical,
+    kept,
     problems,
     lines: n,
     shape: 'two-files',
@@ -216,7 +225,7 @@ export async function parseParallel(
       } else {
         const r = parallelPair(control, s.text, t.text, n);
         if ('reason' in r) problems.add(r);
-        else kept.add(r);
+        else await kept.add(r);
       }
       if (problems.hopeless) return done(n);
     }
@@ -232,43 +241,24 @@ export interface LanguageSide {
 }
 
 export function corpusStats(p: ParsedCorpus, src: LanguageSide, tgt: LanguageSide) {
-  const n = p.pairs.length;
-  let s = 0;
-  let t = 0;
-  for (const pair of p.pairs) {
-    s += pair.src.length;
-    t += pair.tgt.length;
-  }
+  const k = p.kept;
+  const n = k.count;
   const warnings: ScriptWarning[] = [];
-  const w1 = scriptWarning(
-    p.pairs.map((x) => x.src),
-    'src',
-    src.canonical,
-    src.script,
-  );
-  const w2 = scriptWarning(
-    p.pairs.map((x) => x.tgt),
-    'tgt',
-    tgt.canonical,
-    tgt.script,
-  );
+  const w1 = k.srcScript.warning('src', src.canonical, src.script);
+  const w2 = k.tgtScript.warning('tgt', tgt.canonical, tgt.script);
   if (w1) warnings.push(w1);
   if (w2) warnings.push(w2);
   return {
     format: p.shape,
     lines: p.lines,
     pairsKept: n,
-    duplicates: p.duplicates,
-    identicalPairs: p.identical,
+    duplicates: k.duplicates,
+    identicalPairs: k.identical,
     skipped: p.problems.byReason,
     controlChars: p.control,
     languages: { src: src.given, tgt: tgt.given },
     warnings,
-    meanCharsSrc: n ? s / n : 0,
-    meanCharsTgt: n ? t / n : 0,
+    meanCharsSrc: n ? k.srcChars / n : 0,
+    meanCharsTgt: n ? k.tgtChars / n : 0,
   };
-}
-
-export function toJsonl(rows: unknown[]): Uint8Array {
-  return new TextEncoder().encode(rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
 }

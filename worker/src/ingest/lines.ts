@@ -66,6 +66,8 @@ export async function* streamBodyLines(
   maxBytes: number,
   keepBlank = false,
   tap?: ByteTap,
+  /** rows the worker wrote itself (a subset's scratch rows) may be longer than an uploaded line */
+  lineBytes = MAX_LINE_BYTES,
 ): AsyncGenerator<Line | LineProblem> {
   if (!body) {
     tap?.end();
@@ -81,7 +83,7 @@ export async function* streamBodyLines(
   const finish = (bytes: Uint8Array): Line | LineProblem | null => {
     number++;
     if (number > MAX_LINES) throw new ApiError(413, 'too_many_lines', `more than ${MAX_LINES} lines; split the data into several uploads`);
-    if (overlong || bytes.byteLength > MAX_LINE_BYTES) return { line: number, reason: 'too_long', message: `line is longer than ${MAX_LINE_BYTES} bytes` };
+    if (overlong || bytes.byteLength > lineBytes) return { line: number, reason: 'too_long', message: `line is longer than ${lineBytes} bytes` };
     let stop = bytes.length;
     if (stop > 0 && bytes[stop - 1] === 0x0d) stop--;
     // A UTF-8 BOM on the first line is tolerated.
@@ -127,7 +129,7 @@ export async function* streamBodyLines(
       }
       if (from < value.byteLength && !overlong) {
         carried += value.byteLength - from;
-        if (carried > MAX_LINE_BYTES) {
+        if (carried > lineBytes) {
           overlong = true;
           carry = [];
           carried = 0;

@@ -56,33 +56,50 @@ export interface ScriptWarning {
   message: string;
 }
 
-/** A warning when under half of the sampled letters are in `script` (the language's usual script). */
-export function scriptWarning(texts: Iterable<string>, field: string, lang: string, script: string): ScriptWarning | null {
-  const want = new Set(accepted[script] ?? [script]);
-  const counts = new Map<string, number>();
-  let letters = 0;
-  let inScript = 0;
-  outer: for (const t of texts) {
-    for (const ch of t) {
+/**
+ * The first SAMPLE_LETTERS letters of a stream of texts, tallied by script as the texts arrive (an
+ * upload is never held whole to be looked at afterwards).
+ */
+export class ScriptSample {
+  private readonly counts = new Map<string, number>();
+  private letters = 0;
+
+  add(text: string): void {
+    if (this.letters >= SAMPLE_LETTERS) return;
+    for (const ch of text) {
       if (!letter.test(ch)) continue;
-      letters++;
+      this.letters++;
       const hit = patterns.find(([, re]) => re.test(ch))?.[0] ?? 'other';
-      counts.set(hit, (counts.get(hit) ?? 0) + 1);
-      if (want.has(hit)) inScript++;
-      if (letters >= SAMPLE_LETTERS) break outer;
+      this.counts.set(hit, (this.counts.get(hit) ?? 0) + 1);
+      if (this.letters >= SAMPLE_LETTERS) return;
     }
   }
-  // Scripts this check cannot recognise are not second-guessed.
-  if (letters === 0 || !detectable.some((s) => want.has(s))) return null;
-  const share = inScript / letters;
-  if (share >= 0.5) return null;
-  const found = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
-  return {
-    field,
-    lang,
-    expected: script,
-    found,
-    share: Math.round(share * 1000) / 1000,
-    message: `${field}: only ${Math.round(share * 100)}% of letters are in ${script}, the usual script of "${lang}"; most are ${found}`,
-  };
+
+  /** A warning when under half of the sampled letters are in `script` (the language's usual script). */
+  warning(field: string, lang: string, script: string): ScriptWarning | null {
+    const want = new Set(accepted[script] ?? [script]);
+    const letters = this.letters;
+    // Scripts this check cannot recognise are not second-guessed.
+    if (letters === 0 || !detectable.some((s) => want.has(s))) return null;
+    let inScript = 0;
+    for (const [s, n] of this.counts) if (want.has(s)) inScript += n;
+    const share = inScript / letters;
+    if (share >= 0.5) return null;
+    const found = [...this.counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+    return {
+      field,
+      lang,
+      expected: script,
+      found,
+      share: Math.round(share * 1000) / 1000,
+      message: `${field}: only ${Math.round(share * 100)}% of letters are in ${script}, the usual script of "${lang}"; most are ${found}`,
+    };
+  }
+}
+
+/** A warning when under half of the sampled letters of `texts` are in `script`. */
+export function scriptWarning(texts: Iterable<string>, field: string, lang: string, script: string): ScriptWarning | null {
+  const sample = new ScriptSample();
+  for (const t of texts) sample.add(t);
+  return sample.warning(field, lang, script);
 }

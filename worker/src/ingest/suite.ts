@@ -1,7 +1,10 @@
 import type { LineProblem } from '../../../shared/src/api/corpora';
 import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import { type SuiteFormat, suiteRowSchemas } from '../../../shared/src/suites';
-import { ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, type Problems } from './lines';
+import { ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, MAX_LINE_BYTES, type Problems, streamBodyLines } from './lines';
+import type { JsonlOut } from './jsonl-out';
+import { ScriptSample } from './script-check';
+import { SeenSet } from './seen-set';
 import { canonicalRow, formatHasColumns, headerFields, isPlaceholder, layoutFor, splitCsv } from './suite-shapes';
 
 export type SuiteInput = 'jsonl' | 'tsv' | 'csv' | 'text';
@@ -17,7 +20,10 @@ export interface SuiteOptions {
 }
 
 export interface ParsedSuite {
-  rows: Record<string, unknown>[];
+  /** rows kept (written out as they were read, or once the subset was drawn) */
+  rowsKept: number;
+  /** the text of the kept rows in the suite's language, sampled by script */
+  script: ScriptSample;
   problems: Problems;
   /** exact duplicate rows found (dropped only with dedupe) */
   duplicates: number;
@@ -41,10 +47,27 @@ function sniff(format: SuiteFormat, first: string | undefined): SuiteInput {
   return t.includes(',') ? 'csv' : 'tsv';
 }
 
-/** One suite's rows as they are read: header, column layout, placeholders, duplicates. */
+/** Text in the suite's own language (an mt row's target side is another language). */
+function* suiteTexts(format: SuiteFormat, r: Record<string, unknown>): Generator<string> {
+  if (format === 'mt') yield String(r.src);
+  else
+    for (const v of Object.values(r))
+      if (typeof v === 'string') yield v;
+      else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') yield x;
+}
+
+/**
+ * One suite's rows as they are read: header, column layout, placeholders, duplicates. Rows go to
+ * `out` as they pass; with a subset, which needs every row's label before it can draw, they go to a
+ * scratch object in R2 instead and only their labels stay (interned: a few distinct values).
+ */
 class SuiteReader {
-  readonly rows: Record<string, unknown>[] = [];
-  private readonly seen = new Set<string>();
+  /** with a subset: each row's label, in order */
+  readonly labels: unknown[] = [];
+  private readonly labelOf = new Map<string, unknown>();
+  private readonly seen = new SeenSet();
+  readonly script = new ScriptSample();
+  kept = 0;
   private readonly schema: (typeof suiteRowSchemas)[SuiteFormat];
   readonly control: ControlChars;
   input: SuiteInput | undefined;
@@ -57,13 +80,15 @@ class SuiteReader {
   constructor(
     private readonly format: SuiteFormat,
     private readonly o: SuiteOptions,
+    private readonly out: JsonlOut,
+    private readonly scratch: JsonlOut | null,
   ) {
     this.schema = suiteRowSchemas[format];
     this.control = new ControlChars(o.strict);
   }
 
   /** A problem of the line, or null when the line became a row, a header or a placeholder. */
-  read(line: Line): LineProblem | null {
+  async read(line: Line): Promise<LineProblem | null> {
     const format = this.format;
     const first = this.first;
     this.first = false;
@@ -100,7 +125,7 @@ class SuiteReader {
     return this.accept(line.number, rec);
   }
 
-  private accept(line: number, rec: Record<string, unknown>): LineProblem | null {
+  private async accept(line: number, rec: Record<string, unknown>): Promise<LineProblem | null> {
     const candidate = canonicalRow(this.format, rec, this.o.lang);
     if (isPlaceholder(this.format, candidate)) {
       this.placeholders++;
@@ -115,13 +140,25 @@ class SuiteReader {
       return { line, reason: tooLong ? 'too_long' : empty ? 'empty_field' : 'invalid_row', message: `${this.format} row: "${field}": ${issue.message}` };
     }
     const key = JSON.stringify(parsed.data, (_k, v) => (typeof v === 'string' ? matchKey(v) : v));
-    if (this.seen.has(key)) {
+    if (!this.seen.add(key)) {
       this.duplicates++;
       if (this.o.dedupe) return null;
     }
-    this.seen.add(key);
-    this.rows.push(parsed.data as Record<string, unknown>);
+    const row = parsed.data as Record<string, unknown>;
+    if (this.scratch) {
+      const label = rowLabel(row);
+      const k = JSON.stringify(label ?? null);
+      if (!this.labelOf.has(k)) this.labelOf.set(k, label);
+      this.labels.push(this.labelOf.get(k));
+      await this.scratch.add(row);
+    } else await this.keep(row);
     return null;
+  }
+
+  async keep(row: Record<string, unknown>) {
+    this.kept++;
+    for (const t of suiteTexts(this.format, row)) this.script.add(t);
+    await this.out.add(row);
   }
 }
 
@@ -129,21 +166,51 @@ class SuiteReader {
  * Validates suite rows of one format as they stream in, one problem per bad line with its number;
  * stops reading once the upload is hopeless (see Problems).
  */
-export async function parseSuite(lines: AsyncIterable<Line | LineProblem>, format: SuiteFormat, o: SuiteOptions, problems: Problems): Promise<ParsedSuite> {
-  const r = new SuiteReader(format, o);
+export async function parseSuite(
+  lines: AsyncIterable<Line | LineProblem>,
+  format: SuiteFormat,
+  o: SuiteOptions,
+  problems: Problems,
+  out: JsonlOut,
+  /** with a subset: where every row waits until the subset is drawn (the caller drops it on failure) */
+  scratch: JsonlOut | null,
+  bucket: R2Bucket,
+): Promise<ParsedSuite> {
+  const r = new SuiteReader(format, o, out, o.subset ? scratch : null);
   let last = 0;
   let stoppedAt: number | null = null;
   for await (const line of lines) {
     last = 'reason' in line ? line.line : line.number;
-    const p = 'reason' in line ? line : r.read(line);
+    const p = 'reason' in line ? line : await r.read(line);
     if (p) problems.add(p);
     if (problems.hopeless) {
       stoppedAt = last;
       break;
     }
   }
-  const out: ParsedSuite = {
-    rows: r.rows,
+  if (o.subset && scratch) {
+    // Ascending indices: one pass over the scratch rows keeps the chosen ones in file order.
+    const chosen = stratifiedSubset(r.labels, o.subset.n, o.subset.seed, (l) => l);
+    const key = await scratch.finishScratch();
+    try {
+      const obj = await bucket.get(key);
+      if (!obj) throw new Error(`the scratch rows ${key} vanished`);
+      let at = 0;
+      // Rows are JSON of checked fields, so none is near this bound; a row this reader would drop throws rather than shift the subset.
+      for await (const line of streamBodyLines(obj.body, Number.MAX_SAFE_INTEGER, true, undefined, 64 * MAX_LINE_BYTES)) {
+        if (at >= chosen.length) break;
+        if ('reason' in line) throw new Error(`scratch row ${line.line} could not be read back: ${line.message}`);
+        if (line.number - 1 !== chosen[at]) continue;
+        at++;
+        await r.keep(JSON.parse(line.text) as Record<string, unknown>);
+      }
+    } finally {
+      await bucket.delete(key);
+    }
+  }
+  const parsed: ParsedSuite = {
+    rowsKept: r.kept,
+    script: r.script,
     problems,
     duplicates: r.duplicates,
     placeholders: r.placeholders,
@@ -152,10 +219,6 @@ export async function parseSuite(lines: AsyncIterable<Line | LineProblem>, forma
     control: r.control.report,
     stoppedAt,
   };
-  if (o.subset) {
-    const rows = r.rows;
-    out.rows = stratifiedSubset(rows, o.subset.n, o.subset.seed, rowLabel).map((i) => rows[i]!);
-    out.subset = { n: out.rows.length, seed: o.subset.seed, of: rows.length };
-  }
-  return out;
+  if (o.subset) parsed.subset = { n: r.kept, seed: o.subset.seed, of: r.labels.length };
+  return parsed;
 }

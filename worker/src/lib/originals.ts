@@ -25,17 +25,6 @@ export interface ByteTap {
   end(): void;
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
-}
-
 /**
  * Receives a body chunk by chunk. A body shorter than one part is put once under its content address;
  * a longer one goes to a temporary multipart object, which is then copied (R2 to R2, streamed) to its
@@ -44,8 +33,9 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
 export class OriginalWriter implements ByteTap {
   private readonly digest = new crypto.DigestStream('SHA-256');
   private readonly hashing = this.digest.getWriter();
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  /** the part being filled: grows (doubling) up to one part, then is sent and filled again */
+  private buf = new Uint8Array(64 * 1024);
+  private fill = 0;
   private size = 0;
   private ended = false;
   private upload?: { key: string; mpu: R2MultipartUpload; parts: R2UploadedPart[] };
@@ -53,32 +43,49 @@ export class OriginalWriter implements ByteTap {
   constructor(
     private readonly bucket: R2Bucket,
     private readonly partBytes = ORIGINAL_PART_BYTES,
+    private readonly contentType = 'application/octet-stream',
+    /**
+     * New content of more than one part stays at its upload key (`uploads/<prefix>-…`) instead of
+     * being copied to its content address, which would read it all again; identical content already
+     * at its address is kept once. The original file is copied: it is looked up by its address.
+     */
+    private readonly staysAtUploadKey = false,
+    private readonly prefix = 'original',
   ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
     await this.hashing.write(chunk);
     this.size += chunk.byteLength;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.byteLength;
-    while (this.pendingBytes >= this.partBytes) await this.sendPart(this.partBytes);
+    let from = 0;
+    while (from < chunk.byteLength) {
+      if (this.fill === this.buf.byteLength) {
+        const bigger = new Uint8Array(Math.min(this.partBytes, Math.max(2 * this.buf.byteLength, 1)));
+        bigger.set(this.buf.subarray(0, this.fill));
+        this.buf = bigger;
+      }
+      const n = Math.min(this.buf.byteLength - this.fill, chunk.byteLength - from);
+      this.buf.set(chunk.subarray(from, from + n), this.fill);
+      this.fill += n;
+      from += n;
+      if (this.fill === this.partBytes) await this.sendPart();
+    }
   }
 
   end(): void {
     this.ended = true;
   }
 
-  private async sendPart(n: number) {
-    const all = concat(this.pending, this.pendingBytes);
-    const part = all.subarray(0, n);
-    const rest = all.subarray(n);
-    // a copy of the tail (under one chunk), so the concatenated part can be freed once sent
-    this.pending = rest.byteLength ? [rest.slice()] : [];
-    this.pendingBytes = rest.byteLength;
+  /** Sends what the part buffer holds; the one buffer is filled again (one part in memory, not a list and its copy). */
+  private async sendPart() {
     if (!this.upload) {
-      const key = `uploads/original-${newId('org')}`;
-      this.upload = { key, mpu: await this.bucket.createMultipartUpload(key), parts: [] };
+      const key = `uploads/${this.prefix}-${newId('org')}`;
+      const mpu = await this.bucket.createMultipartUpload(key, { httpMetadata: { contentType: this.contentType } });
+      this.upload = { key, mpu, parts: [] };
     }
-    this.upload.parts.push(await this.upload.mpu.uploadPart(this.upload.parts.length + 1, part));
+    this.upload.parts.push(await this.upload.mpu.uploadPart(this.upload.parts.length + 1, this.buf.subarray(0, this.fill)));
+    this.fill = 0;
+    // a runtime that took the buffer over (detached it) gets a fresh one
+    if (this.buf.byteLength === 0) this.buf = new Uint8Array(this.partBytes);
   }
 
   private sha?: Promise<string>;
@@ -95,25 +102,50 @@ export class OriginalWriter implements ByteTap {
   async finish(): Promise<KeptOriginal> {
     const sha256 = await this.hash();
     if (!this.upload) {
-      const key = await putBlob(this.bucket, sha256, concat(this.pending, this.pendingBytes), 'application/octet-stream');
-      this.pending = [];
+      const key = await putBlob(this.bucket, sha256, this.buf.subarray(0, this.fill), this.contentType);
+      this.buf = new Uint8Array(0);
+      this.fill = 0;
       return { sha256, size: this.size, key };
     }
-    if (this.pendingBytes) await this.sendPart(this.pendingBytes);
+    if (this.fill) await this.sendPart();
+    this.buf = new Uint8Array(0);
     const { key: temp, mpu, parts } = this.upload;
     await mpu.complete(parts);
     this.upload = undefined;
     const key = blobKey(sha256);
+    if (this.staysAtUploadKey) {
+      if (!(await this.bucket.head(key))) return { sha256, size: this.size, key: temp };
+      await this.bucket.delete(temp);
+      return { sha256, size: this.size, key };
+    }
     try {
       if (!(await this.bucket.head(key))) {
         const obj = await this.bucket.get(temp);
         if (!obj) throw new Error(`the assembled original ${temp} vanished`);
-        await this.bucket.put(key, obj.body, { httpMetadata: { contentType: 'application/octet-stream' }, sha256 });
+        await this.bucket.put(key, obj.body, { httpMetadata: { contentType: this.contentType }, sha256 });
       }
     } finally {
       await this.bucket.delete(temp);
     }
     return { sha256, size: this.size, key };
+  }
+
+  /** Stores what was written at an upload key, not its content address: a scratch object the caller reads back and deletes. */
+  async finishScratch(): Promise<string> {
+    this.end();
+    if (!this.upload) {
+      const key = `uploads/${this.prefix}-${newId('org')}`;
+      await this.bucket.put(key, this.buf.subarray(0, this.fill));
+      this.buf = new Uint8Array(0);
+      this.fill = 0;
+      return key;
+    }
+    if (this.fill) await this.sendPart();
+    this.buf = new Uint8Array(0);
+    const { key, mpu, parts } = this.upload;
+    await mpu.complete(parts);
+    this.upload = undefined;
+    return key;
   }
 
   /** Drops whatever was sent (the upload was refused). */
@@ -123,16 +155,17 @@ export class OriginalWriter implements ByteTap {
     await this.hashing.abort().catch(() => undefined);
     if (this.upload) await this.upload.mpu.abort().catch(() => undefined);
     this.upload = undefined;
-    this.pending = [];
+    this.buf = new Uint8Array(0);
+    this.fill = 0;
   }
 }
 
-/** Runs an upload that feeds `writer`; on any refusal or failure, what was sent to R2 for it is dropped. */
-export async function droppingOnFailure<T>(writer: OriginalWriter, run: () => Promise<T>): Promise<T> {
+/** Runs an upload that feeds `writers`; on any refusal or failure, what was sent to R2 for them is dropped. */
+export async function droppingOnFailure<T>(writers: OriginalWriter | OriginalWriter[], run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    await writer.abort();
+    await Promise.all((Array.isArray(writers) ? writers : [writers]).map((w) => w.abort()));
     throw err;
   }
 }

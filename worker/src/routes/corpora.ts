@@ -4,17 +4,19 @@ import { z } from 'zod';
 import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
 import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode, type OriginalPart, originalQuery } from '../../../shared/src/api/corpora';
 import { corpusBodies, datasetLimits } from '../../../shared/src/api/dataset-docs';
+import { limits } from '../../../shared/src/api/limits';
 import { corpora } from '../db/schema';
 import { assertReadable } from '../lib/auth';
-import { putBlob, readBody, serveBlob } from '../lib/blobs';
+import { readBody, serveBlob } from '../lib/blobs';
 import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
-import { newId, sha256Hex } from '../lib/crypto';
+import { newId } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, spacesNotTabs, uploadLanguage } from '../lib/datasets';
 import { ApiError } from '../lib/errors';
 import { nowIso } from '../lib/db';
 import { listPage } from '../lib/pagination';
 import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
-import { type CorpusOptions, corpusStats, type ParsedCorpus, parseCorpus, parseParallel, toJsonl } from '../ingest/corpus';
+import { type CorpusOptions, corpusStats, type ParsedCorpus, parseCorpus, parseParallel } from '../ingest/corpus';
+import { JsonlOut } from '../ingest/jsonl-out';
 import { droppingOnFailure, formParts, type KeptOriginal, keepBuffered, OriginalWriter, originalDataDoc, originalView, serveOriginal } from '../lib/originals';
 
 type Row = typeof corpora.$inferSelect;
@@ -50,14 +52,16 @@ async function readCorpusBody(
   o: CorpusOptions,
   problems: Problems,
   writer: OriginalWriter,
+  out: JsonlOut,
 ): Promise<{ corpus: ParsedCorpus; original: Original }> {
   const type = req.headers.get('content-type') ?? '';
   if (!type.toLowerCase().startsWith('multipart/form-data')) {
-    const corpus = await parseCorpus(streamLines(req, MAX_DATASET_BYTES, false, writer), { ...o, format: parsed.format }, problems);
+    const corpus = await parseCorpus(streamLines(req, MAX_DATASET_BYTES, false, writer), { ...o, format: parsed.format }, problems, out);
     return { corpus, original: { keep: async () => ({ ...(await writer.finish()), contentType: null, parts: null }) } };
   }
-  // Two files of up to MAX_DATASET_BYTES each; the form is read whole (bounded) and each part streamed line by line.
-  const bytes = await readBody(req, 2 * MAX_DATASET_BYTES);
+  // The form is read whole: the tgt part follows all of src, so pairing line i of each needs src held.
+  // Its own, smaller limit keeps the body, its parsed parts and the pairs in flight in a Worker's memory.
+  const bytes = await readBody(req, limits.twoFileFormBytes);
   let form: FormData;
   try {
     form = await new Response(bytes, { headers: { 'content-type': type } }).formData();
@@ -72,7 +76,7 @@ async function readCorpusBody(
     const blob = typeof v === 'string' ? new Blob([v]) : (v as Blob);
     return streamBodyLines(blob.stream(), MAX_DATASET_BYTES, true);
   };
-  const corpus = await parseParallel(part('src'), part('tgt'), o, problems);
+  const corpus = await parseParallel(part('src'), part('tgt'), o, problems, out);
   // The form as sent (its boundary in contentType), from the buffer already read; each file hashed from the parsed form.
   return {
     corpus,
@@ -144,23 +148,22 @@ export const corpusRoutes = new ApiApp()
     const { policy, strict } = linePolicy(q.onError);
     const problems = new Problems(policy);
     const writer = new OriginalWriter(c.env.BLOBS);
-    const { parsed, data, sha, key, kept } = await droppingOnFailure(writer, async () => {
-      const body = await readCorpusBody(c.env.BLOBS, c.req.raw, q, { strict, src: src.canonical, tgt: tgt.canonical }, problems, writer);
+    // The normalised pairs go to R2 as they are validated; a refusal aborts both uploads.
+    const out = new JsonlOut(c.env.BLOBS);
+    const { parsed, stored, kept } = await droppingOnFailure([writer, out.writer], async () => {
+      const body = await readCorpusBody(c.env.BLOBS, c.req.raw, q, { strict, src: src.canonical, tgt: tgt.canonical }, problems, writer, out);
       const parsed = body.corpus;
       if (parsed.spacesNotTabs) throw spacesNotTabs(problems.total, parsed.stoppedAt);
-      enforceLinePolicy(problems, parsed.pairs.length, parsed.stoppedAt, 'sentence pairs');
-      if (parsed.identical === parsed.pairs.length) {
-        throw new ApiError(422, 'src_equals_tgt', `every pair has the same text on both sides (${parsed.pairs.length} pairs); was one file uploaded twice?`);
+      enforceLinePolicy(problems, parsed.kept.count, parsed.stoppedAt, 'sentence pairs');
+      if (parsed.kept.identical === parsed.kept.count) {
+        throw new ApiError(422, 'src_equals_tgt', `every pair has the same text on both sides (${parsed.kept.count} pairs); was one file uploaded twice?`);
       }
-      const data = toJsonl(parsed.pairs);
-      const sha = await sha256Hex(data);
       // Blobs first, then the row: a failure in between leaves only unreferenced blobs, never a row
-      // without data. The two blobs are stored side by side (one R2 round trip, not two), and both
-      // settle before a failure is reported, so that dropping the original never races its upload.
-      const [stored, keeping] = await Promise.allSettled([putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson'), body.original.keep()]);
-      if (stored.status === 'rejected') throw stored.reason;
-      if (keeping.status === 'rejected') throw keeping.reason;
-      return { parsed, data, sha, key: stored.value, kept: keeping.value };
+      // without data. One after the other: each completion may read its object back (to its content
+      // address), and two at once would double what is in flight.
+      const stored = await out.finish();
+      const kept = await body.original.keep();
+      return { parsed, stored, kept };
     });
     const row: Row = {
       id: newId('cor'),
@@ -169,9 +172,9 @@ export const corpusRoutes = new ApiApp()
       src: src.canonical,
       tgt: tgt.canonical,
       visibility: q.visibility,
-      sha256: sha,
-      size: data.byteLength,
-      r2Key: key,
+      sha256: stored.sha256,
+      size: stored.size,
+      r2Key: stored.key,
       stats: corpusStats(parsed, src, tgt),
       skippedLines: problems.listed.length ? problems.listed : null,
       originalSha256: kept.sha256,

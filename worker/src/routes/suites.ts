@@ -8,28 +8,16 @@ import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '../../
 import type { SuiteFormat } from '../../../shared/src/suites';
 import { suites } from '../db/schema';
 import { assertReadable } from '../lib/auth';
-import { putBlob, serveBlob } from '../lib/blobs';
+import { serveBlob } from '../lib/blobs';
 import { Problems, streamLines } from '../ingest/lines';
-import { newId, sha256Hex } from '../lib/crypto';
+import { newId } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, uploadLanguage } from '../lib/datasets';
 import { nowIso } from '../lib/db';
 import { listPage } from '../lib/pagination';
 import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
-import { toJsonl } from '../ingest/corpus';
-import { scriptWarning } from '../ingest/script-check';
+import { JsonlOut } from '../ingest/jsonl-out';
 import { parseSuite } from '../ingest/suite';
 import { droppingOnFailure, OriginalWriter, originalDataDoc, originalView, serveOriginal } from '../lib/originals';
-
-/** Text in the suite's own language (an mt row's target side is another language). */
-function* suiteTexts(format: SuiteFormat, rows: Record<string, unknown>[]): Generator<string> {
-  for (const r of rows) {
-    if (format === 'mt') yield String(r.src);
-    else
-      for (const v of Object.values(r))
-        if (typeof v === 'string') yield v;
-        else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') yield x;
-  }
-}
 
 type Row = typeof suites.$inferSelect;
 const view = (r: Row): SuiteInfo => ({
@@ -121,23 +109,30 @@ export const suiteRoutes = new ApiApp()
     const problems = new Problems(policy);
     // The file as uploaded goes to R2 while it is parsed (never held whole) and is kept once the suite is accepted.
     const writer = new OriginalWriter(c.env.BLOBS);
-    const { parsed, data, sha, key, kept } = await droppingOnFailure(writer, async () => {
+    // So do the normalised rows, as they are validated; a refusal aborts both uploads.
+    const out = new JsonlOut(c.env.BLOBS);
+    // with a subset, every row waits in R2 until the subset is drawn
+    const scratch = q.subset !== undefined ? new JsonlOut(c.env.BLOBS, 'subset-rows') : null;
+    const { parsed, stored, kept } = await droppingOnFailure([writer, out.writer, ...(scratch ? [scratch.writer] : [])], async () => {
       const parsed = await parseSuite(
         streamLines(c.req.raw, MAX_DATASET_BYTES, false, writer),
         q.format as SuiteFormat,
         { lang: lang.canonical, strict, dedupe: q.dedupe, ...(q.subset !== undefined ? { subset: { n: q.subset, seed: q.seed } } : {}) },
         problems,
+        out,
+        scratch,
+        c.env.BLOBS,
       );
-      enforceLinePolicy(problems, parsed.rows.length, parsed.stoppedAt, `${q.format} rows`);
-      const data = toJsonl(parsed.rows);
-      const sha = await sha256Hex(data);
-      const key = await putBlob(c.env.BLOBS, sha, data, 'application/x-ndjson');
-      return { parsed, data, sha, key, kept: await writer.finish() };
+      enforceLinePolicy(problems, parsed.rowsKept, parsed.stoppedAt, `${q.format} rows`);
+      // one after the other: each completion may read its object back, two at once would double what is in flight
+      const stored = await out.finish();
+      const kept = await writer.finish();
+      return { parsed, stored, kept };
     });
-    const warning = scriptWarning(suiteTexts(q.format as SuiteFormat, parsed.rows), 'text', lang.canonical, lang.script);
+    const warning = parsed.script.warning('text', lang.canonical, lang.script);
     const stats: SuiteInfo['stats'] = {
       lines: parsed.lines,
-      rowsKept: parsed.rows.length,
+      rowsKept: parsed.rowsKept,
       duplicates: parsed.duplicates,
       deduped: q.dedupe,
       placeholders: parsed.placeholders,
@@ -157,9 +152,9 @@ export const suiteRoutes = new ApiApp()
       lang: lang.canonical,
       task: q.task ?? name,
       visibility: q.visibility,
-      sha256: sha,
-      size: data.byteLength,
-      r2Key: key,
+      sha256: stored.sha256,
+      size: stored.size,
+      r2Key: stored.key,
       stats,
       skippedLines: problems.listed.length ? problems.listed : null,
       originalSha256: kept.sha256,
