@@ -6,10 +6,10 @@
  * busy machine slows every route alike instead of whichever ran while it was busy.
  * `--seconds N`, `--rounds N` and `--connections N` change the load.
  */
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createToken, freePort, newAdminToken, repoRoot, startStack } from '../scripts/lib/stack';
+import { createToken, repoRoot } from '../scripts/lib/stack';
+import { withApiStack } from './api-stack';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -97,17 +97,7 @@ export async function run() {
   const seconds = arg('seconds', 10);
   const rounds = arg('rounds', 5);
   const connections = arg('connections', 50);
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'polyprune-bench-api-'));
-  const adminToken = newAdminToken();
-  const stack = await startStack({
-    port: await freePort(),
-    persistTo: path.join(tmp, 'state'),
-    adminToken,
-    runners: 0,
-    vars: { RATE_LIMIT_PER_MINUTE: '10000000' },
-  });
-  try {
-    const base = stack.url;
+  return withApiStack('api', async ({ base, adminToken }) => {
     // A client's token (looked up in D1 like any caller's), not the admin secret.
     const token = await createToken(base, adminToken, { owner: 'bench', name: 'bench', scopes: ['write'], rateLimitPerMinute: 100_000 });
     const runnerToken = await createToken(base, adminToken, { owner: 'bench-runner', name: 'bench-runner', scopes: ['runner'], rateLimitPerMinute: 100_000 });
@@ -159,8 +149,5 @@ export async function run() {
       );
     }
     console.log('req/s and p99: medians over windows; × bare: median of the per-window ratios [min–max]');
-  } finally {
-    await stack.stop();
-    await rm(tmp, { recursive: true, force: true });
-  }
+  });
 }

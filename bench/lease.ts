@@ -6,10 +6,11 @@
  * twice. `--connections N`, `--seconds N` (per phase), `--jobs N` change the load; under a minute
  * with the defaults.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createToken, freePort, newAdminToken, repoRoot, startStack } from '../scripts/lib/stack';
+import { createToken, repoRoot } from '../scripts/lib/stack';
+import { withApiStack } from './api-stack';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,17 +26,7 @@ export async function run() {
   const connections = arg('connections', 50);
   const seconds = arg('seconds', 8);
   const jobCount = arg('jobs', 400);
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'polyprune-bench-lease-'));
-  const adminToken = newAdminToken();
-  const stack = await startStack({
-    port: await freePort(),
-    persistTo: path.join(tmp, 'state'),
-    adminToken,
-    runners: 0,
-    vars: { RATE_LIMIT_PER_MINUTE: '10000000' },
-  });
-  try {
-    const base = stack.url;
+  return withApiStack('lease', async ({ base, adminToken }) => {
     const writer = await createToken(base, adminToken, { owner: 'bench', scopes: ['write'], rateLimitPerMinute: 100_000 });
     const runner = await createToken(base, adminToken, { owner: 'bench-runner', scopes: ['runner'], rateLimitPerMinute: 100_000 });
     const call = async (token: string, p: string, body?: unknown) => {
@@ -138,8 +129,5 @@ export async function run() {
         .join(' ')}`,
     );
     if (twice) throw new Error(`${twice} jobs were leased more than once`);
-  } finally {
-    await stack.stop();
-    await rm(tmp, { recursive: true, force: true });
-  }
+  });
 }
