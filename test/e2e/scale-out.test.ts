@@ -10,6 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobInfo, RunnerQueue } from '../../shared/src/api/jobs';
 import { seed, type Seeded, startTestStack, type TestStack } from './helpers';
+import { QUEUE_ROWS_SQL, type QueueRow, queueFromRows } from '../helpers/queue-figures';
 
 const final = (s: string) => s === 'succeeded' || s === 'failed' || s === 'canceled';
 const midJob = (stage: string | undefined) => !!stage && !['leased', 'download', 'load'].includes(stage);
@@ -54,32 +55,9 @@ function d1File(t: TestStack): string {
   return path.join(dir, files[0]!);
 }
 
-interface Row {
-  id: string;
-  status: string;
-  spec: string;
-  lease_expires_at: number | null;
-  lease_device: string | null;
-  created_at: string;
-}
-
-/** The queue figures counted row by row, as the route documents them. */
+/** The queue figures counted row by row (test/helpers/queue-figures.ts). */
 function fromTable(db: DatabaseSync, nowMs: number) {
-  const rows = db.prepare('SELECT id, status, spec, lease_expires_at, lease_device, created_at FROM jobs').all() as unknown as Row[];
-  const status = new Map(rows.map((r) => [r.id, r.status]));
-  const queued = rows.filter((r) => r.status === 'queued');
-  const waiting = queued.filter((r) => ((JSON.parse(r.spec).jobs ?? []) as string[]).some((id) => ['queued', 'running'].includes(status.get(id) ?? '')));
-  const running = rows.filter((r) => r.status === 'running');
-  const live = running.filter((r) => r.lease_expires_at !== null && r.lease_expires_at >= nowMs);
-  const ready = queued.length - waiting.length;
-  const of = (d: string) => live.filter((r) => r.lease_device?.toLowerCase() === d).length;
-  return {
-    queued: queued.length,
-    waiting: waiting.length,
-    running: running.length,
-    leased: live.length,
-    byDevice: { cuda: ready + of('cuda'), cpu: ready + of('cpu') },
-  };
+  return queueFromRows(db.prepare(QUEUE_ROWS_SQL).all() as unknown as QueueRow[], nowMs);
 }
 
 describe('runners killed during a sweep', () => {

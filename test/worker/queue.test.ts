@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { JobInfo, LeaseResponse, RunnerQueue } from '../../shared/src/api/jobs';
 import { ADMIN, call, makeToken } from './helpers';
 import { makeWorld, pruneSpec, type World } from './fixtures';
+import { oldestQueuedAt, QUEUE_ROWS_SQL, type QueueRow, queueFromRows } from '../helpers/queue-figures';
 
 let w: World;
 beforeAll(async () => {
@@ -27,36 +28,11 @@ async function leaseAs(runnerId: string, device?: string) {
   return r.body;
 }
 
-interface Row {
-  id: string;
-  status: string;
-  spec: string;
-  lease_expires_at: number | null;
-  lease_device: string | null;
-  created_at: string;
-}
-
-/** The figures counted row by row from the table, as the endpoint's docs define them. */
+/** The figures counted row by row from the table (test/helpers/queue-figures.ts), and the oldest one's age. */
 async function fromTable(nowMs: number) {
-  const rows = (await env.DB.prepare('SELECT id, status, spec, lease_expires_at, lease_device, created_at FROM jobs').all<Row>()).results;
-  const status = new Map(rows.map((r) => [r.id, r.status]));
-  const queued = rows.filter((r) => r.status === 'queued');
-  const waiting = queued.filter((r) => ((JSON.parse(r.spec).jobs ?? []) as string[]).some((id) => ['queued', 'running'].includes(status.get(id) ?? '')));
-  const running = rows.filter((r) => r.status === 'running');
-  const live = running.filter((r) => r.lease_expires_at !== null && r.lease_expires_at >= nowMs);
-  const ready = queued.length - waiting.length;
-  const oldest = queued.length ? Math.min(...queued.map((r) => Date.parse(r.created_at))) : null;
-  return {
-    queued: queued.length,
-    waiting: waiting.length,
-    running: running.length,
-    leased: live.length,
-    oldestMs: oldest === null ? null : nowMs - oldest,
-    byDevice: {
-      cuda: ready + live.filter((r) => r.lease_device?.toLowerCase() === 'cuda').length,
-      cpu: ready + live.filter((r) => r.lease_device?.toLowerCase() === 'cpu').length,
-    },
-  };
+  const rows = (await env.DB.prepare(QUEUE_ROWS_SQL).all<QueueRow>()).results;
+  const oldest = oldestQueuedAt(rows);
+  return { ...queueFromRows(rows, nowMs), oldestMs: oldest === null ? null : nowMs - oldest };
 }
 
 async function expectMatchesTable() {
