@@ -24,8 +24,16 @@ export interface CellIdentity {
  * first rows are the prompt's demonstrations, so the scored rows can differ.
  */
 export function columnKey(c: CellIdentity): string {
-  const rows = c.limit === null ? 'all' : `${c.limit}@${c.limitSeed ?? 0}`;
-  return `${c.suiteId}:${rows}:${c.templateLang ?? '-'}`;
+  return `${c.suiteId}:${rowsKey(c.limit, c.limitSeed)}:${c.templateLang ?? '-'}`;
+}
+
+/**
+ * The rows a job evaluates of a suite: `all`, or `24@0` for the seeded subset of a row limit (the
+ * seed defaults to 0 and means nothing without a limit). Two results are on the same rows exactly
+ * when their keys are equal: cells, and dense rows a paired bootstrap may reuse, follow it.
+ */
+export function rowsKey(limit: number | null | undefined, limitSeed: number | null | undefined): string {
+  return limit == null ? 'all' : `${limit}@${limitSeed ?? 0}`;
 }
 
 /** "all rows", "24 rows (seed 0)"; with ", template fr" where the prompts used template words. */

@@ -9,6 +9,7 @@
  * computes them from the hypothesis and reference.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { rowsKey } from '../../../shared/src/cell-identity';
 import type { SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
 import type { TextScore } from '../evaluate/perplexity';
@@ -32,9 +33,7 @@ export interface SamplesHeader {
  * another limit or seed would pair different rows under the same index.
  */
 export function sameDenseRows(have: SamplesHeader, want: SamplesHeader): boolean {
-  const a = have.limit ?? null;
-  const b = want.limit ?? null;
-  const sameLimit = a === null || b === null ? a === b : a.rows === b.rows && a.seed === b.seed;
+  const sameLimit = rowsKey(have.limit?.rows, have.limit?.seed) === rowsKey(want.limit?.rows, want.limit?.seed);
   return have.dense && !!want.modelSha256 && have.modelSha256 === want.modelSha256 && have.templateLang === want.templateLang && sameLimit;
 }
 

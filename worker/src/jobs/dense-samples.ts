@@ -1,4 +1,5 @@
 import type { JobSpec } from '../../../shared/src/api/jobs';
+import { rowsKey } from '../../../shared/src/cell-identity';
 import type { ReusableArtifact } from './reusable-runs';
 
 export interface DenseSamples {
@@ -23,7 +24,7 @@ export const wantsDenseSamples = (spec: JobSpec) => spec.kind !== 'analyze' && !
  */
 /** Whether two jobs evaluate the same rows of a suite: both every row, or the same limit and seed. */
 const sameRows = (a: { limit?: number | null; limitSeed?: number }, b: { limit?: number | null; limitSeed?: number }) =>
-  (a.limit ?? null) === (b.limit ?? null) && (a.limit == null || (a.limitSeed ?? 0) === (b.limitSeed ?? 0));
+  rowsKey(a.limit, a.limitSeed) === rowsKey(b.limit, b.limitSeed);
 
 export function findDenseSamples(spec: JobSpec, candidates: readonly ReusableArtifact[]): DenseSamples[] {
   if (!wantsDenseSamples(spec) || spec.kind === 'analyze') return [];
