@@ -14,6 +14,7 @@ import { bootstrapInterval, pairedBootstrapBy } from '../evaluate/bootstrap';
 import type { SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
 import { type RankOrder, rankcPerItem } from '../evaluate/rankc';
+import { DENSE_BOOTSTRAP, METRIC_INTERVALS } from './bootstrap-settings';
 import type { ScoreRow } from './protocol';
 
 export interface RankcSuite {
@@ -117,7 +118,7 @@ type Base = Omit<ScoreRow, 'metric' | 'value'>;
 /** `rankc` (or `rankc_asc`): the mean over items, with its percentile bootstrap interval over items. */
 export function rankcValueRows(base: Base, metric: string, items: Float64Array): ScoreRow[] {
   if (items.length === 0) return [];
-  const iv = bootstrapInterval(items.length, (w) => weightedMean(items, w), { seed: 0, resamples: 1000 });
+  const iv = bootstrapInterval(items.length, (w) => weightedMean(items, w), METRIC_INTERVALS);
   return [
     { ...base, metric, value: iv.value },
     { ...base, metric: `${metric}_lo`, value: iv.lo },
@@ -142,7 +143,7 @@ export function rankcDeltaRows(
     if (d === undefined) throw new Error(`no dense RankC for row ${r}`);
     return pruned.items[i]! - d;
   });
-  const b = pairedBootstrapBy(diff.length, (w) => weightedMean(diff, w), { seed: 0, resamples: 1000 });
+  const b = pairedBootstrapBy(diff.length, (w) => weightedMean(diff, w), DENSE_BOOTSTRAP);
   return [
     { ...base, metric: `${metric}_delta`, value: b.delta },
     { ...base, metric: `${metric}_delta_lo`, value: b.ciLow },

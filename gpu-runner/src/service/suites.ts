@@ -12,14 +12,11 @@ import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
 import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
 import { jobRankc, planRankc, type RankcPlan, type RankcSuite } from './rankc';
+import { DENSE_BOOTSTRAP, METRIC_INTERVALS } from './bootstrap-settings';
 import { decodeSamples, encodeSamples, type SampleSet, type SamplesHeader, sameDenseRows } from './samples';
 import type { JobContext } from './lease-loop';
 
 type ScoringName = 'paper' | 'harness';
-
-/** Resampling of the intervals and of the paired bootstrap against dense: fixed, recorded in extra.seeds. */
-export const METRIC_INTERVALS = { seed: 0, resamples: 1000 } as const;
-export const DENSE_BOOTSTRAP = { seed: 0, resamples: 1000 } as const;
 
 export async function readJsonl(file: string): Promise<unknown[]> {
   const text = await readFile(file, 'utf8');
