@@ -149,6 +149,8 @@ export interface WorkerOptions {
   inspectorPort?: number;
   /** Local D1/R2 state; default `.wrangler/state` of the repo. */
   persistTo?: string;
+  /** Another Worker's wrangler config (the transfer bench's probe); default the repository's wrangler.toml. */
+  config?: string;
   /** `--var NAME:VALUE` overrides (e.g. LEASE_SECONDS for fault tests, ADMIN_TOKEN for tests). */
   vars?: Record<string, string>;
   log?: Log;
@@ -181,6 +183,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerProcess> {
     'warn',
   ];
   if (o.persistTo) args.push('--persist-to', o.persistTo);
+  if (o.config) args.push('--config', o.config);
   // wrangler dev is not behind Cloudflare's edge: CF-Connecting-IP there is whatever the client sent.
   const vars = { TRUST_CF_CONNECTING_IP: 'false', ...o.vars };
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
