@@ -102,6 +102,9 @@ describe('uploadBlob', () => {
     partReqs.forEach((r, i) => {
       expect(Buffer.compare(r.body, Buffer.from(bytes.subarray(i * 2500, (i + 1) * 2500)))).toBe(0);
       expect(r.headers['x-content-sha256']).toBe(sha(r.body));
+      // Sent as a stream, yet framed by length: the API refuses a part without one (411).
+      expect(r.headers['content-length']).toBe(String(r.body.length));
+      expect(r.headers['transfer-encoding']).toBeUndefined();
     });
     expect(srv.requests.at(-1)!.headers['x-content-sha256']).toBe(sha(bytes));
     for (const r of srv.requests) expect(r.headers['x-lease-token']).toBe('lt');

@@ -170,6 +170,40 @@ describe('RunnerClient downloads and uploads', () => {
     expect(ranged.length).toBeGreaterThanOrEqual(1);
   });
 
+  it('fetches a range whose connection drops again from the bytes on disk, never past them', async () => {
+    const MiB = 1024 * 1024;
+    const big = Buffer.from(Array.from({ length: 3 * MiB + 5 }, (_, i) => (i * 7919 + 11) % 251));
+    const bigSha = createHash('sha256').update(big).digest('hex');
+    const chunk = 2 * MiB + 1;
+    let dropped = false;
+    srv.handle((req, res) => {
+      const [from, to] = /bytes=(\d+)-(\d+)/
+        .exec(req.headers.range ?? '')!
+        .slice(1)
+        .map(Number) as [number, number];
+      res.writeHead(206, { 'content-length': to - from + 1, 'content-range': `bytes ${from}-${to}/${big.length}` });
+      if (from === 0 && !dropped) {
+        dropped = true;
+        // 1.5 MiB of the first range (more than one 1 MiB write of the client), then the connection dies.
+        res.write(big.subarray(0, 1.5 * MiB), () => setTimeout(() => req.socket.destroy(), 100));
+        return;
+      }
+      res.end(big.subarray(from, to + 1));
+    });
+    const dest = path.join(tmp, 'ranged.bin');
+    const c = new RunnerClient({ baseUrl: srv.url, token: 'tok', retry: fast, parallelDownloadBytes: 1, downloadChunkBytes: chunk });
+    expect(await c.download('/blob', dest, { sha256: bigSha, size: big.length })).toEqual({ sha256: bigSha, size: big.length });
+    expect(Buffer.compare(await readFile(dest), big)).toBe(0);
+    const ranges = srv.requests.map((r) => r.headers.range!);
+    expect(ranges).toContain(`bytes=${chunk}-${big.length - 1}`);
+    // The first range again, from what reached the file: at most what was sent, and to the range's end.
+    const again = ranges.filter((r) => r !== `bytes=${chunk}-${big.length - 1}`).slice(1);
+    expect(again).toHaveLength(1);
+    const resumedAt = Number(/bytes=(\d+)-/.exec(again[0]!)![1]);
+    expect(resumedAt).toBeLessThanOrEqual(1.5 * MiB);
+    expect(again[0]).toBe(`bytes=${resumedAt}-${chunk - 1}`);
+  });
+
   it('removes a download whose hash differs and says so', async () => {
     srv.handle((_q, res) => res.writeHead(200, { 'content-length': blob.length }).end(blob));
     const dest = path.join(tmp, 'bad.bin');
