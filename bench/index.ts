@@ -19,14 +19,26 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   api: () => import('./api'),
   // Not in the default set: starts wrangler dev, 50 simulated runners on the lease route (~40 s).
   lease: () => import('./lease'),
-  // Not in the default set: starts wrangler dev, uploads and downloads a 512 MiB file (--mib N, --2gib).
+  // Not in the default set: starts two wrangler devs, moves a 128 MiB file through each hop of an upload and a download (--mib N, --2gib, ~2 min).
   transfer: () => import('./transfer'),
   // Not in the default set: seeds 100,000 score rows into a local D1 and times the boards (~1–2 min).
   'board-scale': () => import('./board-scale'),
 };
 
 // Flags that take a value (`--models a,b`, `--reps 3`): their values are not benchmark names.
-const VALUE_FLAGS = new Set(['--models', '--reps', '--seconds', '--rounds', '--connections', '--jobs', '--mib', '--device', '--rows', '--threads']);
+const VALUE_FLAGS = new Set([
+  '--models',
+  '--reps',
+  '--seconds',
+  '--rounds',
+  '--connections',
+  '--jobs',
+  '--mib',
+  '--parallel',
+  '--device',
+  '--rows',
+  '--threads',
+]);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 const unknown = wanted.filter((w) => !(w in suites));

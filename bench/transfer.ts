@@ -8,7 +8,7 @@
  *   through the CLI's own upload and the runner's own download code (bench/transfer-probe.worker.ts);
  * - the API's routes (`/v1/models/{id}/files/{name}`: token, D1, hashing), one stream and
  *   `--parallel` parts / ranges at once: the CLI's upload and the runner's download as they run.
- * Hops take turns within each round, so a busy machine slows them alike; each prints MB/s, its
+ * Hops take turns within each round, so a busy machine slows them alike; each prints MiB/s, its
  * ratio to the hop above it in the chain, and CPU seconds per GiB of this (client) process and of
  * the workerd processes (both stacks): those do not stretch when the machine is busy.
  */
@@ -36,7 +36,7 @@ const flag = (name: string) => {
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 interface Sample {
-  mbps: number;
+  mibps: number;
   /** CPU seconds per GiB moved: this process, and every workerd of both stacks */
   client: number;
   workerd: number;
@@ -52,7 +52,7 @@ async function timed(size: number, pids: number[], fn: () => Promise<unknown>): 
   await fn();
   const s = (performance.now() - t0) / 1000;
   const gib = size / (1024 * MiB);
-  return { mbps: size / MiB / s, client: (ownCpuSeconds() - c0) / gib, workerd: (cpuSeconds(pids) - w0) / gib };
+  return { mibps: size / MiB / s, client: (ownCpuSeconds() - c0) / gib, workerd: (cpuSeconds(pids) - w0) / gib };
 }
 
 async function writeCopy(from: string, to: string, sync: boolean) {
@@ -122,7 +122,7 @@ const span = (xs: number[], digits = 0) => {
 
 interface HopDef {
   name: string;
-  /** the hop this one adds to (its ratio is to that one's MB/s in the same round) */
+  /** the hop this one adds to (its ratio is to that one's MiB/s in the same round) */
   over?: string;
   api?: boolean;
   run: () => Promise<unknown>;
@@ -133,14 +133,14 @@ function report(title: string, hops: HopDef[], samples: Map<string, Sample[]>) {
     const s = samples.get(h.name)!;
     const ratio = h.over
       ? span(
-          s.map((x, i) => x.mbps / samples.get(h.over!)![i]!.mbps),
+          s.map((x, i) => x.mibps / samples.get(h.over!)![i]!.mibps),
           2,
         )
       : '';
     const rss = s[0]!.rss === undefined ? '' : `+${span(s.map((x) => x.rss! / MiB))} MiB`;
     return [
       h.name,
-      span(s.map((x) => x.mbps)),
+      span(s.map((x) => x.mibps)),
       ratio ? `${ratio}× ${h.over}` : '',
       span(
         s.map((x) => x.client),
@@ -153,7 +153,7 @@ function report(title: string, hops: HopDef[], samples: Map<string, Sample[]>) {
       rss,
     ];
   });
-  const head = [title, 'MB/s', 'ratio', 'client CPU s/GiB', 'workerd CPU s/GiB', 'workerd RSS'];
+  const head = [title, 'MiB/s', 'ratio', 'client CPU s/GiB', 'workerd CPU s/GiB', 'workerd RSS'];
   const widths = head.map((_, i) => Math.max(head[i]!.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 || i === 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(head));
