@@ -153,6 +153,8 @@ export interface WorkerOptions {
   vars?: Record<string, string>;
   /** V8 flags for workerd (miniflare's MINIFLARE_WORKERD_V8_FLAGS), e.g. --expose-gc for the memory test */
   workerdV8Flags?: string[];
+  /** another wrangler.toml than the repository's (a bench's trivial Worker) */
+  config?: string;
   log?: Log;
 }
 
@@ -183,6 +185,7 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerProcess> {
     'warn',
   ];
   if (o.persistTo) args.push('--persist-to', o.persistTo);
+  if (o.config) args.push('--config', o.config);
   // wrangler dev is not behind Cloudflare's edge: CF-Connecting-IP there is whatever the client sent.
   const vars = { TRUST_CF_CONNECTING_IP: 'false', ...o.vars };
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);

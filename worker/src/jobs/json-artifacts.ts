@@ -29,10 +29,14 @@ export async function checkJsonArtifacts(bucket: R2Bucket, artifacts: readonly {
     const schema = jsonArtifactSchemas[a.name];
     if (!schema) continue;
     if (a.size > limits.jsonArtifactBytes) {
-      throw invalid(a.name, `${a.size} bytes, over the ${limits.jsonArtifactBytes} a JSON artifact may have (it is checked whole in the Worker's memory); ${shrink[a.name] ?? 'write a smaller one'}`, {
-        size: a.size,
-        limit: limits.jsonArtifactBytes,
-      });
+      throw invalid(
+        a.name,
+        `${a.size} bytes, over the ${limits.jsonArtifactBytes} a JSON artifact may have (it is checked whole in the Worker's memory); ${shrink[a.name] ?? 'write a smaller one'}`,
+        {
+          size: a.size,
+          limit: limits.jsonArtifactBytes,
+        },
+      );
     }
     const obj = await bucket.get(a.r2Key);
     if (!obj) throw invalid(a.name, 'not stored');
