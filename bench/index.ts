@@ -21,6 +21,8 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   lease: () => import('./lease'),
   // Not in the default set: starts two wrangler devs, moves a 128 MiB file through each hop of an upload and a download (--mib N, --2gib, ~2 min).
   transfer: () => import('./transfer'),
+  // Not in the default set: starts a trivial Worker in wrangler dev once per route and sends it 95 MiB twice (~1.5 min).
+  'workerd-growth': () => import('./workerd-growth'),
   // Not in the default set: seeds 100,000 score rows into a local D1 and times the boards (~1–2 min).
   'board-scale': () => import('./board-scale'),
 };
@@ -38,6 +40,7 @@ const VALUE_FLAGS = new Set([
   '--device',
   '--rows',
   '--threads',
+  '--routes',
 ]);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
@@ -49,7 +52,7 @@ if (unknown.length) {
 console.log(`bench on node ${process.version}`);
 for (const name of wanted.length
   ? wanted
-  : Object.keys(suites).filter((s) => !['scale', 'scoring', 'peer', 'api', 'lease', 'transfer', 'board-scale'].includes(s))) {
+  : Object.keys(suites).filter((s) => !['scale', 'scoring', 'peer', 'api', 'lease', 'transfer', 'board-scale', 'workerd-growth'].includes(s))) {
   console.log(`\n=== bench: ${name} ===`);
   const t0 = performance.now();
   await (await suites[name]!()).run();

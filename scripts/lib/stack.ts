@@ -153,6 +153,10 @@ export interface WorkerOptions {
   config?: string;
   /** `--var NAME:VALUE` overrides (e.g. LEASE_SECONDS for fault tests, ADMIN_TOKEN for tests). */
   vars?: Record<string, string>;
+  /** V8 flags for workerd (miniflare's MINIFLARE_WORKERD_V8_FLAGS), e.g. --expose-gc for the memory test */
+  workerdV8Flags?: string[];
+  /** another wrangler.toml than the repository's (a bench's trivial Worker) */
+  config?: string;
   log?: Log;
 }
 
@@ -187,7 +191,8 @@ export async function startWorker(o: WorkerOptions): Promise<WorkerProcess> {
   // wrangler dev is not behind Cloudflare's edge: CF-Connecting-IP there is whatever the client sent.
   const vars = { TRUST_CF_CONNECTING_IP: 'false', ...o.vars };
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
-  const child = spawn(bin('wrangler'), args, { cwd: repoRoot, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const env = o.workerdV8Flags?.length ? { ...wranglerEnv(), MINIFLARE_WORKERD_V8_FLAGS: o.workerdV8Flags.join(' ') } : wranglerEnv();
+  const child = spawn(bin('wrangler'), args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   const onData = (d: Buffer) => {
     const s = d.toString();
@@ -300,6 +305,7 @@ export interface StackOptions {
   /** Defaults to the token in `.dev.vars` (created if missing). */
   adminToken?: string;
   vars?: Record<string, string>;
+  workerdV8Flags?: string[];
   /** Number of CPU runners to start (default 1). */
   runners?: number;
   runnerWorkdir?: string;
@@ -335,7 +341,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   await applyMigrations(o.persistTo);
   const port = o.port === 'auto' ? await freePort() : o.port;
   log(`starting wrangler dev on 127.0.0.1:${port}…`);
-  let worker = await startWorker({ port, inspectorPort: o.inspectorPort, persistTo: o.persistTo, vars, log: o.log });
+  let worker = await startWorker({ port, inspectorPort: o.inspectorPort, persistTo: o.persistTo, vars, workerdV8Flags: o.workerdV8Flags, log: o.log });
   const runnerToken = await createToken(worker.url, adminToken, {
     owner: 'runner',
     name: `local runner ${new Date().toISOString()}`,
@@ -374,7 +380,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     addRunner,
     restartWorker: async () => {
       await worker.stop();
-      worker = await startWorker({ port, inspectorPort: worker.inspectorPort, persistTo: o.persistTo, vars, log: o.log });
+      worker = await startWorker({ port, inspectorPort: worker.inspectorPort, persistTo: o.persistTo, vars, workerdV8Flags: o.workerdV8Flags, log: o.log });
     },
     stop: async ({ runnerGraceMs = 20_000 } = {}) => {
       await Promise.all(runners.map((r) => r.stop('SIGTERM', runnerGraceMs)));

@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { limits } from '../../shared/src/api/limits';
 import { CALIBRATION_STATS_VERSION } from '../../shared/src/api/run-provenance';
 import { call, expectErrorShape, makeToken } from './helpers';
 import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
@@ -261,6 +262,20 @@ describe('runner-written JSON artifacts', () => {
     const short = { ...lmfReport(), blocks: 3 };
     expect((await completeWith(w, { 'lmf.json': JSON.stringify(short) })).body.error.message).toContain('expected 3 blocks, got 2');
     expect((await completeWith(w, { 'lmf.json': JSON.stringify(lmfReport()) })).status).toBe(200);
+  });
+
+  it('one over the JSON artifact limit is refused by its size, unread, saying how to make it smaller', async () => {
+    // Not JSON at all: a file past the limit is refused before it is read, so never parsed.
+    const r = await completeWith(w, { 'analysis.json': new Uint8Array(limits.jsonArtifactBytes + 1).fill(0x7b) });
+    expect(r.status).toBe(422);
+    expectErrorShape(r);
+    expect(r.body.error.code).toBe('invalid_artifact');
+    expect(r.body.error.message).toBe(
+      `analysis.json: ${limits.jsonArtifactBytes + 1} bytes, over the ${limits.jsonArtifactBytes} a JSON artifact may have (it is checked whole in the Worker's memory); compare fewer runs in one analyze job (the file grows with the square of their number)`,
+    );
+    expect(r.body.error.details).toMatchObject({ artifact: 'analysis.json', size: limits.jsonArtifactBytes + 1, limit: limits.jsonArtifactBytes });
+    const job = await call('GET', `/v1/jobs/${r.jobId}`, { token: w.writer });
+    expect(job.body).toMatchObject({ status: 'running', runId: null });
   });
 
   it('an analysis.json of the wrong shape is refused the same way', async () => {

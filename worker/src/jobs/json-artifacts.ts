@@ -11,6 +11,12 @@ export const jsonArtifactSchemas: Readonly<Record<string, z.ZodType>> = {
   'analysis.json': maskAnalysis,
 };
 
+/** How a runner keeps each JSON artifact under the limit. */
+const shrink: Readonly<Record<string, string>> = {
+  'lmf.json': 'leave out the per-dimension magnitudes (includeMagnitudes) or lower k',
+  'analysis.json': 'compare fewer runs in one analyze job (the file grows with the square of their number)',
+};
+
 const invalid = (name: string, message: string, details: Record<string, unknown> = {}) =>
   new ApiError(422, 'invalid_artifact', `${name}: ${message}`, { artifact: name, ...details });
 
@@ -23,14 +29,18 @@ export async function checkJsonArtifacts(bucket: R2Bucket, artifacts: readonly {
     const schema = jsonArtifactSchemas[a.name];
     if (!schema) continue;
     if (a.size > limits.jsonArtifactBytes) {
-      throw invalid(a.name, `${a.size} bytes, over the ${limits.jsonArtifactBytes} a JSON artifact may have`, {
-        size: a.size,
-        limit: limits.jsonArtifactBytes,
-      });
+      throw invalid(
+        a.name,
+        `${a.size} bytes, over the ${limits.jsonArtifactBytes} a JSON artifact may have (it is checked whole in the Worker's memory); ${shrink[a.name] ?? 'write a smaller one'}`,
+        {
+          size: a.size,
+          limit: limits.jsonArtifactBytes,
+        },
+      );
     }
     const obj = await bucket.get(a.r2Key);
     if (!obj) throw invalid(a.name, 'not stored');
-    const text = await obj.text();
+    let text: string | undefined = await obj.text();
     if (nestsDeeperThan(text)) throw invalid(a.name, 'nested deeper than any JSON artifact is');
     let value: unknown;
     try {
@@ -38,6 +48,8 @@ export async function checkJsonArtifacts(bucket: R2Bucket, artifacts: readonly {
     } catch (err) {
       throw invalid(a.name, `not JSON (${(err as Error).message})`);
     }
+    // The text (as large as the file) is not needed beside the parsed value and the schema's copy of it.
+    text = undefined;
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
       const issues = parsed.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.') || '(root)', message: i.message }));
