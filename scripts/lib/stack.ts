@@ -155,8 +155,6 @@ export interface WorkerOptions {
   vars?: Record<string, string>;
   /** V8 flags for workerd (miniflare's MINIFLARE_WORKERD_V8_FLAGS), e.g. --expose-gc for the memory test */
   workerdV8Flags?: string[];
-  /** another wrangler.toml than the repository's (a bench's trivial Worker) */
-  config?: string;
   log?: Log;
 }
 
