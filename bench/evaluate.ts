@@ -5,9 +5,9 @@
  * and the forward tokens saved by prefix sharing (KV graph) or dedupe (graph without a cache).
  * Models are built in memory (same weights with and without a KV cache) so the bench needs no fixtures.
  */
-import { NO_CACHE, probeCache } from '../gpu-runner/src/evaluate/cache-probe.js';
-import { describeGraph, evaluateSuite, type EvalModel, type ScoreStats } from '../gpu-runner/src/evaluate/index.js';
-import { createSession, type Device, int64Tensor, type Session } from '../gpu-runner/src/ort.js';
+import { NO_CACHE, probeCache } from '@polyprune/gpu-runner/evaluate/cache-probe';
+import { describeGraph, evaluateSuite, type EvalModel, type ScoreStats } from '@polyprune/gpu-runner/evaluate/index';
+import { createSession, type Device, int64Tensor, type Session } from '@polyprune/gpu-runner/ort';
 import { buildTinyModel, byteTokenizer, type TinyModelSpec } from '../test/runner/evaluate/tinyModel.js';
 import { benchDevices } from './device.js';
 

@@ -12,11 +12,11 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { RunnerClient } from '../gpu-runner/src/service/client';
-import { Http } from '../shared/src/http';
+import { RunnerClient } from '@polyprune/gpu-runner/service/client';
+import { Http } from '@polyprune/shared/http';
 import { applyMigrations, freePort, newAdminToken, startWorker } from '../scripts/lib/stack';
 import { MiB, peakAbove, workerdPids } from '../scripts/lib/workerd-memory';
-import { uploadBlob } from '../shared/src/multipart-upload';
+import { uploadBlob } from '@polyprune/shared/multipart-upload';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {

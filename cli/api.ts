@@ -4,15 +4,15 @@
  * Http helper so both sides behave the same on a flaky network.
  */
 import path from 'node:path';
-import type { MaskAnalysis } from '../shared/src/api/analysis';
-import type { CorpusInfo } from '../shared/src/api/corpora';
-import type { JobInfo, RunInfo } from '../shared/src/api/jobs';
-import type { Leaderboard, MethodSummary, SparsityView } from '../shared/src/api/leaderboards';
-import type { ModelInfo } from '../shared/src/api/models';
-import type { SuiteInfo } from '../shared/src/api/suites';
-import { formDataBody } from '../shared/src/form-data';
-import { uploadBlob } from '../shared/src/multipart-upload';
-import { Http, type HttpOptions } from '../shared/src/http';
+import type { MaskAnalysis } from '@polyprune/shared/api/analysis';
+import type { CorpusInfo } from '@polyprune/shared/api/corpora';
+import type { JobInfo, RunInfo } from '@polyprune/shared/api/jobs';
+import type { Leaderboard, MethodSummary, SparsityView } from '@polyprune/shared/api/leaderboards';
+import type { ModelInfo } from '@polyprune/shared/api/models';
+import type { SuiteInfo } from '@polyprune/shared/api/suites';
+import { formDataBody } from '@polyprune/shared/form-data';
+import { uploadBlob } from '@polyprune/shared/multipart-upload';
+import { Http, type HttpOptions } from '@polyprune/shared/http';
 
 export type { CorpusInfo, JobInfo, Leaderboard, MethodSummary, ModelInfo, RunInfo, SparsityView, SuiteInfo };
 

@@ -17,10 +17,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PolypruneApi } from '../cli/api';
-import { label as jobLabel, overallLine } from '../cli/commands/jobs';
-import { methodVerdict, renderAnalysis, renderLeaderboard } from '../cli/table';
-import type { AnalysisSummary } from '../shared/src/api/analysis';
+import { PolypruneApi } from '@polyprune/cli/api';
+import { label as jobLabel, overallLine } from '@polyprune/cli/commands/jobs';
+import { methodVerdict, renderAnalysis, renderLeaderboard } from '@polyprune/cli/table';
+import type { AnalysisSummary } from '@polyprune/shared/api/analysis';
 import { ensureDevVars, repoRoot, startStack, type Stack } from './lib/stack';
 
 const { values: args } = parseArgs({

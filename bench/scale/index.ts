@@ -21,7 +21,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PolypruneApi } from '../../cli/api.js';
+import { PolypruneApi } from '@polyprune/cli/api';
 import { freePort, newAdminToken, startStack, type Stack } from '../../scripts/lib/stack.js';
 import { parameterCount, SCALE_MODELS, writeDecoder, type DecoderSpec } from './decoder.js';
 import { describeProfile, measureCalibration, type CalibrationCost } from './calibration-cost.js';

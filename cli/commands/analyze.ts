@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AnalysisSummary } from '../../shared/src/api/analysis';
+import type { AnalysisSummary } from '@polyprune/shared/api/analysis';
 import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../context';
 import { renderAnalysis } from '../table';
 import { failureLine, watchJobs } from './jobs';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { ApiRequestError } from '../../shared/src/http';
+import { ApiRequestError } from '@polyprune/shared/http';
 import { apiFor, emit, UsageError } from '../context';
 import { renderTable } from '../table';
 

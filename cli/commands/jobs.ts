@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { isFinal, type JobInfo, type PolypruneApi } from '../api';
 import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../context';
-import { defaultMetric } from '../../shared/src/api/leaderboards';
-import { columnTag } from '../../shared/src/cell-identity';
+import { defaultMetric } from '@polyprune/shared/api/leaderboards';
+import { columnTag } from '@polyprune/shared/cell-identity';
 import { etaText, multiBar, progressText } from '../progress';
 import { corpusHint, pruneOnlyFlags, sparsityArg } from '../hints';
 import { renderResults, renderTable } from '../table';

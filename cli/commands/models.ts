@@ -2,12 +2,12 @@ import { existsSync, realpathSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { limits } from '../../shared/src/api/limits';
+import { limits } from '@polyprune/shared/api/limits';
 import type { ModelInfo } from '../api';
 import { apiFor, emit, UsageError } from '../context';
 import { bar } from '../progress';
 import { renderTable } from '../table';
-import { isGraphName } from '../../shared/src/model-files';
+import { isGraphName } from '@polyprune/shared/model-files';
 
 const STORABLE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Never part of an export: OS and VCS droppings, editor backups. */

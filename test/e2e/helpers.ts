@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PolypruneApi } from '../../cli/api';
+import { PolypruneApi } from '@polyprune/cli/api';
 import { freePort, newAdminToken, repoRoot, startStack, type Stack, type StackOptions } from '../../scripts/lib/stack';
 
 export interface TestStack {

@@ -8,7 +8,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiRequestError } from '../../shared/src/http';
+import { ApiRequestError } from '@polyprune/shared/http';
 import { LAYOUTS, REAL, REFUSE } from '../runner/real-exports/layouts';
 import { demoData, startTestStack, type TestStack, waitJob } from './helpers';
 

@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobInfo, RunnerQueue } from '../../shared/src/api/jobs';
+import type { JobInfo, RunnerQueue } from '@polyprune/shared/api/jobs';
 import { seed, type Seeded, startTestStack, type TestStack } from './helpers';
 import { QUEUE_ROWS_SQL, type QueueRow, queueFromRows } from '../helpers/queue-figures';
 

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { limits } from '../../shared/src/api/limits';
+import { limits } from '@polyprune/shared/api/limits';
 import { MiB, peakAbove, workerdPids } from '../../scripts/lib/workerd-memory';
 import { startTestStack, type TestStack } from './helpers';
 

@@ -5,9 +5,9 @@
  * ort.ts hide the difference; these tests run real sessions through them.
  */
 import { describe, expect, it } from 'vitest';
-import { asFloat32, fp16ToFp32, fp32ToFp16, halvesOf, hasNativeFloat16Array, isFloat16Data } from '../../gpu-runner/src/onnx/fp16.js';
-import { onnx } from '../../gpu-runner/src/onnx/proto.js';
-import { feedable, float16Tensor, ort, zeroTensor, type Session } from '../../gpu-runner/src/ort.js';
+import { asFloat32, fp16ToFp32, fp32ToFp16, halvesOf, hasNativeFloat16Array, isFloat16Data } from '@polyprune/gpu-runner/onnx/fp16';
+import { onnx } from '@polyprune/gpu-runner/onnx/proto';
+import { feedable, float16Tensor, ort, zeroTensor, type Session } from '@polyprune/gpu-runner/ort';
 
 const NativeFloat16 = (globalThis as { Float16Array?: new (n: number) => ArrayLike<number> & ArrayBufferView & { [i: number]: number } }).Float16Array;
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fromJson, loadTokenizer } from '../../gpu-runner/src/tokenize/index';
+import { fromJson, loadTokenizer } from '@polyprune/gpu-runner/tokenize/index';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/models');
 

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { app } from '../../worker/src/index';
-import { openApiDocument } from '../../worker/src/lib/openapi';
+import { app } from '@polyprune/worker/index';
+import { openApiDocument } from '@polyprune/worker/lib/openapi';
 
 const run = promisify(execFile);
 const root = path.join(import.meta.dirname, '../..');

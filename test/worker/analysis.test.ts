@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type MaskAnalysis, summarize } from '../../shared/src/api/analysis';
+import { type MaskAnalysis, summarize } from '@polyprune/shared/api/analysis';
 import { lease, leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 import { call, expectErrorShape, makeToken, sha256 } from './helpers';
 import { graph, model, tensor } from './onnx-writer';

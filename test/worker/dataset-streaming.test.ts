@@ -6,10 +6,10 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { limits } from '../../shared/src/api/limits';
-import { formDataBody } from '../../shared/src/form-data';
-import { rowLabel, stratifiedSubset } from '../../shared/src/subset';
-import { SeenSet } from '../../worker/src/ingest/seen-set';
+import { limits } from '@polyprune/shared/api/limits';
+import { formDataBody } from '@polyprune/shared/form-data';
+import { rowLabel, stratifiedSubset } from '@polyprune/shared/subset';
+import { SeenSet } from '@polyprune/worker/ingest/seen-set';
 import { call, makeToken, sha256 } from './helpers';
 
 let owner: string;

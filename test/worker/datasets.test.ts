@@ -12,7 +12,7 @@ import xnli10 from '../fixtures/datasets/xnli-1.0.tsv?raw';
 import xnliTsv from '../fixtures/datasets/xnli.fr.tsv?raw';
 import storyCsv from '../fixtures/datasets/xstorycloze.en.csv?raw';
 import storyTsv from '../fixtures/datasets/xstorycloze.en.tsv?raw';
-import { formDataBody } from '../../shared/src/form-data';
+import { formDataBody } from '@polyprune/shared/form-data';
 import { call, makeToken } from './helpers';
 
 let writer: string;

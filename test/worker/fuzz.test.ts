@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { errorCodes } from '../../shared/src/api/errors';
-import { suiteFormats } from '../../shared/src/suites';
+import { errorCodes } from '@polyprune/shared/api/errors';
+import { suiteFormats } from '@polyprune/shared/suites';
 import { leaseJob, makeWorld, pruneSpec } from './fixtures';
 import { ADMIN, call, expectErrorShape, makeToken } from './helpers';
 

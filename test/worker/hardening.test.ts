@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CALIBRATION_STATS_VERSION } from '../../shared/src/api/run-provenance';
+import { CALIBRATION_STATS_VERSION } from '@polyprune/shared/api/run-provenance';
 import { call, expectErrorShape, makeToken } from './helpers';
 import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { JobInfo, sweepInfo } from '../../shared/src/api/jobs';
-import type { ModelInfo } from '../../shared/src/api/models';
+import type { JobInfo, sweepInfo } from '@polyprune/shared/api/jobs';
+import type { ModelInfo } from '@polyprune/shared/api/models';
 import type { z } from 'zod';
 import { call, type ErrorBody, makeToken, type Page } from './helpers';
 import { makeWorld, pruneSpec, type World } from './fixtures';

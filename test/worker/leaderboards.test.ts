@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { wilson } from '../../shared/src/stats';
+import { wilson } from '@polyprune/shared/stats';
 import { call } from './helpers';
 import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 

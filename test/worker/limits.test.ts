@@ -1,8 +1,8 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { limits } from '../../shared/src/api/limits';
-import worker, { app } from '../../worker/src/index';
+import { limits } from '@polyprune/shared/api/limits';
+import worker, { app } from '@polyprune/worker/index';
 import { call, makeToken } from './helpers';
 import { tinyOnnx } from './onnx-writer';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { errorCodes } from '../../shared/src/api/errors';
-import { app } from '../../worker/src/index';
-import { suiteFormats, suiteRowSchemas } from '../../shared/src/suites';
+import { errorCodes } from '@polyprune/shared/api/errors';
+import { app } from '@polyprune/worker/index';
+import { suiteFormats, suiteRowSchemas } from '@polyprune/shared/suites';
 import { call, makeToken } from './helpers';
 
 type Doc = { paths: Record<string, Record<string, { 'x-scope'?: string; responses: Record<string, unknown>; parameters?: { name: string; in: string }[] }>> };

@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { formDataBody } from '../../shared/src/form-data';
+import { formDataBody } from '@polyprune/shared/form-data';
 import { call, makeToken, sha256 } from './helpers';
 
 let owner: string;

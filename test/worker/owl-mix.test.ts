@@ -5,9 +5,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import type { JobInfo, RunInfo, sweepInfo } from '../../shared/src/api/jobs';
-import { CALIBRATION_STATS_VERSION } from '../../shared/src/api/run-provenance';
-import { mixPair, mixWeights } from '../../worker/src/jobs/calibration-mix';
+import type { JobInfo, RunInfo, sweepInfo } from '@polyprune/shared/api/jobs';
+import { CALIBRATION_STATS_VERSION } from '@polyprune/shared/api/run-provenance';
+import { mixPair, mixWeights } from '@polyprune/worker/jobs/calibration-mix';
 import { call, type ErrorBody, sha256 } from './helpers';
 import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
 

@@ -6,8 +6,8 @@
 import { createExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { app } from '../../worker/src/index';
-import { safeEqual } from '../../worker/src/lib/crypto';
+import { app } from '@polyprune/worker/index';
+import { safeEqual } from '@polyprune/worker/lib/crypto';
 import { ADMIN, call, type CallResult, makeToken } from './helpers';
 import { leaseJob, makeWorld, type World } from './fixtures';
 import { tinyOnnx } from './onnx-writer';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { pruneJobSpec } from '../../shared/src/api/jobs';
-import { variantOf } from '../../worker/src/jobs/variant';
+import { pruneJobSpec } from '@polyprune/shared/api/jobs';
+import { variantOf } from '@polyprune/worker/jobs/variant';
 
 const spec = (o: Record<string, unknown>) => pruneJobSpec.parse({ kind: 'prune', modelId: 'm', calibration: { corpusId: 'c' }, ...o });
 

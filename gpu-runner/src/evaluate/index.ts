@@ -3,12 +3,12 @@
  * returning a JSON-serialisable result that names its scoring and keeps per-example predictions for
  * the paired bootstrap against the dense model.
  */
-import { suiteRowSchemas, type MtRow, type PplRow, type SuiteFormat } from '../../../shared/src/suites.js';
+import { suiteRowSchemas, type MtRow, type PplRow, type SuiteFormat } from '@polyprune/shared/suites';
 import type { EvalModel } from './model.js';
 import { evaluateMultipleChoice, type MultipleChoiceOptions } from './multipleChoice.js';
 import { evaluatePerplexity, type PerplexityOptions } from './perplexity.js';
 import type { McFormat } from './templates.js';
-import { resolveTemplateLang } from '../../../shared/src/template-words.js';
+import { resolveTemplateLang } from '@polyprune/shared/template-words';
 import type { ResultScoring, SuiteResult } from './suite-result.js';
 import { evaluateTranslation, translationSignatures, type TranslationOptions } from './translate.js';
 

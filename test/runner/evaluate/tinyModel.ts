@@ -8,8 +8,8 @@
  * Also a byte-level tokenizer implementing LoadedTokenizer.
  */
 import onnxProto from 'onnx-proto';
-import type { LoadedTokenizer } from '../../../gpu-runner/src/tokenize/index.js';
-import { mulberry32 } from '../../../gpu-runner/src/random.js';
+import type { LoadedTokenizer } from '@polyprune/gpu-runner/tokenize/index';
+import { mulberry32 } from '@polyprune/gpu-runner/random';
 
 const { onnx } = onnxProto;
 const F = onnx.TensorProto.DataType.FLOAT;

@@ -2,7 +2,7 @@
  * A deliberately plain forward pass of the graph-builder's tiny decoders, one token at a time in
  * float64, used as the independent reference for captured activations and statistics.
  */
-import type { LinearRole } from '../../../gpu-runner/src/types.js';
+import type { LinearRole } from '@polyprune/gpu-runner/types';
 import type { LinearParams, TinyParams } from './graph-builder.js';
 
 export interface Capture {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { packedByteLength, packLayerMask, packMasks, readMaskFile, unpackLayerMask, unpackMasks, writeMaskFile } from '../../../gpu-runner/src/prune/pack.js';
-import type { LayerMask } from '../../../gpu-runner/src/types.js';
+import { packedByteLength, packLayerMask, packMasks, readMaskFile, unpackLayerMask, unpackMasks, writeMaskFile } from '@polyprune/gpu-runner/prune/pack';
+import type { LayerMask } from '@polyprune/gpu-runner/types';
 import { lcg } from './reference.js';
 
 function randomMask(id: string, dIn: number, dOut: number, seed: number): LayerMask {

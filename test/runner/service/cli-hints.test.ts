@@ -1,13 +1,13 @@
 /** The CLI parsed in-process against a loopback server: flags that reach the spec, refusals that name the fix, tables that fit. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
-import { ApiRequestError } from '../../../shared/src/http';
-import type { JobInfo } from '../../../cli/api';
-import { withFlagHints } from '../../../cli/commands/data';
-import { overallLine, registerJobs } from '../../../cli/commands/jobs';
-import { UsageError } from '../../../cli/context';
-import { corpusHint, sparsityArg } from '../../../cli/hints';
-import { renderLeaderboard, renderResults, renderTable } from '../../../cli/table';
+import { ApiRequestError } from '@polyprune/shared/http';
+import type { JobInfo } from '@polyprune/cli/api';
+import { withFlagHints } from '@polyprune/cli/commands/data';
+import { overallLine, registerJobs } from '@polyprune/cli/commands/jobs';
+import { UsageError } from '@polyprune/cli/context';
+import { corpusHint, sparsityArg } from '@polyprune/cli/hints';
+import { renderLeaderboard, renderResults, renderTable } from '@polyprune/cli/table';
 import { json, startServer, type TestServer } from './server';
 
 let server: TestServer;

@@ -1,6 +1,6 @@
 /** The CLI's --corpus / --pair syntax for calibration mixes. */
 import { describe, expect, it } from 'vitest';
-import { corpusSource } from '../../../cli/commands/jobs';
+import { corpusSource } from '@polyprune/cli/commands/jobs';
 
 describe('corpusSource', () => {
   it('one id is a corpus; ids with "*weight" or commas are a mix (weight 1 when left out)', () => {

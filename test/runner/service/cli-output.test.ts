@@ -3,10 +3,10 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configPath, loadConfig, saveConfig } from '../../../cli/config';
-import { describeInterval, renderLeaderboard, renderTable } from '../../../cli/table';
-import type { LeaderboardColumn } from '../../../shared/src/api/leaderboards';
-import { nNote } from '../../../shared/src/cell-identity';
+import { configPath, loadConfig, saveConfig } from '@polyprune/cli/config';
+import { describeInterval, renderLeaderboard, renderTable } from '@polyprune/cli/table';
+import type { LeaderboardColumn } from '@polyprune/shared/api/leaderboards';
+import { nNote } from '@polyprune/shared/cell-identity';
 
 describe('CLI config', () => {
   it('lives under XDG_CONFIG_HOME, round-trips, and is readable by its owner only', async () => {

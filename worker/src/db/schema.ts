@@ -3,10 +3,10 @@
  * (`npm run db:generate`) and never edited by hand after they land.
  */
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { OriginalPart } from '../../../shared/src/api/corpora';
-import type { RunnerFailureCode } from '../../../shared/src/api/errors';
-import type { JobInput, JobSpec } from '../../../shared/src/api/jobs';
-import type { GraphInfo } from '../../../shared/src/model-files';
+import type { OriginalPart } from '@polyprune/shared/api/corpora';
+import type { RunnerFailureCode } from '@polyprune/shared/api/errors';
+import type { JobInput, JobSpec } from '@polyprune/shared/api/jobs';
+import type { GraphInfo } from '@polyprune/shared/model-files';
 
 const createdAt = () => text('created_at').notNull();
 

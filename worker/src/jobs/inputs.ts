@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
-import type { JobInput } from '../../../shared/src/api/jobs';
-import type { SuiteInfo } from '../../../shared/src/api/suites';
+import type { JobInput } from '@polyprune/shared/api/jobs';
+import type { SuiteInfo } from '@polyprune/shared/api/suites';
 import { corpora, jobArtifacts, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { Db } from '../lib/db';

@@ -1,5 +1,5 @@
 import { and, asc, eq, lt, sql } from 'drizzle-orm';
-import type { JobInfo } from '../../../shared/src/api/jobs';
+import type { JobInfo } from '@polyprune/shared/api/jobs';
 import { jobs } from '../db/schema';
 import { type Principal, visibleTo } from '../lib/auth';
 import type { Db } from '../lib/db';

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { ErrorCode } from '../../../shared/src/api/errors';
+import type { ErrorCode } from '@polyprune/shared/api/errors';
 import { ConfigError } from '../config';
 import { errorPage } from '../pages/error';
 

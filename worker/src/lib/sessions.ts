@@ -7,7 +7,7 @@
 import { and, eq, isNull, lt } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
-import type { Scope } from '../../../shared/src/api/common';
+import type { Scope } from '@polyprune/shared/api/common';
 import { sessions, tokens } from '../db/schema';
 import type { AppEnv } from '../env';
 import type { Principal } from './principal';

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth';
-import { limits } from '../../../shared/src/api/limits';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '@polyprune/shared/json-depth';
+import { limits } from '@polyprune/shared/api/limits';
 import { readBody } from './blobs';
 import { ApiError } from './errors';
 

@@ -1,10 +1,10 @@
 import { eq } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
-import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode, type OriginalPart, originalQuery } from '../../../shared/src/api/corpora';
-import { corpusBodies, datasetLimits } from '../../../shared/src/api/dataset-docs';
-import { limits } from '../../../shared/src/api/limits';
+import { idParam, page, paginationQuery } from '@polyprune/shared/api/common';
+import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode, type OriginalPart, originalQuery } from '@polyprune/shared/api/corpora';
+import { corpusBodies, datasetLimits } from '@polyprune/shared/api/dataset-docs';
+import { limits } from '@polyprune/shared/api/limits';
 import { corpora } from '../db/schema';
 import { assertReadable } from '../lib/auth';
 import { readBody, serveBlob } from '../lib/blobs';

@@ -1,6 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
-import { idParam, page } from '../../../shared/src/api/common';
+import { idParam, page } from '@polyprune/shared/api/common';
 import {
   createJobBody,
   createSweepBody,
@@ -10,7 +10,7 @@ import {
   MAX_ANALYSIS_RUNS,
   type PruneJobSpec,
   sweepInfo,
-} from '../../../shared/src/api/jobs';
+} from '@polyprune/shared/api/jobs';
 import { jobs } from '../db/schema';
 import { assertReadable, assertWritable, type Principal } from '../lib/auth';
 import { newId, sha256Hex } from '../lib/crypto';

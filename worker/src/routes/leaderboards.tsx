@@ -13,7 +13,7 @@ import {
   sparsityQuery,
   type SparsityView,
   sparsityView,
-} from '../../../shared/src/api/leaderboards';
+} from '@polyprune/shared/api/leaderboards';
 import { models, runs, scores } from '../db/schema';
 import { assertReadable, type Principal, visibleTo } from '../lib/auth';
 import type { Db } from '../lib/db';

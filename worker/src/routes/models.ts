@@ -1,6 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
-import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
+import { idParam, page, paginationQuery } from '@polyprune/shared/api/common';
 import {
   completeUploadBody,
   createModelBody,
@@ -10,9 +10,9 @@ import {
   modelInfo,
   multipartUpload,
   patchModelBody,
-} from '../../../shared/src/api/models';
-import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '../../../shared/src/model-files';
-import { limits } from '../../../shared/src/api/limits';
+} from '@polyprune/shared/api/models';
+import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '@polyprune/shared/model-files';
+import { limits } from '@polyprune/shared/api/limits';
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
 import { assertReadable, assertWritable } from '../lib/auth';
 import { expectedSha, serveBlob } from '../lib/blobs';

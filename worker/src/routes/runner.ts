@@ -12,8 +12,8 @@ import {
   leaseBody,
   leaseResponse,
   runnerQueue,
-} from '../../../shared/src/api/jobs';
-import { limits } from '../../../shared/src/api/limits';
+} from '@polyprune/shared/api/jobs';
+import { limits } from '@polyprune/shared/api/limits';
 import { artifactUploads, jobArtifacts, jobs } from '../db/schema';
 import type { AppEnv } from '../env';
 import { expectedSha, serveBlob } from '../lib/blobs';

@@ -1,8 +1,8 @@
 import { eq, inArray } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
-import { type MaskAnalysis, maskAnalysis } from '../../../shared/src/api/analysis';
-import { idParam, page } from '../../../shared/src/api/common';
-import { artifactName, listRunsQuery, type RunInfo, runInfo } from '../../../shared/src/api/jobs';
+import { type MaskAnalysis, maskAnalysis } from '@polyprune/shared/api/analysis';
+import { idParam, page } from '@polyprune/shared/api/common';
+import { artifactName, listRunsQuery, type RunInfo, runInfo } from '@polyprune/shared/api/jobs';
 import { runs, scores } from '../db/schema';
 import { runArtifactRow } from '../jobs/run-artifact';
 import { assertReadable } from '../lib/auth';

@@ -1,11 +1,11 @@
 import { eq, sql } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
-import { languageCode, originalQuery } from '../../../shared/src/api/corpora';
-import { datasetLimits, suiteBodies, suiteRowDocs } from '../../../shared/src/api/dataset-docs';
-import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '../../../shared/src/api/suites';
-import type { SuiteFormat } from '../../../shared/src/suites';
+import { idParam, page, paginationQuery } from '@polyprune/shared/api/common';
+import { languageCode, originalQuery } from '@polyprune/shared/api/corpora';
+import { datasetLimits, suiteBodies, suiteRowDocs } from '@polyprune/shared/api/dataset-docs';
+import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '@polyprune/shared/api/suites';
+import type { SuiteFormat } from '@polyprune/shared/suites';
 import { suites } from '../db/schema';
 import { assertReadable } from '../lib/auth';
 import { serveBlob } from '../lib/blobs';
