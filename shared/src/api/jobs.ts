@@ -144,9 +144,12 @@ export type EvaluateJobSpec = z.infer<typeof evaluateJobSpec>;
 export type AnalyzeJobSpec = z.infer<typeof analyzeJobSpec>;
 export type JobSpec = z.infer<typeof createJobBody>;
 
-export const jobKind = z.enum(['prune', 'evaluate', 'analyze']);
+export const jobKinds = ['prune', 'evaluate', 'analyze'] as const;
+export const jobKind = z.enum(jobKinds);
+export type JobKind = z.infer<typeof jobKind>;
 
-export const jobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']);
+export const jobStatuses = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export const jobStatus = z.enum(jobStatuses);
 export type JobStatus = z.infer<typeof jobStatus>;
 
 export const progress = z.strictObject({

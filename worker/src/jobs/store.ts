@@ -12,8 +12,8 @@ export function jobView(r: JobRow): JobInfo {
   return {
     id: r.id,
     owner: r.owner,
-    kind: r.kind as JobInfo['kind'],
-    status: r.status as JobInfo['status'],
+    kind: r.kind,
+    status: r.status,
     spec: r.spec,
     modelId: r.modelId,
     pair: r.corpusPair ?? null,

@@ -55,7 +55,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const row = found[0];
   if (!row || row.revokedAt) throw await refuse('unknown or revoked token');
   await noteUse(db, row);
-  c.set('principal', { tokenId: row.id, owner: row.owner, scopes: new Set(row.scopes as Scope[]), rateLimitPerMinute: row.rateLimitPerMinute });
+  c.set('principal', { tokenId: row.id, owner: row.owner, scopes: new Set(row.scopes), rateLimitPerMinute: row.rateLimitPerMinute });
   return next();
 });
 

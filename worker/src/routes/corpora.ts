@@ -26,7 +26,7 @@ const view = (r: Row): CorpusInfo => ({
   name: r.name,
   src: r.src,
   tgt: r.tgt,
-  visibility: r.visibility as CorpusInfo['visibility'],
+  visibility: r.visibility,
   sha256: r.sha256,
   size: r.size,
   stats: r.stats as CorpusInfo['stats'],

@@ -27,7 +27,7 @@ const view = (r: Row): SuiteInfo => ({
   format: r.format,
   lang: r.lang,
   task: r.task ?? r.name,
-  visibility: r.visibility as SuiteInfo['visibility'],
+  visibility: r.visibility,
   sha256: r.sha256,
   size: r.size,
   stats: r.stats as SuiteInfo['stats'],

@@ -15,7 +15,7 @@ const view = (r: Row): TokenInfo => ({
   id: r.id,
   owner: r.owner,
   name: r.name,
-  scopes: r.scopes as TokenInfo['scopes'],
+  scopes: r.scopes,
   rateLimitPerMinute: r.rateLimitPerMinute,
   createdAt: r.createdAt,
   lastUsedAt: r.lastUsedAt,
