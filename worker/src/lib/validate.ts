@@ -24,14 +24,6 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
   return r.data;
 }
 
-export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
-  return parseWith(schema, c.req.query(), 'query');
-}
-
-export function parseParams<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
-  return parseWith(schema, c.req.param(), 'path');
-}
-
 /** JSON request bodies are small (a job spec, a runner's result); anything larger is refused unread. */
 export const MAX_JSON_BYTES = limits.jsonBodyBytes;
 

@@ -329,5 +329,3 @@ function analysisRows(p: Principal, rows: JobRow[], visibility: PruneJobSpec['vi
   }
   return out;
 }
-
-export type { PruneJobSpec };
