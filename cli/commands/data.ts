@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { ApiRequestError } from '@polyprune/shared/http';
+import type { CorpusUploadQuery } from '../api';
 import { apiFor, emit, UsageError } from '../context';
 import { renderTable } from '../table';
 
@@ -59,7 +60,7 @@ export function registerData(program: Command) {
         if (twoFiles && (o.srcFile === undefined || o.tgtFile === undefined)) throw new UsageError('give both --src-file and --tgt-file');
         if (twoFiles === (file !== undefined)) throw new UsageError('give either one <file> or --src-file and --tgt-file');
         const api = await apiFor(cmd);
-        const q = {
+        const q: Omit<CorpusUploadQuery, 'format'> = {
           src: o.src,
           tgt: o.tgt,
           name: o.name,
@@ -138,7 +139,7 @@ export function registerData(program: Command) {
             ...(o.task !== undefined ? { task: o.task } : {}),
             visibility: o.public ? 'public' : 'private',
             onError: onError(o),
-            ...(o.dedupe ? { dedupe: true } : {}),
+            ...(o.dedupe ? { dedupe: 'true' } : {}),
             ...(o.subset !== undefined ? { subset: o.subset } : {}),
             ...(o.seed !== undefined ? { seed: o.seed } : {}),
           }),

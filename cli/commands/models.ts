@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { limits } from '@polyprune/shared/api/limits';
+import type { ModelFamily } from '@polyprune/shared/api/models';
 import type { ModelInfo } from '../api';
 import { apiFor, emit, UsageError } from '../context';
 import { bar } from '../progress';
@@ -62,7 +63,7 @@ export function registerModels(program: Command) {
     .option('--public', 'visible to everyone', false)
     .option('--upload <files...>', 'files to upload right away (the graph, its external data, tokenizer.json, config.json, …)')
     .option('--dir <dirs...>', 'upload every file of an export folder as it is (e.g. the onnx/ folder and the one with tokenizer.json)')
-    .action(async (o: { name: string; family: string; license?: string; public: boolean; upload?: string[]; dir?: string[] }, cmd: Command) => {
+    .action(async (o: { name: string; family: ModelFamily; license?: string; public: boolean; upload?: string[]; dir?: string[] }, cmd: Command) => {
       const api = await apiFor(cmd);
       const files = await filesToUpload(o.upload ?? [], o.dir ?? []);
       const m = await api.createModel({ name: o.name, family: o.family, license: o.license, visibility: o.public ? 'public' : 'private' });

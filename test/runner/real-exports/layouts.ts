@@ -18,6 +18,7 @@ import type { LoadedTokenizer } from '@polyprune/gpu-runner/tokenize/index';
 import type { ActivationStats, LayerMask, PrunableLinear } from '@polyprune/gpu-runner/types';
 import type { Device } from '@polyprune/gpu-runner/ort';
 import { TEST_DEVICE } from '../helpers/device.js';
+import type { ModelFamily } from '@polyprune/shared/api/models';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REAL = path.resolve(here, '../../fixtures/real');
@@ -30,7 +31,7 @@ export interface Layout {
   graph: string;
   /** external-data file the graph records, if any */
   data?: string;
-  family: string;
+  family: ModelFamily;
   discovery: 'names' | 'topology';
   /** linears per block */
   perBlock: number;

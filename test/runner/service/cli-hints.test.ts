@@ -8,6 +8,7 @@ import { overallLine, registerJobs } from '@polyprune/cli/commands/jobs';
 import { UsageError } from '@polyprune/cli/context';
 import { corpusHint, sparsityArg } from '@polyprune/cli/hints';
 import { renderLeaderboard, renderResults, renderTable } from '@polyprune/cli/table';
+import { queuedJob } from '../../cli/answers';
 import { json, startServer, type TestServer } from './server';
 
 let server: TestServer;
@@ -52,12 +53,11 @@ describe('evaluate', () => {
 });
 
 describe('--limit and --limit-seed', () => {
-  const job = (spec: unknown) => ({ id: 'job_1', status: 'queued', spec, kind: 'evaluate' });
   it('reach the job spec of prune and evaluate, and the sweep base', async () => {
     server.handle((req, res, body) => {
       const b = JSON.parse(body.toString());
       if (req.url === '/v1/sweeps') json(res, 201, { sweepId: 'swp_1', jobs: [] });
-      else json(res, 201, job(b));
+      else json(res, 201, queuedJob(b));
     });
     const out: string[] = [];
     const write = process.stdout.write;
@@ -82,7 +82,7 @@ describe('--limit and --limit-seed', () => {
 
 describe('prune --method sparsegpt', () => {
   it('sends its calibration and options, and refuses them where they do not apply', async () => {
-    server.handle((_req, res, body) => json(res, 201, { id: 'job_2', status: 'queued', spec: JSON.parse(body.toString()), kind: 'prune' }));
+    server.handle((_req, res, body) => json(res, 201, queuedJob(JSON.parse(body.toString()), 'job_2')));
     const before = server.requests.length;
     const out: string[] = [];
     const write = process.stdout.write;

@@ -10,6 +10,7 @@ import {
   lowerIsBetter,
   type MethodSummary,
   methodSummary,
+  methodsQuery,
   sparsityQuery,
   type SparsityView,
   sparsityView,
@@ -54,7 +55,6 @@ function exportFormat(c: Context, as: LeaderboardQuery['as']): 'json' | 'csv' | 
 }
 
 const tags = ['leaderboards'];
-const methodsQuery = leaderboardQuery.omit({ as: true, sort: true, order: true });
 const pageQuery = leaderboardQuery.omit({ model: true });
 
 const board = createRoute({
