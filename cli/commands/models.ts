@@ -87,7 +87,8 @@ export function registerModels(program: Command) {
       if (!given.length && !o.dir?.length) throw new UsageError('name files to upload, or --dir <folder>');
       if (o.name && (given.length !== 1 || o.dir?.length)) throw new UsageError('--name works with one file only');
       const files = o.name ? given : await filesToUpload(given, o.dir ?? []);
-      if (o.name && !existsSync(files[0]!)) throw new UsageError(`no such file: ${files[0]}`);
+      const [named] = files;
+      if (o.name && (named === undefined || !existsSync(named))) throw new UsageError(`no such file: ${named}`);
       const api = await apiFor(cmd);
       const out: Array<{ name: string; size: number; sha256: string }> = [];
       for (const f of files) out.push(await uploadOne(api, modelId, f, cmd, o.name));

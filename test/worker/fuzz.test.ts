@@ -90,7 +90,7 @@ describe('fuzzed uploads never cause a 500', () => {
 
 /** Everything a fuzzed request may name: real resources of every kind, and the tokens to reach them. */
 interface Known {
-  ids: Record<string, string[]>;
+  ids: Record<'models' | 'corpora' | 'suites' | 'jobs' | 'runs' | 'sweeps' | 'names', string[]> & Record<string, string[] | undefined>;
   tokens: (string | null)[];
   /** the token whose scope a route declares (`x-scope`) */
   byScope: Record<string, string>;

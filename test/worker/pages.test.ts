@@ -81,7 +81,7 @@ describe('colours and legends', () => {
     expect(fill(PPL['magnitude 50%']!)).toBe(stroke('magnitude'));
     expect(fill(PPL['magnitude 30%']!)).toBe(stroke('magnitude'));
     expect(fill(PPL['random 50%']!)).toBe(stroke('random'));
-    expect(fill(PPL['random 50%'])).not.toBe(fill(PPL['magnitude 50%']!));
+    expect(fill(PPL['random 50%']!)).not.toBe(fill(PPL['magnitude 50%']!));
     // dense: the bar and the dashed line
     expect(fill(PPL.dense!)).toBe(attr(tags(html, /<line class="dense"[^>]*>/g)[0]!, 'stroke'));
     // the same variant keeps its colour on the accuracy tab

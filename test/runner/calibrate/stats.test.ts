@@ -291,7 +291,7 @@ describe('fixture exports', () => {
         const want = new Float64Array(l.dIn);
         for (let r = 0; r < flatMask.length; r++) {
           if (!flatMask[r]) continue;
-          for (let j = 0; j < l.dIn; j++) want[j] += x[r * l.dIn + j]! ** 2 / 3;
+          for (let j = 0; j < l.dIn; j++) want[j]! += x[r * l.dIn + j]! ** 2 / 3;
         }
         expect(maxRelDiff(one.stats.get(l.id)!.sqNorm, want), l.id).toBeLessThan(1e-5);
       }

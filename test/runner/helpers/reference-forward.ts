@@ -109,7 +109,7 @@ export function referenceStats(cap: Capture, id: string, mask: number[][], maskP
   const s = new Float64Array(rows[0]!.length);
   rows.forEach((x, r) => {
     if (maskPadding && flatMask[r] === 0) return;
-    for (let j = 0; j < s.length; j++) s[j] += x[j]! * x[j]!;
+    for (let j = 0; j < s.length; j++) s[j]! += x[j]! * x[j]!;
   });
   return s.map((v) => v / mask.length);
 }

@@ -155,7 +155,7 @@ describe('SparseGPT against the torch reference (tiny LLaMA, 8 × 24 tokens)', (
       const rows = x.length / l.dIn;
       const dense = await canonicalWeight(model, l);
       const sq = new Float64Array(l.dIn);
-      for (let r = 0; r < rows; r++) for (let i = 0; i < l.dIn; i++) sq[i] += x[r * l.dIn + i]! ** 2;
+      for (let r = 0; r < rows; r++) for (let i = 0; i < l.dIn; i++) sq[i]! += x[r * l.dIn + i]! ** 2;
       const keep = selectRowMask(scoreWanda(dense, sq), l, c.sparsity);
       const wanda = dense.data.map((v, k) => (keep[k] ? v : 0));
       const at = c.layers[l.id]!;

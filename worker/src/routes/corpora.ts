@@ -6,7 +6,7 @@ import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode, type Orig
 import { corpusBodies, datasetLimits } from '@polyprune/shared/api/dataset-docs';
 import { limits } from '@polyprune/shared/api/limits';
 import { corpora } from '../db/schema';
-import { assertReadable } from '../lib/auth';
+import { assertReadable, requireScope } from '../lib/auth';
 import { readBody, serveBlob } from '../lib/blobs';
 import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
 import { newId } from '../lib/crypto';
@@ -138,7 +138,7 @@ const data = createRoute({
 
 export const corpusRoutes = new ApiApp()
   .openapi(upload, async (c) => {
-    const p = c.get('principal')!;
+    const p = requireScope(c.get('principal'), 'write');
     const q = c.req.valid('query');
     const src = uploadLanguage(q.src, 'src');
     const tgt = uploadLanguage(q.tgt, 'tgt');

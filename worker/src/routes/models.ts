@@ -14,7 +14,7 @@ import {
 import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '@polyprune/shared/model-files';
 import { limits } from '@polyprune/shared/api/limits';
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
-import { assertReadable, assertWritable } from '../lib/auth';
+import { assertReadable, assertWritable, requireScope } from '../lib/auth';
 import { expectedSha, serveBlob } from '../lib/blobs';
 import { storeStreamed } from '../lib/streamed-body';
 import { newId } from '../lib/crypto';
@@ -193,7 +193,7 @@ const abortUpload = createRoute({
 
 export const modelRoutes = new ApiApp()
   .openapi(create, async (c) => {
-    const p = c.get('principal')!;
+    const p = requireScope(c.get('principal'), 'write');
     const body = c.req.valid('json');
     const db = c.var.db;
     const row: ModelRow = {

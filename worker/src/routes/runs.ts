@@ -143,6 +143,6 @@ export const runRoutes = new ApiApp()
     if (r.kind !== 'analyze') throw new ApiError(404, 'not_found', `run ${r.id} is a ${r.kind} run, not an analysis (analyses: GET /v1/runs?kind=analyze)`);
     const a = await runArtifactRow(db, r, 'analysis.json');
     const obj = a ? await c.env.BLOBS.get(a.r2Key) : null;
-    if (!obj) throw notFound(`analysis of run ${r.id}`);
-    return streamedJson<MaskAnalysis>(new Response(obj.body, { headers: { 'content-type': 'application/json; charset=utf-8', etag: `"${a!.sha256}"` } }));
+    if (!a || !obj) throw notFound(`analysis of run ${r.id}`);
+    return streamedJson<MaskAnalysis>(new Response(obj.body, { headers: { 'content-type': 'application/json; charset=utf-8', etag: `"${a.sha256}"` } }));
   });

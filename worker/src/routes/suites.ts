@@ -7,7 +7,7 @@ import { datasetLimits, suiteBodies, suiteRowDocs } from '@polyprune/shared/api/
 import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '@polyprune/shared/api/suites';
 import type { SuiteFormat } from '@polyprune/shared/suites';
 import { suites } from '../db/schema';
-import { assertReadable } from '../lib/auth';
+import { assertReadable, requireScope } from '../lib/auth';
 import { serveBlob } from '../lib/blobs';
 import { Problems, streamLines } from '../ingest/lines';
 import { newId } from '../lib/crypto';
@@ -102,7 +102,7 @@ const data = createRoute({
 
 export const suiteRoutes = new ApiApp()
   .openapi(upload, async (c) => {
-    const p = c.get('principal')!;
+    const p = requireScope(c.get('principal'), 'write');
     const q = c.req.valid('query');
     const lang = uploadLanguage(q.lang, 'lang');
     const { policy, strict } = linePolicy(q.onError);
