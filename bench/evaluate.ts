@@ -8,7 +8,7 @@
 import { NO_CACHE, probeCache } from '@polyprune/gpu-runner/evaluate/cache-probe';
 import { describeGraph, evaluateSuite, type EvalModel, type ScoreStats } from '@polyprune/gpu-runner/evaluate/index';
 import { createSession, type Device, int64Tensor, type Session } from '@polyprune/gpu-runner/ort';
-import { buildTinyModel, byteTokenizer, type TinyModelSpec } from '../test/runner/evaluate/tinyModel.js';
+import { buildTinyModel, byteTokenizer, type TinyModelSpec } from '../test/runner/helpers/tiny-lm.js';
 import { benchDevices } from './device.js';
 
 const EXAMPLES = Number(process.env.BENCH_EVAL_EXAMPLES ?? 120);

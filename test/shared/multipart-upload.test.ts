@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ApiRequestError, Http } from '@polyprune/shared/http';
 import { uploadBlob } from '@polyprune/shared/multipart-upload';
-import { json, startServer, type TestServer } from '../runner/service/server';
+import { json, startServer, type TestServer } from '../helpers/server';
 
 let srv: TestServer;
 let tmp: string;

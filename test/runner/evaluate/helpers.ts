@@ -1,7 +1,7 @@
 import { createSession } from '@polyprune/gpu-runner/ort';
 import { probeCache } from '@polyprune/gpu-runner/evaluate/cache-probe';
 import { describeGraph, type EvalModel } from '@polyprune/gpu-runner/evaluate/model';
-import { buildTinyModel, byteTokenizer, tinySpec, type TinyModelSpec, type TinyVariant } from './tinyModel.js';
+import { buildTinyModel, byteTokenizer, tinySpec, type TinyModelSpec, type TinyVariant } from '../helpers/tiny-lm.js';
 import { TEST_DEVICE } from '../helpers/device.js';
 
 export const variants: TinyVariant[] = ['plain', 'positionIds', 'pastKv', 'pastKvPositionIds'];

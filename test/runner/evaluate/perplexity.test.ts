@@ -3,7 +3,7 @@ import { evaluateSuite } from '@polyprune/gpu-runner/evaluate/index';
 import { slidingWindows, type TextScore } from '@polyprune/gpu-runner/evaluate/perplexity';
 import { tinyEvalModel } from './helpers.js';
 import { plainTokenLogProbs } from './plain.js';
-import { byteTokenizer } from './tinyModel.js';
+import { byteTokenizer } from '../helpers/tiny-lm.js';
 
 const tok = byteTokenizer();
 const texts = [

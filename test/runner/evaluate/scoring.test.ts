@@ -9,7 +9,7 @@ import type { McPrediction } from '@polyprune/gpu-runner/evaluate/multipleChoice
 import type { ScoreStats } from '@polyprune/gpu-runner/evaluate/batching';
 import { tinyEvalModel, variants, xnliRows } from './helpers.js';
 import { plainTokenLogProbs } from './plain.js';
-import { byteTokenizer } from './tinyModel.js';
+import { byteTokenizer } from '../helpers/tiny-lm.js';
 import { TEST_DEVICE } from '../helpers/device.js';
 
 const tok = byteTokenizer();

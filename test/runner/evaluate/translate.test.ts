@@ -6,7 +6,7 @@ import { greedyDecode, translationPromptText, translationPromptTokens, type Tran
 import { logitBudget } from '@polyprune/gpu-runner/evaluate/model';
 import { tinyEvalModel, variants } from './helpers.js';
 import { plainArgmax, plainLogits } from './plain.js';
-import { byteTokenizer } from './tinyModel.js';
+import { byteTokenizer } from '../helpers/tiny-lm.js';
 
 const tok = byteTokenizer();
 const pairs = [

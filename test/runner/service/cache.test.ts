@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputCache } from '@polyprune/gpu-runner/service/cache';
 import { RunnerClient } from '@polyprune/gpu-runner/service/client';
-import { startServer, type TestServer } from './server';
+import { startServer, type TestServer } from '../../helpers/server';
 
 const blobs = new Map<string, Buffer>();
 const put = (text: string) => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityError, LeaseLostError, RunnerClient } from '@polyprune/gpu-runner/service/client';
 import { ApiRequestError, backoffDelay, UnreachableError } from '@polyprune/shared/http';
-import { deadUrl, json, startServer, type TestServer } from './server';
+import { deadUrl, json, startServer, type TestServer } from '../../helpers/server';
 
 const job = {
   id: 'job_1',

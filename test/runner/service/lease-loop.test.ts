@@ -11,7 +11,7 @@ import { UnsupportedModel } from '@polyprune/gpu-runner/model/preflight';
 import { IntegrityError, RunnerClient } from '@polyprune/gpu-runner/service/client';
 import type { RunResult } from '@polyprune/gpu-runner/service/protocol';
 import { failureCode, type JobHandler, RetryableError, Runner, ShutdownError } from '@polyprune/gpu-runner/service/lease-loop';
-import { json, startServer, type TestServer } from './server';
+import { json, startServer, type TestServer } from '../../helpers/server';
 
 const job = {
   id: 'job_1',

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, call, makeToken } from './helpers';
-import { tinyOnnx } from './onnx-writer';
+import { ADMIN, call, makeToken } from '../helpers';
+import { tinyOnnx } from '../onnx-writer';
 
 /**
  * Every route × caller → expected status, from one table. Callers: "read"/"write"/"runner" are

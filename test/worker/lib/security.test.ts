@@ -8,10 +8,10 @@ import { env } from 'cloudflare:workers';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { app } from '@polyprune/worker/index';
 import { safeEqual } from '@polyprune/worker/lib/crypto';
-import { ADMIN, call, type CallResult, makeToken } from './helpers';
-import { leaseJob, makeWorld, type World } from './fixtures';
-import { tinyOnnx } from './onnx-writer';
-import wranglerToml from '../../wrangler.toml?raw';
+import { ADMIN, call, type CallResult, makeToken } from '../helpers';
+import { leaseJob, makeWorld, type World } from '../fixtures';
+import { tinyOnnx } from '../onnx-writer';
+import wranglerToml from '../../../wrangler.toml?raw';
 
 const FORMULA = '=HYPERLINK("http://evil.example/x","click")';
 const TEX_NAME = 'evil\n\\input{/etc/passwd}\n\n%';

@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CALIBRATION_STATS_VERSION } from '@polyprune/shared/api/run-provenance';
-import { call, expectErrorShape, makeToken } from './helpers';
-import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
+import { call, expectErrorShape, makeToken } from '../helpers';
+import { leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
 
 let w: World;
 beforeAll(async () => {

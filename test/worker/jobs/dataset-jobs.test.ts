@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeWorld, leaseJob, pruneSpec, type World } from './fixtures';
-import { call } from './helpers';
+import { makeWorld, leaseJob, pruneSpec, type World } from '../fixtures';
+import { call } from '../helpers';
 
 let w: World;
 beforeAll(async () => {

@@ -1,9 +1,9 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { JobInfo, LeaseResponse, RunnerQueue } from '@polyprune/shared/api/jobs';
-import { ADMIN, call, makeToken } from './helpers';
-import { makeWorld, pruneSpec, type World } from './fixtures';
-import { oldestQueuedAt, QUEUE_ROWS_SQL, type QueueRow, queueFromRows } from '../helpers/queue-figures';
+import { ADMIN, call, makeToken } from '../helpers';
+import { makeWorld, pruneSpec, type World } from '../fixtures';
+import { oldestQueuedAt, QUEUE_ROWS_SQL, type QueueRow, queueFromRows } from '../../helpers/queue-figures';
 
 let w: World;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeWorld, type World } from './fixtures';
-import { ADMIN, call, makeToken, sha256 } from './helpers';
+import { makeWorld, type World } from '../fixtures';
+import { ADMIN, call, makeToken, sha256 } from '../helpers';
 
 const ORIGIN = 'http://polyprune.test';
 

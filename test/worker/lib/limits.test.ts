@@ -3,8 +3,8 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { limits } from '@polyprune/shared/api/limits';
 import worker, { app } from '@polyprune/worker/index';
-import { call, makeToken } from './helpers';
-import { tinyOnnx } from './onnx-writer';
+import { call, makeToken } from '../helpers';
+import { tinyOnnx } from '../onnx-writer';
 
 /** The worker with other settings than wrangler.toml's (here: a small default rate limit). */
 const withEnv = (path: string, headers: Record<string, string>, vars: Record<string, string>) =>

@@ -6,9 +6,9 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type MaskAnalysis, summarize } from '@polyprune/shared/api/analysis';
-import { lease, leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
-import { call, expectErrorShape, makeToken, sha256 } from './helpers';
-import { graph, model, tensor } from './onnx-writer';
+import { lease, leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
+import { call, expectErrorShape, makeToken, sha256 } from '../helpers';
+import { graph, model, tensor } from '../onnx-writer';
 
 let w: World;
 const LAYERS = [

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { errorCodes } from '@polyprune/shared/api/errors';
 import { app } from '@polyprune/worker/index';
 import { suiteFormats, suiteRowSchemas } from '@polyprune/shared/suites';
-import { call, makeToken } from './helpers';
+import { call, makeToken } from '../helpers';
 
 type Doc = { paths: Record<string, Record<string, { 'x-scope'?: string; responses: Record<string, unknown>; parameters?: { name: string; in: string }[] }>> };
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { errorCodes } from '@polyprune/shared/api/errors';
 import { suiteFormats } from '@polyprune/shared/suites';
-import { leaseJob, makeWorld, pruneSpec } from './fixtures';
-import { ADMIN, call, expectErrorShape, makeToken } from './helpers';
+import { leaseJob, makeWorld, pruneSpec } from '../fixtures';
+import { ADMIN, call, expectErrorShape, makeToken } from '../helpers';
 
 /** Seeded generator so a failure reproduces. */
 function rng(seed: number) {

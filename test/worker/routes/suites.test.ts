@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, makeToken } from './helpers';
+import { call, makeToken } from '../helpers';
 
 let writer: string;
 beforeAll(async () => {

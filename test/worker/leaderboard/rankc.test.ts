@@ -4,8 +4,8 @@
  * and its note says why a language-X cell has an accuracy but no RankC.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call } from './helpers';
-import { leaseJob, makeWorld, type World } from './fixtures';
+import { call } from '../helpers';
+import { leaseJob, makeWorld, type World } from '../fixtures';
 
 type Score = { suiteId: string; format: string; lang: string; scoring: string; metric: string; value: number; n: number };
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fromJson, loadTokenizer } from '@polyprune/gpu-runner/tokenize/index';
 
-const fixtures = path.join(import.meta.dirname, '../fixtures/models');
+const fixtures = path.join(import.meta.dirname, '../../fixtures/models');
 
 describe('tokenizer loading (offline, from tokenizer.json + config.json)', () => {
   for (const family of ['gpt2', 'bloom', 'xglm', 'llama']) {

@@ -3,9 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import type { artifactInfo, JobInfo, RunInfo } from '@polyprune/shared/api/jobs';
 import { CALIBRATION_STATS_VERSION } from '@polyprune/shared/api/run-provenance';
-import { call, type ErrorBody, sha256 } from './helpers';
-import { lease, leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
-import { graph, model, tensor, tinyOnnx } from './onnx-writer';
+import { call, type ErrorBody, sha256 } from '../helpers';
+import { lease, leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
+import { graph, model, tensor, tinyOnnx } from '../onnx-writer';
 
 let w: World;
 beforeAll(async () => {

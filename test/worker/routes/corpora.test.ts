@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, makeToken, sha256 } from './helpers';
+import { call, makeToken, sha256 } from '../helpers';
 
 let writer: string;
 beforeAll(async () => {

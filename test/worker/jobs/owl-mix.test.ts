@@ -8,8 +8,8 @@ import type { z } from 'zod';
 import type { JobInfo, RunInfo, sweepInfo } from '@polyprune/shared/api/jobs';
 import { CALIBRATION_STATS_VERSION } from '@polyprune/shared/api/run-provenance';
 import { mixPair, mixWeights } from '@polyprune/worker/jobs/calibration-mix';
-import { call, type ErrorBody, sha256 } from './helpers';
-import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
+import { call, type ErrorBody, sha256 } from '../helpers';
+import { leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
 
 let w: World;
 beforeAll(async () => {

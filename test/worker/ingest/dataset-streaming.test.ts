@@ -10,7 +10,7 @@ import { limits } from '@polyprune/shared/api/limits';
 import { formDataBody } from '@polyprune/shared/form-data';
 import { rowLabel, stratifiedSubset } from '@polyprune/shared/subset';
 import { SeenSet } from '@polyprune/worker/ingest/seen-set';
-import { call, makeToken, sha256 } from './helpers';
+import { call, makeToken, sha256 } from '../helpers';
 
 let owner: string;
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 /** What the pages draw: log axes for perplexity, one colour per variant, one legend per figure, heatmap scales, the run page's one table. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Heatmap } from '@polyprune/worker/pages/heatmap.tsx';
-import { call } from './helpers';
-import { leaseJob, makeWorld, pruneSpec, type World } from './fixtures';
+import { call } from '../helpers';
+import { leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
 
 type Score = { suiteId: string; format: string; lang: string; scoring: string; metric: string; value: number; n: number };
 

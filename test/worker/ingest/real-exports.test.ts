@@ -1,8 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { leaseJob } from './fixtures';
-import { call, makeToken, sha256 } from './helpers';
-import { externalModel, graph, type Msg, model, node, tensor, tinyOnnx } from './onnx-writer';
+import { leaseJob } from '../fixtures';
+import { call, makeToken, sha256 } from '../helpers';
+import { externalModel, graph, type Msg, model, node, tensor, tinyOnnx } from '../onnx-writer';
 
 /** Exports as real exporters name and lay them out (docs/real-exports.md), uploaded unchanged. */
 let writer: string;

@@ -7,8 +7,8 @@ import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '@polyprune/worker/index';
 import { acceptsGzip, GZIP_FROM_CHARS } from '@polyprune/worker/lib/versioned-cache';
-import { ADMIN, call, makeToken } from './helpers';
-import { leaseJob, makeWorld, type World } from './fixtures';
+import { ADMIN, call, makeToken } from '../helpers';
+import { leaseJob, makeWorld, type World } from '../fixtures';
 
 let pub: World;
 let priv: World;

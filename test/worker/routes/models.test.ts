@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { call, makeToken, sha256 } from './helpers';
-import { graph, model, tensor } from './onnx-writer';
+import { call, makeToken, sha256 } from '../helpers';
+import { graph, model, tensor } from '../onnx-writer';
 
 /** A body of unknown length (a Blob's own stream has one, and is sent with a Content-Length). */
 const chunked = (bytes: Uint8Array) => new Blob([bytes]).stream().pipeThrough(new TransformStream());

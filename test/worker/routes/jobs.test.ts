@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { JobInfo, sweepInfo } from '@polyprune/shared/api/jobs';
 import type { ModelInfo } from '@polyprune/shared/api/models';
 import type { z } from 'zod';
-import { call, type ErrorBody, makeToken, type Page } from './helpers';
-import { makeWorld, pruneSpec, type World } from './fixtures';
-import { tinyOnnx } from './onnx-writer';
+import { call, type ErrorBody, makeToken, type Page } from '../helpers';
+import { makeWorld, pruneSpec, type World } from '../fixtures';
+import { tinyOnnx } from '../onnx-writer';
 
 let w: World;
 beforeAll(async () => {

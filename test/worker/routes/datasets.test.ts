@@ -1,19 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import engShort from '../fixtures/datasets/eng_Latn.short?raw';
-import eng from '../fixtures/datasets/eng_Latn.devtest?raw';
-import hubJsonl from '../fixtures/datasets/fr-en.hub.jsonl?raw';
-import frEnTsv from '../fixtures/datasets/fr-en.tsv?raw';
-import fra from '../fixtures/datasets/fra_Latn.devtest?raw';
-import pawsx from '../fixtures/datasets/pawsx.de.tsv?raw';
-import xcopa from '../fixtures/datasets/xcopa.it.jsonl?raw';
-import xnliHubStrings from '../fixtures/datasets/xnli.hub-strings.jsonl?raw';
-import xnliHub from '../fixtures/datasets/xnli.hub.jsonl?raw';
-import xnli10 from '../fixtures/datasets/xnli-1.0.tsv?raw';
-import xnliTsv from '../fixtures/datasets/xnli.fr.tsv?raw';
-import storyCsv from '../fixtures/datasets/xstorycloze.en.csv?raw';
-import storyTsv from '../fixtures/datasets/xstorycloze.en.tsv?raw';
+import engShort from '../../fixtures/datasets/eng_Latn.short?raw';
+import eng from '../../fixtures/datasets/eng_Latn.devtest?raw';
+import hubJsonl from '../../fixtures/datasets/fr-en.hub.jsonl?raw';
+import frEnTsv from '../../fixtures/datasets/fr-en.tsv?raw';
+import fra from '../../fixtures/datasets/fra_Latn.devtest?raw';
+import pawsx from '../../fixtures/datasets/pawsx.de.tsv?raw';
+import xcopa from '../../fixtures/datasets/xcopa.it.jsonl?raw';
+import xnliHubStrings from '../../fixtures/datasets/xnli.hub-strings.jsonl?raw';
+import xnliHub from '../../fixtures/datasets/xnli.hub.jsonl?raw';
+import xnli10 from '../../fixtures/datasets/xnli-1.0.tsv?raw';
+import xnliTsv from '../../fixtures/datasets/xnli.fr.tsv?raw';
+import storyCsv from '../../fixtures/datasets/xstorycloze.en.csv?raw';
+import storyTsv from '../../fixtures/datasets/xstorycloze.en.tsv?raw';
 import { formDataBody } from '@polyprune/shared/form-data';
-import { call, makeToken } from './helpers';
+import { call, makeToken } from '../helpers';
 
 let writer: string;
 beforeAll(async () => {

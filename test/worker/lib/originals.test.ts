@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formDataBody } from '@polyprune/shared/form-data';
-import { call, makeToken, sha256 } from './helpers';
+import { call, makeToken, sha256 } from '../helpers';
 
 let owner: string;
 let other: string;

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, call, expectErrorShape, makeToken, sha256 } from './helpers';
+import { ADMIN, call, expectErrorShape, makeToken, sha256 } from '../helpers';
 
 describe('tokens', () => {
   it('creates a token whose secret is shown once and stored only as a hash', async () => {

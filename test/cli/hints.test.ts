@@ -8,8 +8,8 @@ import { overallLine, registerJobs } from '@polyprune/cli/commands/jobs';
 import { UsageError } from '@polyprune/cli/context';
 import { corpusHint, sparsityArg } from '@polyprune/cli/hints';
 import { renderLeaderboard, renderResults, renderTable } from '@polyprune/cli/table';
-import { queuedJob } from '../../cli/answers';
-import { json, startServer, type TestServer } from './server';
+import { queuedJob } from './answers';
+import { json, startServer, type TestServer } from '../helpers/server';
 
 let server: TestServer;
 beforeAll(async () => {
