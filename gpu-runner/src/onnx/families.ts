@@ -148,7 +148,3 @@ export function layoutsOf(family: string): FamilyLayout[] {
   const f = canonicalFamily(family);
   return FAMILIES.filter((l) => l.family === f);
 }
-
-export function familyByName(name: string): FamilyLayout | undefined {
-  return layoutsOf(name)[0];
-}

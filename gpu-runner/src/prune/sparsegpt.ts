@@ -9,7 +9,7 @@
  * float64 (linalg64.ts); W, as upstream, is float32 and its cross-block update
  * W[:, i2:] −= Err1·Hinv[i1:i2, i2:] is an fp32 onnxruntime Gemm.
  */
-import type { DenseWeight, LayerMask } from '../types.js';
+import type { DenseWeight } from '../types.js';
 import { type Gemm, inverseUpperCholesky, type Mat } from './linalg64.js';
 import { kthSmallest } from './select.js';
 
@@ -146,8 +146,4 @@ function nmGroup(W1: Float64Array, pruned: Uint8Array, rows: number, i: number, 
     }
     for (let k = 0; k < Math.min(n, width); k++) pruned[(i + idx[k]!) * rows + r] = 1;
   }
-}
-
-export function maskOfResult(id: string, w: DenseWeight, r: SparseGptResult): LayerMask {
-  return { id, dIn: w.dIn, dOut: w.dOut, keep: r.keep };
 }
