@@ -44,7 +44,7 @@ export function dampen(h: Float64Array, n: number, percdamp: number): Uint8Array
     sum += h[i * n + i]!;
   }
   const damp = (percdamp * sum) / n;
-  for (let i = 0; i < n; i++) h[i * n + i] += damp;
+  for (let i = 0; i < n; i++) h[i * n + i]! += damp;
   return dead;
 }
 
@@ -100,7 +100,7 @@ export async function fasterprune(gemm: Gemm, w: DenseWeight, h: Float64Array, o
         const c = hinv.data[hrow + j]!;
         if (c === 0) continue;
         const jb = j * rows;
-        for (let r = 0; r < rows; r++) W1[jb + r] -= Err1[base + r]! * c;
+        for (let r = 0; r < rows; r++) W1[jb + r]! -= Err1[base + r]! * c;
       }
     }
     for (let x = 0; x < count * rows; x++) if (pruned[x]) keep[i1 * rows + x] = 0;
