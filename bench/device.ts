@@ -4,7 +4,7 @@
  * on the same machine in the same process: on lavapipe (Mesa's software Vulkan) they say the path
  * works and what it costs there, not how fast a GPU is.
  */
-import type { Device } from '../gpu-runner/src/ort.js';
+import type { Device } from '@polyprune/gpu-runner/ort';
 
 export function benchDevices(argv = process.argv): Device[] {
   const i = argv.indexOf('--device');

@@ -5,10 +5,10 @@
  * and the forward tokens saved by prefix sharing (KV graph) or dedupe (graph without a cache).
  * Models are built in memory (same weights with and without a KV cache) so the bench needs no fixtures.
  */
-import { NO_CACHE, probeCache } from '../gpu-runner/src/evaluate/cache-probe.js';
-import { describeGraph, evaluateSuite, type EvalModel, type ScoreStats } from '../gpu-runner/src/evaluate/index.js';
-import { createSession, type Device, int64Tensor, type Session } from '../gpu-runner/src/ort.js';
-import { buildTinyModel, byteTokenizer, type TinyModelSpec } from '../test/runner/evaluate/tinyModel.js';
+import { NO_CACHE, probeCache } from '@polyprune/gpu-runner/evaluate/cache-probe';
+import { describeGraph, evaluateSuite, type EvalModel, type ScoreStats } from '@polyprune/gpu-runner/evaluate/index';
+import { createSession, type Device, int64Tensor, type Session } from '@polyprune/gpu-runner/ort';
+import { buildTinyModel, byteTokenizer, type TinyModelSpec } from '../test/runner/helpers/tiny-lm.js';
 import { benchDevices } from './device.js';
 
 const EXAMPLES = Number(process.env.BENCH_EVAL_EXAMPLES ?? 120);

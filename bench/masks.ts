@@ -10,9 +10,9 @@
  * the literal stable-argsort, is also timed on a subset of neurons since it is much slower.
  */
 import { pathToFileURL } from 'node:url';
-import { selectNmMask, selectRowMask } from '../gpu-runner/src/prune/masks.js';
-import { scoreWanda } from '../gpu-runner/src/prune/scores.js';
-import { kthSmallest } from '../gpu-runner/src/prune/select.js';
+import { selectNmMask, selectRowMask } from '@polyprune/gpu-runner/prune/masks';
+import { scoreWanda } from '@polyprune/gpu-runner/prune/scores';
+import { kthSmallest } from '@polyprune/gpu-runner/prune/select';
 
 const D_IN = 4096;
 const D_OUT = 4096;

@@ -18,9 +18,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTokenizer } from '../gpu-runner/src/tokenize/index.js';
-import { encodeChoices } from '../gpu-runner/src/evaluate/scoring.js';
-import { renderExample } from '../gpu-runner/src/evaluate/templates.js';
+import { loadTokenizer } from '@polyprune/gpu-runner/tokenize/index';
+import { encodeChoices } from '@polyprune/gpu-runner/evaluate/scoring';
+import { renderExample } from '@polyprune/gpu-runner/evaluate/templates';
 import { tokenizerJson, xnliRows } from './scale/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

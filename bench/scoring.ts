@@ -16,13 +16,13 @@
  * only (no log-softmax). Tokens: every prompt's tokens, as a one-sequence-per-pass evaluation feeds.
  */
 import os from 'node:os';
-import { planBatches } from '../gpu-runner/src/evaluate/batch-plan.js';
-import { batchTokens } from '../gpu-runner/src/evaluate/batching.js';
-import { forward } from '../gpu-runner/src/evaluate/forward.js';
-import { openEvalModel, type EvalModel } from '../gpu-runner/src/evaluate/model.js';
-import { evaluateMultipleChoice } from '../gpu-runner/src/evaluate/multipleChoice.js';
-import { encodeChoices } from '../gpu-runner/src/evaluate/scoring.js';
-import { renderExample } from '../gpu-runner/src/evaluate/templates.js';
+import { planBatches } from '@polyprune/gpu-runner/evaluate/batch-plan';
+import { batchTokens } from '@polyprune/gpu-runner/evaluate/batching';
+import { forward } from '@polyprune/gpu-runner/evaluate/forward';
+import { openEvalModel, type EvalModel } from '@polyprune/gpu-runner/evaluate/model';
+import { evaluateMultipleChoice } from '@polyprune/gpu-runner/evaluate/multipleChoice';
+import { encodeChoices } from '@polyprune/gpu-runner/evaluate/scoring';
+import { renderExample } from '@polyprune/gpu-runner/evaluate/templates';
 import { SCALE_MODELS } from './scale/decoder.js';
 import { ensureModel, xnliRows } from './scale/index.js';
 

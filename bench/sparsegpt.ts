@@ -5,8 +5,8 @@
  * run as the ratio base. Figures only, no asserts.
  */
 import { pathToFileURL } from 'node:url';
-import { Gemm, inverseUpperCholesky, type Mat } from '../gpu-runner/src/prune/linalg64.js';
-import { fasterprune } from '../gpu-runner/src/prune/sparsegpt.js';
+import { Gemm, inverseUpperCholesky, type Mat } from '@polyprune/gpu-runner/prune/linalg64';
+import { fasterprune } from '@polyprune/gpu-runner/prune/sparsegpt';
 
 function uniform(n: number, seed: number): Float64Array {
   let s = seed >>> 0;

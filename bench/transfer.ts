@@ -21,9 +21,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { RunnerClient } from '../gpu-runner/src/service/client';
-import { Http } from '../shared/src/http';
-import { DEFAULT_PARALLEL_PARTS, uploadBlob } from '../shared/src/multipart-upload';
+import { RunnerClient } from '@polyprune/gpu-runner/service/client';
+import { Http } from '@polyprune/shared/http';
+import { DEFAULT_PARALLEL_PARTS, uploadBlob } from '@polyprune/shared/multipart-upload';
 import { cpuSeconds, ownCpuSeconds } from '../scripts/lib/proc-cpu';
 import { applyMigrations, freePort, newAdminToken, startWorker, type WorkerProcess } from '../scripts/lib/stack';
 import { MiB, peakAbove, workerdPids } from '../scripts/lib/workerd-memory';
@@ -80,7 +80,7 @@ async function loopbackServer(file: string, size: number) {
   const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`;
   return {
     put: async () => {
-      const body = createReadStream(file, { highWaterMark: MiB }) as unknown as BodyInit;
+      const body = createReadStream(file, { highWaterMark: MiB }) as unknown as RequestInit['body'];
       const res = await fetch(url, { method: 'POST', body, headers: { 'content-length': String(size) }, duplex: 'half' } as RequestInit);
       await res.text();
     },

@@ -32,5 +32,5 @@ if (pinned && process.version !== `v${pinned}` && existsSync(pinnedNode) && !pro
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('../cli/main.ts');
+  await import('@polyprune/cli/main');
 }

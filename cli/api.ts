@@ -1,41 +1,76 @@
 /**
  * Typed client of the user-facing API (models, corpora, suites, jobs, runs, leaderboards), shared
  * by the CLI, the demo and the end-to-end tests. Retries and error shapes come from the runner's
- * Http helper so both sides behave the same on a flaky network.
+ * Http helper so both sides behave the same on a flaky network. Requests are typed as the input
+ * of the API's own schemas (shared/src/api), and every JSON answer is parsed with its schema.
  */
 import path from 'node:path';
-import type { MaskAnalysis } from '../shared/src/api/analysis';
-import type { CorpusInfo } from '../shared/src/api/corpora';
-import type { JobInfo, RunInfo } from '../shared/src/api/jobs';
-import type { Leaderboard, MethodSummary, SparsityView } from '../shared/src/api/leaderboards';
-import type { ModelInfo } from '../shared/src/api/models';
-import type { SuiteInfo } from '../shared/src/api/suites';
-import { formDataBody } from '../shared/src/form-data';
-import { uploadBlob } from '../shared/src/multipart-upload';
-import { Http, type HttpOptions } from '../shared/src/http';
+import { z } from 'zod';
+import { maskAnalysis } from '@polyprune/shared/api/analysis';
+import { page } from '@polyprune/shared/api/common';
+import { corpusInfo, type corpusUploadQuery } from '@polyprune/shared/api/corpora';
+import {
+  type calibrationSpec,
+  type createJobBody,
+  type createSweepBody,
+  type JobInfo,
+  type JobStatus,
+  jobInfo,
+  type listJobsQuery,
+  type listRunsQuery,
+  type pruneJobSpec,
+  runInfo,
+  sweepInfo,
+} from '@polyprune/shared/api/jobs';
+import {
+  type Leaderboard,
+  leaderboard,
+  type leaderboardQuery,
+  type MethodSummary,
+  methodSummary,
+  type methodsQuery,
+  type SparsityView,
+  type sparsityQuery,
+  sparsityView,
+} from '@polyprune/shared/api/leaderboards';
+import { type createModelBody, type ModelInfo, modelInfo, type patchModelBody } from '@polyprune/shared/api/models';
+import { suiteInfo, type suiteUploadQuery } from '@polyprune/shared/api/suites';
+import { createdToken, type createTokenBody } from '@polyprune/shared/api/tokens';
+import { formDataBody } from '@polyprune/shared/form-data';
+import { Http, type HttpOptions, type RequestOptions } from '@polyprune/shared/http';
+import { uploadBlob } from '@polyprune/shared/multipart-upload';
 
-export type { CorpusInfo, JobInfo, Leaderboard, MethodSummary, ModelInfo, RunInfo, SparsityView, SuiteInfo };
+export type { JobInfo, Leaderboard, MethodSummary, ModelInfo, SparsityView };
+
+/** Requests as the API's schemas take them (a field with a default may be left out). */
+export type CreateJobBody = z.input<typeof createJobBody>;
+export type PruneJobBody = z.input<typeof pruneJobSpec>;
+export type CalibrationBody = z.input<typeof calibrationSpec>;
+export type CreateSweepBody = z.input<typeof createSweepBody>;
+export type CorpusUploadQuery = z.input<typeof corpusUploadQuery>;
 
 /** Query of the leaderboard views; `model` left out ranks every visible model (the board view only). */
-export interface BoardQuery {
-  model?: string;
-  format?: string;
-  suite?: string;
-  lang?: string;
-  scoring?: string;
-  metric?: string;
-  sparsity?: number;
-  method?: string;
-  pair?: string;
-}
+export type BoardQuery = z.input<typeof methodsQuery>;
 
 const enc = encodeURIComponent;
 /** Query values as strings, without the ones left out. */
 const strip = (q: object) => Object.fromEntries(Object.entries(q).flatMap(([k, v]) => (v === undefined || v === null || v === '' ? [] : [[k, String(v)]])));
+/** Query values as the URL carries them (Http leaves out the undefined ones). */
+const asQuery = (q: object): RequestOptions['query'] => Object.fromEntries(Object.entries(q).map(([k, v]) => [k, v === undefined ? undefined : String(v)]));
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
+const modelPage = page(modelInfo);
+const corpusPage = page(corpusInfo);
+const suitePage = page(suiteInfo);
+const jobPage = page(jobInfo);
+const runPage = page(runInfo);
+const uploadedFile = z.object({ name: z.string(), size: z.number(), sha256: z.string() });
+const health = z.object({ ok: z.boolean(), version: z.string() });
+
+/** An answer that is not what the API's schema says: named with where it came from, not trusted. */
+function parseAnswer<S extends z.ZodType>(schema: S, what: string, value: unknown): z.output<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new Error(`unexpected answer from ${what}: ${z.prettifyError(r.error)}`);
+  return r.data;
 }
 
 export class PolypruneApi {
@@ -49,118 +84,113 @@ export class PolypruneApi {
     return this.http.baseUrl;
   }
 
-  health() {
-    return this.http.json<{ ok: boolean; version: string }>('/v1/health');
+  /** A JSON answer, parsed with the schema of the route. */
+  private async json<S extends z.ZodType>(schema: S, path: string, o: RequestOptions = {}): Promise<z.output<S>> {
+    return parseAnswer(schema, `${o.method ?? 'GET'} ${path}`, await this.http.json<unknown>(path, o));
   }
 
-  createModel(body: { name: string; family: string; license?: string; visibility?: 'private' | 'public' }) {
-    return this.http.json<ModelInfo>('/v1/models', { method: 'POST', body });
+  health() {
+    return this.json(health, '/v1/health');
+  }
+
+  /** A new API token (admin); its secret is in this answer only. */
+  createToken(body: z.input<typeof createTokenBody>) {
+    return this.json(createdToken, '/v1/tokens', { method: 'POST', body });
+  }
+
+  createModel(body: z.input<typeof createModelBody>) {
+    return this.json(modelInfo, '/v1/models', { method: 'POST', body });
   }
 
   getModel(id: string) {
-    return this.http.json<ModelInfo>(`/v1/models/${enc(id)}`);
+    return this.json(modelInfo, `/v1/models/${enc(id)}`);
   }
 
   /** graph: an uploaded *.onnx to use as the graph; null: choose by name again. */
-  patchModel(id: string, body: { visibility?: 'private' | 'public'; license?: string; graph?: string | null }) {
-    return this.http.json<ModelInfo>(`/v1/models/${enc(id)}`, { method: 'PATCH', body });
+  patchModel(id: string, body: z.input<typeof patchModelBody>) {
+    return this.json(modelInfo, `/v1/models/${enc(id)}`, { method: 'PATCH', body });
   }
 
   listModels() {
-    return this.http.json<Page<ModelInfo>>('/v1/models');
+    return this.json(modelPage, '/v1/models');
   }
 
   /** Uploads one model file, in parts above the single-request limit; answers its size and sha256. */
-  uploadModelFile(
+  async uploadModelFile(
     modelId: string,
     file: string,
     opts: { name?: string; onBytes?: (done: number, total: number) => void; partSize?: number; singleLimit?: number } = {},
   ) {
     const name = opts.name ?? path.basename(file);
-    return uploadBlob<{ name: string; size: number; sha256: string }>(
+    const at = `/v1/models/${enc(modelId)}/files/${enc(name)}`;
+    const answer = await uploadBlob<unknown>(
       this.http,
       { path: file },
-      { path: `/v1/models/${enc(modelId)}/files/${enc(name)}`, singleLimit: opts.singleLimit, partSize: opts.partSize, onBytes: opts.onBytes, abortable: true },
+      { path: at, singleLimit: opts.singleLimit, partSize: opts.partSize, onBytes: opts.onBytes, abortable: true },
     );
+    return parseAnswer(uploadedFile, `the upload of ${at}`, answer);
   }
 
-  uploadCorpus(data: Uint8Array, q: { src: string; tgt: string; name?: string; format?: 'tsv' | 'jsonl'; visibility?: string; onError?: 'reject' | 'skip' }) {
-    return this.http.json<CorpusInfo>('/v1/corpora', { method: 'POST', body: data, query: q, headers: { 'content-type': 'application/octet-stream' } });
+  uploadCorpus(data: Uint8Array, q: CorpusUploadQuery) {
+    return this.json(corpusInfo, '/v1/corpora', { method: 'POST', body: data, query: asQuery(q), headers: { 'content-type': 'application/octet-stream' } });
   }
 
   /** Two line-aligned files (FLORES-200 style) in one multipart request. */
-  uploadParallelCorpus(
-    src: { filename: string; bytes: Uint8Array },
-    tgt: { filename: string; bytes: Uint8Array },
-    q: { src: string; tgt: string; name?: string; visibility?: string; onError?: 'reject' | 'skip' },
-  ) {
+  uploadParallelCorpus(src: { filename: string; bytes: Uint8Array }, tgt: { filename: string; bytes: Uint8Array }, q: Omit<CorpusUploadQuery, 'format'>) {
     const form = formDataBody([
       { name: 'src', ...src },
       { name: 'tgt', ...tgt },
     ]);
-    return this.http.json<CorpusInfo>('/v1/corpora', { method: 'POST', body: form.body, query: q, headers: { 'content-type': form.contentType } });
+    return this.json(corpusInfo, '/v1/corpora', { method: 'POST', body: form.body, query: asQuery(q), headers: { 'content-type': form.contentType } });
   }
 
   listCorpora() {
-    return this.http.json<Page<CorpusInfo>>('/v1/corpora');
+    return this.json(corpusPage, '/v1/corpora');
   }
 
-  uploadSuite(
-    data: Uint8Array,
-    q: {
-      format: string;
-      lang: string;
-      name?: string;
-      task?: string;
-      visibility?: string;
-      onError?: 'reject' | 'skip';
-      dedupe?: boolean;
-      subset?: number;
-      seed?: number;
-    },
-  ) {
-    return this.http.json<SuiteInfo>('/v1/suites', { method: 'POST', body: data, query: q, headers: { 'content-type': 'application/octet-stream' } });
+  uploadSuite(data: Uint8Array, q: z.input<typeof suiteUploadQuery>) {
+    return this.json(suiteInfo, '/v1/suites', { method: 'POST', body: data, query: asQuery(q), headers: { 'content-type': 'application/octet-stream' } });
   }
 
   listSuites() {
-    return this.http.json<Page<SuiteInfo>>('/v1/suites');
+    return this.json(suitePage, '/v1/suites');
   }
 
-  createJob(spec: Record<string, unknown>, idempotencyKey?: string) {
-    return this.http.json<JobInfo>('/v1/jobs', { method: 'POST', body: spec, headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {} });
+  createJob(spec: CreateJobBody, idempotencyKey?: string) {
+    return this.json(jobInfo, '/v1/jobs', { method: 'POST', body: spec, headers: idempotencyKey ? { 'idempotency-key': idempotencyKey } : {} });
   }
 
-  createSweep(body: Record<string, unknown>) {
-    return this.http.json<{ sweepId: string; jobs: JobInfo[] }>('/v1/sweeps', { method: 'POST', body });
+  createSweep(body: CreateSweepBody) {
+    return this.json(sweepInfo, '/v1/sweeps', { method: 'POST', body });
   }
 
   getJob(id: string) {
-    return this.http.json<JobInfo>(`/v1/jobs/${enc(id)}`);
+    return this.json(jobInfo, `/v1/jobs/${enc(id)}`);
   }
 
-  listJobs(q: { status?: string; model?: string; sweep?: string; limit?: number; cursor?: string } = {}) {
-    return this.http.json<Page<JobInfo>>('/v1/jobs', { query: q });
+  listJobs(q: z.input<typeof listJobsQuery> = {}) {
+    return this.json(jobPage, '/v1/jobs', { query: asQuery(q) });
   }
 
   cancelJob(id: string) {
-    return this.http.json<JobInfo>(`/v1/jobs/${enc(id)}/cancel`, { method: 'POST' });
+    return this.json(jobInfo, `/v1/jobs/${enc(id)}/cancel`, { method: 'POST' });
   }
 
   getRun(id: string) {
-    return this.http.json<RunInfo>(`/v1/runs/${enc(id)}`);
+    return this.json(runInfo, `/v1/runs/${enc(id)}`);
   }
 
-  listRuns(q: { model?: string; kind?: 'prune' | 'evaluate' | 'analyze'; limit?: number; cursor?: string } = {}) {
-    return this.http.json<Page<RunInfo>>('/v1/runs', { query: q });
+  listRuns(q: z.input<typeof listRunsQuery> = {}) {
+    return this.json(runPage, '/v1/runs', { query: asQuery(q) });
   }
 
   /** The whole analysis of an analyze run (the run record has its summary in extra.analysis). */
   analysis(runId: string) {
-    return this.http.json<MaskAnalysis>(`/v1/runs/${enc(runId)}/analysis`);
+    return this.json(maskAnalysis, `/v1/runs/${enc(runId)}/analysis`);
   }
 
   getSweep(id: string) {
-    return this.http.json<{ sweepId: string; jobs: JobInfo[] }>(`/v1/sweeps/${enc(id)}`);
+    return this.json(sweepInfo, `/v1/sweeps/${enc(id)}`);
   }
 
   async runArtifact(runId: string, name: string): Promise<Uint8Array> {
@@ -168,20 +198,20 @@ export class PolypruneApi {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  leaderboard(q: BoardQuery) {
-    return this.http.json<Leaderboard>('/v1/leaderboards', { query: strip(q) });
+  leaderboard(q: z.input<typeof leaderboardQuery>) {
+    return this.json(leaderboard, '/v1/leaderboards', { query: strip(q) });
   }
 
-  sparsityView(q: BoardQuery & { model: string }) {
-    return this.http.json<SparsityView>('/v1/leaderboards/sparsity', { query: strip(q) });
+  sparsityView(q: z.input<typeof sparsityQuery>) {
+    return this.json(sparsityView, '/v1/leaderboards/sparsity', { query: strip(q) });
   }
 
-  methodSummary(q: BoardQuery) {
-    return this.http.json<MethodSummary>('/v1/leaderboards/methods', { query: strip(q) });
+  methodSummary(q: z.input<typeof methodsQuery>) {
+    return this.json(methodSummary, '/v1/leaderboards/methods', { query: strip(q) });
   }
 
   getCorpus(id: string) {
-    return this.http.json<CorpusInfo>(`/v1/corpora/${enc(id)}`);
+    return this.json(corpusInfo, `/v1/corpora/${enc(id)}`);
   }
 
   pageUrl(kind: 'runs' | 'sweeps', id: string) {
@@ -214,4 +244,4 @@ export class PolypruneApi {
   }
 }
 
-export const isFinal = (s: string) => s === 'succeeded' || s === 'failed' || s === 'canceled';
+export const isFinal = (s: JobStatus) => s === 'succeeded' || s === 'failed' || s === 'canceled';

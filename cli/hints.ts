@@ -1,7 +1,7 @@
 /** What the command line says when a flag is plausible but wrong: the fix, not only the refusal. */
 import { existsSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { ApiRequestError } from '../shared/src/http';
+import { ApiRequestError } from '@polyprune/shared/http';
 
 /** --sparsity is a fraction; "50" is someone thinking in percent. */
 export const sparsityArg = (name: string) => (v: string) => {

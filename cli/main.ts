@@ -3,7 +3,7 @@
  * failed (or a watched job did not succeed), 2 wrong usage.
  */
 import { Command, CommanderError } from 'commander';
-import { ApiRequestError, UnreachableError } from '../shared/src/http';
+import { ApiRequestError, UnreachableError } from '@polyprune/shared/http';
 import { registerAnalyze } from './commands/analyze';
 import { registerData } from './commands/data';
 import { registerJobs } from './commands/jobs';

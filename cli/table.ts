@@ -1,10 +1,10 @@
 /** Plain-text tables for terminals (leaderboards, job lists); no colours, so output pipes cleanly. */
-import type { AnalysisSummary } from '../shared/src/api/analysis';
-import { pointsScale } from '../shared/src/api/leaderboards';
-import { columnTag } from '../shared/src/cell-identity';
-import type { Interval } from '../shared/src/stats';
-import { defaultMetric } from '../shared/src/api/leaderboards';
-import { showValue, unitLabel } from '../shared/src/units';
+import type { AnalysisSummary } from '@polyprune/shared/api/analysis';
+import { pointsScale } from '@polyprune/shared/api/leaderboards';
+import { columnTag } from '@polyprune/shared/cell-identity';
+import type { Interval } from '@polyprune/shared/stats';
+import { defaultMetric } from '@polyprune/shared/api/leaderboards';
+import { showValue, unitLabel } from '@polyprune/shared/units';
 import type { Leaderboard, MethodSummary, SparsityView } from './api';
 
 /** Terminals are at least this wide where people read tables; wider tables wrap their headers, then abbreviate. */

@@ -17,10 +17,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PolypruneApi } from '../cli/api';
-import { label as jobLabel, overallLine } from '../cli/commands/jobs';
-import { methodVerdict, renderAnalysis, renderLeaderboard } from '../cli/table';
-import type { AnalysisSummary } from '../shared/src/api/analysis';
+import { PolypruneApi, type PruneJobBody } from '@polyprune/cli/api';
+import { label as jobLabel, overallLine } from '@polyprune/cli/commands/jobs';
+import { methodVerdict, renderAnalysis, renderLeaderboard } from '@polyprune/cli/table';
+import type { AnalysisSummary } from '@polyprune/shared/api/analysis';
 import { ensureDevVars, repoRoot, startStack, type Stack } from './lib/stack';
 
 const { values: args } = parseArgs({
@@ -89,7 +89,7 @@ async function connect(): Promise<{ api: PolypruneApi; stack?: Stack }> {
 async function upload(api: PolypruneApi) {
   if (!existsSync(path.join(modelDir, 'model.onnx'))) throw new Error(`the demo model is missing: ${modelDir}/model.onnx (see scripts/demo-model/README.md)`);
   const config = JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as { model_type?: string };
-  const family = ['xglm', 'bloom', 'gpt2', 'llama'].includes(config.model_type ?? '') ? config.model_type! : 'other';
+  const family = (['xglm', 'bloom', 'gpt2', 'llama'] as const).find((f) => f === config.model_type) ?? 'other';
   const model = await api.createModel({ name: 'polyprune demo', family, visibility: 'public', license: 'MIT' });
   for (const f of ['model.onnx', 'model.onnx.data', 'tokenizer.json', 'tokenizer_config.json', 'config.json']) {
     if (existsSync(path.join(modelDir, f))) await api.uploadModelFile(model.id, path.join(modelDir, f));
@@ -169,7 +169,8 @@ async function main() {
       methods: [{ method: 'wanda', dataType: 'mt' }, { method: 'wanda', dataType: 'mono' }, { method: 'magnitude' }, { method: 'random' }],
       base: {
         suites: seeded.suites,
-        mode: args.mode,
+        // the API validates it (a 400 names a wrong --mode)
+        mode: args.mode as PruneJobBody['mode'],
         visibility: 'public',
         calibration: { samples: Number(args.samples), shots: Number(args.shots), maxLength: Number(args['max-length']) },
       },

@@ -11,15 +11,15 @@
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { collectStats } from '../../gpu-runner/src/calibrate/stats.js';
-import { scoreRequests } from '../../gpu-runner/src/evaluate/batching.js';
-import { openEvalModel } from '../../gpu-runner/src/evaluate/model.js';
-import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflight.js';
-import { writePrunedModel } from '../../gpu-runner/src/onnx/apply-mask.js';
-import { selectMask } from '../../gpu-runner/src/prune/masks.js';
-import { canonicalWeight, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
-import { computeScores } from '../../gpu-runner/src/prune/scores.js';
-import type { LayerMask, PrunableLinear } from '../../gpu-runner/src/types.js';
+import { collectStats } from '@polyprune/gpu-runner/calibrate/stats';
+import { scoreRequests } from '@polyprune/gpu-runner/evaluate/batching';
+import { openEvalModel } from '@polyprune/gpu-runner/evaluate/model';
+import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
+import { writePrunedModel } from '@polyprune/gpu-runner/onnx/apply-mask';
+import { selectMask } from '@polyprune/gpu-runner/prune/masks';
+import { canonicalWeight, type StoredWeights } from '@polyprune/gpu-runner/prune/policy';
+import { computeScores } from '@polyprune/gpu-runner/prune/scores';
+import type { LayerMask, PrunableLinear } from '@polyprune/gpu-runner/types';
 
 const ORDER = ['q_proj', 'k_proj', 'v_proj', 'out_proj', 'fc1', 'fc2'];
 

@@ -6,16 +6,16 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { CalibrationSample } from '../../gpu-runner/src/calibrate/batches.js';
-import { makeBatches } from '../../gpu-runner/src/calibrate/batches.js';
-import { tokenFeeds } from '../../gpu-runner/src/calibrate/feeds.js';
-import { collectStats } from '../../gpu-runner/src/calibrate/stats.js';
-import type { SequentialProfile } from '../../gpu-runner/src/calibrate/sequential.js';
-import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflight.js';
-import { openSession } from '../../gpu-runner/src/onnx/session.js';
-import { selectMask } from '../../gpu-runner/src/prune/masks.js';
-import { computeScores } from '../../gpu-runner/src/prune/scores.js';
-import { canonicalWeight, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
+import type { CalibrationSample } from '@polyprune/gpu-runner/calibrate/batches';
+import { makeBatches } from '@polyprune/gpu-runner/calibrate/batches';
+import { tokenFeeds } from '@polyprune/gpu-runner/calibrate/feeds';
+import { collectStats } from '@polyprune/gpu-runner/calibrate/stats';
+import type { SequentialProfile } from '@polyprune/gpu-runner/calibrate/sequential';
+import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
+import { openSession } from '@polyprune/gpu-runner/onnx/session';
+import { selectMask } from '@polyprune/gpu-runner/prune/masks';
+import { computeScores } from '@polyprune/gpu-runner/prune/scores';
+import { canonicalWeight, type StoredWeights } from '@polyprune/gpu-runner/prune/policy';
 
 export interface Ratio {
   median: number;

@@ -11,8 +11,8 @@
  */
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { onnx, type NodeProto, type TensorProto, type ValueInfoProto } from '../../gpu-runner/src/onnx/proto.js';
-import { fp32ToFp16 } from '../../gpu-runner/src/onnx/fp16.js';
+import { onnx, type NodeProto, type TensorProto, type ValueInfoProto } from '@polyprune/gpu-runner/onnx/proto';
+import { fp32ToFp16 } from '@polyprune/gpu-runner/onnx/fp16';
 
 export interface DecoderSpec {
   name: string;

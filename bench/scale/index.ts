@@ -21,7 +21,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PolypruneApi } from '../../cli/api.js';
+import { type CalibrationBody, type CreateJobBody, PolypruneApi } from '@polyprune/cli/api';
 import { freePort, newAdminToken, startStack, type Stack } from '../../scripts/lib/stack.js';
 import { parameterCount, SCALE_MODELS, writeDecoder, type DecoderSpec } from './decoder.js';
 import { describeProfile, measureCalibration, type CalibrationCost } from './calibration-cost.js';
@@ -111,7 +111,7 @@ interface JobFigures {
 }
 
 /** `otherBytes`: what the runner folder held for earlier models (their cached inputs), not counted as this job's disk. */
-async function runJob(api: PolypruneApi, stack: Stack, workdir: string, otherBytes: number, body: Record<string, unknown>, mode: string): Promise<JobFigures> {
+async function runJob(api: PolypruneApi, stack: Stack, workdir: string, otherBytes: number, body: CreateJobBody, mode: string): Promise<JobFigures> {
   const group = stack.runners[0]!.child.pid!;
   resetGroupPeakRss(group);
   const t0 = performance.now();
@@ -211,7 +211,7 @@ async function endToEnd(
       for (const f of readdirSync(m.dir).filter((f) => !f.startsWith('.'))) await api.uploadModelFile(model.id, path.join(m.dir, f));
       const uploadMBs = mb(m.bytes) / ((performance.now() - t0) / 1000);
       console.log(`  upload ${fmt(uploadMBs, 0)} MB/s`);
-      const cal = { corpusId: corpus.id, dataType: 'mt', shots: 1, ...calibration };
+      const cal: CalibrationBody = { corpusId: corpus.id, dataType: 'mt', shots: 1, ...calibration };
       const jobs: JobFigures[] = [];
       const otherBytes = existsSync(workdir) ? treeBytes(workdir) : 0;
       // The oneshot job evaluates the suite (pruned, then dense for the bootstrap); the sequential one only prunes.
@@ -224,7 +224,7 @@ async function endToEnd(
           stack,
           workdir,
           otherBytes,
-          { kind: 'prune', modelId: model.id, method: 'wanda', sparsity: 0.5, mode, calibration: cal, suites },
+          { kind: 'prune', modelId: model.id, method: 'wanda', sparsity: 0.5, mode, calibration: cal, suites: [...suites] },
           mode,
         );
         if (mode === 'oneshot' && fig.timings.download) fig.downloadMBs = mb(m.bytes) / fig.timings.download;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AnalysisSummary } from '../../shared/src/api/analysis';
+import type { AnalysisSummary } from '@polyprune/shared/api/analysis';
 import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../context';
 import { renderAnalysis } from '../table';
 import { failureLine, watchJobs } from './jobs';
@@ -17,9 +17,10 @@ export function registerAnalyze(program: Command) {
     .action(async (o: { run: string[]; job: string[]; model?: string; lmfTopK?: number; public: boolean; watch?: boolean }, cmd: Command) => {
       if (o.run.length && o.job.length) throw new UsageError('give --run or --job, not both');
       const refs = o.run.length ? o.run : o.job;
-      if (refs.length < 2) throw new UsageError('analyze compares at least two: --run <id> --run <id>');
+      const [first, second] = refs;
+      if (first === undefined || second === undefined) throw new UsageError('analyze compares at least two: --run <id> --run <id>');
       const api = await apiFor(cmd);
-      const modelId = o.model ?? (o.run.length ? (await api.getRun(o.run[0]!)).modelId : (await api.getJob(o.job[0]!)).modelId);
+      const modelId = o.model ?? (o.run.length ? (await api.getRun(first)).modelId : (await api.getJob(first)).modelId);
       const job = await api.createJob({
         kind: 'analyze',
         modelId,

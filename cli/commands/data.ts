@@ -2,13 +2,26 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { ApiRequestError } from '../../shared/src/http';
+import { ApiRequestError } from '@polyprune/shared/http';
+import type { CorpusUploadQuery } from '../api';
 import { apiFor, emit, UsageError } from '../context';
 import { renderTable } from '../table';
 
 async function read(file: string): Promise<Uint8Array> {
   if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
   return new Uint8Array(await readFile(file));
+}
+
+/** The corpus files given: one file, or both sides of a parallel corpus (never both ways, never one side). */
+function corpusFiles(file?: string, srcFile?: string, tgtFile?: string): { file: string } | { srcFile: string; tgtFile: string } {
+  const either = 'give either one <file> or --src-file and --tgt-file';
+  if (srcFile !== undefined || tgtFile !== undefined) {
+    if (srcFile === undefined || tgtFile === undefined) throw new UsageError('give both --src-file and --tgt-file');
+    if (file !== undefined) throw new UsageError(either);
+    return { srcFile, tgtFile };
+  }
+  if (file === undefined) throw new UsageError(either);
+  return { file };
 }
 
 export function registerData(program: Command) {
@@ -55,11 +68,9 @@ export function registerData(program: Command) {
         },
         cmd: Command,
       ) => {
-        const twoFiles = o.srcFile !== undefined || o.tgtFile !== undefined;
-        if (twoFiles && (o.srcFile === undefined || o.tgtFile === undefined)) throw new UsageError('give both --src-file and --tgt-file');
-        if (twoFiles === (file !== undefined)) throw new UsageError('give either one <file> or --src-file and --tgt-file');
+        const source = corpusFiles(file, o.srcFile, o.tgtFile);
         const api = await apiFor(cmd);
-        const q = {
+        const q: Omit<CorpusUploadQuery, 'format'> = {
           src: o.src,
           tgt: o.tgt,
           name: o.name,
@@ -67,13 +78,13 @@ export function registerData(program: Command) {
           onError: onError(o),
         };
         const c = await withFlagHints(
-          twoFiles
-            ? api.uploadParallelCorpus(
-                { filename: basename(o.srcFile!), bytes: await read(o.srcFile!) },
-                { filename: basename(o.tgtFile!), bytes: await read(o.tgtFile!) },
+          'file' in source
+            ? api.uploadCorpus(await read(source.file), { ...q, format: o.format })
+            : api.uploadParallelCorpus(
+                { filename: basename(source.srcFile), bytes: await read(source.srcFile) },
+                { filename: basename(source.tgtFile), bytes: await read(source.tgtFile) },
                 q,
-              )
-            : api.uploadCorpus(await read(file!), { ...q, format: o.format }),
+              ),
         );
         emit(
           cmd,
@@ -138,7 +149,7 @@ export function registerData(program: Command) {
             ...(o.task !== undefined ? { task: o.task } : {}),
             visibility: o.public ? 'public' : 'private',
             onError: onError(o),
-            ...(o.dedupe ? { dedupe: true } : {}),
+            ...(o.dedupe ? { dedupe: 'true' } : {}),
             ...(o.subset !== undefined ? { subset: o.subset } : {}),
             ...(o.seed !== undefined ? { seed: o.seed } : {}),
           }),

@@ -1,21 +1,22 @@
 import type { Command } from 'commander';
-import { isFinal, type JobInfo, type PolypruneApi } from '../api';
+import { type CalibrationBody, isFinal, type JobInfo, type PolypruneApi, type PruneJobBody } from '../api';
 import { apiFor, collect, emit, EXIT, globals, num, UsageError } from '../context';
-import { defaultMetric } from '../../shared/src/api/leaderboards';
-import { columnTag } from '../../shared/src/cell-identity';
+import { defaultMetric } from '@polyprune/shared/api/leaderboards';
+import { columnTag } from '@polyprune/shared/cell-identity';
 import { etaText, multiBar, progressText } from '../progress';
 import { corpusHint, pruneOnlyFlags, sparsityArg } from '../hints';
 import { renderResults, renderTable } from '../table';
 
+// Flag values go to the API as typed (it validates them); their types are the fields they fill.
 interface CalibrationFlags {
   corpus?: string;
-  dataType: string;
+  dataType: CalibrationBody['dataType'];
   contrast?: string;
   samples?: number;
   shots?: number;
   maxLength?: number;
   maskPadding?: boolean;
-  direction?: string;
+  direction?: CalibrationBody['direction'];
 }
 
 /** "cor_fr*2,cor_de": a calibration mix (weight after "*", 1 when left out); one id: that corpus. */
@@ -31,17 +32,24 @@ export function corpusSource(text: string): { corpusId: string } | { corpora: { 
   };
 }
 
-function layerSparsity(o: { owl?: boolean; owlM?: number; owlLambda?: number }) {
+function layerSparsity(o: { owl?: boolean; owlM?: number; owlLambda?: number }): Pick<PruneJobBody, 'layerSparsity'> {
   if (!o.owl) return {};
   return { layerSparsity: { kind: 'owl', ...(o.owlM !== undefined ? { m: o.owlM } : {}), ...(o.owlLambda !== undefined ? { lambda: o.owlLambda } : {}) } };
 }
 
-function calibration(o: CalibrationFlags) {
+function calibration(o: CalibrationFlags): CalibrationBody | undefined {
   if (!o.corpus) return undefined;
   return {
     ...corpusSource(o.corpus),
     dataType: o.dataType,
     ...(o.contrast ? { contrastCorpusId: o.contrast } : {}),
+    ...calibrationSettings(o),
+  };
+}
+
+/** What a sweep's base takes of the calibration: everything but the corpora and the data type (per pair and method). */
+function calibrationSettings(o: CalibrationFlags) {
+  return {
     ...(o.samples !== undefined ? { samples: o.samples } : {}),
     ...(o.shots !== undefined ? { shots: o.shots } : {}),
     ...(o.maxLength !== undefined ? { maxLength: o.maxLength } : {}),
@@ -70,10 +78,10 @@ const calibrationOptions = (c: Command) =>
     .option('--owl-lambda <λ>', 'OWL spread: block sparsities within 2λ (reference 0.08)', num('--owl-lambda'));
 
 function common(o: {
-  mode?: string;
-  pattern?: string;
+  mode?: PruneJobBody['mode'];
+  pattern?: PruneJobBody['pattern'];
   suite: string[];
-  scoring: string[];
+  scoring: NonNullable<PruneJobBody['scoring']>;
   templateLang?: string;
   limit?: number;
   limitSeed?: number;
@@ -88,7 +96,7 @@ function common(o: {
     suites: o.suite,
     ...(o.scoring.length ? { scoring: o.scoring } : {}),
     ...(o.templateLang ? { templateLang: o.templateLang } : {}),
-    visibility: o.public ? 'public' : 'private',
+    visibility: o.public ? ('public' as const) : ('private' as const),
   };
 }
 
@@ -116,7 +124,7 @@ export function registerJobs(program: Command) {
     if ((o.percdamp !== undefined || o.blocksize !== undefined) && o.method !== 'sparsegpt')
       throw new UsageError('--percdamp and --blocksize are options of --method sparsegpt');
     const api = await apiFor(cmd);
-    const spec = {
+    const spec: PruneJobBody = {
       kind: 'prune',
       modelId: o.model,
       method: o.method,
@@ -181,8 +189,6 @@ export function registerJobs(program: Command) {
       return { method, ...(dataType ? { dataType } : {}) };
     });
     const api = await apiFor(cmd);
-    const cal = calibration({ ...o, corpus: 'x' }) as Record<string, unknown>;
-    const { corpusId: _c, corpora: _m, dataType: _d, ...calBase } = cal;
     const sweep = await api
       .createSweep({
         modelId: o.model,
@@ -192,7 +198,7 @@ export function registerJobs(program: Command) {
         }),
         sparsities: o.sparsity.length ? o.sparsity : [0.5],
         methods,
-        base: { ...common(o), ...layerSparsity(o), calibration: calBase },
+        base: { ...common(o), ...layerSparsity(o), calibration: calibrationSettings(o) },
         includeDense: o.dense,
         ...(o.analyze ? { analyze: true } : {}),
       })

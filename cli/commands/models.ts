@@ -2,12 +2,13 @@ import { existsSync, realpathSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { limits } from '../../shared/src/api/limits';
+import { limits } from '@polyprune/shared/api/limits';
+import type { ModelFamily } from '@polyprune/shared/api/models';
 import type { ModelInfo } from '../api';
 import { apiFor, emit, UsageError } from '../context';
 import { bar } from '../progress';
 import { renderTable } from '../table';
-import { isGraphName } from '../../shared/src/model-files';
+import { isGraphName } from '@polyprune/shared/model-files';
 
 const STORABLE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Never part of an export: OS and VCS droppings, editor backups. */
@@ -62,7 +63,7 @@ export function registerModels(program: Command) {
     .option('--public', 'visible to everyone', false)
     .option('--upload <files...>', 'files to upload right away (the graph, its external data, tokenizer.json, config.json, …)')
     .option('--dir <dirs...>', 'upload every file of an export folder as it is (e.g. the onnx/ folder and the one with tokenizer.json)')
-    .action(async (o: { name: string; family: string; license?: string; public: boolean; upload?: string[]; dir?: string[] }, cmd: Command) => {
+    .action(async (o: { name: string; family: ModelFamily; license?: string; public: boolean; upload?: string[]; dir?: string[] }, cmd: Command) => {
       const api = await apiFor(cmd);
       const files = await filesToUpload(o.upload ?? [], o.dir ?? []);
       const m = await api.createModel({ name: o.name, family: o.family, license: o.license, visibility: o.public ? 'public' : 'private' });
@@ -86,7 +87,8 @@ export function registerModels(program: Command) {
       if (!given.length && !o.dir?.length) throw new UsageError('name files to upload, or --dir <folder>');
       if (o.name && (given.length !== 1 || o.dir?.length)) throw new UsageError('--name works with one file only');
       const files = o.name ? given : await filesToUpload(given, o.dir ?? []);
-      if (o.name && !existsSync(files[0]!)) throw new UsageError(`no such file: ${files[0]}`);
+      const [named] = files;
+      if (o.name && (named === undefined || !existsSync(named))) throw new UsageError(`no such file: ${named}`);
       const api = await apiFor(cmd);
       const out: Array<{ name: string; size: number; sha256: string }> = [];
       for (const f of files) out.push(await uploadOne(api, modelId, f, cmd, o.name));

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { apiFor, emit, num } from '../context';
-import type { AnalysisSummary } from '../../shared/src/api/analysis';
+import type { AnalysisSummary } from '@polyprune/shared/api/analysis';
 import type { BoardQuery } from '../api';
 import { UsageError } from '../context';
 import { renderAnalysis, renderLeaderboard, renderMethods, renderSparsity, renderTable } from '../table';

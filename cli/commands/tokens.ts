@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Scope } from '@polyprune/shared/api/common';
 import { apiFor, collect, emit } from '../context';
 
 export function registerTokens(program: Command) {
@@ -10,12 +11,9 @@ export function registerTokens(program: Command) {
     .requiredOption('--owner <owner>', 'who the token acts as')
     .requiredOption('--scope <scope>', 'read | write | admin | runner (repeatable)', collect, [])
     .option('--name <name>')
-    .action(async (o: { owner: string; scope: string[]; name?: string }, cmd: Command) => {
+    .action(async (o: { owner: string; scope: Scope[]; name?: string }, cmd: Command) => {
       const api = await apiFor(cmd);
-      const t = await api.http.json<{ id: string; secret: string; scopes: string[] }>('/v1/tokens', {
-        method: 'POST',
-        body: { owner: o.owner, scopes: o.scope, ...(o.name ? { name: o.name } : {}) },
-      });
+      const t = await api.createToken({ owner: o.owner, scopes: o.scope, ...(o.name ? { name: o.name } : {}) });
       emit(cmd, t, () => `token ${t.id} (${t.scopes.join(', ')}):\n${t.secret}\n(shown once; store it now)`);
     });
 }

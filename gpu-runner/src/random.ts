@@ -1,1 +1,1 @@
-export { mulberry32 } from '../../shared/src/random.js';
+export { mulberry32 } from '@polyprune/shared/random';

@@ -13,7 +13,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MALLOC_MMAP_THRESHOLD } from '../../gpu-runner/src/service/memory-release';
+import { MALLOC_MMAP_THRESHOLD } from '@polyprune/gpu-runner/service/memory-release';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = (name: string) => path.join(repoRoot, 'node_modules', '.bin', name);

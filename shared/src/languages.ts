@@ -147,17 +147,10 @@ for (const line of table.trim().split('\n')) {
   for (const c of [code, ...others.split(' ').filter(Boolean)]) byCode.set(c, lang);
 }
 
-/** English names by canonical code (prompts write "French: …"). */
-export const languageNames: Record<string, string> = Object.fromEntries([...byCode.values()].map((l) => [l.code, l.name]));
-
 // BCP-47 (RFC 5646) language tag, well-formedness only: language[-script][-region][-variant]*.
 const bcp47 = /^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?(?:-(?:[a-zA-Z0-9]{5,8}|\d[a-zA-Z0-9]{3}))*$/;
 // FLORES-200: ISO 639-3 code, underscore, ISO 15924 script.
 const flores = /^([a-z]{3})_([A-Z][a-z]{3})$/;
-
-export function isBcp47(tag: string): boolean {
-  return bcp47.test(tag);
-}
 
 /** Well-formed as a BCP-47 tag or a FLORES-200 code (whether polyprune knows the language or not). */
 export function isLanguageCode(code: string): boolean {

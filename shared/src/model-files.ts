@@ -21,16 +21,6 @@ export const GRAPH_PRECEDENCE = ['decoder_model_merged.onnx', 'model.onnx', 'dec
 /** optimum's cached-step-only graph: it needs a past, so it cannot run the first step on its own. */
 export const WITH_PAST_ONLY = 'decoder_with_past_model.onnx';
 
-/** Side files the runner reads when present (EOS/pad and context length may sit in any of them). */
-export const SIDE_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'config.json',
-  'generation_config.json',
-  'special_tokens_map.json',
-  'genai_config.json',
-] as const;
-
 /** Side files a model cannot run without. */
 export const REQUIRED_SIDE_FILES = ['tokenizer.json'] as const;
 

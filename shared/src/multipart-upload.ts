@@ -5,7 +5,7 @@
  * stream runs at a third of what loopback carries, and the file is never held whole (at most
  * `parallel` parts are in memory). Both route families
  * take the hash in the same place: the X-Content-SHA256 header of the PUT or of `complete`.
- * Node-only (files, node:crypto): the worker never imports it.
+ * Node-only (files, node:crypto): the worker never imports it (shared/tsconfig.node.json).
  */
 import { createHash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';

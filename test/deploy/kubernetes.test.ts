@@ -12,11 +12,11 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { runnerQueue } from '../../shared/src/api/jobs';
-import { readRunnerEnv } from '../../gpu-runner/src/service/env';
+import { runnerQueue } from '@polyprune/shared/api/jobs';
+import { readRunnerEnv } from '@polyprune/gpu-runner/service/env';
 import { repoRoot } from '../../scripts/lib/stack';
-import { app } from '../../worker/src/index';
-import { openApiDocument } from '../../worker/src/lib/openapi';
+import { app } from '@polyprune/worker/index';
+import { openApiDocument } from '@polyprune/worker/lib/openapi';
 
 const dir = path.join(repoRoot, 'deploy/kubernetes');
 const read = (rel: string) => readFileSync(path.join(repoRoot, rel), 'utf8');

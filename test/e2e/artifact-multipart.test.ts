@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LeaseLostError, RunnerClient } from '../../gpu-runner/src/service/client';
+import { LeaseLostError, RunnerClient } from '@polyprune/gpu-runner/service/client';
 import { seed, type Seeded, startTestStack, type TestStack } from './helpers';
 
 describe('multipart artifact upload', () => {

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { unpackMasks } from '../../gpu-runner/src/prune/pack';
+import { unpackMasks } from '@polyprune/gpu-runner/prune/pack';
 import { repoRoot } from '../../scripts/lib/stack';
 import { modelDir, startTestStack, type TestStack } from './helpers';
 

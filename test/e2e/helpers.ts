@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PolypruneApi } from '../../cli/api';
+import { PolypruneApi, type PruneJobBody } from '@polyprune/cli/api';
+import type { ModelFamily } from '@polyprune/shared/api/models';
 import { freePort, newAdminToken, repoRoot, startStack, type Stack, type StackOptions } from '../../scripts/lib/stack';
 
 export interface TestStack {
@@ -43,17 +44,17 @@ export async function startTestStack(o: Partial<StackOptions> = {}): Promise<Tes
 }
 
 /** The trained demo model when it is there, else the tiny XGLM fixture (same code paths). */
-export function modelDir(): { dir: string; family: string } {
+export function modelDir(): { dir: string; family: ModelFamily } {
   const demo = path.join(repoRoot, 'demo/model');
   if (existsSync(path.join(demo, 'model.onnx'))) return { dir: demo, family: familyOf(demo) };
   return { dir: path.join(repoRoot, 'test/fixtures/models/xglm'), family: 'xglm' };
 }
 
-function familyOf(dir: string): string {
+function familyOf(dir: string): ModelFamily {
   try {
     const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as { model_type?: string };
     const t = cfg.model_type ?? 'other';
-    return ['xglm', 'bloom', 'gpt2', 'llama'].includes(t) ? t : 'other';
+    return (['xglm', 'bloom', 'gpt2', 'llama'] as const).find((f) => f === t) ?? 'other';
   } catch {
     return 'other';
   }
@@ -90,7 +91,7 @@ export async function seed(api: PolypruneApi, suiteRows = 12): Promise<Seeded> {
   return { modelId: model.id, corpusId: corpus.id, suites };
 }
 
-export function pruneSpec(s: Seeded, extra: Record<string, unknown> = {}) {
+export function pruneSpec(s: Seeded, extra: Partial<PruneJobBody> = {}): PruneJobBody {
   return {
     kind: 'prune',
     modelId: s.modelId,

@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeStats } from '../../gpu-runner/src/calibrate/stats-file';
-import { unpackMasks } from '../../gpu-runner/src/prune/pack';
-import { decodeSamples } from '../../gpu-runner/src/service/samples';
+import { decodeStats } from '@polyprune/gpu-runner/calibrate/stats-file';
+import { unpackMasks } from '@polyprune/gpu-runner/prune/pack';
+import { decodeSamples } from '@polyprune/gpu-runner/service/samples';
 import { modelDir, pruneSpec, seed, type Seeded, startTestStack, type TestStack, waitJob } from './helpers';
 
 describe('prune + evaluate through the API', () => {

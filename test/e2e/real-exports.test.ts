@@ -8,7 +8,9 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiRequestError } from '../../shared/src/http';
+import type { CalibrationBody } from '@polyprune/cli/api';
+import type { ModelFamily } from '@polyprune/shared/api/models';
+import { ApiRequestError } from '@polyprune/shared/http';
 import { LAYOUTS, REAL, REFUSE } from '../runner/real-exports/layouts';
 import { demoData, startTestStack, type TestStack, waitJob } from './helpers';
 
@@ -29,13 +31,13 @@ describe('real exports, uploaded unchanged, through the API', () => {
     await t?.close();
   });
 
-  async function upload(dir: string, family: string) {
+  async function upload(dir: string, family: ModelFamily) {
     const model = await t.api.createModel({ name: path.basename(dir), family });
     for (const f of (await readdir(dir)).sort()) await t.api.uploadModelFile(model.id, path.join(dir, f));
     return t.api.getModel(model.id);
   }
 
-  const calibration = (dataType = 'mt') => ({ corpusId, dataType, shots: 2, samples: 4, maxLength: 48 });
+  const calibration = (dataType: CalibrationBody['dataType'] = 'mt'): CalibrationBody => ({ corpusId, dataType, shots: 2, samples: 4, maxLength: 48 });
 
   for (const layout of LAYOUTS) {
     it(`${layout.dir}: ${layout.scorable ? 'prunes (oneshot, sequential) with suites and evaluates' : 'prunes without suites, refuses suites'}`, async () => {

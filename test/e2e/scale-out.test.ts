@@ -8,7 +8,8 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobInfo, RunnerQueue } from '../../shared/src/api/jobs';
+import type { CreateSweepBody } from '@polyprune/cli/api';
+import type { JobInfo, RunnerQueue } from '@polyprune/shared/api/jobs';
 import { seed, type Seeded, startTestStack, type TestStack } from './helpers';
 import { QUEUE_ROWS_SQL, type QueueRow, queueFromRows } from '../helpers/queue-figures';
 
@@ -17,7 +18,7 @@ const midJob = (stage: string | undefined) => !!stage && !['leased', 'download',
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A cheap grid: no calibration forward passes, a few suite rows. */
-const sweepBody = (s: Seeded, sparsities: number[]) => ({
+const sweepBody = (s: Seeded, sparsities: number[]): CreateSweepBody => ({
   modelId: s.modelId,
   pairs: [{ corpusId: s.corpusId }],
   sparsities,

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PolypruneApi } from '../../cli/api';
+import { PolypruneApi } from '@polyprune/cli/api';
 import { freePort, newAdminToken, repoRoot, startWorker, waitForHealth } from '../../scripts/lib/stack';
 import { pruneSpec, seed, type Seeded, startTestStack, type TestStack, waitJob } from './helpers';
 

@@ -13,11 +13,11 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunnerClient } from '../../gpu-runner/src/service/client';
+import { RunnerClient } from '@polyprune/gpu-runner/service/client';
 import { IsolateHeap, usedBytes } from '../../scripts/lib/isolate-heap';
 import { MiB, type Measured, measure, workerdPids } from '../../scripts/lib/workerd-memory';
-import { limits } from '../../shared/src/api/limits';
-import { formDataBody } from '../../shared/src/form-data';
+import { limits } from '@polyprune/shared/api/limits';
+import { formDataBody } from '@polyprune/shared/form-data';
 import { seed, type Seeded, startTestStack, type TestStack } from './helpers';
 
 const BUDGET = 64 * MiB;

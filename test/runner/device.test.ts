@@ -4,12 +4,12 @@
  * Vulkan driver the adapter question answers "no adapter" with the fix, quickly, instead of hanging.
  */
 import { describe, expect, it } from 'vitest';
-import { memoryNeed } from '../../gpu-runner/src/model/memory.js';
-import { divergentNodes, weightCut } from '../../gpu-runner/src/onnx/device-cut.js';
-import { onnx } from '../../gpu-runner/src/onnx/proto.js';
-import { countPlacement } from '../../gpu-runner/src/placement.js';
-import { EnvError, readDevice } from '../../gpu-runner/src/service/env.js';
-import { parseProbeOutput, queryAdapter } from '../../gpu-runner/src/webgpu-adapter.js';
+import { memoryNeed } from '@polyprune/gpu-runner/model/memory';
+import { divergentNodes, weightCut } from '@polyprune/gpu-runner/onnx/device-cut';
+import { onnx } from '@polyprune/gpu-runner/onnx/proto';
+import { countPlacement } from '@polyprune/gpu-runner/placement';
+import { EnvError, readDevice } from '@polyprune/gpu-runner/service/env';
+import { parseProbeOutput, queryAdapter } from '@polyprune/gpu-runner/webgpu-adapter';
 
 const F = onnx.TensorProto.DataType.FLOAT;
 const H = onnx.TensorProto.DataType.FLOAT16;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { type ByteSource, bytesSource, InvalidOnnx, scanOnnx, scanOnnxBytes } from '../../worker/src/ingest/onnx-refs';
+import { type ByteSource, bytesSource, InvalidOnnx, scanOnnx, scanOnnxBytes } from '@polyprune/worker/ingest/onnx-refs';
 import { graph, model, node, tensor, tinyOnnx } from '../worker/onnx-writer';
 
 /**

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSession, cudaStatus } from '../../gpu-runner/src/ort';
+import { createSession, cudaStatus } from '@polyprune/gpu-runner/ort';
 
 const model = path.join(import.meta.dirname, '../fixtures/models/gpt2/model.onnx');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { languageName, normaliseLanguage } from '../../shared/src/languages';
-import { rowLabel, stratifiedSubset } from '../../shared/src/subset';
+import { languageName, normaliseLanguage } from '@polyprune/shared/languages';
+import { rowLabel, stratifiedSubset } from '@polyprune/shared/subset';
 
 describe('stratifiedSubset', () => {
   const rows = [...Array(7).fill(0), ...Array(2).fill(1), ...Array(1).fill(2)].map((label, i) => ({ i, label }));

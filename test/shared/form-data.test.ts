@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formDataBody } from '../../shared/src/form-data';
+import { formDataBody } from '@polyprune/shared/form-data';
 
 describe('formDataBody', () => {
   it('is read back part by part by the platform FormData parser, bytes unchanged', async () => {

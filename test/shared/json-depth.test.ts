@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../shared/src/json-depth';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '@polyprune/shared/json-depth';
 
 /** Depth the straightforward way: parse and recurse (fine for the small inputs here). */
 const depthOf = (v: unknown): number => (v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v).map(depthOf)) : 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseGraph, graphFileOf, graphProblems } from '../../shared/src/model-files';
+import { chooseGraph, graphFileOf, graphProblems } from '@polyprune/shared/model-files';
 
 describe('graphFileOf', () => {
   it('picks by exporter precedence among the names real exports use', () => {

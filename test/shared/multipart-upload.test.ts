@@ -7,9 +7,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ApiRequestError, Http } from '../../shared/src/http';
-import { uploadBlob } from '../../shared/src/multipart-upload';
-import { json, startServer, type TestServer } from '../runner/service/server';
+import { ApiRequestError, Http } from '@polyprune/shared/http';
+import { uploadBlob } from '@polyprune/shared/multipart-upload';
+import { json, startServer, type TestServer } from '../helpers/server';
 
 let srv: TestServer;
 let tmp: string;

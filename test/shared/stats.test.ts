@@ -3,7 +3,7 @@
  * t-interval and the exact sign-flip p-value against hand computations.
  */
 import { describe, expect, it } from 'vitest';
-import { pairedMeanTest, studentQuantile, studentTwoSidedCdf } from '../../shared/src/stats';
+import { pairedMeanTest, studentQuantile, studentTwoSidedCdf } from '@polyprune/shared/stats';
 
 describe('Student t', () => {
   it('gives the two-sided 95% and 99% quantiles of printed tables', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { englishWords, localizedWords, resolveTemplateLang, templateWords } from '../../shared/src/template-words';
+import { englishWords, localizedWords, resolveTemplateLang, templateWords } from '@polyprune/shared/template-words';
 
 describe('resolveTemplateLang', () => {
   it('auto: the suite language where the format has words for it, else English', () => {

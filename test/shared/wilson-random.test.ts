@@ -1,7 +1,7 @@
 /** Wilson intervals of the leaderboard cells and the seeded generator every resample draws from. */
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../shared/src/random';
-import { wilson } from '../../shared/src/stats';
+import { mulberry32 } from '@polyprune/shared/random';
+import { wilson } from '@polyprune/shared/stats';
 
 describe('wilson', () => {
   it('matches the textbook formula and published values', () => {

@@ -8,14 +8,14 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeBatches } from '../../gpu-runner/src/calibrate/batches.js';
-import { tokenFeeds } from '../../gpu-runner/src/calibrate/feeds.js';
-import { scoreRequests } from '../../gpu-runner/src/evaluate/batching.js';
-import { openEvalModel } from '../../gpu-runner/src/evaluate/model.js';
-import { withDeviceCut } from '../../gpu-runner/src/onnx/session.js';
-import { createSession, deviceUse, type Device, resetDeviceUse } from '../../gpu-runner/src/ort.js';
-import { canonicalWeight } from '../../gpu-runner/src/prune/policy.js';
-import { computeScores } from '../../gpu-runner/src/prune/scores.js';
+import { makeBatches } from '@polyprune/gpu-runner/calibrate/batches';
+import { tokenFeeds } from '@polyprune/gpu-runner/calibrate/feeds';
+import { scoreRequests } from '@polyprune/gpu-runner/evaluate/batching';
+import { openEvalModel } from '@polyprune/gpu-runner/evaluate/model';
+import { withDeviceCut } from '@polyprune/gpu-runner/onnx/session';
+import { createSession, deviceUse, type Device, resetDeviceUse } from '@polyprune/gpu-runner/ort';
+import { canonicalWeight } from '@polyprune/gpu-runner/prune/policy';
+import { computeScores } from '@polyprune/gpu-runner/prune/scores';
 import { calibration, LAYOUTS, masksFor, open, REAL } from '../runner/real-exports/layouts.js';
 
 async function firstOutput(file: string, device: Device, o: Awaited<ReturnType<typeof open>>): Promise<Float32Array> {

@@ -1,8 +1,8 @@
 import { createExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, parseWorkerConfig, workerConfig } from '../../worker/src/config';
-import { app } from '../../worker/src/index';
+import { ConfigError, parseWorkerConfig, workerConfig } from '@polyprune/worker/config';
+import { app } from '@polyprune/worker/index';
 
 const expectBad = (vars: Record<string, unknown>, fragment: string) => {
   expect(() => parseWorkerConfig(vars)).toThrow(ConfigError);

@@ -1,5 +1,5 @@
 import type { D1Migration } from '@cloudflare/vitest-plugin';
-import type { Bindings } from '../../worker/src/env';
+import type { Bindings } from '@polyprune/worker/env';
 
 declare global {
   namespace Cloudflare {

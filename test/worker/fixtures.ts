@@ -1,5 +1,5 @@
-import type { LeaseResponse } from '../../shared/src/api/jobs';
-import type { ModelInfo } from '../../shared/src/api/models';
+import type { LeaseResponse } from '@polyprune/shared/api/jobs';
+import type { ModelInfo } from '@polyprune/shared/api/models';
 import { ADMIN, call, makeToken } from './helpers';
 import { tinyOnnx } from './onnx-writer';
 

@@ -1,6 +1,6 @@
 import { exports } from 'cloudflare:workers';
 import type { z } from 'zod';
-import type { errorBody } from '../../shared/src/api/common';
+import type { errorBody } from '@polyprune/shared/api/common';
 
 /** The API's error answer, for `call<ErrorBody>` where a test reads a refusal. */
 export type ErrorBody = z.infer<typeof errorBody>;

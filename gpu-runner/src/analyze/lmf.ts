@@ -52,11 +52,11 @@ export class ResidualAccumulator {
       const base = t * d;
       for (let j = 0; j < d; j++) {
         const v = data[base + j]!;
-        acc[j] += v * v;
+        acc[j]! += v * v;
       }
       counted++;
     }
-    this.tokens[block] += counted;
+    this.tokens[block]! += counted;
   }
 
   tokenCount(block: number): number {
@@ -79,8 +79,8 @@ export class ResidualAccumulator {
     for (let b = 0; b < this.blocks; b++) {
       const a = this.sumSq[b]!;
       const o = other.sumSq[b]!;
-      for (let j = 0; j < this.dim; j++) a[j] += o[j]!;
-      this.tokens[b] += other.tokens[b]!;
+      for (let j = 0; j < this.dim; j++) a[j]! += o[j]!;
+      this.tokens[b]! += other.tokens[b]!;
     }
   }
 

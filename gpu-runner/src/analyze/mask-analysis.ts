@@ -11,7 +11,7 @@
  * first k dimensions of each report's translation top list. o, fc2 and down read attention or MLP
  * features, not residual dimensions, and get no set.
  */
-import type { AnalysisLayer, MaskAnalysis } from '../../../shared/src/api/analysis';
+import type { AnalysisLayer, MaskAnalysis } from '@polyprune/shared/api/analysis';
 import type { LmfReport } from './lmf.js';
 import { jaccard } from './lmf.js';
 import { channelSet, layerOverlap, lmfShares, type OverlapCounts, overlapFigures, prunedPerRow, sumOverlaps } from './overlap.js';

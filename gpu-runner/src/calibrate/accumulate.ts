@@ -20,7 +20,7 @@ export function accumulateSquares(acc: Float64Array, x: Float32Array, mask?: Big
     const base = r * d;
     for (let j = 0; j < d; j++) {
       const v = x[base + j]!;
-      acc[j] += v * v;
+      acc[j]! += v * v;
     }
     used++;
   }

@@ -10,7 +10,7 @@
  * and count in the statistics; with maskPadding true it gets the padding mask and positions derived
  * from it, and pad rows are left out of the statistics. Evaluation feeds its own (real) masks.
  */
-import type { CalibrationFeeds } from '../../../shared/src/api/run-provenance.js';
+import type { CalibrationFeeds } from '@polyprune/shared/api/run-provenance';
 import { cacheShape, parsePast, positionIdsFromMask, type ModelConfig } from '../onnx/graph-io.js';
 import { intTensor, ort, zeroTensor, type Session, type Tensor } from '../ort.js';
 import type { ModelBatch } from './batches.js';

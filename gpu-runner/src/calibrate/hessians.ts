@@ -94,7 +94,7 @@ export async function hessianBlockwise(x: HessianInput): Promise<{ masks: LayerM
         for (const c of captured) {
           const g = asFloat32(r[gramName(c.name)]!.data);
           const s = sums.get(c.name)!;
-          for (let i = 0; i < g.length; i++) s[i] += g[i]!;
+          for (let i = 0; i < g.length; i++) s[i]! += g[i]!;
         }
         const mask = statisticsMask(batch, x.maskPadding);
         tokens += mask ? mask.reduce((n, m) => n + (m !== 0n ? 1 : 0), 0) : batch.size * batch.seqLen;
@@ -105,7 +105,7 @@ export async function hessianBlockwise(x: HessianInput): Promise<{ masks: LayerM
     }
     const hessians = new Map<string, LayerHessian>();
     for (const [name, s] of sums) {
-      for (let i = 0; i < s.length; i++) s[i] *= 2 / x.samples;
+      for (let i = 0; i < s.length; i++) s[i]! *= 2 / x.samples;
       for (const l of own.filter((o) => o.inputName === name)) hessians.set(l.id, { h: s, samples: x.samples, tokens });
     }
     sums.clear();

@@ -47,7 +47,7 @@ export function addSquareSums(acc: Map<string, Accumulator>, out: Record<string,
     if (!t) throw new Error(`run did not return the square sums of ${a.tensor}`);
     const v = asFloat32(t.data);
     if (v.length !== a.sum.length) throw new Error(`square sums of ${a.tensor} have ${v.length} values, expected ${a.sum.length}`);
-    for (let j = 0; j < v.length; j++) a.sum[j] += v[j]!;
+    for (let j = 0; j < v.length; j++) a.sum[j]! += v[j]!;
     a.tokens += rows;
   }
 }

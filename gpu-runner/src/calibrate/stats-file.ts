@@ -1,15 +1,3 @@
-/**
- * The activation-statistics artifact: reloaded to make new masks (another sparsity or method)
- * without any forward pass.
- *
- * Layout (little-endian):
- *   bytes 0..7    magic "PPSTATS1"
- *   bytes 8..11   uint32 N = length of the JSON header in bytes
- *   bytes 12..    UTF-8 JSON { version: 1, meta, layers: [{ id, dIn, samples, tokens }] }
- *   zero padding to the next multiple of 8
- *   payload       float64 sqNorm of each layer in header order, dIn values each
- */
-import { readFile, writeFile } from 'node:fs/promises';
 import type { ActivationStats } from '../types.js';
 
 const MAGIC = 'PPSTATS1';
@@ -55,12 +43,4 @@ export function decodeStats(bytes: Uint8Array): { stats: ActivationStats; meta: 
     stats.set(l.id, { id: l.id, sqNorm, samples: l.samples, tokens: l.tokens });
   }
   return { stats, meta: header.meta };
-}
-
-export async function saveStats(file: string, stats: ActivationStats, meta: Record<string, unknown> = {}): Promise<void> {
-  await writeFile(file, encodeStats(stats, meta));
-}
-
-export async function loadStats(file: string): Promise<{ stats: ActivationStats; meta: Record<string, unknown> }> {
-  return decodeStats(await readFile(file));
 }

@@ -7,7 +7,7 @@
  * each demonstration is `"{SrcName}: {s}{EOS}{TgtName}: {t}{EOS}"` with English language names and the
  * EOS token written literally as its token string; nothing separates demonstrations but the EOS.
  */
-import { languageName } from '../../../shared/src/languages.js';
+import { languageName } from '@polyprune/shared/languages';
 import type { LoadedTokenizer } from '../tokenize/index.js';
 
 /** One line of a bilingual corpus; `src` is the non-English side by polyprune's corpus convention. */

@@ -5,7 +5,7 @@
  * rows it drew: exp(ΣNLL / Σtokens), chrF from summed character n-gram statistics, BLEU from summed
  * word n-gram statistics and lengths (as sacreBLEU's paired bootstrap sums sentence statistics).
  */
-import { multipleChoiceFormats } from '../../../shared/src/suites.js';
+import { multipleChoiceFormats } from '@polyprune/shared/suites';
 import { bootstrapInterval, pairedBootstrap, pairedBootstrapBy, type BootstrapOptions, type BootstrapResult } from './bootstrap.js';
 import { bleuFromStats, bleuStats, isBleuStats, sumBleuStats, type BleuStats } from './bleu.js';
 import { chrfFromStats, chrfStats, type ChrfStats } from './chrf.js';

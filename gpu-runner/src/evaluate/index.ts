@@ -3,16 +3,16 @@
  * returning a JSON-serialisable result that names its scoring and keeps per-example predictions for
  * the paired bootstrap against the dense model.
  */
-import { suiteRowSchemas, type MtRow, type PplRow, type SuiteFormat } from '../../../shared/src/suites.js';
+import { suiteRowSchemas, type MtRow, type PplRow, type SuiteFormat } from '@polyprune/shared/suites';
 import type { EvalModel } from './model.js';
 import { evaluateMultipleChoice, type MultipleChoiceOptions } from './multipleChoice.js';
 import { evaluatePerplexity, type PerplexityOptions } from './perplexity.js';
 import type { McFormat } from './templates.js';
-import { resolveTemplateLang } from '../../../shared/src/template-words.js';
-import type { ResultScoring, SuiteResult } from './suite-result.js';
+import { resolveTemplateLang } from '@polyprune/shared/template-words';
+import type { SuiteResult } from './suite-result.js';
 import { evaluateTranslation, translationSignatures, type TranslationOptions } from './translate.js';
 
-export type { ResultScoring, SuiteResult };
+export type { SuiteResult };
 
 export interface EvaluateOptions extends MultipleChoiceOptions, PerplexityOptions, TranslationOptions {
   /** mt suites: target language (default English: the paper evaluates X→En) */
@@ -68,25 +68,8 @@ export async function evaluateSuite(model: EvalModel, rows: unknown[], format: S
   };
 }
 
-export {
-  compareToDense,
-  metricInterval,
-  MissingRowData,
-  translationBleuStats,
-  weightedBleu,
-  weightedChrf,
-  weightedPerplexity,
-  type MtMetric,
-} from './compare.js';
-export { describeGraph, openEvalModel, contextLengthOf, type EvalModel, type GraphIO } from './model.js';
-export { scoreRequests, type ScoreStats, type BatchOptions } from './batching.js';
-export { planBatches, commonPrefixLength, type ScoreRequest } from './batch-plan.js';
-export { pairedBootstrap, pairedBootstrapBy, bootstrapInterval, seededRandom, type BootstrapResult, type BootstrapOptions } from './bootstrap.js';
-export { chrfStats, chrfFromStats, sentenceChrf, corpusChrf } from './chrf.js';
-export { BLEU_SIGNATURE, bleuStats, bleuFromStats, sentenceBleu, corpusBleu, tokenize13a, type BleuStats } from './bleu.js';
-export { accuracy, macroF1, confusionMatrix } from './metrics.js';
-export { evaluatePerplexity, slidingWindows } from './perplexity.js';
-export { evaluateMultipleChoice } from './multipleChoice.js';
-export { renderExample, firstWords, templateLanguages, type McFormat, type RenderedExample } from './templates.js';
-export { encodeChoices, choiceScores, scorings, type Scoring } from './scoring.js';
-export { evaluateTranslation, greedyDecode, translationPromptText, translationPromptTokens } from './translate.js';
+// What the runner's service and the tests use of the engine, beyond evaluateSuite.
+export { compareToDense, metricInterval, MissingRowData } from './compare.js';
+export { describeGraph, openEvalModel, type EvalModel } from './model.js';
+export type { ScoreStats } from './batching.js';
+export type { BootstrapResult } from './bootstrap.js';

@@ -65,9 +65,3 @@ export function writeTokenLogProbs(
     out[outOffset + p - from] = logProbAt(logits, r * vocab, vocab, tokens[p]!);
   }
 }
-
-export function sum(values: Float64Array, from = 0, to = values.length): number {
-  let s = 0;
-  for (let i = from; i < to; i++) s += values[i]!;
-  return s;
-}

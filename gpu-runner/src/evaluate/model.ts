@@ -5,7 +5,7 @@
  * non-empty past, and a cache holding padding is only correct where positions are fed.
  */
 import path from 'node:path';
-import { configHeads, describeGraph, type GraphIO, type ModelConfig } from '../onnx/graph-io.js';
+import { describeGraph, type GraphIO, type ModelConfig } from '../onnx/graph-io.js';
 import { readSideFiles } from '../model/side-files.js';
 import { gatherHeadRows } from '../onnx/head-gather.js';
 import { fuseTransposedHead } from '../onnx/normalize.js';
@@ -17,7 +17,7 @@ import { loadTokenizer } from '../tokenize/index.js';
 import { probeCache, type CacheAbilities } from './cache-probe.js';
 import type { EvalModel } from './eval-model.js';
 
-export { describeGraph, configHeads, type GraphIO };
+export { describeGraph };
 export type { EvalModel };
 
 /** The logits budget when the model's size is not known. */

@@ -11,7 +11,6 @@ import type { LoadedTokenizer } from '../tokenize/index.js';
 import type { RenderedExample } from './templates.js';
 
 export type Scoring = 'paper' | 'harness';
-export const scorings: Scoring[] = ['paper', 'harness'];
 
 export interface EncodedChoice {
   tokens: Int32Array;

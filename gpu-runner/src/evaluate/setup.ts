@@ -2,7 +2,7 @@
  * How evaluation puts rows into forward passes, for the run record (`extra.evaluationSetup`): a
  * model's scores can move with batching (padding, summation order), so a run says what it used.
  */
-import type { EvaluationSetup } from '../../../shared/src/api/run-provenance.js';
+import type { EvaluationSetup } from '@polyprune/shared/api/run-provenance';
 import { BATCH_DEFAULTS, batchTokens } from './batching.js';
 import type { EvalModel } from './model.js';
 

@@ -1,5 +1,5 @@
 /** What evaluating one suite returns (index.ts), in a module of its own: compare.ts reads it too. */
-import type { SuiteFormat } from '../../../shared/src/suites.js';
+import type { SuiteFormat } from '@polyprune/shared/suites';
 import type { ScoreStats } from './batching.js';
 import type { McPrediction } from './multipleChoice.js';
 import type { TextScore } from './perplexity.js';

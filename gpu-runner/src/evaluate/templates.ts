@@ -6,8 +6,8 @@
  * lm-evaluation-harness tasks. Template language defaults to English, as in the reference; the
  * localised words are in shared/src/template-words.ts.
  */
-import { templateLanguages, templateWords } from '../../../shared/src/template-words.js';
-import type { McRow, MarcRow, PawsxRow, SuiteFormat, XcopaRow, XnliRow, XstoryclozeRow } from '../../../shared/src/suites.js';
+import { templateWords } from '@polyprune/shared/template-words';
+import type { McRow, MarcRow, PawsxRow, SuiteFormat, XcopaRow, XnliRow, XstoryclozeRow } from '@polyprune/shared/suites';
 
 export type McFormat = Exclude<SuiteFormat, 'ppl' | 'mt'>;
 
@@ -16,9 +16,6 @@ export interface RenderedExample {
   continuations: string[];
   label: number;
 }
-
-/** Template languages with at least one localised format. */
-export { templateLanguages };
 
 const words = templateWords;
 

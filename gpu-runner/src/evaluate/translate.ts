@@ -5,8 +5,8 @@
  * EOS id, as a tokenizer that splits out its special tokens would, so no tokenizer has to parse
  * "</s>" out of text.
  */
-import type { MtRow } from '../../../shared/src/suites.js';
-import { languageName } from '../../../shared/src/languages.js';
+import type { MtRow } from '@polyprune/shared/suites';
+import { languageName } from '@polyprune/shared/languages';
 import type { LoadedTokenizer } from '../tokenize/index.js';
 import type { ProgressFn } from '../types.js';
 import { planBatches } from './batch-plan.js';

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { QUANTIZED_OPS, SEARCH_WRAPPERS } from '../../../shared/src/model-files.js';
+import { QUANTIZED_OPS, SEARCH_WRAPPERS } from '@polyprune/shared/model-files';
 import { TOKEN_INPUTS, parsePast } from '../onnx/graph-io.js';
 import { workingGraph, type WorkingGraph } from '../onnx/normalize.js';
 import { DataType, dimsOf, type GraphProto, type NodeProto } from '../onnx/proto.js';

@@ -142,13 +142,3 @@ export function canonicalFamily(name: string): string {
   const alias: Record<string, string> = { mgpt: 'gpt2', opt: 'xglm', mistral: 'llama', qwen2: 'llama' };
   return alias[n] ?? n;
 }
-
-/** The naming layouts of a family, in table order. */
-export function layoutsOf(family: string): FamilyLayout[] {
-  const f = canonicalFamily(family);
-  return FAMILIES.filter((l) => l.family === f);
-}
-
-export function familyByName(name: string): FamilyLayout | undefined {
-  return layoutsOf(name)[0];
-}

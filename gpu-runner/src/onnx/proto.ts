@@ -32,10 +32,6 @@ export function weightDType(dataType: number | null | undefined): WeightDType {
   throw new Error(`unsupported weight element type ${name}: expected FLOAT or FLOAT16`);
 }
 
-export function dataTypeOf(dtype: WeightDType): number {
-  return dtype === 'float32' ? DataType.FLOAT : DataType.FLOAT16;
-}
-
 export function bytesPerElement(dtype: WeightDType): number {
   return dtype === 'float32' ? 4 : 2;
 }

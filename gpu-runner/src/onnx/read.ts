@@ -10,7 +10,7 @@
 import { open } from 'node:fs/promises';
 import { decodeModelLazily } from './lazy-decode.js';
 import path from 'node:path';
-import { DataType, bytesPerElement, dimsOf, onnx, toNumber, weightDType, type ModelProto, type TensorProto, type WeightDType } from './proto.js';
+import { DataType, bytesPerElement, dimsOf, onnx, weightDType, type ModelProto, type TensorProto, type WeightDType } from './proto.js';
 import { fp16ToFp32 } from './fp16.js';
 
 export interface OnnxModel {
@@ -178,5 +178,3 @@ export async function readWeight(model: OnnxModel, name: string): Promise<Weight
 export function isFloatWeight(t: TensorProto): boolean {
   return t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16;
 }
-
-export { toNumber };

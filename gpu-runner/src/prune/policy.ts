@@ -3,7 +3,7 @@
  * the mt-contrast variant) and which pattern a job's spec asks for, and a layer's mask from its
  * weight and the statistics collected so far. Sequential calibration calls it block by block.
  */
-import type { PruneJobSpec } from '../../../shared/src/api/jobs.js';
+import type { PruneJobSpec } from '@polyprune/shared/api/jobs';
 import { bytesToFloat32, readWeight, type OnnxModel } from '../onnx/read.js';
 import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types.js';
 import { selectMask, type MaskPattern } from './masks.js';

@@ -10,8 +10,6 @@ import { mulberry32 } from '../random.js';
 
 export { mulberry32 };
 
-export type ScoreMethod = 'magnitude' | 'wanda' | 'mt-contrast' | 'random';
-
 /**
  * Floor applied to the contrast statistic before its square root in `mt-contrast`. A channel that is
  * exactly zero on the contrast corpus (dead on code, say) would divide by zero; with the floor it gets

@@ -2,7 +2,7 @@
  * A prune job's SparseGPT step for one block: each linear's fasterprune on the block's Hessians,
  * its mask, and its updated weight in stored bytes (kept for writing the model).
  */
-import type { PruneJobSpec } from '../../../shared/src/api/jobs.js';
+import type { PruneJobSpec } from '@polyprune/shared/api/jobs';
 import type { LayerHessian, PruneBlockFn, PrunedLayer } from '../calibrate/hessians.js';
 import type { OnnxModel } from '../onnx/read.js';
 import { storedBytesOf, type UpdatedWeights } from '../onnx/write-weights.js';

@@ -9,7 +9,7 @@
  * float64 (linalg64.ts); W, as upstream, is float32 and its cross-block update
  * W[:, i2:] −= Err1·Hinv[i1:i2, i2:] is an fp32 onnxruntime Gemm.
  */
-import type { DenseWeight, LayerMask } from '../types.js';
+import type { DenseWeight } from '../types.js';
 import { type Gemm, inverseUpperCholesky, type Mat } from './linalg64.js';
 import { kthSmallest } from './select.js';
 
@@ -44,7 +44,7 @@ export function dampen(h: Float64Array, n: number, percdamp: number): Uint8Array
     sum += h[i * n + i]!;
   }
   const damp = (percdamp * sum) / n;
-  for (let i = 0; i < n; i++) h[i * n + i] += damp;
+  for (let i = 0; i < n; i++) h[i * n + i]! += damp;
   return dead;
 }
 
@@ -100,7 +100,7 @@ export async function fasterprune(gemm: Gemm, w: DenseWeight, h: Float64Array, o
         const c = hinv.data[hrow + j]!;
         if (c === 0) continue;
         const jb = j * rows;
-        for (let r = 0; r < rows; r++) W1[jb + r] -= Err1[base + r]! * c;
+        for (let r = 0; r < rows; r++) W1[jb + r]! -= Err1[base + r]! * c;
       }
     }
     for (let x = 0; x < count * rows; x++) if (pruned[x]) keep[i1 * rows + x] = 0;
@@ -146,8 +146,4 @@ function nmGroup(W1: Float64Array, pruned: Uint8Array, rows: number, i: number, 
     }
     for (let k = 0; k < Math.min(n, width); k++) pruned[(i + idx[k]!) * rows + r] = 1;
   }
-}
-
-export function maskOfResult(id: string, w: DenseWeight, r: SparseGptResult): LayerMask {
-  return { id, dIn: w.dIn, dOut: w.dOut, keep: r.keep };
 }

@@ -4,8 +4,8 @@
  * and the summary in the run record. No model, no forward pass: masks are read a layer at a time.
  */
 import { readFile } from 'node:fs/promises';
-import { type MaskAnalysis, maskAnalysis, summarize } from '../../../shared/src/api/analysis';
-import type { AnalyzeJobSpec } from '../../../shared/src/api/jobs';
+import { type MaskAnalysis, maskAnalysis, summarize } from '@polyprune/shared/api/analysis';
+import type { AnalyzeJobSpec } from '@polyprune/shared/api/jobs';
 import type { LmfReport } from '../analyze/lmf';
 import { type AnalysisRunInput, analyzeMasks } from '../analyze/mask-analysis';
 import { type MaskFileReader, openMaskFile } from '../prune/mask-file-reader';

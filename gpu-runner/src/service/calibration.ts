@@ -2,7 +2,7 @@
  * From a prune job's corpus inputs to tokenized calibration samples (docs/design.md §3.1), using the
  * engine's text builder. Corpus rows are JSONL {src, tgt} with the languages in the input's meta.
  */
-import type { CalibrationSpec } from '../../../shared/src/api/jobs';
+import type { CalibrationSpec } from '@polyprune/shared/api/jobs';
 import { buildDemonstrations, tokenizeCalibration, type CalibrationBatch, type DemoCorpus, type DemoKind, type SentencePair } from '../calibrate/text';
 import { allocateSamples, interleave } from '../calibrate/mix';
 import type { LoadedTokenizer } from '../tokenize/index';

@@ -8,12 +8,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { limits } from '../../../shared/src/api/limits';
-import { DEFAULT_PART_SIZE, type UploadSource, uploadBlob } from '../../../shared/src/multipart-upload';
-import type { RunnerFailureCode } from '../../../shared/src/api/errors';
+import { limits } from '@polyprune/shared/api/limits';
+import { DEFAULT_PART_SIZE, type UploadSource, uploadBlob } from '@polyprune/shared/multipart-upload';
+import type { RunnerFailureCode } from '@polyprune/shared/api/errors';
 import type { ArtifactInfoT, LeaseResponse, ProgressT, RunResult } from './protocol';
 import { leaseResponse } from './protocol';
-import { ApiRequestError, backoffDelay, Http, type HttpOptions, sleep, UnreachableError } from '../../../shared/src/http';
+import { ApiRequestError, backoffDelay, Http, type HttpOptions, sleep, UnreachableError } from '@polyprune/shared/http';
 
 /** The job's lease is gone (expired and re-leased, canceled, or finished): stop working on it. */
 export class LeaseLostError extends Error {

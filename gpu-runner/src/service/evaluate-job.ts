@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { EvaluateJobSpec } from '../../../shared/src/api/jobs';
+import type { EvaluateJobSpec } from '@polyprune/shared/api/jobs';
 import { discoverStructure, preflight } from '../model/preflight';
 import { writePrunedModel } from '../onnx/apply-mask';
 import type { Device } from '../ort';

@@ -9,13 +9,13 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunnerFailureCode } from '../../../shared/src/api/errors';
+import type { RunnerFailureCode } from '@polyprune/shared/api/errors';
 import type { MemoryLimit } from '../model/memory';
 import { UnsupportedModel } from '../model/preflight';
 import { BlocksNotSeparable } from '../onnx/structure';
 import { InputCache } from './cache';
 import { CorruptInputError, IntegrityError, LeaseLostError, type RunnerClient } from './client';
-import { ApiRequestError, sleep, UnreachableError } from '../../../shared/src/http';
+import { ApiRequestError, sleep, UnreachableError } from '@polyprune/shared/http';
 import { etaSeconds, type StageOrigin } from './eta';
 import { collectGarbage } from './memory-release';
 import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, ProgressT, RunResult } from './protocol';

@@ -1,18 +1,9 @@
 /** The runner's view of the API contract: schemas and types from shared/, re-exported once. */
 import type { z } from 'zod';
-import { type artifactInfo, type jobInput, leaseResponse, type progress, runResult } from '../../../shared/src/api/jobs';
+import { type artifactInfo, type jobInput, leaseResponse, type progress, runResult } from '@polyprune/shared/api/jobs';
 
 export { leaseResponse, runResult };
-export type {
-  EvaluateJobSpec,
-  JobInfo,
-  JobInput,
-  JobSpec,
-  LeaseResponse,
-  PruneJobSpec,
-  RunResult,
-  ScoreRow,
-} from '../../../shared/src/api/jobs';
+export type { JobInfo, JobSpec, LeaseResponse, RunResult, ScoreRow } from '@polyprune/shared/api/jobs';
 export type ArtifactInfoT = z.infer<typeof artifactInfo>;
 export type ProgressT = z.infer<typeof progress>;
 export type JobInputT = z.infer<typeof jobInput>;

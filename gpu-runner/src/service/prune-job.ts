@@ -5,12 +5,12 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { PruneJobSpec } from '../../../shared/src/api/jobs';
-import type { LmfStatus } from '../../../shared/src/api/analysis';
-import { CALIBRATION_STATS_VERSION, type CalibrationRecord, type LayerSparsityRecord, type RunSeeds } from '../../../shared/src/api/run-provenance';
+import type { PruneJobSpec } from '@polyprune/shared/api/jobs';
+import type { LmfStatus } from '@polyprune/shared/api/analysis';
+import { CALIBRATION_STATS_VERSION, type CalibrationRecord, type LayerSparsityRecord, type RunSeeds } from '@polyprune/shared/api/run-provenance';
 import { calibrationFeeds } from '../calibrate/feeds';
 import { truncation } from '../calibrate/text';
-import { lmfReport as lmfReportSchema } from '../../../shared/src/api/lmf';
+import { lmfReport as lmfReportSchema } from '@polyprune/shared/api/lmf';
 import { ResidualAccumulator, buildLmfReport, type LmfInput, type LmfReport } from '../analyze/lmf';
 import { collectResidualStream } from '../calibrate/residual';
 import { collectStats, type CollectOptions } from '../calibrate/stats';

@@ -9,7 +9,7 @@
  * seed, of) — the job's row limit is the same for every suite — and, once scored, the same items kept
  * with the same gold label each (a cheap check that item i is the same item in both languages).
  */
-import { multipleChoiceFormats, type SuiteFormat } from '../../../shared/src/suites';
+import { multipleChoiceFormats, type SuiteFormat } from '@polyprune/shared/suites';
 import { bootstrapInterval, pairedBootstrapBy } from '../evaluate/bootstrap';
 import type { SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';

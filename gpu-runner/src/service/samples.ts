@@ -9,7 +9,7 @@
  * computes them from the hypothesis and reference.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { rowsKey } from '../../../shared/src/cell-identity';
+import { rowsKey } from '@polyprune/shared/cell-identity';
 import type { SuiteResult } from '../evaluate/index';
 import type { McPrediction } from '../evaluate/multipleChoice';
 import type { TextScore } from '../evaluate/perplexity';

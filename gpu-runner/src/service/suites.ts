@@ -4,11 +4,11 @@
  * rankc_asc for a language-X suite with a parallel English suite in the job, service/rankc.ts).
  */
 import { readFile } from 'node:fs/promises';
-import type { EvaluationSetup, RunSeeds } from '../../../shared/src/api/run-provenance';
-import type { SuiteFormat } from '../../../shared/src/suites';
+import type { EvaluationSetup, RunSeeds } from '@polyprune/shared/api/run-provenance';
+import type { SuiteFormat } from '@polyprune/shared/suites';
 import { compareToDense, evaluateSuite, metricInterval, MissingRowData, openEvalModel, type BootstrapResult, type SuiteResult } from '../evaluate/index';
 import { evaluationSetup } from '../evaluate/setup';
-import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
+import { rowLabel, stratifiedSubset } from '@polyprune/shared/subset';
 import type { Device } from '../ort';
 import type { ScoreRow } from './protocol';
 import { jobRankc, planRankc, type RankcPlan, type RankcSuite } from './rankc';

@@ -5,7 +5,8 @@ export const scopes = ['read', 'write', 'admin', 'runner'] as const;
 export const scope = z.enum(scopes);
 export type Scope = z.infer<typeof scope>;
 
-export const visibility = z.enum(['private', 'public']);
+export const visibilities = ['private', 'public'] as const;
+export const visibility = z.enum(visibilities);
 export type Visibility = z.infer<typeof visibility>;
 
 export const errorBody = z

@@ -2,10 +2,6 @@ import { z } from 'zod';
 import { isLanguageCode } from '../languages';
 import { boolQuery, isoDate, sha256Hex, visibility } from './common';
 
-export const bcp47Tag = z.string().regex(/^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|\d{3}))?(?:-(?:[a-zA-Z0-9]{5,8}|\d[a-zA-Z0-9]{3}))*$/, {
-  message: 'expected a BCP-47 language tag such as "fr", "pt-BR" or "zh-Hant"',
-});
-
 /** ISO 639-1, ISO 639-3 or FLORES-200; normalised to one canonical code at upload. */
 export const languageCode = z
   .string()

@@ -3,8 +3,6 @@ import { templateLanguages } from '../template-words';
 import { isoDate, scoringName, sha256Hex, visibility } from './common';
 import { runnerFailureCode } from './errors';
 
-export { scoringName };
-
 /** Reference settings of the paper (docs/design.md §3.1). */
 /** JSON bodies are strict objects: an unknown field is a 400 naming it, never silently ignored. */
 /** One corpus of a calibration mix: it gets samples × weight / Σweights of the samples (largest remainder). */
@@ -144,9 +142,12 @@ export type EvaluateJobSpec = z.infer<typeof evaluateJobSpec>;
 export type AnalyzeJobSpec = z.infer<typeof analyzeJobSpec>;
 export type JobSpec = z.infer<typeof createJobBody>;
 
-export const jobKind = z.enum(['prune', 'evaluate', 'analyze']);
+export const jobKinds = ['prune', 'evaluate', 'analyze'] as const;
+export const jobKind = z.enum(jobKinds);
+export type JobKind = z.infer<typeof jobKind>;
 
-export const jobStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']);
+export const jobStatuses = ['queued', 'running', 'succeeded', 'failed', 'canceled'] as const;
+export const jobStatus = z.enum(jobStatuses);
 export type JobStatus = z.infer<typeof jobStatus>;
 
 export const progress = z.strictObject({
@@ -351,5 +352,3 @@ export const listRunsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional(),
 });
-
-export * from './leaderboards';

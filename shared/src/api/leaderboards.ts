@@ -134,6 +134,8 @@ export type LeaderboardRow = z.infer<typeof leaderboardRow>;
 export type LeaderboardCell = z.infer<typeof leaderboardCell>;
 export type LeaderboardColumn = z.infer<typeof leaderboardColumn>;
 
+export const methodsQuery = leaderboardQuery.omit({ as: true, sort: true, order: true });
+
 export const sparsityQuery = leaderboardQuery
   .omit({ model: true, sparsity: true, sort: true, order: true, as: true })
   .extend({ model: z.string().min(1).max(64) });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isoDate, sha256Hex, visibility } from './common';
 
 export const modelFamilies = ['xglm', 'bloom', 'gpt2', 'mgpt', 'llama', 'other'] as const;
+export type ModelFamily = (typeof modelFamilies)[number];
 
 export const createModelBody = z.strictObject({
   name: z.string().trim().min(1).max(200),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildLmfReport, jaccard, rankDimensions, ResidualAccumulator } from '../../../gpu-runner/src/analyze/lmf.js';
+import { buildLmfReport, jaccard, rankDimensions, ResidualAccumulator } from '@polyprune/gpu-runner/analyze/lmf';
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;

@@ -6,10 +6,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildLmfReport, type LmfReport, ResidualAccumulator } from '../../../gpu-runner/src/analyze/lmf.js';
-import { type AnalysisRunInput, analyzeMasks } from '../../../gpu-runner/src/analyze/mask-analysis.js';
-import { type MaskFileReader, openMaskFile } from '../../../gpu-runner/src/prune/mask-file-reader.js';
-import { writeMaskFile } from '../../../gpu-runner/src/prune/pack.js';
+import { buildLmfReport, type LmfReport, ResidualAccumulator } from '@polyprune/gpu-runner/analyze/lmf';
+import { type AnalysisRunInput, analyzeMasks } from '@polyprune/gpu-runner/analyze/mask-analysis';
+import { type MaskFileReader, openMaskFile } from '@polyprune/gpu-runner/prune/mask-file-reader';
+import { writeMaskFile } from '@polyprune/gpu-runner/prune/pack';
 import { packPlain, randomRows } from './plain-masks.js';
 
 const DIM = 16;

@@ -4,7 +4,7 @@
  * masks as much as chance predicts.
  */
 import { describe, expect, it } from 'vitest';
-import { channelSet, layerOverlap, lmfShares, overlapFigures, prunedPerRow, sumOverlaps } from '../../../gpu-runner/src/analyze/overlap.js';
+import { channelSet, layerOverlap, lmfShares, overlapFigures, prunedPerRow, sumOverlaps } from '@polyprune/gpu-runner/analyze/overlap';
 import { packPlain, randomRows } from './plain-masks.js';
 
 type Plain = boolean[][];

@@ -1,5 +1,5 @@
 /** Masks written out plainly for the analysis tests: booleans per (row, input), packed by the format's definition. */
-import type { PackedMask } from '../../../gpu-runner/src/prune/pack.js';
+import type { PackedMask } from '@polyprune/gpu-runner/prune/pack';
 import { lcg } from '../prune/reference.js';
 
 /** keep[o][i] as plain booleans: row o is output neuron o. */

@@ -5,9 +5,9 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeBatches } from '../../../gpu-runner/src/calibrate/batches.js';
-import { calibrationFeeds, tokenFeeds } from '../../../gpu-runner/src/calibrate/feeds.js';
-import { openSession } from '../../../gpu-runner/src/onnx/session.js';
+import { makeBatches } from '@polyprune/gpu-runner/calibrate/batches';
+import { calibrationFeeds, tokenFeeds } from '@polyprune/gpu-runner/calibrate/feeds';
+import { openSession } from '@polyprune/gpu-runner/onnx/session';
 import { REAL, open } from '../real-exports/layouts.js';
 
 // two samples of 5: three real tokens then two pads, and five real tokens

@@ -1,6 +1,6 @@
 /** Sample allocation and interleaving of a calibration mix, against numbers worked out by hand. */
 import { describe, expect, it } from 'vitest';
-import { allocateSamples, interleave } from '../../../gpu-runner/src/calibrate/mix';
+import { allocateSamples, interleave } from '@polyprune/gpu-runner/calibrate/mix';
 
 describe('allocateSamples (largest remainder)', () => {
   const cases: [number, number[], number[], string][] = [

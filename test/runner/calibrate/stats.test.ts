@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { accumulateSquares } from '../../../gpu-runner/src/calibrate/accumulate.js';
-import { chooseBatchSize, makeBatches } from '../../../gpu-runner/src/calibrate/batches.js';
-import { collectStats } from '../../../gpu-runner/src/calibrate/stats.js';
-import { decodeStats, encodeStats } from '../../../gpu-runner/src/calibrate/stats-file.js';
-import { findBlockOutputs, findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
-import { exposeTensors } from '../../../gpu-runner/src/onnx/surgery.js';
-import { loadModel, readWeight, type OnnxModel } from '../../../gpu-runner/src/onnx/read.js';
-import type { ActivationStats, LayerMask, PrunableLinear } from '../../../gpu-runner/src/types.js';
+import { accumulateSquares } from '@polyprune/gpu-runner/calibrate/accumulate';
+import { chooseBatchSize, makeBatches } from '@polyprune/gpu-runner/calibrate/batches';
+import { collectStats } from '@polyprune/gpu-runner/calibrate/stats';
+import { decodeStats, encodeStats } from '@polyprune/gpu-runner/calibrate/stats-file';
+import { findBlockOutputs, findPrunableLinears } from '@polyprune/gpu-runner/onnx/structure';
+import { exposeTensors } from '@polyprune/gpu-runner/onnx/surgery';
+import { loadModel, readWeight, type OnnxModel } from '@polyprune/gpu-runner/onnx/read';
+import type { ActivationStats, LayerMask, PrunableLinear } from '@polyprune/gpu-runner/types';
 import { linearWeights, type TinyParams } from '../helpers/graph-builder.js';
 import { fedMask, referenceForward, referenceStats } from '../helpers/reference-forward.js';
 import { TEST_DEVICE } from '../helpers/device.js';
@@ -291,7 +291,7 @@ describe('fixture exports', () => {
         const want = new Float64Array(l.dIn);
         for (let r = 0; r < flatMask.length; r++) {
           if (!flatMask[r]) continue;
-          for (let j = 0; j < l.dIn; j++) want[j] += x[r * l.dIn + j]! ** 2 / 3;
+          for (let j = 0; j < l.dIn; j++) want[j]! += x[r * l.dIn + j]! ** 2 / 3;
         }
         expect(maxRelDiff(one.stats.get(l.id)!.sqNorm, want), l.id).toBeLessThan(1e-5);
       }

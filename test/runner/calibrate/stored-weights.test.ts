@@ -6,10 +6,10 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadFeedWeights } from '../../../gpu-runner/src/calibrate/feed-weights.js';
-import { discoverStructure, preflight } from '../../../gpu-runner/src/model/preflight.js';
-import { blockMasker, canonicalWeight } from '../../../gpu-runner/src/prune/policy.js';
-import type { ActivationStats } from '../../../gpu-runner/src/types.js';
+import { loadFeedWeights } from '@polyprune/gpu-runner/calibrate/feed-weights';
+import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
+import { blockMasker, canonicalWeight } from '@polyprune/gpu-runner/prune/policy';
+import type { ActivationStats } from '@polyprune/gpu-runner/types';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
 const MODELS = [

@@ -7,8 +7,8 @@ import {
   truncation,
   type CalibrationTokenizer,
   type SentencePair,
-} from '../../../gpu-runner/src/calibrate/text.js';
-import { fromJson } from '../../../gpu-runner/src/tokenize/index.js';
+} from '@polyprune/gpu-runner/calibrate/text';
+import { fromJson } from '@polyprune/gpu-runner/tokenize/index';
 
 const EOS = '</s>';
 const corpus: SentencePair[] = [

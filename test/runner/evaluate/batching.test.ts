@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commonPrefixLength, planBatches } from '../../../gpu-runner/src/evaluate/batch-plan.js';
+import { commonPrefixLength, planBatches } from '@polyprune/gpu-runner/evaluate/batch-plan';
 
 describe('batch planning', () => {
   it('groups similar lengths under the token and size budgets', () => {

@@ -16,7 +16,7 @@ import {
   sumBleuStats,
   tokenize13a,
   type BleuScore,
-} from '../../../gpu-runner/src/evaluate/bleu.js';
+} from '@polyprune/gpu-runner/evaluate/bleu';
 
 const dir = path.resolve(import.meta.dirname, '../../fixtures/bleu');
 const pairs = readFileSync(path.join(dir, 'pairs.jsonl'), 'utf8')

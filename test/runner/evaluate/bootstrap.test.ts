@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pairedBootstrap, seededRandom } from '../../../gpu-runner/src/evaluate/bootstrap.js';
+import { pairedBootstrap, seededRandom } from '@polyprune/gpu-runner/evaluate/bootstrap';
 
 function bits(n: number, f: (i: number) => boolean): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (f(i) ? 1 : 0));
@@ -54,7 +54,7 @@ describe('paired bootstrap', () => {
 
 describe('comparing suite results to the dense model', () => {
   it('pairs predictions by row and is reproducible', async () => {
-    const { evaluateSuite, compareToDense } = await import('../../../gpu-runner/src/evaluate/index.js');
+    const { evaluateSuite, compareToDense } = await import('@polyprune/gpu-runner/evaluate/index');
     const { tinyEvalModel, xnliRows } = await import('./helpers.js');
     const dense = await evaluateSuite(await tinyEvalModel('plain'), xnliRows, 'xnli', 'en', { scoring: 'harness' });
     const pruned = await evaluateSuite(await tinyEvalModel('plain', { seed: 8 }), xnliRows, 'xnli', 'en', { scoring: 'harness' });

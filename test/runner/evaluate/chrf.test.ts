@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHRF_SIGNATURE, chrfStats, corpusChrf, sentenceChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
+import { CHRF_SIGNATURE, chrfStats, corpusChrf, sentenceChrf } from '@polyprune/gpu-runner/evaluate/chrf';
 
 describe('chrF', () => {
   it('is 100 for an exact match', () => {

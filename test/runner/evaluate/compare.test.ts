@@ -5,11 +5,11 @@
  * for n = 3.
  */
 import { describe, expect, it } from 'vitest';
-import { pairedBootstrap, pairedBootstrapBy, seededRandom } from '../../../gpu-runner/src/evaluate/bootstrap.js';
-import { bleuStats, corpusBleu } from '../../../gpu-runner/src/evaluate/bleu.js';
-import { corpusChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
-import { compareToDense, evaluateSuite, metricInterval, type SuiteResult } from '../../../gpu-runner/src/evaluate/index.js';
-import type { TextScore } from '../../../gpu-runner/src/evaluate/perplexity.js';
+import { pairedBootstrap, pairedBootstrapBy, seededRandom } from '@polyprune/gpu-runner/evaluate/bootstrap';
+import { bleuStats, corpusBleu } from '@polyprune/gpu-runner/evaluate/bleu';
+import { corpusChrf } from '@polyprune/gpu-runner/evaluate/chrf';
+import { compareToDense, evaluateSuite, metricInterval, type SuiteResult } from '@polyprune/gpu-runner/evaluate/index';
+import type { TextScore } from '@polyprune/gpu-runner/evaluate/perplexity';
 import { tinyEvalModel } from './helpers.js';
 
 const pplResult = (rows: TextScore[]): SuiteResult => ({

@@ -8,8 +8,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { evaluateSuite, openEvalModel } from '../../../gpu-runner/src/evaluate/index.js';
-import type { TranslationPrediction } from '../../../gpu-runner/src/evaluate/translate.js';
+import { evaluateSuite, openEvalModel } from '@polyprune/gpu-runner/evaluate/index';
+import type { TranslationPrediction } from '@polyprune/gpu-runner/evaluate/translate';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
 const modelDir = path.join(repo, 'demo/model');

@@ -6,10 +6,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { evaluateSuite, openEvalModel } from '../../../gpu-runner/src/evaluate/index.js';
-import type { McPrediction } from '../../../gpu-runner/src/evaluate/multipleChoice.js';
-import type { TextScore } from '../../../gpu-runner/src/evaluate/perplexity.js';
-import { greedyDecode } from '../../../gpu-runner/src/evaluate/translate.js';
+import { evaluateSuite, openEvalModel } from '@polyprune/gpu-runner/evaluate/index';
+import type { McPrediction } from '@polyprune/gpu-runner/evaluate/multipleChoice';
+import type { TextScore } from '@polyprune/gpu-runner/evaluate/perplexity';
+import { greedyDecode } from '@polyprune/gpu-runner/evaluate/translate';
 import { xnliRows } from './helpers.js';
 import { plainArgmax, plainLogits, plainTokenLogProbs } from './plain.js';
 

@@ -1,7 +1,7 @@
-import { createSession } from '../../../gpu-runner/src/ort.js';
-import { probeCache } from '../../../gpu-runner/src/evaluate/cache-probe.js';
-import { describeGraph, type EvalModel } from '../../../gpu-runner/src/evaluate/model.js';
-import { buildTinyModel, byteTokenizer, tinySpec, type TinyModelSpec, type TinyVariant } from './tinyModel.js';
+import { createSession } from '@polyprune/gpu-runner/ort';
+import { probeCache } from '@polyprune/gpu-runner/evaluate/cache-probe';
+import { describeGraph, type EvalModel } from '@polyprune/gpu-runner/evaluate/model';
+import { buildTinyModel, byteTokenizer, tinySpec, type TinyModelSpec, type TinyVariant } from '../helpers/tiny-lm.js';
 import { TEST_DEVICE } from '../helpers/device.js';
 
 export const variants: TinyVariant[] = ['plain', 'positionIds', 'pastKv', 'pastKvPositionIds'];

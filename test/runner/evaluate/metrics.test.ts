@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, confusionMatrix, macroF1 } from '../../../gpu-runner/src/evaluate/metrics.js';
+import { accuracy, confusionMatrix, macroF1 } from '@polyprune/gpu-runner/evaluate/metrics';
 
 describe('classification metrics', () => {
   // gold: 0 0 0 1 1 2 2 2 2

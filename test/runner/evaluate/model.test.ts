@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateSuite } from '../../../gpu-runner/src/evaluate/index.js';
-import { forward } from '../../../gpu-runner/src/evaluate/forward.js';
-import { contextLengthOf } from '../../../gpu-runner/src/evaluate/model.js';
+import { evaluateSuite } from '@polyprune/gpu-runner/evaluate/index';
+import { forward } from '@polyprune/gpu-runner/evaluate/forward';
+import { contextLengthOf } from '@polyprune/gpu-runner/evaluate/model';
 import { tinyEvalModel, xnliRows } from './helpers.js';
 
 describe('graph description', () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateSuite } from '../../../gpu-runner/src/evaluate/index.js';
-import { slidingWindows, type TextScore } from '../../../gpu-runner/src/evaluate/perplexity.js';
+import { evaluateSuite } from '@polyprune/gpu-runner/evaluate/index';
+import { slidingWindows, type TextScore } from '@polyprune/gpu-runner/evaluate/perplexity';
 import { tinyEvalModel } from './helpers.js';
 import { plainTokenLogProbs } from './plain.js';
-import { byteTokenizer } from './tinyModel.js';
+import { byteTokenizer } from '../helpers/tiny-lm.js';
 
 const tok = byteTokenizer();
 const texts = [

@@ -3,8 +3,8 @@
  * batch 1, no cache reuse, log-softmax in plain loops over JS numbers. Shares no code with
  * gpu-runner/src/evaluate.
  */
-import { asFloat32 } from '../../../gpu-runner/src/onnx/fp16.js';
-import { int64Tensor, ort, type Session, type Tensor } from '../../../gpu-runner/src/ort.js';
+import { asFloat32 } from '@polyprune/gpu-runner/onnx/fp16';
+import { int64Tensor, ort, type Session, type Tensor } from '@polyprune/gpu-runner/ort';
 
 /** Logits of one sequence as rows of plain numbers. */
 export async function plainLogits(session: Session, tokens: number[]): Promise<number[][]> {

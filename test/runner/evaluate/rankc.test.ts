@@ -3,7 +3,7 @@
  * Σ_j w_j · |top-j(en) ∩ top-j(x)| / j, in both ranking orders.
  */
 import { describe, expect, it } from 'vitest';
-import { itemRankc, ranking, rankcPerItem, rankcWeights } from '../../../gpu-runner/src/evaluate/rankc.js';
+import { itemRankc, ranking, rankcPerItem, rankcWeights } from '@polyprune/gpu-runner/evaluate/rankc';
 
 const e = Math.E;
 // K = 3: Z = e² + e + 1 = 11.107337927…; w = (e²/Z, e/Z, 1/Z)

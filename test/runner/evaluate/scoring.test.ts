@@ -4,12 +4,12 @@
  * prefix sharing and dedupe.
  */
 import { describe, expect, it } from 'vitest';
-import { evaluateSuite, type SuiteResult } from '../../../gpu-runner/src/evaluate/index.js';
-import type { McPrediction } from '../../../gpu-runner/src/evaluate/multipleChoice.js';
-import type { ScoreStats } from '../../../gpu-runner/src/evaluate/batching.js';
+import { evaluateSuite, type SuiteResult } from '@polyprune/gpu-runner/evaluate/index';
+import type { McPrediction } from '@polyprune/gpu-runner/evaluate/multipleChoice';
+import type { ScoreStats } from '@polyprune/gpu-runner/evaluate/batching';
 import { tinyEvalModel, variants, xnliRows } from './helpers.js';
 import { plainTokenLogProbs } from './plain.js';
-import { byteTokenizer } from './tinyModel.js';
+import { byteTokenizer } from '../helpers/tiny-lm.js';
 import { TEST_DEVICE } from '../helpers/device.js';
 
 const tok = byteTokenizer();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { firstWords, renderExample } from '../../../gpu-runner/src/evaluate/templates.js';
-import { resolveTemplateLang } from '../../../shared/src/template-words.js';
+import { firstWords, renderExample } from '@polyprune/gpu-runner/evaluate/templates';
+import { resolveTemplateLang } from '@polyprune/shared/template-words';
 
 describe('templates', () => {
   const xnli = { premise: 'P.', hypothesis: 'H.', label: 2 };

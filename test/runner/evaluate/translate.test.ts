@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { bleuStats, corpusBleu, sentenceBleu } from '../../../gpu-runner/src/evaluate/bleu.js';
-import { corpusChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
-import { evaluateSuite } from '../../../gpu-runner/src/evaluate/index.js';
-import { greedyDecode, translationPromptText, translationPromptTokens, type TranslationPrediction } from '../../../gpu-runner/src/evaluate/translate.js';
-import { logitBudget } from '../../../gpu-runner/src/evaluate/model.js';
+import { bleuStats, corpusBleu, sentenceBleu } from '@polyprune/gpu-runner/evaluate/bleu';
+import { corpusChrf } from '@polyprune/gpu-runner/evaluate/chrf';
+import { evaluateSuite } from '@polyprune/gpu-runner/evaluate/index';
+import { greedyDecode, translationPromptText, translationPromptTokens, type TranslationPrediction } from '@polyprune/gpu-runner/evaluate/translate';
+import { logitBudget } from '@polyprune/gpu-runner/evaluate/model';
 import { tinyEvalModel, variants } from './helpers.js';
 import { plainArgmax, plainLogits } from './plain.js';
-import { byteTokenizer } from './tinyModel.js';
+import { byteTokenizer } from '../helpers/tiny-lm.js';
 
 const tok = byteTokenizer();
 const pairs = [

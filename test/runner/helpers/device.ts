@@ -2,7 +2,7 @@
  * The device the session-level suites open their sessions on: POLYPRUNE_TEST_DEVICE (default cpu).
  * vitest.webgpu.config.ts runs the same files with "webgpu" (docs/gpu.md).
  */
-import type { Device } from '../../../gpu-runner/src/ort.js';
+import type { Device } from '@polyprune/gpu-runner/ort';
 
 export const TEST_DEVICE: Device = parseDevice(process.env.POLYPRUNE_TEST_DEVICE);
 

@@ -8,10 +8,10 @@
  * LLaMA, MatMul / Transpose+MatMul / Gemm(transB) linears, and a tied or separate LM head.
  * "Attention" is q⊙k + v per token (no token mixing), which keeps the reference short.
  */
-import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../../../gpu-runner/src/onnx/proto.js';
-import { fp16ToFp32, fp32ToFp16 } from '../../../gpu-runner/src/onnx/fp16.js';
-import type { LinearRole } from '../../../gpu-runner/src/types.js';
-import { mulberry32 } from '../../../gpu-runner/src/random.js';
+import { onnx, type ModelProto, type NodeProto, type TensorProto } from '@polyprune/gpu-runner/onnx/proto';
+import { fp16ToFp32, fp32ToFp16 } from '@polyprune/gpu-runner/onnx/fp16';
+import type { LinearRole } from '@polyprune/gpu-runner/types';
+import { mulberry32 } from '@polyprune/gpu-runner/random';
 
 export type Family = 'xglm' | 'bloom' | 'gpt2' | 'llama';
 

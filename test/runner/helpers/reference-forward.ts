@@ -2,7 +2,7 @@
  * A deliberately plain forward pass of the graph-builder's tiny decoders, one token at a time in
  * float64, used as the independent reference for captured activations and statistics.
  */
-import type { LinearRole } from '../../../gpu-runner/src/types.js';
+import type { LinearRole } from '@polyprune/gpu-runner/types';
 import type { LinearParams, TinyParams } from './graph-builder.js';
 
 export interface Capture {
@@ -109,7 +109,7 @@ export function referenceStats(cap: Capture, id: string, mask: number[][], maskP
   const s = new Float64Array(rows[0]!.length);
   rows.forEach((x, r) => {
     if (maskPadding && flatMask[r] === 0) return;
-    for (let j = 0; j < s.length; j++) s[j] += x[j]! * x[j]!;
+    for (let j = 0; j < s.length; j++) s[j]! += x[j]! * x[j]!;
   });
   return s.map((v) => v / mask.length);
 }

@@ -2,11 +2,11 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { modelFromProto, type OnnxModel } from '../../../gpu-runner/src/onnx/read.js';
-import { onnx, type ModelProto } from '../../../gpu-runner/src/onnx/proto.js';
-import { createSession, int64Tensor, type Session, type Tensor } from '../../../gpu-runner/src/ort.js';
-import { openSession } from '../../../gpu-runner/src/onnx/session.js';
-import type { CalibrationSample } from '../../../gpu-runner/src/calibrate/batches.js';
+import { modelFromProto, type OnnxModel } from '@polyprune/gpu-runner/onnx/read';
+import { onnx, type ModelProto } from '@polyprune/gpu-runner/onnx/proto';
+import { createSession, int64Tensor, type Session, type Tensor } from '@polyprune/gpu-runner/ort';
+import { openSession } from '@polyprune/gpu-runner/onnx/session';
+import type { CalibrationSample } from '@polyprune/gpu-runner/calibrate/batches';
 import { buildModel, type TinyParams, type TinySpec } from './graph-builder.js';
 import { TEST_DEVICE } from './device.js';
 

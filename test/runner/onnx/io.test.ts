@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fp16ToFp32, fp32ToFp16, halvesOf } from '../../../gpu-runner/src/onnx/fp16.js';
-import { onnx, type TensorMessage } from '../../../gpu-runner/src/onnx/proto.js';
+import { fp16ToFp32, fp32ToFp16, halvesOf } from '@polyprune/gpu-runner/onnx/fp16';
+import { onnx, type TensorMessage } from '@polyprune/gpu-runner/onnx/proto';
 import {
   externalRef,
   hasExternalData,
@@ -13,9 +13,9 @@ import {
   readTensorBytes,
   readWeight,
   tensorChunks,
-} from '../../../gpu-runner/src/onnx/read.js';
-import { saveModel } from '../../../gpu-runner/src/onnx/write.js';
-import { findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
+} from '@polyprune/gpu-runner/onnx/read';
+import { saveModel } from '@polyprune/gpu-runner/onnx/write';
+import { findPrunableLinears } from '@polyprune/gpu-runner/onnx/structure';
 import { fixture, maxAbsDiff, runPlain, tiny, tokenRows } from '../helpers/tiny.js';
 
 const dirs: string[] = [];

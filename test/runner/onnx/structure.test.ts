@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { findBlockOutputs, findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
-import { exposeTensors } from '../../../gpu-runner/src/onnx/surgery.js';
-import { loadModel, modelFromProto } from '../../../gpu-runner/src/onnx/read.js';
-import { indexGraph } from '../../../gpu-runner/src/onnx/structure.js';
+import { findBlockOutputs, findPrunableLinears } from '@polyprune/gpu-runner/onnx/structure';
+import { exposeTensors } from '@polyprune/gpu-runner/onnx/surgery';
+import { loadModel, modelFromProto } from '@polyprune/gpu-runner/onnx/read';
+import { indexGraph } from '@polyprune/gpu-runner/onnx/structure';
 import { buildModel, type Family } from '../helpers/graph-builder.js';
 import { referenceForward } from '../helpers/reference-forward.js';
 import { fixture, maxAbsDiff, runPlain, tiny, tokenRows } from '../helpers/tiny.js';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { extractSubgraph, onlyOutputs } from '../../../gpu-runner/src/onnx/subgraph.js';
-import { exposeTensors } from '../../../gpu-runner/src/onnx/surgery.js';
-import { findBlockOutputs, findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
-import { createSession, float32Tensor } from '../../../gpu-runner/src/ort.js';
-import { onnx } from '../../../gpu-runner/src/onnx/proto.js';
+import { extractSubgraph, onlyOutputs } from '@polyprune/gpu-runner/onnx/subgraph';
+import { exposeTensors } from '@polyprune/gpu-runner/onnx/surgery';
+import { findBlockOutputs, findPrunableLinears } from '@polyprune/gpu-runner/onnx/structure';
+import { createSession, float32Tensor } from '@polyprune/gpu-runner/ort';
+import { onnx } from '@polyprune/gpu-runner/onnx/proto';
 import { referenceForward } from '../helpers/reference-forward.js';
 import { maxAbsDiff, runPlain, tiny, tokenRows } from '../helpers/tiny.js';
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { exposeTensors, weightsToInputs } from '../../../gpu-runner/src/onnx/surgery.js';
-import { findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
-import { dimsOf } from '../../../gpu-runner/src/onnx/proto.js';
-import { float32Tensor } from '../../../gpu-runner/src/ort.js';
-import { readWeight } from '../../../gpu-runner/src/onnx/read.js';
+import { exposeTensors, weightsToInputs } from '@polyprune/gpu-runner/onnx/surgery';
+import { findPrunableLinears } from '@polyprune/gpu-runner/onnx/structure';
+import { dimsOf } from '@polyprune/gpu-runner/onnx/proto';
+import { float32Tensor } from '@polyprune/gpu-runner/ort';
+import { readWeight } from '@polyprune/gpu-runner/onnx/read';
 import { referenceForward } from '../helpers/reference-forward.js';
 import { maxAbsDiff, runPlain, tiny, tokenRows } from '../helpers/tiny.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { countPruned, prunedPerRow, selectMask, selectMatrixMask, selectNmMask, selectRowMask, sparsityReport } from '../../../gpu-runner/src/prune/masks.js';
-import { kthSmallest, RadixSelector, toOrderedKeys } from '../../../gpu-runner/src/prune/select.js';
+import { countPruned, prunedPerRow, selectMask, selectMatrixMask, selectNmMask, selectRowMask, sparsityReport } from '@polyprune/gpu-runner/prune/masks';
+import { kthSmallest, RadixSelector, toOrderedKeys } from '@polyprune/gpu-runner/prune/select';
 import { firstDiff, lcg, makeScores, refMatrixMask, refNmMask, refRowMask, type ScoreKind } from './reference.js';
 
 const kinds: ScoreKind[] = ['continuous', 'ties', 'constant', 'ascending', 'descending', 'zeros-and-ties', 'signed'];

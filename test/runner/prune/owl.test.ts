@@ -5,11 +5,11 @@
  */
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadModel, readWeight, type OnnxModel } from '../../../gpu-runner/src/onnx/read';
-import { findPrunableLinears } from '../../../gpu-runner/src/onnx/structure';
-import { owlSparsities, planOwl } from '../../../gpu-runner/src/prune/owl';
-import { allMasks, layerSparsityOf } from '../../../gpu-runner/src/prune/policy';
-import type { ActivationStats, PrunableLinear } from '../../../gpu-runner/src/types';
+import { loadModel, readWeight, type OnnxModel } from '@polyprune/gpu-runner/onnx/read';
+import { findPrunableLinears } from '@polyprune/gpu-runner/onnx/structure';
+import { owlSparsities, planOwl } from '@polyprune/gpu-runner/prune/owl';
+import { allMasks, layerSparsityOf } from '@polyprune/gpu-runner/prune/policy';
+import type { ActivationStats, PrunableLinear } from '@polyprune/gpu-runner/types';
 import { lcg, refRowMask } from './reference';
 
 const repo = path.resolve(import.meta.dirname, '../../..');

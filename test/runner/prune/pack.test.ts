@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { packedByteLength, packLayerMask, packMasks, readMaskFile, unpackLayerMask, unpackMasks, writeMaskFile } from '../../../gpu-runner/src/prune/pack.js';
-import type { LayerMask } from '../../../gpu-runner/src/types.js';
+import { packedByteLength, packLayerMask, packMasks, readMaskFile, unpackLayerMask, unpackMasks, writeMaskFile } from '@polyprune/gpu-runner/prune/pack';
+import type { LayerMask } from '@polyprune/gpu-runner/types';
 import { lcg } from './reference.js';
 
 function randomMask(id: string, dIn: number, dOut: number, seed: number): LayerMask {
@@ -95,11 +95,11 @@ describe('mask file', () => {
     expect(() => readMaskFile(good.subarray(0, good.length - 1))).toThrow(/past the end/);
     const h = good[4]! + good[5]! * 256;
     const flipped = good.slice();
-    flipped[8 + h] ^= 0x01;
+    flipped[8 + h]! ^= 0x01;
     expect(() => readMaskFile(flipped)).toThrow(/kept weights/);
     // block0.q is 5·7 = 35 bits: bits 35..39 of its last byte (byte 4) are padding.
     const padded = good.slice();
-    padded[8 + h + 4] |= 0x80;
+    padded[8 + h + 4]! |= 0x80;
     expect(() => readMaskFile(padded)).toThrow(/padding/);
     expect(() => writeMaskFile([packLayerMask(masks[0]!), packLayerMask(masks[0]!)])).toThrow(/duplicate/);
   });

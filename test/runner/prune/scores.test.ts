@@ -8,9 +8,9 @@ import {
   scoreRandom,
   scoreWanda,
   type ScoreInputs,
-} from '../../../gpu-runner/src/prune/scores.js';
-import { selectMask } from '../../../gpu-runner/src/prune/masks.js';
-import type { DenseWeight } from '../../../gpu-runner/src/types.js';
+} from '@polyprune/gpu-runner/prune/scores';
+import { selectMask } from '@polyprune/gpu-runner/prune/masks';
+import type { DenseWeight } from '@polyprune/gpu-runner/types';
 import { firstDiff, lcg, refNmMask, refRowMask } from './reference.js';
 
 function weight(dIn: number, dOut: number, seed: number): DenseWeight {

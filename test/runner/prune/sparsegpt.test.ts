@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { cholesky, Gemm, inverseUpperCholesky, lowerInverse, type Mat } from '../../../gpu-runner/src/prune/linalg64.js';
-import { fasterprune, type SparseGptOptions } from '../../../gpu-runner/src/prune/sparsegpt.js';
+import { cholesky, Gemm, inverseUpperCholesky, lowerInverse, type Mat } from '@polyprune/gpu-runner/prune/linalg64';
+import { fasterprune, type SparseGptOptions } from '@polyprune/gpu-runner/prune/sparsegpt';
 import { lcg } from './reference.js';
 
 const gemm = new Gemm();

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findBlockOutputs } from '../../../gpu-runner/src/onnx/structure.js';
+import { findBlockOutputs } from '@polyprune/gpu-runner/onnx/structure';
 import { LAYOUTS, REAL, open } from './layouts.js';
 
 describe.each(LAYOUTS)('$dir', (layout) => {

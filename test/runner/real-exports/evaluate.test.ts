@@ -5,10 +5,10 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ScoreRequest } from '../../../gpu-runner/src/evaluate/batch-plan.js';
-import { scoreRequests } from '../../../gpu-runner/src/evaluate/batching.js';
-import { openEvalModel, type EvalModel } from '../../../gpu-runner/src/evaluate/model.js';
-import { greedyDecode } from '../../../gpu-runner/src/evaluate/translate.js';
+import type { ScoreRequest } from '@polyprune/gpu-runner/evaluate/batch-plan';
+import { scoreRequests } from '@polyprune/gpu-runner/evaluate/batching';
+import { openEvalModel, type EvalModel } from '@polyprune/gpu-runner/evaluate/model';
+import { greedyDecode } from '@polyprune/gpu-runner/evaluate/translate';
 import { LAYOUTS, REAL, REFERENCE } from './layouts.js';
 import { TEST_DEVICE } from '../helpers/device.js';
 

@@ -7,17 +7,18 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CalibrationSample } from '../../../gpu-runner/src/calibrate/batches.js';
-import { collectStats, type StatsMode } from '../../../gpu-runner/src/calibrate/stats.js';
-import { discoverStructure, preflight } from '../../../gpu-runner/src/model/preflight.js';
-import type { OnnxModel } from '../../../gpu-runner/src/onnx/read.js';
-import { selectMask, type MaskPattern } from '../../../gpu-runner/src/prune/masks.js';
-import { computeScores } from '../../../gpu-runner/src/prune/scores.js';
-import { canonicalWeight } from '../../../gpu-runner/src/prune/policy.js';
-import type { LoadedTokenizer } from '../../../gpu-runner/src/tokenize/index.js';
-import type { ActivationStats, LayerMask, PrunableLinear } from '../../../gpu-runner/src/types.js';
-import type { Device } from '../../../gpu-runner/src/ort.js';
+import type { CalibrationSample } from '@polyprune/gpu-runner/calibrate/batches';
+import { collectStats, type StatsMode } from '@polyprune/gpu-runner/calibrate/stats';
+import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
+import type { OnnxModel } from '@polyprune/gpu-runner/onnx/read';
+import { selectMask, type MaskPattern } from '@polyprune/gpu-runner/prune/masks';
+import { computeScores } from '@polyprune/gpu-runner/prune/scores';
+import { canonicalWeight } from '@polyprune/gpu-runner/prune/policy';
+import type { LoadedTokenizer } from '@polyprune/gpu-runner/tokenize/index';
+import type { ActivationStats, LayerMask, PrunableLinear } from '@polyprune/gpu-runner/types';
+import type { Device } from '@polyprune/gpu-runner/ort';
 import { TEST_DEVICE } from '../helpers/device.js';
+import type { ModelFamily } from '@polyprune/shared/api/models';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REAL = path.resolve(here, '../../fixtures/real');
@@ -30,7 +31,7 @@ export interface Layout {
   graph: string;
   /** external-data file the graph records, if any */
   data?: string;
-  family: string;
+  family: ModelFamily;
   discovery: 'names' | 'topology';
   /** linears per block */
   perBlock: number;

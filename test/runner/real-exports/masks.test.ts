@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { MaskPattern } from '../../../gpu-runner/src/prune/masks.js';
+import type { MaskPattern } from '@polyprune/gpu-runner/prune/masks';
 import { maxRelDiff } from '../helpers/tiny.js';
 import { LAYOUTS, REAL, REFERENCE, agreement, masksFor, open, type Method } from './layouts.js';
 import { TEST_DEVICE } from '../helpers/device.js';

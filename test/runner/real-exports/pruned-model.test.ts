@@ -8,11 +8,11 @@ import { mkdtemp, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scoreRequests } from '../../../gpu-runner/src/evaluate/batching.js';
-import { openEvalModel } from '../../../gpu-runner/src/evaluate/model.js';
-import { writePrunedModel } from '../../../gpu-runner/src/onnx/apply-mask.js';
-import { externalRef, isExternal, loadModel, readWeight } from '../../../gpu-runner/src/onnx/read.js';
-import { createSession } from '../../../gpu-runner/src/ort.js';
+import { scoreRequests } from '@polyprune/gpu-runner/evaluate/batching';
+import { openEvalModel } from '@polyprune/gpu-runner/evaluate/model';
+import { writePrunedModel } from '@polyprune/gpu-runner/onnx/apply-mask';
+import { externalRef, isExternal, loadModel, readWeight } from '@polyprune/gpu-runner/onnx/read';
+import { createSession } from '@polyprune/gpu-runner/ort';
 import { LAYOUTS, REAL, REFERENCE, masksFor, open } from './layouts.js';
 
 const io = (m: Awaited<ReturnType<typeof loadModel>>) => ({

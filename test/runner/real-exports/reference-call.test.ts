@@ -8,8 +8,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { calibrationFeeds } from '../../../gpu-runner/src/calibrate/feeds.js';
-import type { MaskPattern } from '../../../gpu-runner/src/prune/masks.js';
+import { calibrationFeeds } from '@polyprune/gpu-runner/calibrate/feeds';
+import type { MaskPattern } from '@polyprune/gpu-runner/prune/masks';
 import { maxRelDiff } from '../helpers/tiny.js';
 import { LAYOUTS, REAL, REFERENCE, agreement, masksFor, open } from './layouts.js';
 

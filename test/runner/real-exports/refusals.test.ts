@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UnsupportedModel, discoverStructure, preflight } from '../../../gpu-runner/src/model/preflight.js';
+import { UnsupportedModel, discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
 import { REAL, REFUSE } from './layouts.js';
 
 async function refusal(dir: string, graphFile: string, scoring = true, modelId = 'mdl_1'): Promise<string> {
@@ -68,7 +68,7 @@ describe('refused before any compute, with the reason and the fix', () => {
 
   it('bfloat16 weights or logits (onnxruntime-node has no bfloat16 tensors)', async () => {
     const { copyFile, mkdtemp, readFile, writeFile } = await import('node:fs/promises');
-    const { DataType, onnx } = await import('../../../gpu-runner/src/onnx/proto.js');
+    const { DataType, onnx } = await import('@polyprune/gpu-runner/onnx/proto');
     const src = path.join(REAL, 'optimum-gpt2');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-bf16-'));
     for (const f of ['tokenizer.json', 'config.json']) await copyFile(path.join(src, f), path.join(dir, f));

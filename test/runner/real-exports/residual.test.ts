@@ -5,10 +5,10 @@
  * outputs, or onnxruntime fails reusing the past buffer for them.
  */
 import { describe, expect, it } from 'vitest';
-import { collectResidualStream } from '../../../gpu-runner/src/calibrate/residual.js';
-import { collectStats } from '../../../gpu-runner/src/calibrate/stats.js';
-import { DataType } from '../../../gpu-runner/src/onnx/proto.js';
-import { findBlockOutputs } from '../../../gpu-runner/src/onnx/structure.js';
+import { collectResidualStream } from '@polyprune/gpu-runner/calibrate/residual';
+import { collectStats } from '@polyprune/gpu-runner/calibrate/stats';
+import { DataType } from '@polyprune/gpu-runner/onnx/proto';
+import { findBlockOutputs } from '@polyprune/gpu-runner/onnx/structure';
 import { maxAbsDiff } from '../helpers/tiny.js';
 import { LAYOUTS, REAL, calibration, open } from './layouts.js';
 import path from 'node:path';

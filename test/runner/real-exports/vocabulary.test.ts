@@ -8,13 +8,13 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { scoreRequests } from '../../../gpu-runner/src/evaluate/batching.js';
-import { openEvalModel } from '../../../gpu-runner/src/evaluate/model.js';
-import { embeddingTables } from '../../../gpu-runner/src/model/embedding.js';
-import { UnsupportedModel, discoverStructure, preflight } from '../../../gpu-runner/src/model/preflight.js';
-import { DataType, dimsOf, onnx, type ModelProto, type NodeProto } from '../../../gpu-runner/src/onnx/proto.js';
-import { loadModel } from '../../../gpu-runner/src/onnx/read.js';
-import { fp32ToFp16 } from '../../../gpu-runner/src/onnx/fp16.js';
+import { scoreRequests } from '@polyprune/gpu-runner/evaluate/batching';
+import { openEvalModel } from '@polyprune/gpu-runner/evaluate/model';
+import { embeddingTables } from '@polyprune/gpu-runner/model/embedding';
+import { UnsupportedModel, discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
+import { DataType, dimsOf, onnx, type ModelProto, type NodeProto } from '@polyprune/gpu-runner/onnx/proto';
+import { loadModel } from '@polyprune/gpu-runner/onnx/read';
+import { fp32ToFp16 } from '@polyprune/gpu-runner/onnx/fp16';
 import { LAYOUTS, REAL } from './layouts.js';
 
 const TOKENS = 288; // every real fixture's tokenizer and embedding

@@ -8,12 +8,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maskAnalysis } from '../../../shared/src/api/analysis';
-import type { LmfReport } from '../../../gpu-runner/src/analyze/lmf';
-import { onnx } from '../../../gpu-runner/src/onnx/proto';
-import { unpackMasks } from '../../../gpu-runner/src/prune/pack';
-import { runPipeline } from '../../../gpu-runner/src/service/pipeline';
-import type { RunResult } from '../../../gpu-runner/src/service/protocol';
+import { maskAnalysis } from '@polyprune/shared/api/analysis';
+import type { LmfReport } from '@polyprune/gpu-runner/analyze/lmf';
+import { onnx } from '@polyprune/gpu-runner/onnx/proto';
+import { unpackMasks } from '@polyprune/gpu-runner/prune/pack';
+import { runPipeline } from '@polyprune/gpu-runner/service/pipeline';
+import type { RunResult } from '@polyprune/gpu-runner/service/protocol';
 import { type LocalInput, localContext } from './local-context';
 
 const root = path.resolve(import.meta.dirname, '../../..');

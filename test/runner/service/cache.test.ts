@@ -3,9 +3,9 @@ import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InputCache } from '../../../gpu-runner/src/service/cache';
-import { RunnerClient } from '../../../gpu-runner/src/service/client';
-import { startServer, type TestServer } from './server';
+import { InputCache } from '@polyprune/gpu-runner/service/cache';
+import { RunnerClient } from '@polyprune/gpu-runner/service/client';
+import { startServer, type TestServer } from '../../helpers/server';
 
 const blobs = new Map<string, Buffer>();
 const put = (text: string) => {

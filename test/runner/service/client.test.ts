@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { IntegrityError, LeaseLostError, RunnerClient } from '../../../gpu-runner/src/service/client';
-import { ApiRequestError, backoffDelay, UnreachableError } from '../../../shared/src/http';
-import { deadUrl, json, startServer, type TestServer } from './server';
+import { IntegrityError, LeaseLostError, RunnerClient } from '@polyprune/gpu-runner/service/client';
+import { ApiRequestError, backoffDelay, UnreachableError } from '@polyprune/shared/http';
+import { deadUrl, json, startServer, type TestServer } from '../../helpers/server';
 
 const job = {
   id: 'job_1',

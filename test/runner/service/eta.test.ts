@@ -1,7 +1,7 @@
 /** The time left in a stage, and how the CLI prints it. */
 import { describe, expect, it } from 'vitest';
-import { duration, progressText } from '../../../cli/progress';
-import { etaSeconds } from '../../../gpu-runner/src/service/eta';
+import { duration, progressText } from '@polyprune/cli/progress';
+import { etaSeconds } from '@polyprune/gpu-runner/service/eta';
 
 describe('etaSeconds', () => {
   const origin = { stage: 'calibrate', at: 10_000, done: 2 };

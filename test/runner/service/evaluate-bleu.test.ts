@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bleuStats, corpusBleu } from '../../../gpu-runner/src/evaluate/bleu';
-import { runEvaluateJob } from '../../../gpu-runner/src/service/evaluate-job';
-import { decodeSamples } from '../../../gpu-runner/src/service/samples';
-import { evaluateSuites } from '../../../gpu-runner/src/service/suites';
-import type { EvaluateJobSpec } from '../../../shared/src/api/jobs';
-import type { TranslationPrediction } from '../../../gpu-runner/src/evaluate/translate';
+import { bleuStats, corpusBleu } from '@polyprune/gpu-runner/evaluate/bleu';
+import { runEvaluateJob } from '@polyprune/gpu-runner/service/evaluate-job';
+import { decodeSamples } from '@polyprune/gpu-runner/service/samples';
+import { evaluateSuites } from '@polyprune/gpu-runner/service/suites';
+import type { EvaluateJobSpec } from '@polyprune/shared/api/jobs';
+import type { TranslationPrediction } from '@polyprune/gpu-runner/evaluate/translate';
 import { type LocalInput, localContext } from './local-context';
 
 const root = path.resolve(import.meta.dirname, '../../..');

@@ -7,11 +7,11 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UnsupportedModel } from '../../../gpu-runner/src/model/preflight';
-import { IntegrityError, RunnerClient } from '../../../gpu-runner/src/service/client';
-import type { RunResult } from '../../../gpu-runner/src/service/protocol';
-import { failureCode, type JobHandler, RetryableError, Runner, ShutdownError } from '../../../gpu-runner/src/service/lease-loop';
-import { json, startServer, type TestServer } from './server';
+import { UnsupportedModel } from '@polyprune/gpu-runner/model/preflight';
+import { IntegrityError, RunnerClient } from '@polyprune/gpu-runner/service/client';
+import type { RunResult } from '@polyprune/gpu-runner/service/protocol';
+import { failureCode, type JobHandler, RetryableError, Runner, ShutdownError } from '@polyprune/gpu-runner/service/lease-loop';
+import { json, startServer, type TestServer } from '../../helpers/server';
 
 const job = {
   id: 'job_1',

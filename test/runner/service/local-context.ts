@@ -5,9 +5,9 @@
  */
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { JobInputT } from '../../../gpu-runner/src/service/protocol';
-import { createJobBody } from '../../../shared/src/api/jobs';
-import type { JobContext } from '../../../gpu-runner/src/service/lease-loop';
+import type { JobInputT } from '@polyprune/gpu-runner/service/protocol';
+import { createJobBody } from '@polyprune/shared/api/jobs';
+import type { JobContext } from '@polyprune/gpu-runner/service/lease-loop';
 
 export interface LocalInput extends Omit<JobInputT, 'sha256' | 'size'> {
   file: string;

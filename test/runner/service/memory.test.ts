@@ -3,17 +3,17 @@
  * cgroup, the batch size kept within the limit, and a model that cannot fit refused before any
  * onnxruntime session is opened, with both figures in the message.
  */
-import { memoryReleaseWarnings } from '../../../gpu-runner/src/service/memory-release.js';
-import { pruneJobSpec } from '../../../shared/src/api/jobs';
+import { memoryReleaseWarnings } from '@polyprune/gpu-runner/service/memory-release';
+import { pruneJobSpec } from '@polyprune/shared/api/jobs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chooseBatchSize } from '../../../gpu-runner/src/calibrate/batches';
-import { detectMemoryLimit, memoryNeed, parseBytes, sparsegptHessianBytes } from '../../../gpu-runner/src/model/memory';
-import { UnsupportedModel } from '../../../gpu-runner/src/model/preflight';
-import { EnvError, readRunnerEnv } from '../../../gpu-runner/src/service/env';
-import { runPruneJob } from '../../../gpu-runner/src/service/prune-job';
+import { chooseBatchSize } from '@polyprune/gpu-runner/calibrate/batches';
+import { detectMemoryLimit, memoryNeed, parseBytes, sparsegptHessianBytes } from '@polyprune/gpu-runner/model/memory';
+import { UnsupportedModel } from '@polyprune/gpu-runner/model/preflight';
+import { EnvError, readRunnerEnv } from '@polyprune/gpu-runner/service/env';
+import { runPruneJob } from '@polyprune/gpu-runner/service/prune-job';
 import { type LocalInput, localContext } from './local-context';
 
 const root = path.resolve(import.meta.dirname, '../../..');

@@ -8,11 +8,11 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pruneJobSpec } from '../../../shared/src/api/jobs';
-import { CALIBRATION_STATS_VERSION, calibrationRecord, evaluationSetup, runSeeds } from '../../../shared/src/api/run-provenance';
-import { decodeStats, encodeStats } from '../../../gpu-runner/src/calibrate/stats-file';
-import { runPruneJob } from '../../../gpu-runner/src/service/prune-job';
-import { loadTokenizer } from '../../../gpu-runner/src/tokenize/index';
+import { pruneJobSpec } from '@polyprune/shared/api/jobs';
+import { CALIBRATION_STATS_VERSION, calibrationRecord, evaluationSetup, runSeeds } from '@polyprune/shared/api/run-provenance';
+import { decodeStats, encodeStats } from '@polyprune/gpu-runner/calibrate/stats-file';
+import { runPruneJob } from '@polyprune/gpu-runner/service/prune-job';
+import { loadTokenizer } from '@polyprune/gpu-runner/tokenize/index';
 import { maxRelDiff } from '../helpers/tiny';
 import { type LocalInput, localContext } from './local-context';
 

@@ -7,10 +7,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { McPrediction } from '../../../gpu-runner/src/evaluate/multipleChoice.js';
-import { decodeSamples } from '../../../gpu-runner/src/service/samples.js';
-import { planRankc, type RankcSuite, rankcDeltaRows } from '../../../gpu-runner/src/service/rankc.js';
-import { evaluateSuites, type SuiteRun } from '../../../gpu-runner/src/service/suites.js';
+import type { McPrediction } from '@polyprune/gpu-runner/evaluate/multipleChoice';
+import { decodeSamples } from '@polyprune/gpu-runner/service/samples';
+import { planRankc, type RankcSuite, rankcDeltaRows } from '@polyprune/gpu-runner/service/rankc';
+import { evaluateSuites, type SuiteRun } from '@polyprune/gpu-runner/service/suites';
 import { type LocalInput, localContext } from './local-context';
 
 const root = path.resolve(import.meta.dirname, '../../..');

@@ -5,11 +5,11 @@
  * rows stored before BLEU statistics were kept.
  */
 import { describe, expect, it } from 'vitest';
-import { bleuStats, corpusBleu, sentenceBleu } from '../../../gpu-runner/src/evaluate/bleu.js';
-import { corpusChrf } from '../../../gpu-runner/src/evaluate/chrf.js';
-import type { SuiteResult } from '../../../gpu-runner/src/evaluate/index.js';
-import { decodeSamples, encodeSamples, sameDenseRows } from '../../../gpu-runner/src/service/samples.js';
-import { bootstrapRows, scoreRows } from '../../../gpu-runner/src/service/suites.js';
+import { bleuStats, corpusBleu, sentenceBleu } from '@polyprune/gpu-runner/evaluate/bleu';
+import { corpusChrf } from '@polyprune/gpu-runner/evaluate/chrf';
+import type { SuiteResult } from '@polyprune/gpu-runner/evaluate/index';
+import { decodeSamples, encodeSamples, sameDenseRows } from '@polyprune/gpu-runner/service/samples';
+import { bootstrapRows, scoreRows } from '@polyprune/gpu-runner/service/suites';
 
 const header = { modelSha256: 'ab', dense: true, templateLang: 'en', suites: { s1: 'x', s2: 'y' } };
 const ppl = (nll: number[]): SuiteResult => ({

@@ -3,12 +3,17 @@
  * (`npm run db:generate`) and never edited by hand after they land.
  */
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import type { OriginalPart } from '../../../shared/src/api/corpora';
-import type { RunnerFailureCode } from '../../../shared/src/api/errors';
-import type { JobInput, JobSpec } from '../../../shared/src/api/jobs';
-import type { GraphInfo } from '../../../shared/src/model-files';
+import { type Scope, visibilities } from '@polyprune/shared/api/common';
+import type { OriginalPart } from '@polyprune/shared/api/corpora';
+import { runnerFailureCodes } from '@polyprune/shared/api/errors';
+import { type JobInput, type JobSpec, jobKinds, jobStatuses } from '@polyprune/shared/api/jobs';
+import { modelFamilies } from '@polyprune/shared/api/models';
+import type { GraphInfo } from '@polyprune/shared/model-files';
 
 const createdAt = () => text('created_at').notNull();
+// Columns of a closed set are typed with the API's own lists (drizzle's `enum` is a type only: the
+// SQL stays plain TEXT, and the API validates every value before it is written).
+const visibility = () => text('visibility', { enum: visibilities }).notNull();
 
 export const tokens = sqliteTable(
   'tokens',
@@ -16,7 +21,7 @@ export const tokens = sqliteTable(
     id: text('id').primaryKey(),
     owner: text('owner').notNull(),
     name: text('name'),
-    scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
+    scopes: text('scopes', { mode: 'json' }).$type<Scope[]>().notNull(),
     secretHash: text('secret_hash').notNull(),
     rateLimitPerMinute: integer('rate_limit_per_minute'),
     createdAt: createdAt(),
@@ -54,9 +59,9 @@ export const models = sqliteTable(
     id: text('id').primaryKey(),
     owner: text('owner').notNull(),
     name: text('name').notNull(),
-    family: text('family').notNull(),
+    family: text('family', { enum: modelFamilies }).notNull(),
     license: text('license'),
-    visibility: text('visibility').notNull(),
+    visibility: visibility(),
     /** the owner's choice of graph file (PATCH graph); null: chosen by name precedence */
     graph: text('graph'),
     createdAt: createdAt(),
@@ -118,7 +123,7 @@ export const corpora = sqliteTable(
     name: text('name').notNull(),
     src: text('src').notNull(),
     tgt: text('tgt').notNull(),
-    visibility: text('visibility').notNull(),
+    visibility: visibility(),
     sha256: text('sha256').notNull(),
     size: integer('size').notNull(),
     r2Key: text('r2_key').notNull(),
@@ -143,7 +148,7 @@ export const suites = sqliteTable(
     lang: text('lang').notNull(),
     /** suites of one task with the same rows are parallel (RankC); null on suites stored before tasks: their name */
     task: text('task'),
-    visibility: text('visibility').notNull(),
+    visibility: visibility(),
     sha256: text('sha256').notNull(),
     size: integer('size').notNull(),
     r2Key: text('r2_key').notNull(),
@@ -160,15 +165,15 @@ export const jobs = sqliteTable(
   {
     id: text('id').primaryKey(),
     owner: text('owner').notNull(),
-    kind: text('kind').notNull(),
-    status: text('status').notNull(),
+    kind: text('kind', { enum: jobKinds }).notNull(),
+    status: text('status', { enum: jobStatuses }).notNull(),
     spec: text('spec', { mode: 'json' }).$type<JobSpec>().notNull(),
     modelId: text('model_id').notNull(),
     sweepId: text('sweep_id'),
     /** what validation resolved from the calibration corpus: "fr-en" (for the variant label) and its sha256 */
     corpusPair: text('corpus_pair'),
     corpusSha256: text('corpus_sha256'),
-    visibility: text('visibility').notNull(),
+    visibility: visibility(),
     idempotencyKey: text('idempotency_key'),
     /** sha256 of the canonical JSON body sent with the Idempotency-Key; a replay must match it */
     idempotencySha: text('idempotency_sha'),
@@ -188,7 +193,7 @@ export const jobs = sqliteTable(
     progressEtaSeconds: integer('progress_eta_seconds'),
     error: text('error'),
     /** the runner's reason for its last /fail, when it gave one */
-    errorCode: text('error_code').$type<RunnerFailureCode>(),
+    errorCode: text('error_code', { enum: runnerFailureCodes }),
     /**
      * The inputs listed to the lease holder, fixed at lease time: a download finds its input here,
      * so a run completed meanwhile (a newer source of statistics or dense rows) cannot change them.
@@ -223,8 +228,8 @@ export const runs = sqliteTable(
     id: text('id').primaryKey(),
     jobId: text('job_id').notNull(),
     owner: text('owner').notNull(),
-    kind: text('kind').notNull(),
-    visibility: text('visibility').notNull(),
+    kind: text('kind', { enum: jobKinds }).notNull(),
+    visibility: visibility(),
     modelId: text('model_id').notNull(),
     modelSha256: text('model_sha256'),
     corpusSha256: text('corpus_sha256'),
@@ -246,7 +251,7 @@ export const scores = sqliteTable(
   {
     runId: text('run_id').notNull(),
     modelId: text('model_id').notNull(),
-    visibility: text('visibility').notNull(),
+    visibility: visibility(),
     owner: text('owner').notNull(),
     variant: text('variant').notNull(),
     method: text('method').notNull(),

@@ -1,5 +1,5 @@
-import type { LineProblem } from '../../../shared/src/api/corpora';
-import { normaliseLanguage, primaryLanguage } from '../../../shared/src/languages';
+import type { LineProblem } from '@polyprune/shared/api/corpora';
+import { normaliseLanguage, primaryLanguage } from '@polyprune/shared/languages';
 import { ApiError } from '../lib/errors';
 import { checkField, ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, type Problems } from './lines';
 import type { JsonlOut } from './jsonl-out';

@@ -1,8 +1,8 @@
-import type { LineProblem } from '../../../shared/src/api/corpora';
-import { limits } from '../../../shared/src/api/limits';
+import type { LineProblem } from '@polyprune/shared/api/corpora';
+import { limits } from '@polyprune/shared/api/limits';
 import { ApiError } from '../lib/errors';
 import type { ByteTap } from '../lib/originals';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '@polyprune/shared/json-depth';
 
 export const MAX_PROBLEMS_LISTED = limits.problemsListed;
 export const MAX_SIDE_CHARS = 4096;

@@ -4,8 +4,8 @@
  * job validation, the lease and run bookkeeping agree on which file is the graph.
  */
 import { eq } from 'drizzle-orm';
-import { chooseGraph, type GraphInfo, graphProblems, REQUIRED_SIDE_FILES, WITH_PAST_ONLY } from '../../../shared/src/model-files';
-import { modelFileName } from '../../../shared/src/api/models';
+import { chooseGraph, type GraphInfo, graphProblems, REQUIRED_SIDE_FILES, WITH_PAST_ONLY } from '@polyprune/shared/model-files';
+import { modelFileName } from '@polyprune/shared/api/models';
 import { modelFiles } from '../db/schema';
 import type { Db } from '../lib/db';
 

@@ -5,7 +5,7 @@
  * raw_data is never read. Sources are random-access (bytes in memory, or R2 range reads in ~1 MiB
  * windows), so a skip costs nothing but the next window's read.
  */
-import type { GraphInfo } from '../../../shared/src/model-files';
+import type { GraphInfo } from '@polyprune/shared/model-files';
 
 export interface ByteSource {
   size: number;

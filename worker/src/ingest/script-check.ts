@@ -96,10 +96,3 @@ export class ScriptSample {
     };
   }
 }
-
-/** A warning when under half of the sampled letters of `texts` are in `script`. */
-export function scriptWarning(texts: Iterable<string>, field: string, lang: string, script: string): ScriptWarning | null {
-  const sample = new ScriptSample();
-  for (const t of texts) sample.add(t);
-  return sample.warning(field, lang, script);
-}

@@ -4,8 +4,8 @@
  * XCOPA JSONL, XStoryCloze CSV/TSV (1-based right ending), the hub's JSONL field names, and
  * polyprune's own JSONL rows.
  */
-import { normaliseLanguage, primaryLanguage } from '../../../shared/src/languages';
-import type { SuiteFormat } from '../../../shared/src/suites';
+import { normaliseLanguage, primaryLanguage } from '@polyprune/shared/languages';
+import type { SuiteFormat } from '@polyprune/shared/suites';
 
 /** Header cells (lower-cased, spaces and dashes dropped) → intermediate field names. */
 const aliases: Partial<Record<SuiteFormat, Record<string, string>>> = {

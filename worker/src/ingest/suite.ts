@@ -1,6 +1,6 @@
-import type { LineProblem } from '../../../shared/src/api/corpora';
-import { rowLabel, stratifiedSubset } from '../../../shared/src/subset';
-import { type SuiteFormat, suiteRowSchemas } from '../../../shared/src/suites';
+import type { LineProblem } from '@polyprune/shared/api/corpora';
+import { rowLabel, stratifiedSubset } from '@polyprune/shared/subset';
+import { type SuiteFormat, suiteRowSchemas } from '@polyprune/shared/suites';
 import { ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, MAX_LINE_BYTES, type Problems, streamBodyLines } from './lines';
 import type { JsonlOut } from './jsonl-out';
 import { ScriptSample } from './script-check';

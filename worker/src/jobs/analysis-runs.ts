@@ -3,9 +3,9 @@
  * (`jobs`, what a sweep with `analyze: true` queues). Checked here, where the records are: the same
  * model bytes (the graph file's sha, as statistics reuse), masks stored, the same masked layers.
  */
-import type { ErrorCode } from '../../../shared/src/api/errors';
+import type { ErrorCode } from '@polyprune/shared/api/errors';
 import { and, eq, inArray } from 'drizzle-orm';
-import type { AnalyzeJobSpec, JobInput } from '../../../shared/src/api/jobs';
+import type { AnalyzeJobSpec, JobInput } from '@polyprune/shared/api/jobs';
 import { jobArtifacts, jobs, runs } from '../db/schema';
 import type { Db } from '../lib/db';
 

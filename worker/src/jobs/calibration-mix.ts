@@ -1,4 +1,4 @@
-import type { CalibrationCorpus } from '../../../shared/src/api/jobs';
+import type { CalibrationCorpus } from '@polyprune/shared/api/jobs';
 
 /**
  * The pair label of a calibration mix: the sources joined by "+" before a shared target

@@ -1,6 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
-import { analysisSummary } from '../../../shared/src/api/analysis';
-import type { AnalyzeJobSpec, EvaluateJobSpec, PruneJobSpec, RunResult } from '../../../shared/src/api/jobs';
+import { analysisSummary } from '@polyprune/shared/api/analysis';
+import type { AnalyzeJobSpec, EvaluateJobSpec, PruneJobSpec, RunResult } from '@polyprune/shared/api/jobs';
 import { jobArtifacts, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { Bindings } from '../env';

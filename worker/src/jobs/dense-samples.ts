@@ -1,5 +1,5 @@
-import type { JobSpec } from '../../../shared/src/api/jobs';
-import { rowsKey } from '../../../shared/src/cell-identity';
+import type { JobSpec } from '@polyprune/shared/api/jobs';
+import { rowsKey } from '@polyprune/shared/cell-identity';
 import type { ReusableArtifact } from './reusable-runs';
 
 export interface DenseSamples {

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
-import type { JobInput } from '../../../shared/src/api/jobs';
-import type { SuiteInfo } from '../../../shared/src/api/suites';
+import type { JobInput } from '@polyprune/shared/api/jobs';
+import type { SuiteInfo } from '@polyprune/shared/api/suites';
 import { corpora, jobArtifacts, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import type { Db } from '../lib/db';
@@ -23,10 +23,12 @@ export async function jobInputs(db: Db, job: JobRow, only?: string): Promise<Loc
   const out: Located[] = [];
   // Model files keep their uploaded names; the graph is marked, with the family as a structure hint.
   const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
-  const st = model ? await loadModelStatus(db, model) : { files: [], graph: null, graphFile: null };
-  for (const f of st.files) {
-    const meta: Record<string, unknown> = f.name === st.graph ? { graph: true, family: model!.family, externalData: f.graphInfo?.externalData ?? [] } : {};
-    out.push({ input: { name: f.name, role: 'model', sha256: f.sha256, size: f.size, meta }, r2Key: f.r2Key });
+  if (model) {
+    const st = await loadModelStatus(db, model);
+    for (const f of st.files) {
+      const meta: Record<string, unknown> = f.name === st.graph ? { graph: true, family: model.family, externalData: f.graphInfo?.externalData ?? [] } : {};
+      out.push({ input: { name: f.name, role: 'model', sha256: f.sha256, size: f.size, meta }, r2Key: f.r2Key });
+    }
   }
   if (spec.kind === 'prune' && spec.calibration) {
     const add = async (id: string, role: 'corpus' | 'contrast', name: string, mix: Record<string, unknown> = {}) => {

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
-import { lmfStatus, maskAnalysis } from '../../../shared/src/api/analysis';
-import { limits } from '../../../shared/src/api/limits';
-import { lmfReport } from '../../../shared/src/api/lmf';
-import { nestsDeeperThan } from '../../../shared/src/json-depth';
+import { lmfStatus, maskAnalysis } from '@polyprune/shared/api/analysis';
+import { limits } from '@polyprune/shared/api/limits';
+import { lmfReport } from '@polyprune/shared/api/lmf';
+import { nestsDeeperThan } from '@polyprune/shared/json-depth';
 import { ApiError } from '../lib/errors';
 
 /** The JSON artifacts a runner writes, each with the shared schema that pages and later jobs read it by. */

@@ -2,6 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { jobs } from '../db/schema';
 import type { AppEnv } from '../env';
+import { requireScope } from '../lib/auth';
 import type { Db } from '../lib/db';
 import { ApiError, notFound } from '../lib/errors';
 import type { JobRow } from './store';
@@ -14,10 +15,9 @@ export const holds = (job: JobRow, leaseToken: string, holder: string) =>
   job.leaseToken === leaseToken && (job.leaseHolder === null || job.leaseHolder === holder);
 
 /** The runner token's id, to which its leases are bound. */
-export const holderOf = (c: Context<AppEnv>) => c.get('principal')!.tokenId;
+export const holderOf = (c: Context<AppEnv>) => requireScope(c.get('principal'), 'runner').tokenId;
 
-export async function leasedJob(db: Db, id: string, token: string | undefined, holder: string): Promise<JobRow> {
-  if (!token) throw new ApiError(400, 'invalid_request', 'X-Lease-Token header is required');
+export async function leasedJob(db: Db, id: string, token: string, holder: string): Promise<JobRow> {
   const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
   if (!job) throw notFound('job');
   if (job.status !== 'running' || !holds(job, token, holder)) throw staleLease(id);
@@ -30,6 +30,7 @@ export async function leasedJob(db: Db, id: string, token: string | undefined, h
  */
 export async function leaseOf(c: Context<AppEnv>, jobId: string): Promise<{ job: JobRow; token: string }> {
   const token = c.req.header('x-lease-token');
+  if (!token) throw new ApiError(400, 'invalid_request', 'X-Lease-Token header is required');
   const job = await leasedJob(c.var.db, jobId, token, holderOf(c));
-  return { job, token: token! };
+  return { job, token };
 }

@@ -2,7 +2,7 @@
  * The queue figures an autoscaler reads (GET /v1/runner/queue): one aggregate statement over the
  * queued and running rows (the jobs_status index), so the figures are of one instant.
  */
-import type { RunnerQueue } from '../../../shared/src/api/jobs';
+import type { RunnerQueue } from '@polyprune/shared/api/jobs';
 import { waitsForOthers } from './store';
 
 interface Row {

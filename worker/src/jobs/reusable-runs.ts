@@ -1,3 +1,4 @@
+import type { JobKind } from '@polyprune/shared/api/jobs';
 import { and, desc, eq, inArray, or, type SQL, sql } from 'drizzle-orm';
 import { jobArtifacts, models, runs } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
@@ -44,7 +45,7 @@ const CANDIDATES = 200;
  * file's (re)upload (the graph's sha does not cover external weights nor the tokenizer), readable
  * by the job (`runsReadableByJob`), listing the artifact in their record.
  */
-export async function reusableArtifacts(db: Db, job: ReusingJob, kinds: readonly string[], names: readonly string[]): Promise<ReusableArtifact[]> {
+export async function reusableArtifacts(db: Db, job: ReusingJob, kinds: readonly JobKind[], names: readonly string[]): Promise<ReusableArtifact[]> {
   const model = await db.query.models.findFirst({ where: eq(models.id, job.modelId) });
   if (!model) return [];
   const { graphFile, files } = await loadModelStatus(db, model);

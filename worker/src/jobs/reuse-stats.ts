@@ -1,5 +1,5 @@
-import { type CalibrationSpec, calibrationCorpora, type JobSpec, type PruneJobSpec } from '../../../shared/src/api/jobs';
-import { CALIBRATION_STATS_VERSION } from '../../../shared/src/api/run-provenance';
+import { type CalibrationSpec, calibrationCorpora, type JobSpec, type PruneJobSpec } from '@polyprune/shared/api/jobs';
+import { CALIBRATION_STATS_VERSION } from '@polyprune/shared/api/run-provenance';
 import type { ReusableArtifact } from './reusable-runs';
 
 /**

@@ -1,4 +1,4 @@
-import type { PruneJobSpec } from '../../../shared/src/api/jobs';
+import type { PruneJobSpec } from '@polyprune/shared/api/jobs';
 import { ApiError } from '../lib/errors';
 
 /**

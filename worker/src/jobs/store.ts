@@ -1,5 +1,5 @@
 import { and, asc, eq, lt, sql } from 'drizzle-orm';
-import type { JobInfo } from '../../../shared/src/api/jobs';
+import type { JobInfo } from '@polyprune/shared/api/jobs';
 import { jobs } from '../db/schema';
 import { type Principal, visibleTo } from '../lib/auth';
 import type { Db } from '../lib/db';
@@ -12,8 +12,8 @@ export function jobView(r: JobRow): JobInfo {
   return {
     id: r.id,
     owner: r.owner,
-    kind: r.kind as JobInfo['kind'],
-    status: r.status as JobInfo['status'],
+    kind: r.kind,
+    status: r.status,
     spec: r.spec,
     modelId: r.modelId,
     pair: r.corpusPair ?? null,

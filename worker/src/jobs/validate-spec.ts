@@ -1,6 +1,6 @@
-import type { ErrorCode } from '../../../shared/src/api/errors';
+import type { ErrorCode } from '@polyprune/shared/api/errors';
 import { eq, inArray } from 'drizzle-orm';
-import { type AnalyzeJobSpec, calibrationCorpora, type JobSpec } from '../../../shared/src/api/jobs';
+import { type AnalyzeJobSpec, calibrationCorpora, type JobSpec } from '@polyprune/shared/api/jobs';
 import { corpora, jobs, models, runs, suites } from '../db/schema';
 import { loadModelStatus } from '../ingest/model-status';
 import { canRead, type Principal } from '../lib/auth';

@@ -1,4 +1,4 @@
-import type { EvaluateJobSpec, PruneJobSpec } from '../../../shared/src/api/jobs';
+import type { EvaluateJobSpec, PruneJobSpec } from '@polyprune/shared/api/jobs';
 import { mixWeights } from './calibration-mix';
 
 export interface VariantInfo {

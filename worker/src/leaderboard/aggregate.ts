@@ -5,9 +5,9 @@ import {
   type LeaderboardColumn,
   type LeaderboardRow,
   lowerIsBetter,
-} from '../../../shared/src/api/leaderboards';
-import { columnKey, identityText, nNote } from '../../../shared/src/cell-identity';
-import { wilson } from '../../../shared/src/stats';
+} from '@polyprune/shared/api/leaderboards';
+import { columnKey, identityText, nNote } from '@polyprune/shared/cell-identity';
+import { wilson } from '@polyprune/shared/stats';
 
 /** One stored score with what the board needs of its run. */
 export interface ScoreRecord {

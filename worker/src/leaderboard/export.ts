@@ -1,6 +1,6 @@
 /** The leaderboard as files a paper uses: tidy CSV (one line per cell) and a LaTeX table. */
-import { pointsScale, type Leaderboard, type LeaderboardRow } from '../../../shared/src/api/leaderboards';
-import { columnTag } from '../../../shared/src/cell-identity';
+import { pointsScale, type Leaderboard, type LeaderboardRow } from '@polyprune/shared/api/leaderboards';
+import { columnTag } from '@polyprune/shared/cell-identity';
 import { csvLine } from '../lib/csv';
 import { tex } from '../lib/latex';
 

@@ -1,5 +1,5 @@
 import { and, eq, inArray, type SQL } from 'drizzle-orm';
-import type { Leaderboard } from '../../../shared/src/api/leaderboards';
+import type { Leaderboard } from '@polyprune/shared/api/leaderboards';
 import { models, runs, scores, suites } from '../db/schema';
 import { type Principal, visibleTo } from '../lib/auth';
 import type { Db } from '../lib/db';

@@ -4,7 +4,7 @@
  * runner's reason recorded with the run (`extra.rankc.absent`), or that the run predates RankC.
  */
 import { inArray, sql } from 'drizzle-orm';
-import type { Leaderboard } from '../../../shared/src/api/leaderboards';
+import type { Leaderboard } from '@polyprune/shared/api/leaderboards';
 import { runs } from '../db/schema';
 import type { Principal } from '../lib/auth';
 import type { Db } from '../lib/db';

@@ -1,7 +1,7 @@
 /** The paper's other two views over the same cells: metric vs sparsity, and Δ vs dense per method. */
-import type { LeaderboardColumn, MethodSummary, SparsityView } from '../../../shared/src/api/leaderboards';
-import { seriesKeyOf } from '../../../shared/src/series-key';
-import { pairedMeanTest } from '../../../shared/src/stats';
+import type { LeaderboardColumn, MethodSummary, SparsityView } from '@polyprune/shared/api/leaderboards';
+import { seriesKeyOf } from '@polyprune/shared/series-key';
+import { pairedMeanTest } from '@polyprune/shared/stats';
 import { columnFrom, columnN, columnOf, isEnglish, newestCells, pushTo, type ScoreRecord, sortColumns } from './aggregate';
 
 /** "wanda mt" from method wanda and calibration "mt:fr-en"; baselines without calibration keep their name. */

@@ -1,5 +1,5 @@
 import { inArray, lt } from 'drizzle-orm';
-import { limits } from '../../../shared/src/api/limits';
+import { limits } from '@polyprune/shared/api/limits';
 import { artifactUploads, uploadParts, uploads } from '../db/schema';
 import type { Db } from './db';
 

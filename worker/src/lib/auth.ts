@@ -1,7 +1,7 @@
 import { and, eq, isNull, lt, or, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { createMiddleware } from 'hono/factory';
-import type { Scope } from '../../../shared/src/api/common';
+import type { Scope } from '@polyprune/shared/api/common';
 import { tokens } from '../db/schema';
 import type { AppEnv } from '../env';
 import { safeEqual, sha256Hex } from './crypto';
@@ -55,7 +55,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const row = found[0];
   if (!row || row.revokedAt) throw await refuse('unknown or revoked token');
   await noteUse(db, row);
-  c.set('principal', { tokenId: row.id, owner: row.owner, scopes: new Set(row.scopes as Scope[]), rateLimitPerMinute: row.rateLimitPerMinute });
+  c.set('principal', { tokenId: row.id, owner: row.owner, scopes: new Set(row.scopes), rateLimitPerMinute: row.rateLimitPerMinute });
   return next();
 });
 

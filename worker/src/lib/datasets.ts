@@ -1,5 +1,5 @@
-import { limits } from '../../../shared/src/api/limits';
-import { normaliseLanguage } from '../../../shared/src/languages';
+import { limits } from '@polyprune/shared/api/limits';
+import { normaliseLanguage } from '@polyprune/shared/languages';
 import { ApiError } from './errors';
 import { MAX_BAD_LINES, type Problems } from '../ingest/lines';
 

@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { ErrorCode } from '../../../shared/src/api/errors';
+import type { ErrorCode } from '@polyprune/shared/api/errors';
 import { ConfigError } from '../config';
 import { errorPage } from '../pages/error';
 
@@ -18,10 +18,7 @@ export class ApiError extends Error {
   }
 }
 
-export const badRequest = (message: string, details?: unknown) => new ApiError(400, 'invalid_request', message, details);
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
-export const conflict = (message: string, details?: unknown) => new ApiError(409, 'conflict', message, details);
-export const unprocessable = (code: ErrorCode, message: string, details?: unknown) => new ApiError(422, code, message, details);
 
 /** Pages are everything outside /v1: a person reads their errors, so they answer HTML. */
 export const isPagePath = (pathname: string) => pathname !== '/v1' && !pathname.startsWith('/v1/');

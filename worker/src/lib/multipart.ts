@@ -1,5 +1,5 @@
 import { asc, eq } from 'drizzle-orm';
-import { limits } from '../../../shared/src/api/limits';
+import { limits } from '@polyprune/shared/api/limits';
 import { uploadParts } from '../db/schema';
 import { blobKey, expectedSha } from './blobs';
 import { sha256OfStream } from './crypto';

@@ -4,13 +4,13 @@
  * sub-app; `openApiDocument` builds the document from the mounted app, once per isolate.
  */
 import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
-import type { MiddlewareHandler, TypedResponse } from 'hono';
+import type { Context, MiddlewareHandler, Next, TypedResponse } from 'hono';
 import type { JSONParsed } from 'hono/utils/types';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
-import { errorBody, type Scope } from '../../../shared/src/api/common';
-import { limits } from '../../../shared/src/api/limits';
-import { type BodyDoc, suiteRowDocs } from '../../../shared/src/api/dataset-docs';
+import { errorBody, type Scope } from '@polyprune/shared/api/common';
+import { limits } from '@polyprune/shared/api/limits';
+import { type BodyDoc, suiteRowDocs } from '@polyprune/shared/api/dataset-docs';
 import type { AppEnv } from '../env';
 import { requireScope } from './auth';
 import { isPagePath } from './errors';
@@ -114,35 +114,53 @@ export function withErrorResponses<R extends RouteConfig>(r: R & ApiRouteExtras)
 }
 
 /**
- * A resource's sub-app. `openapi(route, handler)` registers the route for the document (with the
- * statuses every route can answer), checks `x-scope` first, validates path and query (library) and
- * then the JSON body under the size and depth caps of validate.ts, exposed as `c.req.valid('json')`.
- * JSON bodies are read whatever their Content-Type, as before the library was adopted.
+ * A resource's sub-app. Its `openapi(route, handler)` is the library's, wrapped (apiRoute below): it
+ * registers the route for the document (with the statuses every route can answer), checks `x-scope`
+ * first, validates path and query (library) and then the JSON body under the size and depth caps of
+ * validate.ts, exposed as `c.req.valid('json')`. JSON bodies are read whatever their Content-Type, as
+ * before the library was adopted. The signature stays the library's, so routes keep their types.
  */
 export class ApiApp extends OpenAPIHono<AppEnv> {
+  // The library's `openapi` is an instance property, not a method (there is no `super.openapi`): it
+  // is read here, set by the library's constructor, and wrapped.
+  override openapi: OpenAPIHono<AppEnv>['openapi'] = apiRoute(this, (this as OpenAPIHono<AppEnv>).openapi);
+
   constructor() {
     super({ defaultHook });
-    const register = this.openapi;
-    this.openapi = ((route: RouteConfig & ApiRouteExtras, handler: (c: any, next: any) => any, hook?: any) => {
-      const scope = route['x-scope'];
-      const body = jsonSchemaOf(route);
-      const { request, middleware, ...rest } = route;
-      const own = middleware ? (Array.isArray(middleware) ? middleware : [middleware]) : [];
-      // The library would refuse JSON without a JSON Content-Type (415) and skip the size cap; the body is ours.
-      const served = { ...rest, hide: true, middleware: [...(scope ? [scopeGuard(scope)] : []), ...own], request: { ...request, body: undefined } };
-      const handle =
-        body && !route['x-raw-body']
-          ? async (c: any, next: any) => {
-              c.req.addValidatedData('json', await parseJson(c, body));
-              return handler(c, next);
-            }
-          : handler;
-      register(served as RouteConfig, handle, hook);
-      const { 'x-raw-body': _, ...documented } = route;
-      this.openAPIRegistry.registerPath(documented);
-      return this;
-    }) as typeof this.openapi;
   }
+}
+
+/** What the wrapper sees of a handler and a hook: nothing in it depends on a route's own types. */
+type AnyHandler = (c: Context<AppEnv>, next: Next) => unknown;
+type Register = (route: RouteConfig, handler: AnyHandler, hook?: unknown) => unknown;
+
+/**
+ * ApiApp's `openapi`. The library's is generic over each route (typed context, typed responses); this
+ * wrapper works the same for every route, so it is written over the untyped shapes and handed back
+ * under the library's signature: the one cast below, between two spellings of the same function.
+ */
+function apiRoute(app: OpenAPIHono<AppEnv>, libraryOpenapi: OpenAPIHono<AppEnv>['openapi']): OpenAPIHono<AppEnv>['openapi'] {
+  const register = libraryOpenapi as unknown as Register;
+  const wrapped = (route: RouteConfig & ApiRouteExtras, handler: AnyHandler, hook?: unknown) => {
+    const scope = route['x-scope'];
+    const body = jsonSchemaOf(route);
+    const { request, middleware, ...rest } = route;
+    const own = middleware ? (Array.isArray(middleware) ? middleware : [middleware]) : [];
+    // The library would refuse JSON without a JSON Content-Type (415) and skip the size cap; the body is ours.
+    const served = { ...rest, hide: true, middleware: [...(scope ? [scopeGuard(scope)] : []), ...own], request: { ...request, body: undefined } };
+    const handle: AnyHandler =
+      body && !route['x-raw-body']
+        ? async (c, next) => {
+            c.req.addValidatedData('json', (await parseJson(c, body)) as object); // a route's JSON body is an object schema
+            return handler(c, next);
+          }
+        : handler;
+    register(served, handle, hook);
+    const { 'x-raw-body': _, ...documented } = route;
+    app.openAPIRegistry.registerPath(documented);
+    return app;
+  };
+  return wrapped as unknown as OpenAPIHono<AppEnv>['openapi'];
 }
 
 /** Completes every route's statuses, on full paths (after mounting). */

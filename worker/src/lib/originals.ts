@@ -5,7 +5,7 @@
  * as they pass and sent in R2 multipart parts, so about one part (5 MiB) is buffered. A body the route
  * already holds (a multipart form) is stored from that same buffer.
  */
-import type { OriginalFile, OriginalPart } from '../../../shared/src/api/corpora';
+import type { OriginalFile, OriginalPart } from '@polyprune/shared/api/corpora';
 import { putBlob, blobKey, serveBlob } from './blobs';
 import { hex, newId, sha256Hex, sha256OfStream } from './crypto';
 import { ApiError } from './errors';

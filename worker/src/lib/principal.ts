@@ -1,5 +1,5 @@
 /** Who a request stands for (lib/auth.ts resolves it), in a module of its own: env.ts types `c.var.principal` with it. */
-import type { Scope } from '../../../shared/src/api/common';
+import type { Scope } from '@polyprune/shared/api/common';
 
 export interface Principal {
   tokenId: string;

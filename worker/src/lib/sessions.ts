@@ -7,7 +7,6 @@
 import { and, eq, isNull, lt } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
-import type { Scope } from '../../../shared/src/api/common';
 import { sessions, tokens } from '../db/schema';
 import type { AppEnv } from '../env';
 import type { Principal } from './principal';
@@ -72,7 +71,7 @@ export async function sessionPrincipal(db: Db, secret: string, nowMs = Date.now(
     .where(and(eq(sessions.secretHash, await sha256Hex(secret)), isNull(tokens.revokedAt)))
     .limit(1);
   if (!row || Date.parse(row.expiresAt) <= nowMs) return null;
-  const scopes = (row.token.scopes as Scope[]).filter((s) => s !== 'runner');
+  const scopes = row.token.scopes.filter((s) => s !== 'runner');
   return { tokenId: row.token.id, owner: row.token.owner, scopes: new Set(scopes), rateLimitPerMinute: row.token.rateLimitPerMinute, via: 'session' };
 }
 

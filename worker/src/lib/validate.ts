@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../../shared/src/json-depth';
-import { limits } from '../../../shared/src/api/limits';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '@polyprune/shared/json-depth';
+import { limits } from '@polyprune/shared/api/limits';
 import { readBody } from './blobs';
 import { ApiError } from './errors';
 
@@ -22,14 +22,6 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
   const r = schema.safeParse(value);
   if (!r.success) throw invalidInput(where, r.error);
   return r.data;
-}
-
-export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
-  return parseWith(schema, c.req.query(), 'query');
-}
-
-export function parseParams<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
-  return parseWith(schema, c.req.param(), 'path');
 }
 
 /** JSON request bodies are small (a job spec, a runner's result); anything larger is refused unread. */

@@ -79,9 +79,6 @@ function recall(key: string): Entry | undefined {
   return e;
 }
 
-/** Entries held now, for tests and the benchmark's notes. */
-export const cacheStats = () => ({ entries: entries.size, chars: cachedChars });
-
 /** `If-None-Match: "a", W/"b"` (or `*`) against our strong tag; weak comparison, as RFC 9110 asks for GETs. */
 export function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;

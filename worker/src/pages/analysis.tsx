@@ -1,5 +1,5 @@
 import type { FC } from 'hono/jsx';
-import type { MaskAnalysis, MaskOverlap } from '../../../shared/src/api/analysis';
+import type { MaskAnalysis, MaskOverlap } from '@polyprune/shared/api/analysis';
 import { Heatmap } from './heatmap';
 import { fmt } from './layout';
 

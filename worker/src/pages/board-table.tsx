@@ -1,7 +1,7 @@
 import type { FC } from 'hono/jsx';
-import type { Leaderboard, LeaderboardCell, LeaderboardColumn } from '../../../shared/src/api/leaderboards';
-import { columnTag } from '../../../shared/src/cell-identity';
-import { percentMetric, showDelta, showValue, unitLabel } from '../../../shared/src/units';
+import type { Leaderboard, LeaderboardCell, LeaderboardColumn } from '@polyprune/shared/api/leaderboards';
+import { columnTag } from '@polyprune/shared/cell-identity';
+import { percentMetric, showDelta, showValue, unitLabel } from '@polyprune/shared/units';
 
 /** In the metric's unit for people (accuracy in %), as the CLI prints it. */
 const show = (v: number | null | undefined, metric: string) => (v == null ? '—' : showValue(v, metric));

@@ -1,8 +1,8 @@
 /** SVG charts of the leaderboard pages: no front-end build, readable without JavaScript. */
 import type { FC } from 'hono/jsx';
-import type { Leaderboard, SparsityView } from '../../../shared/src/api/leaderboards';
-import { columnTag } from '../../../shared/src/cell-identity';
-import { showDelta, showValue, unitLabel } from '../../../shared/src/units';
+import type { Leaderboard, SparsityView } from '@polyprune/shared/api/leaderboards';
+import { columnTag } from '@polyprune/shared/cell-identity';
+import { showDelta, showValue, unitLabel } from '@polyprune/shared/units';
 import { DENSE_COLOUR } from './palette';
 import { axisFor } from './scale';
 

@@ -1,5 +1,5 @@
 import type { FC } from 'hono/jsx';
-import { layerSparsityRecord } from '../../../shared/src/api/run-provenance';
+import { layerSparsityRecord } from '@polyprune/shared/api/run-provenance';
 import { fmt } from './layout';
 
 /** OWL's sparsity report by block: outlier ratio, target sparsity and what the masks reached. */

@@ -1,8 +1,8 @@
 import type { FC } from 'hono/jsx';
-import { defaultMetric, type Leaderboard, lowerIsBetter, type MethodSummary, type SparsityView } from '../../../shared/src/api/leaderboards';
+import { defaultMetric, type Leaderboard, lowerIsBetter, type MethodSummary, type SparsityView } from '@polyprune/shared/api/leaderboards';
 import { BoardNotes, BoardTable, boardCss } from './board-table';
 import { BarChart, SparsityChart } from './charts';
-import { showDelta, unitLabel } from '../../../shared/src/units';
+import { showDelta, unitLabel } from '@polyprune/shared/units';
 import { paletteOf } from './palette';
 import { logScaled } from './scale';
 

@@ -1,6 +1,6 @@
 import type { FC } from 'hono/jsx';
-import { type LmfStatus, lmfStatus } from '../../../shared/src/api/analysis';
-import { type LmfReport, lmfReport } from '../../../shared/src/api/lmf';
+import { type LmfStatus, lmfStatus } from '@polyprune/shared/api/analysis';
+import { type LmfReport, lmfReport } from '@polyprune/shared/api/lmf';
 import { fmt } from './layout';
 
 export type LmfReportView = LmfReport;

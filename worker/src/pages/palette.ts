@@ -4,7 +4,7 @@
  * green on a model's page and across models; calibration pairs and patterns of one family take its
  * shades in sorted order. Dense is near-black, as the dashed dense line of the sparsity charts.
  */
-import { seriesKeyOf } from '../../../shared/src/series-key';
+import { seriesKeyOf } from '@polyprune/shared/series-key';
 
 export const DENSE_COLOUR = '#333333';
 

@@ -1,8 +1,8 @@
 import type { FC } from 'hono/jsx';
-import type { MaskAnalysis } from '../../../shared/src/api/analysis';
-import type { RunInfo } from '../../../shared/src/api/jobs';
+import type { MaskAnalysis } from '@polyprune/shared/api/analysis';
+import type { RunInfo } from '@polyprune/shared/api/jobs';
 import { AnalysisSection } from './analysis';
-import { scoreGrid, showDelta, showValue, unitLabel } from '../../../shared/src/units';
+import { scoreGrid, showDelta, showValue, unitLabel } from '@polyprune/shared/units';
 import { fmt, Layout } from './layout';
 import { LayerSparsitySection } from './layer-sparsity';
 import { asLmfStatus, LmfSection, type LmfReportView } from './lmf';

@@ -3,7 +3,7 @@
  * is drawn on a log axis; every other metric on a linear one that starts near the data, not at 0.
  */
 
-import { showValue } from '../../../shared/src/units';
+import { showValue } from '@polyprune/shared/units';
 
 /** Metrics drawn on a log axis. */
 export const logScaled = (metric: string) => metric === 'ppl';

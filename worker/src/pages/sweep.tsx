@@ -1,6 +1,6 @@
 import type { FC } from 'hono/jsx';
-import type { JobInfo } from '../../../shared/src/api/jobs';
-import { showValue, unitLabel } from '../../../shared/src/units';
+import type { JobInfo } from '@polyprune/shared/api/jobs';
+import { showValue, unitLabel } from '@polyprune/shared/units';
 import { Layout } from './layout';
 
 export type JobScore = { format: string; lang: string; scoring: string; metric: string; value: number };

@@ -1,12 +1,12 @@
 import { eq } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
-import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode, type OriginalPart, originalQuery } from '../../../shared/src/api/corpora';
-import { corpusBodies, datasetLimits } from '../../../shared/src/api/dataset-docs';
-import { limits } from '../../../shared/src/api/limits';
+import { idParam, page, paginationQuery } from '@polyprune/shared/api/common';
+import { type CorpusInfo, corpusInfo, corpusUploadQuery, languageCode, type OriginalPart, originalQuery } from '@polyprune/shared/api/corpora';
+import { corpusBodies, datasetLimits } from '@polyprune/shared/api/dataset-docs';
+import { limits } from '@polyprune/shared/api/limits';
 import { corpora } from '../db/schema';
-import { assertReadable } from '../lib/auth';
+import { assertReadable, requireScope } from '../lib/auth';
 import { readBody, serveBlob } from '../lib/blobs';
 import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
 import { newId } from '../lib/crypto';
@@ -26,7 +26,7 @@ const view = (r: Row): CorpusInfo => ({
   name: r.name,
   src: r.src,
   tgt: r.tgt,
-  visibility: r.visibility as CorpusInfo['visibility'],
+  visibility: r.visibility,
   sha256: r.sha256,
   size: r.size,
   stats: r.stats as CorpusInfo['stats'],
@@ -138,7 +138,7 @@ const data = createRoute({
 
 export const corpusRoutes = new ApiApp()
   .openapi(upload, async (c) => {
-    const p = c.get('principal')!;
+    const p = requireScope(c.get('principal'), 'write');
     const q = c.req.valid('query');
     const src = uploadLanguage(q.src, 'src');
     const tgt = uploadLanguage(q.tgt, 'tgt');

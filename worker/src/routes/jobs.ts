@@ -1,6 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
-import { idParam, page } from '../../../shared/src/api/common';
+import { idParam, page } from '@polyprune/shared/api/common';
 import {
   createJobBody,
   createSweepBody,
@@ -10,9 +10,9 @@ import {
   MAX_ANALYSIS_RUNS,
   type PruneJobSpec,
   sweepInfo,
-} from '../../../shared/src/api/jobs';
+} from '@polyprune/shared/api/jobs';
 import { jobs } from '../db/schema';
-import { assertReadable, assertWritable, type Principal } from '../lib/auth';
+import { assertReadable, assertWritable, type Principal, requireScope } from '../lib/auth';
 import { newId, sha256Hex } from '../lib/crypto';
 import { type Db, nowIso } from '../lib/db';
 import { ApiError } from '../lib/errors';
@@ -158,7 +158,7 @@ const getSweep = createRoute({
 
 export const jobRoutes = new ApiApp()
   .openapi(create, async (c) => {
-    const p = c.get('principal')!;
+    const p = requireScope(c.get('principal'), 'write');
     const key = idempotencyKey(c.req.header('idempotency-key'));
     const db = c.var.db;
     let value: unknown;
@@ -220,7 +220,7 @@ export const jobRoutes = new ApiApp()
 /** A grid of language pairs × sparsities × methods expanded into jobs, created in one batch. */
 export const sweepRoutes = new ApiApp()
   .openapi(createSweep, async (c) => {
-    const p = c.get('principal')!;
+    const p = requireScope(c.get('principal'), 'write');
     const body = c.req.valid('json');
     const db = c.var.db;
     const sweepId = newId('swp');
@@ -329,5 +329,3 @@ function analysisRows(p: Principal, rows: JobRow[], visibility: PruneJobSpec['vi
   }
   return out;
 }
-
-export type { PruneJobSpec };

@@ -10,10 +10,11 @@ import {
   lowerIsBetter,
   type MethodSummary,
   methodSummary,
+  methodsQuery,
   sparsityQuery,
   type SparsityView,
   sparsityView,
-} from '../../../shared/src/api/leaderboards';
+} from '@polyprune/shared/api/leaderboards';
 import { models, runs, scores } from '../db/schema';
 import { assertReadable, type Principal, visibleTo } from '../lib/auth';
 import type { Db } from '../lib/db';
@@ -54,7 +55,6 @@ function exportFormat(c: Context, as: LeaderboardQuery['as']): 'json' | 'csv' | 
 }
 
 const tags = ['leaderboards'];
-const methodsQuery = leaderboardQuery.omit({ as: true, sort: true, order: true });
 const pageQuery = leaderboardQuery.omit({ model: true });
 
 const board = createRoute({

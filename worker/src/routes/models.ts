@@ -1,6 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
-import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
+import { idParam, page, paginationQuery } from '@polyprune/shared/api/common';
 import {
   completeUploadBody,
   createModelBody,
@@ -10,11 +10,11 @@ import {
   modelInfo,
   multipartUpload,
   patchModelBody,
-} from '../../../shared/src/api/models';
-import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '../../../shared/src/model-files';
-import { limits } from '../../../shared/src/api/limits';
+} from '@polyprune/shared/api/models';
+import { type GraphInfo, isGraphName, WITH_PAST_ONLY } from '@polyprune/shared/model-files';
+import { limits } from '@polyprune/shared/api/limits';
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
-import { assertReadable, assertWritable } from '../lib/auth';
+import { assertReadable, assertWritable, requireScope } from '../lib/auth';
 import { expectedSha, serveBlob } from '../lib/blobs';
 import { storeStreamed } from '../lib/streamed-body';
 import { newId } from '../lib/crypto';
@@ -43,9 +43,9 @@ function modelView(m: ModelRow, st: ReturnType<typeof modelStatus> & { files: Fi
     id: m.id,
     owner: m.owner,
     name: m.name,
-    family: m.family as ModelInfo['family'],
+    family: m.family,
     license: m.license,
-    visibility: m.visibility as ModelInfo['visibility'],
+    visibility: m.visibility,
     files: files.map((f) => ({ name: f.name, size: f.size, sha256: f.sha256, createdAt: f.createdAt })),
     graph: st.graph,
     missing: st.missing,
@@ -193,7 +193,7 @@ const abortUpload = createRoute({
 
 export const modelRoutes = new ApiApp()
   .openapi(create, async (c) => {
-    const p = c.get('principal')!;
+    const p = requireScope(c.get('principal'), 'write');
     const body = c.req.valid('json');
     const db = c.var.db;
     const row: ModelRow = {

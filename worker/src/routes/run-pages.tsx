@@ -1,7 +1,7 @@
 import { eq, inArray } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
-import { idParam } from '../../../shared/src/api/common';
-import { maskAnalysis } from '../../../shared/src/api/analysis';
+import { idParam } from '@polyprune/shared/api/common';
+import { maskAnalysis } from '@polyprune/shared/api/analysis';
 import { models, runs, suites } from '../db/schema';
 import { runArtifactJson } from '../jobs/run-artifact';
 import { assertReadable, canRead } from '../lib/auth';

@@ -12,8 +12,8 @@ import {
   leaseBody,
   leaseResponse,
   runnerQueue,
-} from '../../../shared/src/api/jobs';
-import { limits } from '../../../shared/src/api/limits';
+} from '@polyprune/shared/api/jobs';
+import { limits } from '@polyprune/shared/api/limits';
 import { artifactUploads, jobArtifacts, jobs } from '../db/schema';
 import type { AppEnv } from '../env';
 import { expectedSha, serveBlob } from '../lib/blobs';
@@ -183,7 +183,8 @@ export const runnerRoutes = new ApiApp()
       const expires = Date.now() + c.var.config.leaseSeconds * 1000;
       const id = await claimNext(c.env.DB, body.runnerId, token, expires, holderOf(c), body.device ?? null);
       if (!id) return c.body(null, 204);
-      const job = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
+      const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
+      if (!job) throw notFound('job');
       if (job.spec.kind === 'analyze' && (await refuseAnalysis(db, job, job.spec, token))) continue;
       const located = await jobInputs(db, job);
       // Pinned for the lease (jobs.leaseInputs): what a download serves is what this answer lists.
@@ -279,7 +280,8 @@ export const runnerRoutes = new ApiApp()
     if (job.status === 'succeeded' && job.runId) return c.json({ runId: job.runId, job: jobView(job) }, 200);
     if (job.status !== 'running') throw staleLease(id);
     const runId = await writeRun(c.env, db, job, body.leaseToken, body.result, newId('run'));
-    const after = (await db.query.jobs.findFirst({ where: eq(jobs.id, id) }))!;
+    const after = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
+    if (!after) throw notFound('job');
     if (after.runId !== runId) {
       if (after.status === 'succeeded' && after.leaseToken === body.leaseToken && after.runId) return c.json({ runId: after.runId, job: jobView(after) }, 200);
       throw staleLease(id);

@@ -1,8 +1,8 @@
 import { eq, inArray } from 'drizzle-orm';
 import { createRoute, z } from '@hono/zod-openapi';
-import { type MaskAnalysis, maskAnalysis } from '../../../shared/src/api/analysis';
-import { idParam, page } from '../../../shared/src/api/common';
-import { artifactName, listRunsQuery, type RunInfo, runInfo } from '../../../shared/src/api/jobs';
+import { type MaskAnalysis, maskAnalysis } from '@polyprune/shared/api/analysis';
+import { idParam, page } from '@polyprune/shared/api/common';
+import { artifactName, listRunsQuery, type RunInfo, runInfo } from '@polyprune/shared/api/jobs';
 import { runs, scores } from '../db/schema';
 import { runArtifactRow } from '../jobs/run-artifact';
 import { assertReadable } from '../lib/auth';
@@ -26,8 +26,8 @@ function runInfoOf(r: RunRow, rows: ScoreRow[]): RunInfo {
     id: r.id,
     jobId: r.jobId,
     owner: r.owner,
-    kind: r.kind as RunInfo['kind'],
-    visibility: r.visibility as RunInfo['visibility'],
+    kind: r.kind,
+    visibility: r.visibility,
     modelId: r.modelId,
     modelSha256: r.modelSha256,
     corpusSha256: r.corpusSha256,
@@ -143,6 +143,6 @@ export const runRoutes = new ApiApp()
     if (r.kind !== 'analyze') throw new ApiError(404, 'not_found', `run ${r.id} is a ${r.kind} run, not an analysis (analyses: GET /v1/runs?kind=analyze)`);
     const a = await runArtifactRow(db, r, 'analysis.json');
     const obj = a ? await c.env.BLOBS.get(a.r2Key) : null;
-    if (!obj) throw notFound(`analysis of run ${r.id}`);
-    return streamedJson<MaskAnalysis>(new Response(obj.body, { headers: { 'content-type': 'application/json; charset=utf-8', etag: `"${a!.sha256}"` } }));
+    if (!a || !obj) throw notFound(`analysis of run ${r.id}`);
+    return streamedJson<MaskAnalysis>(new Response(obj.body, { headers: { 'content-type': 'application/json; charset=utf-8', etag: `"${a.sha256}"` } }));
   });

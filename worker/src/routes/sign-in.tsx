@@ -98,8 +98,7 @@ export const signInRoutes = new ApiApp()
       await limitRequest(c, ipKey(c), defaultLimit(c));
       return again(401, 'Unknown or revoked token.');
     }
-    if (!(row.scopes as string[]).some((s) => s !== 'runner'))
-      return again(403, 'A runner token cannot read pages: sign in with a read, write or admin token.');
+    if (!row.scopes.some((s) => s !== 'runner')) return again(403, 'A runner token cannot read pages: sign in with a read, write or admin token.');
     const { secret: session, maxAge } = await createSession(db, row.id);
     c.header('Set-Cookie', sessionCookie(c.req.url, session, maxAge));
     c.header('Cache-Control', 'private, no-store');

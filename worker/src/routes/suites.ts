@@ -1,13 +1,13 @@
 import { eq, sql } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
-import { idParam, page, paginationQuery } from '../../../shared/src/api/common';
-import { languageCode, originalQuery } from '../../../shared/src/api/corpora';
-import { datasetLimits, suiteBodies, suiteRowDocs } from '../../../shared/src/api/dataset-docs';
-import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '../../../shared/src/api/suites';
-import type { SuiteFormat } from '../../../shared/src/suites';
+import { idParam, page, paginationQuery } from '@polyprune/shared/api/common';
+import { languageCode, originalQuery } from '@polyprune/shared/api/corpora';
+import { datasetLimits, suiteBodies, suiteRowDocs } from '@polyprune/shared/api/dataset-docs';
+import { suiteFormat, type SuiteInfo, suiteInfo, suiteUploadQuery } from '@polyprune/shared/api/suites';
+import type { SuiteFormat } from '@polyprune/shared/suites';
 import { suites } from '../db/schema';
-import { assertReadable } from '../lib/auth';
+import { assertReadable, requireScope } from '../lib/auth';
 import { serveBlob } from '../lib/blobs';
 import { Problems, streamLines } from '../ingest/lines';
 import { newId } from '../lib/crypto';
@@ -27,7 +27,7 @@ const view = (r: Row): SuiteInfo => ({
   format: r.format,
   lang: r.lang,
   task: r.task ?? r.name,
-  visibility: r.visibility as SuiteInfo['visibility'],
+  visibility: r.visibility,
   sha256: r.sha256,
   size: r.size,
   stats: r.stats as SuiteInfo['stats'],
@@ -102,7 +102,7 @@ const data = createRoute({
 
 export const suiteRoutes = new ApiApp()
   .openapi(upload, async (c) => {
-    const p = c.get('principal')!;
+    const p = requireScope(c.get('principal'), 'write');
     const q = c.req.valid('query');
     const lang = uploadLanguage(q.lang, 'lang');
     const { policy, strict } = linePolicy(q.onError);

@@ -1,9 +1,9 @@
 import { createRoute } from '@hono/zod-openapi';
 import { and, eq, inArray } from 'drizzle-orm';
-import { defaultMetric } from '../../../shared/src/api/leaderboards';
+import { defaultMetric } from '@polyprune/shared/api/leaderboards';
 import { models, scores } from '../db/schema';
 import { canRead, visibleTo } from '../lib/auth';
-import { idParam } from '../../../shared/src/api/common';
+import { idParam } from '@polyprune/shared/api/common';
 import { jobView, sweepJobs } from '../jobs/store';
 import { ApiApp, html } from '../lib/openapi';
 import { type JobScore, SweepPage } from '../pages/sweep';

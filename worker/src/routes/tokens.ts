@@ -1,7 +1,7 @@
 import { eq, isNull } from 'drizzle-orm';
 import { createRoute } from '@hono/zod-openapi';
-import { boolQuery, idParam, page, paginationQuery } from '../../../shared/src/api/common';
-import { createdToken, createTokenBody, type TokenInfo, tokenInfo } from '../../../shared/src/api/tokens';
+import { boolQuery, idParam, page, paginationQuery } from '@polyprune/shared/api/common';
+import { createdToken, createTokenBody, type TokenInfo, tokenInfo } from '@polyprune/shared/api/tokens';
 import { tokens } from '../db/schema';
 import { newId, newSecret, sha256Hex } from '../lib/crypto';
 import { nowIso } from '../lib/db';
@@ -15,7 +15,7 @@ const view = (r: Row): TokenInfo => ({
   id: r.id,
   owner: r.owner,
   name: r.name,
-  scopes: r.scopes as TokenInfo['scopes'],
+  scopes: r.scopes,
   rateLimitPerMinute: r.rateLimitPerMinute,
   createdAt: r.createdAt,
   lastUsedAt: r.lastUsedAt,
