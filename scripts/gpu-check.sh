@@ -19,7 +19,8 @@
 #
 # Local simulation (no GPU, lavapipe; docs/gpu.md): GPU_CHECK_DPKG_ROOT=DIR unpacks the loaders
 # under DIR and puts them on LD_LIBRARY_PATH instead of writing to /; GPU_CHECK_TIME_SCALE=N
-# multiplies the budget and every step's timeout.
+# multiplies the budget and every step's timeout; BENCH_EVAL_EXAMPLES (default 30 here) sizes the
+# evaluation bench.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -125,6 +126,7 @@ fi
 [ -z "${1:-}" ] || { echo "usage: bash scripts/gpu-check.sh [prepare]"; exit 2; }
 for f in .gpu/native.tar.xz .gpu/app.tar.xz; do [ -f "$f" ] || { echo "$f missing: run 'bash scripts/gpu-check.sh prepare' here and carry .gl and .gpu"; exit 2; }; done
 
+export PATH="$PATH:/usr/sbin:/sbin" # ldconfig, where PATH is a user's
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
 : >"$OUT/summary.txt"
@@ -204,7 +206,7 @@ step probe 60 probe.txt env POLYPRUNE_DEVICE=webgpu MALLOC_MMAP_THRESHOLD_=10485
 grep -E 'resolves to|WebGPU adapter|one-layer check|WebGPU:' "$OUT/probe.txt" | sed 's/^/  /' | tee -a "$OUT/summary.txt"
 
 # 2. The webgpu test project, one process per file; it stops starting files 20 s before its limit.
-tests_cap=300
+tests_cap=270
 tests_left=$(((BUDGET - (SECONDS - T0)) < tests_cap * SCALE ? BUDGET - (SECONDS - T0) : tests_cap * SCALE))
 step "webgpu tests" $tests_cap webgpu-tests.txt "$NODE" "$RT/tests.mjs" --json "$OUT/webgpu-tests.json" --budget-s $((tests_left - 20))
 grep -aE '^ (Test Files|     Tests|  Duration)' "$OUT/webgpu-tests.txt" | sed 's/^ */  /' | tee -a "$OUT/summary.txt"
@@ -213,7 +215,7 @@ grep -aE '^ (×|FAIL|SKIP) ' "$OUT/webgpu-tests.txt" | head -20 | sed 's/^ */  /
 # 3. The benches, webgpu next to CPU in one process each (`npm run bench -- … --device webgpu`).
 step "bench calibration" 120 bench-calibration.txt "$NODE" "$RT/bench.mjs" calibration --device webgpu --reps 1
 grep -aE 'blocks, .* MiB of weights|time / cpu time' "$OUT/bench-calibration.txt" | sed 's/^ */  /' | tee -a "$OUT/summary.txt"
-step "bench evaluate" 60 bench-evaluate.txt env BENCH_EVAL_EXAMPLES=60 BENCH_EVAL_REPEATS=1 "$NODE" "$RT/bench.mjs" evaluate --device webgpu
+step "bench evaluate" 90 bench-evaluate.txt env BENCH_EVAL_EXAMPLES="${BENCH_EVAL_EXAMPLES:-30}" BENCH_EVAL_REPEATS=1 "$NODE" "$RT/bench.mjs" evaluate --device webgpu
 sed -n '/rate \/ cpu rate/,$p' "$OUT/bench-evaluate.txt" | tee -a "$OUT/summary.txt"
 
 # What comes back from $OUT: at most 8 flat files of at most 16 MiB each.
