@@ -4,11 +4,11 @@
 #
 #   bash scripts/gpu-check.sh prepare
 #       here, once per change (needs node_modules and Debian's mirrors): the Vulkan loader and GL
-#       dispatch packages into .gl/; into .gpu/ Node (stripped; ICU data of root and English only)
-#       with the linux-x64 native packages
-#       (onnxruntime-node, webgpu) as native.tar.xz, and esbuild bundles of the probe, the benches
-#       and the webgpu test project (scripts/gpu-check/build.ts) as app.tar.xz. Prints the sizes and
-#       stops if the device call would exceed its limit. Both folders are git-ignored.
+#       dispatch packages into .gl/; into .gpu/ Node (stripped, ICU data of root and English only)
+#       with the linux-x64 native packages (onnxruntime-node, webgpu) as native.tar.xz, and esbuild
+#       bundles of the probe, the benches and the webgpu test project (scripts/gpu-check/build.ts)
+#       as app.tar.xz. Prints the sizes and stops if the device call would exceed its limit. Both
+#       folders are git-ignored.
 #   device run: command "bash scripts/gpu-check.sh", carry [".gl", ".gpu"], timeout_s 600
 #       installs the loaders (dpkg -x to /, ldconfig), points Vulkan at NVIDIA's ICD where none is
 #       registered, unpacks .gpu into .gpu/rt, then the probe, the webgpu tests (one process per
@@ -137,6 +137,11 @@ BUDGET=$((540 * SCALE))
 T0=$SECONDS
 say() { echo "$*" | tee -a "$OUT/summary.txt"; }
 
+# xz -dc, or python3's lzma where the image has no xz (it decodes the x86 filter too).
+unxz_c() {
+  if command -v xz >/dev/null; then xz -dc "$1"; else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi
+}
+
 setup() {
   set -x
   # The loaders, as the device README says; elsewhere (GPU_CHECK_DPKG_ROOT) under a prefix.
@@ -156,8 +161,8 @@ setup() {
   fi
   rm -rf "$RT"
   mkdir -p "$RT"
-  xz -dc .gpu/native.tar.xz | tar -C "$RT" -xf -
-  xz -dc .gpu/app.tar.xz | tar -C "$RT" -xf -
+  unxz_c .gpu/native.tar.xz | tar -C "$RT" -xf -
+  unxz_c .gpu/app.tar.xz | tar -C "$RT" -xf -
   ldconfig -p | grep -q 'libatomic\.so\.1 ' || export LD_LIBRARY_PATH="$RT/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export PATH="$RT/bin:$PATH" POLYPRUNE_ROOT=$PWD
   set +x
@@ -172,11 +177,16 @@ setup() {
   env | grep -E '^(VK_|__EGL|LD_LIBRARY_PATH|PATH=)' || true
 }
 
-say "== gpu-check $(date -u +%FT%TZ) on $(hostname), budget ${BUDGET} s"
+say "== gpu-check $(date -u +%FT%TZ) on $(uname -n), budget ${BUDGET} s"
 setup >"$OUT/setup.txt" 2>&1
 say "setup: $((SECONDS - T0)) s; node $(command -v node) $("$NODE" --version 2>&1); $(grep -m1 '^built from' "$RT/SOURCE" 2>/dev/null)"
 say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'no nvidia-smi')"
-say "vulkan: ${VK_DRIVER_FILES:-ICDs from the standard folders}; loader $(ldconfig -p | grep -m1 -o 'libvulkan\.so\.1 .*' || echo "from LD_LIBRARY_PATH ${LD_LIBRARY_PATH:-}")"
+if [ -n "${GPU_CHECK_DPKG_ROOT:-}" ]; then
+  loader="$GPU_CHECK_DPKG_ROOT/usr/lib/x86_64-linux-gnu/libvulkan.so.1 (LD_LIBRARY_PATH)"
+else
+  loader=$(ldconfig -p | grep -m1 -o 'libvulkan\.so\.1 .*' || echo 'none registered')
+fi
+say "vulkan: ${VK_DRIVER_FILES:-ICDs from the standard folders}; loader $loader"
 
 status=0
 # step NAME CAP_SECONDS LOG COMMAND…: COMMAND with the smaller of its cap and what the budget has left.

@@ -31,7 +31,11 @@ describe('scripts/gpu-check.sh', () => {
   it('parses, and the device command fits the tool’s 2000 characters', async () => {
     await run('bash', ['-n', path.join(ROOT, 'scripts/gpu-check.sh')]);
     const doc = await readFile(path.join(ROOT, 'docs/gpu.md'), 'utf8');
-    expect(doc).toContain('command `bash scripts/gpu-check.sh`, carry `[".gl", ".gpu"]`');
+    const command = /command `([^`]+)`, carry `\[".gl", ".gpu"\]`/.exec(doc)?.[1];
+    expect(command).toBe('bash scripts/gpu-check.sh');
+    expect(command!.length).toBeLessThanOrEqual(2000);
+    const script = await readFile(path.join(ROOT, 'scripts/gpu-check.sh'), 'utf8');
+    expect(script).toContain(`device run: command "${command}", carry [".gl", ".gpu"], timeout_s 600`);
   });
 });
 
