@@ -32,7 +32,8 @@ LIMIT_MIB=62
 TARGET_MIB=55
 MIB=1048576
 
-sum_sizes() { xargs -0 -r stat -c %s -- 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+# Sizes of NUL-separated paths; ./ keeps a file named "-" from meaning stdin to stat.
+sum_sizes() { sed -z 's|^|./|' | xargs -0 -r stat -c %s -- 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
 
 if [ "${1:-}" = prepare ]; then
   set -e
@@ -40,6 +41,7 @@ if [ "${1:-}" = prepare ]; then
   for t in apt-get dpkg strip xz tar git; do command -v "$t" >/dev/null || { echo "prepare needs $t"; exit 1; }; done
   [ -x node_modules/node/bin/node ] && [ -x node_modules/.bin/tsx ] || { echo "prepare needs node_modules (npm ci)"; exit 1; }
   mkdir -p .gl .gpu
+  rm -rf .gpu/rt # what a run here unpacked: it would travel too
 
   # 1. The loaders, as the device README says (amd64 packages whatever this machine is).
   missing=0
