@@ -31,6 +31,14 @@ const SAMPLES = 16;
 const SEQ = 128;
 const BATCH = 4;
 
+/** `--reps N`: timed repetitions of each figure (the device check uses 1 to fit its time limit). */
+function reps(argv = process.argv): number {
+  const i = argv.indexOf('--reps');
+  const n = i < 0 ? 3 : Number(argv[i + 1]);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--reps takes a whole number ≥ 1, got "${argv[i + 1] ?? ''}"`);
+  return n;
+}
+
 function modelFiles(): string[] {
   const demo = path.join(ROOT, 'demo/model/model.onnx');
   if (existsSync(demo)) return [demo];
@@ -112,10 +120,10 @@ async function benchOne(label: string, file: string, devices: Device[]): Promise
   const samples = tokens(vocabOf(model));
   const weightBytes = initializerBytes(model);
   console.log(`\n${label}: ${family}, ${blocks} blocks, ${(weightBytes / 2 ** 20).toFixed(1)} MiB of weights, ${SAMPLES}x${SEQ} tokens, batch ${BATCH}`);
-  // Best of three: the machine is shared, the minimum is the least disturbed measurement.
+  // Best of --reps (default 3): the machine is shared, the minimum is the least disturbed measurement.
   const best = async <T extends { seconds: number }>(f: () => Promise<T>): Promise<T> => {
     let r = await f();
-    for (let k = 1; k < 3; k++) {
+    for (let k = 1; k < reps(); k++) {
       const s = await f();
       if (s.seconds < r.seconds) r = s;
     }
