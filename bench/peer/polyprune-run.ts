@@ -16,7 +16,7 @@ import { scoreRequests } from '../../gpu-runner/src/evaluate/batching.js';
 import { openEvalModel } from '../../gpu-runner/src/evaluate/model.js';
 import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflight.js';
 import { writePrunedModel } from '../../gpu-runner/src/onnx/apply-mask.js';
-import { selectMask } from '../../gpu-runner/src/prune/masks.js';
+import { scoreBuffer, selectMaskThreaded } from '../../gpu-runner/src/prune/mask-threads.js';
 import { canonicalWeight, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
 import { computeScores } from '../../gpu-runner/src/prune/scores.js';
 import type { LayerMask, PrunableLinear } from '../../gpu-runner/src/types.js';
@@ -50,14 +50,22 @@ const samples = inputs.calibration.map((ids) => ({
   inputIds: BigInt64Array.from(ids, (v) => BigInt(v)),
   attentionMask: new BigInt64Array(ids.length).fill(1n),
 }));
-const pattern = { kind: 'unstructured' as const, sparsity: inputs.sparsity };
-const maskOf = async (l: PrunableLinear, sqNorm: Float64Array, stored: StoredWeights): Promise<LayerMask> =>
-  selectMask(l.id, computeScores(await canonicalWeight(model, l, stored), { method: 'wanda', sqNorm }), { dIn: l.dIn, dOut: l.dOut }, { pattern });
+const spec = { pattern: { kind: 'unstructured' as const, sparsity: inputs.sparsity } };
+// As a prune job's policy does (prune/policy.ts): one layer at a time, its selection on every core.
+const maskOf = async (l: PrunableLinear, sqNorm: Float64Array, stored: StoredWeights): Promise<LayerMask> => {
+  const shape = { dIn: l.dIn, dOut: l.dOut };
+  const scores = computeScores(await canonicalWeight(model, l, stored), { method: 'wanda', sqNorm }, scoreBuffer(shape, spec));
+  return selectMaskThreaded(l.id, scores, shape, spec);
+};
 const res = await collectStats(model, structure.linears, samples, {
   mode: 'sequential',
   session,
   config: checked.side.config,
-  maskBlock: (b, stats, stored) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => maskOf(l, stats.get(l.id)!.sqNorm, stored))),
+  maskBlock: async (b, stats, stored) => {
+    const out: LayerMask[] = [];
+    for (const l of structure.linears) if (l.block === b) out.push(await maskOf(l, stats.get(l.id)!.sqNorm, stored));
+    return out;
+  },
 });
 lap('calibrate+prune');
 const prunedDir = path.join(path.dirname(outFile), 'pruned');

@@ -1,0 +1,78 @@
+/**
+ * Per-output-neuron masks selected on worker threads equal the plain full-sort reference (and so the
+ * single-threaded selection) bit for bit: every neuron's entries come from whichever thread took it,
+ * and a share no thread wrote would stay 0 in the shared mask and fail the comparison.
+ */
+import { describe, expect, it } from 'vitest';
+import { PARALLEL_MIN_SCORES, scoreBuffer, selectMaskThreaded, selectRowMaskThreaded, splitColumns } from '../../../gpu-runner/src/prune/mask-threads.js';
+import { selectRowMask } from '../../../gpu-runner/src/prune/masks.js';
+import { firstDiff, makeScores, refRowMask, type ScoreKind } from './reference.js';
+
+describe('splitColumns', () => {
+  it('covers [0, dOut) once, in ranges of whole 16-neuron tiles (the last one may be partial)', () => {
+    for (const dOut of [1, 15, 16, 17, 100, 1024, 4099]) {
+      for (const parts of [1, 2, 3, 7, 8, 500]) {
+        const r = splitColumns(dOut, parts);
+        expect(r.length).toBeLessThanOrEqual(Math.min(parts, Math.ceil(dOut / 16)));
+        expect(r[0]![0]).toBe(0);
+        expect(r.at(-1)![1]).toBe(dOut);
+        for (let i = 0; i < r.length; i++) {
+          expect(r[i]![1]).toBeGreaterThan(r[i]![0]);
+          if (i > 0) expect(r[i]![0]).toBe(r[i - 1]![1]);
+          expect(r[i]![0] % 16).toBe(0);
+        }
+      }
+    }
+  });
+});
+
+describe('selectRowMaskThreaded', () => {
+  // 512 × 600 = 307,200 scores: above PARALLEL_MIN_SCORES, dOut not a multiple of 16.
+  const dIn = 512;
+  const dOut = 600;
+  it('is large enough to be spread over threads', () => expect(dIn * dOut).toBeGreaterThanOrEqual(PARALLEL_MIN_SCORES));
+
+  const kinds: ScoreKind[] = ['continuous', 'ties', 'zeros-and-ties', 'signed'];
+  for (const kind of kinds) {
+    it(`${kind}: equals the full-sort reference on 2, 3 and 5 threads, dropTop both ways`, async () => {
+      const scores = makeScores(dIn, dOut, kind, 5);
+      for (const dropTop of [false, true]) {
+        const want = refRowMask(scores, dIn, dOut, 0.5, dropTop);
+        for (const threads of [2, 3, 5]) {
+          const got = await selectRowMaskThreaded(scores, { dIn, dOut }, 0.5, dropTop, threads);
+          expect(got.buffer instanceof SharedArrayBuffer).toBe(false);
+          expect(firstDiff(got, want), `${kind} dropTop=${dropTop} threads=${threads}`).toBe(-1);
+        }
+      }
+    });
+  }
+
+  it('scores computed into shared memory are used in place and give the same mask', async () => {
+    const spec = { pattern: { kind: 'unstructured' as const, sparsity: 0.3 } };
+    const buf = scoreBuffer({ dIn, dOut }, spec, 4);
+    expect(buf.buffer instanceof SharedArrayBuffer).toBe(true);
+    buf.set(makeScores(dIn, dOut, 'continuous', 8));
+    const m = await selectMaskThreaded('x', buf, { dIn, dOut }, spec, 4);
+    expect(firstDiff(m.keep, refRowMask(buf, dIn, dOut, 0.3, false))).toBe(-1);
+    // Small layers and other patterns stay on ordinary memory.
+    expect(scoreBuffer({ dIn: 64, dOut: 64 }, spec, 4).buffer instanceof SharedArrayBuffer).toBe(false);
+    expect(scoreBuffer({ dIn, dOut }, { pattern: { kind: 'nm', n: 2, m: 4 } }, 4).buffer instanceof SharedArrayBuffer).toBe(false);
+    expect(scoreBuffer({ dIn, dOut }, spec, 1).buffer instanceof SharedArrayBuffer).toBe(false);
+  });
+
+  it('several layers in flight at once share the pool and each gets its own mask', async () => {
+    const layers = [1, 2, 3].map((seed) => makeScores(dIn, dOut, 'continuous', seed));
+    const got = await Promise.all(layers.map((s) => selectRowMaskThreaded(s, { dIn, dOut }, 0.5, false, 3)));
+    for (const [i, s] of layers.entries()) expect(firstDiff(got[i]!, selectRowMask(s, { dIn, dOut }, 0.5))).toBe(-1);
+  });
+
+  it('sparsity 0 and 1, and bad input, as the single-threaded selection', async () => {
+    const scores = makeScores(dIn, dOut, 'continuous', 2);
+    expect((await selectRowMaskThreaded(scores, { dIn, dOut }, 0, false, 4)).every((v) => v === 1)).toBe(true);
+    expect((await selectRowMaskThreaded(scores, { dIn, dOut }, 1, false, 4)).every((v) => v === 0)).toBe(true);
+    await expect(selectRowMaskThreaded(scores, { dIn, dOut: dOut + 1 }, 0.5, false, 4)).rejects.toThrow(/expected/);
+    const nan = scores.slice();
+    nan[12345] = Number.NaN;
+    await expect(selectRowMaskThreaded(nan, { dIn, dOut }, 0.5, false, 4)).rejects.toThrow(/NaN/);
+  });
+});
