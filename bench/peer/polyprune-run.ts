@@ -75,6 +75,7 @@ await writePrunedModel(model, structure.linears, res.masks, path.join(prunedDir,
 for (const f of ['config.json', 'tokenizer.json']) await writeFile(path.join(prunedDir, f), await readFile(path.join(dir, f)));
 lap('write pruned model');
 const evalModel = await openEvalModel(prunedDir, session);
+lap('open for scoring');
 const requests = inputs.prompts.map((p) => ({ tokens: Int32Array.from(p), scoreFrom: 1 }));
 const { logprobs } = await scoreRequests(evalModel, requests);
 const scores = logprobs.map((lp) => lp.reduce((a, b) => a + b, 0) / Math.max(1, lp.length));
