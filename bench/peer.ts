@@ -3,7 +3,7 @@
  * sequential Wanda and scoring (bench/peer/wanda_reference.py), on the same weights (a random XGLM
  * built in torch by scripts/demo-model/families.py and exported with torch.onnx), the same
  * calibration tokens (8 × 128) and the same XNLI-shaped prompts, each side in its own process with
- * the same thread count. Prints wall time and peak RSS of each, their ratios (median [range] over
+ * the same thread count. Prints wall time, CPU time and peak RSS of each, their ratios (median [range] over
  * `--reps`, interleaved), how many mask entries agree and the largest score difference.
  *
  * Default shape: 4 × 1024 layers, ffn 4096, vocabulary 256008 (XGLM-564M's widths, a sixth of its
@@ -40,6 +40,8 @@ const flag = (name: string) => {
 interface Report {
   seconds: Record<string, number>;
   maxRssBytes: number;
+  /** user + system CPU time of the process (onnxruntime's and torch's threads included) */
+  cpuSeconds: number;
   scores: number[];
   wall: number;
 }
@@ -140,7 +142,16 @@ export async function run(): Promise<void> {
       `${baseline ? `; baseline ${baseline}` : ''}${sums !== 'float32' ? `; reference sums in ${sums}` : ''}`,
   );
 
-  const ratios = { time: [] as number[], rss: [] as number[], baseTime: [] as number[], baseRss: [] as number[], vsBase: [] as number[] };
+  const ratios = {
+    time: [] as number[],
+    cpu: [] as number[],
+    rss: [] as number[],
+    baseTime: [] as number[],
+    baseCpu: [] as number[],
+    baseRss: [] as number[],
+    vsBase: [] as number[],
+    cpuVsBase: [] as number[],
+  };
   let last: { torch: Report; ours: Report } | undefined;
   const polyprune = (cwd: string, out: string) =>
     child(
@@ -150,7 +161,8 @@ export async function run(): Promise<void> {
       out,
       cwd,
     );
-  const line = (name: string, x: Report) => `${name} ${x.wall.toFixed(1)} s (${fmtStages(x.seconds)}), ${gib(x.maxRssBytes)} peak`;
+  const line = (name: string, x: Report) =>
+    `${name} ${x.wall.toFixed(1)} s (${fmtStages(x.seconds)}), ${x.cpuSeconds.toFixed(0)} s CPU, ${gib(x.maxRssBytes)} peak`;
   for (let r = 0; r < reps; r++) {
     const torchOut = path.join(work, 'torch.json');
     const loadBefore = os.loadavg()[0]!;
@@ -165,9 +177,12 @@ export async function run(): Promise<void> {
     const ours = await polyprune(ROOT, path.join(work, 'polyprune.json'));
     const before = baseline && !base ? await polyprune(baseline, path.join(work, 'baseline.json')) : base;
     ratios.time.push(ours.wall / torch.wall);
+    ratios.cpu.push(ours.cpuSeconds / torch.cpuSeconds);
     ratios.rss.push(ours.maxRssBytes / torch.maxRssBytes);
     if (before) {
       ratios.baseTime.push(before.wall / torch.wall);
+      ratios.baseCpu.push(before.cpuSeconds / torch.cpuSeconds);
+      ratios.cpuVsBase.push(ours.cpuSeconds / before.cpuSeconds);
       ratios.baseRss.push(before.maxRssBytes / torch.maxRssBytes);
       ratios.vsBase.push(ours.wall / before.wall);
     }
@@ -184,11 +199,14 @@ export async function run(): Promise<void> {
   console.log('\n| figure | polyprune ÷ torch reference, median [min–max] |');
   console.log('| --- | --- |');
   console.log(`| wall time (calibrate, prune, write, score) | ${median(ratios.time)} |`);
+  console.log(`| CPU time | ${median(ratios.cpu)} |`);
   console.log(`| peak RSS | ${median(ratios.rss)} |`);
   if (baseline) {
     console.log(`| baseline: wall time | ${median(ratios.baseTime)} |`);
+    console.log(`| baseline: CPU time | ${median(ratios.baseCpu)} |`);
     console.log(`| baseline: peak RSS | ${median(ratios.baseRss)} |`);
-    console.log(`| polyprune ÷ baseline wall time | ${median(ratios.vsBase)} |`);
+    console.log(`| polyprune ÷ baseline: wall time | ${median(ratios.vsBase)} |`);
+    console.log(`| polyprune ÷ baseline: CPU time | ${median(ratios.cpuVsBase)} |`);
   }
   console.log(
     `masks vs the reference${sums !== 'float32' ? ` (sums in ${sums})` : ''}: ${await agreement(path.join(work, 'torch.json.masks'), path.join(work, 'polyprune.json.masks'))}`,

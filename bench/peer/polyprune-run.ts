@@ -101,6 +101,7 @@ await writeFile(
   JSON.stringify({
     seconds: { ...seconds, total },
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuSeconds: (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1e6,
     scores,
     profile: res.profile,
   }),

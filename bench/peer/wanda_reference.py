@@ -175,6 +175,7 @@ def run(args):
     report = {
         "seconds": {"load": t1 - t0, "calibrate+prune": t2 - t1, "score": t3 - t2, "total": t3 - t0},
         "maxRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "cpuSeconds": resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
         "scores": scores,
         "linears": [
             {"block": i, "name": name, "dOut": find(model.model.layers[i], name).weight.shape[0], "dIn": find(model.model.layers[i], name).weight.shape[1]}

@@ -21,10 +21,8 @@ export const PARALLEL_MIN_SCORES = 1 << 18;
 /** Threads beyond this gain little on mask selection (memory bound) and each holds a V8 heap. */
 const MAX_THREADS = 8;
 
-/** Threads mask selection uses by default, the calling one included: POLYPRUNE_MASK_THREADS, else the cores, at most 8. */
+/** Threads mask selection uses by default, the calling one included: as many as cores (as onnxruntime's own pool), at most 8. */
 export function defaultMaskThreads(): number {
-  const set = Number(process.env.POLYPRUNE_MASK_THREADS);
-  if (Number.isInteger(set) && set >= 1) return set;
   return Math.max(1, Math.min(MAX_THREADS, os.availableParallelism()));
 }
 
