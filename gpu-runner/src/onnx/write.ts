@@ -79,6 +79,17 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
   for (const target of [outPath, dataPath]) {
     if (target && sources.has(path.resolve(target))) throw new Error(`cannot write ${target}: the model's weights are read from it`);
   }
+  // The same file under another name (a hard link, as a cache may place inputs) would be truncated
+  // or patched in place just as well.
+  const ids = new Set<string>();
+  for (const s of sources) {
+    const st = await stat(s).catch(() => undefined);
+    if (st) ids.add(`${st.dev}:${st.ino}`);
+  }
+  for (const target of [outPath, dataPath]) {
+    const st = target ? await stat(target).catch(() => undefined) : undefined;
+    if (st && ids.has(`${st.dev}:${st.ino}`)) throw new Error(`cannot write ${target}: it is a link to a file the model's weights are read from`);
+  }
   const transforms = (t: TensorProto) => opts.transform !== undefined && (opts.transforms?.(t) ?? true);
   const readFinal = async (t: TensorProto): Promise<Uint8Array> => {
     const bytes = await readTensorBytes(model, t);

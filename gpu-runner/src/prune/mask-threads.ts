@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads';
 import type { LayerMask } from '../types.js';
 import { checkShape, prunedPerRow, selectMask, selectRowMaskColumns, type LayerShape, type MaskSpec } from './masks.js';
 import type { ColumnsJob } from './mask-worker.js';
+import { SharedPool } from './shared-pool.js';
 
 /** Below this many scores a layer is selected on the calling thread: handing it out costs more than it saves. */
 export const PARALLEL_MIN_SCORES = 1 << 18;
@@ -76,6 +77,10 @@ class MaskWorker {
 }
 
 const pool: MaskWorker[] = [];
+/** Shared scores and masks, reused from layer to layer. */
+export const buffers = new SharedPool();
+/** Buffers scoreBuffer lent out, taken back by the selection they are handed to. */
+const lentScores = new WeakSet<SharedArrayBuffer>();
 
 function workers(n: number): MaskWorker[] {
   for (let i = pool.length - 1; i >= 0; i--) if (pool[i]!.failed) pool.splice(i, 1);
@@ -111,34 +116,49 @@ export async function selectRowMaskThreaded(
   checkShape(scores, dIn, dOut);
   const k = prunedPerRow(dIn, sparsity);
   const ranges = splitColumns(dOut, threads);
+  const lent = scores.buffer instanceof SharedArrayBuffer && lentScores.delete(scores.buffer);
   if (ranges.length < 2 || scores.length < PARALLEL_MIN_SCORES || k === 0 || k === dIn) {
     const keep = new Uint8Array(dIn * dOut).fill(1);
     selectRowMaskColumns(scores, shape, k, dropTop, 0, dOut, keep);
+    if (lent) buffers.give(scores.buffer as SharedArrayBuffer);
     return keep;
   }
   let shared = scores;
   if (!(scores.buffer instanceof SharedArrayBuffer)) {
-    shared = new Float32Array(new SharedArrayBuffer(scores.byteLength));
+    shared = new Float32Array(buffers.take(scores.byteLength), 0, scores.length);
     shared.set(scores);
   }
-  const keep = new Uint8Array(new SharedArrayBuffer(dIn * dOut));
-  const [own, ...rest] = ranges;
-  const done = workers(rest.length).map((w, i) => w.run({ scores: shared, keep, dIn, dOut, k, dropTop, o0: rest[i]![0], o1: rest[i]![1] }));
-  // The calling thread's share runs while the workers run theirs.
-  selectRowMaskColumns(shared, shape, k, dropTop, own![0], own![1], keep);
-  await Promise.all(done);
-  // An ordinary buffer from here on: masks are packed, transferred and compared as plain bytes.
-  return keep.slice();
+  // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
+  const keep = new Uint8Array(buffers.take(dIn * dOut), 0, dIn * dOut).fill(0);
+  try {
+    const [own, ...rest] = ranges;
+    const done = workers(rest.length).map((w, i) => w.run({ scores: shared, keep, dIn, dOut, k, dropTop, o0: rest[i]![0], o1: rest[i]![1] }));
+    // The calling thread's share runs while the workers run theirs.
+    selectRowMaskColumns(shared, shape, k, dropTop, own![0], own![1], keep);
+    // Every share settled before the buffers go back: none may still be written to.
+    const failed = (await Promise.allSettled(done)).find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    // An ordinary buffer from here on: masks are packed, transferred and compared as plain bytes.
+    return keep.slice();
+  } finally {
+    buffers.give(keep.buffer as SharedArrayBuffer);
+    if (shared !== scores || lent) buffers.give(shared.buffer as SharedArrayBuffer);
+  }
 }
 
 /**
  * Where to compute a layer's scores for `selectMaskThreaded`: shared memory when its selection will
- * be spread over threads (no copy then), an ordinary array otherwise.
+ * be spread over threads (no copy then), an ordinary array otherwise. Shared memory is lent: once
+ * selectMaskThreaded (or selectRowMaskThreaded) has returned, the array may hold another layer's
+ * scores, so read nothing from it afterwards.
  */
 export function scoreBuffer(shape: LayerShape, spec: MaskSpec, threads = defaultMaskThreads()): Float32Array {
   const n = shape.dIn * shape.dOut;
   const spread = spec.pattern.kind === 'unstructured' && threads > 1 && n >= PARALLEL_MIN_SCORES && shape.dOut > 16;
-  return spread ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n);
+  if (!spread) return new Float32Array(n);
+  const buf = buffers.take(n * 4);
+  lentScores.add(buf);
+  return new Float32Array(buf, 0, n);
 }
 
 /** selectMask with per-neuron patterns spread over threads (the others are cheap and stay here). */

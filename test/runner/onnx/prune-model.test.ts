@@ -1,4 +1,4 @@
-import { appendFile, cp, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { appendFile, cp, link, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -148,6 +148,23 @@ describe('writePrunedModel', () => {
     }
     expect(written.equals(expected)).toBe(true);
     expect(written.equals(source)).toBe(false);
+  });
+
+  it('refuses to write over a hard link to the data file it reads from', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-prune-'));
+    dirs.push(dir);
+    // Source and link in one directory tree: hard links do not cross file systems.
+    await cp(path.dirname(fixture('llama-extdata')), path.join(dir, 'src'), { recursive: true });
+    await mkdir(path.join(dir, 'out'));
+    const model = await loadModel(path.join(dir, 'src', 'model.onnx'));
+    const linears = findPrunableLinears(model).linears;
+    const source = path.join(dir, 'src', 'model.onnx.data');
+    const before = await readFile(source);
+    await link(source, path.join(dir, 'out', 'model.onnx.data'));
+    await expect(writePrunedModel(model, linears, randomMasks(linears, 3), path.join(dir, 'out', 'model.onnx'))).rejects.toThrow(
+      /is a link to a file the model's weights are read from/,
+    );
+    expect((await readFile(source)).equals(before)).toBe(true);
   });
 
   it('external data with bytes no initializer reads: written afresh, without them, 64-byte aligned', async () => {

@@ -4,7 +4,15 @@
  * and a share no thread wrote would stay 0 in the shared mask and fail the comparison.
  */
 import { describe, expect, it } from 'vitest';
-import { PARALLEL_MIN_SCORES, scoreBuffer, selectMaskThreaded, selectRowMaskThreaded, splitColumns } from '../../../gpu-runner/src/prune/mask-threads.js';
+import {
+  PARALLEL_MIN_SCORES,
+  buffers,
+  scoreBuffer,
+  selectMaskThreaded,
+  selectRowMaskThreaded,
+  splitColumns,
+} from '../../../gpu-runner/src/prune/mask-threads.js';
+import { SharedPool } from '../../../gpu-runner/src/prune/shared-pool.js';
 import { selectRowMask } from '../../../gpu-runner/src/prune/masks.js';
 import { firstDiff, makeScores, refRowMask, type ScoreKind } from './reference.js';
 
@@ -23,6 +31,33 @@ describe('splitColumns', () => {
         }
       }
     }
+  });
+});
+
+describe('SharedPool', () => {
+  it('hands back the smallest free buffer that is large enough, else a new one; keeps the largest few', () => {
+    const pool = new SharedPool(2, 60_000);
+    const a = pool.take(100);
+    const b = pool.take(1000);
+    const c = pool.take(10);
+    expect([a.byteLength, b.byteLength, c.byteLength]).toEqual([100, 1000, 10]);
+    pool.give(a);
+    pool.give(b);
+    pool.give(c);
+    // at most 2 kept, the largest
+    expect(pool.freeBytes).toBe(1100);
+    expect(pool.take(50)).toBe(a);
+    expect(pool.take(50)).toBe(b);
+    expect(pool.take(50)).not.toBe(c);
+    expect(pool.freeBytes).toBe(0);
+  });
+
+  it('drops what it holds after being idle', async () => {
+    const pool = new SharedPool(4, 20);
+    pool.give(pool.take(64));
+    expect(pool.freeBytes).toBe(64);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(pool.freeBytes).toBe(0);
   });
 });
 
@@ -51,9 +86,12 @@ describe('selectRowMaskThreaded', () => {
     const spec = { pattern: { kind: 'unstructured' as const, sparsity: 0.3 } };
     const buf = scoreBuffer({ dIn, dOut }, spec, 4);
     expect(buf.buffer instanceof SharedArrayBuffer).toBe(true);
-    buf.set(makeScores(dIn, dOut, 'continuous', 8));
+    const scores = makeScores(dIn, dOut, 'continuous', 8);
+    buf.set(scores);
     const m = await selectMaskThreaded('x', buf, { dIn, dOut }, spec, 4);
-    expect(firstDiff(m.keep, refRowMask(buf, dIn, dOut, 0.3, false))).toBe(-1);
+    expect(firstDiff(m.keep, refRowMask(scores, dIn, dOut, 0.3, false))).toBe(-1);
+    // Lent shared memory comes back for the next layer's scores.
+    expect(buffers.take(dIn * dOut * 4)).toBe(buf.buffer);
     // Small layers and other patterns stay on ordinary memory.
     expect(scoreBuffer({ dIn: 64, dOut: 64 }, spec, 4).buffer instanceof SharedArrayBuffer).toBe(false);
     expect(scoreBuffer({ dIn, dOut }, { pattern: { kind: 'nm', n: 2, m: 4 } }, 4).buffer instanceof SharedArrayBuffer).toBe(false);
@@ -64,6 +102,21 @@ describe('selectRowMaskThreaded', () => {
     const layers = [1, 2, 3].map((seed) => makeScores(dIn, dOut, 'continuous', seed));
     const got = await Promise.all(layers.map((s) => selectRowMaskThreaded(s, { dIn, dOut }, 0.5, false, 3)));
     for (const [i, s] of layers.entries()) expect(firstDiff(got[i]!, selectRowMask(s, { dIn, dOut }, 0.5))).toBe(-1);
+  });
+
+  it('many layers in a row reuse the same shared memory: what the pool holds does not grow', async () => {
+    const spec = { pattern: { kind: 'unstructured' as const, sparsity: 0.5 } };
+    let held = -1;
+    for (let layer = 0; layer < 6; layer++) {
+      const scores = makeScores(dIn, dOut, 'continuous', 20 + layer);
+      const buf = scoreBuffer({ dIn, dOut }, spec, 3);
+      buf.set(scores);
+      const m = await selectMaskThreaded('x', buf, { dIn, dOut }, spec, 3);
+      expect(firstDiff(m.keep, selectRowMask(scores, { dIn, dOut }, 0.5))).toBe(-1);
+      if (held < 0) held = buffers.freeBytes;
+      expect(buffers.freeBytes).toBe(held);
+      expect(held).toBeGreaterThanOrEqual(dIn * dOut * 5);
+    }
   });
 
   it('sparsity 0 and 1, and bad input, as the single-threaded selection', async () => {
