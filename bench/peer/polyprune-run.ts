@@ -16,7 +16,7 @@ import { scoreRequests } from '../../gpu-runner/src/evaluate/batching.js';
 import { openEvalModel } from '../../gpu-runner/src/evaluate/model.js';
 import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflight.js';
 import { writePrunedModel } from '../../gpu-runner/src/onnx/apply-mask.js';
-import { scoreBuffer, selectMaskThreaded } from '../../gpu-runner/src/prune/mask-threads.js';
+import { releaseMaskThreads, scoreBuffer, selectMaskThreaded } from '../../gpu-runner/src/prune/mask-threads.js';
 import { canonicalWeight, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
 import { computeScores } from '../../gpu-runner/src/prune/scores.js';
 import type { LayerMask, PrunableLinear } from '../../gpu-runner/src/types.js';
@@ -67,6 +67,7 @@ const res = await collectStats(model, structure.linears, samples, {
     return out;
   },
 });
+await releaseMaskThreads();
 lap('calibrate+prune');
 const prunedDir = path.join(path.dirname(outFile), 'pruned');
 await rm(prunedDir, { recursive: true, force: true });

@@ -64,6 +64,12 @@ class MaskWorker {
     this.worker.on('exit', (code) => fail(new Error(`mask selection worker exited with code ${code}`)));
   }
 
+  /** Ends the thread; its pending jobs (none, when called between selections) fail. */
+  async stop(): Promise<void> {
+    this.failed ??= new Error('mask selection worker stopped');
+    await this.worker.terminate();
+  }
+
   run(job: Omit<ColumnsJob, 'id'>): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.next++;
@@ -86,6 +92,17 @@ function workers(n: number): MaskWorker[] {
   for (let i = pool.length - 1; i >= 0; i--) if (pool[i]!.failed) pool.splice(i, 1);
   while (pool.length < n) pool.push(new MaskWorker());
   return pool.slice(0, n);
+}
+
+/**
+ * Ends the worker threads and drops the shared buffers, once a job's masks are chosen: idle workers
+ * hold their V8 heaps (and a module loader each), about 40 MB that evaluation, the next stage and the
+ * job's peak, can use. The next selection starts them again (a fraction of a second).
+ */
+export async function releaseMaskThreads(): Promise<void> {
+  const stopping = pool.splice(0).map((w) => w.stop());
+  buffers.clear();
+  await Promise.all(stopping);
 }
 
 /** [o0, o1) ranges of about equal width, in multiples of 16 neurons (selectRowMaskColumns' tiles). */

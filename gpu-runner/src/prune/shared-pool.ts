@@ -38,6 +38,12 @@ export class SharedPool {
     this.timer.unref();
   }
 
+  /** Drops every free buffer now. */
+  clear(): void {
+    clearTimeout(this.timer);
+    this.free = [];
+  }
+
   /** Bytes held for reuse now. */
   get freeBytes(): number {
     return this.free.reduce((s, b) => s + b.byteLength, 0);

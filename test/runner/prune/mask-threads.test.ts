@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   PARALLEL_MIN_SCORES,
   buffers,
+  releaseMaskThreads,
   scoreBuffer,
   selectMaskThreaded,
   selectRowMaskThreaded,
@@ -117,6 +118,14 @@ describe('selectRowMaskThreaded', () => {
       expect(buffers.freeBytes).toBe(held);
       expect(held).toBeGreaterThanOrEqual(dIn * dOut * 5);
     }
+  });
+
+  it('after releaseMaskThreads the pool is empty and the next selection starts threads again', async () => {
+    await releaseMaskThreads();
+    expect(buffers.freeBytes).toBe(0);
+    const scores = makeScores(dIn, dOut, 'ties', 31);
+    expect(firstDiff(await selectRowMaskThreaded(scores, { dIn, dOut }, 0.5, false, 2), refRowMask(scores, dIn, dOut, 0.5, false))).toBe(-1);
+    await releaseMaskThreads();
   });
 
   it('sparsity 0 and 1, and bad input, as the single-threaded selection', async () => {
