@@ -41,6 +41,8 @@ const VALUE_FLAGS = new Set([
   '--rows',
   '--threads',
   '--routes',
+  '--baseline',
+  '--reference-sums',
 ]);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));

@@ -3,12 +3,17 @@
  * sequential Wanda and scoring (bench/peer/wanda_reference.py), on the same weights (a random XGLM
  * built in torch by scripts/demo-model/families.py and exported with torch.onnx), the same
  * calibration tokens (8 × 128) and the same XNLI-shaped prompts, each side in its own process with
- * the same thread count. Prints wall time and peak RSS of each, their ratios (median [range] over
+ * the same thread count. Prints wall time, CPU time and peak RSS of each, their ratios (median [range] over
  * `--reps`, interleaved), how many mask entries agree and the largest score difference.
  *
  * Default shape: 4 × 1024 layers, ffn 4096, vocabulary 256008 (XGLM-564M's widths, a sixth of its
  * layers: a few minutes here). `--full`: all 24 layers (XGLM-564M). `--threads N` (default 2),
  * `--rows N` XNLI rows (default 8), `--reps N` (default 2). Models are cached in bench/out/peer.
+ * `--baseline DIR`: also run DIR's bench/peer/polyprune-run.ts in every repetition (DIR: a copy of
+ * an earlier commit, e.g. `git archive <commit> | tar -x -C DIR` with node_modules linked in), for
+ * before/after ratios measured side by side. `--reference-sums float64`: the reference's statistics
+ * and metric in float64 (wanda_reference.py's Wrapped64), to tell float32 rounding from real mask
+ * differences.
  * Needs python3 with torch (scripts/demo-model/README.md); without it the bench says how to get it
  * and exits 0.
  */
@@ -35,6 +40,8 @@ const flag = (name: string) => {
 interface Report {
   seconds: Record<string, number>;
   maxRssBytes: number;
+  /** user + system CPU time of the process (onnxruntime's and torch's threads included) */
+  cpuSeconds: number;
   scores: number[];
   wall: number;
 }
@@ -45,10 +52,10 @@ function median(xs: number[]): string {
   return `${mid.toFixed(2)} [${s[0]!.toFixed(2)}–${s[s.length - 1]!.toFixed(2)}]`;
 }
 
-async function child(cmd: string, args: string[], env: NodeJS.ProcessEnv, outFile: string): Promise<Report> {
+async function child(cmd: string, args: string[], env: NodeJS.ProcessEnv, outFile: string, cwd = ROOT): Promise<Report> {
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const p = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
     p.on('error', reject);
     p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}`))));
   });
@@ -71,6 +78,9 @@ export async function run(): Promise<void> {
   const threads = Number(flag('threads') ?? 2);
   const reps = Number(flag('reps') ?? 2);
   const nRows = Number(flag('rows') ?? 8);
+  const baseline = flag('baseline') && path.resolve(flag('baseline')!);
+  const sums = flag('reference-sums') ?? 'float32';
+  if (baseline && !existsSync(path.join(baseline, 'bench/peer/polyprune-run.ts'))) throw new Error(`--baseline ${baseline} has no bench/peer/polyprune-run.ts`);
   const shape = { layers, d: 1024, ffn: 4096, heads: 16, vocab: 256008 };
   const dir = path.join(OUT, `xglm-${layers}x1024`);
   if (!existsSync(path.join(dir, 'peer.json'))) {
@@ -128,52 +138,90 @@ export async function run(): Promise<void> {
   await writeFile(inputsFile, JSON.stringify({ calibration, sparsity: 0.5, prompts }));
   console.log(
     `XGLM ${layers} × ${shape.d}, ffn ${shape.ffn}, vocab ${shape.vocab} (random weights); sequential Wanda 50 %, 8 × 128 calibration tokens; ` +
-      `${prompts.length} prompts (${nRows} XNLI rows), paper scoring; ${threads} threads each; ${reps} interleaved repetitions; ${os.cpus().length} cores`,
+      `${prompts.length} prompts (${nRows} XNLI rows), paper scoring; ${threads} threads each; ${reps} interleaved repetitions; ${os.cpus().length} cores` +
+      `${baseline ? `; baseline ${baseline}` : ''}${sums !== 'float32' ? `; reference sums in ${sums}` : ''}`,
   );
 
-  const time: number[] = [];
-  const rss: number[] = [];
+  const ratios = {
+    time: [] as number[],
+    cpu: [] as number[],
+    rss: [] as number[],
+    baseTime: [] as number[],
+    baseCpu: [] as number[],
+    baseRss: [] as number[],
+    vsBase: [] as number[],
+    cpuVsBase: [] as number[],
+  };
   let last: { torch: Report; ours: Report } | undefined;
+  const polyprune = (cwd: string, out: string) =>
+    child(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', 'bench/peer/polyprune-run.ts', dir, inputsFile, out, String(threads)],
+      { MALLOC_MMAP_THRESHOLD_: '1048576' },
+      out,
+      cwd,
+    );
+  const line = (name: string, x: Report) =>
+    `${name} ${x.wall.toFixed(1)} s (${fmtStages(x.seconds)}), ${x.cpuSeconds.toFixed(0)} s CPU, ${gib(x.maxRssBytes)} peak`;
   for (let r = 0; r < reps; r++) {
     const torchOut = path.join(work, 'torch.json');
-    const oursOut = path.join(work, 'polyprune.json');
     const loadBefore = os.loadavg()[0]!;
     const torch = await child(
       PYTHON,
-      ['bench/peer/wanda_reference.py', 'run', '--model', dir, '--inputs', inputsFile, '--out', torchOut, '--threads', String(threads)],
+      ['bench/peer/wanda_reference.py', 'run', '--model', dir, '--inputs', inputsFile, '--out', torchOut, '--threads', String(threads), '--sums', sums],
       { PYTHONPATH },
       torchOut,
     );
-    const ours = await child(
-      process.execPath,
-      ['--expose-gc', '--import', 'tsx', 'bench/peer/polyprune-run.ts', dir, inputsFile, oursOut, String(threads)],
-      { MALLOC_MMAP_THRESHOLD_: '1048576' },
-      oursOut,
-    );
-    time.push(ours.wall / torch.wall);
-    rss.push(ours.maxRssBytes / torch.maxRssBytes);
+    // Alternating which polyprune goes first, so neither always runs after the reference.
+    const base = baseline && r % 2 === 1 ? await polyprune(baseline, path.join(work, 'baseline.json')) : undefined;
+    const ours = await polyprune(ROOT, path.join(work, 'polyprune.json'));
+    const before = baseline && !base ? await polyprune(baseline, path.join(work, 'baseline.json')) : base;
+    ratios.time.push(ours.wall / torch.wall);
+    ratios.cpu.push(ours.cpuSeconds / torch.cpuSeconds);
+    ratios.rss.push(ours.maxRssBytes / torch.maxRssBytes);
+    if (before) {
+      ratios.baseTime.push(before.wall / torch.wall);
+      ratios.baseCpu.push(before.cpuSeconds / torch.cpuSeconds);
+      ratios.cpuVsBase.push(ours.cpuSeconds / before.cpuSeconds);
+      ratios.baseRss.push(before.maxRssBytes / torch.maxRssBytes);
+      ratios.vsBase.push(ours.wall / before.wall);
+    }
     console.log(
-      `rep ${r + 1}: torch ${torch.wall.toFixed(1)} s (${fmtStages(torch.seconds)}), ${gib(torch.maxRssBytes)} peak; ` +
-        `polyprune ${ours.wall.toFixed(1)} s (${fmtStages(ours.seconds)}), ${gib(ours.maxRssBytes)} peak; load ${loadBefore.toFixed(1)} → ${os.loadavg()[0]!.toFixed(1)}`,
+      `rep ${r + 1}: ${line('torch', torch)}; ${line('polyprune', ours)}${before ? `; ${line('baseline', before)}` : ''}; ` +
+        `load ${loadBefore.toFixed(1)} → ${os.loadavg()[0]!.toFixed(1)}`,
     );
     last = { torch, ours };
   }
-  const a = await readFile(path.join(work, 'torch.json.masks'));
-  const b = await readFile(path.join(work, 'polyprune.json.masks'));
-  let same = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
   let worst = 0;
   last!.torch.scores.forEach((s, i) => {
     worst = Math.max(worst, Math.abs(s - last!.ours.scores[i]!));
   });
   console.log('\n| figure | polyprune ÷ torch reference, median [min–max] |');
   console.log('| --- | --- |');
-  console.log(`| wall time (calibrate, prune, write, score) | ${median(time)} |`);
-  console.log(`| peak RSS | ${median(rss)} |`);
+  console.log(`| wall time (calibrate, prune, write, score) | ${median(ratios.time)} |`);
+  console.log(`| CPU time | ${median(ratios.cpu)} |`);
+  console.log(`| peak RSS | ${median(ratios.rss)} |`);
+  if (baseline) {
+    console.log(`| baseline: wall time | ${median(ratios.baseTime)} |`);
+    console.log(`| baseline: CPU time | ${median(ratios.baseCpu)} |`);
+    console.log(`| baseline: peak RSS | ${median(ratios.baseRss)} |`);
+    console.log(`| polyprune ÷ baseline: wall time | ${median(ratios.vsBase)} |`);
+    console.log(`| polyprune ÷ baseline: CPU time | ${median(ratios.cpuVsBase)} |`);
+  }
   console.log(
-    `masks: ${a.length === b.length ? `${same} of ${a.length} entries agree (${((100 * same) / a.length).toFixed(4)} %)` : `sizes differ (${a.length} vs ${b.length})`}; ` +
-      `paper scores (pruned model) differ by at most ${worst.toExponential(2)}`,
+    `masks vs the reference${sums !== 'float32' ? ` (sums in ${sums})` : ''}: ${await agreement(path.join(work, 'torch.json.masks'), path.join(work, 'polyprune.json.masks'))}`,
   );
+  if (baseline) console.log(`masks vs the baseline: ${await agreement(path.join(work, 'baseline.json.masks'), path.join(work, 'polyprune.json.masks'))}`);
+  console.log(`paper scores (pruned model) differ from the reference's by at most ${worst.toExponential(2)}`);
+}
+
+async function agreement(fileA: string, fileB: string): Promise<string> {
+  const a = await readFile(fileA);
+  const b = await readFile(fileB);
+  if (a.length !== b.length) return `sizes differ (${a.length} vs ${b.length})`;
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return `${same} of ${a.length} entries agree (${a.length - same} differ)`;
 }
 
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;

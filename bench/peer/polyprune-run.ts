@@ -16,7 +16,7 @@ import { scoreRequests } from '@polyprune/gpu-runner/evaluate/batching';
 import { openEvalModel } from '@polyprune/gpu-runner/evaluate/model';
 import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
 import { writePrunedModel } from '@polyprune/gpu-runner/onnx/apply-mask';
-import { selectMask } from '@polyprune/gpu-runner/prune/masks';
+import { releaseMaskThreads, scoreBuffer, selectMaskThreaded } from '@polyprune/gpu-runner/prune/mask-threads';
 import { canonicalWeight, type StoredWeights } from '@polyprune/gpu-runner/prune/policy';
 import { computeScores } from '@polyprune/gpu-runner/prune/scores';
 import type { LayerMask, PrunableLinear } from '@polyprune/gpu-runner/types';
@@ -50,15 +50,24 @@ const samples = inputs.calibration.map((ids) => ({
   inputIds: BigInt64Array.from(ids, (v) => BigInt(v)),
   attentionMask: new BigInt64Array(ids.length).fill(1n),
 }));
-const pattern = { kind: 'unstructured' as const, sparsity: inputs.sparsity };
-const maskOf = async (l: PrunableLinear, sqNorm: Float64Array, stored: StoredWeights): Promise<LayerMask> =>
-  selectMask(l.id, computeScores(await canonicalWeight(model, l, stored), { method: 'wanda', sqNorm }), { dIn: l.dIn, dOut: l.dOut }, { pattern });
+const spec = { pattern: { kind: 'unstructured' as const, sparsity: inputs.sparsity } };
+// As a prune job's policy does (prune/policy.ts): one layer at a time, its selection on every core.
+const maskOf = async (l: PrunableLinear, sqNorm: Float64Array, stored: StoredWeights): Promise<LayerMask> => {
+  const shape = { dIn: l.dIn, dOut: l.dOut };
+  const scores = computeScores(await canonicalWeight(model, l, stored), { method: 'wanda', sqNorm }, scoreBuffer(shape, spec));
+  return selectMaskThreaded(l.id, scores, shape, spec);
+};
 const res = await collectStats(model, structure.linears, samples, {
   mode: 'sequential',
   session,
   config: checked.side.config,
-  maskBlock: (b, stats, stored) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => maskOf(l, stats.get(l.id)!.sqNorm, stored))),
+  maskBlock: async (b, stats, stored) => {
+    const out: LayerMask[] = [];
+    for (const l of structure.linears) if (l.block === b) out.push(await maskOf(l, stats.get(l.id)!.sqNorm, stored));
+    return out;
+  },
 });
+await releaseMaskThreads();
 lap('calibrate+prune');
 const prunedDir = path.join(path.dirname(outFile), 'pruned');
 await rm(prunedDir, { recursive: true, force: true });
@@ -67,6 +76,7 @@ await writePrunedModel(model, structure.linears, res.masks, path.join(prunedDir,
 for (const f of ['config.json', 'tokenizer.json']) await writeFile(path.join(prunedDir, f), await readFile(path.join(dir, f)));
 lap('write pruned model');
 const evalModel = await openEvalModel(prunedDir, session);
+lap('open for scoring');
 const requests = inputs.prompts.map((p) => ({ tokens: Int32Array.from(p), scoreFrom: 1 }));
 const { logprobs } = await scoreRequests(evalModel, requests);
 const scores = logprobs.map((lp) => lp.reduce((a, b) => a + b, 0) / Math.max(1, lp.length));
@@ -92,6 +102,7 @@ await writeFile(
   JSON.stringify({
     seconds: { ...seconds, total },
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuSeconds: (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1e6,
     scores,
     profile: res.profile,
   }),

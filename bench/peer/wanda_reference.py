@@ -9,6 +9,8 @@ log-prob of the prompt: the `paper` scoring). Bench only, never in the product.
         exported to DIR/model.onnx (+ external data) and saved as DIR/weights.pt
   run --model DIR --inputs FILE --out FILE --threads N           calibrate, prune, score; writes masks
         (uint8, 1 = kept, torch layout [out, in], layer by layer) to FILE.masks and a JSON report to FILE
+        [--sums float64]: the statistics and metric in float64 instead of the reference's float32
+        (Wrapped64; a bench variant for telling rounding from real differences)
 
 Environment: scripts/demo-model/README.md (PYTHONPATH=/tmp/pyextra:/tmp/pydeps /usr/bin/python3).
 """
@@ -64,6 +66,26 @@ def single_data_file(out):
         os.remove(os.path.join(out, f))
 
 
+class Wrapped64:
+    """Bench variant (`--sums float64`), not the reference: Σ_tokens x_j² summed in float64, divided by
+    the sample count once, and the metric |W|·sqrt(s) taken in float64 and rounded to float32 once, as
+    polyprune computes them. Shows how many mask entries depend on float32 rounding alone."""
+
+    def __init__(self, layer):
+        self.sum = torch.zeros(layer.weight.shape[1], dtype=torch.float64)
+        self.nsamples = 0
+
+    def add_batch(self, inp):
+        if inp.dim() == 2:
+            inp = inp.unsqueeze(0)
+        self.nsamples += inp.shape[0]
+        x = inp.reshape(-1, inp.shape[-1]).double()
+        self.sum += (x * x).sum(0)
+
+    def metric(self, w):
+        return (torch.abs(w.double()) * torch.sqrt(self.sum / self.nsamples).reshape((1, -1))).float()
+
+
 class Wrapped:
     """WrappedGPT of the reference: scaler_row, the running mean over samples of Σ_tokens x_j²."""
 
@@ -81,6 +103,9 @@ class Wrapped:
         self.nsamples += tmp
         self.scaler_row += torch.norm(inp, p=2, dim=1) ** 2 / self.nsamples
 
+    def metric(self, w):
+        return torch.abs(w) * torch.sqrt(self.scaler_row.reshape((1, -1)))
+
 
 def find(module, name):
     for part in name.split("."):
@@ -88,8 +113,9 @@ def find(module, name):
     return module
 
 
-def prune_wanda(model, samples, sparsity):
+def prune_wanda(model, samples, sparsity, wrapper=None):
     """prune_wanda of the reference, unstructured, one sample per forward as its loop does."""
+    wrapper = wrapper or Wrapped
     layers = model.model.layers
     n, seq = samples.shape
     mask = fam.additive_mask(torch.ones(1, seq, dtype=torch.long), seq)
@@ -99,7 +125,7 @@ def prune_wanda(model, samples, sparsity):
         inps = [emb[j : j + 1] for j in range(n)]
         masks = []
         for i, layer in enumerate(layers):
-            wrapped = {name: Wrapped(find(layer, name)) for name in LINEARS}
+            wrapped = {name: wrapper(find(layer, name)) for name in LINEARS}
             handles = [find(layer, name).register_forward_hook(lambda _m, inp, _out, w=wrapped[name]: w.add_batch(inp[0].data)) for name in LINEARS]
             for j in range(n):
                 layer(inps[j], mask)
@@ -107,7 +133,7 @@ def prune_wanda(model, samples, sparsity):
                 h.remove()
             for name in LINEARS:
                 w = find(layer, name).weight
-                metric = torch.abs(w.data) * torch.sqrt(wrapped[name].scaler_row.reshape((1, -1)))
+                metric = wrapped[name].metric(w.data)
                 drop = torch.zeros_like(metric, dtype=torch.bool)
                 idx = torch.sort(metric, dim=-1, stable=True)[1][:, : int(metric.shape[1] * sparsity)]
                 drop.scatter_(1, idx, True)
@@ -139,7 +165,7 @@ def run(args):
     model = make_model(cfg)
     model.load_state_dict(torch.load(os.path.join(args.model, "weights.pt")))
     t1 = time.perf_counter()
-    masks = prune_wanda(model, torch.tensor(inputs["calibration"], dtype=torch.long), inputs["sparsity"])
+    masks = prune_wanda(model, torch.tensor(inputs["calibration"], dtype=torch.long), inputs["sparsity"], Wrapped64 if args.sums == "float64" else Wrapped)
     t2 = time.perf_counter()
     scores = score_paper(model, inputs["prompts"])
     t3 = time.perf_counter()
@@ -149,6 +175,7 @@ def run(args):
     report = {
         "seconds": {"load": t1 - t0, "calibrate+prune": t2 - t1, "score": t3 - t2, "total": t3 - t0},
         "maxRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "cpuSeconds": resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime,
         "scores": scores,
         "linears": [
             {"block": i, "name": name, "dOut": find(model.model.layers[i], name).weight.shape[0], "dIn": find(model.model.layers[i], name).weight.shape[1]}
@@ -172,6 +199,7 @@ def main():
     r.add_argument("--inputs", required=True)
     r.add_argument("--out", required=True)
     r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--sums", choices=["float32", "float64"], default="float32")
     a = p.parse_args()
     build(a) if a.cmd == "build" else run(a)
 

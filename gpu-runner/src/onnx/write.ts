@@ -2,8 +2,16 @@
  * Writing a model. Small models are written with inline raw_data; large ones (or ones that came
  * with external data) get an external data file written tensor by tensor, so peak memory stays
  * at one changed (masked) tensor plus the graph; unchanged tensors are copied in pieces.
+ *
+ * A model whose weights came in one external data file, under the name it keeps, gets that file
+ * cloned instead (`cloneableSource`): a reflink where the file system has them, an in-kernel copy
+ * elsewhere, then only the changed tensors are written over their own byte ranges. Pruning changes
+ * the linears, a tenth of a model's bytes or less (the embedding and head are most of it), so the
+ * rest never passes through JavaScript, and the pruned file is the source's byte for byte outside
+ * the changed ranges, offsets included.
  */
-import { open, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, open, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { bytesPerElement, dimsOf, onnx, weightDType, type GraphMessage, type ModelProto, type TensorMessage, type TensorProto } from './proto.js';
 import { externalRef, hasExternalData, isExternal, isFloatWeight, readTensorBytes, tensorChunks, type OnnxModel } from './read.js';
@@ -12,6 +20,8 @@ import { externalRef, hasExternalData, isExternal, isFloatWeight, readTensorByte
 const INLINE_LIMIT_BYTES = 1 << 30;
 /** Tensors smaller than this stay inline even in external mode (as onnx's own save does). */
 const EXTERNAL_MIN_BYTES = 1024;
+/** Bytes of a source data file no initializer reads (alignment, leftovers) a clone may carry along, besides 1 %. */
+const CLONE_SLACK_BYTES = 1 << 20;
 
 export interface SaveOptions {
   /** true: external data file; false: inline; 'auto' (default): external when the source used it or the weights exceed 1 GiB. */
@@ -69,6 +79,17 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
   for (const target of [outPath, dataPath]) {
     if (target && sources.has(path.resolve(target))) throw new Error(`cannot write ${target}: the model's weights are read from it`);
   }
+  // The same file under another name (a hard link, as a cache may place inputs) would be truncated
+  // or patched in place just as well.
+  const ids = new Set<string>();
+  for (const s of sources) {
+    const st = await stat(s).catch(() => undefined);
+    if (st) ids.add(`${st.dev}:${st.ino}`);
+  }
+  for (const target of [outPath, dataPath]) {
+    const st = target ? await stat(target).catch(() => undefined) : undefined;
+    if (st && ids.has(`${st.dev}:${st.ino}`)) throw new Error(`cannot write ${target}: it is a link to a file the model's weights are read from`);
+  }
   const transforms = (t: TensorProto) => opts.transform !== undefined && (opts.transforms?.(t) ?? true);
   const readFinal = async (t: TensorProto): Promise<Uint8Array> => {
     const bytes = await readTensorBytes(model, t);
@@ -88,13 +109,22 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
     await writeInlineStreaming(model.proto, outPath, contents);
     return { modelPath: outPath, dataPath, weightBytes };
   }
-  const fh = await open(dataPath, 'w');
+  const clone = await cloneableSource(model, dataFileName);
+  if (clone) await copyFile(clone.file, dataPath, constants.COPYFILE_FICLONE);
+  const fh = await open(dataPath, clone ? 'r+' : 'w');
   const written: TensorProto[] = [];
-  let offset = 0;
+  // Tensors the clone does not hold (inline in the source, or read lazily from its graph file) go after its end.
+  let offset = clone?.size ?? 0;
   try {
     for (const t of model.proto.graph!.initializer ?? []) {
       // Non-float tensors (shapes, indices) are copied as they are.
       if (!isFloatWeight(t)) {
+        written.push(t);
+        continue;
+      }
+      if (clone?.holds(t)) {
+        // Same location, offset and length as in the source; only changed bytes are written.
+        if (transforms(t)) await writeAll(fh, await readFinal(t), externalRef(t).offset);
         written.push(t);
         continue;
       }
@@ -122,6 +152,43 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
   }
   await writeFile(outPath, onnx.ModelProto.encode(withInitializers(model.proto, written)).finish());
   return { modelPath: outPath, dataPath, weightBytes };
+}
+
+/**
+ * The source's external data file, when the written model may start from a copy of it: the model's
+ * float initializers keep their data in exactly one such file, named as the output's will be, at
+ * ranges inside it that do not overlap (a changed tensor is written over its own range only), and
+ * those ranges hold nearly all of its bytes (a file with dead weight, e.g. an initializer dropped
+ * after export, is written afresh without it instead).
+ */
+async function cloneableSource(
+  model: OnnxModel,
+  dataFileName: string,
+): Promise<{ file: string; size: number; holds: (t: TensorProto) => boolean } | undefined> {
+  const ranges: Array<[number, number]> = [];
+  for (const t of model.initializers.values()) {
+    if (!isFloatWeight(t) || !isExternal(t)) continue;
+    const ref = externalRef(t);
+    if (ref.location === model.selfFile) continue;
+    if (ref.location !== dataFileName) return undefined;
+    const length = tensorByteLength(t);
+    if (ref.length >= 0 && ref.length !== length) return undefined;
+    ranges.push([ref.offset, ref.offset + length]);
+  }
+  if (ranges.length === 0) return undefined;
+  const file = path.resolve(model.dir, dataFileName);
+  const size = (await stat(file)).size;
+  ranges.sort((a, b) => a[0] - b[0]);
+  let used = 0;
+  let end = 0;
+  for (const [from, to] of ranges) {
+    if (from < end || to > size) return undefined;
+    used += to - from;
+    end = to;
+  }
+  if (size - used > CLONE_SLACK_BYTES + size / 100) return undefined;
+  const holds = (t: TensorProto) => isExternal(t) && externalRef(t).location === dataFileName;
+  return { file, size, holds };
 }
 
 const tensorByteLength = (t: TensorProto) => dimsOf(t).reduce((a, b) => a * b, 1) * bytesPerElement(weightDType(t.dataType));

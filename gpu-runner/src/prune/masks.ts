@@ -36,7 +36,7 @@ export interface LayerShape {
 /** Columns gathered together so that reading scores walks memory contiguously. */
 const TILE = 16;
 
-function checkShape(scores: Float32Array, dIn: number, dOut: number): void {
+export function checkShape(scores: Float32Array, dIn: number, dOut: number): void {
   if (!Number.isInteger(dIn) || !Number.isInteger(dOut) || dIn < 1 || dOut < 1) {
     throw new Error(`invalid layer shape [${dIn}, ${dOut}]`);
   }
@@ -59,14 +59,27 @@ export function prunedPerRow(dIn: number, sparsity: number): number {
  * dropTop). Finds the k-th order statistic by radix selection on the float bits (RadixSelector),
  * drops everything strictly below it, then the remaining count among the values equal to it in
  * input-index order — exact stable-sort semantics in O(dIn) per neuron instead of O(dIn log dIn).
+ * Columns are independent: mask-threads.ts splits them across worker threads (selectRowMaskColumns).
  */
 export function selectRowMask(scores: Float32Array, shape: LayerShape, sparsity: number, dropTop = false): Uint8Array {
   const { dIn, dOut } = shape;
   checkShape(scores, dIn, dOut);
   const k = prunedPerRow(dIn, sparsity);
   const keep = new Uint8Array(dIn * dOut).fill(1);
-  if (k === 0) return keep;
-  if (k === dIn) return keep.fill(0);
+  selectRowMaskColumns(scores, shape, k, dropTop, 0, dOut, keep);
+  return keep;
+}
+
+/**
+ * selectRowMask's work on the output neurons [o0, o1) only: writes their entries of `keep` (every
+ * other entry is left as it is), k weights dropped per neuron. Scores are not checked here.
+ */
+export function selectRowMaskColumns(scores: Float32Array, shape: LayerShape, k: number, dropTop: boolean, o0: number, o1: number, keep: Uint8Array): void {
+  const { dIn, dOut } = shape;
+  if (k === 0 || k === dIn) {
+    for (let i = 0; i < dIn; i++) keep.fill(k === 0 ? 1 : 0, i * dOut + o0, i * dOut + o1);
+    return;
+  }
   // Negating turns "drop the highest" into "drop the lowest" and leaves the index tie rule intact;
   // "+ 0" turns -0 into +0 so that equal scores get equal keys.
   const sign = dropTop ? -1 : 1;
@@ -74,10 +87,10 @@ export function selectRowMask(scores: Float32Array, shape: LayerShape, sparsity:
   const tileKeys = new Uint32Array(tile.buffer);
   const tileKeep = new Uint8Array(TILE * dIn);
   const selector = new RadixSelector(dIn);
-  for (let o0 = 0; o0 < dOut; o0 += TILE) {
-    const width = Math.min(TILE, dOut - o0);
+  for (let t0 = o0; t0 < o1; t0 += TILE) {
+    const width = Math.min(TILE, o1 - t0);
     for (let i = 0; i < dIn; i++) {
-      const src = i * dOut + o0;
+      const src = i * dOut + t0;
       for (let c = 0; c < width; c++) tile[c * dIn + i] = sign * scores[src + c]! + 0;
     }
     for (let c = 0; c < width; c++) {
@@ -97,11 +110,10 @@ export function selectRowMask(scores: Float32Array, shape: LayerShape, sparsity:
       }
     }
     for (let i = 0; i < dIn; i++) {
-      const dst = i * dOut + o0;
+      const dst = i * dOut + t0;
       for (let c = 0; c < width; c++) keep[dst + c] = tileKeep[c * dIn + i]!;
     }
   }
-  return keep;
 }
 
 /**

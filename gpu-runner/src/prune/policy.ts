@@ -6,7 +6,8 @@
 import type { PruneJobSpec } from '@polyprune/shared/api/jobs';
 import { bytesToFloat32, readWeight, type OnnxModel } from '../onnx/read.js';
 import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types.js';
-import { selectMask, type MaskPattern } from './masks.js';
+import { scoreBuffer, selectMaskThreaded } from './mask-threads.js';
+import type { MaskPattern, MaskSpec } from './masks.js';
 import { computeScores, type ScoreInputs } from './scores.js';
 
 /** The part of a prune job's spec that decides its masks. */
@@ -89,8 +90,10 @@ export function scoreInputs(spec: MaskPolicy, l: PrunableLinear, index: number, 
 
 export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLinear, index: number, st: Statistics, stored?: StoredWeights): Promise<LayerMask> {
   const w = await canonicalWeight(model, l, stored);
-  const scores = computeScores(w, scoreInputs(spec, l, index, st));
-  return selectMask(l.id, scores, { dIn: l.dIn, dOut: l.dOut }, { pattern: maskPattern(spec, layerSparsityOf(spec, l)), dropTop: spec.dropTop });
+  const shape = { dIn: l.dIn, dOut: l.dOut };
+  const mask: MaskSpec = { pattern: maskPattern(spec, layerSparsityOf(spec, l)), dropTop: spec.dropTop };
+  const scores = computeScores(w, scoreInputs(spec, l, index, st), scoreBuffer(shape, mask));
+  return selectMaskThreaded(l.id, scores, shape, mask);
 }
 
 /**
@@ -98,14 +101,12 @@ export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLine
  * far, chosen before block b+1 is calibrated. `st.main` follows the latest statistics.
  */
 export function blockMasker(model: OnnxModel, spec: MaskPolicy, linears: PrunableLinear[], st: Statistics) {
-  return (block: number, stats: ActivationStats, stored?: StoredWeights): Promise<LayerMask[]> => {
+  return async (block: number, stats: ActivationStats, stored?: StoredWeights): Promise<LayerMask[]> => {
     st.main = stats;
-    return Promise.all(
-      linears
-        .map((l, i) => [l, i] as const)
-        .filter(([l]) => l.block === block)
-        .map(([l, i]) => maskOf(model, spec, l, i, st, stored)),
-    );
+    // One layer at a time: its selection already uses every core, and only its scores are held.
+    const out: LayerMask[] = [];
+    for (const [i, l] of linears.entries()) if (l.block === block) out.push(await maskOf(model, spec, l, i, st, stored));
+    return out;
   };
 }
 

@@ -32,10 +32,17 @@ function checkWeight(w: DenseWeight): void {
   }
 }
 
+/** `into` when given (it must have dIn·dOut values), else a new array. */
+function output(n: number, into?: Float32Array): Float32Array {
+  if (!into) return new Float32Array(n);
+  if (into.length !== n) throw new Error(`score buffer has ${into.length} values, expected ${n}`);
+  return into;
+}
+
 /** Scales each input row i of |W| by factor[i] (the shared shape of wanda and mt-contrast). */
-function scaleRows(w: DenseWeight, factor: Float64Array): Float32Array {
+function scaleRows(w: DenseWeight, factor: Float64Array, into?: Float32Array): Float32Array {
   const { dIn, dOut, data } = w;
-  const out = new Float32Array(dIn * dOut);
+  const out = output(dIn * dOut, into);
   for (let i = 0; i < dIn; i++) {
     const f = factor[i]!;
     const base = i * dOut;
@@ -45,41 +52,47 @@ function scaleRows(w: DenseWeight, factor: Float64Array): Float32Array {
 }
 
 /** |W_ij|. */
-export function scoreMagnitude(w: DenseWeight): Float32Array {
+export function scoreMagnitude(w: DenseWeight, into?: Float32Array): Float32Array {
   checkWeight(w);
-  const out = new Float32Array(w.data.length);
+  const out = output(w.data.length, into);
   for (let k = 0; k < out.length; k++) out[k] = Math.abs(w.data[k]!);
   return out;
 }
 
 /** Wanda: |W_ij|·√s_j with s_j the input channel's statistic (LayerStats.sqNorm). */
-export function scoreWanda(w: DenseWeight, sqNorm: Float64Array): Float32Array {
+export function scoreWanda(w: DenseWeight, sqNorm: Float64Array, into?: Float32Array): Float32Array {
   checkWeight(w);
   checkStats('sqNorm', sqNorm, w.dIn);
   const factor = new Float64Array(w.dIn);
   for (let j = 0; j < w.dIn; j++) factor[j] = Math.sqrt(sqNorm[j]!);
-  return scaleRows(w, factor);
+  return scaleRows(w, factor, into);
 }
 
 /** mt-contrast: |W_ij|·s^mt_j/√max(s^contrast_j, ε) — translation statistics over contrast statistics. */
-export function scoreMtContrast(w: DenseWeight, mtSqNorm: Float64Array, contrastSqNorm: Float64Array, epsilon = CONTRAST_EPSILON): Float32Array {
+export function scoreMtContrast(
+  w: DenseWeight,
+  mtSqNorm: Float64Array,
+  contrastSqNorm: Float64Array,
+  epsilon = CONTRAST_EPSILON,
+  into?: Float32Array,
+): Float32Array {
   checkWeight(w);
   checkStats('mtSqNorm', mtSqNorm, w.dIn);
   checkStats('contrastSqNorm', contrastSqNorm, w.dIn);
   if (!(epsilon > 0)) throw new Error(`epsilon must be > 0, got ${epsilon}`);
   const factor = new Float64Array(w.dIn);
   for (let j = 0; j < w.dIn; j++) factor[j] = mtSqNorm[j]! / Math.sqrt(Math.max(contrastSqNorm[j]!, epsilon));
-  return scaleRows(w, factor);
+  return scaleRows(w, factor, into);
 }
 
 /**
  * Random baseline: uniform scores drawn in flat [dIn, dOut] order from mulberry32(seed). The weight's
  * values are ignored, so the mask depends only on (shape, seed).
  */
-export function scoreRandom(shape: { dIn: number; dOut: number }, seed: number): Float32Array {
+export function scoreRandom(shape: { dIn: number; dOut: number }, seed: number, into?: Float32Array): Float32Array {
   if (!Number.isInteger(seed)) throw new Error(`random seed must be an integer, got ${seed}`);
   const next = mulberry32(seed);
-  const out = new Float32Array(shape.dIn * shape.dOut);
+  const out = output(shape.dIn * shape.dOut, into);
   for (let k = 0; k < out.length; k++) out[k] = next();
   return out;
 }
@@ -91,16 +104,20 @@ export type ScoreInputs =
   | { method: 'mt-contrast'; mtSqNorm: Float64Array; contrastSqNorm: Float64Array; epsilon?: number }
   | { method: 'random'; seed: number };
 
-export function computeScores(w: DenseWeight, inputs: ScoreInputs): Float32Array {
+/**
+ * Scores of one weight by `inputs.method`. `into`: the array to write them to (dIn·dOut values, e.g.
+ * shared memory for threaded mask selection); a new one otherwise.
+ */
+export function computeScores(w: DenseWeight, inputs: ScoreInputs, into?: Float32Array): Float32Array {
   switch (inputs.method) {
     case 'magnitude':
-      return scoreMagnitude(w);
+      return scoreMagnitude(w, into);
     case 'wanda':
-      return scoreWanda(w, inputs.sqNorm);
+      return scoreWanda(w, inputs.sqNorm, into);
     case 'mt-contrast':
-      return scoreMtContrast(w, inputs.mtSqNorm, inputs.contrastSqNorm, inputs.epsilon);
+      return scoreMtContrast(w, inputs.mtSqNorm, inputs.contrastSqNorm, inputs.epsilon, into);
     case 'random':
       checkWeight(w);
-      return scoreRandom(w, inputs.seed);
+      return scoreRandom(w, inputs.seed, into);
   }
 }

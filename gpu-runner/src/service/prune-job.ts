@@ -30,6 +30,7 @@ import type { Device } from '../ort';
 import { sparsityReport } from '../prune/masks';
 import { packMasks } from '../prune/pack';
 import { planOwl } from '../prune/owl';
+import { releaseMaskThreads } from '../prune/mask-threads';
 import { allMasks, blockMasker, layerSparsityOf, type MaskPolicy, RANDOM_LAYER_SEEDS, type Statistics } from '../prune/policy';
 import type { LoadedTokenizer } from '../tokenize/index';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../types';
@@ -196,6 +197,7 @@ async function prune(run: PruneRun): Promise<Pick<RunResult, 'overallSparsity' |
   const masks = calibrated?.masks.length
     ? calibrated.masks
     : await run.timed('masks', () => allMasks(m.model, policy, m.linears, st, (d, t) => ctx.progress('masks', d, t)));
+  await releaseMaskThreads();
   const report = sparsityReport(masks);
   recordBlockSparsity(run, m, report);
   ctx.log(`masks: overall sparsity ${report.sparsity.toFixed(4)}`);

@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, cp, link, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writePrunedModel, zeroMaskedStored } from '@polyprune/gpu-runner/onnx/apply-mask';
 import { findPrunableLinears } from '@polyprune/gpu-runner/onnx/structure';
 import { weightsToInputs } from '@polyprune/gpu-runner/onnx/surgery';
-import { loadModel, readTensorBytes, readWeight, type OnnxModel } from '@polyprune/gpu-runner/onnx/read';
+import { externalRef, isExternal, loadModel, readTensorBytes, readWeight, type OnnxModel } from '@polyprune/gpu-runner/onnx/read';
 import { halvesOf } from '@polyprune/gpu-runner/onnx/fp16';
 import { float16Tensor, float32Tensor, type Tensor } from '@polyprune/gpu-runner/ort';
 import type { LayerMask, PrunableLinear } from '@polyprune/gpu-runner/types';
@@ -120,6 +120,70 @@ describe('writePrunedModel', () => {
     expect(saved.dataPath).toBeDefined();
     const { ids, mask } = tokenRows([6, 4], 6, 200);
     const pruned = await runPlain(file, ids, mask);
+    const fed = await denseWithMaskedFeeds(model, linears, masks, ids, mask);
+    expect(maxAbsDiff(pruned.logits!.data as Float32Array, fed.logits!.data as Float32Array)).toBe(0);
+  });
+
+  it('external data: the pruned data file is the source file with only the masked weights rewritten, at the same offsets', async () => {
+    const model = await loadModel(fixture('llama-extdata'));
+    const linears = findPrunableLinears(model).linears;
+    const masks = randomMasks(linears, 4);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-prune-'));
+    dirs.push(dir);
+    const saved = await writePrunedModel(model, linears, masks, path.join(dir, 'model.onnx'));
+    const source = await readFile(path.join(path.dirname(fixture('llama-extdata')), 'model.onnx.data'));
+    const written = await readFile(saved.dataPath!);
+    expect(written.length).toBe(source.length);
+    const back = await loadModel(path.join(dir, 'model.onnx'));
+    for (const [name, t] of model.initializers) {
+      if (isExternal(t)) expect(externalRef(back.initializers.get(name)!), name).toEqual(externalRef(t));
+    }
+    // Expected bytes: the source's, with each masked entry of each linear zeroed by a plain loop.
+    const expected = Buffer.from(source);
+    for (const l of linears) {
+      const m = masks.find((x) => x.id === l.id)!;
+      const { offset } = externalRef(model.initializers.get(l.weightName)!);
+      const w = new Float32Array(expected.buffer, expected.byteOffset + offset, l.dIn * l.dOut);
+      for (let i = 0; i < l.dIn; i++) for (let o = 0; o < l.dOut; o++) if (!m.keep[i * l.dOut + o]) w[l.storedTransposed ? o * l.dIn + i : i * l.dOut + o] = 0;
+    }
+    expect(written.equals(expected)).toBe(true);
+    expect(written.equals(source)).toBe(false);
+  });
+
+  it('refuses to write over a hard link to the data file it reads from', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-prune-'));
+    dirs.push(dir);
+    // Source and link in one directory tree: hard links do not cross file systems.
+    await cp(path.dirname(fixture('llama-extdata')), path.join(dir, 'src'), { recursive: true });
+    await mkdir(path.join(dir, 'out'));
+    const model = await loadModel(path.join(dir, 'src', 'model.onnx'));
+    const linears = findPrunableLinears(model).linears;
+    const source = path.join(dir, 'src', 'model.onnx.data');
+    const before = await readFile(source);
+    await link(source, path.join(dir, 'out', 'model.onnx.data'));
+    await expect(writePrunedModel(model, linears, randomMasks(linears, 3), path.join(dir, 'out', 'model.onnx'))).rejects.toThrow(
+      /is a link to a file the model's weights are read from/,
+    );
+    expect((await readFile(source)).equals(before)).toBe(true);
+  });
+
+  it('external data with bytes no initializer reads: written afresh, without them, 64-byte aligned', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-prune-'));
+    dirs.push(dir);
+    const src = path.join(dir, 'src');
+    await cp(path.dirname(fixture('llama-extdata')), src, { recursive: true });
+    await appendFile(path.join(src, 'model.onnx.data'), new Uint8Array(2 << 20));
+    const model = await loadModel(path.join(src, 'model.onnx'));
+    const linears = findPrunableLinears(model).linears;
+    const masks = randomMasks(linears, 5);
+    const out = path.join(dir, 'out');
+    await mkdir(out);
+    const saved = await writePrunedModel(model, linears, masks, path.join(out, 'model.onnx'));
+    expect((await stat(saved.dataPath!)).size).toBeLessThan((await stat(path.join(src, 'model.onnx.data'))).size - (2 << 20));
+    const back = await loadModel(path.join(out, 'model.onnx'));
+    for (const t of back.initializers.values()) if (isExternal(t)) expect(externalRef(t).offset % 64).toBe(0);
+    const { ids, mask } = tokenRows([6, 4], 6, 200);
+    const pruned = await runPlain(path.join(out, 'model.onnx'), ids, mask);
     const fed = await denseWithMaskedFeeds(model, linears, masks, ids, mask);
     expect(maxAbsDiff(pruned.logits!.data as Float32Array, fed.logits!.data as Float32Array)).toBe(0);
   });
