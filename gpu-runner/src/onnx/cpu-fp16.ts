@@ -1,0 +1,155 @@
+/**
+ * fp16 weights on onnxruntime's CPU provider, which has no fp16 MatMul or Gemm kernel: it wraps
+ * such nodes in Casts, and the Cast of a constant weight is folded when the session starts, so a
+ * session holds an fp32 copy of every fp16 weight (2 × the fp16 file, anonymous memory) for as long
+ * as it lives; a weight fed as an input is instead cast again on every run. Two rewrites of the
+ * graph a session opens on avoid both (docs/runner.md, "fp16 models on CPU"):
+ *
+ * - `castWeightsPerRun`: the fp16 initializers that MatMul/Gemm read become graph inputs whose
+ *   initializer is their default value (overridable, IR ≥ 4). onnxruntime does not fold those, so a
+ *   run casts each weight just before its node and frees the copy after it: one weight's fp32 copy
+ *   at a time next to the fp16 bytes, which stay memory-mapped from the external-data file. The price
+ *   is a cast per weight per run; for sessions with few, large runs (calibration statistics, the
+ *   LMF residual stream).
+ * - `feedFp32`: weights the runner feeds (sequential calibration masks a block's weights between its
+ *   two passes) are declared fp32 and fed widened once per block; the MatMul/Gemm reading one reads
+ *   the fp32 tensor as fed, computing what onnxruntime's own Cast insertion computes, bit for bit,
+ *   without casting the weights on every batch.
+ *
+ * Both are pure functions of the graph; the caller decides when the session runs on CPU.
+ */
+import { DataType, dimsOf, onnx, type GraphMessage, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
+
+const MATMUL_OPS = new Set(['MatMul', 'Gemm']);
+
+/** Whether a node is an ONNX-domain op of `ops` (a com.microsoft op of the same name is another op). */
+function isOp(n: NodeProto, ops: Set<string>): boolean {
+  return ops.has(n.opType ?? '') && (!n.domain || n.domain === 'ai.onnx');
+}
+
+function castTo(n: NodeProto): number | undefined {
+  const a = (n.attribute ?? []).find((x) => x.name === 'to');
+  return a ? Number(a.i) : undefined;
+}
+
+/** Every node of the graph and of its subgraphs (If/Loop bodies read outer-scope initializers). */
+function* allNodes(nodes: NodeProto[]): Generator<NodeProto> {
+  for (const n of nodes) {
+    yield n;
+    for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) yield* allNodes(sub.node ?? []);
+  }
+}
+
+function consumersOf(nodes: NodeProto[]): Map<string, NodeProto[]> {
+  const out = new Map<string, NodeProto[]>();
+  for (const n of allNodes(nodes)) {
+    for (const i of n.input ?? []) {
+      if (!i) continue;
+      const list = out.get(i);
+      if (list) list.push(n);
+      else out.set(i, [n]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether `name` reaches a MatMul/Gemm as its weight (input B), directly or through a Transpose or
+ * a Cast: the nodes onnxruntime would compute in fp32 from a folded copy.
+ */
+function readByMatMul(name: string, consumers: Map<string, NodeProto[]>, depth = 0): boolean {
+  return (consumers.get(name) ?? []).some(
+    (n) =>
+      (isOp(n, MATMUL_OPS) && n.input?.[1] === name) ||
+      (depth < 2 && (n.opType === 'Transpose' || n.opType === 'Cast') && readByMatMul(n.output?.[0] ?? '', consumers, depth + 1)),
+  );
+}
+
+function tensorInput(name: string, elemType: number, dims: number[]): ValueInfoProto {
+  const shape = onnx.TensorShapeProto.create({ dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create({ dimValue: d })) });
+  return onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType, shape }) }) });
+}
+
+/**
+ * The graph with every fp16 initializer that a MatMul/Gemm reads (see `readByMatMul`) also declared
+ * as a graph input, so that onnxruntime casts it per run instead of folding an fp32 copy; `weights`
+ * names them. Unchanged (and `weights` empty) for IR < 4, where every initializer is a constant.
+ */
+export function castWeightsPerRun(proto: ModelProto): { proto: ModelProto; weights: string[] } {
+  const g = proto.graph!;
+  if (Number(proto.irVersion ?? 0) < 4) return { proto, weights: [] };
+  const consumers = consumersOf(g.node ?? []);
+  const declared = new Set((g.input ?? []).map((i) => i.name));
+  const extra: ValueInfoProto[] = [];
+  for (const t of g.initializer ?? []) {
+    if (t.dataType !== DataType.FLOAT16 || declared.has(t.name) || dimsOf(t).length < 2) continue;
+    if (readByMatMul(t.name!, consumers)) extra.push(tensorInput(t.name!, DataType.FLOAT16, dimsOf(t)));
+  }
+  if (!extra.length) return { proto, weights: [] };
+  const graph = onnx.GraphProto.create({ ...(g as GraphMessage), input: [...(g.input ?? []), ...extra] });
+  return { proto: onnx.ModelProto.create({ ...proto, graph }), weights: extra.map((i) => i.name!) };
+}
+
+const attrTo = (to: number) => onnx.AttributeProto.create({ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: to });
+
+/**
+ * The graph with the fp16 graph inputs among `names` declared fp32 and narrowed back by a Cast in
+ * front of their readers, when every reader is a MatMul/Gemm reading it as its weight, a Cast to
+ * fp32, or a 2-D Transpose in front of such nodes (which then transposes the fp32 input). onnxruntime
+ * wraps the MatMul in a Cast to fp32 and drops that Cast together with ours (a narrowing followed by
+ * a widening cancels out there), so the node reads the fp32 input as fed; nothing else in the graph
+ * changes, so it computes what the fp16 graph computes, bit for bit (fp16 values widen exactly).
+ * `widened` names the inputs to feed as fp32; the others stay fp16 (cast on every run, as before).
+ */
+export function feedFp32(proto: ModelProto, names: Iterable<string>): { proto: ModelProto; widened: Set<string> } {
+  const g = proto.graph!;
+  const nodes = g.node ?? [];
+  const consumers = consumersOf(nodes);
+  // Only main-graph nodes are rewired: a weight an If/Loop body reads stays fp16.
+  const topLevel = new Set(nodes);
+  const inputs = new Map((g.input ?? []).map((i) => [i.name ?? '', i]));
+  const takesFp32 = (n: NodeProto, tensor: string) =>
+    topLevel.has(n) && ((isOp(n, MATMUL_OPS) && n.input?.[1] === tensor && n.input?.[0] !== tensor) || (n.opType === 'Cast' && castTo(n) === DataType.FLOAT));
+  const widened = new Set<string>();
+  // Tensors that become fp32 (the weights and Transposes of them): their readers read a narrowing Cast.
+  const narrowed = new Set<string>();
+  for (const name of names) {
+    if (inputs.get(name)?.type?.tensorType?.elemType !== DataType.FLOAT16) continue;
+    const readers = consumers.get(name) ?? [];
+    const transposes = readers.filter((n) => n.opType === 'Transpose' && topLevel.has(n) && (n.output ?? []).length === 1);
+    const ok =
+      readers.length > 0 &&
+      readers.every((n) => takesFp32(n, name) || transposes.includes(n)) &&
+      transposes.every((t) => {
+        const out = t.output![0]!;
+        const after = consumers.get(out) ?? [];
+        return after.length > 0 && after.every((n) => takesFp32(n, out)) && !(g.output ?? []).some((o) => o.name === out);
+      });
+    if (!ok) continue;
+    widened.add(name);
+    if (readers.some((n) => n.opType !== 'Transpose')) narrowed.add(name);
+    for (const t of transposes) narrowed.add(t.output![0]!);
+  }
+  if (!widened.size) return { proto, widened };
+
+  const fp16Of = (t: string) => `${t}/pp_fp16`;
+  const narrow = (t: string) =>
+    onnx.NodeProto.create({ opType: 'Cast', name: `${t}/pp_cast_fp16`, input: [t], output: [fp16Of(t)], attribute: [attrTo(DataType.FLOAT16)] });
+  const out: NodeProto[] = [];
+  // The Casts of the weights come first (they read graph inputs); those of Transposes follow them.
+  for (const w of widened) if (narrowed.has(w)) out.push(narrow(w));
+  for (const n of nodes) {
+    const reads = (n.input ?? []).map((i) => (narrowed.has(i) && !(n.opType === 'Transpose' && widened.has(i)) ? fp16Of(i) : i));
+    out.push(reads.some((r, k) => r !== n.input![k]) ? onnx.NodeProto.create({ ...(n as object), input: reads }) : n);
+    for (const o of n.output ?? []) if (narrowed.has(o)) out.push(narrow(o));
+  }
+  const input = (g.input ?? []).map((i) => (widened.has(i.name ?? '') ? tensorInput(i.name!, DataType.FLOAT, dimsOfInput(i)) : i));
+  // A Transpose of a widened weight now outputs fp32: a recorded fp16 type for it would clash.
+  const valueInfo = (g.valueInfo ?? []).filter((v) => !narrowed.has(v.name ?? '') || widened.has(v.name ?? ''));
+  const graph = onnx.GraphProto.create({ ...(g as GraphMessage), node: out, input, valueInfo });
+  return { proto: onnx.ModelProto.create({ ...proto, graph }), widened };
+}
+
+function dimsOfInput(i: ValueInfoProto): number[] {
+  return (i.type?.tensorType?.shape?.dim ?? []).map((d) => Number(d.dimValue ?? 0));
+}

@@ -1,0 +1,304 @@
+/**
+ * fp16 weights on CPU (onnx/cpu-fp16.ts): sequential calibration feeds a block's fp16 weights
+ * widened to fp32 once per block, and calibration passes cast constant fp16 weights per run instead
+ * of holding onnxruntime's folded fp32 copy. Both must compute what onnxruntime's own handling
+ * computes (configureSessions({ cpuFp16: false })), bit for bit, and the pruned model stays fp16.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CalibrationSample, TokenizedCalibration } from '../../../gpu-runner/src/calibrate/batches.js';
+import { collectStats } from '../../../gpu-runner/src/calibrate/stats.js';
+import { collectResidualStream } from '../../../gpu-runner/src/calibrate/residual.js';
+import { castWeightsPerRun, feedFp32 } from '../../../gpu-runner/src/onnx/cpu-fp16.js';
+import { writePrunedModel } from '../../../gpu-runner/src/onnx/apply-mask.js';
+import { fp16ToFp32 } from '../../../gpu-runner/src/onnx/fp16.js';
+import { DataType, onnx } from '../../../gpu-runner/src/onnx/proto.js';
+import { loadModel, readTensorBytes, type OnnxModel } from '../../../gpu-runner/src/onnx/read.js';
+import { openSession } from '../../../gpu-runner/src/onnx/session.js';
+import { findBlockOutputs, findPrunableLinears } from '../../../gpu-runner/src/onnx/structure.js';
+import { configureSessions, float16Tensor, float32Tensor, ort, type Tensor } from '../../../gpu-runner/src/ort.js';
+import { weightsToInputs } from '../../../gpu-runner/src/onnx/surgery.js';
+import { canonicalWeight } from '../../../gpu-runner/src/prune/policy.js';
+import { selectMask } from '../../../gpu-runner/src/prune/masks.js';
+import { computeScores } from '../../../gpu-runner/src/prune/scores.js';
+import type { ActivationStats, LayerMask, PrunableLinear } from '../../../gpu-runner/src/types.js';
+import { TEST_DEVICE } from '../helpers/device.js';
+import { tiny, toSamples, tokenRows } from '../helpers/tiny.js';
+import { LAYOUTS, REAL, calibration, open } from '../real-exports/layouts.js';
+
+afterEach(() => configureSessions({ cpuFp16: true }));
+
+interface Case {
+  name: string;
+  model: OnnxModel;
+  linears: PrunableLinear[];
+  samples: CalibrationSample[];
+  config?: Record<string, unknown>;
+}
+
+function tinyCase(family: 'bloom' | 'llama' | 'gpt2', linear: 'matmul' | 'transpose' | 'gemm'): Case {
+  const { model, params } = tiny({ family, linear, dtype: 'float16', blocks: 3 });
+  const { ids, mask } = tokenRows([6, 4, 6], 6, params.vocab);
+  return { name: `tiny ${family} (${linear})`, model, linears: findPrunableLinears(model).linears, samples: toSamples(ids, mask) };
+}
+
+async function realCase(dir: string, graph: string): Promise<Case> {
+  const o = await open(path.join(REAL, dir), graph);
+  return { name: dir, model: o.model, linears: o.linears, samples: calibration(o.tokenizer, true), config: o.config };
+}
+
+/** Wanda at 50 % from a block's weights (the stored map maskBlock is handed, else read from the model). */
+async function wandaMask(model: OnnxModel, l: PrunableLinear, stats: ActivationStats, stored?: ReadonlyMap<string, Float32Array | Uint16Array>) {
+  const w = await canonicalWeight(model, l, stored);
+  return selectMask(l.id, computeScores(w, { method: 'wanda', sqNorm: stats.get(l.id)!.sqNorm }), l, { pattern: { kind: 'unstructured', sparsity: 0.5 } });
+}
+
+async function sequential(c: Case, cpuFp16: boolean) {
+  configureSessions({ cpuFp16 });
+  const storedTypes = new Set<string>();
+  const r = await collectStats(c.model, c.linears, c.samples, {
+    mode: 'sequential',
+    strategy: 'blockwise',
+    maskPadding: true,
+    batchSize: 2,
+    config: c.config,
+    session: { device: 'cpu' },
+    maskBlock: (b, stats, stored) => {
+      for (const d of stored.values()) storedTypes.add(d.constructor.name);
+      return Promise.all(c.linears.filter((l) => l.block === b).map((l) => wandaMask(c.model, l, stats, stored)));
+    },
+  });
+  return { ...r, storedTypes };
+}
+
+function expectSameStats(a: ActivationStats, b: ActivationStats) {
+  expect([...a.keys()]).toEqual([...b.keys()]);
+  for (const [id, s] of b) expect(Array.from(a.get(id)!.sqNorm), id).toEqual(Array.from(s.sqNorm));
+}
+
+function expectSameMasks(a: LayerMask[], b: LayerMask[]) {
+  expect(a.map((m) => m.id)).toEqual(b.map((m) => m.id));
+  for (const [k, m] of b.entries()) expect(Buffer.from(a[k]!.keep).equals(Buffer.from(m.keep)), m.id).toBe(true);
+}
+
+const fp16Layouts = LAYOUTS.filter((l) => l.fp16);
+
+describe.skipIf(TEST_DEVICE !== 'cpu')('fp16 weights on CPU', () => {
+  it('the fp16 real layouts are here (a missing one would leave the comparison below empty)', () => {
+    expect(fp16Layouts.map((l) => l.dir).sort()).toEqual(['genai-llama-fp16', 'optimum-bloom-fp16']);
+  });
+
+  const cases: Array<() => Promise<Case> | Case> = [
+    () => tinyCase('llama', 'matmul'),
+    () => tinyCase('bloom', 'transpose'),
+    () => tinyCase('gpt2', 'gemm'),
+    ...fp16Layouts.map((l) => () => realCase(l.dir, l.graph)),
+  ];
+  const names = ['tiny llama (matmul)', 'tiny bloom (transpose)', 'tiny gpt2 (gemm)', ...fp16Layouts.map((l) => l.dir)];
+
+  for (const [k, make] of cases.entries()) {
+    it(`${names[k]}: sequential Wanda feeds the block's weights as fp32, widened once; statistics and masks equal onnxruntime's handling bit for bit`, async () => {
+      const c = await make();
+      const ours = await sequential(c, true);
+      const theirs = await sequential(c, false);
+      // Mask selection is handed the fp32 weights the block runs were fed (before: the fp16 halves).
+      expect([...ours.storedTypes]).toEqual(['Float32Array']);
+      expect([...theirs.storedTypes]).toEqual(['Uint16Array']);
+      expectSameStats(ours.stats, theirs.stats);
+      expectSameMasks(ours.masks, theirs.masks);
+      // And the masks are Wanda's on those statistics, from the weights as stored (an independent read).
+      for (const l of c.linears) {
+        const m = await wandaMask(c.model, l, ours.stats);
+        expect(Buffer.from(m.keep).equals(Buffer.from(ours.masks.find((x) => x.id === l.id)!.keep)), l.id).toBe(true);
+      }
+    });
+  }
+
+  for (const [k, make] of cases.entries()) {
+    it(`${names[k]}: oneshot statistics and the residual stream with weights cast per run equal onnxruntime's folded copy bit for bit`, async () => {
+      const c = await make();
+      const oneshot = async (cpuFp16: boolean) => {
+        configureSessions({ cpuFp16 });
+        return (await collectStats(c.model, c.linears, c.samples, { mode: 'oneshot', batchSize: 2, config: c.config, session: { device: 'cpu' } })).stats;
+      };
+      expectSameStats(await oneshot(true), await oneshot(false));
+      const outputs = findBlockOutputs(c.model, c.linears);
+      const residual = async (cpuFp16: boolean) => {
+        configureSessions({ cpuFp16 });
+        const got: Float32Array[] = [];
+        const tokens: TokenizedCalibration = {
+          samples: c.samples.length,
+          maxLength: c.samples[0]!.inputIds.length,
+          inputIds: BigInt64Array.from(c.samples.flatMap((s) => [...s.inputIds])),
+          attentionMask: BigInt64Array.from(c.samples.flatMap((s) => [...s.attentionMask])),
+        };
+        await collectResidualStream(c.model, outputs, tokens, (_b, x) => got.push(Float32Array.from(x)), {
+          elemType: DataType.FLOAT16,
+          hidden: c.linears[0]!.dIn,
+          config: c.config,
+          session: { device: 'cpu' },
+        });
+        return got;
+      };
+      const [a, b] = [await residual(true), await residual(false)];
+      expect(a.length).toBe(b.length);
+      for (const [i, x] of b.entries()) expect(Buffer.from(a[i]!.buffer).equals(Buffer.from(x.buffer)), `block output ${i}`).toBe(true);
+    });
+  }
+
+  it('the pruned model of a sequential job stays fp16: masked weights zero, every other half as uploaded', async () => {
+    const layout = fp16Layouts.find((l) => l.dir === 'genai-llama-fp16')!;
+    const o = await open(path.join(REAL, layout.dir), layout.graph);
+    const c = await realCase(layout.dir, layout.graph);
+    const { masks } = await sequential(c, true);
+    const out = await mkdtemp(path.join(os.tmpdir(), 'pp-fp16-'));
+    try {
+      await writePrunedModel(o.uploaded, o.linears, masks, path.join(out, layout.graph));
+      const pruned = await loadModel(path.join(out, layout.graph));
+      for (const l of o.linears) {
+        const t = pruned.initializers.get(l.weightName)!;
+        expect(t.dataType, l.id).toBe(DataType.FLOAT16);
+        const halves = (bytes: Uint8Array) => new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+        const after = halves(await readTensorBytes(pruned, t));
+        const before = halves(await readTensorBytes(o.uploaded, o.uploaded.initializers.get(l.weightName)!));
+        const keep = masks.find((m) => m.id === l.id)!.keep;
+        // The graph stores [in, out] here, the mask's canonical layout.
+        expect(l.storedTransposed).toBe(false);
+        for (let i = 0; i < keep.length; i++) if (after[i] !== (keep[i] ? before[i] : 0)) throw new Error(`${l.id}[${i}]: ${after[i]} after pruning`);
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cpu-fp16 graph rewrites', () => {
+  it('feedFp32 declares fed fp16 weights fp32 only where every reader can take them, and runs bit-equal', async () => {
+    for (const linear of ['matmul', 'transpose', 'gemm'] as const) {
+      const { model } = tiny({ family: linear === 'gemm' ? 'gpt2' : 'llama', linear, dtype: 'float16', blocks: 1 });
+      const linears = findPrunableLinears(model).linears;
+      const names = linears.map((l) => l.weightName);
+      const fed = weightsToInputs(model.proto, names);
+      const { proto, widened } = feedFp32(fed, names);
+      expect([...widened].sort(), linear).toEqual([...names].sort());
+      for (const i of proto.graph!.input ?? []) if (widened.has(i.name!)) expect(i.type?.tensorType?.elemType).toBe(DataType.FLOAT);
+      // A name that is no fp16 input is left alone.
+      expect(feedFp32(fed, ['input_ids']).widened.size).toBe(0);
+      const feeds16: Record<string, Tensor> = {};
+      const feeds32: Record<string, Tensor> = {};
+      for (const n of names) {
+        const t = model.initializers.get(n)!;
+        const bytes = await readTensorBytes(model, t);
+        const h = new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+        const dims = (t.dims ?? []).map(Number);
+        feeds16[n] = float16Tensor(h, dims);
+        feeds32[n] = float32Tensor(fp16ToFp32(h), dims);
+      }
+      const ids = { input_ids: new ort.Tensor('int64', BigInt64Array.of(3n, 9n, 4n, 1n), [1, 4]) };
+      const run = async (p: typeof proto, w: Record<string, Tensor>) => {
+        const open = await openSession(p, model.dir, { device: 'cpu' });
+        try {
+          const inputs = new Set(open.session.inputNames);
+          const feeds: Record<string, Tensor> = { ...w, ...ids };
+          if (inputs.has('attention_mask')) feeds.attention_mask = new ort.Tensor('int64', BigInt64Array.of(1n, 1n, 1n, 1n), [1, 4]);
+          const out = await open.session.run(feeds);
+          return fp16ToFp32(new Uint16Array((out[open.session.outputNames[0]!]!.data as Uint16Array).buffer.slice(0)));
+        } finally {
+          await open.release();
+        }
+      };
+      expect(Array.from(await run(proto, feeds32)), linear).toEqual(Array.from(await run(fed, feeds16)));
+    }
+  });
+
+  it('castWeightsPerRun declares the fp16 MatMul/Gemm weights overridable; IR < 4 graphs are left as they are', () => {
+    const { model } = tiny({ family: 'bloom', linear: 'transpose', dtype: 'float16', blocks: 2 });
+    const linears = findPrunableLinears(model).linears;
+    const r = castWeightsPerRun(model.proto);
+    // Every linear's weight (read through a Transpose here) and the untied head's; not the embedding.
+    const head = model.proto.graph!.node!.find((n) => n.name === '/lm_head/MatMul')!.input![1]!;
+    expect(new Set(r.weights)).toEqual(new Set([...linears.map((l) => l.weightName), head]));
+    const inputs = new Set((r.proto.graph!.input ?? []).map((i) => i.name));
+    const inits = new Set((r.proto.graph!.initializer ?? []).map((t) => t.name));
+    for (const w of r.weights) expect(inputs.has(w) && inits.has(w), w).toBe(true);
+    const old = onnx.ModelProto.create({ ...model.proto, irVersion: 3 });
+    expect(castWeightsPerRun(old).weights).toEqual([]);
+  });
+});
+
+/** Anonymous resident memory of this process, from /proc (Linux). */
+function rssAnon(): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+describe.skipIf(TEST_DEVICE !== 'cpu' || process.platform !== 'linux')('memory of a calibration session on an fp16 model (CPU)', () => {
+  it('holds no fp32 copy of the weights: they stay fp16, memory-mapped from the external-data file', async () => {
+    // One 2048 × 4096 fp16 MatMul weight (16 MiB; an fp32 copy would be 32 MiB) in external data.
+    const dIn = 2048;
+    const dOut = 4096;
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-fp16-mem-'));
+    try {
+      const w = new Uint16Array(dIn * dOut);
+      for (let i = 0; i < w.length; i++) w[i] = 0x2000 + (i % 977); // small positive halves
+      await writeFile(path.join(dir, 'model.onnx_data'), new Uint8Array(w.buffer));
+      const F16 = DataType.FLOAT16;
+      const vi = (name: string, dims: Array<number | string>) =>
+        onnx.ValueInfoProto.create({
+          name,
+          type: onnx.TypeProto.create({
+            tensorType: onnx.TypeProto.Tensor.create({
+              elemType: F16,
+              shape: onnx.TensorShapeProto.create({
+                dim: dims.map((d) => onnx.TensorShapeProto.Dimension.create(typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+              }),
+            }),
+          }),
+        });
+      const proto = onnx.ModelProto.create({
+        irVersion: 8,
+        opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 })],
+        graph: onnx.GraphProto.create({
+          name: 'g',
+          node: [onnx.NodeProto.create({ opType: 'MatMul', name: 'mm', input: ['x', 'w'], output: ['y'] })],
+          initializer: [
+            onnx.TensorProto.create({
+              name: 'w',
+              dims: [dIn, dOut],
+              dataType: F16,
+              dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+              externalData: [
+                onnx.StringStringEntryProto.create({ key: 'location', value: 'model.onnx_data' }),
+                onnx.StringStringEntryProto.create({ key: 'offset', value: '0' }),
+                onnx.StringStringEntryProto.create({ key: 'length', value: String(w.byteLength) }),
+              ],
+            }),
+          ],
+          input: [vi('x', ['n', dIn])],
+          output: [vi('y', ['n', dOut])],
+        }),
+      });
+      const x = float16Tensor(new Uint16Array(4 * dIn).fill(0x3c00), [4, dIn]);
+      const grows = async (fp16Weights: 'fold' | 'per-run') => {
+        const before = rssAnon();
+        const open = await openSession(proto, dir, { device: 'cpu', fp16Weights });
+        try {
+          const y = (await open.session.run({ x }, ['y'])).y!;
+          expect(y.dims).toEqual([4, dOut]);
+          return rssAnon() - before;
+        } finally {
+          await open.release();
+        }
+      };
+      const MiB = 2 ** 20;
+      // onnxruntime's own handling folds a 32 MiB fp32 copy that the session keeps.
+      expect(await grows('fold')).toBeGreaterThan(28 * MiB);
+      expect(await grows('per-run')).toBeLessThan(12 * MiB);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
