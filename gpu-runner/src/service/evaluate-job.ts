@@ -31,7 +31,7 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
   // before any compute, as for prune jobs.
   const checked = await ctx.step('preflight', async () => {
     const checked = await preflight({ dir: modelDir, graphFile: graph.name, scoring: true, modelId: spec.modelId });
-    checkMemory(ctx, `evaluating ${graph.name}`, jobMemoryNeed(ctx, checked.model, [], 0));
+    checkMemory(ctx, `evaluating ${graph.name}`, jobMemoryNeed(ctx, checked.model, [], 0, undefined, true));
     await checkDeviceLimits(ctx, checked.model);
     return checked;
   });

@@ -6,14 +6,26 @@ import { perSampleBytes } from '../calibrate/batches';
 import { assertFits, detectMemoryLimit, memoryNeed, sparsegptHessianBytes, type MemoryNeed } from '../model/memory';
 import { UnsupportedModel } from '../model/preflight';
 import { divergentNodes, WEBGPU_DIVERGENT_OPS, weightCut } from '../onnx/device-cut';
-import { DataType } from '../onnx/proto';
+import { castWeightsPerRun } from '../onnx/cpu-fp16';
+import { DataType, dimsOf } from '../onnx/proto';
 import type { OnnxModel } from '../onnx/read';
 import { initializerBytes } from '../onnx/write';
 import { cudaStatus, resolveDevice, sessionDefaults } from '../ort';
 import type { PrunableLinear } from '../types';
 import type { JobContext } from './lease-loop';
 
-export function jobMemoryNeed(ctx: Pick<JobContext, 'device'>, model: OnnxModel, linears: PrunableLinear[], seqLen: number, method?: string): MemoryNeed {
+/**
+ * `evaluates`: the job opens evaluation sessions, which on CPU keep onnxruntime's folded fp32 copy
+ * of fp16 weights; calibration alone casts them one weight or block at a time (onnx/cpu-fp16.ts).
+ */
+export function jobMemoryNeed(
+  ctx: Pick<JobContext, 'device'>,
+  model: OnnxModel,
+  linears: PrunableLinear[],
+  seqLen: number,
+  method: string | undefined,
+  evaluates: boolean,
+): MemoryNeed {
   const first = linears[0];
   const fp16 = first !== undefined && model.initializers.get(first.weightName)?.dataType === DataType.FLOAT16;
   // "auto" opens on CUDA when it is there; its host side then holds the weights once. An "auto"
@@ -23,7 +35,23 @@ export function jobMemoryNeed(ctx: Pick<JobContext, 'device'>, model: OnnxModel,
   const capturedWidth = [...captured].reduce((s, name) => s + (linears.find((l) => l.inputName === name)?.dIn ?? 0), 0);
   const activationBytes = first ? perSampleBytes({ seqLen, capturedWidth, hidden: first.dIn }) : 0;
   const hessianBytes = method === 'sparsegpt' ? sparsegptHessianBytes(linears) : 0;
-  return memoryNeed({ weightBytes: initializerBytes(model), fp16, device, prepack: sessionDefaults().prepack, activationBytes, hessianBytes });
+  const fp16CastBytes = fp16 && !evaluates && sessionDefaults().cpuFp16 ? fp16CastPeak(model, linears) : undefined;
+  return memoryNeed({ weightBytes: initializerBytes(model), fp16, device, prepack: sessionDefaults().prepack, activationBytes, hessianBytes, fp16CastBytes });
+}
+
+/** fp32 bytes of the largest fp16 weight a run casts, or of the largest block sequential calibration widens. */
+function fp16CastPeak(model: OnnxModel, linears: PrunableLinear[]): number {
+  const fp32Bytes = (name: string) => dimsOf(model.initializers.get(name)!).reduce((a, b) => a * b, 4);
+  let peak = 0;
+  for (const w of castWeightsPerRun(model.proto).weights) peak = Math.max(peak, fp32Bytes(w));
+  for (const b of new Set(linears.map((l) => l.block))) {
+    const names = new Set(linears.filter((l) => l.block === b).map((l) => l.weightName));
+    peak = Math.max(
+      peak,
+      [...names].reduce((s, n) => s + fp32Bytes(n), 0),
+    );
+  }
+  return peak;
 }
 
 /** Refuses the job (unsupported model: …, not retried) when the model cannot fit; logs the figures otherwise. */

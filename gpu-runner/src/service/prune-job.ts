@@ -237,7 +237,11 @@ async function loadPrunable(run: PruneRun): Promise<LoadedModel> {
   const { checked, prunable } = await run.timed('preflight', async () => {
     const checked = await preflight({ dir: run.modelDir, graphFile: graph.name, scoring: spec.suites.length > 0, modelId: spec.modelId });
     const prunable = discoverStructure(checked.model, graph.name, graph.family);
-    checkMemory(ctx, `pruning ${graph.name}`, jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1, spec.method));
+    checkMemory(
+      ctx,
+      `pruning ${graph.name}`,
+      jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1, spec.method, spec.suites.length > 0),
+    );
     await checkDeviceLimits(ctx, checked.model);
     return { checked, prunable };
   });

@@ -14,6 +14,9 @@ import { detectMemoryLimit, memoryNeed, parseBytes, sparsegptHessianBytes } from
 import { UnsupportedModel } from '../../../gpu-runner/src/model/preflight';
 import { EnvError, readRunnerEnv } from '../../../gpu-runner/src/service/env';
 import { runPruneJob } from '../../../gpu-runner/src/service/prune-job';
+import { jobMemoryNeed } from '../../../gpu-runner/src/service/memory-check';
+import { findPrunableLinears } from '../../../gpu-runner/src/onnx/structure';
+import { tiny } from '../helpers/tiny';
 import { type LocalInput, localContext } from './local-context';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -63,6 +66,26 @@ describe('memory need and batch size', () => {
     expect(memoryNeed({ weightBytes: w, fp16: false, device: 'cpu', prepack: false, activationBytes: one }).bytes).toBe(w + one);
     expect(memoryNeed({ weightBytes: w, fp16: true, device: 'cpu', prepack: true, activationBytes: one }).bytes).toBe(2 * w + one);
     expect(memoryNeed({ weightBytes: w, fp16: true, device: 'cuda', prepack: true, activationBytes: one }).bytes).toBe(w + one);
+  });
+
+  it('fp16 on CPU: pruning alone holds the fp16 weights and one cast weight or block; evaluation the folded fp32 copy', () => {
+    const { model } = tiny({ family: 'llama', dtype: 'float16', blocks: 2 });
+    const linears = findPrunableLinears(model).linears;
+    const cpu = { device: 'cpu' as const };
+    const prune = jobMemoryNeed(cpu, model, linears, 8, 'wanda', false);
+    const evaluate = jobMemoryNeed(cpu, model, linears, 8, 'wanda', true);
+    // Independently: fp16 bytes of every float initializer; fp32 bytes of the largest block's
+    // linears and of the largest weight a MatMul reads (the untied head here).
+    const elems = (name: string) => (model.initializers.get(name)!.dims ?? []).reduce((a: number, b) => a * Number(b), 1);
+    const weights = [...model.initializers.values()].filter((t) => t.dataType === 10).reduce((n, t) => n + elems(t.name!) * 2, 0);
+    const block = (b: number) => linears.filter((l) => l.block === b).reduce((n, l) => n + l.dIn * l.dOut * 4, 0);
+    const head = model.proto.graph!.node!.find((n) => n.name === '/lm_head/MatMul')!.input![1]!;
+    const cast = Math.max(block(0), block(1), elems(head) * 4);
+    const activations = evaluate.parts.find((p) => p.what.startsWith('activations'))!.bytes;
+    expect(prune.bytes).toBe(weights + cast + activations);
+    expect(evaluate.bytes).toBe(2 * weights + activations);
+    expect(memoryNeed({ weightBytes: GiB, fp16: true, device: 'cpu', prepack: false, activationBytes: 5, fp16CastBytes: 7 }).bytes).toBe(GiB + 12);
+    expect(memoryNeed({ weightBytes: GiB, fp16: true, device: 'cuda', prepack: false, activationBytes: 5, fp16CastBytes: 7 }).bytes).toBe(GiB + 5);
   });
 
   it("counts one block's SparseGPT Hessians (d_in² float64 per distinct input) and the factorisation's working matrices", () => {
