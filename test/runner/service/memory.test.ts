@@ -40,6 +40,9 @@ describe('memory limit configuration', () => {
     expect(() => readRunnerEnv({ ...base, POLYPRUNE_MEMORY_LIMIT: 'plenty' })).toThrow(EnvError);
     expect(() => readRunnerEnv({ ...base, POLYPRUNE_MEMORY_LIMIT: 'plenty' })).toThrow(/POLYPRUNE_MEMORY_LIMIT/);
     expect(readRunnerEnv(base).memoryLimit.bytes).toBeLessThanOrEqual(os.totalmem());
+    // fp16 weights on CPU: polyprune's handling unless POLYPRUNE_CPU_FP16=0 (onnxruntime's, for comparisons).
+    expect(readRunnerEnv(base).cpuFp16).toBe(true);
+    expect(readRunnerEnv({ ...base, POLYPRUNE_CPU_FP16: '0' }).cpuFp16).toBe(false);
   });
 
   it('takes a container limit from the cgroup (v2, then v1), and physical memory when there is none', () => {
