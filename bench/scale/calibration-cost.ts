@@ -2,10 +2,13 @@
  * Calibration cost against a plain forward pass over the same tokens, in this process: forward
  * (logits), oneshot statistics and sequential statistics (masks chosen per block, as a job does)
  * run interleaved `reps` times; each repetition gives one ratio per mode, and the median and range
- * are reported. Every run includes opening its session, as a job's does. Each mode's peak RSS
- * (VmHWM, reset before it) is reported too. fp16 models on CPU also run both calibration modes with
- * onnxruntime's own fp16 handling (configureSessions({ cpuFp16: false }): a folded fp32 copy per
- * session, fed weights cast every run), interleaved with the rest, so the two compare side by side.
+ * are reported. Every run includes opening its session, as a job's does, and sequential masks are
+ * chosen as a job chooses them (blockMasker: a block's layers in parallel worker threads). Each
+ * mode's peak RSS (VmHWM, reset before it) is reported too. fp16 models on CPU also run both
+ * calibration modes as before onnx/cpu-fp16.ts and the mask workers (`before`: onnxruntime's own fp16
+ * handling, configureSessions({ cpuFp16: false }), a folded fp32 copy per session and fed weights
+ * cast every run; masks one layer at a time on the main thread), interleaved with the rest, so the
+ * two compare side by side.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -19,7 +22,7 @@ import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflig
 import { openSession } from '../../gpu-runner/src/onnx/session.js';
 import { selectMask } from '../../gpu-runner/src/prune/masks.js';
 import { computeScores } from '../../gpu-runner/src/prune/scores.js';
-import { canonicalWeight, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
+import { blockMasker, canonicalWeight, type MaskPolicy, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
 import { DataType } from '../../gpu-runner/src/onnx/proto.js';
 import { configureSessions } from '../../gpu-runner/src/ort.js';
 
@@ -42,7 +45,7 @@ export interface CalibrationCost {
   load: number[];
   /** peak RSS (VmHWM, reset before each run) ÷ the model's weight bytes, largest over repetitions, by mode */
   peakRss: Record<string, number>;
-  /** fp16 on CPU: the same ratios with onnxruntime's own fp16 handling (cpuFp16 off) */
+  /** fp16 on CPU: the same ratios as before onnx/cpu-fp16.ts and the mask workers (onnxruntime's fp16 handling, masks inline) */
   onnxruntimeFp16?: { oneshot: Ratio; sequential: Ratio; oneshotCpu: Ratio; sequentialCpu: Ratio; profile?: SequentialProfile };
 }
 
@@ -131,14 +134,21 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
   const ort = { one: [] as number[], seq: [] as number[], oneCpu: [] as number[], seqCpu: [] as number[], profile: undefined as SequentialProfile | undefined };
   let profile: SequentialProfile | undefined;
   const oneshot = () => collectStats(model, structure.linears, samples, { mode: 'oneshot', batchSize: BATCH, session, config });
-  const sequential = async () =>
+  const policy: MaskPolicy = { method: 'wanda', sparsity: 0.5, pattern: 'unstructured', seed: 0, dropTop: false, magnitudeScope: 'row' };
+  const sequential = async (before = false) =>
     (
       await collectStats(model, structure.linears, samples, {
         mode: 'sequential',
         batchSize: BATCH,
         session,
         config,
-        maskBlock: (b, stats, stored) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => mask(l, stats, stored))),
+        maskBlock: before
+          ? async (b, stats, stored) => {
+              const out = [];
+              for (const l of structure.linears.filter((x) => x.block === b)) out.push(await mask(l, stats, stored));
+              return out;
+            }
+          : blockMasker(model, policy, structure.linears, {}),
       })
     ).profile;
   for (let r = 0; r < reps; r++) {
@@ -152,9 +162,9 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
     if (fp16) {
       configureSessions({ cpuFp16: false });
       try {
-        ort.one.push((await timed(oneshot, "oneshot (onnxruntime's fp16)")) / f);
+        ort.one.push((await timed(oneshot, 'oneshot (before)')) / f);
         ort.oneCpu.push(lastCpu / fCpu);
-        ort.seq.push((await timed(async () => (ort.profile = await sequential()), "sequential (onnxruntime's fp16)")) / f);
+        ort.seq.push((await timed(async () => (ort.profile = await sequential(true)), 'sequential (before)')) / f);
         ort.seqCpu.push(lastCpu / fCpu);
       } finally {
         configureSessions({ cpuFp16: true });

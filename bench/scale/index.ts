@@ -178,7 +178,7 @@ export async function run(): Promise<void> {
     const o = c.onnxruntimeFp16;
     if (o) {
       console.log(
-        `  with onnxruntime's own fp16 handling (side by side): oneshot ${range(o.oneshot)}, sequential ${range(o.sequential)} (wall); by CPU time oneshot ${range(o.oneshotCpu)}, sequential ${range(o.sequentialCpu)}`,
+        `  before (onnxruntime's fp16 handling, masks on the main thread; side by side): oneshot ${range(o.oneshot)}, sequential ${range(o.sequential)} (wall); by CPU time oneshot ${range(o.oneshotCpu)}, sequential ${range(o.sequentialCpu)}`,
       );
     }
     console.log(
