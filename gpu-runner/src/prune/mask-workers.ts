@@ -31,9 +31,9 @@ class Pool {
   broken = false;
 
   constructor(readonly size: number) {
-    // The runner runs TypeScript through tsx's loader, which a worker inherits from execArgv; a test
-    // runner that transforms TypeScript itself does not pass it on, hence the explicit import.
-    const execArgv = process.execArgv.includes('tsx') ? process.execArgv : [...process.execArgv, '--import', 'tsx'];
+    // The worker needs only tsx's loader (the runner's TypeScript; a test runner that transforms
+    // TypeScript itself passes nothing on); the parent's other flags (--expose-gc) workers refuse.
+    const execArgv = ['--import', 'tsx'];
     for (let k = 0; k < size; k++) {
       const w = new Worker(WORKER, { execArgv });
       w.unref();
@@ -99,7 +99,11 @@ function maskPool(): Pool | undefined {
   if (pool?.broken) return undefined;
   const size = Math.min(8, os.availableParallelism());
   if (size < 2) return undefined;
-  pool ??= new Pool(size);
+  try {
+    pool ??= new Pool(size);
+  } catch {
+    return undefined;
+  }
   return pool;
 }
 
