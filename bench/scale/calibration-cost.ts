@@ -3,12 +3,11 @@
  * (logits), oneshot statistics and sequential statistics (masks chosen per block, as a job does)
  * run interleaved `reps` times; each repetition gives one ratio per mode, and the median and range
  * are reported. Every run includes opening its session, as a job's does, and sequential masks are
- * chosen as a job chooses them (blockMasker: a block's layers in parallel worker threads). Each
- * mode's peak RSS (VmHWM, reset before it) is reported too. fp16 models on CPU also run both
- * calibration modes as before onnx/cpu-fp16.ts and the mask workers (`before`: onnxruntime's own fp16
- * handling, configureSessions({ cpuFp16: false }), a folded fp32 copy per session and fed weights
- * cast every run; masks one layer at a time on the main thread), interleaved with the rest, so the
- * two compare side by side.
+ * chosen as a job chooses them (blockMasker). Each mode's peak RSS (VmHWM, reset before it) is
+ * reported too. fp16 models on CPU also run both calibration modes as before onnx/cpu-fp16.ts
+ * (`before`: onnxruntime's own fp16 handling, configureSessions({ cpuFp16: false }), a folded fp32
+ * copy per session and fed weights cast every run), interleaved with the rest, so the two compare
+ * side by side.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,9 +19,7 @@ import { collectStats } from '../../gpu-runner/src/calibrate/stats.js';
 import type { SequentialProfile } from '../../gpu-runner/src/calibrate/sequential.js';
 import { discoverStructure, preflight } from '../../gpu-runner/src/model/preflight.js';
 import { openSession } from '../../gpu-runner/src/onnx/session.js';
-import { selectMask } from '../../gpu-runner/src/prune/masks.js';
-import { computeScores } from '../../gpu-runner/src/prune/scores.js';
-import { blockMasker, canonicalWeight, type MaskPolicy, type StoredWeights } from '../../gpu-runner/src/prune/policy.js';
+import { blockMasker, type MaskPolicy } from '../../gpu-runner/src/prune/policy.js';
 import { DataType } from '../../gpu-runner/src/onnx/proto.js';
 import { configureSessions } from '../../gpu-runner/src/ort.js';
 
@@ -45,7 +42,7 @@ export interface CalibrationCost {
   load: number[];
   /** peak RSS (VmHWM, reset before each run) ÷ the model's weight bytes, largest over repetitions, by mode */
   peakRss: Record<string, number>;
-  /** fp16 on CPU: the same ratios as before onnx/cpu-fp16.ts and the mask workers (onnxruntime's fp16 handling, masks inline) */
+  /** fp16 on CPU: the same ratios as before onnx/cpu-fp16.ts (onnxruntime's own fp16 handling) */
   onnxruntimeFp16?: { oneshot: Ratio; sequential: Ratio; oneshotCpu: Ratio; sequentialCpu: Ratio; profile?: SequentialProfile };
 }
 
@@ -116,15 +113,6 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
         await open.release();
       }
     }, 'forward');
-  const mask = async (l: (typeof structure.linears)[number], stats: Map<string, { sqNorm: Float64Array }>, stored: StoredWeights) => {
-    const w = await canonicalWeight(model, l, stored);
-    return selectMask(
-      l.id,
-      computeScores(w, { method: 'wanda', sqNorm: stats.get(l.id)!.sqNorm }),
-      { dIn: l.dIn, dOut: l.dOut },
-      { pattern: { kind: 'unstructured', sparsity: 0.5 } },
-    );
-  };
   const fw: number[] = [];
   const one: number[] = [];
   const seq: number[] = [];
@@ -135,20 +123,14 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
   let profile: SequentialProfile | undefined;
   const oneshot = () => collectStats(model, structure.linears, samples, { mode: 'oneshot', batchSize: BATCH, session, config });
   const policy: MaskPolicy = { method: 'wanda', sparsity: 0.5, pattern: 'unstructured', seed: 0, dropTop: false, magnitudeScope: 'row' };
-  const sequential = async (before = false) =>
+  const sequential = async () =>
     (
       await collectStats(model, structure.linears, samples, {
         mode: 'sequential',
         batchSize: BATCH,
         session,
         config,
-        maskBlock: before
-          ? async (b, stats, stored) => {
-              const out = [];
-              for (const l of structure.linears.filter((x) => x.block === b)) out.push(await mask(l, stats, stored));
-              return out;
-            }
-          : blockMasker(model, policy, structure.linears, {}),
+        maskBlock: blockMasker(model, policy, structure.linears, {}),
       })
     ).profile;
   for (let r = 0; r < reps; r++) {
@@ -164,7 +146,7 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
       try {
         ort.one.push((await timed(oneshot, 'oneshot (before)')) / f);
         ort.oneCpu.push(lastCpu / fCpu);
-        ort.seq.push((await timed(async () => (ort.profile = await sequential(true)), 'sequential (before)')) / f);
+        ort.seq.push((await timed(async () => (ort.profile = await sequential()), 'sequential (before)')) / f);
         ort.seqCpu.push(lastCpu / fCpu);
       } finally {
         configureSessions({ cpuFp16: true });

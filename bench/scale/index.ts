@@ -178,7 +178,7 @@ export async function run(): Promise<void> {
     const o = c.onnxruntimeFp16;
     if (o) {
       console.log(
-        `  before (onnxruntime's fp16 handling, masks on the main thread; side by side): oneshot ${range(o.oneshot)}, sequential ${range(o.sequential)} (wall); by CPU time oneshot ${range(o.oneshotCpu)}, sequential ${range(o.sequentialCpu)}`,
+        `  before (onnxruntime's own fp16 handling, side by side): oneshot ${range(o.oneshot)}, sequential ${range(o.sequential)} (wall); by CPU time oneshot ${range(o.oneshotCpu)}, sequential ${range(o.sequentialCpu)}`,
       );
     }
     console.log(
@@ -187,9 +187,7 @@ export async function run(): Promise<void> {
         .join(', ')}`,
     );
     for (const line of describeProfile(r.cost)) console.log(line);
-    if (o)
-      for (const line of describeProfile(r.cost, o.profile))
-        console.log(line.replace('last sequential run', "last sequential run with onnxruntime's fp16 handling"));
+    if (o) for (const line of describeProfile(r.cost, o.profile)) console.log(line.replace('last sequential run', 'last sequential run before'));
   }
   printTables(rows);
   writeFileSync(

@@ -6,8 +6,6 @@
 import type { PruneJobSpec } from '../../../shared/src/api/jobs.js';
 import { bytesToFloat32, readWeight, type OnnxModel } from '../onnx/read.js';
 import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types.js';
-import type { MaskJob } from './mask-jobs.js';
-import { selectMasks } from './mask-workers.js';
 import { selectMask, type MaskPattern } from './masks.js';
 import { computeScores, type ScoreInputs } from './scores.js';
 
@@ -97,20 +95,17 @@ export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLine
 
 /**
  * Sequential (Wanda-exact) calibration's callback: block b's masks from the statistics collected so
- * far, chosen before block b+1 is calibrated. `st.main` follows the latest statistics. The block's
- * layers are selected in parallel worker threads (mask-workers.ts), as maskOf would one by one.
+ * far, chosen before block b+1 is calibrated. `st.main` follows the latest statistics.
  */
 export function blockMasker(model: OnnxModel, spec: MaskPolicy, linears: PrunableLinear[], st: Statistics) {
-  return async (block: number, stats: ActivationStats, stored?: StoredWeights): Promise<LayerMask[]> => {
+  return (block: number, stats: ActivationStats, stored?: StoredWeights): Promise<LayerMask[]> => {
     st.main = stats;
-    const jobs: MaskJob[] = [];
-    for (const [i, l] of linears.entries()) {
-      if (l.block !== block) continue;
-      const data = storedWeight(stored, l)?.data ?? (await readWeight(model, l.weightName)).data;
-      const pattern = maskPattern(spec, layerSparsityOf(spec, l));
-      jobs.push({ linear: l, data, scores: scoreInputs(spec, l, i, st), spec: { pattern, dropTop: spec.dropTop } });
-    }
-    return selectMasks(jobs);
+    return Promise.all(
+      linears
+        .map((l, i) => [l, i] as const)
+        .filter(([l]) => l.block === block)
+        .map(([l, i]) => maskOf(model, spec, l, i, st, stored)),
+    );
   };
 }
 

@@ -2,8 +2,7 @@
  * Sequential calibration hands each block's weights, as it holds them to feed them (stored layout
  * and type, fp16 as raw halves, or widened to fp32 when fed so on CPU), to the masks, which then
  * need not read them again: the canonical weights and the masks must be exactly those read from the
- * model, for fp32, fp16 and transposed storage, and those maskOf computes one by one on the main
- * thread (blockMasker selects in worker threads).
+ * model, for fp32, fp16 and transposed storage, and those maskOf computes from the model one by one.
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
