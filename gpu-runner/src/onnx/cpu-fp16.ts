@@ -70,6 +70,16 @@ function tensorInput(name: string, elemType: number, dims: number[]): ValueInfoP
   return onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType: onnx.TypeProto.Tensor.create({ elemType, shape }) }) });
 }
 
+/** The fp16 initializers (2-D or more, not graph inputs) that a MatMul/Gemm reads (see `readByMatMul`). */
+export function fp16MatMulWeights(proto: ModelProto): string[] {
+  const g = proto.graph!;
+  const consumers = consumersOf(g.node ?? []);
+  const declared = new Set((g.input ?? []).map((i) => i.name));
+  return (g.initializer ?? [])
+    .filter((t) => t.dataType === DataType.FLOAT16 && !declared.has(t.name) && dimsOf(t).length >= 2 && readByMatMul(t.name!, consumers))
+    .map((t) => t.name!);
+}
+
 /**
  * The graph with every fp16 initializer that a MatMul/Gemm reads (see `readByMatMul`) also declared
  * as a graph input, so that onnxruntime casts it per run instead of folding an fp32 copy; `weights`
@@ -78,13 +88,8 @@ function tensorInput(name: string, elemType: number, dims: number[]): ValueInfoP
 export function castWeightsPerRun(proto: ModelProto): { proto: ModelProto; weights: string[] } {
   const g = proto.graph!;
   if (Number(proto.irVersion ?? 0) < 4) return { proto, weights: [] };
-  const consumers = consumersOf(g.node ?? []);
-  const declared = new Set((g.input ?? []).map((i) => i.name));
-  const extra: ValueInfoProto[] = [];
-  for (const t of g.initializer ?? []) {
-    if (t.dataType !== DataType.FLOAT16 || declared.has(t.name) || dimsOf(t).length < 2) continue;
-    if (readByMatMul(t.name!, consumers)) extra.push(tensorInput(t.name!, DataType.FLOAT16, dimsOf(t)));
-  }
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const extra = fp16MatMulWeights(proto).map((name) => tensorInput(name, DataType.FLOAT16, dimsOf(inits.get(name)!)));
   if (!extra.length) return { proto, weights: [] };
   const graph = onnx.GraphProto.create({ ...(g as GraphMessage), input: [...(g.input ?? []), ...extra] });
   return { proto: onnx.ModelProto.create({ ...proto, graph }), weights: extra.map((i) => i.name!) };

@@ -12,6 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CalibrationSample, TokenizedCalibration } from '../../../gpu-runner/src/calibrate/batches.js';
 import { collectStats } from '../../../gpu-runner/src/calibrate/stats.js';
 import { collectResidualStream } from '../../../gpu-runner/src/calibrate/residual.js';
+import { scoreRequests } from '../../../gpu-runner/src/evaluate/batching.js';
+import { openEvalModel } from '../../../gpu-runner/src/evaluate/model.js';
 import { castWeightsPerRun, feedFp32 } from '../../../gpu-runner/src/onnx/cpu-fp16.js';
 import { writePrunedModel } from '../../../gpu-runner/src/onnx/apply-mask.js';
 import { fp16ToFp32 } from '../../../gpu-runner/src/onnx/fp16.js';
@@ -148,6 +150,27 @@ describe.skipIf(TEST_DEVICE !== 'cpu')('fp16 weights on CPU', () => {
       for (const [i, x] of b.entries()) expect(Buffer.from(a[i]!.buffer).equals(Buffer.from(x.buffer)), `block output ${i}`).toBe(true);
     });
   }
+
+  it('evaluation with fp16 weights cast per run (where the folded copy does not fit) scores exactly as with the folded copy', async () => {
+    const layout = fp16Layouts.find((l) => l.dir === 'genai-llama-fp16')!;
+    const dir = path.join(REAL, layout.dir);
+    const text = ['French: Le chat dort sur le canapé.</s>English: The cat sleeps.', 'The weather is nice today.'];
+    const score = async (fp16Weights: 'fold' | 'per-run') => {
+      const m = await openEvalModel(dir, { device: 'cpu', graphFile: layout.graph, fp16Weights });
+      try {
+        return (
+          await scoreRequests(
+            m,
+            text.map((t) => ({ tokens: Int32Array.from(m.tokenizer.encode(t)), scoreFrom: 1 })),
+          )
+        ).logprobs;
+      } finally {
+        await m.session.release();
+      }
+    };
+    const [a, b] = [await score('per-run'), await score('fold')];
+    expect(a.map((x) => Array.from(x))).toEqual(b.map((x) => Array.from(x)));
+  });
 
   it('the pruned model of a sequential job stays fp16: masked weights zero, every other half as uploaded', async () => {
     const layout = fp16Layouts.find((l) => l.dir === 'genai-llama-fp16')!;

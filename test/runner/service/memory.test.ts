@@ -14,7 +14,7 @@ import { detectMemoryLimit, memoryNeed, parseBytes, sparsegptHessianBytes } from
 import { UnsupportedModel } from '../../../gpu-runner/src/model/preflight';
 import { EnvError, readRunnerEnv } from '../../../gpu-runner/src/service/env';
 import { runPruneJob } from '../../../gpu-runner/src/service/prune-job';
-import { jobMemoryNeed } from '../../../gpu-runner/src/service/memory-check';
+import { checkJobMemory, jobMemoryNeed } from '../../../gpu-runner/src/service/memory-check';
 import { findPrunableLinears } from '../../../gpu-runner/src/onnx/structure';
 import { tiny } from '../helpers/tiny';
 import { type LocalInput, localContext } from './local-context';
@@ -75,8 +75,9 @@ describe('memory need and batch size', () => {
     const { model } = tiny({ family: 'llama', dtype: 'float16', blocks: 2 });
     const linears = findPrunableLinears(model).linears;
     const cpu = { device: 'cpu' as const };
-    const prune = jobMemoryNeed(cpu, model, linears, 8, 'wanda', false);
-    const evaluate = jobMemoryNeed(cpu, model, linears, 8, 'wanda', true);
+    const prune = jobMemoryNeed(cpu, model, linears, 8, 'wanda', 'none');
+    const evaluate = jobMemoryNeed(cpu, model, linears, 8, 'wanda', 'fold');
+    const castEvaluate = jobMemoryNeed(cpu, model, linears, 8, 'wanda', 'per-run');
     // Independently: fp16 bytes of every float initializer; fp32 bytes of the largest block's
     // linears and of the largest weight a MatMul reads (the untied head here).
     const elems = (name: string) => (model.initializers.get(name)!.dims ?? []).reduce((a: number, b) => a * Number(b), 1);
@@ -86,7 +87,22 @@ describe('memory need and batch size', () => {
     const cast = Math.max(block(0), block(1), elems(head) * 4);
     const activations = evaluate.parts.find((p) => p.what.startsWith('activations'))!.bytes;
     expect(prune.bytes).toBe(weights + cast + activations);
+    expect(castEvaluate.bytes).toBe(prune.bytes);
     expect(evaluate.bytes).toBe(2 * weights + activations);
+    // The check keeps onnxruntime's copy for evaluation where it fits, casts per run where only that
+    // fits, and refuses below, with the smaller need.
+    const logs: string[] = [];
+    const at = (bytes: number) => ({ ...cpu, memoryLimit: { bytes, source: 'POLYPRUNE_MEMORY_LIMIT' }, log: (m: string) => logs.push(m) });
+    expect(checkJobMemory(at(evaluate.bytes), 'x', model, linears, 8, 'wanda', true)).toBe('fold');
+    expect(checkJobMemory(at(evaluate.bytes - 1), 'x', model, linears, 8, 'wanda', true)).toBe('per-run');
+    expect(logs.at(-1)).toMatch(/evaluation casts the fp16 weights on every run \(slower\): onnxruntime's fp32 copy would need/);
+    expect(checkJobMemory(at(prune.bytes), 'x', model, linears, 8, 'wanda', false)).toBe('none');
+    expect(() => checkJobMemory(at(prune.bytes - 1), 'x', model, linears, 8, 'wanda', true)).toThrow(
+      /fp32 casts of the fp16 weights, one weight or block at a time/,
+    );
+    // fp32 weights: no choice to make.
+    const f32 = tiny({ family: 'llama', blocks: 2 }).model;
+    expect(checkJobMemory(at(GiB), 'x', f32, findPrunableLinears(f32).linears, 8, 'wanda', true)).toBe('fold');
     expect(memoryNeed({ weightBytes: GiB, fp16: true, device: 'cpu', prepack: false, activationBytes: 5, fp16CastBytes: 7 }).bytes).toBe(GiB + 12);
     expect(memoryNeed({ weightBytes: GiB, fp16: true, device: 'cuda', prepack: false, activationBytes: 5, fp16CastBytes: 7 }).bytes).toBe(GiB + 5);
   });
