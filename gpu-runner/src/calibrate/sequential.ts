@@ -103,7 +103,11 @@ export function blockSubgraph(x: SequentialInput, outputs: BlockOutput[], b: num
  * MatMul/Gemm nodes take them so (onnx/cpu-fp16.ts), instead of onnxruntime casting them on every
  * batch; elsewhere (fp16 kernels on CUDA and WebGPU) the block runs as stored.
  */
-async function forDevice(x: SequentialInput, proto: ModelProto, own: PrunableLinear[]): Promise<{ proto: ModelProto; widened: Set<string> }> {
+export async function forDevice(
+  x: Pick<SequentialInput, 'elemType' | 'session'>,
+  proto: ModelProto,
+  own: PrunableLinear[],
+): Promise<{ proto: ModelProto; widened: Set<string> }> {
   if (x.elemType !== DataType.FLOAT16 || !sessionDefaults().cpuFp16 || (await resolveDevice(x.session?.device)).device !== 'cpu') {
     return { proto, widened: new Set() };
   }

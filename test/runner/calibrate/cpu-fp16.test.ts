@@ -11,12 +11,14 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CalibrationSample, TokenizedCalibration } from '../../../gpu-runner/src/calibrate/batches.js';
 import { collectStats } from '../../../gpu-runner/src/calibrate/stats.js';
+import { makeBatches } from '../../../gpu-runner/src/calibrate/batches.js';
+import { hessianBlockwise } from '../../../gpu-runner/src/calibrate/hessians.js';
 import { collectResidualStream } from '../../../gpu-runner/src/calibrate/residual.js';
 import { scoreRequests } from '../../../gpu-runner/src/evaluate/batching.js';
 import { openEvalModel } from '../../../gpu-runner/src/evaluate/model.js';
 import { castWeightsPerRun, feedFp32 } from '../../../gpu-runner/src/onnx/cpu-fp16.js';
 import { writePrunedModel } from '../../../gpu-runner/src/onnx/apply-mask.js';
-import { fp16ToFp32 } from '../../../gpu-runner/src/onnx/fp16.js';
+import { fp16ToFp32, fp32ToFp16 } from '../../../gpu-runner/src/onnx/fp16.js';
 import { DataType, onnx } from '../../../gpu-runner/src/onnx/proto.js';
 import { loadModel, readTensorBytes, type OnnxModel } from '../../../gpu-runner/src/onnx/read.js';
 import { openSession } from '../../../gpu-runner/src/onnx/session.js';
@@ -116,6 +118,54 @@ describe.skipIf(TEST_DEVICE !== 'cpu')('fp16 weights on CPU', () => {
         const m = await wandaMask(c.model, l, ours.stats);
         expect(Buffer.from(m.keep).equals(Buffer.from(ours.masks.find((x) => x.id === l.id)!.keep)), l.id).toBe(true);
       }
+    });
+  }
+
+  for (const [k, make] of cases.entries()) {
+    it(`${names[k]}: SparseGPT's block passes (Hessians, updated weights fed on) equal onnxruntime's handling bit for bit`, async () => {
+      const c = await make();
+      const run = async (cpuFp16: boolean) => {
+        configureSessions({ cpuFp16 });
+        const seen: Float64Array[] = [];
+        const r = await hessianBlockwise({
+          model: c.model,
+          linears: c.linears,
+          batches: makeBatches(c.samples, 2),
+          samples: c.samples.length,
+          maskPadding: true,
+          elemType: DataType.FLOAT16,
+          mode: 'sequential',
+          progress: () => {},
+          session: { device: 'cpu' },
+          config: c.config ?? {},
+          // Stands in for SparseGPT: keeps the larger half of each weight and halves what it keeps, so
+          // that the next block runs on weights the callback changed.
+          pruneBlock: async (b, hessians) => {
+            const out = [];
+            for (const l of c.linears.filter((x) => x.block === b)) {
+              seen.push(Float64Array.from(hessians.get(l.id)!.h));
+              const t = c.model.initializers.get(l.weightName)!;
+              const bytes = await readTensorBytes(c.model, t);
+              const w = fp16ToFp32(new Uint16Array(bytes.slice().buffer));
+              const scores = Float32Array.from(w, Math.abs);
+              const mask = selectMask(
+                l.id,
+                scores,
+                { dIn: l.storedTransposed ? l.dOut : l.dIn, dOut: l.storedTransposed ? l.dIn : l.dOut },
+                { pattern: { kind: 'unstructured', sparsity: 0.5 } },
+              );
+              const kept = w.map((v, i) => (mask.keep[i] ? v / 2 : 0));
+              out.push({ mask: { ...mask, id: l.id, dIn: l.dIn, dOut: l.dOut }, stored: new Uint8Array(fp32ToFp16(kept).buffer) });
+            }
+            return out;
+          },
+        });
+        return { seen, masks: r.masks };
+      };
+      const [ours, theirs] = [await run(true), await run(false)];
+      expect(ours.seen.length).toBe(c.linears.length);
+      for (const [i, h] of theirs.seen.entries()) expect(Buffer.from(ours.seen[i]!.buffer).equals(Buffer.from(h.buffer)), `Hessian ${i}`).toBe(true);
+      expectSameMasks(ours.masks, theirs.masks);
     });
   }
 
