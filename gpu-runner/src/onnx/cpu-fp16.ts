@@ -18,7 +18,7 @@
  *
  * Both are pure functions of the graph; the caller decides when the session runs on CPU.
  */
-import { DataType, dimsOf, onnx, type GraphMessage, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
+import { DataType, dimsOf, onnx, type GraphMessage, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from './proto.js';
 
 const MATMUL_OPS = new Set(['MatMul', 'Gemm']);
 
@@ -84,15 +84,89 @@ export function fp16MatMulWeights(proto: ModelProto): string[] {
  * The graph with every fp16 initializer that a MatMul/Gemm reads (see `readByMatMul`) also declared
  * as a graph input, so that onnxruntime casts it per run instead of folding an fp32 copy; `weights`
  * names them. Unchanged (and `weights` empty) for IR < 4, where every initializer is a constant.
+ *
+ * A Cast of a graph input depends on nothing else, and onnxruntime's execution order runs some of
+ * them long before their MatMul (the o_proj and down_proj casts of every block at the start, measured
+ * on LLaMA): their fp32 copies would then all be alive at once. So a MatMul/Gemm reading such a
+ * weight directly reads it through a Reshape to its own shape, computed from the shape of the
+ * node's activation: a view that cannot run before the activation exists, which pins the Cast
+ * onnxruntime inserts after it to just before the node. The values are the weight's.
  */
 export function castWeightsPerRun(proto: ModelProto): { proto: ModelProto; weights: string[] } {
   const g = proto.graph!;
   if (Number(proto.irVersion ?? 0) < 4) return { proto, weights: [] };
   const inits = new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
-  const extra = fp16MatMulWeights(proto).map((name) => tensorInput(name, DataType.FLOAT16, dimsOf(inits.get(name)!)));
-  if (!extra.length) return { proto, weights: [] };
+  const weights = fp16MatMulWeights(proto);
+  if (!weights.length) return { proto, weights: [] };
+  const extra = weights.map((name) => tensorInput(name, DataType.FLOAT16, dimsOf(inits.get(name)!)));
   const graph = onnx.GraphProto.create({ ...(g as GraphMessage), input: [...(g.input ?? []), ...extra] });
-  return { proto: onnx.ModelProto.create({ ...proto, graph }), weights: extra.map((i) => i.name!) };
+  if (opsetOf(proto) >= 10) pinAfterActivations(graph, new Map(weights.map((w) => [w, dimsOf(inits.get(w)!)])));
+  return { proto: onnx.ModelProto.create({ ...proto, graph }), weights };
+}
+
+function opsetOf(proto: ModelProto): number {
+  return Number((proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0);
+}
+
+/**
+ * See castWeightsPerRun: each direct MatMul/Gemm read of a weight goes through a Reshape whose target
+ * shape is computed from the node's activation. The shape is read off an Mul of the activation by 0,
+ * not off the activation itself: Mul has no fp16 kernel on CPU (as the MatMul), so onnxruntime still
+ * computes the activation's producer in fp32 when all its readers need a Cast (a Shape reading it
+ * would make it round to fp16 and change the numbers). The Cast pair after the Reshape makes
+ * onnxruntime widen the weight there, after the Reshape, and cancels against its own in front of the
+ * MatMul.
+ */
+function pinAfterActivations(g: GraphProto, weights: Map<string, number[]>): void {
+  const I64 = DataType.INT64;
+  const int64s = (name: string, values: number[]) => onnx.TensorProto.create({ name, dims: [values.length], dataType: I64, int64Data: values });
+  const initializer = [...(g.initializer ?? [])];
+  const zero = '/pp_pin/zero_fp16';
+  initializer.push(
+    onnx.TensorProto.create({ name: zero, dims: [], dataType: DataType.FLOAT16, rawData: new Uint8Array(2) }),
+    int64s('/pp_pin/first', [0]),
+    int64s('/pp_pin/one', [1]),
+    int64s('/pp_pin/zeros', [0, 0]),
+  );
+  const out: NodeProto[] = [];
+  // One probe of each activation: its first (dynamic) dimension, times 0, as int64 [0, 0].
+  const probes = new Map<string, string>();
+  const probe = (a: string): string => {
+    let z = probes.get(a);
+    if (z) return z;
+    const p = `${a}/pp_pin_${probes.size}`;
+    z = `${p}/zeros`;
+    out.push(
+      onnx.NodeProto.create({ opType: 'Mul', name: `${p}/probe`, input: [a, zero], output: [`${p}/probe`] }),
+      onnx.NodeProto.create({ opType: 'Shape', name: `${p}/shape`, input: [`${p}/probe`], output: [`${p}/shape`] }),
+      onnx.NodeProto.create({ opType: 'Slice', name: `${p}/first`, input: [`${p}/shape`, '/pp_pin/first', '/pp_pin/one'], output: [`${p}/first`] }),
+      onnx.NodeProto.create({ opType: 'Mul', name: `${p}/zeros`, input: [`${p}/first`, '/pp_pin/zeros'], output: [z] }),
+    );
+    probes.set(a, z);
+    return z;
+  };
+  let k = 0;
+  for (const n of g.node ?? []) {
+    const w = n.input?.[1];
+    const dims = w ? weights.get(w) : undefined;
+    const a = n.input?.[0];
+    if (!dims || dims.length !== 2 || !isOp(n, MATMUL_OPS) || !a) {
+      out.push(n);
+      continue;
+    }
+    const zeros = probe(a);
+    const p = `${w}/pp_pin_${k++}`;
+    initializer.push(int64s(`${p}/dims0`, dims));
+    out.push(
+      onnx.NodeProto.create({ opType: 'Add', name: `${p}/dims`, input: [zeros, `${p}/dims0`], output: [`${p}/dims`] }),
+      onnx.NodeProto.create({ opType: 'Reshape', name: `${p}/view`, input: [w!, `${p}/dims`], output: [`${p}/view`] }),
+      onnx.NodeProto.create({ opType: 'Cast', name: `${p}/wide`, input: [`${p}/view`], output: [`${p}/wide`], attribute: [attrTo(DataType.FLOAT)] }),
+      onnx.NodeProto.create({ opType: 'Cast', name: `${p}/narrow`, input: [`${p}/wide`], output: [`${p}/narrow`], attribute: [attrTo(DataType.FLOAT16)] }),
+      onnx.NodeProto.create({ ...(n as object), input: [a, `${p}/narrow`, ...n.input!.slice(2)] }),
+    );
+  }
+  g.node = out;
+  g.initializer = initializer;
 }
 
 const attrTo = (to: number) => onnx.AttributeProto.create({ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: to });
