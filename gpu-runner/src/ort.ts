@@ -92,7 +92,6 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
   const o: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', enableCpuMemArena: opts.cpuArena ?? false };
   if (opts.intraOpThreads) o.intraOpNumThreads = opts.intraOpThreads;
   if (opts.logSeverityLevel !== undefined) o.logSeverityLevel = opts.logSeverityLevel;
-  if (process.env.PP_NO_MEMPATTERN) o.enableMemPattern = false;
   if (!defaults.prepack) o.extra = { session: { disable_prepacking: '1' } };
   return o;
 }
