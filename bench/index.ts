@@ -26,7 +26,21 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
 };
 
 // Flags that take a value (`--models a,b`, `--reps 3`): their values are not benchmark names.
-const VALUE_FLAGS = new Set(['--models', '--reps', '--layers', '--seconds', '--rounds', '--connections', '--jobs', '--mib', '--device', '--rows', '--threads']);
+const VALUE_FLAGS = new Set([
+  '--models',
+  '--reps',
+  '--layers',
+  '--modes',
+  '--memory-limit',
+  '--seconds',
+  '--rounds',
+  '--connections',
+  '--jobs',
+  '--mib',
+  '--device',
+  '--rows',
+  '--threads',
+]);
 const args = process.argv.slice(2);
 const wanted = args.filter((a, i) => !a.startsWith('-') && !VALUE_FLAGS.has(args[i - 1] ?? ''));
 const unknown = wanted.filter((w) => !(w in suites));

@@ -16,7 +16,8 @@
  * between the two), `--cost-only` (only the in-process calibration cost, no stack), `--no-methods`
  * (skip the SparseGPT and Wanda+OWL jobs that follow the Wanda jobs of each model),
  * `--onnxruntime-fp16` (the runner leaves fp16 weights on CPU to onnxruntime, POLYPRUNE_CPU_FP16=0:
- * the jobs as before onnx/cpu-fp16.ts, for comparison). Models are cached in bench/out/scale.
+ * the jobs as before onnx/cpu-fp16.ts, for comparison), `--modes oneshot,sequential` (which Wanda jobs
+ * run), `--memory-limit 3G` (the runner's POLYPRUNE_MEMORY_LIMIT). Models are cached in bench/out/scale.
  */
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -212,7 +213,10 @@ async function endToEnd(
     runners: 1,
     runnerWorkdir: workdir,
     vars: { RATE_LIMIT_PER_MINUTE: '100000', LEASE_SECONDS: '600' },
-    ...(has('onnxruntime-fp16') ? { runnerEnv: { POLYPRUNE_CPU_FP16: '0' } } : {}),
+    runnerEnv: {
+      ...(has('onnxruntime-fp16') ? { POLYPRUNE_CPU_FP16: '0' } : {}),
+      ...(flag('memory-limit') ? { POLYPRUNE_MEMORY_LIMIT: flag('memory-limit')! } : {}),
+    },
   });
   const api = new PolypruneApi({ baseUrl: stack.url, token: stack.adminToken, retry: { retries: 2 } });
   try {
@@ -233,10 +237,13 @@ async function endToEnd(
       const jobs: JobFigures[] = [];
       const otherBytes = existsSync(workdir) ? treeBytes(workdir) : 0;
       // The oneshot job evaluates the suite (pruned, then dense for the bootstrap); the sequential one only prunes.
-      for (const [mode, suites] of [
-        ['oneshot', [suite.id]],
-        ['sequential', []],
-      ] as const) {
+      const modes = flag('modes')?.split(',') ?? ['oneshot', 'sequential'];
+      for (const [mode, suites] of (
+        [
+          ['oneshot', [suite.id]],
+          ['sequential', []],
+        ] as const
+      ).filter(([m]) => modes.includes(m))) {
         const fig = await runJob(
           api,
           stack,
