@@ -56,8 +56,9 @@ export interface MemoryNeedInput {
   hessianBytes?: number;
   /**
    * fp16 on CPU, for a job that opens no session folding an fp32 copy of the weights (pruning
-   * without evaluation): the fp32 bytes held at once while a run casts one weight or sequential
-   * calibration feeds one block widened (onnx/cpu-fp16.ts). Unset: the folded copy, 2 × the weights.
+   * without evaluation, or evaluation cast per run): the fp32 bytes held at once while a run casts
+   * one weight or sequential calibration feeds one block widened (onnx/cpu-fp16.ts). Unset: the
+   * folded copy, 2 × the weights.
    */
   fp16CastBytes?: number;
 }
@@ -72,7 +73,7 @@ export interface MemoryNeed {
  * (memory-mapped; evaluation's LM head touches all of them), with POLYPRUNE_PREPACK=1 onnxruntime's
  * prepacked copy of fp32 weights, and for fp16 in an evaluation session the fp32 copy onnxruntime
  * folds in front of every MatMul instead of the fp16 bytes (it has no fp16 MatMul kernel there);
- * pruning alone keeps the fp16 weights and casts one weight or block at a time (`fp16CastBytes`).
+ * calibration keeps the fp16 weights and casts one weight or block at a time (`fp16CastBytes`).
  * On CUDA and WebGPU the weights live on the device (host memory holds them once, while they load).
  */
 export function memoryNeed(x: MemoryNeedInput): MemoryNeed {
