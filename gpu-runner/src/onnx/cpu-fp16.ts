@@ -150,7 +150,7 @@ function pinAfterActivations(g: GraphProto, weights: Map<string, number[]>): voi
     const w = n.input?.[1];
     const dims = w ? weights.get(w) : undefined;
     const a = n.input?.[0];
-    if (!dims || dims.length !== 2 || !isOp(n, MATMUL_OPS) || !a) {
+    if (dims?.length !== 2 || !isOp(n, MATMUL_OPS) || !a) {
       out.push(n);
       continue;
     }
