@@ -31,6 +31,9 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
 const VALUE_FLAGS = new Set([
   '--models',
   '--reps',
+  '--layers',
+  '--modes',
+  '--memory-limit',
   '--seconds',
   '--rounds',
   '--connections',

@@ -2,8 +2,14 @@
  * Calibration cost against a plain forward pass over the same tokens, in this process: forward
  * (logits), oneshot statistics and sequential statistics (masks chosen per block, as a job does)
  * run interleaved `reps` times; each repetition gives one ratio per mode, and the median and range
- * are reported. Every run includes opening its session, as a job's does.
+ * are reported. Every run includes opening its session, as a job's does, and sequential masks are
+ * chosen as a job chooses them (blockMasker). Each mode's peak RSS (VmHWM, reset before it) is
+ * reported too. fp16 models on CPU also run both calibration modes as before onnx/cpu-fp16.ts
+ * (`before`: onnxruntime's own fp16 handling, configureSessions({ cpuFp16: false }), a folded fp32
+ * copy per session and fed weights cast every run), interleaved with the rest, so the two compare
+ * side by side.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CalibrationSample } from '@polyprune/gpu-runner/calibrate/batches';
@@ -13,9 +19,9 @@ import { collectStats } from '@polyprune/gpu-runner/calibrate/stats';
 import type { SequentialProfile } from '@polyprune/gpu-runner/calibrate/sequential';
 import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
 import { openSession } from '@polyprune/gpu-runner/onnx/session';
-import { selectMask } from '@polyprune/gpu-runner/prune/masks';
-import { computeScores } from '@polyprune/gpu-runner/prune/scores';
-import { canonicalWeight, type StoredWeights } from '@polyprune/gpu-runner/prune/policy';
+import { blockMasker, type MaskPolicy } from '@polyprune/gpu-runner/prune/policy';
+import { DataType } from '@polyprune/gpu-runner/onnx/proto';
+import { configureSessions } from '@polyprune/gpu-runner/ort';
 
 export interface Ratio {
   median: number;
@@ -34,6 +40,29 @@ export interface CalibrationCost {
   profile?: SequentialProfile;
   /** 1-minute load average after each repetition (the machine is shared) */
   load: number[];
+  /** peak RSS (VmHWM, reset before each run) ÷ the model's weight bytes, largest over repetitions, by mode */
+  peakRss: Record<string, number>;
+  /** fp16 on CPU: the same ratios as before onnx/cpu-fp16.ts (onnxruntime's own fp16 handling) */
+  onnxruntimeFp16?: { oneshot: Ratio; sequential: Ratio; oneshotCpu: Ratio; sequentialCpu: Ratio; profile?: SequentialProfile };
+}
+
+/** Resets this process's peak RSS (Linux; a no-op elsewhere) and gives back collectable memory first. */
+function resetPeak(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+  } catch {
+    // not Linux, or not permitted: the peak then covers the process so far
+  }
+}
+
+function peakBytes(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const BATCH = 4;
@@ -44,7 +73,7 @@ function ratio(xs: number[]): Ratio {
   return { median: mid, min: s[0]!, max: s[s.length - 1]! };
 }
 
-export async function measureCalibration(dir: string, cal: { samples: number; maxLength: number }, reps: number): Promise<CalibrationCost> {
+export async function measureCalibration(dir: string, cal: { samples: number; maxLength: number }, reps: number, modelBytes: number): Promise<CalibrationCost> {
   const checked = await preflight({ dir, graphFile: 'model.onnx', scoring: false });
   const { working, structure } = discoverStructure(checked.model, 'model.onnx');
   const model = working.model;
@@ -60,14 +89,18 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
     attentionMask: new BigInt64Array(cal.maxLength).fill(1n),
   }));
   const session = { device: 'cpu' as const };
+  const fp16 = model.initializers.get(structure.linears[0]!.weightName)?.dataType === DataType.FLOAT16;
+  const peakRss: Record<string, number> = {};
   // Wall seconds; this process's CPU seconds (onnxruntime's threads included) go to `lastCpu`.
   let lastCpu = 0;
-  const timed = async (fn: () => Promise<unknown>) => {
+  const timed = async (fn: () => Promise<unknown>, mode = '') => {
+    resetPeak();
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     await fn();
     const c = process.cpuUsage(c0);
     lastCpu = (c.user + c.system) / 1e6;
+    if (mode) peakRss[mode] = Math.max(peakRss[mode] ?? 0, peakBytes() / modelBytes);
     return (performance.now() - t0) / 1000;
   };
   const forward = () =>
@@ -79,52 +112,74 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
       } finally {
         await open.release();
       }
-    });
-  const mask = async (l: (typeof structure.linears)[number], stats: Map<string, { sqNorm: Float64Array }>, stored: StoredWeights) => {
-    const w = await canonicalWeight(model, l, stored);
-    return selectMask(
-      l.id,
-      computeScores(w, { method: 'wanda', sqNorm: stats.get(l.id)!.sqNorm }),
-      { dIn: l.dIn, dOut: l.dOut },
-      { pattern: { kind: 'unstructured', sparsity: 0.5 } },
-    );
-  };
+    }, 'forward');
   const fw: number[] = [];
   const one: number[] = [];
   const seq: number[] = [];
   const load: number[] = [];
   const oneCpu: number[] = [];
   const seqCpu: number[] = [];
+  const ort = { one: [] as number[], seq: [] as number[], oneCpu: [] as number[], seqCpu: [] as number[], profile: undefined as SequentialProfile | undefined };
   let profile: SequentialProfile | undefined;
+  const oneshot = () => collectStats(model, structure.linears, samples, { mode: 'oneshot', batchSize: BATCH, session, config });
+  const policy: MaskPolicy = { method: 'wanda', sparsity: 0.5, pattern: 'unstructured', seed: 0, dropTop: false, magnitudeScope: 'row' };
+  const sequential = async () =>
+    (
+      await collectStats(model, structure.linears, samples, {
+        mode: 'sequential',
+        batchSize: BATCH,
+        session,
+        config,
+        maskBlock: blockMasker(model, policy, structure.linears, {}),
+      })
+    ).profile;
   for (let r = 0; r < reps; r++) {
     const f = await forward();
     const fCpu = lastCpu;
     fw.push(f);
-    one.push((await timed(() => collectStats(model, structure.linears, samples, { mode: 'oneshot', batchSize: BATCH, session, config }))) / f);
+    one.push((await timed(oneshot, 'oneshot')) / f);
     oneCpu.push(lastCpu / fCpu);
-    seq.push(
-      (await timed(async () => {
-        profile = (
-          await collectStats(model, structure.linears, samples, {
-            mode: 'sequential',
-            batchSize: BATCH,
-            session,
-            config,
-            maskBlock: (b, stats, stored) => Promise.all(structure.linears.filter((l) => l.block === b).map((l) => mask(l, stats, stored))),
-          })
-        ).profile;
-      })) / f,
-    );
+    seq.push((await timed(async () => (profile = await sequential()), 'sequential')) / f);
     seqCpu.push(lastCpu / fCpu);
+    if (fp16) {
+      configureSessions({ cpuFp16: false });
+      try {
+        ort.one.push((await timed(oneshot, 'oneshot (before)')) / f);
+        ort.oneCpu.push(lastCpu / fCpu);
+        ort.seq.push((await timed(async () => (ort.profile = await sequential()), 'sequential (before)')) / f);
+        ort.seqCpu.push(lastCpu / fCpu);
+      } finally {
+        configureSessions({ cpuFp16: true });
+      }
+    }
     load.push(os.loadavg()[0]!);
     process.stdout.write(`${path.basename(dir)} rep ${r + 1}/${reps} (forward ${f.toFixed(1)} s, load ${load[r]!.toFixed(1)}) `);
   }
-  return { forwardSeconds: fw, oneshot: ratio(one), sequential: ratio(seq), oneshotCpu: ratio(oneCpu), sequentialCpu: ratio(seqCpu), profile, load };
+  return {
+    forwardSeconds: fw,
+    oneshot: ratio(one),
+    sequential: ratio(seq),
+    oneshotCpu: ratio(oneCpu),
+    sequentialCpu: ratio(seqCpu),
+    profile,
+    load,
+    peakRss,
+    ...(fp16
+      ? {
+          onnxruntimeFp16: {
+            oneshot: ratio(ort.one),
+            sequential: ratio(ort.seq),
+            oneshotCpu: ratio(ort.oneCpu),
+            sequentialCpu: ratio(ort.seqCpu),
+            profile: ort.profile,
+          },
+        }
+      : {}),
+  };
 }
 
 /** The profile as lines: each stage's share of a forward pass, and the per-block seconds. */
-export function describeProfile(cost: CalibrationCost): string[] {
-  const p = cost.profile;
+export function describeProfile(cost: CalibrationCost, p = cost.profile): string[] {
   if (!p) return [];
   const f = cost.forwardSeconds[cost.forwardSeconds.length - 1]!;
   const total = Object.values(p.stages).reduce((a, b) => a + b, 0);

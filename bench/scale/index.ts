@@ -12,9 +12,12 @@
  *
  * Flags: `--models xglm-564M,llama-1.1B-fp16` (subset), `--reps N` (default 2), `--full` (the
  * paper's 100 × 512 calibration instead of 8 × 128), `--small` (same pipeline on 2-layer models of
- * the same widths and vocabularies: a smoke run in a few minutes), `--cost-only` (only the in-process
- * calibration cost, no stack), `--no-methods` (skip the SparseGPT and Wanda+OWL jobs that follow the
- * Wanda jobs of each model). Models are cached in bench/out/scale.
+ * the same widths and vocabularies: a smoke run in a few minutes), `--layers N` (N-layer versions,
+ * between the two), `--cost-only` (only the in-process calibration cost, no stack), `--no-methods`
+ * (skip the SparseGPT and Wanda+OWL jobs that follow the Wanda jobs of each model),
+ * `--onnxruntime-fp16` (the runner leaves fp16 weights on CPU to onnxruntime, POLYPRUNE_CPU_FP16=0:
+ * the jobs as before onnx/cpu-fp16.ts, for comparison), `--modes oneshot,sequential` (which Wanda jobs
+ * run), `--memory-limit 3G` (the runner's POLYPRUNE_MEMORY_LIMIT). Models are cached in bench/out/scale.
  */
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -146,7 +149,10 @@ export async function run(): Promise<void> {
   const small = has('small');
   const reps = Number(flag('reps') ?? 2);
   const only = flag('models')?.split(',');
-  const specs = SCALE_MODELS.filter((s) => !only || only.includes(s.name)).map((s) => (small ? { ...s, name: `${s.name}-small`, layers: 2 } : s));
+  const layers = flag('layers') ? Number(flag('layers')) : undefined;
+  const specs = SCALE_MODELS.filter((s) => !only || only.includes(s.name)).map((s) =>
+    small ? { ...s, name: `${s.name}-small`, layers: 2 } : layers ? { ...s, name: `${s.name}-${layers}l`, layers } : s,
+  );
   const calibration = has('full') ? { samples: 100, maxLength: 512 } : { samples: 8, maxLength: 128 };
   console.log(
     `machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / GiB).toFixed(0)} GiB; Node ${process.version}; ` +
@@ -164,13 +170,25 @@ export async function run(): Promise<void> {
   for (const r of rows) {
     const m = models.find((x) => x.spec === r.spec)!;
     process.stdout.write(`\ncalibration cost, ${r.spec.name}… `);
-    r.cost = await measureCalibration(m.dir, calibration, reps);
+    r.cost = await measureCalibration(m.dir, calibration, reps, r.bytes);
     const c = r.cost;
     const range = (x: { median: number; min: number; max: number }) => `${fmt(x.median)}× [${fmt(x.min)}–${fmt(x.max)}]`;
     console.log(
       `oneshot ${range(c.oneshot)}, sequential ${range(c.sequential)} a forward pass (wall); by CPU time oneshot ${range(c.oneshotCpu)}, sequential ${range(c.sequentialCpu)}; load ${c.load.map((l) => l.toFixed(1)).join(', ')}`,
     );
+    const o = c.onnxruntimeFp16;
+    if (o) {
+      console.log(
+        `  before (onnxruntime's own fp16 handling, side by side): oneshot ${range(o.oneshot)}, sequential ${range(o.sequential)} (wall); by CPU time oneshot ${range(o.oneshotCpu)}, sequential ${range(o.sequentialCpu)}`,
+      );
+    }
+    console.log(
+      `  peak RSS ÷ model in this process, largest over repetitions: ${Object.entries(c.peakRss)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ')}`,
+    );
     for (const line of describeProfile(r.cost)) console.log(line);
+    if (o) for (const line of describeProfile(r.cost, o.profile)) console.log(line.replace('last sequential run', 'last sequential run before'));
   }
   printTables(rows);
   writeFileSync(
@@ -195,6 +213,10 @@ async function endToEnd(
     runners: 1,
     runnerWorkdir: workdir,
     vars: { RATE_LIMIT_PER_MINUTE: '100000', LEASE_SECONDS: '600' },
+    runnerEnv: {
+      ...(has('onnxruntime-fp16') ? { POLYPRUNE_CPU_FP16: '0' } : {}),
+      ...(flag('memory-limit') ? { POLYPRUNE_MEMORY_LIMIT: flag('memory-limit')! } : {}),
+    },
   });
   const api = new PolypruneApi({ baseUrl: stack.url, token: stack.adminToken, retry: { retries: 2 } });
   try {
@@ -215,10 +237,13 @@ async function endToEnd(
       const jobs: JobFigures[] = [];
       const otherBytes = existsSync(workdir) ? treeBytes(workdir) : 0;
       // The oneshot job evaluates the suite (pruned, then dense for the bootstrap); the sequential one only prunes.
-      for (const [mode, suites] of [
-        ['oneshot', [suite.id]],
-        ['sequential', []],
-      ] as const) {
+      const modes = flag('modes')?.split(',') ?? ['oneshot', 'sequential'];
+      for (const [mode, suites] of (
+        [
+          ['oneshot', [suite.id]],
+          ['sequential', []],
+        ] as const
+      ).filter(([m]) => modes.includes(m))) {
         const fig = await runJob(
           api,
           stack,

@@ -28,6 +28,14 @@ export interface SessionOptions {
   intraOpThreads?: number;
   /** onnxruntime's CPU memory arena (off by default: lower peak memory). */
   cpuArena?: boolean;
+  /**
+   * fp16 weights that MatMul/Gemm read, on CPU (no fp16 kernels there): "fold" (onnxruntime's way:
+   * an fp32 copy of each made at session start and held) or "per-run" (cast just before each node
+   * on every run, one copy at a time; onnx/cpu-fp16.ts). Applied by openSession; default "fold".
+   */
+  fp16Weights?: 'fold' | 'per-run';
+  /** onnxruntime's log level for this session (0 verbose … 4 fatal); its default (2, warnings) when unset. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   log?: (msg: string) => void;
 }
 
@@ -65,7 +73,11 @@ export function cudaStatus(): { available: boolean; reason?: string } {
  * runner sets POLYPRUNE_DEVICE here, the webgpu test project sets "webgpu". On XGLM-564M it bought no measurable speed (calibration 5.6–7.6 s vs
  * 5.8–6.1 s, three evaluation passes 7.8–8.3 s vs 6.9–8.7 s, interleaved) and cost 2.5 s per session.
  */
-const defaults: { prepack: boolean; device: DeviceChoice } = { prepack: false, device: 'auto' };
+/* cpuFp16 (on unless a benchmark or test compares with onnxruntime's own handling): fp16 weights on
+ * CPU are fed widened once per block in sequential calibration and cast per run where a session asks
+ * for it (fp16Weights), instead of an fp32 copy folded into every session (onnx/cpu-fp16.ts).
+ */
+const defaults: { prepack: boolean; device: DeviceChoice; cpuFp16: boolean } = { prepack: false, device: 'auto', cpuFp16: true };
 export function configureSessions(d: Partial<typeof defaults>): void {
   Object.assign(defaults, d);
 }
@@ -79,6 +91,7 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
   // measurable speed-up here.
   const o: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', enableCpuMemArena: opts.cpuArena ?? false };
   if (opts.intraOpThreads) o.intraOpNumThreads = opts.intraOpThreads;
+  if (opts.logSeverityLevel !== undefined) o.logSeverityLevel = opts.logSeverityLevel;
   if (!defaults.prepack) o.extra = { session: { disable_prepacking: '1' } };
   return o;
 }

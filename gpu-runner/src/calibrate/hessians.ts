@@ -21,7 +21,9 @@ import type { LayerMask } from '../types.js';
 import { asFloat32 } from './accumulate.js';
 import { statisticsMask, tokenFeeds } from './feeds.js';
 import { feedsOf, loadFeedWeights } from './feed-weights.js';
-import { blockSubgraph, type SequentialInput } from './sequential.js';
+import { blockSubgraph, forDevice, type SequentialInput } from './sequential.js';
+import { feedFp32 } from '../onnx/cpu-fp16.js';
+import { fp16ToFp32 } from '../onnx/fp16.js';
 
 export interface LayerHessian {
   /** d_in × d_in row-major; linears reading the same tensor share this array (copy before changing it). */
@@ -74,7 +76,12 @@ export async function hessianBlockwise(x: HessianInput): Promise<{ masks: LayerM
     const oneRun = x.mode === 'oneshot' && !last;
     let gramProto = addGramOutputs(x.maskPadding ? withMaskInput(protos[b]!, maskName) : protos[b]!, captured, x.maskPadding ? maskName : undefined);
     gramProto = onlyOutputs(gramProto, oneRun ? [...grams, out] : grams);
-    const weights = await loadFeedWeights(x.model, own);
+    // On CPU, fp16 weights fed widened once per block (sequential.ts forDevice); both sessions of the
+    // block take the same ones (their readers are among the whole block's).
+    const { widened } = await forDevice(x, protos[b]!, own);
+    const widenedIn = (p: ModelProto) => (widened.size ? feedFp32(p, widened).proto : p);
+    gramProto = widenedIn(gramProto);
+    const weights = await loadFeedWeights(x.model, own, widened);
     const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
     const sums = new Map(captured.map((c) => [c.name, new Float64Array(c.width * c.width)]));
     let tokens = 0;
@@ -117,11 +124,12 @@ export async function hessianBlockwise(x: HessianInput): Promise<{ masks: LayerM
       masks.push(p.mask);
       if (x.mode === 'sequential') {
         const w = weights.get(l.weightName)!;
-        new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength).set(p.stored);
+        if (widened.has(l.weightName)) fp16ToFp32(new Uint16Array(p.stored.slice().buffer), w.data as Float32Array<ArrayBuffer>);
+        else new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength).set(p.stored);
       }
     }
     if (x.mode === 'sequential' && !last) {
-      const streamOpen = await openSession(onlyOutputs(protos[b]!, [out]), x.model.dir, x.session);
+      const streamOpen = await openSession(widenedIn(onlyOutputs(protos[b]!, [out])), x.model.dir, x.session);
       try {
         for (let k = 0; k < x.batches.length; k++) {
           next.push(feedable((await streamOpen.session.run(feedsFor(streamOpen.session, k), [out]))[out]!));

@@ -52,7 +52,8 @@ export async function collectResidualStream(
     limitBytes: o.memoryLimitBytes,
   });
   const names = outputs.map((b) => b.name);
-  const open = await openSession(onlyOutputs(exposeTensors(model.proto, names, o.elemType), names), model.dir, o.session);
+  // As the statistics' pass: fp16 weights cast per run on CPU, no fp32 copy held (onnx/cpu-fp16.ts).
+  const open = await openSession(onlyOutputs(exposeTensors(model.proto, names, o.elemType), names), model.dir, { fp16Weights: 'per-run', ...o.session });
   try {
     const batches = makeBatches(samples, batchSize);
     for (const [k, batch] of batches.entries()) {

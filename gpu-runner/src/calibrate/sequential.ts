@@ -12,7 +12,9 @@
  * only block b's inputs. Up to one forward pass per block.
  */
 import type { ModelConfig } from '../onnx/graph-io.js';
-import { feedable, type Tensor } from '../ort.js';
+import { feedable, resolveDevice, sessionDefaults, type Tensor } from '../ort.js';
+import { feedFp32 } from '../onnx/cpu-fp16.js';
+import { DataType, type ModelProto } from '../onnx/proto.js';
 import { BlocksNotSeparable, type BlockOutput } from '../onnx/structure.js';
 import { extractSubgraph, onlyOutputs } from '../onnx/subgraph.js';
 import { exposeTensors, weightsToInputs } from '../onnx/surgery.js';
@@ -27,7 +29,8 @@ import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
 
 /**
  * Block b's masks from the statistics so far. `stored`: the block's weights as held for feeding
- * (stored layout and type, still dense), by initializer name, so that masks need not read them again.
+ * (stored layout and type, or fp16 widened to fp32 on CPU; still dense), by initializer name, so
+ * that masks need not read them again.
  */
 export type MaskBlockFn = (
   block: number,
@@ -95,6 +98,25 @@ export function blockSubgraph(x: SequentialInput, outputs: BlockOutput[], b: num
   return sub.proto;
 }
 
+/**
+ * On CPU, a block's fp16 weights are fed widened to fp32 (once per block) to a graph whose
+ * MatMul/Gemm nodes take them so (onnx/cpu-fp16.ts), instead of onnxruntime casting them on every
+ * batch; elsewhere (fp16 kernels on CUDA and WebGPU) the block runs as stored.
+ */
+export async function forDevice(
+  x: Pick<SequentialInput, 'elemType' | 'session'>,
+  proto: ModelProto,
+  own: PrunableLinear[],
+): Promise<{ proto: ModelProto; widened: Set<string> }> {
+  if (x.elemType !== DataType.FLOAT16 || !sessionDefaults().cpuFp16 || (await resolveDevice(x.session?.device)).device !== 'cpu') {
+    return { proto, widened: new Set() };
+  }
+  return feedFp32(
+    proto,
+    own.map((l) => l.weightName),
+  );
+}
+
 export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutput[]): Promise<SequentialOutput> {
   const blocks = blocksOf(x.linears);
   const stats: ActivationStats = new Map();
@@ -110,10 +132,11 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
   for (let b = 0; b < blocks; b++) {
     const blockStart = performance.now();
     const own = x.linears.filter((l) => l.block === b);
-    const weights = await loadFeedWeights(x.model, own);
+    const { proto, widened } = await forDevice(x, protos[b]!, own);
+    const weights = await loadFeedWeights(x.model, own, widened);
     lap('read weights');
     const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
-    let open: OpenSession | undefined = await openSession(protos[b]!, x.model.dir, x.session);
+    let open: OpenSession | undefined = await openSession(proto, x.model.dir, x.session);
     lap('open sessions');
     device = open.device;
     try {

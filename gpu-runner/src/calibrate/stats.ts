@@ -134,7 +134,8 @@ export async function collectStats(
     ? captured.map((c) => sqSumName(c.name))
     : [...new Set([...linears.map((l) => l.inputName), ...(opts.blockOutputs ?? []).map((b) => b.name)])];
   const graph = inGraph ? addSquareSumOutputs(model.proto, captured, maskPadding ? maskInput : undefined) : exposeTensors(model.proto, extra, elemType);
-  const open = await openSession(onlyOutputs(graph, extra), model.dir, opts.session);
+  // Few runs of many tokens each: casting fp16 weights per run (CPU) costs less than holding an fp32 copy.
+  const open = await openSession(onlyOutputs(graph, extra), model.dir, { fp16Weights: 'per-run', ...opts.session });
   log(`calibrating on ${open.device}${inGraph ? ' (square sums in the graph)' : ''}`);
   const stats: ActivationStats = new Map();
   try {

@@ -51,6 +51,7 @@ export function contextLengthOf(config: ModelConfig, fallback = 2048): number {
  * A session on the graph file; a tied head exported as MatMul(Transpose(embedding)) is read through
  * FusedMatMul instead, so onnxruntime does not fold a transposed copy of the embedding into memory,
  * and the head computes only the positions a pass asks for (head-gather.ts) unless `gatherHead` is false.
+ * `fp16Weights: "per-run"` casts fp16 weights on every run on CPU instead of folding an fp32 copy (onnx/cpu-fp16.ts).
  */
 async function openGraph(file: string, opts: SessionOptions & { gatherHead?: boolean }): Promise<{ session: Session; weightBytes: number }> {
   const model = await loadModel(file);
@@ -59,7 +60,9 @@ async function openGraph(file: string, opts: SessionOptions & { gatherHead?: boo
   const outputs = (fused.proto.graph!.output ?? []).map((o) => o.name ?? '');
   const logits = outputs.includes('logits') ? 'logits' : outputs.find((o) => /logits|lm_logits|scores/i.test(o));
   const gathered = opts.gatherHead !== false && logits ? gatherHeadRows(fused.proto, logits) : undefined;
-  if (!fused.rewritten && !gathered) return { session: (await createSession(file, await withDeviceCut(model.proto, opts))).session, weightBytes };
+  if (!fused.rewritten && !gathered && opts.fp16Weights !== 'per-run') {
+    return { session: (await createSession(file, await withDeviceCut(model.proto, opts))).session, weightBytes };
+  }
   return { session: (await openSession(gathered ?? fused.proto, model.dir, opts)).session, weightBytes };
 }
 

@@ -54,6 +54,13 @@ export interface MemoryNeedInput {
   activationBytes: number;
   /** SparseGPT: one block's Hessians and the factorisation's working matrices (sparsegptHessianBytes) */
   hessianBytes?: number;
+  /**
+   * fp16 on CPU, for a job that opens no session folding an fp32 copy of the weights (pruning
+   * without evaluation, or evaluation cast per run): the fp32 bytes held at once while a run casts
+   * one weight or sequential calibration feeds one block widened (onnx/cpu-fp16.ts). Unset: the
+   * folded copy, 2 × the weights.
+   */
+  fp16CastBytes?: number;
 }
 
 export interface MemoryNeed {
@@ -64,15 +71,18 @@ export interface MemoryNeed {
 /**
  * A lower bound of the job's peak memory, from what bench/scale measured on CPU: the weights once
  * (memory-mapped; evaluation's LM head touches all of them), with POLYPRUNE_PREPACK=1 onnxruntime's
- * prepacked copy of fp32 weights, and for fp16 the fp32 copy onnxruntime folds in front of every
- * MatMul instead of the fp16 bytes (it has no fp16 MatMul kernel there). On CUDA and WebGPU the
- * weights live on the device (host memory holds them once, while they load).
+ * prepacked copy of fp32 weights, and for fp16 in an evaluation session the fp32 copy onnxruntime
+ * folds in front of every MatMul instead of the fp16 bytes (it has no fp16 MatMul kernel there);
+ * calibration keeps the fp16 weights and casts one weight or block at a time (`fp16CastBytes`).
+ * On CUDA and WebGPU the weights live on the device (host memory holds them once, while they load).
  */
 export function memoryNeed(x: MemoryNeedInput): MemoryNeed {
   const parts: MemoryNeed['parts'] = [{ what: 'weights', bytes: x.weightBytes }];
   // fp16 on CPU: onnxruntime folds every weight to fp32 at load and the fp16 pages are not touched
   // again, so the fp32 copy takes the weights' place (measured 2.1–2.2 × the fp16 file).
-  if (x.device === 'cpu' && x.fp16) parts[0] = { what: "onnxruntime's fp32 copy of the fp16 weights (no fp16 MatMul on CPU)", bytes: x.weightBytes * 2 };
+  if (x.device === 'cpu' && x.fp16 && x.fp16CastBytes !== undefined) {
+    parts.push({ what: 'fp32 casts of the fp16 weights, one weight or block at a time (no fp16 MatMul on CPU)', bytes: x.fp16CastBytes });
+  } else if (x.device === 'cpu' && x.fp16) parts[0] = { what: "onnxruntime's fp32 copy of the fp16 weights (no fp16 MatMul on CPU)", bytes: x.weightBytes * 2 };
   else if (x.device === 'cpu' && x.prepack) parts.push({ what: "onnxruntime's prepacked copy", bytes: x.weightBytes });
   parts.push({ what: 'activations of one sample', bytes: x.activationBytes });
   if (x.hessianBytes) parts.push({ what: "one block's SparseGPT Hessians and factorisation (float64)", bytes: x.hessianBytes });

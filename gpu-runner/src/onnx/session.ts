@@ -10,7 +10,8 @@ import { link, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createSession, type Device, resolveDevice, type Session, type SessionOptions } from '../ort.js';
+import { createSession, type Device, resolveDevice, sessionDefaults, type Session, type SessionOptions } from '../ort.js';
+import { castWeightsPerRun } from './cpu-fp16.js';
 import { divergentNodes, weightCut } from './device-cut.js';
 import { onnx, type ModelProto } from './proto.js';
 import { externalRef, isExternal } from './read.js';
@@ -34,8 +35,20 @@ export async function withDeviceCut(proto: ModelProto, opts: SessionOptions): Pr
   return cpuNodes.length ? { ...opts, cpuNodes } : opts;
 }
 
-export async function openSession(proto: ModelProto, dir: string, opts: SessionOptions = {}): Promise<OpenSession> {
-  opts = await withDeviceCut(proto, opts);
+/**
+ * With `fp16Weights: "per-run"` on CPU, the fp16 weights MatMul/Gemm read become overridable graph
+ * inputs (onnx/cpu-fp16.ts), and onnxruntime's warning for each of those is silenced.
+ */
+async function forCpuFp16(proto: ModelProto, opts: SessionOptions): Promise<{ proto: ModelProto; opts: SessionOptions }> {
+  if (opts.fp16Weights !== 'per-run' || !sessionDefaults().cpuFp16 || (await resolveDevice(opts.device)).device !== 'cpu') return { proto, opts };
+  const r = castWeightsPerRun(proto);
+  if (!r.weights.length) return { proto, opts };
+  return { proto: r.proto, opts: { ...opts, logSeverityLevel: opts.logSeverityLevel ?? 3 } };
+}
+
+export async function openSession(graph: ModelProto, dir: string, options: SessionOptions = {}): Promise<OpenSession> {
+  const { proto, opts: o } = await forCpuFp16(graph, options);
+  const opts = await withDeviceCut(proto, o);
   const locations = new Set<string>();
   for (const t of proto.graph!.initializer ?? []) if (isExternal(t)) locations.add(externalRef(t).location);
   const bytes = onnx.ModelProto.encode(proto).finish();

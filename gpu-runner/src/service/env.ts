@@ -25,6 +25,8 @@ export interface RunnerEnv {
   stepDelayMs: number;
   /** onnxruntime may keep prepacked copies of the weights (POLYPRUNE_PREPACK=1; default off) */
   prepack: boolean;
+  /** fp16 weights on CPU cast per run or fed widened per block (POLYPRUNE_CPU_FP16, default 1; onnx/cpu-fp16.ts) */
+  cpuFp16: boolean;
   /** What a job may use (POLYPRUNE_MEMORY_LIMIT, else the cgroup limit, else physical memory). */
   memoryLimit: MemoryLimit;
 }
@@ -70,6 +72,8 @@ export function readRunnerEnv(env: NodeJS.ProcessEnv = process.env): RunnerEnv {
     stepDelayMs: num('POLYPRUNE_STEP_DELAY_MS', 0),
     // 1: onnxruntime keeps prepacked weight copies (≈ +1 × the model on CPU, no measured gain); see ort.ts.
     prepack: num('POLYPRUNE_PREPACK', 0) !== 0,
+    // 0: fp16 weights on CPU are left to onnxruntime (an fp32 copy folded per session), for comparisons.
+    cpuFp16: num('POLYPRUNE_CPU_FP16', 1) !== 0,
     memoryLimit,
   };
 }

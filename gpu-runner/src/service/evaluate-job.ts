@@ -13,7 +13,7 @@ import { sparsityReport } from '../prune/masks';
 import { unpackMasks } from '../prune/pack';
 import { assertEverySuiteScored, graphInput, linkCompanions } from './prune-job';
 import type { RunResult } from './protocol';
-import { checkDeviceLimits, checkMemory, jobMemoryNeed } from './memory-check';
+import { checkDeviceLimits, checkJobMemory } from './memory-check';
 import { bootstrapDenseExtra, evaluateSuites } from './suites';
 import type { JobContext } from './lease-loop';
 
@@ -31,9 +31,9 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
   // before any compute, as for prune jobs.
   const checked = await ctx.step('preflight', async () => {
     const checked = await preflight({ dir: modelDir, graphFile: graph.name, scoring: true, modelId: spec.modelId });
-    checkMemory(ctx, `evaluating ${graph.name}`, jobMemoryNeed(ctx, checked.model, [], 0));
+    const fp16Weights = checkJobMemory(ctx, `evaluating ${graph.name}`, checked.model, [], 0, undefined, true) === 'per-run' ? 'per-run' : 'fold';
     await checkDeviceLimits(ctx, checked.model);
-    return checked;
+    return { ...checked, fp16Weights } as const;
   });
 
   let evalDir = modelDir;
@@ -74,6 +74,7 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
     device: ctx.device as Device | 'auto',
     denseDir: spec.runId ? modelDir : undefined,
     graphFile: graph.name,
+    fp16Weights: checked.fp16Weights,
   });
   timings.evaluate = evaluation.seconds;
   assertEverySuiteScored(

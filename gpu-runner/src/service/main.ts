@@ -29,7 +29,7 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  configureSessions({ prepack: env.prepack, device: env.device });
+  configureSessions({ prepack: env.prepack, device: env.device, cpuFp16: env.cpuFp16 });
   const log = (m: string) => console.error(`[runner ${env.runnerId} ${new Date().toISOString()}] ${m}`);
   for (const w of memoryReleaseWarnings()) log(`memory: ${w} (higher peak memory; see gpu-runner/src/service/memory-release.ts)`);
   const client = new RunnerClient({

@@ -6,16 +6,33 @@ import { perSampleBytes } from '../calibrate/batches';
 import { assertFits, detectMemoryLimit, memoryNeed, sparsegptHessianBytes, type MemoryNeed } from '../model/memory';
 import { UnsupportedModel } from '../model/preflight';
 import { divergentNodes, WEBGPU_DIVERGENT_OPS, weightCut } from '../onnx/device-cut';
-import { DataType } from '../onnx/proto';
+import { castWeightsPerRun, fp16MatMulWeights } from '../onnx/cpu-fp16';
+import { dimsOf } from '../onnx/proto';
 import type { OnnxModel } from '../onnx/read';
 import { initializerBytes } from '../onnx/write';
 import { cudaStatus, resolveDevice, sessionDefaults } from '../ort';
 import type { PrunableLinear } from '../types';
 import type { JobContext } from './lease-loop';
 
-export function jobMemoryNeed(ctx: Pick<JobContext, 'device'>, model: OnnxModel, linears: PrunableLinear[], seqLen: number, method?: string): MemoryNeed {
+/** How a job's evaluation sessions hold fp16 weights on CPU (SessionOptions.fp16Weights), or "none" when it evaluates nothing. */
+export type EvaluationFp16 = 'none' | 'fold' | 'per-run';
+
+/**
+ * fp16 weights on CPU (no fp16 MatMul there): sessions that fold onnxruntime's fp32 copy need 2 × the
+ * weights; calibration, and evaluation with `per-run`, keep them fp16 and cast one weight or block
+ * at a time (onnx/cpu-fp16.ts).
+ */
+export function jobMemoryNeed(
+  ctx: Pick<JobContext, 'device'>,
+  model: OnnxModel,
+  linears: PrunableLinear[],
+  seqLen: number,
+  method: string | undefined,
+  evaluation: EvaluationFp16,
+): MemoryNeed {
   const first = linears[0];
-  const fp16 = first !== undefined && model.initializers.get(first.weightName)?.dataType === DataType.FLOAT16;
+  const castable = fp16MatMulWeights(model.proto);
+  const fp16 = castable.length > 0;
   // "auto" opens on CUDA when it is there; its host side then holds the weights once. An "auto"
   // that lands on a hardware WebGPU adapter is counted as CPU: the larger of the two needs.
   const device = ctx.device === 'cuda' || (ctx.device === 'auto' && cudaStatus().available) ? 'cuda' : ctx.device === 'webgpu' ? 'webgpu' : 'cpu';
@@ -23,7 +40,66 @@ export function jobMemoryNeed(ctx: Pick<JobContext, 'device'>, model: OnnxModel,
   const capturedWidth = [...captured].reduce((s, name) => s + (linears.find((l) => l.inputName === name)?.dIn ?? 0), 0);
   const activationBytes = first ? perSampleBytes({ seqLen, capturedWidth, hidden: first.dIn }) : 0;
   const hessianBytes = method === 'sparsegpt' ? sparsegptHessianBytes(linears) : 0;
-  return memoryNeed({ weightBytes: initializerBytes(model), fp16, device, prepack: sessionDefaults().prepack, activationBytes, hessianBytes });
+  const casts = fp16 && evaluation !== 'fold' && castsPerRun(model) ? fp16CastPeak(model, castable, linears) : undefined;
+  return memoryNeed({
+    weightBytes: initializerBytes(model),
+    fp16,
+    device,
+    prepack: sessionDefaults().prepack,
+    activationBytes,
+    hessianBytes,
+    fp16CastBytes: casts,
+  });
+}
+
+/** Whether sessions on this model can cast fp16 weights per run (onnx/cpu-fp16.ts needs IR ≥ 4). */
+const castsPerRun = (model: OnnxModel) => sessionDefaults().cpuFp16 && castWeightsPerRun(model.proto).weights.length > 0;
+
+/** fp32 bytes of the largest fp16 weight a run casts, or of the largest block sequential calibration widens. */
+function fp16CastPeak(model: OnnxModel, castable: string[], linears: PrunableLinear[]): number {
+  const fp32Bytes = (name: string) => dimsOf(model.initializers.get(name)!).reduce((a, b) => a * b, 4);
+  let peak = 0;
+  for (const w of castable) peak = Math.max(peak, fp32Bytes(w));
+  for (const b of new Set(linears.map((l) => l.block))) {
+    const names = new Set(linears.filter((l) => l.block === b).map((l) => l.weightName));
+    peak = Math.max(
+      peak,
+      [...names].reduce((s, n) => s + fp32Bytes(n), 0),
+    );
+  }
+  return peak;
+}
+
+/**
+ * Checks a job's memory (see checkMemory) and chooses how its evaluation holds fp16 weights on CPU:
+ * onnxruntime's folded fp32 copy where it fits the limit, else cast on every run — slower (a 1.1 B
+ * model casts about 2.5 s of CPU per run), but about half the memory — rather than refusing the job.
+ */
+export function checkJobMemory(
+  ctx: Pick<JobContext, 'device' | 'memoryLimit' | 'log'>,
+  what: string,
+  model: OnnxModel,
+  linears: PrunableLinear[],
+  seqLen: number,
+  method: string | undefined,
+  evaluates: boolean,
+): EvaluationFp16 {
+  if (!evaluates) {
+    checkMemory(ctx, what, jobMemoryNeed(ctx, model, linears, seqLen, method, 'none'));
+    return 'none';
+  }
+  const folded = jobMemoryNeed(ctx, model, linears, seqLen, method, 'fold');
+  const perRun = jobMemoryNeed(ctx, model, linears, seqLen, method, 'per-run');
+  const limit = ctx.memoryLimit ?? detectMemoryLimit();
+  if (folded.bytes <= limit.bytes || perRun.bytes >= folded.bytes) {
+    checkMemory(ctx, what, folded);
+    return 'fold';
+  }
+  checkMemory(ctx, what, perRun);
+  ctx.log(
+    `memory: evaluation casts the fp16 weights on every run (slower): onnxruntime's fp32 copy would need ${gib(folded.bytes)} of the ${gib(limit.bytes)} this runner may use`,
+  );
+  return 'per-run';
 }
 
 /** Refuses the job (unsupported model: …, not retried) when the model cannot fit; logs the figures otherwise. */

@@ -36,7 +36,7 @@ import type { LoadedTokenizer } from '../tokenize/index';
 import type { ActivationStats, LayerMask, PrunableLinear } from '../types';
 import { calibrationSet, loadCorpora, loadCorpus, mixCalibrationSet, type CorpusData } from './calibration';
 import type { RunResult } from './protocol';
-import { checkDeviceLimits, checkMemory, jobMemoryNeed } from './memory-check';
+import { checkDeviceLimits, checkJobMemory, type EvaluationFp16 } from './memory-check';
 import { bootstrapDenseExtra, evaluateSuites } from './suites';
 import type { JobContext } from './lease-loop';
 
@@ -140,6 +140,8 @@ interface PruneRun {
   /** Recorded on the run (its `extra`). */
   extra: Record<string, unknown>;
   artifacts: string[];
+  /** how evaluation holds fp16 weights on CPU, as the memory check chose */
+  evaluationFp16?: EvaluationFp16;
 }
 
 /** The model as preflight accepted it, and the graph calibration runs on. */
@@ -239,7 +241,16 @@ async function loadPrunable(run: PruneRun): Promise<LoadedModel> {
   const { checked, prunable } = await run.timed('preflight', async () => {
     const checked = await preflight({ dir: run.modelDir, graphFile: graph.name, scoring: spec.suites.length > 0, modelId: spec.modelId });
     const prunable = discoverStructure(checked.model, graph.name, graph.family);
-    checkMemory(ctx, `pruning ${graph.name}`, jobMemoryNeed(ctx, checked.model, prunable.structure.linears, spec.calibration?.maxLength ?? 1, spec.method));
+    const maxLength = spec.calibration?.maxLength ?? 1;
+    run.evaluationFp16 = checkJobMemory(
+      ctx,
+      `pruning ${graph.name}`,
+      checked.model,
+      prunable.structure.linears,
+      maxLength,
+      spec.method,
+      spec.suites.length > 0,
+    );
     await checkDeviceLimits(ctx, checked.model);
     return { checked, prunable };
   });
@@ -485,6 +496,7 @@ async function evaluatePruned(run: PruneRun) {
     device: run.device,
     denseDir: run.modelDir,
     graphFile: run.graph.name,
+    fp16Weights: run.evaluationFp16 === 'per-run' ? 'per-run' : 'fold',
   });
   run.timings.evaluate = Math.round(evaluation.seconds * 100) / 100;
   assertEverySuiteScored(

@@ -163,6 +163,8 @@ export async function evaluateSuites(
     graphFile?: string;
     /** the job's per-suite row limit: a seeded subset, stratified by label (shared/src/subset.ts) */
     limit?: { rows: number; seed: number };
+    /** fp16 weights on CPU: onnxruntime's folded fp32 copy, or cast per run where that does not fit (memory-check.ts) */
+    fp16Weights?: 'fold' | 'per-run';
   },
 ): Promise<SuiteRun> {
   const started = performance.now();
@@ -195,7 +197,9 @@ export async function evaluateSuites(
   // The bootstrap's dense pass comes after the pruned model's session is released: one model in
   // memory at a time (a 2 GB model would otherwise need twice its size).
   const bootstrap: Array<{ suiteId: string; rows: unknown[]; format: SuiteFormat; lang: string; scoring: ScoringName; pruned: SuiteResult }> = [];
-  const model = await ctx.step('open-model', () => openEvalModel(modelDir, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
+  const model = await ctx.step('open-model', () =>
+    openEvalModel(modelDir, { device: opts.device, log: ctx.log, graphFile: opts.graphFile, fp16Weights: opts.fp16Weights }),
+  );
   out.setup = evaluationSetup(model);
   try {
     for (const [k, s] of suites.entries()) {
@@ -266,7 +270,9 @@ export async function evaluateSuites(
       return false;
     });
     if (missing.length) {
-      const dense = await ctx.step('open-dense-model', () => openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log, graphFile: opts.graphFile }));
+      const dense = await ctx.step('open-dense-model', () =>
+        openEvalModel(opts.denseDir!, { device: opts.device, log: ctx.log, graphFile: opts.graphFile, fp16Weights: opts.fp16Weights }),
+      );
       try {
         for (const b of missing) {
           const stage = `evaluate dense ${b.format}.${b.lang} ${b.scoring} (bootstrap)`;

@@ -1,30 +1,31 @@
 /**
  * Sequential calibration hands each block's weights, as it holds them to feed them (stored layout
- * and type, fp16 as raw halves), to the masks, which then need not read them again: the canonical
- * weights and the masks must be exactly those read from the model, for fp32, fp16 and transposed
- * storage.
+ * and type, fp16 as raw halves, or widened to fp32 when fed so on CPU), to the masks, which then
+ * need not read them again: the canonical weights and the masks must be exactly those read from the
+ * model, for fp32, fp16 and transposed storage, and those maskOf computes from the model one by one.
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadFeedWeights } from '@polyprune/gpu-runner/calibrate/feed-weights';
 import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
-import { blockMasker, canonicalWeight } from '@polyprune/gpu-runner/prune/policy';
+import { blockMasker, canonicalWeight, maskOf } from '@polyprune/gpu-runner/prune/policy';
 import type { ActivationStats } from '@polyprune/gpu-runner/types';
 
 const repo = path.resolve(import.meta.dirname, '../../..');
 const MODELS = [
-  { dir: 'test/fixtures/models/gemm', graph: 'model.onnx', kind: 'Float32Array transposed' },
-  { dir: 'test/fixtures/real/optimum-bloom-fp16', graph: 'model_fp16.onnx', kind: 'Uint16Array' },
-  { dir: 'demo/model', graph: 'model.onnx', kind: 'Float32Array' },
+  { dir: 'test/fixtures/models/gemm', graph: 'model.onnx', kind: 'Float32Array transposed', widen: false },
+  { dir: 'test/fixtures/real/optimum-bloom-fp16', graph: 'model_fp16.onnx', kind: 'Uint16Array', widen: false },
+  { dir: 'test/fixtures/real/optimum-bloom-fp16', graph: 'model_fp16.onnx', kind: 'Float32Array', widen: true },
+  { dir: 'demo/model', graph: 'model.onnx', kind: 'Float32Array', widen: false },
 ];
 
-describe.each(MODELS)('$dir ($kind): weights held for feeding give the masks of weights read from the model', ({ dir, graph, kind }) => {
+describe.each(MODELS)('$dir ($kind): weights held for feeding give the masks of weights read from the model', ({ dir, graph, kind, widen }) => {
   it('canonical weights and wanda masks are identical', async () => {
     const checked = await preflight({ dir: path.join(repo, dir), graphFile: graph, scoring: false });
     const { working, structure } = discoverStructure(checked.model, graph);
     const model = working.model;
     const own = structure.linears.filter((l) => l.block === 0);
-    const held = await loadFeedWeights(model, own);
+    const held = await loadFeedWeights(model, own, new Set(widen ? own.map((l) => l.weightName) : []));
     const stored = new Map([...held].map(([k, w]) => [k, w.data]));
     const kinds = new Set(own.map((l) => `${held.get(l.weightName)!.data.constructor.name}${l.storedTransposed ? ' transposed' : ''}`));
     const stats: ActivationStats = new Map(
@@ -41,6 +42,8 @@ describe.each(MODELS)('$dir ($kind): weights held for feeding give the masks of 
     const b = await blockMasker(model, spec, structure.linears, {})(0, stats, stored);
     expect(b.map((m) => m.id)).toEqual(a.map((m) => m.id));
     b.forEach((m, i) => expect(Buffer.from(m.keep).equals(Buffer.from(a[i]!.keep))).toBe(true));
+    const inline = await Promise.all(own.map((l) => maskOf(model, spec, l, structure.linears.indexOf(l), { main: stats })));
+    inline.forEach((m, i) => expect(Buffer.from(m.keep).equals(Buffer.from(b[i]!.keep)), m.id).toBe(true));
     expect([...kinds]).toEqual([kind]);
   });
 });

@@ -14,6 +14,9 @@ import { detectMemoryLimit, memoryNeed, parseBytes, sparsegptHessianBytes } from
 import { UnsupportedModel } from '@polyprune/gpu-runner/model/preflight';
 import { EnvError, readRunnerEnv } from '@polyprune/gpu-runner/service/env';
 import { runPruneJob } from '@polyprune/gpu-runner/service/prune-job';
+import { checkJobMemory, jobMemoryNeed } from '@polyprune/gpu-runner/service/memory-check';
+import { findPrunableLinears } from '@polyprune/gpu-runner/onnx/structure';
+import { tiny } from '../helpers/tiny';
 import { type LocalInput, localContext } from './local-context';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -37,6 +40,9 @@ describe('memory limit configuration', () => {
     expect(() => readRunnerEnv({ ...base, POLYPRUNE_MEMORY_LIMIT: 'plenty' })).toThrow(EnvError);
     expect(() => readRunnerEnv({ ...base, POLYPRUNE_MEMORY_LIMIT: 'plenty' })).toThrow(/POLYPRUNE_MEMORY_LIMIT/);
     expect(readRunnerEnv(base).memoryLimit.bytes).toBeLessThanOrEqual(os.totalmem());
+    // fp16 weights on CPU: polyprune's handling unless POLYPRUNE_CPU_FP16=0 (onnxruntime's, for comparisons).
+    expect(readRunnerEnv(base).cpuFp16).toBe(true);
+    expect(readRunnerEnv({ ...base, POLYPRUNE_CPU_FP16: '0' }).cpuFp16).toBe(false);
   });
 
   it('takes a container limit from the cgroup (v2, then v1), and physical memory when there is none', () => {
@@ -63,6 +69,42 @@ describe('memory need and batch size', () => {
     expect(memoryNeed({ weightBytes: w, fp16: false, device: 'cpu', prepack: false, activationBytes: one }).bytes).toBe(w + one);
     expect(memoryNeed({ weightBytes: w, fp16: true, device: 'cpu', prepack: true, activationBytes: one }).bytes).toBe(2 * w + one);
     expect(memoryNeed({ weightBytes: w, fp16: true, device: 'cuda', prepack: true, activationBytes: one }).bytes).toBe(w + one);
+  });
+
+  it('fp16 on CPU: pruning alone holds the fp16 weights and one cast weight or block; evaluation the folded fp32 copy', () => {
+    const { model } = tiny({ family: 'llama', dtype: 'float16', blocks: 2 });
+    const linears = findPrunableLinears(model).linears;
+    const cpu = { device: 'cpu' as const };
+    const prune = jobMemoryNeed(cpu, model, linears, 8, 'wanda', 'none');
+    const evaluate = jobMemoryNeed(cpu, model, linears, 8, 'wanda', 'fold');
+    const castEvaluate = jobMemoryNeed(cpu, model, linears, 8, 'wanda', 'per-run');
+    // Independently: fp16 bytes of every float initializer; fp32 bytes of the largest block's
+    // linears and of the largest weight a MatMul reads (the untied head here).
+    const elems = (name: string) => (model.initializers.get(name)!.dims ?? []).reduce((a: number, b) => a * Number(b), 1);
+    const weights = [...model.initializers.values()].filter((t) => t.dataType === 10).reduce((n, t) => n + elems(t.name!) * 2, 0);
+    const block = (b: number) => linears.filter((l) => l.block === b).reduce((n, l) => n + l.dIn * l.dOut * 4, 0);
+    const head = model.proto.graph!.node!.find((n) => n.name === '/lm_head/MatMul')!.input![1]!;
+    const cast = Math.max(block(0), block(1), elems(head) * 4);
+    const activations = evaluate.parts.find((p) => p.what.startsWith('activations'))!.bytes;
+    expect(prune.bytes).toBe(weights + cast + activations);
+    expect(castEvaluate.bytes).toBe(prune.bytes);
+    expect(evaluate.bytes).toBe(2 * weights + activations);
+    // The check keeps onnxruntime's copy for evaluation where it fits, casts per run where only that
+    // fits, and refuses below, with the smaller need.
+    const logs: string[] = [];
+    const at = (bytes: number) => ({ ...cpu, memoryLimit: { bytes, source: 'POLYPRUNE_MEMORY_LIMIT' }, log: (m: string) => logs.push(m) });
+    expect(checkJobMemory(at(evaluate.bytes), 'x', model, linears, 8, 'wanda', true)).toBe('fold');
+    expect(checkJobMemory(at(evaluate.bytes - 1), 'x', model, linears, 8, 'wanda', true)).toBe('per-run');
+    expect(logs.at(-1)).toMatch(/evaluation casts the fp16 weights on every run \(slower\): onnxruntime's fp32 copy would need/);
+    expect(checkJobMemory(at(prune.bytes), 'x', model, linears, 8, 'wanda', false)).toBe('none');
+    expect(() => checkJobMemory(at(prune.bytes - 1), 'x', model, linears, 8, 'wanda', true)).toThrow(
+      /fp32 casts of the fp16 weights, one weight or block at a time/,
+    );
+    // fp32 weights: no choice to make.
+    const f32 = tiny({ family: 'llama', blocks: 2 }).model;
+    expect(checkJobMemory(at(GiB), 'x', f32, findPrunableLinears(f32).linears, 8, 'wanda', true)).toBe('fold');
+    expect(memoryNeed({ weightBytes: GiB, fp16: true, device: 'cpu', prepack: false, activationBytes: 5, fp16CastBytes: 7 }).bytes).toBe(GiB + 12);
+    expect(memoryNeed({ weightBytes: GiB, fp16: true, device: 'cuda', prepack: false, activationBytes: 5, fp16CastBytes: 7 }).bytes).toBe(GiB + 5);
   });
 
   it("counts one block's SparseGPT Hessians (d_in² float64 per distinct input) and the factorisation's working matrices", () => {
