@@ -5,10 +5,10 @@
  *
  * A model whose weights came in one external data file, under the name it keeps, gets that file
  * cloned instead (`cloneableSource`): a reflink where the file system has them, an in-kernel copy
- * elsewhere, then only the changed tensors are written over their own byte ranges. Pruning changes
- * the linears, a tenth of a model's bytes or less (the embedding and head are most of it), so the
- * rest never passes through JavaScript, and the pruned file is the source's byte for byte outside
- * the changed ranges, offsets included.
+ * elsewhere, then only the changed tensors are written over their own byte ranges. The rest
+ * (embeddings, head, norms: 92 % of the peer bench's 4-layer XGLM, less of a deep model) never passes
+ * through JavaScript, and the pruned file is the source's byte for byte outside the changed ranges,
+ * offsets included.
  */
 import { constants } from 'node:fs';
 import { copyFile, open, stat, writeFile, type FileHandle } from 'node:fs/promises';

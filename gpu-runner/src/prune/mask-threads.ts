@@ -5,8 +5,9 @@
  * (selectRowMaskColumns), so the result is the single-threaded one bit for bit, whatever the split.
  *
  * Scores and mask live in SharedArrayBuffers that every thread reads and writes in place; the calling
- * thread takes one share itself. Workers start on first use, stay for later layers and never keep
- * the process alive when idle.
+ * thread takes one share itself. Workers start on first use, stay for later layers (never keeping
+ * the process alive when idle) and end at releaseMaskThreads, which a prune job calls once its masks
+ * are chosen.
  */
 import os from 'node:os';
 import path from 'node:path';
