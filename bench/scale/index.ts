@@ -17,7 +17,8 @@
  * (skip the SparseGPT and Wanda+OWL jobs that follow the Wanda jobs of each model),
  * `--onnxruntime-fp16` (the runner leaves fp16 weights on CPU to onnxruntime, POLYPRUNE_CPU_FP16=0:
  * the jobs as before onnx/cpu-fp16.ts, for comparison), `--modes oneshot,sequential` (which Wanda jobs
- * run), `--memory-limit 3G` (the runner's POLYPRUNE_MEMORY_LIMIT). Models are cached in bench/out/scale.
+ * run), `--memory-limit 3G` (the runner's POLYPRUNE_MEMORY_LIMIT), `--no-cost` (the jobs only). Models are
+ * cached in bench/out/scale.
  */
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -167,7 +168,7 @@ export async function run(): Promise<void> {
     for (const m of models) rows.push({ spec: m.spec, bytes: m.bytes, uploadMBs: Number.NaN, jobs: [] });
   } else await endToEnd(models, calibration, rows);
   // In-process calibration cost once the stack is gone (nothing else holds a model in memory).
-  for (const r of rows) {
+  for (const r of has('no-cost') ? [] : rows) {
     const m = models.find((x) => x.spec === r.spec)!;
     process.stdout.write(`\ncalibration cost, ${r.spec.name}… `);
     r.cost = await measureCalibration(m.dir, calibration, reps, r.bytes);

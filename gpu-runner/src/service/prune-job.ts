@@ -204,8 +204,9 @@ async function prune(run: PruneRun): Promise<Pick<RunResult, 'overallSparsity' |
   recordBlockSparsity(run, m, report);
   ctx.log(`masks: overall sparsity ${report.sparsity.toFixed(4)}`);
   await uploadMasksAndStats(run, masks, st);
-  run.extra.lmf = await lmfStage(run, m, calibrated?.corpus);
+  // The model before the LMF report: the masks it empties are then garbage while the LMF pass runs.
   await writeAndUploadPrunedModel(run, m, masks, updated);
+  run.extra.lmf = await lmfStage(run, m, calibrated?.corpus);
   return {
     overallSparsity: report.sparsity,
     layers: report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut })),
@@ -470,7 +471,11 @@ async function lmfStage(run: PruneRun, m: LoadedModel, corpus: CorpusData | unde
   return { status: 'available', pair: r.report.pairs[0]!.pair, k: r.report.k, blocks: r.report.blocks, dim: r.report.dim };
 }
 
-/** Same file name, external-data name, dtype and cache I/O as the upload; large files go up in parts. */
+/**
+ * Same file name, external-data name, dtype and cache I/O as the upload; large files go up in parts.
+ * Empties `masks` once the model is written (they are in masks.bin already): a byte per weight, half
+ * an fp16 model, freed before the upload and the LMF pass that follow.
+ */
 async function writeAndUploadPrunedModel(run: PruneRun, m: LoadedModel, masks: LayerMask[], updated?: UpdatedWeights): Promise<void> {
   const outDir = prunedDir(run);
   await mkdir(outDir, { recursive: true });
@@ -479,6 +484,7 @@ async function writeAndUploadPrunedModel(run: PruneRun, m: LoadedModel, masks: L
   const saved = await run.timed('write-model', () =>
     updated ? writeUpdatedModel(m.uploaded, m.linears, masks, updated, out) : writePrunedModel(m.uploaded, m.linears, masks, out),
   );
+  masks.length = 0;
   await linkCompanions(run.ctx, outDir);
   const files = [saved.modelPath, ...(saved.dataPath ? [saved.dataPath] : [])];
   await run.timed('upload-model', async () => {
