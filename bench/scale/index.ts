@@ -297,7 +297,8 @@ function printTables(rows: Row[]): void {
   );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
-    const [o, s] = r.jobs;
+    const o = r.jobs.find((j) => j.mode === 'oneshot');
+    const s = r.jobs.find((j) => j.mode === 'sequential');
     const c = r.cost;
     const ratio = (x?: { median: number; min: number; max: number }) => (x ? `${fmt(x.median)} [${fmt(x.min)}–${fmt(x.max)}]` : '–');
     console.log(
