@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import type { LeaseResponse } from '@polyprune/shared/api/jobs';
 import type { ModelInfo } from '@polyprune/shared/api/models';
 import { ADMIN, call, makeToken } from './helpers';
@@ -49,6 +50,18 @@ export async function leaseJob(runnerToken: string, jobId: string) {
     if (r.body.job.id === jobId) return r.body;
   }
   throw new Error(`job ${jobId} was not leased`);
+}
+
+export type Score = { suiteId: string; format: string; lang: string; scoring: string; metric: string; value: number; n: number };
+
+/** Creates a job, leases it and completes it with these scores (the run a leaderboard reads); returns the run id. */
+export async function completeWithScores(w: World, spec: unknown, scores: Score[], extra: Record<string, unknown> = {}) {
+  const job = (await call('POST', '/v1/jobs', { token: w.writer, json: spec })).body;
+  expect(job.id, JSON.stringify(job)).toBeDefined();
+  const l = await leaseJob(w.runner, job.id);
+  const r = await call('POST', `/v1/runner/jobs/${job.id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores, extra } } });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body.runId as string;
 }
 
 export { ADMIN };

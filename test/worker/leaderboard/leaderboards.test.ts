@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { wilson } from '@polyprune/shared/stats';
 import { call } from '../helpers';
-import { leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
+import { completeWithScores, leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
 
 let pub: World;
 let priv: World;
@@ -14,16 +14,7 @@ const seeded: Record<string, Record<'fr' | 'de' | 'en', number>> = {
 };
 const N = 100;
 
-type Score = { suiteId: string; format: string; lang: string; scoring: string; metric: string; value: number; n: number };
-
-async function complete(w: World, spec: unknown, scores: Score[]) {
-  const job = (await call('POST', '/v1/jobs', { token: w.writer, json: spec })).body;
-  expect(job.id, JSON.stringify(job)).toBeDefined();
-  const l = await leaseJob(w.runner, job.id);
-  const r = await call('POST', `/v1/runner/jobs/${job.id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores } } });
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.runId as string;
-}
+const complete = completeWithScores;
 
 async function runJob(w: World, spec: unknown, values: Record<string, number>) {
   const scores = (['fr', 'de', 'en'] as const).flatMap((lang) => [

@@ -5,18 +5,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../helpers';
-import { leaseJob, makeWorld, type World } from '../fixtures';
+import { completeWithScores, type Score, leaseJob, makeWorld, type World } from '../fixtures';
 
-type Score = { suiteId: string; format: string; lang: string; scoring: string; metric: string; value: number; n: number };
-
-async function complete(w: World, spec: unknown, scores: Score[], extra: Record<string, unknown> = {}) {
-  const job = (await call('POST', '/v1/jobs', { token: w.writer, json: spec })).body;
-  expect(job.id, JSON.stringify(job)).toBeDefined();
-  const l = await leaseJob(w.runner, job.id);
-  const r = await call('POST', `/v1/runner/jobs/${job.id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores, extra } } });
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.runId as string;
-}
+const complete = completeWithScores;
 
 const xnli = (n: number, lang: string) =>
   Array.from({ length: n }, (_, i) => JSON.stringify({ premise: `p${i}-${lang}`, hypothesis: `h${i}-${lang}`, label: i % 3 })).join('\n');

@@ -2,18 +2,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Heatmap } from '@polyprune/worker/pages/heatmap.tsx';
 import { call } from '../helpers';
-import { leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
+import { completeWithScores, leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
 
-type Score = { suiteId: string; format: string; lang: string; scoring: string; metric: string; value: number; n: number };
-
-async function complete(w: World, spec: unknown, scores: Score[]) {
-  const job = (await call('POST', '/v1/jobs', { token: w.writer, json: spec })).body;
-  expect(job.id, JSON.stringify(job)).toBeDefined();
-  const l = await leaseJob(w.runner, job.id);
-  const r = await call('POST', `/v1/runner/jobs/${job.id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores } } });
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.runId as string;
-}
+const complete = completeWithScores;
 
 /** The attributes of every tag matching `re` (a tag-name-and-class pattern). */
 const tags = (html: string, re: RegExp) => [...html.matchAll(re)].map((m) => m[0]);
