@@ -225,16 +225,13 @@ describe('upload memory in workerd', () => {
     expect(m.result.status).toBe(201);
   }, 180_000);
 
-  // Known overshoot, not yet fixed (issue 24 item 5 stays open for it): one clean-clone CI run of three
-  // sampled +74.5 MiB here (others +31 to +47). The bound is unchanged; one retry keeps an occasional
-  // overshoot from blocking unrelated work while the subset path's peak is brought down.
-  it('a suite of the dataset limit with a subset drawn holds only labels', { retry: 1, timeout: 180_000 }, async () => {
+  it('a suite of the dataset limit with a subset drawn holds only labels', async () => {
     const body = pplOf(limits.datasetBytes - 2048);
     const m = await run(() => send('/v1/suites?format=ppl&lang=de&subset=1000&seed=3', { method: 'POST', body }));
     check(`suite ppl ${(body.length / MiB).toFixed(0)} MiB, subset 1000`, m);
     expect(m.result.status).toBe(201);
     expect(((await m.result.json()) as { stats: { subset: { n: number } } }).stats.subset.n).toBe(1000);
-  });
+  }, 180_000);
 
   it('a JSON artifact of its limit is checked whole at completion', async () => {
     s = await seed(t.api);

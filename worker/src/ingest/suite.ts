@@ -1,5 +1,5 @@
 import type { LineProblem } from '@polyprune/shared/api/corpora';
-import { rowLabel, stratifiedSubset } from '@polyprune/shared/subset';
+import { LabelCodes, rowLabel, stratifiedSubsetOfCodes } from '@polyprune/shared/subset';
 import { type SuiteFormat, suiteRowSchemas } from '@polyprune/shared/suites';
 import { ControlChars, type ControlReport, type Line, matchKey, parseJsonLine, MAX_LINE_BYTES, type Problems, streamBodyLines } from './lines';
 import type { JsonlOut } from './jsonl-out';
@@ -59,13 +59,15 @@ function* suiteTexts(format: SuiteFormat, r: Record<string, unknown>): Generator
 /**
  * One suite's rows as they are read: header, column layout, placeholders, duplicates. Rows go to
  * `out` as they pass; with a subset, which needs every row's label before it can draw, they go to a
- * scratch object in R2 instead and only their labels stay (interned: a few distinct values).
+ * scratch object in R2 instead and only their labels stay (a 4-byte code a row).
  */
 class SuiteReader {
   /** with a subset: each row's label, in order */
-  readonly labels: unknown[] = [];
-  private readonly labelOf = new Map<string, unknown>();
-  private readonly seen = new SeenSet();
+  readonly labels = new LabelCodes();
+  /** dropped once the input is read: the subset's pass needs only the labels */
+  private seen: SeenSet | null = new SeenSet();
+  lines = 0;
+  stoppedAt: number | null = null;
   readonly script = new ScriptSample();
   kept = 0;
   private readonly schema: (typeof suiteRowSchemas)[SuiteFormat];
@@ -80,6 +82,7 @@ class SuiteReader {
   constructor(
     private readonly format: SuiteFormat,
     private readonly o: SuiteOptions,
+    private readonly problems: Problems,
     private readonly out: JsonlOut,
     private readonly scratch: JsonlOut | null,
   ) {
@@ -140,16 +143,13 @@ class SuiteReader {
       return { line, reason: tooLong ? 'too_long' : empty ? 'empty_field' : 'invalid_row', message: `${this.format} row: "${field}": ${issue.message}` };
     }
     const key = JSON.stringify(parsed.data, (_k, v) => (typeof v === 'string' ? matchKey(v) : v));
-    if (!this.seen.add(key)) {
+    if (!this.seen?.add(key)) {
       this.duplicates++;
       if (this.o.dedupe) return null;
     }
     const row = parsed.data as Record<string, unknown>;
     if (this.scratch) {
-      const label = rowLabel(row);
-      const k = JSON.stringify(label ?? null);
-      if (!this.labelOf.has(k)) this.labelOf.set(k, label);
-      this.labels.push(this.labelOf.get(k));
+      this.labels.add(rowLabel(row));
       await this.scratch.add(row);
     } else await this.keep(row);
     return null;
@@ -160,37 +160,25 @@ class SuiteReader {
     for (const t of suiteTexts(this.format, row)) this.script.add(t);
     await this.out.add(row);
   }
-}
 
-/**
- * Validates suite rows of one format as they stream in, one problem per bad line with its number;
- * stops reading once the upload is hopeless (see Problems).
- */
-export async function parseSuite(
-  lines: AsyncIterable<Line | LineProblem>,
-  format: SuiteFormat,
-  o: SuiteOptions,
-  problems: Problems,
-  out: JsonlOut,
-  /** with a subset: where every row waits until the subset is drawn (the caller drops it on failure) */
-  scratch: JsonlOut | null,
-  bucket: R2Bucket,
-): Promise<ParsedSuite> {
-  const r = new SuiteReader(format, o, out, o.subset ? scratch : null);
-  let last = 0;
-  let stoppedAt: number | null = null;
-  for await (const line of lines) {
-    last = 'reason' in line ? line.line : line.number;
-    const p = 'reason' in line ? line : await r.read(line);
-    if (p) problems.add(p);
-    if (problems.hopeless) {
-      stoppedAt = last;
-      break;
-    }
+  endOfInput() {
+    this.seen = null;
   }
-  if (o.subset && scratch) {
+
+  /** rows that passed: kept, or with a subset waiting in the scratch object to be drawn from */
+  get rowsRead(): number {
+    return this.scratch ? this.labels.length : this.kept;
+  }
+
+  /**
+   * Draws the subset from the scratch rows and writes the chosen ones, in file order, to `out`; the
+   * scratch object is deleted whatever happens. Without a subset there is nothing to draw.
+   */
+  async drawSubset(bucket: R2Bucket): Promise<void> {
+    const { scratch, o } = this;
+    if (!scratch || !o.subset) return;
     // Ascending indices: one pass over the scratch rows keeps the chosen ones in file order.
-    const chosen = stratifiedSubset(r.labels, o.subset.n, o.subset.seed, (l) => l);
+    const chosen = stratifiedSubsetOfCodes(this.labels.view(), this.labels.labels, o.subset.n, o.subset.seed);
     const key = await scratch.finishScratch();
     try {
       const obj = await bucket.get(key);
@@ -202,23 +190,57 @@ export async function parseSuite(
         if ('reason' in line) throw new Error(`scratch row ${line.line} could not be read back: ${line.message}`);
         if (line.number - 1 !== chosen[at]) continue;
         at++;
-        await r.keep(JSON.parse(line.text) as Record<string, unknown>);
+        await this.keep(JSON.parse(line.text) as Record<string, unknown>);
       }
     } finally {
       await bucket.delete(key);
     }
   }
-  const parsed: ParsedSuite = {
-    rowsKept: r.kept,
-    script: r.script,
-    problems,
-    duplicates: r.duplicates,
-    placeholders: r.placeholders,
-    lines: last,
-    recognised: { input: r.input ?? sniff(format, undefined), header: r.header, columns: r.header ? r.columns : null },
-    control: r.control.report,
-    stoppedAt,
-  };
-  if (o.subset) parsed.subset = { n: r.kept, seed: o.subset.seed, of: r.labels.length };
-  return parsed;
+
+  /** The upload's figures; with a subset, once it is drawn. */
+  result(): ParsedSuite {
+    const parsed: ParsedSuite = {
+      rowsKept: this.kept,
+      script: this.script,
+      problems: this.problems,
+      duplicates: this.duplicates,
+      placeholders: this.placeholders,
+      lines: this.lines,
+      recognised: { input: this.input ?? sniff(this.format, undefined), header: this.header, columns: this.header ? this.columns : null },
+      control: this.control.report,
+      stoppedAt: this.stoppedAt,
+    };
+    if (this.o.subset) parsed.subset = { n: this.kept, seed: this.o.subset.seed, of: this.labels.length };
+    return parsed;
+  }
 }
+
+/**
+ * Validates suite rows of one format as they stream in, one problem per bad line with its number;
+ * stops reading once the upload is hopeless (see Problems). Without a subset every row that passes
+ * is in `out` when this returns; with one, they wait in `scratch` for `drawSubset`. The route checks
+ * the reading (rowsRead, stoppedAt) before it keeps anything.
+ */
+export async function readSuite(
+  lines: AsyncIterable<Line | LineProblem>,
+  format: SuiteFormat,
+  o: SuiteOptions,
+  problems: Problems,
+  out: JsonlOut,
+  scratch: JsonlOut | null,
+): Promise<SuiteReading> {
+  const r = new SuiteReader(format, o, problems, out, o.subset ? scratch : null);
+  for await (const line of lines) {
+    r.lines = 'reason' in line ? line.line : line.number;
+    const p = 'reason' in line ? line : await r.read(line);
+    if (p) problems.add(p);
+    if (problems.hopeless) {
+      r.stoppedAt = r.lines;
+      break;
+    }
+  }
+  r.endOfInput();
+  return r;
+}
+
+export type SuiteReading = Pick<SuiteReader, 'rowsRead' | 'stoppedAt' | 'drawSubset' | 'result'>;

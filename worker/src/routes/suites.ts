@@ -16,7 +16,7 @@ import { nowIso } from '../lib/db';
 import { listPage } from '../lib/pagination';
 import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
 import { JsonlOut } from '../ingest/jsonl-out';
-import { parseSuite } from '../ingest/suite';
+import { readSuite } from '../ingest/suite';
 import { droppingOnFailure, OriginalWriter, originalDataDoc, originalView, serveOriginal } from '../lib/originals';
 
 type Row = typeof suites.$inferSelect;
@@ -114,19 +114,15 @@ export const suiteRoutes = new ApiApp()
     // with a subset, every row waits in R2 until the subset is drawn
     const scratch = q.subset !== undefined ? new JsonlOut(c.env.BLOBS, 'subset-rows') : null;
     const { parsed, stored, kept } = await droppingOnFailure([writer, out.writer, ...(scratch ? [scratch.writer] : [])], async () => {
-      const parsed = await parseSuite(
-        streamLines(c.req.raw, MAX_DATASET_BYTES, false, writer),
-        q.format as SuiteFormat,
-        { lang: lang.canonical, strict, dedupe: q.dedupe, ...(q.subset !== undefined ? { subset: { n: q.subset, seed: q.seed } } : {}) },
-        problems,
-        out,
-        scratch,
-        c.env.BLOBS,
-      );
-      enforceLinePolicy(problems, parsed.rowsKept, parsed.stoppedAt, `${q.format} rows`);
-      // one after the other: each completion may read its object back, two at once would double what is in flight
-      const stored = await out.finish();
+      const options = { lang: lang.canonical, strict, dedupe: q.dedupe, ...(q.subset !== undefined ? { subset: { n: q.subset, seed: q.seed } } : {}) };
+      const reading = await readSuite(streamLines(c.req.raw, MAX_DATASET_BYTES, false, writer), q.format as SuiteFormat, options, problems, out, scratch);
+      enforceLinePolicy(problems, reading.rowsRead, reading.stoppedAt, `${q.format} rows`);
+      // One after the other: each completion may read its object back, and the original's part buffer
+      // is let go before a subset's pass over its scratch rows.
       const kept = await writer.finish();
+      await reading.drawSubset(c.env.BLOBS);
+      const stored = await out.finish();
+      const parsed = reading.result();
       return { parsed, stored, kept };
     });
     const warning = parsed.script.warning('text', lang.canonical, lang.script);
