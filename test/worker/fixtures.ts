@@ -65,3 +65,30 @@ export async function completeWithScores(w: World, spec: unknown, scores: Score[
 }
 
 export { ADMIN };
+
+/** A valid lmf.json of a 2-block, 4-wide model for one pair, translation and monolingual. */
+export function lmfReport() {
+  const block = (b: number) => ({ block: b, tokens: 10, top: [3, 1], topMagnitudes: [9.5, 4], bottom: [0, 2], bottomMagnitudes: [0.1, 0.2] });
+  return {
+    version: 1,
+    magnitude: 'rms-over-tokens',
+    k: 2,
+    blocks: 2,
+    dim: 4,
+    pairs: [
+      {
+        pair: 'fr-en',
+        translation: [block(0), block(1)],
+        monolingual: [
+          { ...block(0), topMagnitudes: [3, 1] },
+          { ...block(1), topMagnitudes: [2, 1] },
+        ],
+        translationVsMonolingual: [
+          { block: 0, top: 1, bottom: 1 },
+          { block: 1, top: 0.5, bottom: 1 },
+        ],
+      },
+    ],
+    overlap: { labels: ['fr-en'], translation: [], monolingual: [] },
+  };
+}

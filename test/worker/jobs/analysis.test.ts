@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type MaskAnalysis, summarize } from '@polyprune/shared/api/analysis';
-import { lease, leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
+import { lease, leaseJob, lmfReport, makeWorld, pruneSpec, type World } from '../fixtures';
 import { call, expectErrorShape, makeToken, sha256 } from '../helpers';
 import { graph, model, tensor } from '../onnx-writer';
 
@@ -48,32 +48,6 @@ async function finish(world: World, jobId: string, o: { extra?: Record<string, u
   });
   expect(done.status, JSON.stringify(done.body)).toBe(200);
   return done.body.runId as string;
-}
-
-function lmfReport() {
-  const block = (b: number) => ({ block: b, tokens: 10, top: [3, 1], topMagnitudes: [9.5, 4], bottom: [0, 2], bottomMagnitudes: [0.1, 0.2] });
-  return {
-    version: 1,
-    magnitude: 'rms-over-tokens',
-    k: 2,
-    blocks: 2,
-    dim: 4,
-    pairs: [
-      {
-        pair: 'fr-en',
-        translation: [block(0), block(1)],
-        monolingual: [
-          { ...block(0), topMagnitudes: [3, 1] },
-          { ...block(1), topMagnitudes: [2, 1] },
-        ],
-        translationVsMonolingual: [
-          { block: 0, top: 1, bottom: 1 },
-          { block: 1, top: 0.5, bottom: 1 },
-        ],
-      },
-    ],
-    overlap: { labels: ['fr-en'], translation: [], monolingual: [] },
-  };
 }
 
 const figures = (jaccard: number) => ({

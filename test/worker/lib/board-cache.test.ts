@@ -8,29 +8,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '@polyprune/worker/index';
 import { acceptsGzip, GZIP_FROM_CHARS } from '@polyprune/worker/lib/versioned-cache';
 import { ADMIN, call, makeToken } from '../helpers';
-import { leaseJob, makeWorld, type World } from '../fixtures';
+import { completeWithScores, makeWorld, type World } from '../fixtures';
 
 let pub: World;
 let priv: World;
 let reader: string;
 
-async function complete(w: World, spec: Record<string, unknown>, value: number) {
-  const job = (await call('POST', '/v1/jobs', { token: w.writer, json: spec })).body;
-  expect(job.id, JSON.stringify(job)).toBeDefined();
-  const l = await leaseJob(w.runner, job.id);
-  const scores = (['fr', 'de', 'en'] as const).map((lang) => ({
-    suiteId: w.suites[lang],
-    format: 'xnli',
-    lang,
-    scoring: 'paper',
-    metric: 'acc',
-    value,
-    n: 100,
-  }));
-  const r = await call('POST', `/v1/runner/jobs/${job.id}/complete`, { token: w.runner, json: { leaseToken: l.leaseToken, result: { scores } } });
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.runId as string;
-}
+/** A completed job whose XNLI scores in fr, de and en all equal `value`. */
+const complete = (w: World, spec: Record<string, unknown>, value: number) =>
+  completeWithScores(
+    w,
+    spec,
+    (['fr', 'de', 'en'] as const).map((lang) => ({ suiteId: w.suites[lang], format: 'xnli', lang, scoring: 'paper', metric: 'acc', value, n: 100 })),
+  );
 
 const variants = (b: { rows: { variant: string; runId: string }[] }) => b.rows.map((r) => r.runId).sort();
 

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '@polyprune/shared/api/limits';
 import { CALIBRATION_STATS_VERSION } from '@polyprune/shared/api/run-provenance';
 import { call, expectErrorShape, makeToken } from '../helpers';
-import { leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
+import { leaseJob, lmfReport, makeWorld, pruneSpec, type World } from '../fixtures';
 
 let w: World;
 beforeAll(async () => {
@@ -221,19 +221,6 @@ async function completeWith(world: World, artifacts: Record<string, string | Uin
     json: { leaseToken: l.leaseToken, result: { overallSparsity: 0.45, artifacts: Object.keys(artifacts), extra } },
   });
   return Object.assign(r, { jobId: id as string });
-}
-
-function lmfReport() {
-  const block = (b: number) => ({ block: b, tokens: 10, top: [3, 1], topMagnitudes: [9.5, 4], bottom: [0, 2], bottomMagnitudes: [0.1, 0.2] });
-  return {
-    version: 1,
-    magnitude: 'rms-over-tokens',
-    k: 2,
-    blocks: 2,
-    dim: 4,
-    pairs: [{ pair: 'fr-en', translation: [block(0), block(1)] }],
-    overlap: { labels: ['fr-en'], translation: [] },
-  };
 }
 
 describe('runner-written JSON artifacts', () => {
