@@ -29,149 +29,64 @@ interface Row {
   expect: Record<Caller, number>;
 }
 
+// The expectation shapes the table repeats; each names who may call and what the rest get.
+/** Public: every caller, signed in or not, gets 200. */
+const everyone: Record<Caller, number> = { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 };
+/** The owner's private resource: its read/write tokens and admin see it; to everyone else it does not exist. */
+const ownerOnly: Record<Caller, number> = { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 };
+/** Nothing there, whoever asks. */
+const missing: Record<Caller, number> = { anon: 404, read: 404, write: 404, runner: 404, admin: 404, other: 404 };
+/** Admin only: `status` for the admin, 401 without a token, 403 for any other token. */
+const adminOnly = (status: number): Record<Caller, number> => ({ anon: 401, read: 403, write: 403, runner: 403, admin: status, other: 403 });
+/** Runner scope (admin included): `status` for them, 401 without a token, 403 for other scopes. */
+const runnerScope = (status: number): Record<Caller, number> => ({ anon: 401, read: 403, write: 403, runner: status, admin: status, other: 403 });
+/** Write scope: `status` for the owner's write token and admin, `other` for another owner's write token. */
+const writeScope = (status: number, other: number): Record<Caller, number> => ({ anon: 401, read: 403, write: status, runner: 403, admin: status, other });
+
+/** A job's path under the runner API; the fixture hands out the public `/v1/jobs/<id>` path. */
+const runnerJobPath = async (f: Fixtures, rest: string) => `/v1/runner/jobs/${(await f.job()).split('/').pop()}/${rest}`;
+
 const matrix: Row[] = [
-  { name: 'list tokens', method: 'GET', path: () => '/v1/tokens', expect: { anon: 401, read: 403, write: 403, runner: 403, admin: 200, other: 403 } },
-  {
-    name: 'create token',
-    method: 'POST',
-    path: () => '/v1/tokens',
-    json: () => ({ owner: 'z', scopes: ['read'] }),
-    expect: { anon: 401, read: 403, write: 403, runner: 403, admin: 201, other: 403 },
-  },
-  {
-    name: 'revoke token',
-    method: 'DELETE',
-    path: async (f) => `/v1/tokens/${await f.tokenId()}`,
-    expect: { anon: 401, read: 403, write: 403, runner: 403, admin: 200, other: 403 },
-  },
-  {
-    name: 'create model',
-    method: 'POST',
-    path: () => '/v1/models',
-    json: () => ({ name: 'm', family: 'bloom' }),
-    expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 201 },
-  },
-  { name: 'list models', method: 'GET', path: () => '/v1/models', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
-  {
-    name: 'get private model',
-    method: 'GET',
-    path: (f) => `/v1/models/${f.model}`,
-    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
-  },
-  {
-    name: 'get public model',
-    method: 'GET',
-    path: (f) => `/v1/models/${f.publicModel}`,
-    expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 },
-  },
-  {
-    name: 'patch private model',
-    method: 'PATCH',
-    path: (f) => `/v1/models/${f.model}`,
-    json: () => ({ license: 'mit' }),
-    expect: { anon: 401, read: 403, write: 200, runner: 403, admin: 200, other: 404 },
-  },
-  {
-    name: 'patch public model',
-    method: 'PATCH',
-    path: (f) => `/v1/models/${f.publicModel}`,
-    json: () => ({ license: 'mit' }),
-    expect: { anon: 401, read: 403, write: 200, runner: 403, admin: 200, other: 403 },
-  },
-  {
-    name: 'put model file',
-    method: 'PUT',
-    path: (f) => `/v1/models/${f.model}/files/config.json`,
-    body: () => '{"a":1}',
-    expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 404 },
-  },
-  {
-    name: 'get model file',
-    method: 'GET',
-    path: (f) => `/v1/models/${f.model}/files/tokenizer.json`,
-    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
-  },
-  {
-    name: 'start multipart',
-    method: 'POST',
-    path: (f) => `/v1/models/${f.model}/files/model.onnx.data/uploads`,
-    expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 404 },
-  },
-  {
-    name: 'upload corpus',
-    method: 'POST',
-    path: () => '/v1/corpora?src=fr&tgt=en',
-    body: () => 'a\tb\n',
-    expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 201 },
-  },
-  { name: 'list corpora', method: 'GET', path: () => '/v1/corpora', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
-  {
-    name: 'get private corpus',
-    method: 'GET',
-    path: (f) => `/v1/corpora/${f.corpus}`,
-    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
-  },
-  {
-    name: 'get private corpus data',
-    method: 'GET',
-    path: (f) => `/v1/corpora/${f.corpus}/data`,
-    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
-  },
-  {
-    name: 'upload suite',
-    method: 'POST',
-    path: () => '/v1/suites?format=ppl&lang=fr',
-    body: () => 'Une phrase.\n',
-    expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 201 },
-  },
-  {
-    name: 'get private suite',
-    method: 'GET',
-    path: (f) => `/v1/suites/${f.suite}`,
-    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
-  },
-  {
-    name: 'get private suite data',
-    method: 'GET',
-    path: (f) => `/v1/suites/${f.suite}/data`,
-    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
-  },
+  { name: 'list tokens', method: 'GET', path: () => '/v1/tokens', expect: adminOnly(200) },
+  { name: 'create token', method: 'POST', path: () => '/v1/tokens', json: () => ({ owner: 'z', scopes: ['read'] }), expect: adminOnly(201) },
+  { name: 'revoke token', method: 'DELETE', path: async (f) => `/v1/tokens/${await f.tokenId()}`, expect: adminOnly(200) },
+  { name: 'create model', method: 'POST', path: () => '/v1/models', json: () => ({ name: 'm', family: 'bloom' }), expect: writeScope(201, 201) },
+  { name: 'list models', method: 'GET', path: () => '/v1/models', expect: everyone },
+  { name: 'get private model', method: 'GET', path: (f) => `/v1/models/${f.model}`, expect: ownerOnly },
+  { name: 'get public model', method: 'GET', path: (f) => `/v1/models/${f.publicModel}`, expect: everyone },
+  { name: 'patch private model', method: 'PATCH', path: (f) => `/v1/models/${f.model}`, json: () => ({ license: 'mit' }), expect: writeScope(200, 404) },
+  { name: 'patch public model', method: 'PATCH', path: (f) => `/v1/models/${f.publicModel}`, json: () => ({ license: 'mit' }), expect: writeScope(200, 403) },
+  { name: 'put model file', method: 'PUT', path: (f) => `/v1/models/${f.model}/files/config.json`, body: () => '{"a":1}', expect: writeScope(201, 404) },
+  { name: 'get model file', method: 'GET', path: (f) => `/v1/models/${f.model}/files/tokenizer.json`, expect: ownerOnly },
+  { name: 'start multipart', method: 'POST', path: (f) => `/v1/models/${f.model}/files/model.onnx.data/uploads`, expect: writeScope(201, 404) },
+  { name: 'upload corpus', method: 'POST', path: () => '/v1/corpora?src=fr&tgt=en', body: () => 'a\tb\n', expect: writeScope(201, 201) },
+  { name: 'list corpora', method: 'GET', path: () => '/v1/corpora', expect: everyone },
+  { name: 'get private corpus', method: 'GET', path: (f) => `/v1/corpora/${f.corpus}`, expect: ownerOnly },
+  { name: 'get private corpus data', method: 'GET', path: (f) => `/v1/corpora/${f.corpus}/data`, expect: ownerOnly },
+  { name: 'upload suite', method: 'POST', path: () => '/v1/suites?format=ppl&lang=fr', body: () => 'Une phrase.\n', expect: writeScope(201, 201) },
+  { name: 'get private suite', method: 'GET', path: (f) => `/v1/suites/${f.suite}`, expect: ownerOnly },
+  { name: 'get private suite data', method: 'GET', path: (f) => `/v1/suites/${f.suite}/data`, expect: ownerOnly },
   {
     name: 'create job',
     method: 'POST',
     path: () => '/v1/jobs',
     json: () => ({ kind: 'evaluate', modelId: fixtures.model, suites: [fixtures.suite] }),
-    expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 422 },
+    expect: writeScope(201, 422),
   },
-  { name: 'get private job', method: 'GET', path: (f) => f.job(), expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 } },
-  {
-    name: 'cancel job',
-    method: 'POST',
-    path: async (f) => `${await f.job()}/cancel`,
-    expect: { anon: 401, read: 403, write: 200, runner: 403, admin: 200, other: 404 },
-  },
-  { name: 'list jobs', method: 'GET', path: () => '/v1/jobs', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
+  { name: 'get private job', method: 'GET', path: (f) => f.job(), expect: ownerOnly },
+  { name: 'cancel job', method: 'POST', path: async (f) => `${await f.job()}/cancel`, expect: writeScope(200, 404) },
+  { name: 'list jobs', method: 'GET', path: () => '/v1/jobs', expect: everyone },
   {
     name: 'heartbeat without a lease',
     method: 'POST',
-    path: async (f) => `/v1/runner/jobs/${(await f.job()).split('/').pop()}/heartbeat`,
+    path: (f) => runnerJobPath(f, 'heartbeat'),
     json: () => ({ leaseToken: 'pp_nope' }),
-    expect: { anon: 401, read: 403, write: 403, runner: 409, admin: 409, other: 403 },
+    expect: runnerScope(409),
   },
-  { name: 'list runs', method: 'GET', path: () => '/v1/runs', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
-  {
-    name: 'leaderboard of a private model',
-    method: 'GET',
-    path: (f) => `/v1/leaderboards?model=${f.model}`,
-    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
-  },
-  {
-    name: 'leaderboard page of a public model',
-    method: 'GET',
-    path: (f) => `/leaderboards/${f.publicModel}`,
-    expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 },
-  },
-  { name: 'list suites', method: 'GET', path: () => '/v1/suites', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
+  { name: 'list runs', method: 'GET', path: () => '/v1/runs', expect: everyone },
+  { name: 'leaderboard of a private model', method: 'GET', path: (f) => `/v1/leaderboards?model=${f.model}`, expect: ownerOnly },
+  { name: 'leaderboard page of a public model', method: 'GET', path: (f) => `/leaderboards/${f.publicModel}`, expect: everyone },
+  { name: 'list suites', method: 'GET', path: () => '/v1/suites', expect: everyone },
   {
     name: 'create sweep',
     method: 'POST',
@@ -183,52 +98,22 @@ const matrix: Row[] = [
       methods: [{ method: 'magnitude' }],
       base: { suites: [fixtures.suite] },
     }),
-    expect: { anon: 401, read: 403, write: 201, runner: 403, admin: 201, other: 422 },
+    expect: writeScope(201, 422),
   },
   {
     name: 'start artifact upload without a lease',
     method: 'POST',
-    path: async (f) => `/v1/runner/jobs/${(await f.job()).split('/').pop()}/artifacts/model.onnx.data/uploads`,
-    expect: { anon: 401, read: 403, write: 403, runner: 400, admin: 400, other: 403 },
+    path: (f) => runnerJobPath(f, 'artifacts/model.onnx.data/uploads'),
+    expect: runnerScope(400),
   },
-  {
-    name: 'queue figures',
-    method: 'GET',
-    path: () => '/v1/runner/queue',
-    expect: { anon: 401, read: 403, write: 403, runner: 200, admin: 200, other: 403 },
-  },
-  {
-    name: 'input without a lease',
-    method: 'GET',
-    path: async (f) => `/v1/runner/jobs/${(await f.job()).split('/').pop()}/inputs/model.onnx`,
-    expect: { anon: 401, read: 403, write: 403, runner: 400, admin: 400, other: 403 },
-  },
-  { name: 'unknown run', method: 'GET', path: () => '/v1/runs/run_missing', expect: { anon: 404, read: 404, write: 404, runner: 404, admin: 404, other: 404 } },
-  {
-    name: 'analysis of an unknown run',
-    method: 'GET',
-    path: () => '/v1/runs/run_missing/analysis',
-    expect: { anon: 404, read: 404, write: 404, runner: 404, admin: 404, other: 404 },
-  },
-  {
-    name: 'run page of an unknown run',
-    method: 'GET',
-    path: () => '/runs/run_missing',
-    expect: { anon: 404, read: 404, write: 404, runner: 404, admin: 404, other: 404 },
-  },
-  {
-    name: 'get private sweep',
-    method: 'GET',
-    path: async (f) => `/v1/sweeps/${await f.sweep()}`,
-    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
-  },
-  {
-    name: 'page of a private sweep',
-    method: 'GET',
-    path: async (f) => `/sweeps/${await f.sweep()}`,
-    expect: { anon: 404, read: 200, write: 200, runner: 404, admin: 200, other: 404 },
-  },
-  { name: 'openapi', method: 'GET', path: () => '/v1/openapi.json', expect: { anon: 200, read: 200, write: 200, runner: 200, admin: 200, other: 200 } },
+  { name: 'queue figures', method: 'GET', path: () => '/v1/runner/queue', expect: runnerScope(200) },
+  { name: 'input without a lease', method: 'GET', path: (f) => runnerJobPath(f, 'inputs/model.onnx'), expect: runnerScope(400) },
+  { name: 'unknown run', method: 'GET', path: () => '/v1/runs/run_missing', expect: missing },
+  { name: 'analysis of an unknown run', method: 'GET', path: () => '/v1/runs/run_missing/analysis', expect: missing },
+  { name: 'run page of an unknown run', method: 'GET', path: () => '/runs/run_missing', expect: missing },
+  { name: 'get private sweep', method: 'GET', path: async (f) => `/v1/sweeps/${await f.sweep()}`, expect: ownerOnly },
+  { name: 'page of a private sweep', method: 'GET', path: async (f) => `/sweeps/${await f.sweep()}`, expect: ownerOnly },
+  { name: 'openapi', method: 'GET', path: () => '/v1/openapi.json', expect: everyone },
 ];
 
 const tokens: Record<Caller, string | null> = { anon: null, read: '', write: '', runner: '', admin: ADMIN, other: '' };
