@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configPath, loadConfig, saveConfig } from '@polyprune/cli/config';
 import { describeInterval, renderLeaderboard, renderTable } from '@polyprune/cli/table';
-import type { LeaderboardColumn } from '@polyprune/shared/api/leaderboards';
+import type { Leaderboard, LeaderboardColumn, LeaderboardRow } from '@polyprune/shared/api/leaderboards';
 import { nNote } from '@polyprune/shared/cell-identity';
 
 describe('CLI config', () => {
@@ -74,49 +74,52 @@ describe('renderLeaderboard', () => {
     ...extra,
   });
   const base = { model: 'm', modelName: 'lm', runId: 'r1', pattern: null, note: null };
+  type Scores = Pick<LeaderboardRow, 'cells' | 'mean' | 'meanNonEnglish' | 'covers'>;
+  const denseRow = (scores: Scores): LeaderboardRow => ({
+    ...base,
+    variant: 'dense',
+    method: 'dense',
+    sparsity: null,
+    calibration: null,
+    dense: true,
+    deltaVsDense: null,
+    deltaCovers: [],
+    ...scores,
+  });
+  /** Wanda at 50% calibrated on fr→en translation; `rest` overrides what else differs (Δ, pattern). */
+  const wandaRow = (scores: Scores & Pick<LeaderboardRow, 'deltaVsDense' | 'deltaCovers'>, rest: Partial<LeaderboardRow> = {}): LeaderboardRow => ({
+    ...base,
+    variant: 'wanda 50% mt:fr-en',
+    method: 'wanda',
+    sparsity: 0.5,
+    pattern: 'unstructured',
+    calibration: 'mt:fr-en',
+    dense: false,
+    ...scores,
+    ...rest,
+  });
+  /** One model's board, scored as in the paper, higher is better. */
+  const board = (b: Pick<Leaderboard, 'format' | 'metric' | 'languages' | 'columns' | 'meanColumns' | 'rows'>): Leaderboard => ({
+    model: 'm',
+    scoring: 'paper',
+    lowerIsBetter: false,
+    note: null,
+    ...b,
+  });
   it('prints accuracies as percentages with n per column, Δ against dense and significance marks', () => {
-    const text = renderLeaderboard({
-      model: 'm',
-      format: 'mc',
-      scoring: 'paper',
-      metric: 'acc',
-      lowerIsBetter: false,
-      languages: ['en', 'fr'],
-      columns: [column('s-en', 'en'), column('s-fr', 'fr')],
-      meanColumns: ['s-en'],
-      note: null,
-      rows: [
-        {
-          ...base,
-          variant: 'dense',
-          method: 'dense',
-          sparsity: null,
-          calibration: null,
-          dense: true,
-          cells: { 's-en': cell(0.9), 's-fr': cell(0.8) },
-          mean: 0.9,
-          meanNonEnglish: null,
-          covers: ['s-en'],
-          deltaVsDense: null,
-          deltaCovers: [],
-        },
-        {
-          ...base,
-          variant: 'wanda 50% mt:fr-en',
-          method: 'wanda',
-          sparsity: 0.5,
-          pattern: 'unstructured',
-          calibration: 'mt:fr-en',
-          dense: false,
-          cells: { 's-en': cell(0.85, 0.01) },
-          mean: 0.85,
-          meanNonEnglish: null,
-          covers: ['s-en'],
-          deltaVsDense: -0.05,
-          deltaCovers: ['s-en'],
-        },
-      ],
-    });
+    const text = renderLeaderboard(
+      board({
+        format: 'mc',
+        metric: 'acc',
+        languages: ['en', 'fr'],
+        columns: [column('s-en', 'en'), column('s-fr', 'fr')],
+        meanColumns: ['s-en'],
+        rows: [
+          denseRow({ cells: { 's-en': cell(0.9), 's-fr': cell(0.8) }, mean: 0.9, meanNonEnglish: null, covers: ['s-en'] }),
+          wandaRow({ cells: { 's-en': cell(0.85, 0.01) }, mean: 0.85, meanNonEnglish: null, covers: ['s-en'], deltaVsDense: -0.05, deltaCovers: ['s-en'] }),
+        ],
+      }),
+    );
     const lines = text.split('\n');
     expect(lines[0]).toBe('mc · acc % · scoring paper');
     // fr is outside the means: the pruned row has no fr cell.
@@ -130,33 +133,21 @@ describe('renderLeaderboard', () => {
 
   it('names a column’s row limit and template words, marks a Δ over other columns than the mean, and says what n counts for mt', () => {
     const mt = (key: string, extra: Partial<LeaderboardColumn>) => column(key, 'fr', { format: 'mt', suite: 'flores-fr', nNote: nNote('mt'), ...extra });
-    const text = renderLeaderboard({
-      model: 'm',
-      format: 'mt',
-      scoring: 'paper',
-      metric: 'chrf',
-      lowerIsBetter: false,
-      languages: ['fr'],
-      columns: [mt('a', { n: 44 }), mt('b', { limit: 24, limitSeed: 3, n: 20 }), column('c', 'fr', { templateLang: 'fr', n: null })],
-      meanColumns: ['a'],
-      note: null,
-      rows: [
-        {
-          ...base,
-          variant: 'wanda 50% mt:fr-en',
-          method: 'wanda',
-          sparsity: 0.5,
-          calibration: 'mt:fr-en',
-          dense: false,
-          cells: { a: cell(40, null, 44), b: cell(38, null, 20) },
-          mean: 40,
-          meanNonEnglish: 40,
-          covers: ['a'],
-          deltaVsDense: -2,
-          deltaCovers: ['a', 'b'],
-        },
-      ],
-    });
+    const text = renderLeaderboard(
+      board({
+        format: 'mt',
+        metric: 'chrf',
+        languages: ['fr'],
+        columns: [mt('a', { n: 44 }), mt('b', { limit: 24, limitSeed: 3, n: 20 }), column('c', 'fr', { templateLang: 'fr', n: null })],
+        meanColumns: ['a'],
+        rows: [
+          wandaRow(
+            { cells: { a: cell(40, null, 44), b: cell(38, null, 20) }, mean: 40, meanNonEnglish: 40, covers: ['a'], deltaVsDense: -2, deltaCovers: ['a', 'b'] },
+            { pattern: null },
+          ),
+        ],
+      }),
+    );
     const lines = text.split('\n');
     // wider than 120 columns on one line: the headers wrap (suite, rows and template, n)
     const rule = lines.findIndex((l) => /^-+ /.test(l));
@@ -171,48 +162,19 @@ describe('renderLeaderboard', () => {
   });
 
   it('prints BLEU as stored (0–100, one decimal) with its own unit, as chrF', () => {
-    const text = renderLeaderboard({
-      model: 'm',
-      format: 'mt',
-      scoring: 'paper',
-      metric: 'bleu',
-      lowerIsBetter: false,
-      languages: ['fr'],
-      columns: [column('s-fr', 'fr', { suite: 'mt-fr', format: 'mt' })],
-      meanColumns: ['s-fr'],
-      note: null,
-      rows: [
-        {
-          ...base,
-          variant: 'dense',
-          method: 'dense',
-          sparsity: null,
-          calibration: null,
-          dense: true,
-          cells: { 's-fr': cell(22.5) },
-          mean: 22.5,
-          meanNonEnglish: 22.5,
-          covers: ['s-fr'],
-          deltaVsDense: null,
-          deltaCovers: [],
-        },
-        {
-          ...base,
-          variant: 'wanda 50% mt:fr-en',
-          method: 'wanda',
-          sparsity: 0.5,
-          pattern: 'unstructured',
-          calibration: 'mt:fr-en',
-          dense: false,
-          cells: { 's-fr': cell(18.75, 0.004) },
-          mean: 18.75,
-          meanNonEnglish: 18.75,
-          covers: ['s-fr'],
-          deltaVsDense: -3.75,
-          deltaCovers: ['s-fr'],
-        },
-      ],
-    });
+    const text = renderLeaderboard(
+      board({
+        format: 'mt',
+        metric: 'bleu',
+        languages: ['fr'],
+        columns: [column('s-fr', 'fr', { suite: 'mt-fr', format: 'mt' })],
+        meanColumns: ['s-fr'],
+        rows: [
+          denseRow({ cells: { 's-fr': cell(22.5) }, mean: 22.5, meanNonEnglish: 22.5, covers: ['s-fr'] }),
+          wandaRow({ cells: { 's-fr': cell(18.75, 0.004) }, mean: 18.75, meanNonEnglish: 18.75, covers: ['s-fr'], deltaVsDense: -3.75, deltaCovers: ['s-fr'] }),
+        ],
+      }),
+    );
     const lines = text.split('\n');
     expect(lines[0]).toBe('mt · bleu · scoring paper');
     expect(lines[3]).toMatch(/^dense\s+22\.5\s+22\.5\s+22\.5$/);
