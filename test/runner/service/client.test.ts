@@ -5,28 +5,10 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { IntegrityError, LeaseLostError, RunnerClient } from '@polyprune/gpu-runner/service/client';
 import { ApiRequestError, backoffDelay, UnreachableError } from '@polyprune/shared/http';
+import { leasedJob } from '../../helpers/jobs';
 import { deadUrl, json, startServer, type TestServer } from '../../helpers/server';
 
-const job = {
-  id: 'job_1',
-  owner: 'admin',
-  kind: 'prune',
-  status: 'running',
-  spec: { kind: 'prune', modelId: 'mdl_1' },
-  modelId: 'mdl_1',
-  pair: null,
-  sweepId: null,
-  attempts: 1,
-  maxAttempts: 3,
-  progress: null,
-  error: null,
-  errorCode: null,
-  runId: null,
-  createdAt: '2026-01-01T00:00:00Z',
-  startedAt: null,
-  finishedAt: null,
-  updatedAt: '2026-01-01T00:00:00Z',
-};
+const job = leasedJob({ kind: 'prune', modelId: 'mdl_1' });
 const lease = { job, leaseToken: 'lt', leaseExpiresAt: '2026-01-01T00:02:00Z', inputs: [] };
 const fast = { retries: 4, baseMs: 10, maxMs: 40 };
 

@@ -11,28 +11,10 @@ import { UnsupportedModel } from '@polyprune/gpu-runner/model/preflight';
 import { IntegrityError, RunnerClient } from '@polyprune/gpu-runner/service/client';
 import type { RunResult } from '@polyprune/gpu-runner/service/protocol';
 import { failureCode, type JobHandler, RetryableError, Runner, ShutdownError } from '@polyprune/gpu-runner/service/lease-loop';
+import { leasedJob } from '../../helpers/jobs';
 import { json, startServer, type TestServer } from '../../helpers/server';
 
-const job = {
-  id: 'job_1',
-  owner: 'admin',
-  kind: 'evaluate',
-  status: 'running',
-  spec: { kind: 'evaluate', modelId: 'mdl_1', suites: ['s1'] },
-  modelId: 'mdl_1',
-  pair: null,
-  sweepId: null,
-  attempts: 1,
-  maxAttempts: 3,
-  progress: null,
-  error: null,
-  errorCode: null,
-  runId: null,
-  createdAt: '2026-01-01T00:00:00Z',
-  startedAt: null,
-  finishedAt: null,
-  updatedAt: '2026-01-01T00:00:00Z',
-};
+const job = leasedJob({ kind: 'evaluate', modelId: 'mdl_1', suites: ['s1'] });
 const result: RunResult = { overallSparsity: null, layers: [], scores: [], artifacts: [], timings: {}, extra: {} };
 
 let srv: TestServer;
