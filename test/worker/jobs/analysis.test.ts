@@ -5,7 +5,9 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import { type MaskAnalysis, summarize } from '@polyprune/shared/api/analysis';
+import type { createSweepBody } from '@polyprune/shared/api/jobs';
 import { lease, leaseJob, lmfReport, makeWorld, pruneSpec, type World } from '../fixtures';
 import { call, expectErrorShape, makeToken, sha256 } from '../helpers';
 import { graph, model, tensor } from '../onnx-writer';
@@ -232,20 +234,22 @@ describe('an analysis of named runs', () => {
   });
 });
 
+type SweepBody = z.input<typeof createSweepBody>;
+/** POST an analyzing sweep of the world's model, no dense job, calibrated on the fr and de corpora unless `body` names other pairs. */
+function analyzingSweep(body: Pick<SweepBody, 'sparsities' | 'methods'> & Partial<SweepBody>) {
+  return call('POST', '/v1/sweeps', {
+    token: w.writer,
+    json: { modelId: w.model, pairs: [{ corpusId: w.corpusFr }, { corpusId: w.corpusDe }], includeDense: false, analyze: true, ...body },
+  });
+}
+
 describe('sweeps with analyze: true', () => {
   it('queue one analysis per method and sparsity, leased only once its prune jobs have ended', async () => {
     await drainQueue();
-    const r = await call('POST', '/v1/sweeps', {
-      token: w.writer,
-      json: {
-        modelId: w.model,
-        pairs: [{ corpusId: w.corpusFr }, { corpusId: w.corpusDe }],
-        sparsities: [0.5],
-        methods: [{ method: 'wanda', dataType: 'mt' }, { method: 'wanda', dataType: 'mono' }, { method: 'magnitude' }],
-        includeDense: false,
-        analyze: true,
-        base: { visibility: 'public' },
-      },
+    const r = await analyzingSweep({
+      sparsities: [0.5],
+      methods: [{ method: 'wanda', dataType: 'mt' }, { method: 'wanda', dataType: 'mono' }, { method: 'magnitude' }],
+      base: { visibility: 'public' },
     });
     expect(r.status).toBe(201);
     const jobs = r.body.jobs as {
@@ -306,17 +310,7 @@ describe('sweeps with analyze: true', () => {
 
   it('fail an analysis at lease when fewer than two of its prune jobs produced runs', async () => {
     await drainQueue();
-    const r = await call('POST', '/v1/sweeps', {
-      token: w.writer,
-      json: {
-        modelId: w.model,
-        pairs: [{ corpusId: w.corpusFr }, { corpusId: w.corpusDe }],
-        sparsities: [0.6],
-        methods: [{ method: 'wanda' }],
-        includeDense: false,
-        analyze: true,
-      },
-    });
+    const r = await analyzingSweep({ sparsities: [0.6], methods: [{ method: 'wanda' }] });
     const [first, second, analysis] = r.body.jobs as { id: string }[];
     // Both prune jobs running (in whichever order the queue hands them out), then one ends each way.
     const tokens = new Map<string, string>();
@@ -351,17 +345,7 @@ describe('sweeps with analyze: true', () => {
     // 17 pairs × (mt, mono) = 34 masks of one method and sparsity: more than one analysis compares.
     const pairs = [];
     for (let i = 0; i < 17; i++) pairs.push({ corpusId: (await call('POST', '/v1/corpora?src=fr&tgt=en', { token: w.writer, body: `a${i}\tb\n` })).body.id });
-    const big = await call('POST', '/v1/sweeps', {
-      token: w.writer,
-      json: {
-        modelId: w.model,
-        pairs,
-        sparsities: [0.5],
-        methods: [{ method: 'wanda' }, { method: 'wanda', dataType: 'mono' }],
-        includeDense: false,
-        analyze: true,
-      },
-    });
+    const big = await analyzingSweep({ pairs, sparsities: [0.5], methods: [{ method: 'wanda' }, { method: 'wanda', dataType: 'mono' }] });
     expect(big.status).toBe(422);
     expect(big.body.error).toMatchObject({
       code: 'analysis_too_large',
@@ -371,17 +355,7 @@ describe('sweeps with analyze: true', () => {
 
   it('keeps a private sweep private', async () => {
     const other = await makeToken('sweep-peeker', ['read']);
-    const r = await call('POST', '/v1/sweeps', {
-      token: w.writer,
-      json: {
-        modelId: w.model,
-        pairs: [{ corpusId: w.corpusFr }, { corpusId: w.corpusDe }],
-        sparsities: [0.7],
-        methods: [{ method: 'wanda' }],
-        includeDense: false,
-        analyze: true,
-      },
-    });
+    const r = await analyzingSweep({ sparsities: [0.7], methods: [{ method: 'wanda' }] });
     expect((await call('GET', `/v1/sweeps/${r.body.sweepId}`, { token: other })).status).toBe(404);
     expect((await call('GET', `/sweeps/${r.body.sweepId}`, { token: other })).status).toBe(404);
     expect((await call('GET', `/v1/sweeps/${r.body.sweepId}`, { token: w.writer })).body.jobs).toHaveLength(3);
