@@ -17,10 +17,21 @@ export const holds = (job: JobRow, leaseToken: string, holder: string) =>
 /** The runner token's id, to which its leases are bound. */
 export const holderOf = (c: Context<AppEnv>) => requireScope(c.get('principal'), 'runner').tokenId;
 
-export async function leasedJob(db: Db, id: string, token: string, holder: string): Promise<JobRow> {
+/**
+ * The job `holder` holds the lease `token` of, in whatever status it is now (a retried report
+ * of a finished job is answered from it): 404 for an unknown job, 409 lease_lost unless it is theirs.
+ */
+export async function heldJob(db: Db, id: string, token: string, holder: string): Promise<JobRow> {
   const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
   if (!job) throw notFound('job');
-  if (job.status !== 'running' || !holds(job, token, holder)) throw staleLease(id);
+  if (!holds(job, token, holder)) throw staleLease(id);
+  return job;
+}
+
+/** As heldJob, and still running: what every call but a report needs. */
+export async function leasedJob(db: Db, id: string, token: string, holder: string): Promise<JobRow> {
+  const job = await heldJob(db, id, token, holder);
+  if (job.status !== 'running') throw staleLease(id);
   return job;
 }
 

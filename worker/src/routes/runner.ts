@@ -24,7 +24,7 @@ import { notFound } from '../lib/errors';
 import { assemble, storePart } from '../lib/multipart';
 import { ApiApp, err, json, jsonBody, raw, rawBody } from '../lib/openapi';
 import { jobInputs } from '../jobs/inputs';
-import { holderOf, holds, leasedJob, leaseOf, staleLease } from '../jobs/lease';
+import { heldJob, holderOf, leasedJob, leaseOf, staleLease } from '../jobs/lease';
 import { claimNext, type JobRow, jobView, requeueExpired } from '../jobs/store';
 import { writeRun } from '../jobs/complete';
 import { queueFigures } from '../jobs/queue';
@@ -273,9 +273,7 @@ export const runnerRoutes = new ApiApp()
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const db = c.var.db;
-    const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
-    if (!job) throw notFound('job');
-    if (!holds(job, body.leaseToken, holderOf(c))) throw staleLease(id);
+    const job = await heldJob(db, id, body.leaseToken, holderOf(c));
     // The same lease completing twice (a retried request) gets the first answer.
     if (job.status === 'succeeded' && job.runId) return c.json({ runId: job.runId, job: jobView(job) }, 200);
     if (job.status !== 'running') throw staleLease(id);
@@ -292,9 +290,7 @@ export const runnerRoutes = new ApiApp()
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const db = c.var.db;
-    const job = await db.query.jobs.findFirst({ where: eq(jobs.id, id) });
-    if (!job) throw notFound('job');
-    if (!holds(job, body.leaseToken, holderOf(c))) throw staleLease(id);
+    const job = await heldJob(db, id, body.leaseToken, holderOf(c));
     if (job.status !== 'running') {
       // Idempotent: the same lease reporting the same failure again sees the recorded outcome.
       if ((job.status === 'failed' || job.status === 'queued') && job.error === body.error) return c.json(jobView(job), 200);
