@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { wilson } from '@polyprune/shared/stats';
 import { call } from '../helpers';
-import { completeWithScores, leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
+import { completeWithScores, makeWorld, pruneSpec, type World } from '../fixtures';
 
 let pub: World;
 let priv: World;

@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Heatmap } from '@polyprune/worker/pages/heatmap.tsx';
 import { call } from '../helpers';
-import { completeWithScores, leaseJob, makeWorld, pruneSpec, type World } from '../fixtures';
+import { completeWithScores, makeWorld, pruneSpec, type World } from '../fixtures';
 
 const complete = completeWithScores;
 
