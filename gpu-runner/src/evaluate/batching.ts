@@ -24,7 +24,7 @@ import {
   type Unique,
 } from './batch-plan.js';
 import { forward, gatherCache } from './forward.js';
-import { predictingSteps, writeTokenLogProbs } from './logprobs.js';
+import { nextTokenTargets, predictingSteps, writeTokenLogProbs } from './logprobs.js';
 import { logitTokens, type EvalModel } from './model.js';
 
 export interface BatchOptions {
@@ -93,6 +93,7 @@ async function runFullBatches(run: Run, batches: number[][]): Promise<void> {
       undefined,
       false,
       batch.map((k) => predictingSteps(0, uniq[k]!.scoreFrom, uniq[k]!.tokens.length)),
+      nextTokenTargets(rows.map((r) => [r])),
     );
     stats.forwardTokens += rows.reduce((s, r) => s + r.length, 0);
     stats.paddedTokens += out.batch * out.runLength;
@@ -116,7 +117,9 @@ async function runPrefixBatches(run: Run, prefixBatches: SharedGroup[][], contPl
       const minFrom = Math.min(...g.members.map((i) => uniq[i]!.scoreFrom));
       return minFrom <= g.prefix ? predictingSteps(0, minFrom, g.prefix + 1) : [0, 0];
     });
-    const pre = await forward(model, rows, undefined, true, preSteps);
+    // The prefix's last step predicts each member's own next token.
+    const preTargets = nextTokenTargets(groups.map((g) => g.members.map((i) => uniq[i]!.tokens)));
+    const pre = await forward(model, rows, undefined, true, preSteps, preTargets);
     stats.forwardTokens += rows.reduce((n, r) => n + r.length, 0);
     stats.paddedTokens += pre.batch * pre.runLength;
     run.tick();
@@ -152,7 +155,8 @@ async function runPrefixBatches(run: Run, prefixBatches: SharedGroup[][], contPl
         const u = uniq[it.req]!;
         return predictingSteps(it.prefix, Math.max(u.scoreFrom, it.prefix + 1), u.tokens.length);
       });
-      const out = await forward(model, contRows, cache, false, contSteps);
+      const contTargets = nextTokenTargets(contRows.map((r) => [r]));
+      const out = await forward(model, contRows, cache, false, contSteps, contTargets);
       stats.forwardTokens += contRows.reduce((n, r) => n + r.length, 0);
       stats.paddedTokens += out.batch * out.runLength;
       items.forEach((it, row) => {
