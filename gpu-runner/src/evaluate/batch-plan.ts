@@ -170,6 +170,53 @@ export function planContinuations(prefixBatches: SharedGroup[][], uniq: Unique[]
   });
 }
 
+/** Positions [from, end) of unique sequence `to` copied from `from`'s log-probs. */
+export interface PositionCopy {
+  to: number;
+  from: number;
+  end: number;
+}
+
+function compareTokens(a: Int32Array, b: Int32Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/**
+ * Sequences run in full whose first tokens are the same (an XNLI example's prompts share its
+ * premise) have the same log-probs there: position p depends on tokens[0..p] alone. Each sequence's
+ * scored positions up to its longest common prefix with another copy that one's log-probs, so the
+ * head computes each distinct prefix once (the blocks still run every token: without a KV cache the
+ * later positions need them). In lexicographic order the common prefix with an earlier sequence is
+ * the least of the neighbours' common prefixes between them, so the nearest earlier sequence that
+ * scores from no later shares the most; it comes first in the copies, which are applied in order.
+ * `start[i]`: the first position sequence i computes itself. Pure.
+ */
+export function planPositionCopies(uniq: Unique[], rest: number[]): { copies: PositionCopy[]; start: Int32Array } {
+  const start = Int32Array.from(uniq, (u) => u.scoreFrom);
+  const copies: PositionCopy[] = [];
+  const order = [...rest].sort((a, b) => compareTokens(uniq[a]!.tokens, uniq[b]!.tokens) || a - b);
+  // lcp[k]: common prefix of order[k - 1] and order[k]
+  const lcp = order.map((i, k) => (k ? commonPrefixLength([uniq[order[k - 1]!]!.tokens, uniq[i]!.tokens]) : 0));
+  for (let k = 1; k < order.length; k++) {
+    const to = order[k]!;
+    const m = uniq[to]!;
+    let shared = Infinity;
+    for (let j = k - 1; j >= 0; j--) {
+      shared = Math.min(shared, lcp[j + 1]!);
+      if (shared <= m.scoreFrom) break;
+      // the source has the positions from its own scoreFrom on
+      if (uniq[order[j]!]!.scoreFrom > m.scoreFrom) continue;
+      const end = Math.min(shared, m.tokens.length);
+      copies.push({ to, from: order[j]!, end });
+      start[to] = end;
+      break;
+    }
+  }
+  return { copies, start };
+}
+
 /** Per-request log-probs from the unique sequences' (which may start earlier). Pure. */
 export function assembleLogProbs(requests: ScoreRequest[], uniq: Unique[], owner: Int32Array, ulp: Float64Array[]): Float64Array[] {
   return requests.map((r, i) => ulp[owner[i]!]!.slice(r.scoreFrom - uniq[owner[i]!]!.scoreFrom));

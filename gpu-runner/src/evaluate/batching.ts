@@ -4,7 +4,9 @@
  * - identical sequences run once (for every graph);
  * - when the graph's KV cache continues multi-token steps correctly (measured: cache-probe.ts), each
  *   group's shared prefix (an example's context across its choices) runs once and the choices
- *   continue from its cache.
+ *   continue from its cache;
+ * - otherwise sequences that begin alike still send each distinct prefix through the LM head once:
+ *   the log-probs of their common leading positions are copied (planPositionCopies).
  * Graphs whose cache also continues correctly after padding (position_ids and a mask fed) take
  * right-padded prefix batches; for the others, prefix batches hold prefixes of exactly equal length
  * so caches never contain padding — such graphs derive positions from the past length.
@@ -17,8 +19,10 @@ import {
   groupSharedPrefixes,
   planContinuations,
   planFullBatches,
+  planPositionCopies,
   planPrefixBatches,
   type ContinuationPlan,
+  type PositionCopy,
   type ScoreRequest,
   type SharedGroup,
   type Unique,
@@ -33,7 +37,7 @@ export interface BatchOptions {
   maxBatchSize?: number;
   /** upper bound on batch × length × vocab floats returned as logits (memory guard for 250k vocabs) */
   maxLogitFloats?: number;
-  /** share prefixes through the KV cache when the graph has one (default true) */
+  /** share prefixes (default true): through the KV cache when the graph has one, else the log-probs of identical leading positions */
   sharePrefix?: boolean;
   onProgress?: ProgressFn;
   stage?: string;
@@ -52,6 +56,8 @@ export interface ScoreStats {
   dedupedSequences: number;
   /** tokens not fed thanks to shared prefixes */
   sharedPrefixTokens: number;
+  /** log-probs copied from a sequence run in full with the same tokens up to them (head rows not computed) */
+  sharedPositions: number;
 }
 
 export interface ScoreResult {
@@ -83,7 +89,8 @@ interface Run {
   tick: () => void;
 }
 
-async function runFullBatches(run: Run, batches: number[][]): Promise<void> {
+/** Runs sequences in full; each computes its positions from start[k] on (planPositionCopies fills the rest afterwards). */
+async function runFullBatches(run: Run, batches: number[][], start: Int32Array): Promise<void> {
   const { model, uniq, ulp, stats } = run;
   for (const batch of batches) {
     const rows = batch.map((k) => uniq[k]!.tokens);
@@ -92,16 +99,25 @@ async function runFullBatches(run: Run, batches: number[][]): Promise<void> {
       rows,
       undefined,
       false,
-      batch.map((k) => predictingSteps(0, uniq[k]!.scoreFrom, uniq[k]!.tokens.length)),
+      batch.map((k) => predictingSteps(0, start[k]!, uniq[k]!.tokens.length)),
       nextTokenTargets(rows.map((r) => [r])),
     );
     stats.forwardTokens += rows.reduce((s, r) => s + r.length, 0);
     stats.paddedTokens += out.batch * out.runLength;
     batch.forEach((k, row) => {
       const u = uniq[k]!;
-      writeTokenLogProbs(out, row, 0, u.tokens, u.scoreFrom, u.tokens.length, ulp[k]!, 0);
+      writeTokenLogProbs(out, row, 0, u.tokens, start[k]!, u.tokens.length, ulp[k]!, start[k]! - u.scoreFrom);
     });
     run.tick();
+  }
+}
+
+/** Fills the positions each sequence copies, in plan order (a source is complete before it is read). */
+function applyPositionCopies(run: Run, copies: PositionCopy[]): void {
+  for (const { to, from, end } of copies) {
+    const a = run.uniq[to]!.scoreFrom - run.uniq[from]!.scoreFrom;
+    run.ulp[to]!.set(run.ulp[from]!.subarray(a, a + end - run.uniq[to]!.scoreFrom));
+    run.stats.sharedPositions += end - run.uniq[to]!.scoreFrom;
   }
 }
 
@@ -181,6 +197,7 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
   const { uniq, owner, deduped } = dedupeRequests(requests);
   const { shared, rest } = groupSharedPrefixes(uniq, model.cache.prefix && opts.sharePrefix !== false);
   const fullBatches = planFullBatches(uniq, rest, maxTokens, maxSize);
+  const positions = opts.sharePrefix !== false ? planPositionCopies(uniq, rest) : { copies: [], start: Int32Array.from(uniq, (u) => u.scoreFrom) };
   const prefixBatches = planPrefixBatches(shared, model.cache.padded, maxTokens, maxSize);
   const contPlans = planContinuations(prefixBatches, uniq, maxTokens, maxSize);
 
@@ -192,6 +209,7 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
     batches: 0,
     dedupedSequences: deduped,
     sharedPrefixTokens: 0,
+    sharedPositions: 0,
   };
   const stage = opts.stage ?? 'score';
   const totalBatches = fullBatches.length + prefixBatches.length + contPlans.reduce((s, p) => s + p.batches.length, 0);
@@ -206,7 +224,8 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
       opts.onProgress?.(stage, ++done, totalBatches);
     },
   };
-  await runFullBatches(run, fullBatches);
+  await runFullBatches(run, fullBatches, positions.start);
+  applyPositionCopies(run, positions.copies);
   await runPrefixBatches(run, prefixBatches, contPlans);
   return { logprobs: assembleLogProbs(requests, uniq, owner, run.ulp), stats };
 }
