@@ -33,22 +33,29 @@ export interface ContinuationPlan {
   batches: number[][];
 }
 
-/** Cuts items (already sorted by length) into consecutive batches under the budgets. Pure. */
-export function planBatches(lengths: number[], maxBatchTokens: number, maxBatchSize: number): number[][] {
+/**
+ * Cuts items into consecutive batches, shortest first, under the budgets: padded tokens (batch ×
+ * longest), items, and where `rows` is given, rows[i] summed under maxRows (LM-head rows). Pure.
+ */
+export function planBatches(lengths: number[], maxBatchTokens: number, maxBatchSize: number, rows?: { of: number[]; max: number }): number[][] {
   const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
   const batches: number[][] = [];
   let current: number[] = [];
   let longest = 0;
+  let headRows = 0;
   for (const i of order) {
     const len = lengths[i]!;
     const nextLongest = Math.max(longest, len);
-    if (current.length > 0 && (current.length >= maxBatchSize || nextLongest * (current.length + 1) > maxBatchTokens)) {
+    const r = rows?.of[i] ?? 0;
+    if (current.length > 0 && (current.length >= maxBatchSize || nextLongest * (current.length + 1) > maxBatchTokens || (rows && headRows + r > rows.max))) {
       batches.push(current);
       current = [];
       longest = 0;
+      headRows = 0;
     }
     current.push(i);
     longest = Math.max(longest, len);
+    headRows += r;
   }
   if (current.length > 0) batches.push(current);
   return batches;
@@ -118,12 +125,17 @@ export function groupSharedPrefixes(uniq: Unique[], enabled: boolean): { shared:
   return { shared, rest };
 }
 
-/** Batches of the sequences that run in full, as indices into uniq. Pure. */
-export function planFullBatches(uniq: Unique[], rest: number[], maxTokens: number, maxSize: number): number[][] {
+/**
+ * Batches of the sequences that run in full, as indices into uniq. With `head` (a graph whose head
+ * computes only the positions read), the positions sequence i computes (from head.start[i] on) count
+ * against head.maxRows per pass. Pure.
+ */
+export function planFullBatches(uniq: Unique[], rest: number[], maxTokens: number, maxSize: number, head?: { start: Int32Array; maxRows: number }): number[][] {
   return planBatches(
     rest.map((i) => uniq[i]!.tokens.length),
     maxTokens,
     maxSize,
+    head ? { of: rest.map((i) => Math.max(0, uniq[i]!.tokens.length - head.start[i]!)), max: head.maxRows } : undefined,
   ).map((b) => b.map((k) => rest[k]!));
 }
 

@@ -35,7 +35,7 @@ export interface BatchOptions {
   /** padded tokens per forward pass (batch × longest row) */
   maxBatchTokens?: number;
   maxBatchSize?: number;
-  /** upper bound on batch × length × vocab floats returned as logits (memory guard for 250k vocabs) */
+  /** upper bound on the logits floats of a pass, head rows × vocab (memory guard for 250k vocabs): every padded token where the head is not gathered */
   maxLogitFloats?: number;
   /** share prefixes (default true): through the KV cache when the graph has one, else the log-probs of identical leading positions */
   sharePrefix?: boolean;
@@ -72,6 +72,19 @@ export const BATCH_DEFAULTS = { tokens: 4096, scoring: 64, decoding: 32 } as con
 /** Padded tokens per pass: the token budget, lowered where the logits would outgrow their budget. */
 export function batchTokens(model: EvalModel, opts: Pick<BatchOptions, 'maxBatchTokens' | 'maxLogitFloats'> = {}): number {
   return Math.max(1, Math.min(opts.maxBatchTokens ?? BATCH_DEFAULTS.tokens, logitTokens(model, opts.maxLogitFloats)));
+}
+
+/**
+ * Budgets of a pass over whole sequences where the head computes only the positions read
+ * (head-gather.ts): the logits budget bounds those positions, no longer the padded tokens, which
+ * keep the plain token budget. Undefined where the head runs on every position.
+ */
+export function gatheredHeadBudgets(
+  model: EvalModel,
+  opts: Pick<BatchOptions, 'maxBatchTokens' | 'maxLogitFloats'> = {},
+): { tokens: number; headRows: number } | undefined {
+  if (!model.io.logitRows) return undefined;
+  return { tokens: Math.max(1, opts.maxBatchTokens ?? BATCH_DEFAULTS.tokens), headRows: logitTokens(model, opts.maxLogitFloats) };
 }
 
 function budgets(model: EvalModel, opts: BatchOptions): { tokens: number; size: number } {
@@ -196,8 +209,11 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
   const { tokens: maxTokens, size: maxSize } = budgets(model, opts);
   const { uniq, owner, deduped } = dedupeRequests(requests);
   const { shared, rest } = groupSharedPrefixes(uniq, model.cache.prefix && opts.sharePrefix !== false);
-  const fullBatches = planFullBatches(uniq, rest, maxTokens, maxSize);
   const positions = opts.sharePrefix !== false ? planPositionCopies(uniq, rest) : { copies: [], start: Int32Array.from(uniq, (u) => u.scoreFrom) };
+  const gathered = gatheredHeadBudgets(model, opts);
+  const fullBatches = gathered
+    ? planFullBatches(uniq, rest, gathered.tokens, maxSize, { start: positions.start, maxRows: gathered.headRows })
+    : planFullBatches(uniq, rest, maxTokens, maxSize);
   const prefixBatches = planPrefixBatches(shared, model.cache.padded, maxTokens, maxSize);
   const contPlans = planContinuations(prefixBatches, uniq, maxTokens, maxSize);
 

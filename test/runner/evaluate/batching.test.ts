@@ -11,6 +11,15 @@ describe('batch planning', () => {
     expect(batches.flat().sort()).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it('keeps the head rows of a batch under their budget too', () => {
+    const lengths = [10, 10, 10, 10, 10];
+    const rows = { of: [9, 2, 9, 2, 2], max: 12 };
+    const batches = planBatches(lengths, 1000, 8, rows);
+    expect(batches).toEqual([[0, 1], [2, 3], [4]]);
+    for (const b of batches) expect(b.reduce((n, i) => n + rows.of[i]!, 0)).toBeLessThanOrEqual(12);
+    expect(planBatches(lengths, 1000, 8)).toEqual([[0, 1, 2, 3, 4]]);
+  });
+
   it('gives an over-long item a batch of its own', () => {
     expect(planBatches([100, 1], 10, 8)).toEqual([[1], [0]]);
   });

@@ -106,3 +106,43 @@ describe.each(models)('$name: target log-probs in the graph', (m) => {
     }
   });
 });
+
+describe('a gathered head', () => {
+  it('bounds the positions through the head per pass by the logits budget, not the padded tokens', async () => {
+    const dir = path.join(repo, 'demo/model');
+    const model = await openEvalModel(dir, opts);
+    const plain = await openEvalModel(dir, { ...opts, gatherHead: false });
+    try {
+      const rowsFed: number[] = [];
+      const tokensFed: number[] = [];
+      const run = model.session.run.bind(model.session);
+      model.session.run = (async (feeds: Parameters<typeof run>[0], fetches: string[]) => {
+        rowsFed.push(feeds.polyprune_logit_rows!.dims[1]!);
+        tokensFed.push(feeds.input_ids!.dims[0]! * feeds.input_ids!.dims[1]!);
+        return run(feeds, fetches);
+      }) as typeof run;
+      const texts = [
+        'The museum is closed on Mondays, right? Yes, it opens every day.',
+        'The museum is closed on Mondays, right? No, never.',
+        'French: Le train arrive.',
+      ];
+      const requests = texts.map((t) => ({ tokens: Int32Array.from(model.tokenizer.encode(t)), scoreFrom: 1 }));
+      const budget = 16;
+      const maxLogitFloats = budget * model.tokenizer.vocabSize;
+      const a = await scoreRequests(model, requests, { maxLogitFloats });
+      const b = await scoreRequests(plain, requests, { maxLogitFloats });
+      // each pass holds at most `budget` head rows (a sequence longer than that gets a pass of its own) …
+      const longest = Math.max(...requests.map((r) => r.tokens.length - 1));
+      for (const r of rowsFed) expect(r).toBeLessThanOrEqual(Math.max(budget, longest));
+      // … while the padded tokens exceed it, which the plain head's batches may not (but for an over-long row)
+      expect(Math.max(...tokensFed)).toBeGreaterThan(budget);
+      expect(a.stats.batches).toBeLessThan(b.stats.batches);
+      let worst = 0;
+      b.logprobs.forEach((lp, i) => lp.forEach((v, k) => (worst = Math.max(worst, Math.abs(a.logprobs[i]![k]! - v)))));
+      expect(worst).toBeLessThan(1e-5);
+    } finally {
+      await model.session.release();
+      await plain.session.release();
+    }
+  });
+});
