@@ -25,9 +25,10 @@ export type { EvalModel };
 export const DEFAULT_LOGIT_FLOATS = 2 ** 26;
 
 /**
- * Logits one forward pass may return. A pass holds its logits twice (onnxruntime's output and the
- * JavaScript copy the binding makes; a preallocated output is copied as well) and the previous
- * pass's copy may not be collected yet. With an eighth of the weights per copy, XGLM-564M's
+ * Logits one forward pass may compute (head rows × vocab). A pass that returns them holds them twice
+ * (onnxruntime's output and the JavaScript copy the binding makes; a preallocated output is copied as
+ * well) and the previous pass's copy may not be collected yet; one that returns target log-probs
+ * (token-logprobs.ts) holds them and their log-softmax inside onnxruntime only. With an eighth of the weights per copy, XGLM-564M's
  * evaluation peaked at 1.55 × the model (VmHWM; weights memory-mapped, all touched by the tied
  * head); a sixteenth keeps the three copies near 0.2 ×. A 250k vocabulary at 2 GB of weights gets
  * ≈ 135 tokens a pass; never less than 4 Mi floats, never more than 64 Mi.
