@@ -33,22 +33,29 @@ export interface ContinuationPlan {
   batches: number[][];
 }
 
-/** Cuts items (already sorted by length) into consecutive batches under the budgets. Pure. */
-export function planBatches(lengths: number[], maxBatchTokens: number, maxBatchSize: number): number[][] {
+/**
+ * Cuts items into consecutive batches, shortest first, under the budgets: padded tokens (batch ×
+ * longest), items, and where `rows` is given, rows[i] summed under maxRows (LM-head rows). Pure.
+ */
+export function planBatches(lengths: number[], maxBatchTokens: number, maxBatchSize: number, rows?: { of: number[]; max: number }): number[][] {
   const order = lengths.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
   const batches: number[][] = [];
   let current: number[] = [];
   let longest = 0;
+  let headRows = 0;
   for (const i of order) {
     const len = lengths[i]!;
     const nextLongest = Math.max(longest, len);
-    if (current.length > 0 && (current.length >= maxBatchSize || nextLongest * (current.length + 1) > maxBatchTokens)) {
+    const r = rows?.of[i] ?? 0;
+    if (current.length > 0 && (current.length >= maxBatchSize || nextLongest * (current.length + 1) > maxBatchTokens || (rows && headRows + r > rows.max))) {
       batches.push(current);
       current = [];
       longest = 0;
+      headRows = 0;
     }
     current.push(i);
     longest = Math.max(longest, len);
+    headRows += r;
   }
   if (current.length > 0) batches.push(current);
   return batches;
@@ -118,12 +125,17 @@ export function groupSharedPrefixes(uniq: Unique[], enabled: boolean): { shared:
   return { shared, rest };
 }
 
-/** Batches of the sequences that run in full, as indices into uniq. Pure. */
-export function planFullBatches(uniq: Unique[], rest: number[], maxTokens: number, maxSize: number): number[][] {
+/**
+ * Batches of the sequences that run in full, as indices into uniq. With `head` (a graph whose head
+ * computes only the positions read), the positions sequence i computes (from head.start[i] on) count
+ * against head.maxRows per pass. Pure.
+ */
+export function planFullBatches(uniq: Unique[], rest: number[], maxTokens: number, maxSize: number, head?: { start: Int32Array; maxRows: number }): number[][] {
   return planBatches(
     rest.map((i) => uniq[i]!.tokens.length),
     maxTokens,
     maxSize,
+    head ? { of: rest.map((i) => Math.max(0, uniq[i]!.tokens.length - head.start[i]!)), max: head.maxRows } : undefined,
   ).map((b) => b.map((k) => rest[k]!));
 }
 
@@ -168,6 +180,53 @@ export function planContinuations(prefixBatches: SharedGroup[][], uniq: Unique[]
     const lens = items.map((it) => uniq[it.req]!.tokens.length - it.prefix + longest);
     return { items, batches: planBatches(lens, maxTokens, maxSize) };
   });
+}
+
+/** Positions [from, end) of unique sequence `to` copied from `from`'s log-probs. */
+export interface PositionCopy {
+  to: number;
+  from: number;
+  end: number;
+}
+
+function compareTokens(a: Int32Array, b: Int32Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/**
+ * Sequences run in full whose first tokens are the same (an XNLI example's prompts share its
+ * premise) have the same log-probs there: position p depends on tokens[0..p] alone. Each sequence's
+ * scored positions up to its longest common prefix with another copy that one's log-probs, so the
+ * head computes each distinct prefix once (the blocks still run every token: without a KV cache the
+ * later positions need them). In lexicographic order the common prefix with an earlier sequence is
+ * the least of the neighbours' common prefixes between them, so the nearest earlier sequence that
+ * scores from no later shares the most; it comes first in the copies, which are applied in order.
+ * `start[i]`: the first position sequence i computes itself. Pure.
+ */
+export function planPositionCopies(uniq: Unique[], rest: number[]): { copies: PositionCopy[]; start: Int32Array } {
+  const start = Int32Array.from(uniq, (u) => u.scoreFrom);
+  const copies: PositionCopy[] = [];
+  const order = [...rest].sort((a, b) => compareTokens(uniq[a]!.tokens, uniq[b]!.tokens) || a - b);
+  // lcp[k]: common prefix of order[k - 1] and order[k]
+  const lcp = order.map((i, k) => (k ? commonPrefixLength([uniq[order[k - 1]!]!.tokens, uniq[i]!.tokens]) : 0));
+  for (let k = 1; k < order.length; k++) {
+    const to = order[k]!;
+    const m = uniq[to]!;
+    let shared = Infinity;
+    for (let j = k - 1; j >= 0; j--) {
+      shared = Math.min(shared, lcp[j + 1]!);
+      if (shared <= m.scoreFrom) break;
+      // the source has the positions from its own scoreFrom on
+      if (uniq[order[j]!]!.scoreFrom > m.scoreFrom) continue;
+      const end = Math.min(shared, m.tokens.length);
+      copies.push({ to, from: order[j]!, end });
+      start[to] = end;
+      break;
+    }
+  }
+  return { copies, start };
 }
 
 /** Per-request log-probs from the unique sequences' (which may start earlier). Pure. */

@@ -4,7 +4,9 @@
  * - identical sequences run once (for every graph);
  * - when the graph's KV cache continues multi-token steps correctly (measured: cache-probe.ts), each
  *   group's shared prefix (an example's context across its choices) runs once and the choices
- *   continue from its cache.
+ *   continue from its cache;
+ * - otherwise sequences that begin alike still send each distinct prefix through the LM head once:
+ *   the log-probs of their common leading positions are copied (planPositionCopies).
  * Graphs whose cache also continues correctly after padding (position_ids and a mask fed) take
  * right-padded prefix batches; for the others, prefix batches hold prefixes of exactly equal length
  * so caches never contain padding — such graphs derive positions from the past length.
@@ -17,23 +19,25 @@ import {
   groupSharedPrefixes,
   planContinuations,
   planFullBatches,
+  planPositionCopies,
   planPrefixBatches,
   type ContinuationPlan,
+  type PositionCopy,
   type ScoreRequest,
   type SharedGroup,
   type Unique,
 } from './batch-plan.js';
 import { forward, gatherCache } from './forward.js';
-import { predictingSteps, writeTokenLogProbs } from './logprobs.js';
+import { nextTokenTargets, predictingSteps, writeTokenLogProbs } from './logprobs.js';
 import { logitTokens, type EvalModel } from './model.js';
 
 export interface BatchOptions {
   /** padded tokens per forward pass (batch × longest row) */
   maxBatchTokens?: number;
   maxBatchSize?: number;
-  /** upper bound on batch × length × vocab floats returned as logits (memory guard for 250k vocabs) */
+  /** upper bound on the logits floats of a pass, head rows × vocab (memory guard for 250k vocabs): every padded token where the head is not gathered */
   maxLogitFloats?: number;
-  /** share prefixes through the KV cache when the graph has one (default true) */
+  /** share prefixes (default true): through the KV cache when the graph has one, else the log-probs of identical leading positions */
   sharePrefix?: boolean;
   onProgress?: ProgressFn;
   stage?: string;
@@ -52,6 +56,8 @@ export interface ScoreStats {
   dedupedSequences: number;
   /** tokens not fed thanks to shared prefixes */
   sharedPrefixTokens: number;
+  /** log-probs copied from a sequence run in full with the same tokens up to them (head rows not computed) */
+  sharedPositions: number;
 }
 
 export interface ScoreResult {
@@ -66,6 +72,19 @@ export const BATCH_DEFAULTS = { tokens: 4096, scoring: 64, decoding: 32 } as con
 /** Padded tokens per pass: the token budget, lowered where the logits would outgrow their budget. */
 export function batchTokens(model: EvalModel, opts: Pick<BatchOptions, 'maxBatchTokens' | 'maxLogitFloats'> = {}): number {
   return Math.max(1, Math.min(opts.maxBatchTokens ?? BATCH_DEFAULTS.tokens, logitTokens(model, opts.maxLogitFloats)));
+}
+
+/**
+ * Budgets of a pass over whole sequences where the head computes only the positions read
+ * (head-gather.ts): the logits budget bounds those positions, no longer the padded tokens, which
+ * keep the plain token budget. Undefined where the head runs on every position.
+ */
+export function gatheredHeadBudgets(
+  model: EvalModel,
+  opts: Pick<BatchOptions, 'maxBatchTokens' | 'maxLogitFloats'> = {},
+): { tokens: number; headRows: number } | undefined {
+  if (!model.io.logitRows) return undefined;
+  return { tokens: Math.max(1, opts.maxBatchTokens ?? BATCH_DEFAULTS.tokens), headRows: logitTokens(model, opts.maxLogitFloats) };
 }
 
 function budgets(model: EvalModel, opts: BatchOptions): { tokens: number; size: number } {
@@ -83,7 +102,8 @@ interface Run {
   tick: () => void;
 }
 
-async function runFullBatches(run: Run, batches: number[][]): Promise<void> {
+/** Runs sequences in full; each computes its positions from start[k] on (planPositionCopies fills the rest afterwards). */
+async function runFullBatches(run: Run, batches: number[][], start: Int32Array): Promise<void> {
   const { model, uniq, ulp, stats } = run;
   for (const batch of batches) {
     const rows = batch.map((k) => uniq[k]!.tokens);
@@ -92,15 +112,25 @@ async function runFullBatches(run: Run, batches: number[][]): Promise<void> {
       rows,
       undefined,
       false,
-      batch.map((k) => predictingSteps(0, uniq[k]!.scoreFrom, uniq[k]!.tokens.length)),
+      batch.map((k) => predictingSteps(0, start[k]!, uniq[k]!.tokens.length)),
+      nextTokenTargets(rows.map((r) => [r])),
     );
     stats.forwardTokens += rows.reduce((s, r) => s + r.length, 0);
     stats.paddedTokens += out.batch * out.runLength;
     batch.forEach((k, row) => {
       const u = uniq[k]!;
-      writeTokenLogProbs(out, row, 0, u.tokens, u.scoreFrom, u.tokens.length, ulp[k]!, 0);
+      writeTokenLogProbs(out, row, 0, u.tokens, start[k]!, u.tokens.length, ulp[k]!, start[k]! - u.scoreFrom);
     });
     run.tick();
+  }
+}
+
+/** Fills the positions each sequence copies, in plan order (a source is complete before it is read). */
+function applyPositionCopies(run: Run, copies: PositionCopy[]): void {
+  for (const { to, from, end } of copies) {
+    const a = run.uniq[to]!.scoreFrom - run.uniq[from]!.scoreFrom;
+    run.ulp[to]!.set(run.ulp[from]!.subarray(a, a + end - run.uniq[to]!.scoreFrom));
+    run.stats.sharedPositions += end - run.uniq[to]!.scoreFrom;
   }
 }
 
@@ -116,7 +146,9 @@ async function runPrefixBatches(run: Run, prefixBatches: SharedGroup[][], contPl
       const minFrom = Math.min(...g.members.map((i) => uniq[i]!.scoreFrom));
       return minFrom <= g.prefix ? predictingSteps(0, minFrom, g.prefix + 1) : [0, 0];
     });
-    const pre = await forward(model, rows, undefined, true, preSteps);
+    // The prefix's last step predicts each member's own next token.
+    const preTargets = nextTokenTargets(groups.map((g) => g.members.map((i) => uniq[i]!.tokens)));
+    const pre = await forward(model, rows, undefined, true, preSteps, preTargets);
     stats.forwardTokens += rows.reduce((n, r) => n + r.length, 0);
     stats.paddedTokens += pre.batch * pre.runLength;
     run.tick();
@@ -152,7 +184,8 @@ async function runPrefixBatches(run: Run, prefixBatches: SharedGroup[][], contPl
         const u = uniq[it.req]!;
         return predictingSteps(it.prefix, Math.max(u.scoreFrom, it.prefix + 1), u.tokens.length);
       });
-      const out = await forward(model, contRows, cache, false, contSteps);
+      const contTargets = nextTokenTargets(contRows.map((r) => [r]));
+      const out = await forward(model, contRows, cache, false, contSteps, contTargets);
       stats.forwardTokens += contRows.reduce((n, r) => n + r.length, 0);
       stats.paddedTokens += out.batch * out.runLength;
       items.forEach((it, row) => {
@@ -176,7 +209,11 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
   const { tokens: maxTokens, size: maxSize } = budgets(model, opts);
   const { uniq, owner, deduped } = dedupeRequests(requests);
   const { shared, rest } = groupSharedPrefixes(uniq, model.cache.prefix && opts.sharePrefix !== false);
-  const fullBatches = planFullBatches(uniq, rest, maxTokens, maxSize);
+  const positions = opts.sharePrefix !== false ? planPositionCopies(uniq, rest) : { copies: [], start: Int32Array.from(uniq, (u) => u.scoreFrom) };
+  const gathered = gatheredHeadBudgets(model, opts);
+  const fullBatches = gathered
+    ? planFullBatches(uniq, rest, gathered.tokens, maxSize, { start: positions.start, maxRows: gathered.headRows })
+    : planFullBatches(uniq, rest, maxTokens, maxSize);
   const prefixBatches = planPrefixBatches(shared, model.cache.padded, maxTokens, maxSize);
   const contPlans = planContinuations(prefixBatches, uniq, maxTokens, maxSize);
 
@@ -188,6 +225,7 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
     batches: 0,
     dedupedSequences: deduped,
     sharedPrefixTokens: 0,
+    sharedPositions: 0,
   };
   const stage = opts.stage ?? 'score';
   const totalBatches = fullBatches.length + prefixBatches.length + contPlans.reduce((s, p) => s + p.batches.length, 0);
@@ -202,7 +240,8 @@ export async function scoreRequests(model: EvalModel, requests: ScoreRequest[], 
       opts.onProgress?.(stage, ++done, totalBatches);
     },
   };
-  await runFullBatches(run, fullBatches);
+  await runFullBatches(run, fullBatches, positions.start);
+  applyPositionCopies(run, positions.copies);
   await runPrefixBatches(run, prefixBatches, contPlans);
   return { logprobs: assembleLogProbs(requests, uniq, owner, run.ulp), stats };
 }

@@ -20,8 +20,10 @@ export interface KvCache {
 }
 
 export interface ForwardOutput {
-  /** [batch, runLength, vocab], or with `rowOf` only the rows asked for, [n, vocab] */
+  /** [batch, runLength, vocab], or with `rowOf` only the rows asked for, [n, vocab]; empty when `tokenLogProbs` came instead */
   logits: Float32Array;
+  /** with targets on a graph that computes their log-probs (token-logprobs.ts): those, in place of the logits */
+  tokenLogProbs?: TokenLogProbs;
   batch: number;
   /** padded length of this run */
   runLength: number;
@@ -40,6 +42,16 @@ function emptyPast(model: EvalModel, batch: number): Map<string, Tensor> {
   for (const e of past.entries) m.set(e.past, zeroTensor(past.elementType, cacheDims(past, e, batch, 0)));
   return m;
 }
+
+/** Log-probs of k targets per logits row: values[r * k + j] = log p(targets[r * k + j]) at row r. */
+export interface TokenLogProbs {
+  values: Float32Array;
+  targets: Int32Array;
+  k: number;
+}
+
+/** The token ids whose log-probs a pass wants at batch row `row`, run step `step`. */
+export type TargetsOf = (row: number, step: number) => ArrayLike<number>;
 
 /** Offset of the logits of batch row `row`, run step `step` in `out.logits`. */
 export function logitOffset(out: Pick<ForwardOutput, 'runLength' | 'vocab' | 'rowOf'>, row: number, step: number): number {
@@ -64,11 +76,27 @@ function logitRows(steps: ReadonlyArray<readonly [number, number]>, runLength: n
   return { rows: BigInt64Array.from(picked, (v) => BigInt(v)), rowOf };
 }
 
+/** The [1, n, k] targets of the flattened rows fed, k the most any row wants (short rows repeat their first; none: token 0). */
+function targetIds(rows: BigInt64Array, runLength: number, targetsOf?: TargetsOf): { ids: BigInt64Array; targets: Int32Array; k: number } {
+  const lists = Array.from(rows, (flat) => {
+    const f = Number(flat);
+    return targetsOf ? Array.from(targetsOf(Math.floor(f / runLength), f % runLength)) : [];
+  });
+  const k = Math.max(1, ...lists.map((l) => l.length));
+  const targets = new Int32Array(rows.length * k);
+  lists.forEach((l, r) => {
+    for (let j = 0; j < k; j++) targets[r * k + j] = l[j] ?? l[0] ?? 0;
+  });
+  return { ids: BigInt64Array.from(targets, (v) => BigInt(v)), targets, k };
+}
+
 /**
  * Runs `rows` (token ids, right-padded with the tokenizer's pad id) after an optional cache.
  * `wantPresent` asks for the updated cache (only honoured when the graph has one). `steps[b]`, when
  * given, is the range of run steps of row b whose logits the caller reads: a graph whose head was
- * given a row input (head-gather.ts) computes only those, and `rowOf` says where they are.
+ * given a row input (head-gather.ts) computes only those, and `rowOf` says where they are. With
+ * `targetsOf` as well, a graph that computes target log-probs (token-logprobs.ts) returns those
+ * instead of the logits (`tokenLogProbs`); the caller reads them with writeTokenLogProbs.
  */
 export async function forward(
   model: EvalModel,
@@ -76,6 +104,7 @@ export async function forward(
   cache?: KvCache,
   wantPresent = false,
   steps?: ReadonlyArray<readonly [number, number]>,
+  targetsOf?: TargetsOf,
 ): Promise<ForwardOutput> {
   const batch = rows.length;
   let runLength = 0;
@@ -121,7 +150,15 @@ export async function forward(
     feeds[io.logitRows] = new ort.Tensor('int64', all, [1, all.length]);
   }
   if (!io.logits) throw new Error(`the graph has no logits output (outputs: ${io.outputs.join(', ')})`);
-  const fetches = [io.logits];
+  const fetchLogProbs = !!(io.tokenLogProbs && steps && targetsOf);
+  let targets: ReturnType<typeof targetIds> | undefined;
+  if (io.tokenLogProbs) {
+    // The input is fed whatever is fetched (greedy decoding wants the logits: any target will do).
+    const rowsFed = (feeds[io.logitRows!] as Tensor).data as BigInt64Array;
+    targets = targetIds(rowsFed, runLength, fetchLogProbs ? targetsOf : undefined);
+    feeds[io.tokenLogProbs.targets] = new ort.Tensor('int64', targets.ids, [1, rowsFed.length, targets.k]);
+  }
+  const fetches = [fetchLogProbs ? io.tokenLogProbs!.output : io.logits];
   if (model.io.past) {
     const past = cache?.tensors ?? emptyPast(model, batch);
     // A cache is often a run's present tensors as onnxruntime handed them over (fp16: see feedable).
@@ -131,6 +168,22 @@ export async function forward(
     throw new Error('a KV cache was passed but the graph has no past_key_values inputs');
   }
   const out = await model.session.run(feeds, fetches);
+  if (fetchLogProbs) {
+    const lp = out[io.tokenLogProbs!.output]!;
+    if (lp.type !== 'float32' || lp.data.length !== targets!.targets.length)
+      throw new Error(`target log-probs are ${lp.type} ${JSON.stringify(lp.dims)}; expected float32 for ${targets!.targets.length} targets`);
+    const result: ForwardOutput = {
+      logits: new Float32Array(0),
+      tokenLogProbs: { values: lp.data as Float32Array, targets: targets!.targets, k: targets!.k },
+      batch,
+      runLength,
+      vocab: model.tokenizer.vocabSize,
+      mask,
+      ...(rowOf ? { rowOf } : {}),
+    };
+    if (wantPresent && model.io.past) result.present = new Map(model.io.past.entries.map((e) => [e.past, out[e.present]!]));
+    return result;
+  }
   const logitsT = out[io.logits]!;
   if (logitsT.type !== 'float32' && logitsT.type !== 'float16') throw new Error(`logits are ${logitsT.type}; expected float32 or float16`);
   const dims = logitsT.dims;

@@ -28,12 +28,33 @@ export function argmaxAt(logits: Float32Array, offset: number, vocab: number): n
   return best;
 }
 
-/** A pass's logits: [batch, runLength, vocab], or only some rows of it (rowOf: see forward.ts). */
+/** A pass's logits: [batch, runLength, vocab], or only some rows of it (rowOf: see forward.ts), or the target log-probs the graph computed instead. */
 export interface LogitsView {
   logits: Float32Array;
   runLength: number;
   vocab: number;
   rowOf?: Int32Array;
+  /** values[r * k + j] = log p(targets[r * k + j]) at logits row r, in place of the logits */
+  tokenLogProbs?: { values: Float32Array; targets: Int32Array; k: number };
+}
+
+/**
+ * What forward's `targetsOf` should ask for when batch row `row` is read for the sequences
+ * `seqs[row]`, each starting at the row's first fed token (several: a shared prefix's members, which
+ * part after it): the distinct tokens that follow each step.
+ */
+export function nextTokenTargets(seqs: ReadonlyArray<ReadonlyArray<Int32Array>>): (row: number, step: number) => number[] {
+  return (row, step) => {
+    const out: number[] = [];
+    for (const s of seqs[row] ?? []) if (step + 1 < s.length && !out.includes(s[step + 1]!)) out.push(s[step + 1]!);
+    return out;
+  };
+}
+
+function computedLogProb(view: LogitsView, r: number, target: number): number {
+  const { values, targets, k } = view.tokenLogProbs!;
+  for (let j = r * k; j < (r + 1) * k; j++) if (targets[j] === target) return values[j]!;
+  throw new Error(`the pass computed no log-prob for token ${target} at logits row ${r}`);
 }
 
 /** Run steps of a row that predict positions [from, to) when the run starts at `runStart`: what writeTokenLogProbs reads. */
@@ -62,6 +83,6 @@ export function writeTokenLogProbs(
     if (step < 0 || step >= runLength) throw new Error(`position ${p} is not predicted by this run (start ${runStart}, length ${runLength})`);
     const r = rowOf ? rowOf[row * runLength + step]! : row * runLength + step;
     if (r < 0) throw new Error(`position ${p} of row ${row} got no logits in this run`);
-    out[outOffset + p - from] = logProbAt(logits, r * vocab, vocab, tokens[p]!);
+    out[outOffset + p - from] = view.tokenLogProbs ? computedLogProb(view, r, tokens[p]!) : logProbAt(logits, r * vocab, vocab, tokens[p]!);
   }
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describeGraph, type GraphIO, type ModelConfig } from '../onnx/graph-io.js';
 import { readSideFiles } from '../model/side-files.js';
 import { gatherHeadRows } from '../onnx/head-gather.js';
+import { addTokenLogProbs } from '../onnx/token-logprobs.js';
 import { fuseTransposedHead } from '../onnx/normalize.js';
 import { loadModel } from '../onnx/read.js';
 import { initializerBytes } from '../onnx/write.js';
@@ -24,9 +25,10 @@ export type { EvalModel };
 export const DEFAULT_LOGIT_FLOATS = 2 ** 26;
 
 /**
- * Logits one forward pass may return. A pass holds its logits twice (onnxruntime's output and the
- * JavaScript copy the binding makes; a preallocated output is copied as well) and the previous
- * pass's copy may not be collected yet. With an eighth of the weights per copy, XGLM-564M's
+ * Logits one forward pass may compute (head rows × vocab). A pass that returns them holds them twice
+ * (onnxruntime's output and the JavaScript copy the binding makes; a preallocated output is copied as
+ * well) and the previous pass's copy may not be collected yet; one that returns target log-probs
+ * (token-logprobs.ts) holds them and their log-softmax inside onnxruntime only. With an eighth of the weights per copy, XGLM-564M's
  * evaluation peaked at 1.55 × the model (VmHWM; weights memory-mapped, all touched by the tied
  * head); a sixteenth keeps the three copies near 0.2 ×. A 250k vocabulary at 2 GB of weights gets
  * ≈ 135 tokens a pass; never less than 4 Mi floats, never more than 64 Mi.
@@ -50,16 +52,21 @@ export function contextLengthOf(config: ModelConfig, fallback = 2048): number {
 /**
  * A session on the graph file; a tied head exported as MatMul(Transpose(embedding)) is read through
  * FusedMatMul instead, so onnxruntime does not fold a transposed copy of the embedding into memory,
- * and the head computes only the positions a pass asks for (head-gather.ts) unless `gatherHead` is false.
+ * and the head computes only the positions a pass asks for (head-gather.ts) unless `gatherHead` is false,
+ * and then the log-probs of the tokens scored (token-logprobs.ts) unless `tokenLogProbs` is false.
  * `fp16Weights: "per-run"` casts fp16 weights on every run on CPU instead of folding an fp32 copy (onnx/cpu-fp16.ts).
  */
-async function openGraph(file: string, opts: SessionOptions & { gatherHead?: boolean }): Promise<{ session: Session; weightBytes: number }> {
+async function openGraph(
+  file: string,
+  opts: SessionOptions & { gatherHead?: boolean; tokenLogProbs?: boolean },
+): Promise<{ session: Session; weightBytes: number }> {
   const model = await loadModel(file);
   const weightBytes = initializerBytes(model);
   const fused = fuseTransposedHead(model.proto);
   const outputs = (fused.proto.graph!.output ?? []).map((o) => o.name ?? '');
   const logits = outputs.includes('logits') ? 'logits' : outputs.find((o) => /logits|lm_logits|scores/i.test(o));
-  const gathered = opts.gatherHead !== false && logits ? gatherHeadRows(fused.proto, logits) : undefined;
+  let gathered = opts.gatherHead !== false && logits ? gatherHeadRows(fused.proto, logits) : undefined;
+  if (gathered && opts.tokenLogProbs !== false) gathered = addTokenLogProbs(gathered, logits!) ?? gathered;
   if (!fused.rewritten && !gathered && opts.fp16Weights !== 'per-run') {
     return { session: (await createSession(file, await withDeviceCut(model.proto, opts))).session, weightBytes };
   }
@@ -75,6 +82,8 @@ export interface OpenOptions extends SessionOptions {
   cache?: CacheAbilities;
   /** false: the head computes logits for every position (the path before head-gather.ts; benchmarks and tests compare the two) */
   gatherHead?: boolean;
+  /** false: scoring reads the gathered logits and normalises them in JavaScript (the path before token-logprobs.ts) */
+  tokenLogProbs?: boolean;
 }
 
 /** Opens the graph, tokenizer.json and side files from a model directory. */

@@ -12,6 +12,7 @@
  */
 import type { Session } from '../ort.js';
 import { LOGIT_ROWS_INPUT } from './head-gather.js';
+import { TARGET_IDS_INPUT, TOKEN_LOGPROBS_OUTPUT } from './token-logprobs.js';
 
 export type IntType = 'int64' | 'int32';
 
@@ -60,6 +61,8 @@ export interface GraphIO {
   useCacheBranch?: string;
   /** the input choosing which flattened positions get logits (head-gather.ts), when the graph was given one */
   logitRows?: string;
+  /** the targets input and log-probs output token-logprobs.ts added, when it did */
+  tokenLogProbs?: { targets: string; output: string };
 }
 
 export type ModelConfig = Record<string, unknown>;
@@ -160,10 +163,12 @@ export function describeGraph(session: Session, config: ModelConfig = {}): Graph
   if (inputs.has('token_type_ids')) io.tokenTypes = tokenInput(session, 'token_type_ids');
   if (inputs.has('use_cache_branch')) io.useCacheBranch = 'use_cache_branch';
   if (inputs.has(LOGIT_ROWS_INPUT)) io.logitRows = LOGIT_ROWS_INPUT;
+  if (io.logitRows && inputs.has(TARGET_IDS_INPUT) && outputs.includes(TOKEN_LOGPROBS_OUTPUT))
+    io.tokenLogProbs = { targets: TARGET_IDS_INPUT, output: TOKEN_LOGPROBS_OUTPUT };
 
   const past: Array<PastName & { name: string }> = [];
   for (const name of session.inputNames) {
-    if (TOKEN_INPUTS.has(name) || name === LOGIT_ROWS_INPUT) continue;
+    if (TOKEN_INPUTS.has(name) || name === LOGIT_ROWS_INPUT || name === TARGET_IDS_INPUT) continue;
     const p = parsePast(name);
     if (!p) {
       throw new Error(

@@ -71,6 +71,12 @@ export const evaluationSetup = z.object({
   maxBatchTokens: count,
   /** rows per pass: log-likelihood scoring (multiple choice, perplexity) and greedy decoding (translation) */
   maxBatchSize: z.object({ scoring: count, decoding: count }),
+  /**
+   * passes of whole sequences (no shared KV prefix) on a graph whose LM head computes only the
+   * positions a pass reads: at most maxHeadRows such positions a pass, under maxBatchTokens padded
+   * tokens (the top-level maxBatchTokens then bounds the other passes only); absent where the head runs on every position
+   */
+  gatheredHead: z.object({ maxBatchTokens: count, maxHeadRows: count }).optional(),
   /** what the KV cache was measured to do: shared prefixes run once, decoding steps, padded caches */
   kvCache: z.object({ prefix: z.boolean(), step: z.boolean(), padded: z.boolean() }),
 });

@@ -19,12 +19,14 @@ export async function plainLogits(session: Session, tokens: number[]): Promise<n
   // The engine's sessions compute logits only for the rows they are given: all of them here.
   if (session.inputNames.includes('polyprune_logit_rows'))
     feeds.polyprune_logit_rows = int64Tensor(BigInt64Array.from(tokens.map((_, i) => BigInt(i))), [1, n]);
+  // …and take target ids for the log-probs they can compute; this reference reads the logits instead.
+  if (session.inputNames.includes('polyprune_target_ids')) feeds.polyprune_target_ids = int64Tensor(new BigInt64Array(n), [1, n, 1]);
   for (const m of session.inputMetadata) {
     if (!m.name.startsWith('past_key_values') || !m.isTensor) continue;
     const dims = m.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 0));
     feeds[m.name] = new ort.Tensor('float32', new Float32Array(0), dims);
   }
-  const out = await session.run(feeds);
+  const out = await session.run(feeds, ['logits']);
   const data = asFloat32(out.logits!.data);
   const vocab = out.logits!.dims[2]!;
   const rows: number[][] = [];

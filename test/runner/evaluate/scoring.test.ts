@@ -114,6 +114,15 @@ describe.each(variants)('multiple choice on the %s graph', (variant) => {
       expect(s.sharedPrefixTokens).toBe(0);
       expect(s.forwardTokens).toBe(s.naiveTokens - dupTokens);
     }
+    // paper scoring reads every position: without a KV cache, each distinct prefix goes through the head once
+    const paper = (await evaluateSuite(model, xnliRows, 'xnli', 'en', { scoring: 'paper' })).stats as ScoreStats;
+    const prompts = [
+      ...new Set(xnliRows.flatMap((r) => ['Yes', 'Also', 'No'].map((w) => tok.encode(`${r.premise} , right? ${w} , ${r.hypothesis}`).join()))),
+    ].map((p) => p.split(',').map(Number));
+    const distinct = new Set(prompts.flatMap((t) => t.slice(1).map((_, p) => t.slice(0, p + 2).join())));
+    const scored = prompts.reduce((n, t) => n + t.length - 1, 0);
+    expect(paper.sharedPositions).toBe(variant.startsWith('pastKv') ? 0 : scored - distinct.size);
+    if (!variant.startsWith('pastKv')) expect(paper.sharedPositions).toBeGreaterThan(scored / 4);
   });
 });
 

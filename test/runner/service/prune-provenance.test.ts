@@ -131,6 +131,9 @@ describe('prune job provenance on optimum-gpt2 (attention_mask and position_ids 
     expect(setup).toMatchObject({ padding: 'right', order: 'length-sorted', maxBatchSize: { scoring: 64, decoding: 32 } });
     expect(setup.maxBatchTokens).toBeGreaterThan(0);
     expect(setup.maxBatchTokens).toBeLessThanOrEqual(4096);
+    // its head is gathered: whole-sequence passes are bounded by head rows under the plain token budget
+    expect(setup.gatheredHead?.maxBatchTokens).toBe(4096);
+    expect(setup.gatheredHead!.maxHeadRows).toBeGreaterThanOrEqual(setup.maxBatchTokens);
     expect(runSeeds.parse(result.extra.seeds)).toEqual({
       rowLimit: { rows: 4, seed: 7 },
       bootstrap: { seed: 0, resamples: 1000 },
