@@ -24,7 +24,7 @@ import type { SessionOptions } from '../ort.js';
 import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../types.js';
 import type { ModelBatch } from './batches.js';
 import { tokenFeeds } from './feeds.js';
-import { applyBlockMasks, feedsOf, loadFeedWeights, type FeedWeight } from './feed-weights.js';
+import { applyBlockMasks, FeedBuffers, feedsOf, loadFeedWeights, type FeedWeight } from './feed-weights.js';
 import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
 
 /**
@@ -129,11 +129,13 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
   let stream: Tensor[] = [];
   let runs = 0;
   let device = 'cpu';
+  // Blocks have the same shapes: each block's weights are read into the arrays of the one before.
+  const buffers = new FeedBuffers();
   for (let b = 0; b < blocks; b++) {
     const blockStart = performance.now();
     const own = x.linears.filter((l) => l.block === b);
     const { proto, widened } = await forDevice(x, protos[b]!, own);
-    const weights = await loadFeedWeights(x.model, own, widened);
+    const weights = await loadFeedWeights(x.model, own, widened, buffers);
     lap('read weights');
     const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
     let open: OpenSession | undefined = await openSession(proto, x.model.dir, x.session);
@@ -173,6 +175,7 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
       open = undefined;
       lap('release sessions');
     }
+    buffers.giveBack(weights);
     x.progress('calibrate', b + 1, blocks);
     profile.blocks.push((performance.now() - blockStart) / 1000);
   }

@@ -12,7 +12,7 @@
  * Math.floor(dIn * p) in double precision — the reference's int(d_in * ratio), float quirks included.
  */
 import type { LayerMask } from '../types.js';
-import { assertNoNaN, kthSmallest, RadixSelector, toOrderedKeys } from './select.js';
+import { assertNoNaN, kthSmallest, RadixSelector } from './select.js';
 
 export type MaskPattern =
   /** Per output neuron: drop ⌊dIn·p⌋ of its dIn weights (Wanda). */
@@ -80,38 +80,51 @@ export function selectRowMaskColumns(scores: Float32Array, shape: LayerShape, k:
     for (let i = 0; i < dIn; i++) keep.fill(k === 0 ? 1 : 0, i * dOut + o0, i * dOut + o1);
     return;
   }
-  // Negating turns "drop the highest" into "drop the lowest" and leaves the index tie rule intact;
-  // "+ 0" turns -0 into +0 so that equal scores get equal keys.
-  const sign = dropTop ? -1 : 1;
-  const tile = new Float32Array(TILE * dIn);
-  const tileKeys = new Uint32Array(tile.buffer);
-  const tileKeep = new Uint8Array(TILE * dIn);
+  // Each score's ordered key (select.ts toOrderedKeys) straight from its bits, and the histogram of
+  // the keys' top digits counted in the same pass, 16 neurons at a time. Negating (flipping the sign
+  // bit) turns "drop the highest" into "drop the lowest" and leaves the index tie rule intact; -0 is
+  // turned into +0 so that equal scores get equal keys.
+  const bits = new Uint32Array(scores.buffer, scores.byteOffset, scores.length);
+  const flip = dropTop ? 0x80000000 : 0;
+  const tileKeys = new Uint32Array(TILE * dIn);
+  const thresholds = new Uint32Array(TILE);
+  const restores = new Int32Array(TILE);
+  const top = new Int32Array(TILE * 2048);
   const selector = new RadixSelector(dIn);
   for (let t0 = o0; t0 < o1; t0 += TILE) {
     const width = Math.min(TILE, o1 - t0);
+    top.fill(0);
     for (let i = 0; i < dIn; i++) {
       const src = i * dOut + t0;
-      for (let c = 0; c < width; c++) tile[c * dIn + i] = sign * scores[src + c]! + 0;
+      for (let c = 0; c < width; c++) {
+        let u = (bits[src + c]! ^ flip) >>> 0;
+        if (u === 0x80000000) u = 0;
+        // Negative floats get every bit flipped, the others only the sign bit.
+        const key = (u ^ ((u >> 31) | 0x80000000)) >>> 0;
+        tileKeys[c * dIn + i] = key;
+        top[c * 2048 + (key >>> 21)]!++;
+      }
     }
     for (let c = 0; c < width; c++) {
-      const keys = tileKeys.subarray(c * dIn, (c + 1) * dIn);
-      toOrderedKeys(keys);
-      const t = selector.select(keys, k - 1);
+      thresholds[c] = selector.selectCounted(tileKeys.subarray(c * dIn, (c + 1) * dIn), k - 1, top.subarray(c * 2048, (c + 1) * 2048));
+      restores[c] = selector.equal - (k - selector.below);
+    }
+    // Drop every key ≤ its neuron's threshold, row by row into the mask, without a data-dependent
+    // branch (half the keys go, unpredictably); then give back the highest-index ties beyond the
+    // k−below that must go: the stable tie rule.
+    for (let i = 0; i < dIn; i++) {
+      const dst = i * dOut + t0;
+      for (let c = 0; c < width; c++) keep[dst + c] = +(tileKeys[c * dIn + i]! > thresholds[c]!);
+    }
+    for (let c = 0; c < width; c++) {
       const base = c * dIn;
-      // Drop every key ≤ t without a data-dependent branch (half the keys go, unpredictably), then
-      // give back the highest-index ties beyond the k−below that must go: the stable tie rule.
-      for (let i = 0; i < dIn; i++) tileKeep[base + i] = +(keys[i]! > t);
-      let restore = selector.equal - (k - selector.below);
-      for (let i = dIn - 1; restore > 0; i--) {
-        if (keys[i] === t) {
-          tileKeep[base + i] = 1;
+      const t = thresholds[c]!;
+      for (let i = dIn - 1, restore = restores[c]!; restore > 0; i--) {
+        if (tileKeys[base + i] === t) {
+          keep[i * dOut + t0 + c] = 1;
           restore--;
         }
       }
-    }
-    for (let i = 0; i < dIn; i++) {
-      const dst = i * dOut + t0;
-      for (let c = 0; c < width; c++) keep[dst + c] = tileKeep[c * dIn + i]!;
     }
   }
 }
