@@ -27,10 +27,13 @@ export class FeedBuffers {
   private free: Array<Float32Array | Uint16Array> = [];
   private scratch = new Uint16Array(0);
 
-  /** A free array of this type and length, else a new one (contents undefined). */
-  take<T extends Float32Array | Uint16Array>(kind: new (n: number) => T, length: number): T {
+  /**
+   * A free array of this type and length, else a new one (contents undefined). New ones are in
+   * shared memory: mask selection's threads read the weights in place (prune/mask-threads.ts).
+   */
+  take<T extends Float32Array | Uint16Array>(kind: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, length: number): T {
     const i = this.free.findIndex((a) => a instanceof kind && a.length === length);
-    return i >= 0 ? (this.free.splice(i, 1)[0] as T) : new kind(length);
+    return i >= 0 ? (this.free.splice(i, 1)[0] as T) : new kind(new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT));
   }
 
   /** `length` halves of scratch, valid until the next call. */
