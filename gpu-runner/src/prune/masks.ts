@@ -95,7 +95,10 @@ export function selectRowMask(scores: RowScores, shape: LayerShape, sparsity: nu
  * computed (selectRowMaskColumns), the pass over them that would find one being the selection's own.
  */
 export function checkRowScores(scores: RowScores, dIn: number, dOut: number): void {
-  if (scores instanceof Float32Array) return checkShape(scores, dIn, dOut);
+  if (scores instanceof Float32Array) {
+    checkShape(scores, dIn, dOut);
+    return;
+  }
   checkDims(dIn, dOut);
   if (scores.weight.length !== dIn * dOut) throw new Error(`weight has ${scores.weight.length} values, expected ${dIn}·${dOut}`);
   if (scores.factor.length !== dIn) throw new Error(`factor has ${scores.factor.length} values, expected dIn=${dIn}`);
