@@ -106,7 +106,7 @@ export async function releaseMaskThreads(): Promise<void> {
   await Promise.all(stopping);
 }
 
-/** [o0, o1) ranges of about equal width, in multiples of 16 neurons (selectRowMaskColumns' tiles). */
+/** [o0, o1) ranges of about equal width, in multiples of 16 neurons (whole 64-byte lines of a row of scores). */
 export function splitColumns(dOut: number, parts: number): Array<[number, number]> {
   const tiles = Math.ceil(dOut / 16);
   const n = Math.max(1, Math.min(parts, tiles));

