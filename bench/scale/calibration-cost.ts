@@ -20,6 +20,7 @@ import type { SequentialProfile } from '@polyprune/gpu-runner/calibrate/sequenti
 import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
 import { openSession } from '@polyprune/gpu-runner/onnx/session';
 import { blockMasker, type MaskPolicy } from '@polyprune/gpu-runner/prune/policy';
+import { releaseMaskThreads } from '@polyprune/gpu-runner/prune/mask-threads';
 import { DataType } from '@polyprune/gpu-runner/onnx/proto';
 import { configureSessions } from '@polyprune/gpu-runner/ort';
 
@@ -123,16 +124,19 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
   let profile: SequentialProfile | undefined;
   const oneshot = () => collectStats(model, structure.linears, samples, { mode: 'oneshot', batchSize: BATCH, session, config });
   const policy: MaskPolicy = { method: 'wanda', sparsity: 0.5, pattern: 'unstructured', seed: 0, dropTop: false, magnitudeScope: 'row' };
-  const sequential = async () =>
-    (
-      await collectStats(model, structure.linears, samples, {
-        mode: 'sequential',
-        batchSize: BATCH,
-        session,
-        config,
-        maskBlock: blockMasker(model, policy, structure.linears, {}),
-      })
-    ).profile;
+  const sequential = async () => {
+    const r = await collectStats(model, structure.linears, samples, {
+      mode: 'sequential',
+      batchSize: BATCH,
+      session,
+      config,
+      maskBlock: blockMasker(model, policy, structure.linears, {}),
+    });
+    // As a job does once its masks are chosen: shared memory the mask threads have seen (a block's
+    // weights, held for feeding) is freed only when they end, so later runs would count it.
+    await releaseMaskThreads();
+    return r.profile;
+  };
   for (let r = 0; r < reps; r++) {
     const f = await forward();
     const fCpu = lastCpu;

@@ -8,7 +8,7 @@ import { float16Tensor, float32Tensor, type Tensor } from '../ort.js';
 import { zeroMaskedStored } from '../onnx/apply-mask.js';
 import { fp16ToFp32 } from '../onnx/fp16.js';
 import { DataType, dimsOf } from '../onnx/proto.js';
-import { bytesToFloat32, readTensorBytes, type OnnxModel } from '../onnx/read.js';
+import { readTensorInto, type OnnxModel } from '../onnx/read.js';
 import type { LayerMask, PrunableLinear } from '../types.js';
 
 export interface FeedWeight {
@@ -17,22 +17,68 @@ export interface FeedWeight {
   tensor: Tensor;
 }
 
-export async function loadFeedWeights(model: OnnxModel, linears: PrunableLinear[], widen: ReadonlySet<string> = new Set()): Promise<Map<string, FeedWeight>> {
+/**
+ * Arrays of one block's feed weights handed on to the next block's, which has the same shapes:
+ * allocating them anew every block cost as much as filling them (the fresh pages are faulted in
+ * and zeroed by the kernel first: a third of reading a LLaMA block's weights, measured). Also holds
+ * the one scratch array fp16 weights are read into before widening.
+ */
+export class FeedBuffers {
+  private free: Array<Float32Array | Uint16Array> = [];
+  private scratch = new Uint16Array(0);
+
+  /**
+   * A free array of this type and length, else a new one (contents undefined). New ones are in
+   * shared memory: mask selection's threads read the weights in place (prune/mask-threads.ts).
+   */
+  take<T extends Float32Array | Uint16Array>(kind: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, length: number): T {
+    const i = this.free.findIndex((a) => a instanceof kind && a.length === length);
+    return i >= 0 ? (this.free.splice(i, 1)[0] as T) : new kind(new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT));
+  }
+
+  /** `length` halves of scratch, valid until the next call. */
+  halves(length: number): Uint16Array {
+    if (this.scratch.length < length) this.scratch = new Uint16Array(length);
+    return this.scratch.subarray(0, length);
+  }
+
+  /** A block's weights back once nothing reads them any more (its session released, its masks chosen). */
+  giveBack(weights: Map<string, FeedWeight>): void {
+    for (const w of weights.values()) this.free.push(w.data);
+  }
+}
+
+/**
+ * `buffers`: where to take the arrays from (and the caller gives them back), for a caller that
+ * loads block after block; new arrays otherwise.
+ */
+export async function loadFeedWeights(
+  model: OnnxModel,
+  linears: PrunableLinear[],
+  widen: ReadonlySet<string> = new Set(),
+  buffers = new FeedBuffers(),
+): Promise<Map<string, FeedWeight>> {
   const out = new Map<string, FeedWeight>();
+  const bytesOf = (a: Float32Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   for (const l of linears) {
     if (out.has(l.weightName)) continue;
     const t = model.initializers.get(l.weightName)!;
-    const bytes = await readTensorBytes(model, t);
     const dims = dimsOf(t);
+    const n = dims.reduce((a, b) => a * b, 1);
     if (t.dataType === DataType.FLOAT16) {
-      const data = new Uint16Array(bytes.byteLength / 2);
-      new Uint8Array(data.buffer).set(bytes);
       if (widen.has(l.weightName)) {
-        const wide = fp16ToFp32(data);
+        const halves = buffers.halves(n);
+        await readTensorInto(model, t, bytesOf(halves));
+        const wide = fp16ToFp32(halves, buffers.take(Float32Array, n));
         out.set(l.weightName, { data: wide, tensor: float32Tensor(wide, dims) });
-      } else out.set(l.weightName, { data, tensor: float16Tensor(data, dims) });
+      } else {
+        const data = buffers.take(Uint16Array, n);
+        await readTensorInto(model, t, bytesOf(data));
+        out.set(l.weightName, { data, tensor: float16Tensor(data, dims) });
+      }
     } else {
-      const data = bytesToFloat32(bytes, 'float32');
+      const data = buffers.take(Float32Array, n);
+      await readTensorInto(model, t, bytesOf(data));
       out.set(l.weightName, { data, tensor: float32Tensor(data, dims) });
     }
   }

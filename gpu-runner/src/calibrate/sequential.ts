@@ -24,7 +24,7 @@ import type { SessionOptions } from '../ort.js';
 import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../types.js';
 import type { ModelBatch } from './batches.js';
 import { tokenFeeds } from './feeds.js';
-import { applyBlockMasks, feedsOf, loadFeedWeights, type FeedWeight } from './feed-weights.js';
+import { applyBlockMasks, FeedBuffers, feedsOf, loadFeedWeights, type FeedWeight } from './feed-weights.js';
 import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
 
 /**
@@ -129,50 +129,59 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
   let stream: Tensor[] = [];
   let runs = 0;
   let device = 'cpu';
+  // Blocks have the same shapes: each block's weights are read into the arrays of the one before.
+  const buffers = new FeedBuffers();
   for (let b = 0; b < blocks; b++) {
     const blockStart = performance.now();
     const own = x.linears.filter((l) => l.block === b);
     const { proto, widened } = await forDevice(x, protos[b]!, own);
-    const weights = await loadFeedWeights(x.model, own, widened);
+    const weights = await loadFeedWeights(x.model, own, widened, buffers);
     lap('read weights');
     const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
-    let open: OpenSession | undefined = await openSession(proto, x.model.dir, x.session);
-    lap('open sessions');
-    device = open.device;
-    try {
-      const feedsFor = (k: number) => ({
-        ...tokenFeeds(open!.session, x.batches[k]!, skip, { maskPadding: x.maskPadding, config: x.config }),
-        ...feedsOf(weights),
-        ...(b > 0 ? { [outputs[b - 1]!.name]: stream[k]! } : {}),
-      });
-      const acc = accumulatorsFor(own);
-      for (let k = 0; k < x.batches.length; k++) {
-        const out = await open.session.run(feedsFor(k), [...acc.keys()]);
-        lap('statistics pass');
-        addBatch(acc, out, x.batches[k]!, x.maskPadding);
-        lap('accumulate');
-        runs++;
-      }
-      finalize(own, acc, x.samples, stats);
-      const chosen = await x.maskBlock(b, stats, storedOf(weights, own));
-      lap('select masks');
-      masks.push(...applyBlockMasks(weights, own, b, chosen));
-      lap('apply masks');
-      if (b + 1 < blocks) {
-        const next: Tensor[] = [];
+    // Each pass runs on the block cut down to what it fetches: onnxruntime runs every node of a
+    // graph whatever a run fetches, so one session for both passes made the statistics pass also
+    // compute the block's last linear (its down projection) and output, a quarter of its work.
+    const runPass = async (fetch: string[], stage: string, each: (k: number, out: Record<string, Tensor>) => void) => {
+      let open: OpenSession | undefined = await openSession(onlyOutputs(proto, fetch), x.model.dir, x.session);
+      lap('open sessions');
+      device = open.device;
+      try {
+        const declared = new Set(open.session.inputNames);
         for (let k = 0; k < x.batches.length; k++) {
-          // The block output is fed to the next block: fp16 outputs must be re-wrapped (see feedable).
-          next.push(feedable((await open.session.run(feedsFor(k), [outputs[b]!.name]))[outputs[b]!.name]!));
+          const feeds = {
+            ...tokenFeeds(open.session, x.batches[k]!, skip, { maskPadding: x.maskPadding, config: x.config }),
+            ...feedsOf(weights, declared),
+            ...(b > 0 ? { [outputs[b - 1]!.name]: stream[k]! } : {}),
+          };
+          const out = await open.session.run(feeds, fetch);
+          lap(stage);
+          each(k, out);
           runs++;
         }
-        stream = next;
-        lap('pruned-output pass');
+      } finally {
+        await open.release();
+        open = undefined;
+        lap('release sessions');
       }
-    } finally {
-      await open.release();
-      open = undefined;
-      lap('release sessions');
+    };
+    const acc = accumulatorsFor(own);
+    await runPass([...acc.keys()], 'statistics pass', (k, out) => {
+      addBatch(acc, out, x.batches[k]!, x.maskPadding);
+      lap('accumulate');
+    });
+    finalize(own, acc, x.samples, stats);
+    const chosen = await x.maskBlock(b, stats, storedOf(weights, own));
+    lap('select masks');
+    masks.push(...applyBlockMasks(weights, own, b, chosen));
+    lap('apply masks');
+    if (b + 1 < blocks) {
+      const next: Tensor[] = [];
+      const name = outputs[b]!.name;
+      // The block output is fed to the next block: fp16 outputs must be re-wrapped (see feedable).
+      await runPass([name], 'pruned-output pass', (_, out) => next.push(feedable(out[name]!)));
+      stream = next;
     }
+    buffers.giveBack(weights);
     x.progress('calibrate', b + 1, blocks);
     profile.blocks.push((performance.now() - blockStart) / 1000);
   }

@@ -16,18 +16,28 @@ function checkShape(linear: PrunableLinear, mask: LayerMask, length: number): vo
   }
 }
 
-/** Zeroes, in place, the masked entries of a weight in stored layout (fp32 values or fp16 halves). */
+/**
+ * Zeroes, in place, the masked entries of a weight in stored layout (fp32 values or fp16 halves).
+ * The bits of each entry are ANDed with all ones where the mask is non-zero and with 0 where it is 0
+ * (`(m | −m) >> 31`), not zeroed behind a branch: half the entries go, unpredictably, and the
+ * mispredicted branches cost twice the loop. Same result: +0 (all bits clear) where the mask is 0.
+ */
 export function zeroMaskedStored(data: Float32Array | Uint16Array, linear: PrunableLinear, mask: LayerMask): void {
   checkShape(linear, mask, data.length);
   const { dIn, dOut } = linear;
   const keep = mask.keep;
+  const bits = data instanceof Float32Array ? new Int32Array(data.buffer, data.byteOffset, data.length) : data;
   if (!linear.storedTransposed) {
-    for (let k = 0; k < keep.length; k++) if (keep[k] === 0) data[k] = 0;
+    for (let k = 0; k < keep.length; k++) bits[k]! &= (keep[k]! | -keep[k]!) >> 31;
     return;
   }
-  for (let i = 0; i < dIn; i++) {
-    const row = i * dOut;
-    for (let o = 0; o < dOut; o++) if (keep[row + o] === 0) data[o * dIn + i] = 0;
+  // Stored [dOut, dIn]: walk the stored entries in order, reading the mask across its rows.
+  for (let o = 0; o < dOut; o++) {
+    const row = o * dIn;
+    for (let i = 0; i < dIn; i++) {
+      const m = keep[i * dOut + o]!;
+      bits[row + i]! &= (m | -m) >> 31;
+    }
   }
 }
 

@@ -114,6 +114,36 @@ export async function readTensorBytes(model: OnnxModel, t: TensorProto): Promise
   throw new Error(`initializer ${t.name}: no data found (expected raw_data, float_data/int32_data or external data)`);
 }
 
+/**
+ * readTensorBytes into `into` (exactly the tensor's byte length): external data is read straight
+ * into it, so a caller that reuses its buffers (sequential calibration, block after block) neither
+ * allocates nor copies.
+ */
+export async function readTensorInto(model: OnnxModel, t: TensorProto, into: Uint8Array): Promise<void> {
+  const byteLength = elementCount(t) * bytesPerElement(weightDType(t.dataType));
+  if (into.byteLength !== byteLength) throw new Error(`initializer ${t.name}: ${byteLength} bytes, buffer of ${into.byteLength}`);
+  if (!isExternal(t)) {
+    into.set(await readTensorBytes(model, t));
+    return;
+  }
+  const ref = externalRef(t);
+  if (ref.length >= 0 && ref.length !== byteLength) {
+    throw new Error(`initializer ${t.name}: external length ${ref.length} != ${byteLength} bytes for its dims`);
+  }
+  const file = path.resolve(model.dir, ref.location);
+  const fh = await open(file, 'r');
+  try {
+    let done = 0;
+    while (done < byteLength) {
+      const { bytesRead } = await fh.read(into, done, byteLength - done, ref.offset + done);
+      if (bytesRead === 0) throw new Error(`external data ${file} ends before ${t.name} (offset ${ref.offset})`);
+      done += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Pieces large tensors are copied in (writing a pruned model must not hold a 1 GB embedding). */
 export const COPY_CHUNK_BYTES = 16 << 20;
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LayerMask } from '../types.js';
-import { checkShape, prunedPerRow, selectMask, selectRowMaskColumns, type LayerShape, type MaskSpec } from './masks.js';
+import { checkRowScores, prunedPerRow, selectMask, selectRowMaskColumns, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
 import type { ColumnsJob } from './mask-worker.js';
 import { SharedPool } from './shared-pool.js';
 
@@ -106,7 +106,7 @@ export async function releaseMaskThreads(): Promise<void> {
   await Promise.all(stopping);
 }
 
-/** [o0, o1) ranges of about equal width, in multiples of 16 neurons (selectRowMaskColumns' tiles). */
+/** [o0, o1) ranges of about equal width, in multiples of 16 neurons (whole 64-byte lines of a row of scores). */
 export function splitColumns(dOut: number, parts: number): Array<[number, number]> {
   const tiles = Math.ceil(dOut / 16);
   const n = Math.max(1, Math.min(parts, tiles));
@@ -119,48 +119,65 @@ export function splitColumns(dOut: number, parts: number): Array<[number, number
   return out;
 }
 
+/** Shared scores or weight as they are (no copy), else copied into the pool; `copied` says which. */
+function shareable(scores: RowScores): { shared: RowScores; copied?: Float32Array } {
+  const data = scores instanceof Float32Array ? scores : scores.weight;
+  if (data.buffer instanceof SharedArrayBuffer) return { shared: scores };
+  const copy = new Float32Array(buffers.take(data.byteLength), 0, data.length);
+  copy.set(data);
+  return { shared: scores instanceof Float32Array ? copy : { weight: copy, factor: scores.factor }, copied: copy };
+}
+
 /**
  * selectRowMask on `threads` threads (the calling one included). Small layers, one thread, or
- * sparsity 0 or 1 are done here.
+ * sparsity 0 or 1 are done here. A scaled weight (masks.ts, ScaledWeight) is read in place when it
+ * is in shared memory (sequential calibration holds a block's weights so): each thread computes the
+ * scores of its own neurons.
  */
 export async function selectRowMaskThreaded(
-  scores: Float32Array,
+  scores: RowScores,
   shape: LayerShape,
   sparsity: number,
   dropTop = false,
   threads = defaultMaskThreads(),
 ): Promise<Uint8Array> {
   const { dIn, dOut } = shape;
-  checkShape(scores, dIn, dOut);
+  checkRowScores(scores, dIn, dOut);
   const k = prunedPerRow(dIn, sparsity);
   const ranges = splitColumns(dOut, threads);
-  const lent = scores.buffer instanceof SharedArrayBuffer && lentScores.delete(scores.buffer);
-  if (ranges.length < 2 || scores.length < PARALLEL_MIN_SCORES || k === 0 || k === dIn) {
+  const lent = scores instanceof Float32Array && scores.buffer instanceof SharedArrayBuffer && lentScores.delete(scores.buffer);
+  if (ranges.length < 2 || dIn * dOut < PARALLEL_MIN_SCORES || k === 0 || k === dIn) {
     const keep = new Uint8Array(dIn * dOut).fill(1);
-    selectRowMaskColumns(scores, shape, k, dropTop, 0, dOut, keep);
-    if (lent) buffers.give(scores.buffer as SharedArrayBuffer);
+    try {
+      selectRowMaskColumns(scores, shape, k, dropTop, 0, dOut, keep);
+    } finally {
+      if (lent) buffers.give((scores as Float32Array).buffer as SharedArrayBuffer);
+    }
     return keep;
   }
-  let shared = scores;
-  if (!(scores.buffer instanceof SharedArrayBuffer)) {
-    shared = new Float32Array(buffers.take(scores.byteLength), 0, scores.length);
-    shared.set(scores);
-  }
+  const { shared, copied } = shareable(scores);
   // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
   const keep = new Uint8Array(buffers.take(dIn * dOut), 0, dIn * dOut).fill(0);
   try {
     const [own, ...rest] = ranges;
     const done = workers(rest.length).map((w, i) => w.run({ scores: shared, keep, dIn, dOut, k, dropTop, o0: rest[i]![0], o1: rest[i]![1] }));
     // The calling thread's share runs while the workers run theirs.
-    selectRowMaskColumns(shared, shape, k, dropTop, own![0], own![1], keep);
+    let mine: unknown;
+    try {
+      selectRowMaskColumns(shared, shape, k, dropTop, own![0], own![1], keep);
+    } catch (err) {
+      mine = err; // a NaN score: reported once every share has settled
+    }
     // Every share settled before the buffers go back: none may still be written to.
     const failed = (await Promise.allSettled(done)).find((r) => r.status === 'rejected');
+    if (mine) throw mine;
     if (failed) throw (failed as PromiseRejectedResult).reason;
     // An ordinary buffer from here on: masks are packed, transferred and compared as plain bytes.
     return keep.slice();
   } finally {
     buffers.give(keep.buffer as SharedArrayBuffer);
-    if (shared !== scores || lent) buffers.give(shared.buffer as SharedArrayBuffer);
+    if (copied) buffers.give(copied.buffer as SharedArrayBuffer);
+    if (lent) buffers.give((scores as Float32Array).buffer as SharedArrayBuffer);
   }
 }
 
@@ -179,9 +196,15 @@ export function scoreBuffer(shape: LayerShape, spec: MaskSpec, threads = default
   return new Float32Array(buf, 0, n);
 }
 
-/** selectMask with per-neuron patterns spread over threads (the others are cheap and stay here). */
-export async function selectMaskThreaded(id: string, scores: Float32Array, shape: LayerShape, spec: MaskSpec, threads?: number): Promise<LayerMask> {
-  if (spec.pattern.kind !== 'unstructured') return selectMask(id, scores, shape, spec);
+/**
+ * selectMask with per-neuron patterns spread over threads (the others are cheap and stay here); those
+ * also take a scaled weight (masks.ts, ScaledWeight) instead of scores.
+ */
+export async function selectMaskThreaded(id: string, scores: RowScores, shape: LayerShape, spec: MaskSpec, threads?: number): Promise<LayerMask> {
+  if (spec.pattern.kind !== 'unstructured') {
+    if (!(scores instanceof Float32Array)) throw new Error(`${id}: a ${spec.pattern.kind} mask needs its scores computed first`);
+    return selectMask(id, scores, shape, spec);
+  }
   const keep = await selectRowMaskThreaded(scores, shape, spec.pattern.sparsity, spec.dropTop ?? false, threads);
   return { id, dIn: shape.dIn, dOut: shape.dOut, keep };
 }

@@ -1,13 +1,14 @@
 /**
  * A mask selection worker thread (mask-threads.ts): selects the masks of a range of output neurons
- * from shared scores into a shared mask, and answers with the job's id (or its error).
+ * from shared scores (or the shared weight they are computed from) into a shared mask, and answers with the job's id (or its error).
  */
 import { parentPort } from 'node:worker_threads';
-import { selectRowMaskColumns } from './masks.js';
+import { selectRowMaskColumns, type RowScores } from './masks.js';
 
 export interface ColumnsJob {
   id: number;
-  scores: Float32Array;
+  /** scores, or a scaled weight, in shared memory */
+  scores: RowScores;
   keep: Uint8Array;
   dIn: number;
   dOut: number;

@@ -8,7 +8,7 @@ import { bytesToFloat32, readWeight, type OnnxModel } from '../onnx/read.js';
 import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types.js';
 import { scoreBuffer, selectMaskThreaded } from './mask-threads.js';
 import type { MaskPattern, MaskSpec } from './masks.js';
-import { computeScores, type ScoreInputs } from './scores.js';
+import { computeScores, rowFactors, type ScoreInputs } from './scores.js';
 
 /** The part of a prune job's spec that decides its masks. */
 export type MaskPolicy = Pick<PruneJobSpec, 'method' | 'sparsity' | 'pattern' | 'magnitudeScope' | 'dropTop' | 'seed'> & {
@@ -88,11 +88,19 @@ export function scoreInputs(spec: MaskPolicy, l: PrunableLinear, index: number, 
   return { method: 'wanda', sqNorm: main.sqNorm };
 }
 
+/**
+ * A layer's mask. Per-neuron selection of |W|·factor scores (magnitude, Wanda, mt-contrast) reads
+ * the weight and the factors, computing each score as it goes (masks.ts, ScaledWeight: the same
+ * float32 scores); other scores and patterns are computed first.
+ */
 export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLinear, index: number, st: Statistics, stored?: StoredWeights): Promise<LayerMask> {
   const w = await canonicalWeight(model, l, stored);
   const shape = { dIn: l.dIn, dOut: l.dOut };
   const mask: MaskSpec = { pattern: maskPattern(spec, layerSparsityOf(spec, l)), dropTop: spec.dropTop };
-  const scores = computeScores(w, scoreInputs(spec, l, index, st), scoreBuffer(shape, mask));
+  const inputs = scoreInputs(spec, l, index, st);
+  const factor = mask.pattern.kind === 'unstructured' ? rowFactors(inputs, l.dIn) : undefined;
+  if (factor) return selectMaskThreaded(l.id, { weight: w.data, factor }, shape, mask);
+  const scores = computeScores(w, inputs, scoreBuffer(shape, mask));
   return selectMaskThreaded(l.id, scores, shape, mask);
 }
 

@@ -59,13 +59,28 @@ export function scoreMagnitude(w: DenseWeight, into?: Float32Array): Float32Arra
   return out;
 }
 
+/** Wanda's factor per input channel: √s_j. */
+function wandaFactors(sqNorm: Float64Array, dIn: number): Float64Array {
+  checkStats('sqNorm', sqNorm, dIn);
+  const factor = new Float64Array(dIn);
+  for (let j = 0; j < dIn; j++) factor[j] = Math.sqrt(sqNorm[j]!);
+  return factor;
+}
+
+/** mt-contrast's factor per input channel: s^mt_j/√max(s^contrast_j, ε). */
+function mtContrastFactors(mtSqNorm: Float64Array, contrastSqNorm: Float64Array, dIn: number, epsilon = CONTRAST_EPSILON): Float64Array {
+  checkStats('mtSqNorm', mtSqNorm, dIn);
+  checkStats('contrastSqNorm', contrastSqNorm, dIn);
+  if (!(epsilon > 0)) throw new Error(`epsilon must be > 0, got ${epsilon}`);
+  const factor = new Float64Array(dIn);
+  for (let j = 0; j < dIn; j++) factor[j] = mtSqNorm[j]! / Math.sqrt(Math.max(contrastSqNorm[j]!, epsilon));
+  return factor;
+}
+
 /** Wanda: |W_ij|·√s_j with s_j the input channel's statistic (LayerStats.sqNorm). */
 export function scoreWanda(w: DenseWeight, sqNorm: Float64Array, into?: Float32Array): Float32Array {
   checkWeight(w);
-  checkStats('sqNorm', sqNorm, w.dIn);
-  const factor = new Float64Array(w.dIn);
-  for (let j = 0; j < w.dIn; j++) factor[j] = Math.sqrt(sqNorm[j]!);
-  return scaleRows(w, factor, into);
+  return scaleRows(w, wandaFactors(sqNorm, w.dIn), into);
 }
 
 /** mt-contrast: |W_ij|·s^mt_j/√max(s^contrast_j, ε) — translation statistics over contrast statistics. */
@@ -77,12 +92,7 @@ export function scoreMtContrast(
   into?: Float32Array,
 ): Float32Array {
   checkWeight(w);
-  checkStats('mtSqNorm', mtSqNorm, w.dIn);
-  checkStats('contrastSqNorm', contrastSqNorm, w.dIn);
-  if (!(epsilon > 0)) throw new Error(`epsilon must be > 0, got ${epsilon}`);
-  const factor = new Float64Array(w.dIn);
-  for (let j = 0; j < w.dIn; j++) factor[j] = mtSqNorm[j]! / Math.sqrt(Math.max(contrastSqNorm[j]!, epsilon));
-  return scaleRows(w, factor, into);
+  return scaleRows(w, mtContrastFactors(mtSqNorm, contrastSqNorm, w.dIn, epsilon), into);
 }
 
 /**
@@ -119,5 +129,25 @@ export function computeScores(w: DenseWeight, inputs: ScoreInputs, into?: Float3
     case 'random':
       checkWeight(w);
       return scoreRandom(w, inputs.seed, into);
+  }
+}
+
+/**
+ * The factor per input channel of scores of the form |W_ij|·factor_i (magnitude: 1; wanda and
+ * mt-contrast as above), the statistics checked as computeScores checks them; undefined for scores
+ * of another form (random). |W_ij|·factor_i computed in double and rounded to float32 is then
+ * computeScores' value exactly, so mask selection can compute each score as it reads the weight
+ * (masks.ts, ScaledWeight) instead of reading a matrix of scores written first.
+ */
+export function rowFactors(inputs: ScoreInputs, dIn: number): Float64Array | undefined {
+  switch (inputs.method) {
+    case 'magnitude':
+      return new Float64Array(dIn).fill(1);
+    case 'wanda':
+      return wandaFactors(inputs.sqNorm, dIn);
+    case 'mt-contrast':
+      return mtContrastFactors(inputs.mtSqNorm, inputs.contrastSqNorm, dIn, inputs.epsilon);
+    case 'random':
+      return undefined;
   }
 }

@@ -111,6 +111,17 @@ export class RadixSelector {
 
   /** The key at index k (0-based) of `keys` sorted ascending; `keys` is not modified. */
   select(keys: Uint32Array, k: number): number {
+    const counts = this.counts;
+    counts.fill(0);
+    for (let x = 0; x < keys.length; x++) counts[keys[x]! >>> 21]!++;
+    return this.selectCounted(keys, k, counts);
+  }
+
+  /**
+   * `select` given the histogram of the keys' top 11 bits (`top[d]` = keys with `key >>> 21 === d`,
+   * 2048 entries), which a caller can count while it makes the keys. `top` is read, not modified.
+   */
+  selectCounted(keys: Uint32Array, k: number, top: Int32Array): number {
     const n = keys.length;
     if (!(k >= 0 && k < n)) throw new RangeError(`k=${k} outside [0, ${n})`);
     if (n > this.candidates.length) {
@@ -119,16 +130,15 @@ export class RadixSelector {
     }
     const counts = this.counts;
     let below = 0;
-
-    counts.fill(0);
-    for (let x = 0; x < n; x++) counts[keys[x]! >>> 21]!++;
     let d1 = 0;
-    while (below + counts[d1]! <= k) below += counts[d1++]!;
+    while (below + top[d1]! <= k) below += top[d1++]!;
+    // Gathering the chosen bucket without a branch: about a tenth of the keys are in it, unpredictably.
     let cand = this.candidates;
     let m = 0;
     for (let x = 0; x < n; x++) {
       const key = keys[x]!;
-      if (key >>> 21 === d1) cand[m++] = key;
+      cand[m] = key;
+      m += +(key >>> 21 === d1);
     }
 
     counts.fill(0);

@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadFeedWeights } from '@polyprune/gpu-runner/calibrate/feed-weights';
+import { FeedBuffers, loadFeedWeights } from '@polyprune/gpu-runner/calibrate/feed-weights';
+import { readTensorBytes } from '@polyprune/gpu-runner/onnx/read';
 import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
 import { blockMasker, canonicalWeight, maskOf } from '@polyprune/gpu-runner/prune/policy';
 import type { ActivationStats } from '@polyprune/gpu-runner/types';
@@ -45,5 +46,34 @@ describe.each(MODELS)('$dir ($kind): weights held for feeding give the masks of 
     const inline = await Promise.all(own.map((l) => maskOf(model, spec, l, structure.linears.indexOf(l), { main: stats })));
     inline.forEach((m, i) => expect(Buffer.from(m.keep).equals(Buffer.from(b[i]!.keep)), m.id).toBe(true));
     expect([...kinds]).toEqual([kind]);
+  });
+  it("block after block into the same arrays (FeedBuffers): the next block's weights exactly, as read fresh", async () => {
+    const checked = await preflight({ dir: path.join(repo, dir), graphFile: graph, scoring: false });
+    const { working, structure } = discoverStructure(checked.model, graph);
+    const model = working.model;
+    const blocks = Math.max(...structure.linears.map((l) => l.block)) + 1;
+    expect(blocks).toBeGreaterThan(1);
+    const buffers = new FeedBuffers();
+    let before = new Set<unknown>();
+    for (let b = 0; b < blocks; b++) {
+      const own = structure.linears.filter((l) => l.block === b);
+      const widenSet = new Set(widen ? own.map((l) => l.weightName) : []);
+      const held = await loadFeedWeights(model, own, widenSet, buffers);
+      const fresh = await loadFeedWeights(model, own, widenSet);
+      for (const [name, w] of held) {
+        const bytes = (a: Float32Array | Uint16Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+        expect(w.data.constructor).toBe(fresh.get(name)!.data.constructor);
+        expect(bytes(w.data).equals(bytes(fresh.get(name)!.data)), name).toBe(true);
+        // Not widened: the stored bytes as they are in the model.
+        if (!widen) expect(bytes(w.data).equals(Buffer.from(await readTensorBytes(model, model.initializers.get(name)!))), name).toBe(true);
+        // The feed tensor reads the same array.
+        expect(w.tensor.data).toBe(w.data);
+      }
+      // From the second block on, the arrays are the first block's (same shapes), filled anew.
+      const arrays = new Set([...held.values()].map((w) => w.data));
+      if (b > 0) expect([...arrays].filter((a) => before.has(a)).length).toBe(arrays.size);
+      buffers.giveBack(held);
+      before = arrays;
+    }
   });
 });

@@ -11,6 +11,7 @@ import {
   loadModel,
   modelFromProto,
   readTensorBytes,
+  readTensorInto,
   readWeight,
   tensorChunks,
 } from '@polyprune/gpu-runner/onnx/read';
@@ -216,6 +217,33 @@ describe('writing models', () => {
         }
       }
     }
+  });
+
+  it("readTensorInto fills a caller's buffer with the stored bytes, external and inline, and checks its size", async () => {
+    const { model } = tiny({ family: 'bloom', dtype: 'float16', hidden: 32, ffn: 64 });
+    const dir = await tmp();
+    await saveModel(model, path.join(dir, 'm.onnx'), { externalData: true });
+    const back = await loadModel(path.join(dir, 'm.onnx'));
+    let external = 0;
+    for (const m of [model, back]) {
+      for (const t of m.initializers.values()) {
+        if (t.dataType !== 1 && t.dataType !== 10) continue;
+        const whole = await readTensorBytes(m, t);
+        // Filled over stale contents: every byte comes from the tensor.
+        const into = new Uint8Array(whole.byteLength).fill(0xa5);
+        await readTensorInto(m, t, into);
+        expect(Buffer.from(into).equals(Buffer.from(whole)), t.name!).toBe(true);
+        if (isExternal(t)) {
+          external++;
+          // And those are the bytes at the recorded offset of the data file, read independently.
+          const ref = externalRef(t);
+          const file = await readFile(path.join(dir, ref.location));
+          expect(Buffer.from(into).equals(file.subarray(ref.offset, ref.offset + into.byteLength))).toBe(true);
+        }
+        await expect(readTensorInto(m, t, new Uint8Array(whole.byteLength + 2))).rejects.toThrow(/bytes, buffer of/);
+      }
+    }
+    expect(external).toBeGreaterThan(0);
   });
 
   it('a truncated external data file is a clear error', async () => {

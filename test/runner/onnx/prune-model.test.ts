@@ -64,6 +64,38 @@ describe('zeroMaskedStored', () => {
   });
 });
 
+describe('zeroMaskedStored against a plain loop', () => {
+  // Every kind of stored value (signs, ±0, ±∞, NaN, subnormals) and mask bytes other than 0/1,
+  // which keep their weight as before (only 0 drops).
+  const r = rng(17);
+  const f32 = (n: number) => Float32Array.from({ length: n }, (_, x) => [-0, 0, Infinity, -Infinity, Number.NaN, 1e-40, -1e-40][x % 11] ?? (r() - 0.5) * 100);
+  const halves = (n: number) => Uint16Array.from({ length: n }, () => Math.floor(r() * 65536));
+  const keepOf = (n: number) => Uint8Array.from({ length: n }, () => [0, 1, 0, 1, 2, 255][Math.floor(r() * 6)]!);
+  for (const transposed of [false, true]) {
+    for (const kind of ['float32', 'float16'] as const) {
+      it(`${kind}${transposed ? ', stored transposed' : ''}: the same bits as zeroing where keep is 0`, () => {
+        const [dIn, dOut] = [37, 23];
+        const l = { id: 'x', block: 0, role: 'q', nodeName: '', weightName: '', inputName: '', dIn, dOut, storedTransposed: transposed } as PrunableLinear;
+        const data = kind === 'float32' ? f32(dIn * dOut) : halves(dIn * dOut);
+        const keep = keepOf(dIn * dOut);
+        const want = data.slice();
+        for (let i = 0; i < dIn; i++) {
+          for (let o = 0; o < dOut; o++) if (keep[i * dOut + o] === 0) want[transposed ? o * dIn + i : i * dOut + o] = 0;
+        }
+        zeroMaskedStored(data, l, { id: 'x', dIn, dOut, keep });
+        const bytes = (a: Float32Array | Uint16Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+        expect(bytes(data).equals(bytes(want))).toBe(true);
+        // +0 where dropped (all bits clear), never -0.
+        const bits = kind === 'float32' ? new Uint32Array(data.buffer) : data;
+        for (let x = 0; x < keep.length; x++) {
+          const at = transposed ? (x % dOut) * dIn + Math.floor(x / dOut) : x;
+          if (keep[x] === 0) expect(bits[at]).toBe(0);
+        }
+      });
+    }
+  }
+});
+
 describe('writePrunedModel', () => {
   for (const [family, linear, dtype] of [
     ['xglm', 'matmul', 'float32'],

@@ -128,6 +128,38 @@ describe('selectRowMaskThreaded', () => {
     await releaseMaskThreads();
   });
 
+  it('a scaled weight (scores computed as read), in shared memory or not, gives the reference mask on 2 and 3 threads', async () => {
+    const weight = makeScores(dIn, dOut, 'signed', 41);
+    const factor = Float64Array.from({ length: dIn }, (_, i) => (i % 7 === 0 ? 0 : 1 + (i % 5)));
+    const f = factor.map((v) => v || 1); // 'signed' has ±∞, and ∞·0 would be NaN
+    const scores = Float32Array.from(weight, (v, x) => Math.abs(v) * f[Math.floor(x / dOut)]!);
+    const shared = new Float32Array(new SharedArrayBuffer(weight.byteLength));
+    shared.set(weight);
+    const held = buffers.freeBytes;
+    for (const w of [weight, shared]) {
+      for (const dropTop of [false, true]) {
+        for (const threads of [2, 3]) {
+          const got = await selectRowMaskThreaded({ weight: w, factor: f }, { dIn, dOut }, 0.5, dropTop, threads);
+          expect(firstDiff(got, refRowMask(scores, dIn, dOut, 0.5, dropTop)), `dropTop=${dropTop} threads=${threads}`).toBe(-1);
+        }
+      }
+    }
+    // Shared weights are read in place; others are copied into the pool, which hands the copy back.
+    expect(buffers.freeBytes - held).toBeLessThanOrEqual(dIn * dOut * 5);
+    // A NaN score in any thread's share is an error, after which selection works as before.
+    for (const at of [3 * dOut + 2, (dIn - 1) * dOut + dOut - 1]) {
+      const nan = shared.slice();
+      nan[at] = Number.NaN;
+      await expect(selectRowMaskThreaded({ weight: nan, factor: f }, { dIn, dOut }, 0.5, false, 2)).rejects.toThrow(new RegExp(`scores\\[${at}\\] is NaN`));
+    }
+    expect(firstDiff(await selectRowMaskThreaded({ weight: shared, factor: f }, { dIn, dOut }, 0.5, false, 2), refRowMask(scores, dIn, dOut, 0.5, false))).toBe(
+      -1,
+    );
+    await expect(selectMaskThreaded('x', { weight, factor: f }, { dIn, dOut }, { pattern: { kind: 'nm', n: 2, m: 4 } })).rejects.toThrow(
+      /needs its scores computed first/,
+    );
+  });
+
   it('sparsity 0 and 1, and bad input, as the single-threaded selection', async () => {
     const scores = makeScores(dIn, dOut, 'continuous', 2);
     expect((await selectRowMaskThreaded(scores, { dIn, dOut }, 0, false, 4)).every((v) => v === 1)).toBe(true);

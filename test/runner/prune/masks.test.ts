@@ -67,6 +67,8 @@ describe('selectRowMask (per output neuron, stable ties)', () => {
     [37, 17],
     [64, 3],
     [300, 20],
+    // Several tiles of neurons, the last one partial.
+    [40, 150],
   ];
   for (const kind of kinds) {
     for (const [dIn, dOut] of shapes) {
@@ -107,6 +109,50 @@ describe('selectRowMask (per output neuron, stable ties)', () => {
     expect(() => selectRowMask(Float32Array.from([1, NaN]), { dIn: 2, dOut: 1 }, 0.5)).toThrow(/NaN/);
     expect(() => selectRowMask(new Float32Array(5), { dIn: 2, dOut: 2 }, 0.5)).toThrow(/expected/);
     expect(() => selectRowMask(new Float32Array(4), { dIn: 2, dOut: 2 }, 1.5)).toThrow(/sparsity/);
+  });
+});
+
+describe('selectRowMask on a scaled weight (scores |W|·factor computed as read)', () => {
+  /** The scores the test computes itself: |W[i, o]|·factor[i] in double, rounded to float32. */
+  const scoresOf = (weight: Float32Array, factor: Float64Array, dOut: number) =>
+    Float32Array.from(weight, (v, x) => Math.abs(v) * factor[Math.floor(x / dOut)]!);
+  for (const kind of kinds) {
+    for (const [dIn, dOut] of [
+      [7, 5],
+      [37, 17],
+      [300, 20],
+    ] as const) {
+      it(`${kind} [${dIn}, ${dOut}]: the full stable sort of the computed scores, both directions`, () => {
+        const weight = makeScores(dIn, dOut, kind, dIn + dOut);
+        const r = lcg(dIn * 3 + dOut);
+        // Zero, tiny, ordinary and huge factors: products that round, underflow and overflow.
+        const factor = Float64Array.from({ length: dIn }, (_, i) => [0, 1e-300, 1, 3.7, 1e300][i % 5]! * (1 + r()));
+        const infinite = weight.some((v) => !Number.isFinite(v));
+        const f = infinite ? factor.map((v) => v || 1) : factor; // ∞·0 is NaN: tested below
+        const scores = scoresOf(weight, f, dOut);
+        for (const p of [0.1, 0.5, 0.99]) {
+          for (const dropTop of [false, true]) {
+            const got = selectRowMask({ weight, factor: f }, { dIn, dOut }, p, dropTop);
+            expect(firstDiff(got, refRowMask(scores, dIn, dOut, p, dropTop)), `p=${p} dropTop=${dropTop}`).toBe(-1);
+          }
+        }
+      });
+    }
+  }
+
+  it('a NaN score (NaN weight, or ∞ times a zero factor) is an error naming it; shapes are checked', () => {
+    const weight = makeScores(20, 8, 'continuous', 4);
+    const factor = new Float64Array(20).fill(2);
+    const nan = weight.slice();
+    nan[5 * 8 + 3] = Number.NaN;
+    expect(() => selectRowMask({ weight: nan, factor }, { dIn: 20, dOut: 8 }, 0.5)).toThrow(/scores\[43\] is NaN/);
+    const inf = weight.slice();
+    inf[2 * 8 + 1] = Infinity;
+    const zeroAt2 = factor.slice();
+    zeroAt2[2] = 0;
+    expect(() => selectRowMask({ weight: inf, factor: zeroAt2 }, { dIn: 20, dOut: 8 }, 0.5)).toThrow(/scores\[17\] is NaN/);
+    expect(() => selectRowMask({ weight, factor: new Float64Array(19) }, { dIn: 20, dOut: 8 }, 0.5)).toThrow(/factor has 19 values/);
+    expect(() => selectRowMask({ weight, factor }, { dIn: 20, dOut: 9 }, 0.5)).toThrow(/weight has 160 values/);
   });
 });
 

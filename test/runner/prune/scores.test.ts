@@ -3,13 +3,14 @@ import {
   CONTRAST_EPSILON,
   computeScores,
   mulberry32,
+  rowFactors,
   scoreMagnitude,
   scoreMtContrast,
   scoreRandom,
   scoreWanda,
   type ScoreInputs,
 } from '@polyprune/gpu-runner/prune/scores';
-import { selectMask } from '@polyprune/gpu-runner/prune/masks';
+import { selectMask, selectRowMask } from '@polyprune/gpu-runner/prune/masks';
 import type { DenseWeight } from '@polyprune/gpu-runner/types';
 import { firstDiff, lcg, refNmMask, refRowMask } from './reference.js';
 
@@ -149,5 +150,40 @@ describe('masks for every score method (scores → mask vs plain reference)', ()
     expect(firstDiff(a.keep, b.keep)).toBe(-1);
     expect(firstDiff(a.keep, c.keep)).not.toBe(-1);
     expect(firstDiff(a.keep, refRowMask(scoreRandom(w, 9), dIn, dOut, 0.5, false))).toBe(-1);
+  });
+});
+
+describe('rowFactors: scores as |W|·factor, computed as mask selection reads the weight', () => {
+  const w = weight(40, 24, 9);
+  const sMt = stats(40, 10, true);
+  const sC = stats(40, 11).map((v, j) => (j % 4 === 1 ? 0 : v));
+  const cases: Array<[ScoreInputs, (i: number) => number]> = [
+    [{ method: 'magnitude' }, () => 1],
+    [{ method: 'wanda', sqNorm: sMt }, (i) => Math.sqrt(sMt[i]!)],
+    [{ method: 'mt-contrast', mtSqNorm: sMt, contrastSqNorm: sC }, (i) => sMt[i]! / Math.sqrt(Math.max(sC[i]!, CONTRAST_EPSILON))],
+  ];
+  for (const [inputs, factorOf] of cases) {
+    it(`${inputs.method}: the factors of the formula, and |W|·factor rounded to float32 is computeScores' score, mask for mask`, () => {
+      const factor = rowFactors(inputs, w.dIn)!;
+      expect(Array.from(factor)).toEqual(Array.from({ length: w.dIn }, (_, i) => factorOf(i)));
+      const scores = computeScores(w, inputs);
+      expect(
+        firstDiff(
+          scores,
+          refScores(w, (a, i) => a * factorOf(i)),
+        ),
+      ).toBe(-1);
+      for (const dropTop of [false, true]) {
+        const scaled = selectRowMask({ weight: w.data, factor }, w, 0.5, dropTop);
+        expect(firstDiff(scaled, refRowMask(scores, w.dIn, w.dOut, 0.5, dropTop)), `dropTop=${dropTop}`).toBe(-1);
+      }
+    });
+  }
+
+  it('random scores are not of that form; statistics are checked as computeScores checks them', () => {
+    expect(rowFactors({ method: 'random', seed: 1 }, 4)).toBeUndefined();
+    expect(() => rowFactors({ method: 'wanda', sqNorm: new Float64Array(3) }, 4)).toThrow(/sqNorm has 3 channels/);
+    expect(() => rowFactors({ method: 'wanda', sqNorm: Float64Array.of(1, -1, 1, 1) }, 4)).toThrow(/finite and ≥ 0/);
+    expect(() => rowFactors({ method: 'mt-contrast', mtSqNorm: new Float64Array(4), contrastSqNorm: new Float64Array(4), epsilon: 0 }, 4)).toThrow(/epsilon/);
   });
 });
