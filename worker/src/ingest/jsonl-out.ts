@@ -34,6 +34,13 @@ export class JsonlOut {
     await this.writer.write(bytes);
   }
 
+  /** Where the rows would be stored while they are held whole (under one part), without storing them; else null. */
+  async held(): Promise<KeptOriginal | null> {
+    await this.flush();
+    this.writer.end();
+    return this.writer.held();
+  }
+
   /** Stores the rows (every row's JSON + "\n"): under their content address, or over a part at their upload key. */
   async finish(): Promise<KeptOriginal> {
     await this.flush();
