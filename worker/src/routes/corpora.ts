@@ -8,7 +8,7 @@ import { limits } from '@polyprune/shared/api/limits';
 import { corpora } from '../db/schema';
 import { assertReadable, requireScope } from '../lib/auth';
 import { readBody, serveBlob } from '../lib/blobs';
-import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
+import { Problems, streamBodyLines, streamLineBatches } from '../ingest/lines';
 import { newId } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, spacesNotTabs, uploadLanguage } from '../lib/datasets';
 import { ApiError } from '../lib/errors';
@@ -70,7 +70,7 @@ async function readCorpusBody(
 ): Promise<{ corpus: ParsedCorpus; original: Original }> {
   const type = req.headers.get('content-type') ?? '';
   if (!type.toLowerCase().startsWith('multipart/form-data')) {
-    const corpus = await parseCorpus(streamLines(req, MAX_DATASET_BYTES, false, writer), { ...o, format: parsed.format }, problems, out);
+    const corpus = await parseCorpus(streamLineBatches(req, MAX_DATASET_BYTES, false, writer), { ...o, format: parsed.format }, problems, out);
     const single = (k: KeptOriginal) => ({ ...k, contentType: null, parts: null });
     return {
       corpus,
