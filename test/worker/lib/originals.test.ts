@@ -83,6 +83,48 @@ describe('corpora', () => {
     );
   });
 
+  it('the same file uploaded again is a new corpus on the objects already stored; the same rows from another file keep that file', async () => {
+    const objects = async () => (await env.BLOBS.list({ prefix: 'sha256/' })).objects.length;
+    const tsv = enc.encode('Bonjour encore.\tHello again.\nMerci encore.\tThanks again.\n');
+    const first = await post('corpora', 'src=fr&tgt=en&name=first', tsv);
+    expect(first.status).toBe(201);
+    const before = await objects();
+    const again = await post('corpora', 'src=fr&tgt=en&name=again&visibility=public', tsv);
+    expect(again.status).toBe(201);
+    expect(await objects()).toBe(before);
+    expect(again.body.id).not.toBe(first.body.id);
+    const { id: _a, name: _b, visibility: _c, createdAt: _d, ...same } = first.body;
+    expect(again.body).toMatchObject({ ...same, name: 'again', visibility: 'public' });
+    expect(again.body.original).toEqual({ sha256: await sha256(tsv), size: tsv.byteLength });
+    const rows = '{"src":"Bonjour encore.","tgt":"Hello again."}\n{"src":"Merci encore.","tgt":"Thanks again."}\n';
+    expect(text((await call('GET', `/v1/corpora/${again.body.id}/data`, { token: null })).bytes)).toBe(rows);
+    expect((await call('GET', `/v1/corpora/${again.body.id}/data?original=true`, { token: null })).bytes).toEqual(tsv);
+    expect((await call('GET', `/v1/corpora/${again.body.id}`, { token: owner })).body).toEqual(again.body);
+
+    // CRLF line ends: the same rows, another file, which is stored and served as its own
+    const crlf = enc.encode('Bonjour encore.\tHello again.\r\nMerci encore.\tThanks again.\r\n');
+    const other = await post('corpora', 'src=fr&tgt=en', crlf);
+    expect(other.body.sha256).toBe(first.body.sha256);
+    expect(other.body.original).toEqual({ sha256: await sha256(crlf), size: crlf.byteLength });
+    expect(await objects()).toBe(before + 1);
+    expect((await call('GET', `/v1/corpora/${other.body.id}/data?original=true`, { token: owner })).bytes).toEqual(crlf);
+    expect(text((await call('GET', `/v1/corpora/${other.body.id}/data`, { token: owner })).bytes)).toBe(rows);
+
+    // a two-file form sent twice byte for byte (the same boundary): its parts are those of the first
+    const form = formDataBody([
+      { name: 'src', filename: 'a.fr', bytes: enc.encode('Oui.\nNon.\n') },
+      { name: 'tgt', filename: 'a.en', bytes: enc.encode('Yes.\nNo.\n') },
+    ]);
+    const sent = () => post('corpora', 'src=fr&tgt=en', form.body, { 'content-type': form.contentType });
+    const f1 = await sent();
+    const f2 = await sent();
+    expect([f1.status, f2.status]).toEqual([201, 201]);
+    expect(f2.body.original).toEqual(f1.body.original);
+    expect(f2.body.original.parts).toHaveLength(2);
+    const served = await call('GET', `/v1/corpora/${f2.body.id}/data?original=true`, { token: owner });
+    expect([served.bytes, served.headers.get('content-type')]).toEqual([form.body, form.contentType]);
+  });
+
   it('a private original is not readable by another user or anonymously (404); a public one is', async () => {
     const up = await post('corpora', 'src=fr&tgt=en', uploaded);
     for (const token of [other, null]) {

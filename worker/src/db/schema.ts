@@ -135,7 +135,8 @@ export const corpora = sqliteTable(
     originalParts: text('original_parts', { mode: 'json' }).$type<OriginalPart[]>(),
     createdAt: createdAt(),
   },
-  (t) => [index('corpora_owner').on(t.owner)],
+  // corpora_stored: an upload of a file stored before finds its objects here instead of asking R2
+  (t) => [index('corpora_owner').on(t.owner), index('corpora_stored').on(t.r2Key, t.originalR2Key)],
 );
 
 export const suites = sqliteTable(

@@ -100,12 +100,13 @@ export class PairCollector {
   readonly srcScript = new ScriptSample();
   readonly tgtScript = new ScriptSample();
   constructor(private readonly out: JsonlOut) {}
-  async add(r: Pair) {
+  /** A promise only when rows go out to R2 (JsonlOut.add). */
+  add(r: Pair): Promise<void> | undefined {
     const s = matchKey(r.src);
     const t = matchKey(r.tgt);
     if (!this.seen.add(s, t)) {
       this.duplicates++;
-      return;
+      return undefined;
     }
     if (s === t) this.identical++;
     this.count++;
@@ -113,15 +114,20 @@ export class PairCollector {
     this.tgtChars += r.tgt.length;
     this.srcScript.add(r.src);
     this.tgtScript.add(r.tgt);
-    await this.out.add({ src: r.src, tgt: r.tgt });
+    return this.out.add({ src: r.src, tgt: r.tgt });
   }
 }
 
 /**
- * Validates a TSV or JSONL corpus (one body) as it streams in. Stops reading once the upload is
- * hopeless (see Problems).
+ * Validates a TSV or JSONL corpus (one body) as it streams in, the lines of each chunk read at a
+ * time (streamLineBatches). Stops reading once the upload is hopeless (see Problems).
  */
-export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, o: CorpusOptions, problems: Problems, out: JsonlOut): Promise<ParsedCorpus> {
+export async function parseCorpus(
+  lines: AsyncIterable<ReadonlyArray<Line | LineProblem>>,
+  o: CorpusOptions,
+  problems: Problems,
+  out: JsonlOut,
+): Promise<ParsedCorpus> {
   let fmt = o.format;
   const control = new ControlChars(o.strict);
   const kept = new PairCollector(out);
@@ -137,34 +143,39 @@ export async function parseCorpus(lines: AsyncIterable<Line | LineProblem>, o: C
     control: control.report,
     stoppedAt,
   });
-  for await (const line of lines) {
-    let r: Pair | LineProblem;
-    if ('reason' in line) {
-      last = line.line;
-      r = line;
-    } else {
-      last = line.number;
-      fmt ??= line.text.trimStart().startsWith('{') ? 'jsonl' : 'tsv';
-      const c = control.clean(line.text, 'line', line.number);
-      if ('problem' in c) r = c.problem;
-      else if (fmt === 'tsv') {
-        r = parseTsvLine({ number: line.number, text: c.value });
-        if ('reason' in r && r.reason === 'missing_tab' && spaceRun.test(c.value)) spaced++;
+  for await (const batch of lines)
+    for (const line of batch) {
+      let r: Pair | LineProblem;
+      if ('reason' in line) {
+        last = line.line;
+        r = line;
       } else {
-        const j = parseJsonLine({ number: line.number, text: c.value });
-        const deep = 'problem' in j ? j : control.cleanDeep(j.value, '', line.number);
-        if ('problem' in deep) r = deep.problem;
-        else {
-          const p = jsonPair(deep.value as Record<string, unknown>, line.number, o);
-          hub ||= p.hub;
-          r = p.pair;
+        last = line.number;
+        fmt ??= line.text.trimStart().startsWith('{') ? 'jsonl' : 'tsv';
+        const c = control.clean(line.text, 'line', line.number);
+        if ('problem' in c) r = c.problem;
+        else if (fmt === 'tsv') {
+          r = parseTsvLine({ number: line.number, text: c.value });
+          if ('reason' in r && r.reason === 'missing_tab' && spaceRun.test(c.value)) spaced++;
+        } else {
+          const j = parseJsonLine({ number: line.number, text: c.value });
+          const deep = 'problem' in j ? j : control.cleanDeep(j.value, '', line.number);
+          if ('problem' in deep) r = deep.problem;
+          else {
+            const p = jsonPair(deep.value as Record<string, unknown>, line.number, o);
+            hub ||= p.hub;
+            r = p.pair;
+          }
         }
       }
+      if ('reason' in r) problems.add(r);
+      else {
+        // a promise only when a batch of rows goes out: no await per pair
+        const sending = kept.add(r);
+        if (sending) await sending;
+      }
+      if (problems.hopeless) return done(last);
     }
-    if ('reason' in r) problems.add(r);
-    else await kept.add(r);
-    if (problems.hopeless) return done(last);
-  }
   return done(null);
 }
 

@@ -18,12 +18,13 @@ export class JsonlOut {
     this.writer = new OriginalWriter(bucket, undefined, 'application/x-ndjson', true, prefix);
   }
 
-  async add(row: unknown): Promise<void> {
+  /** A promise only when a batch goes out (callers await that one, not one per row). */
+  add(row: unknown): Promise<void> | undefined {
     const line = `${JSON.stringify(row)}\n`;
     this.batch.push(line);
     this.batchChars += line.length;
     this.rows++;
-    if (this.batchChars >= BATCH_CHARS) await this.flush();
+    return this.batchChars >= BATCH_CHARS ? this.flush() : undefined;
   }
 
   private async flush() {
@@ -32,6 +33,13 @@ export class JsonlOut {
     this.batch = [];
     this.batchChars = 0;
     await this.writer.write(bytes);
+  }
+
+  /** Where the rows would be stored while they are held whole (under one part), without storing them; else null. */
+  async held(): Promise<KeptOriginal | null> {
+    await this.flush();
+    this.writer.end();
+    return this.writer.held();
   }
 
   /** Stores the rows (every row's JSON + "\n"): under their content address, or over a part at their upload key. */

@@ -44,6 +44,12 @@ export class Problems {
 
 const tooLarge = (maxBytes: number) => new ApiError(413, 'payload_too_large', `body exceeds the limit of ${maxBytes} bytes`);
 
+/** A body's Content-Length over the cap is refused before a byte is read. */
+function checkLength(req: Request, maxBytes: number) {
+  const len = req.headers.get('content-length');
+  if (len !== null && Number(len) > maxBytes) throw new ApiError(413, 'payload_too_large', `body of ${len} bytes exceeds the limit of ${maxBytes}`);
+}
+
 /**
  * Reads a request body as lines while it arrives, decoding each one strictly so that a line that
  * is not UTF-8 is reported with its own number. Blank lines are skipped; a line over MAX_LINE_BYTES
@@ -51,9 +57,14 @@ const tooLarge = (maxBytes: number) => new ApiError(413, 'payload_too_large', `b
  * stops early (and the stream is canceled) by returning from its loop.
  */
 export function streamLines(req: Request, maxBytes: number, keepBlank = false, tap?: ByteTap): AsyncGenerator<Line | LineProblem> {
-  const len = req.headers.get('content-length');
-  if (len !== null && Number(len) > maxBytes) throw new ApiError(413, 'payload_too_large', `body of ${len} bytes exceeds the limit of ${maxBytes}`);
+  checkLength(req, maxBytes);
   return streamBodyLines(req.body, maxBytes, keepBlank, tap);
+}
+
+/** streamLines, the lines of each chunk read handed over together (one await per chunk, not per line). */
+export function streamLineBatches(req: Request, maxBytes: number, keepBlank = false, tap?: ByteTap): AsyncGenerator<Array<Line | LineProblem>> {
+  checkLength(req, maxBytes);
+  return bodyLineBatches(req.body, maxBytes, keepBlank, tap);
 }
 
 /**
@@ -69,6 +80,21 @@ export async function* streamBodyLines(
   /** rows the worker wrote itself (a subset's scratch rows) may be longer than an uploaded line */
   lineBytes = MAX_LINE_BYTES,
 ): AsyncGenerator<Line | LineProblem> {
+  for await (const batch of bodyLineBatches(body, maxBytes, keepBlank, tap, lineBytes)) yield* batch;
+}
+
+/**
+ * streamBodyLines a chunk at a time: the lines each chunk read completes, in order. A body is read
+ * no further ahead than line by line (the next chunk once the consumer asks past this one's lines),
+ * and a line past MAX_LINES is refused only after the lines before it were handed over.
+ */
+export async function* bodyLineBatches(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  keepBlank = false,
+  tap?: ByteTap,
+  lineBytes = MAX_LINE_BYTES,
+): AsyncGenerator<Array<Line | LineProblem>> {
   if (!body) {
     tap?.end();
     return;
@@ -80,6 +106,7 @@ export async function* streamBodyLines(
   let overlong = false;
   let number = 0;
   let total = 0;
+  let batch: Array<Line | LineProblem> = [];
   const finish = (bytes: Uint8Array): Line | LineProblem | null => {
     number++;
     if (number > MAX_LINES) throw new ApiError(413, 'too_many_lines', `more than ${MAX_LINES} lines; split the data into several uploads`);
@@ -120,12 +147,20 @@ export async function* streamBodyLines(
       for (;;) {
         const nl = value.indexOf(0x0a, from);
         if (nl === -1) break;
-        const r = finish(overlong ? new Uint8Array(0) : joined(value.subarray(from, nl)));
+        let r: Line | LineProblem | null;
+        try {
+          r = finish(overlong ? new Uint8Array(0) : joined(value.subarray(from, nl)));
+        } catch (err) {
+          // the lines before the refused one first: a consumer that stops among them never sees the refusal
+          if (batch.length) yield batch;
+          batch = [];
+          throw err;
+        }
         carry = [];
         carried = 0;
         overlong = false;
         from = nl + 1;
-        if (r) yield r;
+        if (r) batch.push(r);
       }
       if (from < value.byteLength && !overlong) {
         carried += value.byteLength - from;
@@ -135,10 +170,14 @@ export async function* streamBodyLines(
           carried = 0;
         } else carry.push(value.slice(from));
       }
+      if (batch.length) {
+        yield batch;
+        batch = [];
+      }
     }
     if (carried > 0 || overlong) {
       const r = finish(joined(new Uint8Array(0)));
-      if (r) yield r;
+      if (r) yield [r];
     }
   } finally {
     await reader.cancel().catch(() => undefined);

@@ -98,6 +98,16 @@ export class OriginalWriter implements ByteTap {
     return this.sha;
   }
 
+  /**
+   * Where what was written would be stored, without storing it: its content address while it is held
+   * whole (under one part, nothing sent yet), else null. The body must have been read to its end.
+   */
+  async held(): Promise<KeptOriginal | null> {
+    if (this.upload) return null;
+    const sha256 = await this.hash();
+    return { sha256, size: this.size, key: blobKey(sha256) };
+  }
+
   /** Stores what was written; the body must have been read to its end. */
   async finish(): Promise<KeptOriginal> {
     const sha256 = await this.hash();
@@ -170,10 +180,21 @@ export async function droppingOnFailure<T>(writers: OriginalWriter | OriginalWri
   }
 }
 
-/** A body the route already holds whole: stored from that buffer, no copy. */
-export async function keepBuffered(bucket: R2Bucket, bytes: Uint8Array): Promise<KeptOriginal> {
-  const sha256 = await sha256Hex(bytes);
-  return { sha256, size: bytes.byteLength, key: await putBlob(bucket, sha256, bytes, 'application/octet-stream') };
+/** A body the route already holds whole: its content address (`held`, nothing stored) and storing it from that buffer, no copy. */
+export function bufferedOriginal(bucket: R2Bucket, bytes: Uint8Array) {
+  let sha: Promise<string> | undefined;
+  const held = async (): Promise<KeptOriginal> => {
+    sha ??= sha256Hex(bytes);
+    const sha256 = await sha;
+    return { sha256, size: bytes.byteLength, key: blobKey(sha256) };
+  };
+  return {
+    held,
+    keep: async (): Promise<KeptOriginal> => {
+      const h = await held();
+      return { ...h, key: await putBlob(bucket, h.sha256, bytes, 'application/octet-stream') };
+    },
+  };
 }
 
 /** Each file of a parsed multipart form, hashed by streaming it (the form already holds them). */

@@ -8,16 +8,26 @@ import { limits } from '@polyprune/shared/api/limits';
 import { corpora } from '../db/schema';
 import { assertReadable, requireScope } from '../lib/auth';
 import { readBody, serveBlob } from '../lib/blobs';
-import { Problems, streamBodyLines, streamLines } from '../ingest/lines';
+import { Problems, streamBodyLines, streamLineBatches } from '../ingest/lines';
 import { newId } from '../lib/crypto';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, spacesNotTabs, uploadLanguage } from '../lib/datasets';
 import { ApiError } from '../lib/errors';
 import { nowIso } from '../lib/db';
+import { insertIfStored } from '../lib/insert-if-stored';
 import { listPage } from '../lib/pagination';
 import { ApiApp, datasetBody, err, json, raw } from '../lib/openapi';
 import { type CorpusOptions, corpusStats, type ParsedCorpus, parseCorpus, parseParallel } from '../ingest/corpus';
 import { JsonlOut } from '../ingest/jsonl-out';
-import { droppingOnFailure, formParts, type KeptOriginal, keepBuffered, OriginalWriter, originalDataDoc, originalView, serveOriginal } from '../lib/originals';
+import {
+  bufferedOriginal,
+  droppingOnFailure,
+  formParts,
+  type KeptOriginal,
+  OriginalWriter,
+  originalDataDoc,
+  originalView,
+  serveOriginal,
+} from '../lib/originals';
 
 type Row = typeof corpora.$inferSelect;
 const view = (r: Row): CorpusInfo => ({
@@ -35,9 +45,13 @@ const view = (r: Row): CorpusInfo => ({
   createdAt: r.createdAt,
 });
 
+type KeptUpload = KeptOriginal & { contentType: string | null; parts: OriginalPart[] | null };
+
 /** How the upload's original bytes are stored once it is accepted. */
 interface Original {
-  keep(): Promise<KeptOriginal & { contentType: string | null; parts: OriginalPart[] | null }>;
+  /** where they would be stored while held whole (a single file under one part, or a form), nothing stored; else null */
+  held(): Promise<KeptUpload | null>;
+  keep(): Promise<KeptUpload>;
 }
 
 /**
@@ -56,8 +70,18 @@ async function readCorpusBody(
 ): Promise<{ corpus: ParsedCorpus; original: Original }> {
   const type = req.headers.get('content-type') ?? '';
   if (!type.toLowerCase().startsWith('multipart/form-data')) {
-    const corpus = await parseCorpus(streamLines(req, MAX_DATASET_BYTES, false, writer), { ...o, format: parsed.format }, problems, out);
-    return { corpus, original: { keep: async () => ({ ...(await writer.finish()), contentType: null, parts: null }) } };
+    const corpus = await parseCorpus(streamLineBatches(req, MAX_DATASET_BYTES, false, writer), { ...o, format: parsed.format }, problems, out);
+    const single = (k: KeptOriginal) => ({ ...k, contentType: null, parts: null });
+    return {
+      corpus,
+      original: {
+        held: async () => {
+          const k = await writer.held();
+          return k && single(k);
+        },
+        keep: async () => single(await writer.finish()),
+      },
+    };
   }
   // The form is read whole: the tgt part follows all of src, so pairing line i of each needs src held.
   // Its own, smaller limit keeps the body, its parsed parts and the pairs in flight in a Worker's memory.
@@ -78,10 +102,13 @@ async function readCorpusBody(
   };
   const corpus = await parseParallel(part('src'), part('tgt'), o, problems, out);
   // The form as sent (its boundary in contentType), from the buffer already read; each file hashed from the parsed form.
-  return {
-    corpus,
-    original: { keep: async () => ({ ...(await keepBuffered(bucket, bytes)), contentType: type, parts: await formParts(form, ['src', 'tgt']) }) },
+  const buffered = bufferedOriginal(bucket, bytes);
+  let parts: Promise<OriginalPart[]> | undefined;
+  const withParts = async (k: KeptOriginal) => {
+    parts ??= formParts(form, ['src', 'tgt']);
+    return { ...k, contentType: type, parts: await parts };
   };
+  return { corpus, original: { held: async () => withParts(await buffered.held()), keep: async () => withParts(await buffered.keep()) } };
 }
 
 const tags = ['corpora'];
@@ -150,7 +177,8 @@ export const corpusRoutes = new ApiApp()
     const writer = new OriginalWriter(c.env.BLOBS);
     // The normalised pairs go to R2 as they are validated; a refusal aborts both uploads.
     const out = new JsonlOut(c.env.BLOBS);
-    const { parsed, stored, kept } = await droppingOnFailure([writer, out.writer], async () => {
+    const id = newId('cor');
+    const { row, inserted } = await droppingOnFailure([writer, out.writer], async () => {
       const body = await readCorpusBody(c.env.BLOBS, c.req.raw, q, { strict, src: src.canonical, tgt: tgt.canonical }, problems, writer, out);
       const parsed = body.corpus;
       if (parsed.spacesNotTabs) throw spacesNotTabs(problems.total, parsed.stoppedAt);
@@ -158,33 +186,44 @@ export const corpusRoutes = new ApiApp()
       if (parsed.kept.identical === parsed.kept.count) {
         throw new ApiError(422, 'src_equals_tgt', `every pair has the same text on both sides (${parsed.kept.count} pairs); was one file uploaded twice?`);
       }
+      const rowOf = (stored: KeptOriginal, kept: KeptUpload): Row => ({
+        id,
+        owner: p.owner,
+        name: q.name ?? `${src.canonical}-${tgt.canonical}`,
+        src: src.canonical,
+        tgt: tgt.canonical,
+        visibility: q.visibility,
+        sha256: stored.sha256,
+        size: stored.size,
+        r2Key: stored.key,
+        stats: corpusStats(parsed, src, tgt),
+        skippedLines: problems.listed.length ? problems.listed : null,
+        originalSha256: kept.sha256,
+        originalSize: kept.size,
+        originalR2Key: kept.key,
+        originalContentType: kept.contentType,
+        originalParts: kept.parts,
+        createdAt: nowIso(),
+      });
       // Blobs first, then the row: a failure in between leaves only unreferenced blobs, never a row
-      // without data. One after the other: each completion may read its object back (to its content
-      // address), and two at once would double what is in flight.
+      // without data.
+      const heldRows = await out.held();
+      const heldOriginal = heldRows && (await body.original.held());
+      if (heldRows && heldOriginal) {
+        // A small upload, held whole. The same file uploaded again is one D1 statement: its objects
+        // are there already. Otherwise both are stored side by side (they are in memory already).
+        const again = rowOf(heldRows, heldOriginal);
+        if (await insertIfStored(c.var.db, again)) return { row: again, inserted: true };
+        const [stored, kept] = await Promise.all([out.finish(), body.original.keep()]);
+        return { row: rowOf(stored, kept), inserted: false };
+      }
+      // One after the other: each completion may read its object back (to its content address), and
+      // two at once would double what is in flight.
       const stored = await out.finish();
       const kept = await body.original.keep();
-      return { parsed, stored, kept };
+      return { row: rowOf(stored, kept), inserted: false };
     });
-    const row: Row = {
-      id: newId('cor'),
-      owner: p.owner,
-      name: q.name ?? `${src.canonical}-${tgt.canonical}`,
-      src: src.canonical,
-      tgt: tgt.canonical,
-      visibility: q.visibility,
-      sha256: stored.sha256,
-      size: stored.size,
-      r2Key: stored.key,
-      stats: corpusStats(parsed, src, tgt),
-      skippedLines: problems.listed.length ? problems.listed : null,
-      originalSha256: kept.sha256,
-      originalSize: kept.size,
-      originalR2Key: kept.key,
-      originalContentType: kept.contentType,
-      originalParts: kept.parts,
-      createdAt: nowIso(),
-    };
-    await c.var.db.insert(corpora).values(row);
+    if (!inserted) await c.var.db.insert(corpora).values(row);
     return c.json(view(row), 201);
   })
   .openapi(list, async (c) => {

@@ -1,0 +1,1 @@
+CREATE INDEX `corpora_stored` ON `corpora` (`r2_key`,`original_r2_key`);
