@@ -191,8 +191,12 @@ export function describeProfile(cost: CalibrationCost, p = cost.profile): string
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${v.toFixed(2)} s (${(v / f).toFixed(2)}× forward)`);
   const blocks = p.blocks.map((v) => v.toFixed(2));
+  const hidden = Object.entries(p.hidden ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(2)} s`);
   return [
     `  last sequential run, ${total.toFixed(1)} s = ${(total / f).toFixed(2)}× its forward pass (${f.toFixed(1)} s): ${stages.join(', ')}`,
+    ...(hidden.length ? [`  beside those, setting the next block up while masks were selected (elapsed, not in the sum): ${hidden.join(', ')}`] : []),
     `  seconds per block: ${blocks.join(' ')}`,
   ];
 }

@@ -26,6 +26,7 @@ import type { ModelBatch } from './batches.js';
 import { tokenFeeds } from './feeds.js';
 import { applyBlockMasks, FeedBuffers, feedsOf, loadFeedWeights, type FeedWeight } from './feed-weights.js';
 import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
+import { offloadWhile } from '../prune/mask-threads.js';
 
 /**
  * Block b's masks from the statistics so far. `stored`: the block's weights as held for feeding
@@ -51,12 +52,16 @@ export interface SequentialInput {
   progress: ProgressFn;
   session?: SessionOptions;
   config: ModelConfig;
+  /** blockwise: set the next block up while this one's masks are selected (default); false: strictly one step after another */
+  overlap?: boolean;
 }
 
 /** Where a sequential calibration's time went: seconds per stage over all blocks, and per block. */
 export interface SequentialProfile {
   stages: Record<string, number>;
   blocks: number[];
+  /** seconds of work done beside the stages (setting up the next block while masks are selected), not part of their sum */
+  hidden?: Record<string, number>;
 }
 
 export interface SequentialOutput {
@@ -68,11 +73,11 @@ export interface SequentialOutput {
 }
 
 /** A stopwatch charging elapsed time to named stages. */
-function stopwatch(profile: SequentialProfile) {
+function stopwatch(stages: Record<string, number>) {
   let t = performance.now();
   return (stage: string) => {
     const now = performance.now();
-    profile.stages[stage] = (profile.stages[stage] ?? 0) + (now - t) / 1000;
+    stages[stage] = (stages[stage] ?? 0) + (now - t) / 1000;
     t = now;
   };
 }
@@ -117,73 +122,148 @@ export async function forDevice(
   );
 }
 
+/** Block b ready for its statistics pass: its graph for this device, its weights read, that pass's session open. */
+interface BlockSetup {
+  own: PrunableLinear[];
+  proto: ModelProto;
+  weights: Map<string, FeedWeight>;
+  acc: ReturnType<typeof accumulatorsFor>;
+  statistics: OpenSession;
+}
+
+/** A promise awaited later: its rejection is not "unhandled" while other work runs first. */
+function ahead<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/** The session of a set-up step that was not used (an earlier step failed), once it has settled. */
+async function releaseLate(p: Promise<OpenSession | BlockSetup> | undefined): Promise<void> {
+  const r = await p?.catch(() => undefined);
+  if (r) await ('statistics' in r ? r.statistics : r).release();
+}
+
 export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutput[]): Promise<SequentialOutput> {
   const blocks = blocksOf(x.linears);
   const stats: ActivationStats = new Map();
   const masks: LayerMask[] = [];
-  const profile: SequentialProfile = { stages: {}, blocks: [] };
-  const lap = stopwatch(profile);
+  const hidden: Record<string, number> = {};
+  const profile: SequentialProfile = { stages: {}, blocks: [], hidden };
+  const lap = stopwatch(profile.stages);
+  const overlap = x.overlap ?? true;
   // Validate every cut before any forward pass, so a fallback costs nothing.
   const protos = Array.from({ length: blocks }, (_, b) => blockSubgraph(x, outputs, b));
   lap('cut graphs');
   let stream: Tensor[] = [];
   let runs = 0;
   let device = 'cpu';
-  // Blocks have the same shapes: each block's weights are read into the arrays of the one before.
+  // Blocks have the same shapes: each block's weights are read into the arrays of the one before
+  // last (the one before is still fed and masked while the next is read, when they overlap).
   const buffers = new FeedBuffers();
-  for (let b = 0; b < blocks; b++) {
-    const blockStart = performance.now();
+  // Each pass runs on the block cut down to what it fetches: onnxruntime runs every node of a
+  // graph whatever a run fetches, so one session for both passes made the statistics pass also
+  // compute the block's last linear (its down projection) and output, a quarter of its work.
+  const open = (proto: ModelProto, fetch: string[]) => openSession(onlyOutputs(proto, fetch), x.model.dir, x.session);
+  // `mark`: the stopwatch the steps are charged to (a stopwatch of `hidden` when they run beside other work).
+  const setUp = async (b: number, mark: (stage: string) => void): Promise<BlockSetup> => {
     const own = x.linears.filter((l) => l.block === b);
     const { proto, widened } = await forDevice(x, protos[b]!, own);
     const weights = await loadFeedWeights(x.model, own, widened, buffers);
-    lap('read weights');
-    const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
-    // Each pass runs on the block cut down to what it fetches: onnxruntime runs every node of a
-    // graph whatever a run fetches, so one session for both passes made the statistics pass also
-    // compute the block's last linear (its down projection) and output, a quarter of its work.
-    const runPass = async (fetch: string[], stage: string, each: (k: number, out: Record<string, Tensor>) => void) => {
-      let open: OpenSession | undefined = await openSession(onlyOutputs(proto, fetch), x.model.dir, x.session);
-      lap('open sessions');
-      device = open.device;
-      try {
-        const declared = new Set(open.session.inputNames);
-        for (let k = 0; k < x.batches.length; k++) {
-          const feeds = {
-            ...tokenFeeds(open.session, x.batches[k]!, skip, { maskPadding: x.maskPadding, config: x.config }),
-            ...feedsOf(weights, declared),
-            ...(b > 0 ? { [outputs[b - 1]!.name]: stream[k]! } : {}),
-          };
-          const out = await open.session.run(feeds, fetch);
-          lap(stage);
-          each(k, out);
-          runs++;
-        }
-      } finally {
-        await open.release();
-        open = undefined;
-        lap('release sessions');
-      }
-    };
+    mark('read weights');
     const acc = accumulatorsFor(own);
-    await runPass([...acc.keys()], 'statistics pass', (k, out) => {
-      addBatch(acc, out, x.batches[k]!, x.maskPadding);
-      lap('accumulate');
-    });
-    finalize(own, acc, x.samples, stats);
-    const chosen = await x.maskBlock(b, stats, storedOf(weights, own));
-    lap('select masks');
-    masks.push(...applyBlockMasks(weights, own, b, chosen));
-    lap('apply masks');
-    if (b + 1 < blocks) {
-      const next: Tensor[] = [];
-      const name = outputs[b]!.name;
-      // The block output is fed to the next block: fp16 outputs must be re-wrapped (see feedable).
-      await runPass([name], 'pruned-output pass', (_, out) => next.push(feedable(out[name]!)));
-      stream = next;
+    try {
+      const statistics = await open(proto, [...acc.keys()]);
+      mark('open sessions');
+      return { own, proto, weights, acc, statistics };
+    } catch (err) {
+      buffers.giveBack(weights);
+      throw err;
     }
-    buffers.giveBack(weights);
-    x.progress('calibrate', b + 1, blocks);
-    profile.blocks.push((performance.now() - blockStart) / 1000);
+  };
+  const runPass = async (
+    b: number,
+    session: OpenSession,
+    weights: Map<string, FeedWeight>,
+    fetch: string[],
+    stage: string,
+    each: (k: number, out: Record<string, Tensor>) => void,
+  ) => {
+    const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
+    device = session.device;
+    try {
+      const declared = new Set(session.session.inputNames);
+      for (let k = 0; k < x.batches.length; k++) {
+        const feeds = {
+          ...tokenFeeds(session.session, x.batches[k]!, skip, { maskPadding: x.maskPadding, config: x.config }),
+          ...feedsOf(weights, declared),
+          ...(b > 0 ? { [outputs[b - 1]!.name]: stream[k]! } : {}),
+        };
+        const out = await session.session.run(feeds, fetch);
+        lap(stage);
+        each(k, out);
+        runs++;
+      }
+    } finally {
+      await session.release();
+      lap('release sessions');
+    }
+  };
+
+  // Block b+1's setup and block b's pruned-output session need graphs and stored weights only, not
+  // block b's masks: with `overlap` they are made while those masks are selected (on the mask
+  // threads, the main thread mostly waiting), and what is left of them while the pruned-output pass runs.
+  let next: Promise<BlockSetup> | undefined;
+  let pruned: Promise<OpenSession> | undefined;
+  try {
+    for (let b = 0; b < blocks; b++) {
+      const blockStart = performance.now();
+      let setup: BlockSetup;
+      if (next) {
+        setup = await next;
+        next = undefined;
+        lap('wait for the next block');
+      } else setup = await setUp(b, lap);
+      const { own, proto, weights, acc } = setup;
+      await runPass(b, setup.statistics, weights, [...acc.keys()], 'statistics pass', (k, out) => {
+        addBatch(acc, out, x.batches[k]!, x.maskPadding);
+        lap('accumulate');
+      });
+      finalize(own, acc, x.samples, stats);
+      const last = b + 1 === blocks;
+      const name = outputs[b]!.name;
+      if (overlap && !last) {
+        pruned = ahead(
+          (async () => {
+            const mark = stopwatch(hidden);
+            const session = await open(proto, [name]);
+            mark('open sessions');
+            return session;
+          })(),
+        );
+        // The main thread takes no share of the selection meanwhile: the setup's steps need it.
+        next = ahead(offloadWhile(pruned.then(() => setUp(b + 1, stopwatch(hidden)))));
+      }
+      const chosen = await x.maskBlock(b, stats, storedOf(weights, own));
+      lap('select masks');
+      masks.push(...applyBlockMasks(weights, own, b, chosen));
+      lap('apply masks');
+      if (!last) {
+        const session = await (pruned ?? open(proto, [name]));
+        pruned = undefined;
+        lap(overlap ? 'wait for the next block' : 'open sessions');
+        const out: Tensor[] = [];
+        // The block output is fed to the next block: fp16 outputs must be re-wrapped (see feedable).
+        await runPass(b, session, weights, [name], 'pruned-output pass', (_, o) => out.push(feedable(o[name]!)));
+        stream = out;
+      }
+      // Nothing reads block b's weights any more: its sessions are released, its masks chosen.
+      buffers.giveBack(weights);
+      x.progress('calibrate', b + 1, blocks);
+      profile.blocks.push((performance.now() - blockStart) / 1000);
+    }
+  } finally {
+    await releaseLate(pruned);
+    await releaseLate(next);
   }
   return { stats, masks, runs, device, profile };
 }

@@ -36,6 +36,8 @@ export interface CollectOptions {
   maskBlock?: MaskBlockFn;
   /** sequential only: 'auto' (default) runs block by block and falls back to 'whole-graph' when blocks cannot be cut apart. */
   strategy?: 'auto' | 'blockwise' | 'whole-graph';
+  /** blockwise sequential: set the next block up while this one's masks are selected (default true; the results are the same) */
+  overlap?: boolean;
   /** oneshot only: residual-stream tensors to hand to `onBlockOutput` per batch (docs/design.md §3.5). */
   blockOutputs?: Array<{ block: number; name: string }>;
   onBlockOutput?: (block: number, x: Float32Array, dims: number[], attentionMask: BigInt64Array) => void;
@@ -108,6 +110,7 @@ export async function collectStats(
       progress,
       session: opts.session,
       config: opts.config ?? {},
+      overlap: opts.overlap,
     };
     const strategy = opts.strategy ?? 'auto';
     if (strategy !== 'whole-graph') {

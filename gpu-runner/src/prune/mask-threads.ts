@@ -5,7 +5,7 @@
  * (selectRowMaskColumns), so the result is the single-threaded one bit for bit, whatever the split.
  *
  * Scores and mask live in SharedArrayBuffers that every thread reads and writes in place; the calling
- * thread takes one share itself. Workers start on first use, stay for later layers (never keeping
+ * thread takes one share itself, unless it has other work meanwhile (offloadWhile). Workers start on first use, stay for later layers (never keeping
  * the process alive when idle) and end at releaseMaskThreads, which a prune job calls once its masks
  * are chosen.
  */
@@ -89,6 +89,23 @@ export const buffers = new SharedPool();
 /** Buffers scoreBuffer lent out, taken back by the selection they are handed to. */
 const lentScores = new WeakSet<SharedArrayBuffer>();
 
+/** Pending work the calling thread has beside selections (offloadWhile); while any, it takes no share. */
+let besides = 0;
+
+/**
+ * While `work` is pending, selections hand every share to worker threads and the calling thread only
+ * waits, free for `work`'s own steps (which otherwise run only between layers): sequential
+ * calibration sets the next block up so. The split, and so the masks, stay the same.
+ */
+export function offloadWhile<T>(work: Promise<T>): Promise<T> {
+  besides++;
+  const done = () => {
+    besides--;
+  };
+  work.then(done, done);
+  return work;
+}
+
 function workers(n: number): MaskWorker[] {
   for (let i = pool.length - 1; i >= 0; i--) if (pool[i]!.failed) pool.splice(i, 1);
   while (pool.length < n) pool.push(new MaskWorker());
@@ -159,12 +176,13 @@ export async function selectRowMaskThreaded(
   // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
   const keep = new Uint8Array(buffers.take(dIn * dOut), 0, dIn * dOut).fill(0);
   try {
-    const [own, ...rest] = ranges;
+    const own = besides > 0 ? undefined : ranges[0];
+    const rest = own ? ranges.slice(1) : ranges;
     const done = workers(rest.length).map((w, i) => w.run({ scores: shared, keep, dIn, dOut, k, dropTop, o0: rest[i]![0], o1: rest[i]![1] }));
     // The calling thread's share runs while the workers run theirs.
     let mine: unknown;
     try {
-      selectRowMaskColumns(shared, shape, k, dropTop, own![0], own![1], keep);
+      if (own) selectRowMaskColumns(shared, shape, k, dropTop, own[0], own[1], keep);
     } catch (err) {
       mine = err; // a NaN score: reported once every share has settled
     }

@@ -10,6 +10,8 @@ import type { ActivationStats, LayerMask, PrunableLinear } from '@polyprune/gpu-
 import { linearWeights, type TinyParams } from '../helpers/graph-builder.js';
 import { fedMask, referenceForward, referenceStats } from '../helpers/reference-forward.js';
 import { TEST_DEVICE } from '../helpers/device.js';
+import { blockMasker, type MaskPolicy } from '@polyprune/gpu-runner/prune/policy';
+import { releaseMaskThreads } from '@polyprune/gpu-runner/prune/mask-threads';
 import { fixture, maxRelDiff, runPlain, tiny, toSamples, tokenRows } from '../helpers/tiny.js';
 
 // onnxruntime's CPU provider computes fp16 graphs in fp32 (it folds the weights to fp32); WebGPU
@@ -271,6 +273,62 @@ describe('collectStats sequential (Wanda-exact)', () => {
     await expect(collectStats(model, linears, toSamples(ids, mask), { mode: 'sequential' })).rejects.toThrow(/need a maskBlock callback/);
     await expect(collectStats(model, linears, toSamples(ids, mask), { mode: 'sequential', maskBlock: () => [] })).rejects.toThrow(
       /maskBlock\(0\) returned no mask for block0\.qkv/,
+    );
+  });
+});
+
+describe('sequential: the next block set up while masks are selected', () => {
+  // hidden 512: the attention layers (512 × 512) are selected on the mask threads, so the selection
+  // runs with the main thread handing its share over (offloadWhile) while the next block is set up.
+  for (const [family, linear, dtype] of [
+    ['xglm', 'matmul', 'float32'],
+    ['bloom', 'transpose', 'float32'],
+    ['llama', 'matmul', 'float16'],
+  ] as const) {
+    it(`${family} (${linear}, ${dtype}): masks and statistics are bit for bit those of the strictly sequential run`, async () => {
+      const { model, params } = tiny({ family, linear, dtype, hidden: 512, ffn: 1024, blocks: 3 });
+      const linears = findPrunableLinears(model).linears;
+      const { ids, mask } = tokenRows([6, 4, 6], 6, params.vocab);
+      const samples = toSamples(ids, mask);
+      const policy: MaskPolicy = { method: 'wanda', sparsity: 0.5, pattern: 'unstructured', seed: 0, dropTop: false, magnitudeScope: 'row' };
+      const run = (overlap: boolean) =>
+        collectStats(model, linears, samples, {
+          mode: 'sequential',
+          strategy: 'blockwise',
+          overlap,
+          batchSize: 2,
+          maskBlock: blockMasker(model, policy, linears, {}),
+        });
+      const strict = await run(false);
+      const overlapped = await run(true);
+      await releaseMaskThreads();
+      // The overlapped run did set blocks up beside mask selection; the strict one did not.
+      expect(Object.keys(overlapped.profile!.hidden!).sort()).toEqual(['open sessions', 'read weights']);
+      expect(strict.profile!.hidden).toEqual({});
+      expect(overlapped.runs).toBe(strict.runs);
+      expect(overlapped.masks.map((m) => m.id)).toEqual(linears.map((l) => l.id));
+      for (const [i, m] of overlapped.masks.entries()) {
+        const s = strict.masks[i]!;
+        expect(m.id).toBe(s.id);
+        expect(Buffer.compare(Buffer.from(m.keep), Buffer.from(s.keep)), m.id).toBe(0);
+      }
+      for (const l of linears) expect(Array.from(overlapped.stats.get(l.id)!.sqNorm), l.id).toEqual(Array.from(strict.stats.get(l.id)!.sqNorm));
+      // And both are the sequential statistics from first principles (fp16 at this width: the fp16 test above).
+      if (dtype === 'float32') expectStatsClose(strict.stats, referenceSequential(params, ids, mask, false), 1e-4);
+    });
+  }
+
+  it('a mask selection that fails while the next block is being set up fails the run, its sessions released', async () => {
+    const { model, params } = tiny({ family: 'xglm', blocks: 3 });
+    const linears = findPrunableLinears(model).linears;
+    const { ids, mask } = tokenRows([4, 4], 4, params.vocab);
+    const good = await maskBlockFor(model, linears);
+    const maskBlock = async (b: number, stats: ActivationStats) => {
+      if (b === 1) throw new Error('selection failed in block 1');
+      return good(b, stats);
+    };
+    await expect(collectStats(model, linears, toSamples(ids, mask), { mode: 'sequential', strategy: 'blockwise', maskBlock })).rejects.toThrow(
+      /selection failed in block 1/,
     );
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   PARALLEL_MIN_SCORES,
   buffers,
+  offloadWhile,
   releaseMaskThreads,
   scoreBuffer,
   selectMaskThreaded,
@@ -82,6 +83,21 @@ describe('selectRowMaskThreaded', () => {
       }
     });
   }
+
+  it('while offloadWhile work is pending every share goes to the worker threads: the same mask, before and after', async () => {
+    const scores = makeScores(dIn, dOut, 'ties', 12);
+    const want = refRowMask(scores, dIn, dOut, 0.5, false);
+    let finish = () => {};
+    const work = offloadWhile(new Promise<void>((resolve) => (finish = resolve)));
+    // A share the calling thread kept and never selected would stay 0 in the mask.
+    for (const threads of [2, 3])
+      expect(firstDiff(await selectRowMaskThreaded(scores, { dIn, dOut }, 0.5, false, threads), want), `threads=${threads}`).toBe(-1);
+    finish();
+    await work;
+    // A failed work item ends the hand-over too.
+    await expect(offloadWhile(Promise.reject(new Error('setup failed')))).rejects.toThrow(/setup failed/);
+    expect(firstDiff(await selectRowMaskThreaded(scores, { dIn, dOut }, 0.5, false, 2), want)).toBe(-1);
+  });
 
   it('scores computed into shared memory are used in place and give the same mask', async () => {
     const spec = { pattern: { kind: 'unstructured' as const, sparsity: 0.3 } };
