@@ -19,7 +19,8 @@ import { BlocksNotSeparable, type BlockOutput } from '../onnx/structure.js';
 import { extractSubgraph, onlyOutputs } from '../onnx/subgraph.js';
 import { exposeTensors, weightsToInputs } from '../onnx/surgery.js';
 import { openSession, type OpenSession } from '../onnx/session.js';
-import type { OnnxModel } from '../onnx/read.js';
+import { isExternal, type OnnxModel } from '../onnx/read.js';
+import { inlineSmallExternal } from '../onnx/inline-external.js';
 import type { SessionOptions } from '../ort.js';
 import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../types.js';
 import type { ModelBatch } from './batches.js';
@@ -54,6 +55,8 @@ export interface SequentialInput {
   config: ModelConfig;
   /** blockwise: set the next block up while this one's masks are selected (default); false: strictly one step after another */
   overlap?: boolean;
+  /** blockwise: external tensors up to this many bytes are copied into each block's graph (default INLINE_MAX_BYTES) */
+  inlineMaxBytes?: number;
 }
 
 /** Where a sequential calibration's time went: seconds per stage over all blocks, and per block. */
@@ -129,6 +132,8 @@ interface BlockSetup {
   weights: Map<string, FeedWeight>;
   acc: ReturnType<typeof accumulatorsFor>;
   statistics: OpenSession;
+  /** the statistics session also fetches the block's output and serves its pruned-output pass */
+  both: boolean;
 }
 
 /** A promise awaited later: its rejection is not "unhandled" while other work runs first. */
@@ -167,14 +172,19 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
   // `mark`: the stopwatch the steps are charged to (a stopwatch of `hidden` when they run beside other work).
   const setUp = async (b: number, mark: (stage: string) => void): Promise<BlockSetup> => {
     const own = x.linears.filter((l) => l.block === b);
-    const { proto, widened } = await forDevice(x, protos[b]!, own);
-    const weights = await loadFeedWeights(x.model, own, widened, buffers);
+    const device = await forDevice(x, protos[b]!, own);
+    const proto = await inlineSmallExternal(x.model, device.proto, x.inlineMaxBytes);
+    const weights = await loadFeedWeights(x.model, own, device.widened, buffers);
     mark('read weights');
     const acc = accumulatorsFor(own);
+    // A tensor still external after inlining is a large one, block 0's embedding table: loading it
+    // once for both passes costs less than the statistics pass computing the rest of the block
+    // (XGLM-564M: 250 ms a session, against about 30 ms of block).
+    const both = b + 1 < blocks && (proto.graph!.initializer ?? []).some(isExternal);
     try {
-      const statistics = await open(proto, [...acc.keys()]);
+      const statistics = await open(proto, [...acc.keys(), ...(both ? [outputs[b]!.name] : [])]);
       mark('open sessions');
-      return { own, proto, weights, acc, statistics };
+      return { own, proto, weights, acc, statistics, both };
     } catch (err) {
       buffers.giveBack(weights);
       throw err;
@@ -187,6 +197,7 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
     fetch: string[],
     stage: string,
     each: (k: number, out: Record<string, Tensor>) => void,
+    release = true,
   ) => {
     const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
     device = session.device;
@@ -204,8 +215,10 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
         runs++;
       }
     } finally {
-      await session.release();
-      lap('release sessions');
+      if (release) {
+        await session.release();
+        lap('release sessions');
+      }
     }
   };
 
@@ -223,16 +236,30 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
         next = undefined;
         lap('wait for the next block');
       } else setup = await setUp(b, lap);
-      const { own, proto, weights, acc } = setup;
-      await runPass(b, setup.statistics, weights, [...acc.keys()], 'statistics pass', (k, out) => {
-        addBatch(acc, out, x.batches[k]!, x.maskPadding);
-        lap('accumulate');
-      });
+      const { own, proto, weights, acc, both } = setup;
+      try {
+        await runPass(
+          b,
+          setup.statistics,
+          weights,
+          [...acc.keys()],
+          'statistics pass',
+          (k, out) => {
+            addBatch(acc, out, x.batches[k]!, x.maskPadding);
+            lap('accumulate');
+          },
+          !both,
+        );
+      } catch (err) {
+        if (both) await setup.statistics.release();
+        throw err;
+      }
+      if (both) pruned = Promise.resolve(setup.statistics);
       finalize(own, acc, x.samples, stats);
       const last = b + 1 === blocks;
       const name = outputs[b]!.name;
       if (overlap && !last) {
-        pruned = ahead(
+        pruned ??= ahead(
           (async () => {
             const mark = stopwatch(hidden);
             const session = await open(proto, [name]);
