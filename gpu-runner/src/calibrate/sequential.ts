@@ -31,13 +31,15 @@ import { offloadWhile } from '../prune/mask-threads.js';
 
 /**
  * Block b's masks from the statistics so far. `stored`: the block's weights as held for feeding
- * (stored layout and type, or fp16 widened to fp32 on CPU; still dense), by initializer name, so
- * that masks need not read them again.
+ * (stored layout and type, or fp16 widened to fp32 on CPU; dense), by initializer name, so that
+ * masks need not read them again. The caller zeroes the masked entries of `stored` afterwards,
+ * except for the weights whose names maskBlock adds to `applied`: it zeroed those itself.
  */
 export type MaskBlockFn = (
   block: number,
   stats: ActivationStats,
   stored: ReadonlyMap<string, Float32Array | Uint16Array>,
+  applied: Set<string>,
 ) => LayerMask[] | Promise<LayerMask[]>;
 
 const storedOf = (weights: Map<string, FeedWeight>, linears: PrunableLinear[]) => new Map(linears.map((l) => [l.weightName, weights.get(l.weightName)!.data]));
@@ -270,9 +272,10 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
         // The main thread takes no share of the selection meanwhile: the setup's steps need it.
         next = ahead(offloadWhile(pruned.then(() => setUp(b + 1, stopwatch(hidden)))));
       }
-      const chosen = await x.maskBlock(b, stats, storedOf(weights, own));
+      const applied = new Set<string>();
+      const chosen = await x.maskBlock(b, stats, storedOf(weights, own), applied);
       lap('select masks');
-      masks.push(...applyBlockMasks(weights, own, b, chosen));
+      masks.push(...applyBlockMasks(weights, own, b, chosen, applied));
       lap('apply masks');
       if (!last) {
         const session = await (pruned ?? open(proto, [name]));
@@ -319,7 +322,8 @@ export async function sequentialWholeGraph(x: SequentialInput): Promise<Sequenti
         runs++;
       }
       finalize(own, acc, x.samples, stats);
-      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats, storedOf(weights, own))));
+      const applied = new Set<string>();
+      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats, storedOf(weights, own), applied), applied));
       x.progress('calibrate', b + 1, blocks);
     }
   } finally {

@@ -73,6 +73,12 @@ export interface ScaledWeight {
   weight: Float32Array;
   /** dIn finite values ≥ 0 (scores.ts checks the statistics they come from) */
   factor: Float64Array;
+  /**
+   * Also zero, in `weight`, the entries the mask drops, tile by tile while they are in cache: for a
+   * weight that is fed to the next pass as it is (sequential calibration), on the selecting threads
+   * instead of in a pass of its own on the main thread.
+   */
+  zeroMasked?: boolean;
 }
 
 /** What per-neuron selection reads: the scores, or the weight they are computed from. */
@@ -121,6 +127,7 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
   const { dIn, dOut } = shape;
   if (k === 0 || k === dIn) {
     for (let i = 0; i < dIn; i++) keep.fill(k === 0 ? 1 : 0, i * dOut + o0, i * dOut + o1);
+    if (k === dIn && !(scores instanceof Float32Array) && scores.zeroMasked) for (let i = 0; i < dIn; i++) scores.weight.fill(0, i * dOut + o0, i * dOut + o1);
     return;
   }
   // Each score's ordered key (select.ts toOrderedKeys) from its float32 bits, and the histogram of
@@ -135,6 +142,7 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
   const top = new Int32Array(TILE * 2048);
   const selector = new RadixSelector(dIn);
   const bits = scores instanceof Float32Array ? new Uint32Array(scores.buffer, scores.byteOffset, scores.length) : undefined;
+  const zeroed = !bits && (scores as ScaledWeight).zeroMasked ? int32View((scores as ScaledWeight).weight) : undefined;
   for (let t0 = o0; t0 < o1; t0 += TILE) {
     const width = Math.min(TILE, o1 - t0);
     top.fill(0);
@@ -193,7 +201,21 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
         }
       }
     }
+    if (zeroed) {
+      // As onnx/apply-mask.ts zeroMaskedStored: +0 where the mask is 0, without a branch.
+      for (let i = 0; i < dIn; i++) {
+        const dst = i * dOut + t0;
+        for (let c = 0; c < width; c++) {
+          const m = keep[dst + c]!;
+          zeroed[dst + c]! &= (m | -m) >> 31;
+        }
+      }
+    }
   }
+}
+
+function int32View(a: Float32Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, a.length);
 }
 
 /**
