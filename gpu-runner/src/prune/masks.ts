@@ -184,31 +184,34 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
       thresholds[c] = selector.selectCounted(tileKeys.subarray(c * dIn, (c + 1) * dIn), k - 1, top.subarray(c * 2048, (c + 1) * 2048));
       restores[c] = selector.equal - (k - selector.below);
     }
-    // Drop every key ≤ its neuron's threshold, row by row into the mask, without a data-dependent
-    // branch (half the keys go, unpredictably); then give back the highest-index ties beyond the
-    // k−below that must go: the stable tie rule.
-    for (let i = 0; i < dIn; i++) {
-      const dst = i * dOut + t0;
-      for (let c = 0; c < width; c++) keep[dst + c] = +(tileKeys[c * dIn + i]! > thresholds[c]!);
-    }
+    // The highest-index ties beyond the k−below that must go are kept (the stable tie rule): their
+    // keys are raised above the threshold (t + 1 cannot overflow: t is no NaN's key).
     for (let c = 0; c < width; c++) {
       const base = c * dIn;
       const t = thresholds[c]!;
       for (let i = dIn - 1, restore = restores[c]!; restore > 0; i--) {
         if (tileKeys[base + i] === t) {
-          keep[i * dOut + t0 + c] = 1;
+          tileKeys[base + i] = t + 1;
           restore--;
         }
       }
     }
+    // Then drop every key ≤ its neuron's threshold, row by row into the mask (and the weight, with
+    // zeroMasked: +0 where the mask is 0, as onnx/apply-mask.ts zeroMaskedStored), without a
+    // data-dependent branch: half the keys go, unpredictably.
     if (zeroed) {
-      // As onnx/apply-mask.ts zeroMaskedStored: +0 where the mask is 0, without a branch.
       for (let i = 0; i < dIn; i++) {
         const dst = i * dOut + t0;
         for (let c = 0; c < width; c++) {
-          const m = keep[dst + c]!;
-          zeroed[dst + c]! &= (m | -m) >> 31;
+          const kept = +(tileKeys[c * dIn + i]! > thresholds[c]!);
+          keep[dst + c] = kept;
+          zeroed[dst + c]! &= -kept;
         }
+      }
+    } else {
+      for (let i = 0; i < dIn; i++) {
+        const dst = i * dOut + t0;
+        for (let c = 0; c < width; c++) keep[dst + c] = +(tileKeys[c * dIn + i]! > thresholds[c]!);
       }
     }
   }
