@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- api`: bounded loopback load on a local stack (wrangler dev, no runner) — 50
  * connections, 10 s per route in all — on a bare route, a model list, a leaderboard query (over
- * seeded runs and scores) and a corpus upload. The routes take turns in short windows (A B C D A B
- * C D …) and each ratio to the bare route is the median over rounds, with its spread, so that a
+ * seeded runs and scores) and corpus uploads: the same file each time (stored before, the re-upload
+ * path) and a new file each time. The routes take turns in short windows (A B C D E A B C D E …) and
+ * each ratio to the bare route is the median over rounds, with its spread, so that a
  * busy machine slows every route alike instead of whichever ran while it was busy.
  * `--seconds N`, `--rounds N` and `--connections N` change the load.
  */
@@ -20,7 +21,8 @@ interface Load {
   name: string;
   path: string;
   method?: string;
-  body?: string;
+  /** a function: a new body for each request */
+  body?: string | (() => string);
 }
 
 async function hammer(base: string, token: string, l: Load, seconds: number, connections: number) {
@@ -30,7 +32,11 @@ async function hammer(base: string, token: string, l: Load, seconds: number, con
   const one = async () => {
     while (performance.now() < end) {
       const t0 = performance.now();
-      const res = await fetch(base + l.path, { method: l.method ?? 'GET', headers: { authorization: `Bearer ${token}` }, body: l.body });
+      const res = await fetch(base + l.path, {
+        method: l.method ?? 'GET',
+        headers: { authorization: `Bearer ${token}` },
+        body: typeof l.body === 'function' ? l.body() : l.body,
+      });
       await res.arrayBuffer();
       if (res.status >= 400) errors++;
       latencies.push(performance.now() - t0);
@@ -121,12 +127,20 @@ export async function run() {
         });
     }
     const board = await seedLeaderboard(api, client(runnerToken));
+    let fresh = 0;
     const corpus = Array.from({ length: 200 }, (_, i) => `Phrase numéro ${i} pour le banc.\tSentence number ${i} for the bench.`).join('\n');
     const loads: Load[] = [
       { name: 'bare (GET /v1/health)', path: '/v1/health' },
       { name: 'GET /v1/models (20 models)', path: '/v1/models?limit=50' },
       { name: 'GET /v1/leaderboards (13 runs × 4)', path: `/v1/leaderboards?model=${board}&format=xnli` },
       { name: 'POST /v1/corpora (200 pairs, 11 KB)', path: '/v1/corpora?src=fr&tgt=en', method: 'POST', body: corpus },
+      // a file no upload sent before: parsed, both objects stored, the row inserted
+      {
+        name: 'POST /v1/corpora, a new file each time',
+        path: '/v1/corpora?src=fr&tgt=en',
+        method: 'POST',
+        body: () => `${corpus}\nPhrase ${++fresh}.\tSentence ${fresh}.`,
+      },
     ];
     const window = seconds / rounds;
     console.log(`${connections} connections, ${seconds} s per route in ${rounds} interleaved windows of ${window.toFixed(1)} s, on ${base}`);
@@ -144,7 +158,7 @@ export async function run() {
       const rps = median(rs.map((x) => x.rps)).toFixed(0);
       const p99 = median(rs.map((x) => x.p99)).toFixed(1);
       console.log(
-        `${l.name.padEnd(38)} ${rps.padStart(6)} req/s  p99 ${p99.padStart(7)} ms  ` +
+        `${l.name.padEnd(40)} ${rps.padStart(6)} req/s  p99 ${p99.padStart(7)} ms  ` +
           `${median(ratios).toFixed(2)}× bare [${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}]  (${n} requests, ${errors} errors)`,
       );
     }

@@ -15,7 +15,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   peer: () => import('./peer'),
   // Not in the default set: builds ~7 GB of models and runs them end to end (tens of minutes).
   scale: () => import('./scale/index'),
-  // Not in the default set: starts wrangler dev and loads it for ~40 s.
+  // Not in the default set: starts wrangler dev and loads it for ~50 s.
   api: () => import('./api'),
   // Not in the default set: starts wrangler dev, 50 simulated runners on the lease route (~40 s).
   lease: () => import('./lease'),

@@ -45,7 +45,7 @@ export class Problems {
 const tooLarge = (maxBytes: number) => new ApiError(413, 'payload_too_large', `body exceeds the limit of ${maxBytes} bytes`);
 
 /** A body's Content-Length over the cap is refused before a byte is read. */
-function checkLength(req: Request, maxBytes: number) {
+export function checkLength(req: Request, maxBytes: number) {
   const len = req.headers.get('content-length');
   if (len !== null && Number(len) > maxBytes) throw new ApiError(413, 'payload_too_large', `body of ${len} bytes exceeds the limit of ${maxBytes}`);
 }

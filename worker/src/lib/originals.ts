@@ -180,9 +180,9 @@ export async function droppingOnFailure<T>(writers: OriginalWriter | OriginalWri
   }
 }
 
-/** A body the route already holds whole: its content address (`held`, nothing stored) and storing it from that buffer, no copy. */
-export function bufferedOriginal(bucket: R2Bucket, bytes: Uint8Array) {
-  let sha: Promise<string> | undefined;
+/** A body the route already holds whole (its sha256 if known): its content address (`held`, nothing stored) and storing it from that buffer, no copy. */
+export function bufferedOriginal(bucket: R2Bucket, bytes: Uint8Array, sha256?: string) {
+  let sha: Promise<string> | undefined = sha256 === undefined ? undefined : Promise.resolve(sha256);
   const held = async (): Promise<KeptOriginal> => {
     sha ??= sha256Hex(bytes);
     const sha256 = await sha;

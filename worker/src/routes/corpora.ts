@@ -7,9 +7,11 @@ import { corpusBodies, datasetLimits } from '@polyprune/shared/api/dataset-docs'
 import { limits } from '@polyprune/shared/api/limits';
 import { corpora } from '../db/schema';
 import { assertReadable, requireScope } from '../lib/auth';
-import { readBody, serveBlob } from '../lib/blobs';
-import { Problems, streamBodyLines, streamLineBatches } from '../ingest/lines';
-import { newId } from '../lib/crypto';
+import { blobKey, readBody, serveBlob } from '../lib/blobs';
+import { bodyLineBatches, checkLength, Problems, streamBodyLines } from '../ingest/lines';
+import { newId, sha256Hex } from '../lib/crypto';
+import { holdBody, streamOf } from '../lib/held-body';
+import { AcceptedUploads, uploadKey } from '../ingest/accepted-uploads';
 import { canonicalFilter, enforceLinePolicy, linePolicy, MAX_DATASET_BYTES, spacesNotTabs, uploadLanguage } from '../lib/datasets';
 import { ApiError } from '../lib/errors';
 import { nowIso } from '../lib/db';
@@ -54,24 +56,39 @@ interface Original {
   keep(): Promise<KeptUpload>;
 }
 
+/** A single file as it arrives: held whole (a small one, hashed already) or streamed. */
+type SingleFile = { bytes: Uint8Array; sha256: string } | { stream: ReadableStream<Uint8Array> | null };
+
+const isForm = (req: Request) => (req.headers.get('content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
+const single = (k: KeptOriginal): KeptUpload => ({ ...k, contentType: null, parts: null });
+
 /**
  * The body: one TSV/JSONL file, or a multipart form with two line-aligned files in parts `src` and
- * `tgt` (FLORES-200 style). Any other part is refused rather than ignored. A single file is kept as
- * it streams past the parser (`writer`); a form, which is read whole, is kept from that buffer.
+ * `tgt` (FLORES-200 style). Any other part is refused rather than ignored. A streamed file is kept
+ * as it passes the parser (an OriginalWriter added to `writers`); a file held whole, or a form, which
+ * is read whole, is kept from that buffer.
  */
 async function readCorpusBody(
   bucket: R2Bucket,
   req: Request,
+  file: SingleFile | null,
   parsed: { format?: 'tsv' | 'jsonl' },
   o: CorpusOptions,
   problems: Problems,
-  writer: OriginalWriter,
+  writers: OriginalWriter[],
   out: JsonlOut,
 ): Promise<{ corpus: ParsedCorpus; original: Original }> {
-  const type = req.headers.get('content-type') ?? '';
-  if (!type.toLowerCase().startsWith('multipart/form-data')) {
-    const corpus = await parseCorpus(streamLineBatches(req, MAX_DATASET_BYTES, false, writer), { ...o, format: parsed.format }, problems, out);
-    const single = (k: KeptOriginal) => ({ ...k, contentType: null, parts: null });
+  const format = { ...o, format: parsed.format };
+  if (file && 'bytes' in file) {
+    const corpus = await parseCorpus(bodyLineBatches(streamOf(file.bytes), MAX_DATASET_BYTES), format, problems, out);
+    const buffered = bufferedOriginal(bucket, file.bytes, file.sha256);
+    return { corpus, original: { held: async () => single(await buffered.held()), keep: async () => single(await buffered.keep()) } };
+  }
+  if (file) {
+    checkLength(req, MAX_DATASET_BYTES);
+    const writer = new OriginalWriter(bucket);
+    writers.push(writer);
+    const corpus = await parseCorpus(bodyLineBatches(file.stream, MAX_DATASET_BYTES, false, writer), format, problems, out);
     return {
       corpus,
       original: {
@@ -85,6 +102,7 @@ async function readCorpusBody(
   }
   // The form is read whole: the tgt part follows all of src, so pairing line i of each needs src held.
   // Its own, smaller limit keeps the body, its parsed parts and the pairs in flight in a Worker's memory.
+  const type = req.headers.get('content-type') ?? '';
   const bytes = await readBody(req, limits.twoFileFormBytes);
   let form: FormData;
   try {
@@ -110,6 +128,16 @@ async function readCorpusBody(
   };
   return { corpus, original: { held: async () => withParts(await buffered.held()), keep: async () => withParts(await buffered.keep()) } };
 }
+
+/** What a row holds from the parse of its file, the same for every upload of that file with the same options. */
+interface Parsed {
+  stats: Row['stats'];
+  skippedLines: Row['skippedLines'];
+  /** the normalised rows as stored */
+  rows: KeptOriginal;
+}
+
+const accepted = new AcceptedUploads<Parsed>();
 
 const tags = ['corpora'];
 
@@ -173,37 +201,62 @@ export const corpusRoutes = new ApiApp()
       throw new ApiError(422, 'src_equals_tgt', `src and tgt are the same language (${src.canonical}); a calibration corpus pairs two languages`);
     }
     const { policy, strict } = linePolicy(q.onError);
+    const id = newId('cor');
+    const rowOf = (parsed: Parsed, kept: KeptUpload): Row => ({
+      id,
+      owner: p.owner,
+      name: q.name ?? `${src.canonical}-${tgt.canonical}`,
+      src: src.canonical,
+      tgt: tgt.canonical,
+      visibility: q.visibility,
+      sha256: parsed.rows.sha256,
+      size: parsed.rows.size,
+      r2Key: parsed.rows.key,
+      stats: parsed.stats,
+      skippedLines: parsed.skippedLines,
+      originalSha256: kept.sha256,
+      originalSize: kept.size,
+      originalR2Key: kept.key,
+      originalContentType: kept.contentType,
+      originalParts: kept.parts,
+      createdAt: nowIso(),
+    });
+    let file: SingleFile | null = null;
+    let known: string | undefined;
+    /** the objects a remembered parse named, when D1 showed them not referenced: no second look */
+    let notStored: string | undefined;
+    const objects = (r: Row) => `${r.r2Key} ${r.originalR2Key}`;
+    if (!isForm(c.req.raw)) {
+      const body = await holdBody(c.req.raw);
+      if ('bytes' in body) {
+        const sha256 = await sha256Hex(body.bytes);
+        file = { bytes: body.bytes, sha256 };
+        known = uploadKey(sha256, [src.given, src.canonical, src.script, tgt.given, tgt.canonical, tgt.script, policy, strict, q.format]);
+        const parsed = accepted.get(known);
+        if (parsed) {
+          // The same file as an accepted one: no parse, and one D1 statement where its objects are stored.
+          const again = rowOf(parsed, single({ sha256, size: body.bytes.byteLength, key: blobKey(sha256) }));
+          if (await insertIfStored(c.var.db, again)) return c.json(view(again), 201);
+          notStored = objects(again);
+        }
+      } else file = body;
+    }
     const problems = new Problems(policy);
-    const writer = new OriginalWriter(c.env.BLOBS);
     // The normalised pairs go to R2 as they are validated; a refusal aborts both uploads.
     const out = new JsonlOut(c.env.BLOBS);
-    const id = newId('cor');
-    const { row, inserted } = await droppingOnFailure([writer, out.writer], async () => {
-      const body = await readCorpusBody(c.env.BLOBS, c.req.raw, q, { strict, src: src.canonical, tgt: tgt.canonical }, problems, writer, out);
+    const writers = [out.writer];
+    const { row, inserted } = await droppingOnFailure(writers, async () => {
+      const body = await readCorpusBody(c.env.BLOBS, c.req.raw, file, q, { strict, src: src.canonical, tgt: tgt.canonical }, problems, writers, out);
       const parsed = body.corpus;
       if (parsed.spacesNotTabs) throw spacesNotTabs(problems.total, parsed.stoppedAt);
       enforceLinePolicy(problems, parsed.kept.count, parsed.stoppedAt, 'sentence pairs');
       if (parsed.kept.identical === parsed.kept.count) {
         throw new ApiError(422, 'src_equals_tgt', `every pair has the same text on both sides (${parsed.kept.count} pairs); was one file uploaded twice?`);
       }
-      const rowOf = (stored: KeptOriginal, kept: KeptUpload): Row => ({
-        id,
-        owner: p.owner,
-        name: q.name ?? `${src.canonical}-${tgt.canonical}`,
-        src: src.canonical,
-        tgt: tgt.canonical,
-        visibility: q.visibility,
-        sha256: stored.sha256,
-        size: stored.size,
-        r2Key: stored.key,
+      const of = (rows: KeptOriginal): Parsed => ({
         stats: corpusStats(parsed, src, tgt),
         skippedLines: problems.listed.length ? problems.listed : null,
-        originalSha256: kept.sha256,
-        originalSize: kept.size,
-        originalR2Key: kept.key,
-        originalContentType: kept.contentType,
-        originalParts: kept.parts,
-        createdAt: nowIso(),
+        rows,
       });
       // Blobs first, then the row: a failure in between leaves only unreferenced blobs, never a row
       // without data.
@@ -212,18 +265,20 @@ export const corpusRoutes = new ApiApp()
       if (heldRows && heldOriginal) {
         // A small upload, held whole. The same file uploaded again is one D1 statement: its objects
         // are there already. Otherwise both are stored side by side (they are in memory already).
-        const again = rowOf(heldRows, heldOriginal);
-        if (await insertIfStored(c.var.db, again)) return { row: again, inserted: true };
+        const again = rowOf(of(heldRows), heldOriginal);
+        if (objects(again) !== notStored && (await insertIfStored(c.var.db, again))) return { row: again, inserted: true };
         const [stored, kept] = await Promise.all([out.finish(), body.original.keep()]);
-        return { row: rowOf(stored, kept), inserted: false };
+        return { row: rowOf(of(stored), kept), inserted: false };
       }
       // One after the other: each completion may read its object back (to its content address), and
       // two at once would double what is in flight.
       const stored = await out.finish();
       const kept = await body.original.keep();
-      return { row: rowOf(stored, kept), inserted: false };
+      return { row: rowOf(of(stored), kept), inserted: false };
     });
     if (!inserted) await c.var.db.insert(corpora).values(row);
+    // Only once its row is in: what is remembered was accepted and stored.
+    if (known) accepted.set(known, { stats: row.stats, skippedLines: row.skippedLines, rows: { sha256: row.sha256, size: row.size, key: row.r2Key } });
     return c.json(view(row), 201);
   })
   .openapi(list, async (c) => {
