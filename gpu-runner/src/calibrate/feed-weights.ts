@@ -85,13 +85,22 @@ export async function loadFeedWeights(
   return out;
 }
 
-/** Zeroes the masked entries of a block's feed weights; returns the masks in linear order. */
-export function applyBlockMasks(weights: Map<string, FeedWeight>, linears: PrunableLinear[], block: number, masks: LayerMask[]): LayerMask[] {
+/**
+ * Zeroes the masked entries of a block's feed weights, except those named in `applied` (zeroed
+ * during selection); returns the masks in linear order.
+ */
+export function applyBlockMasks(
+  weights: Map<string, FeedWeight>,
+  linears: PrunableLinear[],
+  block: number,
+  masks: LayerMask[],
+  applied: ReadonlySet<string> = new Set(),
+): LayerMask[] {
   const out: LayerMask[] = [];
   for (const l of linears) {
     const m = masks.find((x) => x.id === l.id);
     if (!m) throw new Error(`maskBlock(${block}) returned no mask for ${l.id}`);
-    zeroMaskedStored(weights.get(l.weightName)!.data, l, m);
+    if (!applied.has(l.weightName)) zeroMaskedStored(weights.get(l.weightName)!.data, l, m);
     out.push(m);
   }
   return out;

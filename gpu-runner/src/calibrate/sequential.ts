@@ -19,7 +19,8 @@ import { BlocksNotSeparable, type BlockOutput } from '../onnx/structure.js';
 import { extractSubgraph, onlyOutputs } from '../onnx/subgraph.js';
 import { exposeTensors, weightsToInputs } from '../onnx/surgery.js';
 import { openSession, type OpenSession } from '../onnx/session.js';
-import type { OnnxModel } from '../onnx/read.js';
+import { isExternal, type OnnxModel } from '../onnx/read.js';
+import { inlineSmallExternal } from '../onnx/inline-external.js';
 import type { SessionOptions } from '../ort.js';
 import type { ActivationStats, LayerMask, PrunableLinear, ProgressFn } from '../types.js';
 import type { ModelBatch } from './batches.js';
@@ -30,13 +31,15 @@ import { offloadWhile } from '../prune/mask-threads.js';
 
 /**
  * Block b's masks from the statistics so far. `stored`: the block's weights as held for feeding
- * (stored layout and type, or fp16 widened to fp32 on CPU; still dense), by initializer name, so
- * that masks need not read them again.
+ * (stored layout and type, or fp16 widened to fp32 on CPU; dense), by initializer name, so that
+ * masks need not read them again. The caller zeroes the masked entries of `stored` afterwards,
+ * except for the weights whose names maskBlock adds to `applied`: it zeroed those itself.
  */
 export type MaskBlockFn = (
   block: number,
   stats: ActivationStats,
   stored: ReadonlyMap<string, Float32Array | Uint16Array>,
+  applied: Set<string>,
 ) => LayerMask[] | Promise<LayerMask[]>;
 
 const storedOf = (weights: Map<string, FeedWeight>, linears: PrunableLinear[]) => new Map(linears.map((l) => [l.weightName, weights.get(l.weightName)!.data]));
@@ -54,6 +57,8 @@ export interface SequentialInput {
   config: ModelConfig;
   /** blockwise: set the next block up while this one's masks are selected (default); false: strictly one step after another */
   overlap?: boolean;
+  /** blockwise: external tensors up to this many bytes are copied into each block's graph (default INLINE_MAX_BYTES) */
+  inlineMaxBytes?: number;
 }
 
 /** Where a sequential calibration's time went: seconds per stage over all blocks, and per block. */
@@ -129,6 +134,8 @@ interface BlockSetup {
   weights: Map<string, FeedWeight>;
   acc: ReturnType<typeof accumulatorsFor>;
   statistics: OpenSession;
+  /** the statistics session also fetches the block's output and serves its pruned-output pass */
+  both: boolean;
 }
 
 /** A promise awaited later: its rejection is not "unhandled" while other work runs first. */
@@ -167,14 +174,19 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
   // `mark`: the stopwatch the steps are charged to (a stopwatch of `hidden` when they run beside other work).
   const setUp = async (b: number, mark: (stage: string) => void): Promise<BlockSetup> => {
     const own = x.linears.filter((l) => l.block === b);
-    const { proto, widened } = await forDevice(x, protos[b]!, own);
-    const weights = await loadFeedWeights(x.model, own, widened, buffers);
+    const device = await forDevice(x, protos[b]!, own);
+    const proto = await inlineSmallExternal(x.model, device.proto, x.inlineMaxBytes);
+    const weights = await loadFeedWeights(x.model, own, device.widened, buffers);
     mark('read weights');
     const acc = accumulatorsFor(own);
+    // A tensor still external after inlining is a large one, block 0's embedding table: loading it
+    // once for both passes costs less than the statistics pass computing the rest of the block
+    // (XGLM-564M: 250 ms a session, against about 30 ms of block).
+    const both = b + 1 < blocks && (proto.graph!.initializer ?? []).some(isExternal);
     try {
-      const statistics = await open(proto, [...acc.keys()]);
+      const statistics = await open(proto, [...acc.keys(), ...(both ? [outputs[b]!.name] : [])]);
       mark('open sessions');
-      return { own, proto, weights, acc, statistics };
+      return { own, proto, weights, acc, statistics, both };
     } catch (err) {
       buffers.giveBack(weights);
       throw err;
@@ -187,6 +199,7 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
     fetch: string[],
     stage: string,
     each: (k: number, out: Record<string, Tensor>) => void,
+    release = true,
   ) => {
     const skip = new Set([...weights.keys(), ...(b > 0 ? [outputs[b - 1]!.name] : [])]);
     device = session.device;
@@ -204,8 +217,10 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
         runs++;
       }
     } finally {
-      await session.release();
-      lap('release sessions');
+      if (release) {
+        await session.release();
+        lap('release sessions');
+      }
     }
   };
 
@@ -223,16 +238,30 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
         next = undefined;
         lap('wait for the next block');
       } else setup = await setUp(b, lap);
-      const { own, proto, weights, acc } = setup;
-      await runPass(b, setup.statistics, weights, [...acc.keys()], 'statistics pass', (k, out) => {
-        addBatch(acc, out, x.batches[k]!, x.maskPadding);
-        lap('accumulate');
-      });
+      const { own, proto, weights, acc, both } = setup;
+      try {
+        await runPass(
+          b,
+          setup.statistics,
+          weights,
+          [...acc.keys()],
+          'statistics pass',
+          (k, out) => {
+            addBatch(acc, out, x.batches[k]!, x.maskPadding);
+            lap('accumulate');
+          },
+          !both,
+        );
+      } catch (err) {
+        if (both) await setup.statistics.release();
+        throw err;
+      }
+      if (both) pruned = Promise.resolve(setup.statistics);
       finalize(own, acc, x.samples, stats);
       const last = b + 1 === blocks;
       const name = outputs[b]!.name;
       if (overlap && !last) {
-        pruned = ahead(
+        pruned ??= ahead(
           (async () => {
             const mark = stopwatch(hidden);
             const session = await open(proto, [name]);
@@ -243,9 +272,10 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
         // The main thread takes no share of the selection meanwhile: the setup's steps need it.
         next = ahead(offloadWhile(pruned.then(() => setUp(b + 1, stopwatch(hidden)))));
       }
-      const chosen = await x.maskBlock(b, stats, storedOf(weights, own));
+      const applied = new Set<string>();
+      const chosen = await x.maskBlock(b, stats, storedOf(weights, own), applied);
       lap('select masks');
-      masks.push(...applyBlockMasks(weights, own, b, chosen));
+      masks.push(...applyBlockMasks(weights, own, b, chosen, applied));
       lap('apply masks');
       if (!last) {
         const session = await (pruned ?? open(proto, [name]));
@@ -292,7 +322,8 @@ export async function sequentialWholeGraph(x: SequentialInput): Promise<Sequenti
         runs++;
       }
       finalize(own, acc, x.samples, stats);
-      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats, storedOf(weights, own))));
+      const applied = new Set<string>();
+      masks.push(...applyBlockMasks(weights, own, b, await x.maskBlock(b, stats, storedOf(weights, own), applied), applied));
       x.progress('calibrate', b + 1, blocks);
     }
   } finally {

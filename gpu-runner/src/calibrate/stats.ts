@@ -38,6 +38,8 @@ export interface CollectOptions {
   strategy?: 'auto' | 'blockwise' | 'whole-graph';
   /** blockwise sequential: set the next block up while this one's masks are selected (default true; the results are the same) */
   overlap?: boolean;
+  /** blockwise sequential: external tensors up to this many bytes are copied into each block's graph (default onnx/inline-external.ts INLINE_MAX_BYTES) */
+  inlineMaxBytes?: number;
   /** oneshot only: residual-stream tensors to hand to `onBlockOutput` per batch (docs/design.md §3.5). */
   blockOutputs?: Array<{ block: number; name: string }>;
   onBlockOutput?: (block: number, x: Float32Array, dims: number[], attentionMask: BigInt64Array) => void;
@@ -111,6 +113,7 @@ export async function collectStats(
       session: opts.session,
       config: opts.config ?? {},
       overlap: opts.overlap,
+      inlineMaxBytes: opts.inlineMaxBytes,
     };
     const strategy = opts.strategy ?? 'auto';
     if (strategy !== 'whole-graph') {

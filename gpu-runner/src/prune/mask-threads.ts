@@ -145,6 +145,12 @@ function shareable(scores: RowScores): { shared: RowScores; copied?: Float32Arra
   return { shared: scores instanceof Float32Array ? copy : { weight: copy, factor: scores.factor }, copied: copy };
 }
 
+/** +0 in `weight` (canonical layout, as `keep`) where the mask is 0. */
+function zeroMasked(weight: Float32Array, keep: Uint8Array): void {
+  const bits = new Int32Array(weight.buffer, weight.byteOffset, weight.length);
+  for (let x = 0; x < keep.length; x++) bits[x]! &= (keep[x]! | -keep[x]!) >> 31;
+}
+
 /**
  * selectRowMask on `threads` threads (the calling one included). Small layers, one thread, or
  * sparsity 0 or 1 are done here. A scaled weight (masks.ts, ScaledWeight) is read in place when it
@@ -173,6 +179,8 @@ export async function selectRowMaskThreaded(
     return keep;
   }
   const { shared, copied } = shareable(scores);
+  // A weight that had to be copied into shared memory is zeroed here, once its mask is known.
+  const zeroAfter = copied && !(scores instanceof Float32Array) && scores.zeroMasked ? scores.weight : undefined;
   // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
   const keep = new Uint8Array(buffers.take(dIn * dOut), 0, dIn * dOut).fill(0);
   try {
@@ -190,6 +198,7 @@ export async function selectRowMaskThreaded(
     const failed = (await Promise.allSettled(done)).find((r) => r.status === 'rejected');
     if (mine) throw mine;
     if (failed) throw (failed as PromiseRejectedResult).reason;
+    if (zeroAfter) zeroMasked(zeroAfter, keep);
     // An ordinary buffer from here on: masks are packed, transferred and compared as plain bytes.
     return keep.slice();
   } finally {

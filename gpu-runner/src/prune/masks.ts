@@ -73,6 +73,12 @@ export interface ScaledWeight {
   weight: Float32Array;
   /** dIn finite values ≥ 0 (scores.ts checks the statistics they come from) */
   factor: Float64Array;
+  /**
+   * Also zero, in `weight`, the entries the mask drops, tile by tile while they are in cache: for a
+   * weight that is fed to the next pass as it is (sequential calibration), on the selecting threads
+   * instead of in a pass of its own on the main thread.
+   */
+  zeroMasked?: boolean;
 }
 
 /** What per-neuron selection reads: the scores, or the weight they are computed from. */
@@ -121,6 +127,7 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
   const { dIn, dOut } = shape;
   if (k === 0 || k === dIn) {
     for (let i = 0; i < dIn; i++) keep.fill(k === 0 ? 1 : 0, i * dOut + o0, i * dOut + o1);
+    if (k === dIn && !(scores instanceof Float32Array) && scores.zeroMasked) for (let i = 0; i < dIn; i++) scores.weight.fill(0, i * dOut + o0, i * dOut + o1);
     return;
   }
   // Each score's ordered key (select.ts toOrderedKeys) from its float32 bits, and the histogram of
@@ -135,6 +142,7 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
   const top = new Int32Array(TILE * 2048);
   const selector = new RadixSelector(dIn);
   const bits = scores instanceof Float32Array ? new Uint32Array(scores.buffer, scores.byteOffset, scores.length) : undefined;
+  const zeroed = !bits && (scores as ScaledWeight).zeroMasked ? int32View((scores as ScaledWeight).weight) : undefined;
   for (let t0 = o0; t0 < o1; t0 += TILE) {
     const width = Math.min(TILE, o1 - t0);
     top.fill(0);
@@ -176,24 +184,41 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
       thresholds[c] = selector.selectCounted(tileKeys.subarray(c * dIn, (c + 1) * dIn), k - 1, top.subarray(c * 2048, (c + 1) * 2048));
       restores[c] = selector.equal - (k - selector.below);
     }
-    // Drop every key ≤ its neuron's threshold, row by row into the mask, without a data-dependent
-    // branch (half the keys go, unpredictably); then give back the highest-index ties beyond the
-    // k−below that must go: the stable tie rule.
-    for (let i = 0; i < dIn; i++) {
-      const dst = i * dOut + t0;
-      for (let c = 0; c < width; c++) keep[dst + c] = +(tileKeys[c * dIn + i]! > thresholds[c]!);
-    }
+    // The highest-index ties beyond the k−below that must go are kept (the stable tie rule): their
+    // keys are raised above the threshold (t + 1 cannot overflow: t is no NaN's key).
     for (let c = 0; c < width; c++) {
       const base = c * dIn;
       const t = thresholds[c]!;
       for (let i = dIn - 1, restore = restores[c]!; restore > 0; i--) {
         if (tileKeys[base + i] === t) {
-          keep[i * dOut + t0 + c] = 1;
+          tileKeys[base + i] = t + 1;
           restore--;
         }
       }
     }
+    // Then drop every key ≤ its neuron's threshold, row by row into the mask (and the weight, with
+    // zeroMasked: +0 where the mask is 0, as onnx/apply-mask.ts zeroMaskedStored), without a
+    // data-dependent branch: half the keys go, unpredictably.
+    if (zeroed) {
+      for (let i = 0; i < dIn; i++) {
+        const dst = i * dOut + t0;
+        for (let c = 0; c < width; c++) {
+          const kept = +(tileKeys[c * dIn + i]! > thresholds[c]!);
+          keep[dst + c] = kept;
+          zeroed[dst + c]! &= -kept;
+        }
+      }
+    } else {
+      for (let i = 0; i < dIn; i++) {
+        const dst = i * dOut + t0;
+        for (let c = 0; c < width; c++) keep[dst + c] = +(tileKeys[c * dIn + i]! > thresholds[c]!);
+      }
+    }
   }
+}
+
+function int32View(a: Float32Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, a.length);
 }
 
 /**

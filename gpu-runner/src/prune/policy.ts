@@ -93,13 +93,27 @@ export function scoreInputs(spec: MaskPolicy, l: PrunableLinear, index: number, 
  * the weight and the factors, computing each score as it goes (masks.ts, ScaledWeight: the same
  * float32 scores); other scores and patterns are computed first.
  */
-export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLinear, index: number, st: Statistics, stored?: StoredWeights): Promise<LayerMask> {
+export async function maskOf(
+  model: OnnxModel,
+  spec: MaskPolicy,
+  l: PrunableLinear,
+  index: number,
+  st: Statistics,
+  stored?: StoredWeights,
+  applied?: Set<string>,
+): Promise<LayerMask> {
   const w = await canonicalWeight(model, l, stored);
   const shape = { dIn: l.dIn, dOut: l.dOut };
   const mask: MaskSpec = { pattern: maskPattern(spec, layerSparsityOf(spec, l)), dropTop: spec.dropTop };
   const inputs = scoreInputs(spec, l, index, st);
   const factor = mask.pattern.kind === 'unstructured' ? rowFactors(inputs, l.dIn) : undefined;
-  if (factor) return selectMaskThreaded(l.id, { weight: w.data, factor }, shape, mask);
+  if (factor) {
+    // The held weight itself (not a transposed or widened copy): its masked entries are zeroed as they are selected.
+    const zeroMasked = applied !== undefined && stored?.get(l.weightName) === w.data;
+    const m = await selectMaskThreaded(l.id, { weight: w.data, factor, zeroMasked }, shape, mask);
+    if (zeroMasked) applied.add(l.weightName);
+    return m;
+  }
   const scores = computeScores(w, inputs, scoreBuffer(shape, mask));
   return selectMaskThreaded(l.id, scores, shape, mask);
 }
@@ -109,11 +123,11 @@ export async function maskOf(model: OnnxModel, spec: MaskPolicy, l: PrunableLine
  * far, chosen before block b+1 is calibrated. `st.main` follows the latest statistics.
  */
 export function blockMasker(model: OnnxModel, spec: MaskPolicy, linears: PrunableLinear[], st: Statistics) {
-  return async (block: number, stats: ActivationStats, stored?: StoredWeights): Promise<LayerMask[]> => {
+  return async (block: number, stats: ActivationStats, stored?: StoredWeights, applied?: Set<string>): Promise<LayerMask[]> => {
     st.main = stats;
     // One layer at a time: its selection already uses every core, and only its scores are held.
     const out: LayerMask[] = [];
-    for (const [i, l] of linears.entries()) if (l.block === block) out.push(await maskOf(model, spec, l, i, st, stored));
+    for (const [i, l] of linears.entries()) if (l.block === block) out.push(await maskOf(model, spec, l, i, st, stored, applied));
     return out;
   };
 }

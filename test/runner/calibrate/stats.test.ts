@@ -333,6 +333,36 @@ describe('sequential: the next block set up while masks are selected', () => {
   });
 });
 
+describe('sequential: block graphs and their external data', () => {
+  it('small external tensors copied into the block graphs, or every tensor left external (one session for both passes of such a block): the same masks and statistics', async () => {
+    const model = await loadModel(fixture('llama-extdata'));
+    const linears = findPrunableLinears(model).linears;
+    const { ids, mask } = tokenRows([8, 5, 8], 8, 200);
+    const run = async (inlineMaxBytes?: number) =>
+      collectStats(model, linears, toSamples(ids, mask), {
+        mode: 'sequential',
+        strategy: 'blockwise',
+        maskPadding: true,
+        batchSize: 2,
+        inlineMaxBytes,
+        maskBlock: await maskBlockFor(model, linears),
+      });
+    const inlined = await run();
+    const external = await run(0);
+    expect(external.runs).toBe(inlined.runs);
+    for (const [i, m] of external.masks.entries()) expect(Buffer.compare(Buffer.from(m.keep), Buffer.from(inlined.masks[i]!.keep)), m.id).toBe(0);
+    for (const l of linears) expect(maxRelDiff(external.stats.get(l.id)!.sqNorm, inlined.stats.get(l.id)!.sqNorm), l.id).toBeLessThan(1e-6);
+    // Both are the whole-graph statistics, which never cut the graph apart.
+    const whole = await collectStats(model, linears, toSamples(ids, mask), {
+      mode: 'sequential',
+      strategy: 'whole-graph',
+      maskPadding: true,
+      maskBlock: await maskBlockFor(model, linears),
+    });
+    for (const l of linears) expect(maxRelDiff(inlined.stats.get(l.id)!.sqNorm, whole.stats.get(l.id)!.sqNorm), l.id).toBeLessThan(1e-5);
+  });
+});
+
 describe('fixture exports', () => {
   for (const dir of ['llama-extdata', 'bloom', 'gpt2', 'xglm', 'gemm']) {
     it(`${dir}: oneshot equals stats computed from separately captured inputs; sequential runs`, async () => {

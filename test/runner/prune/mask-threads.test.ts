@@ -176,6 +176,32 @@ describe('selectRowMaskThreaded', () => {
     );
   });
 
+  it('zeroMasked: the weight ends as weight × mask (+0 where dropped), in shared memory or not, on 1–3 threads and at sparsity 0 and 1', async () => {
+    const weight = makeScores(dIn, dOut, 'signed', 43).map((v) => (Number.isFinite(v) ? v : 1));
+    const f = Float64Array.from({ length: dIn }, (_, i) => 1 + (i % 5));
+    const scores = Float32Array.from(weight, (v, x) => Math.abs(v) * f[Math.floor(x / dOut)]!);
+    for (const p of [0.5, 0, 1]) {
+      const want = refRowMask(scores, dIn, dOut, p, false);
+      for (const shared of [false, true]) {
+        for (const threads of [1, 2, 3]) {
+          const w = shared ? new Float32Array(new SharedArrayBuffer(weight.byteLength)) : new Float32Array(weight.length);
+          w.set(weight);
+          const got = await selectRowMaskThreaded({ weight: w, factor: f, zeroMasked: true }, { dIn, dOut }, p, false, threads);
+          const what = `p=${p} shared=${shared} threads=${threads}`;
+          expect(firstDiff(got, want), what).toBe(-1);
+          // Independently: the dense weight times the reference mask, bit for bit (+0, never -0).
+          const expected = new Uint32Array(Float32Array.from(weight, (v, x) => (want[x] ? v : 0)).buffer);
+          expect(firstDiff(new Uint32Array(w.buffer, 0, w.length), expected), what).toBe(-1);
+        }
+      }
+    }
+    // Without zeroMasked the weight is only read.
+    const w = new Float32Array(new SharedArrayBuffer(weight.byteLength));
+    w.set(weight);
+    await selectRowMaskThreaded({ weight: w, factor: f }, { dIn, dOut }, 0.5, false, 2);
+    expect(firstDiff(w, weight)).toBe(-1);
+  });
+
   it('sparsity 0 and 1, and bad input, as the single-threaded selection', async () => {
     const scores = makeScores(dIn, dOut, 'continuous', 2);
     expect((await selectRowMaskThreaded(scores, { dIn, dOut }, 0, false, 4)).every((v) => v === 1)).toBe(true);
