@@ -102,8 +102,8 @@ export async function run(): Promise<void> {
     if (b.status !== 0) throw new Error('building the peer model failed');
     console.log(`${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
-  await writeFile(path.join(dir, 'tokenizer.json'), tokenizerJson(shape.vocab));
-  await writeFile(
+  await writeIfChanged(path.join(dir, 'tokenizer.json'), tokenizerJson(shape.vocab));
+  await writeIfChanged(
     path.join(dir, 'config.json'),
     JSON.stringify({
       model_type: 'xglm',
@@ -213,6 +213,12 @@ export async function run(): Promise<void> {
   );
   if (baseline) console.log(`masks vs the baseline: ${await agreement(path.join(work, 'baseline.json.masks'), path.join(work, 'polyprune.json.masks'))}`);
   console.log(`paper scores (pruned model) differ from the reference's by at most ${worst.toExponential(2)}`);
+}
+
+/** The model folder may be another checkout's cache (linked in): left alone when already right. */
+async function writeIfChanged(file: string, text: string): Promise<void> {
+  const now = await readFile(file, 'utf8').catch(() => undefined);
+  if (now !== text) await writeFile(file, text);
 }
 
 async function agreement(fileA: string, fileB: string): Promise<string> {

@@ -72,7 +72,8 @@ lap('calibrate+prune');
 const prunedDir = path.join(path.dirname(outFile), 'pruned');
 await rm(prunedDir, { recursive: true, force: true });
 await mkdir(prunedDir, { recursive: true });
-await writePrunedModel(model, structure.linears, res.masks, path.join(prunedDir, 'model.onnx'));
+// As a prune job writes it: the copy it evaluates reads the source's data file (linkSource).
+await writePrunedModel(model, structure.linears, res.masks, path.join(prunedDir, 'model.onnx'), { linkSource: true });
 for (const f of ['config.json', 'tokenizer.json']) await writeFile(path.join(prunedDir, f), await readFile(path.join(dir, f)));
 lap('write pruned model');
 const evalModel = await openEvalModel(prunedDir, session);

@@ -8,7 +8,7 @@
  * Node-only (files, node:crypto): the worker never imports it (shared/tsconfig.node.json).
  */
 import { createHash } from 'node:crypto';
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { limits } from './api/limits';
 
 /** What the upload needs of an HTTP client: the runner's Http fits (it retries network errors and 5xx per request). */
@@ -16,8 +16,19 @@ export interface UploadHttp {
   send(path: string, o: { method?: string; headers?: Record<string, string>; body?: unknown; signal?: AbortSignal; accept?: number[] }): Promise<Response>;
 }
 
-/** Bytes in memory, or a file read part by part. */
-export type UploadSource = Uint8Array | { path: string };
+/** Bytes of a file from `offset` on. */
+export interface FileRange {
+  path: string;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Bytes in memory, a file read part by part, or a file that exists only as ranges of others, read
+ * in order (a pruned model kept locally as its source's data file plus the changed tensors goes up
+ * as the one data file a download gives, without that file ever being written).
+ */
+export type UploadSource = Uint8Array | { path: string } | { ranges: FileRange[] };
 
 export interface UploadOptions {
   /** Path of the single PUT; the multipart routes hang off `${path}/uploads`. */
@@ -131,6 +142,7 @@ async function openSource(source: UploadSource): Promise<SourceReader> {
       close: async () => {},
     };
   }
+  if ('ranges' in source) return rangesReader(source.ranges);
   const size = (await stat(source.path)).size;
   const fh = await open(source.path, 'r');
   // A read may return fewer bytes than asked; only a file that shrank under us returns 0 early.
@@ -152,5 +164,47 @@ async function openSource(source: UploadSource): Promise<SourceReader> {
       return bytes;
     },
     close: () => fh.close(),
+  };
+}
+
+async function rangesReader(ranges: FileRange[]): Promise<SourceReader> {
+  const handles = new Map<string, FileHandle>();
+  try {
+    for (const r of ranges) if (!handles.has(r.path)) handles.set(r.path, await open(r.path, 'r'));
+  } catch (err) {
+    for (const fh of handles.values()) await fh.close();
+    throw err;
+  }
+  const size = ranges.reduce((n, r) => n + r.length, 0);
+  let k = 0;
+  let within = 0;
+  const fill = async (buf: Uint8Array, len: number) => {
+    let got = 0;
+    while (got < len) {
+      const r = ranges[k];
+      if (!r) throw new Error(`asked for ${len - got} bytes past the end of the ranges`);
+      if (within === r.length) {
+        k++;
+        within = 0;
+        continue;
+      }
+      const { bytesRead } = await handles.get(r.path)!.read(buf, got, Math.min(len - got, r.length - within), r.offset + within);
+      if (bytesRead === 0) throw new Error(`${r.path} ends before byte ${r.offset + r.length}: it changed while it was uploaded`);
+      got += bytesRead;
+      within += bytesRead;
+    }
+    return got;
+  };
+  return {
+    size,
+    read: fill,
+    readAll: async () => {
+      const bytes = new Uint8Array(size);
+      await fill(bytes, size);
+      return bytes;
+    },
+    close: async () => {
+      for (const fh of handles.values()) await fh.close();
+    },
   };
 }

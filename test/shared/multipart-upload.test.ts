@@ -114,6 +114,39 @@ describe('uploadBlob', () => {
     expect([...seen].sort((a, b) => a - b)).toEqual(seen);
   });
 
+  it('sends a file made of ranges of others: their bytes in order, parts cut across the ranges, one PUT when small', async () => {
+    const a = bytesOf(6000, 7);
+    const b = bytesOf(4000, 19);
+    await writeFile(path.join(tmp, 'a.bin'), a);
+    await writeFile(path.join(tmp, 'b.bin'), b);
+    const ranges = [
+      { path: path.join(tmp, 'a.bin'), offset: 100, length: 3000 },
+      { path: path.join(tmp, 'b.bin'), offset: 0, length: 0 },
+      { path: path.join(tmp, 'b.bin'), offset: 50, length: 2050 },
+      { path: path.join(tmp, 'a.bin'), offset: 0, length: 10 },
+      { path: path.join(tmp, 'b.bin'), offset: 3999, length: 1 },
+    ];
+    const whole = Buffer.concat([a.subarray(100, 3100), b.subarray(50, 2100), a.subarray(0, 10), b.subarray(3999)]);
+    playUploads();
+    const info = await uploadBlob(http(), { ranges }, { path: '/f', singleLimit: 100, partSize: 1000 });
+    expect(info).toEqual({ name: 'f', size: whole.length, sha256: sha(whole) });
+    const parts = srv.requests.filter((r) => r.url.includes('/parts/')).sort((x, y) => Number(x.url.split('/').at(-1)) - Number(y.url.split('/').at(-1)));
+    expect(Buffer.concat(parts.map((r) => r.body)).equals(whole)).toBe(true);
+    expect(parts.map((r) => r.body.length)).toEqual([1000, 1000, 1000, 1000, 1000, 61]);
+    srv.requests.length = 0;
+    await uploadBlob(http(), { ranges }, { path: '/f', singleLimit: 10_000 });
+    expect(srv.requests).toHaveLength(1);
+    expect(srv.requests[0]!.body.equals(whole)).toBe(true);
+  });
+
+  it('a range past the end of its file is an error, not a short upload', async () => {
+    await writeFile(path.join(tmp, 'short.bin'), bytesOf(500, 3));
+    playUploads();
+    const ranges = [{ path: path.join(tmp, 'short.bin'), offset: 400, length: 200 }];
+    await expect(uploadBlob(http(), { ranges }, { path: '/f', singleLimit: 10_000 })).rejects.toThrow(/short\.bin ends before byte 600/);
+    await expect(uploadBlob(http(), { ranges: [...ranges, ...ranges] }, { path: '/f', singleLimit: 100, partSize: 150 })).rejects.toThrow(/ends before/);
+  });
+
   it('keeps `parallel` parts in flight at once, no more', async () => {
     const seen = playUploads({ partDelayMs: 60 });
     const bytes = bytesOf(10 * 1000, 17);

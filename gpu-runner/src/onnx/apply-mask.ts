@@ -43,13 +43,20 @@ export function zeroMaskedStored(data: Float32Array | Uint16Array, linear: Pruna
 
 /** Stored little-endian bytes with the masked entries zeroed (a copy; fp16 zero is 0x0000 too). */
 export function zeroMaskedBytes(bytes: Uint8Array, dataType: number, linear: PrunableLinear, mask: LayerMask): Uint8Array {
-  const dtype = weightDType(dataType);
   const copy = new Uint8Array(bytes.byteLength);
   copy.set(bytes);
-  const n = bytes.byteLength / bytesPerElement(dtype);
-  const view = dtype === 'float32' ? new Float32Array(copy.buffer, 0, n) : new Uint16Array(copy.buffer, 0, n);
+  return zeroMaskedInPlace(copy, dataType, linear, mask);
+}
+
+/** zeroMaskedBytes without the copy: `bytes` themselves, or a zeroed copy where they are not aligned to their element size. */
+export function zeroMaskedInPlace(bytes: Uint8Array, dataType: number, linear: PrunableLinear, mask: LayerMask): Uint8Array {
+  const dtype = weightDType(dataType);
+  const size = bytesPerElement(dtype);
+  if (bytes.byteOffset % size !== 0) return zeroMaskedBytes(bytes, dataType, linear, mask);
+  const n = bytes.byteLength / size;
+  const view = dtype === 'float32' ? new Float32Array(bytes.buffer, bytes.byteOffset, n) : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
   zeroMaskedStored(view, linear, mask);
-  return copy;
+  return bytes;
 }
 
 /**
@@ -79,7 +86,8 @@ export async function writePrunedModel(
       const m = byWeight.get(t.name ?? '');
       if (!m) return undefined;
       applied.add(t.name!);
-      return zeroMaskedBytes(bytes, t.dataType!, m.linear, m.mask);
+      // The writer's own copy (SaveOptions.transform): zeroed where it lies.
+      return zeroMaskedInPlace(bytes, t.dataType!, m.linear, m.mask);
     },
   });
   // A weight that is not a main-graph initializer of this model (e.g. one local to a subgraph) would

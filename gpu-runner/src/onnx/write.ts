@@ -9,12 +9,19 @@
  * (embeddings, head, norms: 92 % of the peer bench's 4-layer XGLM, less of a deep model) never passes
  * through JavaScript, and the pruned file is the source's byte for byte outside the changed ranges,
  * offsets included.
+ *
+ * With `linkSource` that copy is not made at all: a hard link to the source's data file holds the
+ * unchanged tensors and a second, sparse file holds only the changed ones, at the offsets they
+ * have in the one-file form (the peer bench's 2.3 GB copy becomes a link and 0.2 GB of writes).
+ * Such a model is for this machine: `portable` describes the one-file form a download gives (the
+ * graph's bytes, the data file as ranges of the two), which an upload reads without writing it.
  */
 import { constants } from 'node:fs';
-import { copyFile, open, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, open, realpath, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import type { FileRange, UploadSource } from '@polyprune/shared/multipart-upload';
 import { bytesPerElement, dimsOf, onnx, weightDType, type GraphMessage, type ModelProto, type TensorMessage, type TensorProto } from './proto.js';
-import { externalRef, hasExternalData, isExternal, isFloatWeight, readTensorBytes, tensorChunks, type OnnxModel } from './read.js';
+import { externalRef, hasExternalData, isExternal, isFloatWeight, readTensorInto, tensorChunks, type OnnxModel } from './read.js';
 
 /** protobuf refuses messages over 2 GB; stay clear of it with the inline form. */
 const INLINE_LIMIT_BYTES = 1 << 30;
@@ -30,7 +37,9 @@ export interface SaveOptions {
   dataFileName?: string;
   /**
    * Called with each float initializer's bytes; return replacement bytes of the same length (e.g.
-   * with pruned weights zeroed) or undefined to keep them.
+   * with pruned weights zeroed) or undefined to keep them. The bytes are the writer's own copy,
+   * reused for the next tensor once these are written: a transform may change them in place and
+   * return them.
    */
   transform?: (t: TensorProto, bytes: Uint8Array) => Uint8Array | undefined | Promise<Uint8Array | undefined>;
   /**
@@ -38,12 +47,29 @@ export interface SaveOptions {
    * never read whole: a pruned model's 1 GB embedding passes through 16 MiB at a time.
    */
   transforms?: (t: TensorProto) => boolean;
+  /**
+   * Where the source's data file could be cloned, link it instead and write the changed tensors to
+   * `<data file>.changed` (see the top of this file); else (another file system, no hard links) the
+   * clone. The model then reads the source's file: an upload must send `portable`, not the files.
+   */
+  linkSource?: boolean;
+}
+
+/** A file of the one-graph, one-data-file form, by name, and where its bytes are. */
+export interface PortableFile {
+  name: string;
+  source: UploadSource;
 }
 
 export interface SavedModel {
   modelPath: string;
+  /** The external data file the graph names (with linkSource: the link to the source's). */
   dataPath: string | undefined;
+  /** With linkSource: the file holding the changed tensors, beside the link. */
+  changedPath?: string;
   weightBytes: number;
+  /** The model as a user downloads it: the graph file, then its data file if it has one. */
+  portable: PortableFile[];
 }
 
 export function initializerBytes(model: OnnxModel): number {
@@ -76,8 +102,11 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
   );
   const dataFileName = opts.dataFileName ?? (recorded.size === 1 ? [...recorded][0]! : `${path.basename(outPath)}.data`);
   const dataPath = external ? path.join(path.dirname(outPath), dataFileName) : undefined;
-  for (const target of [outPath, dataPath]) {
-    if (target && sources.has(path.resolve(target))) throw new Error(`cannot write ${target}: the model's weights are read from it`);
+  const changedName = `${dataFileName}.changed`;
+  const changedPath = dataPath && opts.linkSource ? path.join(path.dirname(outPath), changedName) : undefined;
+  const targets = [outPath, dataPath, changedPath].filter((t) => t !== undefined);
+  for (const target of targets) {
+    if (sources.has(path.resolve(target))) throw new Error(`cannot write ${target}: the model's weights are read from it`);
   }
   // The same file under another name (a hard link, as a cache may place inputs) would be truncated
   // or patched in place just as well.
@@ -86,13 +115,23 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
     const st = await stat(s).catch(() => undefined);
     if (st) ids.add(`${st.dev}:${st.ino}`);
   }
-  for (const target of [outPath, dataPath]) {
-    const st = target ? await stat(target).catch(() => undefined) : undefined;
+  for (const target of targets) {
+    const st = await stat(target).catch(() => undefined);
     if (st && ids.has(`${st.dev}:${st.ino}`)) throw new Error(`cannot write ${target}: it is a link to a file the model's weights are read from`);
   }
+  // Written as new files, never through an existing name: that may be a hard link to some other
+  // model's data (an earlier linkSource save, a cache entry).
+  for (const target of targets) await rm(target, { force: true });
   const transforms = (t: TensorProto) => opts.transform !== undefined && (opts.transforms?.(t) ?? true);
-  const readFinal = async (t: TensorProto): Promise<Uint8Array> => {
-    const bytes = await readTensorBytes(model, t);
+  // One buffer for every changed tensor, each written before the next is read: fresh buffers cost
+  // more in page faults (the bench's 192 MiB of linears) than the reading and the masking together.
+  let scratch = new Uint8Array(0);
+  /** The tensor's final bytes: in the reused buffer, or (`own`) in new memory that stays the caller's. */
+  const readFinal = async (t: TensorProto, own = false): Promise<Uint8Array> => {
+    const length = tensorByteLength(t);
+    if (!own && scratch.byteLength < length) scratch = new Uint8Array(length);
+    const bytes = own ? new Uint8Array(length) : scratch.subarray(0, length);
+    await readTensorInto(model, t, bytes);
     const replaced = transforms(t) ? await opts.transform!(t, bytes) : undefined;
     if (replaced && replaced.byteLength !== bytes.byteLength) throw new Error(`transform changed the size of ${t.name}`);
     return replaced ?? bytes;
@@ -107,12 +146,19 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
   const weightBytes = initializerBytes(model);
   if (!dataPath) {
     await writeInlineStreaming(model.proto, outPath, contents);
-    return { modelPath: outPath, dataPath, weightBytes };
+    return { modelPath: outPath, dataPath, weightBytes, portable: [{ name: path.basename(outPath), source: { path: outPath } }] };
   }
   const clone = await cloneableSource(model, dataFileName);
-  if (clone) await copyFile(clone.file, dataPath, constants.COPYFILE_FICLONE);
-  const fh = await open(dataPath, clone ? 'r+' : 'w');
+  const linked = clone && changedPath ? await tryLink(clone.file, dataPath) : false;
+  if (clone && !linked) await copyFile(clone.file, dataPath, constants.COPYFILE_FICLONE);
+  // Tensors written here: into the clone, or (linked) into the changed file at the same offsets.
+  const writeTo = linked ? changedPath! : dataPath;
+  const writtenName = linked ? changedName : dataFileName;
+  const fh = await open(writeTo, clone && !linked ? 'r+' : 'w');
   const written: TensorProto[] = [];
+  // What the graph of the one-file form holds: every tensor written here named by the data file.
+  const portable: TensorProto[] = [];
+  const changedRanges: Array<[number, number]> = [];
   // Tensors the clone does not hold (inline in the source, or read lazily from its graph file) go after its end.
   let offset = clone?.size ?? 0;
   try {
@@ -120,38 +166,106 @@ export async function saveModel(model: OnnxModel, outPath: string, opts: SaveOpt
       // Non-float tensors (shapes, indices) are copied as they are.
       if (!isFloatWeight(t)) {
         written.push(t);
+        portable.push(t);
         continue;
       }
       if (clone?.holds(t)) {
         // Same location, offset and length as in the source; only changed bytes are written.
-        if (transforms(t)) await writeAll(fh, await readFinal(t), externalRef(t).offset);
-        written.push(t);
+        portable.push(t);
+        if (!transforms(t)) {
+          written.push(t);
+          continue;
+        }
+        const ref = externalRef(t);
+        await writeAll(fh, await readFinal(t), ref.offset);
+        written.push(linked ? externalAt(t, changedName, ref.offset, tensorByteLength(t)) : t);
+        changedRanges.push([ref.offset, ref.offset + tensorByteLength(t)]);
         continue;
       }
-      const out = header(t);
       const byteLength = tensorByteLength(t);
       if (byteLength >= EXTERNAL_MIN_BYTES) {
         // 64-byte alignment keeps memory-mapped reads of the file aligned for every element type.
         offset += (64 - (offset % 64)) % 64;
         const wrote = await writePieces(fh, contents(t), offset);
         if (wrote !== byteLength) throw new Error(`initializer ${t.name}: ${wrote} bytes read, ${byteLength} expected`);
-        out.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
-        out.externalData = [
-          onnx.StringStringEntryProto.create({ key: 'location', value: dataFileName }),
-          onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
-          onnx.StringStringEntryProto.create({ key: 'length', value: String(byteLength) }),
-        ];
+        written.push(externalAt(t, writtenName, offset, byteLength));
+        portable.push(externalAt(t, dataFileName, offset, byteLength));
         offset += byteLength;
       } else {
-        out.rawData = await readFinal(t);
+        const out = header(t);
+        out.rawData = await readFinal(t, true);
+        written.push(out);
+        portable.push(out);
       }
-      written.push(out);
     }
   } finally {
     await fh.close();
   }
   await writeFile(outPath, onnx.ModelProto.encode(withInitializers(model.proto, written)).finish());
-  return { modelPath: outPath, dataPath, weightBytes };
+  const files = { modelPath: outPath, dataPath, weightBytes };
+  if (!linked) {
+    const portableFiles = [outPath, dataPath].map((f) => ({ name: path.basename(f), source: { path: f } }));
+    return { ...files, portable: portableFiles };
+  }
+  const graph = onnx.ModelProto.encode(withInitializers(model.proto, portable)).finish();
+  const ranges = portableRanges(dataPath, changedPath!, changedRanges, clone!.size, offset);
+  return {
+    ...files,
+    changedPath,
+    portable: [
+      { name: path.basename(outPath), source: graph },
+      { name: dataFileName, source: { ranges } },
+    ],
+  };
+}
+
+/** A copy of `t` that reads its bytes from `location` at `offset`. */
+function externalAt(t: TensorProto, location: string, offset: number, length: number): TensorMessage {
+  const out = header(t);
+  out.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+  out.externalData = [
+    onnx.StringStringEntryProto.create({ key: 'location', value: location }),
+    onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
+    onnx.StringStringEntryProto.create({ key: 'length', value: String(length) }),
+  ];
+  return out;
+}
+
+/**
+ * A hard link at `dest` to the source's data file (the file itself, not a symlink on the way to
+ * it); false where one cannot be made (another file system, links not allowed), for the clone then.
+ */
+async function tryLink(source: string, dest: string): Promise<boolean> {
+  try {
+    await link(await realpath(source), dest);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The one-file form's data file as ranges of the link and the changed file: the source's bytes up to
+ * its size except the changed tensors' ranges, then what was written after it (the tensors the source
+ * did not hold, alignment gaps included: the changed file reads zeros there, as the one file does).
+ */
+function portableRanges(linkPath: string, changedPath: string, changed: Array<[number, number]>, sourceSize: number, end: number): FileRange[] {
+  const ranges: FileRange[] = [];
+  const put = (file: string, from: number, to: number) => {
+    if (to <= from) return;
+    const last = ranges.at(-1);
+    if (last && last.path === file && last.offset + last.length === from) last.length += to - from;
+    else ranges.push({ path: file, offset: from, length: to - from });
+  };
+  let at = 0;
+  for (const [from, to] of [...changed].sort((a, b) => a[0] - b[0])) {
+    put(linkPath, at, from);
+    put(changedPath, from, to);
+    at = to;
+  }
+  put(linkPath, at, sourceSize);
+  put(changedPath, sourceSize, end);
+  return ranges;
 }
 
 /**

@@ -50,7 +50,8 @@ export async function runEvaluateJob(ctx: JobContext, spec: EvaluateJobSpec): Pr
         const { masks } = unpackMasks(new Uint8Array(await readFile(await ctx.input(masksInput.name))));
         await mkdir(evalDir, { recursive: true });
         const { structure } = discoverStructure(checked.model, graph.name, graph.family);
-        await writePrunedModel(checked.model, structure.linears, masks, path.join(evalDir, graph.name));
+        // Only evaluated here, never uploaded: it may read the model's own data file (linkSource).
+        await writePrunedModel(checked.model, structure.linears, masks, path.join(evalDir, graph.name), { linkSource: true });
         const report = sparsityReport(masks);
         overallSparsity = report.sparsity;
         layers = report.layers.map((l) => ({ id: l.id, sparsity: l.sparsity, dIn: l.dIn, dOut: l.dOut }));

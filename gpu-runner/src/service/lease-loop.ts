@@ -16,6 +16,7 @@ import { BlocksNotSeparable } from '../onnx/structure';
 import { InputCache } from './cache';
 import { CorruptInputError, IntegrityError, LeaseLostError, type RunnerClient } from './client';
 import { ApiRequestError, sleep, UnreachableError } from '@polyprune/shared/http';
+import type { UploadSource } from '@polyprune/shared/multipart-upload';
 import { etaSeconds, type StageOrigin } from './eta';
 import { collectGarbage } from './memory-release';
 import type { ArtifactInfoT, JobInfo, JobInputT, JobSpec, LeaseResponse, ProgressT, RunResult } from './protocol';
@@ -60,7 +61,7 @@ export interface JobContext {
   place: (name: string, dest: string) => Promise<void>;
   /** Downloads every input of a role into `dir` under its own name (model files side by side). */
   inputsOfRole: (role: string, dir: string, rename?: (name: string) => string) => Promise<JobInputT[]>;
-  upload: (name: string, data: Uint8Array | { path: string }) => Promise<ArtifactInfoT>;
+  upload: (name: string, data: UploadSource) => Promise<ArtifactInfoT>;
 }
 
 export type JobHandler = (ctx: JobContext) => Promise<RunResult>;

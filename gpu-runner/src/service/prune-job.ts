@@ -11,6 +11,7 @@ import { CALIBRATION_STATS_VERSION, type CalibrationRecord, type LayerSparsityRe
 import { calibrationFeeds } from '../calibrate/feeds';
 import { truncation } from '../calibrate/text';
 import { lmfReport as lmfReportSchema } from '@polyprune/shared/api/lmf';
+import type { UploadSource } from '@polyprune/shared/multipart-upload';
 import { ResidualAccumulator, buildLmfReport, type LmfInput, type LmfReport } from '../analyze/lmf';
 import { collectResidualStream } from '../calibrate/residual';
 import { collectStats, type CollectOptions } from '../calibrate/stats';
@@ -437,7 +438,7 @@ async function calibrateSparseGpt(
   }
 }
 
-async function upload(run: PruneRun, name: string, data: Uint8Array | { path: string }): Promise<void> {
+async function upload(run: PruneRun, name: string, data: UploadSource): Promise<void> {
   await run.ctx.upload(name, data);
   run.artifacts.push(name);
 }
@@ -480,15 +481,17 @@ async function writeAndUploadPrunedModel(run: PruneRun, m: LoadedModel, masks: L
   const outDir = prunedDir(run);
   await mkdir(outDir, { recursive: true });
   const out = path.join(outDir, run.graph.name);
+  // The copy evaluation opens may read the source's data file (linkSource); the upload sends the
+  // one-file form, assembled from the same bytes as it is read.
+  const opts = { linkSource: true };
   // SparseGPT changes the weights it keeps; the other methods only zero the pruned ones.
   const saved = await run.timed('write-model', () =>
-    updated ? writeUpdatedModel(m.uploaded, m.linears, masks, updated, out) : writePrunedModel(m.uploaded, m.linears, masks, out),
+    updated ? writeUpdatedModel(m.uploaded, m.linears, masks, updated, out, opts) : writePrunedModel(m.uploaded, m.linears, masks, out, opts),
   );
   masks.length = 0;
   await linkCompanions(run.ctx, outDir);
-  const files = [saved.modelPath, ...(saved.dataPath ? [saved.dataPath] : [])];
   await run.timed('upload-model', async () => {
-    for (const f of files) await upload(run, path.basename(f), { path: f });
+    for (const f of saved.portable) await upload(run, f.name, f.source);
   });
 }
 

@@ -220,6 +220,27 @@ describe('writePrunedModel', () => {
     expect(maxAbsDiff(pruned.logits!.data as Float32Array, fed.logits!.data as Float32Array)).toBe(0);
   });
 
+  it("leaves the model it writes from as it was: masks are applied to the writer's copy (inline raw_data, float_data, external)", async () => {
+    const { model: inline } = tiny({ family: 'llama', linear: 'transpose', hidden: 32, ffn: 64 });
+    const { model: fp16 } = tiny({ family: 'bloom', dtype: 'float16', hidden: 32, ffn: 64 });
+    const floatData = tiny({ family: 'gpt2', hidden: 32, ffn: 64 }).model;
+    for (const t of floatData.initializers.values()) {
+      if (t.dataType !== 1 || !t.rawData?.length) continue;
+      t.floatData = Array.from(new Float32Array(t.rawData.slice().buffer));
+      t.rawData = new Uint8Array(0);
+    }
+    const external = await loadModel(fixture('llama-extdata'));
+    for (const model of [inline, fp16, floatData, external]) {
+      const before = new Map<string, Buffer>();
+      for (const t of model.initializers.values()) if (t.dataType === 1 || t.dataType === 10) before.set(t.name!, Buffer.from(await readTensorBytes(model, t)));
+      const linears = findPrunableLinears(model).linears;
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'pp-prune-'));
+      dirs.push(dir);
+      await writePrunedModel(model, linears, randomMasks(linears, 6), path.join(dir, 'model.onnx'));
+      for (const [name, bytes] of before) expect(Buffer.from(await readTensorBytes(model, model.initializers.get(name)!)).equals(bytes), name).toBe(true);
+    }
+  });
+
   it('rejects masks for unknown layers', async () => {
     const { model } = tiny({ family: 'gpt2' });
     const linears = findPrunableLinears(model).linears;

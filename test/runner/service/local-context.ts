@@ -3,10 +3,11 @@
  * instead of downloaded and uploads kept in memory. The handler and the engine under it are the
  * real ones.
  */
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JobInputT } from '@polyprune/gpu-runner/service/protocol';
 import { createJobBody } from '@polyprune/shared/api/jobs';
+import type { UploadSource } from '@polyprune/shared/multipart-upload';
 import type { JobContext } from '@polyprune/gpu-runner/service/lease-loop';
 
 export interface LocalInput extends Omit<JobInputT, 'sha256' | 'size'> {
@@ -53,10 +54,29 @@ export function localContext(spec: Record<string, unknown>, inputs: LocalInput[]
       return list;
     },
     upload: async (name, data) => {
-      const bytes = data instanceof Uint8Array ? data : new Uint8Array(await (await import('node:fs/promises')).readFile(data.path));
+      const bytes = await bytesOf(data);
       uploads.set(name, bytes);
       return { name, sha256: '0'.repeat(64), size: bytes.length };
     },
   };
   return { ctx, uploads, logs };
+}
+
+/** What an upload of `data` sends, read here independently of the upload's own reader. */
+export async function bytesOf(data: UploadSource): Promise<Uint8Array> {
+  if (data instanceof Uint8Array) return data;
+  if ('path' in data) return new Uint8Array(await readFile(data.path));
+  const out = new Uint8Array(data.ranges.reduce((n, r) => n + r.length, 0));
+  let at = 0;
+  for (const r of data.ranges) {
+    const fh = await open(r.path, 'r');
+    try {
+      const { bytesRead } = await fh.read(out, at, r.length, r.offset);
+      if (bytesRead !== r.length) throw new Error(`${r.path}: ${bytesRead} of ${r.length} bytes at ${r.offset}`);
+    } finally {
+      await fh.close();
+    }
+    at += r.length;
+  }
+  return out;
 }
