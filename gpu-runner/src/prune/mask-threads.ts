@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LayerMask } from '../types.js';
-import { checkRowScores, prunedPerRow, selectMask, selectRowMaskColumns, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
+import { checkRowScores, prunedPerRow, selectMask, selectRowMaskColumns, takeRanges, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
 import type { ColumnsJob } from './mask-worker.js';
 import { SharedPool } from './shared-pool.js';
 
@@ -184,13 +184,18 @@ export async function selectRowMaskThreaded(
   // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
   const keep = new Uint8Array(buffers.take(dIn * dOut), 0, dIn * dOut).fill(0);
   try {
-    const own = besides > 0 ? undefined : ranges[0];
-    const rest = own ? ranges.slice(1) : ranges;
-    const done = workers(rest.length).map((w, i) => w.run({ scores: shared, keep, dIn, dOut, k, dropTop, o0: rest[i]![0], o1: rest[i]![1] }));
-    // The calling thread's share runs while the workers run theirs.
+    // Ranges of about 64 neurons (one tile of selectRowMaskColumns), at most 8 a thread, taken one
+    // by one: equal shares made every layer wait for the thread that other work had slowed.
+    const pieces = splitColumns(dOut, Math.min(threads * 8, Math.ceil(dOut / 64)));
+    const flat = Int32Array.from(pieces.flat());
+    const next = new Int32Array(new SharedArrayBuffer(4));
+    const own = besides === 0;
+    const helpers = Math.min(threads, pieces.length) - (own ? 1 : 0);
+    const done = workers(helpers).map((w) => w.run({ scores: shared, keep, dIn, dOut, k, dropTop, ranges: flat, next }));
+    // The calling thread takes ranges too while the workers take theirs.
     let mine: unknown;
     try {
-      if (own) selectRowMaskColumns(shared, shape, k, dropTop, own[0], own[1], keep);
+      if (own) takeRanges(shared, shape, k, dropTop, flat, next, keep);
     } catch (err) {
       mine = err; // a NaN score: reported once every share has settled
     }

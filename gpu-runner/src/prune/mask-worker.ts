@@ -1,9 +1,10 @@
 /**
- * A mask selection worker thread (mask-threads.ts): selects the masks of a range of output neurons
- * from shared scores (or the shared weight they are computed from) into a shared mask, and answers with the job's id (or its error).
+ * A mask selection worker thread (mask-threads.ts): selects the masks of ranges of output neurons
+ * from shared scores (or the shared weight they are computed from) into a shared mask, taking ranges
+ * until none is left (takeRanges), and answers with the job's id (or its error).
  */
 import { parentPort } from 'node:worker_threads';
-import { selectRowMaskColumns, type RowScores } from './masks.js';
+import { takeRanges, type RowScores } from './masks.js';
 
 export interface ColumnsJob {
   id: number;
@@ -14,13 +15,15 @@ export interface ColumnsJob {
   dOut: number;
   k: number;
   dropTop: boolean;
-  o0: number;
-  o1: number;
+  /** [o0, o1) pairs, flat */
+  ranges: Int32Array;
+  /** shared: the index of the next range to take */
+  next: Int32Array;
 }
 
 parentPort?.on('message', (job: ColumnsJob) => {
   try {
-    selectRowMaskColumns(job.scores, { dIn: job.dIn, dOut: job.dOut }, job.k, job.dropTop, job.o0, job.o1, job.keep);
+    takeRanges(job.scores, { dIn: job.dIn, dOut: job.dOut }, job.k, job.dropTop, job.ranges, job.next, job.keep);
     parentPort!.postMessage({ id: job.id });
   } catch (err) {
     parentPort!.postMessage({ id: job.id, error: (err as Error).message });

@@ -15,7 +15,7 @@ import {
   splitColumns,
 } from '@polyprune/gpu-runner/prune/mask-threads';
 import { SharedPool } from '@polyprune/gpu-runner/prune/shared-pool';
-import { selectRowMask } from '@polyprune/gpu-runner/prune/masks';
+import { selectRowMask, takeRanges } from '@polyprune/gpu-runner/prune/masks';
 import { firstDiff, makeScores, refRowMask, type ScoreKind } from './reference.js';
 
 describe('splitColumns', () => {
@@ -33,6 +33,29 @@ describe('splitColumns', () => {
         }
       }
     }
+  });
+});
+
+describe('takeRanges', () => {
+  it('selects each range not yet taken by the shared counter, once, and leaves the taken ones alone', () => {
+    const dIn = 64;
+    const dOut = 200;
+    const scores = makeScores(dIn, dOut, 'ties', 3);
+    const want = refRowMask(scores, dIn, dOut, 0.5, false);
+    const pieces = splitColumns(dOut, 5);
+    const ranges = Int32Array.from(pieces.flat());
+    const keep = new Uint8Array(dIn * dOut).fill(7);
+    const next = new Int32Array(new SharedArrayBuffer(4));
+    next[0] = 2; // another thread took the first two
+    takeRanges(scores, { dIn, dOut }, Math.floor(dIn / 2), false, ranges, next, keep);
+    expect(next[0]).toBeGreaterThanOrEqual(pieces.length);
+    for (const [p, [o0, o1]] of pieces.entries()) {
+      for (let i = 0; i < dIn; i++) for (let o = o0; o < o1; o++) expect(keep[i * dOut + o], `range ${p}`).toBe(p < 2 ? 7 : want[i * dOut + o]);
+    }
+    // Nothing left: a second taker selects nothing.
+    const again = keep.slice();
+    takeRanges(scores, { dIn, dOut }, Math.floor(dIn / 2), false, ranges, next, keep);
+    expect(firstDiff(keep, again)).toBe(-1);
   });
 });
 
