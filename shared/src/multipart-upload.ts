@@ -143,28 +143,8 @@ async function openSource(source: UploadSource): Promise<SourceReader> {
     };
   }
   if ('ranges' in source) return rangesReader(source.ranges);
-  const size = (await stat(source.path)).size;
-  const fh = await open(source.path, 'r');
-  // A read may return fewer bytes than asked; only a file that shrank under us returns 0 early.
-  const fill = async (buf: Uint8Array, len: number) => {
-    let got = 0;
-    while (got < len) {
-      const { bytesRead } = await fh.read(buf, got, len - got, null);
-      if (bytesRead === 0) throw new Error(`${source.path} changed while it was uploaded`);
-      got += bytesRead;
-    }
-    return got;
-  };
-  return {
-    size,
-    read: fill,
-    readAll: async () => {
-      const bytes = new Uint8Array(size);
-      await fill(bytes, size);
-      return bytes;
-    },
-    close: () => fh.close(),
-  };
+  // A whole file is the one range from its start to its size when the upload starts.
+  return rangesReader([{ path: source.path, offset: 0, length: (await stat(source.path)).size }]);
 }
 
 async function rangesReader(ranges: FileRange[]): Promise<SourceReader> {
