@@ -5,7 +5,7 @@
  * the masked entries zeroed; the one-file form the upload sends is the ordinary write byte for byte;
  * the source is never written; and where the source cannot be linked or cloned the write falls back.
  */
-import { appendFile, cp, link, mkdir, mkdtemp, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, cp, link, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import type { LayerMask, PrunableLinear } from '@polyprune/gpu-runner/types';
 import { rng } from '../helpers/graph-builder.js';
 import { fixture, runPlain, tiny, tokenRows } from '../helpers/tiny.js';
 import { bytesOf } from '../service/local-context.js';
+import { expectedTensors, isFloatTensor, storedBytes } from '../helpers/masked-tensors.js';
 
 const dirs: string[] = [];
 async function tmp(): Promise<string> {
@@ -35,49 +36,24 @@ function randomMasks(linears: PrunableLinear[], seed: number): LayerMask[] {
   return linears.map((l) => ({ id: l.id, dIn: l.dIn, dOut: l.dOut, keep: Uint8Array.from({ length: l.dIn * l.dOut }, () => (r() < 0.5 ? 1 : 0)) }));
 }
 
-/** A tensor's bytes as its graph records them: read from the named file at the offset, or inline. */
-async function storedBytes(dir: string, t: TensorProto): Promise<Buffer> {
-  if (!isExternal(t)) return Buffer.from(t.rawData ?? new Uint8Array());
-  const ref = externalRef(t);
-  const fh = await open(path.join(dir, ref.location), 'r');
-  try {
-    const out = Buffer.alloc(ref.length);
-    const { bytesRead } = await fh.read(out, 0, ref.length, ref.offset);
-    expect(bytesRead).toBe(ref.length);
-    return out;
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Every float tensor of the source with each masked entry cleared byte by byte, by name. */
-async function expectedTensors(source: OnnxModel, linears: PrunableLinear[], masks: LayerMask[]): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  for (const t of source.initializers.values()) {
-    if (t.dataType !== 1 && t.dataType !== 10) continue;
-    out.set(t.name!, Buffer.from(await readTensorBytes(source, t)));
-  }
-  for (const l of linears) {
-    const m = masks.find((x) => x.id === l.id)!;
-    const bytes = out.get(l.weightName)!;
-    const size = source.initializers.get(l.weightName)!.dataType === 10 ? 2 : 4;
-    for (let i = 0; i < l.dIn; i++)
-      for (let o = 0; o < l.dOut; o++) {
-        if (m.keep[i * l.dOut + o]) continue;
-        const k = l.storedTransposed ? o * l.dIn + i : i * l.dOut + o;
-        bytes.fill(0, k * size, (k + 1) * size);
-      }
-  }
-  return out;
-}
-
 /** Each float tensor of the written model, read from the files its graph names, is the expected one. */
 async function expectWritten(graphFile: string, expected: Map<string, Buffer>): Promise<TensorProto[]> {
   const proto = onnx.ModelProto.decode(await readFile(graphFile));
-  const floats = (proto.graph!.initializer ?? []).filter((t) => t.dataType === 1 || t.dataType === 10);
+  const floats = (proto.graph!.initializer ?? []).filter(isFloatTensor);
   expect(floats.map((t) => t.name).sort()).toEqual([...expected.keys()].sort());
   for (const t of floats) expect((await storedBytes(path.dirname(graphFile), t)).equals(expected.get(t.name!)!), t.name!).toBe(true);
   return floats;
+}
+
+/** The same masks written twice: linking the source (under `out`) and as an ordinary single file. */
+async function linkedAndPlain(model: OnnxModel, linears: PrunableLinear[], masks: LayerMask[]) {
+  const out = path.join(await tmp(), 'pruned');
+  const single = path.join(await tmp(), 'single');
+  await mkdir(out);
+  await mkdir(single);
+  const saved = await writePrunedModel(model, linears, masks, path.join(out, 'model.onnx'), { linkSource: true });
+  const plain = await writePrunedModel(model, linears, masks, path.join(single, 'model.onnx'));
+  return { out, saved, plain };
 }
 
 /** The portable files written out under `dir`, as a download would place them. */
@@ -121,12 +97,7 @@ describe('saveModel with linkSource', () => {
       const dataName = externalRef(model.initializers.get(linears[0]!.weightName)!).location;
       const sourceData = path.join(src, dataName);
       const before = await readFile(sourceData);
-      const out = path.join(await tmp(), 'pruned');
-      const single = path.join(await tmp(), 'single');
-      await mkdir(out);
-      await mkdir(single);
-      const saved = await writePrunedModel(model, linears, masks, path.join(out, 'model.onnx'), { linkSource: true });
-      const plain = await writePrunedModel(model, linears, masks, path.join(single, 'model.onnx'));
+      const { out, saved, plain } = await linkedAndPlain(model, linears, masks);
 
       // The data file is the source's own (a link, not a copy), and the source is unchanged.
       expect((await stat(saved.dataPath!)).ino).toBe((await stat(sourceData)).ino);
@@ -166,12 +137,7 @@ describe('saveModel with linkSource', () => {
     }
     const masks = randomMasks(linears, 12);
     const expected = await expectedTensors(model, linears, masks);
-    const out = path.join(await tmp(), 'pruned');
-    const single = path.join(await tmp(), 'single');
-    await mkdir(out);
-    await mkdir(single);
-    const saved = await writePrunedModel(model, linears, masks, path.join(out, 'model.onnx'), { linkSource: true });
-    const plain = await writePrunedModel(model, linears, masks, path.join(single, 'model.onnx'));
+    const { saved, plain } = await linkedAndPlain(model, linears, masks);
     expect(saved.changedPath).toBeDefined();
     const sourceSize = (await stat(saved.dataPath!)).size;
     const tensors = await expectWritten(saved.modelPath, expected);
