@@ -16,6 +16,12 @@ function checkShape(linear: PrunableLinear, mask: LayerMask, length: number): vo
   }
 }
 
+/** zeroMaskedStored for a weight laid out as its mask (canonical [dIn, dOut]): +0 where `keep` is 0. */
+export function zeroDropped(data: Float32Array | Uint16Array, keep: Uint8Array): void {
+  const bits = data instanceof Float32Array ? new Int32Array(data.buffer, data.byteOffset, data.length) : data;
+  for (let k = 0; k < keep.length; k++) bits[k]! &= (keep[k]! | -keep[k]!) >> 31;
+}
+
 /**
  * Zeroes, in place, the masked entries of a weight in stored layout (fp32 values or fp16 halves).
  * The bits of each entry are ANDed with all ones where the mask is non-zero and with 0 where it is 0
@@ -26,11 +32,11 @@ export function zeroMaskedStored(data: Float32Array | Uint16Array, linear: Pruna
   checkShape(linear, mask, data.length);
   const { dIn, dOut } = linear;
   const keep = mask.keep;
-  const bits = data instanceof Float32Array ? new Int32Array(data.buffer, data.byteOffset, data.length) : data;
   if (!linear.storedTransposed) {
-    for (let k = 0; k < keep.length; k++) bits[k]! &= (keep[k]! | -keep[k]!) >> 31;
+    zeroDropped(data, keep);
     return;
   }
+  const bits = data instanceof Float32Array ? new Int32Array(data.buffer, data.byteOffset, data.length) : data;
   // Stored [dOut, dIn]: walk the stored entries in order, reading the mask across its rows.
   for (let o = 0; o < dOut; o++) {
     const row = o * dIn;

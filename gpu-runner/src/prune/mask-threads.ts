@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { zeroDropped } from '../onnx/apply-mask.js';
 import type { LayerMask } from '../types.js';
 import { checkRowScores, prunedPerRow, selectMask, selectRowMaskColumns, takeRanges, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
 import type { ColumnsJob } from './mask-worker.js';
@@ -145,11 +146,6 @@ function shareable(scores: RowScores): { shared: RowScores; copied?: Float32Arra
   return { shared: scores instanceof Float32Array ? copy : { weight: copy, factor: scores.factor }, copied: copy };
 }
 
-/** +0 in `weight` (canonical layout, as `keep`) where the mask is 0. */
-function zeroMasked(weight: Float32Array, keep: Uint8Array): void {
-  const bits = new Int32Array(weight.buffer, weight.byteOffset, weight.length);
-  for (let x = 0; x < keep.length; x++) bits[x]! &= (keep[x]! | -keep[x]!) >> 31;
-}
 
 /**
  * selectRowMask on `threads` threads (the calling one included). Small layers, one thread, or
@@ -203,7 +199,7 @@ export async function selectRowMaskThreaded(
     const failed = (await Promise.allSettled(done)).find((r) => r.status === 'rejected');
     if (mine) throw mine;
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    if (zeroAfter) zeroMasked(zeroAfter, keep);
+    if (zeroAfter) zeroDropped(zeroAfter, keep);
     // An ordinary buffer from here on: masks are packed, transferred and compared as plain bytes.
     return keep.slice();
   } finally {
