@@ -146,7 +146,6 @@ function shareable(scores: RowScores): { shared: RowScores; copied?: Float32Arra
   return { shared: scores instanceof Float32Array ? copy : { weight: copy, factor: scores.factor }, copied: copy };
 }
 
-
 /**
  * selectRowMask on `threads` threads (the calling one included). Small layers, one thread, or
  * sparsity 0 or 1 are done here. A scaled weight (masks.ts, ScaledWeight) is read in place when it
