@@ -12,7 +12,8 @@
  * Math.floor(dIn * p) in double precision — the reference's int(d_in * ratio), float quirks included.
  */
 import type { LayerMask } from '../types.js';
-import { assertNoNaN, kthSmallest, RadixSelector } from './select.js';
+import { selectTiles } from './mask-tile.js';
+import { assertNoNaN, kthSmallest } from './select.js';
 
 export type MaskPattern =
   /** Per output neuron: drop ⌊dIn·p⌋ of its dIn weights (Wanda). */
@@ -32,13 +33,6 @@ export interface LayerShape {
   dIn: number;
   dOut: number;
 }
-
-/**
- * Columns gathered together so that reading scores walks memory contiguously: each row of the
- * matrix is visited once per tile, and its entries sit a page or more apart. 64 (256 bytes of each
- * row) cost 5–15 % less than 16 on LLaMA's widths (most for d_in = 5632), measured.
- */
-const TILE = 64;
 
 function checkDims(dIn: number, dOut: number): void {
   if (!Number.isInteger(dIn) || !Number.isInteger(dOut) || dIn < 1 || dOut < 1) {
@@ -86,10 +80,11 @@ export type RowScores = Float32Array | ScaledWeight;
 
 /**
  * Per-output-neuron mask (Wanda): in each column o, drop the ⌊dIn·p⌋ lowest scores (highest with
- * dropTop). Finds the k-th order statistic by radix selection on the float bits (RadixSelector),
- * drops everything strictly below it, then the remaining count among the values equal to it in
- * input-index order — exact stable-sort semantics in O(dIn) per neuron instead of O(dIn log dIn).
- * Columns are independent: mask-threads.ts splits them across worker threads (selectRowMaskColumns).
+ * dropTop). Finds the k-th order statistic by radix selection on the scores' float bits (in
+ * WebAssembly: mask-tile.ts), drops everything strictly below it, then the remaining count among the
+ * values equal to it in input-index order — exact stable-sort semantics in O(dIn) per neuron instead
+ * of O(dIn log dIn). Columns are independent: mask-threads.ts splits them across worker threads
+ * (selectRowMaskColumns).
  */
 export function selectRowMask(scores: RowScores, shape: LayerShape, sparsity: number, dropTop = false): Uint8Array {
   const { dIn, dOut } = shape;
@@ -114,10 +109,6 @@ export function checkRowScores(scores: RowScores, dIn: number, dOut: number): vo
   if (scores.factor.length !== dIn) throw new Error(`factor has ${scores.factor.length} values, expected dIn=${dIn}`);
 }
 
-function nanScore(x: number): Error {
-  return new Error(`scores[${x}] is NaN (a NaN weight or statistic upstream)`);
-}
-
 /**
  * selectRowMask's work on the output neurons [o0, o1) only: writes their entries of `keep` (every
  * other entry is left as it is), k weights dropped per neuron. Plain scores are not checked here; a
@@ -130,91 +121,7 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
     if (k === dIn && !(scores instanceof Float32Array) && scores.zeroMasked) for (let i = 0; i < dIn; i++) scores.weight.fill(0, i * dOut + o0, i * dOut + o1);
     return;
   }
-  // Each score's ordered key (select.ts toOrderedKeys) from its float32 bits, and the histogram of
-  // the keys' top digits, TILE neurons at a time. Negating (flipping the sign bit) turns "drop the
-  // highest" into "drop the lowest" and leaves the index tie rule intact; -0 is turned into +0 so
-  // that equal scores get equal keys.
-  const flip = dropTop ? 0x80000000 : 0;
-  const tileKeys = new Uint32Array(TILE * dIn);
-  const tileScores = new Float32Array(tileKeys.buffer);
-  const thresholds = new Uint32Array(TILE);
-  const restores = new Int32Array(TILE);
-  const top = new Int32Array(TILE * 2048);
-  const selector = new RadixSelector(dIn);
-  const bits = scores instanceof Float32Array ? new Uint32Array(scores.buffer, scores.byteOffset, scores.length) : undefined;
-  const zeroed = !bits && (scores as ScaledWeight).zeroMasked ? int32View((scores as ScaledWeight).weight) : undefined;
-  for (let t0 = o0; t0 < o1; t0 += TILE) {
-    const width = Math.min(TILE, o1 - t0);
-    top.fill(0);
-    if (bits) {
-      // Keys and histogram in the one pass that reads the scores.
-      for (let i = 0; i < dIn; i++) {
-        const src = i * dOut + t0;
-        for (let c = 0; c < width; c++) {
-          let u = (bits[src + c]! ^ flip) >>> 0;
-          if (u === 0x80000000) u = 0;
-          // Negative floats get every bit flipped, the others only the sign bit.
-          const key = (u ^ ((u >> 31) | 0x80000000)) >>> 0;
-          tileKeys[c * dIn + i] = key;
-          top[c * 2048 + (key >>> 21)]!++;
-        }
-      }
-    } else {
-      // The scores, rounded to float32 by the store, then their keys column by column (in cache).
-      const { weight, factor } = scores as ScaledWeight;
-      for (let i = 0; i < dIn; i++) {
-        const src = i * dOut + t0;
-        const f = factor[i]!;
-        for (let c = 0; c < width; c++) tileScores[c * dIn + i] = Math.abs(weight[src + c]!) * f;
-      }
-      for (let c = 0; c < width; c++) {
-        const base = c * dIn;
-        const counts = c * 2048;
-        for (let i = 0; i < dIn; i++) {
-          let u = (tileKeys[base + i]! ^ flip) >>> 0;
-          if ((u & 0x7fffffff) > 0x7f800000) throw nanScore(i * dOut + t0 + c);
-          if (u === 0x80000000) u = 0;
-          const key = (u ^ ((u >> 31) | 0x80000000)) >>> 0;
-          tileKeys[base + i] = key;
-          top[counts + (key >>> 21)]!++;
-        }
-      }
-    }
-    for (let c = 0; c < width; c++) {
-      thresholds[c] = selector.selectCounted(tileKeys.subarray(c * dIn, (c + 1) * dIn), k - 1, top.subarray(c * 2048, (c + 1) * 2048));
-      restores[c] = selector.equal - (k - selector.below);
-    }
-    // The highest-index ties beyond the k−below that must go are kept (the stable tie rule): their
-    // keys are raised above the threshold (t + 1 cannot overflow: t is no NaN's key).
-    for (let c = 0; c < width; c++) {
-      const base = c * dIn;
-      const t = thresholds[c]!;
-      for (let i = dIn - 1, restore = restores[c]!; restore > 0; i--) {
-        if (tileKeys[base + i] === t) {
-          tileKeys[base + i] = t + 1;
-          restore--;
-        }
-      }
-    }
-    // Then drop every key ≤ its neuron's threshold, row by row into the mask (and the weight, with
-    // zeroMasked: +0 where the mask is 0, as onnx/apply-mask.ts zeroMaskedStored), without a
-    // data-dependent branch: half the keys go, unpredictably.
-    if (zeroed) {
-      for (let i = 0; i < dIn; i++) {
-        const dst = i * dOut + t0;
-        for (let c = 0; c < width; c++) {
-          const kept = +(tileKeys[c * dIn + i]! > thresholds[c]!);
-          keep[dst + c] = kept;
-          zeroed[dst + c]! &= -kept;
-        }
-      }
-    } else {
-      for (let i = 0; i < dIn; i++) {
-        const dst = i * dOut + t0;
-        for (let c = 0; c < width; c++) keep[dst + c] = +(tileKeys[c * dIn + i]! > thresholds[c]!);
-      }
-    }
-  }
+  selectTiles(scores, shape, k, dropTop, o0, o1, keep);
 }
 
 /**
@@ -227,10 +134,6 @@ export function takeRanges(scores: RowScores, shape: LayerShape, k: number, drop
   for (let r = Atomics.add(next, 0, 1); 2 * r < ranges.length; r = Atomics.add(next, 0, 1)) {
     selectRowMaskColumns(scores, shape, k, dropTop, ranges[2 * r]!, ranges[2 * r + 1]!, keep);
   }
-}
-
-function int32View(a: Float32Array): Int32Array {
-  return new Int32Array(a.buffer, a.byteOffset, a.length);
 }
 
 /**
