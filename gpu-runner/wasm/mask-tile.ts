@@ -1,90 +1,74 @@
 // Per-output-neuron mask selection (Wanda's "row", a column o of the canonical [dIn, dOut] layout)
-// for one tile of neurons, in AssemblyScript compiled to WebAssembly with SIMD. The semantics are
-// prune/masks.ts selectRowMaskColumns' exactly: drop the k lowest keys of each neuron, ties by
-// lower input index first. gpu-runner/src/prune/mask-tile.ts copies a tile in, calls selectTile and
-// copies the mask (and the zeroed weights) out; `npm run build:wasm` compiles this file to
-// gpu-runner/src/prune/mask-tile.wasm (test/runner/prune/mask-tile.test.ts checks the two agree).
+// for one tile of up to 64 neurons, in AssemblyScript compiled to WebAssembly with SIMD. The
+// semantics are prune/masks.ts selectRowMask's exactly: drop the k lowest keys of each neuron, ties
+// by lower input index first. The weights (or scores) and the mask are read and written in place
+// in a shared memory the module imports (gpu-runner/src/prune/wasm-heap.ts), which every mask
+// thread's instance shares; each thread has its own scratch there. `npm run build:wasm` compiles
+// this file to gpu-runner/src/prune/mask-tile.wasm (test/runner/prune/mask-tile.test.ts checks that
+// the two agree).
 //
-// Why WebAssembly: the same algorithm in JavaScript costs ~13 ns a weight, most of it in bounds
-// checks and scalar float work that SIMD does four lanes at a time; here the tile costs ~3.5 ns.
+// Why WebAssembly: the same algorithm in JavaScript cost ~10–13 ns a weight, most of it scalar
+// float work and bounds checks that SIMD does four lanes at a time; here a tile costs ~3.5 ns.
 
-// Scratch, laid out by reserve() above the module's own data:
-let dInMax: i32 = 0;
-let strideMax: i32 = 0;
-/** the tile's weights (or scores), row-major, `stride` lanes a row; zeroed in place with `zero` */
-let weightsAt: usize = 0;
-/** the tile's mask, row-major bytes, `stride` a row */
-let keepAt: usize = 0;
-/** ordered keys, neuron by neuron (transposed), COLUMN_PAD lanes between neurons */
-let keysAt: usize = 0;
-/** dIn factors (float64) */
-let factorsAt: usize = 0;
-let countsAt: usize = 0;
-/** two candidate buffers selection alternates between */
-let candAt: usize = 0;
-let nextAt: usize = 0;
-/** per neuron of the tile: smallest and largest key, threshold key, first kept tie's input */
-let minAt: usize = 0;
-let maxAt: usize = 0;
-let thresholdAt: usize = 0;
-let cutAt: usize = 0;
-
+/** Neurons a tile (the most selectTile takes): 256 bytes of each input's row are read together. */
+const TILE: usize = 64;
 const COUNTS: u32 = 4096;
 /**
  * A neuron's keys start a cache line further than dIn·4 bytes after the previous one's: at dIn
  * 1024 or 4096 the 64 neurons' keys otherwise share one L1 set (4 KiB aliasing), and writing a row's
  * keys into them costs 4× as much (measured: 3.8 vs 1.0 ns a weight).
  */
-const COLUMN_PAD: i32 = 16;
+const COLUMN_PAD: usize = 16;
+
+// Scratch, from the base selectTile is given (scratchBytes long): where each part starts.
+let keysAt: usize = 0;
+let factorsAt: usize = 0;
+let countsAt: usize = 0;
+let candAt: usize = 0;
+let nextAt: usize = 0;
+let minAt: usize = 0;
+let maxAt: usize = 0;
+let thresholdAt: usize = 0;
+let cutAt: usize = 0;
+let lanesAt: usize = 0;
+let tileAt: usize = 0;
 
 // @ts-ignore: decorator
 @inline function align64(x: usize): usize {
   return (x + 63) & ~(<usize>63);
 }
 
-/** Lays scratch out for tiles of up to dIn inputs × stride neurons, growing memory if need be. */
-export function reserve(dIn: i32, stride: i32): void {
-  if (dIn <= dInMax && stride <= strideMax) return;
-  dInMax = max(dIn, dInMax);
-  strideMax = max(stride, strideMax);
-  const rows = <usize>dInMax;
-  const lanes = <usize>strideMax;
-  let p = align64(__heap_base);
-  weightsAt = p;
-  p = align64(p + rows * lanes * 4);
-  keepAt = p;
-  p = align64(p + rows * lanes);
-  keysAt = p;
-  p = align64(p + (rows + COLUMN_PAD) * lanes * 4);
+/** Lays scratch out from `base` for dIn inputs; returns its end. */
+function layout(base: usize, dIn: usize): usize {
+  let p = align64(base);
   factorsAt = p;
-  p = align64(p + rows * 8);
+  p = align64(p + dIn * 8);
+  keysAt = p;
+  p = align64(p + (dIn + COLUMN_PAD) * TILE * 4);
   countsAt = p;
   p = align64(p + <usize>COUNTS * 4);
   candAt = p;
-  p = align64(p + rows * 4);
+  p = align64(p + dIn * 4);
   nextAt = p;
-  p = align64(p + rows * 4);
+  p = align64(p + dIn * 4);
   minAt = p;
-  p = align64(p + lanes * 4);
+  p += TILE * 4;
   maxAt = p;
-  p = align64(p + lanes * 4);
+  p += TILE * 4;
   thresholdAt = p;
-  p = align64(p + lanes * 4);
+  p += TILE * 4;
   cutAt = p;
-  p = align64(p + lanes * 4);
-  const pages = <i32>((p + 0xffff) >> 16);
-  const have = memory.size();
-  if (pages > have && memory.grow(pages - have) < 0) unreachable();
+  p += TILE * 4;
+  lanesAt = p;
+  p = align64(p + 16);
+  tileAt = p;
+  p += <usize>dIn * TILE * 4;
+  return p;
 }
 
-export function tileWeights(): usize {
-  return weightsAt;
-}
-export function tileKeep(): usize {
-  return keepAt;
-}
-export function factors(): usize {
-  return factorsAt;
+/** Bytes of scratch a thread needs for layers of dIn inputs (factors first: the caller writes them). */
+export function scratchBytes(dIn: i32): usize {
+  return layout(0, <usize>dIn);
 }
 
 /**
@@ -176,27 +160,44 @@ function selectKth(at: usize, n: u32, k: u32, lo: u32, hi: u32): u32 {
 }
 
 /**
- * The mask of `width` neurons whose dIn × stride weights (or scores, `scaled` false) are at
- * tileWeights(), `stride` a multiple of 16 and lanes from width on zero. k of each neuron's dIn
- * go; `dropTop` drops the highest instead; `zero` also zeroes the dropped weights in place.
- * Returns 1 without writing the mask when a score is NaN.
+ * The mask of the `width` (≤ 64) neurons whose weights (or scores, `scaled` false) start at byte
+ * `weights`, `stride` lanes a row (dIn rows), written as bytes 0/1 from byte `keep` with the same
+ * stride. k of each neuron's dIn go; `dropTop` drops the highest instead; `zero` also zeroes the
+ * dropped weights in place. `scratch`: scratchBytes(dIn) bytes of this thread's, the dIn float64
+ * factors first (scaled). Lanes past `width` are read, never written: a row's 16-lane group may
+ * run into the next neurons, another thread's. Returns 1 without writing anything when a score is NaN.
  */
-export function selectTile(dIn: i32, stride: i32, width: i32, k: i32, dropTop: bool, zero: bool, scaled: bool): i32 {
+export function selectTile(weights: usize, keep: usize, stride: i32, width: i32, dIn: i32, k: i32, dropTop: bool, zero: bool, scaled: bool, scratch: usize): i32 {
+  layout(scratch, <usize>dIn);
   const flip = i32x4.splat(dropTop ? 0x80000000 : 0);
-  const column = <usize>(dIn + COLUMN_PAD) << 2;
-  for (let c = 0; c < stride; c++) {
+  const column = (<usize>dIn + COLUMN_PAD) << 2;
+  const rowBytes = <usize>stride << 2;
+  const lanes = (width + 3) & ~3;
+  for (let c = 0; c < lanes; c++) {
     store<u32>(minAt + (<usize>c << 2), 0xffffffff);
     store<u32>(maxAt + (<usize>c << 2), 0);
   }
-  // Keys, transposed neuron by neuron, with each neuron's range.
+  // Keys, transposed neuron by neuron, with each neuron's range. Lanes past `width` in the last
+  // group are other neurons' (or nothing's): a NaN there is not this tile's.
+  const valid = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(width - (lanes - 4)));
+  // The tile's rows first copied together: reading them from the layer, 256 bytes every few
+  // KiB, in a loop of nothing but loads and wide stores keeps many rows' cache misses in flight
+  // (with the keys' 64 scattered stores in the same loop it managed about one row at a time:
+  // 3.1–5.0 vs 1.2 ns a weight for the keys pass, measured).
+  const rowBytes4 = <usize>lanes << 2;
+  for (let i = 0; i < dIn; i++) {
+    const row = weights + <usize>i * rowBytes;
+    const copy = tileAt + <usize>i * TILE * 4;
+    for (let b: usize = 0; b < rowBytes4; b += 16) v128.store(copy + b, v128.load(row + b));
+  }
   let nan = i32x4.splat(0);
   let f = f64x2.splat(1);
   for (let i = 0; i < dIn; i++) {
     if (scaled) f = f64x2.splat(load<f64>(factorsAt + (<usize>i << 3)));
-    const row = weightsAt + ((<usize>i * <usize>stride) << 2);
-    for (let c = 0; c < stride; c += 4) {
-      const key = keys4(v128.load(row + (<usize>c << 2)), f, flip, scaled);
-      nan = v128.or(nan, nanKeys(key));
+    const copy = tileAt + <usize>i * TILE * 4;
+    for (let c = 0; c < lanes; c += 4) {
+      const key = keys4(v128.load(copy + (<usize>c << 2)), f, flip, scaled);
+      nan = v128.or(nan, c + 4 < lanes ? nanKeys(key) : v128.and(nanKeys(key), valid));
       const lo = minAt + (<usize>c << 2);
       v128.store(lo, i32x4.min_u(v128.load(lo), key));
       const hi = maxAt + (<usize>c << 2);
@@ -211,7 +212,8 @@ export function selectTile(dIn: i32, stride: i32, width: i32, k: i32, dropTop: b
   if (v128.any_true(nan)) return 1;
   // Each neuron's threshold, and where its kept ties begin: of the keys equal to the threshold
   // the first k − below (lowest input index) go, the others stay.
-  for (let c = 0; c < stride; c++) {
+  const groups = (width + 15) & ~15;
+  for (let c = 0; c < groups; c++) {
     let t: u32 = 0xffffffff;
     let cut = dIn;
     if (c < width) {
@@ -229,33 +231,51 @@ export function selectTile(dIn: i32, stride: i32, width: i32, k: i32, dropTop: b
   }
   // The mask, row by row, sixteen neurons a step: kept = key > t, or key = t at or after the cut.
   // The keys are made again from the weights (cheaper than storing them a second time).
+  const whole = width & ~15;
   const one = i8x16.splat(1);
   for (let i = 0; i < dIn; i++) {
     if (scaled) f = f64x2.splat(load<f64>(factorsAt + (<usize>i << 3)));
     const at = i32x4.splat(i);
-    const row = weightsAt + ((<usize>i * <usize>stride) << 2);
-    for (let c = 0; c < stride; c += 16) {
+    const row = weights + <usize>i * rowBytes;
+    const mask = keep + <usize>i * <usize>stride;
+    const copy = tileAt + <usize>i * TILE * 4;
+    for (let c = 0; c < groups; c += 16) {
       const p = row + (<usize>c << 2);
       const q = <usize>c << 2;
-      const w0 = v128.load(p);
-      const w1 = v128.load(p, 16);
-      const w2 = v128.load(p, 32);
-      const w3 = v128.load(p, 48);
+      const w0 = v128.load(copy + q);
+      const w1 = v128.load(copy + q, 16);
+      const w2 = v128.load(copy + q, 32);
+      const w3 = v128.load(copy + q, 48);
       const k0 = kept4(keys4(w0, f, flip, scaled), q, at);
       const k1 = kept4(keys4(w1, f, flip, scaled), q + 16, at);
       const k2 = kept4(keys4(w2, f, flip, scaled), q + 32, at);
       const k3 = kept4(keys4(w3, f, flip, scaled), q + 48, at);
-      if (zero) {
-        v128.store(p, v128.and(w0, k0));
-        v128.store(p, v128.and(w1, k1), 16);
-        v128.store(p, v128.and(w2, k2), 32);
-        v128.store(p, v128.and(w3, k3), 48);
+      const bytes = v128.and(i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(k0, k1), i16x8.narrow_i32x4_s(k2, k3)), one);
+      if (c < whole) {
+        if (zero) {
+          v128.store(p, v128.and(w0, k0));
+          v128.store(p, v128.and(w1, k1), 16);
+          v128.store(p, v128.and(w2, k2), 32);
+          v128.store(p, v128.and(w3, k3), 48);
+        }
+        v128.store(mask + <usize>c, bytes);
+      } else {
+        // The last, partial group: lane by lane, so that no other neuron's entry is written.
+        partial(p, mask + <usize>c, width - c, bytes, zero);
       }
-      const bytes = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(k0, k1), i16x8.narrow_i32x4_s(k2, k3));
-      v128.store(keepAt + <usize>i * <usize>stride + <usize>c, v128.and(bytes, one));
     }
   }
   return 0;
+}
+
+/** The first `n` (< 16) lanes of a group: mask bytes, and with `zero` +0 for each dropped weight. */
+function partial(p: usize, mask: usize, n: i32, bytes: v128, zero: bool): void {
+  v128.store(lanesAt, bytes);
+  for (let j = 0; j < n; j++) {
+    const kept = load<u8>(lanesAt + <usize>j);
+    store<u8>(mask + <usize>j, kept);
+    if (zero && kept == 0) store<u32>(p + (<usize>j << 2), 0);
+  }
 }
 
 /** All-ones lanes where the weight stays: key above its neuron's threshold, or a kept tie. */

@@ -9,6 +9,7 @@ import { zeroMaskedStored } from '../onnx/apply-mask.js';
 import { fp16ToFp32 } from '../onnx/fp16.js';
 import { DataType, dimsOf } from '../onnx/proto.js';
 import { readTensorInto, type OnnxModel } from '../onnx/read.js';
+import { sharedArray } from '../prune/wasm-heap.js';
 import type { LayerMask, PrunableLinear } from '../types.js';
 
 export interface FeedWeight {
@@ -29,11 +30,15 @@ export class FeedBuffers {
 
   /**
    * A free array of this type and length, else a new one (contents undefined). New ones are in
-   * shared memory: mask selection's threads read the weights in place (prune/mask-threads.ts).
+   * the shared WebAssembly heap: mask selection's threads read and zero the weights there in place
+   * (prune/wasm-heap.ts).
    */
-  take<T extends Float32Array | Uint16Array>(kind: { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, length: number): T {
+  take<T extends Float32Array | Uint16Array>(
+    kind: { new (buffer: SharedArrayBuffer, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number },
+    length: number,
+  ): T {
     const i = this.free.findIndex((a) => a instanceof kind && a.length === length);
-    return i >= 0 ? (this.free.splice(i, 1)[0] as T) : new kind(new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT));
+    return i >= 0 ? (this.free.splice(i, 1)[0] as T) : sharedArray(kind, length);
   }
 
   /** `length` halves of scratch, valid until the next call. */

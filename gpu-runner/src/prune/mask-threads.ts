@@ -4,7 +4,8 @@
  * thread it left every other core idle. Each neuron's selection is independent of the others
  * (selectRowMaskColumns), so the result is the single-threaded one bit for bit, whatever the split.
  *
- * Scores and mask live in SharedArrayBuffers that every thread reads and writes in place; the calling
+ * Weights (or scores) and mask live in the shared WebAssembly heap (wasm-heap.ts) that every thread's
+ * kernel reads and writes in place (mask-tile.ts); the calling
  * thread takes one share itself, unless it has other work meanwhile (offloadWhile). Workers start on first use, stay for later layers (never keeping
  * the process alive when idle) and end at releaseMaskThreads, which a prune job calls once its masks
  * are chosen.
@@ -13,11 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { zeroDropped } from '../onnx/apply-mask.js';
 import type { LayerMask } from '../types.js';
-import { checkRowScores, prunedPerRow, selectMask, selectRowMaskColumns, takeRanges, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
+import { checkRowScores, prunedPerRow, selectMask, selectRowMaskColumns, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
+import { kernelOver, scratchIn, takeRanges, type HeapLayer } from './mask-tile.js';
 import type { ColumnsJob } from './mask-worker.js';
-import { SharedPool } from './shared-pool.js';
+import { dropHeap, theHeap, type WasmHeap } from './wasm-heap.js';
 
 /** Below this many scores a layer is selected on the calling thread: handing it out costs more than it saves. */
 export const PARALLEL_MIN_SCORES = 1 << 18;
@@ -39,6 +40,9 @@ class MaskWorker {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private next = 0;
+  /** The heap whose memory this thread was last given, and its scratch there. */
+  private given: number | undefined;
+  private scratch: { heap: number; at: number; dIn: number } | undefined;
   failed: Error | undefined;
 
   constructor() {
@@ -72,23 +76,33 @@ class MaskWorker {
     await this.worker.terminate();
   }
 
-  run(job: Omit<ColumnsJob, 'id'>): Promise<void> {
+  /** This thread's scratch in `heap` for layers of up to dIn inputs. */
+  scratchIn(heap: WasmHeap, dIn: number): number {
+    const have = this.scratch;
+    if (have?.heap === heap.id && have.dIn >= dIn) return have.at;
+    const at = heap.alloc(kernelOver(heap.id, heap.memory).scratchBytes(dIn));
+    if (at === undefined) throw new Error(`mask selection: no room for scratch of a layer with ${dIn} inputs`);
+    this.scratch = { heap: heap.id, at, dIn };
+    return at;
+  }
+
+  run(heap: WasmHeap, layer: HeapLayer, ranges: Int32Array, next: Int32Array): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.next++;
+    const memory = this.given === heap.id ? undefined : heap.memory;
+    this.given = heap.id;
     // Referenced while it has work: an awaited answer must keep the process alive.
     this.worker.ref();
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...job, id } satisfies ColumnsJob);
+      this.worker.postMessage({ id, heap: heap.id, memory, layer, ranges, next } satisfies ColumnsJob);
     });
   }
 }
 
 const pool: MaskWorker[] = [];
-/** Shared scores and masks, reused from layer to layer. */
-export const buffers = new SharedPool();
-/** Buffers scoreBuffer lent out, taken back by the selection they are handed to. */
-const lentScores = new WeakSet<SharedArrayBuffer>();
+/** Scores scoreBuffer lent out of the heap, given back by the selection they are handed to. */
+const lentScores = new WeakSet<Float32Array>();
 
 /** Pending work the calling thread has beside selections (offloadWhile); while any, it takes no share. */
 let besides = 0;
@@ -114,13 +128,13 @@ function workers(n: number): MaskWorker[] {
 }
 
 /**
- * Ends the worker threads and drops the shared buffers, once a job's masks are chosen: idle workers
- * hold their V8 heaps (and a module loader each), about 40 MB that evaluation, the next stage and the
+ * Ends the worker threads and drops the heap, once a job's masks are chosen: idle workers hold
+ * their V8 heaps (and a module loader each), about 40 MB that evaluation, the next stage and the
  * job's peak, can use. The next selection starts them again (a fraction of a second).
  */
 export async function releaseMaskThreads(): Promise<void> {
   const stopping = pool.splice(0).map((w) => w.stop());
-  buffers.clear();
+  dropHeap();
   await Promise.all(stopping);
 }
 
@@ -135,15 +149,6 @@ export function splitColumns(dOut: number, parts: number): Array<[number, number
     if (to > from) out.push([from, to]);
   }
   return out;
-}
-
-/** Shared scores or weight as they are (no copy), else copied into the pool; `copied` says which. */
-function shareable(scores: RowScores): { shared: RowScores; copied?: Float32Array } {
-  const data = scores instanceof Float32Array ? scores : scores.weight;
-  if (data.buffer instanceof SharedArrayBuffer) return { shared: scores };
-  const copy = new Float32Array(buffers.take(data.byteLength), 0, data.length);
-  copy.set(data);
-  return { shared: scores instanceof Float32Array ? copy : { weight: copy, factor: scores.factor }, copied: copy };
 }
 
 /**
@@ -163,48 +168,58 @@ export async function selectRowMaskThreaded(
   checkRowScores(scores, dIn, dOut);
   const k = prunedPerRow(dIn, sparsity);
   const ranges = splitColumns(dOut, threads);
-  const lent = scores instanceof Float32Array && scores.buffer instanceof SharedArrayBuffer && lentScores.delete(scores.buffer);
+  const heap = theHeap();
+  const lent = scores instanceof Float32Array && lentScores.delete(scores);
   if (ranges.length < 2 || dIn * dOut < PARALLEL_MIN_SCORES || k === 0 || k === dIn) {
     const keep = new Uint8Array(dIn * dOut).fill(1);
     try {
       selectRowMaskColumns(scores, shape, k, dropTop, 0, dOut, keep);
     } finally {
-      if (lent) buffers.give((scores as Float32Array).buffer as SharedArrayBuffer);
+      if (lent) heap.give(scores);
     }
     return keep;
   }
-  const { shared, copied } = shareable(scores);
-  // A weight that had to be copied into shared memory is zeroed here, once its mask is known.
-  const zeroAfter = copied && !(scores instanceof Float32Array) && scores.zeroMasked ? scores.weight : undefined;
+  const scaled = !(scores instanceof Float32Array);
+  const data = scaled ? scores.weight : scores;
+  const zero = scaled && scores.zeroMasked === true;
+  // Weights (or scores) outside the heap are copied in; zeroed there, they are copied back.
+  let weightAt = heap.offsetOf(data);
+  const copied = weightAt === undefined ? heap.take(data.byteLength) : undefined;
   // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
-  const keep = new Uint8Array(buffers.take(dIn * dOut), 0, dIn * dOut).fill(0);
+  const keep = heap.take(dIn * dOut)?.fill(0);
   try {
-    // Ranges of about 64 neurons (one tile of selectRowMaskColumns), at most 8 a thread, taken one
-    // by one: equal shares made every layer wait for the thread that other work had slowed.
+    if (!keep || (weightAt === undefined && !copied)) throw new Error(`mask selection: no room in the heap for a [${dIn}, ${dOut}] layer`);
+    if (copied) {
+      copied.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      weightAt = copied.byteOffset;
+    }
+    const layer = { weightAt: weightAt!, keepAt: keep.byteOffset, factor: scaled ? scores.factor : undefined, zero, dIn, dOut, k, dropTop };
+    // Ranges of about 64 neurons (one tile of the kernel), at most 8 a thread, taken one by one:
+    // equal shares made every layer wait for the thread that other work had slowed.
     const pieces = splitColumns(dOut, Math.min(threads * 8, Math.ceil(dOut / 64)));
     const flat = Int32Array.from(pieces.flat());
     const next = new Int32Array(new SharedArrayBuffer(4));
     const own = besides === 0;
     const helpers = Math.min(threads, pieces.length) - (own ? 1 : 0);
-    const done = workers(helpers).map((w) => w.run({ scores: shared, keep, dIn, dOut, k, dropTop, ranges: flat, next }));
+    const done = workers(helpers).map((w) => w.run(heap, { ...layer, scratchAt: w.scratchIn(heap, dIn) }, flat, next));
     // The calling thread takes ranges too while the workers take theirs.
     let mine: unknown;
     try {
-      if (own) takeRanges(shared, shape, k, dropTop, flat, next, keep);
+      if (own) takeRanges(kernelOver(heap.id, heap.memory), heap.memory, { ...layer, scratchAt: scratchIn(heap, dIn) }, flat, next);
     } catch (err) {
       mine = err; // a NaN score: reported once every share has settled
     }
-    // Every share settled before the buffers go back: none may still be written to.
+    // Every share settled before the regions go back: none may still be written to.
     const failed = (await Promise.allSettled(done)).find((r) => r.status === 'rejected');
     if (mine) throw mine;
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    if (zeroAfter) zeroDropped(zeroAfter, keep);
+    if (copied && zero) new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(copied);
     // An ordinary buffer from here on: masks are packed, transferred and compared as plain bytes.
     return keep.slice();
   } finally {
-    buffers.give(keep.buffer as SharedArrayBuffer);
-    if (copied) buffers.give(copied.buffer as SharedArrayBuffer);
-    if (lent) buffers.give((scores as Float32Array).buffer as SharedArrayBuffer);
+    if (keep) heap.give(keep);
+    if (copied) heap.give(copied);
+    if (lent) heap.give(scores);
   }
 }
 
@@ -217,10 +232,11 @@ export async function selectRowMaskThreaded(
 export function scoreBuffer(shape: LayerShape, spec: MaskSpec, threads = defaultMaskThreads()): Float32Array {
   const n = shape.dIn * shape.dOut;
   const spread = spec.pattern.kind === 'unstructured' && threads > 1 && n >= PARALLEL_MIN_SCORES && shape.dOut > 16;
-  if (!spread) return new Float32Array(n);
-  const buf = buffers.take(n * 4);
-  lentScores.add(buf);
-  return new Float32Array(buf, 0, n);
+  const region = spread ? theHeap().take(n * 4) : undefined;
+  if (!region) return new Float32Array(n);
+  const scores = new Float32Array(region.buffer, region.byteOffset, n);
+  lentScores.add(scores);
+  return scores;
 }
 
 /**

@@ -1,88 +1,148 @@
 /**
  * Per-neuron mask selection on the WebAssembly kernel (gpu-runner/wasm/mask-tile.ts, compiled to
- * mask-tile.wasm beside this file by `npm run build:wasm`): each tile of up to 64 neurons is copied
- * into the kernel's memory, selected there with SIMD, and its mask (and, with zeroMasked, its
- * zeroed weights) copied back. One kernel instance per thread, compiled on first use.
+ * mask-tile.wasm beside this file by `npm run build:wasm`), in place in the heap's shared memory
+ * (wasm-heap.ts): each thread instantiates the kernel over it once and hands it tiles of up to 64
+ * neurons by address. Arrays outside the heap are copied in for the selection and back.
  */
 import fs from 'node:fs';
 import type { LayerShape, RowScores } from './masks.js';
+import { theHeap, type WasmHeap } from './wasm-heap.js';
 
-/** Neurons a tile: 256 bytes of each input's row are read together (see masks.ts). */
+/** Neurons a tile (the kernel's most). */
 export const TILE = 64;
 
 interface Kernel {
-  memory: WebAssembly.Memory;
-  reserve(dIn: number, stride: number): void;
-  tileWeights(): number;
-  tileKeep(): number;
-  factors(): number;
-  selectTile(dIn: number, stride: number, width: number, k: number, dropTop: number, zero: number, scaled: number): number;
+  scratchBytes(dIn: number): number;
+  selectTile(
+    weights: number,
+    keep: number,
+    stride: number,
+    width: number,
+    dIn: number,
+    k: number,
+    dropTop: number,
+    zero: number,
+    scaled: number,
+    scratch: number,
+  ): number;
 }
 
-let kernel: Kernel | undefined;
+let compiled: WebAssembly.Module | undefined;
+/** This thread's kernel and the heap (by id) whose memory it was instantiated over. */
+let instance: { heap: number; memory: WebAssembly.Memory; kernel: Kernel } | undefined;
 
-function theKernel(): Kernel {
-  if (!kernel) {
-    const module = new WebAssembly.Module(fs.readFileSync(new URL('./mask-tile.wasm', import.meta.url)));
-    kernel = new WebAssembly.Instance(module, {}).exports as unknown as Kernel;
+/** This thread's kernel over the memory of heap `heap` (instantiated when the heap is new to it). */
+export function kernelOver(heap: number, memory: WebAssembly.Memory): Kernel {
+  if (instance?.heap !== heap) {
+    compiled ??= new WebAssembly.Module(fs.readFileSync(new URL('./mask-tile.wasm', import.meta.url)));
+    const kernel = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Kernel;
+    instance = { heap, memory, kernel };
   }
-  return kernel;
+  return instance.kernel;
 }
 
-function bitsOf(a: Float32Array): Int32Array {
-  return new Int32Array(a.buffer, a.byteOffset, a.length);
+/** A layer laid out in the heap, as a thread needs it to select ranges of its neurons. */
+export interface HeapLayer {
+  /** byte offsets of the canonical [dIn, dOut] weights (scores without `factor`) and of the mask */
+  weightAt: number;
+  keepAt: number;
+  /** the scores are |W|·factor (masks.ts ScaledWeight); absent: the array holds the scores */
+  factor?: Float64Array;
+  zero: boolean;
+  dIn: number;
+  dOut: number;
+  k: number;
+  dropTop: boolean;
+  /** this thread's scratch, scratchBytes(dIn) bytes */
+  scratchAt: number;
 }
 
 function nanScore(x: number): Error {
   return new Error(`scores[${x}] is NaN (a NaN weight or statistic upstream)`);
 }
 
-/**
- * The first NaN score of the tile [t0, t0 + width), neuron by neuron: the index the error names
- * is the one a plain pass over the tile would meet first.
- */
-function firstNaN(scores: RowScores, dIn: number, dOut: number, t0: number, width: number): Error {
+/** The NaN score of the tile [t0, t0 + width) a neuron-by-neuron pass meets first, as an error naming it. */
+function firstNaN(memory: WebAssembly.Memory, layer: HeapLayer, t0: number, width: number): Error {
+  const { dIn, dOut, factor } = layer;
+  const values = new Float32Array(memory.buffer, layer.weightAt, dIn * dOut);
   for (let c = 0; c < width; c++) {
     for (let i = 0; i < dIn; i++) {
       const x = i * dOut + t0 + c;
-      const v = scores instanceof Float32Array ? scores[x]! : Math.fround(Math.abs(scores.weight[x]!) * scores.factor[i]!);
-      if (Number.isNaN(v)) return nanScore(x);
+      if (Number.isNaN(factor ? Math.fround(Math.abs(values[x]!) * factor[i]!) : values[x]!)) return nanScore(x);
     }
   }
   return new Error('mask selection found a NaN score it cannot place');
 }
 
+/** The neurons [o0, o1) of `layer` (0 < k < dIn), selected in place by this thread's kernel. */
+export function selectInPlace(kernel: Kernel, memory: WebAssembly.Memory, layer: HeapLayer, o0: number, o1: number): void {
+  const { dIn, dOut, k, factor } = layer;
+  if (factor) new Float64Array(memory.buffer, layer.scratchAt, dIn).set(factor);
+  for (let t0 = o0; t0 < o1; t0 += TILE) {
+    const width = Math.min(TILE, o1 - t0);
+    const failed = kernel.selectTile(layer.weightAt + 4 * t0, layer.keepAt + t0, dOut, width, dIn, k, +layer.dropTop, +layer.zero, +!!factor, layer.scratchAt);
+    if (failed) throw firstNaN(memory, layer, t0, width);
+  }
+}
+
 /**
- * masks.ts selectRowMaskColumns' tiles for 0 < k < dIn: the output neurons [o0, o1), k of each
- * neuron's dIn weights dropped, written into `keep`.
+ * selectInPlace over the [o0, o1) pairs of `ranges` (flat), each taken by whichever thread
+ * increments the shared `next` first, until none is left: a thread slowed by other work (the
+ * calling thread setting the next block up, another process) takes fewer, instead of every thread
+ * waiting for the slowest of equal shares. Any split gives the same mask.
+ */
+export function takeRanges(kernel: Kernel, memory: WebAssembly.Memory, layer: HeapLayer, ranges: Int32Array, next: Int32Array): void {
+  for (let r = Atomics.add(next, 0, 1); 2 * r < ranges.length; r = Atomics.add(next, 0, 1)) {
+    selectInPlace(kernel, memory, layer, ranges[2 * r]!, ranges[2 * r + 1]!);
+  }
+}
+
+/** This thread's scratch in `heap` for layers of up to dIn inputs (the calling thread's; workers are given theirs). */
+const ownScratch = new WeakMap<WasmHeap, { at: number; dIn: number }>();
+
+export function scratchIn(heap: WasmHeap, dIn: number): number {
+  const have = ownScratch.get(heap);
+  if (have && have.dIn >= dIn) return have.at;
+  const at = heap.alloc(kernelOver(heap.id, heap.memory).scratchBytes(dIn));
+  if (at === undefined) throw new Error(`mask selection: no room for scratch of a layer with ${dIn} inputs`);
+  ownScratch.set(heap, { at, dIn });
+  return at;
+}
+
+/**
+ * masks.ts selectRowMaskColumns for 0 < k < dIn on the calling thread: the neurons [o0, o1) of
+ * `scores`, k of each neuron's dIn dropped, written into `keep` (its other entries unchanged).
  */
 export function selectTiles(scores: RowScores, shape: LayerShape, k: number, dropTop: boolean, o0: number, o1: number, keep: Uint8Array): void {
   const { dIn, dOut } = shape;
+  const heap = theHeap();
   const scaled = !(scores instanceof Float32Array);
+  const data = scaled ? scores.weight : scores;
   const zero = scaled && scores.zeroMasked === true;
-  const source = bitsOf(scaled ? scores.weight : scores);
-  const kernel = theKernel();
-  kernel.reserve(dIn, TILE);
-  // Views made after reserve: growing the memory detaches the views of its old buffer.
-  const tile = new Int32Array(kernel.memory.buffer, kernel.tileWeights(), dIn * TILE);
-  const mask = new Uint8Array(kernel.memory.buffer, kernel.tileKeep(), dIn * TILE);
-  if (scaled) new Float64Array(kernel.memory.buffer, kernel.factors(), dIn).set(scores.factor);
-  for (let t0 = o0; t0 < o1; t0 += TILE) {
-    const width = Math.min(TILE, o1 - t0);
-    // Rows of whole 16-lane groups; the lanes past the last neuron are zero.
-    const stride = (width + 15) & ~15;
-    for (let i = 0; i < dIn; i++) {
-      const from = i * dOut + t0;
-      const to = i * stride;
-      for (let c = 0; c < width; c++) tile[to + c] = source[from + c]!;
-      for (let c = width; c < stride; c++) tile[to + c] = 0;
-    }
-    if (kernel.selectTile(dIn, stride, width, k, +dropTop, +zero, +scaled) !== 0) throw firstNaN(scores, dIn, dOut, t0, width);
-    for (let i = 0; i < dIn; i++) {
-      const to = i * dOut + t0;
-      const from = i * stride;
-      for (let c = 0; c < width; c++) keep[to + c] = mask[from + c]!;
-      if (zero) for (let c = 0; c < width; c++) source[to + c] = tile[from + c]!;
-    }
+  const lent: Uint8Array[] = [];
+  /** `a`'s offset in the heap, copied in first (`copy`) when it lies elsewhere. */
+  const inHeap = (a: Float32Array | Uint8Array, copy: boolean): number => {
+    const at = heap.offsetOf(a);
+    if (at !== undefined) return at;
+    const region = heap.take(a.byteLength);
+    if (!region) throw new Error(`mask selection: no room in the heap for a [${dIn}, ${dOut}] layer`);
+    if (copy) region.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    lent.push(region);
+    return region.byteOffset;
+  };
+  try {
+    const weightAt = inHeap(data, true);
+    // Every entry of the mask is written when the range is every neuron.
+    const keepAt = inHeap(keep, o0 > 0 || o1 < dOut);
+    const layer: HeapLayer = { weightAt, keepAt, factor: scaled ? scores.factor : undefined, zero, dIn, dOut, k, dropTop, scratchAt: scratchIn(heap, dIn) };
+    selectInPlace(kernelOver(heap.id, heap.memory), heap.memory, layer, o0, o1);
+    // Copies back: the mask, and the weight where its dropped entries were zeroed.
+    const back = (a: Float32Array | Uint8Array, at: number) => {
+      if (at !== heap.offsetOf(a)) new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(new Uint8Array(heap.buffer(), at, a.byteLength));
+    };
+    back(keep, keepAt);
+    if (zero) back(data, weightAt);
+  } finally {
+    for (const region of lent) heap.give(region);
   }
 }

@@ -1,29 +1,30 @@
 /**
  * A mask selection worker thread (mask-threads.ts): selects the masks of ranges of output neurons
- * from shared scores (or the shared weight they are computed from) into a shared mask, taking ranges
- * until none is left (takeRanges), and answers with the job's id (or its error).
+ * of a layer in the shared heap (wasm-heap.ts), in place, taking ranges until none is left
+ * (mask-tile.ts takeRanges), and answers with the job's id (or its error).
  */
 import { parentPort } from 'node:worker_threads';
-import { takeRanges, type RowScores } from './masks.js';
+import { kernelOver, takeRanges, type HeapLayer } from './mask-tile.js';
 
 export interface ColumnsJob {
   id: number;
-  /** scores, or a scaled weight, in shared memory */
-  scores: RowScores;
-  keep: Uint8Array;
-  dIn: number;
-  dOut: number;
-  k: number;
-  dropTop: boolean;
+  /** the heap's id, and its memory when this thread has not been given it yet */
+  heap: number;
+  memory?: WebAssembly.Memory;
+  layer: HeapLayer;
   /** [o0, o1) pairs, flat */
   ranges: Int32Array;
   /** shared: the index of the next range to take */
   next: Int32Array;
 }
 
+let memory: WebAssembly.Memory | undefined;
+
 parentPort?.on('message', (job: ColumnsJob) => {
   try {
-    takeRanges(job.scores, { dIn: job.dIn, dOut: job.dOut }, job.k, job.dropTop, job.ranges, job.next, job.keep);
+    if (job.memory) memory = job.memory;
+    if (!memory) throw new Error('mask selection worker: no heap memory given');
+    takeRanges(kernelOver(job.heap, memory), memory, job.layer, job.ranges, job.next);
     parentPort!.postMessage({ id: job.id });
   } catch (err) {
     parentPort!.postMessage({ id: job.id, error: (err as Error).message });

@@ -125,18 +125,6 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
 }
 
 /**
- * selectRowMaskColumns over the [o0, o1) pairs of `ranges` (flat), each taken by whichever thread
- * increments the shared `next` first, until none is left: a thread slowed by other work (the
- * calling thread setting the next block up, another process) takes fewer, instead of every thread
- * waiting for the slowest of equal shares. Any split gives the same mask.
- */
-export function takeRanges(scores: RowScores, shape: LayerShape, k: number, dropTop: boolean, ranges: Int32Array, next: Int32Array, keep: Uint8Array): void {
-  for (let r = Atomics.add(next, 0, 1); 2 * r < ranges.length; r = Atomics.add(next, 0, 1)) {
-    selectRowMaskColumns(scores, shape, k, dropTop, ranges[2 * r]!, ranges[2 * r + 1]!, keep);
-  }
-}
-
-/**
  * N:M mask: for each output neuron and each group of m consecutive inputs [g·m, g·m+m), keep the n
  * best and drop the m−n others (lowest first, lower index first among ties). n counts KEPT weights,
  * the NVIDIA sparse-tensor-core convention (2:4 = at most 2 non-zeros in every 4). dIn must be a

@@ -6,7 +6,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   PARALLEL_MIN_SCORES,
-  buffers,
   offloadWhile,
   releaseMaskThreads,
   scoreBuffer,
@@ -14,8 +13,9 @@ import {
   selectRowMaskThreaded,
   splitColumns,
 } from '@polyprune/gpu-runner/prune/mask-threads';
-import { SharedPool } from '@polyprune/gpu-runner/prune/shared-pool';
-import { selectRowMask, takeRanges } from '@polyprune/gpu-runner/prune/masks';
+import { kernelOver, scratchIn, takeRanges } from '@polyprune/gpu-runner/prune/mask-tile';
+import { selectRowMask } from '@polyprune/gpu-runner/prune/masks';
+import { WasmHeap, theHeap } from '@polyprune/gpu-runner/prune/wasm-heap';
 import { firstDiff, makeScores, refRowMask, type ScoreKind } from './reference.js';
 
 describe('splitColumns', () => {
@@ -44,45 +44,68 @@ describe('takeRanges', () => {
     const want = refRowMask(scores, dIn, dOut, 0.5, false);
     const pieces = splitColumns(dOut, 5);
     const ranges = Int32Array.from(pieces.flat());
-    const keep = new Uint8Array(dIn * dOut).fill(7);
+    const heap = new WasmHeap();
+    const weights = heap.take(scores.byteLength)!;
+    weights.set(new Uint8Array(scores.buffer));
+    const keep = heap.take(dIn * dOut)!.fill(7);
+    const layer = {
+      weightAt: weights.byteOffset,
+      keepAt: keep.byteOffset,
+      zero: false,
+      dIn,
+      dOut,
+      k: dIn / 2,
+      dropTop: false,
+      scratchAt: scratchIn(heap, dIn),
+    };
     const next = new Int32Array(new SharedArrayBuffer(4));
     next[0] = 2; // another thread took the first two
-    takeRanges(scores, { dIn, dOut }, Math.floor(dIn / 2), false, ranges, next, keep);
+    takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layer, ranges, next);
     expect(next[0]).toBeGreaterThanOrEqual(pieces.length);
     for (const [p, [o0, o1]] of pieces.entries()) {
       for (let i = 0; i < dIn; i++) for (let o = o0; o < o1; o++) expect(keep[i * dOut + o], `range ${p}`).toBe(p < 2 ? 7 : want[i * dOut + o]);
     }
     // Nothing left: a second taker selects nothing.
     const again = keep.slice();
-    takeRanges(scores, { dIn, dOut }, Math.floor(dIn / 2), false, ranges, next, keep);
+    takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layer, ranges, next);
     expect(firstDiff(keep, again)).toBe(-1);
   });
 });
 
-describe('SharedPool', () => {
-  it('hands back the smallest free buffer that is large enough, else a new one; keeps the largest few', () => {
-    const pool = new SharedPool(2, 60_000);
-    const a = pool.take(100);
-    const b = pool.take(1000);
-    const c = pool.take(10);
+describe('WasmHeap', () => {
+  it('hands back the smallest free region that is large enough, else a new one, 64-byte aligned and apart', () => {
+    const heap = new WasmHeap();
+    const a = heap.take(100)!;
+    const b = heap.take(1000)!;
+    const c = heap.take(10)!;
     expect([a.byteLength, b.byteLength, c.byteLength]).toEqual([100, 1000, 10]);
-    pool.give(a);
-    pool.give(b);
-    pool.give(c);
-    // at most 2 kept, the largest
-    expect(pool.freeBytes).toBe(1100);
-    expect(pool.take(50)).toBe(a);
-    expect(pool.take(50)).toBe(b);
-    expect(pool.take(50)).not.toBe(c);
-    expect(pool.freeBytes).toBe(0);
+    for (const r of [a, b, c]) expect(r.byteOffset % 64).toBe(0);
+    // Regions never overlap, slack for a whole last 16-lane group included.
+    expect(b.byteOffset).toBeGreaterThanOrEqual(a.byteOffset + 100 + 64);
+    expect(c.byteOffset).toBeGreaterThanOrEqual(b.byteOffset + 1000 + 64);
+    heap.give(a);
+    heap.give(b);
+    heap.give(c);
+    expect(heap.freeBytes).toBe(1110);
+    expect(heap.take(50)!.byteOffset).toBe(a.byteOffset);
+    expect(heap.take(50)!.byteOffset).toBe(b.byteOffset);
+    expect(heap.take(5)!.byteOffset).toBe(c.byteOffset);
+    expect(heap.take(50)!.byteOffset).toBeGreaterThan(c.byteOffset);
+    expect(heap.freeBytes).toBe(0);
   });
 
-  it('drops what it holds after being idle', async () => {
-    const pool = new SharedPool(4, 20);
-    pool.give(pool.take(64));
-    expect(pool.freeBytes).toBe(64);
-    await new Promise((r) => setTimeout(r, 60));
-    expect(pool.freeBytes).toBe(0);
+  it('grows its memory for what it hands out; knows its own arrays, also those made before growing', () => {
+    const heap = new WasmHeap();
+    const small = heap.take(64)!;
+    const large = heap.take(8 << 20)!;
+    expect(heap.memory.buffer.byteLength).toBeGreaterThanOrEqual(large.byteOffset + (8 << 20));
+    expect(heap.offsetOf(small)).toBe(small.byteOffset);
+    expect(heap.offsetOf(new Float32Array(large.buffer, large.byteOffset + 64, 4))).toBe(large.byteOffset + 64);
+    expect(heap.offsetOf(new Uint8Array(new SharedArrayBuffer(64)))).toBeUndefined();
+    expect(new WasmHeap().offsetOf(small)).toBeUndefined();
+    // Something not its own is not taken back.
+    heap.give(new Uint8Array(64));
+    expect(heap.freeBytes).toBe(0);
   });
 });
 
@@ -125,13 +148,13 @@ describe('selectRowMaskThreaded', () => {
   it('scores computed into shared memory are used in place and give the same mask', async () => {
     const spec = { pattern: { kind: 'unstructured' as const, sparsity: 0.3 } };
     const buf = scoreBuffer({ dIn, dOut }, spec, 4);
-    expect(buf.buffer instanceof SharedArrayBuffer).toBe(true);
+    expect(theHeap().offsetOf(buf)).toBe(buf.byteOffset);
     const scores = makeScores(dIn, dOut, 'continuous', 8);
     buf.set(scores);
     const m = await selectMaskThreaded('x', buf, { dIn, dOut }, spec, 4);
     expect(firstDiff(m.keep, refRowMask(scores, dIn, dOut, 0.3, false))).toBe(-1);
-    // Lent shared memory comes back for the next layer's scores.
-    expect(buffers.take(dIn * dOut * 4)).toBe(buf.buffer);
+    // Lent heap memory comes back for the next layer's scores.
+    expect(theHeap().take(dIn * dOut * 4)!.byteOffset).toBe(buf.byteOffset);
     // Small layers and other patterns stay on ordinary memory.
     expect(scoreBuffer({ dIn: 64, dOut: 64 }, spec, 4).buffer instanceof SharedArrayBuffer).toBe(false);
     expect(scoreBuffer({ dIn, dOut }, { pattern: { kind: 'nm', n: 2, m: 4 } }, 4).buffer instanceof SharedArrayBuffer).toBe(false);
@@ -144,24 +167,28 @@ describe('selectRowMaskThreaded', () => {
     for (const [i, s] of layers.entries()) expect(firstDiff(got[i]!, selectRowMask(s, { dIn, dOut }, 0.5))).toBe(-1);
   });
 
-  it('many layers in a row reuse the same shared memory: what the pool holds does not grow', async () => {
+  it('many layers in a row reuse the same heap memory: neither what it holds free nor its size grows', async () => {
     const spec = { pattern: { kind: 'unstructured' as const, sparsity: 0.5 } };
     let held = -1;
+    let size = -1;
     for (let layer = 0; layer < 6; layer++) {
       const scores = makeScores(dIn, dOut, 'continuous', 20 + layer);
       const buf = scoreBuffer({ dIn, dOut }, spec, 3);
       buf.set(scores);
       const m = await selectMaskThreaded('x', buf, { dIn, dOut }, spec, 3);
       expect(firstDiff(m.keep, selectRowMask(scores, { dIn, dOut }, 0.5))).toBe(-1);
-      if (held < 0) held = buffers.freeBytes;
-      expect(buffers.freeBytes).toBe(held);
+      if (held < 0) [held, size] = [theHeap().freeBytes, theHeap().memory.buffer.byteLength];
+      expect(theHeap().freeBytes).toBe(held);
+      expect(theHeap().memory.buffer.byteLength).toBe(size);
       expect(held).toBeGreaterThanOrEqual(dIn * dOut * 5);
     }
   });
 
-  it('after releaseMaskThreads the pool is empty and the next selection starts threads again', async () => {
+  it('after releaseMaskThreads the heap is a new one and the next selection starts threads again', async () => {
+    const before = theHeap();
     await releaseMaskThreads();
-    expect(buffers.freeBytes).toBe(0);
+    expect(theHeap()).not.toBe(before);
+    expect(theHeap().freeBytes).toBe(0);
     const scores = makeScores(dIn, dOut, 'ties', 31);
     expect(firstDiff(await selectRowMaskThreaded(scores, { dIn, dOut }, 0.5, false, 2), refRowMask(scores, dIn, dOut, 0.5, false))).toBe(-1);
     await releaseMaskThreads();
@@ -174,7 +201,7 @@ describe('selectRowMaskThreaded', () => {
     const scores = Float32Array.from(weight, (v, x) => Math.abs(v) * f[Math.floor(x / dOut)]!);
     const shared = new Float32Array(new SharedArrayBuffer(weight.byteLength));
     shared.set(weight);
-    const held = buffers.freeBytes;
+    const held = theHeap().freeBytes;
     for (const w of [weight, shared]) {
       for (const dropTop of [false, true]) {
         for (const threads of [2, 3]) {
@@ -183,8 +210,8 @@ describe('selectRowMaskThreaded', () => {
         }
       }
     }
-    // Shared weights are read in place; others are copied into the pool, which hands the copy back.
-    expect(buffers.freeBytes - held).toBeLessThanOrEqual(dIn * dOut * 5);
+    // Weights outside the heap are copied into it, and the copy handed back.
+    expect(theHeap().freeBytes - held).toBeLessThanOrEqual(dIn * dOut * 5);
     // A NaN score in any thread's share is an error, after which selection works as before.
     for (const at of [3 * dOut + 2, (dIn - 1) * dOut + dOut - 1]) {
       const nan = shared.slice();
