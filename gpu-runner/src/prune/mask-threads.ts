@@ -86,7 +86,7 @@ class MaskWorker {
     return at;
   }
 
-  run(heap: WasmHeap, layer: HeapLayer, ranges: Int32Array, next: Int32Array): Promise<void> {
+  run(heap: WasmHeap, layers: HeapLayer[], scratch: number, ranges: Int32Array, next: Int32Array): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.next++;
     const memory = this.given === heap.id ? undefined : heap.memory;
@@ -95,7 +95,7 @@ class MaskWorker {
     this.worker.ref();
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, heap: heap.id, memory, layer, ranges, next } satisfies ColumnsJob);
+      this.worker.postMessage({ id, heap: heap.id, memory, layers, scratch, ranges, next } satisfies ColumnsJob);
     });
   }
 }
@@ -151,10 +151,18 @@ export function splitColumns(dOut: number, parts: number): Array<[number, number
   return out;
 }
 
+/** One layer of a batch of per-neuron selections (selectRowMasksThreaded). */
+export interface RowMaskItem {
+  scores: RowScores;
+  shape: LayerShape;
+  sparsity: number;
+  dropTop?: boolean;
+}
+
 /**
  * selectRowMask on `threads` threads (the calling one included). Small layers, one thread, or
  * sparsity 0 or 1 are done here. A scaled weight (masks.ts, ScaledWeight) is read in place when it
- * is in shared memory (sequential calibration holds a block's weights so): each thread computes the
+ * is in the heap (sequential calibration holds a block's weights there): each thread computes the
  * scores of its own neurons.
  */
 export async function selectRowMaskThreaded(
@@ -164,48 +172,91 @@ export async function selectRowMaskThreaded(
   dropTop = false,
   threads = defaultMaskThreads(),
 ): Promise<Uint8Array> {
-  const { dIn, dOut } = shape;
-  checkRowScores(scores, dIn, dOut);
-  const k = prunedPerRow(dIn, sparsity);
-  const ranges = splitColumns(dOut, threads);
+  return (await selectRowMasksThreaded([{ scores, shape, sparsity, dropTop }], threads))[0]!;
+}
+
+/** An item of a batch laid out in the heap: what the threads read, and what goes back afterwards. */
+interface Placed {
+  layer: HeapLayer;
+  keep: Uint8Array;
+  /** the weights (or scores) copied into the heap, when they lay elsewhere */
+  copied?: Uint8Array;
+  data: Float32Array;
+}
+
+/**
+ * selectRowMaskThreaded for several layers at once (a block's), one hand-over to the threads for all
+ * of them: waking a worker thread costs about 1–2 ms here, as much as selecting a 1024 × 1024 layer,
+ * and a batch pays it once. The masks, in the order of `items`, are each layer's alone.
+ */
+export async function selectRowMasksThreaded(items: RowMaskItem[], threads = defaultMaskThreads()): Promise<Uint8Array[]> {
   const heap = theHeap();
-  const lent = scores instanceof Float32Array && lentScores.delete(scores);
-  if (ranges.length < 2 || dIn * dOut < PARALLEL_MIN_SCORES || k === 0 || k === dIn) {
-    const keep = new Uint8Array(dIn * dOut).fill(1);
-    try {
-      selectRowMaskColumns(scores, shape, k, dropTop, 0, dOut, keep);
-    } finally {
-      if (lent) heap.give(scores);
-    }
-    return keep;
-  }
-  const scaled = !(scores instanceof Float32Array);
-  const data = scaled ? scores.weight : scores;
-  const zero = scaled && scores.zeroMasked === true;
-  // Weights (or scores) outside the heap are copied in; zeroed there, they are copied back.
-  let weightAt = heap.offsetOf(data);
-  const copied = weightAt === undefined ? heap.take(data.byteLength) : undefined;
-  // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
-  const keep = heap.take(dIn * dOut)?.fill(0);
+  const out: Uint8Array[] = new Array(items.length);
+  const spread: number[] = [];
+  const lent: Float32Array[] = [];
+  const placed: Placed[] = [];
   try {
-    if (!keep || (weightAt === undefined && !copied)) throw new Error(`mask selection: no room in the heap for a [${dIn}, ${dOut}] layer`);
-    if (copied) {
-      copied.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      weightAt = copied.byteOffset;
+    for (const [x, { scores, shape, sparsity }] of items.entries()) {
+      const { dIn, dOut } = shape;
+      checkRowScores(scores, dIn, dOut);
+      const k = prunedPerRow(dIn, sparsity);
+      if (scores instanceof Float32Array && lentScores.delete(scores)) lent.push(scores);
+      if (threads < 2 || dOut <= 16 || dIn * dOut < PARALLEL_MIN_SCORES || k === 0 || k === dIn) {
+        const keep = new Uint8Array(dIn * dOut).fill(1);
+        selectRowMaskColumns(scores, shape, k, items[x]!.dropTop ?? false, 0, dOut, keep);
+        out[x] = keep;
+      } else spread.push(x);
     }
-    const layer = { weightAt: weightAt!, keepAt: keep.byteOffset, factor: scaled ? scores.factor : undefined, zero, dIn, dOut, k, dropTop };
-    // Ranges of about 64 neurons (one tile of the kernel), at most 8 a thread, taken one by one:
-    // equal shares made every layer wait for the thread that other work had slowed.
-    const pieces = splitColumns(dOut, Math.min(threads * 8, Math.ceil(dOut / 64)));
-    const flat = Int32Array.from(pieces.flat());
+    if (spread.length === 0) return out;
+    for (const x of spread) {
+      const { scores, shape, sparsity, dropTop = false } = items[x]!;
+      const { dIn, dOut } = shape;
+      const scaled = !(scores instanceof Float32Array);
+      const data = scaled ? scores.weight : scores;
+      // Weights (or scores) outside the heap are copied in; zeroed there, they are copied back.
+      let weightAt = heap.offsetOf(data);
+      const copied = weightAt === undefined ? heap.take(data.byteLength) : undefined;
+      const keep = heap.take(dIn * dOut);
+      if (!keep || (weightAt === undefined && !copied)) {
+        for (const region of [keep, copied]) if (region) heap.give(region);
+        throw new Error(`mask selection: no room in the heap for a [${dIn}, ${dOut}] layer`);
+      }
+      // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
+      keep.fill(0);
+      if (copied) {
+        copied.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        weightAt = copied.byteOffset;
+      }
+      const zero = scaled && scores.zeroMasked === true;
+      const layer = {
+        weightAt: weightAt!,
+        keepAt: keep.byteOffset,
+        factor: scaled ? scores.factor : undefined,
+        zero,
+        dIn,
+        dOut,
+        k: prunedPerRow(dIn, sparsity),
+        dropTop,
+      };
+      placed.push({ layer, keep, copied, data });
+    }
+    // Ranges of about 64 neurons (one tile of the kernel), at most 8 a thread a layer, taken one by
+    // one: equal shares made every layer wait for the thread that other work had slowed.
+    const triples: number[] = [];
+    for (const [p, { layer }] of placed.entries()) {
+      for (const [o0, o1] of splitColumns(layer.dOut, Math.min(threads * 8, Math.ceil(layer.dOut / 64)))) triples.push(p, o0, o1);
+    }
+    const ranges = Int32Array.from(triples);
     const next = new Int32Array(new SharedArrayBuffer(4));
+    const layers = placed.map((p) => p.layer);
+    const dIn = Math.max(...layers.map((l) => l.dIn));
     const own = besides === 0;
-    const helpers = Math.min(threads, pieces.length) - (own ? 1 : 0);
-    const done = workers(helpers).map((w) => w.run(heap, { ...layer, scratchAt: w.scratchIn(heap, dIn) }, flat, next));
+    const helpers = Math.min(threads, ranges.length / 3) - (own ? 1 : 0);
+    const done = workers(helpers).map((w) => w.run(heap, layers, w.scratchIn(heap, dIn), ranges, next));
     // The calling thread takes ranges too while the workers take theirs.
     let mine: unknown;
     try {
-      if (own) takeRanges(kernelOver(heap.id, heap.memory), heap.memory, { ...layer, scratchAt: scratchIn(heap, dIn) }, flat, next);
+      if (own) takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layers, scratchIn(heap, dIn), ranges, next);
     } catch (err) {
       mine = err; // a NaN score: reported once every share has settled
     }
@@ -213,13 +264,19 @@ export async function selectRowMaskThreaded(
     const failed = (await Promise.allSettled(done)).find((r) => r.status === 'rejected');
     if (mine) throw mine;
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    if (copied && zero) new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(copied);
-    // An ordinary buffer from here on: masks are packed, transferred and compared as plain bytes.
-    return keep.slice();
+    for (const [p, x] of spread.entries()) {
+      const { keep, copied, data, layer } = placed[p]!;
+      if (copied && layer.zero) new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(copied);
+      // An ordinary buffer from here on: masks are packed, transferred and compared as plain bytes.
+      out[x] = keep.slice();
+    }
+    return out;
   } finally {
-    if (keep) heap.give(keep);
-    if (copied) heap.give(copied);
-    if (lent) heap.give(scores);
+    for (const { keep, copied } of placed) {
+      heap.give(keep);
+      if (copied) heap.give(copied);
+    }
+    for (const scores of lent) heap.give(scores);
   }
 }
 

@@ -53,8 +53,6 @@ export interface HeapLayer {
   dOut: number;
   k: number;
   dropTop: boolean;
-  /** this thread's scratch, scratchBytes(dIn) bytes */
-  scratchAt: number;
 }
 
 function nanScore(x: number): Error {
@@ -74,26 +72,30 @@ function firstNaN(memory: WebAssembly.Memory, layer: HeapLayer, t0: number, widt
   return new Error('mask selection found a NaN score it cannot place');
 }
 
-/** The neurons [o0, o1) of `layer` (0 < k < dIn), selected in place by this thread's kernel. */
-export function selectInPlace(kernel: Kernel, memory: WebAssembly.Memory, layer: HeapLayer, o0: number, o1: number): void {
+/**
+ * The neurons [o0, o1) of `layer` (0 < k < dIn), selected in place by this thread's kernel;
+ * `scratch`: this thread's, scratchBytes(dIn) bytes at least.
+ */
+export function selectInPlace(kernel: Kernel, memory: WebAssembly.Memory, layer: HeapLayer, scratch: number, o0: number, o1: number): void {
   const { dIn, dOut, k, factor } = layer;
-  if (factor) new Float64Array(memory.buffer, layer.scratchAt, dIn).set(factor);
+  if (factor) new Float64Array(memory.buffer, scratch, dIn).set(factor);
   for (let t0 = o0; t0 < o1; t0 += TILE) {
     const width = Math.min(TILE, o1 - t0);
-    const failed = kernel.selectTile(layer.weightAt + 4 * t0, layer.keepAt + t0, dOut, width, dIn, k, +layer.dropTop, +layer.zero, +!!factor, layer.scratchAt);
+    const failed = kernel.selectTile(layer.weightAt + 4 * t0, layer.keepAt + t0, dOut, width, dIn, k, +layer.dropTop, +layer.zero, +!!factor, scratch);
     if (failed) throw firstNaN(memory, layer, t0, width);
   }
 }
 
 /**
- * selectInPlace over the [o0, o1) pairs of `ranges` (flat), each taken by whichever thread
- * increments the shared `next` first, until none is left: a thread slowed by other work (the
- * calling thread setting the next block up, another process) takes fewer, instead of every thread
- * waiting for the slowest of equal shares. Any split gives the same mask.
+ * selectInPlace over the (layer, o0, o1) triples of `ranges` (flat; layer indexes `layers`), each
+ * taken by whichever thread increments the shared `next` first, until none is left: a thread
+ * slowed by other work (the calling thread setting the next block up, another process) takes
+ * fewer, instead of every thread waiting for the slowest of equal shares. Any split gives the same
+ * masks. `scratch` must fit the layers' largest dIn.
  */
-export function takeRanges(kernel: Kernel, memory: WebAssembly.Memory, layer: HeapLayer, ranges: Int32Array, next: Int32Array): void {
-  for (let r = Atomics.add(next, 0, 1); 2 * r < ranges.length; r = Atomics.add(next, 0, 1)) {
-    selectInPlace(kernel, memory, layer, ranges[2 * r]!, ranges[2 * r + 1]!);
+export function takeRanges(kernel: Kernel, memory: WebAssembly.Memory, layers: HeapLayer[], scratch: number, ranges: Int32Array, next: Int32Array): void {
+  for (let r = Atomics.add(next, 0, 1); 3 * r < ranges.length; r = Atomics.add(next, 0, 1)) {
+    selectInPlace(kernel, memory, layers[ranges[3 * r]!]!, scratch, ranges[3 * r + 1]!, ranges[3 * r + 2]!);
   }
 }
 
@@ -134,8 +136,8 @@ export function selectTiles(scores: RowScores, shape: LayerShape, k: number, dro
     const weightAt = inHeap(data, true);
     // Every entry of the mask is written when the range is every neuron.
     const keepAt = inHeap(keep, o0 > 0 || o1 < dOut);
-    const layer: HeapLayer = { weightAt, keepAt, factor: scaled ? scores.factor : undefined, zero, dIn, dOut, k, dropTop, scratchAt: scratchIn(heap, dIn) };
-    selectInPlace(kernelOver(heap.id, heap.memory), heap.memory, layer, o0, o1);
+    const layer: HeapLayer = { weightAt, keepAt, factor: scaled ? scores.factor : undefined, zero, dIn, dOut, k, dropTop };
+    selectInPlace(kernelOver(heap.id, heap.memory), heap.memory, layer, scratchIn(heap, dIn), o0, o1);
     // Copies back: the mask, and the weight where its dropped entries were zeroed.
     const back = (a: Float32Array | Uint8Array, at: number) => {
       if (at !== heap.offsetOf(a)) new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(new Uint8Array(heap.buffer(), at, a.byteLength));

@@ -6,7 +6,7 @@
 import type { PruneJobSpec } from '@polyprune/shared/api/jobs';
 import { bytesToFloat32, readWeight, type OnnxModel } from '../onnx/read.js';
 import type { ActivationStats, DenseWeight, LayerMask, PrunableLinear } from '../types.js';
-import { scoreBuffer, selectMaskThreaded } from './mask-threads.js';
+import { type RowMaskItem, scoreBuffer, selectMaskThreaded, selectRowMasksThreaded } from './mask-threads.js';
 import type { MaskPattern, MaskSpec } from './masks.js';
 import { computeScores, rowFactors, type ScoreInputs } from './scores.js';
 
@@ -88,11 +88,45 @@ export function scoreInputs(spec: MaskPolicy, l: PrunableLinear, index: number, 
   return { method: 'wanda', sqNorm: main.sqNorm };
 }
 
+/** A layer's per-neuron selection of |W|·factor scores, as the threads take it, and its weight's name. */
+interface RowSelection {
+  item: RowMaskItem;
+  weightName: string;
+  /** the held weight itself is zeroed as its mask is selected */
+  zeroMasked: boolean;
+}
+
 /**
- * A layer's mask. Per-neuron selection of |W|·factor scores (magnitude, Wanda, mt-contrast) reads
- * the weight and the factors, computing each score as it goes (masks.ts, ScaledWeight: the same
- * float32 scores); other scores and patterns are computed first.
+ * The per-neuron selection of a layer whose scores are |W|·factor (magnitude, Wanda, mt-contrast
+ * with an unstructured pattern): it reads the weight and the factors, computing each score as it
+ * goes (masks.ts, ScaledWeight: the same float32 scores). Undefined for other scores and patterns.
  */
+async function rowSelection(
+  model: OnnxModel,
+  spec: MaskPolicy,
+  l: PrunableLinear,
+  index: number,
+  st: Statistics,
+  stored?: StoredWeights,
+  applied?: Set<string>,
+): Promise<RowSelection | undefined> {
+  const pattern = maskPattern(spec, layerSparsityOf(spec, l));
+  if (pattern.kind !== 'unstructured') return undefined;
+  const factor = rowFactors(scoreInputs(spec, l, index, st), l.dIn);
+  if (!factor) return undefined;
+  const w = await canonicalWeight(model, l, stored);
+  // The held weight itself (not a transposed or widened copy): its masked entries are zeroed as they are selected.
+  const zeroMasked = applied !== undefined && stored?.get(l.weightName) === w.data;
+  const item = {
+    scores: { weight: w.data, factor, zeroMasked },
+    shape: { dIn: l.dIn, dOut: l.dOut },
+    sparsity: pattern.sparsity,
+    dropTop: spec.dropTop ?? false,
+  };
+  return { item, weightName: l.weightName, zeroMasked };
+}
+
+/** A layer's mask: a per-neuron selection of |W|·factor scores (rowSelection), else from scores computed first. */
 export async function maskOf(
   model: OnnxModel,
   spec: MaskPolicy,
@@ -102,32 +136,43 @@ export async function maskOf(
   stored?: StoredWeights,
   applied?: Set<string>,
 ): Promise<LayerMask> {
+  const row = await rowSelection(model, spec, l, index, st, stored, applied);
+  if (row) {
+    const [keep] = await selectRowMasksThreaded([row.item]);
+    if (row.zeroMasked) applied!.add(row.weightName);
+    return { id: l.id, dIn: l.dIn, dOut: l.dOut, keep: keep! };
+  }
   const w = await canonicalWeight(model, l, stored);
   const shape = { dIn: l.dIn, dOut: l.dOut };
   const mask: MaskSpec = { pattern: maskPattern(spec, layerSparsityOf(spec, l)), dropTop: spec.dropTop };
-  const inputs = scoreInputs(spec, l, index, st);
-  const factor = mask.pattern.kind === 'unstructured' ? rowFactors(inputs, l.dIn) : undefined;
-  if (factor) {
-    // The held weight itself (not a transposed or widened copy): its masked entries are zeroed as they are selected.
-    const zeroMasked = applied !== undefined && stored?.get(l.weightName) === w.data;
-    const m = await selectMaskThreaded(l.id, { weight: w.data, factor, zeroMasked }, shape, mask);
-    if (zeroMasked) applied.add(l.weightName);
-    return m;
-  }
-  const scores = computeScores(w, inputs, scoreBuffer(shape, mask));
+  const scores = computeScores(w, scoreInputs(spec, l, index, st), scoreBuffer(shape, mask));
   return selectMaskThreaded(l.id, scores, shape, mask);
 }
 
 /**
  * Sequential (Wanda-exact) calibration's callback: block b's masks from the statistics collected so
- * far, chosen before block b+1 is calibrated. `st.main` follows the latest statistics.
+ * far, chosen before block b+1 is calibrated. `st.main` follows the latest statistics. The block's
+ * per-neuron selections go to the mask threads together (one hand-over a block); the others one by one.
  */
 export function blockMasker(model: OnnxModel, spec: MaskPolicy, linears: PrunableLinear[], st: Statistics) {
   return async (block: number, stats: ActivationStats, stored?: StoredWeights, applied?: Set<string>): Promise<LayerMask[]> => {
     st.main = stats;
-    // One layer at a time: its selection already uses every core, and only its scores are held.
+    const mine = [...linears.entries()].filter(([, l]) => l.block === block);
+    const rows: Array<RowSelection | undefined> = [];
+    for (const [i, l] of mine) rows.push(await rowSelection(model, spec, l, i, st, stored, applied));
+    const selections = rows.filter((r) => r !== undefined);
+    const keeps = await selectRowMasksThreaded(selections.map((r) => r.item));
     const out: LayerMask[] = [];
-    for (const [i, l] of linears.entries()) if (l.block === block) out.push(await maskOf(model, spec, l, i, st, stored, applied));
+    let next = 0;
+    for (const [x, [i, l]] of mine.entries()) {
+      const row = rows[x];
+      if (!row) {
+        out.push(await maskOf(model, spec, l, i, st, stored, applied));
+        continue;
+      }
+      if (row.zeroMasked) applied!.add(row.weightName);
+      out.push({ id: l.id, dIn: l.dIn, dOut: l.dOut, keep: keeps[next++]! });
+    }
     return out;
   };
 }

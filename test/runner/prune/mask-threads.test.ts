@@ -43,31 +43,22 @@ describe('takeRanges', () => {
     const scores = makeScores(dIn, dOut, 'ties', 3);
     const want = refRowMask(scores, dIn, dOut, 0.5, false);
     const pieces = splitColumns(dOut, 5);
-    const ranges = Int32Array.from(pieces.flat());
+    const ranges = Int32Array.from(pieces.flatMap(([o0, o1]) => [0, o0, o1]));
     const heap = new WasmHeap();
     const weights = heap.take(scores.byteLength)!;
     weights.set(new Uint8Array(scores.buffer));
     const keep = heap.take(dIn * dOut)!.fill(7);
-    const layer = {
-      weightAt: weights.byteOffset,
-      keepAt: keep.byteOffset,
-      zero: false,
-      dIn,
-      dOut,
-      k: dIn / 2,
-      dropTop: false,
-      scratchAt: scratchIn(heap, dIn),
-    };
+    const layers = [{ weightAt: weights.byteOffset, keepAt: keep.byteOffset, zero: false, dIn, dOut, k: dIn / 2, dropTop: false }];
     const next = new Int32Array(new SharedArrayBuffer(4));
     next[0] = 2; // another thread took the first two
-    takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layer, ranges, next);
+    takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layers, scratchIn(heap, dIn), ranges, next);
     expect(next[0]).toBeGreaterThanOrEqual(pieces.length);
     for (const [p, [o0, o1]] of pieces.entries()) {
       for (let i = 0; i < dIn; i++) for (let o = o0; o < o1; o++) expect(keep[i * dOut + o], `range ${p}`).toBe(p < 2 ? 7 : want[i * dOut + o]);
     }
     // Nothing left: a second taker selects nothing.
     const again = keep.slice();
-    takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layer, ranges, next);
+    takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layers, scratchIn(heap, dIn), ranges, next);
     expect(firstDiff(keep, again)).toBe(-1);
   });
 });
