@@ -7,6 +7,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { onnx, type ModelProto, type TensorProto } from './proto.js';
+import { readFully } from './read-fully.js';
 
 const CHUNK = 1 << 20;
 // Field numbers of the messages walked here (onnx.proto).
@@ -56,12 +57,7 @@ class FileReader {
   async bytes(n: number): Promise<Uint8Array> {
     if (n > CHUNK) {
       const out = new Uint8Array(n);
-      let done = 0;
-      while (done < n) {
-        const { bytesRead } = await this.fh.read(out, done, n - done, this.pos + done);
-        if (bytesRead === 0) throw new Error(`truncated ONNX file at offset ${this.pos + done}`);
-        done += bytesRead;
-      }
+      await readFully(this.fh, out, this.pos, `truncated ONNX file: needed ${n} bytes at offset ${this.pos}, file has ${this.size}`);
       this.pos += n;
       return out;
     }
