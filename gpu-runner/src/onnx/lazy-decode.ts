@@ -6,7 +6,7 @@
  * the weights.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { onnx, type ModelProto, type TensorProto } from './proto.js';
+import { encodeVarint, onnx, type ModelProto, type TensorProto } from './proto.js';
 import { readFully } from './read-fully.js';
 
 const CHUNK = 1 << 20;
@@ -73,16 +73,6 @@ class FileReader {
   }
 }
 
-function varintBytes(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
-}
-
 /** Collected (tag, value) pieces re-assembled into one message encoding. */
 class Pieces {
   parts: Uint8Array[] = [];
@@ -103,13 +93,13 @@ class Pieces {
 /** Reads one field's value (after its tag) and returns its encoded bytes (tag included). */
 async function copyField(r: FileReader, tag: number): Promise<Uint8Array> {
   const wire = tag & 7;
-  const head = Uint8Array.from(varintBytes(tag));
-  if (wire === 0) return Uint8Array.from([...head, ...varintBytes(await r.varint())]);
+  const head = encodeVarint(tag);
+  if (wire === 0) return concat(head, encodeVarint(await r.varint()));
   if (wire === 1) return concat(head, await r.bytes(8));
   if (wire === 5) return concat(head, await r.bytes(4));
   if (wire === 2) {
     const n = await r.varint();
-    return concat(head, Uint8Array.from(varintBytes(n)), await r.bytes(n));
+    return concat(head, encodeVarint(n), await r.bytes(n));
   }
   throw new Error(`unsupported protobuf wire type ${wire} at offset ${r.pos}`);
 }
