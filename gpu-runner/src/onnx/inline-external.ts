@@ -8,6 +8,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { onnx, type ModelProto, type TensorProto } from './proto.js';
 import { externalRef, isExternal, type OnnxModel } from './read.js';
+import { readFully } from './read-fully.js';
 import { withInitializers } from './write.js';
 
 /** Tensors up to this size are inlined; larger ones (a block 0's embedding table) stay external. */
@@ -33,11 +34,7 @@ export async function inlineSmallExternal(model: OnnxModel, proto: ModelProto, m
       for (const t of tensors) {
         const { offset, length } = externalRef(t);
         const raw = new Uint8Array(length);
-        for (let done = 0; done < length; ) {
-          const { bytesRead } = await fh.read(raw, done, length - done, offset + done);
-          if (bytesRead === 0) throw new Error(`external data ${file} ends before ${t.name} (offset ${offset})`);
-          done += bytesRead;
-        }
+        await readFully(fh, raw, offset, `external data ${file} ends before ${t.name} (offset ${offset})`);
         inlined.set(t, onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType: t.dataType, docString: t.docString, rawData: raw }));
       }
     } finally {

@@ -6,7 +6,8 @@
  * the weights.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { onnx, type ModelProto, type TensorProto } from './proto.js';
+import { encodeVarint, onnx, type ModelProto, type TensorProto } from './proto.js';
+import { readFully } from './read-fully.js';
 
 const CHUNK = 1 << 20;
 // Field numbers of the messages walked here (onnx.proto).
@@ -56,12 +57,7 @@ class FileReader {
   async bytes(n: number): Promise<Uint8Array> {
     if (n > CHUNK) {
       const out = new Uint8Array(n);
-      let done = 0;
-      while (done < n) {
-        const { bytesRead } = await this.fh.read(out, done, n - done, this.pos + done);
-        if (bytesRead === 0) throw new Error(`truncated ONNX file at offset ${this.pos + done}`);
-        done += bytesRead;
-      }
+      await readFully(this.fh, out, this.pos, `truncated ONNX file: needed ${n} bytes at offset ${this.pos}, file has ${this.size}`);
       this.pos += n;
       return out;
     }
@@ -75,16 +71,6 @@ class FileReader {
     if (this.pos + n > this.size) throw new Error(`truncated ONNX file: field of ${n} bytes at offset ${this.pos}`);
     this.pos += n;
   }
-}
-
-function varintBytes(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
 }
 
 /** Collected (tag, value) pieces re-assembled into one message encoding. */
@@ -107,13 +93,13 @@ class Pieces {
 /** Reads one field's value (after its tag) and returns its encoded bytes (tag included). */
 async function copyField(r: FileReader, tag: number): Promise<Uint8Array> {
   const wire = tag & 7;
-  const head = Uint8Array.from(varintBytes(tag));
-  if (wire === 0) return Uint8Array.from([...head, ...varintBytes(await r.varint())]);
+  const head = encodeVarint(tag);
+  if (wire === 0) return concat(head, encodeVarint(await r.varint()));
   if (wire === 1) return concat(head, await r.bytes(8));
   if (wire === 5) return concat(head, await r.bytes(4));
   if (wire === 2) {
     const n = await r.varint();
-    return concat(head, Uint8Array.from(varintBytes(n)), await r.bytes(n));
+    return concat(head, encodeVarint(n), await r.bytes(n));
   }
   throw new Error(`unsupported protobuf wire type ${wire} at offset ${r.pos}`);
 }

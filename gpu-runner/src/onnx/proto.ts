@@ -36,6 +36,21 @@ export function bytesPerElement(dtype: WeightDType): number {
   return dtype === 'float32' ? 4 : 2;
 }
 
+/**
+ * Protobuf base-128 varint of a non-negative integer. For the fields written by hand (a streamed
+ * model's lengths, a lazily decoded field copied back): arithmetic rather than 32-bit shifts, since
+ * a length or an int64 value may pass 2^32.
+ */
+export function encodeVarint(n: number): Uint8Array {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return Uint8Array.from(out);
+}
+
 /** Attribute value of a node, or undefined. */
 export function attr(node: NodeProto, name: string): onnxProto.onnx.IAttributeProto | undefined {
   return (node.attribute ?? []).find((a) => a.name === name);

@@ -9,6 +9,7 @@
  */
 import { open } from 'node:fs/promises';
 import { decodeModelLazily } from './lazy-decode.js';
+import { readFully } from './read-fully.js';
 import path from 'node:path';
 import { DataType, bytesPerElement, dimsOf, onnx, weightDType, type ModelProto, type TensorProto, type WeightDType } from './proto.js';
 import { fp16ToFp32 } from './fp16.js';
@@ -133,12 +134,7 @@ export async function readTensorInto(model: OnnxModel, t: TensorProto, into: Uin
   const file = path.resolve(model.dir, ref.location);
   const fh = await open(file, 'r');
   try {
-    let done = 0;
-    while (done < byteLength) {
-      const { bytesRead } = await fh.read(into, done, byteLength - done, ref.offset + done);
-      if (bytesRead === 0) throw new Error(`external data ${file} ends before ${t.name} (offset ${ref.offset})`);
-      done += bytesRead;
-    }
+    await readFully(fh, into, ref.offset, `external data ${file} ends before ${t.name} (offset ${ref.offset})`);
   } finally {
     await fh.close();
   }
@@ -172,12 +168,7 @@ async function* externalChunks(model: OnnxModel, t: TensorProto, chunk: number):
   try {
     for (let at = 0; at < byteLength; at += chunk) {
       const buf = new Uint8Array(Math.min(chunk, byteLength - at));
-      let done = 0;
-      while (done < buf.byteLength) {
-        const { bytesRead } = await fh.read(buf, done, buf.byteLength - done, ref.offset + at + done);
-        if (bytesRead === 0) throw new Error(`external data ${file} ends before ${t.name} (offset ${ref.offset})`);
-        done += bytesRead;
-      }
+      await readFully(fh, buf, ref.offset + at, `external data ${file} ends before ${t.name} (offset ${ref.offset})`);
       yield buf;
     }
   } finally {

@@ -20,7 +20,7 @@ import { constants } from 'node:fs';
 import { copyFile, link, open, realpath, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { FileRange, UploadSource } from '@polyprune/shared/multipart-upload';
-import { bytesPerElement, dimsOf, onnx, weightDType, type GraphMessage, type ModelProto, type TensorMessage, type TensorProto } from './proto.js';
+import { bytesPerElement, dimsOf, encodeVarint, onnx, weightDType, type GraphMessage, type ModelProto, type TensorMessage, type TensorProto } from './proto.js';
 import { externalRef, hasExternalData, isExternal, isFloatWeight, readTensorInto, tensorChunks, type OnnxModel } from './read.js';
 
 /** protobuf refuses messages over 2 GB; stay clear of it with the inline form. */
@@ -325,16 +325,6 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array, at: number): Promise<
   }
 }
 
-function varint(n: number): Uint8Array {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return Uint8Array.from(out);
-}
-
 // Protobuf tags (field number << 3 | wire type 2) of the length-delimited fields written by hand.
 const TAG_MODEL_GRAPH = 0x3a; // ModelProto.graph = 7
 const TAG_GRAPH_INITIALIZER = 0x2a; // GraphProto.initializer = 5
@@ -354,12 +344,12 @@ async function writeInlineStreaming(proto: ModelProto, outPath: string, contents
     const raw = dimsOf(t).reduce((a, b) => a * b, 1) * bytesPerElement(weightDType(t.dataType));
     return { t, head: onnx.TensorProto.encode(header(t)).finish(), raw };
   });
-  const tensorLen = (p: (typeof pieces)[number]) => p.head.length + (p.raw > 0 ? 1 + varint(p.raw).length + p.raw : 0);
+  const tensorLen = (p: (typeof pieces)[number]) => p.head.length + (p.raw > 0 ? 1 + encodeVarint(p.raw).length + p.raw : 0);
   const { graph: _g, ...rest } = proto;
   const modelRest = onnx.ModelProto.encode(onnx.ModelProto.create({ ...rest })).finish();
   const graphRest = onnx.GraphProto.encode(onnx.GraphProto.create({ ...(g as GraphMessage), initializer: [] })).finish();
   let graphLen = graphRest.length;
-  for (const p of pieces) graphLen += 1 + varint(tensorLen(p)).length + tensorLen(p);
+  for (const p of pieces) graphLen += 1 + encodeVarint(tensorLen(p)).length + tensorLen(p);
   const fh = await open(outPath, 'w');
   try {
     let at = 0;
@@ -369,15 +359,15 @@ async function writeInlineStreaming(proto: ModelProto, outPath: string, contents
     };
     await put(modelRest);
     await put(Uint8Array.of(TAG_MODEL_GRAPH));
-    await put(varint(graphLen));
+    await put(encodeVarint(graphLen));
     await put(graphRest);
     for (const p of pieces) {
       await put(Uint8Array.of(TAG_GRAPH_INITIALIZER));
-      await put(varint(tensorLen(p)));
+      await put(encodeVarint(tensorLen(p)));
       await put(p.head);
       if (p.raw > 0) {
         await put(Uint8Array.of(TAG_TENSOR_RAW_DATA));
-        await put(varint(p.raw));
+        await put(encodeVarint(p.raw));
         const wrote = await writePieces(fh, contents(p.t), at);
         if (wrote !== p.raw) throw new Error(`initializer ${p.t.name}: ${wrote} bytes read, ${p.raw} expected`);
         at += wrote;

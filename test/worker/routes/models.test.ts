@@ -162,6 +162,32 @@ describe('model files', () => {
     expect(wrong.body.error.code).toBe('hash_mismatch');
   });
 
+  it('a refused graph leaves an object that another file names, even one it wrote itself', async () => {
+    const bytes = new TextEncoder().encode('a fine data file, but not an ONNX graph');
+    const key = `sha256/${await sha256(bytes)}`;
+    const other = await newModel();
+    expect((await call('PUT', `/v1/models/${other}/files/weights.bin`, { token: writer, body: chunked(bytes) })).status).toBe(201);
+    expect(await env.DB.prepare('SELECT r2_key FROM model_files WHERE model_id = ?').bind(other).first('r2_key')).toBe(key);
+    const id = await newModel();
+    const refuse = async (body: Uint8Array) => {
+      const r = await call('PUT', `/v1/models/${id}/files/model.onnx`, { token: writer, body: chunked(body) });
+      expect(r.status).toBe(422);
+      expect(r.body.error.code).toBe('invalid_onnx');
+    };
+    await refuse(bytes);
+    expect(await env.BLOBS.head(key)).not.toBeNull();
+    // Two uploads of these bytes at once: the refused one looked for the address before the other
+    // stored there, so it wrote the object (its own, as far as it knows) that the other's row names.
+    await env.BLOBS.delete(key);
+    await refuse(bytes);
+    expect(await env.BLOBS.head(key)).not.toBeNull();
+    expect((await call('GET', `/v1/models/${other}/files/weights.bin`, { token: writer })).bytes).toEqual(bytes);
+    // What no row names still goes with its refusal.
+    const alone = new TextEncoder().encode('refused, and named by no row');
+    await refuse(alone);
+    expect(await env.BLOBS.head(`sha256/${await sha256(alone)}`)).toBeNull();
+  });
+
   it('validates model creation', async () => {
     const r = await call('POST', '/v1/models', { token: writer, json: { name: 'x', family: 'transformer' } });
     expect(r.status).toBe(400);

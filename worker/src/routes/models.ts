@@ -16,6 +16,7 @@ import { limits } from '@polyprune/shared/api/limits';
 import { modelFiles, models, uploadParts, uploads } from '../db/schema';
 import { assertReadable, assertWritable, requireScope } from '../lib/auth';
 import { expectedSha, serveBlob } from '../lib/blobs';
+import { blobReferenced } from '../lib/blob-references';
 import { storeStreamed } from '../lib/streamed-body';
 import { newId } from '../lib/crypto';
 import { assemble, storePart } from '../lib/multipart';
@@ -261,8 +262,9 @@ export const modelRoutes = new ApiApp()
     if (isGraphName(name)) {
       // Read back in ~1 MiB ranges, as for an assembled upload: the file is never held whole.
       graphInfo = await scanGraph(name, r2Source(c.env.BLOBS, blob.key, blob.size)).catch(async (err) => {
-        // A blob this request did not write may back other files: only our own is dropped.
-        if (blob.created) await c.env.BLOBS.delete(blob.key);
+        // Only an object this request wrote may go, and only while no row names it: at a content
+        // address, another upload of the same bytes may have recorded its file on it meanwhile.
+        if (blob.created && !(await blobReferenced(db, blob.key))) await c.env.BLOBS.delete(blob.key);
         throw err;
       });
     }
