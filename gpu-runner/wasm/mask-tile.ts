@@ -141,9 +141,22 @@ function selectKth(at: usize, n: u32, k: u32, lo: u32, hi: u32): u32 {
       equal = c;
       return base;
     }
-    // Gathered without a branch: a bucket's share of the keys falls in it, unpredictably.
+    // Gathered four keys a step: a bucket holds a few percent of them, so most steps find none.
     let j: usize = 0;
-    for (let x: u32 = 0; x < m; x++) {
+    let x: u32 = 0;
+    const from = i32x4.splat(lo);
+    const digit = i32x4.splat(d);
+    for (; x + 4 <= m; x += 4) {
+      const keys = v128.load(cand + (<usize>x << 2));
+      let hits = i32x4.bitmask(i32x4.eq(i32x4.shr_u(i32x4.sub(keys, from), shift), digit));
+      while (hits != 0) {
+        const lane = ctz(hits);
+        store<u32>(other + (j << 2), load<u32>(cand + (<usize>(x + lane) << 2)));
+        j++;
+        hits &= hits - 1;
+      }
+    }
+    for (; x < m; x++) {
       const key = load<u32>(cand + (<usize>x << 2));
       store<u32>(other + (j << 2), key);
       j += <usize>(((key - lo) >>> shift) == d);
@@ -173,10 +186,6 @@ export function selectTile(weights: usize, keep: usize, stride: i32, width: i32,
   const column = (<usize>dIn + COLUMN_PAD) << 2;
   const rowBytes = <usize>stride << 2;
   const lanes = (width + 3) & ~3;
-  for (let c = 0; c < lanes; c++) {
-    store<u32>(minAt + (<usize>c << 2), 0xffffffff);
-    store<u32>(maxAt + (<usize>c << 2), 0);
-  }
   // Keys, transposed neuron by neuron, with each neuron's range. Lanes past `width` in the last
   // group are other neurons' (or nothing's): a NaN there is not this tile's.
   const valid = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(width - (lanes - 4)));
@@ -190,24 +199,57 @@ export function selectTile(weights: usize, keep: usize, stride: i32, width: i32,
     const copy = tileAt + <usize>i * TILE * 4;
     for (let b: usize = 0; b < rowBytes4; b += 16) v128.store(copy + b, v128.load(row + b));
   }
+  // Keys four neurons at a time, four inputs a step: the 4 × 4 block transposed in registers and
+  // stored as each neuron's next four keys; the neurons' ranges kept in registers.
   let nan = i32x4.splat(0);
   let f = f64x2.splat(1);
-  for (let i = 0; i < dIn; i++) {
-    if (scaled) f = f64x2.splat(load<f64>(factorsAt + (<usize>i << 3)));
-    const copy = tileAt + <usize>i * TILE * 4;
-    for (let c = 0; c < lanes; c += 4) {
-      const key = keys4(v128.load(copy + (<usize>c << 2)), f, flip, scaled);
-      nan = v128.or(nan, c + 4 < lanes ? nanKeys(key) : v128.and(nanKeys(key), valid));
-      const lo = minAt + (<usize>c << 2);
-      v128.store(lo, i32x4.min_u(v128.load(lo), key));
-      const hi = maxAt + (<usize>c << 2);
-      v128.store(hi, i32x4.max_u(v128.load(hi), key));
-      const to = keysAt + <usize>c * column + (<usize>i << 2);
-      store<u32>(to, i32x4.extract_lane(key, 0));
-      store<u32>(to + column, i32x4.extract_lane(key, 1));
-      store<u32>(to + 2 * column, i32x4.extract_lane(key, 2));
-      store<u32>(to + 3 * column, i32x4.extract_lane(key, 3));
+  const rows4 = dIn & ~3;
+  const rowStep = TILE * 4;
+  for (let c = 0; c < lanes; c += 4) {
+    let lo = i32x4.splat(0xffffffff);
+    let hi = i32x4.splat(0);
+    let bad = i32x4.splat(0);
+    const col = tileAt + (<usize>c << 2);
+    const to = keysAt + <usize>c * column;
+    let i = 0;
+    for (; i < rows4; i += 4) {
+      const at = col + <usize>i * rowStep;
+      if (scaled) f = f64x2.splat(load<f64>(factorsAt + (<usize>i << 3)));
+      const k0 = keys4(v128.load(at), f, flip, scaled);
+      if (scaled) f = f64x2.splat(load<f64>(factorsAt + (<usize>i << 3), 8));
+      const k1 = keys4(v128.load(at + rowStep), f, flip, scaled);
+      if (scaled) f = f64x2.splat(load<f64>(factorsAt + (<usize>i << 3), 16));
+      const k2 = keys4(v128.load(at + 2 * rowStep), f, flip, scaled);
+      if (scaled) f = f64x2.splat(load<f64>(factorsAt + (<usize>i << 3), 24));
+      const k3 = keys4(v128.load(at + 3 * rowStep), f, flip, scaled);
+      bad = v128.or(bad, v128.or(v128.or(nanKeys(k0), nanKeys(k1)), v128.or(nanKeys(k2), nanKeys(k3))));
+      lo = i32x4.min_u(lo, i32x4.min_u(i32x4.min_u(k0, k1), i32x4.min_u(k2, k3)));
+      hi = i32x4.max_u(hi, i32x4.max_u(i32x4.max_u(k0, k1), i32x4.max_u(k2, k3)));
+      const a = i32x4.shuffle(k0, k1, 0, 4, 1, 5);
+      const b = i32x4.shuffle(k2, k3, 0, 4, 1, 5);
+      const p = i32x4.shuffle(k0, k1, 2, 6, 3, 7);
+      const q = i32x4.shuffle(k2, k3, 2, 6, 3, 7);
+      const out = to + (<usize>i << 2);
+      v128.store(out, i32x4.shuffle(a, b, 0, 1, 4, 5));
+      v128.store(out + column, i32x4.shuffle(a, b, 2, 3, 6, 7));
+      v128.store(out + 2 * column, i32x4.shuffle(p, q, 0, 1, 4, 5));
+      v128.store(out + 3 * column, i32x4.shuffle(p, q, 2, 3, 6, 7));
     }
+    for (; i < dIn; i++) {
+      if (scaled) f = f64x2.splat(load<f64>(factorsAt + (<usize>i << 3)));
+      const key = keys4(v128.load(col + <usize>i * rowStep), f, flip, scaled);
+      bad = v128.or(bad, nanKeys(key));
+      lo = i32x4.min_u(lo, key);
+      hi = i32x4.max_u(hi, key);
+      const out = to + (<usize>i << 2);
+      store<u32>(out, i32x4.extract_lane(key, 0));
+      store<u32>(out + column, i32x4.extract_lane(key, 1));
+      store<u32>(out + 2 * column, i32x4.extract_lane(key, 2));
+      store<u32>(out + 3 * column, i32x4.extract_lane(key, 3));
+    }
+    nan = v128.or(nan, c + 4 < lanes ? bad : v128.and(bad, valid));
+    v128.store(minAt + (<usize>c << 2), lo);
+    v128.store(maxAt + (<usize>c << 2), hi);
   }
   if (v128.any_true(nan)) return 1;
   // Each neuron's threshold, and where its kept ties begin: of the keys equal to the threshold

@@ -11,6 +11,7 @@ import {
   scoreBuffer,
   selectMaskThreaded,
   selectRowMaskThreaded,
+  selectRowMasksThreaded,
   splitColumns,
 } from '@polyprune/gpu-runner/prune/mask-threads';
 import { kernelOver, scratchIn, takeRanges } from '@polyprune/gpu-runner/prune/mask-tile';
@@ -121,6 +122,44 @@ describe('selectRowMaskThreaded', () => {
     });
   }
 
+  it('several layers in one hand-over: each mask is its own layer\'s, whatever the mix of sizes, forms and directions', async () => {
+    const small = makeScores(40, 24, 'ties', 61); // selected on the calling thread
+    const wide = makeScores(dIn, dOut, 'continuous', 62);
+    const tall = makeScores(dOut, dIn, 'zeros-and-ties', 63);
+    const weight = makeScores(dIn, dOut, 'signed', 64);
+    const factor = Float64Array.from({ length: dIn }, (_, i) => 1 + (i % 7));
+    const held = weight.slice();
+    const items = [
+      { scores: wide, shape: { dIn, dOut }, sparsity: 0.5 },
+      { scores: small, shape: { dIn: 40, dOut: 24 }, sparsity: 0.3 },
+      { scores: { weight: held, factor, zeroMasked: true }, shape: { dIn, dOut }, sparsity: 0.7, dropTop: true },
+      { scores: tall, shape: { dIn: dOut, dOut: dIn }, sparsity: 0.25 },
+      { scores: wide, shape: { dIn, dOut }, sparsity: 1 },
+    ];
+    const scaled = Float32Array.from(weight, (v, x) => Math.abs(v) * factor[Math.floor(x / dOut)]!);
+    const want = [
+      refRowMask(wide, dIn, dOut, 0.5, false),
+      refRowMask(small, 40, 24, 0.3, false),
+      refRowMask(scaled, dIn, dOut, 0.7, true),
+      refRowMask(tall, dOut, dIn, 0.25, false),
+      new Uint8Array(dIn * dOut),
+    ];
+    for (const threads of [2, 3]) {
+      held.set(weight);
+      const got = await selectRowMasksThreaded(items, threads);
+      for (const [x, keep] of got.entries()) expect(firstDiff(keep, want[x]!), `layer ${x}, threads=${threads}`).toBe(-1);
+      expect(firstDiff(held, Float32Array.from(weight, (v, x) => (want[2]![x] ? v : 0)))).toBe(-1);
+    }
+    // A NaN score in one layer (found by whichever thread selects it) fails the batch with its
+    // index; the next batch works as before.
+    const nan = weight.slice();
+    nan[7 * dOut + 9] = Number.NaN;
+    await expect(selectRowMasksThreaded([items[0]!, { scores: { weight: nan, factor }, shape: { dIn, dOut }, sparsity: 0.5 }], 2)).rejects.toThrow(
+      new RegExp(`scores\\[${7 * dOut + 9}\\] is NaN`),
+    );
+    expect(firstDiff((await selectRowMasksThreaded([items[0]!], 2))[0]!, want[0]!)).toBe(-1);
+  });
+
   it('while offloadWhile work is pending every share goes to the worker threads: the same mask, before and after', async () => {
     const scores = makeScores(dIn, dOut, 'ties', 12);
     const want = refRowMask(scores, dIn, dOut, 0.5, false);
@@ -137,6 +176,7 @@ describe('selectRowMaskThreaded', () => {
   });
 
   it('scores computed into shared memory are used in place and give the same mask', async () => {
+    await releaseMaskThreads(); // a new heap: nothing else of this size free in it
     const spec = { pattern: { kind: 'unstructured' as const, sparsity: 0.3 } };
     const buf = scoreBuffer({ dIn, dOut }, spec, 4);
     expect(theHeap().offsetOf(buf)).toBe(buf.byteOffset);
