@@ -122,7 +122,7 @@ describe('selectRowMaskThreaded', () => {
     });
   }
 
-  it('several layers in one hand-over: each mask is its own layer\'s, whatever the mix of sizes, forms and directions', async () => {
+  it("several layers in one hand-over: each mask is its own layer's, whatever the mix of sizes, forms and directions", async () => {
     const small = makeScores(40, 24, 'ties', 61); // selected on the calling thread
     const wide = makeScores(dIn, dOut, 'continuous', 62);
     const tall = makeScores(dOut, dIn, 'zeros-and-ties', 63);
@@ -148,7 +148,12 @@ describe('selectRowMaskThreaded', () => {
       held.set(weight);
       const got = await selectRowMasksThreaded(items, threads);
       for (const [x, keep] of got.entries()) expect(firstDiff(keep, want[x]!), `layer ${x}, threads=${threads}`).toBe(-1);
-      expect(firstDiff(held, Float32Array.from(weight, (v, x) => (want[2]![x] ? v : 0)))).toBe(-1);
+      expect(
+        firstDiff(
+          held,
+          Float32Array.from(weight, (v, x) => (want[2]![x] ? v : 0)),
+        ),
+      ).toBe(-1);
     }
     // A NaN score in one layer (found by whichever thread selects it) fails the batch with its
     // index; the next batch works as before.
