@@ -10,7 +10,9 @@
  * the literal stable-argsort, is also timed on a subset of neurons since it is much slower.
  */
 import { pathToFileURL } from 'node:url';
+import { defaultMaskThreads, releaseMaskThreads, selectRowMasksThreaded } from '@polyprune/gpu-runner/prune/mask-threads';
 import { selectNmMask, selectRowMask } from '@polyprune/gpu-runner/prune/masks';
+import { sharedArray } from '@polyprune/gpu-runner/prune/wasm-heap';
 import { scoreWanda } from '@polyprune/gpu-runner/prune/scores';
 import { kthSmallest } from '@polyprune/gpu-runner/prune/select';
 
@@ -133,6 +135,56 @@ export async function run(): Promise<void> {
   console.log(`  2:4 N:M                  ${nm.seconds.toFixed(3)} s  ${fmt(n / nm.seconds)}`);
   console.log(`  speed-up vs full sort ×${(selRate / sortRate).toFixed(2)}, vs argsort ×${(selRate / argRate).toFixed(2)}`);
   console.log(`  masks identical: ${same}`);
+  await heldBlock();
+}
+
+/** XGLM-564M's block: q, k, v, o (1024 × 1024), fc1 (1024 × 4096), fc2 (4096 × 1024). */
+const BLOCK: Array<[number, number]> = [
+  [1024, 1024],
+  [1024, 1024],
+  [1024, 1024],
+  [1024, 1024],
+  [1024, 4096],
+  [4096, 1024],
+];
+
+/**
+ * The sequential-calibration form: a block's held weights in the shared heap, Wanda scores
+ * computed as they are read, dropped weights zeroed in place, the block's six layers handed to the
+ * mask threads at once — on one thread, then on every mask thread, best of ROUNDS + 1 each.
+ */
+async function heldBlock(): Promise<void> {
+  const weights = BLOCK.map(([dIn, dOut], l) => {
+    const w = sharedArray(Float32Array, dIn * dOut);
+    w.set(gaussianish(dIn * dOut, 10 + l));
+    return { w, original: w.slice(), factor: Float64Array.from(gaussianish(dIn, 20 + l), (v) => Math.abs(v) * 10) };
+  });
+  const n = BLOCK.reduce((s, [dIn, dOut]) => s + dIn * dOut, 0);
+  const items = () =>
+    weights.map(({ w, original, factor }, l) => {
+      w.set(original);
+      const [dIn, dOut] = BLOCK[l]!;
+      return { scores: { weight: w, factor, zeroMasked: true }, shape: { dIn, dOut }, sparsity: SPARSITY };
+    });
+  const all = defaultMaskThreads();
+  const seconds: Record<number, number> = {};
+  for (const threads of [1, all]) {
+    seconds[threads] = Infinity;
+    for (let round = 0; round <= ROUNDS; round++) {
+      const batch = items();
+      const t0 = process.hrtime.bigint();
+      await selectRowMasksThreaded(batch, threads);
+      seconds[threads] = Math.min(seconds[threads]!, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  }
+  await releaseMaskThreads();
+  console.log(
+    `a block of XGLM-564M held in the heap (${n.toLocaleString('en')} weights, scores |W|·√s as read, dropped weights zeroed), best of ${ROUNDS + 1}`,
+  );
+  for (const [threads, s] of Object.entries(seconds)) {
+    console.log(`  ${threads} thread${threads === '1' ? ' ' : 's'}  ${(s * 1e3).toFixed(1)} ms  ${fmt(n / s)}  ${((s * 1e9) / n).toFixed(2)} ns a weight`);
+  }
+  if (all > 1) console.log(`  ${all} threads ÷ 1 thread: ×${(seconds[1]! / seconds[all]!).toFixed(2)}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await run();
