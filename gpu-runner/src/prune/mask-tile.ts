@@ -2,11 +2,10 @@
  * Per-neuron mask selection on the WebAssembly kernel (gpu-runner/wasm/mask-tile.ts, compiled to
  * mask-tile.wasm beside this file by `npm run build:wasm`), in place in the heap's shared memory
  * (wasm-heap.ts): each thread instantiates the kernel over it once and hands it tiles of up to 64
- * neurons by address. Arrays outside the heap are copied in for the selection and back.
+ * neurons by address (masks.ts copies arrays that lie elsewhere in for the selection and back).
  */
 import fs from 'node:fs';
-import type { LayerShape, RowScores } from './masks.js';
-import { theHeap, type WasmHeap } from './wasm-heap.js';
+import type { WasmHeap } from './wasm-heap.js';
 
 /** Neurons a tile (the kernel's most). */
 export const TILE = 64;
@@ -109,42 +108,4 @@ export function scratchIn(heap: WasmHeap, dIn: number): number {
   if (at === undefined) throw new Error(`mask selection: no room for scratch of a layer with ${dIn} inputs`);
   ownScratch.set(heap, { at, dIn });
   return at;
-}
-
-/**
- * masks.ts selectRowMaskColumns for 0 < k < dIn on the calling thread: the neurons [o0, o1) of
- * `scores`, k of each neuron's dIn dropped, written into `keep` (its other entries unchanged).
- */
-export function selectTiles(scores: RowScores, shape: LayerShape, k: number, dropTop: boolean, o0: number, o1: number, keep: Uint8Array): void {
-  const { dIn, dOut } = shape;
-  const heap = theHeap();
-  const scaled = !(scores instanceof Float32Array);
-  const data = scaled ? scores.weight : scores;
-  const zero = scaled && scores.zeroMasked === true;
-  const lent: Uint8Array[] = [];
-  /** `a`'s offset in the heap, copied in first (`copy`) when it lies elsewhere. */
-  const inHeap = (a: Float32Array | Uint8Array, copy: boolean): number => {
-    const at = heap.offsetOf(a);
-    if (at !== undefined) return at;
-    const region = heap.take(a.byteLength);
-    if (!region) throw new Error(`mask selection: no room in the heap for a [${dIn}, ${dOut}] layer`);
-    if (copy) region.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-    lent.push(region);
-    return region.byteOffset;
-  };
-  try {
-    const weightAt = inHeap(data, true);
-    // Every entry of the mask is written when the range is every neuron.
-    const keepAt = inHeap(keep, o0 > 0 || o1 < dOut);
-    const layer: HeapLayer = { weightAt, keepAt, factor: scaled ? scores.factor : undefined, zero, dIn, dOut, k, dropTop };
-    selectInPlace(kernelOver(heap.id, heap.memory), heap.memory, layer, scratchIn(heap, dIn), o0, o1);
-    // Copies back: the mask, and the weight where its dropped entries were zeroed.
-    const back = (a: Float32Array | Uint8Array, at: number) => {
-      if (at !== heap.offsetOf(a)) new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(new Uint8Array(heap.buffer(), at, a.byteLength));
-    };
-    back(keep, keepAt);
-    if (zero) back(data, weightAt);
-  } finally {
-    for (const region of lent) heap.give(region);
-  }
 }

@@ -12,7 +12,8 @@
  * Math.floor(dIn * p) in double precision — the reference's int(d_in * ratio), float quirks included.
  */
 import type { LayerMask } from '../types.js';
-import { selectTiles } from './mask-tile.js';
+import { kernelOver, scratchIn, selectInPlace, type HeapLayer } from './mask-tile.js';
+import { theHeap } from './wasm-heap.js';
 import { assertNoNaN, kthSmallest } from './select.js';
 
 export type MaskPattern =
@@ -122,6 +123,44 @@ export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: nu
     return;
   }
   selectTiles(scores, shape, k, dropTop, o0, o1, keep);
+}
+
+/**
+ * selectRowMaskColumns for 0 < k < dIn, on the calling thread's kernel (mask-tile.ts): the neurons [o0, o1) of
+ * `scores`, k of each neuron's dIn dropped, written into `keep` (its other entries unchanged).
+ */
+function selectTiles(scores: RowScores, shape: LayerShape, k: number, dropTop: boolean, o0: number, o1: number, keep: Uint8Array): void {
+  const { dIn, dOut } = shape;
+  const heap = theHeap();
+  const scaled = !(scores instanceof Float32Array);
+  const data = scaled ? scores.weight : scores;
+  const zero = scaled && scores.zeroMasked === true;
+  const lent: Uint8Array[] = [];
+  /** `a`'s offset in the heap, copied in first (`copy`) when it lies elsewhere. */
+  const inHeap = (a: Float32Array | Uint8Array, copy: boolean): number => {
+    const at = heap.offsetOf(a);
+    if (at !== undefined) return at;
+    const region = heap.take(a.byteLength);
+    if (!region) throw new Error(`mask selection: no room in the heap for a [${dIn}, ${dOut}] layer`);
+    if (copy) region.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    lent.push(region);
+    return region.byteOffset;
+  };
+  try {
+    const weightAt = inHeap(data, true);
+    // Every entry of the mask is written when the range is every neuron.
+    const keepAt = inHeap(keep, o0 > 0 || o1 < dOut);
+    const layer: HeapLayer = { weightAt, keepAt, factor: scaled ? scores.factor : undefined, zero, dIn, dOut, k, dropTop };
+    selectInPlace(kernelOver(heap.id, heap.memory), heap.memory, layer, scratchIn(heap, dIn), o0, o1);
+    // Copies back: the mask, and the weight where its dropped entries were zeroed.
+    const back = (a: Float32Array | Uint8Array, at: number) => {
+      if (at !== heap.offsetOf(a)) new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(new Uint8Array(heap.buffer(), at, a.byteLength));
+    };
+    back(keep, keepAt);
+    if (zero) back(data, weightAt);
+  } finally {
+    for (const region of lent) heap.give(region);
+  }
 }
 
 /**
