@@ -29,16 +29,24 @@ export class FeedBuffers {
   private scratch = new Uint16Array(0);
 
   /**
-   * A free array of this type and length, else a new one (contents undefined). New ones are in
-   * the shared WebAssembly heap: mask selection's threads read and zero the weights there in place
-   * (prune/wasm-heap.ts).
+   * `inHeap`: new arrays go in the shared WebAssembly heap, where mask selection's kernel reads and
+   * zeroes them in place (prune/wasm-heap.ts) — for a caller that hands them on block after block
+   * (the heap never shrinks until it is dropped); otherwise each is a SharedArrayBuffer of its own,
+   * freed with its last reference.
+   */
+  constructor(private readonly inHeap = false) {}
+
+  /**
+   * A free array of this type and length, else a new one (contents undefined), in shared memory:
+   * mask selection's threads read the weights in place (in the heap with `inHeap`).
    */
   take<T extends Float32Array | Uint16Array>(
     kind: { new (buffer: SharedArrayBuffer, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number },
     length: number,
   ): T {
     const i = this.free.findIndex((a) => a instanceof kind && a.length === length);
-    return i >= 0 ? (this.free.splice(i, 1)[0] as T) : sharedArray(kind, length);
+    if (i >= 0) return this.free.splice(i, 1)[0] as T;
+    return this.inHeap ? sharedArray(kind, length) : new kind(new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT), 0, length);
   }
 
   /** `length` halves of scratch, valid until the next call. */

@@ -180,7 +180,7 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
   let device = 'cpu';
   // Blocks have the same shapes: each block's weights are read into the arrays of the one before
   // last (the one before is still fed and masked while the next is read, when they overlap).
-  const buffers = new FeedBuffers();
+  const buffers = new FeedBuffers(true);
   // Each pass runs on the block cut down to what it fetches: onnxruntime runs every node of a
   // graph whatever a run fetches, so one session for both passes made the statistics pass also
   // compute the block's last linear (its down projection) and output, a quarter of its work.

@@ -196,11 +196,17 @@ async function prune(run: PruneRun): Promise<Pick<RunResult, 'overallSparsity' |
   // layerSparsity fills in policy.blockSparsity during calibration (OWL reads dense Wanda scores).
   const policy: MaskPolicy = { ...run.spec };
   const updated = run.spec.method === 'sparsegpt' ? new UpdatedWeights(path.join(run.ctx.dir, 'updated-weights')) : undefined;
-  const calibrated = run.spec.method === 'wanda' || updated || run.spec.layerSparsity ? await calibrate(run, m, st, policy, updated) : undefined;
-  const masks = calibrated?.masks.length
-    ? calibrated.masks
-    : await run.timed('masks', () => allMasks(m.model, policy, m.linears, st, (d, t) => ctx.progress('masks', d, t)));
-  await releaseMaskThreads();
+  let calibrated: Awaited<ReturnType<typeof calibrate>> | undefined;
+  let masks: LayerMask[];
+  try {
+    calibrated = run.spec.method === 'wanda' || updated || run.spec.layerSparsity ? await calibrate(run, m, st, policy, updated) : undefined;
+    masks = calibrated?.masks.length
+      ? calibrated.masks
+      : await run.timed('masks', () => allMasks(m.model, policy, m.linears, st, (d, t) => ctx.progress('masks', d, t)));
+  } finally {
+    // Also when calibration fails: the threads and the heap (block weights included) must not outlive the job.
+    await releaseMaskThreads();
+  }
   const report = sparsityReport(masks);
   recordBlockSparsity(run, m, report);
   ctx.log(`masks: overall sparsity ${report.sparsity.toFixed(4)}`);

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FeedBuffers, loadFeedWeights } from '@polyprune/gpu-runner/calibrate/feed-weights';
+import { theHeap } from '@polyprune/gpu-runner/prune/wasm-heap';
 import { readTensorBytes } from '@polyprune/gpu-runner/onnx/read';
 import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
 import { blockMasker, canonicalWeight, maskOf } from '@polyprune/gpu-runner/prune/policy';
@@ -53,7 +54,7 @@ describe.each(MODELS)('$dir ($kind): weights held for feeding give the masks of 
     const model = working.model;
     const blocks = Math.max(...structure.linears.map((l) => l.block)) + 1;
     expect(blocks).toBeGreaterThan(1);
-    const buffers = new FeedBuffers();
+    const buffers = new FeedBuffers(true);
     let before = new Set<unknown>();
     for (let b = 0; b < blocks; b++) {
       const own = structure.linears.filter((l) => l.block === b);
@@ -66,8 +67,12 @@ describe.each(MODELS)('$dir ($kind): weights held for feeding give the masks of 
         expect(bytes(w.data).equals(bytes(fresh.get(name)!.data)), name).toBe(true);
         // Not widened: the stored bytes as they are in the model.
         if (!widen) expect(bytes(w.data).equals(Buffer.from(await readTensorBytes(model, model.initializers.get(name)!))), name).toBe(true);
-        // The feed tensor reads the same array.
+        // The feed tensor reads the same array, which lies in the heap mask selection works in;
+        // arrays a caller does not hand on (no `inHeap`) are shared memory of their own.
         expect(w.tensor.data).toBe(w.data);
+        expect(theHeap().offsetOf(w.data)).toBe(w.data.byteOffset);
+        const own = fresh.get(name)!.data;
+        expect(own.buffer instanceof SharedArrayBuffer && theHeap().offsetOf(own) === undefined).toBe(true);
       }
       // From the second block on, the arrays are the first block's (same shapes), filled anew.
       const arrays = new Set([...held.values()].map((w) => w.data));
