@@ -189,10 +189,11 @@ interface Placed {
  * of them: waking a worker thread costs about 1–2 ms here, as much as selecting a 1024 × 1024 layer,
  * and a batch pays it once. The masks, in the order of `items`, are each layer's alone.
  */
-export async function selectRowMasksThreaded(items: RowMaskItem[], threads = defaultMaskThreads()): Promise<Uint8Array[]> {
+export async function selectRowMasksThreaded(items: RowMaskItem[], threads = defaultMaskThreads(), slabBytes = SLAB_BYTES): Promise<Uint8Array[]> {
   const heap = theHeap();
   const out: Uint8Array[] = new Array(items.length);
   const spread: number[] = [];
+  const slabbed: number[] = [];
   const lent: Float32Array[] = [];
   const placed: Placed[] = [];
   try {
@@ -201,12 +202,15 @@ export async function selectRowMasksThreaded(items: RowMaskItem[], threads = def
       checkRowScores(scores, dIn, dOut);
       const k = prunedPerRow(dIn, sparsity);
       if (scores instanceof Float32Array && lentScores.delete(scores)) lent.push(scores);
-      if (threads < 2 || dOut <= 16 || dIn * dOut < PARALLEL_MIN_SCORES || k === 0 || k === dIn) {
+      const data = scores instanceof Float32Array ? scores : scores.weight;
+      if (data.byteLength > slabBytes && heap.offsetOf(data) === undefined && 0 < k && k < dIn) slabbed.push(x);
+      else if (threads < 2 || dOut <= 16 || dIn * dOut < PARALLEL_MIN_SCORES || k === 0 || k === dIn) {
         const keep = new Uint8Array(dIn * dOut).fill(1);
         selectRowMaskColumns(scores, shape, k, items[x]!.dropTop ?? false, 0, dOut, keep);
         out[x] = keep;
       } else spread.push(x);
     }
+    for (const x of slabbed) out[x] = await selectInSlabs(items[x]!, threads, slabBytes);
     if (spread.length === 0) return out;
     for (const x of spread) {
       const { scores, shape, sparsity, dropTop = false } = items[x]!;
@@ -278,6 +282,40 @@ export async function selectRowMasksThreaded(items: RowMaskItem[], threads = def
     }
     for (const scores of lent) heap.give(scores);
   }
+}
+
+/**
+ * Layers larger than this whose weights (or scores) lie outside the heap are selected a slab of
+ * neurons at a time: copying them in whole could take what the heap has left (the held weights
+ * of a 70B-class block fill most of its 4 GiB).
+ */
+export const SLAB_BYTES = 256 << 20;
+
+/**
+ * One layer outside the heap, a slab of neurons (whole 16-neuron groups, at most `slabBytes` of
+ * weights) at a time: each slab copied out, selected as a layer of its own, its mask (and zeroed
+ * weights) copied back. Neurons are independent, so the mask is the whole layer's.
+ */
+async function selectInSlabs(item: RowMaskItem, threads: number, slabBytes: number): Promise<Uint8Array> {
+  const { scores, shape, sparsity, dropTop } = item;
+  const { dIn, dOut } = shape;
+  const scaled = !(scores instanceof Float32Array);
+  const data = scaled ? scores.weight : scores;
+  const width = Math.max(16, Math.floor(slabBytes / (4 * dIn) / 16) * 16);
+  const keep = new Uint8Array(dIn * dOut);
+  for (let o0 = 0; o0 < dOut; o0 += width) {
+    const w = Math.min(width, dOut - o0);
+    const slab = new Float32Array(dIn * w);
+    for (let i = 0; i < dIn; i++) slab.set(data.subarray(i * dOut + o0, i * dOut + o0 + w), i * w);
+    const part = scaled ? { weight: slab, factor: scores.factor, zeroMasked: scores.zeroMasked } : slab;
+    // A slab is copied into the heap whole (never cut again).
+    const [mask] = await selectRowMasksThreaded([{ scores: part, shape: { dIn, dOut: w }, sparsity, dropTop }], threads, Number.POSITIVE_INFINITY);
+    for (let i = 0; i < dIn; i++) {
+      keep.set(mask!.subarray(i * w, (i + 1) * w), i * dOut + o0);
+      if (scaled && scores.zeroMasked) data.set(slab.subarray(i * w, (i + 1) * w), i * dOut + o0);
+    }
+  }
+  return keep;
 }
 
 /**

@@ -7,19 +7,22 @@
  * Space is taken by bumping a pointer and handed out again through a free list (`take`/`give`):
  * the same few shapes recur layer after layer, and a WebAssembly memory cannot shrink anyway. The
  * whole heap goes at once (dropHeap, when a job's masks are chosen); arrays still in use keep their
- * memory alive until they are collected. Past wasm32's 4 GiB nothing more is taken from it and
- * callers fall back to plain SharedArrayBuffers (their tiles are then copied into scratch).
+ * memory alive until they are collected. Past wasm32's 4 GiB nothing more is taken from it:
+ * held weights then stay plain SharedArrayBuffers (sharedArray, which leaves a reserve free for
+ * selection), and selection copies such a layer in a slab of neurons at a time (mask-threads.ts).
  */
 const PAGE = 65536;
 /** wasm32's whole address space; only what is touched becomes resident. */
-const MAX_PAGES = 65536;
+export const HEAP_MAX_BYTES = 65536 * PAGE;
+/** What sharedArray leaves free for selection's copies, masks and scratch (an eighth of a smaller heap). */
+const RESERVE_BYTES = 512 << 20;
 /** The kernel module's own (it declares no data or stack; kept free all the same). */
 const RESERVED = PAGE;
 
 let heaps = 0;
 
 export class WasmHeap {
-  readonly memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
+  readonly memory: WebAssembly.Memory;
   /** Tells the threads' kernels which memory they hold. */
   readonly id = ++heaps;
   private top = RESERVED;
@@ -29,14 +32,20 @@ export class WasmHeap {
   private readonly capacity = new Map<number, number>();
   private free: number[] = [];
 
+  /** `maxBytes`: the most it may grow to (tests give a small one). */
+  constructor(readonly maxBytes = HEAP_MAX_BYTES) {
+    this.memory = new WebAssembly.Memory({ initial: 2, maximum: Math.ceil(maxBytes / PAGE), shared: true });
+  }
+
   /**
    * A fresh 64-byte-aligned region of `bytes` bytes, followed by 64 bytes of slack (a kernel reads
-   * a row's last 16-lane group whole), or undefined when the heap cannot hold it.
+   * a row's last 16-lane group whole), or undefined when the heap cannot hold it with `keepFree`
+   * bytes to spare.
    */
-  alloc(bytes: number): number | undefined {
+  alloc(bytes: number, keepFree = 0): number | undefined {
     const at = this.top;
     const end = at + Math.ceil(bytes / 64) * 64 + 64;
-    if (end > MAX_PAGES * PAGE) return undefined;
+    if (end + keepFree > this.maxBytes) return undefined;
     const size = this.memory.buffer.byteLength;
     if (end > size) {
       try {
@@ -65,7 +74,7 @@ export class WasmHeap {
    * `bytes` bytes in a free region large enough (the smallest), else in a new one; undefined when
    * the heap is full. Contents undefined.
    */
-  take(bytes: number): Uint8Array | undefined {
+  take(bytes: number, keepFree = 0): Uint8Array | undefined {
     let best = -1;
     for (let i = 0; i < this.free.length; i++) {
       const size = this.capacity.get(this.free[i]!)!;
@@ -74,7 +83,7 @@ export class WasmHeap {
     let at: number | undefined;
     if (best >= 0) at = this.free.splice(best, 1)[0]!;
     else {
-      at = this.alloc(bytes);
+      at = this.alloc(bytes, keepFree);
       if (at === undefined) return undefined;
       this.capacity.set(at, bytes);
     }
@@ -94,10 +103,11 @@ export class WasmHeap {
 }
 
 let current: WasmHeap | undefined;
+let limit = HEAP_MAX_BYTES;
 
 /** The heap of this job's selections (a new one after dropHeap). */
 export function theHeap(): WasmHeap {
-  current ??= new WasmHeap();
+  current ??= new WasmHeap(limit);
   return current;
 }
 
@@ -106,12 +116,21 @@ export function dropHeap(): void {
   current = undefined;
 }
 
+/** The size later heaps may grow to (drops the current one): tests run the full-heap paths on a small one. */
+export function setHeapLimit(bytes = HEAP_MAX_BYTES): void {
+  limit = bytes;
+  dropHeap();
+}
+
 type ArrayKind<T> = { new (buffer: SharedArrayBuffer, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number };
 
-/** A typed array in the heap where it has room, else in a SharedArrayBuffer of its own (shared either way). */
+/**
+ * A typed array in the heap where it has room beside a reserve for selection, else in a
+ * SharedArrayBuffer of its own (shared either way).
+ */
 export function sharedArray<T>(kind: ArrayKind<T>, length: number): T {
   const heap = theHeap();
-  const region = heap.take(length * kind.BYTES_PER_ELEMENT);
+  const region = heap.take(length * kind.BYTES_PER_ELEMENT, Math.min(RESERVE_BYTES, heap.maxBytes / 8));
   if (region) return new kind(region.buffer as SharedArrayBuffer, region.byteOffset, length);
   return new kind(new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT), 0, length);
 }

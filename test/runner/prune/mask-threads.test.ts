@@ -16,7 +16,7 @@ import {
 } from '@polyprune/gpu-runner/prune/mask-threads';
 import { kernelOver, scratchIn, takeRanges } from '@polyprune/gpu-runner/prune/mask-tile';
 import { selectRowMask } from '@polyprune/gpu-runner/prune/masks';
-import { WasmHeap, theHeap } from '@polyprune/gpu-runner/prune/wasm-heap';
+import { WasmHeap, setHeapLimit, sharedArray, theHeap } from '@polyprune/gpu-runner/prune/wasm-heap';
 import { firstDiff, makeScores, refRowMask, type ScoreKind } from './reference.js';
 
 describe('splitColumns', () => {
@@ -163,6 +163,43 @@ describe('selectRowMaskThreaded', () => {
       new RegExp(`scores\\[${7 * dOut + 9}\\] is NaN`),
     );
     expect(firstDiff((await selectRowMasksThreaded([items[0]!], 2))[0]!, want[0]!)).toBe(-1);
+  });
+
+  it('a layer outside a full heap is selected a slab of neurons at a time: the same masks and zeroed weights', async () => {
+    // A heap of 16 MiB: held weights leave an eighth free, and copies of the layers below fit only in slabs.
+    setHeapLimit(16 << 20);
+    try {
+      const held = sharedArray(Float32Array, 7 << 19); // 14 MiB: would leave less than the reserve
+      expect(theHeap().offsetOf(held)).toBeUndefined();
+      expect(held.buffer instanceof SharedArrayBuffer).toBe(true);
+      const fits = sharedArray(Float32Array, 1 << 20);
+      expect(theHeap().offsetOf(fits)).toBe(fits.byteOffset);
+      const weight = makeScores(dIn, dOut, 'signed', 71);
+      const factor = Float64Array.from({ length: dIn }, (_, i) => 1 + (i % 5));
+      const scaled = Float32Array.from(weight, (v, x) => Math.abs(v) * factor[Math.floor(x / dOut)]!);
+      const scores = makeScores(dIn, dOut, 'ties', 72);
+      for (const threads of [1, 2]) {
+        const w = weight.slice();
+        const [a, b] = await selectRowMasksThreaded(
+          [
+            { scores: { weight: w, factor, zeroMasked: true }, shape: { dIn, dOut }, sparsity: 0.5, dropTop: true },
+            { scores, shape: { dIn, dOut }, sparsity: 0.3 },
+          ],
+          threads,
+          64 << 10, // 64 KiB slabs: 32 neurons of 512 inputs
+        );
+        expect(firstDiff(a!, refRowMask(scaled, dIn, dOut, 0.5, true)), `threads=${threads}`).toBe(-1);
+        expect(firstDiff(b!, refRowMask(scores, dIn, dOut, 0.3, false)), `threads=${threads}`).toBe(-1);
+        expect(
+          firstDiff(
+            w,
+            Float32Array.from(weight, (v, x) => (a![x] ? v : 0)),
+          ),
+        ).toBe(-1);
+      }
+    } finally {
+      setHeapLimit();
+    }
   });
 
   it('while offloadWhile work is pending every share goes to the worker threads: the same mask, before and after', async () => {
