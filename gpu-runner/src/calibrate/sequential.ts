@@ -28,7 +28,7 @@ import type { ModelBatch } from './batches.js';
 import { tokenFeeds } from './feeds.js';
 import { applyBlockMasks, FeedBuffers, feedsOf, loadFeedWeights, type FeedWeight } from './feed-weights.js';
 import { accumulatorsFor, addBatch, finalize } from './layer-accumulators.js';
-import { defaultMaskThreads, offloadWhile } from '../prune/mask-threads.js';
+import { defaultMaskThreads, offloadWhile, startMaskThreads } from '../prune/mask-threads.js';
 
 /**
  * Block b's masks from the statistics so far. `stored`: the block's weights as held for feeding
@@ -181,6 +181,8 @@ export async function sequentialBlockwise(x: SequentialInput, outputs: BlockOutp
   // Blocks have the same shapes: each block's weights are read into the arrays of the one before
   // last (the one before is still fed and masked while the next is read, when they overlap).
   const buffers = new FeedBuffers(true);
+  // The mask threads load while block 0 is calibrated, not when its masks are due.
+  startMaskThreads();
   // Each pass runs on the block cut down to what it fetches: onnxruntime runs every node of a
   // graph whatever a run fetches, so one session for both passes made the statistics pass also
   // compute the block's last linear (its down projection) and output, a quarter of its work.

@@ -128,6 +128,15 @@ function workers(n: number): MaskWorker[] {
 }
 
 /**
+ * Starts the worker threads a selection on `threads` threads will use, without waiting for them: a
+ * thread takes 60–75 ms to load its modules, which a first selection otherwise waits for (measured),
+ * and which a caller with other work first (a calibration pass) can hide.
+ */
+export function startMaskThreads(threads = defaultMaskThreads()): void {
+  if (threads > 1) workers(threads - 1);
+}
+
+/**
  * Ends the worker threads and drops the heap, once a job's masks are chosen: idle workers hold
  * their V8 heaps (and a module loader each), about 40 MB that evaluation, the next stage and the
  * job's peak, can use. The next selection starts them again (a fraction of a second).
