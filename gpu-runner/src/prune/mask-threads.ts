@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LayerMask } from '../types.js';
 import { checkRowScores, prunedPerRow, selectMask, selectRowMaskColumns, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
-import { kernelOver, scratchIn, takeRanges, type HeapLayer } from './mask-tile.js';
+import { forgetKernel, kernelOver, scratchIn, takeRanges, type HeapLayer } from './mask-tile.js';
 import type { ColumnsJob } from './mask-worker.js';
 import { dropHeap, theHeap, type WasmHeap } from './wasm-heap.js';
 
@@ -143,6 +143,9 @@ export function startMaskThreads(threads = defaultMaskThreads()): void {
  */
 export async function releaseMaskThreads(): Promise<void> {
   const stopping = pool.splice(0).map((w) => w.stop());
+  // The calling thread's kernel instance holds the heap's memory too: both go, so that the next
+  // collection frees it (block weights included).
+  forgetKernel();
   dropHeap();
   await Promise.all(stopping);
 }

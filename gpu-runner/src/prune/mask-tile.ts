@@ -40,6 +40,11 @@ export function kernelOver(heap: number, memory: WebAssembly.Memory): Kernel {
   return instance.kernel;
 }
 
+/** Lets this thread's kernel instance go, and with it its hold on a dropped heap's memory. */
+export function forgetKernel(): void {
+  instance = undefined;
+}
+
 /** A layer laid out in the heap, as a thread needs it to select ranges of its neurons. */
 export interface HeapLayer {
   /** byte offsets of the canonical [dIn, dOut] weights (scores without `factor`) and of the mask */
