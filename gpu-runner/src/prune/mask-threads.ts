@@ -224,62 +224,8 @@ export async function selectRowMasksThreaded(items: RowMaskItem[], threads = def
     }
     for (const x of slabbed) out[x] = await selectInSlabs(items[x]!, threads, slabBytes);
     if (spread.length === 0) return out;
-    for (const x of spread) {
-      const { scores, shape, sparsity, dropTop = false } = items[x]!;
-      const { dIn, dOut } = shape;
-      const scaled = !(scores instanceof Float32Array);
-      const data = scaled ? scores.weight : scores;
-      // Weights (or scores) outside the heap are copied in; zeroed there, they are copied back.
-      let weightAt = heap.offsetOf(data);
-      const copied = weightAt === undefined ? heap.take(data.byteLength) : undefined;
-      const keep = heap.take(dIn * dOut);
-      if (!keep || (weightAt === undefined && !copied)) {
-        for (const region of [keep, copied]) if (region) heap.give(region);
-        throw new Error(`mask selection: no room in the heap for a [${dIn}, ${dOut}] layer`);
-      }
-      // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
-      keep.fill(0);
-      if (copied) {
-        copied.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        weightAt = copied.byteOffset;
-      }
-      const zero = scaled && scores.zeroMasked === true;
-      const layer = {
-        weightAt: weightAt!,
-        keepAt: keep.byteOffset,
-        factor: scaled ? scores.factor : undefined,
-        zero,
-        dIn,
-        dOut,
-        k: prunedPerRow(dIn, sparsity),
-        dropTop,
-      };
-      placed.push({ layer, keep, copied, data });
-    }
-    // Ranges of about 64 neurons (one tile of the kernel), at most 8 a thread a layer, taken one by
-    // one: equal shares made every layer wait for the thread that other work had slowed.
-    const triples: number[] = [];
-    for (const [p, { layer }] of placed.entries()) {
-      for (const [o0, o1] of splitColumns(layer.dOut, Math.min(threads * 8, Math.ceil(layer.dOut / 64)))) triples.push(p, o0, o1);
-    }
-    const ranges = Int32Array.from(triples);
-    const next = new Int32Array(new SharedArrayBuffer(4));
-    const layers = placed.map((p) => p.layer);
-    const dIn = Math.max(...layers.map((l) => l.dIn));
-    const own = besides === 0;
-    const helpers = Math.min(threads, ranges.length / 3) - (own ? 1 : 0);
-    const done = workers(helpers).map((w) => w.run(heap, layers, w.scratchIn(heap, dIn), ranges, next));
-    // The calling thread takes ranges too while the workers take theirs.
-    let mine: unknown;
-    try {
-      if (own) takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layers, scratchIn(heap, dIn), ranges, next);
-    } catch (err) {
-      mine = err; // a NaN score: reported once every share has settled
-    }
-    // Every share settled before the regions go back: none may still be written to.
-    const failed = (await Promise.allSettled(done)).find((r) => r.status === 'rejected');
-    if (mine) throw mine;
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    for (const x of spread) placed.push(place(heap, items[x]!));
+    await selectPlaced(heap, placed, threads);
     for (const [p, x] of spread.entries()) {
       const { keep, copied, data, layer } = placed[p]!;
       if (copied && layer.zero) new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(copied);
@@ -294,6 +240,60 @@ export async function selectRowMasksThreaded(items: RowMaskItem[], threads = def
     }
     for (const scores of lent) heap.give(scores);
   }
+}
+
+/** An item laid out in the heap: its weights (or scores) where they are, or copied in, and a zeroed mask. */
+function place(heap: WasmHeap, item: RowMaskItem): Placed {
+  const { scores, shape, sparsity, dropTop = false } = item;
+  const { dIn, dOut } = shape;
+  const scaled = !(scores instanceof Float32Array);
+  const data = scaled ? scores.weight : scores;
+  let weightAt = heap.offsetOf(data);
+  const copied = weightAt === undefined ? heap.take(data.byteLength) : undefined;
+  const keep = heap.take(dIn * dOut);
+  if (!keep || (weightAt === undefined && !copied)) {
+    for (const region of [keep, copied]) if (region) heap.give(region);
+    throw new Error(`mask selection: no room in the heap for a [${dIn}, ${dOut}] layer`);
+  }
+  // Zeroed so that a share no thread wrote shows as pruned weights, never as another layer's mask.
+  keep.fill(0);
+  if (copied) {
+    copied.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    weightAt = copied.byteOffset;
+  }
+  const zero = scaled && scores.zeroMasked === true;
+  const factor = scaled ? scores.factor : undefined;
+  return { layer: { weightAt: weightAt!, keepAt: keep.byteOffset, factor, zero, dIn, dOut, k: prunedPerRow(dIn, sparsity), dropTop }, keep, copied, data };
+}
+
+/**
+ * The placed layers' masks, on the worker threads and (unless it has other work: offloadWhile) the
+ * calling thread, ranges of about 64 neurons (one tile of the kernel) at a time, at most 8 a thread
+ * a layer, taken one by one: equal shares made every layer wait for the thread that other work had
+ * slowed. Returns once every thread is done with the regions.
+ */
+async function selectPlaced(heap: WasmHeap, placed: Placed[], threads: number): Promise<void> {
+  const triples: number[] = [];
+  for (const [p, { layer }] of placed.entries()) {
+    for (const [o0, o1] of splitColumns(layer.dOut, Math.min(threads * 8, Math.ceil(layer.dOut / 64)))) triples.push(p, o0, o1);
+  }
+  const ranges = Int32Array.from(triples);
+  const next = new Int32Array(new SharedArrayBuffer(4));
+  const layers = placed.map((p) => p.layer);
+  const dIn = Math.max(...layers.map((l) => l.dIn));
+  const own = besides === 0;
+  const helpers = Math.min(threads, ranges.length / 3) - (own ? 1 : 0);
+  const done = workers(helpers).map((w) => w.run(heap, layers, w.scratchIn(heap, dIn), ranges, next));
+  let mine: unknown;
+  try {
+    if (own) takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layers, scratchIn(heap, dIn), ranges, next);
+  } catch (err) {
+    mine = err; // a NaN score: reported once every share has settled
+  }
+  // Every share settled before the regions go back: none may still be written to.
+  const failed = (await Promise.allSettled(done)).find((r) => r.status === 'rejected');
+  if (mine) throw mine;
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 /**
