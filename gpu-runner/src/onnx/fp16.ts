@@ -51,7 +51,7 @@ function halfTable(): Float32Array {
   return table;
 }
 
-export function fp16ToFp32(src: Uint16Array, out = new Float32Array(src.length)): Float32Array {
+export function fp16ToFp32(src: Uint16Array, out: Float32Array = new Float32Array(src.length)): Float32Array {
   const t = halfTable();
   for (let i = 0; i < src.length; i++) out[i] = t[src[i]!]!;
   return out;

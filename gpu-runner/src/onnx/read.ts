@@ -188,10 +188,27 @@ export function bytesToFloat32(bytes: Uint8Array, dtype: WeightDType): Float32Ar
   return fp16ToFp32(half);
 }
 
-export async function readWeight(model: OnnxModel, name: string): Promise<Weight> {
+/**
+ * A weight as float32 (fp16 widened). `alloc` makes the array it is returned in (mask selection
+ * passes one in its heap); external data is read straight into it.
+ */
+export async function readWeight(model: OnnxModel, name: string, alloc: (n: number) => Float32Array = (n) => new Float32Array(n)): Promise<Weight> {
   const t = model.initializers.get(name);
   if (!t) throw new Error(`initializer ${name} not found in the model`);
   const dtype = weightDType(t.dataType);
+  if (isExternal(t)) {
+    // Read straight into the array it is returned in: a buffer of bytes first, then a copy into a
+    // second fresh array, read XGLM-564M's 144 linears at 0.7 GB/s (page faults twice and a copy).
+    const n = elementCount(t);
+    if (dtype === 'float32') {
+      const data = alloc(n);
+      await readTensorInto(model, t, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      return { name, dims: dimsOf(t), dtype, data };
+    }
+    const half = new Uint16Array(n);
+    await readTensorInto(model, t, new Uint8Array(half.buffer));
+    return { name, dims: dimsOf(t), dtype, data: fp16ToFp32(half, alloc(n)) };
+  }
   const bytes = await readTensorBytes(model, t);
   return { name, dims: dimsOf(t), dtype, data: bytesToFloat32(bytes, dtype) };
 }
