@@ -20,7 +20,8 @@ import { collectStats } from '@polyprune/gpu-runner/calibrate/stats';
 import type { SequentialProfile } from '@polyprune/gpu-runner/calibrate/sequential';
 import { discoverStructure, preflight } from '@polyprune/gpu-runner/model/preflight';
 import { openSession } from '@polyprune/gpu-runner/onnx/session';
-import { blockMasker, type MaskPolicy } from '@polyprune/gpu-runner/prune/policy';
+import type { ActivationStats } from '@polyprune/gpu-runner/types';
+import { allMasks, blockMasker, type MaskPolicy } from '@polyprune/gpu-runner/prune/policy';
 import { releaseMaskThreads } from '@polyprune/gpu-runner/prune/mask-threads';
 import { DataType } from '@polyprune/gpu-runner/onnx/proto';
 import { configureSessions } from '@polyprune/gpu-runner/ort';
@@ -34,6 +35,8 @@ export interface Ratio {
 export interface CalibrationCost {
   forwardSeconds: number[];
   oneshot: Ratio;
+  /** the oneshot job's next step: every linear's Wanda mask from those statistics (allMasks, a block at a time) */
+  oneshotMasks: Ratio;
   sequential: Ratio;
   /** the same ratios by this process's CPU time (steadier when neighbours load the machine) */
   oneshotCpu: Ratio;
@@ -141,8 +144,16 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
   const seqCpu: number[] = [];
   const ort = { one: [] as number[], seq: [] as number[], oneCpu: [] as number[], seqCpu: [] as number[], profile: undefined as SequentialProfile | undefined };
   let profile: SequentialProfile | undefined;
-  const oneshot = () => collectStats(model, structure.linears, samples, { mode: 'oneshot', batchSize: BATCH, session, config });
+  let oneStats: ActivationStats | undefined;
+  const oneshot = async () => {
+    oneStats = (await collectStats(model, structure.linears, samples, { mode: 'oneshot', batchSize: BATCH, session, config })).stats;
+  };
   const policy: MaskPolicy = { method: 'wanda', sparsity: 0.5, pattern: 'unstructured', seed: 0, dropTop: false, magnitudeScope: 'row' };
+  const oneshotMasks = async () => {
+    await allMasks(model, policy, structure.linears, { main: oneStats });
+    await releaseMaskThreads();
+  };
+  const oneMasks: number[] = [];
   const sequential = async () => {
     const r = await collectStats(model, structure.linears, samples, {
       mode: 'sequential',
@@ -162,6 +173,7 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
     fw.push(f);
     one.push((await timed(oneshot, 'oneshot')) / f);
     oneCpu.push(lastCpu / fCpu);
+    oneMasks.push((await timed(oneshotMasks, 'oneshot masks')) / f);
     seq.push((await timed(async () => (profile = await sequential()), 'sequential')) / f);
     seqCpu.push(lastCpu / fCpu);
     if (fp16) {
@@ -181,6 +193,7 @@ export async function measureCalibration(dir: string, cal: { samples: number; ma
   return {
     forwardSeconds: fw,
     oneshot: ratio(one),
+    oneshotMasks: ratio(oneMasks),
     sequential: ratio(seq),
     oneshotCpu: ratio(oneCpu),
     sequentialCpu: ratio(seqCpu),

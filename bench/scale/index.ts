@@ -175,7 +175,7 @@ export async function run(): Promise<void> {
     const c = r.cost;
     const range = (x: { median: number; min: number; max: number }) => `${fmt(x.median)}× [${fmt(x.min)}–${fmt(x.max)}]`;
     console.log(
-      `oneshot ${range(c.oneshot)}, sequential ${range(c.sequential)} a forward pass (wall); by CPU time oneshot ${range(c.oneshotCpu)}, sequential ${range(c.sequentialCpu)}; load ${c.load.map((l) => l.toFixed(1)).join(', ')}`,
+      `oneshot ${range(c.oneshot)} (then its masks ${c.oneshotMasks ? range(c.oneshotMasks) : '–'}), sequential ${range(c.sequential)} a forward pass (wall); by CPU time oneshot ${range(c.oneshotCpu)}, sequential ${range(c.sequentialCpu)}; load ${c.load.map((l) => l.toFixed(1)).join(', ')}`,
     );
     const o = c.onnxruntimeFp16;
     if (o) {
