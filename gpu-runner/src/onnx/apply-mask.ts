@@ -17,7 +17,7 @@ function checkShape(linear: PrunableLinear, mask: LayerMask, length: number): vo
 }
 
 /** zeroMaskedStored for a weight laid out as its mask (canonical [dIn, dOut]): +0 where `keep` is 0. */
-export function zeroDropped(data: Float32Array | Uint16Array, keep: Uint8Array): void {
+function zeroDropped(data: Float32Array | Uint16Array, keep: Uint8Array): void {
   const bits = data instanceof Float32Array ? new Int32Array(data.buffer, data.byteOffset, data.length) : data;
   for (let k = 0; k < keep.length; k++) bits[k]! &= (keep[k]! | -keep[k]!) >> 31;
 }

@@ -2,7 +2,7 @@
  * Per-output-neuron masks with the neurons split across threads. Mask selection runs between two
  * onnxruntime passes in sequential calibration, when nothing else computes, and on one JavaScript
  * thread it left every other core idle. Each neuron's selection is independent of the others
- * (selectRowMaskColumns), so the result is the single-threaded one bit for bit, whatever the split.
+ * (selectRowMaskInto), so the result is the single-threaded one bit for bit, whatever the split.
  *
  * Weights (or scores) and mask live in the shared WebAssembly heap (wasm-heap.ts) that every thread's
  * kernel reads and writes in place (mask-tile.ts); the calling
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LayerMask } from '../types.js';
-import { checkRowScores, prunedPerRow, selectMask, selectRowMaskColumns, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
+import { checkRowScores, prunedPerRow, selectMask, selectRowMaskInto, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
 import { forgetKernel, kernelOver, scratchIn, takeRanges, type HeapLayer } from './mask-tile.js';
 import type { ColumnsJob } from './mask-worker.js';
 import { dropHeap, theHeap, type WasmHeap } from './wasm-heap.js';
@@ -217,8 +217,8 @@ export async function selectRowMasksThreaded(items: RowMaskItem[], threads = def
       const data = scores instanceof Float32Array ? scores : scores.weight;
       if (data.byteLength > slabBytes && heap.offsetOf(data) === undefined && 0 < k && k < dIn) slabbed.push(x);
       else if (threads < 2 || dOut <= 16 || dIn * dOut < PARALLEL_MIN_SCORES || k === 0 || k === dIn) {
-        const keep = new Uint8Array(dIn * dOut).fill(1);
-        selectRowMaskColumns(scores, shape, k, items[x]!.dropTop ?? false, 0, dOut, keep);
+        const keep = new Uint8Array(dIn * dOut);
+        selectRowMaskInto(scores, shape, k, items[x]!.dropTop ?? false, keep);
         out[x] = keep;
       } else spread.push(x);
     }

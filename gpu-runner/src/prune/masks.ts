@@ -84,21 +84,20 @@ export type RowScores = Float32Array | ScaledWeight;
  * dropTop). Finds the k-th order statistic by radix selection on the scores' float bits (in
  * WebAssembly: mask-tile.ts), drops everything strictly below it, then the remaining count among the
  * values equal to it in input-index order — exact stable-sort semantics in O(dIn) per neuron instead
- * of O(dIn log dIn). Columns are independent: mask-threads.ts splits them across worker threads
- * (selectRowMaskColumns).
+ * of O(dIn log dIn). Columns are independent: mask-threads.ts splits them across worker threads.
  */
 export function selectRowMask(scores: RowScores, shape: LayerShape, sparsity: number, dropTop = false): Uint8Array {
   const { dIn, dOut } = shape;
   checkRowScores(scores, dIn, dOut);
   const k = prunedPerRow(dIn, sparsity);
-  const keep = new Uint8Array(dIn * dOut).fill(1);
-  selectRowMaskColumns(scores, shape, k, dropTop, 0, dOut, keep);
+  const keep = new Uint8Array(dIn * dOut);
+  selectRowMaskInto(scores, shape, k, dropTop, keep);
   return keep;
 }
 
 /**
  * checkShape for either form. Scores are checked for NaN here; a scaled weight's scores as they are
- * computed (selectRowMaskColumns), the pass over them that would find one being the selection's own.
+ * computed (selectRowMaskInto), the pass over them that would find one being the selection's own.
  */
 export function checkRowScores(scores: RowScores, dIn: number, dOut: number): void {
   if (scores instanceof Float32Array) {
@@ -111,25 +110,25 @@ export function checkRowScores(scores: RowScores, dIn: number, dOut: number): vo
 }
 
 /**
- * selectRowMask's work on the output neurons [o0, o1) only: writes their entries of `keep` (every
- * other entry is left as it is), k weights dropped per neuron. Plain scores are not checked here; a
- * scaled weight's are checked for NaN as they are computed.
+ * selectRowMask into `keep` (every entry written), k weights dropped per neuron, on the calling
+ * thread. Plain scores are not checked here; a scaled weight's are checked for NaN as they are
+ * computed.
  */
-export function selectRowMaskColumns(scores: RowScores, shape: LayerShape, k: number, dropTop: boolean, o0: number, o1: number, keep: Uint8Array): void {
-  const { dIn, dOut } = shape;
+export function selectRowMaskInto(scores: RowScores, shape: LayerShape, k: number, dropTop: boolean, keep: Uint8Array): void {
+  const { dIn } = shape;
   if (k === 0 || k === dIn) {
-    for (let i = 0; i < dIn; i++) keep.fill(k === 0 ? 1 : 0, i * dOut + o0, i * dOut + o1);
-    if (k === dIn && !(scores instanceof Float32Array) && scores.zeroMasked) for (let i = 0; i < dIn; i++) scores.weight.fill(0, i * dOut + o0, i * dOut + o1);
+    keep.fill(k === 0 ? 1 : 0);
+    if (k === dIn && !(scores instanceof Float32Array) && scores.zeroMasked) scores.weight.fill(0);
     return;
   }
-  selectTiles(scores, shape, k, dropTop, o0, o1, keep);
+  selectTiles(scores, shape, k, dropTop, keep);
 }
 
 /**
- * selectRowMaskColumns for 0 < k < dIn, on the calling thread's kernel (mask-tile.ts): the neurons [o0, o1) of
- * `scores`, k of each neuron's dIn dropped, written into `keep` (its other entries unchanged).
+ * selectRowMaskInto for 0 < k < dIn, on the calling thread's kernel (mask-tile.ts); arrays outside
+ * the heap are copied in for it and back.
  */
-function selectTiles(scores: RowScores, shape: LayerShape, k: number, dropTop: boolean, o0: number, o1: number, keep: Uint8Array): void {
+function selectTiles(scores: RowScores, shape: LayerShape, k: number, dropTop: boolean, keep: Uint8Array): void {
   const { dIn, dOut } = shape;
   const heap = theHeap();
   const scaled = !(scores instanceof Float32Array);
@@ -148,10 +147,9 @@ function selectTiles(scores: RowScores, shape: LayerShape, k: number, dropTop: b
   };
   try {
     const weightAt = inHeap(data, true);
-    // Every entry of the mask is written when the range is every neuron.
-    const keepAt = inHeap(keep, o0 > 0 || o1 < dOut);
+    const keepAt = inHeap(keep, false); // every entry is written
     const layer: HeapLayer = { weightAt, keepAt, factor: scaled ? scores.factor : undefined, zero, dIn, dOut, k, dropTop };
-    selectInPlace(kernelOver(heap.id, heap.memory), heap.memory, layer, scratchIn(heap, dIn), o0, o1);
+    selectInPlace(kernelOver(heap.id, heap.memory), heap.memory, layer, scratchIn(heap, dIn), 0, dOut);
     // Copies back: the mask, and the weight where its dropped entries were zeroed.
     const back = (a: Float32Array | Uint8Array, at: number) => {
       if (at !== heap.offsetOf(a)) new Uint8Array(a.buffer, a.byteOffset, a.byteLength).set(new Uint8Array(heap.buffer(), at, a.byteLength));
