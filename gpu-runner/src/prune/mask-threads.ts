@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { LayerMask } from '../types.js';
 import { checkRowScores, prunedPerRow, selectMask, selectRowMaskInto, type LayerShape, type MaskSpec, type RowScores } from './masks.js';
-import { forgetKernel, kernelOver, scratchIn, takeRanges, type HeapLayer } from './mask-tile.js';
+import { forgetKernel, kernelOver, Scratch, scratchIn, takeRanges, type HeapLayer } from './mask-tile.js';
 import type { ColumnsJob } from './mask-worker.js';
 import { dropHeap, theHeap, type WasmHeap } from './wasm-heap.js';
 
@@ -42,7 +42,7 @@ class MaskWorker {
   private next = 0;
   /** The heap whose memory this thread was last given, and its scratch there. */
   private given: number | undefined;
-  private scratch: { heap: number; at: number; dIn: number } | undefined;
+  readonly scratch = new Scratch();
   failed: Error | undefined;
 
   constructor() {
@@ -74,16 +74,6 @@ class MaskWorker {
   async stop(): Promise<void> {
     this.failed ??= new Error('mask selection worker stopped');
     await this.worker.terminate();
-  }
-
-  /** This thread's scratch in `heap` for layers of up to dIn inputs. */
-  scratchIn(heap: WasmHeap, dIn: number): number {
-    const have = this.scratch;
-    if (have?.heap === heap.id && have.dIn >= dIn) return have.at;
-    const at = heap.alloc(kernelOver(heap.id, heap.memory).scratchBytes(dIn));
-    if (at === undefined) throw new Error(`mask selection: no room for scratch of a layer with ${dIn} inputs`);
-    this.scratch = { heap: heap.id, at, dIn };
-    return at;
   }
 
   run(heap: WasmHeap, layers: HeapLayer[], scratch: number, ranges: Int32Array, next: Int32Array): Promise<void> {
@@ -283,7 +273,7 @@ async function selectPlaced(heap: WasmHeap, placed: Placed[], threads: number): 
   const dIn = Math.max(...layers.map((l) => l.dIn));
   const own = besides === 0;
   const helpers = Math.min(threads, ranges.length / 3) - (own ? 1 : 0);
-  const done = workers(helpers).map((w) => w.run(heap, layers, w.scratchIn(heap, dIn), ranges, next));
+  const done = workers(helpers).map((w) => w.run(heap, layers, w.scratch.in(heap, dIn), ranges, next));
   let mine: unknown;
   try {
     if (own) takeRanges(kernelOver(heap.id, heap.memory), heap.memory, layers, scratchIn(heap, dIn), ranges, next);
@@ -315,16 +305,22 @@ async function selectInSlabs(item: RowMaskItem, threads: number, slabBytes: numb
   const data = scaled ? scores.weight : scores;
   const width = Math.max(16, Math.floor(slabBytes / (4 * dIn) / 16) * 16);
   const keep = new Uint8Array(dIn * dOut);
+  const heap = theHeap();
   for (let o0 = 0; o0 < dOut; o0 += width) {
     const w = Math.min(width, dOut - o0);
-    const slab = new Float32Array(dIn * w);
-    for (let i = 0; i < dIn; i++) slab.set(data.subarray(i * dOut + o0, i * dOut + o0 + w), i * w);
-    const part = scaled ? { weight: slab, factor: scores.factor, zeroMasked: scores.zeroMasked } : slab;
-    // A slab is copied into the heap whole (never cut again).
-    const [mask] = await selectRowMasksThreaded([{ scores: part, shape: { dIn, dOut: w }, sparsity, dropTop }], threads, Number.POSITIVE_INFINITY);
-    for (let i = 0; i < dIn; i++) {
-      keep.set(mask!.subarray(i * w, (i + 1) * w), i * dOut + o0);
-      if (scaled && scores.zeroMasked) data.set(slab.subarray(i * w, (i + 1) * w), i * dOut + o0);
+    // In the heap where it has room (selected there in place), else copied into it whole by the
+    // selection below (a slab is never cut again).
+    const slab = heap.array(Float32Array, dIn * w) ?? new Float32Array(dIn * w);
+    try {
+      for (let i = 0; i < dIn; i++) slab.set(data.subarray(i * dOut + o0, i * dOut + o0 + w), i * w);
+      const part = scaled ? { weight: slab, factor: scores.factor, zeroMasked: scores.zeroMasked } : slab;
+      const [mask] = await selectRowMasksThreaded([{ scores: part, shape: { dIn, dOut: w }, sparsity, dropTop }], threads, Number.POSITIVE_INFINITY);
+      for (let i = 0; i < dIn; i++) {
+        keep.set(mask!.subarray(i * w, (i + 1) * w), i * dOut + o0);
+        if (scaled && scores.zeroMasked) data.set(slab.subarray(i * w, (i + 1) * w), i * dOut + o0);
+      }
+    } finally {
+      heap.give(slab);
     }
   }
   return keep;
@@ -339,9 +335,8 @@ async function selectInSlabs(item: RowMaskItem, threads: number, slabBytes: numb
 export function scoreBuffer(shape: LayerShape, spec: MaskSpec, threads = defaultMaskThreads()): Float32Array {
   const n = shape.dIn * shape.dOut;
   const spread = spec.pattern.kind === 'unstructured' && threads > 1 && n >= PARALLEL_MIN_SCORES && shape.dOut > 16;
-  const region = spread ? theHeap().take(n * 4) : undefined;
-  if (!region) return new Float32Array(n);
-  const scores = new Float32Array(region.buffer, region.byteOffset, n);
+  const scores = spread ? theHeap().array(Float32Array, n) : undefined;
+  if (!scores) return new Float32Array(n);
   lentScores.add(scores);
   return scores;
 }

@@ -103,14 +103,26 @@ export function takeRanges(kernel: Kernel, memory: WebAssembly.Memory, layers: H
   }
 }
 
-/** This thread's scratch in `heap` for layers of up to dIn inputs (the calling thread's; workers are given theirs). */
-const ownScratch = new WeakMap<WasmHeap, { at: number; dIn: number }>();
+/**
+ * A thread's scratch in a heap for layers of up to dIn inputs: taken once, and again (the old one
+ * left behind) for a heap it has none in or a layer with more inputs than it fits.
+ */
+export class Scratch {
+  private held: { heap: number; at: number; dIn: number } | undefined;
+
+  in(heap: WasmHeap, dIn: number): number {
+    const have = this.held;
+    if (have?.heap === heap.id && have.dIn >= dIn) return have.at;
+    const at = heap.alloc(kernelOver(heap.id, heap.memory).scratchBytes(dIn));
+    if (at === undefined) throw new Error(`mask selection: no room for scratch of a layer with ${dIn} inputs`);
+    this.held = { heap: heap.id, at, dIn };
+    return at;
+  }
+}
+
+/** The calling thread's scratch (workers are given theirs: mask-threads.ts). */
+const own = new Scratch();
 
 export function scratchIn(heap: WasmHeap, dIn: number): number {
-  const have = ownScratch.get(heap);
-  if (have && have.dIn >= dIn) return have.at;
-  const at = heap.alloc(kernelOver(heap.id, heap.memory).scratchBytes(dIn));
-  if (at === undefined) throw new Error(`mask selection: no room for scratch of a layer with ${dIn} inputs`);
-  ownScratch.set(heap, { at, dIn });
-  return at;
+  return own.in(heap, dIn);
 }

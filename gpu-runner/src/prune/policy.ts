@@ -174,12 +174,11 @@ async function masksTogether(
 ): Promise<LayerMask[]> {
   // Weights read here go in the heap, where the threads select them in place, and back to it after.
   const heap = theHeap();
-  const lent: Uint8Array[] = [];
+  const lent: Float32Array[] = [];
   const alloc = (n: number) => {
-    const region = heap.take(n * 4, SLAB_BYTES);
-    if (!region) return new Float32Array(n);
-    lent.push(region);
-    return new Float32Array(region.buffer, region.byteOffset, n);
+    const a = heap.array(Float32Array, n, SLAB_BYTES);
+    if (a) lent.push(a);
+    return a ?? new Float32Array(n);
   };
   const rows: Array<RowSelection | undefined> = [];
   let keeps: Uint8Array[];

@@ -90,6 +90,12 @@ export class WasmHeap {
     return new Uint8Array(this.buffer(), at, bytes);
   }
 
+  /** `take` as a typed array of `length` elements (undefined when the heap cannot hold it); `give` takes it back. */
+  array<T>(kind: ArrayKind<T>, length: number, keepFree = 0): T | undefined {
+    const region = this.take(length * kind.BYTES_PER_ELEMENT, keepFree);
+    return region && new kind(region.buffer as SharedArrayBuffer, region.byteOffset, length);
+  }
+
   /** What `take` handed out (or an array made on it) back for reuse: the caller and every thread it lent it to are done with it. */
   give(region: ArrayBufferView): void {
     const at = this.offsetOf(region);
@@ -130,7 +136,5 @@ type ArrayKind<T> = { new (buffer: SharedArrayBuffer, byteOffset: number, length
  */
 export function sharedArray<T>(kind: ArrayKind<T>, length: number): T {
   const heap = theHeap();
-  const region = heap.take(length * kind.BYTES_PER_ELEMENT, Math.min(RESERVE_BYTES, heap.maxBytes / 8));
-  if (region) return new kind(region.buffer as SharedArrayBuffer, region.byteOffset, length);
-  return new kind(new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT), 0, length);
+  return heap.array(kind, length, Math.min(RESERVE_BYTES, heap.maxBytes / 8)) ?? new kind(new SharedArrayBuffer(length * kind.BYTES_PER_ELEMENT), 0, length);
 }
